@@ -1,0 +1,37 @@
+/**
+ * The one place where errors become exit codes and messages: 0 done, 2 bad usage or bad input (naming the bad
+ * part), 1 a registry or network failure (with the registry's own error code), or anything else.
+ */
+import { DigestMismatch, HoistError, InvalidInput, NetworkError, RegistryError } from '../errors.ts';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+export function exitCodeFor(e: unknown): number {
+  if (e instanceof InvalidInput) return EXIT_USAGE;
+  if ((e as { code?: unknown }).code === 'commander.usage') return EXIT_USAGE;
+  return EXIT_FAILURE;
+}
+
+/** One or two lines for a person: what failed, and what to do next where we can tell. */
+export function describeError(e: unknown): string {
+  if (e instanceof RegistryError) {
+    const hint =
+      e.status === 401
+        ? '\nhint: check the credentials (--src-creds/--dest-creds USER:PASS or docker login)'
+        : e.status === 403 || e.registryCode === 'DENIED'
+          ? '\nhint: the account lacks permission for this repository'
+          : e.registryCode === 'MANIFEST_UNKNOWN' || e.registryCode === 'NAME_UNKNOWN'
+            ? '\nhint: check the repository name and tag (hoist tags REPO lists tags)'
+            : '';
+    return `error: ${e.message} [${e.registryCode}]${hint}`;
+  }
+  if (e instanceof DigestMismatch) return `error: ${e.message}\nhint: the source registry sent corrupt content; nothing was tagged at the destination`;
+  if (e instanceof NetworkError) {
+    return `error: ${e.message}\nhint: is the registry running and reachable? For a plain-HTTP registry pass --insecure-registry HOST:PORT`;
+  }
+  if (e instanceof HoistError) return `error: ${e.message}`;
+  if (e instanceof Error && e.name === 'AbortError') return 'error: interrupted';
+  return `error: ${e instanceof Error ? e.message : String(e)}`;
+}

@@ -1,0 +1,107 @@
+/**
+ * One copy, end to end: resolve the source digest, see what the target holds, read the source graph, plan, execute.
+ * The cheapest case stays cheap: when the target tag already names the source digest (and no referrers are asked
+ * for), the whole copy is two HEAD requests.
+ */
+import { InvalidInput } from '../errors.ts';
+import type { Reference } from '../oci/reference.ts';
+import { openRepository } from '../oci/registry.ts';
+import type { RegistryHost, RepositoryClient } from '../oci/registry-client.ts';
+import { RegistryError } from '../errors.ts';
+import { discover } from './discover.ts';
+import type { CopyListener } from './events.ts';
+import { executePlan, type ExecuteStats } from './execute.ts';
+import { neededBlobs, planCopy } from './plan.ts';
+import { runPool } from './pool.ts';
+
+export interface CopyImageOptions {
+  source: Reference;
+  sourceHost: RegistryHost;
+  /** Target repository; its tag, when given, is written; its digest, when given, must equal the source's. */
+  target: Reference;
+  targetHost: RegistryHost;
+  /** More tags to write at the target. */
+  extraTags?: readonly string[];
+  /** Copy the manifests that refer to the image (signatures, SBOMs, attestations). Default true. */
+  referrers?: boolean;
+  /** Blob transfers in flight at once. Default 6. */
+  concurrency?: number;
+  signal?: AbortSignal;
+  onEvent?: CopyListener;
+}
+
+export interface CopyResult extends ExecuteStats {
+  digest: string;
+  source: string;
+  target: string;
+  tags: string[];
+  seconds: number;
+}
+
+/** Tags the copy should write: the target's tag, else the source tag when the target names only a repository. */
+export function targetTags(source: Reference, target: Reference, extra: readonly string[] = []): string[] {
+  const base = target.tag !== undefined ? [target.tag] : target.digest === undefined && source.tag !== undefined ? [source.tag] : [];
+  return [...new Set([...base, ...extra])];
+}
+
+async function resolveSourceDigest(src: RepositoryClient, ref: Reference, signal?: AbortSignal): Promise<string> {
+  if (ref.digest !== undefined) return ref.digest;
+  const tag = ref.tag ?? 'latest';
+  const head = await src.headManifest(tag, signal);
+  if (!head) throw new RegistryError(`HEAD manifest ${src.name}:${tag}`, 404, [{ code: 'MANIFEST_UNKNOWN', message: `tag "${tag}" does not exist in ${src.host.transport.host}/${src.name}` }]);
+  return head.digest;
+}
+
+export async function copyImage(o: CopyImageOptions): Promise<CopyResult> {
+  const started = performance.now();
+  const referrers = o.referrers ?? true;
+  const concurrency = o.concurrency ?? 6;
+  const sameRegistry = o.sourceHost.transport.host === o.targetHost.transport.host;
+  const src = openRepository(o.sourceHost, o.source.repository);
+  const dst = openRepository(o.targetHost, o.target.repository, { push: true, mountFrom: sameRegistry ? [o.source.repository] : [] });
+
+  const digest = await resolveSourceDigest(src, o.source, o.signal);
+  if (o.target.digest !== undefined && o.target.digest !== digest) {
+    throw new InvalidInput(`the source is ${digest}, not ${o.target.digest}; a copy keeps the digest`, 'destination digest');
+  }
+  let tags = targetTags(o.source, o.target, o.extraTags);
+
+  // Is the root at the target already? Asking by the first tag answers that and whether the tag needs writing.
+  let rootPresent: boolean;
+  const firstTag = tags[0];
+  if (firstTag !== undefined) {
+    const head = await dst.headManifest(firstTag, o.signal);
+    rootPresent = head?.digest === digest || (await dst.headManifest(digest, o.signal)) !== undefined;
+    if (head?.digest === digest) tags = tags.slice(1);
+  } else {
+    rootPresent = (await dst.headManifest(digest, o.signal)) !== undefined;
+  }
+
+  let stats: ExecuteStats = { bytesStreamed: 0, blobsMounted: 0, blobsStreamed: 0, blobsSkipped: 0, manifestsPushed: 0, referrersCopied: 0 };
+  if (!rootPresent || referrers || tags.length > 0) {
+    const root = await discover(digest, rootPresent, { source: src, target: dst, referrers, ...(o.signal ? { signal: o.signal } : {}) });
+    const blobsPresent = new Set<string>();
+    if (!sameRegistry) {
+      await runPool(neededBlobs(root), concurrency * 2, o.signal, async (b, signal) => {
+        if ((await dst.headBlob(b.digest, signal)) === b.size) blobsPresent.add(b.digest);
+      });
+    }
+    const plan = planCopy({ root, blobsPresent, sameRegistry, tags });
+    o.onEvent?.({ kind: 'planned', plan });
+    stats = await executePlan(plan, {
+      source: src,
+      target: dst,
+      concurrency,
+      ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+    });
+  }
+  return {
+    digest,
+    source: `${o.source.registry}/${o.source.repository}@${digest}`,
+    target: `${o.target.registry}/${o.target.repository}@${digest}`,
+    tags: targetTags(o.source, o.target, o.extraTags),
+    ...stats,
+    seconds: (performance.now() - started) / 1000,
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * Applies a copy plan: blobs first (mounted, or streamed from source to target with digest and size verified on
+ * the way, several at a time, each transfer retried whole on a transient failure), then manifests wave by wave,
+ * then the referrer indexes a registry without the referrers API needs, and the tags last. Any failure stops the
+ * copy before the tags are written, so a tag never names an incomplete image.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DigestMismatch, InvalidInput, RegistryError } from '../errors.ts';
+import type { Descriptor } from '../oci/manifest.ts';
+import type { RepositoryClient } from '../oci/registry-client.ts';
+import { isRetriableNetworkError } from '../oci/transport.ts';
+import type { CopyListener } from './events.ts';
+import type { BlobStep, CopyPlan } from './plan.ts';
+import { runPool } from './pool.ts';
+
+export interface ExecuteOptions {
+  source: RepositoryClient;
+  target: RepositoryClient;
+  concurrency: number;
+  /** Attempts per blob transfer (the first included). */
+  attempts?: number;
+  signal?: AbortSignal;
+  onEvent?: CopyListener;
+}
+
+export interface ExecuteStats {
+  bytesStreamed: number;
+  blobsMounted: number;
+  blobsStreamed: number;
+  blobsSkipped: number;
+  manifestsPushed: number;
+  referrersCopied: number;
+}
+
+function retriable(e: unknown): boolean {
+  if (e instanceof DigestMismatch || e instanceof InvalidInput) return false;
+  if (e instanceof RegistryError) return e.status === 408 || e.status === 413 || e.status === 429 || e.status >= 500;
+  return isRetriableNetworkError(e) || isRetriableNetworkError((e as { cause?: unknown }).cause);
+}
+
+export async function executePlan(plan: CopyPlan, o: ExecuteOptions): Promise<ExecuteStats> {
+  const stats: ExecuteStats = { bytesStreamed: 0, blobsMounted: 0, blobsStreamed: 0, blobsSkipped: 0, manifestsPushed: 0, referrersCopied: 0 };
+  const emit = o.onEvent ?? ((): void => {});
+  const attempts = o.attempts ?? 3;
+
+  const stream = async (d: Descriptor, location: string | undefined, signal: AbortSignal): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      let sent = 0;
+      try {
+        const body = await o.source.openBlob(d, signal, (n) => {
+          sent += n;
+          emit({ kind: 'blob-bytes', digest: d.digest, bytes: n });
+        });
+        // When the source stream fails (a digest mismatch), the upload fails too; the source's error is the cause.
+        let sourceError: unknown;
+        body.on('error', (e) => (sourceError ??= e));
+        try {
+          await o.target.uploadBlob(location ?? (await o.target.startUpload(signal)), d, body, signal);
+        } catch (e) {
+          throw sourceError ?? e;
+        } finally {
+          body.destroy();
+        }
+        stats.bytesStreamed += d.size;
+        return;
+      } catch (e) {
+        // Both the upload and the source may fail; the verifier's error is the real cause when it is there.
+        if (signal.aborted || attempt >= attempts || !retriable(e)) throw e;
+        emit({ kind: 'blob-bytes', digest: d.digest, bytes: -sent });
+        emit({ kind: 'blob-retry', digest: d.digest, attempt, error: (e as Error).message });
+        location = undefined;
+        await sleep(250 * attempt, undefined, { signal });
+      }
+    }
+  };
+
+  const copyBlob = async (step: BlobStep, signal: AbortSignal): Promise<void> => {
+    const d = step.descriptor;
+    emit({ kind: 'blob-start', digest: d.digest, size: d.size, action: step.action });
+    switch (step.action) {
+      case 'skip':
+        stats.blobsSkipped++;
+        return;
+      case 'mount': {
+        const r = await o.target.mountBlob(d.digest, o.source.name, signal);
+        if (r.mounted) {
+          stats.blobsMounted++;
+          emit({ kind: 'blob-done', digest: d.digest, action: 'mounted' });
+          return;
+        }
+        await stream(d, r.location, signal);
+        break;
+      }
+      case 'stream':
+        await stream(d, undefined, signal);
+        break;
+    }
+    stats.blobsStreamed++;
+    emit({ kind: 'blob-done', digest: d.digest, action: 'streamed' });
+  };
+
+  await runPool(plan.blobs, o.concurrency, o.signal, copyBlob);
+
+  const referrerDigests = new Set(plan.referrerLinks.map((l) => l.descriptor.digest));
+  for (const wave of plan.manifestWaves) {
+    await runPool(wave, o.concurrency, o.signal, async (m, signal) => {
+      await o.target.putManifest(m.digest, m.bytes, m.mediaType, signal);
+      stats.manifestsPushed++;
+      if (referrerDigests.has(m.digest)) stats.referrersCopied++;
+      emit({ kind: 'manifest-pushed', digest: m.digest, mediaType: m.mediaType });
+    });
+  }
+
+  // A registry without the referrers API learns about referrers through the `sha256-<hex>` index tag, kept by clients.
+  if (o.target.host.referrersApi !== true) {
+    const bySubject = new Map<string, Descriptor[]>();
+    for (const l of plan.referrerLinks) bySubject.set(l.subject, [...(bySubject.get(l.subject) ?? []), l.descriptor]);
+    for (const [subject, descriptors] of bySubject) await o.target.addToReferrersIndex(subject, descriptors, o.signal);
+  }
+
+  if (plan.tags.length > 0) {
+    // The root's bytes: pushed just now, or already at the target.
+    const root = plan.manifestWaves.flat().find((m) => m.digest === plan.rootDigest) ?? (await o.target.getManifest(plan.rootDigest, o.signal));
+    for (const tag of plan.tags) {
+      await o.target.putManifest(tag, root.bytes, root.mediaType, o.signal);
+      emit({ kind: 'tagged', tag });
+    }
+  }
+  return stats;
+}

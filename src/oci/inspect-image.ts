@@ -1,0 +1,68 @@
+/**
+ * What an image is, read from its registry: digest, media type, total size, platforms (for an index), config
+ * labels, and the manifests that refer to it. Used by `hoist inspect` and, later, when an artifact is registered.
+ */
+import { parseManifest, type Descriptor, type Platform } from './manifest.ts';
+import type { RepositoryClient } from './registry-client.ts';
+
+export interface ImagePlatform {
+  platform?: Platform;
+  digest: string;
+  size: number;
+  labels: Record<string, string>;
+}
+
+export interface ImageInfo {
+  digest: string;
+  mediaType: string;
+  /** Manifest, config and layers; for an index, of all its platform manifests. */
+  size: number;
+  platforms: ImagePlatform[];
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  created?: string;
+  referrers: Descriptor[];
+}
+
+async function readConfig(repo: RepositoryClient, desc: Descriptor, signal?: AbortSignal): Promise<{ labels: Record<string, string>; created?: string }> {
+  if (desc.size > 4 * 1024 * 1024) return { labels: {} };
+  const chunks: Buffer[] = [];
+  for await (const c of await repo.openBlob(desc, signal)) chunks.push(c as Buffer);
+  try {
+    const doc = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { config?: { Labels?: Record<string, unknown> }; created?: unknown };
+    const labels: Record<string, string> = {};
+    for (const [k, v] of Object.entries(doc.config?.Labels ?? {})) if (typeof v === 'string') labels[k] = v;
+    return typeof doc.created === 'string' ? { labels, created: doc.created } : { labels };
+  } catch {
+    return { labels: {} };
+  }
+}
+
+export async function inspectImage(repo: RepositoryClient, ref: string, signal?: AbortSignal): Promise<ImageInfo> {
+  const m = await repo.getManifest(ref, signal);
+  const parsed = parseManifest(m.bytes, m.mediaType, `manifest ${repo.name}@${m.digest}`);
+  const referrers = repo.referrers(m.digest, signal);
+  const annotations = parsed.annotations ?? {};
+  if (parsed.kind === 'image') {
+    const config = await readConfig(repo, parsed.config, signal);
+    const size = m.bytes.length + parsed.config.size + parsed.layers.reduce((s, l) => s + l.size, 0);
+    const info: ImageInfo = { digest: m.digest, mediaType: m.mediaType, size, platforms: [], labels: config.labels, annotations, referrers: await referrers };
+    if (config.created) info.created = config.created;
+    return info;
+  }
+  const platforms = await Promise.all(
+    parsed.manifests.map(async (d): Promise<ImagePlatform> => {
+      const child = await inspectImage(repo, d.digest, signal).catch(() => undefined);
+      return { ...(d.platform ? { platform: d.platform } : {}), digest: d.digest, size: child?.size ?? d.size, labels: child?.labels ?? {} };
+    }),
+  );
+  return {
+    digest: m.digest,
+    mediaType: m.mediaType,
+    size: m.bytes.length + platforms.reduce((s, p) => s + p.size, 0),
+    platforms,
+    labels: platforms[0]?.labels ?? {},
+    annotations,
+    referrers: await referrers,
+  };
+}
