@@ -2,9 +2,12 @@
  * Runs async tasks with at most N in flight. The first failure aborts the shared signal so the others stop early,
  * waits for everything in flight to settle, and is then thrown: no work keeps running after the call returns.
  */
+import { setMaxListeners } from 'node:events';
 
 export async function runPool<T>(items: readonly T[], concurrency: number, signal: AbortSignal | undefined, task: (item: T, signal: AbortSignal) => Promise<void>): Promise<void> {
   const controller = new AbortController();
+  // Every request in flight listens on this signal; more than ten at once is normal here.
+  setMaxListeners(0, controller.signal);
   const onAbort = (): void => controller.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   let next = 0;

@@ -326,8 +326,7 @@ export class RepositoryClient {
   }
 }
 
+/** Appends `digest=` as text: rebuilding the query would re-encode the registry's opaque `_state` parameter. */
 function withDigest(location: string, digest: string): string {
-  const u = new URL(location);
-  u.searchParams.set('digest', digest);
-  return u.toString();
+  return `${location}${location.includes('?') ? '&' : '?'}digest=${encodeURIComponent(digest)}`;
 }

@@ -1,4 +1,5 @@
 /** `hoist copy SRC DST`: copy one image by digest, with all its platforms and referrers, then tag it. */
+import { setMaxListeners } from 'node:events';
 import { copyImage, type CopyResult } from '../../copy/copy-image.ts';
 import { InvalidInput } from '../../errors.ts';
 import { checkTag, formatReference, parseReference } from '../../oci/reference.ts';
@@ -32,6 +33,7 @@ export async function copyCommand(srcArg: string, dstArg: string, flags: CopyFla
   let progress: ProgressDisplay | undefined;
   if (!flags.quiet) progress = process.stderr.isTTY ? await terminalProgress() : lineProgress();
   const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
   const onSignal = (): void => controller.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal);
   let result: CopyResult;
