@@ -2,9 +2,15 @@
  * The `hoist` command line. Each command's code is imported only when that command runs, so start-up stays fast
  * (a copy that finds nothing to do is dominated by start-up). Errors become exit codes in exit-codes.ts.
  */
+import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError, Option } from 'commander';
 import { collect } from './registry-flags.ts';
 import { describeError, EXIT_USAGE, exitCodeFor } from './exit-codes.ts';
+
+// undici parses HTTP with llhttp compiled to WebAssembly. V8 recompiles it with TurboFan in the background, and a
+// process cannot exit before that finishes: about 50 ms on every short command, measured here. Liftoff's code is
+// fast enough for HTTP headers (bodies are not parsed, only framed). Set before undici is first loaded.
+setFlagsFromString('--liftoff-only');
 
 const insecureOption = (): Option =>
   new Option('--insecure-registry <host:port>', 'talk plain HTTP to this registry (repeatable; also HOIST_INSECURE_REGISTRIES=a,b)').argParser(collect);

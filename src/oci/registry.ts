@@ -2,7 +2,7 @@
  * Opening registries: one RegistryHost per registry (its transport, auth and learnt capabilities), and the
  * repository clients on it. Docker Hub's API lives on another host than its name, as docker reads it.
  */
-import type { Agent } from 'undici';
+import type { Agent } from './http.ts';
 import type { Credentials } from './credentials.ts';
 import { RegistryHost, RepositoryClient } from './registry-client.ts';
 import { DOCKER_HUB } from './reference.ts';

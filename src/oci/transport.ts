@@ -4,7 +4,7 @@
  * backoff for 408, 429, 5xx and dropped connections, honouring `Retry-After`. Only requests whose body can be sent
  * again are retried here; a streamed upload is retried whole by its caller. Every call takes an AbortSignal.
  */
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, request, type Response } from './http.ts';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NetworkError, ProtocolError, RegistryError, type RegistryErrorEntry } from '../errors.ts';
@@ -51,7 +51,7 @@ export interface SendOptions {
   anonymous?: boolean;
 }
 
-export type Response = Dispatcher.ResponseData;
+export type { Response };
 
 let sharedAgent: Agent | undefined;
 export function defaultAgent(): Agent {
