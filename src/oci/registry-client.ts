@@ -33,6 +33,7 @@ export type UploadMode = 'single' | 'chunked';
 export class RegistryHost {
   /** undefined until a referrers request has shown whether the registry has the referrers API. */
   referrersApi: boolean | undefined;
+  referrersProbe: Promise<unknown> | undefined;
   uploadMode: UploadMode = 'single';
   chunkSize = DEFAULT_CHUNK_SIZE;
   constructor(readonly transport: Transport) {}
@@ -271,20 +272,30 @@ export class RepositoryClient {
    * otherwise the `sha256-<hex>` tag holding an index of them.
    */
   async referrers(digest: string, signal?: AbortSignal): Promise<Descriptor[]> {
+    // While the first call finds out whether the API exists, the others wait rather than all probing at once.
+    if (this.host.referrersApi === undefined) await this.host.referrersProbe?.catch(() => {});
     if (this.host.referrersApi !== false) {
-      const operation = `GET referrers of ${this.name}@${digest}`;
-      const res = await this.t.send({ method: 'GET', url: `/v2/${this.name}/referrers/${digest}`, scopes: this.scopes, headers: { accept: OCI_INDEX }, operation, signal });
-      if (res.statusCode === 200) {
-        this.host.referrersApi = true;
-        const bytes = await readLimited(res, MANIFEST_LIMIT, operation);
-        const index = parseManifest(bytes, OCI_INDEX, operation);
-        return index.kind === 'index' ? index.manifests : [];
-      }
-      await res.body.dump();
-      if (![404, 400, 405].includes(res.statusCode)) await this.t.fail(res, operation);
-      this.host.referrersApi = false;
+      const answer = this.referrersFromApi(digest, signal);
+      if (this.host.referrersApi === undefined) this.host.referrersProbe = answer;
+      const found = await answer;
+      if (found) return found;
     }
     return this.fallbackReferrers(digest, signal);
+  }
+
+  /** The referrers API's answer, or undefined when the registry has no such API (and then remembers that). */
+  private async referrersFromApi(digest: string, signal?: AbortSignal): Promise<Descriptor[] | undefined> {
+    const operation = `GET referrers of ${this.name}@${digest}`;
+    const res = await this.t.send({ method: 'GET', url: `/v2/${this.name}/referrers/${digest}`, scopes: this.scopes, headers: { accept: OCI_INDEX }, operation, signal });
+    if (res.statusCode === 200) {
+      this.host.referrersApi = true;
+      const index = parseManifest(await readLimited(res, MANIFEST_LIMIT, operation), OCI_INDEX, operation);
+      return index.kind === 'index' ? index.manifests : [];
+    }
+    if (![404, 400, 405].includes(res.statusCode)) await this.t.fail(res, operation);
+    await res.body.dump();
+    this.host.referrersApi = false;
+    return undefined;
   }
 
   private async fallbackReferrers(digest: string, signal?: AbortSignal): Promise<Descriptor[]> {

@@ -31,6 +31,8 @@ export interface StartRegistryOptions {
   auth?: RegistryAuthKind;
   users?: Record<string, string>;
   notificationsUrl?: string;
+  /** A fixed port (for the demo registry); default: a free random one. */
+  port?: number;
 }
 
 export const BASIC_REALM = 'hoist-test';
@@ -73,7 +75,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
       };
     }
 
-    const { port, proc } = await launchOnFreePort(dir, dataDir, authConfig, opts.notificationsUrl);
+    const { port, proc } = await launchOnFreePort(dir, dataDir, authConfig, opts.notificationsUrl, opts.port);
     let stopping: Promise<void> | undefined;
     const registry: TestRegistry = {
       host: `127.0.0.1:${port}`,
@@ -97,19 +99,20 @@ async function launchOnFreePort(
   dataDir: string,
   auth: RegistryConfigAuth,
   notificationsUrl: string | undefined,
+  fixedPort?: number,
 ): Promise<{ port: number; proc: RegistryProcess }> {
   const configPath = join(dir, 'config.yml');
   const logPath = join(dir, 'registry.log');
   const secret = randomBytes(16).toString('hex');
   const instanceId = randomUUID();
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+    const port = fixedPort ?? (await freePort());
     const config = registryConfig({ port, dataDir, secret, instanceId, auth, notificationsUrl });
     await writeFile(configPath, config);
     try {
       return { port, proc: await launchRegistry({ configPath, logPath, port, instanceId }) };
     } catch (err) {
-      if (!(err instanceof PortInUse) || attempt >= PORT_ATTEMPTS) throw err;
+      if (!(err instanceof PortInUse) || attempt >= PORT_ATTEMPTS || fixedPort !== undefined) throw err;
     }
   }
 }
