@@ -3,98 +3,86 @@
  * (honouring Retry-After), a source that sends corrupt bytes is refused and nothing is tagged, a registry that dies
  * mid-upload fails cleanly, and a registry that refuses single-request uploads gets chunks.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRegistry, type TestRegistry } from './harness/registry.ts';
-import { startProxy, type TestProxy } from './harness/proxy.ts';
+import { useRegistryPair } from './helpers/registry-pair.ts';
 import { buildImage } from './harness/images.ts';
 import { getManifestRaw, pushImage } from './harness/push.ts';
 import { copyImage } from '../src/copy/copy-image.ts';
 import { DigestMismatch, NetworkError, RegistryError } from '../src/errors.ts';
 import { ref, testHost } from './helpers/hosts.ts';
 
-let a: TestRegistry;
-let b: TestRegistry;
-let pa: TestProxy;
-let pb: TestProxy;
-
-before(async () => {
-  [a, b] = await Promise.all([startRegistry(), startRegistry()]);
-  [pa, pb] = await Promise.all([startProxy(a.url), startProxy(b.url)]);
-});
-after(async () => {
-  await Promise.all([pa?.stop(), pb?.stop(), a?.stop(), b?.stop()]);
-});
+const reg = useRegistryPair();
 
 async function seed(repo: string, layers: number[]): Promise<ReturnType<typeof buildImage>> {
   const img = buildImage({ layers });
-  await pushImage(a.url, repo, img, { tag: 'v1' });
-  pa.clear();
-  pb.clear();
+  await pushImage(reg.a.url, repo, img, { tag: 'v1' });
+  reg.pa.clear();
+  reg.pb.clear();
   return img;
 }
 
 const copy = (repo: string, target: string, events?: string[]) =>
   copyImage({
-    source: ref(`${pa.host}/${repo}:v1`),
-    sourceHost: testHost(pa.host),
-    target: ref(`${pb.host}/${target}:v1`),
-    targetHost: testHost(pb.host),
+    source: ref(`${reg.pa.host}/${repo}:v1`),
+    sourceHost: testHost(reg.pa.host),
+    target: ref(`${reg.pb.host}/${target}:v1`),
+    targetHost: testHost(reg.pb.host),
     ...(events ? { onEvent: (e) => void events.push(e.kind) } : {}),
   });
 
 test('transient 500, 503 and 429 answers are retried and the copy succeeds', async () => {
   const img = await seed('flaky/src', [200_000, 100_000]);
-  pa.addFault({ method: 'HEAD', pathMatch: /\/manifests\/v1$/, action: { kind: 'status', status: 503 }, times: 2 });
-  pa.addFault({ method: 'GET', pathMatch: /\/blobs\/sha256:/, action: { kind: 'status', status: 500, body: '{"errors":[{"code":"UNKNOWN","message":"boom"}]}' }, times: 2 });
-  pb.addFault({ method: 'PUT', pathMatch: /\/manifests\//, action: { kind: 'status', status: 429, headers: { 'retry-after': '1' } }, times: 1 });
+  reg.pa.addFault({ method: 'HEAD', pathMatch: /\/manifests\/v1$/, action: { kind: 'status', status: 503 }, times: 2 });
+  reg.pa.addFault({ method: 'GET', pathMatch: /\/blobs\/sha256:/, action: { kind: 'status', status: 500, body: '{"errors":[{"code":"UNKNOWN","message":"boom"}]}' }, times: 2 });
+  reg.pb.addFault({ method: 'PUT', pathMatch: /\/manifests\//, action: { kind: 'status', status: 429, headers: { 'retry-after': '1' } }, times: 1 });
   const started = Date.now();
   const r = await copy('flaky/src', 'flaky/dst');
   assert.equal(r.digest, img.digest);
   assert.ok(Date.now() - started >= 900, 'Retry-After: 1 was honoured');
-  assert.equal(pa.requests.filter((q) => q.status === 503).length, 2);
-  assert.equal(pa.requests.filter((q) => q.status === 500).length, 2);
-  assert.equal(pb.requests.filter((q) => q.status === 429).length, 1);
-  assert.equal((await getManifestRaw(b.url, 'flaky/dst', 'v1')).digest, img.digest);
+  assert.equal(reg.pa.requests.filter((q) => q.status === 503).length, 2);
+  assert.equal(reg.pa.requests.filter((q) => q.status === 500).length, 2);
+  assert.equal(reg.pb.requests.filter((q) => q.status === 429).length, 1);
+  assert.equal((await getManifestRaw(reg.b.url, 'flaky/dst', 'v1')).digest, img.digest);
 });
 
 test('a persistent 5xx fails with the registry error code after the retries', async () => {
   await seed('down/src', [1000]);
-  pb.addFault({ method: 'POST', pathMatch: /\/blobs\/uploads\//, action: { kind: 'status', status: 500, body: '{"errors":[{"code":"UNKNOWN","message":"disk full"}]}' }, times: Infinity });
+  reg.pb.addFault({ method: 'POST', pathMatch: /\/blobs\/uploads\//, action: { kind: 'status', status: 500, body: '{"errors":[{"code":"UNKNOWN","message":"disk full"}]}' }, times: Infinity });
   await assert.rejects(copy('down/src', 'down/dst'), (e: unknown) => e instanceof RegistryError && e.status === 500 && /UNKNOWN: disk full/.test(e.message));
-  assert.equal((await getManifestRaw(b.url, 'down/dst', 'v1')).status, 404);
+  assert.equal((await getManifestRaw(reg.b.url, 'down/dst', 'v1')).status, 404);
 });
 
 test('a source that sends corrupt bytes is refused: digest error, no tag, no blob at the target', async () => {
   const img = await seed('liar/src', [500_000, 300_000]);
-  pa.addFault({ method: 'GET', pathMatch: /\/blobs\/sha256:/, action: { kind: 'corrupt' }, times: 1 });
+  reg.pa.addFault({ method: 'GET', pathMatch: /\/blobs\/sha256:/, action: { kind: 'corrupt' }, times: 1 });
   await assert.rejects(copy('liar/src', 'liar/dst'), (e: unknown) => e instanceof DigestMismatch && /expected sha256:/.test(e.message));
-  assert.equal((await getManifestRaw(b.url, 'liar/dst', 'v1')).status, 404);
-  assert.equal((await getManifestRaw(b.url, 'liar/dst', img.digest)).status, 404);
-  const corrupted = pa.requests.find((q) => q.method === 'GET' && q.path.includes('/blobs/'));
+  assert.equal((await getManifestRaw(reg.b.url, 'liar/dst', 'v1')).status, 404);
+  assert.equal((await getManifestRaw(reg.b.url, 'liar/dst', img.digest)).status, 404);
+  const corrupted = reg.pa.requests.find((q) => q.method === 'GET' && q.path.includes('/blobs/'));
   const digest = corrupted?.path.split('/blobs/')[1];
-  const head = await fetch(`${b.url}/v2/liar/dst/blobs/${digest}`, { method: 'HEAD' });
+  const head = await fetch(`${reg.b.url}/v2/liar/dst/blobs/${digest}`, { method: 'HEAD' });
   assert.equal(head.status, 404, 'the corrupt blob was not stored');
 });
 
 test('a registry that dies mid-upload fails cleanly, without a tag', async () => {
   await seed('dies/src', [4_000_000]);
-  pb.addFault({ method: 'PUT', pathMatch: /\/blobs\/uploads\//, action: { kind: 'drop-after', bytes: 1_000_000 }, times: Infinity });
+  reg.pb.addFault({ method: 'PUT', pathMatch: /\/blobs\/uploads\//, action: { kind: 'drop-after', bytes: 1_000_000 }, times: Infinity });
   const events: string[] = [];
   await assert.rejects(copy('dies/src', 'dies/dst', events), (e: unknown) => e instanceof NetworkError || e instanceof RegistryError);
   assert.ok(events.includes('blob-retry'), 'the transfer was retried before giving up');
   assert.ok(!events.includes('tagged'));
-  assert.equal((await getManifestRaw(b.url, 'dies/dst', 'v1')).status, 404);
+  assert.equal((await getManifestRaw(reg.b.url, 'dies/dst', 'v1')).status, 404);
 });
 
 test('a registry that refuses single-request uploads (413) gets chunked uploads', async () => {
   const img = await seed('chunks/src', [3_000_000, 1000]);
-  pb.addFault({ method: 'PUT', pathMatch: /\/blobs\/uploads\/.*digest=/, action: { kind: 'status', status: 413 }, times: 1 });
-  const host = testHost(pb.host);
+  reg.pb.addFault({ method: 'PUT', pathMatch: /\/blobs\/uploads\/.*digest=/, action: { kind: 'status', status: 413 }, times: 1 });
+  const host = testHost(reg.pb.host);
   host.chunkSize = 1_000_000;
-  const r = await copyImage({ source: ref(`${pa.host}/chunks/src:v1`), sourceHost: testHost(pa.host), target: ref(`${pb.host}/chunks/dst:v1`), targetHost: host });
+  const r = await copyImage({ source: ref(`${reg.pa.host}/chunks/src:v1`), sourceHost: testHost(reg.pa.host), target: ref(`${reg.pb.host}/chunks/dst:v1`), targetHost: host });
   assert.equal(r.digest, img.digest);
   assert.equal(host.uploadMode, 'chunked');
-  assert.ok(pb.requests.filter((q) => q.method === 'PATCH').length >= 3);
-  assert.equal((await getManifestRaw(b.url, 'chunks/dst', 'v1')).digest, img.digest);
+  assert.ok(reg.pb.requests.filter((q) => q.method === 'PATCH').length >= 3);
+  assert.equal((await getManifestRaw(reg.b.url, 'chunks/dst', 'v1')).digest, img.digest);
 });
