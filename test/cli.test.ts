@@ -74,7 +74,7 @@ test('registry and network failures exit 1 with the registry code or the network
   const missing = await runCli(['copy', `${anon.host}/dev/web:nope`, `${anon.host}/prod/web`], env);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /MANIFEST_UNKNOWN/);
-  const down = await runCli(['copy', '127.0.0.1:1/dev/web:1.0', `${anon.host}/prod/web`], { HOIST_INSECURE_REGISTRIES: '127.0.0.1:1' });
+  const down = await runCli(['copy', '127.0.0.1:1/dev/web:1.0', `${anon.host}/prod/web`], { HOIST_INSECURE_REGISTRIES: `127.0.0.1:1,${anon.host}` });
   assert.equal(down.code, 1);
   assert.match(down.stderr, /ECONNREFUSED/);
   assert.match(down.stderr, /hint: is the registry running/);

@@ -1,12 +1,12 @@
 /**
  * One copy, end to end: resolve the source digest, see what the target holds, read the source graph, plan, execute.
  * The cheapest case stays cheap: when the target tag already names the source digest (and no referrers are asked
- * for), the whole copy is two HEAD requests.
+ * for), the whole copy is two requests, sent at once.
  */
 import { InvalidInput } from '../errors.ts';
 import type { Reference } from '../oci/reference.ts';
 import { openRepository } from '../oci/registry.ts';
-import type { RegistryHost, RepositoryClient } from '../oci/registry-client.ts';
+import type { FetchedManifest, RegistryHost, RepositoryClient } from '../oci/registry-client.ts';
 import { RegistryError } from '../errors.ts';
 import { discover } from './discover.ts';
 import type { CopyListener } from './events.ts';
@@ -44,12 +44,19 @@ export function targetTags(source: Reference, target: Reference, extra: readonly
   return [...new Set([...base, ...extra])];
 }
 
-async function resolveSourceDigest(src: RepositoryClient, ref: Reference, signal?: AbortSignal): Promise<string> {
-  if (ref.digest !== undefined) return ref.digest;
+/** The source root: by digest as given, or by tag with one GET (its bytes are needed anyway when copying). */
+async function resolveSource(src: RepositoryClient, ref: Reference, signal?: AbortSignal): Promise<{ digest: string; manifest?: FetchedManifest }> {
+  if (ref.digest !== undefined) return { digest: ref.digest };
   const tag = ref.tag ?? 'latest';
-  const head = await src.headManifest(tag, signal);
-  if (!head) throw new RegistryError(`HEAD manifest ${src.name}:${tag}`, 404, [{ code: 'MANIFEST_UNKNOWN', message: `tag "${tag}" does not exist in ${src.host.transport.host}/${src.name}` }]);
-  return head.digest;
+  try {
+    const manifest = await src.getManifest(tag, signal);
+    return { digest: manifest.digest, manifest };
+  } catch (e) {
+    if (e instanceof RegistryError && e.status === 404) {
+      throw new RegistryError(`GET manifest ${src.name}:${tag}`, 404, [{ code: 'MANIFEST_UNKNOWN', message: `tag "${tag}" does not exist in ${src.host.transport.host}/${src.name}` }]);
+    }
+    throw e;
+  }
 }
 
 export async function copyImage(o: CopyImageOptions): Promise<CopyResult> {
@@ -60,26 +67,26 @@ export async function copyImage(o: CopyImageOptions): Promise<CopyResult> {
   const src = openRepository(o.sourceHost, o.source.repository);
   const dst = openRepository(o.targetHost, o.target.repository, { push: true, mountFrom: sameRegistry ? [o.source.repository] : [] });
 
-  const digest = await resolveSourceDigest(src, o.source, o.signal);
+  let tags = targetTags(o.source, o.target, o.extraTags);
+  // The source root and the target's first tag are asked for at once; the answers decide what else is needed.
+  const firstTag = tags[0];
+  const [source, tagHead] = await Promise.all([resolveSource(src, o.source, o.signal), firstTag !== undefined ? dst.headManifest(firstTag, o.signal) : undefined]);
+  const digest = source.digest;
   if (o.target.digest !== undefined && o.target.digest !== digest) {
     throw new InvalidInput(`the source is ${digest}, not ${o.target.digest}; a copy keeps the digest`, 'destination digest');
   }
-  let tags = targetTags(o.source, o.target, o.extraTags);
-
-  // Is the root at the target already? Asking by the first tag answers that and whether the tag needs writing.
-  let rootPresent: boolean;
-  const firstTag = tags[0];
-  if (firstTag !== undefined) {
-    const head = await dst.headManifest(firstTag, o.signal);
-    rootPresent = head?.digest === digest || (await dst.headManifest(digest, o.signal)) !== undefined;
-    if (head?.digest === digest) tags = tags.slice(1);
-  } else {
-    rootPresent = (await dst.headManifest(digest, o.signal)) !== undefined;
-  }
+  if (tagHead?.digest === digest) tags = tags.slice(1);
+  const rootPresent = tagHead?.digest === digest || (await dst.headManifest(digest, o.signal)) !== undefined;
 
   let stats: ExecuteStats = { bytesStreamed: 0, blobsMounted: 0, blobsStreamed: 0, blobsSkipped: 0, manifestsPushed: 0, referrersCopied: 0 };
   if (!rootPresent || referrers || tags.length > 0) {
-    const root = await discover(digest, rootPresent, { source: src, target: dst, referrers, ...(o.signal ? { signal: o.signal } : {}) });
+    const root = await discover(digest, rootPresent, {
+      source: src,
+      target: dst,
+      referrers,
+      ...(source.manifest ? { prefetched: source.manifest } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
     const blobsPresent = new Set<string>();
     if (!sameRegistry) {
       await runPool(neededBlobs(root), concurrency * 2, o.signal, async (b, signal) => {

@@ -5,13 +5,15 @@
  */
 import type { Descriptor } from '../oci/manifest.ts';
 import { parseManifest } from '../oci/manifest.ts';
-import type { RepositoryClient } from '../oci/registry-client.ts';
+import type { FetchedManifest, RepositoryClient } from '../oci/registry-client.ts';
 import type { ManifestNode } from './graph.ts';
 
 export interface DiscoverOptions {
   source: RepositoryClient;
   target: RepositoryClient;
   referrers: boolean;
+  /** The root manifest, when it was fetched already. */
+  prefetched?: FetchedManifest;
   signal?: AbortSignal;
 }
 
@@ -35,7 +37,7 @@ export async function discover(rootDigest: string, rootPresent: boolean | undefi
       o.referrers && depth < MAX_REFERRER_DEPTH ? loadReferrers(digest, depth) : Promise.resolve([]),
     ]);
     if (present) return { digest, mediaType: '', size: 0, present, children: [], referrers };
-    const m = await o.source.getManifest(digest, o.signal);
+    const m = o.prefetched?.digest === digest ? o.prefetched : await o.source.getManifest(digest, o.signal);
     const parsed = parseManifest(m.bytes, m.mediaType, `manifest ${o.source.name}@${digest}`);
     const children = parsed.kind === 'index' ? await Promise.all(parsed.manifests.map((d) => visit(d.digest, depth))) : [];
     return { digest, mediaType: m.mediaType, size: m.bytes.length, present, bytes: m.bytes, parsed, children, referrers };

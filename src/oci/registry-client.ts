@@ -244,10 +244,21 @@ export class RepositoryClient {
       offset += chunk.length;
       location = this.location(res, operation);
     };
+    // Every chunk but the last is exactly chunkSize: registries may set a minimum (OCI-Chunk-Min-Length) or maximum.
+    const size = this.host.chunkSize;
     for await (const data of body) {
-      pending.push(data as Buffer);
-      pendingBytes += (data as Buffer).length;
-      if (pendingBytes >= this.host.chunkSize) await flush();
+      let rest = data as Buffer;
+      while (pendingBytes + rest.length >= size) {
+        const take = size - pendingBytes;
+        pending.push(rest.subarray(0, take));
+        pendingBytes += take;
+        rest = rest.subarray(take);
+        await flush();
+      }
+      if (rest.length > 0) {
+        pending.push(rest);
+        pendingBytes += rest.length;
+      }
     }
     await flush();
     return location;
