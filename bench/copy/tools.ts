@@ -1,0 +1,56 @@
+/**
+ * Running the two tools being compared as a user would: a fresh process per copy. hoist runs from its bundle,
+ * skopeo with `--all --preserve-digests`; both talk plain HTTP to the local registries. Each run answers its wall
+ * time; a non-zero exit stops the benchmark with the tool's own error.
+ */
+import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const HOIST = fileURLToPath(new URL('../../dist/hoist.mjs', import.meta.url));
+export const SKOPEO_CACHE = '/var/lib/containers/cache/blob-info-cache-v1.boltdb';
+
+export interface Run {
+  ms: number;
+  stdout: string;
+  stderr: string;
+  /** Peak resident memory in KiB, when measured. */
+  maxRssKiB?: number;
+}
+
+function run(command: string, args: string[], measureMemory: boolean): Promise<Run> {
+  const [cmd, argv] = measureMemory ? ['/usr/bin/time', ['-f', 'MAXRSS %M', command, ...args]] : [command, args];
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = performance.now() - started;
+      if (code !== 0) {
+        reject(new Error(`${command} ${args.join(' ')} exited ${code}:\n${stderr}`));
+        return;
+      }
+      const rss = /MAXRSS (\d+)/.exec(stderr);
+      resolve({ ms, stdout, stderr, ...(rss ? { maxRssKiB: Number(rss[1]) } : {}) });
+    });
+  });
+}
+
+export function hoistCopy(src: string, dst: string, insecure: string[], extra: string[] = [], measureMemory = false): Promise<Run> {
+  const flags = insecure.flatMap((h) => ['--insecure-registry', h]);
+  return run(process.execPath, [HOIST, 'copy', '-q', '--json', ...flags, ...extra, src, dst], measureMemory);
+}
+
+export function skopeoCopy(src: string, dst: string, opts: { coldCache: boolean; measureMemory?: boolean }): Promise<Run> {
+  if (opts.coldCache) rmSync(SKOPEO_CACHE, { force: true });
+  const args = ['copy', '-q', '--all', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${src}`, `docker://${dst}`];
+  return run('skopeo', args, opts.measureMemory ?? false);
+}
+
+export async function version(command: string, args: string[]): Promise<string> {
+  return (await run(command, args, false)).stdout.trim();
+}
