@@ -2,15 +2,9 @@
  * The `hoist` command line. Each command's code is imported only when that command runs, so start-up stays fast
  * (a copy that finds nothing to do is dominated by start-up). Errors become exit codes in exit-codes.ts.
  */
-import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError, Option } from 'commander';
 import { collect } from './registry-flags.ts';
 import { describeError, EXIT_USAGE, exitCodeFor } from './exit-codes.ts';
-
-// undici parses HTTP with llhttp compiled to WebAssembly. V8 recompiles it with TurboFan in the background, and a
-// process cannot exit before that finishes: about 50 ms on every short command, measured here. Liftoff's code is
-// fast enough for HTTP headers (bodies are not parsed, only framed). Set before undici is first loaded.
-setFlagsFromString('--liftoff-only');
 
 const insecureOption = (): Option =>
   new Option('--insecure-registry <host:port>', 'talk plain HTTP to this registry (repeatable; also HOIST_INSECURE_REGISTRIES=a,b)').argParser(collect);
@@ -54,14 +48,18 @@ program
   .option('--json', 'print JSON')
   .action(async (repo: string, flags) => (await import('./commands/tags.ts')).tagsCommand(repo, flags));
 
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
-  if (e instanceof CommanderError) {
-    // Help and version exit 0; every other commander error is bad usage, already printed by commander.
-    process.exitCode = e.exitCode === 0 ? 0 : EXIT_USAGE;
-  } else {
-    process.stderr.write(`${describeError(e)}\n`);
-    process.exitCode = exitCodeFor(e);
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version exit 0; every other commander error is bad usage, already printed by commander.
+      process.exitCode = e.exitCode === 0 ? 0 : EXIT_USAGE;
+    } else {
+      process.stderr.write(`${describeError(e)}\n`);
+      process.exitCode = exitCodeFor(e);
+    }
   }
 }
+
+void main();

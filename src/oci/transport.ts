@@ -1,5 +1,5 @@
 /**
- * HTTP to one registry host: connection reuse through a shared undici Agent (whose per-origin connection limit is
+ * HTTP to one registry host: connection reuse through a shared keep-alive Agent (whose per-origin connection limit is
  * the per-host concurrency limit), authorization through the host's Authenticator, and retries with exponential
  * backoff for 408, 429, 5xx and dropped connections, honouring `Retry-After`. Only requests whose body can be sent
  * again are retried here; a streamed upload is retried whole by its caller. Every call takes an AbortSignal.
@@ -55,12 +55,12 @@ export type { Response };
 
 let sharedAgent: Agent | undefined;
 export function defaultAgent(): Agent {
-  sharedAgent ??= new Agent({ connections: 32, keepAliveTimeout: 30_000, headersTimeout: 60_000, bodyTimeout: 60_000 });
+  sharedAgent ??= new Agent({ connections: 32, idleTimeoutMs: 60_000 });
   return sharedAgent;
 }
 
 const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
-const RETRY_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CLOSED']);
+const RETRY_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
 export function isRetriableNetworkError(e: unknown): boolean {
   const code = (e as { code?: string } | undefined)?.code;
