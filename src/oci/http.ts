@@ -9,7 +9,12 @@
 import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage, ClientRequest } from 'node:http';
 import { request as httpRequest, Agent as PlainAgent } from 'node:http';
 import { createRequire } from 'node:module';
+import type * as HttpsModule from 'node:https';
 import type { Readable } from 'node:stream';
+
+type Https = typeof HttpsModule;
+/** node:https (and TLS with it) is loaded on first use: a run against plain-HTTP registries never pays for it. */
+const https = (): Https => createRequire(import.meta.url)('node:https') as Https;
 
 export interface AgentOptions {
   /** Sockets per origin; requests beyond it queue. */
@@ -27,8 +32,7 @@ export class Agent {
   forProtocol(protocol: string): HttpAgent {
     const opts = { keepAlive: true, maxSockets: this.options.connections, maxFreeSockets: this.options.connections, scheduling: 'lifo' as const };
     if (protocol === 'https:') {
-      // node:https pulls in TLS; a run against plain-HTTP registries never pays for it.
-      this.tls ??= new (createRequire(import.meta.url)('node:https') as typeof import('node:https')).Agent(opts);
+      this.tls ??= new (https().Agent)(opts);
       return this.tls;
     }
     this.plain ??= new PlainAgent(opts);
@@ -77,7 +81,7 @@ function withDump(res: IncomingMessage): ResponseBody {
 /** Sends one request; resolves when the response headers arrive (the body streams after). */
 export function request(url: string, opts: RequestOptions): Promise<Response> {
   const u = new URL(url);
-  const transport: typeof httpRequest = u.protocol === 'https:' ? (createRequire(import.meta.url)('node:https') as typeof import('node:https')).request : httpRequest;
+  const transport: typeof httpRequest = u.protocol === 'https:' ? https().request : httpRequest;
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...opts.headers };
     if (Buffer.isBuffer(opts.body)) headers['content-length'] = String(opts.body.length);
