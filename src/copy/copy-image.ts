@@ -14,6 +14,9 @@ import { executePlan, type ExecuteStats } from './execute.ts';
 import { neededBlobs, planCopy } from './plan.ts';
 import { runPool } from './pool.ts';
 
+/** HEAD requests are cheap for a registry: ask about many blobs at once. */
+const HEAD_CONCURRENCY = 32;
+
 export interface CopyImageOptions {
   source: Reference;
   sourceHost: RegistryHost;
@@ -89,7 +92,7 @@ export async function copyImage(o: CopyImageOptions): Promise<CopyResult> {
     });
     const blobsPresent = new Set<string>();
     if (!sameRegistry) {
-      await runPool(neededBlobs(root), concurrency * 2, o.signal, async (b, signal) => {
+      await runPool(neededBlobs(root), HEAD_CONCURRENCY, o.signal, async (b, signal) => {
         if ((await dst.headBlob(b.digest, signal)) === b.size) blobsPresent.add(b.digest);
       });
     }
