@@ -74,3 +74,45 @@ export class NetworkError extends HoistError {
 export class ProtocolError extends HoistError {
   readonly code = 'PROTOCOL_ERROR';
 }
+
+/** A named object does not exist. */
+export class NotFound extends HoistError {
+  readonly code = 'NOT_FOUND';
+  constructor(
+    readonly objectType: string,
+    readonly objectName: string,
+  ) {
+    super(`${objectType} "${objectName}" does not exist`);
+  }
+}
+
+/** The change conflicts with what exists (a duplicate name, an object still in use, a refused state change). */
+export class Conflict extends HoistError {
+  readonly code = 'CONFLICT';
+}
+
+/** The database cannot be used: unreachable, or migrated by a newer hoist. */
+export class DatabaseUnavailable extends HoistError {
+  readonly code = 'DATABASE_UNAVAILABLE';
+}
+
+/** No identity: not signed in, or an unknown, expired or revoked token. */
+export class Unauthenticated extends HoistError {
+  readonly code = 'UNAUTHENTICATED';
+}
+
+/** An identity without the permission the action needs. */
+export class Forbidden extends HoistError {
+  readonly code = 'FORBIDDEN';
+}
+
+/** Refused for now (too many failed logins); retry after the given time. */
+export class TooManyRequests extends HoistError {
+  readonly code = 'TOO_MANY_REQUESTS';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}

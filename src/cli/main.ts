@@ -48,6 +48,25 @@ program
   .option('--json', 'print JSON')
   .action(async (repo: string, flags) => (await import('./commands/tags.ts')).tagsCommand(repo, flags));
 
+program
+  .command('serve')
+  .description('run the hoist server (API and web UI) on the embedded database or PostgreSQL')
+  .addOption(new Option('--port <port>', 'port to listen on').env('HOIST_PORT').default('8080'))
+  .addOption(new Option('--host <address>', 'address to listen on (0.0.0.0 for all)').env('HOIST_HOST').default('127.0.0.1'))
+  .addOption(new Option('--data-dir <dir>', 'where the embedded database and the secret key live').env('HOIST_DATA_DIR').default('./.hoist'))
+  .addOption(new Option('--database-url <url>', 'PostgreSQL instead of the embedded database (postgres://user:pass@host:5432/db)').env('HOIST_DATABASE_URL'))
+  .addOption(new Option('--log-level <level>', 'pino log level').env('HOIST_LOG_LEVEL').default('info'))
+  .action(async (flags) => (await import('./commands/serve.ts')).serveCommand(flags));
+
+program
+  .command('db')
+  .description('database maintenance')
+  .command('migrate')
+  .description('apply schema migrations (hoist serve does this at start too)')
+  .addOption(new Option('--data-dir <dir>', 'embedded database location').env('HOIST_DATA_DIR').default('./.hoist'))
+  .addOption(new Option('--database-url <url>', 'PostgreSQL URL').env('HOIST_DATABASE_URL'))
+  .action(async (flags) => (await import('./commands/db.ts')).dbMigrateCommand(flags));
+
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);

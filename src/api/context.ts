@@ -1,0 +1,24 @@
+/** What route handlers get: the services, and the typed Fastify instance they register on. */
+import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Database } from '../store/database.ts';
+import type { Accounts } from '../service/accounts.service.ts';
+import type { Permission } from './permissions.ts';
+import type { Identity } from '../service/identity.ts';
+
+export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+export interface Services {
+  database: Database;
+  accounts: Accounts;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Every route declares what it needs; server.ts refuses a route without it. */
+    permission?: Permission;
+  }
+  interface FastifyRequest {
+    identity?: Identity & { csrfToken?: string };
+  }
+}

@@ -1,0 +1,114 @@
+/** Login and logout (browser sessions), who am I, users (admin), and API tokens. */
+import { Type } from '@fastify/type-provider-typebox';
+import type { App, Services } from '../context.ts';
+import { ADMIN, AUTHENTICATED, PUBLIC } from '../permissions.ts';
+import { SESSION_COOKIE } from '../session.ts';
+import { listUsers } from '../../store/accounts.repository.ts';
+
+const ErrorSchema = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }) });
+const User = Type.Object({ username: Type.String(), isAdmin: Type.Boolean(), createdAt: Type.String({ format: 'date-time' }) });
+const Token = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  createdAt: Type.String({ format: 'date-time' }),
+  expiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  revokedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+});
+const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
+
+export function accountRoutes(app: App, s: Services): void {
+  app.post(
+    '/api/v1/login',
+    {
+      config: { permission: PUBLIC },
+      schema: {
+        summary: 'Sign in with a password; sets the session cookie and answers the CSRF token for mutating calls',
+        tags: ['accounts'],
+        body: Type.Object({ username: Type.String({ maxLength: 64 }), password: Type.String({ maxLength: 1024 }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ username: Type.String(), csrfToken: Type.String(), expiresAt: Type.String() }), 401: ErrorSchema, 429: ErrorSchema },
+      },
+    },
+    async (req, reply) => {
+      const user = await s.accounts.login(req.body.username, req.body.password, req.ip);
+      const session = await s.accounts.createSession(user.id);
+      void reply.header('set-cookie', `${SESSION_COOKIE}=${session.secret}; HttpOnly; SameSite=Strict; Path=/; Expires=${session.expiresAt.toUTCString()}`);
+      return { username: user.username, csrfToken: session.csrfToken, expiresAt: session.expiresAt.toISOString() };
+    },
+  );
+
+  app.post('/api/v1/logout', { config: { permission: AUTHENTICATED }, schema: { summary: 'End the browser session', tags: ['accounts'] } }, async (req, reply) => {
+    const secret = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`).exec(req.headers.cookie ?? '')?.[1];
+    if (secret) await s.accounts.endSession(decodeURIComponent(secret));
+    void reply.header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
+    return { status: 'signed out' };
+  });
+
+  app.get(
+    '/api/v1/me',
+    { config: { permission: AUTHENTICATED }, schema: { summary: 'Who the caller is and their project roles', tags: ['accounts'] } },
+    async (req) => {
+      const id = req.identity!;
+      return { username: id.username, isAdmin: id.isAdmin, memberships: id.memberships, via: id.via };
+    },
+  );
+
+  app.get(
+    '/api/v1/users',
+    { config: { permission: ADMIN }, schema: { summary: 'List users', tags: ['accounts'], response: { 200: Type.Object({ items: Type.Array(User) }) } } },
+    async () => ({ items: (await listUsers(s.database.db)).map((u) => ({ username: u.username, isAdmin: u.isAdmin, createdAt: u.createdAt.toISOString() })) }),
+  );
+
+  app.post(
+    '/api/v1/users',
+    {
+      config: { permission: ADMIN },
+      schema: {
+        summary: 'Create a user',
+        tags: ['accounts'],
+        body: Type.Object({ username: Type.String(), password: Type.String(), isAdmin: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        response: { 201: User, 400: ErrorSchema, 409: ErrorSchema },
+      },
+    },
+    async (req, reply) => {
+      const u = await s.accounts.createUser({ username: req.identity!.username, requestId: req.id }, req.body);
+      return reply.status(201).send({ username: u.username, isAdmin: u.isAdmin, createdAt: u.createdAt.toISOString() });
+    },
+  );
+
+  app.get(
+    '/api/v1/tokens',
+    { config: { permission: AUTHENTICATED }, schema: { summary: "The caller's API tokens (never their secrets)", tags: ['tokens'], response: { 200: Type.Object({ items: Type.Array(Token) }) } } },
+    async (req) => ({
+      items: (await s.accounts.listTokens(req.identity!.userId)).map((t) => ({ id: t.id, name: t.name, createdAt: t.createdAt.toISOString(), expiresAt: iso(t.expiresAt), revokedAt: iso(t.revokedAt), lastUsedAt: iso(t.lastUsedAt) })),
+    }),
+  );
+
+  app.post(
+    '/api/v1/tokens',
+    {
+      config: { permission: AUTHENTICATED },
+      schema: {
+        summary: 'Create an API token; its secret is in this answer only',
+        tags: ['tokens'],
+        body: Type.Object({ name: Type.String(), expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })) }, { additionalProperties: false }),
+        response: { 201: Type.Object({ id: Type.String(), name: Type.String(), token: Type.String(), expiresAt: Type.Union([Type.String(), Type.Null()]) }), 400: ErrorSchema, 409: ErrorSchema },
+      },
+    },
+    async (req, reply) => {
+      const id = req.identity!;
+      const t = await s.accounts.createToken({ userId: id.userId, username: id.username, requestId: req.id }, req.body.name, req.body.expiresInDays);
+      return reply.status(201).send({ id: t.id, name: t.name, token: t.token, expiresAt: iso(t.expiresAt) });
+    },
+  );
+
+  app.delete(
+    '/api/v1/tokens/:id',
+    { config: { permission: AUTHENTICATED }, schema: { summary: 'Revoke an API token', tags: ['tokens'], params: Type.Object({ id: Type.String() }), response: { 204: Type.Null(), 404: ErrorSchema } } },
+    async (req, reply) => {
+      const id = req.identity!;
+      await s.accounts.revokeToken({ userId: id.userId, username: id.username, isAdmin: id.isAdmin, requestId: req.id }, req.params.id);
+      return reply.status(204).send(null);
+    },
+  );
+}

@@ -1,0 +1,48 @@
+/**
+ * `hoist serve`: the control plane. Opens the database (embedded in --data-dir unless --database-url names a
+ * PostgreSQL), applies migrations, creates the first admin, serves the API, and shuts down gracefully on SIGTERM.
+ */
+import { join, resolve } from 'node:path';
+import { buildServer } from '../../api/server.ts';
+import { InvalidInput } from '../../errors.ts';
+import { Accounts } from '../../service/accounts.service.ts';
+import { openDatabase } from '../../store/database.ts';
+import { migrate } from '../../store/migrate.ts';
+
+export interface ServeFlags {
+  port: string;
+  host: string;
+  dataDir: string;
+  databaseUrl?: string;
+  logLevel: string;
+}
+
+export async function serveCommand(flags: ServeFlags): Promise<void> {
+  const port = Number(flags.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidInput(`"${flags.port}" is not a port number`, '--port');
+  const dataDir = resolve(flags.dataDir);
+  const database = await openDatabase(flags.databaseUrl !== undefined ? { url: flags.databaseUrl } : { dataDir: join(dataDir, 'db') });
+  const migrated = await migrate(database.db as never);
+  const accounts = new Accounts(database.db);
+  const admin = await accounts.bootstrapAdmin(process.env.HOIST_ADMIN_PASSWORD);
+  const app = await buildServer({ database, accounts }, { logger: { level: flags.logLevel } });
+  app.log.info({ database: database.backend, location: database.location, migrations: migrated }, 'database ready');
+  if (admin.password !== undefined) {
+    process.stderr.write(`\nCreated user "admin" with the one-time password: ${admin.password}\nSign in and change it; it is not shown again.\n\n`);
+  }
+  const address = await app.listen({ port, host: flags.host });
+  process.stderr.write(`hoist serving on ${address} (API reference: ${address}/api/v1/docs)\n`);
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info({ signal }, 'shutting down: finishing requests in flight');
+    void app
+      .close()
+      .then(() => database.close())
+      .then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}

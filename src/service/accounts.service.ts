@@ -1,0 +1,157 @@
+/**
+ * Accounts: the first admin, users, password logins (rate-limited per user and per address), browser sessions with
+ * a CSRF token, and named API tokens (shown once, stored hashed, expiring, revocable). Every change is audited in
+ * the same transaction.
+ */
+import type { Kysely } from 'kysely';
+import { randomBytes } from 'node:crypto';
+import { Conflict, InvalidInput, NotFound, TooManyRequests, Unauthenticated } from '../errors.ts';
+import type { Identity } from './identity.ts';
+import {
+  clearLoginFailures,
+  countUsers,
+  findActiveSession,
+  findActiveToken,
+  findUserById,
+  findUserByName,
+  loginFailures,
+  membershipsOf,
+  recordLoginFailure,
+  type UserRow,
+} from '../store/accounts.repository.ts';
+import { appendAudit } from '../store/audit.repository.ts';
+import type { Schema } from '../store/schema.ts';
+import { hashPassword, verifyPassword } from './passwords.ts';
+import { hashSecret, newId, newSecret } from './tokens.ts';
+
+export const LOGIN_WINDOW_MS = 15 * 60_000;
+export const LOGIN_MAX_FAILURES = 5;
+export const SESSION_TTL_MS = 12 * 3600_000;
+const USERNAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+export interface Actor {
+  username: string;
+  requestId?: string | null;
+}
+
+export class Accounts {
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Creates `admin` when there are no users; answers the one-time password when it made one up. */
+  async bootstrapAdmin(password?: string): Promise<{ created: boolean; password?: string }> {
+    if ((await countUsers(this.db)) > 0) return { created: false };
+    const chosen = password ?? randomBytes(12).toString('base64url');
+    await this.createUser({ username: 'system' }, { username: 'admin', password: chosen, isAdmin: true });
+    return password === undefined ? { created: true, password: chosen } : { created: true };
+  }
+
+  async createUser(actor: Actor, u: { username: string; password: string; isAdmin?: boolean }): Promise<UserRow> {
+    if (!USERNAME.test(u.username)) throw new InvalidInput('use 1-63 lower-case letters, digits, ".", "_" or "-"', 'username');
+    if (u.password.length < 8) throw new InvalidInput('must be at least 8 characters', 'password');
+    if (await findUserByName(this.db, u.username)) throw new Conflict(`user "${u.username}" exists already`);
+    const row = { id: newId(), username: u.username, password_hash: await hashPassword(u.password), is_admin: u.isAdmin ?? false, disabled: false, created_at: this.now() };
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('users').values(row).execute();
+      await appendAudit(trx, { actor: actor.username, action: 'user.create', objectType: 'user', objectId: u.username, summary: { after: { username: u.username, isAdmin: row.is_admin } }, requestId: actor.requestId ?? null });
+    });
+    return { id: row.id, username: row.username, passwordHash: row.password_hash, isAdmin: row.is_admin, disabled: false, createdAt: row.created_at };
+  }
+
+  /** Checks a password; too many failures for the user or the address within the window are refused for a while. */
+  async login(username: string, password: string, address: string): Promise<UserRow> {
+    const now = this.now();
+    const keys = [`user:${username}`, `addr:${address}`];
+    for (const key of keys) {
+      const f = await loginFailures(this.db, key, now, LOGIN_WINDOW_MS);
+      if (f.failures >= LOGIN_MAX_FAILURES) {
+        throw new TooManyRequests('too many failed logins; wait before trying again', Math.ceil(f.retryAfterMs / 1000));
+      }
+    }
+    const user = await findUserByName(this.db, username);
+    // Hash even for an unknown user, so timing does not tell which usernames exist.
+    const ok = user ? await verifyPassword(password, user.passwordHash) : (await hashPassword(password), false);
+    if (!user || !ok || user.disabled) {
+      for (const key of keys) await recordLoginFailure(this.db, key, now, LOGIN_WINDOW_MS);
+      throw new Unauthenticated('wrong username or password');
+    }
+    await clearLoginFailures(this.db, `user:${username}`);
+    return user;
+  }
+
+  async createSession(userId: string): Promise<{ secret: string; csrfToken: string; expiresAt: Date }> {
+    const { secret, hash } = newSecret('hoists');
+    const csrfToken = randomBytes(18).toString('base64url');
+    const expiresAt = new Date(this.now().getTime() + SESSION_TTL_MS);
+    await this.db.insertInto('sessions').values({ id: newId(), user_id: userId, token_hash: hash, csrf_token: csrfToken, created_at: this.now(), expires_at: expiresAt }).execute();
+    return { secret, csrfToken, expiresAt };
+  }
+
+  async endSession(secret: string): Promise<void> {
+    await this.db.deleteFrom('sessions').where('token_hash', '=', hashSecret(secret)).execute();
+  }
+
+  async createToken(actor: Actor & { userId: string }, name: string, expiresInDays?: number): Promise<{ id: string; name: string; token: string; expiresAt: Date | null }> {
+    if (!/^[\w.-]{1,64}$/.test(name)) throw new InvalidInput('use 1-64 letters, digits, ".", "_" or "-"', 'name');
+    const { secret, hash } = newSecret('hoist');
+    const expiresAt = expiresInDays === undefined ? null : new Date(this.now().getTime() + expiresInDays * 86_400_000);
+    const id = newId();
+    await this.db.transaction().execute(async (trx) => {
+      const clash = await trx.selectFrom('api_tokens').select('id').where('user_id', '=', actor.userId).where('name', '=', name).where('revoked_at', 'is', null).executeTakeFirst();
+      if (clash) throw new Conflict(`you have a token named "${name}" already`);
+      await trx.deleteFrom('api_tokens').where('user_id', '=', actor.userId).where('name', '=', name).execute();
+      await trx.insertInto('api_tokens').values({ id, user_id: actor.userId, name, token_hash: hash, created_at: this.now(), expires_at: expiresAt, revoked_at: null, last_used_at: null }).execute();
+      await appendAudit(trx, { actor: actor.username, action: 'token.create', objectType: 'token', objectId: id, summary: { after: { name, expiresAt: expiresAt?.toISOString() ?? null } }, requestId: actor.requestId ?? null });
+    });
+    return { id, name, token: secret, expiresAt };
+  }
+
+  async listTokens(userId: string): Promise<Array<{ id: string; name: string; createdAt: Date; expiresAt: Date | null; revokedAt: Date | null; lastUsedAt: Date | null }>> {
+    const rows = await this.db.selectFrom('api_tokens').selectAll().where('user_id', '=', userId).orderBy('created_at').execute();
+    return rows.map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at, expiresAt: r.expires_at, revokedAt: r.revoked_at, lastUsedAt: r.last_used_at }));
+  }
+
+  async revokeToken(actor: Actor & { userId: string; isAdmin: boolean }, id: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!row || (row.user_id !== actor.userId && !actor.isAdmin)) throw new NotFound('token', id);
+      if (row.revoked_at !== null) return;
+      await trx.updateTable('api_tokens').set({ revoked_at: this.now() }).where('id', '=', id).execute();
+      await appendAudit(trx, { actor: actor.username, action: 'token.revoke', objectType: 'token', objectId: id, summary: { before: { name: row.name } }, requestId: actor.requestId ?? null });
+    });
+  }
+
+  /** The identity behind an API token or a session secret, or undefined. */
+  async identify(credential: { token?: string; session?: string }): Promise<(Identity & { csrfToken?: string }) | undefined> {
+    const now = this.now();
+    let userId: string | undefined;
+    let csrfToken: string | undefined;
+    if (credential.token !== undefined) {
+      const t = await findActiveToken(this.db, hashSecret(credential.token), now);
+      if (t) {
+        userId = t.userId;
+        await this.db.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', t.id).execute();
+      }
+    } else if (credential.session !== undefined) {
+      const s = await findActiveSession(this.db, hashSecret(credential.session), now);
+      if (s) {
+        userId = s.userId;
+        csrfToken = s.csrfToken;
+      }
+    }
+    if (userId === undefined) return undefined;
+    const user = await findUserById(this.db, userId);
+    if (!user || user.disabled) return undefined;
+    const identity: Identity & { csrfToken?: string } = {
+      userId: user.id,
+      username: user.username,
+      isAdmin: user.isAdmin,
+      memberships: await membershipsOf(this.db, user.id),
+      via: credential.token !== undefined ? 'token' : 'session',
+    };
+    if (csrfToken !== undefined) identity.csrfToken = csrfToken;
+    return identity;
+  }
+}

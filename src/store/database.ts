@@ -1,0 +1,91 @@
+/**
+ * Opening the database: embedded Postgres (PGlite) in a data directory by default, or PostgreSQL through `pg` when a
+ * URL is given. Both speak the Postgres dialect, so one schema, one set of migrations and one set of queries serve
+ * both. Connection failures become DatabaseUnavailable with what to check.
+ */
+import { Kysely, PGliteDialect, PostgresDialect } from 'kysely';
+import { mkdirSync } from 'node:fs';
+import { DatabaseUnavailable } from '../errors.ts';
+import type { Schema } from './schema.ts';
+
+export type Backend = 'pglite' | 'postgres';
+
+export interface Database {
+  db: Kysely<Schema>;
+  backend: Backend;
+  /** Where it lives, for messages (a directory, `memory`, or the URL without its password). */
+  location: string;
+  ping(): Promise<void>;
+  /** Connection counts for metrics. */
+  pool(): { total: number; idle: number; waiting: number };
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** `postgres://…`: PostgreSQL. Otherwise embedded. */
+  url?: string;
+  /** Embedded database directory; omitted means in memory (tests). */
+  dataDir?: string;
+  /** Pool size for PostgreSQL. */
+  poolSize?: number;
+}
+
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'the database URL';
+  }
+}
+
+export async function openDatabase(o: DatabaseOptions): Promise<Database> {
+  if (o.url !== undefined) {
+    const { default: pg } = await import('pg');
+    const pool = new pg.Pool({ connectionString: o.url, max: o.poolSize ?? 10, connectionTimeoutMillis: 5000 });
+    // A dropped idle connection must not crash the process; the next query gets a fresh one.
+    pool.on('error', () => {});
+    const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+    const database: Database = {
+      db,
+      backend: 'postgres',
+      location: redact(o.url),
+      ping: async () => {
+        await pool.query('SELECT 1');
+      },
+      pool: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+      close: () => db.destroy(),
+    };
+    try {
+      await database.ping();
+    } catch (e) {
+      await db.destroy();
+      const reason = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      throw new DatabaseUnavailable(`cannot reach PostgreSQL at ${database.location}: ${reason}; is it running, and is --database-url right?`, { cause: e });
+    }
+    return database;
+  }
+  const { PGlite } = await import('@electric-sql/pglite');
+  if (o.dataDir !== undefined) mkdirSync(o.dataDir, { recursive: true });
+  let pglite: InstanceType<typeof PGlite>;
+  try {
+    pglite = await PGlite.create(o.dataDir);
+  } catch (e) {
+    throw new DatabaseUnavailable(`cannot open the embedded database in ${o.dataDir ?? 'memory'}: ${(e as Error).message}`, { cause: e });
+  }
+  const db = new Kysely<Schema>({ dialect: new PGliteDialect({ pglite }) });
+  return {
+    db,
+    backend: 'pglite',
+    location: o.dataDir ?? 'memory',
+    ping: async () => {
+      await pglite.query('SELECT 1');
+    },
+    pool: () => ({ total: 1, idle: 0, waiting: 0 }),
+    close: async () => {
+      await db.destroy();
+      if (!pglite.closed) await pglite.close();
+    },
+  };
+}

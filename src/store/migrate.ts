@@ -1,0 +1,38 @@
+/**
+ * Versioned migrations, applied in order at start (and by `hoist db migrate`). A database that has migrations this
+ * binary does not know was migrated by a newer hoist: refuse it rather than run old code on a new schema.
+ */
+import type { Kysely } from 'kysely';
+import { Migrator, type Migration } from 'kysely/migration';
+import { DatabaseUnavailable } from '../errors.ts';
+import * as m0001 from './migrations/0001-initial.ts';
+
+export const MIGRATIONS: Record<string, Migration> = {
+  '0001-initial': m0001,
+};
+
+export interface MigrationReport {
+  applied: string[];
+  current: string;
+}
+
+export async function migrate(db: Kysely<unknown>): Promise<MigrationReport> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS } });
+  const known = new Set(Object.keys(MIGRATIONS));
+  const done = (await migrator.getMigrations()).filter((m) => m.executedAt !== undefined).map((m) => m.name);
+  // getMigrations only lists known ones; ask the table for the rest.
+  const executed = await db
+    .selectFrom('kysely_migration' as never)
+    .select('name' as never)
+    .execute()
+    .then((rows) => rows.map((r) => (r as { name: string }).name))
+    .catch(() => done);
+  const unknown = executed.filter((n) => !known.has(n));
+  if (unknown.length > 0) {
+    throw new DatabaseUnavailable(`the database was migrated by a newer hoist (it has migration ${unknown.join(', ')}, this binary knows up to ${[...known].at(-1)}); upgrade hoist`);
+  }
+  const { results, error } = await migrator.migrateToLatest();
+  if (error) throw new DatabaseUnavailable(`migration failed: ${(error as Error).message}`, { cause: error });
+  const applied = (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  return { applied, current: [...known].at(-1) ?? '' };
+}

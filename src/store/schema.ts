@@ -1,0 +1,133 @@
+/**
+ * The database schema as Kysely sees it: one interface per table. Migrations (./migrations) create these tables;
+ * the two must change together.
+ */
+import type { ColumnType, Generated } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+
+export interface UsersTable {
+  id: string;
+  username: string;
+  password_hash: string;
+  is_admin: boolean;
+  disabled: boolean;
+  created_at: Timestamp;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  user_id: string;
+  name: string;
+  token_hash: string;
+  created_at: Timestamp;
+  expires_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+}
+
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  token_hash: string;
+  csrf_token: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+export interface LoginFailuresTable {
+  key: string;
+  failures: number;
+  window_start: Timestamp;
+}
+
+export interface RegistriesTable {
+  id: string;
+  name: string;
+  url: string;
+  insecure: boolean;
+  username: string | null;
+  /** AES-256-GCM ciphertext of the password or token (see src/store/secrets.ts); never returned by the API. */
+  secret_enc: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ProjectsTable {
+  id: string;
+  name: string;
+  description: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ApplicationsTable {
+  id: string;
+  project_id: string;
+  name: string;
+  created_at: Timestamp;
+}
+
+export interface EnvironmentsTable {
+  id: string;
+  project_id: string;
+  name: string;
+  position: number;
+  kind: 'repository' | 'tag';
+  registry_id: string;
+  /** `prod/{app}` for kind repository; the repository holding every stage for kind tag. */
+  repository_template: string;
+  /** `{app}:prod` style tag convention for kind tag; null for kind repository. */
+  tag_template: string | null;
+  immutable_tags: boolean;
+  allow_tag_move: boolean;
+  protected: boolean;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface PipelineEdgesTable {
+  id: string;
+  project_id: string;
+  from_env_id: string;
+  to_env_id: string;
+  created_at: Timestamp;
+}
+
+export interface MembershipsTable {
+  id: string;
+  project_id: string;
+  user_id: string;
+  role: 'owner' | 'promoter' | 'developer' | 'viewer';
+  /** Environment names the role is limited to; null for all of the project's environments. */
+  environments: Json<string[] | null> | null;
+  created_at: Timestamp;
+}
+
+export interface AuditLogTable {
+  seq: Generated<string>;
+  at: Timestamp;
+  actor: string;
+  action: string;
+  object_type: string;
+  object_id: string;
+  summary: Json<Record<string, unknown>>;
+  request_id: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface Schema {
+  users: UsersTable;
+  api_tokens: ApiTokensTable;
+  sessions: SessionsTable;
+  login_failures: LoginFailuresTable;
+  registries: RegistriesTable;
+  projects: ProjectsTable;
+  applications: ApplicationsTable;
+  environments: EnvironmentsTable;
+  pipeline_edges: PipelineEdgesTable;
+  memberships: MembershipsTable;
+  audit_log: AuditLogTable;
+}
