@@ -13,7 +13,17 @@ export interface Services {
   accounts: Accounts;
 }
 
+export interface DeclaredRoute {
+  method: string;
+  url: string;
+  permission: Permission;
+}
+
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route with its declared permission (for the permission test and the docs). */
+    declaredRoutes: DeclaredRoute[];
+  }
   interface FastifyContextConfig {
     /** Every route declares what it needs; server.ts refuses a route without it. */
     permission?: Permission;

@@ -3,12 +3,12 @@
  * identity from an API token or a session cookie (with a CSRF token on mutating calls), a declared permission on
  * every route, errors mapped in http-errors.ts, request ids in every log line, and Prometheus metrics.
  */
-import Fastify from 'fastify';
+import Fastify, { type RouteOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Forbidden } from '../errors.ts';
-import type { App, Services } from './context.ts';
+import type { App, DeclaredRoute, Services } from './context.ts';
 import { httpError } from './http-errors.ts';
 import { createMetrics } from './metrics.ts';
 import { authorize } from './permissions.ts';
@@ -33,6 +33,15 @@ function cookie(header: string | undefined, name: string): string | undefined {
   return undefined;
 }
 
+/** An onRoute hook: refuses a route that declares no permission, and records the others in `routes`. */
+export function requireDeclaredPermission(routes: DeclaredRoute[]): (route: RouteOptions) => void {
+  return (route) => {
+    const permission = route.config?.permission;
+    if (permission === undefined) throw new Error(`route ${String(route.method)} ${route.url} declares no permission`);
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url, permission });
+  };
+}
+
 export async function buildServer(services: Services, o: ServerOptions = {}): Promise<App> {
   const app = Fastify({
     logger: o.logger ?? false,
@@ -46,9 +55,9 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
 
   const metrics = createMetrics(services.database);
 
-  app.addHook('onRoute', (route) => {
-    if (route.config?.permission === undefined) throw new Error(`route ${String(route.method)} ${route.url} declares no permission`);
-  });
+  const routes: DeclaredRoute[] = [];
+  app.decorate('declaredRoutes', routes);
+  app.addHook('onRoute', requireDeclaredPermission(routes));
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
@@ -61,7 +70,8 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
     }
   });
 
-  app.addHook('preHandler', async (req) => {
+  // Before validation: an anonymous caller learns nothing about a route's body schema.
+  app.addHook('preValidation', async (req) => {
     const permission = req.routeOptions.config.permission;
     if (permission === undefined) throw new Forbidden('route without a permission');
     authorize(permission, req.identity, req.params as Record<string, string>);

@@ -1,0 +1,41 @@
+/** An in-process hoist API on a fresh database, with helpers to sign in and call it as different people. */
+import { buildServer } from '../../src/api/server.ts';
+import type { App } from '../../src/api/context.ts';
+import { Accounts } from '../../src/service/accounts.service.ts';
+import type { Backend, Database } from '../../src/store/database.ts';
+import { freshDatabase } from './backends.ts';
+
+export const ADMIN_PASSWORD = 'correct horse battery';
+
+export interface TestApi {
+  app: App;
+  database: Database;
+  /** An API token for a user (created as admin when asked); the user is created on first use. */
+  tokenFor(username: string, opts?: { admin?: boolean }): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startApi(backend: Backend): Promise<TestApi> {
+  const database = await freshDatabase(backend);
+  const accounts = new Accounts(database.db);
+  await accounts.bootstrapAdmin(ADMIN_PASSWORD);
+  const app = await buildServer({ database, accounts });
+  const tokens = new Map<string, string>();
+  return {
+    app,
+    database,
+    async tokenFor(username, opts = {}) {
+      const known = tokens.get(username);
+      if (known) return known;
+      let user = await (await import('../../src/store/accounts.repository.ts')).findUserByName(database.db, username);
+      user ??= await accounts.createUser({ username: 'test' }, { username, password: `${username}-password`, isAdmin: opts.admin ?? false });
+      const t = await accounts.createToken({ userId: user.id, username }, `test-${username}`);
+      tokens.set(username, t.token);
+      return t.token;
+    },
+    async close() {
+      await app.close();
+      await database.close();
+    },
+  };
+}
