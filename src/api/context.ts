@@ -3,6 +3,9 @@ import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, Raw
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Database } from '../store/database.ts';
 import type { Accounts } from '../service/accounts.service.ts';
+import type { Environments } from '../service/environments.service.ts';
+import type { Projects } from '../service/projects.service.ts';
+import type { Registries } from '../service/registries.service.ts';
 import type { Permission } from './permissions.ts';
 import type { Identity } from '../service/identity.ts';
 
@@ -11,6 +14,9 @@ export type App = FastifyInstance<RawServerDefault, RawRequestDefaultExpression,
 export interface Services {
   database: Database;
   accounts: Accounts;
+  registries: Registries;
+  projects: Projects;
+  environments: Environments;
 }
 
 export interface DeclaredRoute {

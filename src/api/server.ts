@@ -14,6 +14,9 @@ import { createMetrics } from './metrics.ts';
 import { authorize } from './permissions.ts';
 import { accountRoutes } from './routes/accounts.routes.ts';
 import { auditRoutes } from './routes/audit.routes.ts';
+import { environmentRoutes } from './routes/environments.routes.ts';
+import { projectRoutes } from './routes/projects.routes.ts';
+import { registryRoutes } from './routes/registries.routes.ts';
 import { systemRoutes } from './routes/system.routes.ts';
 import { CSRF_HEADER, SESSION_COOKIE } from './session.ts';
 
@@ -107,6 +110,9 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
   systemRoutes(app, services, metrics);
   accountRoutes(app, services);
   auditRoutes(app, services);
+  registryRoutes(app, services);
+  projectRoutes(app, services);
+  environmentRoutes(app, services);
   await app.ready();
   return app;
 }

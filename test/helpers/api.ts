@@ -1,7 +1,9 @@
 /** An in-process hoist API on a fresh database, with helpers to sign in and call it as different people. */
 import { buildServer } from '../../src/api/server.ts';
 import type { App } from '../../src/api/context.ts';
-import { Accounts } from '../../src/service/accounts.service.ts';
+import { randomBytes } from 'node:crypto';
+import { createServices } from '../../src/api/services.ts';
+import { SecretBox } from '../../src/service/secret-box.ts';
 import type { Backend, Database } from '../../src/store/database.ts';
 import { freshDatabase } from './backends.ts';
 
@@ -17,9 +19,10 @@ export interface TestApi {
 
 export async function startApi(backend: Backend): Promise<TestApi> {
   const database = await freshDatabase(backend);
-  const accounts = new Accounts(database.db);
+  const services = createServices(database, new SecretBox(randomBytes(32)));
+  const accounts = services.accounts;
   await accounts.bootstrapAdmin(ADMIN_PASSWORD);
-  const app = await buildServer({ database, accounts });
+  const app = await buildServer(services);
   const tokens = new Map<string, string>();
   return {
     app,

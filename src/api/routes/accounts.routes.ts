@@ -5,7 +5,7 @@ import { ADMIN, AUTHENTICATED, PUBLIC } from '../permissions.ts';
 import { SESSION_COOKIE } from '../session.ts';
 import { listUsers } from '../../store/accounts.repository.ts';
 
-const ErrorSchema = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }) });
+import { ErrorSchema } from './schemas.ts';
 const User = Type.Object({ username: Type.String(), isAdmin: Type.Boolean(), createdAt: Type.String({ format: 'date-time' }) });
 const Token = Type.Object({
   id: Type.String(),

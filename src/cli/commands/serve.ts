@@ -5,7 +5,8 @@
 import { join, resolve } from 'node:path';
 import { buildServer } from '../../api/server.ts';
 import { InvalidInput } from '../../errors.ts';
-import { Accounts } from '../../service/accounts.service.ts';
+import { createServices } from '../../api/services.ts';
+import { loadSecretBox } from '../../service/secret-box.ts';
 import { openDatabase } from '../../store/database.ts';
 import { migrate } from '../../store/migrate.ts';
 
@@ -23,9 +24,9 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const dataDir = resolve(flags.dataDir);
   const database = await openDatabase(flags.databaseUrl !== undefined ? { url: flags.databaseUrl } : { dataDir: join(dataDir, 'db') });
   const migrated = await migrate(database.db as never);
-  const accounts = new Accounts(database.db);
-  const admin = await accounts.bootstrapAdmin(process.env.HOIST_ADMIN_PASSWORD);
-  const app = await buildServer({ database, accounts }, { logger: { level: flags.logLevel } });
+  const services = createServices(database, loadSecretBox(join(dataDir, 'secret.key')));
+  const admin = await services.accounts.bootstrapAdmin(process.env.HOIST_ADMIN_PASSWORD);
+  const app = await buildServer(services, { logger: { level: flags.logLevel } });
   app.log.info({ database: database.backend, location: database.location, migrations: migrated }, 'database ready');
   if (admin.password !== undefined) {
     process.stderr.write(`\nCreated user "admin" with the one-time password: ${admin.password}\nSign in and change it; it is not shown again.\n\n`);

@@ -1,0 +1,61 @@
+/** A project's environments and its pipeline (the allowed promotion edges). Members read; owners change. */
+import { Type } from '@fastify/type-provider-typebox';
+import type { App, Services } from '../context.ts';
+import { PROJECT_READ, projectRole } from '../permissions.ts';
+import { errors } from './schemas.ts';
+
+const EnvBody = Type.Object(
+  {
+    position: Type.Optional(Type.Integer({ minimum: 0 })),
+    kind: Type.Union([Type.Literal('repository'), Type.Literal('tag')]),
+    registry: Type.String({ description: 'registry name' }),
+    repository: Type.String({ description: 'repository template, e.g. prod/{app}' }),
+    tag: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'kind tag: the stage tag, e.g. prod' })),
+    immutableTags: Type.Optional(Type.Boolean()),
+    allowTagMove: Type.Optional(Type.Boolean()),
+    protected: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+const Env = Type.Object({
+  name: Type.String(),
+  position: Type.Integer(),
+  kind: Type.String(),
+  registry: Type.String(),
+  repository: Type.String(),
+  tag: Type.Union([Type.String(), Type.Null()]),
+  immutableTags: Type.Boolean(),
+  allowTagMove: Type.Boolean(),
+  protected: Type.Boolean(),
+});
+const Edge = Type.Object({ from: Type.String(), to: Type.String() }, { additionalProperties: false });
+const P = Type.Object({ project: Type.String() });
+const PE = Type.Object({ project: Type.String(), env: Type.String() });
+const OWNER = projectRole('owner');
+
+export function environmentRoutes(app: App, s: Services): void {
+  const actor = (req: { identity?: { username: string }; id: string }) => ({ username: req.identity!.username, requestId: req.id });
+  app.get('/api/v1/projects/:project/environments', { config: { permission: PROJECT_READ }, schema: { summary: 'Environments in pipeline order', tags: ['environments'], params: P, response: { 200: Type.Object({ items: Type.Array(Env) }), ...errors } } }, async (req) => ({
+    items: await s.environments.list(req.params.project),
+  }));
+  app.get('/api/v1/projects/:project/environments/:env', { config: { permission: PROJECT_READ }, schema: { summary: 'One environment', tags: ['environments'], params: PE, response: { 200: Env, ...errors } } }, async (req) =>
+    s.environments.get(req.params.project, req.params.env),
+  );
+  app.put(
+    '/api/v1/projects/:project/environments/:env',
+    { config: { permission: OWNER }, schema: { summary: 'Create or update an environment', tags: ['environments'], params: PE, body: EnvBody, response: { 200: Env, ...errors } } },
+    async (req) => s.environments.put(actor(req), req.params.project, { name: req.params.env, ...req.body }, 'upsert'),
+  );
+  app.delete('/api/v1/projects/:project/environments/:env', { config: { permission: OWNER }, schema: { summary: 'Delete an environment', tags: ['environments'], params: PE, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
+    await s.environments.remove(actor(req), req.params.project, req.params.env);
+    return reply.status(204).send(null);
+  });
+  app.get('/api/v1/projects/:project/pipeline', { config: { permission: PROJECT_READ }, schema: { summary: 'Allowed promotion edges', tags: ['environments'], params: P, response: { 200: Type.Object({ edges: Type.Array(Edge) }), ...errors } } }, async (req) => ({
+    edges: await s.environments.pipeline(req.params.project),
+  }));
+  app.put(
+    '/api/v1/projects/:project/pipeline',
+    { config: { permission: OWNER }, schema: { summary: 'Replace the promotion edges', tags: ['environments'], params: P, body: Type.Object({ edges: Type.Array(Edge) }, { additionalProperties: false }), response: { 200: Type.Object({ edges: Type.Array(Edge) }), ...errors } } },
+    async (req) => ({ edges: await s.environments.setPipeline(actor(req), req.params.project, req.body.edges) }),
+  );
+}

@@ -1,0 +1,58 @@
+/** Registries: anyone signed in may read them (never their secrets); admins change them and test connections. */
+import { Type } from '@fastify/type-provider-typebox';
+import type { App, Services } from '../context.ts';
+import { ADMIN, AUTHENTICATED } from '../permissions.ts';
+import { errors, Name } from './schemas.ts';
+
+const Registry = Type.Object({
+  name: Type.String(),
+  url: Type.String({ description: 'host[:port]' }),
+  insecure: Type.Boolean({ description: 'plain HTTP' }),
+  username: Type.Union([Type.String(), Type.Null()]),
+  hasSecret: Type.Boolean(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+const RegistryBody = Type.Object(
+  {
+    url: Type.String({ minLength: 1, description: 'host[:port] or http(s)://host[:port]' }),
+    insecure: Type.Optional(Type.Boolean()),
+    username: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    password: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'password or token; stored encrypted, never returned; null removes it' })),
+  },
+  { additionalProperties: false },
+);
+const params = Type.Object({ name: Type.String() });
+
+export function registryRoutes(app: App, s: Services): void {
+  const actor = (req: { identity?: { username: string }; id: string }) => ({ username: req.identity!.username, requestId: req.id });
+  app.get('/api/v1/registries', { config: { permission: AUTHENTICATED }, schema: { summary: 'List registries', tags: ['registries'], response: { 200: Type.Object({ items: Type.Array(Registry) }) } } }, async () => ({ items: await s.registries.list() }));
+  app.post(
+    '/api/v1/registries',
+    { config: { permission: ADMIN }, schema: { summary: 'Add a registry', tags: ['registries'], body: Type.Intersect([Type.Object({ name: Name }), RegistryBody]), response: { 201: Registry, ...errors } } },
+    async (req, reply) => reply.status(201).send(await s.registries.put(actor(req), req.body, 'create')),
+  );
+  app.get('/api/v1/registries/:name', { config: { permission: AUTHENTICATED }, schema: { summary: 'One registry', tags: ['registries'], params, response: { 200: Registry, ...errors } } }, async (req) => s.registries.get(req.params.name));
+  app.put(
+    '/api/v1/registries/:name',
+    { config: { permission: ADMIN }, schema: { summary: 'Create or update a registry', tags: ['registries'], params, body: RegistryBody, response: { 200: Registry, ...errors } } },
+    async (req) => s.registries.put(actor(req), { name: req.params.name, ...req.body }, 'upsert'),
+  );
+  app.delete('/api/v1/registries/:name', { config: { permission: ADMIN }, schema: { summary: 'Remove a registry no environment uses', tags: ['registries'], params, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
+    await s.registries.remove(actor(req), req.params.name);
+    return reply.status(204).send(null);
+  });
+  app.post(
+    '/api/v1/registries/:name/test',
+    {
+      config: { permission: ADMIN },
+      schema: {
+        summary: 'Test the connection: reachable, credentials accepted, referrers API present',
+        tags: ['registries'],
+        params,
+        response: { 200: Type.Object({ reachable: Type.Boolean(), auth: Type.String(), referrersApi: Type.Union([Type.Boolean(), Type.Literal('unknown')]), message: Type.String() }), ...errors },
+      },
+    },
+    async (req) => s.registries.testConnection(req.params.name),
+  );
+}

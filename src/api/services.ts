@@ -1,0 +1,18 @@
+/** Assembles the services the API serves from one database and the key that seals registry secrets. */
+import { Accounts } from '../service/accounts.service.ts';
+import { Environments } from '../service/environments.service.ts';
+import { Projects } from '../service/projects.service.ts';
+import { Registries } from '../service/registries.service.ts';
+import type { SecretBox } from '../service/secret-box.ts';
+import type { Database } from '../store/database.ts';
+import type { Services } from './context.ts';
+
+export function createServices(database: Database, box: SecretBox): Services {
+  return {
+    database,
+    accounts: new Accounts(database.db),
+    registries: new Registries(database.db, box),
+    projects: new Projects(database.db),
+    environments: new Environments(database.db),
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * A project's environments (where its images live: a registry + repository template, or a tag convention inside one
+ * repository) and its pipeline: the allowed promotion edges between them. An edge into the environment it starts
+ * from, or to another project's environment, is refused; skipping a stage needs an explicit edge.
+ */
+import type { Kysely, Selectable } from 'kysely';
+import { Conflict, InvalidInput, NotFound } from '../errors.ts';
+import type { Schema } from '../store/schema.ts';
+import { audited, type Actor } from './audited.ts';
+import { newId } from './tokens.ts';
+import { NAME } from './projects.service.ts';
+
+export interface EnvironmentInput {
+  name: string;
+  position?: number;
+  kind: 'repository' | 'tag';
+  registry: string;
+  /** kind repository: `prod/{app}`; kind tag: the repository holding every stage, e.g. `apps/{app}`. */
+  repository: string;
+  /** kind tag only: the stage's tag convention, e.g. `prod` or `{tag}-prod`. */
+  tag?: string | null;
+  immutableTags?: boolean;
+  allowTagMove?: boolean;
+  protected?: boolean;
+}
+
+export interface EnvironmentView extends Required<Omit<EnvironmentInput, 'tag'>> {
+  tag: string | null;
+}
+
+export interface Edge {
+  from: string;
+  to: string;
+}
+
+const TEMPLATE_PATH = /^(?:[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*|\{app\})(?:\/(?:[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*|\{app\}))*$/;
+const TAG_TEMPLATE = /^(?:[\w.-]|\{(?:app|tag)\})+$/;
+
+function check(e: EnvironmentInput): void {
+  if (!NAME.test(e.name)) throw new InvalidInput('use 1-63 lower-case letters, digits and "-"', 'name');
+  if (e.kind !== 'repository' && e.kind !== 'tag') throw new InvalidInput('"repository" or "tag"', 'kind');
+  if (!TEMPLATE_PATH.test(e.repository)) throw new InvalidInput(`"${e.repository}" is not a repository template (path components, {app} allowed, e.g. prod/{app})`, 'repository');
+  if (e.kind === 'tag' && (e.tag === undefined || e.tag === null || !TAG_TEMPLATE.test(e.tag))) throw new InvalidInput('kind tag needs a tag convention such as "prod" or "{tag}-prod"', 'tag');
+  if (e.kind === 'repository' && e.tag !== undefined && e.tag !== null) throw new InvalidInput('only kind tag has a tag convention', 'tag');
+}
+
+export class Environments {
+  constructor(private readonly db: Kysely<Schema>) {}
+
+  private async projectId(project: string): Promise<string> {
+    const p = await this.db.selectFrom('projects').select('id').where('name', '=', project).executeTakeFirst();
+    if (!p) throw new NotFound('project', project);
+    return p.id;
+  }
+
+  private async rows(projectId: string): Promise<Array<Selectable<Schema['environments']> & { registry: string }>> {
+    return this.db
+      .selectFrom('environments')
+      .innerJoin('registries', 'registries.id', 'environments.registry_id')
+      .selectAll('environments')
+      .select('registries.name as registry')
+      .where('project_id', '=', projectId)
+      .orderBy('position')
+      .orderBy('environments.name')
+      .execute();
+  }
+
+  private view(r: Selectable<Schema['environments']> & { registry: string }): EnvironmentView {
+    return { name: r.name, position: r.position, kind: r.kind, registry: r.registry, repository: r.repository_template, tag: r.tag_template, immutableTags: r.immutable_tags, allowTagMove: r.allow_tag_move, protected: r.protected };
+  }
+
+  async list(project: string): Promise<EnvironmentView[]> {
+    return (await this.rows(await this.projectId(project))).map((r) => this.view(r));
+  }
+
+  async get(project: string, name: string): Promise<EnvironmentView> {
+    const e = (await this.list(project)).find((x) => x.name === name);
+    if (!e) throw new NotFound('environment', `${project}/${name}`);
+    return e;
+  }
+
+  async put(actor: Actor, project: string, input: EnvironmentInput, mode: 'create' | 'upsert'): Promise<EnvironmentView> {
+    check(input);
+    const projectId = await this.projectId(project);
+    const registry = await this.db.selectFrom('registries').select('id').where('name', '=', input.registry).executeTakeFirst();
+    if (!registry) throw new InvalidInput(`no registry named "${input.registry}" (hoist registry list)`, 'registry');
+    const all = await this.rows(projectId);
+    const existing = all.find((r) => r.name === input.name);
+    if (existing && mode === 'create') throw new Conflict(`environment "${project}/${input.name}" exists already`);
+    const now = new Date();
+    const row = {
+      id: existing?.id ?? newId(),
+      project_id: projectId,
+      name: input.name,
+      position: input.position ?? existing?.position ?? all.reduce((m, r) => Math.max(m, r.position + 1), 0),
+      kind: input.kind,
+      registry_id: registry.id,
+      repository_template: input.repository,
+      tag_template: input.kind === 'tag' ? (input.tag ?? null) : null,
+      immutable_tags: input.immutableTags ?? existing?.immutable_tags ?? false,
+      allow_tag_move: input.allowTagMove ?? existing?.allow_tag_move ?? true,
+      protected: input.protected ?? existing?.protected ?? false,
+      created_at: existing?.created_at ?? now,
+      updated_at: now,
+    };
+    const after = this.view({ ...row, registry: input.registry });
+    return audited(this.db, actor, { action: existing ? 'environment.update' : 'environment.create', objectType: 'environment', objectId: `${project}/${input.name}` }, async (trx) => {
+      if (existing) await trx.updateTable('environments').set(row).where('id', '=', existing.id).execute();
+      else await trx.insertInto('environments').values(row).execute();
+      return { result: after, summary: { before: existing ? this.view(existing) : null, after } };
+    });
+  }
+
+  async remove(actor: Actor, project: string, name: string): Promise<void> {
+    const projectId = await this.projectId(project);
+    const e = (await this.rows(projectId)).find((r) => r.name === name);
+    if (!e) throw new NotFound('environment', `${project}/${name}`);
+    await audited(this.db, actor, { action: 'environment.delete', objectType: 'environment', objectId: `${project}/${name}` }, async (trx) => {
+      await trx.deleteFrom('environments').where('id', '=', e.id).execute();
+      return { result: undefined, summary: { before: this.view(e) } };
+    });
+  }
+
+  async pipeline(project: string): Promise<Edge[]> {
+    const projectId = await this.projectId(project);
+    const rows = await this.db
+      .selectFrom('pipeline_edges')
+      .innerJoin('environments as f', 'f.id', 'pipeline_edges.from_env_id')
+      .innerJoin('environments as t', 't.id', 'pipeline_edges.to_env_id')
+      .select(['f.name as from', 't.name as to', 'f.position as fp', 't.position as tp'])
+      .where('pipeline_edges.project_id', '=', projectId)
+      .execute();
+    return rows.sort((a, b) => a.fp - b.fp || a.tp - b.tp).map((r) => ({ from: r.from, to: r.to }));
+  }
+
+  /** Replaces the project's promotion edges. Every edge joins two different environments of this project. */
+  async setPipeline(actor: Actor, project: string, edges: readonly Edge[]): Promise<Edge[]> {
+    const projectId = await this.projectId(project);
+    const envs = new Map((await this.rows(projectId)).map((r) => [r.name, r.id]));
+    edges.forEach((e, i) => {
+      if (e.from === e.to) throw new InvalidInput(`${e.from} → ${e.to}: an environment cannot promote into itself`, `edges[${i}]`);
+      for (const end of [e.from, e.to]) {
+        if (!envs.has(end)) throw new InvalidInput(`project "${project}" has no environment "${end}" (edges stay inside one project)`, `edges[${i}]`);
+      }
+    });
+    const unique = [...new Map(edges.map((e) => [`${e.from}\u0000${e.to}`, e])).values()];
+    const before = await this.pipeline(project);
+    await audited(this.db, actor, { action: 'pipeline.set', objectType: 'pipeline', objectId: project }, async (trx) => {
+      await trx.deleteFrom('pipeline_edges').where('project_id', '=', projectId).execute();
+      for (const e of unique) {
+        await trx.insertInto('pipeline_edges').values({ id: newId(), project_id: projectId, from_env_id: envs.get(e.from) as string, to_env_id: envs.get(e.to) as string, created_at: new Date() }).execute();
+      }
+      return { result: undefined, summary: { before, after: unique } };
+    });
+    return this.pipeline(project);
+  }
+
+  /** Whether a promotion from → to is allowed by the project's pipeline. */
+  async allows(project: string, from: string, to: string): Promise<boolean> {
+    if (from === to) return false;
+    return (await this.pipeline(project)).some((e) => e.from === from && e.to === to);
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Registries hoist copies between: a name, where it is (host[:port]), whether it speaks plain HTTP, and credentials
+ * sealed with the SecretBox. Answers never carry the secret, only whether there is one. "Test connection" asks the
+ * registry itself: reachable, credentials accepted, referrers API present.
+ */
+import type { Kysely, Selectable } from 'kysely';
+import { Conflict, InvalidInput, NotFound, RegistryError } from '../errors.ts';
+import { openHost } from '../oci/registry.ts';
+import type { Schema } from '../store/schema.ts';
+import { audited, type Actor } from './audited.ts';
+import type { SecretBox } from './secret-box.ts';
+import { newId } from './tokens.ts';
+
+export const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export interface RegistryInput {
+  name: string;
+  /** `host[:port]`, or a URL `https://host[:port]` / `http://host[:port]` (http means plain HTTP). */
+  url: string;
+  insecure?: boolean;
+  username?: string | null;
+  password?: string | null;
+}
+
+export interface RegistryView {
+  name: string;
+  url: string;
+  insecure: boolean;
+  username: string | null;
+  hasSecret: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ConnectionReport {
+  reachable: boolean;
+  auth: 'anonymous' | 'accepted' | 'refused' | 'not-checked';
+  referrersApi: boolean | 'unknown';
+  message: string;
+}
+
+/** `https://host:5000/` → { host: 'host:5000', insecure: false }. */
+export function parseRegistryUrl(url: string, insecureFlag?: boolean): { host: string; insecure: boolean } {
+  const m = /^(?:(https?):\/\/)?([^/\s]+?)\/?$/.exec(url.trim());
+  if (!m || !/^[a-zA-Z0-9.-]+(?::\d{1,5})?$|^\[[0-9a-fA-F:]+\](?::\d{1,5})?$/.test(m[2] ?? '')) {
+    throw new InvalidInput(`"${url}" is not a registry address (host[:port] or http(s)://host[:port])`, 'url');
+  }
+  return { host: m[2] as string, insecure: insecureFlag ?? m[1] === 'http' };
+}
+
+export function viewRegistry(r: Selectable<Schema['registries']>): RegistryView {
+  return { name: r.name, url: r.url, insecure: r.insecure, username: r.username, hasSecret: r.secret_enc !== null, createdAt: r.created_at.toISOString(), updatedAt: r.updated_at.toISOString() };
+}
+
+export class Registries {
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly box: SecretBox,
+  ) {}
+
+  async list(): Promise<RegistryView[]> {
+    return (await this.db.selectFrom('registries').selectAll().orderBy('name').execute()).map(viewRegistry);
+  }
+
+  async row(name: string): Promise<Selectable<Schema['registries']>> {
+    const r = await this.db.selectFrom('registries').selectAll().where('name', '=', name).executeTakeFirst();
+    if (!r) throw new NotFound('registry', name);
+    return r;
+  }
+
+  async get(name: string): Promise<RegistryView> {
+    return viewRegistry(await this.row(name));
+  }
+
+  /** Creates or updates by name (the declarative `apply` uses this too); a password of null removes the secret. */
+  async put(actor: Actor, input: RegistryInput, mode: 'create' | 'upsert'): Promise<RegistryView> {
+    if (!NAME.test(input.name)) throw new InvalidInput('use 1-63 lower-case letters, digits and "-"', 'name');
+    const { host, insecure } = parseRegistryUrl(input.url, input.insecure);
+    const existing = await this.db.selectFrom('registries').selectAll().where('name', '=', input.name).executeTakeFirst();
+    if (existing && mode === 'create') throw new Conflict(`registry "${input.name}" exists already`);
+    const now = new Date();
+    const secret = input.password === undefined ? existing?.secret_enc ?? null : input.password === null ? null : this.box.seal(input.password);
+    const username = input.username === undefined ? existing?.username ?? null : input.username;
+    const row = { id: existing?.id ?? newId(), name: input.name, url: host, insecure, username, secret_enc: secret, created_at: existing?.created_at ?? now, updated_at: now };
+    return audited(this.db, actor, { action: existing ? 'registry.update' : 'registry.create', objectType: 'registry', objectId: input.name }, async (trx) => {
+      if (existing) await trx.updateTable('registries').set(row).where('id', '=', existing.id).execute();
+      else await trx.insertInto('registries').values(row).execute();
+      const after = viewRegistry(row);
+      return { result: after, summary: { before: existing ? viewRegistry(existing) : null, after, secretChanged: input.password !== undefined } };
+    });
+  }
+
+  async remove(actor: Actor, name: string): Promise<void> {
+    const r = await this.row(name);
+    const used = await this.db.selectFrom('environments').innerJoin('projects', 'projects.id', 'environments.project_id').select(['projects.name as project', 'environments.name as env']).where('registry_id', '=', r.id).execute();
+    if (used.length > 0) throw new Conflict(`registry "${name}" is used by ${used.map((u) => `${u.project}/${u.env}`).join(', ')}`);
+    await audited(this.db, actor, { action: 'registry.delete', objectType: 'registry', objectId: name }, async (trx) => {
+      await trx.deleteFrom('registries').where('id', '=', r.id).execute();
+      return { result: undefined, summary: { before: viewRegistry(r) } };
+    });
+  }
+
+  /** Credentials for talking to the registry (for copies and the connection test). */
+  async credentials(name: string): Promise<{ host: string; insecure: boolean; credentials?: { username: string; password: string } }> {
+    const r = await this.row(name);
+    const out: { host: string; insecure: boolean; credentials?: { username: string; password: string } } = { host: r.url, insecure: r.insecure };
+    if (r.username !== null && r.secret_enc !== null) out.credentials = { username: r.username, password: this.box.open(r.secret_enc) };
+    return out;
+  }
+
+  async testConnection(name: string, signal?: AbortSignal): Promise<ConnectionReport> {
+    const c = await this.credentials(name);
+    const host = openHost(c.host, { insecure: c.insecure, retry: { retries: 1, baseDelayMs: 100, maxDelayMs: 500 }, ...(c.credentials ? { credentials: c.credentials } : {}) });
+    const t = host.transport;
+    try {
+      const res = await t.send({ method: 'GET', url: '/v2/', scopes: [], operation: `GET /v2/ on ${c.host}`, ...(signal ? { signal } : {}) });
+      await res.body.dump();
+      if (res.statusCode === 401) return { reachable: true, auth: c.credentials ? 'refused' : 'anonymous', referrersApi: 'unknown', message: c.credentials ? 'the registry refused the credentials' : 'the registry requires credentials' };
+      if (res.statusCode !== 200) return { reachable: true, auth: 'not-checked', referrersApi: 'unknown', message: `GET /v2/ answered HTTP ${res.statusCode}` };
+      const probe = await t.send({ method: 'GET', url: `/v2/hoist-probe/referrers/sha256:${'0'.repeat(64)}`, scopes: ['repository:hoist-probe:pull'], operation: 'referrers probe', ...(signal ? { signal } : {}) });
+      const json = String(probe.headers['content-type'] ?? '').includes('json');
+      await probe.body.dump();
+      const referrersApi = probe.statusCode === 200 ? true : probe.statusCode === 404 && !json ? false : 'unknown';
+      return { reachable: true, auth: c.credentials ? 'accepted' : 'anonymous', referrersApi, message: 'ok' };
+    } catch (e) {
+      if (e instanceof RegistryError && e.status === 401) return { reachable: true, auth: 'refused', referrersApi: 'unknown', message: e.message };
+      return { reachable: false, auth: 'not-checked', referrersApi: 'unknown', message: (e as Error).message };
+    }
+  }
+}
