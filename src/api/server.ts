@@ -76,7 +76,8 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
   // Before validation: an anonymous caller learns nothing about a route's body schema.
   app.addHook('preValidation', async (req) => {
     const permission = req.routeOptions.config.permission;
-    if (permission === undefined) throw new Forbidden('route without a permission');
+    // Only the not-found handler has no permission (every route declares one, see requireDeclaredPermission).
+    if (permission === undefined) return;
     authorize(permission, req.identity, req.params as Record<string, string>);
     if (req.identity?.via === 'session' && MUTATING.has(req.method) && req.headers[CSRF_HEADER] !== req.identity.csrfToken) {
       throw new Forbidden(`a signed-in browser must send the ${CSRF_HEADER} header given at login`);

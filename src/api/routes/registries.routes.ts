@@ -13,15 +13,14 @@ const Registry = Type.Object({
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
-const RegistryBody = Type.Object(
-  {
+const registryFields = {
     url: Type.String({ minLength: 1, description: 'host[:port] or http(s)://host[:port]' }),
     insecure: Type.Optional(Type.Boolean()),
     username: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     password: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'password or token; stored encrypted, never returned; null removes it' })),
-  },
-  { additionalProperties: false },
-);
+};
+const RegistryBody = Type.Object(registryFields, { additionalProperties: false });
+const NewRegistryBody = Type.Object({ name: Name, ...registryFields }, { additionalProperties: false });
 const params = Type.Object({ name: Type.String() });
 
 export function registryRoutes(app: App, s: Services): void {
@@ -29,7 +28,7 @@ export function registryRoutes(app: App, s: Services): void {
   app.get('/api/v1/registries', { config: { permission: AUTHENTICATED }, schema: { summary: 'List registries', tags: ['registries'], response: { 200: Type.Object({ items: Type.Array(Registry) }) } } }, async () => ({ items: await s.registries.list() }));
   app.post(
     '/api/v1/registries',
-    { config: { permission: ADMIN }, schema: { summary: 'Add a registry', tags: ['registries'], body: Type.Intersect([Type.Object({ name: Name }), RegistryBody]), response: { 201: Registry, ...errors } } },
+    { config: { permission: ADMIN }, schema: { summary: 'Add a registry', tags: ['registries'], body: NewRegistryBody, response: { 201: Registry, ...errors } } },
     async (req, reply) => reply.status(201).send(await s.registries.put(actor(req), req.body, 'create')),
   );
   app.get('/api/v1/registries/:name', { config: { permission: AUTHENTICATED }, schema: { summary: 'One registry', tags: ['registries'], params, response: { 200: Registry, ...errors } } }, async (req) => s.registries.get(req.params.name));
