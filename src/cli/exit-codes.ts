@@ -2,6 +2,7 @@
  * The one place where errors become exit codes and messages: 0 done, 2 bad usage or bad input (naming the bad
  * part), 1 a registry or network failure (with the registry's own error code), or anything else.
  */
+import { ApiError } from '../api/client.ts';
 import { DigestMismatch, HoistError, InvalidInput, NetworkError, RegistryError } from '../errors.ts';
 
 export const EXIT_OK = 0;
@@ -10,6 +11,7 @@ export const EXIT_USAGE = 2;
 
 export function exitCodeFor(e: unknown): number {
   if (e instanceof InvalidInput) return EXIT_USAGE;
+  if (e instanceof ApiError && e.status === 400) return EXIT_USAGE;
   if ((e as { code?: unknown }).code === 'commander.usage') return EXIT_USAGE;
   return EXIT_FAILURE;
 }
@@ -30,6 +32,10 @@ export function describeError(e: unknown): string {
   if (e instanceof DigestMismatch) return `error: ${e.message}\nhint: the source registry sent corrupt content; nothing was tagged at the destination`;
   if (e instanceof NetworkError) {
     return `error: ${e.message}\nhint: is the registry running and reachable? For a plain-HTTP registry pass --insecure-registry HOST:PORT`;
+  }
+  if (e instanceof ApiError) {
+    const hint = e.status === 401 ? '\nhint: run hoist login --server URL' : e.status === 403 ? '\nhint: ask a project owner or an admin for the role' : '';
+    return `error: ${e.message} [${e.apiCode}]${hint}`;
   }
   if (e instanceof HoistError) return `error: ${e.message}`;
   if (e instanceof Error && e.name === 'AbortError') return 'error: interrupted';

@@ -67,6 +67,90 @@ program
   .addOption(new Option('--database-url <url>', 'PostgreSQL URL').env('HOIST_DATABASE_URL'))
   .action(async (flags) => (await import('./commands/db.ts')).dbMigrateCommand(flags));
 
+program
+  .command('login')
+  .description('sign in to a hoist server and store an API token in ~/.config/hoist/config.json (mode 0600)')
+  .requiredOption('--server <url>', 'the hoist server, e.g. http://127.0.0.1:8080')
+  .option('--username <name>', 'user name', 'admin')
+  .option('--password-stdin', 'read the password from standard input')
+  .action(async (flags) => (await import('./commands/login.ts')).loginCommand(flags));
+
+const control = () => import('./commands/control.ts');
+const withOutput = (c: Command): Command => c.option('-o, --output <format>', 'table, json or yaml (default: table on a terminal, json otherwise)');
+
+const registryCmd = program.command('registry').description('registries hoist copies between (admins change them)');
+withOutput(registryCmd.command('list').description('list registries')).action(async (f) => (await control()).registry.list(f));
+withOutput(registryCmd.command('show').argument('<name>')).action(async (n: string, f) => (await control()).registry.show(n, f));
+withOutput(
+  registryCmd
+    .command('set')
+    .description('create or update a registry')
+    .argument('<name>')
+    .requiredOption('--url <url>', 'host[:port] or http(s)://host[:port]')
+    .option('--insecure', 'plain HTTP')
+    .option('--username <user>', 'user name; the password or token is read from a prompt or --password-stdin')
+    .option('--password-stdin', 'read the password or token from standard input'),
+).action(async (n: string, f) => (await control()).registry.set(n, f));
+registryCmd.command('remove').argument('<name>').action(async (n: string) => (await control()).registry.remove(n));
+withOutput(registryCmd.command('test').description('reachable? credentials accepted? referrers API?').argument('<name>')).action(async (n: string, f) => (await control()).registry.test(n, f));
+
+const projectCmd = program.command('project').description('projects, their members and roles');
+withOutput(projectCmd.command('list')).action(async (f) => (await control()).project.list(f));
+withOutput(projectCmd.command('show').argument('<name>')).action(async (n: string, f) => (await control()).project.show(n, f));
+withOutput(projectCmd.command('create').argument('<name>').option('--description <text>')).action(async (n: string, f) => (await control()).project.create(n, f));
+projectCmd.command('delete').argument('<name>').action(async (n: string) => (await control()).project.remove(n));
+withOutput(projectCmd.command('members').argument('<project>')).action(async (n: string, f) => (await control()).project.members(n, f));
+withOutput(
+  projectCmd
+    .command('grant')
+    .description('give a user a role (owner, promoter, developer, viewer), optionally only for some environments')
+    .argument('<project>')
+    .argument('<user>')
+    .argument('<role>')
+    .option('--env <name>', 'limit the role to this environment (repeatable)', collect),
+).action(async (p: string, u: string, r: string, f) => (await control()).project.grant(p, u, r, f));
+
+const appCmd = program.command('app').description("a project's applications (image names)");
+withOutput(appCmd.command('list').argument('<project>')).action(async (p: string, f) => (await control()).app.list(p, f));
+appCmd.command('add').argument('<project>').argument('<name>').action(async (p: string, n: string) => (await control()).app.add(p, n));
+appCmd.command('remove').argument('<project>').argument('<name>').action(async (p: string, n: string) => (await control()).app.remove(p, n));
+
+const envCmd = program.command('env').description("a project's environments");
+withOutput(envCmd.command('list').argument('<project>')).action(async (p: string, f) => (await control()).env.list(p, f));
+withOutput(
+  envCmd
+    .command('set')
+    .description('create or update an environment')
+    .argument('<project>')
+    .argument('<name>')
+    .requiredOption('--kind <kind>', 'repository (own repository per stage) or tag (one repository, a tag per stage)')
+    .requiredOption('--registry <name>', 'registry name')
+    .requiredOption('--repository <template>', 'repository template, e.g. prod/{app}')
+    .option('--tag <convention>', 'kind tag: the stage tag, e.g. prod or {tag}-prod')
+    .option('--position <n>', 'order in the pipeline')
+    .option('--protected', 'a protected environment')
+    .option('--immutable-tags', 'tags may not be overwritten')
+    .option('--no-allow-tag-move', 'a tag may not move to another digest'),
+).action(async (p: string, n: string, f) => (await control()).env.set(p, n, f));
+envCmd.command('delete').argument('<project>').argument('<name>').action(async (p: string, n: string) => (await control()).env.remove(p, n));
+
+const pipelineCmd = program.command('pipeline').description("a project's allowed promotion edges");
+withOutput(pipelineCmd.command('show').argument('<project>')).action(async (p: string, f) => (await control()).pipeline.show(p, f));
+withOutput(pipelineCmd.command('set').description('replace the edges, e.g. dev:staging staging:prod').argument('<project>').argument('<edges...>')).action(async (p: string, e: string[], f) => (await control()).pipeline.set(p, e, f));
+
+const userCmd = program.command('user').description('users (admins)');
+withOutput(userCmd.command('list')).action(async (f) => (await control()).user.list(f));
+withOutput(userCmd.command('create').argument('<username>').option('--admin').option('--password-stdin')).action(async (u: string, f) => (await control()).user.create(u, f));
+
+const tokenCmd = program.command('token').description('your API tokens');
+withOutput(tokenCmd.command('list')).action(async (f) => (await control()).token.list(f));
+withOutput(tokenCmd.command('create').argument('<name>').option('--expires-in-days <n>')).action(async (n: string, f) => (await control()).token.create(n, f));
+tokenCmd.command('revoke').argument('<id>').action(async (id: string) => (await control()).token.revoke(id));
+
+const auditCmd = program.command('audit').description('the hash-chained audit log (admins)');
+withOutput(auditCmd.command('list').option('--actor <user>').option('--object-type <type>').option('--object-id <id>').option('--since <iso-time>').option('--limit <n>')).action(async (f) => (await control()).audit.list(f));
+withOutput(auditCmd.command('verify').description('recompute the chain; names the first edited, deleted or reordered row')).action(async (f) => (await control()).audit.verify(f));
+
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);

@@ -1,0 +1,115 @@
+/**
+ * The typed client of hoist's REST API, used by the CLI (and by the web UI later). Answers carry the same types as
+ * the services that produce them; an error answer becomes an ApiError with the server's code and message.
+ */
+import type { AuditRecord, AuditVerdict } from '../store/audit.repository.ts';
+import type { EnvironmentInput, EnvironmentView, Edge } from '../service/environments.service.ts';
+import type { MemberView, ProjectView } from '../service/projects.service.ts';
+import type { ConnectionReport, RegistryInput, RegistryView } from '../service/registries.service.ts';
+import { HoistError } from '../errors.ts';
+
+export class ApiError extends HoistError {
+  readonly code = 'API_ERROR';
+  constructor(
+    readonly status: number,
+    readonly apiCode: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export interface TokenView {
+  id: string;
+  name: string;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+}
+
+type Json = Record<string, unknown>;
+type AuditEntryView = Omit<AuditRecord, 'at'> & { at: string };
+
+export class HoistClient {
+  constructor(
+    readonly server: string,
+    private readonly token?: string,
+  ) {}
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, this.server), { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    } catch (e) {
+      throw new ApiError(0, 'UNREACHABLE', `cannot reach the hoist server at ${this.server}: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}`);
+    }
+    const text = await res.text();
+    const parsed = text ? (JSON.parse(text) as unknown) : undefined;
+    if (!res.ok) {
+      const err = (parsed as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error;
+      throw new ApiError(res.status, err?.code ?? `HTTP_${res.status}`, err?.message ?? `HTTP ${res.status}`, err?.details);
+    }
+    return parsed as T;
+  }
+
+  me = () => this.request<{ username: string; isAdmin: boolean; memberships: MemberView[] }>('GET', '/api/v1/me');
+  login = (username: string, password: string) => this.request<{ username: string; csrfToken: string }>('POST', '/api/v1/login', { username, password });
+
+  registries = {
+    list: async () => (await this.request<{ items: RegistryView[] }>('GET', '/api/v1/registries')).items,
+    get: (name: string) => this.request<RegistryView>('GET', `/api/v1/registries/${enc(name)}`),
+    put: (r: RegistryInput) => {
+      const { name, ...body } = r;
+      return this.request<RegistryView>('PUT', `/api/v1/registries/${enc(name)}`, body);
+    },
+    remove: (name: string) => this.request<void>('DELETE', `/api/v1/registries/${enc(name)}`),
+    test: (name: string) => this.request<ConnectionReport>('POST', `/api/v1/registries/${enc(name)}/test`),
+  };
+
+  projects = {
+    list: async () => (await this.request<{ items: ProjectView[] }>('GET', '/api/v1/projects')).items,
+    get: (name: string) => this.request<ProjectView>('GET', `/api/v1/projects/${enc(name)}`),
+    create: (name: string, description?: string) => this.request<ProjectView>('POST', '/api/v1/projects', description === undefined ? { name } : { name, description }),
+    update: (name: string, description: string) => this.request<ProjectView>('PUT', `/api/v1/projects/${enc(name)}`, { description }),
+    remove: (name: string) => this.request<void>('DELETE', `/api/v1/projects/${enc(name)}`),
+    applications: async (project: string) => (await this.request<{ items: string[] }>('GET', `/api/v1/projects/${enc(project)}/applications`)).items,
+    addApplication: (project: string, name: string) => this.request<Json>('POST', `/api/v1/projects/${enc(project)}/applications`, { name }),
+    removeApplication: (project: string, name: string) => this.request<void>('DELETE', `/api/v1/projects/${enc(project)}/applications/${enc(name)}`),
+    members: async (project: string) => (await this.request<{ items: MemberView[] }>('GET', `/api/v1/projects/${enc(project)}/members`)).items,
+    grant: (project: string, m: MemberView) => this.request<MemberView>('POST', `/api/v1/projects/${enc(project)}/members`, m),
+  };
+
+  environments = {
+    list: async (project: string) => (await this.request<{ items: EnvironmentView[] }>('GET', `/api/v1/projects/${enc(project)}/environments`)).items,
+    put: (project: string, e: EnvironmentInput) => {
+      const { name, ...body } = e;
+      return this.request<EnvironmentView>('PUT', `/api/v1/projects/${enc(project)}/environments/${enc(name)}`, body);
+    },
+    remove: (project: string, name: string) => this.request<void>('DELETE', `/api/v1/projects/${enc(project)}/environments/${enc(name)}`),
+    pipeline: async (project: string) => (await this.request<{ edges: Edge[] }>('GET', `/api/v1/projects/${enc(project)}/pipeline`)).edges,
+    setPipeline: async (project: string, edges: Edge[]) => (await this.request<{ edges: Edge[] }>('PUT', `/api/v1/projects/${enc(project)}/pipeline`, { edges })).edges,
+  };
+
+  users = {
+    list: async () => (await this.request<{ items: Array<{ username: string; isAdmin: boolean; createdAt: string }> }>('GET', '/api/v1/users')).items,
+    create: (username: string, password: string, isAdmin = false) => this.request<Json>('POST', '/api/v1/users', { username, password, isAdmin }),
+  };
+
+  tokens = {
+    list: async () => (await this.request<{ items: TokenView[] }>('GET', '/api/v1/tokens')).items,
+    create: (name: string, expiresInDays?: number) => this.request<{ id: string; name: string; token: string; expiresAt: string | null }>('POST', '/api/v1/tokens', expiresInDays === undefined ? { name } : { name, expiresInDays }),
+    revoke: (id: string) => this.request<void>('DELETE', `/api/v1/tokens/${enc(id)}`),
+  };
+
+  audit = {
+    list: (q: Record<string, string>) => this.request<{ items: AuditEntryView[]; nextCursor: string | null }>('GET', `/api/v1/audit?${new URLSearchParams(q).toString()}`),
+    verify: () => this.request<AuditVerdict>('POST', '/api/v1/audit/verify'),
+  };
+}
+
+const enc = encodeURIComponent;

@@ -1,0 +1,108 @@
+/**
+ * The control-plane commands, thin over the API client: registries, projects, applications, members, environments,
+ * pipelines, users, tokens and the audit log. Each prints with --output table|json|yaml.
+ */
+import { InvalidInput } from '../../errors.ts';
+import type { EnvironmentInput } from '../../service/environments.service.ts';
+import type { ProjectRole } from '../../service/identity.ts';
+import { client } from '../client-config.ts';
+import { outputFormat, print } from '../output.ts';
+import { readSecret } from '../read-secret.ts';
+
+type Flags = Record<string, unknown> & { output?: string };
+const out = (flags: Flags) => outputFormat(flags.output);
+
+export const registry = {
+  list: async (f: Flags) => print(await client().registries.list(), out(f), ['name', 'url', 'insecure', 'username', 'hasSecret']),
+  show: async (name: string, f: Flags) => print(await client().registries.get(name), out(f)),
+  set: async (name: string, f: Flags & { url: string; insecure?: boolean; username?: string; passwordStdin?: boolean }) => {
+    const password = f.username !== undefined ? await readSecret(`password or token for ${f.username}: `, f.passwordStdin ?? false) : undefined;
+    const input = { name, url: f.url, ...(f.insecure ? { insecure: true } : {}), ...(f.username !== undefined ? { username: f.username, password } : {}) };
+    await print(await client().registries.put(input), out(f));
+  },
+  remove: async (name: string) => client().registries.remove(name),
+  test: async (name: string, f: Flags) => print(await client().registries.test(name), out(f)),
+};
+
+export const project = {
+  list: async (f: Flags) => print(await client().projects.list(), out(f), ['name', 'description']),
+  show: async (name: string, f: Flags) => {
+    const c = client();
+    const [p, applications, environments, pipeline, members] = await Promise.all([c.projects.get(name), c.projects.applications(name), c.environments.list(name), c.environments.pipeline(name), c.projects.members(name)]);
+    await print({ ...p, applications, environments: environments.map((e) => e.name), pipeline: pipeline.map((e) => `${e.from}->${e.to}`), members }, out(f));
+  },
+  create: async (name: string, f: Flags & { description?: string }) => print(await client().projects.create(name, f.description), out(f)),
+  remove: async (name: string) => client().projects.remove(name),
+  grant: async (name: string, username: string, role: string, f: Flags & { env?: string[] }) => {
+    await client().projects.grant(name, { username, role: role as ProjectRole, environments: f.env && f.env.length > 0 ? f.env : null });
+    await print(await client().projects.members(name), out(f), ['username', 'role', 'environments']);
+  },
+  members: async (name: string, f: Flags) => print(await client().projects.members(name), out(f), ['username', 'role', 'environments']),
+};
+
+export const app = {
+  list: async (projectName: string, f: Flags) => print((await client().projects.applications(projectName)).map((name) => ({ name })), out(f)),
+  add: async (projectName: string, name: string): Promise<void> => {
+    await client().projects.addApplication(projectName, name);
+  },
+  remove: async (projectName: string, name: string) => client().projects.removeApplication(projectName, name),
+};
+
+export const env = {
+  list: async (projectName: string, f: Flags) => print(await client().environments.list(projectName), out(f), ['name', 'position', 'kind', 'registry', 'repository', 'tag', 'protected']),
+  set: async (projectName: string, name: string, f: Flags & { kind: string; registry: string; repository: string; tag?: string; position?: string; protected?: boolean; immutableTags?: boolean; allowTagMove?: boolean }) => {
+    if (f.kind !== 'repository' && f.kind !== 'tag') throw new InvalidInput(`"${f.kind}" is not repository or tag`, '--kind');
+    const input: EnvironmentInput = { name, kind: f.kind, registry: f.registry, repository: f.repository };
+    if (f.tag !== undefined) input.tag = f.tag;
+    if (f.position !== undefined) input.position = Number(f.position);
+    if (f.protected !== undefined) input.protected = f.protected;
+    if (f.immutableTags !== undefined) input.immutableTags = f.immutableTags;
+    if (f.allowTagMove !== undefined) input.allowTagMove = f.allowTagMove;
+    await print(await client().environments.put(projectName, input), out(f));
+  },
+  remove: async (projectName: string, name: string) => client().environments.remove(projectName, name),
+};
+
+export const pipeline = {
+  show: async (projectName: string, f: Flags) => print(await client().environments.pipeline(projectName), out(f), ['from', 'to']),
+  set: async (projectName: string, edges: string[], f: Flags) => {
+    const parsed = edges.map((e, i) => {
+      const m = /^([a-z0-9-]+)(?::|->)([a-z0-9-]+)$/.exec(e);
+      if (!m) throw new InvalidInput(`"${e}" is not FROM:TO (e.g. dev:staging)`, `edge ${i + 1}`);
+      return { from: m[1] as string, to: m[2] as string };
+    });
+    await print(await client().environments.setPipeline(projectName, parsed), out(f), ['from', 'to']);
+  },
+};
+
+export const user = {
+  list: async (f: Flags) => print(await client().users.list(), out(f)),
+  create: async (username: string, f: Flags & { admin?: boolean; passwordStdin?: boolean }) => {
+    const password = await readSecret(`password for ${username}: `, f.passwordStdin ?? false);
+    await print(await client().users.create(username, password, f.admin ?? false), out(f));
+  },
+};
+
+export const token = {
+  list: async (f: Flags) => print(await client().tokens.list(), out(f), ['id', 'name', 'createdAt', 'expiresAt', 'revokedAt', 'lastUsedAt']),
+  create: async (name: string, f: Flags & { expiresInDays?: string }) => {
+    const t = await client().tokens.create(name, f.expiresInDays === undefined ? undefined : Number(f.expiresInDays));
+    process.stderr.write('the token is shown once; store it now\n');
+    await print(t, out(f));
+  },
+  revoke: async (id: string) => client().tokens.revoke(id),
+};
+
+export const audit = {
+  list: async (f: Flags & { actor?: string; objectType?: string; objectId?: string; since?: string; limit?: string }) => {
+    const q: Record<string, string> = {};
+    for (const k of ['actor', 'objectType', 'objectId', 'since', 'limit'] as const) if (f[k] !== undefined) q[k] = String(f[k]);
+    await print((await client().audit.list(q)).items, out(f), ['seq', 'at', 'actor', 'action', 'objectType', 'objectId', 'requestId']);
+  },
+  verify: async (f: Flags) => {
+    const v = await client().audit.verify();
+    if (outputFormat(f.output) !== 'table') await print(v, out(f));
+    else process.stdout.write(v.ok ? `audit chain intact: ${v.rows} rows, head ${v.head}\n` : `AUDIT CHAIN BROKEN at row ${v.seq}: ${v.message}\n`);
+    if (!v.ok) process.exitCode = 1;
+  },
+};
