@@ -1,0 +1,117 @@
+/**
+ * `hoist serve` and the control-plane CLI as a user runs them: a real server process on the embedded database,
+ * `hoist login` storing a token in a 0600 file, resource commands, `hoist audit verify`, graceful shutdown on
+ * SIGTERM, data kept across restarts, `hoist db migrate`, and clear errors for an unreachable or newer database.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sql } from 'kysely';
+import { freePort } from './harness/free-port.ts';
+import { runCli } from './helpers/run-cli.ts';
+import { openDatabase } from '../src/store/database.ts';
+import { migrate } from '../src/store/migrate.ts';
+import { sharedPostgres } from './harness/postgres.ts';
+
+const ENTRY = fileURLToPath(new URL('../dist/hoist.mjs', import.meta.url));
+let dir: string;
+let env: Record<string, string>;
+let server: ChildProcess | undefined;
+let url: string;
+
+async function startServer(port: number): Promise<{ proc: ChildProcess; stderr: () => string }> {
+  const proc = spawn(process.execPath, [ENTRY, 'serve', '--port', String(port), '--data-dir', join(dir, 'data'), '--log-level', 'warn'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`hoist serve exited ${proc.exitCode}: ${stderr}`);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+    if (ok) return { proc, stderr: () => stderr };
+    if (Date.now() > deadline) throw new Error(`hoist serve did not get ready: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function exited(proc: ChildProcess): Promise<number | null> {
+  return proc.exitCode !== null ? Promise.resolve(proc.exitCode) : new Promise((r) => proc.once('exit', (code) => r(code)));
+}
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hoist-serve-'));
+  env = { XDG_CONFIG_HOME: join(dir, 'config'), HOIST_ADMIN_PASSWORD: 'serve-test-password' };
+});
+after(async () => {
+  server?.kill('SIGKILL');
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('serve, login, manage the model from the CLI, verify the audit chain, stop gracefully, restart with the data', async () => {
+  const port = await freePort();
+  url = `http://127.0.0.1:${port}`;
+  const s = await startServer(port);
+  server = s.proc;
+  const login = await runCliWithStdin(['login', '--server', url, '--password-stdin'], 'serve-test-password\n');
+  assert.equal(login.code, 0, login.stderr);
+  const mode = (await stat(join(dir, 'config', 'hoist', 'config.json'))).mode & 0o777;
+  assert.equal(mode, 0o600);
+  const ok = async (args: string[]) => {
+    const r = await runCli(args, env);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  await ok(['registry', 'set', 'local', '--url', 'http://127.0.0.1:5999']);
+  await ok(['project', 'create', 'shop', '--description', 'the shop']);
+  await ok(['app', 'add', 'shop', 'web']);
+  await ok(['env', 'set', 'shop', 'dev', '--kind', 'repository', '--registry', 'local', '--repository', 'dev/{app}']);
+  await ok(['env', 'set', 'shop', 'prod', '--kind', 'tag', '--registry', 'local', '--repository', 'apps/{app}', '--tag', 'prod', '--protected']);
+  assert.deepEqual(JSON.parse(await ok(['pipeline', 'set', 'shop', 'dev:prod', '-o', 'json'])), [{ from: 'dev', to: 'prod' }]);
+  assert.match(await ok(['env', 'list', 'shop', '-o', 'table']), /^NAME +POSITION +KIND +REGISTRY +REPOSITORY +TAG +PROTECTED\ndev +0 +repository +local +dev\/\{app\} +- +false\nprod +1 +tag/);
+  assert.match(await ok(['project', 'show', 'shop', '-o', 'yaml']), /applications:\n {2}- web\n/);
+  const bad = await runCli(['pipeline', 'set', 'shop', 'dev:dev'], env);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /edges\[0\]: dev → dev: an environment cannot promote into itself/);
+  assert.match(await ok(['audit', 'verify', '-o', 'table']), /audit chain intact: \d+ rows/);
+
+  s.proc.kill('SIGTERM');
+  assert.equal(await exited(s.proc), 0, 'graceful shutdown exits 0');
+  const again = await startServer(port);
+  server = again.proc;
+  assert.doesNotMatch(again.stderr(), /one-time password/);
+  assert.match(await ok(['project', 'list', '-o', 'json']), /"shop"/);
+  again.proc.kill('SIGTERM');
+  assert.equal(await exited(again.proc), 0);
+  server = undefined;
+  const migrated = await ok(['db', 'migrate', '--data-dir', join(dir, 'data')]);
+  assert.match(migrated, /nothing to apply/);
+});
+
+test('an unreachable PostgreSQL and a database from a newer hoist are refused with a clear error', async () => {
+  const down = await runCli(['db', 'migrate', '--database-url', 'postgres://hoist@127.0.0.1:1/hoist'], env);
+  assert.equal(down.code, 1);
+  assert.match(down.stderr, /cannot reach PostgreSQL at postgres:\/\/hoist@127\.0\.0\.1:1\/hoist: ECONNREFUSED; is it running/);
+  const pgUrl = await (await sharedPostgres()).createDatabase();
+  const db = await openDatabase({ url: pgUrl });
+  await migrate(db.db as never);
+  await sql`INSERT INTO kysely_migration (name, timestamp) VALUES ('9999-from-the-future', now()::text)`.execute(db.db);
+  await db.close();
+  const newer = await runCli(['serve', '--database-url', pgUrl, '--port', '0'], env);
+  assert.equal(newer.code, 1);
+  assert.match(newer.stderr, /migrated by a newer hoist \(it has migration 9999-from-the-future/);
+});
+
+function runCliWithStdin(args: string[], input: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [ENTRY, ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    p.stdin.end(input);
+  });
+}
