@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +76,24 @@ test('serve, login, manage the model from the CLI, verify the audit chain, stop 
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /edges\[0\]: dev → dev: an environment cannot promote into itself/);
   assert.match(await ok(['audit', 'verify', '-o', 'table']), /audit chain intact: \d+ rows/);
+
+  // Declarative: plan, apply, apply again (nothing), export, and a broken file named by line and column.
+  const example = fileURLToPath(new URL('../examples/hoist.yaml', import.meta.url));
+  const plan = await ok(['apply', '-f', example, '--dry-run']);
+  assert.match(plan, /^~ update registry local \(url: "127\.0\.0\.1:5999" → "127\.0\.0\.1:5000"\)$/m);
+  assert.match(plan, /^\+ create environment shop\/staging$/m);
+  assert.match(plan, /dry run: nothing changed/);
+  assert.deepEqual(JSON.parse(await ok(['pipeline', 'show', 'shop', '-o', 'json'])), [{ from: 'dev', to: 'prod' }], 'a dry run changes nothing');
+  assert.match(await ok(['apply', '-f', example]), /applied \d+ changes/);
+  assert.equal(await ok(['apply', '-f', example]), 'nothing to change\n');
+  const exported = join(dir, 'exported.yaml');
+  await ok(['export', '-f', exported]);
+  assert.equal(await ok(['apply', '-f', exported]), 'nothing to change\n', 'an export applies as no change');
+  const broken = join(dir, 'broken.yaml');
+  await writeFile(broken, 'apiVersion: hoist/v1\nprojects:\n  - name: shop\n    environments:\n      - name: dev\n        kind: cloud\n');
+  const bad2 = await runCli(['apply', '-f', broken], env);
+  assert.equal(bad2.code, 2);
+  assert.match(bad2.stderr, /broken\.yaml:6:15: projects\[0\]\.environments\[0\]\.kind: kind must be repository or tag/);
 
   s.proc.kill('SIGTERM');
   assert.equal(await exited(s.proc), 0, 'graceful shutdown exits 0');

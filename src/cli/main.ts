@@ -151,6 +151,19 @@ const auditCmd = program.command('audit').description('the hash-chained audit lo
 withOutput(auditCmd.command('list').option('--actor <user>').option('--object-type <type>').option('--object-id <id>').option('--since <iso-time>').option('--limit <n>')).action(async (f) => (await control()).audit.list(f));
 withOutput(auditCmd.command('verify').description('recompute the chain; names the first edited, deleted or reordered row')).action(async (f) => (await control()).audit.verify(f));
 
+program
+  .command('apply')
+  .description('create or update registries, projects, applications, environments and pipelines from a file')
+  .requiredOption('-f, --file <file>', 'the YAML file (see examples/hoist.yaml)')
+  .option('--dry-run', 'print the plan, change nothing')
+  .option('--prune', 'also delete registries and projects the file does not mention')
+  .action(async (flags) => (await import('./commands/apply.ts')).applyCommand(flags));
+program
+  .command('export')
+  .description("write the server's registries, projects, environments and pipelines in the apply format")
+  .option('-f, --file <file>', 'write to this file instead of standard output')
+  .action(async (flags) => (await import('./commands/apply.ts')).exportCommand(flags));
+
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);

@@ -1,0 +1,98 @@
+/**
+ * `hoist apply -f FILE [--dry-run] [--prune]` and `hoist export`: the declarative file against the server. Apply
+ * reads the server's state, plans purely (src/config/config-plan.ts), prints the plan, and unless --dry-run carries
+ * it out through the API. Running it twice changes nothing the second time.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { HoistClient } from '../../api/client.ts';
+import { parseConfig, type ConfigSpec } from '../../config/config-file.ts';
+import { exportState, planApply, type CurrentState, type Step } from '../../config/config-plan.ts';
+import { InvalidInput } from '../../errors.ts';
+import { client } from '../client-config.ts';
+
+async function currentState(c: HoistClient): Promise<CurrentState> {
+  const [registries, projects] = await Promise.all([c.registries.list(), c.projects.list()]);
+  return {
+    registries,
+    projects: await Promise.all(
+      projects.map(async (p) => {
+        const [applications, environments, pipeline] = await Promise.all([c.projects.applications(p.name), c.environments.list(p.name), c.environments.pipeline(p.name)]);
+        return { name: p.name, description: p.description, applications, environments, pipeline };
+      }),
+    ),
+  };
+}
+
+function describeStep(s: Step): string {
+  const sign = s.op === 'create' ? '+' : s.op === 'update' ? '~' : '-';
+  return `${sign} ${s.op} ${s.kind} ${s.name}${s.changes && s.changes.length > 0 ? ` (${s.changes.join('; ')})` : ''}`;
+}
+
+async function execute(c: HoistClient, s: Step, env: NodeJS.ProcessEnv): Promise<void> {
+  const [project, name] = s.name.includes('/') ? (s.name.split('/') as [string, string]) : [s.name, s.name];
+  switch (s.kind) {
+    case 'registry': {
+      if (s.op === 'delete') return c.registries.remove(s.name);
+      const r = s.registry!;
+      let password: string | undefined;
+      if (r.passwordEnv !== undefined && (s.op === 'create' || s.changes?.includes('secret: set'))) {
+        password = env[r.passwordEnv];
+        if (password === undefined) throw new InvalidInput(`environment variable ${r.passwordEnv} is not set`, `registry ${r.name} passwordEnv`);
+      }
+      await c.registries.put({ name: r.name, url: r.url, ...(r.insecure !== undefined ? { insecure: r.insecure } : {}), ...(r.username !== undefined ? { username: r.username } : {}), ...(password !== undefined ? { password } : {}) });
+      return;
+    }
+    case 'project':
+      if (s.op === 'delete') return c.projects.remove(s.name);
+      if (s.op === 'create') await c.projects.create(s.name, s.description);
+      else await c.projects.update(s.name, s.description ?? '');
+      return;
+    case 'application':
+      if (s.op === 'delete') return c.projects.removeApplication(project, name);
+      await c.projects.addApplication(project, name);
+      return;
+    case 'environment': {
+      if (s.op === 'delete') return c.environments.remove(project, name);
+      await c.environments.put(project, { ...s.environment!, ...(s.position !== undefined ? { position: s.position } : {}) });
+      return;
+    }
+    case 'pipeline':
+      await c.environments.setPipeline(s.name, s.edges ?? []);
+      return;
+  }
+}
+
+export async function applyCommand(flags: { file: string; dryRun?: boolean; prune?: boolean }): Promise<void> {
+  let text: string;
+  try {
+    text = readFileSync(flags.file, 'utf8');
+  } catch (e) {
+    throw new InvalidInput(`cannot read ${flags.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, '-f');
+  }
+  const parsed = parseConfig(text, flags.file);
+  if (!parsed.ok) throw new InvalidInput(`the file has problems:\n${parsed.error}`);
+  const c = client();
+  const steps = planApply(parsed.value, await currentState(c), { prune: flags.prune ?? false });
+  if (steps.length === 0) {
+    process.stdout.write('nothing to change\n');
+    return;
+  }
+  for (const s of steps) {
+    process.stdout.write(`${describeStep(s)}\n`);
+    if (!flags.dryRun) await execute(c, s, process.env);
+  }
+  process.stdout.write(flags.dryRun ? `${steps.length} changes planned (dry run: nothing changed)\n` : `applied ${steps.length} changes\n`);
+}
+
+export async function exportCommand(flags: { file?: string }): Promise<void> {
+  const spec: ConfigSpec = exportState(await currentState(client()));
+  const { stringify } = await import('yaml');
+  const doc = {
+    apiVersion: 'hoist/v1',
+    registries: spec.registries,
+    projects: spec.projects.map((p) => ({ ...p, pipeline: p.pipeline.map((e) => `${e.from} -> ${e.to}`) })),
+  };
+  const text = `# hoist export, ${new Date().toISOString()}; apply with: hoist apply -f FILE\n${stringify(doc)}`;
+  if (flags.file) writeFileSync(flags.file, text);
+  else process.stdout.write(text);
+}
