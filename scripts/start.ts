@@ -1,0 +1,76 @@
+/**
+ * `npm start`: hoist's main job on a fresh machine. Starts a local CNCF distribution registry on 127.0.0.1:5000
+ * seeded with a signed three-platform image (dev/web:1.0), then `hoist serve` on 127.0.0.1:8080 with the embedded
+ * database in ./.hoist, and applies examples/hoist.yaml (a `shop` project with dev → staging → prod) so there is a
+ * pipeline to try. Ctrl-C stops both.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startRegistry } from '../test/harness/registry.ts';
+import { buildArtifact, buildMultiPlatform, SBOM_ARTIFACT, SIGNATURE_ARTIFACT } from '../test/harness/images.ts';
+import { pushImage, pushReferrer } from '../test/harness/push.ts';
+import { HoistClient } from '../src/api/client.ts';
+import { parseConfig } from '../src/config/config-file.ts';
+import { readFileSync } from 'node:fs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const port = Number(process.env.HOIST_PORT ?? 8080);
+const registryPort = Number(process.env.REGISTRY_PORT ?? 5000);
+const password = process.env.HOIST_ADMIN_PASSWORD ?? 'hoist-demo';
+
+const registry = await startRegistry({ port: registryPort });
+const image = buildMultiPlatform(3, [4 << 20, 1 << 20, 64 << 10]);
+await pushImage(registry.url, 'dev/web', image, { tag: '1.0' });
+await pushReferrer(registry.url, 'dev/web', buildArtifact(image, { artifactType: SIGNATURE_ARTIFACT }));
+await pushReferrer(registry.url, 'dev/web', buildArtifact(image.children[0]!, { artifactType: SBOM_ARTIFACT }));
+
+const server = spawn(process.execPath, [`${root}bin/hoist`, 'serve', '--port', String(port), '--data-dir', `${root}.hoist`, '--log-level', 'warn'], {
+  stdio: ['ignore', 'inherit', 'inherit'],
+  env: { ...process.env, HOIST_ADMIN_PASSWORD: password },
+});
+const url = `http://127.0.0.1:${port}`;
+for (let i = 0; ; i++) {
+  if (await fetch(`${url}/readyz`).then((r) => r.ok, () => false)) break;
+  if (server.exitCode !== null || i > 300) throw new Error('hoist serve did not start');
+  await new Promise((r) => setTimeout(r, 200));
+}
+
+// Apply the example configuration as admin (through a short-lived API token).
+const login = await fetch(`${url}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password }) });
+if (login.ok) {
+  const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  const { csrfToken } = (await login.json()) as { csrfToken: string };
+  const t = await fetch(`${url}/api/v1/tokens`, { method: 'POST', headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': csrfToken }, body: JSON.stringify({ name: `demo-${Date.now()}`, expiresInDays: 1 }) });
+  const { token } = (await t.json()) as { token: string };
+  const c = new HoistClient(url, token);
+  const spec = parseConfig(readFileSync(`${root}examples/hoist.yaml`, 'utf8'), 'examples/hoist.yaml');
+  if (spec.ok) {
+    for (const r of spec.value.registries) await c.registries.put({ name: r.name, url: `http://${registry.host}` });
+    for (const p of spec.value.projects) {
+      if (!(await c.projects.list()).some((x) => x.name === p.name)) await c.projects.create(p.name, p.description);
+      for (const a of p.applications) await c.projects.addApplication(p.name, a);
+      for (const [position, e] of p.environments.entries()) await c.environments.put(p.name, { ...e, position });
+      await c.environments.setPipeline(p.name, p.pipeline);
+    }
+  }
+}
+
+process.stdout.write(`
+hoist is running:
+  API and reference   ${url}/api/v1/docs
+  sign in             ./bin/hoist login --server ${url}   (user admin, password ${password})
+  then try            ./bin/hoist project show shop -o yaml
+                      ./bin/hoist copy --insecure-registry ${registry.host} ${registry.host}/dev/web:1.0 ${registry.host}/staging/web
+  demo registry       ${registry.host} with dev/web:1.0 (${image.digest})
+Ctrl-C stops both.
+`);
+
+const stop = (): void => {
+  server.kill('SIGTERM');
+  void registry.stop().then(() => process.exit(0));
+};
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);
+server.once('exit', (code) => {
+  void registry.stop().then(() => process.exit(code ?? 1));
+});
