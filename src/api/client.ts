@@ -57,11 +57,23 @@ export class HoistClient {
     return parsed as T;
   }
 
+  /** Every item of a paged list, following nextCursor. */
+  async all<T>(path: string): Promise<T[]> {
+    const items: T[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { items: T[]; nextCursor: string | null } = await this.request('GET', `${path}?limit=1000${cursor === null ? '' : `&cursor=${enc(cursor)}`}`);
+      items.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    return items;
+  }
+
   me = () => this.request<{ username: string; isAdmin: boolean; memberships: MemberView[] }>('GET', '/api/v1/me');
   login = (username: string, password: string) => this.request<{ username: string; csrfToken: string }>('POST', '/api/v1/login', { username, password });
 
   registries = {
-    list: async () => (await this.request<{ items: RegistryView[] }>('GET', '/api/v1/registries')).items,
+    list: () => this.all<RegistryView>('/api/v1/registries'),
     get: (name: string) => this.request<RegistryView>('GET', `/api/v1/registries/${enc(name)}`),
     put: (r: RegistryInput) => {
       const { name, ...body } = r;
@@ -72,7 +84,7 @@ export class HoistClient {
   };
 
   projects = {
-    list: async () => (await this.request<{ items: ProjectView[] }>('GET', '/api/v1/projects')).items,
+    list: () => this.all<ProjectView>('/api/v1/projects'),
     get: (name: string) => this.request<ProjectView>('GET', `/api/v1/projects/${enc(name)}`),
     create: (name: string, description?: string) => this.request<ProjectView>('POST', '/api/v1/projects', description === undefined ? { name } : { name, description }),
     update: (name: string, description: string) => this.request<ProjectView>('PUT', `/api/v1/projects/${enc(name)}`, { description }),

@@ -8,6 +8,7 @@ import type { Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
 import type { ProjectRole } from './identity.ts';
 import { newId } from './tokens.ts';
+import { paged, toPage, type Page, type PageQuery } from './page.ts';
 
 export const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** An application is an image name: lower-case path components as in a repository path. */
@@ -32,13 +33,13 @@ const view = (r: Selectable<Schema['projects']>): ProjectView => ({ name: r.name
 export class Projects {
   constructor(private readonly db: Kysely<Schema>) {}
 
-  async list(visibleTo?: readonly string[]): Promise<ProjectView[]> {
-    let q = this.db.selectFrom('projects').selectAll().orderBy('name');
+  async list(visibleTo: readonly string[] | undefined, p: PageQuery = {}): Promise<Page<ProjectView>> {
+    let q = this.db.selectFrom('projects').selectAll();
     if (visibleTo !== undefined) {
-      if (visibleTo.length === 0) return [];
+      if (visibleTo.length === 0) return { items: [], nextCursor: null };
       q = q.where('name', 'in', visibleTo);
     }
-    return (await q.execute()).map(view);
+    return toPage((await paged(q, 'name', p).execute()).map(view), p, (r) => r.name);
   }
 
   async row(name: string): Promise<Selectable<Schema['projects']>> {

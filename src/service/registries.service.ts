@@ -10,6 +10,7 @@ import type { Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
 import type { SecretBox } from './secret-box.ts';
 import { newId } from './tokens.ts';
+import { paged, toPage, type Page, type PageQuery } from './page.ts';
 
 export const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
@@ -58,8 +59,9 @@ export class Registries {
     private readonly box: SecretBox,
   ) {}
 
-  async list(): Promise<RegistryView[]> {
-    return (await this.db.selectFrom('registries').selectAll().orderBy('name').execute()).map(viewRegistry);
+  async list(p: PageQuery = {}): Promise<Page<RegistryView>> {
+    const rows = await paged(this.db.selectFrom('registries').selectAll(), 'name', p).execute();
+    return toPage(rows.map(viewRegistry), p, (r) => r.name);
   }
 
   async row(name: string): Promise<Selectable<Schema['registries']>> {

@@ -46,6 +46,12 @@ for (const backend of BACKENDS) {
       const audit = (await call('GET', '/api/v1/audit?objectType=registry&objectId=dev-reg')).body.items as Array<{ action: string; summary: unknown }>;
       assert.deepEqual(audit.map((a) => a.action), ['registry.create', 'registry.update']);
       assert.ok(!JSON.stringify(audit).includes('wonderland') && !JSON.stringify(audit).includes('"wrong"'));
+      const page1 = (await call('GET', '/api/v1/registries?limit=1')).body;
+      assert.deepEqual([page1.items.map((r: { name: string }) => r.name), page1.nextCursor], [['dev-reg'], 'dev-reg']);
+      const page2 = (await call('GET', `/api/v1/registries?limit=1&cursor=${page1.nextCursor}`)).body;
+      assert.deepEqual([page2.items.map((r: { name: string }) => r.name), page2.nextCursor], [['gone'], null]);
+      assert.deepEqual((await call('GET', '/api/v1/registries?q=gon')).body.items.map((r: { name: string }) => r.name), ['gone']);
+      assert.equal((await call('GET', '/api/v1/registries?colour=red')).status, 400, 'unknown query parameters are refused');
       assert.equal((await call('POST', '/api/v1/registries', { name: 'Bad Name', url: 'x' })).status, 400);
       assert.match((await call('POST', '/api/v1/registries', { name: 'bad-url', url: 'http://a b' })).body.error.message, /not a registry address/);
     });

@@ -2,7 +2,7 @@
 import { Type } from '@fastify/type-provider-typebox';
 import type { App, Services } from '../context.ts';
 import { ADMIN, AUTHENTICATED, PROJECT_READ, projectRole } from '../permissions.ts';
-import { errors, Name } from './schemas.ts';
+import { errors, Name, pageOf, PageQuerySchema } from './schemas.ts';
 
 const Project = Type.Object({ name: Type.String(), description: Type.String(), createdAt: Type.String(), updatedAt: Type.String() });
 const Role = Type.Union([Type.Literal('owner'), Type.Literal('promoter'), Type.Literal('developer'), Type.Literal('viewer')]);
@@ -12,10 +12,14 @@ const OWNER = projectRole('owner');
 
 export function projectRoutes(app: App, s: Services): void {
   const actor = (req: { identity?: { username: string }; id: string }) => ({ username: req.identity!.username, requestId: req.id });
-  app.get('/api/v1/projects', { config: { permission: AUTHENTICATED }, schema: { summary: 'Projects the caller can see', tags: ['projects'], response: { 200: Type.Object({ items: Type.Array(Project) }) } } }, async (req) => {
-    const id = req.identity!;
-    return { items: await s.projects.list(id.isAdmin ? undefined : [...new Set(id.memberships.map((m) => m.project))]) };
-  });
+  app.get(
+    '/api/v1/projects',
+    { config: { permission: AUTHENTICATED }, schema: { summary: 'Projects the caller can see (paged by name)', tags: ['projects'], querystring: PageQuerySchema, response: { 200: pageOf(Project) } } },
+    async (req) => {
+      const id = req.identity!;
+      return s.projects.list(id.isAdmin ? undefined : [...new Set(id.memberships.map((m) => m.project))], req.query);
+    },
+  );
   app.post(
     '/api/v1/projects',
     { config: { permission: ADMIN }, schema: { summary: 'Create a project', tags: ['projects'], body: Type.Object({ name: Name, description: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false }), response: { 201: Project, ...errors } } },

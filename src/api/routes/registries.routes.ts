@@ -2,7 +2,7 @@
 import { Type } from '@fastify/type-provider-typebox';
 import type { App, Services } from '../context.ts';
 import { ADMIN, AUTHENTICATED } from '../permissions.ts';
-import { errors, Name } from './schemas.ts';
+import { errors, Name, pageOf, PageQuerySchema } from './schemas.ts';
 
 const Registry = Type.Object({
   name: Type.String(),
@@ -25,7 +25,11 @@ const params = Type.Object({ name: Type.String() });
 
 export function registryRoutes(app: App, s: Services): void {
   const actor = (req: { identity?: { username: string }; id: string }) => ({ username: req.identity!.username, requestId: req.id });
-  app.get('/api/v1/registries', { config: { permission: AUTHENTICATED }, schema: { summary: 'List registries', tags: ['registries'], response: { 200: Type.Object({ items: Type.Array(Registry) }) } } }, async () => ({ items: await s.registries.list() }));
+  app.get(
+    '/api/v1/registries',
+    { config: { permission: AUTHENTICATED }, schema: { summary: 'List registries (paged by name)', tags: ['registries'], querystring: PageQuerySchema, response: { 200: pageOf(Registry) } } },
+    async (req) => s.registries.list(req.query),
+  );
   app.post(
     '/api/v1/registries',
     { config: { permission: ADMIN }, schema: { summary: 'Add a registry', tags: ['registries'], body: NewRegistryBody, response: { 201: Registry, ...errors } } },

@@ -1,6 +1,17 @@
 /** Schemas shared by several route files. */
-import { Type } from '@fastify/type-provider-typebox';
+import { Type, type TSchema } from '@fastify/type-provider-typebox';
 
 export const ErrorSchema = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }) });
 export const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$', description: 'lower-case letters, digits and "-"' });
 export const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
+
+/** `?cursor=&limit=&q=` on name-ordered lists. */
+export const PageQuerySchema = Type.Object(
+  {
+    cursor: Type.Optional(Type.String({ description: 'the nextCursor of the previous page' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+    q: Type.Optional(Type.String({ maxLength: 100, description: 'only names containing this' })),
+  },
+  { additionalProperties: false },
+);
+export const pageOf = <T extends TSchema>(item: T) => Type.Object({ items: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) });
