@@ -38,3 +38,8 @@ declare module 'fastify' {
     identity?: Identity & { csrfToken?: string };
   }
 }
+
+/** Who made a change, for the audit log: the signed-in user and the request id. */
+export function actorOf(req: { identity?: { username: string }; id: string }): { username: string; requestId: string } {
+  return { username: req.identity?.username ?? 'anonymous', requestId: req.id };
+}

@@ -21,6 +21,7 @@ import {
 } from '../store/accounts.repository.ts';
 import { appendAudit } from '../store/audit.repository.ts';
 import type { Schema } from '../store/schema.ts';
+import type { Actor } from './audited.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import { hashSecret, newId, newSecret } from './tokens.ts';
 
@@ -28,11 +29,6 @@ export const LOGIN_WINDOW_MS = 15 * 60_000;
 export const LOGIN_MAX_FAILURES = 5;
 export const SESSION_TTL_MS = 12 * 3600_000;
 const USERNAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-
-export interface Actor {
-  username: string;
-  requestId?: string | null;
-}
 
 export class Accounts {
   constructor(

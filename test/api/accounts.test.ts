@@ -94,3 +94,22 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+void describe('token expiry', () => {
+  test('an expired token is refused', async () => {
+    const api = await startApi('pglite');
+    try {
+      const { Accounts } = await import('../../src/service/accounts.service.ts');
+      const { findUserByName } = await import('../../src/store/accounts.repository.ts');
+      const user = (await findUserByName(api.database.db, 'admin'))!;
+      const longAgo = new Accounts(api.database.db, () => new Date(Date.now() - 3 * 86_400_000));
+      const t = await longAgo.createToken({ userId: user.id, username: 'admin' }, 'short', 1);
+      const res = await api.app.inject({ url: '/api/v1/me', headers: { authorization: `Bearer ${t.token}` } });
+      assert.equal(res.statusCode, 401);
+      const fresh = await new Accounts(api.database.db).createToken({ userId: user.id, username: 'admin' }, 'long', 1);
+      assert.equal((await api.app.inject({ url: '/api/v1/me', headers: { authorization: `Bearer ${fresh.token}` } })).statusCode, 200);
+    } finally {
+      await api.close();
+    }
+  });
+});

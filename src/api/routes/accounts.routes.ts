@@ -1,6 +1,6 @@
 /** Login and logout (browser sessions), who am I, users (admin), and API tokens. */
 import { Type } from '@fastify/type-provider-typebox';
-import type { App, Services } from '../context.ts';
+import { actorOf, type App, type Services } from '../context.ts';
 import { ADMIN, AUTHENTICATED, PUBLIC } from '../permissions.ts';
 import { SESSION_COOKIE } from '../session.ts';
 import { listUsers } from '../../store/accounts.repository.ts';
@@ -71,7 +71,7 @@ export function accountRoutes(app: App, s: Services): void {
       },
     },
     async (req, reply) => {
-      const u = await s.accounts.createUser({ username: req.identity!.username, requestId: req.id }, req.body);
+      const u = await s.accounts.createUser(actorOf(req), req.body);
       return reply.status(201).send({ username: u.username, isAdmin: u.isAdmin, createdAt: u.createdAt.toISOString() });
     },
   );

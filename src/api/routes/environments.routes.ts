@@ -1,6 +1,6 @@
 /** A project's environments and its pipeline (the allowed promotion edges). Members read; owners change. */
 import { Type } from '@fastify/type-provider-typebox';
-import type { App, Services } from '../context.ts';
+import { actorOf, type App, type Services } from '../context.ts';
 import { PROJECT_READ, projectRole } from '../permissions.ts';
 import { errors } from './schemas.ts';
 
@@ -34,7 +34,6 @@ const PE = Type.Object({ project: Type.String(), env: Type.String() });
 const OWNER = projectRole('owner');
 
 export function environmentRoutes(app: App, s: Services): void {
-  const actor = (req: { identity?: { username: string }; id: string }) => ({ username: req.identity!.username, requestId: req.id });
   app.get('/api/v1/projects/:project/environments', { config: { permission: PROJECT_READ }, schema: { summary: 'Environments in pipeline order', tags: ['environments'], params: P, response: { 200: Type.Object({ items: Type.Array(Env) }), ...errors } } }, async (req) => ({
     items: await s.environments.list(req.params.project),
   }));
@@ -44,10 +43,10 @@ export function environmentRoutes(app: App, s: Services): void {
   app.put(
     '/api/v1/projects/:project/environments/:env',
     { config: { permission: OWNER }, schema: { summary: 'Create or update an environment', tags: ['environments'], params: PE, body: EnvBody, response: { 200: Env, ...errors } } },
-    async (req) => s.environments.put(actor(req), req.params.project, { name: req.params.env, ...req.body }, 'upsert'),
+    async (req) => s.environments.put(actorOf(req), req.params.project, { name: req.params.env, ...req.body }, 'upsert'),
   );
   app.delete('/api/v1/projects/:project/environments/:env', { config: { permission: OWNER }, schema: { summary: 'Delete an environment', tags: ['environments'], params: PE, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
-    await s.environments.remove(actor(req), req.params.project, req.params.env);
+    await s.environments.remove(actorOf(req), req.params.project, req.params.env);
     return reply.status(204).send(null);
   });
   app.get('/api/v1/projects/:project/pipeline', { config: { permission: PROJECT_READ }, schema: { summary: 'Allowed promotion edges', tags: ['environments'], params: P, response: { 200: Type.Object({ edges: Type.Array(Edge) }), ...errors } } }, async (req) => ({
@@ -56,6 +55,6 @@ export function environmentRoutes(app: App, s: Services): void {
   app.put(
     '/api/v1/projects/:project/pipeline',
     { config: { permission: OWNER }, schema: { summary: 'Replace the promotion edges', tags: ['environments'], params: P, body: Type.Object({ edges: Type.Array(Edge) }, { additionalProperties: false }), response: { 200: Type.Object({ edges: Type.Array(Edge) }), ...errors } } },
-    async (req) => ({ edges: await s.environments.setPipeline(actor(req), req.params.project, req.body.edges) }),
+    async (req) => ({ edges: await s.environments.setPipeline(actorOf(req), req.params.project, req.body.edges) }),
   );
 }

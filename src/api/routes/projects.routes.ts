@@ -1,6 +1,6 @@
 /** Projects, their applications and members. Members read; owners change; admins create projects. */
 import { Type } from '@fastify/type-provider-typebox';
-import type { App, Services } from '../context.ts';
+import { actorOf, type App, type Services } from '../context.ts';
 import { ADMIN, AUTHENTICATED, PROJECT_READ, projectRole } from '../permissions.ts';
 import { errors, Name, pageOf, PageQuerySchema } from './schemas.ts';
 
@@ -11,7 +11,6 @@ const P = Type.Object({ project: Type.String() });
 const OWNER = projectRole('owner');
 
 export function projectRoutes(app: App, s: Services): void {
-  const actor = (req: { identity?: { username: string }; id: string }) => ({ username: req.identity!.username, requestId: req.id });
   app.get(
     '/api/v1/projects',
     { config: { permission: AUTHENTICATED }, schema: { summary: 'Projects the caller can see (paged by name)', tags: ['projects'], querystring: PageQuerySchema, response: { 200: pageOf(Project) } } },
@@ -23,16 +22,16 @@ export function projectRoutes(app: App, s: Services): void {
   app.post(
     '/api/v1/projects',
     { config: { permission: ADMIN }, schema: { summary: 'Create a project', tags: ['projects'], body: Type.Object({ name: Name, description: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false }), response: { 201: Project, ...errors } } },
-    async (req, reply) => reply.status(201).send(await s.projects.put(actor(req), req.body, 'create')),
+    async (req, reply) => reply.status(201).send(await s.projects.put(actorOf(req), req.body, 'create')),
   );
   app.get('/api/v1/projects/:project', { config: { permission: PROJECT_READ }, schema: { summary: 'One project', tags: ['projects'], params: P, response: { 200: Project, ...errors } } }, async (req) => s.projects.get(req.params.project));
   app.put(
     '/api/v1/projects/:project',
     { config: { permission: OWNER }, schema: { summary: 'Update a project', tags: ['projects'], params: P, body: Type.Object({ description: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false }), response: { 200: Project, ...errors } } },
-    async (req) => s.projects.put(actor(req), { name: req.params.project, ...req.body }, 'upsert'),
+    async (req) => s.projects.put(actorOf(req), { name: req.params.project, ...req.body }, 'upsert'),
   );
   app.delete('/api/v1/projects/:project', { config: { permission: OWNER }, schema: { summary: 'Delete a project with its environments', tags: ['projects'], params: P, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
-    await s.projects.remove(actor(req), req.params.project);
+    await s.projects.remove(actorOf(req), req.params.project);
     return reply.status(204).send(null);
   });
 
@@ -43,12 +42,12 @@ export function projectRoutes(app: App, s: Services): void {
     '/api/v1/projects/:project/applications',
     { config: { permission: OWNER }, schema: { summary: 'Add an application', tags: ['projects'], params: P, body: Type.Object({ name: Type.String() }, { additionalProperties: false }), response: { 201: Type.Object({ name: Type.String() }), ...errors } } },
     async (req, reply) => {
-      await s.projects.addApplication(actor(req), req.params.project, req.body.name);
+      await s.projects.addApplication(actorOf(req), req.params.project, req.body.name);
       return reply.status(201).send({ name: req.body.name });
     },
   );
   app.delete('/api/v1/projects/:project/applications/:app', { config: { permission: OWNER }, schema: { summary: 'Remove an application', tags: ['projects'], params: Type.Object({ project: Type.String(), app: Type.String() }), response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
-    await s.projects.removeApplication(actor(req), req.params.project, req.params.app);
+    await s.projects.removeApplication(actorOf(req), req.params.project, req.params.app);
     return reply.status(204).send(null);
   });
 
@@ -63,7 +62,7 @@ export function projectRoutes(app: App, s: Services): void {
     },
     async (req, reply) => {
       const m = { username: req.body.username, role: req.body.role, environments: req.body.environments ?? null };
-      await s.projects.grant(actor(req), req.params.project, m);
+      await s.projects.grant(actorOf(req), req.params.project, m);
       return reply.status(201).send(m);
     },
   );
@@ -71,7 +70,7 @@ export function projectRoutes(app: App, s: Services): void {
     '/api/v1/projects/:project/members/:username/:role',
     { config: { permission: OWNER }, schema: { summary: 'Revoke a role', tags: ['projects'], params: Type.Object({ project: Type.String(), username: Type.String(), role: Role }), response: { 204: Type.Null(), ...errors } } },
     async (req, reply) => {
-      await s.projects.revoke(actor(req), req.params.project, req.params.username, req.params.role);
+      await s.projects.revoke(actorOf(req), req.params.project, req.params.username, req.params.role);
       return reply.status(204).send(null);
     },
   );

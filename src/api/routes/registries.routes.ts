@@ -1,6 +1,6 @@
 /** Registries: anyone signed in may read them (never their secrets); admins change them and test connections. */
 import { Type } from '@fastify/type-provider-typebox';
-import type { App, Services } from '../context.ts';
+import { actorOf, type App, type Services } from '../context.ts';
 import { ADMIN, AUTHENTICATED } from '../permissions.ts';
 import { errors, Name, pageOf, PageQuerySchema } from './schemas.ts';
 
@@ -24,7 +24,6 @@ const NewRegistryBody = Type.Object({ name: Name, ...registryFields }, { additio
 const params = Type.Object({ name: Type.String() });
 
 export function registryRoutes(app: App, s: Services): void {
-  const actor = (req: { identity?: { username: string }; id: string }) => ({ username: req.identity!.username, requestId: req.id });
   app.get(
     '/api/v1/registries',
     { config: { permission: AUTHENTICATED }, schema: { summary: 'List registries (paged by name)', tags: ['registries'], querystring: PageQuerySchema, response: { 200: pageOf(Registry) } } },
@@ -33,16 +32,16 @@ export function registryRoutes(app: App, s: Services): void {
   app.post(
     '/api/v1/registries',
     { config: { permission: ADMIN }, schema: { summary: 'Add a registry', tags: ['registries'], body: NewRegistryBody, response: { 201: Registry, ...errors } } },
-    async (req, reply) => reply.status(201).send(await s.registries.put(actor(req), req.body, 'create')),
+    async (req, reply) => reply.status(201).send(await s.registries.put(actorOf(req), req.body, 'create')),
   );
   app.get('/api/v1/registries/:name', { config: { permission: AUTHENTICATED }, schema: { summary: 'One registry', tags: ['registries'], params, response: { 200: Registry, ...errors } } }, async (req) => s.registries.get(req.params.name));
   app.put(
     '/api/v1/registries/:name',
     { config: { permission: ADMIN }, schema: { summary: 'Create or update a registry', tags: ['registries'], params, body: RegistryBody, response: { 200: Registry, ...errors } } },
-    async (req) => s.registries.put(actor(req), { name: req.params.name, ...req.body }, 'upsert'),
+    async (req) => s.registries.put(actorOf(req), { name: req.params.name, ...req.body }, 'upsert'),
   );
   app.delete('/api/v1/registries/:name', { config: { permission: ADMIN }, schema: { summary: 'Remove a registry no environment uses', tags: ['registries'], params, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
-    await s.registries.remove(actor(req), req.params.name);
+    await s.registries.remove(actorOf(req), req.params.name);
     return reply.status(204).send(null);
   });
   app.post(
