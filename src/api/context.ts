@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Database } from '../store/database.ts';
 import type { Accounts } from '../service/accounts.service.ts';
 import type { Environments } from '../service/environments.service.ts';
+import type { Policies } from '../service/policies.service.ts';
 import type { Projects } from '../service/projects.service.ts';
 import type { Registries } from '../service/registries.service.ts';
 import type { Permission } from './permissions.ts';
@@ -17,6 +18,7 @@ export interface Services {
   registries: Registries;
   projects: Projects;
   environments: Environments;
+  policies: Policies;
 }
 
 export interface DeclaredRoute {

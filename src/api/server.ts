@@ -15,6 +15,7 @@ import { authorize } from './permissions.ts';
 import { accountRoutes } from './routes/accounts.routes.ts';
 import { auditRoutes } from './routes/audit.routes.ts';
 import { environmentRoutes } from './routes/environments.routes.ts';
+import { policyRoutes } from './routes/policies.routes.ts';
 import { projectRoutes } from './routes/projects.routes.ts';
 import { registryRoutes } from './routes/registries.routes.ts';
 import { systemRoutes } from './routes/system.routes.ts';
@@ -114,6 +115,7 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
   registryRoutes(app, services);
   projectRoutes(app, services);
   environmentRoutes(app, services);
+  policyRoutes(app, services);
   await app.ready();
   return app;
 }

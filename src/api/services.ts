@@ -1,6 +1,7 @@
 /** Assembles the services the API serves from one database and the key that seals registry secrets. */
 import { Accounts } from '../service/accounts.service.ts';
 import { Environments } from '../service/environments.service.ts';
+import { Policies } from '../service/policies.service.ts';
 import { Projects } from '../service/projects.service.ts';
 import { Registries } from '../service/registries.service.ts';
 import type { SecretBox } from '../service/secret-box.ts';
@@ -14,5 +15,6 @@ export function createServices(database: Database, box: SecretBox): Services {
     registries: new Registries(database.db, box),
     projects: new Projects(database.db),
     environments: new Environments(database.db),
+    policies: new Policies(database.db),
   };
 }

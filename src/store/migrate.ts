@@ -6,9 +6,11 @@ import type { Kysely } from 'kysely';
 import { Migrator, type Migration } from 'kysely/migration';
 import { DatabaseUnavailable } from '../errors.ts';
 import * as m0001 from './migrations/0001-initial.ts';
+import * as m0002 from './migrations/0002-artifacts-policies.ts';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
+  '0002-artifacts-policies': m0002,
 };
 
 export interface MigrationReport {

@@ -118,6 +118,61 @@ export interface AuditLogTable {
   hash: string;
 }
 
+export interface ArtifactsTable {
+  id: string;
+  application_id: string;
+  digest: string;
+  registry_id: string;
+  repository: string;
+  tag: string | null;
+  media_type: string;
+  size: ColumnType<string, number, number>;
+  labels: Json<Record<string, string>>;
+  annotations: Json<Record<string, string>>;
+  created: Timestamp | null;
+  platforms: Json<string[]>;
+  /** [{digest, mediaType, artifactType}] of signatures, SBOMs, reports attached when registered. */
+  referrers: Json<Array<{ digest: string; mediaType: string; artifactType: string | null }>>;
+  build: Json<{ branch?: string; commit?: string; builder?: string; ciUrl?: string; labels?: Record<string, string> }>;
+  registered_by: string;
+  registered_at: Timestamp;
+}
+
+export interface ArtifactLocationsTable {
+  artifact_id: string;
+  environment_id: string;
+  tag: string | null;
+  since: Timestamp;
+}
+
+export interface PoliciesTable {
+  id: string;
+  name: string;
+  current_version: number;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface PolicyVersionsTable {
+  policy_id: string;
+  version: number;
+  description: string;
+  pass_conditions: Json<string[]>;
+  fail_conditions: Json<string[]>;
+  approver_count: number;
+  allow_requester_from_approve: boolean;
+  allow_image_builder_from_approve: boolean;
+  allow_approver_from_deploy: boolean;
+  created_by: string;
+  created_at: Timestamp;
+}
+
+export interface PolicyBindingsTable {
+  policy_id: string;
+  application_id: string;
+  environment_id: string;
+}
+
 export interface Schema {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -130,4 +185,9 @@ export interface Schema {
   pipeline_edges: PipelineEdgesTable;
   memberships: MembershipsTable;
   audit_log: AuditLogTable;
+  artifacts: ArtifactsTable;
+  artifact_locations: ArtifactLocationsTable;
+  policies: PoliciesTable;
+  policy_versions: PolicyVersionsTable;
+  policy_bindings: PolicyBindingsTable;
 }

@@ -1,0 +1,191 @@
+/**
+ * Promotion policies: CEL pass and fail conditions, the approvals an environment needs and the separation-of-duties
+ * flags (Devtron's names). Every change that alters a policy makes a new version; evaluations name the version
+ * they used. A policy applies to application × environment combinations, one policy per combination.
+ */
+import type { Kysely, Selectable } from 'kysely';
+import { Conflict, InvalidInput, NotFound } from '../errors.ts';
+import { compileCondition } from '../policy/condition.ts';
+import type { Schema } from '../store/schema.ts';
+import { audited, type Actor } from './audited.ts';
+import { NAME } from './projects.service.ts';
+import { newId } from './tokens.ts';
+
+export interface PolicyRules {
+  description: string;
+  passConditions: string[];
+  failConditions: string[];
+  approverCount: number;
+  allowRequesterFromApprove: boolean;
+  allowImageBuilderFromApprove: boolean;
+  allowApproverFromDeploy: boolean;
+}
+
+export type PolicyInput = { name: string } & Partial<PolicyRules>;
+
+export interface Binding {
+  project: string;
+  application: string;
+  environment: string;
+}
+
+export interface PolicyView extends PolicyRules {
+  name: string;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  appliesTo: Binding[];
+}
+
+const DEFAULTS: PolicyRules = { description: '', passConditions: [], failConditions: [], approverCount: 0, allowRequesterFromApprove: false, allowImageBuilderFromApprove: false, allowApproverFromDeploy: false };
+
+function json<T>(v: unknown): T {
+  return (typeof v === 'string' ? JSON.parse(v) : v) as T;
+}
+
+export function checkRules(r: PolicyRules): void {
+  if (!Number.isInteger(r.approverCount) || r.approverCount < 0 || r.approverCount > 6) throw new InvalidInput('a whole number from 0 to 6', 'approverCount');
+  for (const [field, list] of [['passConditions', r.passConditions], ['failConditions', r.failConditions]] as const) {
+    list.forEach((expr, i) => {
+      const c = compileCondition(expr);
+      if (!c.ok) throw new InvalidInput(c.error, `${field}[${i}]`);
+    });
+  }
+}
+
+export class Policies {
+  constructor(private readonly db: Kysely<Schema>) {}
+
+  private async row(name: string): Promise<Selectable<Schema['policies']>> {
+    const p = await this.db.selectFrom('policies').selectAll().where('name', '=', name).executeTakeFirst();
+    if (!p) throw new NotFound('policy', name);
+    return p;
+  }
+
+  private async rules(policyId: string, version: number): Promise<PolicyRules> {
+    const v = await this.db.selectFrom('policy_versions').selectAll().where('policy_id', '=', policyId).where('version', '=', version).executeTakeFirstOrThrow();
+    return {
+      description: v.description,
+      passConditions: json<string[]>(v.pass_conditions),
+      failConditions: json<string[]>(v.fail_conditions),
+      approverCount: v.approver_count,
+      allowRequesterFromApprove: v.allow_requester_from_approve,
+      allowImageBuilderFromApprove: v.allow_image_builder_from_approve,
+      allowApproverFromDeploy: v.allow_approver_from_deploy,
+    };
+  }
+
+  private async bindings(policyId: string): Promise<Binding[]> {
+    return this.db
+      .selectFrom('policy_bindings')
+      .innerJoin('applications', 'applications.id', 'policy_bindings.application_id')
+      .innerJoin('environments', 'environments.id', 'policy_bindings.environment_id')
+      .innerJoin('projects', 'projects.id', 'applications.project_id')
+      .select(['projects.name as project', 'applications.name as application', 'environments.name as environment'])
+      .where('policy_bindings.policy_id', '=', policyId)
+      .orderBy('projects.name')
+      .orderBy('applications.name')
+      .orderBy('environments.position')
+      .execute();
+  }
+
+  async get(name: string, version?: number): Promise<PolicyView> {
+    const p = await this.row(name);
+    const v = version ?? p.current_version;
+    if (v < 1 || v > p.current_version) throw new NotFound('policy version', `${name}@${v}`);
+    return { name: p.name, version: v, ...(await this.rules(p.id, v)), createdAt: p.created_at.toISOString(), updatedAt: p.updated_at.toISOString(), appliesTo: await this.bindings(p.id) };
+  }
+
+  async list(): Promise<PolicyView[]> {
+    const rows = await this.db.selectFrom('policies').select('name').orderBy('name').execute();
+    return Promise.all(rows.map((r) => this.get(r.name)));
+  }
+
+  /** Creates, or updates into a new version when a rule changed; the same rules again change nothing. */
+  async put(actor: Actor, input: PolicyInput, mode: 'create' | 'upsert'): Promise<PolicyView> {
+    if (!NAME.test(input.name)) throw new InvalidInput('use 1-63 lower-case letters, digits and "-"', 'name');
+    const existing = await this.db.selectFrom('policies').selectAll().where('name', '=', input.name).executeTakeFirst();
+    if (existing && mode === 'create') throw new Conflict(`policy "${input.name}" exists already`);
+    const before = existing ? await this.rules(existing.id, existing.current_version) : undefined;
+    const { name: _name, ...given } = input;
+    const rules: PolicyRules = { ...DEFAULTS, ...before, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) };
+    checkRules(rules);
+    if (before && JSON.stringify(before) === JSON.stringify(rules)) return this.get(input.name);
+    const now = new Date();
+    const id = existing?.id ?? newId();
+    const version = (existing?.current_version ?? 0) + 1;
+    await audited(this.db, actor, { action: existing ? 'policy.update' : 'policy.create', objectType: 'policy', objectId: input.name }, async (trx) => {
+      if (existing) await trx.updateTable('policies').set({ current_version: version, updated_at: now }).where('id', '=', id).execute();
+      else await trx.insertInto('policies').values({ id, name: input.name, current_version: version, created_at: now, updated_at: now }).execute();
+      await trx
+        .insertInto('policy_versions')
+        .values({
+          policy_id: id,
+          version,
+          description: rules.description,
+          pass_conditions: JSON.stringify(rules.passConditions),
+          fail_conditions: JSON.stringify(rules.failConditions),
+          approver_count: rules.approverCount,
+          allow_requester_from_approve: rules.allowRequesterFromApprove,
+          allow_image_builder_from_approve: rules.allowImageBuilderFromApprove,
+          allow_approver_from_deploy: rules.allowApproverFromDeploy,
+          created_by: actor.username,
+          created_at: now,
+        })
+        .execute();
+      return { result: undefined, summary: { version, before: before ?? null, after: rules } };
+    });
+    return this.get(input.name);
+  }
+
+  async remove(actor: Actor, name: string): Promise<void> {
+    const p = await this.row(name);
+    await audited(this.db, actor, { action: 'policy.delete', objectType: 'policy', objectId: name }, async (trx) => {
+      await trx.deleteFrom('policies').where('id', '=', p.id).execute();
+      return { result: undefined, summary: { before: { version: p.current_version } } };
+    });
+  }
+
+  /** Applies the policy to each application × environment (replacing the policy that applied there before). */
+  async apply(actor: Actor, name: string, bindings: readonly Binding[]): Promise<PolicyView> {
+    const p = await this.row(name);
+    const resolved: Array<{ application_id: string; environment_id: string }> = [];
+    for (const [i, b] of bindings.entries()) {
+      const app = await this.db
+        .selectFrom('applications')
+        .innerJoin('projects', 'projects.id', 'applications.project_id')
+        .select(['applications.id as id', 'projects.id as projectId'])
+        .where('projects.name', '=', b.project)
+        .where('applications.name', '=', b.application)
+        .executeTakeFirst();
+      if (!app) throw new InvalidInput(`project "${b.project}" has no application "${b.application}"`, `applicationEnvironments[${i}]`);
+      const env = await this.db.selectFrom('environments').select('id').where('project_id', '=', app.projectId).where('name', '=', b.environment).executeTakeFirst();
+      if (!env) throw new InvalidInput(`project "${b.project}" has no environment "${b.environment}"`, `applicationEnvironments[${i}]`);
+      resolved.push({ application_id: app.id, environment_id: env.id });
+    }
+    await audited(this.db, actor, { action: 'policy.apply', objectType: 'policy', objectId: name }, async (trx) => {
+      for (const r of resolved) {
+        await trx.deleteFrom('policy_bindings').where('application_id', '=', r.application_id).where('environment_id', '=', r.environment_id).execute();
+        await trx.insertInto('policy_bindings').values({ policy_id: p.id, ...r }).execute();
+      }
+      return { result: undefined, summary: { appliedTo: bindings } };
+    });
+    return this.get(name);
+  }
+
+  /** The policy (current version) that applies to an application entering an environment, if any. */
+  async forTarget(project: string, application: string, environment: string): Promise<PolicyView | undefined> {
+    const row = await this.db
+      .selectFrom('policy_bindings')
+      .innerJoin('policies', 'policies.id', 'policy_bindings.policy_id')
+      .innerJoin('applications', 'applications.id', 'policy_bindings.application_id')
+      .innerJoin('environments', 'environments.id', 'policy_bindings.environment_id')
+      .innerJoin('projects', 'projects.id', 'applications.project_id')
+      .select('policies.name as name')
+      .where('projects.name', '=', project)
+      .where('applications.name', '=', application)
+      .where('environments.name', '=', environment)
+      .executeTakeFirst();
+    return row ? this.get(row.name) : undefined;
+  }
+}
