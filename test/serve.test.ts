@@ -95,6 +95,15 @@ test('serve, login, manage the model from the CLI, verify the audit chain, stop 
   assert.equal(bad2.code, 2);
   assert.match(bad2.stderr, /broken\.yaml:6:15: projects\[0\]\.environments\[0\]\.kind: kind must be repository or tag/);
 
+  // Policies with devtctl's spellings, and Devtron's apply file.
+  const created = JSON.parse(await ok(['policy', 'create', '--name', 'prod-gate', '--failCondition', 'scan.critical > 0', '--pass-condition', 'signature.present', '--approverCount', '1', '--allowRequestFromApprove', '-o', 'json']));
+  assert.deepEqual([created.version, created.approverCount, created.allowRequesterFromApprove, created.failConditions], [1, 1, true, ['scan.critical > 0']]);
+  const badCel = await runCli(['policy', 'update', 'prod-gate', '--fail-condition', 'scan.critical >'], env);
+  assert.equal(badCel.code, 2);
+  assert.match(badCel.stderr, /failConditions\[0\]: line 1, column \d+/);
+  const applied = await ok(['policy', 'apply', '-f', fileURLToPath(new URL('../examples/applyPolicy.yaml', import.meta.url)), '-o', 'json']);
+  assert.deepEqual(JSON.parse(applied).appliesTo, [{ project: 'shop', application: 'api', environment: 'prod' }, { project: 'shop', application: 'web', environment: 'prod' }]);
+
   s.proc.kill('SIGTERM');
   assert.equal(await exited(s.proc), 0, 'graceful shutdown exits 0');
   const again = await startServer(port);

@@ -4,6 +4,7 @@
  */
 import type { AuditRecord, AuditVerdict } from '../store/audit.repository.ts';
 import type { EnvironmentInput, EnvironmentView, Edge } from '../service/environments.service.ts';
+import type { Binding, PolicyInput, PolicyView } from '../service/policies.service.ts';
 import type { MemberView, ProjectView } from '../service/projects.service.ts';
 import type { ConnectionReport, RegistryInput, RegistryView } from '../service/registries.service.ts';
 import { HoistError } from '../errors.ts';
@@ -116,6 +117,19 @@ export class HoistClient {
     list: async () => (await this.request<{ items: TokenView[] }>('GET', '/api/v1/tokens')).items,
     create: (name: string, expiresInDays?: number) => this.request<{ id: string; name: string; token: string; expiresAt: string | null }>('POST', '/api/v1/tokens', expiresInDays === undefined ? { name } : { name, expiresInDays }),
     revoke: (id: string) => this.request<void>('DELETE', `/api/v1/tokens/${enc(id)}`),
+  };
+
+  policies = {
+    list: async () => (await this.request<{ items: PolicyView[] }>('GET', '/api/v1/policies')).items,
+    get: (name: string, version?: number) => this.request<PolicyView>('GET', `/api/v1/policies/${enc(name)}${version === undefined ? '' : `?version=${version}`}`),
+    create: (p: PolicyInput) => this.request<PolicyView>('POST', '/api/v1/policies', p),
+    put: (p: PolicyInput) => {
+      const { name, ...body } = p;
+      return this.request<PolicyView>('PUT', `/api/v1/policies/${enc(name)}`, body);
+    },
+    remove: (name: string) => this.request<void>('DELETE', `/api/v1/policies/${enc(name)}`),
+    apply: (name: string, applicationEnvironments: Binding[]) => this.request<PolicyView>('POST', `/api/v1/policies/${enc(name)}/apply`, { applicationEnvironments }),
+    validate: (expression: string) => this.request<{ valid: boolean; line?: number; column?: number; message?: string }>('POST', '/api/v1/policies/validate', { expression }),
   };
 
   audit = {

@@ -164,9 +164,52 @@ program
   .option('-f, --file <file>', 'write to this file instead of standard output')
   .action(async (flags) => (await import('./commands/apply.ts')).exportCommand(flags));
 
+const policyCmd = program.command('policy').description('promotion policies: CEL conditions, approvals, separation of duties');
+const policyOptions = (c: Command): Command =>
+  withOutput(
+    c
+      .option('--description <text>')
+      .option('--pass-condition <cel>', 'all must be true (repeatable; also --passCondition)', collect)
+      .option('--fail-condition <cel>', 'any true denies (repeatable; also --failCondition)', collect)
+      .option('--approver-count <n>', 'approvals needed, 0-6 (also --approverCount)')
+      .option('--allow-request-from-approve', 'the requester may approve (also --allowRequestFromApprove)')
+      .option('--allow-image-builder-from-approve', "the image's builder may approve (also --allowImageBuilderFromApprove)")
+      .option('--allow-approver-from-deploy', 'an approver may deploy it (also --allowApproverFromDeploy)'),
+  );
+const policyCommands = () => import('./commands/policy.ts');
+policyOptions(policyCmd.command('create').requiredOption('--name <name>')).action(async (f) => (await policyCommands()).policy.create(f));
+policyOptions(policyCmd.command('update').argument('<name>')).action(async (n: string, f) => (await policyCommands()).policy.update(n, f));
+withOutput(policyCmd.command('list')).action(async (f) => (await policyCommands()).policy.list(f));
+withOutput(policyCmd.command('show').argument('<name>').option('--version <n>')).action(async (n: string, f) => (await policyCommands()).policy.show(n, f));
+policyCmd.command('delete').argument('<name>').action(async (n: string) => (await policyCommands()).policy.remove(n));
+withOutput(
+  policyCmd
+    .command('apply')
+    .description("apply policies to application × environment pairs from Devtron's artifactPromotionPolicy file")
+    .requiredOption('-f, --file <file>')
+    .option('--project <name>', 'the project of the applications (default: the one project that has each)'),
+).action(async (f) => (await policyCommands()).policy.apply(f));
+
+/** devtctl's camelCase spellings of the policy flags. */
+const DEVTCTL_FLAGS: Record<string, string> = {
+  '--passCondition': '--pass-condition',
+  '--failCondition': '--fail-condition',
+  '--approverCount': '--approver-count',
+  '--allowRequestFromApprove': '--allow-request-from-approve',
+  '--allowImageBuilderFromApprove': '--allow-image-builder-from-approve',
+  '--allowApproverFromDeploy': '--allow-approver-from-deploy',
+};
+function devtctlSpellings(argv: string[]): string[] {
+  return argv.map((a) => {
+    const [flag, ...value] = a.split('=');
+    const mapped = flag !== undefined ? DEVTCTL_FLAGS[flag] : undefined;
+    return mapped === undefined ? a : [mapped, ...value].join('=');
+  });
+}
+
 async function main(): Promise<void> {
   try {
-    await program.parseAsync(process.argv);
+    await program.parseAsync(devtctlSpellings(process.argv));
   } catch (e) {
     if (e instanceof CommanderError) {
       // Help and version exit 0; every other commander error is bad usage, already printed by commander.

@@ -1,0 +1,90 @@
+/**
+ * `hoist policy create|update|list|show|delete|apply`. Flags follow Devtron's devtctl too (`--passCondition`,
+ * `--approverCount`, `--allowRequestFromApprove`, …; main.ts maps those spellings), and `policy apply -f` reads
+ * Devtron's `kind: artifactPromotionPolicy` file.
+ */
+import { readFileSync } from 'node:fs';
+import type { HoistClient } from '../../api/client.ts';
+import { InvalidInput } from '../../errors.ts';
+import type { Binding, PolicyInput } from '../../service/policies.service.ts';
+import { client } from '../client-config.ts';
+import { outputFormat, print } from '../output.ts';
+
+export interface PolicyFlags {
+  name?: string;
+  description?: string;
+  passCondition?: string[];
+  failCondition?: string[];
+  approverCount?: string;
+  allowRequestFromApprove?: boolean;
+  allowImageBuilderFromApprove?: boolean;
+  allowApproverFromDeploy?: boolean;
+  output?: string;
+}
+
+function input(name: string, f: PolicyFlags): PolicyInput {
+  const p: PolicyInput = { name };
+  if (f.description !== undefined) p.description = f.description;
+  if (f.passCondition !== undefined) p.passConditions = f.passCondition;
+  if (f.failCondition !== undefined) p.failConditions = f.failCondition;
+  if (f.approverCount !== undefined) {
+    const n = Number(f.approverCount);
+    if (!Number.isInteger(n) || n < 0 || n > 6) throw new InvalidInput(`"${f.approverCount}" is not a whole number from 0 to 6`, '--approver-count');
+    p.approverCount = n;
+  }
+  if (f.allowRequestFromApprove !== undefined) p.allowRequesterFromApprove = f.allowRequestFromApprove;
+  if (f.allowImageBuilderFromApprove !== undefined) p.allowImageBuilderFromApprove = f.allowImageBuilderFromApprove;
+  if (f.allowApproverFromDeploy !== undefined) p.allowApproverFromDeploy = f.allowApproverFromDeploy;
+  return p;
+}
+
+const COLUMNS = ['name', 'version', 'approverCount', 'passConditions', 'failConditions', 'appliesTo'];
+
+export const policy = {
+  create: async (f: PolicyFlags) => {
+    if (!f.name) throw new InvalidInput('required', '--name');
+    await print(await client().policies.create(input(f.name, f)), outputFormat(f.output));
+  },
+  update: async (name: string, f: PolicyFlags) => print(await client().policies.put(input(name, f)), outputFormat(f.output)),
+  list: async (f: PolicyFlags) => print(await client().policies.list(), outputFormat(f.output), COLUMNS),
+  show: async (name: string, f: PolicyFlags & { version?: string }) => print(await client().policies.get(name, f.version === undefined ? undefined : Number(f.version)), outputFormat(f.output)),
+  remove: async (name: string) => client().policies.remove(name),
+  apply: async (f: { file: string; project?: string; output?: string }) => {
+    const c = client();
+    const { policies, bindings } = await readApplyFile(c, f.file, f.project);
+    for (const name of policies) await print(await c.policies.apply(name, bindings), outputFormat(f.output), COLUMNS);
+  },
+};
+
+/** Devtron's apply file: `kind: artifactPromotionPolicy`, `spec.payload.applicationEnvironments[{appName, envName}]`, `applyToPolicyNames`. */
+async function readApplyFile(c: HoistClient, file: string, project?: string): Promise<{ policies: string[]; bindings: Binding[] }> {
+  const { parseDocument } = await import('yaml');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new InvalidInput(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, '-f');
+  }
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    throw new InvalidInput(`${file}:${e.linePos?.[0]?.line ?? 0}:${e.linePos?.[0]?.col ?? 0}: ${e.message.split('\n')[0]}`);
+  }
+  const root = doc.toJS() as { kind?: string; spec?: { payload?: Record<string, unknown> } & Record<string, unknown> };
+  if (root?.kind !== 'artifactPromotionPolicy') throw new InvalidInput(`${file}: kind must be artifactPromotionPolicy`);
+  const payload = (root.spec?.payload ?? root.spec ?? {}) as { applicationEnvironments?: Array<{ appName?: string; envName?: string; projectName?: string }>; applyToPolicyNames?: string[]; applyToPolicyName?: string };
+  const policies = payload.applyToPolicyNames ?? (payload.applyToPolicyName ? [payload.applyToPolicyName] : []);
+  if (policies.length === 0) throw new InvalidInput(`${file}: spec.payload.applyToPolicyNames lists no policy`);
+  const pairs = payload.applicationEnvironments ?? [];
+  if (pairs.length === 0) throw new InvalidInput(`${file}: spec.payload.applicationEnvironments is empty`);
+  // Devtron's application names are global; hoist's live in projects: use --project, or find the one project holding the app.
+  const projects = project !== undefined ? [project] : (await c.projects.list()).map((p) => p.name);
+  const appsOf = new Map(await Promise.all(projects.map(async (p) => [p, await c.projects.applications(p)] as const)));
+  const bindings = pairs.map((pair, i): Binding => {
+    if (!pair.appName || !pair.envName) throw new InvalidInput(`${file}: applicationEnvironments[${i}] needs appName and envName`);
+    const owners = pair.projectName ? [pair.projectName] : projects.filter((p) => appsOf.get(p)?.includes(pair.appName!));
+    if (owners.length !== 1) throw new InvalidInput(`${file}: application "${pair.appName}" is in ${owners.length === 0 ? 'no project' : `several projects (${owners.join(', ')})`}; pass --project`);
+    return { project: owners[0]!, application: pair.appName, environment: pair.envName };
+  });
+  return { policies, bindings };
+}
