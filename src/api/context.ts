@@ -3,6 +3,7 @@ import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, Raw
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Database } from '../store/database.ts';
 import type { Accounts } from '../service/accounts.service.ts';
+import type { Artifacts } from '../service/artifacts.service.ts';
 import type { Environments } from '../service/environments.service.ts';
 import type { Policies } from '../service/policies.service.ts';
 import type { Projects } from '../service/projects.service.ts';
@@ -19,6 +20,7 @@ export interface Services {
   projects: Projects;
   environments: Environments;
   policies: Policies;
+  artifacts: Artifacts;
 }
 
 export interface DeclaredRoute {

@@ -13,6 +13,7 @@ import { httpError } from './http-errors.ts';
 import { createMetrics } from './metrics.ts';
 import { authorize } from './permissions.ts';
 import { accountRoutes } from './routes/accounts.routes.ts';
+import { artifactRoutes } from './routes/artifacts.routes.ts';
 import { auditRoutes } from './routes/audit.routes.ts';
 import { environmentRoutes } from './routes/environments.routes.ts';
 import { policyRoutes } from './routes/policies.routes.ts';
@@ -116,6 +117,7 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
   projectRoutes(app, services);
   environmentRoutes(app, services);
   policyRoutes(app, services);
+  artifactRoutes(app, services);
   await app.ready();
   return app;
 }

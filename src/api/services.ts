@@ -1,5 +1,6 @@
 /** Assembles the services the API serves from one database and the key that seals registry secrets. */
 import { Accounts } from '../service/accounts.service.ts';
+import { Artifacts } from '../service/artifacts.service.ts';
 import { Environments } from '../service/environments.service.ts';
 import { Policies } from '../service/policies.service.ts';
 import { Projects } from '../service/projects.service.ts';
@@ -9,10 +10,12 @@ import type { Database } from '../store/database.ts';
 import type { Services } from './context.ts';
 
 export function createServices(database: Database, box: SecretBox): Services {
+  const registries = new Registries(database.db, box);
   return {
     database,
     accounts: new Accounts(database.db),
-    registries: new Registries(database.db, box),
+    registries,
+    artifacts: new Artifacts(database.db, registries),
     projects: new Projects(database.db),
     environments: new Environments(database.db),
     policies: new Policies(database.db),
