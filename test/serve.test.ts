@@ -12,6 +12,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { freePort } from './harness/free-port.ts';
+import { startRegistry } from './harness/registry.ts';
+import { buildImage } from './harness/images.ts';
+import { pushImage } from './harness/push.ts';
 import { runCli } from './helpers/run-cli.ts';
 import { openDatabase } from '../src/store/database.ts';
 import { migrate } from '../src/store/migrate.ts';
@@ -94,6 +97,21 @@ test('serve, login, manage the model from the CLI, verify the audit chain, stop 
   const bad2 = await runCli(['apply', '-f', broken], env);
   assert.equal(bad2.code, 2);
   assert.match(bad2.stderr, /broken\.yaml:6:15: projects\[0\]\.environments\[0\]\.kind: kind must be repository or tag/);
+
+  // Artifacts: CI registers an image from a real registry.
+  const ciRegistry = await startRegistry();
+  try {
+    const img = buildImage({ layers: [5000], labels: { team: 'shop' } });
+    await pushImage(ciRegistry.url, 'ci/web', img, { tag: '7' });
+    await ok(['registry', 'set', 'ci-reg', '--url', `http://${ciRegistry.host}`]);
+    await ok(['env', 'set', 'shop', 'ci', '--kind', 'repository', '--registry', 'ci-reg', '--repository', 'ci/{app}', '--position', '0']);
+    const registered = JSON.parse(await ok(['artifact', 'register', `${ciRegistry.host}/ci/web:7`, '--project', 'shop', '--app', 'web', '--branch', 'main', '--commit', 'abc123', '--label', 'ticket=SHOP-1', '-o', 'json']));
+    assert.deepEqual([registered.digest, registered.labels.team, registered.build.labels], [img.digest, 'shop', { ticket: 'SHOP-1' }]);
+    const listed = JSON.parse(await ok(['artifact', 'list', '--project', 'shop', '--app', 'web', '--env', 'ci', '-o', 'json']));
+    assert.deepEqual(listed.map((a: { digest: string; environments: string[] }) => [a.digest, a.environments]), [[img.digest, ['ci']]]);
+  } finally {
+    await ciRegistry.stop();
+  }
 
   // Policies with devtctl's spellings, and Devtron's apply file.
   const created = JSON.parse(await ok(['policy', 'create', '--name', 'prod-gate', '--failCondition', 'scan.critical > 0', '--pass-condition', 'signature.present', '--approverCount', '1', '--allowRequestFromApprove', '-o', 'json']));

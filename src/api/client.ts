@@ -3,6 +3,7 @@
  * the services that produce them; an error answer becomes an ApiError with the server's code and message.
  */
 import type { AuditRecord, AuditVerdict } from '../store/audit.repository.ts';
+import type { ArtifactView, BuildInfo } from '../service/artifacts.service.ts';
 import type { EnvironmentInput, EnvironmentView, Edge } from '../service/environments.service.ts';
 import type { Binding, PolicyInput, PolicyView } from '../service/policies.service.ts';
 import type { MemberView, ProjectView } from '../service/projects.service.ts';
@@ -130,6 +131,13 @@ export class HoistClient {
     remove: (name: string) => this.request<void>('DELETE', `/api/v1/policies/${enc(name)}`),
     apply: (name: string, applicationEnvironments: Binding[]) => this.request<PolicyView>('POST', `/api/v1/policies/${enc(name)}/apply`, { applicationEnvironments }),
     validate: (expression: string) => this.request<{ valid: boolean; line?: number; column?: number; message?: string }>('POST', '/api/v1/policies/validate', { expression }),
+  };
+
+  artifacts = {
+    register: (project: string, app: string, body: { reference: string } & BuildInfo) => this.request<ArtifactView>('POST', `/api/v1/projects/${enc(project)}/applications/${enc(app)}/artifacts`, body),
+    list: async (project: string, app: string, environment?: string) =>
+      (await this.request<{ items: ArtifactView[] }>('GET', `/api/v1/projects/${enc(project)}/applications/${enc(app)}/artifacts${environment === undefined ? '' : `?environment=${enc(environment)}`}`)).items,
+    get: (project: string, app: string, digest: string) => this.request<ArtifactView>('GET', `/api/v1/projects/${enc(project)}/applications/${enc(app)}/artifacts/${enc(digest)}`),
   };
 
   audit = {

@@ -164,6 +164,23 @@ program
   .option('-f, --file <file>', 'write to this file instead of standard output')
   .action(async (flags) => (await import('./commands/apply.ts')).exportCommand(flags));
 
+const artifactCmd = program.command('artifact').description('images CI built, as hoist read them from the registry');
+withOutput(
+  artifactCmd
+    .command('register')
+    .description('register an image CI built; hoist reads its digest, platforms, labels and attachments itself')
+    .argument('<reference>', 'HOST/REPO:TAG or HOST/REPO@sha256:…')
+    .requiredOption('--project <name>')
+    .requiredOption('--app <name>')
+    .option('--branch <branch>')
+    .option('--commit <sha>')
+    .option('--builder <user>')
+    .option('--ci-url <url>')
+    .option('--label <key=value>', 'repeatable', collect),
+).action(async (r: string, f) => (await control()).artifact.register(r, f));
+withOutput(artifactCmd.command('list').requiredOption('--project <name>').requiredOption('--app <name>').option('--env <name>', 'only those in this environment')).action(async (f) => (await control()).artifact.list(f));
+withOutput(artifactCmd.command('show').argument('<digest>').requiredOption('--project <name>').requiredOption('--app <name>')).action(async (d: string, f) => (await control()).artifact.show(d, f));
+
 const policyCmd = program.command('policy').description('promotion policies: CEL conditions, approvals, separation of duties');
 const policyOptions = (c: Command): Command =>
   withOutput(

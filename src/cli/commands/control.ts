@@ -106,3 +106,23 @@ export const audit = {
     if (!v.ok) process.exitCode = 1;
   },
 };
+
+export const artifact = {
+  register: async (reference: string, f: Flags & { project: string; app: string; branch?: string; commit?: string; builder?: string; ciUrl?: string; label?: string[] }) => {
+    const labels: Record<string, string> = {};
+    for (const l of f.label ?? []) {
+      const eq = l.indexOf('=');
+      if (eq <= 0) throw new InvalidInput(`"${l}" is not KEY=VALUE`, '--label');
+      labels[l.slice(0, eq)] = l.slice(eq + 1);
+    }
+    const build = { ...(f.branch ? { branch: f.branch } : {}), ...(f.commit ? { commit: f.commit } : {}), ...(f.builder ? { builder: f.builder } : {}), ...(f.ciUrl ? { ciUrl: f.ciUrl } : {}), ...(f.label ? { labels } : {}) };
+    await print(await client().artifacts.register(f.project, f.app, { reference, ...build }), out(f));
+  },
+  list: async (f: Flags & { project: string; app: string; env?: string }) =>
+    print(
+      (await client().artifacts.list(f.project, f.app, f.env)).map((a) => ({ ...a, environments: a.environments.map((e) => e.environment) })),
+      out(f),
+      ['digest', 'tag', 'repository', 'platforms', 'environments', 'registeredAt'],
+    ),
+  show: async (digest: string, f: Flags & { project: string; app: string }) => print(await client().artifacts.get(f.project, f.app, digest), out(f)),
+};
