@@ -7,6 +7,7 @@ import type { Artifacts } from '../service/artifacts.service.ts';
 import type { Environments } from '../service/environments.service.ts';
 import type { Policies } from '../service/policies.service.ts';
 import type { Projects } from '../service/projects.service.ts';
+import type { Promotions } from '../service/promotions.service.ts';
 import type { Registries } from '../service/registries.service.ts';
 import type { Permission } from './permissions.ts';
 import type { Identity } from '../service/identity.ts';
@@ -21,6 +22,7 @@ export interface Services {
   environments: Environments;
   policies: Policies;
   artifacts: Artifacts;
+  promotions: Promotions;
 }
 
 export interface DeclaredRoute {

@@ -18,6 +18,7 @@ import { auditRoutes } from './routes/audit.routes.ts';
 import { environmentRoutes } from './routes/environments.routes.ts';
 import { policyRoutes } from './routes/policies.routes.ts';
 import { projectRoutes } from './routes/projects.routes.ts';
+import { promotionRoutes } from './routes/promotions.routes.ts';
 import { registryRoutes } from './routes/registries.routes.ts';
 import { systemRoutes } from './routes/system.routes.ts';
 import { CSRF_HEADER, SESSION_COOKIE } from './session.ts';
@@ -55,7 +56,8 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
     },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    // coerceTypes true, not 'array': with 'array', ajv turns a null into [''] while trying the first branch of Array | Null.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const metrics = createMetrics(services.database);
@@ -118,6 +120,7 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
   environmentRoutes(app, services);
   policyRoutes(app, services);
   artifactRoutes(app, services);
+  promotionRoutes(app, services);
   await app.ready();
   return app;
 }

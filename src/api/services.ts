@@ -4,6 +4,7 @@ import { Artifacts } from '../service/artifacts.service.ts';
 import { Environments } from '../service/environments.service.ts';
 import { Policies } from '../service/policies.service.ts';
 import { Projects } from '../service/projects.service.ts';
+import { Promotions } from '../service/promotions.service.ts';
 import { Registries } from '../service/registries.service.ts';
 import type { SecretBox } from '../service/secret-box.ts';
 import type { Database } from '../store/database.ts';
@@ -11,13 +12,17 @@ import type { Services } from './context.ts';
 
 export function createServices(database: Database, box: SecretBox): Services {
   const registries = new Registries(database.db, box);
+  const artifacts = new Artifacts(database.db, registries);
+  const environments = new Environments(database.db);
+  const policies = new Policies(database.db);
   return {
     database,
     accounts: new Accounts(database.db),
     registries,
-    artifacts: new Artifacts(database.db, registries),
+    artifacts,
     projects: new Projects(database.db),
-    environments: new Environments(database.db),
-    policies: new Policies(database.db),
+    environments,
+    policies,
+    promotions: new Promotions(database.db, artifacts, environments, policies),
   };
 }

@@ -173,6 +173,42 @@ export interface PolicyBindingsTable {
   environment_id: string;
 }
 
+export type TargetState = 'AWAITING_APPROVAL' | 'QUEUED' | 'PROMOTING' | 'PROMOTED' | 'REJECTED' | 'CANCELED' | 'STALE' | 'FAILED';
+
+export interface PromotionRequestsTable {
+  id: string;
+  project_id: string;
+  application_id: string;
+  artifact_id: string;
+  digest: string;
+  source_env_id: string;
+  requested_by: string;
+  comment: string;
+  created_at: Timestamp;
+}
+
+export interface PromotionTargetsTable {
+  id: string;
+  request_id: string;
+  environment_id: string;
+  state: TargetState;
+  policy_name: string | null;
+  policy_version: number | null;
+  approvals_needed: number;
+  verdict: Json<unknown>;
+  variables: Json<unknown>;
+  reason: string | null;
+  updated_at: Timestamp;
+}
+
+export interface PromotionDecisionsTable {
+  target_id: string;
+  username: string;
+  decision: 'approve' | 'reject';
+  comment: string;
+  at: Timestamp;
+}
+
 export interface Schema {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -190,4 +226,7 @@ export interface Schema {
   policies: PoliciesTable;
   policy_versions: PolicyVersionsTable;
   policy_bindings: PolicyBindingsTable;
+  promotion_requests: PromotionRequestsTable;
+  promotion_targets: PromotionTargetsTable;
+  promotion_decisions: PromotionDecisionsTable;
 }

@@ -1,0 +1,87 @@
+/**
+ * Promotion requests: developers (and promoters, owners) ask; promoters decide per environment; requesters cancel.
+ * Who may decide on which environment, and separation of duties, are checked by the service (with the reason).
+ */
+import { Type } from '@fastify/type-provider-typebox';
+import { actorOf, type App, type Services } from '../context.ts';
+import { PROJECT_READ, projectRole } from '../permissions.ts';
+import { errors } from './schemas.ts';
+
+const State = Type.Union([
+  Type.Literal('AWAITING_APPROVAL'),
+  Type.Literal('QUEUED'),
+  Type.Literal('PROMOTING'),
+  Type.Literal('PROMOTED'),
+  Type.Literal('REJECTED'),
+  Type.Literal('CANCELED'),
+  Type.Literal('STALE'),
+  Type.Literal('FAILED'),
+]);
+const Promotion = Type.Object({
+  id: Type.String(),
+  project: Type.String(),
+  application: Type.String(),
+  digest: Type.String(),
+  from: Type.String(),
+  requestedBy: Type.String(),
+  comment: Type.String(),
+  createdAt: Type.String(),
+  targets: Type.Array(
+    Type.Object({
+      environment: Type.String(),
+      state: State,
+      policy: Type.Union([Type.Object({ name: Type.String(), version: Type.Integer() }), Type.Null()]),
+      approvalsNeeded: Type.Integer(),
+      approvals: Type.Array(Type.Object({ username: Type.String(), decision: Type.String(), comment: Type.String(), at: Type.String() })),
+      reasons: Type.Array(Type.String()),
+      verdict: Type.Unknown(),
+    }),
+  ),
+});
+const P = Type.Object({ project: Type.String() });
+const PI = Type.Object({ project: Type.String(), id: Type.String() });
+const Decision = Type.Object({ comment: Type.Optional(Type.String({ maxLength: 2000 })), environments: Type.Optional(Type.Array(Type.String(), { minItems: 1 })) }, { additionalProperties: false });
+
+export function promotionRoutes(app: App, s: Services): void {
+  app.post(
+    '/api/v1/projects/:project/applications/:app/promotions',
+    {
+      config: { permission: projectRole('owner', 'promoter', 'developer') },
+      schema: {
+        summary: 'Ask to promote an artifact from one environment to others; each target answers allowed, denied (with reasons) or awaiting approval',
+        tags: ['promotions'],
+        params: Type.Object({ project: Type.String(), app: Type.String() }),
+        body: Type.Object(
+          {
+            digest: Type.Optional(Type.String({ pattern: '^sha256:[0-9a-f]{64}$', description: 'sha256: and 64 lower-case hex digits' })),
+            tag: Type.Optional(Type.String({ maxLength: 128 })),
+            from: Type.String(),
+            to: Type.Array(Type.String(), { minItems: 1, maxItems: 20 }),
+            comment: Type.Optional(Type.String({ maxLength: 2000 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: Promotion, ...errors },
+      },
+    },
+    async (req, reply) => reply.status(201).send(await s.promotions.request(actorOf(req), req.params.project, req.params.app, req.body)),
+  );
+  app.get(
+    '/api/v1/projects/:project/promotions',
+    { config: { permission: PROJECT_READ }, schema: { summary: 'Promotion requests, newest first', tags: ['promotions'], params: P, querystring: Type.Object({ state: Type.Optional(State), environment: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }, { additionalProperties: false }), response: { 200: Type.Object({ items: Type.Array(Promotion) }), ...errors } } },
+    async (req) => ({ items: await s.promotions.list(req.params.project, req.query) }),
+  );
+  app.get('/api/v1/projects/:project/promotions/:id', { config: { permission: PROJECT_READ }, schema: { summary: 'One promotion request', tags: ['promotions'], params: PI, response: { 200: Promotion, ...errors } } }, async (req) =>
+    s.promotions.get(req.params.project, req.params.id),
+  );
+  for (const decision of ['approve', 'reject'] as const) {
+    app.post(
+      `/api/v1/projects/:project/promotions/:id/${decision}`,
+      { config: { permission: PROJECT_READ }, schema: { summary: `${decision === 'approve' ? 'Approve' : 'Reject'} the targets awaiting approval (promoters of those environments)`, tags: ['promotions'], params: PI, body: Decision, response: { 200: Promotion, ...errors } } },
+      async (req) => s.promotions.decide(req.identity!, req.params.id, req.params.project, decision, req.body.comment ?? '', req.body.environments),
+    );
+  }
+  app.post('/api/v1/projects/:project/promotions/:id/cancel', { config: { permission: PROJECT_READ }, schema: { summary: 'Cancel a request (its requester)', tags: ['promotions'], params: PI, response: { 200: Promotion, ...errors } } }, async (req) =>
+    s.promotions.cancel(req.identity!, req.params.id, req.params.project),
+  );
+}

@@ -1,0 +1,262 @@
+/**
+ * Promotion requests: move an artifact's digest from an environment it is in to one or more environments the
+ * pipeline allows. Each target is decided on its own: the policy that applies there is evaluated (its version and
+ * the values it saw are kept), then it waits for approvals, is queued, or is rejected with the reasons. Approvals
+ * count only from promoters (or owners) of the project whose role covers that environment, once per person, and
+ * separation of duties is enforced here, on the server, with the reason in the refusal.
+ */
+import type { Insertable, Kysely, Selectable } from 'kysely';
+import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.ts';
+import { evaluatePolicy, type Verdict } from '../policy/evaluate.ts';
+import { policyVariables } from '../policy/inputs.ts';
+import type { Schema, TargetState } from '../store/schema.ts';
+import type { ArtifactView, Artifacts } from './artifacts.service.ts';
+import { audited, type Actor } from './audited.ts';
+import type { Environments } from './environments.service.ts';
+import type { Identity } from './identity.ts';
+import type { Policies, PolicyView } from './policies.service.ts';
+import { newId } from './tokens.ts';
+
+export const SIGNATURE_TYPES = ['application/vnd.dev.cosign.artifact.sig.v1+json', 'application/vnd.cncf.notary.signature', 'application/vnd.dev.sigstore.bundle.v0.3+json'];
+const FINAL: readonly TargetState[] = ['PROMOTED', 'REJECTED', 'CANCELED', 'STALE'];
+
+export interface PromotionInput {
+  digest?: string;
+  tag?: string;
+  from: string;
+  to: string[];
+  comment?: string;
+}
+
+export interface TargetView {
+  environment: string;
+  state: TargetState;
+  policy: { name: string; version: number } | null;
+  approvalsNeeded: number;
+  approvals: Array<{ username: string; decision: 'approve' | 'reject'; comment: string; at: string }>;
+  reasons: string[];
+  verdict: Verdict | null;
+}
+
+export interface PromotionView {
+  id: string;
+  project: string;
+  application: string;
+  digest: string;
+  from: string;
+  requestedBy: string;
+  comment: string;
+  createdAt: string;
+  targets: TargetView[];
+}
+
+const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
+
+/** Whether a person may decide on a target: a promoter or owner of the project whose role covers the environment. */
+export function mayDecide(identity: Identity, project: string, environment: string): boolean {
+  return identity.memberships.some((m) => m.project === project && (m.role === 'promoter' || m.role === 'owner') && (m.environments === null || m.environments.includes(environment)));
+}
+
+/** Separation of duties: why this person may not approve, or undefined. */
+export function dutyConflict(policy: PolicyView | undefined, approver: string, requester: string, builder: string | undefined): string | undefined {
+  if (approver === requester && !(policy?.allowRequesterFromApprove ?? false)) return 'you requested this promotion, and the policy does not let a requester approve (allowRequesterFromApprove)';
+  if (builder !== undefined && builder !== '' && approver === builder && !(policy?.allowImageBuilderFromApprove ?? false)) {
+    return "you built this image, and the policy does not let the image's builder approve (allowImageBuilderFromApprove)";
+  }
+  return undefined;
+}
+
+export class Promotions {
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly artifacts: Artifacts,
+    private readonly environments: Environments,
+    private readonly policies: Policies,
+  ) {}
+
+  private async findArtifact(project: string, app: string, input: PromotionInput): Promise<ArtifactView> {
+    if (input.digest !== undefined) return this.artifacts.get(project, app, input.digest);
+    if (input.tag === undefined) throw new InvalidInput('name the image by --digest or --tag', 'digest');
+    const match = (await this.artifacts.list(project, app, input.from)).find((a) => a.environments.some((e) => e.environment === input.from && e.tag === input.tag) || a.tag === input.tag);
+    if (!match) throw new NotFound('artifact', `${project}/${app}:${input.tag} in ${input.from}`);
+    return match;
+  }
+
+  async request(actor: Actor, project: string, app: string, input: PromotionInput): Promise<PromotionView> {
+    if (input.to.length === 0) throw new InvalidInput('name at least one target environment', 'to');
+    const artifact = await this.findArtifact(project, app, input);
+    if (!artifact.environments.some((e) => e.environment === input.from)) {
+      throw new InvalidInput(`${artifact.digest} is not in ${input.from} (it is in ${artifact.environments.map((e) => e.environment).join(', ') || 'no environment'})`, 'from');
+    }
+    const envs = new Map((await this.environments.list(project)).map((e) => [e.name, e]));
+    const pipeline = await this.environments.pipeline(project);
+    const now = new Date();
+    const requestId = newId();
+    const targets: Array<Insertable<Schema['promotion_targets']>> = [];
+    for (const to of [...new Set(input.to)]) {
+      if (!envs.has(to)) throw new InvalidInput(`project "${project}" has no environment "${to}"`, 'to');
+      if (to === input.from) throw new InvalidInput(`${to} is where the image comes from`, 'to');
+      const policy = await this.policies.forTarget(project, app, to);
+      const vars = policyVariables({
+        image: { repository: artifact.repository, tag: artifact.tag ?? '', digest: artifact.digest, labels: artifact.labels, annotations: artifact.annotations, created: artifact.created ? new Date(artifact.created) : null, platforms: artifact.platforms },
+        build: artifact.build,
+        signaturePresent: artifact.referrers.some((r) => r.artifactType !== null && SIGNATURE_TYPES.includes(r.artifactType)),
+        source: input.from,
+        target: to,
+        user: actor.username,
+        now,
+      });
+      const verdict = policy ? evaluatePolicy({ pass: policy.passConditions, fail: policy.failConditions }, vars) : { allowed: true, reasons: [], conditions: [] };
+      const onEdge = pipeline.some((e) => e.from === input.from && e.to === to);
+      const reasons = [...(onEdge ? [] : [`the pipeline has no edge ${input.from} → ${to}`]), ...verdict.reasons];
+      const needed = policy?.approverCount ?? 0;
+      const state: TargetState = reasons.length > 0 ? 'REJECTED' : needed === 0 ? 'QUEUED' : 'AWAITING_APPROVAL';
+      targets.push({
+        id: newId(),
+        request_id: requestId,
+        environment_id: (await this.envId(project, to)) as string,
+        state,
+        policy_name: policy?.name ?? null,
+        policy_version: policy?.version ?? null,
+        approvals_needed: needed,
+        verdict: JSON.stringify(verdict),
+        variables: JSON.stringify(vars, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v)),
+        reason: reasons.length > 0 ? reasons.join('; ') : null,
+        updated_at: now,
+      });
+    }
+    const ids = await this.db.selectFrom('applications').innerJoin('projects', 'projects.id', 'applications.project_id').select(['applications.id as appId', 'projects.id as projectId']).where('projects.name', '=', project).where('applications.name', '=', app).executeTakeFirstOrThrow();
+    const artifactRow = await this.db.selectFrom('artifacts').select('id').where('application_id', '=', ids.appId).where('digest', '=', artifact.digest).executeTakeFirstOrThrow();
+    // Looked up before the transaction: the embedded database has one connection, which the transaction holds.
+    const sourceEnvId = (await this.envId(project, input.from)) as string;
+    await audited(this.db, actor, { action: 'promotion.request', objectType: 'promotion', objectId: requestId }, async (trx) => {
+      await trx
+        .insertInto('promotion_requests')
+        .values({ id: requestId, project_id: ids.projectId, application_id: ids.appId, artifact_id: artifactRow.id, digest: artifact.digest, source_env_id: sourceEnvId, requested_by: actor.username, comment: input.comment ?? '', created_at: now })
+        .execute();
+      for (const t of targets) await trx.insertInto('promotion_targets').values(t).execute();
+      return { result: undefined, summary: { project, application: app, digest: artifact.digest, from: input.from, to: input.to, states: Object.fromEntries(targets.map((t, i) => [input.to[i] ?? '', t.state])) } };
+    });
+    return this.get(project, requestId);
+  }
+
+  private async envId(project: string, name: string): Promise<string | undefined> {
+    const r = await this.db.selectFrom('environments').innerJoin('projects', 'projects.id', 'environments.project_id').select('environments.id as id').where('projects.name', '=', project).where('environments.name', '=', name).executeTakeFirst();
+    return r?.id;
+  }
+
+  async get(project: string, id: string): Promise<PromotionView> {
+    const r = await this.db
+      .selectFrom('promotion_requests as r')
+      .innerJoin('projects as p', 'p.id', 'r.project_id')
+      .innerJoin('applications as a', 'a.id', 'r.application_id')
+      .innerJoin('environments as s', 's.id', 'r.source_env_id')
+      .select(['r.id', 'p.name as project', 'a.name as application', 'r.digest', 's.name as from', 'r.requested_by', 'r.comment', 'r.created_at'])
+      .where('r.id', '=', id)
+      .where('p.name', '=', project)
+      .executeTakeFirst();
+    if (!r) throw new NotFound('promotion', id);
+    const targets = await this.db
+      .selectFrom('promotion_targets as t')
+      .innerJoin('environments as e', 'e.id', 't.environment_id')
+      .selectAll('t')
+      .select(['e.name as environment', 'e.position as position'])
+      .where('t.request_id', '=', id)
+      .orderBy('e.position')
+      .execute();
+    const decisions = targets.length === 0 ? [] : await this.db.selectFrom('promotion_decisions').selectAll().where('target_id', 'in', targets.map((t) => t.id)).orderBy('at').execute();
+    return {
+      id: r.id,
+      project: r.project,
+      application: r.application,
+      digest: r.digest,
+      from: r.from,
+      requestedBy: r.requested_by,
+      comment: r.comment,
+      createdAt: r.created_at.toISOString(),
+      targets: targets.map((t) => this.targetView(t, decisions)),
+    };
+  }
+
+  private targetView(t: Selectable<Schema['promotion_targets']> & { environment: string }, decisions: Array<Selectable<Schema['promotion_decisions']>>): TargetView {
+    return {
+      environment: t.environment,
+      state: t.state,
+      policy: t.policy_name !== null && t.policy_version !== null ? { name: t.policy_name, version: t.policy_version } : null,
+      approvalsNeeded: t.approvals_needed,
+      approvals: decisions.filter((d) => d.target_id === t.id).map((d) => ({ username: d.username, decision: d.decision, comment: d.comment, at: d.at.toISOString() })),
+      reasons: t.reason ? t.reason.split('; ') : [],
+      verdict: json<Verdict | null>(t.verdict),
+    };
+  }
+
+  /** Approves or rejects the request's targets awaiting approval (only `environments` when given). */
+  async decide(identity: Identity, requestId: string, project: string, decision: 'approve' | 'reject', comment: string, environments?: string[]): Promise<PromotionView> {
+    const view = await this.get(project, requestId);
+    const pending = view.targets.filter((t) => t.state === 'AWAITING_APPROVAL' && (environments === undefined || environments.includes(t.environment)));
+    if (pending.length === 0) throw new Conflict(`nothing in this request awaits approval${environments ? ` for ${environments.join(', ')}` : ''}`);
+    const artifact = await this.artifacts.get(project, view.application, view.digest);
+    for (const t of pending) {
+      if (!mayDecide(identity, project, t.environment)) throw new Forbidden(`deciding on ${t.environment} needs the promoter role for ${t.environment} in project "${project}"`);
+      if (t.approvals.some((a) => a.username === identity.username)) throw new Conflict(`you have decided on ${t.environment} already`);
+      if (decision === 'approve') {
+        const policy = t.policy ? await this.policies.get(t.policy.name, t.policy.version) : undefined;
+        const conflict = dutyConflict(policy, identity.username, view.requestedBy, artifact.build.builder);
+        if (conflict) throw new Forbidden(`${t.environment}: ${conflict}`);
+      }
+    }
+    const now = new Date();
+    const actor: Actor = { username: identity.username };
+    await audited(this.db, actor, { action: `promotion.${decision}`, objectType: 'promotion', objectId: requestId }, async (trx) => {
+      const states: Record<string, TargetState> = {};
+      for (const t of pending) {
+        const row = await trx.selectFrom('promotion_targets as t').innerJoin('environments as e', 'e.id', 't.environment_id').select(['t.id', 't.state', 't.approvals_needed']).where('t.request_id', '=', requestId).where('e.name', '=', t.environment).forUpdate().executeTakeFirstOrThrow();
+        if (row.state !== 'AWAITING_APPROVAL') continue;
+        await trx.insertInto('promotion_decisions').values({ target_id: row.id, username: identity.username, decision, comment, at: now }).execute();
+        const approvals = t.approvals.filter((a) => a.decision === 'approve').length + (decision === 'approve' ? 1 : 0);
+        const state: TargetState = decision === 'reject' ? 'REJECTED' : approvals >= row.approvals_needed ? 'QUEUED' : 'AWAITING_APPROVAL';
+        await trx
+          .updateTable('promotion_targets')
+          .set({ state, updated_at: now, ...(decision === 'reject' ? { reason: `rejected by ${identity.username}${comment ? `: ${comment}` : ''}` } : {}) })
+          .where('id', '=', row.id)
+          .execute();
+        states[t.environment] = state;
+      }
+      return { result: undefined, summary: { decision, comment, states } };
+    });
+    return this.get(project, requestId);
+  }
+
+  /** The requester withdraws every target that has not finished. */
+  async cancel(identity: Identity, requestId: string, project: string): Promise<PromotionView> {
+    const view = await this.get(project, requestId);
+    if (view.requestedBy !== identity.username && !identity.isAdmin) throw new Forbidden(`only ${view.requestedBy}, who asked for it, can cancel this request`);
+    const open = view.targets.filter((t) => !FINAL.includes(t.state) && t.state !== 'PROMOTING');
+    if (open.length === 0) throw new Conflict('nothing in this request can be canceled any more');
+    await audited(this.db, { username: identity.username }, { action: 'promotion.cancel', objectType: 'promotion', objectId: requestId }, async (trx) => {
+      await trx.updateTable('promotion_targets').set({ state: 'CANCELED', updated_at: new Date(), reason: `canceled by ${identity.username}` }).where('request_id', '=', requestId).where('state', 'in', ['AWAITING_APPROVAL', 'QUEUED', 'FAILED']).execute();
+      return { result: undefined, summary: { canceled: open.map((t) => t.environment) } };
+    });
+    return this.get(project, requestId);
+  }
+
+  /** Requests of a project, newest first; `state` and `environment` narrow them. */
+  async list(project: string, f: { state?: TargetState; environment?: string; limit?: number } = {}): Promise<PromotionView[]> {
+    let q = this.db
+      .selectFrom('promotion_requests as r')
+      .innerJoin('projects as p', 'p.id', 'r.project_id')
+      .select('r.id')
+      .where('p.name', '=', project)
+      .orderBy('r.created_at', 'desc')
+      .limit(Math.min(f.limit ?? 100, 1000));
+    if (f.state !== undefined || f.environment !== undefined) {
+      q = q.where(({ exists, selectFrom }) => {
+        let sub = selectFrom('promotion_targets as t').innerJoin('environments as e', 'e.id', 't.environment_id').select('t.id').whereRef('t.request_id', '=', 'r.id');
+        if (f.state !== undefined) sub = sub.where('t.state', '=', f.state);
+        if (f.environment !== undefined) sub = sub.where('e.name', '=', f.environment);
+        return exists(sub);
+      });
+    }
+    return Promise.all((await q.execute()).map((r) => this.get(project, r.id)));
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * Promotion requests on both backends: per-target verdicts (policy allows, denies with reasons, or needs approvals;
+ * no edge means no), approvals only from promoters whose role covers the environment, one decision per person,
+ * separation of duties with the reason in the 403, rejection, cancellation by the requester.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BACKENDS } from '../helpers/backends.ts';
+import { startApi, type TestApi } from '../helpers/api.ts';
+import { startRegistry, type TestRegistry } from '../harness/registry.ts';
+import { buildArtifact, buildImage, SIGNATURE_ARTIFACT } from '../harness/images.ts';
+import { pushImage, pushReferrer } from '../harness/push.ts';
+
+let reg: TestRegistry;
+const image = buildImage({ layers: [2000] });
+before(async () => {
+  reg = await startRegistry();
+  await pushImage(reg.url, 'dev/web', image, { tag: '1.0' });
+  await pushReferrer(reg.url, 'dev/web', buildArtifact(image, { artifactType: SIGNATURE_ARTIFACT }));
+});
+after(() => reg?.stop());
+
+for (const backend of BACKENDS) {
+  void describe(`promotions API [${backend}]`, () => {
+    let api: TestApi;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the tests read JSON answers field by field
+    let as: (who: string, method: string, url: string, payload?: unknown) => Promise<{ status: number; body: any }>;
+    const P = '/api/v1/projects/shop';
+    before(async () => {
+      api = await startApi(backend);
+      const tokens: Record<string, string> = {};
+      for (const u of ['devon', 'pat', 'pam', 'ci-bot']) tokens[u] = await api.tokenFor(u);
+      tokens.root = await api.tokenFor('root', { admin: true });
+      as = async (who, method, url, payload) => {
+        const res = await api.app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${tokens[who]}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
+        return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
+      };
+      await as('root', 'POST', '/api/v1/registries', { name: 'local', url: `http://${reg.host}` });
+      await as('root', 'POST', '/api/v1/projects', { name: 'shop' });
+      await as('root', 'POST', `${P}/applications`, { name: 'web' });
+      for (const env of ['dev', 'staging', 'prod']) await as('root', 'PUT', `${P}/environments/${env}`, { kind: 'repository', registry: 'local', repository: `${env}/{app}` });
+      await as('root', 'PUT', `${P}/pipeline`, { edges: [{ from: 'dev', to: 'staging' }, { from: 'staging', to: 'prod' }] });
+      for (const [u, role, envs] of [['devon', 'developer', null], ['ci-bot', 'developer', null], ['pat', 'promoter', null], ['pam', 'promoter', ['prod']]] as const) {
+        const m = await as('root', 'POST', `${P}/members`, { username: u, role, environments: envs });
+        assert.equal(m.status, 201, JSON.stringify(m.body));
+      }
+      await as('root', 'POST', '/api/v1/policies', { name: 'staging-gate', passConditions: ['signature.present'], failConditions: ['image.tag == "latest"'], approverCount: 1 });
+      await as('root', 'POST', '/api/v1/policies/staging-gate/apply', { applicationEnvironments: [{ project: 'shop', application: 'web', environment: 'staging' }] });
+      await as('ci-bot', 'POST', `${P}/applications/web/artifacts`, { reference: `${reg.host}/dev/web:1.0`, builder: 'ci-bot' });
+    });
+    after(() => api?.close());
+
+    test('each target gets its own answer: approvals needed, or no edge in the pipeline', async () => {
+      const r = await as('devon', 'POST', `${P}/applications/web/promotions`, { tag: '1.0', from: 'dev', to: ['staging', 'prod'], comment: 'release 1.0' });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const [staging, prod] = r.body.targets;
+      assert.deepEqual([staging.environment, staging.state, staging.policy, staging.approvalsNeeded], ['staging', 'AWAITING_APPROVAL', { name: 'staging-gate', version: 1 }, 1]);
+      assert.deepEqual(staging.verdict.conditions.map((c: { expression: string; result: boolean }) => [c.expression, c.result]), [['signature.present', true], ['image.tag == "latest"', false]]);
+      assert.deepEqual([prod.state, prod.reasons], ['REJECTED', ['the pipeline has no edge dev → prod']]);
+    });
+
+    test('separation of duties: the requester and the builder may not approve; a promoter limited to prod may not decide on staging', async () => {
+      const id = (await as('devon', 'GET', `${P}/promotions?state=AWAITING_APPROVAL`)).body.items[0].id;
+      await as('root', 'POST', `${P}/members`, { username: 'devon', role: 'promoter' });
+      await as('root', 'POST', `${P}/members`, { username: 'ci-bot', role: 'promoter' });
+      const requester = await as('devon', 'POST', `${P}/promotions/${id}/approve`, {});
+      assert.equal(requester.status, 403);
+      assert.match(requester.body.error.message, /you requested this promotion.*allowRequesterFromApprove/);
+      const builder = await as('ci-bot', 'POST', `${P}/promotions/${id}/approve`, {});
+      assert.match(builder.body.error.message, /you built this image.*allowImageBuilderFromApprove/);
+      const limited = await as('pam', 'POST', `${P}/promotions/${id}/approve`, {});
+      assert.equal(limited.status, 403);
+      assert.match(limited.body.error.message, /promoter role for staging/);
+      const ok = await as('pat', 'POST', `${P}/promotions/${id}/approve`, { comment: 'looks good' });
+      assert.equal(ok.status, 200);
+      assert.deepEqual([ok.body.targets[0].state, ok.body.targets[0].approvals.map((a: { username: string }) => a.username)], ['QUEUED', ['pat']]);
+      assert.equal((await as('pat', 'POST', `${P}/promotions/${id}/approve`, {})).status, 409, 'nothing left to decide');
+    });
+
+    test('the policy can allow the requester; a rejection ends the target; the requester cancels', async () => {
+      await as('root', 'PUT', '/api/v1/policies/staging-gate', { allowRequesterFromApprove: true, approverCount: 2 });
+      const r = (await as('devon', 'POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['staging'] })).body;
+      assert.deepEqual([r.targets[0].policy, r.targets[0].approvalsNeeded], [{ name: 'staging-gate', version: 2 }, 2]);
+      const first = await as('devon', 'POST', `${P}/promotions/${r.id}/approve`, {});
+      assert.equal(first.body.targets[0].state, 'AWAITING_APPROVAL', 'one of two approvals');
+      assert.equal((await as('devon', 'POST', `${P}/promotions/${r.id}/approve`, {})).status, 409, 'one decision per person');
+      const rejected = await as('pat', 'POST', `${P}/promotions/${r.id}/reject`, { comment: 'not this week' });
+      assert.deepEqual([rejected.body.targets[0].state, rejected.body.targets[0].reasons], ['REJECTED', ['rejected by pat: not this week']]);
+
+      const again = (await as('devon', 'POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['staging'] })).body;
+      assert.equal((await as('pat', 'POST', `${P}/promotions/${again.id}/cancel`)).status, 403, 'only the requester cancels');
+      assert.equal((await as('devon', 'POST', `${P}/promotions/${again.id}/cancel`)).body.targets[0].state, 'CANCELED');
+    });
+
+    test('a failing policy rejects with the reason; an image not in the source environment is refused', async () => {
+      await as('root', 'PUT', '/api/v1/policies/staging-gate', { failConditions: ['signature.present'] });
+      const denied = (await as('devon', 'POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['staging'] })).body;
+      assert.deepEqual([denied.targets[0].state, denied.targets[0].reasons], ['REJECTED', ['fail condition `signature.present` is true']]);
+      const notThere = await as('devon', 'POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'staging', to: ['prod'] });
+      assert.deepEqual([notThere.status, notThere.body.error.details], [400, { field: 'from' }]);
+      const badDigest = await as('devon', 'POST', `${P}/applications/web/promotions`, { digest: 'sha256:ABC', from: 'dev', to: ['staging'] });
+      assert.equal(badDigest.status, 400);
+      assert.match(badDigest.body.error.message, /body\.digest/);
+      assert.equal((await as('root', 'POST', '/api/v1/audit/verify')).body.ok, true);
+    });
+  });
+}
