@@ -8,6 +8,7 @@ import type { Environments } from '../service/environments.service.ts';
 import type { Policies } from '../service/policies.service.ts';
 import type { Projects } from '../service/projects.service.ts';
 import type { Promotions } from '../service/promotions.service.ts';
+import type { PromotionRunner } from '../service/promotion-runner.ts';
 import type { Registries } from '../service/registries.service.ts';
 import type { Permission } from './permissions.ts';
 import type { Identity } from '../service/identity.ts';
@@ -23,6 +24,7 @@ export interface Services {
   policies: Policies;
   artifacts: Artifacts;
   promotions: Promotions;
+  runner: PromotionRunner;
 }
 
 export interface DeclaredRoute {

@@ -5,6 +5,7 @@ import { Environments } from '../service/environments.service.ts';
 import { Policies } from '../service/policies.service.ts';
 import { Projects } from '../service/projects.service.ts';
 import { Promotions } from '../service/promotions.service.ts';
+import { PromotionRunner } from '../service/promotion-runner.ts';
 import { Registries } from '../service/registries.service.ts';
 import type { SecretBox } from '../service/secret-box.ts';
 import type { Database } from '../store/database.ts';
@@ -15,6 +16,7 @@ export function createServices(database: Database, box: SecretBox): Services {
   const artifacts = new Artifacts(database.db, registries);
   const environments = new Environments(database.db);
   const policies = new Policies(database.db);
+  const runner = new PromotionRunner(database.db, registries);
   return {
     database,
     accounts: new Accounts(database.db),
@@ -23,6 +25,7 @@ export function createServices(database: Database, box: SecretBox): Services {
     projects: new Projects(database.db),
     environments,
     policies,
-    promotions: new Promotions(database.db, artifacts, environments, policies),
+    promotions: new Promotions(database.db, artifacts, environments, policies, () => runner.notify()),
+    runner,
   };
 }

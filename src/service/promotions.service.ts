@@ -72,6 +72,8 @@ export class Promotions {
     private readonly artifacts: Artifacts,
     private readonly environments: Environments,
     private readonly policies: Policies,
+    /** Told when a target is queued, so the runner starts at once instead of at its next poll. */
+    private readonly onQueued: () => void = () => {},
   ) {}
 
   private async findArtifact(project: string, app: string, input: PromotionInput): Promise<ArtifactView> {
@@ -137,6 +139,7 @@ export class Promotions {
       for (const t of targets) await trx.insertInto('promotion_targets').values(t).execute();
       return { result: undefined, summary: { project, application: app, digest: artifact.digest, from: input.from, to: input.to, states: Object.fromEntries(targets.map((t, i) => [input.to[i] ?? '', t.state])) } };
     });
+    if (targets.some((t) => t.state === 'QUEUED')) this.onQueued();
     return this.get(project, requestId);
   }
 
@@ -224,6 +227,7 @@ export class Promotions {
       }
       return { result: undefined, summary: { decision, comment, states } };
     });
+    this.onQueued();
     return this.get(project, requestId);
   }
 

@@ -199,6 +199,10 @@ export interface PromotionTargetsTable {
   variables: Json<unknown>;
   reason: string | null;
   updated_at: Timestamp;
+  attempts: Generated<number>;
+  run_after: Timestamp | null;
+  lease_until: Timestamp | null;
+  result: Json<unknown> | null;
 }
 
 export interface PromotionDecisionsTable {

@@ -105,3 +105,77 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+void describe('promotion execution [pglite]', () => {
+  let api: TestApi;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the tests read JSON answers field by field
+  let call: (method: string, url: string, payload?: unknown) => Promise<{ status: number; body: any }>;
+  const P = '/api/v1/projects/shop';
+  const other = buildImage({ layers: [3000] });
+  before(async () => {
+    api = await startApi('pglite');
+    const token = await api.tokenFor('root', { admin: true });
+    call = async (method, url, payload) => {
+      const res = await api.app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
+      return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
+    };
+    await pushImage(reg.url, 'dev/web', other, { tag: '2.0' });
+    await call('POST', '/api/v1/registries', { name: 'local', url: `http://${reg.host}` });
+    await call('POST', '/api/v1/projects', { name: 'shop' });
+    await call('POST', `${P}/applications`, { name: 'web' });
+    await call('PUT', `${P}/environments/dev`, { kind: 'repository', registry: 'local', repository: 'dev/{app}' });
+    await call('PUT', `${P}/environments/staging`, { kind: 'repository', registry: 'local', repository: 'staging/{app}' });
+    await call('PUT', `${P}/environments/prod`, { kind: 'tag', registry: 'local', repository: 'staging/{app}', tag: '{tag}-prod', allowTagMove: false });
+    await call('PUT', `${P}/pipeline`, { edges: [{ from: 'dev', to: 'staging' }, { from: 'staging', to: 'prod' }] });
+    await call('POST', `${P}/applications/web/artifacts`, { reference: `${reg.host}/dev/web:1.0` });
+    await call('POST', `${P}/applications/web/artifacts`, { reference: `${reg.host}/dev/web:2.0` });
+  });
+  after(() => api?.close());
+
+  const head = async (repo: string, tag: string) => {
+    const r = await fetch(`${reg.url}/v2/${repo}/manifests/${tag}`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json' } });
+    return r.status === 200 ? r.headers.get('docker-content-digest') : undefined;
+  };
+
+  test('a queued target is copied (blobs mounted inside one registry), tagged, and the artifact is then in the target', async () => {
+    const r = (await call('POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['staging'] })).body;
+    assert.equal(r.targets[0].state, 'QUEUED');
+    assert.equal(await api.services.runner.runOne(), true);
+    assert.equal(await api.services.runner.runOne(), false, 'nothing left, and nothing taken twice');
+    const done = (await call('GET', `${P}/promotions/${r.id}`)).body;
+    assert.equal(done.targets[0].state, 'PROMOTED');
+    assert.equal(await head('staging/web', '1.0'), image.digest);
+    const artifact = (await call('GET', `${P}/applications/web/artifacts/${image.digest}`)).body;
+    assert.deepEqual(artifact.environments.map((e: { environment: string; tag: string }) => [e.environment, e.tag]), [['dev', '1.0'], ['staging', '1.0']]);
+    const audit = (await call('GET', `/api/v1/audit?objectType=promotion&objectId=${r.id}`)).body.items.map((e: { action: string; summary: { blobsMounted?: number } }) => [e.action, e.summary.blobsMounted]);
+    // The image's config and layer, and its signature's config and layer: referrers travel with the image.
+    assert.deepEqual(audit, [['promotion.request', undefined], ['promotion.promoted', 4]]);
+  });
+
+  test('a tag convention stage gets its tag; a tag that may not move fails the target with the reason', async () => {
+    const r = (await call('POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'staging', to: ['prod'] })).body;
+    await api.services.runner.runOne();
+    assert.equal((await call('GET', `${P}/promotions/${r.id}`)).body.targets[0].state, 'PROMOTED');
+    assert.equal(await head('staging/web', '1.0-prod'), image.digest);
+    // 2.0-prod already names the first image; promoting another digest tagged 2.0 may not move it.
+    await pushImage(reg.url, 'staging/web', image, { tag: '2.0-prod' });
+    await call('POST', `${P}/applications/web/promotions`, { digest: other.digest, from: 'dev', to: ['staging'] });
+    await api.services.runner.runOne();
+    const again = (await call('POST', `${P}/applications/web/promotions`, { digest: other.digest, from: 'staging', to: ['prod'] })).body;
+    await api.services.runner.runOne();
+    const failed = (await call('GET', `${P}/promotions/${again.id}`)).body.targets[0];
+    assert.equal(failed.state, 'FAILED');
+    assert.match(failed.reasons.join(' '), /tag 2\.0-prod in prod already names sha256:.*does not allow moving a tag/);
+    assert.equal(await head('staging/web', '2.0-prod'), image.digest, 'the tag did not move');
+  });
+
+  test('a target left PROMOTING by a dead server is claimed again once its lease runs out', async () => {
+    const r = (await call('POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['staging'] })).body;
+    const claimed = await api.services.runner.claim();
+    assert.ok(claimed, 'claimed, then the "server" dies without finishing');
+    assert.equal(await api.services.runner.claim(), undefined, 'a live lease keeps others away');
+    const later = new Date(Date.now() + 10 * 60_000);
+    assert.equal(await api.services.runner.claim(later), claimed, 'after the lease, another worker takes it');
+    assert.equal((await call('GET', `${P}/promotions/${r.id}`)).body.targets[0].state, 'PROMOTING');
+  });
+});

@@ -1,6 +1,6 @@
 /** An in-process hoist API on a fresh database, with helpers to sign in and call it as different people. */
 import { buildServer } from '../../src/api/server.ts';
-import type { App } from '../../src/api/context.ts';
+import type { App, Services } from '../../src/api/context.ts';
 import { randomBytes } from 'node:crypto';
 import { createServices } from '../../src/api/services.ts';
 import { SecretBox } from '../../src/service/secret-box.ts';
@@ -12,6 +12,7 @@ export const ADMIN_PASSWORD = 'correct horse battery';
 export interface TestApi {
   app: App;
   database: Database;
+  services: Services;
   /** An API token for a user (created as admin when asked); the user is created on first use. */
   tokenFor(username: string, opts?: { admin?: boolean }): Promise<string>;
   close(): Promise<void>;
@@ -27,6 +28,7 @@ export async function startApi(backend: Backend): Promise<TestApi> {
   return {
     app,
     database,
+    services,
     async tokenFor(username, opts = {}) {
       const known = tokens.get(username);
       if (known) return known;

@@ -32,6 +32,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     process.stderr.write(`\nCreated user "admin" with the one-time password: ${admin.password}\nSign in and change it; it is not shown again.\n\n`);
   }
   const address = await app.listen({ port, host: flags.host });
+  services.runner.start();
   process.stderr.write(`hoist serving on ${address} (API reference: ${address}/api/v1/docs)\n`);
 
   let stopping = false;
@@ -41,6 +42,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     app.log.info({ signal }, 'shutting down: finishing requests in flight');
     void app
       .close()
+      .then(() => services.runner.stop())
       .then(() => database.close())
       .then(() => process.exit(0), () => process.exit(1));
   };

@@ -1,0 +1,169 @@
+/**
+ * Carries out queued promotions, durably: a QUEUED target is claimed with a lease (FOR UPDATE SKIP LOCKED, so
+ * replicas share the work and none takes a target twice), copied with the copy engine from the source environment's
+ * location to the target's, then recorded as PROMOTED with what it cost. A target whose lease ran out (its server
+ * died mid-copy) is claimed again; the copy is idempotent by digest and the tag is written last, so finishing it
+ * after a restart has the effect of exactly one promotion. Transient registry failures are retried with backoff.
+ */
+import { sql, type Kysely } from 'kysely';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { copyImage } from '../copy/copy-image.ts';
+import { DigestMismatch, NetworkError, RegistryError } from '../errors.ts';
+import { openHost, openRepository } from '../oci/registry.ts';
+import { appendAudit } from '../store/audit.repository.ts';
+import type { Schema } from '../store/schema.ts';
+import type { Registries } from './registries.service.ts';
+
+export interface RunnerOptions {
+  leaseMs?: number;
+  maxAttempts?: number;
+  pollMs?: number;
+}
+
+/** The tag a promotion writes at the target: the source tag, or the stage's tag convention applied to it. */
+export function targetTag(kind: 'repository' | 'tag', template: string | null, app: string, sourceTag: string | null): string | null {
+  if (kind === 'repository') return sourceTag;
+  if (template === null) return null;
+  if (template.includes('{tag}') && sourceTag === null) return null;
+  return template.replaceAll('{tag}', sourceTag ?? '').replaceAll('{app}', app);
+}
+
+class Permanent extends Error {}
+
+export class PromotionRunner {
+  private running: Promise<void> | undefined;
+  private stopping = false;
+  private wake: (() => void) | undefined;
+  private readonly leaseMs: number;
+  private readonly maxAttempts: number;
+  private readonly pollMs: number;
+
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly registries: Registries,
+    o: RunnerOptions = {},
+  ) {
+    this.leaseMs = o.leaseMs ?? 120_000;
+    this.maxAttempts = o.maxAttempts ?? 5;
+    this.pollMs = o.pollMs ?? 250;
+  }
+
+  /** Claims the next due target, or undefined when there is none. */
+  async claim(now = new Date()): Promise<string | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('promotion_targets')
+        .select('id')
+        .where((eb) => eb.or([eb.and([eb('state', '=', 'QUEUED'), eb.or([eb('run_after', 'is', null), eb('run_after', '<=', now)])]), eb.and([eb('state', '=', 'PROMOTING'), eb('lease_until', '<', now)])]))
+        .orderBy('updated_at')
+        .limit(1)
+        .forUpdate()
+        .skipLocked()
+        .executeTakeFirst();
+      if (!row) return undefined;
+      await trx
+        .updateTable('promotion_targets')
+        .set({ state: 'PROMOTING', lease_until: new Date(now.getTime() + this.leaseMs), attempts: sql`attempts + 1`, updated_at: now })
+        .where('id', '=', row.id)
+        .execute();
+      return row.id;
+    });
+  }
+
+  /** Claims and carries out one target; answers whether there was one. */
+  async runOne(): Promise<boolean> {
+    const id = await this.claim();
+    if (id === undefined) return false;
+    await this.execute(id);
+    return true;
+  }
+
+  private async execute(id: string): Promise<void> {
+    const t = await this.db
+      .selectFrom('promotion_targets as t')
+      .innerJoin('promotion_requests as r', 'r.id', 't.request_id')
+      .innerJoin('applications as a', 'a.id', 'r.application_id')
+      .innerJoin('projects as p', 'p.id', 'r.project_id')
+      .innerJoin('environments as src', 'src.id', 'r.source_env_id')
+      .innerJoin('environments as dst', 'dst.id', 't.environment_id')
+      .innerJoin('registries as sreg', 'sreg.id', 'src.registry_id')
+      .innerJoin('registries as dreg', 'dreg.id', 'dst.registry_id')
+      .leftJoin('artifact_locations as loc', (j) => j.onRef('loc.artifact_id', '=', 'r.artifact_id').onRef('loc.environment_id', '=', 'r.source_env_id'))
+      .select([
+        't.id', 't.attempts', 'r.id as requestId', 'r.artifact_id as artifactId', 'r.digest', 'a.name as app', 'p.name as project',
+        'src.repository_template as srcRepo', 'dst.repository_template as dstRepo', 'dst.kind as dstKind', 'dst.tag_template as dstTag',
+        'dst.name as dstName', 'dst.id as dstId', 'dst.immutable_tags as immutable', 'dst.allow_tag_move as allowMove',
+        'sreg.name as srcRegistry', 'dreg.name as dstRegistry', 'loc.tag as sourceTag',
+      ])
+      .where('t.id', '=', id)
+      .executeTakeFirstOrThrow();
+    const started = new Date();
+    try {
+      const [sc, dc] = await Promise.all([this.registries.credentials(t.srcRegistry), this.registries.credentials(t.dstRegistry)]);
+      const sourceHost = openHost(sc.host, { insecure: sc.insecure, ...(sc.credentials ? { credentials: sc.credentials } : {}) });
+      const sameHost = sc.host === dc.host && sc.credentials?.username === dc.credentials?.username;
+      const targetHost = sameHost ? sourceHost : openHost(dc.host, { insecure: dc.insecure, ...(dc.credentials ? { credentials: dc.credentials } : {}) });
+      const repository = t.dstRepo.replaceAll('{app}', t.app);
+      const tag = targetTag(t.dstKind, t.dstTag, t.app, t.sourceTag);
+      if (tag !== null) {
+        const existing = await openRepository(targetHost, repository).headManifest(tag);
+        if (existing && existing.digest !== t.digest && (t.immutable || !t.allowMove)) {
+          throw new Permanent(`tag ${tag} in ${t.dstName} already names ${existing.digest}, and ${t.dstName} ${t.immutable ? 'has immutable tags' : 'does not allow moving a tag to another digest'}`);
+        }
+      }
+      const result = await copyImage({
+        source: { registry: sc.host, repository: t.srcRepo.replaceAll('{app}', t.app), digest: t.digest },
+        sourceHost,
+        target: { registry: dc.host, repository, ...(tag !== null ? { tag } : { digest: t.digest }) },
+        targetHost,
+      });
+      await this.db.transaction().execute(async (trx) => {
+        await trx.updateTable('promotion_targets').set({ state: 'PROMOTED', lease_until: null, reason: null, updated_at: new Date(), result: JSON.stringify({ ...result, tag }) }).where('id', '=', id).execute();
+        await trx.deleteFrom('artifact_locations').where('artifact_id', '=', t.artifactId).where('environment_id', '=', t.dstId).execute();
+        await trx.insertInto('artifact_locations').values({ artifact_id: t.artifactId, environment_id: t.dstId, tag, since: new Date() }).execute();
+        await appendAudit(trx, {
+          actor: 'hoist',
+          action: 'promotion.promoted',
+          objectType: 'promotion',
+          objectId: t.requestId,
+          summary: { environment: t.dstName, digest: t.digest, tag, bytesStreamed: result.bytesStreamed, blobsMounted: result.blobsMounted, seconds: result.seconds, startedAt: started.toISOString() },
+        });
+      });
+    } catch (e) {
+      const message = (e as Error).message;
+      const transient = !(e instanceof Permanent) && !(e instanceof DigestMismatch) && (e instanceof NetworkError || (e instanceof RegistryError && (e.status >= 500 || e.status === 429 || e.status === 408)));
+      const retry = transient && t.attempts < this.maxAttempts;
+      await this.db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('promotion_targets')
+          .set({ state: retry ? 'QUEUED' : 'FAILED', lease_until: null, reason: message, updated_at: new Date(), run_after: retry ? new Date(Date.now() + Math.min(60_000, 1000 * 2 ** t.attempts)) : null })
+          .where('id', '=', id)
+          .execute();
+        if (!retry) await appendAudit(trx, { actor: 'hoist', action: 'promotion.failed', objectType: 'promotion', objectId: t.requestId, summary: { environment: t.dstName, digest: t.digest, error: message, attempts: t.attempts } });
+      });
+    }
+  }
+
+  /** Works through due targets until stop(); new work wakes it at once (notify), otherwise it polls. */
+  start(): void {
+    if (this.running) return;
+    this.stopping = false;
+    this.running = (async () => {
+      while (!this.stopping) {
+        const did = await this.runOne().catch(() => false);
+        if (!did && !this.stopping) await Promise.race([sleep(this.pollMs), new Promise<void>((r) => (this.wake = r))]);
+      }
+    })();
+  }
+
+  notify(): void {
+    this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.running;
+    this.running = undefined;
+  }
+}
