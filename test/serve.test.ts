@@ -109,6 +109,24 @@ test('serve, login, manage the model from the CLI, verify the audit chain, stop 
     assert.deepEqual([registered.digest, registered.labels.team, registered.build.labels], [img.digest, 'shop', { ticket: 'SHOP-1' }]);
     const listed = JSON.parse(await ok(['artifact', 'list', '--project', 'shop', '--app', 'web', '--env', 'ci', '-o', 'json']));
     assert.deepEqual(listed.map((a: { digest: string; environments: string[] }) => [a.digest, a.environments]), [[img.digest, ['ci']]]);
+
+    // Promote it from the CLI; the server's runner copies it.
+    await ok(['env', 'set', 'shop', 'qa', '--kind', 'repository', '--registry', 'ci-reg', '--repository', 'qa/{app}', '--position', '1']);
+    await ok(['pipeline', 'set', 'shop', 'ci:qa', 'dev:staging', 'staging:prod']);
+    const requested = JSON.parse(await ok(['promote', 'web', '--project', 'shop', '--tag', '7', '--from', 'ci', '--to', 'qa', '--comment', 'first', '-o', 'json']));
+    assert.ok(['QUEUED', 'PROMOTING', 'PROMOTED'].includes(requested.targets[0].state), 'no approvals needed: queued, and the runner starts at once');
+    let state = '';
+    for (let i = 0; i < 100 && state !== 'PROMOTED'; i++) {
+      state = JSON.parse(await ok(['requests', '--project', 'shop', '-o', 'json']))[0].targets[0].state;
+      if (state !== 'PROMOTED') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(state, 'PROMOTED');
+    const promoted = await fetch(`${ciRegistry.url}/v2/qa/web/manifests/7`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    assert.equal(promoted.headers.get('docker-content-digest'), img.digest);
+    assert.match(await ok(['requests', '--project', 'shop', '-o', 'table']), /^ID +APP +FROM +TO +STATE +APPROVALS +REQUESTEDBY +REASONS\n\S+ +web +ci +qa +PROMOTED +0\/0 +admin/);
+    const noEdge = await runCli(['promote', 'web', '--project', 'shop', '--digest', img.digest, '--from', 'ci', '--to', 'prod', '-o', 'json'], env);
+    assert.equal(noEdge.code, 1, 'every target rejected');
+    assert.match(noEdge.stdout, /the pipeline has no edge ci → prod/);
   } finally {
     await ciRegistry.stop();
   }

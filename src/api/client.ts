@@ -7,6 +7,8 @@ import type { ArtifactView, BuildInfo } from '../service/artifacts.service.ts';
 import type { EnvironmentInput, EnvironmentView, Edge } from '../service/environments.service.ts';
 import type { Binding, PolicyInput, PolicyView } from '../service/policies.service.ts';
 import type { MemberView, ProjectView } from '../service/projects.service.ts';
+import type { Membership } from '../service/identity.ts';
+import type { PromotionInput, PromotionView } from '../service/promotions.service.ts';
 import type { ConnectionReport, RegistryInput, RegistryView } from '../service/registries.service.ts';
 import { HoistError } from '../errors.ts';
 
@@ -71,7 +73,7 @@ export class HoistClient {
     return items;
   }
 
-  me = () => this.request<{ username: string; isAdmin: boolean; memberships: MemberView[] }>('GET', '/api/v1/me');
+  me = () => this.request<{ username: string; isAdmin: boolean; memberships: Membership[] }>('GET', '/api/v1/me');
   login = (username: string, password: string) => this.request<{ username: string; csrfToken: string }>('POST', '/api/v1/login', { username, password });
 
   registries = {
@@ -138,6 +140,15 @@ export class HoistClient {
     list: async (project: string, app: string, environment?: string) =>
       (await this.request<{ items: ArtifactView[] }>('GET', `/api/v1/projects/${enc(project)}/applications/${enc(app)}/artifacts${environment === undefined ? '' : `?environment=${enc(environment)}`}`)).items,
     get: (project: string, app: string, digest: string) => this.request<ArtifactView>('GET', `/api/v1/projects/${enc(project)}/applications/${enc(app)}/artifacts/${enc(digest)}`),
+  };
+
+  promotions = {
+    request: (project: string, app: string, body: PromotionInput) => this.request<PromotionView>('POST', `/api/v1/projects/${enc(project)}/applications/${enc(app)}/promotions`, body),
+    list: async (project: string, q: { state?: string; environment?: string } = {}) =>
+      (await this.request<{ items: PromotionView[] }>('GET', `/api/v1/projects/${enc(project)}/promotions?${new URLSearchParams(q as Record<string, string>).toString()}`)).items,
+    get: (project: string, id: string) => this.request<PromotionView>('GET', `/api/v1/projects/${enc(project)}/promotions/${enc(id)}`),
+    decide: (project: string, id: string, decision: 'approve' | 'reject', body: { comment?: string; environments?: string[] }) => this.request<PromotionView>('POST', `/api/v1/projects/${enc(project)}/promotions/${enc(id)}/${decision}`, body),
+    cancel: (project: string, id: string) => this.request<PromotionView>('POST', `/api/v1/projects/${enc(project)}/promotions/${enc(id)}/cancel`),
   };
 
   audit = {

@@ -181,6 +181,41 @@ withOutput(
 withOutput(artifactCmd.command('list').requiredOption('--project <name>').requiredOption('--app <name>').option('--env <name>', 'only those in this environment')).action(async (f) => (await control()).artifact.list(f));
 withOutput(artifactCmd.command('show').argument('<digest>').requiredOption('--project <name>').requiredOption('--app <name>')).action(async (d: string, f) => (await control()).artifact.show(d, f));
 
+const promote = () => import('./commands/promote.ts');
+withOutput(
+  program
+    .command('promote')
+    .description('ask to promote an image of an application from one environment to others')
+    .argument('<app>')
+    .requiredOption('--project <name>')
+    .option('--digest <sha256:…>', 'the image by digest')
+    .option('--tag <tag>', 'the image by its tag in the source environment')
+    .requiredOption('--from <env>')
+    .requiredOption('--to <env[,env]>', 'one or more target environments')
+    .option('--comment <text>'),
+).action(async (a: string, f) => (await promote()).promoteCommand(a, f));
+for (const decision of ['approve', 'reject'] as const) {
+  withOutput(
+    program
+      .command(decision)
+      .description(`${decision} a promotion request (promoters of the target environment)`)
+      .argument('<id>')
+      .requiredOption('--project <name>')
+      .option('--for <env[,env]>', 'only these target environments')
+      .option('--comment <text>'),
+  ).action(async (id: string, f) => (await promote()).decideCommand(decision, id, f));
+}
+withOutput(program.command('cancel').description('cancel your promotion request').argument('<id>').requiredOption('--project <name>')).action(async (id: string, f) => (await promote()).cancelCommand(id, f));
+withOutput(
+  program
+    .command('requests')
+    .description("a project's promotion requests")
+    .requiredOption('--project <name>')
+    .option('--env <name>')
+    .option('--state <state>')
+    .option('--pending-for-me', 'only those waiting for your approval'),
+).action(async (f) => (await promote()).requestsCommand(f));
+
 const policyCmd = program.command('policy').description('promotion policies: CEL conditions, approvals, separation of duties');
 const policyOptions = (c: Command): Command =>
   withOutput(

@@ -1,0 +1,56 @@
+/** `hoist promote`, `hoist approve|reject|cancel ID`, `hoist requests`: promotion requests from the command line. */
+import type { PromotionView } from '../../service/promotions.service.ts';
+import { InvalidInput } from '../../errors.ts';
+import { client } from '../client-config.ts';
+import { outputFormat, print } from '../output.ts';
+
+type Out = { output?: string };
+
+function summary(p: PromotionView): Array<Record<string, unknown>> {
+  return p.targets.map((t) => ({
+    id: p.id,
+    app: p.application,
+    digest: p.digest.slice(0, 19),
+    from: p.from,
+    to: t.environment,
+    state: t.state,
+    approvals: `${t.approvals.filter((a) => a.decision === 'approve').length}/${t.approvalsNeeded}`,
+    requestedBy: p.requestedBy,
+    reasons: t.reasons.join('; '),
+  }));
+}
+
+async function show(value: PromotionView | PromotionView[], f: Out): Promise<void> {
+  const format = outputFormat(f.output);
+  if (format !== 'table') return print(value, format);
+  return print((Array.isArray(value) ? value : [value]).flatMap(summary), format, ['id', 'app', 'from', 'to', 'state', 'approvals', 'requestedBy', 'reasons']);
+}
+
+export async function promoteCommand(app: string, f: Out & { project: string; digest?: string; tag?: string; from: string; to: string; comment?: string }): Promise<void> {
+  if ((f.digest === undefined) === (f.tag === undefined)) throw new InvalidInput('name the image by exactly one of --digest sha256:… or --tag', '--digest');
+  if (f.digest !== undefined && !/^sha256:[0-9a-f]{64}$/.test(f.digest)) throw new InvalidInput('expected sha256: followed by 64 lower-case hex digits', '--digest');
+  const to = f.to.split(',').map((s) => s.trim()).filter(Boolean);
+  const p = await client().promotions.request(f.project, app, { from: f.from, to, ...(f.digest ? { digest: f.digest } : {}), ...(f.tag ? { tag: f.tag } : {}), ...(f.comment ? { comment: f.comment } : {}) });
+  await show(p, f);
+  if (p.targets.every((t) => t.state === 'REJECTED')) process.exitCode = 1;
+}
+
+export async function decideCommand(decision: 'approve' | 'reject', id: string, f: Out & { project: string; for?: string; comment?: string }): Promise<void> {
+  const environments = f.for?.split(',').map((s) => s.trim()).filter(Boolean);
+  await show(await client().promotions.decide(f.project, id, decision, { ...(f.comment ? { comment: f.comment } : {}), ...(environments ? { environments } : {}) }), f);
+}
+
+export async function cancelCommand(id: string, f: Out & { project: string }): Promise<void> {
+  await show(await client().promotions.cancel(f.project, id), f);
+}
+
+export async function requestsCommand(f: Out & { project: string; env?: string; state?: string; pendingForMe?: boolean }): Promise<void> {
+  const c = client();
+  let items = await c.promotions.list(f.project, { ...(f.env ? { environment: f.env } : {}), ...(f.pendingForMe ? { state: 'AWAITING_APPROVAL' } : f.state ? { state: f.state } : {}) });
+  if (f.pendingForMe) {
+    const me = await c.me();
+    const mine = (env: string) => me.memberships.some((m) => m.project === f.project && (m.role === 'promoter' || m.role === 'owner') && (m.environments === null || m.environments.includes(env)));
+    items = items.filter((p) => p.requestedBy !== me.username && p.targets.some((t) => t.state === 'AWAITING_APPROVAL' && mine(t.environment) && !t.approvals.some((a) => a.username === me.username)));
+  }
+  await show(items, f);
+}
