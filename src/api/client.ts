@@ -149,6 +149,8 @@ export class HoistClient {
     get: (project: string, id: string) => this.request<PromotionView>('GET', `/api/v1/projects/${enc(project)}/promotions/${enc(id)}`),
     decide: (project: string, id: string, decision: 'approve' | 'reject', body: { comment?: string; environments?: string[] }) => this.request<PromotionView>('POST', `/api/v1/projects/${enc(project)}/promotions/${enc(id)}/${decision}`, body),
     cancel: (project: string, id: string) => this.request<PromotionView>('POST', `/api/v1/projects/${enc(project)}/promotions/${enc(id)}/cancel`),
+    deployable: (project: string, env: string, digest: string, deployer?: string) =>
+      this.request<{ allowed: boolean; reason: string; promotion?: string }>('GET', `/api/v1/projects/${enc(project)}/environments/${enc(env)}/deployable?digest=${enc(digest)}${deployer ? `&deployer=${enc(deployer)}` : ''}`),
   };
 
   audit = {

@@ -216,6 +216,16 @@ withOutput(
     .option('--pending-for-me', 'only those waiting for your approval'),
 ).action(async (f) => (await promote()).requestsCommand(f));
 
+withOutput(
+  program
+    .command('check-deploy')
+    .description('may this digest run in this environment? exits 0 if so, 1 with the reason if not (for deploy gates)')
+    .requiredOption('--project <name>')
+    .requiredOption('--env <name>')
+    .requiredOption('--digest <sha256:…>')
+    .option('--deployer <user>', 'who deploys (an approver may not, unless the policy allows it)'),
+).action(async (f) => (await promote()).checkDeployCommand(f));
+
 const policyCmd = program.command('policy').description('promotion policies: CEL conditions, approvals, separation of duties');
 const policyOptions = (c: Command): Command =>
   withOutput(

@@ -263,4 +263,35 @@ export class Promotions {
     }
     return Promise.all((await q.execute()).map((r) => this.get(project, r.id)));
   }
+
+  /**
+   * May `deployer` run `digest` in `environment`? Only if it was promoted there, and not by a person who approved
+   * that promotion unless its policy allows approvers to deploy.
+   */
+  async deployable(project: string, environment: string, digest: string, deployer?: string): Promise<{ allowed: boolean; reason: string; promotion?: string }> {
+    const rows = await this.db
+      .selectFrom('promotion_targets as t')
+      .innerJoin('promotion_requests as r', 'r.id', 't.request_id')
+      .innerJoin('projects as p', 'p.id', 'r.project_id')
+      .innerJoin('environments as e', 'e.id', 't.environment_id')
+      .select(['t.id', 'r.id as requestId', 't.policy_name', 't.policy_version', 't.updated_at'])
+      .where('p.name', '=', project)
+      .where('e.name', '=', environment)
+      .where('r.digest', '=', digest)
+      .where('t.state', '=', 'PROMOTED')
+      .orderBy('t.updated_at', 'desc')
+      .execute();
+    const latest = rows[0];
+    if (!latest) return { allowed: false, reason: `${digest} was never promoted to ${environment}` };
+    if (deployer !== undefined) {
+      const approved = await this.db.selectFrom('promotion_decisions').select('username').where('target_id', '=', latest.id).where('decision', '=', 'approve').where('username', '=', deployer).executeTakeFirst();
+      if (approved) {
+        const policy = latest.policy_name !== null && latest.policy_version !== null ? await this.policies.get(latest.policy_name, latest.policy_version).catch(() => undefined) : undefined;
+        if (!(policy?.allowApproverFromDeploy ?? false)) {
+          return { allowed: false, reason: `${deployer} approved this promotion, and the policy does not let an approver deploy it (allowApproverFromDeploy)`, promotion: latest.requestId };
+        }
+      }
+    }
+    return { allowed: true, reason: `promoted to ${environment} on ${latest.updated_at.toISOString()}`, promotion: latest.requestId };
+  }
 }

@@ -75,6 +75,17 @@ for (const backend of BACKENDS) {
       assert.equal(ok.status, 200);
       assert.deepEqual([ok.body.targets[0].state, ok.body.targets[0].approvals.map((a: { username: string }) => a.username)], ['QUEUED', ['pat']]);
       assert.equal((await as('pat', 'POST', `${P}/promotions/${id}/approve`, {})).status, 409, 'nothing left to decide');
+
+      // Deploy gate: promoted there, and an approver may not deploy what they approved (allowApproverFromDeploy is off).
+      const gate = (who: string, env: string, deployer: string) => as(who, 'GET', `${P}/environments/${env}/deployable?digest=${image.digest}&deployer=${deployer}`);
+      assert.deepEqual((await gate('devon', 'staging', 'devon')).body.allowed, false, 'not promoted yet');
+      assert.equal(await api.services.runner.runOne(), true);
+      const ok2 = (await gate('devon', 'staging', 'devon')).body;
+      assert.deepEqual([ok2.allowed, ok2.promotion], [true, id]);
+      const approver = (await gate('devon', 'staging', 'pat')).body;
+      assert.equal(approver.allowed, false);
+      assert.match(approver.reason, /pat approved this promotion.*allowApproverFromDeploy/);
+      assert.match((await gate('devon', 'prod', 'devon')).body.reason, /never promoted to prod/);
     });
 
     test('the policy can allow the requester; a rejection ends the target; the requester cancels', async () => {
@@ -96,7 +107,7 @@ for (const backend of BACKENDS) {
       await as('root', 'PUT', '/api/v1/policies/staging-gate', { failConditions: ['signature.present'] });
       const denied = (await as('devon', 'POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['staging'] })).body;
       assert.deepEqual([denied.targets[0].state, denied.targets[0].reasons], ['REJECTED', ['fail condition `signature.present` is true']]);
-      const notThere = await as('devon', 'POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'staging', to: ['prod'] });
+      const notThere = await as('devon', 'POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'prod', to: ['staging'] });
       assert.deepEqual([notThere.status, notThere.body.error.details], [400, { field: 'from' }]);
       const badDigest = await as('devon', 'POST', `${P}/applications/web/promotions`, { digest: 'sha256:ABC', from: 'dev', to: ['staging'] });
       assert.equal(badDigest.status, 400);
@@ -124,8 +135,8 @@ void describe('promotion execution [pglite]', () => {
     await call('POST', '/api/v1/projects', { name: 'shop' });
     await call('POST', `${P}/applications`, { name: 'web' });
     await call('PUT', `${P}/environments/dev`, { kind: 'repository', registry: 'local', repository: 'dev/{app}' });
-    await call('PUT', `${P}/environments/staging`, { kind: 'repository', registry: 'local', repository: 'staging/{app}' });
-    await call('PUT', `${P}/environments/prod`, { kind: 'tag', registry: 'local', repository: 'staging/{app}', tag: '{tag}-prod', allowTagMove: false });
+    await call('PUT', `${P}/environments/staging`, { kind: 'repository', registry: 'local', repository: 'exec/{app}' });
+    await call('PUT', `${P}/environments/prod`, { kind: 'tag', registry: 'local', repository: 'exec/{app}', tag: '{tag}-prod', allowTagMove: false });
     await call('PUT', `${P}/pipeline`, { edges: [{ from: 'dev', to: 'staging' }, { from: 'staging', to: 'prod' }] });
     await call('POST', `${P}/applications/web/artifacts`, { reference: `${reg.host}/dev/web:1.0` });
     await call('POST', `${P}/applications/web/artifacts`, { reference: `${reg.host}/dev/web:2.0` });
@@ -144,7 +155,7 @@ void describe('promotion execution [pglite]', () => {
     assert.equal(await api.services.runner.runOne(), false, 'nothing left, and nothing taken twice');
     const done = (await call('GET', `${P}/promotions/${r.id}`)).body;
     assert.equal(done.targets[0].state, 'PROMOTED');
-    assert.equal(await head('staging/web', '1.0'), image.digest);
+    assert.equal(await head('exec/web', '1.0'), image.digest);
     const artifact = (await call('GET', `${P}/applications/web/artifacts/${image.digest}`)).body;
     assert.deepEqual(artifact.environments.map((e: { environment: string; tag: string }) => [e.environment, e.tag]), [['dev', '1.0'], ['staging', '1.0']]);
     const audit = (await call('GET', `/api/v1/audit?objectType=promotion&objectId=${r.id}`)).body.items.map((e: { action: string; summary: { blobsMounted?: number } }) => [e.action, e.summary.blobsMounted]);
@@ -156,9 +167,9 @@ void describe('promotion execution [pglite]', () => {
     const r = (await call('POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'staging', to: ['prod'] })).body;
     await api.services.runner.runOne();
     assert.equal((await call('GET', `${P}/promotions/${r.id}`)).body.targets[0].state, 'PROMOTED');
-    assert.equal(await head('staging/web', '1.0-prod'), image.digest);
+    assert.equal(await head('exec/web', '1.0-prod'), image.digest);
     // 2.0-prod already names the first image; promoting another digest tagged 2.0 may not move it.
-    await pushImage(reg.url, 'staging/web', image, { tag: '2.0-prod' });
+    await pushImage(reg.url, 'exec/web', image, { tag: '2.0-prod' });
     await call('POST', `${P}/applications/web/promotions`, { digest: other.digest, from: 'dev', to: ['staging'] });
     await api.services.runner.runOne();
     const again = (await call('POST', `${P}/applications/web/promotions`, { digest: other.digest, from: 'staging', to: ['prod'] })).body;
@@ -166,7 +177,7 @@ void describe('promotion execution [pglite]', () => {
     const failed = (await call('GET', `${P}/promotions/${again.id}`)).body.targets[0];
     assert.equal(failed.state, 'FAILED');
     assert.match(failed.reasons.join(' '), /tag 2\.0-prod in prod already names sha256:.*does not allow moving a tag/);
-    assert.equal(await head('staging/web', '2.0-prod'), image.digest, 'the tag did not move');
+    assert.equal(await head('exec/web', '2.0-prod'), image.digest, 'the tag did not move');
   });
 
   test('a target left PROMOTING by a dead server is claimed again once its lease runs out', async () => {

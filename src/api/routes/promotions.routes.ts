@@ -84,4 +84,18 @@ export function promotionRoutes(app: App, s: Services): void {
   app.post('/api/v1/projects/:project/promotions/:id/cancel', { config: { permission: PROJECT_READ }, schema: { summary: 'Cancel a request (its requester)', tags: ['promotions'], params: PI, response: { 200: Promotion, ...errors } } }, async (req) =>
     s.promotions.cancel(req.identity!, req.params.id, req.params.project),
   );
+  app.get(
+    '/api/v1/projects/:project/environments/:env/deployable',
+    {
+      config: { permission: PROJECT_READ },
+      schema: {
+        summary: 'May this digest run in this environment (and be deployed by this person)? For deploy gates',
+        tags: ['promotions'],
+        params: Type.Object({ project: Type.String(), env: Type.String() }),
+        querystring: Type.Object({ digest: Type.String({ pattern: '^sha256:[0-9a-f]{64}$' }), deployer: Type.Optional(Type.String()) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ allowed: Type.Boolean(), reason: Type.String(), promotion: Type.Optional(Type.String()) }), ...errors },
+      },
+    },
+    async (req) => s.promotions.deployable(req.params.project, req.params.env, req.query.digest, req.query.deployer),
+  );
 }

@@ -54,3 +54,11 @@ export async function requestsCommand(f: Out & { project: string; env?: string; 
   }
   await show(items, f);
 }
+
+/** Exit 0 when the digest may run in the environment (for a deploy pipeline's gate), 1 with the reason otherwise. */
+export async function checkDeployCommand(f: Out & { project: string; env: string; digest: string; deployer?: string }): Promise<void> {
+  const r = await client().promotions.deployable(f.project, f.env, f.digest, f.deployer);
+  if (outputFormat(f.output) === 'table') process.stdout.write(`${r.allowed ? 'allowed' : 'NOT allowed'}: ${r.reason}\n`);
+  else await print(r, outputFormat(f.output));
+  if (!r.allowed) process.exitCode = 1;
+}
