@@ -17,6 +17,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const port = Number(process.env.HOIST_PORT ?? 8080);
 const registryPort = Number(process.env.REGISTRY_PORT ?? 5000);
 const password = process.env.HOIST_ADMIN_PASSWORD ?? 'hoist-demo';
+const ritaPassword = 'rita-demo-password';
 
 const registry = await startRegistry({ port: registryPort });
 const image = buildMultiPlatform(3, [4 << 20, 1 << 20, 64 << 10]);
@@ -53,15 +54,28 @@ if (login.ok) {
       await c.environments.setPipeline(p.name, p.pipeline);
     }
   }
+  // The promotion demo: the seeded image registered as built by CI, a prod policy needing one approval, and a
+  // second person (rita, a promoter) to give it.
+  await c.artifacts.register('shop', 'web', { reference: `${registry.host}/dev/web:1.0`, branch: 'main', commit: 'demo', builder: 'ci-bot' }).catch(() => undefined);
+  await c.policies.put({ name: 'prod-gate', description: 'prod: signed images only, one approval', passConditions: ['signature.present'], failConditions: ['image.tag == "latest"'], approverCount: 1 });
+  await c.policies.apply('prod-gate', [{ project: 'shop', application: 'web', environment: 'prod' }]);
+  await c.users.create('rita', ritaPassword).catch(() => undefined);
+  await c.projects.grant('shop', { username: 'rita', role: 'promoter', environments: null });
 }
 
 process.stdout.write(`
 hoist is running:
   API and reference   ${url}/api/v1/docs
-  sign in             ./bin/hoist login --server ${url}   (user admin, password ${password})
-  then try            ./bin/hoist project show shop -o yaml
-                      ./bin/hoist copy --insecure-registry ${registry.host} ${registry.host}/dev/web:1.0 ${registry.host}/staging/web
-  demo registry       ${registry.host} with dev/web:1.0 (${image.digest})
+  demo registry       ${registry.host} with dev/web:1.0 (${image.digest}), signed
+  project shop        web: dev → staging → prod; prod needs one approval (policy prod-gate)
+  users               admin / ${password}, rita / ${ritaPassword} (a promoter)
+
+Promote the demo image to prod (see README):
+  ./bin/hoist login --server ${url}                                         # admin
+  ./bin/hoist promote web --project shop --tag 1.0 --from dev --to staging
+  ./bin/hoist promote web --project shop --tag 1.0 --from staging --to prod
+  ./bin/hoist login --server ${url} --username rita && ./bin/hoist approve ID --project shop
+  ./bin/hoist requests --project shop
 Ctrl-C stops both.
 `);
 
