@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BACKENDS } from '../helpers/backends.ts';
-import { startApi, type TestApi } from '../helpers/api.ts';
+import { caller, startApi, type Call, type TestApi } from '../helpers/api.ts';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 import { buildArtifact, buildImage, buildMultiPlatform, SBOM_ARTIFACT, SIGNATURE_ARTIFACT } from '../harness/images.ts';
 import { pushImage, pushReferrer } from '../harness/push.ts';
@@ -35,15 +35,11 @@ test('tag conventions match the tags of their stage', () => {
 for (const backend of BACKENDS) {
   void describe(`artifacts API [${backend}]`, () => {
     let api: TestApi;
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the tests read JSON answers field by field
-    let as: (who: string, method: string, url: string, payload?: unknown) => Promise<{ status: number; body: any }>;
+    let as: (who: string, ...call: Parameters<Call>) => ReturnType<Call>;
     before(async () => {
       api = await startApi(backend);
       const tokens: Record<string, string> = { root: await api.tokenFor('root', { admin: true }), devon: await api.tokenFor('devon'), vera: await api.tokenFor('vera') };
-      as = async (who, method, url, payload) => {
-        const res = await api.app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${tokens[who]}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
-        return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
-      };
+      as = (who, ...rest) => caller(api.app, tokens[who] ?? '')(...rest);
       await as('root', 'POST', '/api/v1/registries', { name: 'local', url: `http://${reg.host}` });
       await as('root', 'POST', '/api/v1/projects', { name: 'shop' });
       await as('root', 'POST', '/api/v1/projects/shop/applications', { name: 'web' });

@@ -6,20 +6,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BACKENDS } from '../helpers/backends.ts';
-import { startApi, type TestApi } from '../helpers/api.ts';
+import { caller, startApi, type Call, type TestApi } from '../helpers/api.ts';
 
 for (const backend of BACKENDS) {
   void describe(`policies API [${backend}]`, () => {
     let api: TestApi;
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the tests read JSON answers field by field
-    let call: (method: string, url: string, payload?: unknown) => Promise<{ status: number; body: any }>;
+    let call: Call;
     before(async () => {
       api = await startApi(backend);
-      const token = await api.tokenFor('root', { admin: true });
-      call = async (method, url, payload) => {
-        const res = await api.app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
-        return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
-      };
+      call = caller(api.app, await api.tokenFor('root', { admin: true }));
       await call('POST', '/api/v1/registries', { name: 'r', url: 'http://127.0.0.1:5000' });
       await call('POST', '/api/v1/projects', { name: 'shop' });
       await call('POST', '/api/v1/projects/shop/applications', { name: 'web' });

@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BACKENDS } from '../helpers/backends.ts';
-import { startApi, type TestApi } from '../helpers/api.ts';
+import { caller, startApi, type Call, type TestApi } from '../helpers/api.ts';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 import { buildArtifact, buildImage, SIGNATURE_ARTIFACT } from '../harness/images.ts';
 import { pushImage, pushReferrer } from '../harness/push.ts';
@@ -23,18 +23,14 @@ after(() => reg?.stop());
 for (const backend of BACKENDS) {
   void describe(`promotions API [${backend}]`, () => {
     let api: TestApi;
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the tests read JSON answers field by field
-    let as: (who: string, method: string, url: string, payload?: unknown) => Promise<{ status: number; body: any }>;
+    let as: (who: string, ...call: Parameters<Call>) => ReturnType<Call>;
     const P = '/api/v1/projects/shop';
     before(async () => {
       api = await startApi(backend);
       const tokens: Record<string, string> = {};
       for (const u of ['devon', 'pat', 'pam', 'ci-bot']) tokens[u] = await api.tokenFor(u);
       tokens.root = await api.tokenFor('root', { admin: true });
-      as = async (who, method, url, payload) => {
-        const res = await api.app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${tokens[who]}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
-        return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
-      };
+      as = (who, ...rest) => caller(api.app, tokens[who] ?? '')(...rest);
       await as('root', 'POST', '/api/v1/registries', { name: 'local', url: `http://${reg.host}` });
       await as('root', 'POST', '/api/v1/projects', { name: 'shop' });
       await as('root', 'POST', `${P}/applications`, { name: 'web' });
@@ -119,17 +115,12 @@ for (const backend of BACKENDS) {
 
 void describe('promotion execution [pglite]', () => {
   let api: TestApi;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the tests read JSON answers field by field
-  let call: (method: string, url: string, payload?: unknown) => Promise<{ status: number; body: any }>;
+  let call: Call;
   const P = '/api/v1/projects/shop';
   const other = buildImage({ layers: [3000] });
   before(async () => {
     api = await startApi('pglite');
-    const token = await api.tokenFor('root', { admin: true });
-    call = async (method, url, payload) => {
-      const res = await api.app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
-      return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
-    };
+    call = caller(api.app, await api.tokenFor('root', { admin: true }));
     await pushImage(reg.url, 'dev/web', other, { tag: '2.0' });
     await call('POST', '/api/v1/registries', { name: 'local', url: `http://${reg.host}` });
     await call('POST', '/api/v1/projects', { name: 'shop' });

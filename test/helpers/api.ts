@@ -44,3 +44,14 @@ export async function startApi(backend: Backend): Promise<TestApi> {
     },
   };
 }
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the tests read JSON answers field by field
+export type Call = (method: string, url: string, payload?: unknown) => Promise<{ status: number; body: any }>;
+
+/** Calls the in-process API with a bearer token, answering status and parsed JSON body. */
+export function caller(app: App, token: string): Call {
+  return async (method, url, payload) => {
+    const res = await app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
+    return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
+  };
+}
