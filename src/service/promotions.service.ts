@@ -66,6 +66,24 @@ export function dutyConflict(policy: PolicyView | undefined, approver: string, r
   return undefined;
 }
 
+function variablesFor(artifact: ArtifactView, from: string, to: string, user: string, now: Date): Record<string, unknown> {
+  return policyVariables({
+    image: { repository: artifact.repository, tag: artifact.tag ?? '', digest: artifact.digest, labels: artifact.labels, annotations: artifact.annotations, created: artifact.created ? new Date(artifact.created) : null, platforms: artifact.platforms },
+    build: artifact.build,
+    signaturePresent: artifact.referrers.some((r) => r.artifactType !== null && SIGNATURE_TYPES.includes(r.artifactType)),
+    source: from,
+    target: to,
+    user,
+    now,
+  });
+}
+
+function verdictOf(policy: PolicyView | undefined, vars: Record<string, unknown>): Verdict {
+  return policy ? evaluatePolicy({ pass: policy.passConditions, fail: policy.failConditions }, vars) : { allowed: true, reasons: [], conditions: [] };
+}
+
+const storable = (vars: Record<string, unknown>): string => JSON.stringify(vars, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v));
+
 export class Promotions {
   constructor(
     private readonly db: Kysely<Schema>,
@@ -99,16 +117,8 @@ export class Promotions {
       if (!envs.has(to)) throw new InvalidInput(`project "${project}" has no environment "${to}"`, 'to');
       if (to === input.from) throw new InvalidInput(`${to} is where the image comes from`, 'to');
       const policy = await this.policies.forTarget(project, app, to);
-      const vars = policyVariables({
-        image: { repository: artifact.repository, tag: artifact.tag ?? '', digest: artifact.digest, labels: artifact.labels, annotations: artifact.annotations, created: artifact.created ? new Date(artifact.created) : null, platforms: artifact.platforms },
-        build: artifact.build,
-        signaturePresent: artifact.referrers.some((r) => r.artifactType !== null && SIGNATURE_TYPES.includes(r.artifactType)),
-        source: input.from,
-        target: to,
-        user: actor.username,
-        now,
-      });
-      const verdict = policy ? evaluatePolicy({ pass: policy.passConditions, fail: policy.failConditions }, vars) : { allowed: true, reasons: [], conditions: [] };
+      const vars = variablesFor(artifact, input.from, to, actor.username, now);
+      const verdict = verdictOf(policy, vars);
       const onEdge = pipeline.some((e) => e.from === input.from && e.to === to);
       const reasons = [...(onEdge ? [] : [`the pipeline has no edge ${input.from} → ${to}`]), ...verdict.reasons];
       const needed = policy?.approverCount ?? 0;
@@ -122,7 +132,7 @@ export class Promotions {
         policy_version: policy?.version ?? null,
         approvals_needed: needed,
         verdict: JSON.stringify(verdict),
-        variables: JSON.stringify(vars, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v)),
+        variables: storable(vars),
         reason: reasons.length > 0 ? reasons.join('; ') : null,
         updated_at: now,
       });
@@ -262,6 +272,56 @@ export class Promotions {
       });
     }
     return Promise.all((await q.execute()).map((r) => this.get(project, r.id)));
+  }
+
+  /**
+   * After a policy changed or went away: every target awaiting approval under it is evaluated again. One that no
+   * longer passes becomes STALE with the reasons; one that passes takes the new version and approval count, and is
+   * queued when it already has enough approvals.
+   */
+  async reevaluate(actor: Actor, policyName: string): Promise<number> {
+    const pending = await this.db
+      .selectFrom('promotion_targets as t')
+      .innerJoin('promotion_requests as r', 'r.id', 't.request_id')
+      .innerJoin('projects as p', 'p.id', 'r.project_id')
+      .innerJoin('applications as a', 'a.id', 'r.application_id')
+      .innerJoin('environments as e', 'e.id', 't.environment_id')
+      .innerJoin('environments as s', 's.id', 'r.source_env_id')
+      .select(['t.id', 'r.id as requestId', 'p.name as project', 'a.name as app', 'e.name as to', 's.name as from', 'r.digest', 'r.requested_by'])
+      .where('t.state', '=', 'AWAITING_APPROVAL')
+      .where('t.policy_name', '=', policyName)
+      .execute();
+    let queued = false;
+    for (const t of pending) {
+      const artifact = await this.artifacts.get(t.project, t.app, t.digest);
+      const policy = await this.policies.forTarget(t.project, t.app, t.to);
+      const vars = variablesFor(artifact, t.from, t.to, t.requested_by, new Date());
+      const verdict = verdictOf(policy, vars);
+      const approvals = await this.db.selectFrom('promotion_decisions').select('username').where('target_id', '=', t.id).where('decision', '=', 'approve').execute();
+      const needed = policy?.approverCount ?? 0;
+      const state: TargetState = !verdict.allowed ? 'STALE' : approvals.length >= needed ? 'QUEUED' : 'AWAITING_APPROVAL';
+      queued ||= state === 'QUEUED';
+      await audited(this.db, actor, { action: 'promotion.reevaluate', objectType: 'promotion', objectId: t.requestId }, async (trx) => {
+        await trx
+          .updateTable('promotion_targets')
+          .set({
+            state,
+            policy_name: policy?.name ?? null,
+            policy_version: policy?.version ?? null,
+            approvals_needed: needed,
+            verdict: JSON.stringify(verdict),
+            variables: storable(vars),
+            reason: state === 'STALE' ? `policy ${policyName} changed: ${verdict.reasons.join('; ')}` : null,
+            updated_at: new Date(),
+          })
+          .where('id', '=', t.id)
+          .where('state', '=', 'AWAITING_APPROVAL')
+          .execute();
+        return { result: undefined, summary: { environment: t.to, policy: policy ? { name: policy.name, version: policy.version } : null, state } };
+      });
+    }
+    if (queued) this.onQueued();
+    return pending.length;
   }
 
   /**

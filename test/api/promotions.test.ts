@@ -99,6 +99,20 @@ for (const backend of BACKENDS) {
       assert.equal((await as('devon', 'POST', `${P}/promotions/${again.id}/cancel`)).body.targets[0].state, 'CANCELED');
     });
 
+    test('editing the policy re-evaluates pending targets: enough approvals queue it, a new failing condition makes it STALE', async () => {
+      const r1 = (await as('devon', 'POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['staging'] })).body;
+      await as('devon', 'POST', `${P}/promotions/${r1.id}/approve`, {});
+      assert.equal((await as('devon', 'GET', `${P}/promotions/${r1.id}`)).body.targets[0].state, 'AWAITING_APPROVAL', '1 of 2');
+      await as('root', 'PUT', '/api/v1/policies/staging-gate', { approverCount: 1 });
+      const queued = (await as('devon', 'GET', `${P}/promotions/${r1.id}`)).body.targets[0];
+      assert.deepEqual([queued.state, queued.policy.version, queued.approvalsNeeded], ['QUEUED', 3, 1]);
+      const r2 = (await as('devon', 'POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['staging'] })).body;
+      await as('root', 'PUT', '/api/v1/policies/staging-gate', { failConditions: ['signature.present'] });
+      const stale = (await as('devon', 'GET', `${P}/promotions/${r2.id}`)).body.targets[0];
+      assert.equal(stale.state, 'STALE');
+      assert.match(stale.reasons.join('; '), /policy staging-gate changed: fail condition `signature.present` is true/);
+    });
+
     test('a failing policy rejects with the reason; an image not in the source environment is refused', async () => {
       await as('root', 'PUT', '/api/v1/policies/staging-gate', { failConditions: ['signature.present'] });
       const denied = (await as('devon', 'POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['staging'] })).body;

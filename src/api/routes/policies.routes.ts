@@ -99,10 +99,15 @@ export function policyRoutes(app: App, s: Services): void {
   app.put(
     '/api/v1/policies/:name',
     { config: { permission: ADMIN }, schema: { summary: 'Create or update a policy (a change makes a new version)', tags: ['policies'], params, body: Type.Object(ruleFields, { additionalProperties: false }), response: { 200: Policy, ...errors } } },
-    async (req) => s.policies.put(actorOf(req), { name: req.params.name, ...req.body }, 'upsert'),
+    async (req) => {
+      const policy = await s.policies.put(actorOf(req), { name: req.params.name, ...req.body }, 'upsert');
+      await s.promotions.reevaluate(actorOf(req), req.params.name);
+      return policy;
+    },
   );
   app.delete('/api/v1/policies/:name', { config: { permission: ADMIN }, schema: { summary: 'Delete a policy', tags: ['policies'], params, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
     await s.policies.remove(actorOf(req), req.params.name);
+    await s.promotions.reevaluate(actorOf(req), req.params.name);
     return reply.status(204).send(null);
   });
   app.post(
