@@ -8,7 +8,7 @@ import type { EnvironmentInput, EnvironmentView, Edge } from '../service/environ
 import type { Binding, PolicyInput, PolicyView } from '../service/policies.service.ts';
 import type { MemberView, ProjectView } from '../service/projects.service.ts';
 import type { Membership } from '../service/identity.ts';
-import type { PromotionInput, PromotionView } from '../service/promotions.service.ts';
+import type { HistoryEntry, PromotionInput, PromotionView } from '../service/promotions.service.ts';
 import type { ConnectionReport, RegistryInput, RegistryView } from '../service/registries.service.ts';
 import { HoistError } from '../errors.ts';
 
@@ -149,6 +149,7 @@ export class HoistClient {
     get: (project: string, id: string) => this.request<PromotionView>('GET', `/api/v1/projects/${enc(project)}/promotions/${enc(id)}`),
     decide: (project: string, id: string, decision: 'approve' | 'reject', body: { comment?: string; environments?: string[] }) => this.request<PromotionView>('POST', `/api/v1/projects/${enc(project)}/promotions/${enc(id)}/${decision}`, body),
     cancel: (project: string, id: string) => this.request<PromotionView>('POST', `/api/v1/projects/${enc(project)}/promotions/${enc(id)}/cancel`),
+    history: async (project: string, q: Record<string, string>) => (await this.request<{ items: HistoryEntry[] }>('GET', `/api/v1/projects/${enc(project)}/history?${new URLSearchParams(q).toString()}`)).items,
     deployable: (project: string, env: string, digest: string, deployer?: string) =>
       this.request<{ allowed: boolean; reason: string; promotion?: string }>('GET', `/api/v1/projects/${enc(project)}/environments/${enc(env)}/deployable?digest=${enc(digest)}${deployer ? `&deployer=${enc(deployer)}` : ''}`),
   };

@@ -218,6 +218,17 @@ withOutput(
 
 withOutput(
   program
+    .command('history')
+    .description('what was promoted when, by whom, from where to where, with approvals, policy and bytes copied')
+    .requiredOption('--project <name>')
+    .option('--app <name>')
+    .option('--env <name>')
+    .option('--digest <sha256:…>')
+    .option('--user <name>', 'who asked')
+    .option('--since <iso-time>'),
+).action(async (f) => (await promote()).historyCommand(f));
+withOutput(
+  program
     .command('check-deploy')
     .description('may this digest run in this environment? exits 0 if so, 1 with the reason if not (for deploy gates)')
     .requiredOption('--project <name>')

@@ -38,6 +38,23 @@ export interface TargetView {
   verdict: Verdict | null;
 }
 
+export interface HistoryEntry {
+  at: string;
+  request: string;
+  application: string;
+  from: string;
+  to: string;
+  digest: string;
+  tag: string | null;
+  state: TargetState;
+  requestedBy: string;
+  comment: string;
+  approvals: Array<{ username: string; decision: 'approve' | 'reject'; at: string }>;
+  policy: { name: string; version: number; allowed: boolean } | null;
+  bytesCopied: number;
+  reason: string | null;
+}
+
 export interface PromotionView {
   id: string;
   project: string;
@@ -272,6 +289,53 @@ export class Promotions {
       });
     }
     return Promise.all((await q.execute()).map((r) => this.get(project, r.id)));
+  }
+
+  /**
+   * What happened: finished targets (promoted, rejected, failed, canceled, stale), newest first, with who asked,
+   * from where to where, the digest and tag, the comment, the approvals, the policy version and verdict, and the
+   * bytes copied. Filters narrow by application, environment, digest, requesting user and time.
+   */
+  async history(project: string, f: { app?: string; env?: string; digest?: string; user?: string; since?: Date; limit?: number } = {}): Promise<HistoryEntry[]> {
+    let q = this.db
+      .selectFrom('promotion_targets as t')
+      .innerJoin('promotion_requests as r', 'r.id', 't.request_id')
+      .innerJoin('projects as p', 'p.id', 'r.project_id')
+      .innerJoin('applications as a', 'a.id', 'r.application_id')
+      .innerJoin('environments as e', 'e.id', 't.environment_id')
+      .innerJoin('environments as s', 's.id', 'r.source_env_id')
+      .select(['t.id', 'r.id as requestId', 't.updated_at as at', 'r.requested_by as requestedBy', 'a.name as application', 's.name as from', 'e.name as to', 'r.digest', 'r.comment', 't.state', 't.policy_name', 't.policy_version', 't.verdict', 't.result', 't.reason'])
+      .where('p.name', '=', project)
+      .where('t.state', 'in', ['PROMOTED', 'REJECTED', 'FAILED', 'CANCELED', 'STALE'])
+      .orderBy('t.updated_at', 'desc')
+      .limit(Math.min(f.limit ?? 100, 1000));
+    if (f.app !== undefined) q = q.where('a.name', '=', f.app);
+    if (f.env !== undefined) q = q.where('e.name', '=', f.env);
+    if (f.digest !== undefined) q = q.where('r.digest', '=', f.digest);
+    if (f.user !== undefined) q = q.where('r.requested_by', '=', f.user);
+    if (f.since !== undefined) q = q.where('t.updated_at', '>=', f.since);
+    const rows = await q.execute();
+    const decisions = rows.length === 0 ? [] : await this.db.selectFrom('promotion_decisions').selectAll().where('target_id', 'in', rows.map((r) => r.id)).orderBy('at').execute();
+    return rows.map((r) => {
+      const result = json<{ tag?: string | null; bytesStreamed?: number; blobsMounted?: number; seconds?: number } | null>(r.result);
+      const verdict = json<Verdict | null>(r.verdict);
+      return {
+        at: r.at.toISOString(),
+        request: r.requestId,
+        application: r.application,
+        from: r.from,
+        to: r.to,
+        digest: r.digest,
+        tag: result?.tag ?? null,
+        state: r.state,
+        requestedBy: r.requestedBy,
+        comment: r.comment,
+        approvals: decisions.filter((d) => d.target_id === r.id).map((d) => ({ username: d.username, decision: d.decision, at: d.at.toISOString() })),
+        policy: r.policy_name !== null ? { name: r.policy_name, version: r.policy_version ?? 0, allowed: verdict?.allowed ?? true } : null,
+        bytesCopied: result?.bytesStreamed ?? 0,
+        reason: r.reason,
+      };
+    });
   }
 
   /**

@@ -183,6 +183,10 @@ void describe('promotion execution [pglite]', () => {
     assert.equal(failed.state, 'FAILED');
     assert.match(failed.reasons.join(' '), /tag 2\.0-prod in prod already names sha256:.*does not allow moving a tag/);
     assert.equal(await head('exec/web', '2.0-prod'), image.digest, 'the tag did not move');
+
+    const history = (await call('GET', `${P}/history?app=web`)).body.items as Array<{ to: string; state: string; tag: string | null; digest: string; reason: string | null; requestedBy: string }>;
+    assert.deepEqual(history.map((h) => [h.to, h.state, h.tag]).slice(0, 4), [['prod', 'FAILED', null], ['staging', 'PROMOTED', '2.0'], ['prod', 'PROMOTED', '1.0-prod'], ['staging', 'PROMOTED', '1.0']]);
+    assert.deepEqual((await call('GET', `${P}/history?env=prod&digest=${image.digest}`)).body.items.map((h: { state: string }) => h.state), ['PROMOTED']);
   });
 
   test('a target left PROMOTING by a dead server is claimed again once its lease runs out', async () => {

@@ -98,4 +98,30 @@ export function promotionRoutes(app: App, s: Services): void {
     },
     async (req) => s.promotions.deployable(req.params.project, req.params.env, req.query.digest, req.query.deployer),
   );
+  app.get(
+    '/api/v1/projects/:project/history',
+    {
+      config: { permission: PROJECT_READ },
+      schema: {
+        summary: 'What was promoted (or refused) when, by whom, from where to where, with approvals, policy and bytes copied',
+        tags: ['promotions'],
+        params: P,
+        querystring: Type.Object(
+          {
+            app: Type.Optional(Type.String()),
+            env: Type.Optional(Type.String()),
+            digest: Type.Optional(Type.String()),
+            user: Type.Optional(Type.String()),
+            since: Type.Optional(Type.String({ format: 'date-time' })),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (req) => {
+      const { since, ...rest } = req.query;
+      return { items: await s.promotions.history(req.params.project, { ...rest, ...(since !== undefined ? { since: new Date(since) } : {}) }) };
+    },
+  );
 }

@@ -62,3 +62,16 @@ export async function checkDeployCommand(f: Out & { project: string; env: string
   else await print(r, outputFormat(f.output));
   if (!r.allowed) process.exitCode = 1;
 }
+
+export async function historyCommand(f: Out & { project: string; app?: string; env?: string; digest?: string; user?: string; since?: string }): Promise<void> {
+  const q: Record<string, string> = {};
+  for (const k of ['app', 'env', 'digest', 'user', 'since'] as const) if (f[k] !== undefined) q[k] = f[k];
+  const items = await client().promotions.history(f.project, q);
+  const format = outputFormat(f.output);
+  if (format !== 'table') return print(items, format);
+  await print(
+    items.map((h) => ({ ...h, digest: h.digest.slice(0, 19), approvals: h.approvals.filter((a) => a.decision === 'approve').map((a) => a.username), policy: h.policy ? `${h.policy.name}@${h.policy.version}` : '-' })),
+    format,
+    ['at', 'application', 'from', 'to', 'digest', 'tag', 'state', 'requestedBy', 'approvals', 'policy', 'bytesCopied', 'comment'],
+  );
+}
