@@ -18,6 +18,8 @@ export interface RunnerOptions {
   leaseMs?: number;
   maxAttempts?: number;
   pollMs?: number;
+  /** Promotions carried out at once (each a copy; the database only hands out claims). */
+  concurrency?: number;
 }
 
 /** The tag a promotion writes at the target: the source tag, or the stage's tag convention applied to it. */
@@ -33,10 +35,11 @@ class Permanent extends Error {}
 export class PromotionRunner {
   private running: Promise<void> | undefined;
   private stopping = false;
-  private wake: (() => void) | undefined;
+  private readonly waiters: Array<() => void> = [];
   private readonly leaseMs: number;
   private readonly maxAttempts: number;
   private readonly pollMs: number;
+  private readonly concurrency: number;
 
   constructor(
     private readonly db: Kysely<Schema>,
@@ -46,6 +49,7 @@ export class PromotionRunner {
     this.leaseMs = o.leaseMs ?? 120_000;
     this.maxAttempts = o.maxAttempts ?? 5;
     this.pollMs = o.pollMs ?? 250;
+    this.concurrency = o.concurrency ?? 8;
   }
 
   /** Claims the next due target, or undefined when there is none. */
@@ -144,25 +148,26 @@ export class PromotionRunner {
     }
   }
 
-  /** Works through due targets until stop(); new work wakes it at once (notify), otherwise it polls. */
+  /** Works through due targets with `concurrency` workers until stop(); new work wakes them at once (notify). */
   start(): void {
     if (this.running) return;
     this.stopping = false;
-    this.running = (async () => {
+    const worker = async (): Promise<void> => {
       while (!this.stopping) {
         const did = await this.runOne().catch(() => false);
-        if (!did && !this.stopping) await Promise.race([sleep(this.pollMs), new Promise<void>((r) => (this.wake = r))]);
+        if (!did && !this.stopping) await Promise.race([sleep(this.pollMs), new Promise<void>((r) => this.waiters.push(r))]);
       }
-    })();
+    };
+    this.running = Promise.all(Array.from({ length: this.concurrency }, worker)).then(() => undefined);
   }
 
   notify(): void {
-    this.wake?.();
+    for (const wake of this.waiters.splice(0)) wake();
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wake?.();
+    this.notify();
     await this.running;
     this.running = undefined;
   }

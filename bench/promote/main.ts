@@ -1,0 +1,97 @@
+/**
+ * `npm run bench:promote`: N (default 200) same-registry promotions through the HTTP API of an in-process hoist
+ * server on the embedded database, with its promotion runner, against a real distribution registry. Reports
+ * promotions per second and p50/p99 from request to PROMOTED, and writes JSON under bench/results/.
+ * Targets: ≥ 20 promotions/s. (CEL evaluations per second: `npm run bench:cel`.)
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { HoistClient } from '../../src/api/client.ts';
+import { buildServer } from '../../src/api/server.ts';
+import { createServices } from '../../src/api/services.ts';
+import { SecretBox } from '../../src/service/secret-box.ts';
+import { openDatabase } from '../../src/store/database.ts';
+import { migrate } from '../../src/store/migrate.ts';
+import { startRegistry } from '../../test/harness/registry.ts';
+import { buildImage } from '../../test/harness/images.ts';
+import { pushImage } from '../../test/harness/push.ts';
+
+const N = Number(process.env.BENCH_PROMOTIONS ?? 200);
+const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? 0;
+
+const registry = await startRegistry();
+const database = await openDatabase({});
+await migrate(database.db as never);
+const services = createServices(database, new SecretBox(randomBytes(32)));
+await services.accounts.bootstrapAdmin('bench-password-1');
+const app = await buildServer(services);
+await app.listen({ port: 0, host: '127.0.0.1' });
+services.runner.start();
+try {
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const admin = (await services.accounts.login('admin', 'bench-password-1', '127.0.0.1'));
+  const c = new HoistClient(url, (await services.accounts.createToken({ userId: admin.id, username: 'admin' }, 'bench')).token);
+  await c.registries.put({ name: 'local', url: `http://${registry.host}` });
+  await c.projects.create('bench');
+  await c.projects.addApplication('bench', 'web');
+  await c.environments.put('bench', { name: 'dev', kind: 'repository', registry: 'local', repository: 'dev/{app}' });
+  await c.environments.put('bench', { name: 'staging', kind: 'repository', registry: 'local', repository: 'staging/{app}' });
+  await c.environments.setPipeline('bench', [{ from: 'dev', to: 'staging' }]);
+
+  process.stderr.write(`seeding ${N} images\n`);
+  const digests: string[] = [];
+  for (let i = 0; i < N; i++) {
+    const img = buildImage({ layers: [4096, 1024] });
+    await pushImage(registry.url, 'dev/web', img, { tag: `b${i}` });
+    await c.artifacts.register('bench', 'web', { reference: `${registry.host}/dev/web:b${i}` });
+    digests.push(img.digest);
+  }
+
+  process.stderr.write(`promoting ${N} images dev → staging\n`);
+  const started = performance.now();
+  const requested = await Promise.all(
+    digests.map(async (digest) => {
+      const t0 = performance.now();
+      const p = await c.promotions.request('bench', 'web', { digest, from: 'dev', to: ['staging'] });
+      return { id: p.id, t0 };
+    }),
+  );
+  const latencies = new Map<string, number>();
+  while (latencies.size < requested.length && performance.now() - started < 120_000) {
+    const done = await c.promotions.history('bench', { env: 'staging', limit: '1000' });
+    const now = performance.now();
+    for (const h of done) {
+      const r = requested.find((x) => x.id === h.request);
+      if (r && !latencies.has(r.id)) {
+        if (h.state !== 'PROMOTED') throw new Error(`promotion ${r.id} ended ${h.state}: ${h.reason ?? ''}`);
+        latencies.set(r.id, now - r.t0);
+      }
+    }
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const values = [...latencies.values()];
+  const result = {
+    timestamp: new Date().toISOString(),
+    promotions: N,
+    completed: values.length,
+    seconds: Math.round(seconds * 1000) / 1000,
+    promotionsPerSecond: Math.round((values.length / seconds) * 10) / 10,
+    p50ms: Math.round(percentile(values, 50)),
+    p99ms: Math.round(percentile(values, 99)),
+    target: '≥ 20 promotions/s',
+  };
+  process.stdout.write(
+    `${N} promotions dev → staging (same registry, embedded database): ${result.promotionsPerSecond} promotions/s; request → PROMOTED p50 ${result.p50ms} ms, p99 ${result.p99ms} ms; target ≥ 20/s: ${result.promotionsPerSecond >= 20 ? 'PASS' : 'MISS'}\n`,
+  );
+  const dir = fileURLToPath(new URL('../results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}promote-${result.timestamp.replace(/[:.]/g, '-')}.json`, `${JSON.stringify(result, null, 2)}\n`);
+} finally {
+  await services.runner.stop();
+  await app.close();
+  await database.close();
+  await registry.stop();
+}
