@@ -11,12 +11,12 @@ import type { SecretBox } from '../service/secret-box.ts';
 import type { Database } from '../store/database.ts';
 import type { Services } from './context.ts';
 
-export function createServices(database: Database, box: SecretBox): Services {
+export function createServices(database: Database, box: SecretBox, opts: { promotionLeaseMs?: number } = {}): Services {
   const registries = new Registries(database.db, box);
   const artifacts = new Artifacts(database.db, registries);
   const environments = new Environments(database.db);
   const policies = new Policies(database.db);
-  const runner = new PromotionRunner(database.db, registries);
+  const runner = new PromotionRunner(database.db, registries, opts.promotionLeaseMs !== undefined ? { leaseMs: opts.promotionLeaseMs } : {});
   return {
     database,
     accounts: new Accounts(database.db),

@@ -82,7 +82,30 @@ export class PromotionRunner {
     return true;
   }
 
+  /** Keeps the lease of a target being worked on, so a long copy is not taken over by another worker. */
+  private keepLease(id: string): () => void {
+    const timer = setInterval(() => {
+      void this.db
+        .updateTable('promotion_targets')
+        .set({ lease_until: new Date(Date.now() + this.leaseMs) })
+        .where('id', '=', id)
+        .where('state', '=', 'PROMOTING')
+        .execute()
+        .catch(() => undefined);
+    }, Math.max(50, this.leaseMs / 3));
+    return () => clearInterval(timer);
+  }
+
   private async execute(id: string): Promise<void> {
+    const release = this.keepLease(id);
+    try {
+      await this.carryOut(id);
+    } finally {
+      release();
+    }
+  }
+
+  private async carryOut(id: string): Promise<void> {
     const t = await this.db
       .selectFrom('promotion_targets as t')
       .innerJoin('promotion_requests as r', 'r.id', 't.request_id')

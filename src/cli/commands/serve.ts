@@ -24,7 +24,9 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const dataDir = resolve(flags.dataDir);
   const database = await openDatabase(flags.databaseUrl !== undefined ? { url: flags.databaseUrl } : { dataDir: join(dataDir, 'db') });
   const migrated = await migrate(database.db as never);
-  const services = createServices(database, loadSecretBox(join(dataDir, 'secret.key')));
+  // HOIST_PROMOTION_LEASE_MS: how long a claimed promotion stays with a worker that stopped renewing it (a dead server).
+  const leaseMs = Number(process.env.HOIST_PROMOTION_LEASE_MS ?? '') || undefined;
+  const services = createServices(database, loadSecretBox(join(dataDir, 'secret.key')), leaseMs !== undefined ? { promotionLeaseMs: leaseMs } : {});
   const admin = await services.accounts.bootstrapAdmin(process.env.HOIST_ADMIN_PASSWORD);
   const app = await buildServer(services, { logger: { level: flags.logLevel } });
   app.log.info({ database: database.backend, location: database.location, migrations: migrated }, 'database ready');
