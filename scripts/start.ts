@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { startRegistry } from '../test/harness/registry.ts';
 import { buildArtifact, buildMultiPlatform, SBOM_ARTIFACT, SIGNATURE_ARTIFACT } from '../test/harness/images.ts';
 import { pushImage, pushReferrer } from '../test/harness/push.ts';
-import { HoistClient } from '../src/api/client.ts';
+import { HoistClient, signInForToken } from '../src/api/client.ts';
 import { parseConfig } from '../src/config/config-file.ts';
 import { readFileSync } from 'node:fs';
 
@@ -37,13 +37,8 @@ for (let i = 0; ; i++) {
 }
 
 // Apply the example configuration as admin (through a short-lived API token).
-const login = await fetch(`${url}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password }) });
-if (login.ok) {
-  const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-  const { csrfToken } = (await login.json()) as { csrfToken: string };
-  const t = await fetch(`${url}/api/v1/tokens`, { method: 'POST', headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': csrfToken }, body: JSON.stringify({ name: `demo-${Date.now()}`, expiresInDays: 1 }) });
-  const { token } = (await t.json()) as { token: string };
-  const c = new HoistClient(url, token);
+try {
+  const c = new HoistClient(url, await signInForToken(url, 'admin', password, `demo-${Date.now()}`, 1));
   const spec = parseConfig(readFileSync(`${root}examples/hoist.yaml`, 'utf8'), 'examples/hoist.yaml');
   if (spec.ok) {
     for (const r of spec.value.registries) await c.registries.put({ name: r.name, url: `http://${registry.host}` });
@@ -61,6 +56,8 @@ if (login.ok) {
   await c.policies.apply('prod-gate', [{ project: 'shop', application: 'web', environment: 'prod' }]);
   await c.users.create('rita', ritaPassword).catch(() => undefined);
   await c.projects.grant('shop', { username: 'rita', role: 'promoter', environments: null });
+} catch (e) {
+  process.stderr.write(`could not seed the demo (${(e as Error).message}); an older ./.hoist with another admin password? remove ./.hoist to start afresh\n`);
 }
 
 process.stdout.write(`

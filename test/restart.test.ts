@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from './harness/free-port.ts';
 import { startRegistry, type TestRegistry } from './harness/registry.ts';
 import { buildImageWithBlobs, pushImage, pushLargeBlob } from './harness/push.ts';
-import { HoistClient } from '../src/api/client.ts';
+import { HoistClient, signInForToken } from '../src/api/client.ts';
 
 const ENTRY = fileURLToPath(new URL('../dist/hoist.mjs', import.meta.url));
 let dir: string;
@@ -49,11 +49,7 @@ test('a promotion interrupted by SIGKILL is finished after restart, exactly once
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   server = await serve(port);
-  const login = await fetch(`${url}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'restart-password' }) });
-  const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-  const { csrfToken } = (await login.json()) as { csrfToken: string };
-  const t = (await (await fetch(`${url}/api/v1/tokens`, { method: 'POST', headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': csrfToken }, body: JSON.stringify({ name: 'restart' }) })).json()) as { token: string };
-  const c = new HoistClient(url, t.token);
+  const c = new HoistClient(url, await signInForToken(url, 'admin', 'restart-password', 'restart', 1));
   await c.registries.put({ name: 'a', url: `http://${a.host}` });
   await c.registries.put({ name: 'b', url: `http://${b.host}` });
   await c.projects.create('big');

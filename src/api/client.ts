@@ -11,6 +11,7 @@ import type { Membership } from '../service/identity.ts';
 import type { HistoryEntry, PromotionInput, PromotionView } from '../service/promotions.service.ts';
 import type { ConnectionReport, RegistryInput, RegistryView } from '../service/registries.service.ts';
 import { HoistError } from '../errors.ts';
+import { CSRF_HEADER } from './session.ts';
 
 export class ApiError extends HoistError {
   readonly code = 'API_ERROR';
@@ -161,3 +162,27 @@ export class HoistClient {
 }
 
 const enc = encodeURIComponent;
+
+/**
+ * Signs in with a password and trades the browser session for a named API token (then ends the session): how the
+ * CLI logs in without ever storing the password.
+ */
+export async function signInForToken(server: string, username: string, password: string, tokenName: string, expiresInDays: number): Promise<string> {
+  const fail = (status: number, body: { error?: { code: string; message: string } } | undefined, what: string): never => {
+    throw new ApiError(status, body?.error?.code ?? `HTTP_${status}`, body?.error?.message ?? what);
+  };
+  let login: Response;
+  try {
+    login = await fetch(`${server}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  } catch (e) {
+    throw new ApiError(0, 'UNREACHABLE', `cannot reach the hoist server at ${server}: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}`);
+  }
+  const session = (await login.json().catch(() => undefined)) as { csrfToken?: string; error?: { code: string; message: string } } | undefined;
+  if (!login.ok || !session?.csrfToken) return fail(login.status, session, 'login failed');
+  const headers = { 'content-type': 'application/json', cookie: (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '', [CSRF_HEADER]: session.csrfToken };
+  const res = await fetch(`${server}/api/v1/tokens`, { method: 'POST', headers, body: JSON.stringify({ name: tokenName, expiresInDays }) });
+  const token = (await res.json().catch(() => undefined)) as { token?: string; error?: { code: string; message: string } } | undefined;
+  await fetch(`${server}/api/v1/logout`, { method: 'POST', headers: { cookie: headers.cookie, [CSRF_HEADER]: session.csrfToken } }).catch(() => undefined);
+  if (!res.ok || !token?.token) return fail(res.status, token, 'could not create a token');
+  return token.token;
+}
