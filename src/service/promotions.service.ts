@@ -101,6 +101,17 @@ function verdictOf(policy: PolicyView | undefined, vars: Record<string, unknown>
 
 const storable = (vars: Record<string, unknown>): string => JSON.stringify(vars, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v));
 
+/** What a target records of the policy decision: which policy version, how many approvals, the verdict and its inputs. */
+function decisionColumns(policy: PolicyView | undefined, verdict: Verdict, vars: Record<string, unknown>) {
+  return {
+    policy_name: policy?.name ?? null,
+    policy_version: policy?.version ?? null,
+    approvals_needed: policy?.approverCount ?? 0,
+    verdict: JSON.stringify(verdict),
+    variables: storable(vars),
+  };
+}
+
 export class Promotions {
   constructor(
     private readonly db: Kysely<Schema>,
@@ -138,18 +149,14 @@ export class Promotions {
       const verdict = verdictOf(policy, vars);
       const onEdge = pipeline.some((e) => e.from === input.from && e.to === to);
       const reasons = [...(onEdge ? [] : [`the pipeline has no edge ${input.from} → ${to}`]), ...verdict.reasons];
-      const needed = policy?.approverCount ?? 0;
-      const state: TargetState = reasons.length > 0 ? 'REJECTED' : needed === 0 ? 'QUEUED' : 'AWAITING_APPROVAL';
+      const columns = decisionColumns(policy, verdict, vars);
+      const state: TargetState = reasons.length > 0 ? 'REJECTED' : columns.approvals_needed === 0 ? 'QUEUED' : 'AWAITING_APPROVAL';
       targets.push({
         id: newId(),
         request_id: requestId,
         environment_id: (await this.envId(project, to)) as string,
         state,
-        policy_name: policy?.name ?? null,
-        policy_version: policy?.version ?? null,
-        approvals_needed: needed,
-        verdict: JSON.stringify(verdict),
-        variables: storable(vars),
+        ...columns,
         reason: reasons.length > 0 ? reasons.join('; ') : null,
         updated_at: now,
       });
@@ -362,19 +369,15 @@ export class Promotions {
       const vars = variablesFor(artifact, t.from, t.to, t.requested_by, new Date());
       const verdict = verdictOf(policy, vars);
       const approvals = await this.db.selectFrom('promotion_decisions').select('username').where('target_id', '=', t.id).where('decision', '=', 'approve').execute();
-      const needed = policy?.approverCount ?? 0;
-      const state: TargetState = !verdict.allowed ? 'STALE' : approvals.length >= needed ? 'QUEUED' : 'AWAITING_APPROVAL';
+      const columns = decisionColumns(policy, verdict, vars);
+      const state: TargetState = !verdict.allowed ? 'STALE' : approvals.length >= columns.approvals_needed ? 'QUEUED' : 'AWAITING_APPROVAL';
       queued ||= state === 'QUEUED';
       await audited(this.db, actor, { action: 'promotion.reevaluate', objectType: 'promotion', objectId: t.requestId }, async (trx) => {
         await trx
           .updateTable('promotion_targets')
           .set({
             state,
-            policy_name: policy?.name ?? null,
-            policy_version: policy?.version ?? null,
-            approvals_needed: needed,
-            verdict: JSON.stringify(verdict),
-            variables: storable(vars),
+            ...columns,
             reason: state === 'STALE' ? `policy ${policyName} changed: ${verdict.reasons.join('; ')}` : null,
             updated_at: new Date(),
           })
