@@ -247,7 +247,8 @@ const policyOptions = (c: Command): Command =>
       .option('--approver-count <n>', 'approvals needed, 0-6 (also --approverCount)')
       .option('--allow-request-from-approve', 'the requester may approve (also --allowRequestFromApprove)')
       .option('--allow-image-builder-from-approve', "the image's builder may approve (also --allowImageBuilderFromApprove)")
-      .option('--allow-approver-from-deploy', 'an approver may deploy it (also --allowApproverFromDeploy)'),
+      .option('--allow-approver-from-deploy', 'an approver may deploy it (also --allowApproverFromDeploy)')
+      .option('--allow-skip-stages', 'promotions may come from any earlier stage without a pipeline edge (a hotfix)'),
   );
 const policyCommands = () => import('./commands/policy.ts');
 policyOptions(policyCmd.command('create').requiredOption('--name <name>')).action(async (f) => (await policyCommands()).policy.create(f));

@@ -19,6 +19,8 @@ export interface PolicyRules {
   allowRequesterFromApprove: boolean;
   allowImageBuilderFromApprove: boolean;
   allowApproverFromDeploy: boolean;
+  /** Promotions into the environment may come from any earlier stage, without a pipeline edge (a hotfix). */
+  allowSkipStages: boolean;
 }
 
 export type PolicyInput = { name: string } & Partial<PolicyRules>;
@@ -37,7 +39,7 @@ export interface PolicyView extends PolicyRules {
   appliesTo: Binding[];
 }
 
-const DEFAULTS: PolicyRules = { description: '', passConditions: [], failConditions: [], approverCount: 0, allowRequesterFromApprove: false, allowImageBuilderFromApprove: false, allowApproverFromDeploy: false };
+const DEFAULTS: PolicyRules = { description: '', passConditions: [], failConditions: [], approverCount: 0, allowRequesterFromApprove: false, allowImageBuilderFromApprove: false, allowApproverFromDeploy: false, allowSkipStages: false };
 
 function json<T>(v: unknown): T {
   return (typeof v === 'string' ? JSON.parse(v) : v) as T;
@@ -72,6 +74,7 @@ export class Policies {
       allowRequesterFromApprove: v.allow_requester_from_approve,
       allowImageBuilderFromApprove: v.allow_image_builder_from_approve,
       allowApproverFromDeploy: v.allow_approver_from_deploy,
+      allowSkipStages: v.allow_skip_stages,
     };
   }
 
@@ -129,6 +132,7 @@ export class Policies {
           allow_requester_from_approve: rules.allowRequesterFromApprove,
           allow_image_builder_from_approve: rules.allowImageBuilderFromApprove,
           allow_approver_from_deploy: rules.allowApproverFromDeploy,
+          allow_skip_stages: rules.allowSkipStages,
           created_by: actor.username,
           created_at: now,
         })

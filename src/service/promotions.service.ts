@@ -148,7 +148,8 @@ export class Promotions {
       const vars = variablesFor(artifact, input.from, to, actor.username, now);
       const verdict = verdictOf(policy, vars);
       const onEdge = pipeline.some((e) => e.from === input.from && e.to === to);
-      const reasons = [...(onEdge ? [] : [`the pipeline has no edge ${input.from} → ${to}`]), ...verdict.reasons];
+      const skipAllowed = (policy?.allowSkipStages ?? false) && (envs.get(input.from)?.position ?? Infinity) < (envs.get(to)?.position ?? -Infinity);
+      const reasons = [...(onEdge || skipAllowed ? [] : [`the pipeline has no edge ${input.from} → ${to}${policy ? ` and policy ${policy.name} does not allow skipping stages` : ''}`]), ...verdict.reasons];
       const columns = decisionColumns(policy, verdict, vars);
       const state: TargetState = reasons.length > 0 ? 'REJECTED' : columns.approvals_needed === 0 ? 'QUEUED' : 'AWAITING_APPROVAL';
       targets.push({

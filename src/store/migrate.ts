@@ -9,12 +9,14 @@ import * as m0001 from './migrations/0001-initial.ts';
 import * as m0002 from './migrations/0002-artifacts-policies.ts';
 import * as m0003 from './migrations/0003-promotions.ts';
 import * as m0004 from './migrations/0004-promotion-jobs.ts';
+import * as m0005 from './migrations/0005-policy-skip.ts';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
   '0002-artifacts-policies': m0002,
   '0003-promotions': m0003,
   '0004-promotion-jobs': m0004,
+  '0005-policy-skip': m0005,
 };
 
 export interface MigrationReport {

@@ -163,6 +163,7 @@ export interface PolicyVersionsTable {
   allow_requester_from_approve: boolean;
   allow_image_builder_from_approve: boolean;
   allow_approver_from_deploy: boolean;
+  allow_skip_stages: Generated<boolean>;
   created_by: string;
   created_at: Timestamp;
 }

@@ -124,6 +124,16 @@ for (const backend of BACKENDS) {
       assert.match(badDigest.body.error.message, /body\.digest/);
       assert.equal((await as('root', 'POST', '/api/v1/audit/verify')).body.ok, true);
     });
+
+    test('skipping stages needs a policy that allows it on the target', async () => {
+      await as('root', 'POST', '/api/v1/policies', { name: 'prod-hotfix', approverCount: 1 });
+      await as('root', 'POST', '/api/v1/policies/prod-hotfix/apply', { applicationEnvironments: [{ project: 'shop', application: 'web', environment: 'prod' }] });
+      const refused = (await as('devon', 'POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['prod'] })).body.targets[0];
+      assert.deepEqual([refused.state, refused.reasons], ['REJECTED', ['the pipeline has no edge dev → prod and policy prod-hotfix does not allow skipping stages']]);
+      await as('root', 'PUT', '/api/v1/policies/prod-hotfix', { allowSkipStages: true });
+      const allowed = (await as('devon', 'POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['prod'] })).body.targets[0];
+      assert.deepEqual([allowed.state, allowed.policy], ['AWAITING_APPROVAL', { name: 'prod-hotfix', version: 2 }]);
+    });
   });
 }
 

@@ -20,6 +20,7 @@ const ruleFields = {
   allowRequesterFromApprove: Type.Optional(Type.Boolean()),
   allowImageBuilderFromApprove: Type.Optional(Type.Boolean()),
   allowApproverFromDeploy: Type.Optional(Type.Boolean()),
+  allowSkipStages: Type.Optional(Type.Boolean({ description: 'promotions into the environment may come from any earlier stage without a pipeline edge' })),
 };
 const BindingSchema = Type.Object({ project: Type.String(), application: Type.String(), environment: Type.String() }, { additionalProperties: false });
 const Policy = Type.Object({
@@ -32,6 +33,7 @@ const Policy = Type.Object({
   allowRequesterFromApprove: Type.Boolean(),
   allowImageBuilderFromApprove: Type.Boolean(),
   allowApproverFromDeploy: Type.Boolean(),
+  allowSkipStages: Type.Boolean(),
   createdAt: Type.String(),
   updatedAt: Type.String(),
   appliesTo: Type.Array(BindingSchema),

@@ -19,6 +19,7 @@ export interface PolicyFlags {
   allowRequestFromApprove?: boolean;
   allowImageBuilderFromApprove?: boolean;
   allowApproverFromDeploy?: boolean;
+  allowSkipStages?: boolean;
   output?: string;
 }
 
@@ -35,6 +36,7 @@ function input(name: string, f: PolicyFlags): PolicyInput {
   if (f.allowRequestFromApprove !== undefined) p.allowRequesterFromApprove = f.allowRequestFromApprove;
   if (f.allowImageBuilderFromApprove !== undefined) p.allowImageBuilderFromApprove = f.allowImageBuilderFromApprove;
   if (f.allowApproverFromDeploy !== undefined) p.allowApproverFromDeploy = f.allowApproverFromDeploy;
+  if (f.allowSkipStages !== undefined) p.allowSkipStages = f.allowSkipStages;
   return p;
 }
 
