@@ -124,6 +124,9 @@ test('serve, login, manage the model from the CLI, verify the audit chain, stop 
     const promoted = await fetch(`${ciRegistry.url}/v2/qa/web/manifests/7`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
     assert.equal(promoted.headers.get('docker-content-digest'), img.digest);
     assert.match(await ok(['requests', '--project', 'shop', '-o', 'table']), /^ID +APP +FROM +TO +STATE +APPROVALS +REQUESTEDBY +REASONS\n\S+ +web +ci +qa +PROMOTED +0\/0 +admin/);
+    const shown = JSON.parse(await ok(['artifact', 'show', img.digest, '--project', 'shop', '--app', 'web', '-o', 'json']));
+    assert.deepEqual(shown.journey.map((j: { from: string; to: string; state: string }) => [j.from, j.to, j.state]), [['ci', 'qa', 'PROMOTED']]);
+    assert.deepEqual(shown.environments.map((e: { environment: string }) => e.environment), ['ci', 'qa']);
     const history = JSON.parse(await ok(['history', '--project', 'shop', '--env', 'qa', '-o', 'json']));
     assert.deepEqual(history.map((h: { from: string; to: string; tag: string; state: string; comment: string }) => [h.from, h.to, h.tag, h.state, h.comment]), [['ci', 'qa', '7', 'PROMOTED', 'first']]);
     assert.match(await ok(['check-deploy', '--project', 'shop', '--env', 'qa', '--digest', img.digest, '-o', 'table']), /^allowed: promoted to qa/);

@@ -124,5 +124,11 @@ export const artifact = {
       out(f),
       ['digest', 'tag', 'repository', 'platforms', 'environments', 'registeredAt'],
     ),
-  show: async (digest: string, f: Flags & { project: string; app: string }) => print(await client().artifacts.get(f.project, f.app, digest), out(f)),
+  /** The artifact and its journey: every promotion of its digest, oldest first. */
+  show: async (digest: string, f: Flags & { project: string; app: string }) => {
+    const c = client();
+    const [artifact, history] = await Promise.all([c.artifacts.get(f.project, f.app, digest), c.promotions.history(f.project, { app: f.app, digest })]);
+    const journey = history.reverse().map((h) => ({ at: h.at, from: h.from, to: h.to, tag: h.tag, state: h.state, requestedBy: h.requestedBy, approvedBy: h.approvals.filter((a) => a.decision === 'approve').map((a) => a.username), policy: h.policy, comment: h.comment }));
+    await print({ ...artifact, journey }, out(f));
+  },
 };
