@@ -11,6 +11,7 @@ import { copyImage } from '../copy/copy-image.ts';
 import { DigestMismatch, NetworkError, RegistryError } from '../errors.ts';
 import { openHost, openRepository } from '../oci/registry.ts';
 import { appendAudit } from '../store/audit.repository.ts';
+import { targetsInContext } from '../store/promotion-targets.query.ts';
 import type { Schema } from '../store/schema.ts';
 import type { Registries } from './registries.service.ts';
 
@@ -106,20 +107,14 @@ export class PromotionRunner {
   }
 
   private async carryOut(id: string): Promise<void> {
-    const t = await this.db
-      .selectFrom('promotion_targets as t')
-      .innerJoin('promotion_requests as r', 'r.id', 't.request_id')
-      .innerJoin('applications as a', 'a.id', 'r.application_id')
-      .innerJoin('projects as p', 'p.id', 'r.project_id')
-      .innerJoin('environments as src', 'src.id', 'r.source_env_id')
-      .innerJoin('environments as dst', 'dst.id', 't.environment_id')
-      .innerJoin('registries as sreg', 'sreg.id', 'src.registry_id')
-      .innerJoin('registries as dreg', 'dreg.id', 'dst.registry_id')
+    const t = await targetsInContext(this.db)
+      .innerJoin('registries as sreg', 'sreg.id', 's.registry_id')
+      .innerJoin('registries as dreg', 'dreg.id', 'e.registry_id')
       .leftJoin('artifact_locations as loc', (j) => j.onRef('loc.artifact_id', '=', 'r.artifact_id').onRef('loc.environment_id', '=', 'r.source_env_id'))
       .select([
         't.id', 't.attempts', 'r.id as requestId', 'r.artifact_id as artifactId', 'r.digest', 'a.name as app', 'p.name as project',
-        'src.repository_template as srcRepo', 'dst.repository_template as dstRepo', 'dst.kind as dstKind', 'dst.tag_template as dstTag',
-        'dst.name as dstName', 'dst.id as dstId', 'dst.immutable_tags as immutable', 'dst.allow_tag_move as allowMove',
+        's.repository_template as srcRepo', 'e.repository_template as dstRepo', 'e.kind as dstKind', 'e.tag_template as dstTag',
+        'e.name as dstName', 'e.id as dstId', 'e.immutable_tags as immutable', 'e.allow_tag_move as allowMove',
         'sreg.name as srcRegistry', 'dreg.name as dstRegistry', 'loc.tag as sourceTag',
       ])
       .where('t.id', '=', id)

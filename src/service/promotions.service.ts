@@ -9,6 +9,7 @@ import type { Insertable, Kysely, Selectable } from 'kysely';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.ts';
 import { evaluatePolicy, type Verdict } from '../policy/evaluate.ts';
 import { policyVariables } from '../policy/inputs.ts';
+import { targetsInContext } from '../store/promotion-targets.query.ts';
 import type { Schema, TargetState } from '../store/schema.ts';
 import type { ArtifactView, Artifacts } from './artifacts.service.ts';
 import { audited, type Actor } from './audited.ts';
@@ -305,13 +306,7 @@ export class Promotions {
    * bytes copied. Filters narrow by application, environment, digest, requesting user and time.
    */
   async history(project: string, f: { app?: string; env?: string; digest?: string; user?: string; since?: Date; limit?: number } = {}): Promise<HistoryEntry[]> {
-    let q = this.db
-      .selectFrom('promotion_targets as t')
-      .innerJoin('promotion_requests as r', 'r.id', 't.request_id')
-      .innerJoin('projects as p', 'p.id', 'r.project_id')
-      .innerJoin('applications as a', 'a.id', 'r.application_id')
-      .innerJoin('environments as e', 'e.id', 't.environment_id')
-      .innerJoin('environments as s', 's.id', 'r.source_env_id')
+    let q = targetsInContext(this.db)
       .select(['t.id', 'r.id as requestId', 't.updated_at as at', 'r.requested_by as requestedBy', 'a.name as application', 's.name as from', 'e.name as to', 'r.digest', 'r.comment', 't.state', 't.policy_name', 't.policy_version', 't.verdict', 't.result', 't.reason'])
       .where('p.name', '=', project)
       .where('t.state', 'in', ['PROMOTED', 'REJECTED', 'FAILED', 'CANCELED', 'STALE'])
@@ -352,13 +347,7 @@ export class Promotions {
    * queued when it already has enough approvals.
    */
   async reevaluate(actor: Actor, policyName: string): Promise<number> {
-    const pending = await this.db
-      .selectFrom('promotion_targets as t')
-      .innerJoin('promotion_requests as r', 'r.id', 't.request_id')
-      .innerJoin('projects as p', 'p.id', 'r.project_id')
-      .innerJoin('applications as a', 'a.id', 'r.application_id')
-      .innerJoin('environments as e', 'e.id', 't.environment_id')
-      .innerJoin('environments as s', 's.id', 'r.source_env_id')
+    const pending = await targetsInContext(this.db)
       .select(['t.id', 'r.id as requestId', 'p.name as project', 'a.name as app', 'e.name as to', 's.name as from', 'r.digest', 'r.requested_by'])
       .where('t.state', '=', 'AWAITING_APPROVAL')
       .where('t.policy_name', '=', policyName)
