@@ -18,6 +18,6 @@ await build({
   banner: { js: "import { createRequire as __hoistCreateRequire } from 'node:module'; const require = __hoistCreateRequire(import.meta.url);" },
   // The server's dependencies load from node_modules: PGlite finds its WebAssembly and data files next to its own
   // module, and nothing on the `hoist copy` path needs them. The CLI's own small dependencies stay bundled.
-  external: ['@electric-sql/pglite', 'pg', 'fastify', '@fastify/*', 'pino', 'prom-client', 'kysely', 'typebox', 'yaml'],
+  external: ['@electric-sql/pglite', 'pg', 'fastify', '@fastify/*', 'pino', 'prom-client', 'kysely', 'typebox', 'yaml', 'nodemailer'],
   logLevel: 'warning',
 });

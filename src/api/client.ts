@@ -10,6 +10,7 @@ import type { MemberView, ProjectView } from '../service/projects.service.ts';
 import type { Membership } from '../service/identity.ts';
 import type { HistoryEntry, PromotionInput, PromotionView } from '../service/promotions.service.ts';
 import type { ConnectionReport, RegistryInput, RegistryView } from '../service/registries.service.ts';
+import type { DeliveryView, WebhookInput, WebhookView } from '../service/webhooks.service.ts';
 import { HoistError } from '../errors.ts';
 import { CSRF_HEADER } from './session.ts';
 
@@ -88,6 +89,13 @@ export class HoistClient {
     test: (name: string) => this.request<ConnectionReport>('POST', `/api/v1/registries/${enc(name)}/test`),
   };
 
+  webhooks = {
+    list: async (project: string) => (await this.request<{ items: WebhookView[] }>('GET', `/api/v1/projects/${enc(project)}/webhooks`)).items,
+    create: (project: string, input: WebhookInput) => this.request<WebhookView & { secret?: string }>('POST', `/api/v1/projects/${enc(project)}/webhooks`, input),
+    remove: (project: string, id: string) => this.request<void>('DELETE', `/api/v1/projects/${enc(project)}/webhooks/${enc(id)}`),
+    deliveries: async (project: string, id: string) => (await this.request<{ items: DeliveryView[] }>('GET', `/api/v1/projects/${enc(project)}/webhooks/${enc(id)}/deliveries`)).items,
+  };
+
   projects = {
     list: () => this.all<ProjectView>('/api/v1/projects'),
     get: (name: string) => this.request<ProjectView>('GET', `/api/v1/projects/${enc(name)}`),
@@ -113,8 +121,9 @@ export class HoistClient {
   };
 
   users = {
-    list: async () => (await this.request<{ items: Array<{ username: string; isAdmin: boolean; createdAt: string }> }>('GET', '/api/v1/users')).items,
-    create: (username: string, password: string, isAdmin = false) => this.request<Json>('POST', '/api/v1/users', { username, password, isAdmin }),
+    list: async () => (await this.request<{ items: Array<{ username: string; isAdmin: boolean; email: string | null; createdAt: string }> }>('GET', '/api/v1/users')).items,
+    create: (username: string, password: string, isAdmin = false, email?: string) => this.request<Json>('POST', '/api/v1/users', { username, password, isAdmin, ...(email !== undefined ? { email } : {}) }),
+    setEmail: (username: string, email: string | null) => this.request<Json>('PATCH', `/api/v1/users/${encodeURIComponent(username)}`, { email }),
   };
 
   tokens = {

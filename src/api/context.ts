@@ -10,6 +10,8 @@ import type { Projects } from '../service/projects.service.ts';
 import type { Promotions } from '../service/promotions.service.ts';
 import type { PromotionRunner } from '../service/promotion-runner.ts';
 import type { Registries } from '../service/registries.service.ts';
+import type { NotificationDispatcher } from '../service/notification-dispatcher.ts';
+import type { Webhooks } from '../service/webhooks.service.ts';
 import type { Permission } from './permissions.ts';
 import type { Identity } from '../service/identity.ts';
 
@@ -25,6 +27,8 @@ export interface Services {
   artifacts: Artifacts;
   promotions: Promotions;
   runner: PromotionRunner;
+  webhooks: Webhooks;
+  dispatcher: NotificationDispatcher;
 }
 
 export interface DeclaredRoute {

@@ -19,6 +19,7 @@ import { environmentRoutes } from './routes/environments.routes.ts';
 import { policyRoutes } from './routes/policies.routes.ts';
 import { projectRoutes } from './routes/projects.routes.ts';
 import { promotionRoutes } from './routes/promotions.routes.ts';
+import { webhookRoutes } from './routes/webhooks.routes.ts';
 import { registryRoutes } from './routes/registries.routes.ts';
 import { systemRoutes } from './routes/system.routes.ts';
 import { CSRF_HEADER, SESSION_COOKIE } from './session.ts';
@@ -121,6 +122,7 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
   policyRoutes(app, services);
   artifactRoutes(app, services);
   promotionRoutes(app, services);
+  webhookRoutes(app, services);
   await app.ready();
   return app;
 }

@@ -56,6 +56,8 @@ program
   .addOption(new Option('--data-dir <dir>', 'where the embedded database and the secret key live').env('HOIST_DATA_DIR').default('./.hoist'))
   .addOption(new Option('--database-url <url>', 'PostgreSQL instead of the embedded database (postgres://user:pass@host:5432/db)').env('HOIST_DATABASE_URL'))
   .addOption(new Option('--log-level <level>', 'pino log level').env('HOIST_LOG_LEVEL').default('info'))
+  .addOption(new Option('--smtp-url <url>', 'send approval requests by e-mail through this SMTP server (smtp://user:pass@host:587)').env('HOIST_SMTP_URL'))
+  .addOption(new Option('--smtp-from <address>', 'the From of those e-mails').env('HOIST_SMTP_FROM').default('hoist <hoist@localhost>'))
   .action(async (flags) => (await import('./commands/serve.ts')).serveCommand(flags));
 
 program
@@ -115,6 +117,19 @@ withOutput(appCmd.command('list').argument('<project>')).action(async (p: string
 appCmd.command('add').argument('<project>').argument('<name>').action(async (p: string, n: string) => (await control()).app.add(p, n));
 appCmd.command('remove').argument('<project>').argument('<name>').action(async (p: string, n: string) => (await control()).app.remove(p, n));
 
+const webhookCmd = program.command('webhook').description("a project's outgoing webhooks (promotion events, HMAC-signed)");
+withOutput(webhookCmd.command('list').requiredOption('--project <name>')).action(async (f) => (await control()).webhook.list(f));
+withOutput(
+  webhookCmd
+    .command('add')
+    .argument('<url>')
+    .requiredOption('--project <name>')
+    .option('--event <name>', 'only this event (repeatable): promotion.requested, promotion.approval_needed, promotion.approved, promotion.rejected, promotion.promoted, promotion.failed', collect)
+    .option('--secret-stdin', 'read the signing secret from stdin (default: hoist makes one up and prints it once)'),
+).action(async (u: string, f) => (await control()).webhook.add(u, f));
+webhookCmd.command('delete').argument('<id>').requiredOption('--project <name>').action(async (id: string, f) => (await control()).webhook.remove(id, f));
+withOutput(webhookCmd.command('deliveries').argument('<id>').requiredOption('--project <name>')).action(async (id: string, f) => (await control()).webhook.deliveries(id, f));
+
 const envCmd = program.command('env').description("a project's environments");
 withOutput(envCmd.command('list').argument('<project>')).action(async (p: string, f) => (await control()).env.list(p, f));
 withOutput(
@@ -140,7 +155,8 @@ withOutput(pipelineCmd.command('set').description('replace the edges, e.g. dev:s
 
 const userCmd = program.command('user').description('users (admins)');
 withOutput(userCmd.command('list')).action(async (f) => (await control()).user.list(f));
-withOutput(userCmd.command('create').argument('<username>').option('--admin').option('--password-stdin')).action(async (u: string, f) => (await control()).user.create(u, f));
+withOutput(userCmd.command('create').argument('<username>').option('--admin').option('--password-stdin').option('--email <address>', 'where approval requests are mailed')).action(async (u: string, f) => (await control()).user.create(u, f));
+withOutput(userCmd.command('set').argument('<username>').option('--email <address>', 'where approval requests are mailed ("" clears it)')).action(async (u: string, f) => (await control()).user.set(u, f));
 
 const tokenCmd = program.command('token').description('your API tokens');
 withOutput(tokenCmd.command('list')).action(async (f) => (await control()).token.list(f));

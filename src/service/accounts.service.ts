@@ -29,6 +29,13 @@ export const LOGIN_WINDOW_MS = 15 * 60_000;
 export const LOGIN_MAX_FAILURES = 5;
 export const SESSION_TTL_MS = 12 * 3600_000;
 const USERNAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const EMAIL = /^[^\s@<>,;"]{1,64}@[A-Za-z0-9.-]{1,253}$/;
+
+function checkEmail(email: string | null | undefined): string | null {
+  if (email === undefined || email === null || email === '') return null;
+  if (!EMAIL.test(email)) throw new InvalidInput(`"${email}" is not an e-mail address (name@example.com)`, 'email');
+  return email;
+}
 
 export class Accounts {
   constructor(
@@ -44,16 +51,29 @@ export class Accounts {
     return password === undefined ? { created: true, password: chosen } : { created: true };
   }
 
-  async createUser(actor: Actor, u: { username: string; password: string; isAdmin?: boolean }): Promise<UserRow> {
+  async createUser(actor: Actor, u: { username: string; password: string; isAdmin?: boolean; email?: string | null }): Promise<UserRow> {
     if (!USERNAME.test(u.username)) throw new InvalidInput('use 1-63 lower-case letters, digits, ".", "_" or "-"', 'username');
     if (u.password.length < 8) throw new InvalidInput('must be at least 8 characters', 'password');
+    const email = checkEmail(u.email);
     if (await findUserByName(this.db, u.username)) throw new Conflict(`user "${u.username}" exists already`);
-    const row = { id: newId(), username: u.username, password_hash: await hashPassword(u.password), is_admin: u.isAdmin ?? false, disabled: false, created_at: this.now() };
+    const row = { id: newId(), username: u.username, password_hash: await hashPassword(u.password), is_admin: u.isAdmin ?? false, disabled: false, created_at: this.now(), email };
     await this.db.transaction().execute(async (trx) => {
       await trx.insertInto('users').values(row).execute();
-      await appendAudit(trx, { actor: actor.username, action: 'user.create', objectType: 'user', objectId: u.username, summary: { after: { username: u.username, isAdmin: row.is_admin } }, requestId: actor.requestId ?? null });
+      await appendAudit(trx, { actor: actor.username, action: 'user.create', objectType: 'user', objectId: u.username, summary: { after: { username: u.username, isAdmin: row.is_admin, email } }, requestId: actor.requestId ?? null });
     });
-    return { id: row.id, username: row.username, passwordHash: row.password_hash, isAdmin: row.is_admin, disabled: false, createdAt: row.created_at };
+    return { id: row.id, username: row.username, passwordHash: row.password_hash, isAdmin: row.is_admin, disabled: false, createdAt: row.created_at, email };
+  }
+
+  /** Sets or clears the address approval e-mails go to. */
+  async setEmail(actor: Actor, username: string, email: string | null): Promise<UserRow> {
+    const checked = checkEmail(email);
+    const user = await findUserByName(this.db, username);
+    if (!user) throw new NotFound('user', username);
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('users').set({ email: checked }).where('id', '=', user.id).execute();
+      await appendAudit(trx, { actor: actor.username, action: 'user.update', objectType: 'user', objectId: username, summary: { before: { email: user.email }, after: { email: checked } }, requestId: actor.requestId ?? null });
+    });
+    return { ...user, email: checked };
   }
 
   /** Checks a password; too many failures for the user or the address within the window are refused for a while. */

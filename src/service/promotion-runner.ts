@@ -6,7 +6,6 @@
  * after a restart has the effect of exactly one promotion. Transient registry failures are retried with backoff.
  */
 import { sql, type Kysely } from 'kysely';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { copyImage } from '../copy/copy-image.ts';
 import { DigestMismatch, NetworkError, RegistryError } from '../errors.ts';
 import { openHost, openRepository } from '../oci/registry.ts';
@@ -14,6 +13,8 @@ import { appendAudit } from '../store/audit.repository.ts';
 import { targetsInContext } from '../store/promotion-targets.query.ts';
 import type { Schema } from '../store/schema.ts';
 import type { Registries } from './registries.service.ts';
+import { Outbox } from './outbox.ts';
+import { WorkLoop } from './work-loop.ts';
 
 export interface RunnerOptions {
   leaseMs?: number;
@@ -34,23 +35,19 @@ export function targetTag(kind: 'repository' | 'tag', template: string | null, a
 class Permanent extends Error {}
 
 export class PromotionRunner {
-  private running: Promise<void> | undefined;
-  private stopping = false;
-  private readonly waiters: Array<() => void> = [];
   private readonly leaseMs: number;
   private readonly maxAttempts: number;
-  private readonly pollMs: number;
-  private readonly concurrency: number;
+  private readonly loop: WorkLoop;
 
   constructor(
     private readonly db: Kysely<Schema>,
     private readonly registries: Registries,
     o: RunnerOptions = {},
+    private readonly outbox: Outbox = new Outbox(false),
   ) {
     this.leaseMs = o.leaseMs ?? 120_000;
     this.maxAttempts = o.maxAttempts ?? 5;
-    this.pollMs = o.pollMs ?? 250;
-    this.concurrency = o.concurrency ?? 8;
+    this.loop = new WorkLoop(() => this.runOne(), { concurrency: o.concurrency ?? 8, pollMs: o.pollMs ?? 250 });
   }
 
   /** Claims the next due target, or undefined when there is none. */
@@ -116,10 +113,12 @@ export class PromotionRunner {
         's.repository_template as srcRepo', 'e.repository_template as dstRepo', 'e.kind as dstKind', 'e.tag_template as dstTag',
         'e.name as dstName', 'e.id as dstId', 'e.immutable_tags as immutable', 'e.allow_tag_move as allowMove',
         'sreg.name as srcRegistry', 'dreg.name as dstRegistry', 'loc.tag as sourceTag',
+        'p.id as projectId', 's.name as srcName', 'r.requested_by as requestedBy', 'r.comment',
       ])
       .where('t.id', '=', id)
       .executeTakeFirstOrThrow();
     const started = new Date();
+    const notice = { projectId: t.projectId, project: t.project, application: t.app, requestId: t.requestId, digest: t.digest, from: t.srcName, environments: [t.dstName], actor: 'hoist', requestedBy: t.requestedBy, ...(t.comment ? { comment: t.comment } : {}) };
     try {
       const [sc, dc] = await Promise.all([this.registries.credentials(t.srcRegistry), this.registries.credentials(t.dstRegistry)]);
       const sourceHost = openHost(sc.host, { insecure: sc.insecure, ...(sc.credentials ? { credentials: sc.credentials } : {}) });
@@ -150,7 +149,9 @@ export class PromotionRunner {
           objectId: t.requestId,
           summary: { environment: t.dstName, digest: t.digest, tag, bytesStreamed: result.bytesStreamed, blobsMounted: result.blobsMounted, seconds: result.seconds, startedAt: started.toISOString() },
         });
+        await this.outbox.add(trx, { ...notice, event: 'promotion.promoted', tag });
       });
+      this.outbox.wake();
     } catch (e) {
       const message = (e as Error).message;
       const transient = !(e instanceof Permanent) && !(e instanceof DigestMismatch) && (e instanceof NetworkError || (e instanceof RegistryError && (e.status >= 500 || e.status === 429 || e.status === 408)));
@@ -161,32 +162,25 @@ export class PromotionRunner {
           .set({ state: retry ? 'QUEUED' : 'FAILED', lease_until: null, reason: message, updated_at: new Date(), run_after: retry ? new Date(Date.now() + Math.min(60_000, 1000 * 2 ** t.attempts)) : null })
           .where('id', '=', id)
           .execute();
-        if (!retry) await appendAudit(trx, { actor: 'hoist', action: 'promotion.failed', objectType: 'promotion', objectId: t.requestId, summary: { environment: t.dstName, digest: t.digest, error: message, attempts: t.attempts } });
+        if (!retry) {
+          await appendAudit(trx, { actor: 'hoist', action: 'promotion.failed', objectType: 'promotion', objectId: t.requestId, summary: { environment: t.dstName, digest: t.digest, error: message, attempts: t.attempts } });
+          await this.outbox.add(trx, { ...notice, event: 'promotion.failed', reason: message });
+        }
       });
+      if (!retry) this.outbox.wake();
     }
   }
 
   /** Works through due targets with `concurrency` workers until stop(); new work wakes them at once (notify). */
   start(): void {
-    if (this.running) return;
-    this.stopping = false;
-    const worker = async (): Promise<void> => {
-      while (!this.stopping) {
-        const did = await this.runOne().catch(() => false);
-        if (!did && !this.stopping) await Promise.race([sleep(this.pollMs), new Promise<void>((r) => this.waiters.push(r))]);
-      }
-    };
-    this.running = Promise.all(Array.from({ length: this.concurrency }, worker)).then(() => undefined);
+    this.loop.start();
   }
 
   notify(): void {
-    for (const wake of this.waiters.splice(0)) wake();
+    this.loop.notify();
   }
 
-  async stop(): Promise<void> {
-    this.stopping = true;
-    this.notify();
-    await this.running;
-    this.running = undefined;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 }

@@ -16,6 +16,7 @@ import { audited, type Actor } from './audited.ts';
 import type { Environments } from './environments.service.ts';
 import type { Identity } from './identity.ts';
 import type { Policies, PolicyView } from './policies.service.ts';
+import { Outbox, type PromotionNotice } from './outbox.ts';
 import { newId } from './tokens.ts';
 
 export const SIGNATURE_TYPES = ['application/vnd.dev.cosign.artifact.sig.v1+json', 'application/vnd.cncf.notary.signature', 'application/vnd.dev.sigstore.bundle.v0.3+json'];
@@ -121,6 +122,7 @@ export class Promotions {
     private readonly policies: Policies,
     /** Told when a target is queued, so the runner starts at once instead of at its next poll. */
     private readonly onQueued: () => void = () => {},
+    private readonly outbox: Outbox = new Outbox(false),
   ) {}
 
   private async findArtifact(project: string, app: string, input: PromotionInput): Promise<ArtifactView> {
@@ -142,6 +144,7 @@ export class Promotions {
     const now = new Date();
     const requestId = newId();
     const targets: Array<Insertable<Schema['promotion_targets']>> = [];
+    const envNames = new Map<string, string>();
     for (const to of [...new Set(input.to)]) {
       if (!envs.has(to)) throw new InvalidInput(`project "${project}" has no environment "${to}"`, 'to');
       if (to === input.from) throw new InvalidInput(`${to} is where the image comes from`, 'to');
@@ -153,10 +156,12 @@ export class Promotions {
       const reasons = [...(onEdge || skipAllowed ? [] : [`the pipeline has no edge ${input.from} → ${to}${policy ? ` and policy ${policy.name} does not allow skipping stages` : ''}`]), ...verdict.reasons];
       const columns = decisionColumns(policy, verdict, vars);
       const state: TargetState = reasons.length > 0 ? 'REJECTED' : columns.approvals_needed === 0 ? 'QUEUED' : 'AWAITING_APPROVAL';
+      const environmentId = (await this.envId(project, to)) as string;
+      envNames.set(environmentId, to);
       targets.push({
         id: newId(),
         request_id: requestId,
-        environment_id: (await this.envId(project, to)) as string,
+        environment_id: environmentId,
         state,
         ...columns,
         reason: reasons.length > 0 ? reasons.join('; ') : null,
@@ -173,9 +178,16 @@ export class Promotions {
         .values({ id: requestId, project_id: ids.projectId, application_id: ids.appId, artifact_id: artifactRow.id, digest: artifact.digest, source_env_id: sourceEnvId, requested_by: actor.username, comment: input.comment ?? '', created_at: now })
         .execute();
       for (const t of targets) await trx.insertInto('promotion_targets').values(t).execute();
+      const base = { projectId: ids.projectId, project, application: app, requestId, digest: artifact.digest, from: input.from, actor: actor.username, requestedBy: actor.username, ...(input.comment ? { comment: input.comment } : {}) };
+      const envOf = (state: TargetState) => targets.filter((t) => t.state === state).map((t) => envNames.get(t.environment_id) ?? '');
+      const states = Object.fromEntries(targets.map((t) => [envNames.get(t.environment_id) ?? '', t.state]));
+      await this.outbox.add(trx, { ...base, event: 'promotion.requested', environments: Object.keys(states), states }, now);
+      if (envOf('AWAITING_APPROVAL').length > 0) await this.outbox.add(trx, { ...base, event: 'promotion.approval_needed', environments: envOf('AWAITING_APPROVAL') }, now);
+      for (const t of targets.filter((x) => x.state === 'REJECTED')) await this.outbox.add(trx, { ...base, event: 'promotion.rejected', environments: [envNames.get(t.environment_id) ?? ''], reason: t.reason ?? '' }, now);
       return { result: undefined, summary: { project, application: app, digest: artifact.digest, from: input.from, to: input.to, states: Object.fromEntries(targets.map((t, i) => [input.to[i] ?? '', t.state])) } };
     });
     if (targets.some((t) => t.state === 'QUEUED')) this.onQueued();
+    this.outbox.wake();
     return this.get(project, requestId);
   }
 
@@ -246,6 +258,7 @@ export class Promotions {
     }
     const now = new Date();
     const actor: Actor = { username: identity.username };
+    const projectId = (await this.db.selectFrom('projects').select('id').where('name', '=', project).executeTakeFirstOrThrow()).id;
     await audited(this.db, actor, { action: `promotion.${decision}`, objectType: 'promotion', objectId: requestId }, async (trx) => {
       const states: Record<string, TargetState> = {};
       for (const t of pending) {
@@ -261,9 +274,15 @@ export class Promotions {
           .execute();
         states[t.environment] = state;
       }
+      const decided = Object.keys(states);
+      if (decided.length > 0) {
+        const notice: PromotionNotice = { event: decision === 'approve' ? 'promotion.approved' : 'promotion.rejected', projectId, project, application: view.application, requestId, digest: view.digest, from: view.from, environments: decided, actor: identity.username, requestedBy: view.requestedBy, states, ...(comment ? { comment } : {}) };
+        await this.outbox.add(trx, notice, now);
+      }
       return { result: undefined, summary: { decision, comment, states } };
     });
     this.onQueued();
+    this.outbox.wake();
     return this.get(project, requestId);
   }
 

@@ -11,11 +11,12 @@ export interface UserRow {
   isAdmin: boolean;
   disabled: boolean;
   createdAt: Date;
+  email: string | null;
 }
 
 type Db = Kysely<Schema>;
 
-const toUser = (r: Selectable<Schema['users']>): UserRow => ({ id: r.id, username: r.username, passwordHash: r.password_hash, isAdmin: r.is_admin, disabled: r.disabled, createdAt: r.created_at });
+const toUser = (r: Selectable<Schema['users']>): UserRow => ({ id: r.id, username: r.username, passwordHash: r.password_hash, isAdmin: r.is_admin, disabled: r.disabled, createdAt: r.created_at, email: r.email });
 
 export async function findUserByName(db: Db, username: string): Promise<UserRow | undefined> {
   const r = await db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();

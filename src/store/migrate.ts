@@ -10,6 +10,8 @@ import * as m0002 from './migrations/0002-artifacts-policies.ts';
 import * as m0003 from './migrations/0003-promotions.ts';
 import * as m0004 from './migrations/0004-promotion-jobs.ts';
 import * as m0005 from './migrations/0005-policy-skip.ts';
+import * as m0006 from './migrations/0006-notifications.ts';
+import * as m0007 from './migrations/0007-attached-reports.ts';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -17,6 +19,8 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0003-promotions': m0003,
   '0004-promotion-jobs': m0004,
   '0005-policy-skip': m0005,
+  '0006-notifications': m0006,
+  '0007-attached-reports': m0007,
 };
 
 export interface MigrationReport {

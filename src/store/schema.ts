@@ -14,6 +14,7 @@ export interface UsersTable {
   is_admin: boolean;
   disabled: boolean;
   created_at: Timestamp;
+  email: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ApiTokensTable {
@@ -136,6 +137,25 @@ export interface ArtifactsTable {
   build: Json<{ branch?: string; commit?: string; builder?: string; ciUrl?: string; labels?: Record<string, string> }>;
   registered_by: string;
   registered_at: Timestamp;
+  /** Counts per severity from an attached vulnerability report (migration 0007). */
+  scan: ColumnType<ScanColumn | null, string | null | undefined, string | null>;
+  sbom: ColumnType<SbomColumn | null, string | null | undefined, string | null>;
+}
+
+export interface ScanColumn {
+  critical: number;
+  high: number;
+  medium: number;
+  low: number;
+  scanner?: string;
+  digest: string;
+}
+
+export interface SbomColumn {
+  licenses: string[];
+  components: string[];
+  format: string;
+  digest: string;
 }
 
 export interface ArtifactLocationsTable {
@@ -214,6 +234,36 @@ export interface PromotionDecisionsTable {
   at: Timestamp;
 }
 
+export interface WebhooksTable {
+  id: string;
+  project_id: string;
+  url: string;
+  secret_enc: string;
+  /** Event names it wants; null: all. */
+  events: Json<string[] | null> | null;
+  created_by: string;
+  created_at: Timestamp;
+}
+
+export type DeliveryState = 'PENDING' | 'SENDING' | 'DELIVERED' | 'FAILED';
+
+export interface NotificationDeliveriesTable {
+  id: string;
+  kind: 'webhook' | 'email';
+  webhook_id: string | null;
+  recipients: Json<string[]> | null;
+  event: string;
+  payload: Json<Record<string, unknown>>;
+  state: DeliveryState;
+  attempts: Generated<number>;
+  run_after: Timestamp;
+  lease_until: Timestamp | null;
+  last_error: string | null;
+  last_status: number | null;
+  created_at: Timestamp;
+  delivered_at: Timestamp | null;
+}
+
 export interface Schema {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -234,4 +284,6 @@ export interface Schema {
   promotion_requests: PromotionRequestsTable;
   promotion_targets: PromotionTargetsTable;
   promotion_decisions: PromotionDecisionsTable;
+  webhooks: WebhooksTable;
+  notification_deliveries: NotificationDeliveriesTable;
 }

@@ -2,7 +2,7 @@
 import { buildServer } from '../../src/api/server.ts';
 import type { App, Services } from '../../src/api/context.ts';
 import { randomBytes } from 'node:crypto';
-import { createServices } from '../../src/api/services.ts';
+import { createServices, type ServiceOptions } from '../../src/api/services.ts';
 import { SecretBox } from '../../src/service/secret-box.ts';
 import type { Backend, Database } from '../../src/store/database.ts';
 import { freshDatabase } from './backends.ts';
@@ -18,9 +18,9 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export async function startApi(backend: Backend): Promise<TestApi> {
+export async function startApi(backend: Backend, opts: ServiceOptions = {}): Promise<TestApi> {
   const database = await freshDatabase(backend);
-  const services = createServices(database, new SecretBox(randomBytes(32)));
+  const services = createServices(database, new SecretBox(randomBytes(32)), opts);
   const accounts = services.accounts;
   await accounts.bootstrapAdmin(ADMIN_PASSWORD);
   const app = await buildServer(services);

@@ -6,7 +6,8 @@ import { SESSION_COOKIE } from '../session.ts';
 import { listUsers } from '../../store/accounts.repository.ts';
 
 import { ErrorSchema } from './schemas.ts';
-const User = Type.Object({ username: Type.String(), isAdmin: Type.Boolean(), createdAt: Type.String({ format: 'date-time' }) });
+const User = Type.Object({ username: Type.String(), isAdmin: Type.Boolean(), email: Type.Union([Type.String(), Type.Null()]), createdAt: Type.String({ format: 'date-time' }) });
+const userView = (u: { username: string; isAdmin: boolean; email: string | null; createdAt: Date }) => ({ username: u.username, isAdmin: u.isAdmin, email: u.email, createdAt: u.createdAt.toISOString() });
 const Token = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -56,7 +57,7 @@ export function accountRoutes(app: App, s: Services): void {
   app.get(
     '/api/v1/users',
     { config: { permission: ADMIN }, schema: { summary: 'List users', tags: ['accounts'], response: { 200: Type.Object({ items: Type.Array(User) }) } } },
-    async () => ({ items: (await listUsers(s.database.db)).map((u) => ({ username: u.username, isAdmin: u.isAdmin, createdAt: u.createdAt.toISOString() })) }),
+    async () => ({ items: (await listUsers(s.database.db)).map(userView) }),
   );
 
   app.post(
@@ -66,14 +67,29 @@ export function accountRoutes(app: App, s: Services): void {
       schema: {
         summary: 'Create a user',
         tags: ['accounts'],
-        body: Type.Object({ username: Type.String(), password: Type.String(), isAdmin: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        body: Type.Object({ username: Type.String(), password: Type.String(), isAdmin: Type.Optional(Type.Boolean()), email: Type.Optional(Type.Union([Type.String({ maxLength: 320 }), Type.Null()])) }, { additionalProperties: false }),
         response: { 201: User, 400: ErrorSchema, 409: ErrorSchema },
       },
     },
     async (req, reply) => {
       const u = await s.accounts.createUser(actorOf(req), req.body);
-      return reply.status(201).send({ username: u.username, isAdmin: u.isAdmin, createdAt: u.createdAt.toISOString() });
+      return reply.status(201).send(userView(u));
     },
+  );
+
+  app.patch(
+    '/api/v1/users/:username',
+    {
+      config: { permission: ADMIN },
+      schema: {
+        summary: "Change a user's e-mail address (where approval requests go)",
+        tags: ['accounts'],
+        params: Type.Object({ username: Type.String() }),
+        body: Type.Object({ email: Type.Union([Type.String({ maxLength: 320 }), Type.Null()]) }, { additionalProperties: false }),
+        response: { 200: User, 400: ErrorSchema, 404: ErrorSchema },
+      },
+    },
+    async (req) => userView(await s.accounts.setEmail(actorOf(req), req.params.username, req.body.email)),
   );
 
   app.get(

@@ -77,10 +77,26 @@ export const pipeline = {
 
 export const user = {
   list: async (f: Flags) => print(await client().users.list(), out(f)),
-  create: async (username: string, f: Flags & { admin?: boolean; passwordStdin?: boolean }) => {
+  create: async (username: string, f: Flags & { admin?: boolean; passwordStdin?: boolean; email?: string }) => {
     const password = await readSecret(`password for ${username}: `, f.passwordStdin ?? false);
-    await print(await client().users.create(username, password, f.admin ?? false), out(f));
+    await print(await client().users.create(username, password, f.admin ?? false, f.email), out(f));
   },
+  set: async (username: string, f: Flags & { email?: string }) => {
+    if (f.email === undefined) throw new InvalidInput('say what to change (--email ADDRESS, or --email "" to clear it)', 'user set');
+    await print(await client().users.setEmail(username, f.email === '' ? null : f.email), out(f));
+  },
+};
+
+export const webhook = {
+  list: async (f: Flags & { project: string }) => print(await client().webhooks.list(f.project), out(f), ['id', 'url', 'events', 'createdBy', 'createdAt']),
+  add: async (url: string, f: Flags & { project: string; event?: string[]; secretStdin?: boolean }) => {
+    const secret = f.secretStdin ? await readSecret('webhook secret: ', true) : undefined;
+    const w = await client().webhooks.create(f.project, { url, ...(secret !== undefined ? { secret } : {}), ...(f.event && f.event.length > 0 ? { events: f.event } : {}) });
+    if (w.secret !== undefined) process.stderr.write('the signing secret is shown once; give it to the receiver now\n');
+    await print(w, out(f));
+  },
+  remove: async (id: string, f: { project: string }) => client().webhooks.remove(f.project, id),
+  deliveries: async (id: string, f: Flags & { project: string }) => print(await client().webhooks.deliveries(f.project, id), out(f), ['id', 'event', 'state', 'attempts', 'lastStatus', 'lastError', 'createdAt', 'deliveredAt']),
 };
 
 export const token = {

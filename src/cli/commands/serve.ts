@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { buildServer } from '../../api/server.ts';
 import { InvalidInput } from '../../errors.ts';
 import { createServices } from '../../api/services.ts';
+import { smtpMailer } from '../../service/mailer.ts';
 import { loadSecretBox } from '../../service/secret-box.ts';
 import { openDatabase } from '../../store/database.ts';
 import { migrate } from '../../store/migrate.ts';
@@ -16,6 +17,8 @@ export interface ServeFlags {
   dataDir: string;
   databaseUrl?: string;
   logLevel: string;
+  smtpUrl?: string;
+  smtpFrom: string;
 }
 
 export async function serveCommand(flags: ServeFlags): Promise<void> {
@@ -26,7 +29,8 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const migrated = await migrate(database.db as never);
   // HOIST_PROMOTION_LEASE_MS: how long a claimed promotion stays with a worker that stopped renewing it (a dead server).
   const leaseMs = Number(process.env.HOIST_PROMOTION_LEASE_MS ?? '') || undefined;
-  const services = createServices(database, loadSecretBox(join(dataDir, 'secret.key')), leaseMs !== undefined ? { promotionLeaseMs: leaseMs } : {});
+  const mailer = flags.smtpUrl !== undefined ? await smtpMailer({ url: flags.smtpUrl, from: flags.smtpFrom }) : undefined;
+  const services = createServices(database, loadSecretBox(join(dataDir, 'secret.key')), { ...(leaseMs !== undefined ? { promotionLeaseMs: leaseMs } : {}), ...(mailer ? { mailer } : {}) });
   const admin = await services.accounts.bootstrapAdmin(process.env.HOIST_ADMIN_PASSWORD);
   const app = await buildServer(services, { logger: { level: flags.logLevel } });
   app.log.info({ database: database.backend, location: database.location, migrations: migrated }, 'database ready');
@@ -35,6 +39,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   }
   const address = await app.listen({ port, host: flags.host });
   services.runner.start();
+  services.dispatcher.start();
   process.stderr.write(`hoist serving on ${address} (API reference: ${address}/api/v1/docs)\n`);
 
   let stopping = false;
@@ -44,7 +49,8 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     app.log.info({ signal }, 'shutting down: finishing requests in flight');
     void app
       .close()
-      .then(() => services.runner.stop())
+      .then(() => Promise.all([services.runner.stop(), services.dispatcher.stop()]))
+      .then(() => mailer?.close())
       .then(() => database.close())
       .then(() => process.exit(0), () => process.exit(1));
   };

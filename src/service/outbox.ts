@@ -1,0 +1,78 @@
+/**
+ * The notification outbox. A change that others should hear about (a promotion requested, waiting for approval,
+ * approved, rejected, promoted, failed) adds its notices in its own transaction: one delivery row per subscribed
+ * webhook of the project, and one e-mail to the people who may approve. Nothing is sent here; the dispatcher sends
+ * what committed, so a notice is never lost with a crash nor sent for a change that rolled back.
+ */
+import type { Transaction } from 'kysely';
+import type { Schema, TargetState } from '../store/schema.ts';
+import { newId } from './tokens.ts';
+
+export const NOTIFICATION_EVENTS = ['promotion.requested', 'promotion.approval_needed', 'promotion.approved', 'promotion.rejected', 'promotion.promoted', 'promotion.failed'] as const;
+export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
+
+export interface PromotionNotice {
+  event: NotificationEvent;
+  projectId: string;
+  project: string;
+  application: string;
+  requestId: string;
+  digest: string;
+  from: string;
+  /** The target environments this notice is about. */
+  environments: string[];
+  /** Who did it (`hoist` for the runner). */
+  actor: string;
+  requestedBy: string;
+  comment?: string;
+  reason?: string;
+  tag?: string | null;
+  states?: Record<string, TargetState>;
+}
+
+export class Outbox {
+  constructor(
+    /** Whether e-mail is configured; without it no e-mails are queued. */
+    private readonly emailEnabled: boolean,
+    /** Told after a commit that added deliveries, so the dispatcher sends at once. */
+    readonly wake: () => void = () => {},
+  ) {}
+
+  async add(trx: Transaction<Schema>, notice: PromotionNotice, now = new Date()): Promise<void> {
+    const { projectId, ...rest } = notice;
+    const payload = JSON.stringify({ ...rest, at: now.toISOString() });
+    const hooks = await trx.selectFrom('webhooks').select(['id', 'events']).where('project_id', '=', projectId).execute();
+    for (const h of hooks) {
+      const events = typeof h.events === 'string' ? (JSON.parse(h.events) as string[] | null) : h.events;
+      if (events !== null && !events.includes(notice.event)) continue;
+      await trx.insertInto('notification_deliveries').values({ id: newId(), kind: 'webhook', webhook_id: h.id, recipients: null, event: notice.event, payload, state: 'PENDING', run_after: now, created_at: now }).execute();
+    }
+    if (this.emailEnabled && notice.event === 'promotion.approval_needed') {
+      const recipients = await approversWithEmail(trx, projectId, notice.environments, notice.requestedBy);
+      if (recipients.length > 0) {
+        await trx.insertInto('notification_deliveries').values({ id: newId(), kind: 'email', webhook_id: null, recipients: JSON.stringify(recipients), event: notice.event, payload, state: 'PENDING', run_after: now, created_at: now }).execute();
+      }
+    }
+  }
+}
+
+/** E-mail addresses of enabled users who may approve in one of the environments (promoter or owner), not the requester. */
+async function approversWithEmail(trx: Transaction<Schema>, projectId: string, environments: string[], requester: string): Promise<string[]> {
+  const rows = await trx
+    .selectFrom('memberships as m')
+    .innerJoin('users as u', 'u.id', 'm.user_id')
+    .select(['u.email', 'u.username', 'm.environments'])
+    .where('m.project_id', '=', projectId)
+    .where('m.role', 'in', ['promoter', 'owner'])
+    .where('u.disabled', '=', false)
+    .where('u.email', 'is not', null)
+    .where('u.username', '!=', requester)
+    .execute();
+  const emails = rows
+    .filter((r) => {
+      const envs = typeof r.environments === 'string' ? (JSON.parse(r.environments) as string[] | null) : r.environments;
+      return envs === null || environments.some((e) => envs.includes(e));
+    })
+    .map((r) => r.email as string);
+  return [...new Set(emails)].sort();
+}
