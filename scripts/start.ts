@@ -11,6 +11,7 @@ import { buildArtifact, buildMultiPlatform, SBOM_ARTIFACT, SIGNATURE_ARTIFACT } 
 import { pushImage, pushReferrer } from '../test/harness/push.ts';
 import { HoistClient, signInForToken } from '../src/api/client.ts';
 import { parseConfig } from '../src/config/config-file.ts';
+import { environmentInput } from '../src/config/config-plan.ts';
 import { readFileSync } from 'node:fs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -45,7 +46,7 @@ try {
     for (const p of spec.value.projects) {
       if (!(await c.projects.list()).some((x) => x.name === p.name)) await c.projects.create(p.name, p.description);
       for (const a of p.applications) await c.projects.addApplication(p.name, a);
-      for (const [position, e] of p.environments.entries()) await c.environments.put(p.name, { ...e, position });
+      for (const [position, e] of p.environments.entries()) await c.environments.put(p.name, environmentInput(e, position));
       await c.environments.setPipeline(p.name, p.pipeline);
     }
   }

@@ -15,7 +15,9 @@ import { freePort } from './harness/free-port.ts';
 import { startRegistry } from './harness/registry.ts';
 import { buildImage } from './harness/images.ts';
 import { pushImage } from './harness/push.ts';
-import { runCli } from './helpers/run-cli.ts';
+import { runCli, runCliWithStdin as runWithStdin } from './helpers/run-cli.ts';
+
+const runCliWithStdin = (args: string[], input: string) => runWithStdin(args, input, env);
 import { openDatabase } from '../src/store/database.ts';
 import { migrate } from '../src/store/migrate.ts';
 import { sharedPostgres } from './harness/postgres.ts';
@@ -73,7 +75,7 @@ test('serve, login, manage the model from the CLI, verify the audit chain, stop 
   await ok(['env', 'set', 'shop', 'dev', '--kind', 'repository', '--registry', 'local', '--repository', 'dev/{app}']);
   await ok(['env', 'set', 'shop', 'prod', '--kind', 'tag', '--registry', 'local', '--repository', 'apps/{app}', '--tag', 'prod', '--protected']);
   assert.deepEqual(JSON.parse(await ok(['pipeline', 'set', 'shop', 'dev:prod', '-o', 'json'])), [{ from: 'dev', to: 'prod' }]);
-  assert.match(await ok(['env', 'list', 'shop', '-o', 'table']), /^NAME +POSITION +KIND +REGISTRY +REPOSITORY +TAG +PROTECTED\ndev +0 +repository +local +dev\/\{app\} +- +false\nprod +1 +tag/);
+  assert.match(await ok(['env', 'list', 'shop', '-o', 'table']), /^NAME +POSITION +KIND +REGISTRY +REPOSITORY +TAG +PROTECTED +SOAKSECONDS\ndev +0 +repository +local +dev\/\{app\} +- +false +0\nprod +1 +tag/);
   assert.match(await ok(['project', 'show', 'shop', '-o', 'yaml']), /applications:\n {2}- web\n/);
   const bad = await runCli(['pipeline', 'set', 'shop', 'dev:dev'], env);
   assert.equal(bad.code, 2);
@@ -175,14 +177,3 @@ test('an unreachable PostgreSQL and a database from a newer hoist are refused wi
   assert.match(newer.stderr, /migrated by a newer hoist \(it has migration 9999-from-the-future/);
 });
 
-function runCliWithStdin(args: string[], input: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [ENTRY, ...args], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    p.stdin.end(input);
-  });
-}

@@ -11,6 +11,12 @@ import type { Membership } from '../service/identity.ts';
 import type { HistoryEntry, PromotionInput, PromotionView } from '../service/promotions.service.ts';
 import type { ConnectionReport, RegistryInput, RegistryView } from '../service/registries.service.ts';
 import type { DeliveryView, WebhookInput, WebhookView } from '../service/webhooks.service.ts';
+import type { DryRunMatch, RuleInput, RuleView } from '../service/rules.service.ts';
+import type { BindingInput, BindingView } from '../service/bindings.service.ts';
+import type { QuarantineView } from '../service/quarantine.service.ts';
+import type { HookKind, PushEventView } from '../service/intake.service.ts';
+import type { WatchView } from '../service/poller.ts';
+import type { PromotionWindow } from '../automation/window.ts';
 import { HoistError } from '../errors.ts';
 import { CSRF_HEADER } from './session.ts';
 
@@ -87,6 +93,42 @@ export class HoistClient {
     },
     remove: (name: string) => this.request<void>('DELETE', `/api/v1/registries/${enc(name)}`),
     test: (name: string) => this.request<ConnectionReport>('POST', `/api/v1/registries/${enc(name)}/test`),
+  };
+
+  rules = {
+    list: async (project: string) => (await this.request<{ items: RuleView[] }>('GET', `/api/v1/projects/${enc(project)}/rules`)).items,
+    get: (project: string, name: string) => this.request<RuleView>('GET', `/api/v1/projects/${enc(project)}/rules/${enc(name)}`),
+    create: (project: string, input: RuleInput) => this.request<RuleView>('POST', `/api/v1/projects/${enc(project)}/rules`, input),
+    dryRun: (project: string, input: RuleInput) => this.request<{ expression: string; artifacts: DryRunMatch[] }>('POST', `/api/v1/projects/${enc(project)}/rules/dry-run`, input),
+    remove: (project: string, name: string) => this.request<void>('DELETE', `/api/v1/projects/${enc(project)}/rules/${enc(name)}`),
+  };
+
+  bindings = {
+    list: async (project: string) => (await this.request<{ items: BindingView[] }>('GET', `/api/v1/projects/${enc(project)}/bindings`)).items,
+    set: (project: string, app: string, env: string, input: BindingInput) =>
+      this.request<{ binding: BindingView; promotion: PromotionView | null }>('PUT', `/api/v1/projects/${enc(project)}/applications/${enc(app)}/bindings/${enc(env)}`, input),
+    remove: (project: string, app: string, env: string) => this.request<void>('DELETE', `/api/v1/projects/${enc(project)}/applications/${enc(app)}/bindings/${enc(env)}`),
+  };
+
+  windows = {
+    set: (project: string, env: string, windows: PromotionWindow[]) => this.request<{ windows: PromotionWindow[] }>('PUT', `/api/v1/projects/${enc(project)}/environments/${enc(env)}/windows`, { windows }),
+  };
+
+  quarantine = {
+    list: async () => (await this.request<{ items: QuarantineView[] }>('GET', '/api/v1/quarantine')).items,
+    add: (digest: string, reason: string) => this.request<{ quarantine: QuarantineView; rejected: number }>('POST', '/api/v1/quarantine', { digest, reason }),
+    lift: (digest: string, comment?: string) => this.request<void>('DELETE', `/api/v1/quarantine/${enc(digest)}${comment ? `?comment=${enc(comment)}` : ''}`),
+  };
+
+  watches = {
+    list: async () => (await this.request<{ items: WatchView[] }>('GET', '/api/v1/watches')).items,
+    add: (repository: string, intervalSeconds?: number) => this.request<WatchView>('POST', '/api/v1/watches', { repository, ...(intervalSeconds !== undefined ? { intervalSeconds } : {}) }),
+    remove: (id: string) => this.request<void>('DELETE', `/api/v1/watches/${enc(id)}`),
+  };
+
+  events = {
+    list: async (limit?: number) => (await this.request<{ items: PushEventView[] }>('GET', `/api/v1/events${limit !== undefined ? `?limit=${limit}` : ''}`)).items,
+    setSecret: (registry: string, kind: HookKind, secret?: string) => this.request<{ registry: string; kind: HookKind; secret?: string }>('PUT', `/api/v1/registries/${enc(registry)}/hooks/${kind}`, secret === undefined ? {} : { secret }),
   };
 
   webhooks = {

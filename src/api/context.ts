@@ -12,6 +12,12 @@ import type { PromotionRunner } from '../service/promotion-runner.ts';
 import type { Registries } from '../service/registries.service.ts';
 import type { NotificationDispatcher } from '../service/notification-dispatcher.ts';
 import type { Webhooks } from '../service/webhooks.service.ts';
+import type { Automation } from '../service/automation.ts';
+import type { Bindings } from '../service/bindings.service.ts';
+import type { Intake } from '../service/intake.service.ts';
+import type { Poller } from '../service/poller.ts';
+import type { Quarantine } from '../service/quarantine.service.ts';
+import type { Rules } from '../service/rules.service.ts';
 import type { Permission } from './permissions.ts';
 import type { Identity } from '../service/identity.ts';
 
@@ -29,6 +35,12 @@ export interface Services {
   runner: PromotionRunner;
   webhooks: Webhooks;
   dispatcher: NotificationDispatcher;
+  quarantine: Quarantine;
+  rules: Rules;
+  bindings: Bindings;
+  automation: Automation;
+  intake: Intake;
+  poller: Poller;
 }
 
 export interface DeclaredRoute {

@@ -7,12 +7,15 @@ import type { Identity, ProjectRole } from '../service/identity.ts';
 
 export type Permission =
   | { kind: 'public' }
+  /** No user: the handler checks a registry's shared hook secret (push events). */
+  | { kind: 'hook' }
   | { kind: 'authenticated' }
   | { kind: 'admin' }
   /** Any of `roles` on the project named by the route's `:project` parameter (admins always pass). */
   | { kind: 'project'; roles: readonly ProjectRole[] };
 
 export const PUBLIC: Permission = { kind: 'public' };
+export const HOOK: Permission = { kind: 'hook' };
 export const AUTHENTICATED: Permission = { kind: 'authenticated' };
 export const ADMIN: Permission = { kind: 'admin' };
 export const projectRole = (...roles: ProjectRole[]): Permission => ({ kind: 'project', roles });
@@ -20,7 +23,7 @@ export const projectRole = (...roles: ProjectRole[]): Permission => ({ kind: 'pr
 export const PROJECT_READ = projectRole('owner', 'promoter', 'developer', 'viewer');
 
 export function authorize(permission: Permission, identity: Identity | undefined, params: Record<string, string>): void {
-  if (permission.kind === 'public') return;
+  if (permission.kind === 'public' || permission.kind === 'hook') return;
   if (!identity) throw new Unauthenticated('sign in or send an API token (Authorization: Bearer …)');
   switch (permission.kind) {
     case 'authenticated':

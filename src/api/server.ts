@@ -20,6 +20,8 @@ import { policyRoutes } from './routes/policies.routes.ts';
 import { projectRoutes } from './routes/projects.routes.ts';
 import { promotionRoutes } from './routes/promotions.routes.ts';
 import { webhookRoutes } from './routes/webhooks.routes.ts';
+import { hookRoutes } from './routes/hooks.routes.ts';
+import { automationRoutes } from './routes/automation.routes.ts';
 import { registryRoutes } from './routes/registries.routes.ts';
 import { systemRoutes } from './routes/system.routes.ts';
 import { CSRF_HEADER, SESSION_COOKIE } from './session.ts';
@@ -123,6 +125,8 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
   artifactRoutes(app, services);
   promotionRoutes(app, services);
   webhookRoutes(app, services);
+  hookRoutes(app, services);
+  automationRoutes(app, services);
   await app.ready();
   return app;
 }

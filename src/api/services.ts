@@ -1,15 +1,21 @@
 /** Assembles the services the API serves from one database and the key that seals registry and webhook secrets. */
 import { Accounts } from '../service/accounts.service.ts';
 import { Artifacts } from '../service/artifacts.service.ts';
+import { Automation, type AutomationLog } from '../service/automation.ts';
+import { Bindings } from '../service/bindings.service.ts';
 import { Environments } from '../service/environments.service.ts';
+import { Intake } from '../service/intake.service.ts';
 import type { Mailer } from '../service/mailer.ts';
 import { NotificationDispatcher, type DispatcherOptions } from '../service/notification-dispatcher.ts';
 import { Outbox } from '../service/outbox.ts';
 import { Policies } from '../service/policies.service.ts';
+import { Poller } from '../service/poller.ts';
 import { Projects } from '../service/projects.service.ts';
 import { Promotions } from '../service/promotions.service.ts';
 import { PromotionRunner } from '../service/promotion-runner.ts';
+import { Quarantine } from '../service/quarantine.service.ts';
 import { Registries } from '../service/registries.service.ts';
+import { Rules } from '../service/rules.service.ts';
 import type { SecretBox } from '../service/secret-box.ts';
 import { Webhooks } from '../service/webhooks.service.ts';
 import type { Database } from '../store/database.ts';
@@ -20,27 +26,40 @@ export interface ServiceOptions {
   /** Where approval e-mails go out; none: no e-mails. */
   mailer?: Mailer;
   dispatcher?: DispatcherOptions;
+  log?: AutomationLog;
 }
 
 export function createServices(database: Database, box: SecretBox, opts: ServiceOptions = {}): Services {
-  const registries = new Registries(database.db, box);
-  const artifacts = new Artifacts(database.db, registries);
-  const environments = new Environments(database.db);
-  const policies = new Policies(database.db);
-  const dispatcher = new NotificationDispatcher(database.db, box, opts.mailer, opts.dispatcher);
+  const db = database.db;
+  const registries = new Registries(db, box);
+  const artifacts = new Artifacts(db, registries);
+  const environments = new Environments(db);
+  const policies = new Policies(db);
+  const dispatcher = new NotificationDispatcher(db, box, opts.mailer, opts.dispatcher);
   const outbox = new Outbox(opts.mailer !== undefined, () => dispatcher.notify());
-  const runner = new PromotionRunner(database.db, registries, opts.promotionLeaseMs !== undefined ? { leaseMs: opts.promotionLeaseMs } : {}, outbox);
+  const runner = new PromotionRunner(db, registries, opts.promotionLeaseMs !== undefined ? { leaseMs: opts.promotionLeaseMs } : {}, outbox);
+  const promotions = new Promotions(db, artifacts, environments, policies, () => runner.notify(), outbox);
+  const automation = new Automation(db, artifacts, environments, promotions, opts.log);
+  // The runner tells the automation when an artifact arrived somewhere; the automation opens requests the runner runs.
+  runner.onPromoted = (id) => void automation.consider([id]).catch(() => undefined);
+  const intake = new Intake(db, registries, artifacts, automation);
   return {
     database,
-    accounts: new Accounts(database.db),
+    accounts: new Accounts(db),
     registries,
     artifacts,
-    projects: new Projects(database.db),
+    projects: new Projects(db),
     environments,
     policies,
-    promotions: new Promotions(database.db, artifacts, environments, policies, () => runner.notify(), outbox),
+    promotions,
     runner,
-    webhooks: new Webhooks(database.db, box),
+    webhooks: new Webhooks(db, box),
     dispatcher,
+    quarantine: new Quarantine(db),
+    rules: new Rules(db, artifacts),
+    bindings: new Bindings(db, artifacts, environments, promotions, automation),
+    automation,
+    intake,
+    poller: new Poller(db, registries, intake),
   };
 }

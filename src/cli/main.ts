@@ -93,6 +93,14 @@ withOutput(
     .option('--username <user>', 'user name; the password or token is read from a prompt or --password-stdin')
     .option('--password-stdin', 'read the password or token from standard input'),
 ).action(async (n: string, f) => (await control()).registry.set(n, f));
+withOutput(
+  registryCmd
+    .command('set-hook-secret')
+    .description("set the secret the registry sends with its push events (Authorization: Bearer SECRET); hoist makes one up unless --secret-stdin")
+    .argument('<name>')
+    .requiredOption('--kind <kind>', 'distribution, harbor or generic')
+    .option('--secret-stdin', 'read the secret from standard input'),
+).action(async (n: string, f) => (await automation()).events.setSecret(n, f));
 registryCmd.command('remove').argument('<name>').action(async (n: string) => (await control()).registry.remove(n));
 withOutput(registryCmd.command('test').description('reachable? credentials accepted? referrers API?').argument('<name>')).action(async (n: string, f) => (await control()).registry.test(n, f));
 
@@ -130,6 +138,63 @@ withOutput(
 webhookCmd.command('delete').argument('<id>').requiredOption('--project <name>').action(async (id: string, f) => (await control()).webhook.remove(id, f));
 withOutput(webhookCmd.command('deliveries').argument('<id>').requiredOption('--project <name>')).action(async (id: string, f) => (await control()).webhook.deliveries(id, f));
 
+const automation = () => import('./commands/automation.ts');
+const ruleCmd = program.command('rule').description('auto-promotion rules: when an artifact in one environment matches, promote it (or ask for approval) to another');
+withOutput(
+  ruleCmd
+    .command('create')
+    .argument('[name]')
+    .requiredOption('--project <name>')
+    .option('-f, --file <file>', 'the rule as YAML (name, application, from, to, criteria, cel, tagTemplate, mode); flags override it')
+    .option('--app <name>', 'only this application')
+    .option('--from <env>', 'source environment')
+    .option('--to <env>', 'target environment')
+    .option('--criterion <criterion>', 'all must match (repeatable): "tag startsWith v", "tag oneOf a,b", "tag matches ^v[0-9]+$", "label team=shop", "critical <= 0", "license notOneOf AGPL-3.0", "component absent log4j-core", "signature present", "cel EXPR"', collect)
+    .option('--cel <expression>', 'a CEL expression that must be true')
+    .option('--tag-template <template>', 'the tag at the target: %n (source tag), %Y%m%d…, {tag} {digest} {shortDigest} {timestamp} {env} {app}')
+    .option('--mode <mode>', 'promote (execute where the policy needs no approval) or request (always ask approvers)', 'promote')
+    .option('--dry-run', 'show which artifacts now in the source environment would match; save nothing'),
+).action(async (n: string | undefined, f) => (await automation()).rule.create(n, f));
+withOutput(ruleCmd.command('list').requiredOption('--project <name>')).action(async (f) => (await automation()).rule.list(f));
+withOutput(ruleCmd.command('show').argument('<name>').requiredOption('--project <name>')).action(async (n: string, f) => (await automation()).rule.show(n, f));
+ruleCmd.command('delete').argument('<name>').requiredOption('--project <name>').action(async (n: string, f) => (await automation()).rule.remove(n, f));
+
+const bindingCmd = program.command('binding').description('how an application’s version is chosen per environment: track the latest good build, or pin a digest');
+withOutput(
+  bindingCmd
+    .command('set')
+    .argument('<app>')
+    .requiredOption('--project <name>')
+    .requiredOption('--env <name>')
+    .option('--track-latest', 'follow the newest upstream build that has soaked and passes the rules and policy')
+    .option('--pin <digest>', 'stay on this digest (sha256: + 64 lower-case hex); changing it is a promotion with approvals')
+    .option('--comment <text>', 'why (for a pin)'),
+).action(async (a: string, f) => (await automation()).binding.set(a, f));
+withOutput(bindingCmd.command('list').requiredOption('--project <name>')).action(async (f) => (await automation()).binding.list(f));
+bindingCmd.command('delete').argument('<app>').requiredOption('--project <name>').requiredOption('--env <name>').action(async (a: string, f) => (await automation()).binding.remove(a, f));
+
+const windowCmd = program.command('window').description('promotion windows: when promotions may enter an environment');
+withOutput(
+  windowCmd
+    .command('set')
+    .argument('<env>')
+    .requiredOption('--project <name>')
+    .option('--window <spec>', 'DAYS HH:MM-HH:MM TIMEZONE, e.g. "mon-fri 09:00-17:00 Europe/Berlin" (repeatable)', collect)
+    .option('--always', 'no windows: always open'),
+).action(async (e: string, f) => (await automation()).window.set(e, f));
+
+withOutput(program.command('quarantine').description('block a digest from every further promotion (admins); without a digest, list them').argument('[digest]').option('--reason <text>', 'why')).action(async (d: string | undefined, f) =>
+  (await automation()).quarantine.add(d, f),
+);
+program.command('unquarantine').description('lift a quarantine (audited)').argument('<digest>').option('--comment <text>').action(async (d: string, f) => (await automation()).quarantine.lift(d, f));
+
+const watchCmd = program.command('watch').description('repositories the poller watches, for registries that send no push events');
+withOutput(watchCmd.command('add').argument('<registry/repository>').option('--interval <seconds>', 'seconds between checks', '60')).action(async (r: string, f) => (await automation()).watch.add(r, f));
+withOutput(watchCmd.command('list')).action(async (f) => (await automation()).watch.list(f));
+watchCmd.command('remove').argument('<id>').action(async (id: string) => (await automation()).watch.remove(id));
+
+withOutput(program.command('events').description('push events received and what became of them').option('--limit <n>')).action(async (f) => (await automation()).events.list(f));
+
 const envCmd = program.command('env').description("a project's environments");
 withOutput(envCmd.command('list').argument('<project>')).action(async (p: string, f) => (await control()).env.list(p, f));
 withOutput(
@@ -145,7 +210,8 @@ withOutput(
     .option('--position <n>', 'order in the pipeline')
     .option('--protected', 'a protected environment')
     .option('--immutable-tags', 'tags may not be overwritten')
-    .option('--no-allow-tag-move', 'a tag may not move to another digest'),
+    .option('--no-allow-tag-move', 'a tag may not move to another digest')
+    .option('--soak <duration>', 'an artifact may leave only after it has been here this long (90s, 30m, 1h, 2d)'),
 ).action(async (p: string, n: string, f) => (await control()).env.set(p, n, f));
 envCmd.command('delete').argument('<project>').argument('<name>').action(async (p: string, n: string) => (await control()).env.remove(p, n));
 

@@ -1,10 +1,16 @@
 /**
- * The declarative file `hoist apply -f` reads and `hoist export` writes: registries, and projects with their
- * applications, environments and pipeline. Parsing checks every field and reports each problem with the file, line
+ * The declarative file `hoist apply -f` reads and `hoist export` writes: registries, watched repositories, and
+ * projects with their applications, environments (with soak time and promotion windows), pipeline, auto-promotion
+ * rules and bindings. Parsing checks every field and reports each problem with the file, line
  * and column it is at. Secrets never live in the file: a registry names the environment variable holding them.
  */
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node, type Document } from 'yaml';
 import type { Result } from '../result.ts';
+import { parseCriterionFlag } from '../automation/criteria.ts';
+import { parseDuration } from '../automation/duration.ts';
+import { validateTagTemplate } from '../automation/tag-template.ts';
+import { parseWindowSpec } from '../automation/window.ts';
+import { InvalidInput } from '../errors.ts';
 
 export interface RegistrySpec {
   name: string;
@@ -24,6 +30,36 @@ export interface EnvironmentSpec {
   protected?: boolean;
   immutableTags?: boolean;
   allowTagMove?: boolean;
+  /** Seconds (the file says `30m`, `1h`, …). */
+  soakSeconds?: number;
+  /** Window specs, e.g. "mon-fri 09:00-17:00 Europe/Berlin". */
+  windows?: string[];
+}
+
+export interface RuleSpec {
+  name: string;
+  application?: string;
+  from: string;
+  to: string;
+  /** Criteria in the CLI's flag syntax: "tag startsWith v", "critical <= 0", … */
+  criteria: string[];
+  cel?: string;
+  tagTemplate?: string;
+  mode?: 'promote' | 'request';
+}
+
+export interface BindingSpec {
+  application: string;
+  environment: string;
+  /** `track-latest`, or a digest to pin. */
+  mode: 'track-latest' | 'pin';
+  pin?: string;
+}
+
+export interface WatchSpec {
+  /** REGISTRY/REPOSITORY */
+  repository: string;
+  intervalSeconds?: number;
 }
 
 export interface ProjectSpec {
@@ -33,11 +69,14 @@ export interface ProjectSpec {
   environments: EnvironmentSpec[];
   /** `from -> to` edges. */
   pipeline: Array<{ from: string; to: string }>;
+  rules: RuleSpec[];
+  bindings: BindingSpec[];
 }
 
 export interface ConfigSpec {
   registries: RegistrySpec[];
   projects: ProjectSpec[];
+  watches: WatchSpec[];
 }
 
 export interface ConfigProblem {
@@ -63,11 +102,33 @@ function checker(file: string, doc: Document, lc: LineCounter): Checker {
 }
 
 const KNOWN = {
-  top: ['apiVersion', 'registries', 'projects'],
+  top: ['apiVersion', 'registries', 'projects', 'watches'],
   registry: ['name', 'url', 'insecure', 'username', 'passwordEnv'],
-  project: ['name', 'description', 'applications', 'environments', 'pipeline'],
-  environment: ['name', 'kind', 'registry', 'repository', 'tag', 'protected', 'immutableTags', 'allowTagMove'],
+  project: ['name', 'description', 'applications', 'environments', 'pipeline', 'rules', 'bindings'],
+  environment: ['name', 'kind', 'registry', 'repository', 'tag', 'protected', 'immutableTags', 'allowTagMove', 'soak', 'windows'],
+  rule: ['name', 'application', 'from', 'to', 'criteria', 'cel', 'tagTemplate', 'mode'],
+  binding: ['application', 'environment', 'trackLatest', 'pin'],
+  watch: ['repository', 'interval'],
 };
+
+/** Runs a check that throws InvalidInput, reporting its message at the node instead. */
+function checked<T>(c: Checker, node: Node | null | undefined, path: string, check: () => T): T | undefined {
+  try {
+    return check();
+  } catch (e) {
+    if (!(e instanceof InvalidInput)) throw e;
+    c.at(node, path, e.message);
+    return undefined;
+  }
+}
+
+function strings(c: Checker, n: Node | undefined, path: string): Array<{ value: string; node: Node }> {
+  return list(c, n, path).flatMap((item, i) => {
+    if (isScalar(item) && typeof item.value === 'string') return [{ value: item.value, node: item }];
+    c.at(item, `${path}[${i}]`, 'expected a string');
+    return [];
+  });
+}
 
 function fields(c: Checker, node: Node | null | undefined, path: string, known: string[]): Map<string, Node> {
   const out = new Map<string, Node>();
@@ -123,7 +184,7 @@ export function parseConfig(text: string, file: string): Result<ConfigSpec> & { 
     const pos = lc.linePos(e.pos[0]);
     c.problems.push({ file, line: pos.line, col: pos.col, path: '', message: e.message.split('\n')[0] ?? e.message });
   }
-  const spec: ConfigSpec = { registries: [], projects: [] };
+  const spec: ConfigSpec = { registries: [], projects: [], watches: [] };
   if (doc.errors.length === 0) {
     const top = fields(c, doc.contents as Node, '', KNOWN.top);
     const version = top.get('apiVersion');
@@ -143,7 +204,7 @@ export function parseConfig(text: string, file: string): Result<ConfigSpec> & { 
     list(c, top.get('projects'), 'projects').forEach((n, i) => {
       const p = `projects[${i}]`;
       const f = fields(c, n, p, KNOWN.project);
-      const project: ProjectSpec = { name: str(c, f, 'name', p, n, true) ?? '', applications: [], environments: [], pipeline: [] };
+      const project: ProjectSpec = { name: str(c, f, 'name', p, n, true) ?? '', applications: [], environments: [], pipeline: [], rules: [], bindings: [] };
       const description = str(c, f, 'description', p, n, false);
       if (description !== undefined) project.description = description;
       list(c, f.get('applications'), `${p}.applications`).forEach((a, j) => {
@@ -162,6 +223,17 @@ export function parseConfig(text: string, file: string): Result<ConfigSpec> & { 
           const v = bool(c, ef, k, ep);
           if (v !== undefined) env[k] = v;
         }
+        const soakNode = ef.get('soak');
+        if (soakNode !== undefined) {
+          const text = isScalar(soakNode) ? String(soakNode.value) : '';
+          const seconds = checked(c, soakNode, `${ep}.soak`, () => parseDuration(text, 'soak'));
+          if (seconds !== undefined) env.soakSeconds = seconds;
+        }
+        if (ef.has('windows')) {
+          env.windows = strings(c, ef.get('windows'), `${ep}.windows`)
+            .filter((w, k) => checked(c, w.node, `${ep}.windows[${k}]`, () => parseWindowSpec(w.value, 'window')) !== undefined)
+            .map((w) => w.value);
+        }
         project.environments.push(env);
       });
       const names = new Set(project.environments.map((e) => e.name));
@@ -171,7 +243,58 @@ export function parseConfig(text: string, file: string): Result<ConfigSpec> & { 
         for (const end of [m[1], m[2]]) if (!names.has(end as string)) c.at(edge, `${p}.pipeline[${j}]`, `no environment "${end}" in project "${project.name}"`);
         project.pipeline.push({ from: m[1] as string, to: m[2] as string });
       });
+      list(c, f.get('rules'), `${p}.rules`).forEach((r, j) => {
+        const rp = `${p}.rules[${j}]`;
+        const rf = fields(c, r, rp, KNOWN.rule);
+        const rule: RuleSpec = { name: str(c, rf, 'name', rp, r, true) ?? '', from: str(c, rf, 'from', rp, r, true) ?? '', to: str(c, rf, 'to', rp, r, true) ?? '', criteria: [] };
+        for (const end of ['from', 'to'] as const) if (rule[end] !== '' && !names.has(rule[end])) c.at(rf.get(end), `${rp}.${end}`, `no environment "${rule[end]}" in project "${project.name}"`);
+        const application = str(c, rf, 'application', rp, r, false);
+        if (application !== undefined) rule.application = application;
+        strings(c, rf.get('criteria'), `${rp}.criteria`).forEach((cr, k) => {
+          if (checked(c, cr.node, `${rp}.criteria[${k}]`, () => parseCriterionFlag(cr.value, 'criterion')) !== undefined) rule.criteria.push(cr.value);
+        });
+        const cel = str(c, rf, 'cel', rp, r, false);
+        if (cel !== undefined) rule.cel = cel;
+        const tagTemplate = str(c, rf, 'tagTemplate', rp, r, false);
+        if (tagTemplate !== undefined) {
+          checked(c, rf.get('tagTemplate'), `${rp}.tagTemplate`, () => validateTagTemplate(tagTemplate, 'tagTemplate', { env: rule.to }));
+          rule.tagTemplate = tagTemplate;
+        }
+        const mode = str(c, rf, 'mode', rp, r, false);
+        if (mode !== undefined && mode !== 'promote' && mode !== 'request') c.at(rf.get('mode'), `${rp}.mode`, 'mode must be promote or request');
+        else if (mode !== undefined) rule.mode = mode;
+        project.rules.push(rule);
+      });
+      list(c, f.get('bindings'), `${p}.bindings`).forEach((b, j) => {
+        const bp = `${p}.bindings[${j}]`;
+        const bf = fields(c, b, bp, KNOWN.binding);
+        const binding: BindingSpec = { application: str(c, bf, 'application', bp, b, true) ?? '', environment: str(c, bf, 'environment', bp, b, true) ?? '', mode: 'track-latest' };
+        const track = bool(c, bf, 'trackLatest', bp);
+        const pin = str(c, bf, 'pin', bp, b, false);
+        if ((track === true) === (pin !== undefined)) c.at(b, bp, 'a binding has either trackLatest: true or pin: sha256:…');
+        if (pin !== undefined) {
+          if (!/^sha256:[0-9a-f]{64}$/.test(pin)) c.at(bf.get('pin'), `${bp}.pin`, `"${pin}" is not a digest; use sha256: followed by 64 lower-case hex digits`);
+          binding.mode = 'pin';
+          binding.pin = pin;
+        }
+        project.bindings.push(binding);
+      });
       spec.projects.push(project);
+    });
+  }
+  if (doc.errors.length === 0) {
+    const top = (doc.contents && isMap(doc.contents) ? doc.contents : undefined) as Node | undefined;
+    const watches = top && isMap(top) ? (top.get('watches', true) as Node | undefined) : undefined;
+    list(c, watches, 'watches').forEach((w, i) => {
+      const wp = `watches[${i}]`;
+      const wf = fields(c, w, wp, KNOWN.watch);
+      const watch: WatchSpec = { repository: str(c, wf, 'repository', wp, w, true) ?? '' };
+      const interval = wf.get('interval');
+      if (interval !== undefined) {
+        const seconds = checked(c, interval, `${wp}.interval`, () => parseDuration(isScalar(interval) ? String(interval.value) : '', 'interval'));
+        if (seconds !== undefined) watch.intervalSeconds = seconds;
+      }
+      spec.watches.push(watch);
     });
   }
   if (c.problems.length > 0) {

@@ -4,9 +4,14 @@
  * the file's: an environment or application missing from it is deleted. Registries and projects the file does not
  * mention are left alone unless --prune. A registry's secret is set when it has none; it is not compared.
  */
-import type { EnvironmentView, Edge } from '../service/environments.service.ts';
+import { compileCriteria, parseCriterionFlag, type Criterion } from '../automation/criteria.ts';
+import { describeWindow, parseWindowSpec } from '../automation/window.ts';
+import type { BindingView } from '../service/bindings.service.ts';
+import type { EnvironmentInput, EnvironmentView, Edge } from '../service/environments.service.ts';
+import type { WatchView } from '../service/poller.ts';
 import type { RegistryView } from '../service/registries.service.ts';
-import type { ConfigSpec, EnvironmentSpec, RegistrySpec } from './config-file.ts';
+import type { RuleInput, RuleView } from '../service/rules.service.ts';
+import type { BindingSpec, ConfigSpec, EnvironmentSpec, RegistrySpec, RuleSpec, WatchSpec } from './config-file.ts';
 import { parseRegistryUrl } from '../service/registries.service.ts';
 
 export interface ProjectState {
@@ -15,14 +20,17 @@ export interface ProjectState {
   applications: string[];
   environments: EnvironmentView[];
   pipeline: Edge[];
+  rules: RuleView[];
+  bindings: BindingView[];
 }
 
 export interface CurrentState {
   registries: RegistryView[];
   projects: ProjectState[];
+  watches: WatchView[];
 }
 
-export type StepKind = 'registry' | 'project' | 'application' | 'environment' | 'pipeline';
+export type StepKind = 'registry' | 'project' | 'application' | 'environment' | 'pipeline' | 'rule' | 'binding' | 'watch';
 
 export interface Step {
   op: 'create' | 'update' | 'delete';
@@ -36,6 +44,66 @@ export interface Step {
   position?: number;
   edges?: Edge[];
   description?: string;
+  rule?: RuleInput;
+  binding?: BindingSpec;
+  watch?: WatchSpec;
+  /** A watch's id, to delete it. */
+  id?: string;
+}
+
+/** What the API takes for an environment of the file. */
+export function environmentInput(e: EnvironmentSpec, position?: number): EnvironmentInput {
+  const { windows, ...rest } = e;
+  return { ...rest, ...(position !== undefined ? { position } : {}), ...(windows !== undefined ? { windows: windows.map((w, i) => parseWindowSpec(w, `windows[${i}]`)) } : {}) };
+}
+
+/** What the API takes for a rule of the file (criteria in flag syntax become criterion objects). */
+export function ruleInput(r: RuleSpec): RuleInput {
+  return {
+    name: r.name,
+    from: r.from,
+    to: r.to,
+    application: r.application ?? null,
+    criteria: r.criteria.map((c, i) => parseCriterionFlag(c, `criteria[${i}]`)),
+    ...(r.cel !== undefined ? { cel: r.cel } : {}),
+    tagTemplate: r.tagTemplate ?? null,
+    mode: r.mode ?? 'promote',
+  };
+}
+
+/** A criterion in the flag syntax the file and `--criterion` use (parseCriterionFlag reads it back). */
+export function criterionFlag(c: Criterion): string {
+  switch (c.field) {
+    case 'tag':
+      return 'values' in c ? `tag ${c.op} ${c.values.join(',')}` : `tag ${c.op} ${c.value}`;
+    case 'label':
+      if (c.op === 'equals') return `label ${c.name}=${c.value ?? ''}`;
+      if (c.op === 'notEquals') return `label ${c.name}!=${c.value ?? ''}`;
+      return c.op === 'present' || c.op === 'absent' ? `label ${c.name} ${c.op}` : `label ${c.name} ${c.op} ${c.value ?? ''}`;
+    case 'vulnerabilities':
+      return `${c.severity} ${c.op} ${c.value}`;
+    case 'license':
+      return `license ${c.op} ${c.values.join(',')}`;
+    case 'component':
+      return `component ${c.op} ${c.name}`;
+    case 'signature':
+      return 'signature present';
+    case 'cel':
+      return `cel ${c.expression}`;
+  }
+}
+
+function ruleChanges(want: RuleSpec, have: RuleView): string[] {
+  const criteria = want.criteria.map((c, i) => parseCriterionFlag(c, `criteria[${i}]`));
+  if (want.cel !== undefined) criteria.push({ field: 'cel', expression: want.cel });
+  return diff([
+    ['from', want.from, have.from],
+    ['to', want.to, have.to],
+    ['application', want.application ?? null, have.application],
+    ['expression', compileCriteria(criteria), have.expression],
+    ['tagTemplate', want.tagTemplate ?? null, have.tagTemplate],
+    ['mode', want.mode ?? 'promote', have.mode],
+  ]);
 }
 
 function diff(pairs: Array<[string, unknown, unknown]>): string[] {
@@ -63,6 +131,8 @@ function environmentChanges(want: EnvironmentSpec, have: EnvironmentView, positi
     ['protected', want.protected ?? false, have.protected],
     ['immutableTags', want.immutableTags ?? false, have.immutableTags],
     ['allowTagMove', want.allowTagMove ?? true, have.allowTagMove],
+    ['soakSeconds', want.soakSeconds ?? 0, have.soakSeconds],
+    ['windows', (want.windows ?? []).map((w) => describeWindow(parseWindowSpec(w, 'windows'))), have.windows.map(describeWindow)],
   ]);
 }
 
@@ -102,13 +172,38 @@ export function planApply(desired: ConfigSpec, current: CurrentState, opts: { pr
     if (JSON.stringify(wantEdges) !== JSON.stringify(haveEdges)) {
       steps.push({ op: have ? 'update' : 'create', kind: 'pipeline', name: p.name, edges: p.pipeline, changes: [`edges: ${haveEdges.join(', ') || '(none)'} → ${wantEdges.join(', ') || '(none)'}`] });
     }
+    const rules = new Map((have?.rules ?? []).map((r) => [r.name, r]));
+    for (const r of p.rules) {
+      const h = rules.get(r.name);
+      const changes = h ? ruleChanges(r, h) : [];
+      // A rule is replaced as a whole (delete, then create) when it changed.
+      if (h && changes.length > 0) steps.push({ op: 'delete', kind: 'rule', name: `${p.name}/${r.name}` });
+      if (!h || changes.length > 0) steps.push({ op: h ? 'update' : 'create', kind: 'rule', name: `${p.name}/${r.name}`, rule: ruleInput(r), ...(changes.length > 0 ? { changes } : {}) });
+    }
+    for (const name of rules.keys()) if (!p.rules.some((r) => r.name === name)) deletions.push({ op: 'delete', kind: 'rule', name: `${p.name}/${name}` });
+    const bindingKey = (app: string, env: string): string => `${p.name}/${app}/${env}`;
+    const bindings = new Map((have?.bindings ?? []).map((b) => [bindingKey(b.application, b.environment), b]));
+    for (const b of p.bindings) {
+      const h = bindings.get(bindingKey(b.application, b.environment));
+      const changes = h ? diff([['mode', b.mode, h.mode], ['pin', b.pin ?? null, h.pinnedDigest]]) : [];
+      if (!h || changes.length > 0) steps.push({ op: h ? 'update' : 'create', kind: 'binding', name: bindingKey(b.application, b.environment), binding: b, ...(changes.length > 0 ? { changes } : {}) });
+    }
+    for (const [key, b] of bindings) if (!p.bindings.some((x) => x.application === b.application && x.environment === b.environment)) deletions.push({ op: 'delete', kind: 'binding', name: key });
+  }
+  const watchKey = (w: { registry: string; repository: string }): string => `${w.registry}/${w.repository}`;
+  for (const w of desired.watches) {
+    const have = current.watches.find((x) => watchKey(x) === w.repository);
+    if (!have) steps.push({ op: 'create', kind: 'watch', name: w.repository, watch: w });
+    else if (w.intervalSeconds !== undefined && w.intervalSeconds !== have.intervalSeconds) steps.push({ op: 'update', kind: 'watch', name: w.repository, watch: w, changes: diff([['interval', w.intervalSeconds, have.intervalSeconds]]) });
   }
   if (opts.prune) {
     for (const p of current.projects) if (!desired.projects.some((d) => d.name === p.name)) deletions.push({ op: 'delete', kind: 'project', name: p.name });
     for (const r of current.registries) if (!desired.registries.some((d) => d.name === r.name)) deletions.push({ op: 'delete', kind: 'registry', name: r.name });
+    for (const w of current.watches) if (!desired.watches.some((d) => d.repository === watchKey(w))) deletions.push({ op: 'delete', kind: 'watch', name: watchKey(w), id: w.id });
   }
-  // Environments go before the registries they use; applications and environments before their project.
-  const order: StepKind[] = ['pipeline', 'environment', 'application', 'project', 'registry'];
+  // Rules and bindings go before the environments they name; environments before the registries they use;
+  // applications and environments before their project; watches before their registry.
+  const order: StepKind[] = ['rule', 'binding', 'watch', 'pipeline', 'environment', 'application', 'project', 'registry'];
   deletions.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
   return [...steps, ...deletions];
 }
@@ -134,8 +229,21 @@ export function exportState(current: CurrentState): ConfigSpec {
         ...(e.protected ? { protected: true } : {}),
         ...(e.immutableTags ? { immutableTags: true } : {}),
         ...(!e.allowTagMove ? { allowTagMove: false } : {}),
+        ...(e.soakSeconds > 0 ? { soakSeconds: e.soakSeconds } : {}),
+        ...(e.windows.length > 0 ? { windows: e.windows.map(describeWindow) } : {}),
       })),
       pipeline: p.pipeline,
+      rules: p.rules.map((r) => ({
+        name: r.name,
+        ...(r.application !== null ? { application: r.application } : {}),
+        from: r.from,
+        to: r.to,
+        criteria: r.criteria.map(criterionFlag),
+        ...(r.tagTemplate !== null ? { tagTemplate: r.tagTemplate } : {}),
+        mode: r.mode,
+      })),
+      bindings: p.bindings.map((b) => ({ application: b.application, environment: b.environment, mode: b.mode, ...(b.pinnedDigest !== null ? { pin: b.pinnedDigest } : {}) })),
     })),
+    watches: current.watches.map((w) => ({ repository: `${w.registry}/${w.repository}`, intervalSeconds: w.intervalSeconds })),
   };
 }

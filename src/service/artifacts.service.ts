@@ -4,12 +4,14 @@
  * and records which of the project's environments hold it, and since when. Registering the same digest again for
  * the same application answers the existing artifact.
  */
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import { InvalidInput, NotFound } from '../errors.ts';
-import { inspectImage } from '../oci/inspect-image.ts';
+import { inspectImage, type ImageInfo } from '../oci/inspect-image.ts';
+import type { Descriptor } from '../oci/manifest.ts';
+import { readReports, type ImageReports } from '../oci/read-reports.ts';
 import { parseReference } from '../oci/reference.ts';
-import { openHost, openRepository } from '../oci/registry.ts';
-import type { Schema } from '../store/schema.ts';
+import { openRepository } from '../oci/registry.ts';
+import type { SbomColumn, ScanColumn, Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
 import type { Registries } from './registries.service.ts';
 import { newId } from './tokens.ts';
@@ -35,6 +37,10 @@ export interface ArtifactView {
   created: string | null;
   platforms: string[];
   referrers: Array<{ digest: string; mediaType: string; artifactType: string | null }>;
+  /** Counts from the attached vulnerability report; null when none is attached. */
+  scan: ScanColumn | null;
+  sbom: SbomColumn | null;
+  quarantine: { reason: string; by: string; at: string } | null;
   build: BuildInfo;
   registeredBy: string;
   registeredAt: string;
@@ -46,6 +52,26 @@ const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) a
 /** Whether a repository path is what an environment's template gives for this application. */
 export function templateMatches(template: string, app: string, repository: string): boolean {
   return template.replaceAll('{app}', app) === repository;
+}
+
+/** Whether an environment holds this repository (and, for a tag convention, this tag) for the application. */
+function holds(e: Selectable<Schema['environments']>, app: string, repository: string, tag: string | undefined): boolean {
+  return templateMatches(e.repository_template, app, repository) && (e.kind === 'repository' || (tag !== undefined && e.tag_template !== null && tagMatches(e.tag_template, app, tag)));
+}
+
+const referrersOf = (ds: readonly Descriptor[]) => ds.map((r) => ({ digest: r.digest, mediaType: r.mediaType, artifactType: r.artifactType ?? null }));
+
+interface Inspected {
+  info: ImageInfo;
+  reports: ImageReports;
+}
+
+export interface PushedArtifact {
+  artifactId: string;
+  project: string;
+  application: string;
+  created: boolean;
+  newLocations: number;
 }
 
 /** Whether a tag fits a kind-tag environment's convention (`prod`, `{tag}-prod`, `{app}-live`). */
@@ -75,51 +101,142 @@ export class Artifacts {
     return a;
   }
 
+  private async inspect(registry: Selectable<Schema['registries']>, repository: string, ref: string, signal?: AbortSignal): Promise<Inspected> {
+    const repo = openRepository(await this.registries.open(registry.name), repository);
+    const info = await inspectImage(repo, ref, signal);
+    return { info, reports: await readReports(repo, info.referrers, signal) };
+  }
+
   async register(actor: Actor, project: string, app: string, reference: string, build: BuildInfo, signal?: AbortSignal): Promise<{ created: boolean; artifact: ArtifactView }> {
     const ref = parseReference(reference, 'reference');
     const application = await this.application(project, app);
     const registry = await this.db.selectFrom('registries').selectAll().where('url', '=', ref.registry).executeTakeFirst();
     if (!registry) throw new InvalidInput(`no registry at ${ref.registry} is known to hoist; add it first (hoist registry set NAME --url ${ref.registry})`, 'reference');
-    const c = await this.registries.credentials(registry.name);
-    const host = openHost(c.host, { insecure: c.insecure, ...(c.credentials ? { credentials: c.credentials } : {}) });
-    const info = await inspectImage(openRepository(host, ref.repository), ref.digest ?? ref.tag ?? 'latest', signal);
-    const existing = await this.db.selectFrom('artifacts').select('id').where('application_id', '=', application.id).where('digest', '=', info.digest).executeTakeFirst();
-    if (existing) return { created: false, artifact: await this.get(project, app, info.digest) };
-
+    const inspected = await this.inspect(registry, ref.repository, ref.digest ?? ref.tag ?? 'latest', signal);
+    const digest = inspected.info.digest;
+    const existing = await this.db.selectFrom('artifacts').select('id').where('application_id', '=', application.id).where('digest', '=', digest).executeTakeFirst();
+    if (existing) return { created: false, artifact: await this.get(project, app, digest) };
     const envs = await this.db.selectFrom('environments').selectAll().where('project_id', '=', application.projectId).where('registry_id', '=', registry.id).execute();
-    const here = envs.filter(
-      (e) => templateMatches(e.repository_template, app, ref.repository) && (e.kind === 'repository' || (ref.tag !== undefined && e.tag_template !== null && tagMatches(e.tag_template, app, ref.tag))),
-    );
+    const here = envs.filter((e) => holds(e, app, ref.repository, ref.tag));
+    await audited(this.db, actor, { action: 'artifact.register', objectType: 'artifact', objectId: `${project}/${app}@${digest}` }, async (trx) => {
+      await this.insert(trx, { applicationId: application.id, registryId: registry.id, repository: ref.repository, tag: ref.tag ?? null, inspected, build, by: actor.username, environmentIds: here.map((e) => e.id) });
+      return { result: undefined, summary: { after: { reference, digest, environments: here.map((e) => e.name), build } } };
+    });
+    return { created: true, artifact: await this.get(project, app, digest) };
+  }
+
+  private async insert(
+    trx: Transaction<Schema>,
+    a: { applicationId: string; registryId: string; repository: string; tag: string | null; inspected: Inspected; build: BuildInfo; by: string; environmentIds: string[] },
+  ): Promise<string> {
+    const { info, reports } = a.inspected;
     const now = new Date();
     const id = newId();
     const platforms = info.platforms.map((p) => (p.platform ? `${p.platform.os}/${p.platform.architecture}${p.platform.variant ? `/${p.platform.variant}` : ''}` : 'unknown'));
-    const referrers = info.referrers.map((r) => ({ digest: r.digest, mediaType: r.mediaType, artifactType: r.artifactType ?? null }));
-    await audited(this.db, actor, { action: 'artifact.register', objectType: 'artifact', objectId: `${project}/${app}@${info.digest}` }, async (trx) => {
-      await trx
-        .insertInto('artifacts')
-        .values({
-          id,
-          application_id: application.id,
-          digest: info.digest,
-          registry_id: registry.id,
-          repository: ref.repository,
-          tag: ref.tag ?? null,
-          media_type: info.mediaType,
-          size: info.size,
-          labels: JSON.stringify(info.labels),
-          annotations: JSON.stringify(info.annotations),
-          created: info.created ? new Date(info.created) : null,
-          platforms: JSON.stringify(platforms),
-          referrers: JSON.stringify(referrers),
-          build: JSON.stringify(build),
-          registered_by: actor.username,
-          registered_at: now,
-        })
+    await trx
+      .insertInto('artifacts')
+      .values({
+        id,
+        application_id: a.applicationId,
+        digest: info.digest,
+        registry_id: a.registryId,
+        repository: a.repository,
+        tag: a.tag,
+        media_type: info.mediaType,
+        size: info.size,
+        labels: JSON.stringify(info.labels),
+        annotations: JSON.stringify(info.annotations),
+        created: info.created ? new Date(info.created) : null,
+        platforms: JSON.stringify(platforms),
+        referrers: JSON.stringify(referrersOf(info.referrers)),
+        scan: reports.scan ? JSON.stringify(reports.scan) : null,
+        sbom: reports.sbom ? JSON.stringify(reports.sbom) : null,
+        build: JSON.stringify(a.build),
+        registered_by: a.by,
+        registered_at: now,
+      })
+      .execute();
+    for (const envId of a.environmentIds) await trx.insertInto('artifact_locations').values({ artifact_id: id, environment_id: envId, tag: a.tag, since: now }).execute();
+    return id;
+  }
+
+  /**
+   * A registry reported an image pushed (an event, or the poller saw a new or moved tag). Every application whose
+   * environments hold that repository (and tag) gets the artifact, as if CI had registered it, or a new location for
+   * one it knows. Answers the artifacts touched; none when no environment holds the repository.
+   */
+  async recordPush(registryId: string, repository: string, tag: string | undefined, digest: string, signal?: AbortSignal): Promise<PushedArtifact[]> {
+    const registry = await this.db.selectFrom('registries').selectAll().where('id', '=', registryId).executeTakeFirstOrThrow();
+    const envs = await this.db
+      .selectFrom('environments as e')
+      .innerJoin('projects as p', 'p.id', 'e.project_id')
+      .innerJoin('applications as a', 'a.project_id', 'e.project_id')
+      .selectAll('e')
+      .select(['p.name as project', 'a.name as app', 'a.id as applicationId'])
+      .where('e.registry_id', '=', registryId)
+      .execute();
+    const matches = envs.filter((e) => holds(e, e.app, repository, tag));
+    if (matches.length === 0) return [];
+    let inspected: Inspected | undefined;
+    const out: PushedArtifact[] = [];
+    for (const appId of [...new Set(matches.map((m) => m.applicationId))]) {
+      const mine = matches.filter((m) => m.applicationId === appId);
+      const first = mine[0] as (typeof mine)[number];
+      const existing = await this.db.selectFrom('artifacts').select('id').where('application_id', '=', appId).where('digest', '=', digest).executeTakeFirst();
+      if (existing) {
+        const added = await this.db.transaction().execute(async (trx) => {
+          const have = new Set((await trx.selectFrom('artifact_locations').select('environment_id').where('artifact_id', '=', existing.id).execute()).map((l) => l.environment_id));
+          const missing = mine.filter((m) => !have.has(m.id));
+          for (const m of missing) {
+            // The runner may record the same arrival (a promotion's own push) at the same moment.
+            await trx.insertInto('artifact_locations').values({ artifact_id: existing.id, environment_id: m.id, tag: tag ?? null, since: new Date() }).onConflict((oc) => oc.columns(['artifact_id', 'environment_id']).doNothing()).execute();
+          }
+          if (tag !== undefined) await trx.updateTable('artifact_locations').set({ tag }).where('artifact_id', '=', existing.id).where('environment_id', 'in', mine.map((m) => m.id)).execute();
+          return missing.length;
+        });
+        out.push({ artifactId: existing.id, project: first.project, application: first.app, created: false, newLocations: added });
+        continue;
+      }
+      inspected ??= await this.inspect(registry, repository, digest, signal);
+      if (inspected.info.digest !== digest) throw new InvalidInput(`the registry answered ${inspected.info.digest} for ${repository}@${digest}`, 'digest');
+      const current = inspected;
+      const id = await audited(this.db, { username: 'hoist' }, { action: 'artifact.register', objectType: 'artifact', objectId: `${first.project}/${first.app}@${digest}` }, async (trx) => ({
+        result: await this.insert(trx, { applicationId: appId, registryId, repository, tag: tag ?? null, inspected: current, build: {}, by: 'hoist', environmentIds: mine.map((m) => m.id) }),
+        summary: { after: { reference: `${registry.url}/${repository}${tag ? `:${tag}` : ''}@${digest}`, environments: mine.map((m) => m.name), via: 'push' } },
+      }));
+      out.push({ artifactId: id, project: first.project, application: first.app, created: true, newLocations: mine.length });
+    }
+    return out;
+  }
+
+  /** The digest an environment holds now for an application: the one that arrived there last. */
+  async current(applicationId: string, environmentId: string): Promise<string | undefined> {
+    const r = await this.db
+      .selectFrom('artifact_locations as l')
+      .innerJoin('artifacts as x', 'x.id', 'l.artifact_id')
+      .select('x.digest')
+      .where('l.environment_id', '=', environmentId)
+      .where('x.application_id', '=', applicationId)
+      .orderBy('l.since', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return r?.digest;
+  }
+
+  /** Reads the referrers (and their reports) of every artifact with this digest again: something was attached later. */
+  async refreshReferrers(subject: string, signal?: AbortSignal): Promise<string[]> {
+    const rows = await this.db.selectFrom('artifacts').innerJoin('registries', 'registries.id', 'artifacts.registry_id').selectAll('registries').select(['artifacts.id as artifactId', 'artifacts.repository as artifactRepository']).where('artifacts.digest', '=', subject).execute();
+    const touched: string[] = [];
+    for (const r of rows) {
+      const { info, reports } = await this.inspect(r, r.artifactRepository, subject, signal);
+      await this.db
+        .updateTable('artifacts')
+        .set({ referrers: JSON.stringify(referrersOf(info.referrers)), scan: reports.scan ? JSON.stringify(reports.scan) : null, sbom: reports.sbom ? JSON.stringify(reports.sbom) : null })
+        .where('id', '=', r.artifactId)
         .execute();
-      for (const e of here) await trx.insertInto('artifact_locations').values({ artifact_id: id, environment_id: e.id, tag: ref.tag ?? null, since: now }).execute();
-      return { result: undefined, summary: { after: { reference, digest: info.digest, environments: here.map((e) => e.name), build } } };
-    });
-    return { created: true, artifact: await this.get(project, app, info.digest) };
+      touched.push(r.artifactId);
+    }
+    return touched;
   }
 
   private async view(r: Selectable<Schema['artifacts']>, app: string): Promise<ArtifactView> {
@@ -131,6 +248,7 @@ export class Artifacts {
       .where('artifact_id', '=', r.id)
       .orderBy('environments.position')
       .execute();
+    const q = await this.db.selectFrom('quarantine').selectAll().where('digest', '=', r.digest).executeTakeFirst();
     return {
       application: app,
       digest: r.digest,
@@ -144,6 +262,9 @@ export class Artifacts {
       created: r.created?.toISOString() ?? null,
       platforms: json(r.platforms),
       referrers: json(r.referrers),
+      scan: r.scan === null ? null : json(r.scan),
+      sbom: r.sbom === null ? null : json(r.sbom),
+      quarantine: q ? { reason: q.reason, by: q.by_user, at: q.at.toISOString() } : null,
       build: json(r.build),
       registeredBy: r.registered_by,
       registeredAt: r.registered_at.toISOString(),

@@ -9,6 +9,9 @@ import type { Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
 import { newId } from './tokens.ts';
 import { NAME } from './projects.service.ts';
+import { parseWindow, type PromotionWindow } from '../automation/window.ts';
+
+const MAX_SOAK_SECONDS = 90 * 86_400;
 
 export interface EnvironmentInput {
   name: string;
@@ -22,10 +25,15 @@ export interface EnvironmentInput {
   immutableTags?: boolean;
   allowTagMove?: boolean;
   protected?: boolean;
+  /** An artifact may leave this environment only after it has been here this many seconds. */
+  soakSeconds?: number;
+  /** When promotions may enter (none: always). */
+  windows?: PromotionWindow[] | null;
 }
 
-export interface EnvironmentView extends Required<Omit<EnvironmentInput, 'tag'>> {
+export interface EnvironmentView extends Required<Omit<EnvironmentInput, 'tag' | 'windows'>> {
   tag: string | null;
+  windows: PromotionWindow[];
 }
 
 export interface Edge {
@@ -42,7 +50,14 @@ function check(e: EnvironmentInput): void {
   if (!TEMPLATE_PATH.test(e.repository)) throw new InvalidInput(`"${e.repository}" is not a repository template (path components, {app} allowed, e.g. prod/{app})`, 'repository');
   if (e.kind === 'tag' && (e.tag === undefined || e.tag === null || !TAG_TEMPLATE.test(e.tag))) throw new InvalidInput('kind tag needs a tag convention such as "prod" or "{tag}-prod"', 'tag');
   if (e.kind === 'repository' && e.tag !== undefined && e.tag !== null) throw new InvalidInput('only kind tag has a tag convention', 'tag');
+  if (e.soakSeconds !== undefined && (!Number.isInteger(e.soakSeconds) || e.soakSeconds < 0 || e.soakSeconds > MAX_SOAK_SECONDS)) {
+    throw new InvalidInput(`give whole seconds between 0 and ${MAX_SOAK_SECONDS} (90 days)`, 'soakSeconds');
+  }
+  e.windows?.forEach((w, i) => parseWindow(w, `windows[${i}]`));
 }
+
+/** The windows column as stored (JSON text or parsed; null means none). */
+export const windowsOf = (v: unknown): PromotionWindow[] => ((typeof v === 'string' ? JSON.parse(v) : v) as PromotionWindow[] | null) ?? [];
 
 export class Environments {
   constructor(private readonly db: Kysely<Schema>) {}
@@ -66,7 +81,7 @@ export class Environments {
   }
 
   private view(r: Selectable<Schema['environments']> & { registry: string }): EnvironmentView {
-    return { name: r.name, position: r.position, kind: r.kind, registry: r.registry, repository: r.repository_template, tag: r.tag_template, immutableTags: r.immutable_tags, allowTagMove: r.allow_tag_move, protected: r.protected };
+    return { name: r.name, position: r.position, kind: r.kind, registry: r.registry, repository: r.repository_template, tag: r.tag_template, immutableTags: r.immutable_tags, allowTagMove: r.allow_tag_move, protected: r.protected, soakSeconds: r.soak_seconds, windows: windowsOf(r.windows) };
   }
 
   async list(project: string): Promise<EnvironmentView[]> {
@@ -100,10 +115,12 @@ export class Environments {
       immutable_tags: input.immutableTags ?? existing?.immutable_tags ?? false,
       allow_tag_move: input.allowTagMove ?? existing?.allow_tag_move ?? true,
       protected: input.protected ?? existing?.protected ?? false,
+      soak_seconds: input.soakSeconds ?? existing?.soak_seconds ?? 0,
+      windows: JSON.stringify(input.windows === undefined ? (existing ? windowsOf(existing.windows) : []) : (input.windows ?? [])),
       created_at: existing?.created_at ?? now,
       updated_at: now,
     };
-    const after = this.view({ ...row, registry: input.registry });
+    const after = this.view({ ...row, windows: JSON.parse(row.windows) as unknown[], registry: input.registry });
     return audited(this.db, actor, { action: existing ? 'environment.update' : 'environment.create', objectType: 'environment', objectId: `${project}/${input.name}` }, async (trx) => {
       if (existing) await trx.updateTable('environments').set(row).where('id', '=', existing.id).execute();
       else await trx.insertInto('environments').values(row).execute();

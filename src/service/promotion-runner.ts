@@ -15,6 +15,8 @@ import type { Schema } from '../store/schema.ts';
 import type { Registries } from './registries.service.ts';
 import { Outbox } from './outbox.ts';
 import { WorkLoop } from './work-loop.ts';
+import { describeWindow, isOpen, nextOpening, type PromotionWindow } from '../automation/window.ts';
+import { windowsOf } from './environments.service.ts';
 
 export interface RunnerOptions {
   leaseMs?: number;
@@ -38,6 +40,8 @@ export class PromotionRunner {
   private readonly leaseMs: number;
   private readonly maxAttempts: number;
   private readonly loop: WorkLoop;
+  /** Told when an artifact arrived in an environment, so the automation can move it on. */
+  onPromoted: (artifactId: string) => void = () => {};
 
   constructor(
     private readonly db: Kysely<Schema>,
@@ -114,10 +118,12 @@ export class PromotionRunner {
         'e.name as dstName', 'e.id as dstId', 'e.immutable_tags as immutable', 'e.allow_tag_move as allowMove',
         'sreg.name as srcRegistry', 'dreg.name as dstRegistry', 'loc.tag as sourceTag',
         'p.id as projectId', 's.name as srcName', 'r.requested_by as requestedBy', 'r.comment',
+        't.tag as chosenTag', 't.window_override as windowOverride', 'e.windows as windows',
       ])
       .where('t.id', '=', id)
       .executeTakeFirstOrThrow();
     const started = new Date();
+    if (await this.heldBack(t.id, t.digest, t.windowOverride ? [] : windowsOf(t.windows), t.dstName, started)) return;
     const notice = { projectId: t.projectId, project: t.project, application: t.app, requestId: t.requestId, digest: t.digest, from: t.srcName, environments: [t.dstName], actor: 'hoist', requestedBy: t.requestedBy, ...(t.comment ? { comment: t.comment } : {}) };
     try {
       const [sc, dc] = await Promise.all([this.registries.credentials(t.srcRegistry), this.registries.credentials(t.dstRegistry)]);
@@ -125,7 +131,7 @@ export class PromotionRunner {
       const sameHost = sc.host === dc.host && sc.credentials?.username === dc.credentials?.username;
       const targetHost = sameHost ? sourceHost : openHost(dc.host, { insecure: dc.insecure, ...(dc.credentials ? { credentials: dc.credentials } : {}) });
       const repository = t.dstRepo.replaceAll('{app}', t.app);
-      const tag = targetTag(t.dstKind, t.dstTag, t.app, t.sourceTag);
+      const tag = t.chosenTag ?? targetTag(t.dstKind, t.dstTag, t.app, t.sourceTag);
       if (tag !== null) {
         const existing = await openRepository(targetHost, repository).headManifest(tag);
         if (existing && existing.digest !== t.digest && (t.immutable || !t.allowMove)) {
@@ -152,6 +158,7 @@ export class PromotionRunner {
         await this.outbox.add(trx, { ...notice, event: 'promotion.promoted', tag });
       });
       this.outbox.wake();
+      this.onPromoted(t.artifactId);
     } catch (e) {
       const message = (e as Error).message;
       const transient = !(e instanceof Permanent) && !(e instanceof DigestMismatch) && (e instanceof NetworkError || (e instanceof RegistryError && (e.status >= 500 || e.status === 429 || e.status === 408)));
@@ -169,6 +176,23 @@ export class PromotionRunner {
       });
       if (!retry) this.outbox.wake();
     }
+  }
+
+  /**
+   * A claimed target that may not run now goes back: outside its environment's promotion windows it waits in QUEUED
+   * until the next opens (with the reason); a digest quarantined since it was queued is rejected.
+   */
+  private async heldBack(id: string, digest: string, windows: PromotionWindow[], env: string, now: Date): Promise<boolean> {
+    const q = await this.db.selectFrom('quarantine').select(['reason', 'by_user']).where('digest', '=', digest).executeTakeFirst();
+    if (q) {
+      await this.db.updateTable('promotion_targets').set({ state: 'REJECTED', lease_until: null, reason: `quarantined by ${q.by_user}: ${q.reason}`, updated_at: now }).where('id', '=', id).execute();
+      return true;
+    }
+    if (isOpen(windows, now)) return false;
+    const next = nextOpening(windows, now) ?? new Date(now.getTime() + 3600_000);
+    const reason = `waiting for a promotion window of ${env} (${windows.map(describeWindow).join('; ')}); next opens at ${next.toISOString()}`;
+    await this.db.updateTable('promotion_targets').set({ state: 'QUEUED', lease_until: null, run_after: next, reason, updated_at: now, attempts: sql`attempts - 1` }).where('id', '=', id).execute();
+    return true;
   }
 
   /** Works through due targets with `concurrency` workers until stop(); new work wakes them at once (notify). */

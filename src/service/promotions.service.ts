@@ -18,6 +18,7 @@ import type { Identity } from './identity.ts';
 import type { Policies, PolicyView } from './policies.service.ts';
 import { Outbox, type PromotionNotice } from './outbox.ts';
 import { newId } from './tokens.ts';
+import { describeWindow, isOpen, nextOpening } from '../automation/window.ts';
 
 export const SIGNATURE_TYPES = ['application/vnd.dev.cosign.artifact.sig.v1+json', 'application/vnd.cncf.notary.signature', 'application/vnd.dev.sigstore.bundle.v0.3+json'];
 const FINAL: readonly TargetState[] = ['PROMOTED', 'REJECTED', 'CANCELED', 'STALE'];
@@ -28,7 +29,22 @@ export interface PromotionInput {
   from: string;
   to: string[];
   comment?: string;
+  /** Admins only: let it in outside the target's promotion windows (audited). */
+  overrideWindow?: boolean;
 }
+
+/** What an automation (a rule, a track-latest or pin binding) adds to a request it opens. */
+export interface Automated {
+  /** One firing per key: a second request for the same key is not made (none twice, whatever the event count). */
+  key: string;
+  /** At least one approval even where the policy needs none (a rule in `request` mode, a pin change). */
+  requireApproval: boolean;
+  /** The tag to write at the target (a rule's tag template), instead of the environment's convention. */
+  tag?: string;
+}
+
+/** The automation fired already for this key: nothing was requested. */
+export class AlreadyFired extends Error {}
 
 export interface TargetView {
   environment: string;
@@ -85,10 +101,13 @@ export function dutyConflict(policy: PolicyView | undefined, approver: string, r
   return undefined;
 }
 
-function variablesFor(artifact: ArtifactView, from: string, to: string, user: string, now: Date): Record<string, unknown> {
+/** The policy variables for an artifact moving from → to at the request of `user` (rules evaluate these too). */
+export function artifactVariables(artifact: ArtifactView, from: string, to: string, user: string, now: Date): Record<string, unknown> {
   return policyVariables({
     image: { repository: artifact.repository, tag: artifact.tag ?? '', digest: artifact.digest, labels: artifact.labels, annotations: artifact.annotations, created: artifact.created ? new Date(artifact.created) : null, platforms: artifact.platforms },
     build: artifact.build,
+    scan: artifact.scan,
+    sbom: artifact.sbom,
     signaturePresent: artifact.referrers.some((r) => r.artifactType !== null && SIGNATURE_TYPES.includes(r.artifactType)),
     source: from,
     target: to,
@@ -133,15 +152,27 @@ export class Promotions {
     return match;
   }
 
-  async request(actor: Actor, project: string, app: string, input: PromotionInput): Promise<PromotionView> {
+  async request(actor: Actor & { isAdmin?: boolean }, project: string, app: string, input: PromotionInput, automated?: Automated): Promise<PromotionView> {
     if (input.to.length === 0) throw new InvalidInput('name at least one target environment', 'to');
     const artifact = await this.findArtifact(project, app, input);
-    if (!artifact.environments.some((e) => e.environment === input.from)) {
+    const at = artifact.environments.find((e) => e.environment === input.from);
+    if (!at) {
       throw new InvalidInput(`${artifact.digest} is not in ${input.from} (it is in ${artifact.environments.map((e) => e.environment).join(', ') || 'no environment'})`, 'from');
     }
+    if (artifact.quarantine) throw new Conflict(`${artifact.digest} is quarantined (${artifact.quarantine.reason}, by ${artifact.quarantine.by}); lift it first: hoist unquarantine ${artifact.digest}`);
     const envs = new Map((await this.environments.list(project)).map((e) => [e.name, e]));
-    const pipeline = await this.environments.pipeline(project);
     const now = new Date();
+    const soak = envs.get(input.from)?.soakSeconds ?? 0;
+    const soakedAt = new Date(Date.parse(at.since) + soak * 1000);
+    if (soakedAt > now) throw new Conflict(`${artifact.digest} has been in ${input.from} since ${at.since}; ${input.from} has a soak time of ${soak} s, so it may leave at ${soakedAt.toISOString()}`);
+    if (input.overrideWindow && !actor.isAdmin) throw new Forbidden('only an admin may promote outside a promotion window (overrideWindow)');
+    for (const to of input.to) {
+      const windows = envs.get(to)?.windows ?? [];
+      if (automated || input.overrideWindow || isOpen(windows, now)) continue;
+      const next = nextOpening(windows, now);
+      throw new Conflict(`${to} is outside its promotion windows (${windows.map(describeWindow).join('; ')})${next ? `; the next opens at ${next.toISOString()}` : ''}; try then, or ask an admin to override`);
+    }
+    const pipeline = await this.environments.pipeline(project);
     const requestId = newId();
     const targets: Array<Insertable<Schema['promotion_targets']>> = [];
     const envNames = new Map<string, string>();
@@ -149,12 +180,13 @@ export class Promotions {
       if (!envs.has(to)) throw new InvalidInput(`project "${project}" has no environment "${to}"`, 'to');
       if (to === input.from) throw new InvalidInput(`${to} is where the image comes from`, 'to');
       const policy = await this.policies.forTarget(project, app, to);
-      const vars = variablesFor(artifact, input.from, to, actor.username, now);
+      const vars = artifactVariables(artifact, input.from, to, actor.username, now);
       const verdict = verdictOf(policy, vars);
       const onEdge = pipeline.some((e) => e.from === input.from && e.to === to);
       const skipAllowed = (policy?.allowSkipStages ?? false) && (envs.get(input.from)?.position ?? Infinity) < (envs.get(to)?.position ?? -Infinity);
       const reasons = [...(onEdge || skipAllowed ? [] : [`the pipeline has no edge ${input.from} → ${to}${policy ? ` and policy ${policy.name} does not allow skipping stages` : ''}`]), ...verdict.reasons];
       const columns = decisionColumns(policy, verdict, vars);
+      if (automated?.requireApproval) columns.approvals_needed = Math.max(1, columns.approvals_needed);
       const state: TargetState = reasons.length > 0 ? 'REJECTED' : columns.approvals_needed === 0 ? 'QUEUED' : 'AWAITING_APPROVAL';
       const environmentId = (await this.envId(project, to)) as string;
       envNames.set(environmentId, to);
@@ -166,6 +198,8 @@ export class Promotions {
         ...columns,
         reason: reasons.length > 0 ? reasons.join('; ') : null,
         updated_at: now,
+        tag: automated?.tag ?? null,
+        window_override: input.overrideWindow ?? false,
       });
     }
     const ids = await this.db.selectFrom('applications').innerJoin('projects', 'projects.id', 'applications.project_id').select(['applications.id as appId', 'projects.id as projectId']).where('projects.name', '=', project).where('applications.name', '=', app).executeTakeFirstOrThrow();
@@ -173,6 +207,10 @@ export class Promotions {
     // Looked up before the transaction: the embedded database has one connection, which the transaction holds.
     const sourceEnvId = (await this.envId(project, input.from)) as string;
     await audited(this.db, actor, { action: 'promotion.request', objectType: 'promotion', objectId: requestId }, async (trx) => {
+      if (automated) {
+        const fired = await trx.insertInto('automation_firings').values({ key: automated.key, artifact_id: artifactRow.id, request_id: requestId, at: now }).onConflict((oc) => oc.column('key').doNothing()).executeTakeFirst();
+        if (Number(fired.numInsertedOrUpdatedRows ?? 0n) === 0) throw new AlreadyFired(automated.key);
+      }
       await trx
         .insertInto('promotion_requests')
         .values({ id: requestId, project_id: ids.projectId, application_id: ids.appId, artifact_id: artifactRow.id, digest: artifact.digest, source_env_id: sourceEnvId, requested_by: actor.username, comment: input.comment ?? '', created_at: now })
@@ -184,7 +222,7 @@ export class Promotions {
       await this.outbox.add(trx, { ...base, event: 'promotion.requested', environments: Object.keys(states), states }, now);
       if (envOf('AWAITING_APPROVAL').length > 0) await this.outbox.add(trx, { ...base, event: 'promotion.approval_needed', environments: envOf('AWAITING_APPROVAL') }, now);
       for (const t of targets.filter((x) => x.state === 'REJECTED')) await this.outbox.add(trx, { ...base, event: 'promotion.rejected', environments: [envNames.get(t.environment_id) ?? ''], reason: t.reason ?? '' }, now);
-      return { result: undefined, summary: { project, application: app, digest: artifact.digest, from: input.from, to: input.to, states: Object.fromEntries(targets.map((t, i) => [input.to[i] ?? '', t.state])) } };
+      return { result: undefined, summary: { project, application: app, digest: artifact.digest, from: input.from, to: input.to, states: Object.fromEntries(targets.map((t, i) => [input.to[i] ?? '', t.state])), ...(automated ? { automation: automated.key } : {}), ...(input.overrideWindow ? { windowOverride: true } : {}) } };
     });
     if (targets.some((t) => t.state === 'QUEUED')) this.onQueued();
     this.outbox.wake();
@@ -375,7 +413,7 @@ export class Promotions {
     for (const t of pending) {
       const artifact = await this.artifacts.get(t.project, t.app, t.digest);
       const policy = await this.policies.forTarget(t.project, t.app, t.to);
-      const vars = variablesFor(artifact, t.from, t.to, t.requested_by, new Date());
+      const vars = artifactVariables(artifact, t.from, t.to, t.requested_by, new Date());
       const verdict = verdictOf(policy, vars);
       const approvals = await this.db.selectFrom('promotion_decisions').select('username').where('target_id', '=', t.id).where('decision', '=', 'approve').execute();
       const columns = decisionColumns(policy, verdict, vars);

@@ -5,6 +5,7 @@
  */
 import type { Kysely, Selectable } from 'kysely';
 import { Conflict, InvalidInput, NotFound, RegistryError } from '../errors.ts';
+import type { RegistryHost } from '../oci/registry-client.ts';
 import { openHost } from '../oci/registry.ts';
 import type { Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
@@ -21,6 +22,8 @@ export interface RegistryInput {
   insecure?: boolean;
   username?: string | null;
   password?: string | null;
+  /** Requests per second the poller may send (default 10). */
+  pollBudget?: number;
 }
 
 export interface RegistryView {
@@ -29,6 +32,7 @@ export interface RegistryView {
   insecure: boolean;
   username: string | null;
   hasSecret: boolean;
+  pollBudget: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -50,7 +54,7 @@ export function parseRegistryUrl(url: string, insecureFlag?: boolean): { host: s
 }
 
 export function viewRegistry(r: Selectable<Schema['registries']>): RegistryView {
-  return { name: r.name, url: r.url, insecure: r.insecure, username: r.username, hasSecret: r.secret_enc !== null, createdAt: r.created_at.toISOString(), updatedAt: r.updated_at.toISOString() };
+  return { name: r.name, url: r.url, insecure: r.insecure, username: r.username, hasSecret: r.secret_enc !== null, pollBudget: r.poll_budget, createdAt: r.created_at.toISOString(), updatedAt: r.updated_at.toISOString() };
 }
 
 export class Registries {
@@ -83,7 +87,9 @@ export class Registries {
     const now = new Date();
     const secret = input.password === undefined ? existing?.secret_enc ?? null : input.password === null ? null : this.box.seal(input.password);
     const username = input.username === undefined ? existing?.username ?? null : input.username;
-    const row = { id: existing?.id ?? newId(), name: input.name, url: host, insecure, username, secret_enc: secret, created_at: existing?.created_at ?? now, updated_at: now };
+    if (input.pollBudget !== undefined && (!Number.isInteger(input.pollBudget) || input.pollBudget < 1 || input.pollBudget > 1000)) throw new InvalidInput('requests per second between 1 and 1000', 'pollBudget');
+    const pollBudget = input.pollBudget ?? existing?.poll_budget ?? 10;
+    const row = { id: existing?.id ?? newId(), name: input.name, url: host, insecure, username, secret_enc: secret, poll_budget: pollBudget, created_at: existing?.created_at ?? now, updated_at: now };
     return audited(this.db, actor, { action: existing ? 'registry.update' : 'registry.create', objectType: 'registry', objectId: input.name }, async (trx) => {
       if (existing) await trx.updateTable('registries').set(row).where('id', '=', existing.id).execute();
       else await trx.insertInto('registries').values(row).execute();
@@ -108,6 +114,12 @@ export class Registries {
     const out: { host: string; insecure: boolean; credentials?: { username: string; password: string } } = { host: r.url, insecure: r.insecure };
     if (r.username !== null && r.secret_enc !== null) out.credentials = { username: r.username, password: this.box.open(r.secret_enc) };
     return out;
+  }
+
+  /** A client for the registry with its stored credentials. */
+  async open(name: string): Promise<RegistryHost> {
+    const c = await this.credentials(name);
+    return openHost(c.host, { insecure: c.insecure, ...(c.credentials ? { credentials: c.credentials } : {}) });
   }
 
   async testConnection(name: string, signal?: AbortSignal): Promise<ConnectionReport> {

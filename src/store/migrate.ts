@@ -12,6 +12,7 @@ import * as m0004 from './migrations/0004-promotion-jobs.ts';
 import * as m0005 from './migrations/0005-policy-skip.ts';
 import * as m0006 from './migrations/0006-notifications.ts';
 import * as m0007 from './migrations/0007-attached-reports.ts';
+import * as m0008 from './migrations/0008-automation.ts';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -21,6 +22,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0005-policy-skip': m0005,
   '0006-notifications': m0006,
   '0007-attached-reports': m0007,
+  '0008-automation': m0008,
 };
 
 export interface MigrationReport {

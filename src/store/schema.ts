@@ -53,6 +53,8 @@ export interface RegistriesTable {
   secret_enc: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** Requests per second the poller may send to this registry. */
+  poll_budget: Generated<number>;
 }
 
 export interface ProjectsTable {
@@ -86,6 +88,10 @@ export interface EnvironmentsTable {
   protected: boolean;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** An artifact may leave this environment only after it has been here this long (migration 0008). */
+  soak_seconds: Generated<number>;
+  /** Promotion windows ({days, start, end, timeZone}[]); null: always open. */
+  windows: Json<unknown[] | null> | null;
 }
 
 export interface PipelineEdgesTable {
@@ -224,6 +230,10 @@ export interface PromotionTargetsTable {
   run_after: Timestamp | null;
   lease_until: Timestamp | null;
   result: Json<unknown> | null;
+  /** The tag a rule chose (its tag template); null: the environment's convention. */
+  tag: string | null;
+  /** An admin let this target in outside its environment's promotion windows. */
+  window_override: Generated<boolean>;
 }
 
 export interface PromotionDecisionsTable {
@@ -264,6 +274,85 @@ export interface NotificationDeliveriesTable {
   delivered_at: Timestamp | null;
 }
 
+export interface HookSecretsTable {
+  registry_id: string;
+  kind: 'distribution' | 'harbor' | 'generic';
+  secret_hash: string;
+  created_at: Timestamp;
+}
+
+export type PushEventState = 'PENDING' | 'WORKING' | 'DONE' | 'IGNORED' | 'FAILED';
+
+export interface PushEventsTable {
+  id: string;
+  registry_id: string;
+  source: string;
+  repository: string;
+  tag: string | null;
+  digest: string;
+  state: PushEventState;
+  attempts: Generated<number>;
+  lease_until: Timestamp | null;
+  run_after: Timestamp;
+  outcome: string | null;
+  received_at: Timestamp;
+  done_at: Timestamp | null;
+}
+
+export interface RulesTable {
+  id: string;
+  project_id: string;
+  name: string;
+  application_id: string | null;
+  source_env_id: string;
+  target_env_id: string;
+  criteria: Json<unknown[]>;
+  expression: string;
+  tag_template: string | null;
+  mode: 'promote' | 'request';
+  enabled: boolean;
+  created_by: string;
+  created_at: Timestamp;
+}
+
+export interface AutomationFiringsTable {
+  /** `rule:<id>:<artifact>` or `latest:<app>:<env>:<artifact>`: one firing per rule (or binding) and artifact. */
+  key: string;
+  artifact_id: string;
+  request_id: string | null;
+  at: Timestamp;
+}
+
+export interface BindingsTable {
+  application_id: string;
+  environment_id: string;
+  mode: 'track-latest' | 'pin';
+  pinned_digest: string | null;
+  updated_by: string;
+  updated_at: Timestamp;
+}
+
+export interface QuarantineTable {
+  digest: string;
+  reason: string;
+  by_user: string;
+  at: Timestamp;
+}
+
+export interface WatchesTable {
+  id: string;
+  registry_id: string;
+  repository: string;
+  interval_seconds: number;
+  /** tag → digest as last seen. */
+  tags: Json<Record<string, string>>;
+  last_checked_at: Timestamp | null;
+  last_result: Json<unknown> | null;
+  next_check_at: Timestamp;
+  created_by: string;
+  created_at: Timestamp;
+}
+
 export interface Schema {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -286,4 +375,11 @@ export interface Schema {
   promotion_decisions: PromotionDecisionsTable;
   webhooks: WebhooksTable;
   notification_deliveries: NotificationDeliveriesTable;
+  hook_secrets: HookSecretsTable;
+  push_events: PushEventsTable;
+  rules: RulesTable;
+  automation_firings: AutomationFiringsTable;
+  bindings: BindingsTable;
+  quarantine: QuarantineTable;
+  watches: WatchesTable;
 }

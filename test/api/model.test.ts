@@ -29,7 +29,7 @@ for (const backend of BACKENDS) {
     test('registry credentials are sealed, never returned, and tested against the real registry', async () => {
       const created = await call('POST', '/api/v1/registries', { name: 'dev-reg', url: `http://${basic.host}`, username: 'alice', password: 'wonderland' });
       assert.equal(created.status, 201);
-      assert.deepEqual({ ...created.body, createdAt: 0, updatedAt: 0 }, { name: 'dev-reg', url: basic.host, insecure: true, username: 'alice', hasSecret: true, createdAt: 0, updatedAt: 0 });
+      assert.deepEqual({ ...created.body, createdAt: 0, updatedAt: 0 }, { name: 'dev-reg', url: basic.host, insecure: true, username: 'alice', hasSecret: true, pollBudget: 10, createdAt: 0, updatedAt: 0 });
       const stored = await sql<{ secret_enc: string }>`SELECT secret_enc FROM registries WHERE name = 'dev-reg'`.execute(api.database.db);
       assert.ok(!stored.rows[0]?.secret_enc.includes('wonderland'));
       assert.ok(!JSON.stringify((await call('GET', '/api/v1/registries')).body).includes('wonderland'));

@@ -21,6 +21,8 @@ const PROJECT_ROLE: Partial<Record<Who, ProjectRole>> = { viewer: 'viewer', deve
 
 function expected(p: Permission, who: Who): 'unauthenticated' | 'forbidden' | 'allowed' {
   if (p.kind === 'public') return 'allowed';
+  // Push-event hooks take a registry's secret, never a user: without it, everyone is refused.
+  if (p.kind === 'hook') return 'unauthenticated';
   if (who === 'anonymous') return 'unauthenticated';
   if (p.kind === 'authenticated' || who === 'admin') return 'allowed';
   if (p.kind === 'project') {

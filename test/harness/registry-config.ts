@@ -16,6 +16,8 @@ export interface RegistryConfigInput {
   instanceId: string;
   auth: RegistryConfigAuth;
   notificationsUrl?: string;
+  /** Sent with every notification, e.g. `Authorization: Bearer <secret>`. */
+  notificationHeaders?: Record<string, string>;
 }
 
 export const INSTANCE_HEADER = 'X-Hoist-Test-Instance';
@@ -40,7 +42,16 @@ export function registryConfig(input: RegistryConfigInput): string {
   if (input.notificationsUrl !== undefined) {
     config['notifications'] = {
       events: { includereferences: true },
-      endpoints: [{ name: 'hoist', url: input.notificationsUrl, timeout: '1s', threshold: 5, backoff: '1s' }],
+      endpoints: [
+        {
+          name: 'hoist',
+          url: input.notificationsUrl,
+          timeout: '1s',
+          threshold: 5,
+          backoff: '1s',
+          ...(input.notificationHeaders ? { headers: Object.fromEntries(Object.entries(input.notificationHeaders).map(([k, v]) => [k, [v]])) } : {}),
+        },
+      ],
     };
   }
   return `${JSON.stringify(config, null, 2)}\n`;

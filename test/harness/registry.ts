@@ -31,6 +31,7 @@ export interface StartRegistryOptions {
   auth?: RegistryAuthKind;
   users?: Record<string, string>;
   notificationsUrl?: string;
+  notificationHeaders?: Record<string, string>;
   /** A fixed port (for the demo registry); default: a free random one. */
   port?: number;
 }
@@ -75,7 +76,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
       };
     }
 
-    const { port, proc } = await launchOnFreePort(dir, dataDir, authConfig, opts.notificationsUrl, opts.port);
+    const { port, proc } = await launchOnFreePort(dir, dataDir, authConfig, opts.notificationsUrl, opts.port, opts.notificationHeaders);
     let stopping: Promise<void> | undefined;
     const registry: TestRegistry = {
       host: `127.0.0.1:${port}`,
@@ -100,6 +101,7 @@ async function launchOnFreePort(
   auth: RegistryConfigAuth,
   notificationsUrl: string | undefined,
   fixedPort?: number,
+  notificationHeaders?: Record<string, string>,
 ): Promise<{ port: number; proc: RegistryProcess }> {
   const configPath = join(dir, 'config.yml');
   const logPath = join(dir, 'registry.log');
@@ -107,7 +109,7 @@ async function launchOnFreePort(
   const instanceId = randomUUID();
   for (let attempt = 1; ; attempt++) {
     const port = fixedPort ?? (await freePort());
-    const config = registryConfig({ port, dataDir, secret, instanceId, auth, notificationsUrl });
+    const config = registryConfig({ port, dataDir, secret, instanceId, auth, notificationsUrl, ...(notificationHeaders ? { notificationHeaders } : {}) });
     await writeFile(configPath, config);
     try {
       return { port, proc: await launchRegistry({ configPath, logPath, port, instanceId }) };

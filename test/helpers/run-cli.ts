@@ -1,5 +1,5 @@
 /** Runs the built `hoist` CLI as a user would, capturing exit code and output. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const ENTRY = fileURLToPath(new URL('../../dist/hoist.mjs', import.meta.url));
@@ -16,5 +16,18 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
+  });
+}
+
+/** Like runCli, with `input` written to the CLI's standard input (for --password-stdin, --secret-stdin). */
+export function runCliWithStdin(args: string[], input: string, env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [ENTRY, ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    p.stdin.end(input);
   });
 }

@@ -67,7 +67,7 @@ export function accountRoutes(app: App, s: Services): void {
       schema: {
         summary: 'Create a user',
         tags: ['accounts'],
-        body: Type.Object({ username: Type.String(), password: Type.String(), isAdmin: Type.Optional(Type.Boolean()), email: Type.Optional(Type.Union([Type.String({ maxLength: 320 }), Type.Null()])) }, { additionalProperties: false }),
+        body: Type.Object({ username: Type.String(), password: Type.String(), isAdmin: Type.Optional(Type.Boolean()), email: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 320 })])) }, { additionalProperties: false }),
         response: { 201: User, 400: ErrorSchema, 409: ErrorSchema },
       },
     },
@@ -85,7 +85,7 @@ export function accountRoutes(app: App, s: Services): void {
         summary: "Change a user's e-mail address (where approval requests go)",
         tags: ['accounts'],
         params: Type.Object({ username: Type.String() }),
-        body: Type.Object({ email: Type.Union([Type.String({ maxLength: 320 }), Type.Null()]) }, { additionalProperties: false }),
+        body: Type.Object({ email: Type.Union([Type.Null(), Type.String({ maxLength: 320 })]) }, { additionalProperties: false }),
         response: { 200: User, 400: ErrorSchema, 404: ErrorSchema },
       },
     },

@@ -4,6 +4,16 @@ import { actorOf, type App, type Services } from '../context.ts';
 import { PROJECT_READ, projectRole } from '../permissions.ts';
 import { errors } from './schemas.ts';
 
+const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export const Window = Type.Object(
+  {
+    days: Type.Array(Type.Unsafe<(typeof DAYS)[number]>({ type: 'string', enum: [...DAYS] }), { minItems: 1, maxItems: 7 }),
+    start: Type.String({ pattern: '^[0-2][0-9]:[0-5][0-9]$', description: 'HH:MM' }),
+    end: Type.String({ pattern: '^[0-2][0-9]:[0-5][0-9]$', description: 'HH:MM; before start for a window over midnight' }),
+    timeZone: Type.String({ description: 'IANA time zone, e.g. Europe/Berlin' }),
+  },
+  { additionalProperties: false },
+);
 const EnvBody = Type.Object(
   {
     position: Type.Optional(Type.Integer({ minimum: 0 })),
@@ -14,6 +24,8 @@ const EnvBody = Type.Object(
     immutableTags: Type.Optional(Type.Boolean()),
     allowTagMove: Type.Optional(Type.Boolean()),
     protected: Type.Optional(Type.Boolean()),
+    soakSeconds: Type.Optional(Type.Integer({ minimum: 0, description: 'an artifact may leave this environment only after it has been here this long' })),
+    windows: Type.Optional(Type.Union([Type.Array(Window, { maxItems: 20 }), Type.Null()], { description: 'when promotions may enter; none: always' })),
   },
   { additionalProperties: false },
 );
@@ -27,6 +39,8 @@ const Env = Type.Object({
   immutableTags: Type.Boolean(),
   allowTagMove: Type.Boolean(),
   protected: Type.Boolean(),
+  soakSeconds: Type.Integer(),
+  windows: Type.Array(Window),
 });
 const Edge = Type.Object({ from: Type.String(), to: Type.String() }, { additionalProperties: false });
 const P = Type.Object({ project: Type.String() });

@@ -58,13 +58,14 @@ export function promotionRoutes(app: App, s: Services): void {
             from: Type.String(),
             to: Type.Array(Type.String(), { minItems: 1, maxItems: 20 }),
             comment: Type.Optional(Type.String({ maxLength: 2000 })),
+            overrideWindow: Type.Optional(Type.Boolean({ description: 'admins only: promote outside the target environment\'s promotion windows (audited)' })),
           },
           { additionalProperties: false },
         ),
         response: { 201: Promotion, ...errors },
       },
     },
-    async (req, reply) => reply.status(201).send(await s.promotions.request(actorOf(req), req.params.project, req.params.app, req.body)),
+    async (req, reply) => reply.status(201).send(await s.promotions.request({ ...actorOf(req), isAdmin: req.identity?.isAdmin ?? false }, req.params.project, req.params.app, req.body)),
   );
   app.get(
     '/api/v1/projects/:project/promotions',

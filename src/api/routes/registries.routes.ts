@@ -10,6 +10,7 @@ const Registry = Type.Object({
   insecure: Type.Boolean({ description: 'plain HTTP' }),
   username: Type.Union([Type.String(), Type.Null()]),
   hasSecret: Type.Boolean(),
+  pollBudget: Type.Integer({ description: 'requests per second the poller may send' }),
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
@@ -18,6 +19,7 @@ const registryFields = {
     insecure: Type.Optional(Type.Boolean()),
     username: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     password: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'password or token; stored encrypted, never returned; null removes it' })),
+    pollBudget: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'requests per second the poller may send (default 10)' })),
 };
 const RegistryBody = Type.Object(registryFields, { additionalProperties: false });
 const NewRegistryBody = Type.Object({ name: Name, ...registryFields }, { additionalProperties: false });

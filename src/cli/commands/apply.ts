@@ -6,18 +6,25 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { HoistClient } from '../../api/client.ts';
 import { parseConfig, type ConfigSpec } from '../../config/config-file.ts';
-import { exportState, planApply, type CurrentState, type Step } from '../../config/config-plan.ts';
+import { environmentInput, exportState, planApply, type CurrentState, type Step } from '../../config/config-plan.ts';
 import { InvalidInput } from '../../errors.ts';
 import { client } from '../client-config.ts';
 
 async function currentState(c: HoistClient): Promise<CurrentState> {
-  const [registries, projects] = await Promise.all([c.registries.list(), c.projects.list()]);
+  const [registries, projects, watches] = await Promise.all([c.registries.list(), c.projects.list(), c.watches.list()]);
   return {
     registries,
+    watches,
     projects: await Promise.all(
       projects.map(async (p) => {
-        const [applications, environments, pipeline] = await Promise.all([c.projects.applications(p.name), c.environments.list(p.name), c.environments.pipeline(p.name)]);
-        return { name: p.name, description: p.description, applications, environments, pipeline };
+        const [applications, environments, pipeline, rules, bindings] = await Promise.all([
+          c.projects.applications(p.name),
+          c.environments.list(p.name),
+          c.environments.pipeline(p.name),
+          c.rules.list(p.name),
+          c.bindings.list(p.name),
+        ]);
+        return { name: p.name, description: p.description, applications, environments, pipeline, rules, bindings };
       }),
     ),
   };
@@ -53,11 +60,26 @@ async function execute(c: HoistClient, s: Step, env: NodeJS.ProcessEnv): Promise
       return;
     case 'environment': {
       if (s.op === 'delete') return c.environments.remove(project, name);
-      await c.environments.put(project, { ...s.environment!, ...(s.position !== undefined ? { position: s.position } : {}) });
+      await c.environments.put(project, environmentInput(s.environment!, s.position));
       return;
     }
     case 'pipeline':
       await c.environments.setPipeline(s.name, s.edges ?? []);
+      return;
+    case 'rule':
+      if (s.op === 'delete') return c.rules.remove(project, name);
+      await c.rules.create(project, s.rule!);
+      return;
+    case 'binding': {
+      const [, app, env] = s.name.split('/') as [string, string, string];
+      if (s.op === 'delete') return c.bindings.remove(project, app, env);
+      const b = s.binding!;
+      await c.bindings.set(project, app, env, b.mode === 'pin' ? { mode: 'pin', digest: b.pin ?? '' } : { mode: 'track-latest' });
+      return;
+    }
+    case 'watch':
+      if (s.op === 'delete') return c.watches.remove(s.id ?? '');
+      await c.watches.add(s.watch!.repository, s.watch!.intervalSeconds);
       return;
   }
 }
@@ -90,7 +112,13 @@ export async function exportCommand(flags: { file?: string }): Promise<void> {
   const doc = {
     apiVersion: 'hoist/v1',
     registries: spec.registries,
-    projects: spec.projects.map((p) => ({ ...p, pipeline: p.pipeline.map((e) => `${e.from} -> ${e.to}`) })),
+    projects: spec.projects.map((p) => ({
+      ...p,
+      environments: p.environments.map(({ soakSeconds, ...e }) => ({ ...e, ...(soakSeconds !== undefined ? { soak: `${soakSeconds}s` } : {}) })),
+      pipeline: p.pipeline.map((e) => `${e.from} -> ${e.to}`),
+      bindings: p.bindings.map((b) => ({ application: b.application, environment: b.environment, ...(b.mode === 'pin' ? { pin: b.pin } : { trackLatest: true }) })),
+    })),
+    ...(spec.watches.length > 0 ? { watches: spec.watches.map((w) => ({ repository: w.repository, ...(w.intervalSeconds !== undefined ? { interval: `${w.intervalSeconds}s` } : {}) })) } : {}),
   };
   const text = `# hoist export, ${new Date().toISOString()}; apply with: hoist apply -f FILE\n${stringify(doc)}`;
   if (flags.file) writeFileSync(flags.file, text);

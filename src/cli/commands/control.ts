@@ -2,6 +2,7 @@
  * The control-plane commands, thin over the API client: registries, projects, applications, members, environments,
  * pipelines, users, tokens and the audit log. Each prints with --output table|json|yaml.
  */
+import { parseDuration } from '../../automation/duration.ts';
 import { InvalidInput } from '../../errors.ts';
 import type { EnvironmentInput } from '../../service/environments.service.ts';
 import type { ProjectRole } from '../../service/identity.ts';
@@ -49,8 +50,8 @@ export const app = {
 };
 
 export const env = {
-  list: async (projectName: string, f: Flags) => print(await client().environments.list(projectName), out(f), ['name', 'position', 'kind', 'registry', 'repository', 'tag', 'protected']),
-  set: async (projectName: string, name: string, f: Flags & { kind: string; registry: string; repository: string; tag?: string; position?: string; protected?: boolean; immutableTags?: boolean; allowTagMove?: boolean }) => {
+  list: async (projectName: string, f: Flags) => print(await client().environments.list(projectName), out(f), ['name', 'position', 'kind', 'registry', 'repository', 'tag', 'protected', 'soakSeconds']),
+  set: async (projectName: string, name: string, f: Flags & { kind: string; registry: string; repository: string; tag?: string; position?: string; protected?: boolean; immutableTags?: boolean; allowTagMove?: boolean; soak?: string }) => {
     if (f.kind !== 'repository' && f.kind !== 'tag') throw new InvalidInput(`"${f.kind}" is not repository or tag`, '--kind');
     const input: EnvironmentInput = { name, kind: f.kind, registry: f.registry, repository: f.repository };
     if (f.tag !== undefined) input.tag = f.tag;
@@ -58,6 +59,7 @@ export const env = {
     if (f.protected !== undefined) input.protected = f.protected;
     if (f.immutableTags !== undefined) input.immutableTags = f.immutableTags;
     if (f.allowTagMove !== undefined) input.allowTagMove = f.allowTagMove;
+    if (f.soak !== undefined) input.soakSeconds = parseDuration(f.soak, '--soak');
     await print(await client().environments.put(projectName, input), out(f));
   },
   remove: async (projectName: string, name: string) => client().environments.remove(projectName, name),

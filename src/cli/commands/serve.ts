@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { buildServer } from '../../api/server.ts';
 import { InvalidInput } from '../../errors.ts';
 import { createServices } from '../../api/services.ts';
+import type { AutomationLog } from '../../service/automation.ts';
 import { smtpMailer } from '../../service/mailer.ts';
 import { loadSecretBox } from '../../service/secret-box.ts';
 import { openDatabase } from '../../store/database.ts';
@@ -30,9 +31,15 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   // HOIST_PROMOTION_LEASE_MS: how long a claimed promotion stays with a worker that stopped renewing it (a dead server).
   const leaseMs = Number(process.env.HOIST_PROMOTION_LEASE_MS ?? '') || undefined;
   const mailer = flags.smtpUrl !== undefined ? await smtpMailer({ url: flags.smtpUrl, from: flags.smtpFrom }) : undefined;
-  const services = createServices(database, loadSecretBox(join(dataDir, 'secret.key')), { ...(leaseMs !== undefined ? { promotionLeaseMs: leaseMs } : {}), ...(mailer ? { mailer } : {}) });
+  const late: { log?: AutomationLog } = {};
+  const services = createServices(database, loadSecretBox(join(dataDir, 'secret.key')), {
+    ...(leaseMs !== undefined ? { promotionLeaseMs: leaseMs } : {}),
+    ...(mailer ? { mailer } : {}),
+    log: { warn: (o, m) => late.log?.warn(o, m) },
+  });
   const admin = await services.accounts.bootstrapAdmin(process.env.HOIST_ADMIN_PASSWORD);
   const app = await buildServer(services, { logger: { level: flags.logLevel } });
+  late.log = app.log;
   app.log.info({ database: database.backend, location: database.location, migrations: migrated }, 'database ready');
   if (admin.password !== undefined) {
     process.stderr.write(`\nCreated user "admin" with the one-time password: ${admin.password}\nSign in and change it; it is not shown again.\n\n`);
@@ -40,6 +47,10 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const address = await app.listen({ port, host: flags.host });
   services.runner.start();
   services.dispatcher.start();
+  services.intake.start();
+  services.poller.start();
+  // Soak times end while nothing happens: look each second for artifacts that have soaked since the last look.
+  const soakTimer = setInterval(() => void services.automation.tick().catch((err: unknown) => app.log.warn({ err }, 'automation tick failed')), 1000);
   process.stderr.write(`hoist serving on ${address} (API reference: ${address}/api/v1/docs)\n`);
 
   let stopping = false;
@@ -49,7 +60,11 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     app.log.info({ signal }, 'shutting down: finishing requests in flight');
     void app
       .close()
-      .then(() => Promise.all([services.runner.stop(), services.dispatcher.stop()]))
+      .then(() => {
+        clearInterval(soakTimer);
+        services.poller.stop();
+        return Promise.all([services.runner.stop(), services.dispatcher.stop(), services.intake.stop()]);
+      })
       .then(() => mailer?.close())
       .then(() => database.close())
       .then(() => process.exit(0), () => process.exit(1));

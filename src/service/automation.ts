@@ -1,0 +1,158 @@
+/**
+ * The automation engine: given artifacts that arrived in (or soaked in) an environment, fire the rules whose source
+ * is that environment, and move track-latest bindings downstream to the newest artifact that has soaked, passes the
+ * rules and is not quarantined. Every promotion it opens goes through the normal request (policy, approvals,
+ * windows, history); a firing key per rule (or binding) and artifact, written in the request's transaction, means
+ * none is requested twice, however many events arrive. A pinned environment is never moved by automation.
+ */
+import { sql, type Kysely } from 'kysely';
+import { renderTagTemplate } from '../automation/tag-template.ts';
+import type { Schema } from '../store/schema.ts';
+import type { ArtifactView, Artifacts } from './artifacts.service.ts';
+import type { Environments, EnvironmentView } from './environments.service.ts';
+import { AlreadyFired, type Automated, type PromotionInput, type Promotions } from './promotions.service.ts';
+import { ruleMatches } from './rules.service.ts';
+
+export interface AutomationLog {
+  warn(obj: object, msg: string): void;
+}
+
+interface RuleRow {
+  id: string;
+  name: string;
+  application_id: string | null;
+  from: string;
+  to: string;
+  expression: string;
+  tag_template: string | null;
+  mode: 'promote' | 'request';
+}
+
+const soakedAt = (since: string, env: EnvironmentView | undefined): number => Date.parse(since) + (env?.soakSeconds ?? 0) * 1000;
+/** Newest build first: the image's created time, then when hoist learned of it. */
+const newestFirst = (a: ArtifactView, b: ArtifactView): number => (Date.parse(b.created ?? '') || 0) - (Date.parse(a.created ?? '') || 0) || Date.parse(b.registeredAt) - Date.parse(a.registeredAt);
+
+export class Automation {
+  private lastTick = new Date(Date.now() - 86_400_000);
+
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly artifacts: Artifacts,
+    private readonly environments: Environments,
+    private readonly promotions: Promotions,
+    private readonly log: AutomationLog = { warn: () => {} },
+  ) {}
+
+  private async context(artifactId: string) {
+    return this.db
+      .selectFrom('artifacts as x')
+      .innerJoin('applications as a', 'a.id', 'x.application_id')
+      .innerJoin('projects as p', 'p.id', 'a.project_id')
+      .select(['x.digest', 'a.id as appId', 'a.name as app', 'p.id as projectId', 'p.name as project'])
+      .where('x.id', '=', artifactId)
+      .executeTakeFirst();
+  }
+
+  private async rules(projectId: string, appId: string): Promise<RuleRow[]> {
+    return this.db
+      .selectFrom('rules as r')
+      .innerJoin('environments as s', 's.id', 'r.source_env_id')
+      .innerJoin('environments as t', 't.id', 'r.target_env_id')
+      .select(['r.id', 'r.name', 'r.application_id', 's.name as from', 't.name as to', 'r.expression', 'r.tag_template', 'r.mode'])
+      .where('r.project_id', '=', projectId)
+      .where('r.enabled', '=', true)
+      .where((eb) => eb.or([eb('r.application_id', 'is', null), eb('r.application_id', '=', appId)]))
+      .orderBy('r.name')
+      .execute();
+  }
+
+  private async bindings(appId: string): Promise<Map<string, 'track-latest' | 'pin'>> {
+    const rows = await this.db.selectFrom('bindings as b').innerJoin('environments as e', 'e.id', 'b.environment_id').select(['e.name', 'b.mode']).where('b.application_id', '=', appId).execute();
+    return new Map(rows.map((r) => [r.name, r.mode]));
+  }
+
+  /** Opens a request for an automation; a firing that happened already is not an error. */
+  private async fire(actor: string, project: string, app: string, input: PromotionInput, automated: Automated): Promise<boolean> {
+    try {
+      await this.promotions.request({ username: actor }, project, app, input, automated);
+      return true;
+    } catch (e) {
+      if (e instanceof AlreadyFired) return false;
+      this.log.warn({ err: e, project, app, automation: automated.key }, 'automation could not open a promotion');
+      return false;
+    }
+  }
+
+  /** Runs the rules and track-latest bindings for artifacts that arrived in, or soaked in, an environment. */
+  async consider(artifactIds: readonly string[], now = new Date()): Promise<number> {
+    let fired = 0;
+    for (const id of new Set(artifactIds)) {
+      const c = await this.context(id);
+      if (!c) continue;
+      const artifact = await this.artifacts.get(c.project, c.app, c.digest);
+      if (artifact.quarantine) continue;
+      const envs = new Map((await this.environments.list(c.project)).map((e) => [e.name, e]));
+      const bindings = await this.bindings(c.appId);
+      const rules = await this.rules(c.projectId, c.appId);
+      const pipeline = await this.environments.pipeline(c.project);
+      for (const loc of artifact.environments) {
+        if (soakedAt(loc.since, envs.get(loc.environment)) > now.getTime()) continue;
+        for (const rule of rules.filter((r) => r.from === loc.environment && !bindings.has(r.to))) {
+          const m = ruleMatches(rule.expression, artifact, rule.from, rule.to);
+          if (!m.matches) continue;
+          const sourceTag = loc.tag ?? artifact.tag ?? 'latest';
+          const tag = rule.tag_template === null ? undefined : renderTagTemplate(rule.tag_template, { tag: sourceTag, digest: artifact.digest, env: rule.to, app: c.app, now });
+          const ok = await this.fire(`rule:${rule.name}`, c.project, c.app, { digest: artifact.digest, from: loc.environment, to: [rule.to], comment: `rule ${rule.name}` }, { key: `rule:${rule.id}:${id}`, requireApproval: rule.mode === 'request', ...(tag !== undefined ? { tag } : {}) });
+          if (ok) fired++;
+        }
+        for (const edge of pipeline.filter((e) => e.from === loc.environment && bindings.get(e.to) === 'track-latest')) {
+          if (await this.trackLatest(c.project, c.app, edge.to, now)) fired++;
+        }
+      }
+    }
+    return fired;
+  }
+
+  /**
+   * Moves a track-latest environment to the newest artifact of its upstream environments that has soaked there,
+   * passes the rules from there (when there are any) and is not quarantined. Answers whether it opened a request.
+   */
+  async trackLatest(project: string, app: string, env: string, now = new Date()): Promise<boolean> {
+    const appRow = await this.db.selectFrom('applications as a').innerJoin('projects as p', 'p.id', 'a.project_id').select(['a.id', 'p.id as projectId']).where('p.name', '=', project).where('a.name', '=', app).executeTakeFirst();
+    if (!appRow) return false;
+    const envs = new Map((await this.environments.list(project)).map((e) => [e.name, e]));
+    const upstream = (await this.environments.pipeline(project)).filter((e) => e.to === env).map((e) => e.from);
+    const rules = (await this.rules(appRow.projectId, appRow.id)).filter((r) => r.to === env);
+    const candidates: Array<{ artifact: ArtifactView; from: string }> = [];
+    for (const from of upstream) {
+      const filters = rules.filter((r) => r.from === from);
+      for (const a of (await this.artifacts.list(project, app, from)).sort(newestFirst)) {
+        const loc = a.environments.find((l) => l.environment === from);
+        if (!loc || a.quarantine || soakedAt(loc.since, envs.get(from)) > now.getTime()) continue;
+        if (filters.length > 0 && !filters.some((r) => ruleMatches(r.expression, a, from, env).matches)) continue;
+        candidates.push({ artifact: a, from });
+        break;
+      }
+    }
+    const best = candidates.sort((x, y) => newestFirst(x.artifact, y.artifact))[0];
+    const envId = (await this.db.selectFrom('environments').select('id').where('project_id', '=', appRow.projectId).where('name', '=', env).executeTakeFirst())?.id;
+    if (!best || envId === undefined || (await this.artifacts.current(appRow.id, envId)) === best.artifact.digest) return false;
+    const row = await this.db.selectFrom('artifacts').select('id').where('application_id', '=', appRow.id).where('digest', '=', best.artifact.digest).executeTakeFirstOrThrow();
+    return this.fire('binding:track-latest', project, app, { digest: best.artifact.digest, from: best.from, to: [env], comment: `track-latest: newest soaked build of ${best.from}` }, { key: `latest:${appRow.id}:${env}:${row.id}`, requireApproval: false });
+  }
+
+  /** Artifacts whose soak time in an environment ended since the last tick get their rules run. */
+  async tick(now = new Date()): Promise<number> {
+    const since = this.lastTick;
+    this.lastTick = now;
+    const due = await this.db
+      .selectFrom('artifact_locations as l')
+      .innerJoin('environments as e', 'e.id', 'l.environment_id')
+      .select('l.artifact_id')
+      .where('e.soak_seconds', '>', 0)
+      .where(sql<boolean>`l.since + e.soak_seconds * interval '1 second' <= ${now}`)
+      .where(sql<boolean>`l.since + e.soak_seconds * interval '1 second' > ${since}`)
+      .execute();
+    return due.length === 0 ? 0 : this.consider(due.map((d) => d.artifact_id), now);
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Push events in. A registry (CNCF distribution notifications, Harbor, or anything through the generic hook) proves
+ * who it is with the shared secret configured for it; its events are recorded once each (the registry retries
+ * forever, so the event id is the key), answered at once, and worked through by a queue in the database: the pushed
+ * image becomes an artifact of every application whose environments hold it (a referrer pushed later refreshes the
+ * image it refers to instead), and the automation runs for it.
+ */
+import { sql, type Kysely } from 'kysely';
+import { createHash, randomBytes } from 'node:crypto';
+import type { PushEvent } from '../automation/push-events.ts';
+import { NotFound, Unauthenticated } from '../errors.ts';
+import { parseManifest } from '../oci/manifest.ts';
+import { openRepository } from '../oci/registry.ts';
+import type { PushEventState, Schema } from '../store/schema.ts';
+import type { Artifacts } from './artifacts.service.ts';
+import { audited, type Actor } from './audited.ts';
+import type { Automation } from './automation.ts';
+import type { Registries } from './registries.service.ts';
+import { WorkLoop } from './work-loop.ts';
+
+export type HookKind = 'distribution' | 'harbor' | 'generic';
+export const HOOK_KINDS: readonly HookKind[] = ['distribution', 'harbor', 'generic'];
+
+export interface PushEventView {
+  id: string;
+  registry: string;
+  source: string;
+  repository: string;
+  tag: string | null;
+  digest: string;
+  state: PushEventState;
+  outcome: string | null;
+  receivedAt: string;
+  doneAt: string | null;
+}
+
+const hashSecret = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+/** The secret in an Authorization header: `Bearer X`, `Token X`, Basic with X as the password, or X itself. */
+export function secretFromHeader(header: string | undefined): string | undefined {
+  if (header === undefined || header.trim() === '') return undefined;
+  const [scheme, rest] = header.trim().split(/\s+/, 2);
+  if (rest === undefined) return scheme;
+  if (/^(bearer|token)$/i.test(scheme ?? '')) return rest;
+  if (/^basic$/i.test(scheme ?? '')) {
+    const decoded = Buffer.from(rest, 'base64').toString('utf8');
+    return decoded.slice(decoded.indexOf(':') + 1);
+  }
+  return header.trim();
+}
+
+export class Intake {
+  private readonly loop: WorkLoop;
+
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly registries: Registries,
+    private readonly artifacts: Artifacts,
+    private readonly automation: Automation,
+    private readonly o: { maxAttempts?: number; leaseMs?: number; concurrency?: number } = {},
+  ) {
+    this.loop = new WorkLoop(() => this.processOne(), { concurrency: o.concurrency ?? 4, pollMs: 500 });
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
+  }
+
+  /** Sets the secret a registry sends with its events of this kind; answers it when hoist made it up. */
+  async setSecret(actor: Actor, registry: string, kind: HookKind, secret?: string): Promise<{ registry: string; kind: HookKind; secret?: string }> {
+    const r = await this.registries.row(registry);
+    const chosen = secret ?? randomBytes(24).toString('base64url');
+    if (chosen.length < 16) throw new Unauthenticated('use a secret of at least 16 characters');
+    await audited(this.db, actor, { action: 'hook.secret', objectType: 'registry', objectId: registry }, async (trx) => {
+      await trx.deleteFrom('hook_secrets').where('registry_id', '=', r.id).where('kind', '=', kind).execute();
+      await trx.insertInto('hook_secrets').values({ registry_id: r.id, kind, secret_hash: hashSecret(chosen), created_at: new Date() }).execute();
+      return { result: undefined, summary: { kind } };
+    });
+    return secret === undefined ? { registry, kind, secret: chosen } : { registry, kind };
+  }
+
+  /** Which registry sent this, by its secret; anything else is refused before the body is looked at. */
+  async authenticate(kind: HookKind, authorization: string | undefined): Promise<string> {
+    const secret = secretFromHeader(authorization);
+    if (secret === undefined) throw new Unauthenticated(`send the ${kind} hook secret in the Authorization header (hoist registry hook-secret REGISTRY --kind ${kind})`);
+    const row = await this.db.selectFrom('hook_secrets').select('registry_id').where('kind', '=', kind).where('secret_hash', '=', hashSecret(secret)).executeTakeFirst();
+    if (!row) throw new Unauthenticated(`no registry has this ${kind} hook secret`);
+    return row.registry_id;
+  }
+
+  /** Records events (each id once) and wakes the queue; answers how many were new. */
+  async receive(registryId: string, source: HookKind | 'poll', events: readonly PushEvent[]): Promise<{ accepted: number; duplicates: number }> {
+    const now = new Date();
+    let accepted = 0;
+    for (const e of events) {
+      const r = await this.db
+        .insertInto('push_events')
+        .values({ id: `${source}:${registryId}:${e.id}`, registry_id: registryId, source, repository: e.repository, tag: e.tag ?? null, digest: e.digest, state: 'PENDING', run_after: now, received_at: now })
+        .onConflict((oc) => oc.column('id').doNothing())
+        .executeTakeFirst();
+      accepted += Number(r.numInsertedOrUpdatedRows ?? 0n);
+    }
+    if (accepted > 0) this.loop.notify();
+    return { accepted, duplicates: events.length - accepted };
+  }
+
+  async list(limit = 100): Promise<PushEventView[]> {
+    const rows = await this.db.selectFrom('push_events as e').innerJoin('registries as r', 'r.id', 'e.registry_id').selectAll('e').select('r.name as registry').orderBy('e.received_at', 'desc').limit(Math.min(limit, 1000)).execute();
+    return rows.map((r) => ({ id: r.id, registry: r.registry, source: r.source, repository: r.repository, tag: r.tag, digest: r.digest, state: r.state, outcome: r.outcome, receivedAt: r.received_at.toISOString(), doneAt: r.done_at?.toISOString() ?? null }));
+  }
+
+  private async claim(now: Date): Promise<string | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('push_events')
+        .select('id')
+        .where((eb) => eb.or([eb.and([eb('state', '=', 'PENDING'), eb('run_after', '<=', now)]), eb.and([eb('state', '=', 'WORKING'), eb('lease_until', '<', now)])]))
+        .orderBy('received_at')
+        .limit(1)
+        .forUpdate()
+        .skipLocked()
+        .executeTakeFirst();
+      if (!row) return undefined;
+      await trx.updateTable('push_events').set({ state: 'WORKING', lease_until: new Date(now.getTime() + (this.o.leaseMs ?? 60_000)), attempts: sql`attempts + 1` }).where('id', '=', row.id).execute();
+      return row.id;
+    });
+  }
+
+  /** Works one due event; answers whether there was one. */
+  async processOne(): Promise<boolean> {
+    const id = await this.claim(new Date());
+    if (id === undefined) return false;
+    const e = await this.db.selectFrom('push_events').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    try {
+      const { state, outcome } = await this.work(e.registry_id, e.repository, e.tag ?? undefined, e.digest);
+      await this.db.updateTable('push_events').set({ state, outcome, lease_until: null, done_at: new Date() }).where('id', '=', id).execute();
+    } catch (err) {
+      const retry = e.attempts + 1 < (this.o.maxAttempts ?? 5);
+      await this.db
+        .updateTable('push_events')
+        .set({ state: retry ? 'PENDING' : 'FAILED', outcome: (err as Error).message, lease_until: null, run_after: new Date(Date.now() + 1000 * 2 ** e.attempts), ...(retry ? {} : { done_at: new Date() }) })
+        .where('id', '=', id)
+        .execute();
+    }
+    return true;
+  }
+
+  private async work(registryId: string, repository: string, tag: string | undefined, digest: string): Promise<{ state: PushEventState; outcome: string }> {
+    const registry = await this.db.selectFrom('registries').select('name').where('id', '=', registryId).executeTakeFirst();
+    if (!registry) throw new NotFound('registry', registryId);
+    // The referrers tag fallback (`sha256-<hex>`) names the image whose referrers changed; its index is no image.
+    const fallback = /^(sha256|sha512)-([0-9a-f]{64}|[0-9a-f]{128})$/.exec(tag ?? '');
+    const subject = fallback ? `${fallback[1]}:${fallback[2]}` : await this.subjectOf(registry.name, repository, digest);
+    if (subject !== undefined) {
+      const touched = await this.artifacts.refreshReferrers(subject);
+      if (touched.length === 0) return { state: 'IGNORED', outcome: `a referrer of ${subject}, which is no artifact` };
+      await this.automation.consider(touched);
+      return { state: 'DONE', outcome: `a referrer of ${subject}: ${touched.length} artifact(s) refreshed` };
+    }
+    const pushed = await this.artifacts.recordPush(registryId, repository, tag, digest);
+    if (pushed.length === 0) return { state: 'IGNORED', outcome: `no environment holds ${repository}${tag ? `:${tag}` : ''}` };
+    const fired = await this.automation.consider(pushed.map((p) => p.artifactId));
+    return { state: 'DONE', outcome: `${pushed.map((p) => `${p.project}/${p.application}${p.created ? ' (new)' : ''}`).join(', ')}; ${fired} promotion(s) opened` };
+  }
+
+  /** The digest a pushed manifest refers to (its `subject`), when it is a referrer such as a signature or an SBOM. */
+  private async subjectOf(registry: string, repository: string, digest: string): Promise<string | undefined> {
+    const m = await openRepository(await this.registries.open(registry), repository).getManifest(digest);
+    return parseManifest(m.bytes, m.mediaType, `${repository}@${digest}`).subject?.digest;
+  }
+}

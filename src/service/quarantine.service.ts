@@ -1,0 +1,62 @@
+/**
+ * Quarantine: a digest found bad (a CVE, a leaked secret) is blocked from every further promotion in every project.
+ * Putting it there rejects the promotions still open for it; the runner refuses it too if it was already queued.
+ * Artifact views show it in every environment. Both putting and lifting are audited.
+ */
+import type { Kysely } from 'kysely';
+import { Conflict, InvalidInput, NotFound } from '../errors.ts';
+import type { Schema } from '../store/schema.ts';
+import { audited, type Actor } from './audited.ts';
+
+export const PIN_DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/** A digest as hoist pins and quarantines it: `sha256:` and 64 lower-case hex digits, nothing else. */
+export function strictDigest(d: string, where: string): string {
+  if (!PIN_DIGEST.test(d)) throw new InvalidInput(`"${d.slice(0, 100)}" is not a digest; use sha256: followed by 64 lower-case hex digits (sha256:0123…cdef)`, where);
+  return d;
+}
+
+export interface QuarantineView {
+  digest: string;
+  reason: string;
+  by: string;
+  at: string;
+}
+
+export class Quarantine {
+  constructor(private readonly db: Kysely<Schema>) {}
+
+  async list(): Promise<QuarantineView[]> {
+    const rows = await this.db.selectFrom('quarantine').selectAll().orderBy('at', 'desc').execute();
+    return rows.map((r) => ({ digest: r.digest, reason: r.reason, by: r.by_user, at: r.at.toISOString() }));
+  }
+
+  async add(actor: Actor, digest: string, reason: string): Promise<{ quarantine: QuarantineView; rejected: number }> {
+    strictDigest(digest, 'digest');
+    if (reason.trim() === '') throw new InvalidInput('say why (--reason "CVE-2026-1234 in libfoo")', 'reason');
+    if (await this.db.selectFrom('quarantine').select('digest').where('digest', '=', digest).executeTakeFirst()) throw new Conflict(`${digest} is quarantined already`);
+    const now = new Date();
+    const rejected = await audited(this.db, actor, { action: 'quarantine.add', objectType: 'digest', objectId: digest }, async (trx) => {
+      await trx.insertInto('quarantine').values({ digest, reason, by_user: actor.username, at: now }).execute();
+      const open = await trx
+        .updateTable('promotion_targets')
+        .set({ state: 'REJECTED', reason: `quarantined by ${actor.username}: ${reason}`, updated_at: now, lease_until: null })
+        .where('state', 'in', ['AWAITING_APPROVAL', 'QUEUED', 'FAILED'])
+        .where('request_id', 'in', (eb) => eb.selectFrom('promotion_requests').select('id').where('digest', '=', digest))
+        .executeTakeFirst();
+      const n = Number(open.numUpdatedRows);
+      return { result: n, summary: { reason, rejectedTargets: n } };
+    });
+    return { quarantine: { digest, reason, by: actor.username, at: now.toISOString() }, rejected };
+  }
+
+  async lift(actor: Actor, digest: string, comment = ''): Promise<void> {
+    strictDigest(digest, 'digest');
+    const row = await this.db.selectFrom('quarantine').selectAll().where('digest', '=', digest).executeTakeFirst();
+    if (!row) throw new NotFound('quarantined digest', digest);
+    await audited(this.db, actor, { action: 'quarantine.lift', objectType: 'digest', objectId: digest }, async (trx) => {
+      await trx.deleteFrom('quarantine').where('digest', '=', digest).execute();
+      return { result: undefined, summary: { before: { reason: row.reason, by: row.by_user, at: row.at.toISOString() }, comment } };
+    });
+  }
+}

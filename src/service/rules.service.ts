@@ -1,0 +1,201 @@
+/**
+ * Auto-promotion rules: when an artifact is in the source environment and matches the criteria (DTR-style, compiled
+ * to one CEL expression that the rule shows), promote it to the target environment (`promote`: request and, where
+ * the policy needs no approval, execute) or open a request for approvers (`request`). A tag template names the tag
+ * it gets there; a template that cannot give a valid tag is refused when the rule is saved. The target's policy and
+ * approvals always apply.
+ */
+import type { Kysely, Selectable } from 'kysely';
+import { compileCriteria, describeCriterion, parseCriteria, type Criterion } from '../automation/criteria.ts';
+import { validateTagTemplate } from '../automation/tag-template.ts';
+import { Conflict, InvalidInput, NotFound } from '../errors.ts';
+import { compileCondition } from '../policy/condition.ts';
+import type { Schema } from '../store/schema.ts';
+import type { ArtifactView, Artifacts } from './artifacts.service.ts';
+import { audited, type Actor } from './audited.ts';
+import { NAME } from './projects.service.ts';
+import { artifactVariables } from './promotions.service.ts';
+import { newId } from './tokens.ts';
+
+export type RuleMode = 'promote' | 'request';
+
+export interface RuleInput {
+  name: string;
+  /** Only this application's artifacts; all of the project's when absent. */
+  application?: string | null;
+  from: string;
+  to: string;
+  criteria?: unknown;
+  /** A CEL expression instead of (or besides) criteria. */
+  cel?: string;
+  tagTemplate?: string | null;
+  mode?: RuleMode;
+  enabled?: boolean;
+}
+
+export interface RuleView {
+  name: string;
+  application: string | null;
+  from: string;
+  to: string;
+  criteria: Criterion[];
+  /** What the criteria compile to: the CEL expression hoist evaluates. */
+  expression: string;
+  description: string[];
+  tagTemplate: string | null;
+  mode: RuleMode;
+  enabled: boolean;
+  createdBy: string;
+  createdAt: string;
+}
+
+export interface DryRunMatch {
+  application: string;
+  digest: string;
+  tag: string | null;
+  matches: boolean;
+  error?: string;
+}
+
+type RuleRow = Selectable<Schema['rules']> & { from: string; to: string; application: string | null };
+
+const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
+
+/** Evaluates a rule's compiled expression against an artifact in its source environment. */
+export function ruleMatches(expression: string, artifact: ArtifactView, from: string, to: string): { matches: boolean; error?: string } {
+  const c = compileCondition(expression);
+  if (!c.ok) return { matches: false, error: c.error };
+  try {
+    return { matches: c.value.run(artifactVariables(artifact, from, to, 'hoist', new Date())) === true };
+  } catch (e) {
+    return { matches: false, error: (e as Error).message };
+  }
+}
+
+export class Rules {
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly artifacts: Artifacts,
+  ) {}
+
+  private query() {
+    return this.db
+      .selectFrom('rules as r')
+      .innerJoin('environments as s', 's.id', 'r.source_env_id')
+      .innerJoin('environments as t', 't.id', 'r.target_env_id')
+      .leftJoin('applications as a', 'a.id', 'r.application_id')
+      .selectAll('r')
+      .select(['s.name as from', 't.name as to', 'a.name as application']);
+  }
+
+  private view(r: RuleRow): RuleView {
+    const criteria = json<Criterion[]>(r.criteria);
+    return {
+      name: r.name,
+      application: r.application,
+      from: r.from,
+      to: r.to,
+      criteria,
+      expression: r.expression,
+      description: criteria.map(describeCriterion),
+      tagTemplate: r.tag_template,
+      mode: r.mode,
+      enabled: r.enabled,
+      createdBy: r.created_by,
+      createdAt: r.created_at.toISOString(),
+    };
+  }
+
+  private async projectId(project: string): Promise<string> {
+    const p = await this.db.selectFrom('projects').select('id').where('name', '=', project).executeTakeFirst();
+    if (!p) throw new NotFound('project', project);
+    return p.id;
+  }
+
+  /** Checks a rule and resolves its names; answers the row to store (without id and audit fields). */
+  private async resolve(project: string, input: RuleInput) {
+    if (!NAME.test(input.name)) throw new InvalidInput('use 1-63 lower-case letters, digits and "-"', 'name');
+    const projectId = await this.projectId(project);
+    const env = async (name: string, where: string): Promise<string> => {
+      const e = await this.db.selectFrom('environments').select('id').where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst();
+      if (!e) throw new InvalidInput(`project "${project}" has no environment "${name}"`, where);
+      return e.id;
+    };
+    const sourceId = await env(input.from, 'from');
+    const targetId = await env(input.to, 'to');
+    if (sourceId === targetId) throw new InvalidInput('a rule promotes from one environment to another', 'to');
+    let applicationId: string | null = null;
+    if (input.application !== undefined && input.application !== null) {
+      const a = await this.db.selectFrom('applications').select('id').where('project_id', '=', projectId).where('name', '=', input.application).executeTakeFirst();
+      if (!a) throw new InvalidInput(`project "${project}" has no application "${input.application}"`, 'application');
+      applicationId = a.id;
+    }
+    const criteria = parseCriteria(input.criteria ?? [], 'criteria');
+    if (input.cel !== undefined && input.cel.trim() !== '') criteria.push(...parseCriteria([{ field: 'cel', expression: input.cel }], 'cel'));
+    const expression = compileCriteria(criteria);
+    if (input.tagTemplate !== undefined && input.tagTemplate !== null) validateTagTemplate(input.tagTemplate, 'tagTemplate', { env: input.to, ...(input.application ? { app: input.application } : {}) });
+    const mode = input.mode ?? 'promote';
+    if (mode !== 'promote' && mode !== 'request') throw new InvalidInput('"promote" or "request"', 'mode');
+    return { projectId, sourceId, targetId, applicationId, criteria, expression, mode, tagTemplate: input.tagTemplate ?? null };
+  }
+
+  async list(project: string): Promise<RuleView[]> {
+    const projectId = await this.projectId(project);
+    return (await this.query().where('r.project_id', '=', projectId).orderBy('r.name').execute()).map((r) => this.view(r));
+  }
+
+  async get(project: string, name: string): Promise<RuleView> {
+    const projectId = await this.projectId(project);
+    const r = await this.query().where('r.project_id', '=', projectId).where('r.name', '=', name).executeTakeFirst();
+    if (!r) throw new NotFound('rule', `${project}/${name}`);
+    return this.view(r);
+  }
+
+  async create(actor: Actor, project: string, input: RuleInput): Promise<RuleView> {
+    const v = await this.resolve(project, input);
+    if (await this.db.selectFrom('rules').select('id').where('project_id', '=', v.projectId).where('name', '=', input.name).executeTakeFirst()) throw new Conflict(`rule "${input.name}" exists already in project "${project}"`);
+    const row = {
+      id: newId(),
+      project_id: v.projectId,
+      name: input.name,
+      application_id: v.applicationId,
+      source_env_id: v.sourceId,
+      target_env_id: v.targetId,
+      criteria: JSON.stringify(v.criteria),
+      expression: v.expression,
+      tag_template: v.tagTemplate,
+      mode: v.mode,
+      enabled: input.enabled ?? true,
+      created_by: actor.username,
+      created_at: new Date(),
+    };
+    await audited(this.db, actor, { action: 'rule.create', objectType: 'rule', objectId: `${project}/${input.name}` }, async (trx) => {
+      await trx.insertInto('rules').values(row).execute();
+      return { result: undefined, summary: { after: { from: input.from, to: input.to, application: input.application ?? null, expression: v.expression, tagTemplate: v.tagTemplate, mode: v.mode } } };
+    });
+    return this.get(project, input.name);
+  }
+
+  async remove(actor: Actor, project: string, name: string): Promise<void> {
+    const before = await this.get(project, name);
+    const projectId = await this.projectId(project);
+    await audited(this.db, actor, { action: 'rule.delete', objectType: 'rule', objectId: `${project}/${name}` }, async (trx) => {
+      await trx.deleteFrom('rules').where('project_id', '=', projectId).where('name', '=', name).execute();
+      return { result: undefined, summary: { before } };
+    });
+  }
+
+  /** Which artifacts now in the source environment the rule would match (nothing is saved or promoted). */
+  async dryRun(project: string, input: RuleInput): Promise<{ expression: string; artifacts: DryRunMatch[] }> {
+    const v = await this.resolve(project, input);
+    const apps = input.application ? [input.application] : (await this.db.selectFrom('applications').select('name').where('project_id', '=', v.projectId).orderBy('name').execute()).map((a) => a.name);
+    const artifacts: DryRunMatch[] = [];
+    for (const app of apps) {
+      for (const a of await this.artifacts.list(project, app, input.from)) {
+        const m = ruleMatches(v.expression, a, input.from, input.to);
+        artifacts.push({ application: app, digest: a.digest, tag: a.environments.find((e) => e.environment === input.from)?.tag ?? a.tag, matches: m.matches, ...(m.error ? { error: m.error } : {}) });
+      }
+    }
+    return { expression: v.expression, artifacts };
+  }
+}
