@@ -11,7 +11,7 @@ import { buildArtifact, buildMultiPlatform, SBOM_ARTIFACT, SIGNATURE_ARTIFACT } 
 import { pushImage, pushReferrer } from '../test/harness/push.ts';
 import { HoistClient, signInForToken } from '../src/api/client.ts';
 import { parseConfig } from '../src/config/config-file.ts';
-import { environmentInput } from '../src/config/config-plan.ts';
+import { environmentInput, ruleInput } from '../src/config/config-plan.ts';
 import { readFileSync } from 'node:fs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -20,7 +20,9 @@ const registryPort = Number(process.env.REGISTRY_PORT ?? 5000);
 const password = process.env.HOIST_ADMIN_PASSWORD ?? 'hoist-demo';
 const ritaPassword = 'rita-demo-password';
 
-const registry = await startRegistry({ port: registryPort });
+// The registry tells hoist about every push (its notifications), authenticated by a hook secret set below.
+const hookSecret = `demo-hook-${Date.now()}-secret`;
+const registry = await startRegistry({ port: registryPort, notificationsUrl: `http://127.0.0.1:${port}/api/v1/hooks/distribution`, notificationHeaders: { Authorization: `Bearer ${hookSecret}` } });
 const image = buildMultiPlatform(3, [4 << 20, 1 << 20, 64 << 10]);
 await pushImage(registry.url, 'dev/web', image, { tag: '1.0' });
 await pushReferrer(registry.url, 'dev/web', buildArtifact(image, { artifactType: SIGNATURE_ARTIFACT }));
@@ -48,7 +50,9 @@ try {
       for (const a of p.applications) await c.projects.addApplication(p.name, a);
       for (const [position, e] of p.environments.entries()) await c.environments.put(p.name, environmentInput(e, position));
       await c.environments.setPipeline(p.name, p.pipeline);
+      for (const r of p.rules) if (!(await c.rules.list(p.name)).some((x) => x.name === r.name)) await c.rules.create(p.name, ruleInput(r));
     }
+    await c.events.setSecret('local', 'distribution', hookSecret);
   }
   // The promotion demo: the seeded image registered as built by CI, a prod policy needing one approval, and a
   // second person (rita, a promoter) to give it.
@@ -66,6 +70,8 @@ hoist is running:
   API and reference   ${url}/api/v1/docs
   demo registry       ${registry.host} with dev/web:1.0 (${image.digest}), signed
   project shop        web: dev → staging → prod; prod needs one approval (policy prod-gate)
+  automation          the registry's push events reach hoist; rule "releases" promotes dev/web:v* to staging
+                      on its own (hoist events, hoist rule list --project shop)
   users               admin / ${password}, rita / ${ritaPassword} (a promoter)
 
 Promote the demo image to prod (see README):
