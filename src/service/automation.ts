@@ -89,11 +89,13 @@ export class Automation {
     for (const id of new Set(artifactIds)) {
       const c = await this.context(id);
       if (!c) continue;
+      const rules = await this.rules(c.projectId, c.appId);
+      const bindings = await this.bindings(c.appId);
+      // Most promotions happen where no automation is configured: answer that with two small queries.
+      if (rules.length === 0 && ![...bindings.values()].includes('track-latest')) continue;
       const artifact = await this.artifacts.get(c.project, c.app, c.digest);
       if (artifact.quarantine) continue;
       const envs = new Map((await this.environments.list(c.project)).map((e) => [e.name, e]));
-      const bindings = await this.bindings(c.appId);
-      const rules = await this.rules(c.projectId, c.appId);
       const pipeline = await this.environments.pipeline(c.project);
       for (const loc of artifact.environments) {
         if (soakedAt(loc.since, envs.get(loc.environment)) > now.getTime()) continue;
