@@ -1,6 +1,7 @@
 /**
- * `npm start`: hoist's main job on a fresh machine. Starts a local CNCF distribution registry on 127.0.0.1:5000
- * seeded with a signed three-platform image (dev/web:1.0), then `hoist serve` on 127.0.0.1:8080 with the embedded
+ * `npm start`: hoist's main job on a fresh machine. Starts two local CNCF distribution registries, 127.0.0.1:5000
+ * (dev and staging; its push events go to hoist) seeded with a signed three-platform image (dev/web:1.0) and
+ * 127.0.0.1:5001 (prod), then `hoist serve` on 127.0.0.1:8080 with the embedded
  * database in ./.hoist, and applies examples/hoist.yaml (a `shop` project with dev → staging → prod) so there is a
  * pipeline to try. Ctrl-C stops both.
  */
@@ -23,6 +24,9 @@ const ritaPassword = 'rita-demo-password';
 // The registry tells hoist about every push (its notifications), authenticated by a hook secret set below.
 const hookSecret = `demo-hook-${Date.now()}-secret`;
 const registry = await startRegistry({ port: registryPort, notificationsUrl: `http://127.0.0.1:${port}/api/v1/hooks/distribution`, notificationHeaders: { Authorization: `Bearer ${hookSecret}` } });
+// Production lives in a second registry: promoting to prod copies across registries.
+const prodRegistry = await startRegistry({ port: registryPort + 1 });
+const registryHosts: Record<string, string> = { local: registry.host, 'prod-registry': prodRegistry.host };
 const image = buildMultiPlatform(3, [4 << 20, 1 << 20, 64 << 10]);
 await pushImage(registry.url, 'dev/web', image, { tag: '1.0' });
 await pushReferrer(registry.url, 'dev/web', buildArtifact(image, { artifactType: SIGNATURE_ARTIFACT }));
@@ -44,7 +48,7 @@ try {
   const c = new HoistClient(url, await signInForToken(url, 'admin', password, `demo-${Date.now()}`, 1));
   const spec = parseConfig(readFileSync(`${root}examples/hoist.yaml`, 'utf8'), 'examples/hoist.yaml');
   if (spec.ok) {
-    for (const r of spec.value.registries) await c.registries.put({ name: r.name, url: `http://${registry.host}` });
+    for (const r of spec.value.registries) await c.registries.put({ name: r.name, url: `http://${registryHosts[r.name] ?? registry.host}` });
     for (const p of spec.value.projects) {
       if (!(await c.projects.list()).some((x) => x.name === p.name)) await c.projects.create(p.name, p.description);
       for (const a of p.applications) await c.projects.addApplication(p.name, a);
@@ -68,7 +72,8 @@ try {
 process.stdout.write(`
 hoist is running:
   API and reference   ${url}/api/v1/docs
-  demo registry       ${registry.host} with dev/web:1.0 (${image.digest}), signed
+  demo registries     ${registry.host} (dev, staging) with dev/web:1.0 (${image.digest}), signed;
+                      ${prodRegistry.host} (prod)
   project shop        web: dev → staging → prod; prod needs one approval (policy prod-gate)
   automation          the registry's push events reach hoist; rule "releases" promotes dev/web:v* to staging
                       on its own (hoist events, hoist rule list --project shop)
@@ -83,12 +88,13 @@ Promote the demo image to prod (see README):
 Ctrl-C stops both.
 `);
 
+const stopRegistries = (): Promise<unknown> => Promise.all([registry.stop(), prodRegistry.stop()]);
 const stop = (): void => {
   server.kill('SIGTERM');
-  void registry.stop().then(() => process.exit(0));
+  void stopRegistries().then(() => process.exit(0));
 };
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
 server.once('exit', (code) => {
-  void registry.stop().then(() => process.exit(code ?? 1));
+  void stopRegistries().then(() => process.exit(code ?? 1));
 });

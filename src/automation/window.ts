@@ -96,13 +96,23 @@ function wallClock(ms: number, offset: number): { day: number; minute: number } 
 
 const minutesOf = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 
-function openAt(w: PromotionWindow, day: number, minute: number): boolean {
-  const start = minutesOf(w.start);
-  const end = minutesOf(w.end);
-  const listed = (d: number): boolean => w.days.includes(DAYS[(d + 7) % 7] as Day);
-  if (start < end) return listed(day) && minute >= start && minute < end;
+/** A window reduced to numbers, so checking a minute is arithmetic. */
+interface Compiled {
+  start: number;
+  end: number;
+  /** Indexed by weekday, 0 = Monday. */
+  listed: boolean[];
+  timeZone: string;
+}
+
+function compile(w: PromotionWindow): Compiled {
+  return { start: minutesOf(w.start), end: minutesOf(w.end), listed: DAYS.map((d) => w.days.includes(d)), timeZone: w.timeZone };
+}
+
+function openAt(w: Compiled, day: number, minute: number): boolean {
+  if (w.start < w.end) return w.listed[day] === true && minute >= w.start && minute < w.end;
   // Over midnight: the evening on a listed day, or the early morning after one.
-  return (listed(day) && minute >= start) || (listed(day - 1) && minute < end);
+  return (w.listed[day] === true && minute >= w.start) || (w.listed[(day + 6) % 7] === true && minute < w.end);
 }
 
 function dayIndex(name: string, item: string, where: string): number {
@@ -165,7 +175,7 @@ export function isOpen(windows: readonly PromotionWindow[], now: Date): boolean 
   const ms = now.getTime();
   return (
     windows.length === 0 ||
-    windows.some((w) => {
+    windows.map(compile).some((w) => {
       const { day, minute } = wallClock(ms, offsetMinutes(w.timeZone, ms));
       return openAt(w, day, minute);
     })
@@ -178,7 +188,12 @@ export function isOpen(windows: readonly PromotionWindow[], now: Date): boolean 
  */
 export function nextOpening(windows: readonly PromotionWindow[], now: Date): Date | undefined {
   if (isOpen(windows, now)) return new Date(now.getTime());
-  const lookups = windows.map((w) => ({ w, offset: offsetLookup(w.timeZone) }));
+  const byZone = new Map<string, (ms: number) => number>();
+  const lookups = windows.map((w) => {
+    let offset = byZone.get(w.timeZone);
+    if (!offset) byZone.set(w.timeZone, (offset = offsetLookup(w.timeZone)));
+    return { w: compile(w), offset };
+  });
   const last = now.getTime() + LOOKAHEAD_DAYS * 24 * HOUR;
   for (let ms = Math.ceil(now.getTime() / MINUTE) * MINUTE; ms <= last; ms += MINUTE) {
     const open = lookups.some(({ w, offset }) => {

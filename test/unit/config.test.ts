@@ -36,11 +36,14 @@ test('the plan creates what is missing, updates what differs, deletes what a dec
   assert.ok(spec.ok);
   const empty: CurrentState = { registries: [], projects: [], watches: [] };
   const first = planApply(spec.value, empty, { prune: false });
-  assert.deepEqual(first.slice(0, 3).map((s) => `${s.op} ${s.kind} ${s.name}`), ['create registry local', 'create project shop', 'create application shop/web']);
+  assert.deepEqual(first.slice(0, 3).map((s) => `${s.op} ${s.kind} ${s.name}`), ['create registry local', 'create registry prod-registry', 'create project shop']);
   assert.equal(first.filter((s) => s.kind === 'environment').length, 5);
 
   const current: CurrentState = {
-    registries: [{ name: 'local', url: '127.0.0.1:5000', insecure: true, username: null, hasSecret: false, pollBudget: 10, createdAt: '', updatedAt: '' }, { name: 'old', url: 'x:1', insecure: false, username: null, hasSecret: false, pollBudget: 10, createdAt: '', updatedAt: '' }],
+    registries: [
+      { name: 'local', url: '127.0.0.1:5000', insecure: true, username: null, hasSecret: false, pollBudget: 10, createdAt: '', updatedAt: '' },
+      { name: 'prod-registry', url: '127.0.0.1:5001', insecure: true, username: null, hasSecret: false, pollBudget: 10, createdAt: '', updatedAt: '' },
+      { name: 'old', url: 'x:1', insecure: false, username: null, hasSecret: false, pollBudget: 10, createdAt: '', updatedAt: '' }],
     projects: [
       {
         name: 'shop',
@@ -49,7 +52,7 @@ test('the plan creates what is missing, updates what differs, deletes what a dec
         environments: [
           { name: 'dev', position: 0, kind: 'repository', registry: 'local', repository: 'dev/{app}', tag: null, immutableTags: false, allowTagMove: true, protected: false, soakSeconds: 0, windows: [] },
           { name: 'staging', position: 1, kind: 'repository', registry: 'local', repository: 'staging/{app}', tag: null, immutableTags: false, allowTagMove: true, protected: false, soakSeconds: 0, windows: [] },
-          { name: 'prod', position: 2, kind: 'repository', registry: 'local', repository: 'prod/{app}', tag: null, immutableTags: false, allowTagMove: true, protected: true, soakSeconds: 0, windows: [] },
+          { name: 'prod', position: 2, kind: 'repository', registry: 'prod-registry', repository: 'prod/{app}', tag: null, immutableTags: false, allowTagMove: true, protected: true, soakSeconds: 0, windows: [] },
           { name: 'qa', position: 3, kind: 'repository', registry: 'local', repository: 'qa/{app}', tag: null, immutableTags: false, allowTagMove: true, protected: false, soakSeconds: 0, windows: [] },
         ],
         pipeline: [{ from: 'dev', to: 'staging' }, { from: 'staging', to: 'prod' }],
@@ -65,8 +68,8 @@ test('the plan creates what is missing, updates what differs, deletes what a dec
     ['update environment shop/prod immutableTags: false → true', 'create rule shop/releases', 'delete environment shop/qa', 'delete application shop/legacy', 'delete registry old'],
   );
   // Export and re-plan: nothing to do.
-  const round = exportState({ ...current, registries: current.registries.slice(0, 1) });
-  assert.deepEqual(planApply(round, { ...current, registries: current.registries.slice(0, 1) }, { prune: true }), []);
+  const round = exportState({ ...current, registries: current.registries.slice(0, 2) });
+  assert.deepEqual(planApply(round, { ...current, registries: current.registries.slice(0, 2) }, { prune: true }), []);
 });
 
 test('automation in the file: soak, windows, rules, bindings and watches parse, are checked where they are written, and plan', () => {
