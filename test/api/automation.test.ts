@@ -137,7 +137,6 @@ for (const backend of BACKENDS) {
       await waitFor('the duplicate to be worked', async () => (await as('root', 'GET', '/api/v1/events')).body.items.some((e: { id: string; state: string }) => e.id.endsWith(':dup-event-1') && e.state === 'DONE'));
       assert.equal((await as('root', 'GET', `${P}/history?digest=${image.digest}`)).body.items.length, 1, 'promoted once');
 
-      const before = (await as('root', 'GET', '/api/v1/events?limit=1000')).body.items.length;
       const wrong = await hook('distribution', { events: [{ ...event, id: 'sneaky' }] }, 'Bearer not-the-secret-at-all');
       assert.equal(wrong.status, 401);
       assert.equal((await hook('distribution', { events: [] }, '')).status, 401);
@@ -146,7 +145,8 @@ for (const backend of BACKENDS) {
       assert.match(((await malformed.json()) as { error: { message: string } }).error.message, /events\[0\]\.target\.digest/);
       const notJson = await hook('distribution', '{"events": [', `Bearer ${SECRET}`, 'application/vnd.docker.distribution.events.v1+json');
       assert.equal(notJson.status, 400);
-      assert.equal((await as('root', 'GET', '/api/v1/events?limit=1000')).body.items.length, before, 'nothing recorded');
+      const recorded = (await as('root', 'GET', '/api/v1/events?limit=1000')).body.items.map((e: { id: string }) => e.id.split(':').at(-1));
+      assert.ok(!recorded.includes('sneaky') && !recorded.includes('bad-1'), 'nothing recorded');
     });
 
     test('track-latest follows the newest soaked build; a pin holds the environment and is itself a promotion', async () => {
@@ -196,6 +196,16 @@ for (const backend of BACKENDS) {
       const overridden = await as('root', 'POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['staging'], overrideWindow: true });
       assert.equal(overridden.status, 201, JSON.stringify(overridden.body));
       await waitFor('staging/web:manual-1', () => inEnv('staging', 'manual-1'));
+
+      // Automation is not refused: its promotion waits in QUEUED, with the reason, until the window opens.
+      const auto = await push('v5.0');
+      const waiting = await waitFor('the queued rule promotion', async () => {
+        const items = (await as('root', 'GET', `${P}/promotions?state=QUEUED&environment=staging`)).body.items as Array<{ digest: string; targets: Array<{ reasons: string[] }> }>;
+        const mine = items.find((p) => p.digest === auto.digest);
+        return mine?.targets[0]?.reasons.some((r) => r.includes('waiting for a promotion window')) ? mine : undefined;
+      });
+      assert.match(waiting.targets[0]?.reasons.join(' ') ?? '', new RegExp(`${other} 10:00-11:00 UTC`));
+      assert.equal(await inEnv('staging', 'v5.0-rc'), undefined);
       await as('root', 'PUT', `${P}/environments/staging/windows`, { windows: [] });
     });
 
@@ -231,6 +241,25 @@ for (const backend of BACKENDS) {
       assert.deepEqual([r3?.added, r3?.moved], [[], []], 'nothing new');
       const watches = (await as('root', 'GET', '/api/v1/watches')).body.items;
       assert.equal(watches[0].lastResult.requests, 2);
+    });
+
+    test('out-of-order events: a referrer announced before its image is ignored, then read with the image', async () => {
+      assert.equal((await as('root', 'PUT', '/api/v1/registries/quiet/hooks/generic', { secret: `${SECRET}-generic` })).status, 200);
+      await as('root', 'PUT', `${P}/pipeline`, { edges: [{ from: 'dev', to: 'staging' }, { from: 'staging', to: 'prod' }, { from: 'edge', to: 'staging' }] });
+      assert.equal((await as('root', 'POST', `${P}/rules`, { name: 'edge-scanned', from: 'edge', to: 'staging', criteria: [{ field: 'tag', op: 'startsWith', value: 'ooo-' }, { field: 'vulnerabilities', severity: 'critical', op: '=', value: 0 }] })).status, 201);
+      const image = buildImage({ layers: [400] });
+      await pushImage(quiet.url, 'edge/web', image, { tag: 'ooo-1' });
+      const report = buildArtifact(image, { artifactType: TRIVY, content: trivyReport(0) });
+      await pushReferrer(quiet.url, 'edge/web', report);
+      const generic = (body: unknown) => hook('generic', body, `Bearer ${SECRET}-generic`);
+      const first = await generic({ id: 'ooo-referrer', repository: 'edge/web', digest: report.digest });
+      assert.deepEqual(await first.json(), { received: 1, accepted: 1, duplicates: 0 });
+      const ignored = await waitFor('the referrer event', async () => (await as('root', 'GET', '/api/v1/events')).body.items.find((e: { id: string; state: string }) => e.id.endsWith(':ooo-referrer') && e.state !== 'PENDING' && e.state !== 'WORKING'));
+      assert.deepEqual([ignored.state, ignored.outcome], ['IGNORED', `a referrer of ${image.digest}, which is no artifact`]);
+      await generic({ id: 'ooo-image', repository: 'edge/web', tag: 'ooo-1', digest: image.digest });
+      assert.equal(await waitFor('staging/web:ooo-1', () => inEnv('staging', 'ooo-1')), image.digest, 'the report was read with the image');
+      assert.deepEqual(await (await generic({ id: 'ooo-referrer', repository: 'edge/web', digest: report.digest })).json(), { received: 1, accepted: 0, duplicates: 1 });
+      assert.equal((await hook('generic', { repository: 'edge/web', digest: image.digest })).status, 401, "the distribution secret is not the generic hook's");
     });
   });
 }
