@@ -95,17 +95,27 @@ export class Intake {
   /** Records events (each id once) and wakes the queue; answers how many were new. */
   async receive(registryId: string, source: HookKind | 'poll', events: readonly PushEvent[]): Promise<{ accepted: number; duplicates: number }> {
     const now = new Date();
-    let accepted = 0;
-    for (const e of events) {
-      const r = await this.db
-        .insertInto('push_events')
-        .values({ id: `${source}:${registryId}:${e.id}`, registry_id: registryId, source, repository: e.repository, tag: e.tag ?? null, digest: e.digest, state: 'PENDING', run_after: now, received_at: now })
-        .onConflict((oc) => oc.column('id').doNothing())
-        .executeTakeFirst();
-      accepted += Number(r.numInsertedOrUpdatedRows ?? 0n);
-    }
+    // One statement for the whole body; the same id twice in one body counts once.
+    const rows = [...new Map(events.map((e) => [`${source}:${registryId}:${e.id}`, e])).entries()].map(([id, e]) => ({
+      id,
+      registry_id: registryId,
+      source,
+      repository: e.repository,
+      tag: e.tag ?? null,
+      digest: e.digest,
+      state: 'PENDING' as const,
+      run_after: now,
+      received_at: now,
+    }));
+    const accepted = rows.length === 0 ? 0 : Number((await this.db.insertInto('push_events').values(rows).onConflict((oc) => oc.column('id').doNothing()).executeTakeFirst()).numInsertedOrUpdatedRows ?? 0n);
     if (accepted > 0) this.loop.notify();
     return { accepted, duplicates: events.length - accepted };
+  }
+
+  /** Forgets finished events older than `days` (their effects are in artifacts, promotions and the audit log). */
+  async prune(days = 30, now = new Date()): Promise<number> {
+    const r = await this.db.deleteFrom('push_events').where('state', 'in', ['DONE', 'IGNORED', 'FAILED']).where('received_at', '<', new Date(now.getTime() - days * 86_400_000)).executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
 
   async list(limit = 100): Promise<PushEventView[]> {

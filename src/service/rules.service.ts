@@ -61,9 +61,22 @@ type RuleRow = Selectable<Schema['rules']> & { from: string; to: string; applica
 
 const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
 
+const compiled = new Map<string, ReturnType<typeof compileCondition>>();
+
+/** Compiles a rule's expression once (rules are few; a burst of pushes evaluates the same ones again and again). */
+function compiledRule(expression: string): ReturnType<typeof compileCondition> {
+  let c = compiled.get(expression);
+  if (!c) {
+    if (compiled.size >= 1000) compiled.clear();
+    c = compileCondition(expression);
+    compiled.set(expression, c);
+  }
+  return c;
+}
+
 /** Evaluates a rule's compiled expression against an artifact in its source environment. */
 export function ruleMatches(expression: string, artifact: ArtifactView, from: string, to: string): { matches: boolean; error?: string } {
-  const c = compileCondition(expression);
+  const c = compiledRule(expression);
   if (!c.ok) return { matches: false, error: c.error };
   try {
     return { matches: c.value.run(artifactVariables(artifact, from, to, 'hoist', new Date())) === true };

@@ -51,6 +51,8 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   services.poller.start();
   // Soak times end while nothing happens: look each second for artifacts that have soaked since the last look.
   const soakTimer = setInterval(() => void services.automation.tick().catch((err: unknown) => app.log.warn({ err }, 'automation tick failed')), 1000);
+  // Push events are kept 30 days (what they caused is in artifacts, promotions and the audit log).
+  const pruneTimer = setInterval(() => void services.intake.prune().catch((err: unknown) => app.log.warn({ err }, 'pruning push events failed')), 3600_000);
   process.stderr.write(`hoist serving on ${address} (API reference: ${address}/api/v1/docs)\n`);
 
   let stopping = false;
@@ -62,6 +64,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
       .close()
       .then(() => {
         clearInterval(soakTimer);
+        clearInterval(pruneTimer);
         services.poller.stop();
         return Promise.all([services.runner.stop(), services.dispatcher.stop(), services.intake.stop()]);
       })
