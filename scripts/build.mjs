@@ -15,9 +15,22 @@ await build({
   sourcemap: 'linked',
   outExtension: { '.js': '.mjs' },
   chunkNames: 'chunks/[name]-[hash]',
-  banner: { js: "import { createRequire as __hoistCreateRequire } from 'node:module'; const require = __hoistCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __hoistCreateRequire } from 'node:module'; const require = __hoistCreateRequire(import.meta.url);",
+  },
   // The server's dependencies load from node_modules: PGlite finds its WebAssembly and data files next to its own
   // module, and nothing on the `hoist copy` path needs them. The CLI's own small dependencies stay bundled.
-  external: ['@electric-sql/pglite', 'pg', 'fastify', '@fastify/*', 'pino', 'prom-client', 'kysely', 'typebox', 'yaml', 'nodemailer'],
+  external: [
+    '@electric-sql/pglite',
+    'pg',
+    'fastify',
+    '@fastify/*',
+    'pino',
+    'prom-client',
+    'kysely',
+    'typebox',
+    'yaml',
+    'nodemailer',
+  ],
   logLevel: 'warning',
 });

@@ -23,7 +23,11 @@ const ritaPassword = 'rita-demo-password';
 
 // The registry tells hoist about every push (its notifications), authenticated by a hook secret set below.
 const hookSecret = `demo-hook-${Date.now()}-secret`;
-const registry = await startRegistry({ port: registryPort, notificationsUrl: `http://127.0.0.1:${port}/api/v1/hooks/distribution`, notificationHeaders: { Authorization: `Bearer ${hookSecret}` } });
+const registry = await startRegistry({
+  port: registryPort,
+  notificationsUrl: `http://127.0.0.1:${port}/api/v1/hooks/distribution`,
+  notificationHeaders: { Authorization: `Bearer ${hookSecret}` },
+});
 // Production lives in a second registry: promoting to prod copies across registries.
 const prodRegistry = await startRegistry({ port: registryPort + 1 });
 const registryHosts: Record<string, string> = { local: registry.host, 'prod-registry': prodRegistry.host };
@@ -32,13 +36,23 @@ await pushImage(registry.url, 'dev/web', image, { tag: '1.0' });
 await pushReferrer(registry.url, 'dev/web', buildArtifact(image, { artifactType: SIGNATURE_ARTIFACT }));
 await pushReferrer(registry.url, 'dev/web', buildArtifact(image.children[0]!, { artifactType: SBOM_ARTIFACT }));
 
-const server = spawn(process.execPath, [`${root}bin/hoist`, 'serve', '--port', String(port), '--data-dir', `${root}.hoist`, '--log-level', 'warn'], {
-  stdio: ['ignore', 'inherit', 'inherit'],
-  env: { ...process.env, HOIST_ADMIN_PASSWORD: password },
-});
+const server = spawn(
+  process.execPath,
+  [`${root}bin/hoist`, 'serve', '--port', String(port), '--data-dir', `${root}.hoist`, '--log-level', 'warn'],
+  {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, HOIST_ADMIN_PASSWORD: password },
+  },
+);
 const url = `http://127.0.0.1:${port}`;
 for (let i = 0; ; i++) {
-  if (await fetch(`${url}/readyz`).then((r) => r.ok, () => false)) break;
+  if (
+    await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    )
+  )
+    break;
   if (server.exitCode !== null || i > 300) throw new Error('hoist serve did not start');
   await new Promise((r) => setTimeout(r, 200));
 }
@@ -48,25 +62,43 @@ try {
   const c = new HoistClient(url, await signInForToken(url, 'admin', password, `demo-${Date.now()}`, 1));
   const spec = parseConfig(readFileSync(`${root}examples/hoist.yaml`, 'utf8'), 'examples/hoist.yaml');
   if (spec.ok) {
-    for (const r of spec.value.registries) await c.registries.put({ name: r.name, url: `http://${registryHosts[r.name] ?? registry.host}` });
+    for (const r of spec.value.registries)
+      await c.registries.put({ name: r.name, url: `http://${registryHosts[r.name] ?? registry.host}` });
     for (const p of spec.value.projects) {
       if (!(await c.projects.list()).some((x) => x.name === p.name)) await c.projects.create(p.name, p.description);
       for (const a of p.applications) await c.projects.addApplication(p.name, a);
-      for (const [position, e] of p.environments.entries()) await c.environments.put(p.name, environmentInput(e, position));
+      for (const [position, e] of p.environments.entries())
+        await c.environments.put(p.name, environmentInput(e, position));
       await c.environments.setPipeline(p.name, p.pipeline);
-      for (const r of p.rules) if (!(await c.rules.list(p.name)).some((x) => x.name === r.name)) await c.rules.create(p.name, ruleInput(r));
+      for (const r of p.rules)
+        if (!(await c.rules.list(p.name)).some((x) => x.name === r.name)) await c.rules.create(p.name, ruleInput(r));
     }
     await c.events.setSecret('local', 'distribution', hookSecret);
   }
   // The promotion demo: the seeded image registered as built by CI, a prod policy needing one approval, and a
   // second person (rita, a promoter) to give it.
-  await c.artifacts.register('shop', 'web', { reference: `${registry.host}/dev/web:1.0`, branch: 'main', commit: 'demo', builder: 'ci-bot' }).catch(() => undefined);
-  await c.policies.put({ name: 'prod-gate', description: 'prod: signed images only, one approval', passConditions: ['signature.present'], failConditions: ['image.tag == "latest"'], approverCount: 1 });
+  await c.artifacts
+    .register('shop', 'web', {
+      reference: `${registry.host}/dev/web:1.0`,
+      branch: 'main',
+      commit: 'demo',
+      builder: 'ci-bot',
+    })
+    .catch(() => undefined);
+  await c.policies.put({
+    name: 'prod-gate',
+    description: 'prod: signed images only, one approval',
+    passConditions: ['signature.present'],
+    failConditions: ['image.tag == "latest"'],
+    approverCount: 1,
+  });
   await c.policies.apply('prod-gate', [{ project: 'shop', application: 'web', environment: 'prod' }]);
   await c.users.create('rita', ritaPassword).catch(() => undefined);
   await c.projects.grant('shop', { username: 'rita', role: 'promoter', environments: null });
 } catch (e) {
-  process.stderr.write(`could not seed the demo (${(e as Error).message}); an older ./.hoist with another admin password? remove ./.hoist to start afresh\n`);
+  process.stderr.write(
+    `could not seed the demo (${(e as Error).message}); an older ./.hoist with another admin password? remove ./.hoist to start afresh\n`,
+  );
 }
 
 process.stdout.write(`

@@ -29,7 +29,12 @@ test('copy from a basic-auth registry to a token-auth registry, referrers includ
   await pushReferrer(basic.url, 'dev/app', buildArtifact(img, { artifactType: SIGNATURE_ARTIFACT }), { creds: alice });
   const targetHost = testHost(token.host, alice);
   const before = token.tokenRequests?.() ?? 0;
-  const r = await copyImage({ source: ref(`${basic.host}/dev/app:1.0`), sourceHost: testHost(basic.host, alice), target: ref(`${token.host}/prod/app`), targetHost });
+  const r = await copyImage({
+    source: ref(`${basic.host}/dev/app:1.0`),
+    sourceHost: testHost(basic.host, alice),
+    target: ref(`${token.host}/prod/app`),
+    targetHost,
+  });
   assert.equal(r.digest, img.digest);
   assert.equal(r.referrersCopied, 1);
   // One token for the target's push+pull scope set, however many requests were made.
@@ -41,7 +46,12 @@ test('same-registry copy on a token registry mounts with one token covering both
   const img = buildImage({ layers: [30_000] });
   await pushImage(token.url, 'dev/tok', img, { tag: 'a', creds: alice });
   const host = testHost(token.host, alice);
-  const r = await copyImage({ source: ref(`${token.host}/dev/tok:a`), sourceHost: host, target: ref(`${token.host}/prod/tok:a`), targetHost: host });
+  const r = await copyImage({
+    source: ref(`${token.host}/dev/tok:a`),
+    sourceHost: host,
+    target: ref(`${token.host}/prod/tok:a`),
+    targetHost: host,
+  });
   assert.equal(r.blobsMounted, 2);
   assert.equal(r.bytesStreamed, 0);
 });
@@ -56,6 +66,10 @@ test('missing or wrong credentials fail with UNAUTHORIZED and say so', async () 
     [token.host, { username: 'mallory', password: 'x' }],
   ] as const) {
     const repo = openRepository(testHost(host, creds), 'dev/locked');
-    await assert.rejects(repo.headManifest('x'), (e: unknown) => e instanceof RegistryError && e.status === 401 && e.registryCode === 'UNAUTHORIZED', `${host} ${creds?.username}`);
+    await assert.rejects(
+      repo.headManifest('x'),
+      (e: unknown) => e instanceof RegistryError && e.status === 401 && e.registryCode === 'UNAUTHORIZED',
+      `${host} ${creds?.username}`,
+    );
   }
 });

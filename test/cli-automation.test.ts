@@ -36,13 +36,28 @@ after(async () => {
 test('rules, bindings, windows, soak, quarantine, watches and events from the CLI', async () => {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  server = spawn(process.execPath, [ENTRY, 'serve', '--port', String(port), '--data-dir', join(dir, 'data'), '--log-level', 'warn'], { env: { ...process.env, ...env }, stdio: 'ignore' });
-  for (let i = 0; !(await fetch(`${url}/readyz`).then((r) => r.ok, () => false)); i++) {
+  server = spawn(
+    process.execPath,
+    [ENTRY, 'serve', '--port', String(port), '--data-dir', join(dir, 'data'), '--log-level', 'warn'],
+    { env: { ...process.env, ...env }, stdio: 'ignore' },
+  );
+  for (
+    let i = 0;
+    !(await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    ));
+    i++
+  ) {
     assert.ok(i < 300, 'hoist serve did not start');
     await new Promise((r) => setTimeout(r, 100));
   }
-  reg = await startRegistry({ notificationsUrl: `${url}/api/v1/hooks/distribution`, notificationHeaders: { Authorization: `Bearer ${SECRET}` } });
-  const run = (args: string[], stdin?: string) => (stdin === undefined ? runCli(args, env) : runCliWithStdin(args, stdin, env));
+  reg = await startRegistry({
+    notificationsUrl: `${url}/api/v1/hooks/distribution`,
+    notificationHeaders: { Authorization: `Bearer ${SECRET}` },
+  });
+  const run = (args: string[], stdin?: string) =>
+    stdin === undefined ? runCli(args, env) : runCliWithStdin(args, stdin, env);
   const ok = async (args: string[], stdin?: string) => {
     const r = await run(args, stdin);
     assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
@@ -50,38 +65,124 @@ test('rules, bindings, windows, soak, quarantine, watches and events from the CL
   };
   await ok(['login', '--server', url, '--password-stdin'], 'cli-auto-password\n');
   await ok(['registry', 'set', 'local', '--url', `http://${reg.host}`]);
-  const hookSecret = await run(['registry', 'set-hook-secret', 'local', '--kind', 'distribution', '--secret-stdin', '-o', 'json'], `${SECRET}\n`);
+  const hookSecret = await run(
+    ['registry', 'set-hook-secret', 'local', '--kind', 'distribution', '--secret-stdin', '-o', 'json'],
+    `${SECRET}\n`,
+  );
   assert.equal(hookSecret.code, 0, hookSecret.stderr);
   assert.ok(!hookSecret.stdout.includes(SECRET), 'a chosen secret is not echoed');
   await ok(['project', 'create', 'shop']);
   await ok(['app', 'add', 'shop', 'web']);
-  await ok(['env', 'set', 'shop', 'dev', '--kind', 'repository', '--registry', 'local', '--repository', 'dev/{app}', '--soak', '0s']);
-  await ok(['env', 'set', 'shop', 'staging', '--kind', 'repository', '--registry', 'local', '--repository', 'staging/{app}', '--soak', '1h']);
+  await ok([
+    'env',
+    'set',
+    'shop',
+    'dev',
+    '--kind',
+    'repository',
+    '--registry',
+    'local',
+    '--repository',
+    'dev/{app}',
+    '--soak',
+    '0s',
+  ]);
+  await ok([
+    'env',
+    'set',
+    'shop',
+    'staging',
+    '--kind',
+    'repository',
+    '--registry',
+    'local',
+    '--repository',
+    'staging/{app}',
+    '--soak',
+    '1h',
+  ]);
   await ok(['env', 'set', 'shop', 'prod', '--kind', 'repository', '--registry', 'local', '--repository', 'prod/{app}']);
   await ok(['pipeline', 'set', 'shop', 'dev:staging', 'staging:prod']);
 
   const image = buildImage({ layers: [500], labels: { team: 'shop' } });
   await pushImage(reg.url, 'dev/web', image, { tag: 'old-1' });
-  for (let i = 0; !(await ok(['artifact', 'list', '--project', 'shop', '--app', 'web', '-o', 'json'])).includes(image.digest); i++) {
+  for (
+    let i = 0;
+    !(await ok(['artifact', 'list', '--project', 'shop', '--app', 'web', '-o', 'json'])).includes(image.digest);
+    i++
+  ) {
     assert.ok(i < 100, 'the push did not become an artifact');
     await new Promise((r) => setTimeout(r, 100));
   }
 
-  const badRule = await run(['rule', 'create', 'r', '--project', 'shop', '--from', 'dev', '--to', 'staging', '--criterion', 'tag like v']);
+  const badRule = await run([
+    'rule',
+    'create',
+    'r',
+    '--project',
+    'shop',
+    '--from',
+    'dev',
+    '--to',
+    'staging',
+    '--criterion',
+    'tag like v',
+  ]);
   assert.equal(badRule.code, 2);
   assert.match(badRule.stderr, /--criterion 1/);
-  const badTemplate = await run(['rule', 'create', 'r', '--project', 'shop', '--from', 'dev', '--to', 'staging', '--tag-template', 'a/%n']);
+  const badTemplate = await run([
+    'rule',
+    'create',
+    'r',
+    '--project',
+    'shop',
+    '--from',
+    'dev',
+    '--to',
+    'staging',
+    '--tag-template',
+    'a/%n',
+  ]);
   assert.equal(badTemplate.code, 2);
   assert.match(badTemplate.stderr, /tagTemplate/);
-  const dry = await run(['rule', 'create', 'releases', '--project', 'shop', '--from', 'dev', '--to', 'staging', '--criterion', 'label team=shop', '--criterion', 'tag startsWith rel-', '--dry-run', '-o', 'json']);
+  const dry = await run([
+    'rule',
+    'create',
+    'releases',
+    '--project',
+    'shop',
+    '--from',
+    'dev',
+    '--to',
+    'staging',
+    '--criterion',
+    'label team=shop',
+    '--criterion',
+    'tag startsWith rel-',
+    '--dry-run',
+    '-o',
+    'json',
+  ]);
   assert.equal(dry.code, 0, dry.stderr);
   assert.match(dry.stderr, /compiled: .*image\.labels/);
-  assert.deepEqual(JSON.parse(dry.stdout).map((a: { digest: string; matches: boolean }) => [a.digest, a.matches]), [[image.digest, false]]);
-  assert.deepEqual(JSON.parse(await ok(['rule', 'list', '--project', 'shop', '-o', 'json'])), [], 'a dry run saves nothing');
+  assert.deepEqual(
+    JSON.parse(dry.stdout).map((a: { digest: string; matches: boolean }) => [a.digest, a.matches]),
+    [[image.digest, false]],
+  );
+  assert.deepEqual(
+    JSON.parse(await ok(['rule', 'list', '--project', 'shop', '-o', 'json'])),
+    [],
+    'a dry run saves nothing',
+  );
 
   const ruleFile = join(dir, 'rule.yaml');
-  await writeFile(ruleFile, 'name: releases\nfrom: dev\nto: staging\ncriteria:\n  - {field: tag, op: startsWith, value: rel-}\ntagTemplate: "%n"\n');
-  const rule = JSON.parse(await ok(['rule', 'create', '-f', ruleFile, '--project', 'shop', '--criterion', 'label team=shop', '-o', 'json']));
+  await writeFile(
+    ruleFile,
+    'name: releases\nfrom: dev\nto: staging\ncriteria:\n  - {field: tag, op: startsWith, value: rel-}\ntagTemplate: "%n"\n',
+  );
+  const rule = JSON.parse(
+    await ok(['rule', 'create', '-f', ruleFile, '--project', 'shop', '--criterion', 'label team=shop', '-o', 'json']),
+  );
   assert.match(rule.expression, /image\.tag\.startsWith\("rel-"\)/);
   assert.match(rule.expression, /image\.labels\["team"\] == "shop"/);
 
@@ -91,22 +192,56 @@ test('rules, bindings, windows, soak, quarantine, watches and events from the CL
     assert.ok(i < 200, 'the rule did not promote rel-1');
     await new Promise((r) => setTimeout(r, 50));
   }
-  const soaking = await run(['promote', 'web', '--project', 'shop', '--digest', release.digest, '--from', 'staging', '--to', 'prod']);
+  const soaking = await run([
+    'promote',
+    'web',
+    '--project',
+    'shop',
+    '--digest',
+    release.digest,
+    '--from',
+    'staging',
+    '--to',
+    'prod',
+  ]);
   assert.notEqual(soaking.code, 0);
   assert.match(soaking.stderr, /soak time of 3600 s/);
 
-  await ok(['window', 'set', 'prod', '--project', 'shop', '--window', 'mon-fri 09:00-17:00 Europe/Berlin', '--window', 'sat 10:00-12:00 UTC']);
+  await ok([
+    'window',
+    'set',
+    'prod',
+    '--project',
+    'shop',
+    '--window',
+    'mon-fri 09:00-17:00 Europe/Berlin',
+    '--window',
+    'sat 10:00-12:00 UTC',
+  ]);
   const badWindow = await run(['window', 'set', 'prod', '--project', 'shop', '--window', 'weekdays']);
   assert.equal(badWindow.code, 2);
   assert.match(badWindow.stderr, /DAYS HH:MM-HH:MM TIMEZONE/);
-  const prod = (JSON.parse(await ok(['env', 'list', 'shop', '-o', 'json'])) as Array<{ name: string; windows: Array<{ timeZone: string }> }>).find((e) => e.name === 'prod');
-  assert.deepEqual(prod?.windows.map((w) => w.timeZone), ['Europe/Berlin', 'UTC']);
+  const prod = (
+    JSON.parse(await ok(['env', 'list', 'shop', '-o', 'json'])) as Array<{
+      name: string;
+      windows: Array<{ timeZone: string }>;
+    }>
+  ).find((e) => e.name === 'prod');
+  assert.deepEqual(
+    prod?.windows.map((w) => w.timeZone),
+    ['Europe/Berlin', 'UTC'],
+  );
 
   const badPin = await run(['binding', 'set', 'web', '--project', 'shop', '--env', 'prod', '--pin', 'latest']);
   assert.equal(badPin.code, 2);
   assert.match(badPin.stderr, /sha256: followed by 64 lower-case hex digits/);
   await ok(['binding', 'set', 'web', '--project', 'shop', '--env', 'prod', '--track-latest']);
-  assert.deepEqual(JSON.parse(await ok(['binding', 'list', '--project', 'shop', '-o', 'json'])).map((b: { environment: string; mode: string }) => [b.environment, b.mode]), [['prod', 'track-latest']]);
+  assert.deepEqual(
+    JSON.parse(await ok(['binding', 'list', '--project', 'shop', '-o', 'json'])).map(
+      (b: { environment: string; mode: string }) => [b.environment, b.mode],
+    ),
+    [['prod', 'track-latest']],
+  );
 
   await ok(['quarantine', image.digest, '--reason', 'CVE-2026-9999']);
   assert.match(await ok(['quarantine', '-o', 'json']), /CVE-2026-9999/);
@@ -117,6 +252,13 @@ test('rules, bindings, windows, soak, quarantine, watches and events from the CL
     assert.ok(i < 100, 'the watch was not checked');
     await new Promise((r) => setTimeout(r, 100));
   }
-  const events = JSON.parse(await ok(['events', '-o', 'json'])) as Array<{ repository: string; tag: string | null; state: string }>;
-  assert.ok(events.some((e) => e.repository === 'dev/web' && e.tag === 'rel-1' && e.state === 'DONE'), JSON.stringify(events.slice(0, 5)));
+  const events = JSON.parse(await ok(['events', '-o', 'json'])) as Array<{
+    repository: string;
+    tag: string | null;
+    state: string;
+  }>;
+  assert.ok(
+    events.some((e) => e.repository === 'dev/web' && e.tag === 'rel-1' && e.state === 'DONE'),
+    JSON.stringify(events.slice(0, 5)),
+  );
 });

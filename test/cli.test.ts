@@ -23,11 +23,18 @@ before(async () => {
   await pushImage(anon.url, 'dev/web', img, { tag: '1.0' });
   await pushReferrer(anon.url, 'dev/web', buildArtifact(img, { artifactType: SBOM_ARTIFACT }));
   dockerConfig = await mkdtemp(join(tmpdir(), 'hoist-docker-config-'));
-  await writeFile(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [basic.host]: { auth: Buffer.from('alice:wonderland').toString('base64') } } }));
+  await writeFile(
+    join(dockerConfig, 'config.json'),
+    JSON.stringify({ auths: { [basic.host]: { auth: Buffer.from('alice:wonderland').toString('base64') } } }),
+  );
   env = { HOIST_INSECURE_REGISTRIES: `${anon.host},${basic.host}`, DOCKER_CONFIG: dockerConfig };
 });
 after(async () => {
-  await Promise.all([anon?.stop(), basic?.stop(), dockerConfig ? rm(dockerConfig, { recursive: true, force: true }) : undefined]);
+  await Promise.all([
+    anon?.stop(),
+    basic?.stop(),
+    dockerConfig ? rm(dockerConfig, { recursive: true, force: true }) : undefined,
+  ]);
 });
 
 test('copy prints a JSON result and keeps the source tag when DST names only a repository', async () => {
@@ -37,15 +44,22 @@ test('copy prints a JSON result and keeps the source tag when DST names only a r
   assert.equal(out.digest, img.digest);
   assert.deepEqual(out.tags, ['1.0']);
   assert.equal(out.referrersCopied, 1);
-  assert.equal(out.blobsStreamed, 8, '3 platforms × (config + layer) and the SBOM\'s config and layer');
+  assert.equal(out.blobsStreamed, 8, "3 platforms × (config + layer) and the SBOM's config and layer");
   assert.ok(out.bytesStreamed > 120_000);
   assert.equal(typeof out.seconds, 'number');
   assert.match(r.stderr, /^plan: 8 blobs to stream/m, 'quiet progress lines when not on a terminal');
-  assert.equal((await getManifestRaw(basic.url, 'prod/web', '1.0', { creds: { username: 'alice', password: 'wonderland' } })).digest, img.digest);
+  assert.equal(
+    (await getManifestRaw(basic.url, 'prod/web', '1.0', { creds: { username: 'alice', password: 'wonderland' } }))
+      .digest,
+    img.digest,
+  );
 });
 
 test('--src-creds/--dest-creds override the docker config', async () => {
-  const r = await runCli(['copy', '-q', '--dest-creds', 'alice:wrong', `${anon.host}/dev/web:1.0`, `${basic.host}/other/web`], env);
+  const r = await runCli(
+    ['copy', '-q', '--dest-creds', 'alice:wrong', `${anon.host}/dev/web:1.0`, `${basic.host}/other/web`],
+    env,
+  );
   assert.equal(r.code, 1);
   assert.match(r.stderr, /UNAUTHORIZED/);
   assert.match(r.stderr, /alice/);
@@ -59,8 +73,14 @@ test('bad input exits 2 and names the bad part', async () => {
     [['copy', `${anon.host}/dev/web:1.0`, `${anon.host}/x`, '--tag', '-x'], /--tag: tag "-x"/],
     [['copy', `${anon.host}/dev/web:1.0`], /missing required argument 'DST'/],
     [['copy', '--bogus', 'a/b', 'c/d'], /unknown option '--bogus'/],
-    [['copy', `${anon.host}/dev/web:1.0`, `${anon.host}/x`, '--src-creds', 'nocolon'], /--src-creds: expected USERNAME:PASSWORD/],
-    [['copy', `${anon.host}/dev/web:1.0`, `${anon.host}/x@sha256:${'0'.repeat(64)}`], /destination digest: the source is sha256:/],
+    [
+      ['copy', `${anon.host}/dev/web:1.0`, `${anon.host}/x`, '--src-creds', 'nocolon'],
+      /--src-creds: expected USERNAME:PASSWORD/,
+    ],
+    [
+      ['copy', `${anon.host}/dev/web:1.0`, `${anon.host}/x@sha256:${'0'.repeat(64)}`],
+      /destination digest: the source is sha256:/,
+    ],
     [['tags', `${anon.host}/dev/web:1.0`], /REPO: name a repository without a tag/],
   ];
   for (const [args, pattern] of cases) {
@@ -74,7 +94,9 @@ test('registry and network failures exit 1 with the registry code or the network
   const missing = await runCli(['copy', `${anon.host}/dev/web:nope`, `${anon.host}/prod/web`], env);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /MANIFEST_UNKNOWN/);
-  const down = await runCli(['copy', '127.0.0.1:1/dev/web:1.0', `${anon.host}/prod/web`], { HOIST_INSECURE_REGISTRIES: `127.0.0.1:1,${anon.host}` });
+  const down = await runCli(['copy', '127.0.0.1:1/dev/web:1.0', `${anon.host}/prod/web`], {
+    HOIST_INSECURE_REGISTRIES: `127.0.0.1:1,${anon.host}`,
+  });
   assert.equal(down.code, 1);
   assert.match(down.stderr, /ECONNREFUSED/);
   assert.match(down.stderr, /hint: is the registry running/);

@@ -34,8 +34,18 @@ const copy = (repo: string, target: string, events?: string[]) =>
 test('transient 500, 503 and 429 answers are retried and the copy succeeds', async () => {
   const img = await seed('flaky/src', [200_000, 100_000]);
   reg.pa.addFault({ method: 'GET', pathMatch: /\/manifests\/v1$/, action: { kind: 'status', status: 503 }, times: 2 });
-  reg.pa.addFault({ method: 'GET', pathMatch: /\/blobs\/sha256:/, action: { kind: 'status', status: 500, body: '{"errors":[{"code":"UNKNOWN","message":"boom"}]}' }, times: 2 });
-  reg.pb.addFault({ method: 'PUT', pathMatch: /\/manifests\//, action: { kind: 'status', status: 429, headers: { 'retry-after': '1' } }, times: 1 });
+  reg.pa.addFault({
+    method: 'GET',
+    pathMatch: /\/blobs\/sha256:/,
+    action: { kind: 'status', status: 500, body: '{"errors":[{"code":"UNKNOWN","message":"boom"}]}' },
+    times: 2,
+  });
+  reg.pb.addFault({
+    method: 'PUT',
+    pathMatch: /\/manifests\//,
+    action: { kind: 'status', status: 429, headers: { 'retry-after': '1' } },
+    times: 1,
+  });
   const started = Date.now();
   const r = await copy('flaky/src', 'flaky/dst');
   assert.equal(r.digest, img.digest);
@@ -48,15 +58,26 @@ test('transient 500, 503 and 429 answers are retried and the copy succeeds', asy
 
 test('a persistent 5xx fails with the registry error code after the retries', async () => {
   await seed('down/src', [1000]);
-  reg.pb.addFault({ method: 'POST', pathMatch: /\/blobs\/uploads\//, action: { kind: 'status', status: 500, body: '{"errors":[{"code":"UNKNOWN","message":"disk full"}]}' }, times: Infinity });
-  await assert.rejects(copy('down/src', 'down/dst'), (e: unknown) => e instanceof RegistryError && e.status === 500 && /UNKNOWN: disk full/.test(e.message));
+  reg.pb.addFault({
+    method: 'POST',
+    pathMatch: /\/blobs\/uploads\//,
+    action: { kind: 'status', status: 500, body: '{"errors":[{"code":"UNKNOWN","message":"disk full"}]}' },
+    times: Infinity,
+  });
+  await assert.rejects(
+    copy('down/src', 'down/dst'),
+    (e: unknown) => e instanceof RegistryError && e.status === 500 && /UNKNOWN: disk full/.test(e.message),
+  );
   assert.equal((await getManifestRaw(reg.b.url, 'down/dst', 'v1')).status, 404);
 });
 
 test('a source that sends corrupt bytes is refused: digest error, no tag, no blob at the target', async () => {
   const img = await seed('liar/src', [500_000, 300_000]);
   reg.pa.addFault({ method: 'GET', pathMatch: /\/blobs\/sha256:/, action: { kind: 'corrupt' }, times: 1 });
-  await assert.rejects(copy('liar/src', 'liar/dst'), (e: unknown) => e instanceof DigestMismatch && /expected sha256:/.test(e.message));
+  await assert.rejects(
+    copy('liar/src', 'liar/dst'),
+    (e: unknown) => e instanceof DigestMismatch && /expected sha256:/.test(e.message),
+  );
   assert.equal((await getManifestRaw(reg.b.url, 'liar/dst', 'v1')).status, 404);
   assert.equal((await getManifestRaw(reg.b.url, 'liar/dst', img.digest)).status, 404);
   const corrupted = reg.pa.requests.find((q) => q.method === 'GET' && q.path.includes('/blobs/'));
@@ -67,9 +88,17 @@ test('a source that sends corrupt bytes is refused: digest error, no tag, no blo
 
 test('a registry that dies mid-upload fails cleanly, without a tag', async () => {
   await seed('dies/src', [4_000_000]);
-  reg.pb.addFault({ method: 'PUT', pathMatch: /\/blobs\/uploads\//, action: { kind: 'drop-after', bytes: 1_000_000 }, times: Infinity });
+  reg.pb.addFault({
+    method: 'PUT',
+    pathMatch: /\/blobs\/uploads\//,
+    action: { kind: 'drop-after', bytes: 1_000_000 },
+    times: Infinity,
+  });
   const events: string[] = [];
-  await assert.rejects(copy('dies/src', 'dies/dst', events), (e: unknown) => e instanceof NetworkError || e instanceof RegistryError);
+  await assert.rejects(
+    copy('dies/src', 'dies/dst', events),
+    (e: unknown) => e instanceof NetworkError || e instanceof RegistryError,
+  );
   assert.ok(events.includes('blob-retry'), 'the transfer was retried before giving up');
   assert.ok(!events.includes('tagged'));
   assert.equal((await getManifestRaw(reg.b.url, 'dies/dst', 'v1')).status, 404);
@@ -78,10 +107,20 @@ test('a registry that dies mid-upload fails cleanly, without a tag', async () =>
 test('a registry that refuses single-request uploads (413) gets chunked uploads', async () => {
   const img = await seed('chunks/src', [3_000_000, 1000]);
   const big = img.blobs.find((bl) => bl.size === 3_000_000)!.digest.slice('sha256:'.length);
-  reg.pb.addFault({ method: 'PUT', pathMatch: new RegExp(`/blobs/uploads/.*digest=sha256%3A${big}`), action: { kind: 'status', status: 413 }, times: 1 });
+  reg.pb.addFault({
+    method: 'PUT',
+    pathMatch: new RegExp(`/blobs/uploads/.*digest=sha256%3A${big}`),
+    action: { kind: 'status', status: 413 },
+    times: 1,
+  });
   const host = testHost(reg.pb.host);
   host.chunkSize = 1_000_000;
-  const r = await copyImage({ source: ref(`${reg.pa.host}/chunks/src:v1`), sourceHost: testHost(reg.pa.host), target: ref(`${reg.pb.host}/chunks/dst:v1`), targetHost: host });
+  const r = await copyImage({
+    source: ref(`${reg.pa.host}/chunks/src:v1`),
+    sourceHost: testHost(reg.pa.host),
+    target: ref(`${reg.pb.host}/chunks/dst:v1`),
+    targetHost: host,
+  });
   assert.equal(r.digest, img.digest);
   assert.equal(host.uploadMode, 'chunked');
   // Three chunks of exactly 1,000,000 bytes for the big layer; blobs that start after the switch go in one chunk each.

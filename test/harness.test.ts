@@ -199,8 +199,12 @@ void describe('proxy', () => {
     await pushImage(proxy.url, 'via/proxy', image, { tag: 'v1' });
     const methods = proxy.requests.map((q) => `${q.method} ${q.status}`);
     assert.deepEqual(methods, [
-      'HEAD 404', 'POST 202', 'PUT 201', // config
-      'HEAD 404', 'POST 202', 'PUT 201', // layer
+      'HEAD 404',
+      'POST 202',
+      'PUT 201', // config
+      'HEAD 404',
+      'POST 202',
+      'PUT 201', // layer
       'PUT 201', // manifest
     ]);
     assert.ok(proxy.requests.every((q) => q.path.startsWith('/v2/via/proxy/')));
@@ -224,7 +228,10 @@ void describe('proxy', () => {
     assert.equal(second.status, 200);
     assert.equal(second.digest, image.digest);
     const gets = proxy.requests.filter((q) => q.method === 'GET');
-    assert.deepEqual(gets.map((q) => q.status), [500, 200]);
+    assert.deepEqual(
+      gets.map((q) => q.status),
+      [500, 200],
+    );
   });
 
   void test('corrupt flips one byte of a blob and keeps its length', async () => {

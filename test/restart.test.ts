@@ -31,12 +31,22 @@ after(async () => {
 });
 
 async function serve(port: number): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, [ENTRY, 'serve', '--port', String(port), '--data-dir', join(dir, 'data'), '--log-level', 'warn'], {
-    env: { ...process.env, HOIST_ADMIN_PASSWORD: 'restart-password', HOIST_PROMOTION_LEASE_MS: '1500' },
-    stdio: 'ignore',
-  });
+  const proc = spawn(
+    process.execPath,
+    [ENTRY, 'serve', '--port', String(port), '--data-dir', join(dir, 'data'), '--log-level', 'warn'],
+    {
+      env: { ...process.env, HOIST_ADMIN_PASSWORD: 'restart-password', HOIST_PROMOTION_LEASE_MS: '1500' },
+      stdio: 'ignore',
+    },
+  );
   for (let i = 0; i < 300; i++) {
-    if (await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false)) return proc;
+    if (
+      await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return proc;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('hoist serve did not start');
@@ -61,12 +71,16 @@ test('a promotion interrupted by SIGKILL is finished after restart, exactly once
   const p = await c.promotions.request('big', 'big', { digest: image.digest, from: 'dev', to: ['prod'] });
 
   // Kill the server while the copy is under way.
-  for (let i = 0; i < 100 && (await c.promotions.get('big', p.id)).targets[0]?.state !== 'PROMOTING'; i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 100 && (await c.promotions.get('big', p.id)).targets[0]?.state !== 'PROMOTING'; i++)
+    await new Promise((r) => setTimeout(r, 20));
   assert.equal((await c.promotions.get('big', p.id)).targets[0]?.state, 'PROMOTING');
   await new Promise((r) => setTimeout(r, 300));
   server.kill('SIGKILL');
   await new Promise((r) => server?.once('exit', r));
-  const head = await fetch(`${b.url}/v2/prod/big/manifests/1`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+  const head = await fetch(`${b.url}/v2/prod/big/manifests/1`, {
+    method: 'HEAD',
+    headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+  });
   assert.equal(head.status, 404, 'killed before the tag was written');
 
   server = await serve(port);
@@ -76,9 +90,14 @@ test('a promotion interrupted by SIGKILL is finished after restart, exactly once
     if (state !== 'PROMOTED') await new Promise((r) => setTimeout(r, 100));
   }
   assert.equal(state, 'PROMOTED');
-  const after = await fetch(`${b.url}/v2/prod/big/manifests/1`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+  const after = await fetch(`${b.url}/v2/prod/big/manifests/1`, {
+    method: 'HEAD',
+    headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+  });
   assert.equal(after.headers.get('docker-content-digest'), image.digest);
-  const promoted = (await c.audit.list({ objectType: 'promotion', objectId: p.id })).items.filter((e) => e.action === 'promotion.promoted');
+  const promoted = (await c.audit.list({ objectType: 'promotion', objectId: p.id })).items.filter(
+    (e) => e.action === 'promotion.promoted',
+  );
   assert.equal(promoted.length, 1, 'exactly one promotion recorded');
   assert.equal((await c.audit.verify()).ok, true);
 });

@@ -29,13 +29,20 @@ let server: ChildProcess | undefined;
 let url: string;
 
 async function startServer(port: number): Promise<{ proc: ChildProcess; stderr: () => string }> {
-  const proc = spawn(process.execPath, [ENTRY, 'serve', '--port', String(port), '--data-dir', join(dir, 'data'), '--log-level', 'warn'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(
+    process.execPath,
+    [ENTRY, 'serve', '--port', String(port), '--data-dir', join(dir, 'data'), '--log-level', 'warn'],
+    { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`hoist serve exited ${proc.exitCode}: ${stderr}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return { proc, stderr: () => stderr };
     if (Date.now() > deadline) throw new Error(`hoist serve did not get ready: ${stderr}`);
     await new Promise((r) => setTimeout(r, 200));
@@ -43,7 +50,9 @@ async function startServer(port: number): Promise<{ proc: ChildProcess; stderr: 
 }
 
 function exited(proc: ChildProcess): Promise<number | null> {
-  return proc.exitCode !== null ? Promise.resolve(proc.exitCode) : new Promise((r) => proc.once('exit', (code) => r(code)));
+  return proc.exitCode !== null
+    ? Promise.resolve(proc.exitCode)
+    : new Promise((r) => proc.once('exit', (code) => r(code)));
 }
 
 before(async () => {
@@ -73,9 +82,28 @@ test('serve, login, manage the model from the CLI, verify the audit chain, stop 
   await ok(['project', 'create', 'shop', '--description', 'the shop']);
   await ok(['app', 'add', 'shop', 'web']);
   await ok(['env', 'set', 'shop', 'dev', '--kind', 'repository', '--registry', 'local', '--repository', 'dev/{app}']);
-  await ok(['env', 'set', 'shop', 'prod', '--kind', 'tag', '--registry', 'local', '--repository', 'apps/{app}', '--tag', 'prod', '--protected']);
-  assert.deepEqual(JSON.parse(await ok(['pipeline', 'set', 'shop', 'dev:prod', '-o', 'json'])), [{ from: 'dev', to: 'prod' }]);
-  assert.match(await ok(['env', 'list', 'shop', '-o', 'table']), /^NAME +POSITION +KIND +REGISTRY +REPOSITORY +TAG +PROTECTED +SOAKSECONDS\ndev +0 +repository +local +dev\/\{app\} +- +false +0\nprod +1 +tag/);
+  await ok([
+    'env',
+    'set',
+    'shop',
+    'prod',
+    '--kind',
+    'tag',
+    '--registry',
+    'local',
+    '--repository',
+    'apps/{app}',
+    '--tag',
+    'prod',
+    '--protected',
+  ]);
+  assert.deepEqual(JSON.parse(await ok(['pipeline', 'set', 'shop', 'dev:prod', '-o', 'json'])), [
+    { from: 'dev', to: 'prod' },
+  ]);
+  assert.match(
+    await ok(['env', 'list', 'shop', '-o', 'table']),
+    /^NAME +POSITION +KIND +REGISTRY +REPOSITORY +TAG +PROTECTED +SOAKSECONDS\ndev +0 +repository +local +dev\/\{app\} +- +false +0\nprod +1 +tag/,
+  );
   assert.match(await ok(['project', 'show', 'shop', '-o', 'yaml']), /applications:\n {2}- web\n/);
   const bad = await runCli(['pipeline', 'set', 'shop', 'dev:dev'], env);
   assert.equal(bad.code, 2);
@@ -88,17 +116,27 @@ test('serve, login, manage the model from the CLI, verify the audit chain, stop 
   assert.match(plan, /^~ update registry local \(url: "127\.0\.0\.1:5999" → "127\.0\.0\.1:5000"\)$/m);
   assert.match(plan, /^\+ create environment shop\/staging$/m);
   assert.match(plan, /dry run: nothing changed/);
-  assert.deepEqual(JSON.parse(await ok(['pipeline', 'show', 'shop', '-o', 'json'])), [{ from: 'dev', to: 'prod' }], 'a dry run changes nothing');
+  assert.deepEqual(
+    JSON.parse(await ok(['pipeline', 'show', 'shop', '-o', 'json'])),
+    [{ from: 'dev', to: 'prod' }],
+    'a dry run changes nothing',
+  );
   assert.match(await ok(['apply', '-f', example]), /applied \d+ changes/);
   assert.equal(await ok(['apply', '-f', example]), 'nothing to change\n');
   const exported = join(dir, 'exported.yaml');
   await ok(['export', '-f', exported]);
   assert.equal(await ok(['apply', '-f', exported]), 'nothing to change\n', 'an export applies as no change');
   const broken = join(dir, 'broken.yaml');
-  await writeFile(broken, 'apiVersion: hoist/v1\nprojects:\n  - name: shop\n    environments:\n      - name: dev\n        kind: cloud\n');
+  await writeFile(
+    broken,
+    'apiVersion: hoist/v1\nprojects:\n  - name: shop\n    environments:\n      - name: dev\n        kind: cloud\n',
+  );
   const bad2 = await runCli(['apply', '-f', broken], env);
   assert.equal(bad2.code, 2);
-  assert.match(bad2.stderr, /broken\.yaml:6:15: projects\[0\]\.environments\[0\]\.kind: kind must be repository or tag/);
+  assert.match(
+    bad2.stderr,
+    /broken\.yaml:6:15: projects\[0\]\.environments\[0\]\.kind: kind must be repository or tag/,
+  );
 
   // Artifacts: CI registers an image from a real registry.
   const ciRegistry = await startRegistry();
@@ -106,35 +144,139 @@ test('serve, login, manage the model from the CLI, verify the audit chain, stop 
     const img = buildImage({ layers: [5000], labels: { team: 'shop' } });
     await pushImage(ciRegistry.url, 'ci/web', img, { tag: '7' });
     await ok(['registry', 'set', 'ci-reg', '--url', `http://${ciRegistry.host}`]);
-    await ok(['env', 'set', 'shop', 'ci', '--kind', 'repository', '--registry', 'ci-reg', '--repository', 'ci/{app}', '--position', '0']);
-    const registered = JSON.parse(await ok(['artifact', 'register', `${ciRegistry.host}/ci/web:7`, '--project', 'shop', '--app', 'web', '--branch', 'main', '--commit', 'abc123', '--label', 'ticket=SHOP-1', '-o', 'json']));
-    assert.deepEqual([registered.digest, registered.labels.team, registered.build.labels], [img.digest, 'shop', { ticket: 'SHOP-1' }]);
-    const listed = JSON.parse(await ok(['artifact', 'list', '--project', 'shop', '--app', 'web', '--env', 'ci', '-o', 'json']));
-    assert.deepEqual(listed.map((a: { digest: string; environments: string[] }) => [a.digest, a.environments]), [[img.digest, ['ci']]]);
+    await ok([
+      'env',
+      'set',
+      'shop',
+      'ci',
+      '--kind',
+      'repository',
+      '--registry',
+      'ci-reg',
+      '--repository',
+      'ci/{app}',
+      '--position',
+      '0',
+    ]);
+    const registered = JSON.parse(
+      await ok([
+        'artifact',
+        'register',
+        `${ciRegistry.host}/ci/web:7`,
+        '--project',
+        'shop',
+        '--app',
+        'web',
+        '--branch',
+        'main',
+        '--commit',
+        'abc123',
+        '--label',
+        'ticket=SHOP-1',
+        '-o',
+        'json',
+      ]),
+    );
+    assert.deepEqual(
+      [registered.digest, registered.labels.team, registered.build.labels],
+      [img.digest, 'shop', { ticket: 'SHOP-1' }],
+    );
+    const listed = JSON.parse(
+      await ok(['artifact', 'list', '--project', 'shop', '--app', 'web', '--env', 'ci', '-o', 'json']),
+    );
+    assert.deepEqual(
+      listed.map((a: { digest: string; environments: string[] }) => [a.digest, a.environments]),
+      [[img.digest, ['ci']]],
+    );
 
     // Promote it from the CLI; the server's runner copies it.
-    await ok(['env', 'set', 'shop', 'qa', '--kind', 'repository', '--registry', 'ci-reg', '--repository', 'qa/{app}', '--position', '1']);
+    await ok([
+      'env',
+      'set',
+      'shop',
+      'qa',
+      '--kind',
+      'repository',
+      '--registry',
+      'ci-reg',
+      '--repository',
+      'qa/{app}',
+      '--position',
+      '1',
+    ]);
     await ok(['pipeline', 'set', 'shop', 'ci:qa', 'dev:staging', 'staging:prod']);
-    const requested = JSON.parse(await ok(['promote', 'web', '--project', 'shop', '--tag', '7', '--from', 'ci', '--to', 'qa', '--comment', 'first', '-o', 'json']));
-    assert.ok(['QUEUED', 'PROMOTING', 'PROMOTED'].includes(requested.targets[0].state), 'no approvals needed: queued, and the runner starts at once');
+    const requested = JSON.parse(
+      await ok([
+        'promote',
+        'web',
+        '--project',
+        'shop',
+        '--tag',
+        '7',
+        '--from',
+        'ci',
+        '--to',
+        'qa',
+        '--comment',
+        'first',
+        '-o',
+        'json',
+      ]),
+    );
+    assert.ok(
+      ['QUEUED', 'PROMOTING', 'PROMOTED'].includes(requested.targets[0].state),
+      'no approvals needed: queued, and the runner starts at once',
+    );
     let state = '';
     for (let i = 0; i < 100 && state !== 'PROMOTED'; i++) {
       state = JSON.parse(await ok(['requests', '--project', 'shop', '-o', 'json']))[0].targets[0].state;
       if (state !== 'PROMOTED') await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(state, 'PROMOTED');
-    const promoted = await fetch(`${ciRegistry.url}/v2/qa/web/manifests/7`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    const promoted = await fetch(`${ciRegistry.url}/v2/qa/web/manifests/7`, {
+      method: 'HEAD',
+      headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
     assert.equal(promoted.headers.get('docker-content-digest'), img.digest);
-    assert.match(await ok(['requests', '--project', 'shop', '-o', 'table']), /^ID +APP +FROM +TO +STATE +APPROVALS +REQUESTEDBY +REASONS\n\S+ +web +ci +qa +PROMOTED +0\/0 +admin/);
-    const shown = JSON.parse(await ok(['artifact', 'show', img.digest, '--project', 'shop', '--app', 'web', '-o', 'json']));
-    assert.deepEqual(shown.journey.map((j: { from: string; to: string; state: string }) => [j.from, j.to, j.state]), [['ci', 'qa', 'PROMOTED']]);
-    assert.deepEqual(shown.environments.map((e: { environment: string }) => e.environment), ['ci', 'qa']);
+    assert.match(
+      await ok(['requests', '--project', 'shop', '-o', 'table']),
+      /^ID +APP +FROM +TO +STATE +APPROVALS +REQUESTEDBY +REASONS\n\S+ +web +ci +qa +PROMOTED +0\/0 +admin/,
+    );
+    const shown = JSON.parse(
+      await ok(['artifact', 'show', img.digest, '--project', 'shop', '--app', 'web', '-o', 'json']),
+    );
+    assert.deepEqual(
+      shown.journey.map((j: { from: string; to: string; state: string }) => [j.from, j.to, j.state]),
+      [['ci', 'qa', 'PROMOTED']],
+    );
+    assert.deepEqual(
+      shown.environments.map((e: { environment: string }) => e.environment),
+      ['ci', 'qa'],
+    );
     const history = JSON.parse(await ok(['history', '--project', 'shop', '--env', 'qa', '-o', 'json']));
-    assert.deepEqual(history.map((h: { from: string; to: string; tag: string; state: string; comment: string }) => [h.from, h.to, h.tag, h.state, h.comment]), [['ci', 'qa', '7', 'PROMOTED', 'first']]);
-    assert.match(await ok(['check-deploy', '--project', 'shop', '--env', 'qa', '--digest', img.digest, '-o', 'table']), /^allowed: promoted to qa/);
-    const gate = await runCli(['check-deploy', '--project', 'shop', '--env', 'prod', '--digest', img.digest, '-o', 'table'], env);
+    assert.deepEqual(
+      history.map((h: { from: string; to: string; tag: string; state: string; comment: string }) => [
+        h.from,
+        h.to,
+        h.tag,
+        h.state,
+        h.comment,
+      ]),
+      [['ci', 'qa', '7', 'PROMOTED', 'first']],
+    );
+    assert.match(
+      await ok(['check-deploy', '--project', 'shop', '--env', 'qa', '--digest', img.digest, '-o', 'table']),
+      /^allowed: promoted to qa/,
+    );
+    const gate = await runCli(
+      ['check-deploy', '--project', 'shop', '--env', 'prod', '--digest', img.digest, '-o', 'table'],
+      env,
+    );
     assert.deepEqual([gate.code, gate.stdout.trim()], [1, `NOT allowed: ${img.digest} was never promoted to prod`]);
-    const noEdge = await runCli(['promote', 'web', '--project', 'shop', '--digest', img.digest, '--from', 'ci', '--to', 'prod', '-o', 'json'], env);
+    const noEdge = await runCli(
+      ['promote', 'web', '--project', 'shop', '--digest', img.digest, '--from', 'ci', '--to', 'prod', '-o', 'json'],
+      env,
+    );
     assert.equal(noEdge.code, 1, 'every target rejected');
     assert.match(noEdge.stdout, /the pipeline has no edge ci → prod/);
   } finally {
@@ -142,13 +284,42 @@ test('serve, login, manage the model from the CLI, verify the audit chain, stop 
   }
 
   // Policies with devtctl's spellings, and Devtron's apply file.
-  const created = JSON.parse(await ok(['policy', 'create', '--name', 'prod-gate', '--failCondition', 'scan.critical > 0', '--pass-condition', 'signature.present', '--approverCount', '1', '--allowRequestFromApprove', '-o', 'json']));
-  assert.deepEqual([created.version, created.approverCount, created.allowRequesterFromApprove, created.failConditions], [1, 1, true, ['scan.critical > 0']]);
+  const created = JSON.parse(
+    await ok([
+      'policy',
+      'create',
+      '--name',
+      'prod-gate',
+      '--failCondition',
+      'scan.critical > 0',
+      '--pass-condition',
+      'signature.present',
+      '--approverCount',
+      '1',
+      '--allowRequestFromApprove',
+      '-o',
+      'json',
+    ]),
+  );
+  assert.deepEqual(
+    [created.version, created.approverCount, created.allowRequesterFromApprove, created.failConditions],
+    [1, 1, true, ['scan.critical > 0']],
+  );
   const badCel = await runCli(['policy', 'update', 'prod-gate', '--fail-condition', 'scan.critical >'], env);
   assert.equal(badCel.code, 2);
   assert.match(badCel.stderr, /failConditions\[0\]: line 1, column \d+/);
-  const applied = await ok(['policy', 'apply', '-f', fileURLToPath(new URL('../examples/applyPolicy.yaml', import.meta.url)), '-o', 'json']);
-  assert.deepEqual(JSON.parse(applied).appliesTo, [{ project: 'shop', application: 'api', environment: 'prod' }, { project: 'shop', application: 'web', environment: 'prod' }]);
+  const applied = await ok([
+    'policy',
+    'apply',
+    '-f',
+    fileURLToPath(new URL('../examples/applyPolicy.yaml', import.meta.url)),
+    '-o',
+    'json',
+  ]);
+  assert.deepEqual(JSON.parse(applied).appliesTo, [
+    { project: 'shop', application: 'api', environment: 'prod' },
+    { project: 'shop', application: 'web', environment: 'prod' },
+  ]);
 
   s.proc.kill('SIGTERM');
   assert.equal(await exited(s.proc), 0, 'graceful shutdown exits 0');
@@ -166,7 +337,10 @@ test('serve, login, manage the model from the CLI, verify the audit chain, stop 
 test('an unreachable PostgreSQL and a database from a newer hoist are refused with a clear error', async () => {
   const down = await runCli(['db', 'migrate', '--database-url', 'postgres://hoist@127.0.0.1:1/hoist'], env);
   assert.equal(down.code, 1);
-  assert.match(down.stderr, /cannot reach PostgreSQL at postgres:\/\/hoist@127\.0\.0\.1:1\/hoist: ECONNREFUSED; is it running/);
+  assert.match(
+    down.stderr,
+    /cannot reach PostgreSQL at postgres:\/\/hoist@127\.0\.0\.1:1\/hoist: ECONNREFUSED; is it running/,
+  );
   const pgUrl = await (await sharedPostgres()).createDatabase();
   const db = await openDatabase({ url: pgUrl });
   await migrate(db.db as never);
@@ -176,4 +350,3 @@ test('an unreachable PostgreSQL and a database from a newer hoist are refused wi
   assert.equal(newer.code, 1);
   assert.match(newer.stderr, /migrated by a newer hoist \(it has migration 9999-from-the-future/);
 });
-

@@ -23,7 +23,8 @@ before(async () => {
     const start = last === null ? 0 : ALL.indexOf(last) + 1;
     const page = ALL.slice(start, start + Math.min(n, 10));
     const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (start + page.length < ALL.length) headers.link = `</v2/dev/web/tags/list?n=${n}&last=${page.at(-1)}>; rel="next"`;
+    if (start + page.length < ALL.length)
+      headers.link = `</v2/dev/web/tags/list?n=${n}&last=${page.at(-1)}>; rel="next"`;
     res.writeHead(200, headers).end(JSON.stringify({ name: 'dev/web', tags: page }));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -34,5 +35,9 @@ after(() => new Promise<void>((r) => server.close(() => r())));
 test('every page of tags is followed and joined in order', async () => {
   const tags = await openRepository(testHost(host), 'dev/web').listTags();
   assert.deepEqual(tags, ALL);
-  assert.deepEqual(seen, ['/v2/dev/web/tags/list?n=1000', '/v2/dev/web/tags/list?n=1000&last=v09', '/v2/dev/web/tags/list?n=1000&last=v19']);
+  assert.deepEqual(seen, [
+    '/v2/dev/web/tags/list?n=1000',
+    '/v2/dev/web/tags/list?n=1000&last=v09',
+    '/v2/dev/web/tags/list?n=1000&last=v19',
+  ]);
 });

@@ -12,7 +12,8 @@ import { evaluatePolicy } from '../../src/policy/evaluate.ts';
 import { policyVariables } from '../../src/policy/inputs.ts';
 import { median } from '../copy/stats.ts';
 
-const EXPR = 'image.tag.startsWith("v") && scan.critical == 0 && scan.high <= 3 && image.labels["team"] == "shop" && "MIT" in sbom.licenses';
+const EXPR =
+  'image.tag.startsWith("v") && scan.critical == 0 && scan.high <= 3 && image.labels["team"] == "shop" && "MIT" in sbom.licenses';
 const vars = policyVariables({
   image: { repository: 'shop/web', tag: 'v1.2.3', digest: `sha256:${'a'.repeat(64)}`, labels: { team: 'shop' } },
   scan: { critical: 0, high: 2, medium: 1, low: 0 },
@@ -37,7 +38,10 @@ const ours = compileCondition(EXPR);
 if (!ours.ok) throw new Error(ours.error);
 const celJs = rate(() => ours.value.run(vars));
 const buf = plan(celEnv(), parse(EXPR));
-const toMap = (v: unknown): unknown => (v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date) ? new Map(Object.entries(v).map(([k, x]) => [k, toMap(x)])) : v);
+const toMap = (v: unknown): unknown =>
+  v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date)
+    ? new Map(Object.entries(v).map(([k, x]) => [k, toMap(x)]))
+    : v;
 const bufVars = toMap({ image: vars.image, scan: vars.scan, sbom: vars.sbom }) as Map<string, unknown>;
 if (buf(Object.fromEntries(bufVars) as never) !== true) throw new Error('@bufbuild/cel disagrees');
 const bufbuild = rate(() => buf(Object.fromEntries(bufVars) as never));
@@ -52,4 +56,7 @@ const lines = [
 process.stdout.write(`${lines.join('\n')}\n`);
 const dir = fileURLToPath(new URL('../results/', import.meta.url));
 mkdirSync(dir, { recursive: true });
-writeFileSync(`${dir}cel-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, `${JSON.stringify({ expression: EXPR, celJs, bufbuild, policiesPerSecond: policies, node: process.version }, null, 2)}\n`);
+writeFileSync(
+  `${dir}cel-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
+  `${JSON.stringify({ expression: EXPR, celJs, bufbuild, policiesPerSecond: policies, node: process.version }, null, 2)}\n`,
+);

@@ -73,7 +73,9 @@ async function compare(
     row.skopeoRequests = await countRequests(counts.skopeo, counts.prepare);
   }
   rows.push(row);
-  process.stderr.write(`${scenario}: hoist ${row.hoistMedian.toFixed(0)} ms, skopeo ${row.skopeoMedian.toFixed(0)} ms, ratio ${row.ratio}\n`);
+  process.stderr.write(
+    `${scenario}: hoist ${row.hoistMedian.toFixed(0)} ms, skopeo ${row.skopeoMedian.toFixed(0)} ms, ratio ${row.ratio}\n`,
+  );
   return row;
 }
 
@@ -108,57 +110,91 @@ async function main(): Promise<void> {
   await pushImage(A.url, 'bench/e', many, { tag: '1' });
 
   // (a) cross-registry, 8 × 16 MiB
-  if (ONLY.has('a')) await compare(
-    '(a) cross-registry, 8 layers × 16 MiB',
-    0.85,
-    () => hoist(`${A.host}/bench/a:1`, `${B.host}/${fresh('a-hoist')}`),
-    () => skopeo(`${A.host}/bench/a:1`, `${B.host}/${fresh('a-skopeo')}`),
-    { hoist: () => hoist(`${PA.host}/bench/a:1`, `${PB.host}/${fresh('a-hoist')}`), skopeo: () => skopeo(`${PA.host}/bench/a:1`, `${PB.host}/${fresh('a-skopeo')}`) },
-  );
+  if (ONLY.has('a'))
+    await compare(
+      '(a) cross-registry, 8 layers × 16 MiB',
+      0.85,
+      () => hoist(`${A.host}/bench/a:1`, `${B.host}/${fresh('a-hoist')}`),
+      () => skopeo(`${A.host}/bench/a:1`, `${B.host}/${fresh('a-skopeo')}`),
+      {
+        hoist: () => hoist(`${PA.host}/bench/a:1`, `${PB.host}/${fresh('a-hoist')}`),
+        skopeo: () => skopeo(`${PA.host}/bench/a:1`, `${PB.host}/${fresh('a-skopeo')}`),
+      },
+    );
 
   // (b) same registry, another repository: cold and warm skopeo cache
-  const bCounts = { hoist: () => hoist(`${PA.host}/bench/a:1`, `${PA.host}/${fresh('b-hoist')}`), skopeo: () => skopeo(`${PA.host}/bench/a:1`, `${PA.host}/${fresh('b-skopeo')}`) };
-  if (ONLY.has('b')) await compare('(b) same registry, skopeo cache cold', 0.3, () => hoist(`${A.host}/bench/a:1`, `${A.host}/${fresh('b-hoist')}`), () => skopeo(`${A.host}/bench/a:1`, `${A.host}/${fresh('b-skopeo')}`), bCounts);
+  const bCounts = {
+    hoist: () => hoist(`${PA.host}/bench/a:1`, `${PA.host}/${fresh('b-hoist')}`),
+    skopeo: () => skopeo(`${PA.host}/bench/a:1`, `${PA.host}/${fresh('b-skopeo')}`),
+  };
+  if (ONLY.has('b'))
+    await compare(
+      '(b) same registry, skopeo cache cold',
+      0.3,
+      () => hoist(`${A.host}/bench/a:1`, `${A.host}/${fresh('b-hoist')}`),
+      () => skopeo(`${A.host}/bench/a:1`, `${A.host}/${fresh('b-skopeo')}`),
+      bCounts,
+    );
   if (ONLY.has('b')) await skopeo(`${A.host}/bench/a:1`, `${A.host}/${fresh('b-warmup')}`);
-  if (ONLY.has('b')) await compare(
-    '(b) same registry, skopeo cache warm',
-    1.2,
-    () => hoist(`${A.host}/bench/a:1`, `${A.host}/${fresh('b-hoist')}`),
-    () => skopeo(`${A.host}/bench/a:1`, `${A.host}/${fresh('b-skopeo')}`, false),
-    { hoist: bCounts.hoist, skopeo: () => skopeo(`${PA.host}/bench/a:1`, `${PA.host}/${fresh('b-skopeo')}`, false) },
-  );
+  if (ONLY.has('b'))
+    await compare(
+      '(b) same registry, skopeo cache warm',
+      1.2,
+      () => hoist(`${A.host}/bench/a:1`, `${A.host}/${fresh('b-hoist')}`),
+      () => skopeo(`${A.host}/bench/a:1`, `${A.host}/${fresh('b-skopeo')}`, false),
+      { hoist: bCounts.hoist, skopeo: () => skopeo(`${PA.host}/bench/a:1`, `${PA.host}/${fresh('b-skopeo')}`, false) },
+    );
 
   // (c) re-copy of an image already present
   await hoist(`${A.host}/bench/a:1`, `${B.host}/bench/c:1`);
   await hoist(`${PA.host}/bench/a:1`, `${PB.host}/bench/c-count:1`);
-  const cCounts = (extra: string[]) => ({ hoist: () => hoist(`${PA.host}/bench/a:1`, `${PB.host}/bench/c-count:1`, extra), skopeo: () => skopeo(`${PA.host}/bench/a:1`, `${PB.host}/bench/c-count:1`) });
-  if (ONLY.has('c')) await compare('(c) re-copy, present (--no-referrers)', 1.5, () => hoist(`${A.host}/bench/a:1`, `${B.host}/bench/c:1`, ['--no-referrers']), () => skopeo(`${A.host}/bench/a:1`, `${B.host}/bench/c:1`), cCounts(['--no-referrers']));
-  if (ONLY.has('c')) await compare(
-    '(c) re-copy, present (default: referrers checked)',
-    1.5,
-    () => hoist(`${A.host}/bench/a:1`, `${B.host}/bench/c:1`),
-    () => skopeo(`${A.host}/bench/a:1`, `${B.host}/bench/c:1`),
-    cCounts([]),
-    'skopeo does not look for referrers; hoist also checks for new signatures/SBOMs',
-  );
+  const cCounts = (extra: string[]) => ({
+    hoist: () => hoist(`${PA.host}/bench/a:1`, `${PB.host}/bench/c-count:1`, extra),
+    skopeo: () => skopeo(`${PA.host}/bench/a:1`, `${PB.host}/bench/c-count:1`),
+  });
+  if (ONLY.has('c'))
+    await compare(
+      '(c) re-copy, present (--no-referrers)',
+      1.5,
+      () => hoist(`${A.host}/bench/a:1`, `${B.host}/bench/c:1`, ['--no-referrers']),
+      () => skopeo(`${A.host}/bench/a:1`, `${B.host}/bench/c:1`),
+      cCounts(['--no-referrers']),
+    );
+  if (ONLY.has('c'))
+    await compare(
+      '(c) re-copy, present (default: referrers checked)',
+      1.5,
+      () => hoist(`${A.host}/bench/a:1`, `${B.host}/bench/c:1`),
+      () => skopeo(`${A.host}/bench/a:1`, `${B.host}/bench/c:1`),
+      cCounts([]),
+      'skopeo does not look for referrers; hoist also checks for new signatures/SBOMs',
+    );
 
   // (d) an index of 4 platforms
-  if (ONLY.has('d')) await compare(
-    '(d) index of 4 platforms × 2 × 4 MiB',
-    0.6,
-    () => hoist(`${A.host}/bench/d:1`, `${B.host}/${fresh('d-hoist')}`),
-    () => skopeo(`${A.host}/bench/d:1`, `${B.host}/${fresh('d-skopeo')}`),
-    { hoist: () => hoist(`${PA.host}/bench/d:1`, `${PB.host}/${fresh('d-hoist')}`), skopeo: () => skopeo(`${PA.host}/bench/d:1`, `${PB.host}/${fresh('d-skopeo')}`) },
-  );
+  if (ONLY.has('d'))
+    await compare(
+      '(d) index of 4 platforms × 2 × 4 MiB',
+      0.6,
+      () => hoist(`${A.host}/bench/d:1`, `${B.host}/${fresh('d-hoist')}`),
+      () => skopeo(`${A.host}/bench/d:1`, `${B.host}/${fresh('d-skopeo')}`),
+      {
+        hoist: () => hoist(`${PA.host}/bench/d:1`, `${PB.host}/${fresh('d-hoist')}`),
+        skopeo: () => skopeo(`${PA.host}/bench/d:1`, `${PB.host}/${fresh('d-skopeo')}`),
+      },
+    );
 
   // (e) 100 small layers
-  if (ONLY.has('e')) await compare(
-    '(e) 100 layers × 16 KiB',
-    0.6,
-    () => hoist(`${A.host}/bench/e:1`, `${B.host}/${fresh('e-hoist')}`),
-    () => skopeo(`${A.host}/bench/e:1`, `${B.host}/${fresh('e-skopeo')}`),
-    { hoist: () => hoist(`${PA.host}/bench/e:1`, `${PB.host}/${fresh('e-hoist')}`), skopeo: () => skopeo(`${PA.host}/bench/e:1`, `${PB.host}/${fresh('e-skopeo')}`) },
-  );
+  if (ONLY.has('e'))
+    await compare(
+      '(e) 100 layers × 16 KiB',
+      0.6,
+      () => hoist(`${A.host}/bench/e:1`, `${B.host}/${fresh('e-hoist')}`),
+      () => skopeo(`${A.host}/bench/e:1`, `${B.host}/${fresh('e-skopeo')}`),
+      {
+        hoist: () => hoist(`${PA.host}/bench/e:1`, `${PB.host}/${fresh('e-hoist')}`),
+        skopeo: () => skopeo(`${PA.host}/bench/e:1`, `${PB.host}/${fresh('e-skopeo')}`),
+      },
+    );
 
   // (f) memory for one 1 GiB layer
   report(ONLY.has('f') ? await memoryScenario() : undefined);
@@ -170,7 +206,10 @@ async function memoryScenario(): Promise<Record<string, unknown>> {
   const huge = buildImageWithBlobs([layer]);
   await pushImage(A.url, 'bench/f', huge, { tag: '1' });
   const hf = await hoistCopy(`${A.host}/bench/f:1`, `${B.host}/bench/f-hoist:1`, insecure, [], true);
-  const sf = await skopeoCopy(`${A.host}/bench/f:1`, `${B.host}/bench/f-skopeo:1`, { coldCache: true, measureMemory: true });
+  const sf = await skopeoCopy(`${A.host}/bench/f:1`, `${B.host}/bench/f-skopeo:1`, {
+    coldCache: true,
+    measureMemory: true,
+  });
   const copied = (await digestAt(B, 'bench/f-hoist:1')) === huge.digest;
   return {
     hoistMaxRssMiB: Math.round((hf.maxRssKiB ?? 0) / 1024),
@@ -191,7 +230,9 @@ function report(memory: Record<string, unknown> | undefined): void {
       (r) =>
         `${pad(r.scenario, 52)} ${pad((r.hoistMedian / 1000).toFixed(3), 8)} ${pad((r.skopeoMedian / 1000).toFixed(3), 9)} ${pad(r.ratio.toFixed(2), 6)} ${pad(r.target, 8)} ${pad(r.pass ? 'PASS' : 'MISS', 6)} ${r.hoistRequests ?? '-'}/${r.skopeoRequests ?? '-'}`,
     ),
-    memory === undefined ? '' : `(f) 1 GiB layer: hoist peak RSS ${String(memory.hoistMaxRssMiB)} MiB in ${String(memory.hoistSeconds)} s, skopeo ${String(memory.skopeoMaxRssMiB)} MiB in ${String(memory.skopeoSeconds)} s; target ${String(memory.target)}: ${memory.pass ? 'PASS' : 'MISS'}`,
+    memory === undefined
+      ? ''
+      : `(f) 1 GiB layer: hoist peak RSS ${String(memory.hoistMaxRssMiB)} MiB in ${String(memory.hoistSeconds)} s, skopeo ${String(memory.skopeoMaxRssMiB)} MiB in ${String(memory.skopeoSeconds)} s; target ${String(memory.target)}: ${memory.pass ? 'PASS' : 'MISS'}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   const results = {

@@ -29,7 +29,12 @@ function hoistEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-function run(command: string, args: string[], measureMemory: boolean, env: NodeJS.ProcessEnv = process.env): Promise<Run> {
+function run(
+  command: string,
+  args: string[],
+  measureMemory: boolean,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Run> {
   const [cmd, argv] = measureMemory ? ['/usr/bin/time', ['-f', 'MAXRSS %M', command, ...args]] : [command, args];
   return new Promise((resolve, reject) => {
     const started = performance.now();
@@ -51,14 +56,38 @@ function run(command: string, args: string[], measureMemory: boolean, env: NodeJ
   });
 }
 
-export function hoistCopy(src: string, dst: string, insecure: string[], extra: string[] = [], measureMemory = false): Promise<Run> {
+export function hoistCopy(
+  src: string,
+  dst: string,
+  insecure: string[],
+  extra: string[] = [],
+  measureMemory = false,
+): Promise<Run> {
   const flags = insecure.flatMap((h) => ['--insecure-registry', h]);
-  return run(process.execPath, [HOIST, 'copy', '-q', '--json', ...flags, ...extra, src, dst], measureMemory, hoistEnv());
+  return run(
+    process.execPath,
+    [HOIST, 'copy', '-q', '--json', ...flags, ...extra, src, dst],
+    measureMemory,
+    hoistEnv(),
+  );
 }
 
-export function skopeoCopy(src: string, dst: string, opts: { coldCache: boolean; measureMemory?: boolean }): Promise<Run> {
+export function skopeoCopy(
+  src: string,
+  dst: string,
+  opts: { coldCache: boolean; measureMemory?: boolean },
+): Promise<Run> {
   if (opts.coldCache) rmSync(SKOPEO_CACHE, { force: true });
-  const args = ['copy', '-q', '--all', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${src}`, `docker://${dst}`];
+  const args = [
+    'copy',
+    '-q',
+    '--all',
+    '--preserve-digests',
+    '--src-tls-verify=false',
+    '--dest-tls-verify=false',
+    `docker://${src}`,
+    `docker://${dst}`,
+  ];
   return run('skopeo', args, opts.measureMemory ?? false);
 }
 

@@ -27,11 +27,15 @@ const BURST = Number(process.env.BENCH_BURST ?? 100);
 const POLL_N = Number(process.env.BENCH_POLL ?? 5);
 const POLL_INTERVAL = Number(process.env.BENCH_POLL_INTERVAL ?? 5);
 const SECRET = randomBytes(24).toString('hex');
-const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? 0;
+const percentile = (xs: number[], p: number): number =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? 0;
 const round = (x: number): number => Math.round(x * 10) / 10;
 
 async function visible(reg: TestRegistry, repo: string, tag: string): Promise<boolean> {
-  const res = await fetch(`${reg.url}/v2/${repo}/manifests/${tag}`, { method: 'HEAD', headers: { accept: MANIFEST_ACCEPT } });
+  const res = await fetch(`${reg.url}/v2/${repo}/manifests/${tag}`, {
+    method: 'HEAD',
+    headers: { accept: MANIFEST_ACCEPT },
+  });
   return res.status === 200;
 }
 
@@ -51,24 +55,43 @@ const services = createServices(database, new SecretBox(randomBytes(32)));
 await services.accounts.bootstrapAdmin('bench-password-1');
 const app = await buildServer(services);
 const base = await app.listen({ port: 0, host: '127.0.0.1' });
-const events = await startRegistry({ notificationsUrl: `${base}/api/v1/hooks/distribution`, notificationHeaders: { Authorization: `Bearer ${SECRET}` } });
+const events = await startRegistry({
+  notificationsUrl: `${base}/api/v1/hooks/distribution`,
+  notificationHeaders: { Authorization: `Bearer ${SECRET}` },
+});
 const quiet = await startRegistry();
 services.runner.start();
 services.intake.start();
 services.poller.start(100);
 try {
   const admin = await services.accounts.login('admin', 'bench-password-1', '127.0.0.1');
-  const c = new HoistClient(base, (await services.accounts.createToken({ userId: admin.id, username: 'admin' }, 'bench')).token);
+  const c = new HoistClient(
+    base,
+    (await services.accounts.createToken({ userId: admin.id, username: 'admin' }, 'bench')).token,
+  );
   await c.registries.put({ name: 'events', url: `http://${events.host}` });
   await c.registries.put({ name: 'quiet', url: `http://${quiet.host}` });
   await c.events.setSecret('events', 'distribution', SECRET);
   await c.projects.create('bench');
   await c.projects.addApplication('bench', 'web');
-  for (const [name, registry] of [['dev', 'events'], ['staging', 'events'], ['qdev', 'quiet'], ['qstaging', 'quiet']] as const) {
+  for (const [name, registry] of [
+    ['dev', 'events'],
+    ['staging', 'events'],
+    ['qdev', 'quiet'],
+    ['qstaging', 'quiet'],
+  ] as const) {
     await c.environments.put('bench', { name, kind: 'repository', registry, repository: `${name}/{app}` });
   }
-  await c.environments.setPipeline('bench', [{ from: 'dev', to: 'staging' }, { from: 'qdev', to: 'qstaging' }]);
-  await c.rules.create('bench', { name: 'flow', from: 'dev', to: 'staging', criteria: [{ field: 'tag', op: 'startsWith', value: 'b' }] });
+  await c.environments.setPipeline('bench', [
+    { from: 'dev', to: 'staging' },
+    { from: 'qdev', to: 'qstaging' },
+  ]);
+  await c.rules.create('bench', {
+    name: 'flow',
+    from: 'dev',
+    to: 'staging',
+    criteria: [{ field: 'tag', op: 'startsWith', value: 'b' }],
+  });
   await c.rules.create('bench', { name: 'qflow', from: 'qdev', to: 'qstaging' });
 
   process.stderr.write(`1. ${N} pushes one at a time, push complete → visible in staging\n`);
@@ -81,7 +104,10 @@ try {
   process.stderr.write(`2. a burst of ${BURST} pushes at once\n`);
   const burstStart = performance.now();
   const images = Array.from({ length: BURST }, () => buildImage({ layers: [2048] }));
-  for (let i = 0; i < BURST; i += 20) await Promise.all(images.slice(i, i + 20).map((img, k) => pushImage(events.url, 'dev/web', img, { tag: `burst${i + k}` })));
+  for (let i = 0; i < BURST; i += 20)
+    await Promise.all(
+      images.slice(i, i + 20).map((img, k) => pushImage(events.url, 'dev/web', img, { tag: `burst${i + k}` })),
+    );
   const pushedIn = performance.now() - burstStart;
   await Promise.all(images.map((_, i) => waitVisible(events, 'staging/web', `burst${i}`, 120_000)));
   const burstSeconds = (performance.now() - burstStart) / 1000;
@@ -107,8 +133,22 @@ try {
     p50ms: round(percentile(latencies, 50)),
     p99ms: round(percentile(latencies, 99)),
     maxms: round(Math.max(...latencies)),
-    burst: { images: BURST, pushSeconds: round(pushedIn / 1000), allVisibleSeconds: round(burstSeconds), promotedOnce: burstPromoted, promotedTwice: twice },
-    polling: POLL_N > 0 ? { images: POLL_N, intervalSeconds: POLL_INTERVAL, p50ms: round(percentile(polled, 50)), maxms: round(Math.max(...polled)) } : null,
+    burst: {
+      images: BURST,
+      pushSeconds: round(pushedIn / 1000),
+      allVisibleSeconds: round(burstSeconds),
+      promotedOnce: burstPromoted,
+      promotedTwice: twice,
+    },
+    polling:
+      POLL_N > 0
+        ? {
+            images: POLL_N,
+            intervalSeconds: POLL_INTERVAL,
+            p50ms: round(percentile(polled, 50)),
+            maxms: round(Math.max(...polled)),
+          }
+        : null,
     targets: 'events p50 ≤ 300 ms, p99 ≤ 1000 ms; burst all promoted, none twice',
   };
   const pass = result.p50ms <= 300 && result.p99ms <= 1000 && burstPromoted === BURST && twice === 0;
@@ -116,7 +156,9 @@ try {
     [
       `push → visible in staging over ${N} pushes (events, embedded database): p50 ${result.p50ms} ms, p99 ${result.p99ms} ms, max ${result.maxms} ms`,
       `burst of ${BURST}: pushed in ${result.burst.pushSeconds} s, all in staging after ${result.burst.allVisibleSeconds} s; promoted once: ${burstPromoted}, twice: ${twice}`,
-      result.polling ? `polling every ${POLL_INTERVAL} s instead: p50 ${result.polling.p50ms} ms, max ${result.polling.maxms} ms (${round(result.polling.p50ms / Math.max(1, result.p50ms))}× the event p50)` : 'polling comparison skipped',
+      result.polling
+        ? `polling every ${POLL_INTERVAL} s instead: p50 ${result.polling.p50ms} ms, max ${result.polling.maxms} ms (${round(result.polling.p50ms / Math.max(1, result.p50ms))}× the event p50)`
+        : 'polling comparison skipped',
       `targets (p50 ≤ 300 ms, p99 ≤ 1 s, burst exact): ${pass ? 'PASS' : 'MISS'}`,
       '',
     ].join('\n'),

@@ -19,7 +19,8 @@ import { buildImage } from '../../test/harness/images.ts';
 import { pushImage } from '../../test/harness/push.ts';
 
 const N = Number(process.env.BENCH_PROMOTIONS ?? 200);
-const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? 0;
+const percentile = (xs: number[], p: number): number =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? 0;
 
 const registry = await startRegistry();
 const database = await openDatabase({});
@@ -31,13 +32,21 @@ await app.listen({ port: 0, host: '127.0.0.1' });
 services.runner.start();
 try {
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  const admin = (await services.accounts.login('admin', 'bench-password-1', '127.0.0.1'));
-  const c = new HoistClient(url, (await services.accounts.createToken({ userId: admin.id, username: 'admin' }, 'bench')).token);
+  const admin = await services.accounts.login('admin', 'bench-password-1', '127.0.0.1');
+  const c = new HoistClient(
+    url,
+    (await services.accounts.createToken({ userId: admin.id, username: 'admin' }, 'bench')).token,
+  );
   await c.registries.put({ name: 'local', url: `http://${registry.host}` });
   await c.projects.create('bench');
   await c.projects.addApplication('bench', 'web');
   await c.environments.put('bench', { name: 'dev', kind: 'repository', registry: 'local', repository: 'dev/{app}' });
-  await c.environments.put('bench', { name: 'staging', kind: 'repository', registry: 'local', repository: 'staging/{app}' });
+  await c.environments.put('bench', {
+    name: 'staging',
+    kind: 'repository',
+    registry: 'local',
+    repository: 'staging/{app}',
+  });
   await c.environments.setPipeline('bench', [{ from: 'dev', to: 'staging' }]);
 
   process.stderr.write(`seeding ${N} images\n`);

@@ -11,7 +11,12 @@ export interface Metrics {
 export function createMetrics(database: Database): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'hoist_' });
-  const requests = new Counter({ name: 'hoist_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'] as const, registers: [registry] });
+  const requests = new Counter({
+    name: 'hoist_http_requests_total',
+    help: 'HTTP requests by route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
   const durations = new Histogram({
     name: 'hoist_http_request_duration_seconds',
     help: 'HTTP request durations by route',

@@ -22,7 +22,11 @@ export const projectRole = (...roles: ProjectRole[]): Permission => ({ kind: 'pr
 /** Every project role may read. */
 export const PROJECT_READ = projectRole('owner', 'promoter', 'developer', 'viewer');
 
-export function authorize(permission: Permission, identity: Identity | undefined, params: Record<string, string>): void {
+export function authorize(
+  permission: Permission,
+  identity: Identity | undefined,
+  params: Record<string, string>,
+): void {
   if (permission.kind === 'public' || permission.kind === 'hook') return;
   if (!identity) throw new Unauthenticated('sign in or send an API token (Authorization: Bearer …)');
   switch (permission.kind) {
@@ -35,7 +39,8 @@ export function authorize(permission: Permission, identity: Identity | undefined
       if (identity.isAdmin) return;
       const project = params.project;
       const ok = identity.memberships.some((m) => m.project === project && permission.roles.includes(m.role));
-      if (!ok) throw new Forbidden(`this needs one of the roles ${permission.roles.join(', ')} on project "${project ?? ''}"`);
+      if (!ok)
+        throw new Forbidden(`this needs one of the roles ${permission.roles.join(', ')} on project "${project ?? ''}"`);
       return;
     }
   }

@@ -47,7 +47,8 @@ export function requireDeclaredPermission(routes: DeclaredRoute[]): (route: Rout
   return (route) => {
     const permission = route.config?.permission;
     if (permission === undefined) throw new Error(`route ${String(route.method)} ${route.url} declares no permission`);
-    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url, permission });
+    for (const method of [route.method].flat())
+      if (method !== 'HEAD') routes.push({ method, url: route.url, permission });
   };
 }
 
@@ -75,7 +76,9 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
     const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
     const session = token === undefined ? cookie(req.headers.cookie, SESSION_COOKIE) : undefined;
     if (token !== undefined || session !== undefined) {
-      const identity = await services.accounts.identify(token !== undefined ? { token } : { session: session as string });
+      const identity = await services.accounts.identify(
+        token !== undefined ? { token } : { session: session as string },
+      );
       if (identity) req.identity = identity;
     }
   });
@@ -86,7 +89,11 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
     // Only the not-found handler has no permission (every route declares one, see requireDeclaredPermission).
     if (permission === undefined) return;
     authorize(permission, req.identity, req.params as Record<string, string>);
-    if (req.identity?.via === 'session' && MUTATING.has(req.method) && req.headers[CSRF_HEADER] !== req.identity.csrfToken) {
+    if (
+      req.identity?.via === 'session' &&
+      MUTATING.has(req.method) &&
+      req.headers[CSRF_HEADER] !== req.identity.csrfToken
+    ) {
       throw new Forbidden(`a signed-in browser must send the ${CSRF_HEADER} header given at login`);
     }
   });
@@ -100,7 +107,10 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
   app.setErrorHandler((error, req, reply) => {
     const { status, body, headers } = httpError(error);
     if (status >= 500) req.log.error({ err: error }, 'request failed');
-    void reply.status(status).headers(headers ?? {}).send(body);
+    void reply
+      .status(status)
+      .headers(headers ?? {})
+      .send(body);
   });
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}` } });
@@ -109,8 +119,17 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'hoist', version: '0.1.0', description: 'Container-image promotion: registries, projects, environments, promotions, audit.' },
-      components: { securitySchemes: { token: { type: 'http', scheme: 'bearer' }, session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE } } },
+      info: {
+        title: 'hoist',
+        version: '0.1.0',
+        description: 'Container-image promotion: registries, projects, environments, promotions, audit.',
+      },
+      components: {
+        securitySchemes: {
+          token: { type: 'http', scheme: 'bearer' },
+          session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE },
+        },
+      },
       security: [{ token: [] }, { session: [] }],
     },
   });
@@ -130,4 +149,3 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
   await app.ready();
   return app;
 }
-

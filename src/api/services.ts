@@ -37,7 +37,12 @@ export function createServices(database: Database, box: SecretBox, opts: Service
   const policies = new Policies(db);
   const dispatcher = new NotificationDispatcher(db, box, opts.mailer, opts.dispatcher);
   const outbox = new Outbox(opts.mailer !== undefined, () => dispatcher.notify());
-  const runner = new PromotionRunner(db, registries, opts.promotionLeaseMs !== undefined ? { leaseMs: opts.promotionLeaseMs } : {}, outbox);
+  const runner = new PromotionRunner(
+    db,
+    registries,
+    opts.promotionLeaseMs !== undefined ? { leaseMs: opts.promotionLeaseMs } : {},
+    outbox,
+  );
   const promotions = new Promotions(db, artifacts, environments, policies, () => runner.notify(), outbox);
   const automation = new Automation(db, artifacts, environments, promotions, opts.log);
   // The runner tells the automation when an artifact arrived somewhere; the automation opens requests the runner runs.

@@ -29,7 +29,16 @@ const FIELDS = ['tag', 'label', 'vulnerabilities', 'license', 'component', 'sign
 const TAG_VALUE_OPS = ['equals', 'startsWith', 'endsWith', 'contains', 'matches'] as const;
 const LIST_OPS = ['oneOf', 'notOneOf'] as const;
 const TAG_OPS = [...TAG_VALUE_OPS, ...LIST_OPS] as const;
-const LABEL_OPS = ['equals', 'notEquals', 'startsWith', 'endsWith', 'contains', 'matches', 'present', 'absent'] as const;
+const LABEL_OPS = [
+  'equals',
+  'notEquals',
+  'startsWith',
+  'endsWith',
+  'contains',
+  'matches',
+  'present',
+  'absent',
+] as const;
 const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
 const COMPARISONS = ['<', '<=', '=', '!=', '>=', '>'] as const;
 const PRESENCE = ['present', 'absent'] as const;
@@ -45,8 +54,11 @@ const MAX_REPEAT = 1000;
 /** A CEL string literal for any string: quotes, backslashes and control characters escaped. */
 export function celString(s: string): string {
   const named: Record<string, string> = { '\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-  // eslint-disable-next-line no-control-regex
-  const body = s.replace(/[\\"\u0000-\u001f\u007f-\u009f]/g, (ch) => named[ch] ?? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const body = s.replace(
+    // eslint-disable-next-line no-control-regex
+    /[\\"\u0000-\u001f\u007f-\u009f]/g,
+    (ch) => named[ch] ?? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
   return `"${body}"`;
 }
 
@@ -87,7 +99,8 @@ function celCriterion(expression: string): string {
 function compileCriterion(c: Criterion): string {
   switch (c.field) {
     case 'tag':
-      if ('values' in c) return c.op === 'oneOf' ? `image.tag in ${celList(c.values)}` : `!(image.tag in ${celList(c.values)})`;
+      if ('values' in c)
+        return c.op === 'oneOf' ? `image.tag in ${celList(c.values)}` : `!(image.tag in ${celList(c.values)})`;
       return stringTest('image.tag', c.op, c.value);
     case 'label':
       return labelTest(c);
@@ -139,9 +152,13 @@ export function describeCriterion(c: Criterion): string {
     case 'vulnerabilities':
       return `a scan report with ${c.severity} vulnerabilities ${c.op} ${c.value}`;
     case 'license':
-      return c.op === 'oneOf' ? `every SBOM license is one of ${showList(c.values)}` : `no SBOM license is one of ${showList(c.values)}`;
+      return c.op === 'oneOf'
+        ? `every SBOM license is one of ${showList(c.values)}`
+        : `no SBOM license is one of ${showList(c.values)}`;
     case 'component':
-      return c.op === 'present' ? `the SBOM lists component ${show(c.name)}` : `the SBOM does not list component ${show(c.name)}`;
+      return c.op === 'present'
+        ? `the SBOM lists component ${show(c.name)}`
+        : `the SBOM does not list component ${show(c.name)}`;
     case 'signature':
       return 'the image is signed';
     case 'cel':
@@ -172,12 +189,14 @@ function brief(v: unknown): string {
 function pick<T extends string>(o: Obj, key: string, allowed: readonly T[]): T {
   const v = o[key];
   if (v === undefined) throw new Problem(`.${key}`, `is required (one of ${allowed.join(', ')})`);
-  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) throw new Problem(`.${key}`, `${brief(v)} is not one of ${allowed.join(', ')}`);
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v))
+    throw new Problem(`.${key}`, `${brief(v)} is not one of ${allowed.join(', ')}`);
   return v as T;
 }
 
 function checkText(v: unknown, path: string): string {
-  if (typeof v !== 'string') throw new Problem(path, v === undefined ? 'is required' : `must be a string, not ${brief(v)}`);
+  if (typeof v !== 'string')
+    throw new Problem(path, v === undefined ? 'is required' : `must be a string, not ${brief(v)}`);
   if (v === '') throw new Problem(path, 'must not be empty');
   if (v.length > MAX_STRING) throw new Problem(path, `is longer than ${MAX_STRING} characters`);
   if (/\p{Surrogate}/u.test(v)) throw new Problem(path, 'contains a lone UTF-16 surrogate');
@@ -188,7 +207,11 @@ const text = (o: Obj, key: string): string => checkText(o[key], `.${key}`);
 
 function textList(o: Obj, key: string): string[] {
   const v = o[key];
-  if (!Array.isArray(v)) throw new Problem(`.${key}`, v === undefined ? 'is required (a list of strings)' : `must be a list of strings, not ${brief(v)}`);
+  if (!Array.isArray(v))
+    throw new Problem(
+      `.${key}`,
+      v === undefined ? 'is required (a list of strings)' : `must be a list of strings, not ${brief(v)}`,
+    );
   if (v.length === 0) throw new Problem(`.${key}`, 'must not be empty');
   if (v.length > MAX_VALUES) throw new Problem(`.${key}`, `has more than ${MAX_VALUES} entries`);
   return v.map((item: unknown, i) => checkText(item, `.${key}[${i}]`));
@@ -196,13 +219,15 @@ function textList(o: Obj, key: string): string[] {
 
 function count(o: Obj, key: string): number {
   const v = o[key];
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new Problem(`.${key}`, `must be a whole number ≥ 0, not ${brief(v)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    throw new Problem(`.${key}`, `must be a whole number ≥ 0, not ${brief(v)}`);
   return v;
 }
 
 function onlyKeys(o: Obj, field: string, allowed: readonly string[]): void {
   for (const key of Object.keys(o)) {
-    if (!allowed.includes(key)) throw new Problem(`.${key}`, `is not a key of a ${field} criterion (${allowed.join(', ')})`);
+    if (!allowed.includes(key))
+      throw new Problem(`.${key}`, `is not a key of a ${field} criterion (${allowed.join(', ')})`);
   }
 }
 
@@ -213,7 +238,8 @@ function badEscape(p: string, i: number, inClass: boolean): string | undefined {
   const ch = p[i] ?? '';
   if (/[1-9]/.test(ch)) return `\\${ch} is a backreference, which RE2 does not support`;
   if (ch === 'k') return '\\k<…> is a backreference, which RE2 does not support';
-  if (ch === 'x') return /^[0-9a-fA-F]{2}$/.test(p.slice(i + 1, i + 3)) ? undefined : '\\x must be followed by two hex digits';
+  if (ch === 'x')
+    return /^[0-9a-fA-F]{2}$/.test(p.slice(i + 1, i + 3)) ? undefined : '\\x must be followed by two hex digits';
   if (inClass && (ch === 'b' || ch === 'B')) return `\\${ch} inside [...] means different things in RE2 and JavaScript`;
   if (REGEX_ESCAPES.has(ch) || /^[!-/:-@[-`{-~]$/.test(ch)) return undefined;
   return `\\${ch} is not supported (RE2 and JavaScript disagree on it); use the character itself or a [...] class`;
@@ -262,7 +288,8 @@ function unsupportedRegex(pattern: string): string | undefined {
       if (bad) return bad;
     } else if (ch === '{') {
       const repeat = /^\{(\d+)(?:,(\d*))?\}/.exec(pattern.slice(i));
-      if (repeat && Math.max(Number(repeat[1]), Number(repeat[2] ?? 0)) > MAX_REPEAT) return `repetition counts above ${MAX_REPEAT} are not supported by RE2`;
+      if (repeat && Math.max(Number(repeat[1]), Number(repeat[2] ?? 0)) > MAX_REPEAT)
+        return `repetition counts above ${MAX_REPEAT} are not supported by RE2`;
     }
   }
   return undefined;
@@ -314,7 +341,12 @@ function criterionFrom(o: Obj): Criterion {
       return labelCriterion(o);
     case 'vulnerabilities':
       onlyKeys(o, field, ['field', 'severity', 'op', 'value']);
-      return { field, severity: pick(o, 'severity', SEVERITIES), op: pick(o, 'op', COMPARISONS), value: count(o, 'value') };
+      return {
+        field,
+        severity: pick(o, 'severity', SEVERITIES),
+        op: pick(o, 'op', COMPARISONS),
+        value: count(o, 'value'),
+      };
     case 'license':
       onlyKeys(o, field, ['field', 'op', 'values']);
       return { field, op: pick(o, 'op', LIST_OPS), values: textList(o, 'values') };
@@ -330,7 +362,8 @@ function criterionFrom(o: Obj): Criterion {
 }
 
 function criterionOf(v: unknown): Criterion {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Problem('', `must be an object with a field, not ${brief(v)}`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new Problem('', `must be an object with a field, not ${brief(v)}`);
   return criterionFrom(v as Obj);
 }
 
@@ -365,7 +398,11 @@ const FLAG_USAGE =
 /** The canonical spelling of `word` among `allowed`, matched without regard to case. */
 function keyword<T extends string>(word: string, allowed: readonly T[], what: string): T {
   const found = allowed.find((a) => a.toLowerCase() === word.toLowerCase());
-  if (found === undefined) throw new Problem('', `${word === '' ? 'a missing' : JSON.stringify(word)} ${what} is not one of ${allowed.join(', ')}`);
+  if (found === undefined)
+    throw new Problem(
+      '',
+      `${word === '' ? 'a missing' : JSON.stringify(word)} ${what} is not one of ${allowed.join(', ')}`,
+    );
   return found;
 }
 
@@ -380,12 +417,20 @@ const commaList = (s: string): string[] => s.split(',').map((v) => v.trim());
 function tagFlag(rest: string): Obj {
   const [opWord, value] = head(rest);
   const op = keyword(opWord, TAG_OPS, 'tag operator');
-  return op === 'oneOf' || op === 'notOneOf' ? { field: 'tag', op, values: commaList(value) } : { field: 'tag', op, value };
+  return op === 'oneOf' || op === 'notOneOf'
+    ? { field: 'tag', op, values: commaList(value) }
+    : { field: 'tag', op, value };
 }
 
 function labelFlag(rest: string): Obj {
   const assignment = /^([^\s=!]+)\s*(!?=)\s*([\s\S]*)$/.exec(rest.trim());
-  if (assignment) return { field: 'label', name: assignment[1], op: assignment[2] === '=' ? 'equals' : 'notEquals', value: assignment[3] };
+  if (assignment)
+    return {
+      field: 'label',
+      name: assignment[1],
+      op: assignment[2] === '=' ? 'equals' : 'notEquals',
+      value: assignment[3],
+    };
   const [name, afterName] = head(rest);
   const [opWord, value] = head(afterName);
   const op = keyword(opWord, LABEL_OPS, 'label operator');
@@ -400,7 +445,8 @@ function vulnerabilityFlag(severity: Severity, rest: string): Obj {
   const m = /^(<=|>=|!=|==|=|<|>)\s*(\S*)$/.exec(rest.trim());
   if (!m) throw new Problem('', `expected a comparison (<, <=, =, !=, >=, >) and a count, e.g. "${severity} <= 0"`);
   const value = m[2] ?? '';
-  if (!/^\d{1,15}$/.test(value)) throw new Problem('', `the count must be a whole number ≥ 0, not ${JSON.stringify(value)}`);
+  if (!/^\d{1,15}$/.test(value))
+    throw new Problem('', `the count must be a whole number ≥ 0, not ${JSON.stringify(value)}`);
   return { field: 'vulnerabilities', severity, op: m[1] === '==' ? '=' : m[1], value: Number(value) };
 }
 

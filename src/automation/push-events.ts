@@ -38,7 +38,8 @@ const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 const DIGEST = /^(?:sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/;
 // eslint-disable-next-line no-control-regex -- control characters are what it looks for
 const CONTROL = /[\u0000-\u001f\u007f]/;
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+const HOST =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 type Obj = Record<string, unknown>;
 
@@ -55,7 +56,8 @@ function show(v: unknown): string {
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
-const stableId = (...parts: Array<string | number | null>): string => createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+const stableId = (...parts: Array<string | number | null>): string =>
+  createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 
 /** Runs a parser; anything but InvalidInput (a throwing getter, a proxy) becomes InvalidInput about the body. */
 function guarded(parse: () => PushEvent[]): PushEvent[] {
@@ -79,24 +81,31 @@ function list(v: unknown, where: string): unknown[] {
 }
 
 function eventId(v: unknown, where: string): string {
-  if (typeof v !== 'string' || v === '' || v.length > MAX_ID_LENGTH || CONTROL.test(v)) throw new InvalidInput(`${show(v)} is not an event id (1 to ${MAX_ID_LENGTH} printable characters)`, where);
+  if (typeof v !== 'string' || v === '' || v.length > MAX_ID_LENGTH || CONTROL.test(v))
+    throw new InvalidInput(`${show(v)} is not an event id (1 to ${MAX_ID_LENGTH} printable characters)`, where);
   return v;
 }
 
 function repository(v: unknown, where: string): string {
-  if (typeof v !== 'string' || v.length > 255 || !REPOSITORY.test(v)) throw new InvalidInput(`${show(v)} is not a repository name (lower-case path components such as team/web)`, where);
+  if (typeof v !== 'string' || v.length > 255 || !REPOSITORY.test(v))
+    throw new InvalidInput(`${show(v)} is not a repository name (lower-case path components such as team/web)`, where);
   return v;
 }
 
 function digest(v: unknown, where: string): string {
-  if (typeof v !== 'string' || !DIGEST.test(v)) throw new InvalidInput(`${show(v)} is not a digest (sha256: followed by 64 lower-case hex digits)`, where);
+  if (typeof v !== 'string' || !DIGEST.test(v))
+    throw new InvalidInput(`${show(v)} is not a digest (sha256: followed by 64 lower-case hex digits)`, where);
   return v;
 }
 
 /** Absent, null or empty: no tag. */
 function tag(v: unknown, where: string): string | undefined {
   if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string' || !TAG.test(v)) throw new InvalidInput(`${show(v)} is not a tag (up to 128 letters, digits, "_", "." and "-", not starting with "." or "-")`, where);
+  if (typeof v !== 'string' || !TAG.test(v))
+    throw new InvalidInput(
+      `${show(v)} is not a tag (up to 128 letters, digits, "_", "." and "-", not starting with "." or "-")`,
+      where,
+    );
   return v;
 }
 
@@ -174,7 +183,8 @@ function harborRepository(repo: Obj, where: string): string {
   const full = own(repo, 'repo_full_name');
   const namespace = own(repo, 'namespace');
   const name = own(repo, 'name');
-  if (full === undefined && typeof namespace === 'string' && typeof name === 'string') return repository(`${namespace}/${name}`, `${where}.name`);
+  if (full === undefined && typeof namespace === 'string' && typeof name === 'string')
+    return repository(`${namespace}/${name}`, `${where}.name`);
   return repository(full, `${where}.repo_full_name`);
 }
 
@@ -200,11 +210,20 @@ function harborEnvelope(body: Obj): HarborEnvelope | undefined {
     if (type !== 'harbor.artifact.pushed') return undefined;
     const id = own(body, 'id');
     const at = time(own(body, 'time'));
-    return { dataKey: 'data', id: id === undefined ? undefined : eventId(id, 'id'), idParts: [type, at?.getTime() ?? null], at };
+    return {
+      dataKey: 'data',
+      id: id === undefined ? undefined : eventId(id, 'id'),
+      idParts: [type, at?.getTime() ?? null],
+      at,
+    };
   }
   if (type !== 'PUSH_ARTIFACT') return undefined;
   const occurAt = own(body, 'occur_at');
-  return { dataKey: 'event_data', idParts: [type, typeof occurAt === 'number' || typeof occurAt === 'string' ? occurAt : null], at: time(occurAt) };
+  return {
+    dataKey: 'event_data',
+    idParts: [type, typeof occurAt === 'number' || typeof occurAt === 'string' ? occurAt : null],
+    at: time(occurAt),
+  };
 }
 
 /** Harbor's PUSH_ARTIFACT, classic (`type`, `occur_at`, `event_data`) or CloudEvents (`specversion`, `type`, `id`, `data`). */
@@ -214,29 +233,49 @@ export function parseHarborEvent(body: unknown): PushEvent[] {
     if (!envelope) return [];
     const { dataKey } = envelope;
     const data = object(own(body as Obj, dataKey), dataKey, 'missing or not an object');
-    const name = harborRepository(object(own(data, 'repository'), `${dataKey}.repository`, 'missing or not an object'), `${dataKey}.repository`);
+    const name = harborRepository(
+      object(own(data, 'repository'), `${dataKey}.repository`, 'missing or not an object'),
+      `${dataKey}.repository`,
+    );
     const resources = list(own(data, 'resources'), `${dataKey}.resources`);
     return Array.from(resources, (r, i) => {
       const where = `${dataKey}.resources[${i}]`;
       const resource = object(r, where);
       const d = digest(own(resource, 'digest'), `${where}.digest`);
       const t = tag(own(resource, 'tag'), `${where}.tag`);
-      const id = envelope.id === undefined ? stableId(...envelope.idParts, d, t ?? null) : resources.length === 1 ? envelope.id : `${envelope.id.slice(0, 240)}:${i}`;
-      return withDetails({ id, repository: name, digest: d }, { tag: t, host: hostOfResourceUrl(own(resource, 'resource_url')), at: envelope.at });
+      const id =
+        envelope.id === undefined
+          ? stableId(...envelope.idParts, d, t ?? null)
+          : resources.length === 1
+            ? envelope.id
+            : `${envelope.id.slice(0, 240)}:${i}`;
+      return withDetails(
+        { id, repository: name, digest: d },
+        { tag: t, host: hostOfResourceUrl(own(resource, 'resource_url')), at: envelope.at },
+      );
     });
   });
 }
 
 function genericEvent(e: unknown, where: string): PushEvent {
   const item = object(e, where, 'not an object with repository and digest');
-  const ev: PushEvent = { id: '', repository: repository(own(item, 'repository'), `${where}.repository`), digest: digest(own(item, 'digest'), `${where}.digest`) };
+  const ev: PushEvent = {
+    id: '',
+    repository: repository(own(item, 'repository'), `${where}.repository`),
+    digest: digest(own(item, 'digest'), `${where}.digest`),
+  };
   withDetails(ev, { tag: tag(own(item, 'tag'), `${where}.tag`) });
   const id = own(item, 'id');
-  ev.id = id === undefined || id === null ? stableId(ev.repository, ev.tag ?? null, ev.digest) : eventId(id, `${where}.id`);
+  ev.id =
+    id === undefined || id === null ? stableId(ev.repository, ev.tag ?? null, ev.digest) : eventId(id, `${where}.id`);
   return ev;
 }
 
 /** `{repository, tag?, digest, id?}` or an array of them; an id is derived from the rest when absent. */
 export function parseGenericEvent(body: unknown): PushEvent[] {
-  return guarded(() => (Array.isArray(body) ? Array.from(list(body, 'body'), (e, i) => genericEvent(e, `body[${i}]`)) : [genericEvent(body, 'body')]));
+  return guarded(() =>
+    Array.isArray(body)
+      ? Array.from(list(body, 'body'), (e, i) => genericEvent(e, `body[${i}]`))
+      : [genericEvent(body, 'body')],
+  );
 }

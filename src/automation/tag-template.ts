@@ -18,7 +18,20 @@ const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 const MAX_TAG = 128;
 const MAX_TEMPLATE = 1024;
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
-const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
 
 /** A Wednesday in September, in the afternoon: the longest day and month names, for the save-time check. */
 export const SAMPLE_TAG_CONTEXT: Readonly<TagContext> = {
@@ -32,7 +45,8 @@ export const SAMPLE_TAG_CONTEXT: Readonly<TagContext> = {
 const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
 
 function valid(d: Date): Date {
-  if (Number.isNaN(d.getTime())) throw new InvalidInput('the time to render the tag at is not a valid date', 'tag template');
+  if (Number.isNaN(d.getTime()))
+    throw new InvalidInput('the time to render the tag at is not a valid date', 'tag template');
   return d;
 }
 
@@ -41,7 +55,10 @@ function dayOfYear(d: Date): number {
 }
 
 type Render = (ctx: TagContext) => string;
-const at = (f: (d: Date) => string): Render => (ctx) => f(valid(ctx.now));
+const at =
+  (f: (d: Date) => string): Render =>
+  (ctx) =>
+    f(valid(ctx.now));
 
 const STRFTIME = new Map<string, Render>([
   ['n', (ctx) => ctx.tag],
@@ -72,12 +89,21 @@ function digestParts(digest: string): { algorithm: string; hex: string } {
 
 const BRACED = new Map<string, Render>([
   ['tag', (ctx) => ctx.tag],
-  ['digest', (ctx) => {
-    const { algorithm, hex } = digestParts(ctx.digest);
-    return `${algorithm}-${hex}`;
-  }],
+  [
+    'digest',
+    (ctx) => {
+      const { algorithm, hex } = digestParts(ctx.digest);
+      return `${algorithm}-${hex}`;
+    },
+  ],
   ['shortDigest', (ctx) => digestParts(ctx.digest).hex.slice(0, 12)],
-  ['timestamp', at((d) => `${pad(d.getUTCFullYear(), 4)}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}`)],
+  [
+    'timestamp',
+    at(
+      (d) =>
+        `${pad(d.getUTCFullYear(), 4)}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}${pad(d.getUTCSeconds())}`,
+    ),
+  ],
   ['env', (ctx) => ctx.env],
   ['app', (ctx) => ctx.app],
 ]);
@@ -94,7 +120,10 @@ function parse(template: string): { parts: Array<string | Render> } | { error: s
     if (ch === '%') {
       const next = template[i + 1];
       render = next === undefined ? undefined : STRFTIME.get(next);
-      if (!render) return { error: `${next === undefined ? 'a lone "%" at the end' : `unknown placeholder %${next}`} at character ${i + 1} (${KNOWN})` };
+      if (!render)
+        return {
+          error: `${next === undefined ? 'a lone "%" at the end' : `unknown placeholder %${next}`} at character ${i + 1} (${KNOWN})`,
+        };
       i += 1;
     } else if (ch === '{') {
       const close = template.indexOf('}', i);
@@ -121,7 +150,8 @@ function tagProblem(tag: string): string | undefined {
   if (tag === '') return 'a tag cannot be empty';
   if (tag.length > MAX_TAG) return `it is ${tag.length} characters long and a tag is at most ${MAX_TAG}`;
   const bad = [...tag].find((ch) => !/[A-Za-z0-9._-]/.test(ch));
-  if (bad !== undefined) return `${JSON.stringify(bad)} is not allowed in a tag (only letters, digits, "_", "." and "-")`;
+  if (bad !== undefined)
+    return `${JSON.stringify(bad)} is not allowed in a tag (only letters, digits, "_", "." and "-")`;
   return `a tag cannot start with ${JSON.stringify(tag[0])}`;
 }
 
@@ -137,7 +167,10 @@ export function renderTagTemplate(template: string, ctx: TagContext): string {
   if ('error' in parsed) throw new InvalidInput(`tag template ${quote(template)}: ${parsed.error}`);
   const tag = render(parsed.parts, ctx);
   const problem = tagProblem(tag);
-  if (problem) throw new InvalidInput(`tag template ${quote(template)} gives ${quote(tag)} for tag ${quote(ctx.tag)}, which is not a valid tag: ${problem}`);
+  if (problem)
+    throw new InvalidInput(
+      `tag template ${quote(template)} gives ${quote(tag)} for tag ${quote(ctx.tag)}, which is not a valid tag: ${problem}`,
+    );
   return tag;
 }
 
@@ -148,7 +181,8 @@ export function renderTagTemplate(template: string, ctx: TagContext): string {
 export function validateTagTemplate(template: string, where: string, sample: Partial<TagContext> = {}): void {
   if (typeof template !== 'string') throw new InvalidInput('must be a string', where);
   if (template === '') throw new InvalidInput('the tag template is empty', where);
-  if (template.length > MAX_TEMPLATE) throw new InvalidInput(`the tag template is longer than ${MAX_TEMPLATE} characters`, where);
+  if (template.length > MAX_TEMPLATE)
+    throw new InvalidInput(`the tag template is longer than ${MAX_TEMPLATE} characters`, where);
   const parsed = parse(template);
   if ('error' in parsed) throw new InvalidInput(parsed.error, where);
   const ctx = { ...SAMPLE_TAG_CONTEXT, ...sample };
@@ -157,6 +191,9 @@ export function validateTagTemplate(template: string, where: string, sample: Par
   if (problem) {
     const time = Number.isNaN(ctx.now.getTime()) ? '' : ` at ${ctx.now.toISOString()}`;
     const example = `for tag ${ctx.tag}, env ${ctx.env}, app ${ctx.app}${time}`;
-    throw new InvalidInput(`the tag template gives ${quote(tag)} ${example}, which is not a valid tag: ${problem}`, where);
+    throw new InvalidInput(
+      `the tag template gives ${quote(tag)} ${example}, which is not a valid tag: ${problem}`,
+      where,
+    );
   }
 }

@@ -46,7 +46,16 @@ function show(v: unknown): string {
 function formatter(timeZone: string): Intl.DateTimeFormat {
   let f = formatters.get(timeZone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
     if (formatters.size >= MAX_FORMATTERS) formatters.clear();
     formatters.set(timeZone, f);
   }
@@ -106,7 +115,12 @@ interface Compiled {
 }
 
 function compile(w: PromotionWindow): Compiled {
-  return { start: minutesOf(w.start), end: minutesOf(w.end), listed: DAYS.map((d) => w.days.includes(d)), timeZone: w.timeZone };
+  return {
+    start: minutesOf(w.start),
+    end: minutesOf(w.end),
+    listed: DAYS.map((d) => w.days.includes(d)),
+    timeZone: w.timeZone,
+  };
 }
 
 function openAt(w: Compiled, day: number, minute: number): boolean {
@@ -118,13 +132,18 @@ function openAt(w: Compiled, day: number, minute: number): boolean {
 function dayIndex(name: string, item: string, where: string): number {
   const n = name.trim().toLowerCase();
   const i = n.length === 3 ? DAYS.indexOf(n as Day) : FULL_NAMES.indexOf(n);
-  if (i < 0) throw new InvalidInput(`${show(item)} is not a day or a range of days (mon, tue, wed, thu, fri, sat, sun; mon-fri)`, where);
+  if (i < 0)
+    throw new InvalidInput(
+      `${show(item)} is not a day or a range of days (mon, tue, wed, thu, fri, sat, sun; mon-fri)`,
+      where,
+    );
   return i;
 }
 
 /** `mon`, `monday` or a range `mon-fri` (`fri-mon` wraps over the weekend), as day indexes. */
 function dayItem(item: unknown, where: string): number[] {
-  if (typeof item !== 'string' || item.length > 40) throw new InvalidInput(`${show(item)} is not a day; days are names such as mon or ranges such as mon-fri`, where);
+  if (typeof item !== 'string' || item.length > 40)
+    throw new InvalidInput(`${show(item)} is not a day; days are names such as mon or ranges such as mon-fri`, where);
   const ends = item.split('-');
   if (ends.length > 2) throw new InvalidInput(`${show(item)} is not a day or a range of days (mon-fri)`, where);
   const from = dayIndex(ends[0] ?? '', item, where);
@@ -144,7 +163,10 @@ function parseDays(input: unknown, where: string): Day[] {
 
 function timeOfDay(v: unknown, where: string, allowMidnightEnd: boolean): string {
   if (typeof v === 'string' && (TIME.test(v) || (allowMidnightEnd && v === '24:00'))) return v;
-  throw new InvalidInput(`${show(v)} is not a time of day (HH:MM, 00:00 to 23:59${allowMidnightEnd ? ', or 24:00' : ''})`, where);
+  throw new InvalidInput(
+    `${show(v)} is not a time of day (HH:MM, 00:00 to 23:59${allowMidnightEnd ? ', or 24:00' : ''})`,
+    where,
+  );
 }
 
 function timeZoneOf(v: unknown, where: string): string {
@@ -154,19 +176,25 @@ function timeZoneOf(v: unknown, where: string): string {
 
 /** Checks a window from configuration or the API: `{days, start, end, timeZone}`; `where` prefixes the bad field. */
 export function parseWindow(input: unknown, where: string): PromotionWindow {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidInput('a window is {days, start, end, timeZone}', where);
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw new InvalidInput('a window is {days, start, end, timeZone}', where);
   const w = input as Obj;
   const days = parseDays(own(w, 'days'), `${where}.days`);
   const start = timeOfDay(own(w, 'start'), `${where}.start`, false);
   const end = timeOfDay(own(w, 'end'), `${where}.end`, true);
-  if (minutesOf(start) === minutesOf(end)) throw new InvalidInput(`${show(end)} is the start too; a window needs some length`, `${where}.end`);
+  if (minutesOf(start) === minutesOf(end))
+    throw new InvalidInput(`${show(end)} is the start too; a window needs some length`, `${where}.end`);
   return { days, start, end, timeZone: timeZoneOf(own(w, 'timeZone'), `${where}.timeZone`) };
 }
 
 /** The CLI form `DAYS HH:MM-HH:MM TIMEZONE`: "mon-fri 09:00-17:00 Europe/Berlin", "sat,sun 10:00-12:00 UTC". */
 export function parseWindowSpec(spec: string, where: string): PromotionWindow {
   const m = spec.length <= 200 ? /^\s*(\S+)\s+(\d\d:\d\d)-(\d\d:\d\d)\s+(\S+)\s*$/.exec(spec) : null;
-  if (!m) throw new InvalidInput(`${show(spec)} is not DAYS HH:MM-HH:MM TIMEZONE (e.g. "mon-fri 09:00-17:00 Europe/Berlin")`, where);
+  if (!m)
+    throw new InvalidInput(
+      `${show(spec)} is not DAYS HH:MM-HH:MM TIMEZONE (e.g. "mon-fri 09:00-17:00 Europe/Berlin")`,
+      where,
+    );
   return parseWindow({ days: m[1], start: m[2], end: m[3], timeZone: m[4] }, where);
 }
 
@@ -209,7 +237,7 @@ export function nextOpening(windows: readonly PromotionWindow[], now: Date): Dat
 function describeDays(days: readonly Day[]): string {
   const idx = [...new Set(days.map((d) => DAYS.indexOf(d)))].filter((i) => i >= 0).sort((a, b) => a - b);
   const runs: string[] = [];
-  for (let i = 0; i < idx.length; ) {
+  for (let i = 0; i < idx.length;) {
     let j = i;
     while (j + 1 < idx.length && idx[j + 1] === (idx[j] ?? 0) + 1) j++;
     const run = idx.slice(i, j + 1).map((k) => DAYS[k] as Day);

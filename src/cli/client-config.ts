@@ -37,6 +37,10 @@ export function client(env: NodeJS.ProcessEnv = process.env): HoistClient {
   const c = readConfig(env);
   const server = env.HOIST_SERVER ?? c.server;
   const token = env.HOIST_TOKEN ?? c.token;
-  if (!server || !token) throw new InvalidInput('not signed in: run hoist login --server URL (or set HOIST_SERVER and HOIST_TOKEN)', 'server');
+  if (!server || !token)
+    throw new InvalidInput(
+      'not signed in: run hoist login --server URL (or set HOIST_SERVER and HOIST_TOKEN)',
+      'server',
+    );
   return new HoistClient(server, token);
 }

@@ -19,7 +19,9 @@ export function lineProgress(out: NodeJS.WritableStream = process.stderr): Progr
     switch (e.kind) {
       case 'planned': {
         const s = summarisePlan(e.plan);
-        out.write(`plan: ${s.stream} blobs to stream (${formatBytes(s.streamBytes)}), ${s.mount} to mount, ${s.skip} present, ${s.manifests} manifests\n`);
+        out.write(
+          `plan: ${s.stream} blobs to stream (${formatBytes(s.streamBytes)}), ${s.mount} to mount, ${s.skip} present, ${s.manifests} manifests\n`,
+        );
         break;
       }
       case 'blob-start':
@@ -64,7 +66,8 @@ export async function terminalProgress(): Promise<ProgressDisplay> {
   const total = bars.create(1, 0, { name: 'total       ', done: '0 B', size: '0 B', speed: '' });
   const perBlob = new Map<string, { bar: SingleBar; size: number; done: number }>();
   const speed = (): string => `${formatBytes(doneBytes / Math.max(0.001, (Date.now() - started) / 1000))}/s`;
-  const updateTotal = (): void => total.update(doneBytes, { done: formatBytes(doneBytes), size: formatBytes(totalBytes), speed: speed() });
+  const updateTotal = (): void =>
+    total.update(doneBytes, { done: formatBytes(doneBytes), size: formatBytes(totalBytes), speed: speed() });
   const listener = (e: CopyEvent): void => {
     switch (e.kind) {
       case 'planned': {
@@ -75,7 +78,16 @@ export async function terminalProgress(): Promise<ProgressDisplay> {
       }
       case 'blob-start':
         if (e.action === 'stream') {
-          perBlob.set(e.digest, { bar: bars.create(Math.max(1, e.size), 0, { name: shortDigest(e.digest), done: '0 B', size: formatBytes(e.size), speed: '' }), size: e.size, done: 0 });
+          perBlob.set(e.digest, {
+            bar: bars.create(Math.max(1, e.size), 0, {
+              name: shortDigest(e.digest),
+              done: '0 B',
+              size: formatBytes(e.size),
+              speed: '',
+            }),
+            size: e.size,
+            done: 0,
+          });
         }
         break;
       case 'blob-bytes': {

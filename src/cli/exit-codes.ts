@@ -29,12 +29,18 @@ export function describeError(e: unknown): string {
             : '';
     return `error: ${e.message} [${e.registryCode}]${hint}`;
   }
-  if (e instanceof DigestMismatch) return `error: ${e.message}\nhint: the source registry sent corrupt content; nothing was tagged at the destination`;
+  if (e instanceof DigestMismatch)
+    return `error: ${e.message}\nhint: the source registry sent corrupt content; nothing was tagged at the destination`;
   if (e instanceof NetworkError) {
     return `error: ${e.message}\nhint: is the registry running and reachable? For a plain-HTTP registry pass --insecure-registry HOST:PORT`;
   }
   if (e instanceof ApiError) {
-    const hint = e.status === 401 ? '\nhint: run hoist login --server URL' : e.status === 403 ? '\nhint: ask a project owner or an admin for the role' : '';
+    const hint =
+      e.status === 401
+        ? '\nhint: run hoist login --server URL'
+        : e.status === 403
+          ? '\nhint: ask a project owner or an admin for the role'
+          : '';
     return `error: ${e.message} [${e.apiCode}]${hint}`;
   }
   if (e instanceof HoistError) return `error: ${e.message}`;

@@ -7,7 +7,10 @@ import { collect } from './registry-flags.ts';
 import { describeError, EXIT_USAGE, exitCodeFor } from './exit-codes.ts';
 
 const insecureOption = (): Option =>
-  new Option('--insecure-registry <host:port>', 'talk plain HTTP to this registry (repeatable; also HOIST_INSECURE_REGISTRIES=a,b)').argParser(collect);
+  new Option(
+    '--insecure-registry <host:port>',
+    'talk plain HTTP to this registry (repeatable; also HOIST_INSECURE_REGISTRIES=a,b)',
+  ).argParser(collect);
 
 const program = new Command('hoist')
   .description('Promote container images between registries and environments, the same digest every step')
@@ -17,9 +20,14 @@ const program = new Command('hoist')
 
 program
   .command('copy')
-  .description('copy an image (all platforms, with its signatures, SBOMs and attestations) to another repository or registry')
+  .description(
+    'copy an image (all platforms, with its signatures, SBOMs and attestations) to another repository or registry',
+  )
   .argument('<SRC>', 'source image: HOST/REPO:TAG or HOST/REPO@sha256:...')
-  .argument('<DST>', 'destination: HOST/REPO:TAG, HOST/REPO@sha256:... (must equal the source digest), or HOST/REPO to keep the source tag')
+  .argument(
+    '<DST>',
+    'destination: HOST/REPO:TAG, HOST/REPO@sha256:... (must equal the source digest), or HOST/REPO to keep the source tag',
+  )
   .option('--src-creds <user:pass>', 'credentials for the source registry (default: docker config.json)')
   .option('--dest-creds <user:pass>', 'credentials for the destination registry (default: docker config.json)')
   .addOption(insecureOption())
@@ -52,12 +60,32 @@ program
   .command('serve')
   .description('run the hoist server (API and web UI) on the embedded database or PostgreSQL')
   .addOption(new Option('--port <port>', 'port to listen on').env('HOIST_PORT').default('8080'))
-  .addOption(new Option('--host <address>', 'address to listen on (0.0.0.0 for all)').env('HOIST_HOST').default('127.0.0.1'))
-  .addOption(new Option('--data-dir <dir>', 'where the embedded database and the secret key live').env('HOIST_DATA_DIR').default('./.hoist'))
-  .addOption(new Option('--database-url <url>', 'PostgreSQL instead of the embedded database (postgres://user:pass@host:5432/db)').env('HOIST_DATABASE_URL'))
+  .addOption(
+    new Option('--host <address>', 'address to listen on (0.0.0.0 for all)').env('HOIST_HOST').default('127.0.0.1'),
+  )
+  .addOption(
+    new Option('--data-dir <dir>', 'where the embedded database and the secret key live')
+      .env('HOIST_DATA_DIR')
+      .default('./.hoist'),
+  )
+  .addOption(
+    new Option(
+      '--database-url <url>',
+      'PostgreSQL instead of the embedded database (postgres://user:pass@host:5432/db)',
+    ).env('HOIST_DATABASE_URL'),
+  )
   .addOption(new Option('--log-level <level>', 'pino log level').env('HOIST_LOG_LEVEL').default('info'))
-  .addOption(new Option('--smtp-url <url>', 'send approval requests by e-mail through this SMTP server (smtp://user:pass@host:587)').env('HOIST_SMTP_URL'))
-  .addOption(new Option('--smtp-from <address>', 'the From of those e-mails').env('HOIST_SMTP_FROM').default('hoist <hoist@localhost>'))
+  .addOption(
+    new Option(
+      '--smtp-url <url>',
+      'send approval requests by e-mail through this SMTP server (smtp://user:pass@host:587)',
+    ).env('HOIST_SMTP_URL'),
+  )
+  .addOption(
+    new Option('--smtp-from <address>', 'the From of those e-mails')
+      .env('HOIST_SMTP_FROM')
+      .default('hoist <hoist@localhost>'),
+  )
   .action(async (flags) => (await import('./commands/serve.ts')).serveCommand(flags));
 
 program
@@ -78,11 +106,16 @@ program
   .action(async (flags) => (await import('./commands/login.ts')).loginCommand(flags));
 
 const control = () => import('./commands/control.ts');
-const withOutput = (c: Command): Command => c.option('-o, --output <format>', 'table, json or yaml (default: table on a terminal, json otherwise)');
+const withOutput = (c: Command): Command =>
+  c.option('-o, --output <format>', 'table, json or yaml (default: table on a terminal, json otherwise)');
 
 const registryCmd = program.command('registry').description('registries hoist copies between (admins change them)');
-withOutput(registryCmd.command('list').description('list registries')).action(async (f) => (await control()).registry.list(f));
-withOutput(registryCmd.command('show').argument('<name>')).action(async (n: string, f) => (await control()).registry.show(n, f));
+withOutput(registryCmd.command('list').description('list registries')).action(async (f) =>
+  (await control()).registry.list(f),
+);
+withOutput(registryCmd.command('show').argument('<name>')).action(async (n: string, f) =>
+  (await control()).registry.show(n, f),
+);
 withOutput(
   registryCmd
     .command('set')
@@ -96,20 +129,36 @@ withOutput(
 withOutput(
   registryCmd
     .command('set-hook-secret')
-    .description("set the secret the registry sends with its push events (Authorization: Bearer SECRET); hoist makes one up unless --secret-stdin")
+    .description(
+      'set the secret the registry sends with its push events (Authorization: Bearer SECRET); hoist makes one up unless --secret-stdin',
+    )
     .argument('<name>')
     .requiredOption('--kind <kind>', 'distribution, harbor or generic')
     .option('--secret-stdin', 'read the secret from standard input'),
 ).action(async (n: string, f) => (await automation()).events.setSecret(n, f));
-registryCmd.command('remove').argument('<name>').action(async (n: string) => (await control()).registry.remove(n));
-withOutput(registryCmd.command('test').description('reachable? credentials accepted? referrers API?').argument('<name>')).action(async (n: string, f) => (await control()).registry.test(n, f));
+registryCmd
+  .command('remove')
+  .argument('<name>')
+  .action(async (n: string) => (await control()).registry.remove(n));
+withOutput(
+  registryCmd.command('test').description('reachable? credentials accepted? referrers API?').argument('<name>'),
+).action(async (n: string, f) => (await control()).registry.test(n, f));
 
 const projectCmd = program.command('project').description('projects, their members and roles');
 withOutput(projectCmd.command('list')).action(async (f) => (await control()).project.list(f));
-withOutput(projectCmd.command('show').argument('<name>')).action(async (n: string, f) => (await control()).project.show(n, f));
-withOutput(projectCmd.command('create').argument('<name>').option('--description <text>')).action(async (n: string, f) => (await control()).project.create(n, f));
-projectCmd.command('delete').argument('<name>').action(async (n: string) => (await control()).project.remove(n));
-withOutput(projectCmd.command('members').argument('<project>')).action(async (n: string, f) => (await control()).project.members(n, f));
+withOutput(projectCmd.command('show').argument('<name>')).action(async (n: string, f) =>
+  (await control()).project.show(n, f),
+);
+withOutput(projectCmd.command('create').argument('<name>').option('--description <text>')).action(
+  async (n: string, f) => (await control()).project.create(n, f),
+);
+projectCmd
+  .command('delete')
+  .argument('<name>')
+  .action(async (n: string) => (await control()).project.remove(n));
+withOutput(projectCmd.command('members').argument('<project>')).action(async (n: string, f) =>
+  (await control()).project.members(n, f),
+);
 withOutput(
   projectCmd
     .command('grant')
@@ -121,45 +170,97 @@ withOutput(
 ).action(async (p: string, u: string, r: string, f) => (await control()).project.grant(p, u, r, f));
 
 const appCmd = program.command('app').description("a project's applications (image names)");
-withOutput(appCmd.command('list').argument('<project>')).action(async (p: string, f) => (await control()).app.list(p, f));
-appCmd.command('add').argument('<project>').argument('<name>').action(async (p: string, n: string) => (await control()).app.add(p, n));
-appCmd.command('remove').argument('<project>').argument('<name>').action(async (p: string, n: string) => (await control()).app.remove(p, n));
+withOutput(appCmd.command('list').argument('<project>')).action(async (p: string, f) =>
+  (await control()).app.list(p, f),
+);
+appCmd
+  .command('add')
+  .argument('<project>')
+  .argument('<name>')
+  .action(async (p: string, n: string) => (await control()).app.add(p, n));
+appCmd
+  .command('remove')
+  .argument('<project>')
+  .argument('<name>')
+  .action(async (p: string, n: string) => (await control()).app.remove(p, n));
 
-const webhookCmd = program.command('webhook').description("a project's outgoing webhooks (promotion events, HMAC-signed)");
-withOutput(webhookCmd.command('list').requiredOption('--project <name>')).action(async (f) => (await control()).webhook.list(f));
+const webhookCmd = program
+  .command('webhook')
+  .description("a project's outgoing webhooks (promotion events, HMAC-signed)");
+withOutput(webhookCmd.command('list').requiredOption('--project <name>')).action(async (f) =>
+  (await control()).webhook.list(f),
+);
 withOutput(
   webhookCmd
     .command('add')
     .argument('<url>')
     .requiredOption('--project <name>')
-    .option('--event <name>', 'only this event (repeatable): promotion.requested, promotion.approval_needed, promotion.approved, promotion.rejected, promotion.promoted, promotion.failed', collect)
+    .option(
+      '--event <name>',
+      'only this event (repeatable): promotion.requested, promotion.approval_needed, promotion.approved, promotion.rejected, promotion.promoted, promotion.failed',
+      collect,
+    )
     .option('--secret-stdin', 'read the signing secret from stdin (default: hoist makes one up and prints it once)'),
 ).action(async (u: string, f) => (await control()).webhook.add(u, f));
-webhookCmd.command('delete').argument('<id>').requiredOption('--project <name>').action(async (id: string, f) => (await control()).webhook.remove(id, f));
-withOutput(webhookCmd.command('deliveries').argument('<id>').requiredOption('--project <name>')).action(async (id: string, f) => (await control()).webhook.deliveries(id, f));
+webhookCmd
+  .command('delete')
+  .argument('<id>')
+  .requiredOption('--project <name>')
+  .action(async (id: string, f) => (await control()).webhook.remove(id, f));
+withOutput(webhookCmd.command('deliveries').argument('<id>').requiredOption('--project <name>')).action(
+  async (id: string, f) => (await control()).webhook.deliveries(id, f),
+);
 
 const automation = () => import('./commands/automation.ts');
-const ruleCmd = program.command('rule').description('auto-promotion rules: when an artifact in one environment matches, promote it (or ask for approval) to another');
+const ruleCmd = program
+  .command('rule')
+  .description(
+    'auto-promotion rules: when an artifact in one environment matches, promote it (or ask for approval) to another',
+  );
 withOutput(
   ruleCmd
     .command('create')
     .argument('[name]')
     .requiredOption('--project <name>')
-    .option('-f, --file <file>', 'the rule as YAML (name, application, from, to, criteria, cel, tagTemplate, mode); flags override it')
+    .option(
+      '-f, --file <file>',
+      'the rule as YAML (name, application, from, to, criteria, cel, tagTemplate, mode); flags override it',
+    )
     .option('--app <name>', 'only this application')
     .option('--from <env>', 'source environment')
     .option('--to <env>', 'target environment')
-    .option('--criterion <criterion>', 'all must match (repeatable): "tag startsWith v", "tag oneOf a,b", "tag matches ^v[0-9]+$", "label team=shop", "critical <= 0", "license notOneOf AGPL-3.0", "component absent log4j-core", "signature present", "cel EXPR"', collect)
+    .option(
+      '--criterion <criterion>',
+      'all must match (repeatable): "tag startsWith v", "tag oneOf a,b", "tag matches ^v[0-9]+$", "label team=shop", "critical <= 0", "license notOneOf AGPL-3.0", "component absent log4j-core", "signature present", "cel EXPR"',
+      collect,
+    )
     .option('--cel <expression>', 'a CEL expression that must be true')
-    .option('--tag-template <template>', 'the tag at the target: %n (source tag), %Y%m%d…, {tag} {digest} {shortDigest} {timestamp} {env} {app}')
-    .option('--mode <mode>', 'promote (execute where the policy needs no approval) or request (always ask approvers)', 'promote')
+    .option(
+      '--tag-template <template>',
+      'the tag at the target: %n (source tag), %Y%m%d…, {tag} {digest} {shortDigest} {timestamp} {env} {app}',
+    )
+    .option(
+      '--mode <mode>',
+      'promote (execute where the policy needs no approval) or request (always ask approvers)',
+      'promote',
+    )
     .option('--dry-run', 'show which artifacts now in the source environment would match; save nothing'),
 ).action(async (n: string | undefined, f) => (await automation()).rule.create(n, f));
-withOutput(ruleCmd.command('list').requiredOption('--project <name>')).action(async (f) => (await automation()).rule.list(f));
-withOutput(ruleCmd.command('show').argument('<name>').requiredOption('--project <name>')).action(async (n: string, f) => (await automation()).rule.show(n, f));
-ruleCmd.command('delete').argument('<name>').requiredOption('--project <name>').action(async (n: string, f) => (await automation()).rule.remove(n, f));
+withOutput(ruleCmd.command('list').requiredOption('--project <name>')).action(async (f) =>
+  (await automation()).rule.list(f),
+);
+withOutput(ruleCmd.command('show').argument('<name>').requiredOption('--project <name>')).action(async (n: string, f) =>
+  (await automation()).rule.show(n, f),
+);
+ruleCmd
+  .command('delete')
+  .argument('<name>')
+  .requiredOption('--project <name>')
+  .action(async (n: string, f) => (await automation()).rule.remove(n, f));
 
-const bindingCmd = program.command('binding').description('how an application’s version is chosen per environment: track the latest good build, or pin a digest');
+const bindingCmd = program
+  .command('binding')
+  .description('how an application’s version is chosen per environment: track the latest good build, or pin a digest');
 withOutput(
   bindingCmd
     .command('set')
@@ -167,11 +268,21 @@ withOutput(
     .requiredOption('--project <name>')
     .requiredOption('--env <name>')
     .option('--track-latest', 'follow the newest upstream build that has soaked and passes the rules and policy')
-    .option('--pin <digest>', 'stay on this digest (sha256: + 64 lower-case hex); changing it is a promotion with approvals')
+    .option(
+      '--pin <digest>',
+      'stay on this digest (sha256: + 64 lower-case hex); changing it is a promotion with approvals',
+    )
     .option('--comment <text>', 'why (for a pin)'),
 ).action(async (a: string, f) => (await automation()).binding.set(a, f));
-withOutput(bindingCmd.command('list').requiredOption('--project <name>')).action(async (f) => (await automation()).binding.list(f));
-bindingCmd.command('delete').argument('<app>').requiredOption('--project <name>').requiredOption('--env <name>').action(async (a: string, f) => (await automation()).binding.remove(a, f));
+withOutput(bindingCmd.command('list').requiredOption('--project <name>')).action(async (f) =>
+  (await automation()).binding.list(f),
+);
+bindingCmd
+  .command('delete')
+  .argument('<app>')
+  .requiredOption('--project <name>')
+  .requiredOption('--env <name>')
+  .action(async (a: string, f) => (await automation()).binding.remove(a, f));
 
 const windowCmd = program.command('window').description('promotion windows: when promotions may enter an environment');
 withOutput(
@@ -179,24 +290,51 @@ withOutput(
     .command('set')
     .argument('<env>')
     .requiredOption('--project <name>')
-    .option('--window <spec>', 'DAYS HH:MM-HH:MM TIMEZONE, e.g. "mon-fri 09:00-17:00 Europe/Berlin" (repeatable)', collect)
+    .option(
+      '--window <spec>',
+      'DAYS HH:MM-HH:MM TIMEZONE, e.g. "mon-fri 09:00-17:00 Europe/Berlin" (repeatable)',
+      collect,
+    )
     .option('--always', 'no windows: always open'),
 ).action(async (e: string, f) => (await automation()).window.set(e, f));
 
-withOutput(program.command('quarantine').description('block a digest from every further promotion (admins); without a digest, list them').argument('[digest]').option('--reason <text>', 'why')).action(async (d: string | undefined, f) =>
-  (await automation()).quarantine.add(d, f),
-);
-program.command('unquarantine').description('lift a quarantine (audited)').argument('<digest>').option('--comment <text>').action(async (d: string, f) => (await automation()).quarantine.lift(d, f));
+withOutput(
+  program
+    .command('quarantine')
+    .description('block a digest from every further promotion (admins); without a digest, list them')
+    .argument('[digest]')
+    .option('--reason <text>', 'why'),
+).action(async (d: string | undefined, f) => (await automation()).quarantine.add(d, f));
+program
+  .command('unquarantine')
+  .description('lift a quarantine (audited)')
+  .argument('<digest>')
+  .option('--comment <text>')
+  .action(async (d: string, f) => (await automation()).quarantine.lift(d, f));
 
-const watchCmd = program.command('watch').description('repositories the poller watches, for registries that send no push events');
-withOutput(watchCmd.command('add').argument('<registry/repository>').option('--interval <seconds>', 'seconds between checks', '60')).action(async (r: string, f) => (await automation()).watch.add(r, f));
+const watchCmd = program
+  .command('watch')
+  .description('repositories the poller watches, for registries that send no push events');
+withOutput(
+  watchCmd
+    .command('add')
+    .argument('<registry/repository>')
+    .option('--interval <seconds>', 'seconds between checks', '60'),
+).action(async (r: string, f) => (await automation()).watch.add(r, f));
 withOutput(watchCmd.command('list')).action(async (f) => (await automation()).watch.list(f));
-watchCmd.command('remove').argument('<id>').action(async (id: string) => (await automation()).watch.remove(id));
+watchCmd
+  .command('remove')
+  .argument('<id>')
+  .action(async (id: string) => (await automation()).watch.remove(id));
 
-withOutput(program.command('events').description('push events received and what became of them').option('--limit <n>')).action(async (f) => (await automation()).events.list(f));
+withOutput(
+  program.command('events').description('push events received and what became of them').option('--limit <n>'),
+).action(async (f) => (await automation()).events.list(f));
 
 const envCmd = program.command('env').description("a project's environments");
-withOutput(envCmd.command('list').argument('<project>')).action(async (p: string, f) => (await control()).env.list(p, f));
+withOutput(envCmd.command('list').argument('<project>')).action(async (p: string, f) =>
+  (await control()).env.list(p, f),
+);
 withOutput(
   envCmd
     .command('set')
@@ -213,25 +351,64 @@ withOutput(
     .option('--no-allow-tag-move', 'a tag may not move to another digest')
     .option('--soak <duration>', 'an artifact may leave only after it has been here this long (90s, 30m, 1h, 2d)'),
 ).action(async (p: string, n: string, f) => (await control()).env.set(p, n, f));
-envCmd.command('delete').argument('<project>').argument('<name>').action(async (p: string, n: string) => (await control()).env.remove(p, n));
+envCmd
+  .command('delete')
+  .argument('<project>')
+  .argument('<name>')
+  .action(async (p: string, n: string) => (await control()).env.remove(p, n));
 
 const pipelineCmd = program.command('pipeline').description("a project's allowed promotion edges");
-withOutput(pipelineCmd.command('show').argument('<project>')).action(async (p: string, f) => (await control()).pipeline.show(p, f));
-withOutput(pipelineCmd.command('set').description('replace the edges, e.g. dev:staging staging:prod').argument('<project>').argument('<edges...>')).action(async (p: string, e: string[], f) => (await control()).pipeline.set(p, e, f));
+withOutput(pipelineCmd.command('show').argument('<project>')).action(async (p: string, f) =>
+  (await control()).pipeline.show(p, f),
+);
+withOutput(
+  pipelineCmd
+    .command('set')
+    .description('replace the edges, e.g. dev:staging staging:prod')
+    .argument('<project>')
+    .argument('<edges...>'),
+).action(async (p: string, e: string[], f) => (await control()).pipeline.set(p, e, f));
 
 const userCmd = program.command('user').description('users (admins)');
 withOutput(userCmd.command('list')).action(async (f) => (await control()).user.list(f));
-withOutput(userCmd.command('create').argument('<username>').option('--admin').option('--password-stdin').option('--email <address>', 'where approval requests are mailed')).action(async (u: string, f) => (await control()).user.create(u, f));
-withOutput(userCmd.command('set').argument('<username>').option('--email <address>', 'where approval requests are mailed ("" clears it)')).action(async (u: string, f) => (await control()).user.set(u, f));
+withOutput(
+  userCmd
+    .command('create')
+    .argument('<username>')
+    .option('--admin')
+    .option('--password-stdin')
+    .option('--email <address>', 'where approval requests are mailed'),
+).action(async (u: string, f) => (await control()).user.create(u, f));
+withOutput(
+  userCmd
+    .command('set')
+    .argument('<username>')
+    .option('--email <address>', 'where approval requests are mailed ("" clears it)'),
+).action(async (u: string, f) => (await control()).user.set(u, f));
 
 const tokenCmd = program.command('token').description('your API tokens');
 withOutput(tokenCmd.command('list')).action(async (f) => (await control()).token.list(f));
-withOutput(tokenCmd.command('create').argument('<name>').option('--expires-in-days <n>')).action(async (n: string, f) => (await control()).token.create(n, f));
-tokenCmd.command('revoke').argument('<id>').action(async (id: string) => (await control()).token.revoke(id));
+withOutput(tokenCmd.command('create').argument('<name>').option('--expires-in-days <n>')).action(async (n: string, f) =>
+  (await control()).token.create(n, f),
+);
+tokenCmd
+  .command('revoke')
+  .argument('<id>')
+  .action(async (id: string) => (await control()).token.revoke(id));
 
 const auditCmd = program.command('audit').description('the hash-chained audit log (admins)');
-withOutput(auditCmd.command('list').option('--actor <user>').option('--object-type <type>').option('--object-id <id>').option('--since <iso-time>').option('--limit <n>')).action(async (f) => (await control()).audit.list(f));
-withOutput(auditCmd.command('verify').description('recompute the chain; names the first edited, deleted or reordered row')).action(async (f) => (await control()).audit.verify(f));
+withOutput(
+  auditCmd
+    .command('list')
+    .option('--actor <user>')
+    .option('--object-type <type>')
+    .option('--object-id <id>')
+    .option('--since <iso-time>')
+    .option('--limit <n>'),
+).action(async (f) => (await control()).audit.list(f));
+withOutput(
+  auditCmd.command('verify').description('recompute the chain; names the first edited, deleted or reordered row'),
+).action(async (f) => (await control()).audit.verify(f));
 
 program
   .command('apply')
@@ -260,8 +437,16 @@ withOutput(
     .option('--ci-url <url>')
     .option('--label <key=value>', 'repeatable', collect),
 ).action(async (r: string, f) => (await control()).artifact.register(r, f));
-withOutput(artifactCmd.command('list').requiredOption('--project <name>').requiredOption('--app <name>').option('--env <name>', 'only those in this environment')).action(async (f) => (await control()).artifact.list(f));
-withOutput(artifactCmd.command('show').argument('<digest>').requiredOption('--project <name>').requiredOption('--app <name>')).action(async (d: string, f) => (await control()).artifact.show(d, f));
+withOutput(
+  artifactCmd
+    .command('list')
+    .requiredOption('--project <name>')
+    .requiredOption('--app <name>')
+    .option('--env <name>', 'only those in this environment'),
+).action(async (f) => (await control()).artifact.list(f));
+withOutput(
+  artifactCmd.command('show').argument('<digest>').requiredOption('--project <name>').requiredOption('--app <name>'),
+).action(async (d: string, f) => (await control()).artifact.show(d, f));
 
 const promote = () => import('./commands/promote.ts');
 withOutput(
@@ -287,7 +472,13 @@ for (const decision of ['approve', 'reject'] as const) {
       .option('--comment <text>'),
   ).action(async (id: string, f) => (await promote()).decideCommand(decision, id, f));
 }
-withOutput(program.command('cancel').description('cancel your promotion request').argument('<id>').requiredOption('--project <name>')).action(async (id: string, f) => (await promote()).cancelCommand(id, f));
+withOutput(
+  program
+    .command('cancel')
+    .description('cancel your promotion request')
+    .argument('<id>')
+    .requiredOption('--project <name>'),
+).action(async (id: string, f) => (await promote()).cancelCommand(id, f));
 withOutput(
   program
     .command('requests')
@@ -319,7 +510,9 @@ withOutput(
     .option('--deployer <user>', 'who deploys (an approver may not, unless the policy allows it)'),
 ).action(async (f) => (await promote()).checkDeployCommand(f));
 
-const policyCmd = program.command('policy').description('promotion policies: CEL conditions, approvals, separation of duties');
+const policyCmd = program
+  .command('policy')
+  .description('promotion policies: CEL conditions, approvals, separation of duties');
 const policyOptions = (c: Command): Command =>
   withOutput(
     c
@@ -328,16 +521,28 @@ const policyOptions = (c: Command): Command =>
       .option('--fail-condition <cel>', 'any true denies (repeatable; also --failCondition)', collect)
       .option('--approver-count <n>', 'approvals needed, 0-6 (also --approverCount)')
       .option('--allow-request-from-approve', 'the requester may approve (also --allowRequestFromApprove)')
-      .option('--allow-image-builder-from-approve', "the image's builder may approve (also --allowImageBuilderFromApprove)")
+      .option(
+        '--allow-image-builder-from-approve',
+        "the image's builder may approve (also --allowImageBuilderFromApprove)",
+      )
       .option('--allow-approver-from-deploy', 'an approver may deploy it (also --allowApproverFromDeploy)')
       .option('--allow-skip-stages', 'promotions may come from any earlier stage without a pipeline edge (a hotfix)'),
   );
 const policyCommands = () => import('./commands/policy.ts');
-policyOptions(policyCmd.command('create').requiredOption('--name <name>')).action(async (f) => (await policyCommands()).policy.create(f));
-policyOptions(policyCmd.command('update').argument('<name>')).action(async (n: string, f) => (await policyCommands()).policy.update(n, f));
+policyOptions(policyCmd.command('create').requiredOption('--name <name>')).action(async (f) =>
+  (await policyCommands()).policy.create(f),
+);
+policyOptions(policyCmd.command('update').argument('<name>')).action(async (n: string, f) =>
+  (await policyCommands()).policy.update(n, f),
+);
 withOutput(policyCmd.command('list')).action(async (f) => (await policyCommands()).policy.list(f));
-withOutput(policyCmd.command('show').argument('<name>').option('--version <n>')).action(async (n: string, f) => (await policyCommands()).policy.show(n, f));
-policyCmd.command('delete').argument('<name>').action(async (n: string) => (await policyCommands()).policy.remove(n));
+withOutput(policyCmd.command('show').argument('<name>').option('--version <n>')).action(async (n: string, f) =>
+  (await policyCommands()).policy.show(n, f),
+);
+policyCmd
+  .command('delete')
+  .argument('<name>')
+  .action(async (n: string) => (await policyCommands()).policy.remove(n));
 withOutput(
   policyCmd
     .command('apply')

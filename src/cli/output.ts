@@ -5,7 +5,8 @@ export type OutputFormat = 'table' | 'json' | 'yaml';
 
 export function outputFormat(flag: string | undefined): OutputFormat {
   const f = flag ?? (process.stdout.isTTY ? 'table' : 'json');
-  if (f !== 'table' && f !== 'json' && f !== 'yaml') throw new InvalidInput(`"${f}" is not one of table, json, yaml`, '--output');
+  if (f !== 'table' && f !== 'json' && f !== 'yaml')
+    throw new InvalidInput(`"${f}" is not one of table, json, yaml`, '--output');
   return f;
 }
 
@@ -34,5 +35,14 @@ export async function print(value: unknown, format: OutputFormat, columns?: stri
   const cols = columns ?? Object.keys(rows[0] ?? {});
   const cells = [cols.map((c) => c.toUpperCase()), ...rows.map((r) => cols.map((c) => cell(r[c])))];
   const widths = cols.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  process.stdout.write(cells.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n');
+  process.stdout.write(
+    cells
+      .map((r) =>
+        r
+          .map((c, i) => c.padEnd(widths[i] ?? 0))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n',
+  );
 }

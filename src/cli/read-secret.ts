@@ -5,7 +5,9 @@ export async function readSecret(prompt: string, fromStdin: boolean): Promise<st
   if (fromStdin || !process.stdin.isTTY) {
     const chunks: Buffer[] = [];
     for await (const c of process.stdin) chunks.push(c as Buffer);
-    const value = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    const value = Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
     if (value === '') throw new InvalidInput('nothing on standard input', '--password-stdin');
     return value;
   }

@@ -12,7 +12,10 @@ export interface RegistryFlags {
 }
 
 export function insecureList(flags: RegistryFlags, env: NodeJS.ProcessEnv = process.env): string[] {
-  const fromEnv = (env.HOIST_INSECURE_REGISTRIES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const fromEnv = (env.HOIST_INSECURE_REGISTRIES ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return [...(flags.insecureRegistry ?? []), ...fromEnv];
 }
 

@@ -105,7 +105,18 @@ const KNOWN = {
   top: ['apiVersion', 'registries', 'projects', 'watches'],
   registry: ['name', 'url', 'insecure', 'username', 'passwordEnv'],
   project: ['name', 'description', 'applications', 'environments', 'pipeline', 'rules', 'bindings'],
-  environment: ['name', 'kind', 'registry', 'repository', 'tag', 'protected', 'immutableTags', 'allowTagMove', 'soak', 'windows'],
+  environment: [
+    'name',
+    'kind',
+    'registry',
+    'repository',
+    'tag',
+    'protected',
+    'immutableTags',
+    'allowTagMove',
+    'soak',
+    'windows',
+  ],
   rule: ['name', 'application', 'from', 'to', 'criteria', 'cel', 'tagTemplate', 'mode'],
   binding: ['application', 'environment', 'trackLatest', 'pin'],
   watch: ['repository', 'interval'],
@@ -138,13 +149,21 @@ function fields(c: Checker, node: Node | null | undefined, path: string, known: 
   }
   for (const pair of node.items) {
     const key = isScalar(pair.key) ? String(pair.key.value) : '';
-    if (!known.includes(key)) c.at(pair.key as Node, `${path}.${key}`, `unknown field "${key}" (known: ${known.join(', ')})`);
+    if (!known.includes(key))
+      c.at(pair.key as Node, `${path}.${key}`, `unknown field "${key}" (known: ${known.join(', ')})`);
     else out.set(key, pair.value as Node);
   }
   return out;
 }
 
-function str(c: Checker, f: Map<string, Node>, key: string, path: string, parent: Node | null | undefined, required: boolean): string | undefined {
+function str(
+  c: Checker,
+  f: Map<string, Node>,
+  key: string,
+  path: string,
+  parent: Node | null | undefined,
+  required: boolean,
+): string | undefined {
   const n = f.get(key);
   if (n === undefined || n === null) {
     if (required) c.at(parent, `${path}.${key}`, `"${key}" is required`);
@@ -188,7 +207,8 @@ export function parseConfig(text: string, file: string): Result<ConfigSpec> & { 
   if (doc.errors.length === 0) {
     const top = fields(c, doc.contents as Node, '', KNOWN.top);
     const version = top.get('apiVersion');
-    if (version !== undefined && (!isScalar(version) || version.value !== 'hoist/v1')) c.at(version, 'apiVersion', 'apiVersion must be hoist/v1');
+    if (version !== undefined && (!isScalar(version) || version.value !== 'hoist/v1'))
+      c.at(version, 'apiVersion', 'apiVersion must be hoist/v1');
     list(c, top.get('registries'), 'registries').forEach((n, i) => {
       const p = `registries[${i}]`;
       const f = fields(c, n, p, KNOWN.registry);
@@ -204,7 +224,14 @@ export function parseConfig(text: string, file: string): Result<ConfigSpec> & { 
     list(c, top.get('projects'), 'projects').forEach((n, i) => {
       const p = `projects[${i}]`;
       const f = fields(c, n, p, KNOWN.project);
-      const project: ProjectSpec = { name: str(c, f, 'name', p, n, true) ?? '', applications: [], environments: [], pipeline: [], rules: [], bindings: [] };
+      const project: ProjectSpec = {
+        name: str(c, f, 'name', p, n, true) ?? '',
+        applications: [],
+        environments: [],
+        pipeline: [],
+        rules: [],
+        bindings: [],
+      };
       const description = str(c, f, 'description', p, n, false);
       if (description !== undefined) project.description = description;
       list(c, f.get('applications'), `${p}.applications`).forEach((a, j) => {
@@ -215,8 +242,14 @@ export function parseConfig(text: string, file: string): Result<ConfigSpec> & { 
         const ep = `${p}.environments[${j}]`;
         const ef = fields(c, e, ep, KNOWN.environment);
         const kind = str(c, ef, 'kind', ep, e, true);
-        if (kind !== undefined && kind !== 'repository' && kind !== 'tag') c.at(ef.get('kind'), `${ep}.kind`, 'kind must be repository or tag');
-        const env: EnvironmentSpec = { name: str(c, ef, 'name', ep, e, true) ?? '', kind: kind === 'tag' ? 'tag' : 'repository', registry: str(c, ef, 'registry', ep, e, true) ?? '', repository: str(c, ef, 'repository', ep, e, true) ?? '' };
+        if (kind !== undefined && kind !== 'repository' && kind !== 'tag')
+          c.at(ef.get('kind'), `${ep}.kind`, 'kind must be repository or tag');
+        const env: EnvironmentSpec = {
+          name: str(c, ef, 'name', ep, e, true) ?? '',
+          kind: kind === 'tag' ? 'tag' : 'repository',
+          registry: str(c, ef, 'registry', ep, e, true) ?? '',
+          repository: str(c, ef, 'repository', ep, e, true) ?? '',
+        };
         const tag = str(c, ef, 'tag', ep, e, false);
         if (tag !== undefined) env.tag = tag;
         for (const k of ['protected', 'immutableTags', 'allowTagMove'] as const) {
@@ -231,49 +264,80 @@ export function parseConfig(text: string, file: string): Result<ConfigSpec> & { 
         }
         if (ef.has('windows')) {
           env.windows = strings(c, ef.get('windows'), `${ep}.windows`)
-            .filter((w, k) => checked(c, w.node, `${ep}.windows[${k}]`, () => parseWindowSpec(w.value, 'window')) !== undefined)
+            .filter(
+              (w, k) =>
+                checked(c, w.node, `${ep}.windows[${k}]`, () => parseWindowSpec(w.value, 'window')) !== undefined,
+            )
             .map((w) => w.value);
         }
         project.environments.push(env);
       });
       const names = new Set(project.environments.map((e) => e.name));
       list(c, f.get('pipeline'), `${p}.pipeline`).forEach((edge, j) => {
-        const m = isScalar(edge) && typeof edge.value === 'string' ? /^\s*([a-z0-9-]+)\s*->\s*([a-z0-9-]+)\s*$/.exec(edge.value) : null;
+        const m =
+          isScalar(edge) && typeof edge.value === 'string'
+            ? /^\s*([a-z0-9-]+)\s*->\s*([a-z0-9-]+)\s*$/.exec(edge.value)
+            : null;
         if (!m) return c.at(edge, `${p}.pipeline[${j}]`, 'an edge is written "from -> to"');
-        for (const end of [m[1], m[2]]) if (!names.has(end as string)) c.at(edge, `${p}.pipeline[${j}]`, `no environment "${end}" in project "${project.name}"`);
+        for (const end of [m[1], m[2]])
+          if (!names.has(end as string))
+            c.at(edge, `${p}.pipeline[${j}]`, `no environment "${end}" in project "${project.name}"`);
         project.pipeline.push({ from: m[1] as string, to: m[2] as string });
       });
       list(c, f.get('rules'), `${p}.rules`).forEach((r, j) => {
         const rp = `${p}.rules[${j}]`;
         const rf = fields(c, r, rp, KNOWN.rule);
-        const rule: RuleSpec = { name: str(c, rf, 'name', rp, r, true) ?? '', from: str(c, rf, 'from', rp, r, true) ?? '', to: str(c, rf, 'to', rp, r, true) ?? '', criteria: [] };
-        for (const end of ['from', 'to'] as const) if (rule[end] !== '' && !names.has(rule[end])) c.at(rf.get(end), `${rp}.${end}`, `no environment "${rule[end]}" in project "${project.name}"`);
+        const rule: RuleSpec = {
+          name: str(c, rf, 'name', rp, r, true) ?? '',
+          from: str(c, rf, 'from', rp, r, true) ?? '',
+          to: str(c, rf, 'to', rp, r, true) ?? '',
+          criteria: [],
+        };
+        for (const end of ['from', 'to'] as const)
+          if (rule[end] !== '' && !names.has(rule[end]))
+            c.at(rf.get(end), `${rp}.${end}`, `no environment "${rule[end]}" in project "${project.name}"`);
         const application = str(c, rf, 'application', rp, r, false);
         if (application !== undefined) rule.application = application;
         strings(c, rf.get('criteria'), `${rp}.criteria`).forEach((cr, k) => {
-          if (checked(c, cr.node, `${rp}.criteria[${k}]`, () => parseCriterionFlag(cr.value, 'criterion')) !== undefined) rule.criteria.push(cr.value);
+          if (
+            checked(c, cr.node, `${rp}.criteria[${k}]`, () => parseCriterionFlag(cr.value, 'criterion')) !== undefined
+          )
+            rule.criteria.push(cr.value);
         });
         const cel = str(c, rf, 'cel', rp, r, false);
         if (cel !== undefined) rule.cel = cel;
         const tagTemplate = str(c, rf, 'tagTemplate', rp, r, false);
         if (tagTemplate !== undefined) {
-          checked(c, rf.get('tagTemplate'), `${rp}.tagTemplate`, () => validateTagTemplate(tagTemplate, 'tagTemplate', { env: rule.to }));
+          checked(c, rf.get('tagTemplate'), `${rp}.tagTemplate`, () =>
+            validateTagTemplate(tagTemplate, 'tagTemplate', { env: rule.to }),
+          );
           rule.tagTemplate = tagTemplate;
         }
         const mode = str(c, rf, 'mode', rp, r, false);
-        if (mode !== undefined && mode !== 'promote' && mode !== 'request') c.at(rf.get('mode'), `${rp}.mode`, 'mode must be promote or request');
+        if (mode !== undefined && mode !== 'promote' && mode !== 'request')
+          c.at(rf.get('mode'), `${rp}.mode`, 'mode must be promote or request');
         else if (mode !== undefined) rule.mode = mode;
         project.rules.push(rule);
       });
       list(c, f.get('bindings'), `${p}.bindings`).forEach((b, j) => {
         const bp = `${p}.bindings[${j}]`;
         const bf = fields(c, b, bp, KNOWN.binding);
-        const binding: BindingSpec = { application: str(c, bf, 'application', bp, b, true) ?? '', environment: str(c, bf, 'environment', bp, b, true) ?? '', mode: 'track-latest' };
+        const binding: BindingSpec = {
+          application: str(c, bf, 'application', bp, b, true) ?? '',
+          environment: str(c, bf, 'environment', bp, b, true) ?? '',
+          mode: 'track-latest',
+        };
         const track = bool(c, bf, 'trackLatest', bp);
         const pin = str(c, bf, 'pin', bp, b, false);
-        if ((track === true) === (pin !== undefined)) c.at(b, bp, 'a binding has either trackLatest: true or pin: sha256:…');
+        if ((track === true) === (pin !== undefined))
+          c.at(b, bp, 'a binding has either trackLatest: true or pin: sha256:…');
         if (pin !== undefined) {
-          if (!/^sha256:[0-9a-f]{64}$/.test(pin)) c.at(bf.get('pin'), `${bp}.pin`, `"${pin}" is not a digest; use sha256: followed by 64 lower-case hex digits`);
+          if (!/^sha256:[0-9a-f]{64}$/.test(pin))
+            c.at(
+              bf.get('pin'),
+              `${bp}.pin`,
+              `"${pin}" is not a digest; use sha256: followed by 64 lower-case hex digits`,
+            );
           binding.mode = 'pin';
           binding.pin = pin;
         }
@@ -291,14 +355,22 @@ export function parseConfig(text: string, file: string): Result<ConfigSpec> & { 
       const watch: WatchSpec = { repository: str(c, wf, 'repository', wp, w, true) ?? '' };
       const interval = wf.get('interval');
       if (interval !== undefined) {
-        const seconds = checked(c, interval, `${wp}.interval`, () => parseDuration(isScalar(interval) ? String(interval.value) : '', 'interval'));
+        const seconds = checked(c, interval, `${wp}.interval`, () =>
+          parseDuration(isScalar(interval) ? String(interval.value) : '', 'interval'),
+        );
         if (seconds !== undefined) watch.intervalSeconds = seconds;
       }
       spec.watches.push(watch);
     });
   }
   if (c.problems.length > 0) {
-    return { ok: false, error: c.problems.map((p) => `${p.file}:${p.line}:${p.col}: ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n'), problems: c.problems };
+    return {
+      ok: false,
+      error: c.problems
+        .map((p) => `${p.file}:${p.line}:${p.col}: ${p.path ? `${p.path}: ` : ''}${p.message}`)
+        .join('\n'),
+      problems: c.problems,
+    };
   }
   return { ok: true, value: spec };
 }

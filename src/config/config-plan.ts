@@ -30,7 +30,8 @@ export interface CurrentState {
   watches: WatchView[];
 }
 
-export type StepKind = 'registry' | 'project' | 'application' | 'environment' | 'pipeline' | 'rule' | 'binding' | 'watch';
+export type StepKind =
+  'registry' | 'project' | 'application' | 'environment' | 'pipeline' | 'rule' | 'binding' | 'watch';
 
 export interface Step {
   op: 'create' | 'update' | 'delete';
@@ -54,7 +55,11 @@ export interface Step {
 /** What the API takes for an environment of the file. */
 export function environmentInput(e: EnvironmentSpec, position?: number): EnvironmentInput {
   const { windows, ...rest } = e;
-  return { ...rest, ...(position !== undefined ? { position } : {}), ...(windows !== undefined ? { windows: windows.map((w, i) => parseWindowSpec(w, `windows[${i}]`)) } : {}) };
+  return {
+    ...rest,
+    ...(position !== undefined ? { position } : {}),
+    ...(windows !== undefined ? { windows: windows.map((w, i) => parseWindowSpec(w, `windows[${i}]`)) } : {}),
+  };
 }
 
 /** What the API takes for a rule of the file (criteria in flag syntax become criterion objects). */
@@ -79,7 +84,9 @@ export function criterionFlag(c: Criterion): string {
     case 'label':
       if (c.op === 'equals') return `label ${c.name}=${c.value ?? ''}`;
       if (c.op === 'notEquals') return `label ${c.name}!=${c.value ?? ''}`;
-      return c.op === 'present' || c.op === 'absent' ? `label ${c.name} ${c.op}` : `label ${c.name} ${c.op} ${c.value ?? ''}`;
+      return c.op === 'present' || c.op === 'absent'
+        ? `label ${c.name} ${c.op}`
+        : `label ${c.name} ${c.op} ${c.value ?? ''}`;
     case 'vulnerabilities':
       return `${c.severity} ${c.op} ${c.value}`;
     case 'license':
@@ -107,7 +114,9 @@ function ruleChanges(want: RuleSpec, have: RuleView): string[] {
 }
 
 function diff(pairs: Array<[string, unknown, unknown]>): string[] {
-  return pairs.filter(([, want, have]) => want !== undefined && JSON.stringify(want) !== JSON.stringify(have)).map(([k, want, have]) => `${k}: ${JSON.stringify(have)} → ${JSON.stringify(want)}`);
+  return pairs
+    .filter(([, want, have]) => want !== undefined && JSON.stringify(want) !== JSON.stringify(have))
+    .map(([k, want, have]) => `${k}: ${JSON.stringify(have)} → ${JSON.stringify(want)}`);
 }
 
 function registryChanges(want: RegistrySpec, have: RegistryView): string[] {
@@ -132,7 +141,11 @@ function environmentChanges(want: EnvironmentSpec, have: EnvironmentView, positi
     ['immutableTags', want.immutableTags ?? false, have.immutableTags],
     ['allowTagMove', want.allowTagMove ?? true, have.allowTagMove],
     ['soakSeconds', want.soakSeconds ?? 0, have.soakSeconds],
-    ['windows', (want.windows ?? []).map((w) => describeWindow(parseWindowSpec(w, 'windows'))), have.windows.map(describeWindow)],
+    [
+      'windows',
+      (want.windows ?? []).map((w) => describeWindow(parseWindowSpec(w, 'windows'))),
+      have.windows.map(describeWindow),
+    ],
   ]);
 }
 
@@ -152,25 +165,50 @@ export function planApply(desired: ConfigSpec, current: CurrentState, opts: { pr
   for (const p of desired.projects) {
     const have = projects.get(p.name);
     if (!have) steps.push({ op: 'create', kind: 'project', name: p.name, description: p.description ?? '' });
-    else if (p.description !== undefined && p.description !== have.description) steps.push({ op: 'update', kind: 'project', name: p.name, description: p.description, changes: diff([['description', p.description, have.description]]) });
+    else if (p.description !== undefined && p.description !== have.description)
+      steps.push({
+        op: 'update',
+        kind: 'project',
+        name: p.name,
+        description: p.description,
+        changes: diff([['description', p.description, have.description]]),
+      });
     const apps = new Set(have?.applications ?? []);
-    for (const a of p.applications) if (!apps.has(a)) steps.push({ op: 'create', kind: 'application', name: `${p.name}/${a}` });
-    for (const a of apps) if (!p.applications.includes(a)) deletions.push({ op: 'delete', kind: 'application', name: `${p.name}/${a}` });
+    for (const a of p.applications)
+      if (!apps.has(a)) steps.push({ op: 'create', kind: 'application', name: `${p.name}/${a}` });
+    for (const a of apps)
+      if (!p.applications.includes(a)) deletions.push({ op: 'delete', kind: 'application', name: `${p.name}/${a}` });
     const envs = new Map((have?.environments ?? []).map((e) => [e.name, e]));
     p.environments.forEach((e, position) => {
       const h = envs.get(e.name);
       if (!h) steps.push({ op: 'create', kind: 'environment', name: `${p.name}/${e.name}`, environment: e, position });
       else {
         const changes = environmentChanges(e, h, position);
-        if (changes.length > 0) steps.push({ op: 'update', kind: 'environment', name: `${p.name}/${e.name}`, environment: e, position, changes });
+        if (changes.length > 0)
+          steps.push({
+            op: 'update',
+            kind: 'environment',
+            name: `${p.name}/${e.name}`,
+            environment: e,
+            position,
+            changes,
+          });
       }
     });
-    for (const name of envs.keys()) if (!p.environments.some((e) => e.name === name)) deletions.push({ op: 'delete', kind: 'environment', name: `${p.name}/${name}` });
+    for (const name of envs.keys())
+      if (!p.environments.some((e) => e.name === name))
+        deletions.push({ op: 'delete', kind: 'environment', name: `${p.name}/${name}` });
     const key = (e: Edge): string => `${e.from}->${e.to}`;
     const wantEdges = [...new Set(p.pipeline.map(key))].sort();
     const haveEdges = [...new Set((have?.pipeline ?? []).map(key))].sort();
     if (JSON.stringify(wantEdges) !== JSON.stringify(haveEdges)) {
-      steps.push({ op: have ? 'update' : 'create', kind: 'pipeline', name: p.name, edges: p.pipeline, changes: [`edges: ${haveEdges.join(', ') || '(none)'} → ${wantEdges.join(', ') || '(none)'}`] });
+      steps.push({
+        op: have ? 'update' : 'create',
+        kind: 'pipeline',
+        name: p.name,
+        edges: p.pipeline,
+        changes: [`edges: ${haveEdges.join(', ') || '(none)'} → ${wantEdges.join(', ') || '(none)'}`],
+      });
     }
     const rules = new Map((have?.rules ?? []).map((r) => [r.name, r]));
     for (const r of p.rules) {
@@ -178,32 +216,77 @@ export function planApply(desired: ConfigSpec, current: CurrentState, opts: { pr
       const changes = h ? ruleChanges(r, h) : [];
       // A rule is replaced as a whole (delete, then create) when it changed.
       if (h && changes.length > 0) steps.push({ op: 'delete', kind: 'rule', name: `${p.name}/${r.name}` });
-      if (!h || changes.length > 0) steps.push({ op: h ? 'update' : 'create', kind: 'rule', name: `${p.name}/${r.name}`, rule: ruleInput(r), ...(changes.length > 0 ? { changes } : {}) });
+      if (!h || changes.length > 0)
+        steps.push({
+          op: h ? 'update' : 'create',
+          kind: 'rule',
+          name: `${p.name}/${r.name}`,
+          rule: ruleInput(r),
+          ...(changes.length > 0 ? { changes } : {}),
+        });
     }
-    for (const name of rules.keys()) if (!p.rules.some((r) => r.name === name)) deletions.push({ op: 'delete', kind: 'rule', name: `${p.name}/${name}` });
+    for (const name of rules.keys())
+      if (!p.rules.some((r) => r.name === name))
+        deletions.push({ op: 'delete', kind: 'rule', name: `${p.name}/${name}` });
     const bindingKey = (app: string, env: string): string => `${p.name}/${app}/${env}`;
     const bindings = new Map((have?.bindings ?? []).map((b) => [bindingKey(b.application, b.environment), b]));
     for (const b of p.bindings) {
       const h = bindings.get(bindingKey(b.application, b.environment));
-      const changes = h ? diff([['mode', b.mode, h.mode], ['pin', b.pin ?? null, h.pinnedDigest]]) : [];
-      if (!h || changes.length > 0) steps.push({ op: h ? 'update' : 'create', kind: 'binding', name: bindingKey(b.application, b.environment), binding: b, ...(changes.length > 0 ? { changes } : {}) });
+      const changes = h
+        ? diff([
+            ['mode', b.mode, h.mode],
+            ['pin', b.pin ?? null, h.pinnedDigest],
+          ])
+        : [];
+      if (!h || changes.length > 0)
+        steps.push({
+          op: h ? 'update' : 'create',
+          kind: 'binding',
+          name: bindingKey(b.application, b.environment),
+          binding: b,
+          ...(changes.length > 0 ? { changes } : {}),
+        });
     }
-    for (const [key, b] of bindings) if (!p.bindings.some((x) => x.application === b.application && x.environment === b.environment)) deletions.push({ op: 'delete', kind: 'binding', name: key });
+    for (const [key, b] of bindings)
+      if (!p.bindings.some((x) => x.application === b.application && x.environment === b.environment))
+        deletions.push({ op: 'delete', kind: 'binding', name: key });
   }
   const watchKey = (w: { registry: string; repository: string }): string => `${w.registry}/${w.repository}`;
   for (const w of desired.watches) {
     const have = current.watches.find((x) => watchKey(x) === w.repository);
     if (!have) steps.push({ op: 'create', kind: 'watch', name: w.repository, watch: w });
-    else if (w.intervalSeconds !== undefined && w.intervalSeconds !== have.intervalSeconds) steps.push({ op: 'update', kind: 'watch', name: w.repository, watch: w, changes: diff([['interval', w.intervalSeconds, have.intervalSeconds]]) });
+    else if (w.intervalSeconds !== undefined && w.intervalSeconds !== have.intervalSeconds)
+      steps.push({
+        op: 'update',
+        kind: 'watch',
+        name: w.repository,
+        watch: w,
+        changes: diff([['interval', w.intervalSeconds, have.intervalSeconds]]),
+      });
   }
   if (opts.prune) {
-    for (const p of current.projects) if (!desired.projects.some((d) => d.name === p.name)) deletions.push({ op: 'delete', kind: 'project', name: p.name });
-    for (const r of current.registries) if (!desired.registries.some((d) => d.name === r.name)) deletions.push({ op: 'delete', kind: 'registry', name: r.name });
-    for (const w of current.watches) if (!desired.watches.some((d) => d.repository === watchKey(w))) deletions.push({ op: 'delete', kind: 'watch', name: watchKey(w), id: w.id });
+    for (const p of current.projects)
+      if (!desired.projects.some((d) => d.name === p.name))
+        deletions.push({ op: 'delete', kind: 'project', name: p.name });
+    for (const r of current.registries)
+      if (!desired.registries.some((d) => d.name === r.name))
+        deletions.push({ op: 'delete', kind: 'registry', name: r.name });
+    for (const w of current.watches)
+      if (!desired.watches.some((d) => d.repository === watchKey(w)))
+        deletions.push({ op: 'delete', kind: 'watch', name: watchKey(w), id: w.id });
   }
   // Rules and bindings go before the environments they name; environments before the registries they use;
   // applications and environments before their project; watches before their registry.
-  const order: StepKind[] = ['rule', 'binding', 'watch', 'pipeline', 'environment', 'application', 'project', 'registry'];
+  const order: StepKind[] = [
+    'rule',
+    'binding',
+    'watch',
+    'pipeline',
+    'environment',
+    'application',
+    'project',
+    'registry',
+  ];
   deletions.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
   return [...steps, ...deletions];
 }
@@ -214,7 +297,9 @@ export function exportState(current: CurrentState): ConfigSpec {
     registries: current.registries.map((r) => ({
       name: r.name,
       url: `${r.insecure ? 'http' : 'https'}://${r.url}`,
-      ...(r.username !== null ? { username: r.username, passwordEnv: `HOIST_REGISTRY_${r.name.toUpperCase().replace(/-/g, '_')}_PASSWORD` } : {}),
+      ...(r.username !== null
+        ? { username: r.username, passwordEnv: `HOIST_REGISTRY_${r.name.toUpperCase().replace(/-/g, '_')}_PASSWORD` }
+        : {}),
     })),
     projects: current.projects.map((p) => ({
       name: p.name,
@@ -242,8 +327,16 @@ export function exportState(current: CurrentState): ConfigSpec {
         ...(r.tagTemplate !== null ? { tagTemplate: r.tagTemplate } : {}),
         mode: r.mode,
       })),
-      bindings: p.bindings.map((b) => ({ application: b.application, environment: b.environment, mode: b.mode, ...(b.pinnedDigest !== null ? { pin: b.pinnedDigest } : {}) })),
+      bindings: p.bindings.map((b) => ({
+        application: b.application,
+        environment: b.environment,
+        mode: b.mode,
+        ...(b.pinnedDigest !== null ? { pin: b.pinnedDigest } : {}),
+      })),
     })),
-    watches: current.watches.map((w) => ({ repository: `${w.registry}/${w.repository}`, intervalSeconds: w.intervalSeconds })),
+    watches: current.watches.map((w) => ({
+      repository: `${w.registry}/${w.repository}`,
+      intervalSeconds: w.intervalSeconds,
+    })),
   };
 }

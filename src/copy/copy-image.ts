@@ -43,12 +43,21 @@ export interface CopyResult extends ExecuteStats {
 
 /** Tags the copy should write: the target's tag, else the source tag when the target names only a repository. */
 export function targetTags(source: Reference, target: Reference, extra: readonly string[] = []): string[] {
-  const base = target.tag !== undefined ? [target.tag] : target.digest === undefined && source.tag !== undefined ? [source.tag] : [];
+  const base =
+    target.tag !== undefined
+      ? [target.tag]
+      : target.digest === undefined && source.tag !== undefined
+        ? [source.tag]
+        : [];
   return [...new Set([...base, ...extra])];
 }
 
 /** The source root: by digest as given, or by tag with one GET (its bytes are needed anyway when copying). */
-async function resolveSource(src: RepositoryClient, ref: Reference, signal?: AbortSignal): Promise<{ digest: string; manifest?: FetchedManifest }> {
+async function resolveSource(
+  src: RepositoryClient,
+  ref: Reference,
+  signal?: AbortSignal,
+): Promise<{ digest: string; manifest?: FetchedManifest }> {
   if (ref.digest !== undefined) return { digest: ref.digest };
   const tag = ref.tag ?? 'latest';
   try {
@@ -56,7 +65,9 @@ async function resolveSource(src: RepositoryClient, ref: Reference, signal?: Abo
     return { digest: manifest.digest, manifest };
   } catch (e) {
     if (e instanceof RegistryError && e.status === 404) {
-      throw new RegistryError(`GET manifest ${src.name}:${tag}`, 404, [{ code: 'MANIFEST_UNKNOWN', message: `tag "${tag}" does not exist in ${src.host.transport.host}/${src.name}` }]);
+      throw new RegistryError(`GET manifest ${src.name}:${tag}`, 404, [
+        { code: 'MANIFEST_UNKNOWN', message: `tag "${tag}" does not exist in ${src.host.transport.host}/${src.name}` },
+      ]);
     }
     throw e;
   }
@@ -68,20 +79,36 @@ export async function copyImage(o: CopyImageOptions): Promise<CopyResult> {
   const concurrency = o.concurrency ?? 6;
   const sameRegistry = o.sourceHost.transport.host === o.targetHost.transport.host;
   const src = openRepository(o.sourceHost, o.source.repository);
-  const dst = openRepository(o.targetHost, o.target.repository, { push: true, mountFrom: sameRegistry ? [o.source.repository] : [] });
+  const dst = openRepository(o.targetHost, o.target.repository, {
+    push: true,
+    mountFrom: sameRegistry ? [o.source.repository] : [],
+  });
 
   let tags = targetTags(o.source, o.target, o.extraTags);
   // The source root and the target's first tag are asked for at once; the answers decide what else is needed.
   const firstTag = tags[0];
-  const [source, tagHead] = await Promise.all([resolveSource(src, o.source, o.signal), firstTag !== undefined ? dst.headManifest(firstTag, o.signal) : undefined]);
+  const [source, tagHead] = await Promise.all([
+    resolveSource(src, o.source, o.signal),
+    firstTag !== undefined ? dst.headManifest(firstTag, o.signal) : undefined,
+  ]);
   const digest = source.digest;
   if (o.target.digest !== undefined && o.target.digest !== digest) {
-    throw new InvalidInput(`the source is ${digest}, not ${o.target.digest}; a copy keeps the digest`, 'destination digest');
+    throw new InvalidInput(
+      `the source is ${digest}, not ${o.target.digest}; a copy keeps the digest`,
+      'destination digest',
+    );
   }
   if (tagHead?.digest === digest) tags = tags.slice(1);
   const rootPresent = tagHead?.digest === digest || (await dst.headManifest(digest, o.signal)) !== undefined;
 
-  let stats: ExecuteStats = { bytesStreamed: 0, blobsMounted: 0, blobsStreamed: 0, blobsSkipped: 0, manifestsPushed: 0, referrersCopied: 0 };
+  let stats: ExecuteStats = {
+    bytesStreamed: 0,
+    blobsMounted: 0,
+    blobsStreamed: 0,
+    blobsSkipped: 0,
+    manifestsPushed: 0,
+    referrersCopied: 0,
+  };
   if (!rootPresent || referrers || tags.length > 0) {
     const root = await discover(digest, rootPresent, {
       source: src,

@@ -19,7 +19,11 @@ export interface DiscoverOptions {
 
 const MAX_REFERRER_DEPTH = 4;
 
-export async function discover(rootDigest: string, rootPresent: boolean | undefined, o: DiscoverOptions): Promise<ManifestNode> {
+export async function discover(
+  rootDigest: string,
+  rootPresent: boolean | undefined,
+  o: DiscoverOptions,
+): Promise<ManifestNode> {
   const visiting = new Map<string, Promise<ManifestNode>>();
 
   const visit = (digest: string, depth: number, knownPresent?: boolean): Promise<ManifestNode> => {
@@ -39,8 +43,18 @@ export async function discover(rootDigest: string, rootPresent: boolean | undefi
     if (present) return { digest, mediaType: '', size: 0, present, children: [], referrers };
     const m = o.prefetched?.digest === digest ? o.prefetched : await o.source.getManifest(digest, o.signal);
     const parsed = parseManifest(m.bytes, m.mediaType, `manifest ${o.source.name}@${digest}`);
-    const children = parsed.kind === 'index' ? await Promise.all(parsed.manifests.map((d) => visit(d.digest, depth))) : [];
-    return { digest, mediaType: m.mediaType, size: m.bytes.length, present, bytes: m.bytes, parsed, children, referrers };
+    const children =
+      parsed.kind === 'index' ? await Promise.all(parsed.manifests.map((d) => visit(d.digest, depth))) : [];
+    return {
+      digest,
+      mediaType: m.mediaType,
+      size: m.bytes.length,
+      present,
+      bytes: m.bytes,
+      parsed,
+      children,
+      referrers,
+    };
   };
 
   const loadReferrers = async (subject: string, depth: number): Promise<ManifestNode['referrers']> => {

@@ -39,7 +39,14 @@ function retriable(e: unknown): boolean {
 }
 
 export async function executePlan(plan: CopyPlan, o: ExecuteOptions): Promise<ExecuteStats> {
-  const stats: ExecuteStats = { bytesStreamed: 0, blobsMounted: 0, blobsStreamed: 0, blobsSkipped: 0, manifestsPushed: 0, referrersCopied: 0 };
+  const stats: ExecuteStats = {
+    bytesStreamed: 0,
+    blobsMounted: 0,
+    blobsStreamed: 0,
+    blobsSkipped: 0,
+    manifestsPushed: 0,
+    referrersCopied: 0,
+  };
   const emit = o.onEvent ?? ((): void => {});
   const attempts = o.attempts ?? 3;
 
@@ -120,7 +127,9 @@ export async function executePlan(plan: CopyPlan, o: ExecuteOptions): Promise<Ex
 
   if (plan.tags.length > 0) {
     // The root's bytes: pushed just now, or already at the target.
-    const root = plan.manifestWaves.flat().find((m) => m.digest === plan.rootDigest) ?? (await o.target.getManifest(plan.rootDigest, o.signal));
+    const root =
+      plan.manifestWaves.flat().find((m) => m.digest === plan.rootDigest) ??
+      (await o.target.getManifest(plan.rootDigest, o.signal));
     for (const tag of plan.tags) {
       await o.target.putManifest(tag, root.bytes, root.mediaType, o.signal);
       emit({ kind: 'tagged', tag });

@@ -84,7 +84,10 @@ export function planCopy(input: PlanInput): CopyPlan {
     }
     const next = node.present ? 0 : w + 1;
     for (const r of node.referrers) {
-      if (!r.listedAtTarget && !referrerLinks.some((l) => l.subject === node.digest && l.descriptor.digest === r.descriptor.digest)) {
+      if (
+        !r.listedAtTarget &&
+        !referrerLinks.some((l) => l.subject === node.digest && l.descriptor.digest === r.descriptor.digest)
+      ) {
         referrerLinks.push({ subject: node.digest, descriptor: r.descriptor });
       }
       place(r.node, next, node.digest);
@@ -108,7 +111,13 @@ export function planCopy(input: PlanInput): CopyPlan {
 }
 
 /** Totals for reporting a plan before it runs. */
-export function summarisePlan(plan: CopyPlan): { stream: number; mount: number; skip: number; streamBytes: number; manifests: number } {
+export function summarisePlan(plan: CopyPlan): {
+  stream: number;
+  mount: number;
+  skip: number;
+  streamBytes: number;
+  manifests: number;
+} {
   const count = (a: BlobAction): number => plan.blobs.filter((b) => b.action === a).length;
   return {
     stream: count('stream'),

@@ -4,7 +4,12 @@
  */
 import { setMaxListeners } from 'node:events';
 
-export async function runPool<T>(items: readonly T[], concurrency: number, signal: AbortSignal | undefined, task: (item: T, signal: AbortSignal) => Promise<void>): Promise<void> {
+export async function runPool<T>(
+  items: readonly T[],
+  concurrency: number,
+  signal: AbortSignal | undefined,
+  task: (item: T, signal: AbortSignal) => Promise<void>,
+): Promise<void> {
   const controller = new AbortController();
   // Every request in flight listens on this signal; more than ten at once is normal here.
   setMaxListeners(0, controller.signal);

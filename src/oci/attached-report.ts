@@ -204,7 +204,10 @@ function trivyScan(doc: Obj): ScanSummary {
     for (const v of list(result, 'Vulnerabilities')) {
       if (!isObj(v)) continue;
       const id = text(v, 'VulnerabilityID');
-      found.add(id === undefined ? undefined : `${id}\u0000${text(v, 'PkgName') ?? ''}`, severityRank(field(v, 'Severity')));
+      found.add(
+        id === undefined ? undefined : `${id}\u0000${text(v, 'PkgName') ?? ''}`,
+        severityRank(field(v, 'Severity')),
+      );
     }
   }
   return found.summary(scannerName('trivy', field(field(doc, 'Trivy'), 'Version')));
@@ -223,7 +226,10 @@ function grypeScan(doc: Obj): ScanSummary {
     const vuln = field(m, 'vulnerability');
     if (!isObj(vuln)) continue;
     const id = text(vuln, 'id');
-    found.add(id === undefined ? undefined : `${id}\u0000${text(field(m, 'artifact'), 'name') ?? ''}`, severityRank(field(vuln, 'severity')));
+    found.add(
+      id === undefined ? undefined : `${id}\u0000${text(field(m, 'artifact'), 'name') ?? ''}`,
+      severityRank(field(vuln, 'severity')),
+    );
   }
   const descriptor = field(doc, 'descriptor');
   return found.summary(scannerName(text(descriptor, 'name') ?? 'grype', field(descriptor, 'version')));
@@ -259,7 +265,8 @@ function sarifRules(run: unknown): { byIndex: unknown[]; byId: Map<string, unkno
 
 function sarifRule(result: unknown, rules: { byIndex: unknown[]; byId: Map<string, unknown> }): unknown {
   const index = field(result, 'ruleIndex') ?? field(field(result, 'rule'), 'index');
-  if (typeof index === 'number' && Number.isInteger(index) && index >= 0 && index < rules.byIndex.length) return rules.byIndex[index];
+  if (typeof index === 'number' && Number.isInteger(index) && index >= 0 && index < rules.byIndex.length)
+    return rules.byIndex[index];
   const id = text(result, 'ruleId') ?? text(field(result, 'rule'), 'id');
   return id === undefined ? undefined : rules.byId.get(id);
 }
@@ -298,7 +305,9 @@ function sarifScan(doc: Obj): ScanSummary {
     }
   }
   const driver = field(field(list(doc, 'runs')[0], 'tool'), 'driver');
-  return found.summary(scannerName(field(driver, 'name'), field(driver, 'version') ?? field(driver, 'semanticVersion')));
+  return found.summary(
+    scannerName(field(driver, 'name'), field(driver, 'version') ?? field(driver, 'semanticVersion')),
+  );
 }
 
 // ---- licences -----------------------------------------------------------------------------------------------
@@ -321,7 +330,9 @@ function versionedFormat(name: string, version: string | undefined): string {
 // ---- CycloneDX ----------------------------------------------------------------------------------------------
 
 function isCycloneDx(doc: Obj, hint: TypeClass | undefined): boolean {
-  return field(doc, 'bomFormat') === 'CycloneDX' || (hint === 'cyclonedx' && typeof field(doc, 'specVersion') === 'string');
+  return (
+    field(doc, 'bomFormat') === 'CycloneDX' || (hint === 'cyclonedx' && typeof field(doc, 'specVersion') === 'string')
+  );
 }
 
 /** Every component, however deeply nested, walked with an explicit stack. */
@@ -366,7 +377,10 @@ function cycloneDxScan(doc: Obj): ScanSummary | undefined {
       if (rank > worst) worst = rank;
     }
     const id = text(v, 'id');
-    const affects = list(v, 'affects').map((a) => text(a, 'ref') ?? '').sort().join('\u0000');
+    const affects = list(v, 'affects')
+      .map((a) => text(a, 'ref') ?? '')
+      .sort()
+      .join('\u0000');
     found.add(id === undefined ? undefined : `${id}\u0000${affects}`, worst);
   }
   return rated ? found.summary(cycloneDxTool(doc)) : undefined;

@@ -14,9 +14,14 @@ export interface TokenResponse {
 }
 
 /** Fetches a bearer token: GET realm?service=&scope=... with Basic credentials when there are some. */
-export type TokenFetcher = (url: string, headers: Record<string, string>, signal?: AbortSignal) => Promise<TokenResponse>;
+export type TokenFetcher = (
+  url: string,
+  headers: Record<string, string>,
+  signal?: AbortSignal,
+) => Promise<TokenResponse>;
 
-type Scheme = { kind: 'unknown' } | { kind: 'none' } | { kind: 'basic' } | { kind: 'bearer'; realm: string; service?: string };
+type Scheme =
+  { kind: 'unknown' } | { kind: 'none' } | { kind: 'basic' } | { kind: 'bearer'; realm: string; service?: string };
 
 const EXPIRY_MARGIN_MS = 10_000;
 
@@ -54,7 +59,11 @@ export class Authenticator {
    * Learns from a 401. Returns true when sending the request again with a new header can succeed (a scheme learnt
    * now, or a bearer token to refresh); false when it cannot (wrong or missing credentials).
    */
-  unauthorized(wwwAuthenticate: string | undefined, scopes: readonly string[], sentHeader: string | undefined): boolean {
+  unauthorized(
+    wwwAuthenticate: string | undefined,
+    scopes: readonly string[],
+    sentHeader: string | undefined,
+  ): boolean {
     const challenge = parseChallenge(wwwAuthenticate ?? '');
     if (challenge.scheme === 'bearer' && challenge.params.realm) {
       const next: Scheme = { kind: 'bearer', realm: challenge.params.realm };
@@ -74,7 +83,11 @@ export class Authenticator {
     return false;
   }
 
-  private async token(scheme: { realm: string; service?: string }, scopes: readonly string[], signal?: AbortSignal): Promise<string> {
+  private async token(
+    scheme: { realm: string; service?: string },
+    scopes: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<string> {
     const key = scopeKey(scopes);
     const cached = this.tokens.get(key);
     if (cached && cached.expiresAt - EXPIRY_MARGIN_MS > Date.now()) return cached.token;
@@ -86,7 +99,11 @@ export class Authenticator {
     return p;
   }
 
-  private async fetch(scheme: { realm: string; service?: string }, scopes: readonly string[], signal?: AbortSignal): Promise<string> {
+  private async fetch(
+    scheme: { realm: string; service?: string },
+    scopes: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<string> {
     const url = new URL(scheme.realm);
     if (scheme.service !== undefined) url.searchParams.set('service', scheme.service);
     for (const s of scopes) url.searchParams.append('scope', s);
@@ -100,7 +117,12 @@ export class Authenticator {
     } catch (e) {
       if (e instanceof RegistryError && e.status === 401) {
         throw new RegistryError(`token request to ${url.origin}${url.pathname} for ${this.host}`, 401, [
-          { code: 'UNAUTHORIZED', message: this.credentials ? `credentials for user "${this.credentials.username}" were refused` : 'credentials are required' },
+          {
+            code: 'UNAUTHORIZED',
+            message: this.credentials
+              ? `credentials for user "${this.credentials.username}" were refused`
+              : 'credentials are required',
+          },
         ]);
       }
       throw e;

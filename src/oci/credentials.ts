@@ -23,7 +23,8 @@ export function parseCredentials(s: string, where: string): Credentials {
 }
 
 function configKeys(host: string): string[] {
-  if (host === DOCKER_HUB) return ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io'];
+  if (host === DOCKER_HUB)
+    return ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io'];
   return [host, `https://${host}`, `http://${host}`, `https://${host}/v1/`, `http://${host}/v1/`];
 }
 
@@ -36,7 +37,9 @@ export function dockerConfigCredentials(host: string, env: NodeJS.ProcessEnv = p
   } catch {
     return undefined;
   }
-  const auths = (doc as { auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string }> }).auths;
+  const auths = (
+    doc as { auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string }> }
+  ).auths;
   if (!auths || typeof auths !== 'object') return undefined;
   for (const key of configKeys(host)) {
     const entry = auths[key];
@@ -44,9 +47,11 @@ export function dockerConfigCredentials(host: string, env: NodeJS.ProcessEnv = p
     if (typeof entry.auth === 'string' && entry.auth !== '') {
       const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
-      if (colon > 0) return { username: decoded.slice(0, colon), password: entry.identitytoken ?? decoded.slice(colon + 1) };
+      if (colon > 0)
+        return { username: decoded.slice(0, colon), password: entry.identitytoken ?? decoded.slice(colon + 1) };
     }
-    if (typeof entry.username === 'string' && typeof entry.password === 'string') return { username: entry.username, password: entry.password };
+    if (typeof entry.username === 'string' && typeof entry.password === 'string')
+      return { username: entry.username, password: entry.password };
   }
   return undefined;
 }

@@ -13,13 +13,17 @@ import type { Result } from '../result.ts';
 /** Checks a digest string; the error says what is wrong with it. */
 export function checkDigest(s: string): Result<string> {
   const colon = s.indexOf(':');
-  if (colon < 0) return { ok: false, error: `"${s}" is not a digest: expected sha256: followed by 64 lower-case hex digits` };
+  if (colon < 0)
+    return { ok: false, error: `"${s}" is not a digest: expected sha256: followed by 64 lower-case hex digits` };
   const alg = s.slice(0, colon);
   const hex = s.slice(colon + 1);
   const len = ALGORITHMS[alg];
   if (len === undefined) return { ok: false, error: `unsupported digest algorithm "${alg}" (use sha256 or sha512)` };
   if (hex.length !== len || !/^[0-9a-f]+$/.test(hex)) {
-    return { ok: false, error: `"${s}" is not a valid ${alg} digest: expected ${len} lower-case hex digits after "${alg}:"` };
+    return {
+      ok: false,
+      error: `"${s}" is not a valid ${alg} digest: expected ${len} lower-case hex digits after "${alg}:"`,
+    };
   }
   return { ok: true, value: s };
 }
@@ -67,7 +71,9 @@ export class VerifyingStream extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
     if (this.bytes > this.expected.size) {
-      cb(new DigestMismatch(`${this.what} size`, `${this.expected.size} bytes`, `more than ${this.expected.size} bytes`));
+      cb(
+        new DigestMismatch(`${this.what} size`, `${this.expected.size} bytes`, `more than ${this.expected.size} bytes`),
+      );
       return;
     }
     this.hash.update(chunk);

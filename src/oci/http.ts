@@ -30,7 +30,12 @@ export class Agent {
   constructor(readonly options: AgentOptions) {}
 
   forProtocol(protocol: string): HttpAgent {
-    const opts = { keepAlive: true, maxSockets: this.options.connections, maxFreeSockets: this.options.connections, scheduling: 'lifo' as const };
+    const opts = {
+      keepAlive: true,
+      maxSockets: this.options.connections,
+      maxFreeSockets: this.options.connections,
+      scheduling: 'lifo' as const,
+    };
     if (protocol === 'https:') {
       this.tls ??= new (https().Agent)(opts);
       return this.tls;
@@ -87,13 +92,22 @@ export function request(url: string, opts: RequestOptions): Promise<Response> {
     if (Buffer.isBuffer(opts.body)) headers['content-length'] = String(opts.body.length);
     let req: ClientRequest;
     try {
-      req = transport(u, { method: opts.method, headers, agent: opts.dispatcher.forProtocol(u.protocol), signal: opts.signal });
+      req = transport(u, {
+        method: opts.method,
+        headers,
+        agent: opts.dispatcher.forProtocol(u.protocol),
+        signal: opts.signal,
+      });
     } catch (e) {
       reject(e as Error);
       return;
     }
     let settled = false;
-    req.setTimeout(opts.dispatcher.options.idleTimeoutMs, () => req.destroy(Object.assign(new Error(`no data for ${opts.dispatcher.options.idleTimeoutMs} ms`), { code: 'ETIMEDOUT' })));
+    req.setTimeout(opts.dispatcher.options.idleTimeoutMs, () =>
+      req.destroy(
+        Object.assign(new Error(`no data for ${opts.dispatcher.options.idleTimeoutMs} ms`), { code: 'ETIMEDOUT' }),
+      ),
+    );
     req.on('response', (res) => {
       settled = true;
       // A registry may answer before it has read the whole body (413, 401): stop sending.

@@ -24,12 +24,19 @@ export interface ImageInfo {
   referrers: Descriptor[];
 }
 
-async function readConfig(repo: RepositoryClient, desc: Descriptor, signal?: AbortSignal): Promise<{ labels: Record<string, string>; created?: string }> {
+async function readConfig(
+  repo: RepositoryClient,
+  desc: Descriptor,
+  signal?: AbortSignal,
+): Promise<{ labels: Record<string, string>; created?: string }> {
   if (desc.size > 4 * 1024 * 1024) return { labels: {} };
   const chunks: Buffer[] = [];
   for await (const c of await repo.openBlob(desc, signal)) chunks.push(c as Buffer);
   try {
-    const doc = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { config?: { Labels?: Record<string, unknown> }; created?: unknown };
+    const doc = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+      config?: { Labels?: Record<string, unknown> };
+      created?: unknown;
+    };
     const labels: Record<string, string> = {};
     for (const [k, v] of Object.entries(doc.config?.Labels ?? {})) if (typeof v === 'string') labels[k] = v;
     return typeof doc.created === 'string' ? { labels, created: doc.created } : { labels };
@@ -46,14 +53,27 @@ export async function inspectImage(repo: RepositoryClient, ref: string, signal?:
   if (parsed.kind === 'image') {
     const config = await readConfig(repo, parsed.config, signal);
     const size = m.bytes.length + parsed.config.size + parsed.layers.reduce((s, l) => s + l.size, 0);
-    const info: ImageInfo = { digest: m.digest, mediaType: m.mediaType, size, platforms: [], labels: config.labels, annotations, referrers: await referrers };
+    const info: ImageInfo = {
+      digest: m.digest,
+      mediaType: m.mediaType,
+      size,
+      platforms: [],
+      labels: config.labels,
+      annotations,
+      referrers: await referrers,
+    };
     if (config.created) info.created = config.created;
     return info;
   }
   const platforms = await Promise.all(
     parsed.manifests.map(async (d): Promise<ImagePlatform> => {
       const child = await inspectImage(repo, d.digest, signal).catch(() => undefined);
-      return { ...(d.platform ? { platform: d.platform } : {}), digest: d.digest, size: child?.size ?? d.size, labels: child?.labels ?? {} };
+      return {
+        ...(d.platform ? { platform: d.platform } : {}),
+        digest: d.digest,
+        size: child?.size ?? d.size,
+        labels: child?.labels ?? {},
+      };
     }),
   );
   return {

@@ -24,7 +24,14 @@ export interface Descriptor {
 }
 
 export type ParsedManifest =
-  | { kind: 'index'; mediaType: string; manifests: Descriptor[]; subject?: Descriptor; artifactType?: string; annotations?: Record<string, string> }
+  | {
+      kind: 'index';
+      mediaType: string;
+      manifests: Descriptor[];
+      subject?: Descriptor;
+      artifactType?: string;
+      annotations?: Record<string, string>;
+    }
   | {
       kind: 'image';
       mediaType: string;
@@ -53,7 +60,8 @@ function descriptor(v: unknown, where: string): Descriptor {
   if (typeof digest !== 'string') throw new ProtocolError(`${where}.digest: missing`);
   const d = checkDigest(digest);
   if (!d.ok) throw new ProtocolError(`${where}.digest: ${d.error}`);
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw new ProtocolError(`${where}.size: not a non-negative integer`);
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
+    throw new ProtocolError(`${where}.size: not a non-negative integer`);
   const out: Descriptor = { mediaType, digest, size };
   if (typeof v.artifactType === 'string') out.artifactType = v.artifactType;
   const annotations = stringMap(v.annotations);
@@ -80,8 +88,12 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   const declared = typeof doc.mediaType === 'string' ? doc.mediaType : undefined;
   const ct = contentType?.split(';')[0]?.trim();
   let mediaType = declared ?? (ct && isManifestType(ct) ? ct : undefined);
-  if (!mediaType) mediaType = Array.isArray(doc.manifests) ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.oci.image.manifest.v1+json';
-  if (doc.schemaVersion !== 2) throw new ProtocolError(`${where}: schemaVersion ${String(doc.schemaVersion)} is not supported (only 2)`);
+  if (!mediaType)
+    mediaType = Array.isArray(doc.manifests)
+      ? 'application/vnd.oci.image.index.v1+json'
+      : 'application/vnd.oci.image.manifest.v1+json';
+  if (doc.schemaVersion !== 2)
+    throw new ProtocolError(`${where}: schemaVersion ${String(doc.schemaVersion)} is not supported (only 2)`);
   const subject = doc.subject === undefined ? undefined : descriptor(doc.subject, `${where}.subject`);
   const artifactType = typeof doc.artifactType === 'string' ? doc.artifactType : undefined;
   const annotations = stringMap(doc.annotations);
@@ -93,7 +105,11 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   };
   if (isIndexType(mediaType)) {
     if (!Array.isArray(doc.manifests)) throw new ProtocolError(`${where}.manifests: missing in an index`);
-    return { kind: 'index', ...common, manifests: doc.manifests.map((m, i) => descriptor(m, `${where}.manifests[${i}]`)) };
+    return {
+      kind: 'index',
+      ...common,
+      manifests: doc.manifests.map((m, i) => descriptor(m, `${where}.manifests[${i}]`)),
+    };
   }
   const layers = doc.layers === undefined ? [] : doc.layers;
   if (!Array.isArray(layers)) throw new ProtocolError(`${where}.layers: not a list`);

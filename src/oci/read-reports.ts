@@ -29,7 +29,10 @@ async function readOne(repo: RepositoryClient, r: Descriptor, signal?: AbortSign
   const out: ImageReports = {};
   for (const layer of parsed.layers) {
     if (layer.size > REPORT_LIMIT) continue;
-    const report = parseAttachedReport(isReportType(layer.mediaType) ? layer.mediaType : type, await readBlob(repo, layer, signal));
+    const report = parseAttachedReport(
+      isReportType(layer.mediaType) ? layer.mediaType : type,
+      await readBlob(repo, layer, signal),
+    );
     if (!report) continue;
     if (report.kind !== 'sbom') out.scan = { ...report.scan, digest: r.digest };
     if (report.kind !== 'scan') out.sbom = { ...report.sbom, digest: r.digest };
@@ -37,7 +40,11 @@ async function readOne(repo: RepositoryClient, r: Descriptor, signal?: AbortSign
   return out;
 }
 
-export async function readReports(repo: RepositoryClient, referrers: readonly Descriptor[], signal?: AbortSignal): Promise<ImageReports> {
+export async function readReports(
+  repo: RepositoryClient,
+  referrers: readonly Descriptor[],
+  signal?: AbortSignal,
+): Promise<ImageReports> {
   const found: ImageReports = {};
   for (const r of referrers) {
     const type = r.artifactType ?? r.mediaType;

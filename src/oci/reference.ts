@@ -24,7 +24,13 @@ const IPV6 = /^\[[a-fA-F0-9:]+\](?::[0-9]+)?$/;
 const NAME_MAX = 255;
 
 function looksLikeHost(first: string): boolean {
-  return first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('[') || first !== first.toLowerCase();
+  return (
+    first.includes('.') ||
+    first.includes(':') ||
+    first === 'localhost' ||
+    first.startsWith('[') ||
+    first !== first.toLowerCase()
+  );
 }
 
 function checkHost(host: string): string | undefined {
@@ -71,7 +77,10 @@ export function checkReference(input: string): Result<Reference> {
   if (colon > lastSlash) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) return fail(`tag "${tag}" must be 1-128 characters of letters, digits, "_", "." and "-", not starting with "." or "-"`);
+    if (!TAG.test(tag))
+      return fail(
+        `tag "${tag}" must be 1-128 characters of letters, digits, "_", "." and "-", not starting with "." or "-"`,
+      );
   }
   const slash = rest.indexOf('/');
   let registry = DOCKER_HUB;
@@ -103,7 +112,9 @@ export function parseReference(input: string, where = 'reference'): Reference {
 }
 
 export function checkTag(tag: string): string | undefined {
-  return TAG.test(tag) ? undefined : `tag "${tag}" must be 1-128 characters of letters, digits, "_", "." and "-", not starting with "." or "-"`;
+  return TAG.test(tag)
+    ? undefined
+    : `tag "${tag}" must be 1-128 characters of letters, digits, "_", "." and "-", not starting with "." or "-"`;
 }
 
 export function formatReference(ref: Reference): string {

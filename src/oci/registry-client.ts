@@ -75,7 +75,14 @@ export class RepositoryClient {
 
   async headManifest(ref: string, signal?: AbortSignal): Promise<ManifestHead | undefined> {
     const operation = `HEAD manifest ${this.name}${isDigest(ref) ? '@' : ':'}${ref}`;
-    const res = await this.t.send({ method: 'HEAD', url: `/v2/${this.name}/manifests/${ref}`, scopes: this.scopes, headers: { accept: MANIFEST_ACCEPT }, operation, signal });
+    const res = await this.t.send({
+      method: 'HEAD',
+      url: `/v2/${this.name}/manifests/${ref}`,
+      scopes: this.scopes,
+      headers: { accept: MANIFEST_ACCEPT },
+      operation,
+      signal,
+    });
     await res.body.dump();
     if (res.statusCode === 404) return undefined;
     await this.expect(res, [200], operation);
@@ -87,7 +94,8 @@ export class RepositoryClient {
       const m = await this.getManifest(ref, signal);
       return { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length };
     }
-    if (isDigest(ref) && digest !== ref) throw new DigestMismatch(`manifest ${this.name}@${ref} (Docker-Content-Digest)`, ref, digest);
+    if (isDigest(ref) && digest !== ref)
+      throw new DigestMismatch(`manifest ${this.name}@${ref} (Docker-Content-Digest)`, ref, digest);
     return { digest, mediaType, size };
   }
 
@@ -95,7 +103,14 @@ export class RepositoryClient {
   async getManifest(ref: string, signal?: AbortSignal): Promise<FetchedManifest> {
     const operation = `GET manifest ${this.name}${isDigest(ref) ? '@' : ':'}${ref}`;
     const res = await this.expect(
-      await this.t.send({ method: 'GET', url: `/v2/${this.name}/manifests/${ref}`, scopes: this.scopes, headers: { accept: MANIFEST_ACCEPT }, operation, signal }),
+      await this.t.send({
+        method: 'GET',
+        url: `/v2/${this.name}/manifests/${ref}`,
+        scopes: this.scopes,
+        headers: { accept: MANIFEST_ACCEPT },
+        operation,
+        signal,
+      }),
       [200],
       operation,
     );
@@ -103,31 +118,52 @@ export class RepositoryClient {
     const announced = header(res, 'docker-content-digest');
     const expected = isDigest(ref) ? ref : announced;
     const digest = digestLike(expected ?? 'sha256:', bytes);
-    if (expected !== undefined && digest !== expected) throw new DigestMismatch(`manifest ${this.name}@${expected}`, expected, digest);
+    if (expected !== undefined && digest !== expected)
+      throw new DigestMismatch(`manifest ${this.name}@${expected}`, expected, digest);
     const parsed = parseManifest(bytes, header(res, 'content-type'), `manifest ${this.name}@${digest}`);
     return { digest, mediaType: parsed.mediaType, bytes };
   }
 
   /** PUTs manifest bytes unchanged under a tag or digest; returns whether the registry indexed its subject itself. */
-  async putManifest(ref: string, bytes: Buffer, mediaType: string, signal?: AbortSignal): Promise<{ digest: string; subjectIndexed: boolean }> {
+  async putManifest(
+    ref: string,
+    bytes: Buffer,
+    mediaType: string,
+    signal?: AbortSignal,
+  ): Promise<{ digest: string; subjectIndexed: boolean }> {
     const operation = `PUT manifest ${this.name}${isDigest(ref) ? '@' : ':'}${ref}`;
     const digest = digestLike(isDigest(ref) ? ref : 'sha256:', bytes);
     if (isDigest(ref) && digest !== ref) throw new DigestMismatch(operation, ref, digest);
     const res = await this.expect(
-      await this.t.send({ method: 'PUT', url: `/v2/${this.name}/manifests/${ref}`, scopes: this.scopes, headers: { 'content-type': mediaType }, body: bytes, operation, signal }),
+      await this.t.send({
+        method: 'PUT',
+        url: `/v2/${this.name}/manifests/${ref}`,
+        scopes: this.scopes,
+        headers: { 'content-type': mediaType },
+        body: bytes,
+        operation,
+        signal,
+      }),
       [200, 201],
       operation,
     );
     await res.body.dump();
     const announced = header(res, 'docker-content-digest');
-    if (announced !== undefined && announced !== digest) throw new DigestMismatch(`${operation} (registry stored)`, digest, announced);
+    if (announced !== undefined && announced !== digest)
+      throw new DigestMismatch(`${operation} (registry stored)`, digest, announced);
     return { digest, subjectIndexed: header(res, 'oci-subject') !== undefined };
   }
 
   /** The blob's size at this repository, or undefined when it is not there. */
   async headBlob(digest: string, signal?: AbortSignal): Promise<number | undefined> {
     const operation = `HEAD blob ${this.name}@${digest}`;
-    const res = await this.t.send({ method: 'HEAD', url: `/v2/${this.name}/blobs/${digest}`, scopes: this.scopes, operation, signal });
+    const res = await this.t.send({
+      method: 'HEAD',
+      url: `/v2/${this.name}/blobs/${digest}`,
+      scopes: this.scopes,
+      operation,
+      signal,
+    });
     await res.body.dump();
     if (res.statusCode === 404) return undefined;
     await this.expect(res, [200], operation);
@@ -139,16 +175,33 @@ export class RepositoryClient {
    * The stream is verified: it errors with DigestMismatch when digest or size is wrong, and never passes on the
    * full content of a wrong blob.
    */
-  async openBlob(desc: { digest: string; size: number }, signal?: AbortSignal, onBytes?: (n: number) => void): Promise<Readable> {
+  async openBlob(
+    desc: { digest: string; size: number },
+    signal?: AbortSignal,
+    onBytes?: (n: number) => void,
+  ): Promise<Readable> {
     const operation = `GET blob ${this.name}@${desc.digest}`;
-    let res = await this.t.send({ method: 'GET', url: `/v2/${this.name}/blobs/${desc.digest}`, scopes: this.scopes, operation, signal });
+    let res = await this.t.send({
+      method: 'GET',
+      url: `/v2/${this.name}/blobs/${desc.digest}`,
+      scopes: this.scopes,
+      operation,
+      signal,
+    });
     for (let hops = 0; [301, 302, 303, 307, 308].includes(res.statusCode); hops++) {
       const location = header(res, 'location');
       await res.body.dump();
       if (!location || hops >= 5) throw new ProtocolError(`${operation}: redirect without a usable Location`);
       const target = new URL(location, this.t.resolve(`/v2/${this.name}/blobs/${desc.digest}`));
       const sameOrigin = target.origin === this.t.origin;
-      res = await this.t.send({ method: 'GET', url: target.toString(), scopes: this.scopes, operation, signal, anonymous: !sameOrigin });
+      res = await this.t.send({
+        method: 'GET',
+        url: target.toString(),
+        scopes: this.scopes,
+        operation,
+        signal,
+        anonymous: !sameOrigin,
+      });
     }
     await this.expect(res, [200], operation);
     const verifier = new VerifyingStream(desc, `blob ${this.name}@${desc.digest}`, onBytes);
@@ -160,7 +213,14 @@ export class RepositoryClient {
   async startUpload(signal?: AbortSignal): Promise<string> {
     const operation = `start upload to ${this.name}`;
     const res = await this.expect(
-      await this.t.send({ method: 'POST', url: `/v2/${this.name}/blobs/uploads/`, scopes: this.scopes, headers: { 'content-length': '0' }, operation, signal }),
+      await this.t.send({
+        method: 'POST',
+        url: `/v2/${this.name}/blobs/uploads/`,
+        scopes: this.scopes,
+        headers: { 'content-length': '0' },
+        operation,
+        signal,
+      }),
       [202],
       operation,
     );
@@ -169,11 +229,22 @@ export class RepositoryClient {
   }
 
   /** Asks the registry to mount a blob from another repository on the same host: mounted, or a session to upload into. */
-  async mountBlob(digest: string, from: string, signal?: AbortSignal): Promise<{ mounted: true } | { mounted: false; location: string }> {
+  async mountBlob(
+    digest: string,
+    from: string,
+    signal?: AbortSignal,
+  ): Promise<{ mounted: true } | { mounted: false; location: string }> {
     const operation = `mount blob ${digest} from ${from} into ${this.name}`;
     const url = `/v2/${this.name}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`;
     const res = await this.expect(
-      await this.t.send({ method: 'POST', url, scopes: this.scopes, headers: { 'content-length': '0' }, operation, signal }),
+      await this.t.send({
+        method: 'POST',
+        url,
+        scopes: this.scopes,
+        headers: { 'content-length': '0' },
+        operation,
+        signal,
+      }),
       [201, 202],
       operation,
     );
@@ -186,7 +257,12 @@ export class RepositoryClient {
    * Uploads a blob from a stream into a session (POST + one PUT, or PATCH chunks then PUT when the host needs
    * chunks). Returns normally only when the registry confirmed the blob under its digest.
    */
-  async uploadBlob(location: string, desc: { digest: string; size: number }, body: Readable, signal?: AbortSignal): Promise<void> {
+  async uploadBlob(
+    location: string,
+    desc: { digest: string; size: number },
+    body: Readable,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const operation = `upload blob ${desc.digest} to ${this.name}`;
     if (this.host.uploadMode === 'chunked') {
       location = await this.patchChunks(location, body, operation, signal);
@@ -208,16 +284,24 @@ export class RepositoryClient {
       await res.body.dump();
       body.destroy();
       this.host.uploadMode = 'chunked';
-      throw new RegistryError(operation, 413, [{ code: 'SIZE_INVALID', message: 'single-request upload too large; switched to chunked uploads, retry' }]);
+      throw new RegistryError(operation, 413, [
+        { code: 'SIZE_INVALID', message: 'single-request upload too large; switched to chunked uploads, retry' },
+      ]);
     }
     await this.expect(res, [201, 204], operation);
     await res.body.dump();
     const stored = header(res, 'docker-content-digest');
-    if (stored !== undefined && stored !== desc.digest) throw new DigestMismatch(`${operation} (registry stored)`, desc.digest, stored);
+    if (stored !== undefined && stored !== desc.digest)
+      throw new DigestMismatch(`${operation} (registry stored)`, desc.digest, stored);
   }
 
   /** Sends the stream as PATCH chunks of the host's chunk size; returns the Location for the closing PUT. */
-  private async patchChunks(location: string, body: Readable, operation: string, signal?: AbortSignal): Promise<string> {
+  private async patchChunks(
+    location: string,
+    body: Readable,
+    operation: string,
+    signal?: AbortSignal,
+  ): Promise<string> {
     let offset = 0;
     let pending: Buffer[] = [];
     let pendingBytes = 0;
@@ -231,7 +315,11 @@ export class RepositoryClient {
           method: 'PATCH',
           url: this.t.resolve(location),
           scopes: this.scopes,
-          headers: { 'content-type': 'application/octet-stream', 'content-range': `${offset}-${offset + chunk.length - 1}`, 'content-length': String(chunk.length) },
+          headers: {
+            'content-type': 'application/octet-stream',
+            'content-range': `${offset}-${offset + chunk.length - 1}`,
+            'content-length': String(chunk.length),
+          },
           body: chunk,
           operation,
           signal,
@@ -297,7 +385,14 @@ export class RepositoryClient {
   /** The referrers API's answer, or undefined when the registry has no such API (and then remembers that). */
   private async referrersFromApi(digest: string, signal?: AbortSignal): Promise<Descriptor[] | undefined> {
     const operation = `GET referrers of ${this.name}@${digest}`;
-    const res = await this.t.send({ method: 'GET', url: `/v2/${this.name}/referrers/${digest}`, scopes: this.scopes, headers: { accept: OCI_INDEX }, operation, signal });
+    const res = await this.t.send({
+      method: 'GET',
+      url: `/v2/${this.name}/referrers/${digest}`,
+      scopes: this.scopes,
+      headers: { accept: OCI_INDEX },
+      operation,
+      signal,
+    });
     if (res.statusCode === 200) {
       this.host.referrersApi = true;
       const index = parseManifest(await readLimited(res, MANIFEST_LIMIT, operation), OCI_INDEX, operation);
@@ -338,7 +433,11 @@ export class RepositoryClient {
     const seen = new Set<string>();
     while (url !== undefined && !seen.has(url) && seen.size < 10_000) {
       seen.add(url);
-      const res = await this.expect(await this.t.send({ method: 'GET', url, scopes: this.scopes, operation, signal }), [200], operation);
+      const res = await this.expect(
+        await this.t.send({ method: 'GET', url, scopes: this.scopes, operation, signal }),
+        [200],
+        operation,
+      );
       const body = JSON.parse((await readLimited(res, 32 << 20, operation)).toString('utf8')) as { tags?: unknown };
       if (Array.isArray(body.tags)) for (const t of body.tags) if (typeof t === 'string') tags.push(t);
       const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(header(res, 'link') ?? '');

@@ -30,7 +30,11 @@ export function openHost(host: string, opts: HostOptions = {}): RegistryHost {
   return new RegistryHost(transport);
 }
 
-export function openRepository(host: RegistryHost, name: string, opts: { push?: boolean; mountFrom?: readonly string[] } = {}): RepositoryClient {
+export function openRepository(
+  host: RegistryHost,
+  name: string,
+  opts: { push?: boolean; mountFrom?: readonly string[] } = {},
+): RepositoryClient {
   return new RepositoryClient(host, name, opts);
 }
 

@@ -60,7 +60,16 @@ export function defaultAgent(): Agent {
 }
 
 const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
-const RETRY_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+const RETRY_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ECONNABORTED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
 
 export function isRetriableNetworkError(e: unknown): boolean {
   const code = (e as { code?: string } | undefined)?.code;
@@ -92,7 +101,9 @@ export class Transport {
     this.origin = `${opts.insecure ? 'http' : 'https'}://${opts.host}`;
     this.agent = opts.agent ?? defaultAgent();
     this.retry = opts.retry ?? DEFAULT_RETRY;
-    this.auth = new Authenticator(opts.host, opts.credentials, (url, headers, signal) => this.fetchToken(url, headers, signal));
+    this.auth = new Authenticator(opts.host, opts.credentials, (url, headers, signal) =>
+      this.fetchToken(url, headers, signal),
+    );
   }
 
   get host(): string {
@@ -183,8 +194,16 @@ export class Transport {
       throw new NetworkError(`token request to ${new URL(url).origin}`, e);
     }
     if (res.statusCode !== 200) return this.fail(res, `token request to ${new URL(url).origin}`);
-    const body = JSON.parse((await readLimited(res, 1 << 20, 'token response')).toString('utf8')) as Record<string, unknown>;
-    const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
+    const body = JSON.parse((await readLimited(res, 1 << 20, 'token response')).toString('utf8')) as Record<
+      string,
+      unknown
+    >;
+    const token =
+      typeof body.token === 'string'
+        ? body.token
+        : typeof body.access_token === 'string'
+          ? body.access_token
+          : undefined;
     if (!token) throw new ProtocolError(`token response from ${new URL(url).origin} has no token`);
     const expires = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
     return { token, expiresInSeconds: expires };

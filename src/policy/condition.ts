@@ -37,12 +37,17 @@ export function compileCondition(expression: string): Result<CompiledCondition> 
   if (expression.length > MAX_EXPRESSION) return fail(`the condition is longer than ${MAX_EXPRESSION} characters`);
   const env = policyEnvironment();
   try {
-    const checked = env.check(expression) as { valid: boolean; type?: string; error?: Error & { node?: { start?: number; pos?: number } } };
+    const checked = env.check(expression) as {
+      valid: boolean;
+      type?: string;
+      error?: Error & { node?: { start?: number; pos?: number } };
+    };
     if (!checked.valid) {
       const e = checked.error;
       return fail(firstLine(e?.message ?? 'invalid condition'), e?.node?.start ?? e?.node?.pos);
     }
-    if (checked.type !== 'bool' && checked.type !== 'dyn') return fail(`the condition is a ${checked.type ?? 'value'}, not a bool`);
+    if (checked.type !== 'bool' && checked.type !== 'dyn')
+      return fail(`the condition is a ${checked.type ?? 'value'}, not a bool`);
     const program = env.parse(expression);
     return { ok: true, value: { expression, run: (vars) => program(vars) } };
   } catch (e) {

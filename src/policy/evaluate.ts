@@ -47,7 +47,10 @@ function run(c: CompiledCondition, vars: Record<string, unknown>): { value: bool
 export function evaluatePolicy(policy: PolicyConditions, vars: Record<string, unknown>): Verdict {
   const conditions: ConditionResult[] = [];
   const reasons: string[] = [];
-  for (const [kind, list] of [['pass', policy.pass], ['fail', policy.fail]] as const) {
+  for (const [kind, list] of [
+    ['pass', policy.pass],
+    ['fail', policy.fail],
+  ] as const) {
     for (const expression of list) {
       const c = compiled(expression);
       const r = c.ok ? run(c.value, vars) : { error: c.error };

@@ -5,7 +5,15 @@
  */
 
 export interface PolicyInput {
-  image: { repository: string; tag: string; digest: string; labels?: Record<string, string>; annotations?: Record<string, string>; created?: Date | null; platforms?: string[] };
+  image: {
+    repository: string;
+    tag: string;
+    digest: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    created?: Date | null;
+    platforms?: string[];
+  };
   build?: { branch?: string; commit?: string; builder?: string; ciUrl?: string };
   scan?: { critical: number; high: number; medium: number; low: number } | null;
   sbom?: { licenses: string[]; components: string[] } | null;
@@ -18,7 +26,12 @@ export interface PolicyInput {
 
 export function policyVariables(i: PolicyInput): Record<string, unknown> {
   const labels = i.image.labels ?? {};
-  const build = { branch: i.build?.branch ?? '', commit: i.build?.commit ?? '', builder: i.build?.builder ?? '', ciUrl: i.build?.ciUrl ?? '' };
+  const build = {
+    branch: i.build?.branch ?? '',
+    commit: i.build?.commit ?? '',
+    builder: i.build?.builder ?? '',
+    ciUrl: i.build?.ciUrl ?? '',
+  };
   const n = (v: number | undefined): bigint => BigInt(Math.trunc(v ?? 0));
   return {
     image: {
@@ -31,7 +44,13 @@ export function policyVariables(i: PolicyInput): Record<string, unknown> {
       platforms: i.image.platforms ?? [],
     },
     build,
-    scan: { present: i.scan != null, critical: n(i.scan?.critical), high: n(i.scan?.high), medium: n(i.scan?.medium), low: n(i.scan?.low) },
+    scan: {
+      present: i.scan != null,
+      critical: n(i.scan?.critical),
+      high: n(i.scan?.high),
+      medium: n(i.scan?.medium),
+      low: n(i.scan?.low),
+    },
     sbom: { licenses: i.sbom?.licenses ?? [], components: i.sbom?.components ?? [] },
     signature: { present: i.signaturePresent ?? false },
     source: { environment: i.source ?? '' },

@@ -51,17 +51,44 @@ export class Accounts {
     return password === undefined ? { created: true, password: chosen } : { created: true };
   }
 
-  async createUser(actor: Actor, u: { username: string; password: string; isAdmin?: boolean; email?: string | null }): Promise<UserRow> {
-    if (!USERNAME.test(u.username)) throw new InvalidInput('use 1-63 lower-case letters, digits, ".", "_" or "-"', 'username');
+  async createUser(
+    actor: Actor,
+    u: { username: string; password: string; isAdmin?: boolean; email?: string | null },
+  ): Promise<UserRow> {
+    if (!USERNAME.test(u.username))
+      throw new InvalidInput('use 1-63 lower-case letters, digits, ".", "_" or "-"', 'username');
     if (u.password.length < 8) throw new InvalidInput('must be at least 8 characters', 'password');
     const email = checkEmail(u.email);
     if (await findUserByName(this.db, u.username)) throw new Conflict(`user "${u.username}" exists already`);
-    const row = { id: newId(), username: u.username, password_hash: await hashPassword(u.password), is_admin: u.isAdmin ?? false, disabled: false, created_at: this.now(), email };
+    const row = {
+      id: newId(),
+      username: u.username,
+      password_hash: await hashPassword(u.password),
+      is_admin: u.isAdmin ?? false,
+      disabled: false,
+      created_at: this.now(),
+      email,
+    };
     await this.db.transaction().execute(async (trx) => {
       await trx.insertInto('users').values(row).execute();
-      await appendAudit(trx, { actor: actor.username, action: 'user.create', objectType: 'user', objectId: u.username, summary: { after: { username: u.username, isAdmin: row.is_admin, email } }, requestId: actor.requestId ?? null });
+      await appendAudit(trx, {
+        actor: actor.username,
+        action: 'user.create',
+        objectType: 'user',
+        objectId: u.username,
+        summary: { after: { username: u.username, isAdmin: row.is_admin, email } },
+        requestId: actor.requestId ?? null,
+      });
     });
-    return { id: row.id, username: row.username, passwordHash: row.password_hash, isAdmin: row.is_admin, disabled: false, createdAt: row.created_at, email };
+    return {
+      id: row.id,
+      username: row.username,
+      passwordHash: row.password_hash,
+      isAdmin: row.is_admin,
+      disabled: false,
+      createdAt: row.created_at,
+      email,
+    };
   }
 
   /** Sets or clears the address approval e-mails go to. */
@@ -71,7 +98,14 @@ export class Accounts {
     if (!user) throw new NotFound('user', username);
     await this.db.transaction().execute(async (trx) => {
       await trx.updateTable('users').set({ email: checked }).where('id', '=', user.id).execute();
-      await appendAudit(trx, { actor: actor.username, action: 'user.update', objectType: 'user', objectId: username, summary: { before: { email: user.email }, after: { email: checked } }, requestId: actor.requestId ?? null });
+      await appendAudit(trx, {
+        actor: actor.username,
+        action: 'user.update',
+        objectType: 'user',
+        objectId: username,
+        summary: { before: { email: user.email }, after: { email: checked } },
+        requestId: actor.requestId ?? null,
+      });
     });
     return { ...user, email: checked };
   }
@@ -101,7 +135,17 @@ export class Accounts {
     const { secret, hash } = newSecret('hoists');
     const csrfToken = randomBytes(18).toString('base64url');
     const expiresAt = new Date(this.now().getTime() + SESSION_TTL_MS);
-    await this.db.insertInto('sessions').values({ id: newId(), user_id: userId, token_hash: hash, csrf_token: csrfToken, created_at: this.now(), expires_at: expiresAt }).execute();
+    await this.db
+      .insertInto('sessions')
+      .values({
+        id: newId(),
+        user_id: userId,
+        token_hash: hash,
+        csrf_token: csrfToken,
+        created_at: this.now(),
+        expires_at: expiresAt,
+      })
+      .execute();
     return { secret, csrfToken, expiresAt };
   }
 
@@ -109,24 +153,74 @@ export class Accounts {
     await this.db.deleteFrom('sessions').where('token_hash', '=', hashSecret(secret)).execute();
   }
 
-  async createToken(actor: Actor & { userId: string }, name: string, expiresInDays?: number): Promise<{ id: string; name: string; token: string; expiresAt: Date | null }> {
+  async createToken(
+    actor: Actor & { userId: string },
+    name: string,
+    expiresInDays?: number,
+  ): Promise<{ id: string; name: string; token: string; expiresAt: Date | null }> {
     if (!/^[\w.-]{1,64}$/.test(name)) throw new InvalidInput('use 1-64 letters, digits, ".", "_" or "-"', 'name');
     const { secret, hash } = newSecret('hoist');
     const expiresAt = expiresInDays === undefined ? null : new Date(this.now().getTime() + expiresInDays * 86_400_000);
     const id = newId();
     await this.db.transaction().execute(async (trx) => {
-      const clash = await trx.selectFrom('api_tokens').select('id').where('user_id', '=', actor.userId).where('name', '=', name).where('revoked_at', 'is', null).executeTakeFirst();
+      const clash = await trx
+        .selectFrom('api_tokens')
+        .select('id')
+        .where('user_id', '=', actor.userId)
+        .where('name', '=', name)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
       if (clash) throw new Conflict(`you have a token named "${name}" already`);
       await trx.deleteFrom('api_tokens').where('user_id', '=', actor.userId).where('name', '=', name).execute();
-      await trx.insertInto('api_tokens').values({ id, user_id: actor.userId, name, token_hash: hash, created_at: this.now(), expires_at: expiresAt, revoked_at: null, last_used_at: null }).execute();
-      await appendAudit(trx, { actor: actor.username, action: 'token.create', objectType: 'token', objectId: id, summary: { after: { name, expiresAt: expiresAt?.toISOString() ?? null } }, requestId: actor.requestId ?? null });
+      await trx
+        .insertInto('api_tokens')
+        .values({
+          id,
+          user_id: actor.userId,
+          name,
+          token_hash: hash,
+          created_at: this.now(),
+          expires_at: expiresAt,
+          revoked_at: null,
+          last_used_at: null,
+        })
+        .execute();
+      await appendAudit(trx, {
+        actor: actor.username,
+        action: 'token.create',
+        objectType: 'token',
+        objectId: id,
+        summary: { after: { name, expiresAt: expiresAt?.toISOString() ?? null } },
+        requestId: actor.requestId ?? null,
+      });
     });
     return { id, name, token: secret, expiresAt };
   }
 
-  async listTokens(userId: string): Promise<Array<{ id: string; name: string; createdAt: Date; expiresAt: Date | null; revokedAt: Date | null; lastUsedAt: Date | null }>> {
-    const rows = await this.db.selectFrom('api_tokens').selectAll().where('user_id', '=', userId).orderBy('created_at').execute();
-    return rows.map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at, expiresAt: r.expires_at, revokedAt: r.revoked_at, lastUsedAt: r.last_used_at }));
+  async listTokens(userId: string): Promise<
+    Array<{
+      id: string;
+      name: string;
+      createdAt: Date;
+      expiresAt: Date | null;
+      revokedAt: Date | null;
+      lastUsedAt: Date | null;
+    }>
+  > {
+    const rows = await this.db
+      .selectFrom('api_tokens')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .orderBy('created_at')
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      createdAt: r.created_at,
+      expiresAt: r.expires_at,
+      revokedAt: r.revoked_at,
+      lastUsedAt: r.last_used_at,
+    }));
   }
 
   async revokeToken(actor: Actor & { userId: string; isAdmin: boolean }, id: string): Promise<void> {
@@ -135,12 +229,22 @@ export class Accounts {
       if (!row || (row.user_id !== actor.userId && !actor.isAdmin)) throw new NotFound('token', id);
       if (row.revoked_at !== null) return;
       await trx.updateTable('api_tokens').set({ revoked_at: this.now() }).where('id', '=', id).execute();
-      await appendAudit(trx, { actor: actor.username, action: 'token.revoke', objectType: 'token', objectId: id, summary: { before: { name: row.name } }, requestId: actor.requestId ?? null });
+      await appendAudit(trx, {
+        actor: actor.username,
+        action: 'token.revoke',
+        objectType: 'token',
+        objectId: id,
+        summary: { before: { name: row.name } },
+        requestId: actor.requestId ?? null,
+      });
     });
   }
 
   /** The identity behind an API token or a session secret, or undefined. */
-  async identify(credential: { token?: string; session?: string }): Promise<(Identity & { csrfToken?: string }) | undefined> {
+  async identify(credential: {
+    token?: string;
+    session?: string;
+  }): Promise<(Identity & { csrfToken?: string }) | undefined> {
     const now = this.now();
     let userId: string | undefined;
     let csrfToken: string | undefined;

@@ -55,11 +55,20 @@ export function templateMatches(template: string, app: string, repository: strin
 }
 
 /** Whether an environment holds this repository (and, for a tag convention, this tag) for the application. */
-function holds(e: Selectable<Schema['environments']>, app: string, repository: string, tag: string | undefined): boolean {
-  return templateMatches(e.repository_template, app, repository) && (e.kind === 'repository' || (tag !== undefined && e.tag_template !== null && tagMatches(e.tag_template, app, tag)));
+function holds(
+  e: Selectable<Schema['environments']>,
+  app: string,
+  repository: string,
+  tag: string | undefined,
+): boolean {
+  return (
+    templateMatches(e.repository_template, app, repository) &&
+    (e.kind === 'repository' || (tag !== undefined && e.tag_template !== null && tagMatches(e.tag_template, app, tag)))
+  );
 }
 
-const referrersOf = (ds: readonly Descriptor[]) => ds.map((r) => ({ digest: r.digest, mediaType: r.mediaType, artifactType: r.artifactType ?? null }));
+const referrersOf = (ds: readonly Descriptor[]) =>
+  ds.map((r) => ({ digest: r.digest, mediaType: r.mediaType, artifactType: r.artifactType ?? null }));
 
 interface Inspected {
   info: ImageInfo;
@@ -101,38 +110,98 @@ export class Artifacts {
     return a;
   }
 
-  private async inspect(registry: Selectable<Schema['registries']>, repository: string, ref: string, signal?: AbortSignal): Promise<Inspected> {
+  private async inspect(
+    registry: Selectable<Schema['registries']>,
+    repository: string,
+    ref: string,
+    signal?: AbortSignal,
+  ): Promise<Inspected> {
     const repo = openRepository(await this.registries.open(registry.name), repository);
     const info = await inspectImage(repo, ref, signal);
     return { info, reports: await readReports(repo, info.referrers, signal) };
   }
 
-  async register(actor: Actor, project: string, app: string, reference: string, build: BuildInfo, signal?: AbortSignal): Promise<{ created: boolean; artifact: ArtifactView }> {
+  async register(
+    actor: Actor,
+    project: string,
+    app: string,
+    reference: string,
+    build: BuildInfo,
+    signal?: AbortSignal,
+  ): Promise<{ created: boolean; artifact: ArtifactView }> {
     const ref = parseReference(reference, 'reference');
     const application = await this.application(project, app);
-    const registry = await this.db.selectFrom('registries').selectAll().where('url', '=', ref.registry).executeTakeFirst();
-    if (!registry) throw new InvalidInput(`no registry at ${ref.registry} is known to hoist; add it first (hoist registry set NAME --url ${ref.registry})`, 'reference');
+    const registry = await this.db
+      .selectFrom('registries')
+      .selectAll()
+      .where('url', '=', ref.registry)
+      .executeTakeFirst();
+    if (!registry)
+      throw new InvalidInput(
+        `no registry at ${ref.registry} is known to hoist; add it first (hoist registry set NAME --url ${ref.registry})`,
+        'reference',
+      );
     const inspected = await this.inspect(registry, ref.repository, ref.digest ?? ref.tag ?? 'latest', signal);
     const digest = inspected.info.digest;
-    const existing = await this.db.selectFrom('artifacts').select('id').where('application_id', '=', application.id).where('digest', '=', digest).executeTakeFirst();
+    const existing = await this.db
+      .selectFrom('artifacts')
+      .select('id')
+      .where('application_id', '=', application.id)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
     if (existing) return { created: false, artifact: await this.get(project, app, digest) };
-    const envs = await this.db.selectFrom('environments').selectAll().where('project_id', '=', application.projectId).where('registry_id', '=', registry.id).execute();
+    const envs = await this.db
+      .selectFrom('environments')
+      .selectAll()
+      .where('project_id', '=', application.projectId)
+      .where('registry_id', '=', registry.id)
+      .execute();
     const here = envs.filter((e) => holds(e, app, ref.repository, ref.tag));
-    await audited(this.db, actor, { action: 'artifact.register', objectType: 'artifact', objectId: `${project}/${app}@${digest}` }, async (trx) => {
-      await this.insert(trx, { applicationId: application.id, registryId: registry.id, repository: ref.repository, tag: ref.tag ?? null, inspected, build, by: actor.username, environmentIds: here.map((e) => e.id) });
-      return { result: undefined, summary: { after: { reference, digest, environments: here.map((e) => e.name), build } } };
-    });
+    await audited(
+      this.db,
+      actor,
+      { action: 'artifact.register', objectType: 'artifact', objectId: `${project}/${app}@${digest}` },
+      async (trx) => {
+        await this.insert(trx, {
+          applicationId: application.id,
+          registryId: registry.id,
+          repository: ref.repository,
+          tag: ref.tag ?? null,
+          inspected,
+          build,
+          by: actor.username,
+          environmentIds: here.map((e) => e.id),
+        });
+        return {
+          result: undefined,
+          summary: { after: { reference, digest, environments: here.map((e) => e.name), build } },
+        };
+      },
+    );
     return { created: true, artifact: await this.get(project, app, digest) };
   }
 
   private async insert(
     trx: Transaction<Schema>,
-    a: { applicationId: string; registryId: string; repository: string; tag: string | null; inspected: Inspected; build: BuildInfo; by: string; environmentIds: string[] },
+    a: {
+      applicationId: string;
+      registryId: string;
+      repository: string;
+      tag: string | null;
+      inspected: Inspected;
+      build: BuildInfo;
+      by: string;
+      environmentIds: string[];
+    },
   ): Promise<string> {
     const { info, reports } = a.inspected;
     const now = new Date();
     const id = newId();
-    const platforms = info.platforms.map((p) => (p.platform ? `${p.platform.os}/${p.platform.architecture}${p.platform.variant ? `/${p.platform.variant}` : ''}` : 'unknown'));
+    const platforms = info.platforms.map((p) =>
+      p.platform
+        ? `${p.platform.os}/${p.platform.architecture}${p.platform.variant ? `/${p.platform.variant}` : ''}`
+        : 'unknown',
+    );
     await trx
       .insertInto('artifacts')
       .values({
@@ -156,7 +225,11 @@ export class Artifacts {
         registered_at: now,
       })
       .execute();
-    for (const envId of a.environmentIds) await trx.insertInto('artifact_locations').values({ artifact_id: id, environment_id: envId, tag: a.tag, since: now }).execute();
+    for (const envId of a.environmentIds)
+      await trx
+        .insertInto('artifact_locations')
+        .values({ artifact_id: id, environment_id: envId, tag: a.tag, since: now })
+        .execute();
     return id;
   }
 
@@ -165,8 +238,18 @@ export class Artifacts {
    * environments hold that repository (and tag) gets the artifact, as if CI had registered it, or a new location for
    * one it knows. Answers the artifacts touched; none when no environment holds the repository.
    */
-  async recordPush(registryId: string, repository: string, tag: string | undefined, digest: string, signal?: AbortSignal): Promise<PushedArtifact[]> {
-    const registry = await this.db.selectFrom('registries').selectAll().where('id', '=', registryId).executeTakeFirstOrThrow();
+  async recordPush(
+    registryId: string,
+    repository: string,
+    tag: string | undefined,
+    digest: string,
+    signal?: AbortSignal,
+  ): Promise<PushedArtifact[]> {
+    const registry = await this.db
+      .selectFrom('registries')
+      .selectAll()
+      .where('id', '=', registryId)
+      .executeTakeFirstOrThrow();
     const envs = await this.db
       .selectFrom('environments as e')
       .innerJoin('projects as p', 'p.id', 'e.project_id')
@@ -182,29 +265,89 @@ export class Artifacts {
     for (const appId of [...new Set(matches.map((m) => m.applicationId))]) {
       const mine = matches.filter((m) => m.applicationId === appId);
       const first = mine[0] as (typeof mine)[number];
-      const existing = await this.db.selectFrom('artifacts').select('id').where('application_id', '=', appId).where('digest', '=', digest).executeTakeFirst();
+      const existing = await this.db
+        .selectFrom('artifacts')
+        .select('id')
+        .where('application_id', '=', appId)
+        .where('digest', '=', digest)
+        .executeTakeFirst();
       if (existing) {
         const added = await this.db.transaction().execute(async (trx) => {
-          const have = new Set((await trx.selectFrom('artifact_locations').select('environment_id').where('artifact_id', '=', existing.id).execute()).map((l) => l.environment_id));
+          const have = new Set(
+            (
+              await trx
+                .selectFrom('artifact_locations')
+                .select('environment_id')
+                .where('artifact_id', '=', existing.id)
+                .execute()
+            ).map((l) => l.environment_id),
+          );
           const missing = mine.filter((m) => !have.has(m.id));
           for (const m of missing) {
             // The runner may record the same arrival (a promotion's own push) at the same moment.
-            await trx.insertInto('artifact_locations').values({ artifact_id: existing.id, environment_id: m.id, tag: tag ?? null, since: new Date() }).onConflict((oc) => oc.columns(['artifact_id', 'environment_id']).doNothing()).execute();
+            await trx
+              .insertInto('artifact_locations')
+              .values({ artifact_id: existing.id, environment_id: m.id, tag: tag ?? null, since: new Date() })
+              .onConflict((oc) => oc.columns(['artifact_id', 'environment_id']).doNothing())
+              .execute();
           }
-          if (tag !== undefined) await trx.updateTable('artifact_locations').set({ tag }).where('artifact_id', '=', existing.id).where('environment_id', 'in', mine.map((m) => m.id)).execute();
+          if (tag !== undefined)
+            await trx
+              .updateTable('artifact_locations')
+              .set({ tag })
+              .where('artifact_id', '=', existing.id)
+              .where(
+                'environment_id',
+                'in',
+                mine.map((m) => m.id),
+              )
+              .execute();
           return missing.length;
         });
-        out.push({ artifactId: existing.id, project: first.project, application: first.app, created: false, newLocations: added });
+        out.push({
+          artifactId: existing.id,
+          project: first.project,
+          application: first.app,
+          created: false,
+          newLocations: added,
+        });
         continue;
       }
       inspected ??= await this.inspect(registry, repository, digest, signal);
-      if (inspected.info.digest !== digest) throw new InvalidInput(`the registry answered ${inspected.info.digest} for ${repository}@${digest}`, 'digest');
+      if (inspected.info.digest !== digest)
+        throw new InvalidInput(`the registry answered ${inspected.info.digest} for ${repository}@${digest}`, 'digest');
       const current = inspected;
-      const id = await audited(this.db, { username: 'hoist' }, { action: 'artifact.register', objectType: 'artifact', objectId: `${first.project}/${first.app}@${digest}` }, async (trx) => ({
-        result: await this.insert(trx, { applicationId: appId, registryId, repository, tag: tag ?? null, inspected: current, build: {}, by: 'hoist', environmentIds: mine.map((m) => m.id) }),
-        summary: { after: { reference: `${registry.url}/${repository}${tag ? `:${tag}` : ''}@${digest}`, environments: mine.map((m) => m.name), via: 'push' } },
-      }));
-      out.push({ artifactId: id, project: first.project, application: first.app, created: true, newLocations: mine.length });
+      const id = await audited(
+        this.db,
+        { username: 'hoist' },
+        { action: 'artifact.register', objectType: 'artifact', objectId: `${first.project}/${first.app}@${digest}` },
+        async (trx) => ({
+          result: await this.insert(trx, {
+            applicationId: appId,
+            registryId,
+            repository,
+            tag: tag ?? null,
+            inspected: current,
+            build: {},
+            by: 'hoist',
+            environmentIds: mine.map((m) => m.id),
+          }),
+          summary: {
+            after: {
+              reference: `${registry.url}/${repository}${tag ? `:${tag}` : ''}@${digest}`,
+              environments: mine.map((m) => m.name),
+              via: 'push',
+            },
+          },
+        }),
+      );
+      out.push({
+        artifactId: id,
+        project: first.project,
+        application: first.app,
+        created: true,
+        newLocations: mine.length,
+      });
     }
     return out;
   }
@@ -225,13 +368,23 @@ export class Artifacts {
 
   /** Reads the referrers (and their reports) of every artifact with this digest again: something was attached later. */
   async refreshReferrers(subject: string, signal?: AbortSignal): Promise<string[]> {
-    const rows = await this.db.selectFrom('artifacts').innerJoin('registries', 'registries.id', 'artifacts.registry_id').selectAll('registries').select(['artifacts.id as artifactId', 'artifacts.repository as artifactRepository']).where('artifacts.digest', '=', subject).execute();
+    const rows = await this.db
+      .selectFrom('artifacts')
+      .innerJoin('registries', 'registries.id', 'artifacts.registry_id')
+      .selectAll('registries')
+      .select(['artifacts.id as artifactId', 'artifacts.repository as artifactRepository'])
+      .where('artifacts.digest', '=', subject)
+      .execute();
     const touched: string[] = [];
     for (const r of rows) {
       const { info, reports } = await this.inspect(r, r.artifactRepository, subject, signal);
       await this.db
         .updateTable('artifacts')
-        .set({ referrers: JSON.stringify(referrersOf(info.referrers)), scan: reports.scan ? JSON.stringify(reports.scan) : null, sbom: reports.sbom ? JSON.stringify(reports.sbom) : null })
+        .set({
+          referrers: JSON.stringify(referrersOf(info.referrers)),
+          scan: reports.scan ? JSON.stringify(reports.scan) : null,
+          sbom: reports.sbom ? JSON.stringify(reports.sbom) : null,
+        })
         .where('id', '=', r.artifactId)
         .execute();
       touched.push(r.artifactId);
@@ -240,11 +393,20 @@ export class Artifacts {
   }
 
   private async view(r: Selectable<Schema['artifacts']>, app: string): Promise<ArtifactView> {
-    const registry = await this.db.selectFrom('registries').select('name').where('id', '=', r.registry_id).executeTakeFirstOrThrow();
+    const registry = await this.db
+      .selectFrom('registries')
+      .select('name')
+      .where('id', '=', r.registry_id)
+      .executeTakeFirstOrThrow();
     const locations = await this.db
       .selectFrom('artifact_locations')
       .innerJoin('environments', 'environments.id', 'artifact_locations.environment_id')
-      .select(['environments.name as environment', 'artifact_locations.tag as tag', 'artifact_locations.since as since', 'environments.position as position'])
+      .select([
+        'environments.name as environment',
+        'artifact_locations.tag as tag',
+        'artifact_locations.since as since',
+        'environments.position as position',
+      ])
       .where('artifact_id', '=', r.id)
       .orderBy('environments.position')
       .execute();
@@ -274,7 +436,12 @@ export class Artifacts {
 
   async get(project: string, app: string, digest: string): Promise<ArtifactView> {
     const application = await this.application(project, app);
-    const r = await this.db.selectFrom('artifacts').selectAll().where('application_id', '=', application.id).where('digest', '=', digest).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('artifacts')
+      .selectAll()
+      .where('application_id', '=', application.id)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
     if (!r) throw new NotFound('artifact', `${project}/${app}@${digest}`);
     return this.view(r, app);
   }
@@ -282,7 +449,12 @@ export class Artifacts {
   /** Newest first; only those in `environment` when given. */
   async list(project: string, app: string, environment?: string, limit = 100): Promise<ArtifactView[]> {
     const application = await this.application(project, app);
-    let q = this.db.selectFrom('artifacts').selectAll('artifacts').where('application_id', '=', application.id).orderBy('registered_at', 'desc').limit(Math.min(limit, 1000));
+    let q = this.db
+      .selectFrom('artifacts')
+      .selectAll('artifacts')
+      .where('application_id', '=', application.id)
+      .orderBy('registered_at', 'desc')
+      .limit(Math.min(limit, 1000));
     if (environment !== undefined) {
       q = q.where(({ exists, selectFrom }) =>
         exists(

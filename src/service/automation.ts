@@ -28,9 +28,12 @@ interface RuleRow {
   mode: 'promote' | 'request';
 }
 
-const soakedAt = (since: string, env: EnvironmentView | undefined): number => Date.parse(since) + (env?.soakSeconds ?? 0) * 1000;
+const soakedAt = (since: string, env: EnvironmentView | undefined): number =>
+  Date.parse(since) + (env?.soakSeconds ?? 0) * 1000;
 /** Newest build first: the image's created time, then when hoist learned of it. */
-const newestFirst = (a: ArtifactView, b: ArtifactView): number => (Date.parse(b.created ?? '') || 0) - (Date.parse(a.created ?? '') || 0) || Date.parse(b.registeredAt) - Date.parse(a.registeredAt);
+const newestFirst = (a: ArtifactView, b: ArtifactView): number =>
+  (Date.parse(b.created ?? '') || 0) - (Date.parse(a.created ?? '') || 0) ||
+  Date.parse(b.registeredAt) - Date.parse(a.registeredAt);
 
 export class Automation {
   private lastTick = new Date(Date.now() - 86_400_000);
@@ -58,7 +61,16 @@ export class Automation {
       .selectFrom('rules as r')
       .innerJoin('environments as s', 's.id', 'r.source_env_id')
       .innerJoin('environments as t', 't.id', 'r.target_env_id')
-      .select(['r.id', 'r.name', 'r.application_id', 's.name as from', 't.name as to', 'r.expression', 'r.tag_template', 'r.mode'])
+      .select([
+        'r.id',
+        'r.name',
+        'r.application_id',
+        's.name as from',
+        't.name as to',
+        'r.expression',
+        'r.tag_template',
+        'r.mode',
+      ])
       .where('r.project_id', '=', projectId)
       .where('r.enabled', '=', true)
       .where((eb) => eb.or([eb('r.application_id', 'is', null), eb('r.application_id', '=', appId)]))
@@ -67,12 +79,23 @@ export class Automation {
   }
 
   private async bindings(appId: string): Promise<Map<string, 'track-latest' | 'pin'>> {
-    const rows = await this.db.selectFrom('bindings as b').innerJoin('environments as e', 'e.id', 'b.environment_id').select(['e.name', 'b.mode']).where('b.application_id', '=', appId).execute();
+    const rows = await this.db
+      .selectFrom('bindings as b')
+      .innerJoin('environments as e', 'e.id', 'b.environment_id')
+      .select(['e.name', 'b.mode'])
+      .where('b.application_id', '=', appId)
+      .execute();
     return new Map(rows.map((r) => [r.name, r.mode]));
   }
 
   /** Opens a request for an automation; a firing that happened already is not an error. */
-  private async fire(actor: string, project: string, app: string, input: PromotionInput, automated: Automated): Promise<boolean> {
+  private async fire(
+    actor: string,
+    project: string,
+    app: string,
+    input: PromotionInput,
+    automated: Automated,
+  ): Promise<boolean> {
     try {
       await this.promotions.request({ username: actor }, project, app, input, automated);
       return true;
@@ -103,11 +126,32 @@ export class Automation {
           const m = ruleMatches(rule.expression, artifact, rule.from, rule.to);
           if (!m.matches) continue;
           const sourceTag = loc.tag ?? artifact.tag ?? 'latest';
-          const tag = rule.tag_template === null ? undefined : renderTagTemplate(rule.tag_template, { tag: sourceTag, digest: artifact.digest, env: rule.to, app: c.app, now });
-          const ok = await this.fire(`rule:${rule.name}`, c.project, c.app, { digest: artifact.digest, from: loc.environment, to: [rule.to], comment: `rule ${rule.name}` }, { key: `rule:${rule.id}:${id}`, requireApproval: rule.mode === 'request', ...(tag !== undefined ? { tag } : {}) });
+          const tag =
+            rule.tag_template === null
+              ? undefined
+              : renderTagTemplate(rule.tag_template, {
+                  tag: sourceTag,
+                  digest: artifact.digest,
+                  env: rule.to,
+                  app: c.app,
+                  now,
+                });
+          const ok = await this.fire(
+            `rule:${rule.name}`,
+            c.project,
+            c.app,
+            { digest: artifact.digest, from: loc.environment, to: [rule.to], comment: `rule ${rule.name}` },
+            {
+              key: `rule:${rule.id}:${id}`,
+              requireApproval: rule.mode === 'request',
+              ...(tag !== undefined ? { tag } : {}),
+            },
+          );
           if (ok) fired++;
         }
-        for (const edge of pipeline.filter((e) => e.from === loc.environment && bindings.get(e.to) === 'track-latest')) {
+        for (const edge of pipeline.filter(
+          (e) => e.from === loc.environment && bindings.get(e.to) === 'track-latest',
+        )) {
           if (await this.trackLatest(c.project, c.app, edge.to, now)) fired++;
         }
       }
@@ -120,7 +164,13 @@ export class Automation {
    * passes the rules from there (when there are any) and is not quarantined. Answers whether it opened a request.
    */
   async trackLatest(project: string, app: string, env: string, now = new Date()): Promise<boolean> {
-    const appRow = await this.db.selectFrom('applications as a').innerJoin('projects as p', 'p.id', 'a.project_id').select(['a.id', 'p.id as projectId']).where('p.name', '=', project).where('a.name', '=', app).executeTakeFirst();
+    const appRow = await this.db
+      .selectFrom('applications as a')
+      .innerJoin('projects as p', 'p.id', 'a.project_id')
+      .select(['a.id', 'p.id as projectId'])
+      .where('p.name', '=', project)
+      .where('a.name', '=', app)
+      .executeTakeFirst();
     if (!appRow) return false;
     const envs = new Map((await this.environments.list(project)).map((e) => [e.name, e]));
     const upstream = (await this.environments.pipeline(project)).filter((e) => e.to === env).map((e) => e.from);
@@ -137,10 +187,34 @@ export class Automation {
       }
     }
     const best = candidates.sort((x, y) => newestFirst(x.artifact, y.artifact))[0];
-    const envId = (await this.db.selectFrom('environments').select('id').where('project_id', '=', appRow.projectId).where('name', '=', env).executeTakeFirst())?.id;
-    if (!best || envId === undefined || (await this.artifacts.current(appRow.id, envId)) === best.artifact.digest) return false;
-    const row = await this.db.selectFrom('artifacts').select('id').where('application_id', '=', appRow.id).where('digest', '=', best.artifact.digest).executeTakeFirstOrThrow();
-    return this.fire('binding:track-latest', project, app, { digest: best.artifact.digest, from: best.from, to: [env], comment: `track-latest: newest soaked build of ${best.from}` }, { key: `latest:${appRow.id}:${env}:${row.id}`, requireApproval: false });
+    const envId = (
+      await this.db
+        .selectFrom('environments')
+        .select('id')
+        .where('project_id', '=', appRow.projectId)
+        .where('name', '=', env)
+        .executeTakeFirst()
+    )?.id;
+    if (!best || envId === undefined || (await this.artifacts.current(appRow.id, envId)) === best.artifact.digest)
+      return false;
+    const row = await this.db
+      .selectFrom('artifacts')
+      .select('id')
+      .where('application_id', '=', appRow.id)
+      .where('digest', '=', best.artifact.digest)
+      .executeTakeFirstOrThrow();
+    return this.fire(
+      'binding:track-latest',
+      project,
+      app,
+      {
+        digest: best.artifact.digest,
+        from: best.from,
+        to: [env],
+        comment: `track-latest: newest soaked build of ${best.from}`,
+      },
+      { key: `latest:${appRow.id}:${env}:${row.id}`, requireApproval: false },
+    );
   }
 
   /** Artifacts whose soak time in an environment ended since the last tick get their rules run. */
@@ -155,6 +229,11 @@ export class Automation {
       .where(sql<boolean>`l.since + e.soak_seconds * interval '1 second' <= ${now}`)
       .where(sql<boolean>`l.since + e.soak_seconds * interval '1 second' > ${since}`)
       .execute();
-    return due.length === 0 ? 0 : this.consider(due.map((d) => d.artifact_id), now);
+    return due.length === 0
+      ? 0
+      : this.consider(
+          due.map((d) => d.artifact_id),
+          now,
+        );
   }
 }

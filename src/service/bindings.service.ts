@@ -36,9 +36,20 @@ export class Bindings {
   ) {}
 
   private async ids(project: string, app: string, env: string): Promise<{ appId: string; envId: string }> {
-    const a = await this.db.selectFrom('applications as a').innerJoin('projects as p', 'p.id', 'a.project_id').select(['a.id', 'p.id as projectId']).where('p.name', '=', project).where('a.name', '=', app).executeTakeFirst();
+    const a = await this.db
+      .selectFrom('applications as a')
+      .innerJoin('projects as p', 'p.id', 'a.project_id')
+      .select(['a.id', 'p.id as projectId'])
+      .where('p.name', '=', project)
+      .where('a.name', '=', app)
+      .executeTakeFirst();
     if (!a) throw new NotFound('application', `${project}/${app}`);
-    const e = await this.db.selectFrom('environments').select('id').where('project_id', '=', a.projectId).where('name', '=', env).executeTakeFirst();
+    const e = await this.db
+      .selectFrom('environments')
+      .select('id')
+      .where('project_id', '=', a.projectId)
+      .where('name', '=', env)
+      .executeTakeFirst();
     if (!e) throw new InvalidInput(`project "${project}" has no environment "${env}"`, 'env');
     return { appId: a.id, envId: e.id };
   }
@@ -49,7 +60,17 @@ export class Bindings {
       .innerJoin('applications as a', 'a.id', 'b.application_id')
       .innerJoin('projects as p', 'p.id', 'a.project_id')
       .innerJoin('environments as e', 'e.id', 'b.environment_id')
-      .select(['a.name as application', 'e.name as environment', 'e.id as envId', 'a.id as appId', 'b.mode', 'b.pinned_digest', 'b.updated_by', 'b.updated_at', 'e.position'])
+      .select([
+        'a.name as application',
+        'e.name as environment',
+        'e.id as envId',
+        'a.id as appId',
+        'b.mode',
+        'b.pinned_digest',
+        'b.updated_by',
+        'b.updated_at',
+        'e.position',
+      ])
       .where('p.name', '=', project)
       .orderBy('a.name')
       .orderBy('e.position')
@@ -57,7 +78,15 @@ export class Bindings {
     const out: BindingView[] = [];
     for (const r of rows) {
       const current = await this.artifacts.current(r.appId, r.envId);
-      out.push({ application: r.application, environment: r.environment, mode: r.mode, pinnedDigest: r.pinned_digest, current: current ?? null, updatedBy: r.updated_by, updatedAt: r.updated_at.toISOString() });
+      out.push({
+        application: r.application,
+        environment: r.environment,
+        mode: r.mode,
+        pinnedDigest: r.pinned_digest,
+        current: current ?? null,
+        updatedBy: r.updated_by,
+        updatedAt: r.updated_at.toISOString(),
+      });
     }
     return out;
   }
@@ -66,11 +95,23 @@ export class Bindings {
    * Sets the binding. A pin to a digest the environment does not hold yet opens a promotion of it from the nearest
    * upstream environment that holds it, by the person who pinned (answered as `promotion`).
    */
-  async set(actor: Actor & { isAdmin?: boolean }, project: string, app: string, env: string, input: BindingInput): Promise<{ binding: BindingView; promotion: PromotionView | null }> {
-    if (input.mode !== 'track-latest' && input.mode !== 'pin') throw new InvalidInput('"track-latest" or "pin"', 'mode');
+  async set(
+    actor: Actor & { isAdmin?: boolean },
+    project: string,
+    app: string,
+    env: string,
+    input: BindingInput,
+  ): Promise<{ binding: BindingView; promotion: PromotionView | null }> {
+    if (input.mode !== 'track-latest' && input.mode !== 'pin')
+      throw new InvalidInput('"track-latest" or "pin"', 'mode');
     const pinned = input.mode === 'pin' ? strictDigest(input.digest, 'digest') : null;
     const { appId, envId } = await this.ids(project, app, env);
-    const before = await this.db.selectFrom('bindings').selectAll().where('application_id', '=', appId).where('environment_id', '=', envId).executeTakeFirst();
+    const before = await this.db
+      .selectFrom('bindings')
+      .selectAll()
+      .where('application_id', '=', appId)
+      .where('environment_id', '=', envId)
+      .executeTakeFirst();
     let promotion: PromotionView | null = null;
     let from: string | undefined;
     if (pinned !== null) {
@@ -78,35 +119,86 @@ export class Bindings {
       if ((await this.artifacts.current(appId, envId)) !== pinned) {
         const envs = await this.environments.list(project);
         const position = envs.find((e) => e.name === env)?.position ?? 0;
-        const upstream = new Set((await this.environments.pipeline(project)).filter((e) => e.to === env).map((e) => e.from));
-        const holders = artifact.environments.map((l) => envs.find((e) => e.name === l.environment)).filter((e) => e !== undefined && e.position < position && e.name !== env);
-        from = (holders.find((e) => upstream.has(e?.name ?? '')) ?? holders.sort((a, b) => (b?.position ?? 0) - (a?.position ?? 0))[0])?.name;
-        if (from === undefined) throw new InvalidInput(`${pinned} is in no environment before ${env} (it is in ${artifact.environments.map((l) => l.environment).join(', ') || 'none'}); promote it there first`, 'digest');
+        const upstream = new Set(
+          (await this.environments.pipeline(project)).filter((e) => e.to === env).map((e) => e.from),
+        );
+        const holders = artifact.environments
+          .map((l) => envs.find((e) => e.name === l.environment))
+          .filter((e) => e !== undefined && e.position < position && e.name !== env);
+        from = (
+          holders.find((e) => upstream.has(e?.name ?? '')) ??
+          holders.sort((a, b) => (b?.position ?? 0) - (a?.position ?? 0))[0]
+        )?.name;
+        if (from === undefined)
+          throw new InvalidInput(
+            `${pinned} is in no environment before ${env} (it is in ${artifact.environments.map((l) => l.environment).join(', ') || 'none'}); promote it there first`,
+            'digest',
+          );
       }
     }
     const now = new Date();
-    await audited(this.db, actor, { action: 'binding.set', objectType: 'binding', objectId: `${project}/${app}/${env}` }, async (trx) => {
-      const row = { application_id: appId, environment_id: envId, mode: input.mode, pinned_digest: pinned, updated_by: actor.username, updated_at: now };
-      if (before) await trx.updateTable('bindings').set(row).where('application_id', '=', appId).where('environment_id', '=', envId).execute();
-      else await trx.insertInto('bindings').values(row).execute();
-      return { result: undefined, summary: { before: before ? { mode: before.mode, pinnedDigest: before.pinned_digest } : null, after: { mode: input.mode, pinnedDigest: pinned } } };
-    });
+    await audited(
+      this.db,
+      actor,
+      { action: 'binding.set', objectType: 'binding', objectId: `${project}/${app}/${env}` },
+      async (trx) => {
+        const row = {
+          application_id: appId,
+          environment_id: envId,
+          mode: input.mode,
+          pinned_digest: pinned,
+          updated_by: actor.username,
+          updated_at: now,
+        };
+        if (before)
+          await trx
+            .updateTable('bindings')
+            .set(row)
+            .where('application_id', '=', appId)
+            .where('environment_id', '=', envId)
+            .execute();
+        else await trx.insertInto('bindings').values(row).execute();
+        return {
+          result: undefined,
+          summary: {
+            before: before ? { mode: before.mode, pinnedDigest: before.pinned_digest } : null,
+            after: { mode: input.mode, pinnedDigest: pinned },
+          },
+        };
+      },
+    );
     if (pinned !== null && from !== undefined) {
       const comment = input.mode === 'pin' && input.comment ? input.comment : `pin ${env} to ${pinned}`;
       promotion = await this.promotions.request(actor, project, app, { digest: pinned, from, to: [env], comment });
     }
     if (input.mode === 'track-latest') await this.automation.trackLatest(project, app, env, now);
-    const binding = (await this.list(project)).find((b) => b.application === app && b.environment === env) as BindingView;
+    const binding = (await this.list(project)).find(
+      (b) => b.application === app && b.environment === env,
+    ) as BindingView;
     return { binding, promotion };
   }
 
   async remove(actor: Actor, project: string, app: string, env: string): Promise<void> {
     const { appId, envId } = await this.ids(project, app, env);
-    const before = await this.db.selectFrom('bindings').selectAll().where('application_id', '=', appId).where('environment_id', '=', envId).executeTakeFirst();
+    const before = await this.db
+      .selectFrom('bindings')
+      .selectAll()
+      .where('application_id', '=', appId)
+      .where('environment_id', '=', envId)
+      .executeTakeFirst();
     if (!before) throw new NotFound('binding', `${project}/${app}/${env}`);
-    await audited(this.db, actor, { action: 'binding.delete', objectType: 'binding', objectId: `${project}/${app}/${env}` }, async (trx) => {
-      await trx.deleteFrom('bindings').where('application_id', '=', appId).where('environment_id', '=', envId).execute();
-      return { result: undefined, summary: { before: { mode: before.mode, pinnedDigest: before.pinned_digest } } };
-    });
+    await audited(
+      this.db,
+      actor,
+      { action: 'binding.delete', objectType: 'binding', objectId: `${project}/${app}/${env}` },
+      async (trx) => {
+        await trx
+          .deleteFrom('bindings')
+          .where('application_id', '=', appId)
+          .where('environment_id', '=', envId)
+          .execute();
+        return { result: undefined, summary: { before: { mode: before.mode, pinnedDigest: before.pinned_digest } } };
+      },
+    );
   }
 }

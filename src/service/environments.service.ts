@@ -41,23 +41,34 @@ export interface Edge {
   to: string;
 }
 
-const TEMPLATE_PATH = /^(?:[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*|\{app\})(?:\/(?:[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*|\{app\}))*$/;
+const TEMPLATE_PATH =
+  /^(?:[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*|\{app\})(?:\/(?:[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*|\{app\}))*$/;
 const TAG_TEMPLATE = /^(?:[\w.-]|\{(?:app|tag)\})+$/;
 
 function check(e: EnvironmentInput): void {
   if (!NAME.test(e.name)) throw new InvalidInput('use 1-63 lower-case letters, digits and "-"', 'name');
   if (e.kind !== 'repository' && e.kind !== 'tag') throw new InvalidInput('"repository" or "tag"', 'kind');
-  if (!TEMPLATE_PATH.test(e.repository)) throw new InvalidInput(`"${e.repository}" is not a repository template (path components, {app} allowed, e.g. prod/{app})`, 'repository');
-  if (e.kind === 'tag' && (e.tag === undefined || e.tag === null || !TAG_TEMPLATE.test(e.tag))) throw new InvalidInput('kind tag needs a tag convention such as "prod" or "{tag}-prod"', 'tag');
-  if (e.kind === 'repository' && e.tag !== undefined && e.tag !== null) throw new InvalidInput('only kind tag has a tag convention', 'tag');
-  if (e.soakSeconds !== undefined && (!Number.isInteger(e.soakSeconds) || e.soakSeconds < 0 || e.soakSeconds > MAX_SOAK_SECONDS)) {
+  if (!TEMPLATE_PATH.test(e.repository))
+    throw new InvalidInput(
+      `"${e.repository}" is not a repository template (path components, {app} allowed, e.g. prod/{app})`,
+      'repository',
+    );
+  if (e.kind === 'tag' && (e.tag === undefined || e.tag === null || !TAG_TEMPLATE.test(e.tag)))
+    throw new InvalidInput('kind tag needs a tag convention such as "prod" or "{tag}-prod"', 'tag');
+  if (e.kind === 'repository' && e.tag !== undefined && e.tag !== null)
+    throw new InvalidInput('only kind tag has a tag convention', 'tag');
+  if (
+    e.soakSeconds !== undefined &&
+    (!Number.isInteger(e.soakSeconds) || e.soakSeconds < 0 || e.soakSeconds > MAX_SOAK_SECONDS)
+  ) {
     throw new InvalidInput(`give whole seconds between 0 and ${MAX_SOAK_SECONDS} (90 days)`, 'soakSeconds');
   }
   e.windows?.forEach((w, i) => parseWindow(w, `windows[${i}]`));
 }
 
 /** The windows column as stored (JSON text or parsed; null means none). */
-export const windowsOf = (v: unknown): PromotionWindow[] => ((typeof v === 'string' ? JSON.parse(v) : v) as PromotionWindow[] | null) ?? [];
+export const windowsOf = (v: unknown): PromotionWindow[] =>
+  ((typeof v === 'string' ? JSON.parse(v) : v) as PromotionWindow[] | null) ?? [];
 
 export class Environments {
   constructor(private readonly db: Kysely<Schema>) {}
@@ -81,7 +92,19 @@ export class Environments {
   }
 
   private view(r: Selectable<Schema['environments']> & { registry: string }): EnvironmentView {
-    return { name: r.name, position: r.position, kind: r.kind, registry: r.registry, repository: r.repository_template, tag: r.tag_template, immutableTags: r.immutable_tags, allowTagMove: r.allow_tag_move, protected: r.protected, soakSeconds: r.soak_seconds, windows: windowsOf(r.windows) };
+    return {
+      name: r.name,
+      position: r.position,
+      kind: r.kind,
+      registry: r.registry,
+      repository: r.repository_template,
+      tag: r.tag_template,
+      immutableTags: r.immutable_tags,
+      allowTagMove: r.allow_tag_move,
+      protected: r.protected,
+      soakSeconds: r.soak_seconds,
+      windows: windowsOf(r.windows),
+    };
   }
 
   async list(project: string): Promise<EnvironmentView[]> {
@@ -94,10 +117,19 @@ export class Environments {
     return e;
   }
 
-  async put(actor: Actor, project: string, input: EnvironmentInput, mode: 'create' | 'upsert'): Promise<EnvironmentView> {
+  async put(
+    actor: Actor,
+    project: string,
+    input: EnvironmentInput,
+    mode: 'create' | 'upsert',
+  ): Promise<EnvironmentView> {
     check(input);
     const projectId = await this.projectId(project);
-    const registry = await this.db.selectFrom('registries').select('id').where('name', '=', input.registry).executeTakeFirst();
+    const registry = await this.db
+      .selectFrom('registries')
+      .select('id')
+      .where('name', '=', input.registry)
+      .executeTakeFirst();
     if (!registry) throw new InvalidInput(`no registry named "${input.registry}" (hoist registry list)`, 'registry');
     const all = await this.rows(projectId);
     const existing = all.find((r) => r.name === input.name);
@@ -116,26 +148,42 @@ export class Environments {
       allow_tag_move: input.allowTagMove ?? existing?.allow_tag_move ?? true,
       protected: input.protected ?? existing?.protected ?? false,
       soak_seconds: input.soakSeconds ?? existing?.soak_seconds ?? 0,
-      windows: JSON.stringify(input.windows === undefined ? (existing ? windowsOf(existing.windows) : []) : (input.windows ?? [])),
+      windows: JSON.stringify(
+        input.windows === undefined ? (existing ? windowsOf(existing.windows) : []) : (input.windows ?? []),
+      ),
       created_at: existing?.created_at ?? now,
       updated_at: now,
     };
     const after = this.view({ ...row, windows: JSON.parse(row.windows) as unknown[], registry: input.registry });
-    return audited(this.db, actor, { action: existing ? 'environment.update' : 'environment.create', objectType: 'environment', objectId: `${project}/${input.name}` }, async (trx) => {
-      if (existing) await trx.updateTable('environments').set(row).where('id', '=', existing.id).execute();
-      else await trx.insertInto('environments').values(row).execute();
-      return { result: after, summary: { before: existing ? this.view(existing) : null, after } };
-    });
+    return audited(
+      this.db,
+      actor,
+      {
+        action: existing ? 'environment.update' : 'environment.create',
+        objectType: 'environment',
+        objectId: `${project}/${input.name}`,
+      },
+      async (trx) => {
+        if (existing) await trx.updateTable('environments').set(row).where('id', '=', existing.id).execute();
+        else await trx.insertInto('environments').values(row).execute();
+        return { result: after, summary: { before: existing ? this.view(existing) : null, after } };
+      },
+    );
   }
 
   async remove(actor: Actor, project: string, name: string): Promise<void> {
     const projectId = await this.projectId(project);
     const e = (await this.rows(projectId)).find((r) => r.name === name);
     if (!e) throw new NotFound('environment', `${project}/${name}`);
-    await audited(this.db, actor, { action: 'environment.delete', objectType: 'environment', objectId: `${project}/${name}` }, async (trx) => {
-      await trx.deleteFrom('environments').where('id', '=', e.id).execute();
-      return { result: undefined, summary: { before: this.view(e) } };
-    });
+    await audited(
+      this.db,
+      actor,
+      { action: 'environment.delete', objectType: 'environment', objectId: `${project}/${name}` },
+      async (trx) => {
+        await trx.deleteFrom('environments').where('id', '=', e.id).execute();
+        return { result: undefined, summary: { before: this.view(e) } };
+      },
+    );
   }
 
   async pipeline(project: string): Promise<Edge[]> {
@@ -155,20 +203,39 @@ export class Environments {
     const projectId = await this.projectId(project);
     const envs = new Map((await this.rows(projectId)).map((r) => [r.name, r.id]));
     edges.forEach((e, i) => {
-      if (e.from === e.to) throw new InvalidInput(`${e.from} → ${e.to}: an environment cannot promote into itself`, `edges[${i}]`);
+      if (e.from === e.to)
+        throw new InvalidInput(`${e.from} → ${e.to}: an environment cannot promote into itself`, `edges[${i}]`);
       for (const end of [e.from, e.to]) {
-        if (!envs.has(end)) throw new InvalidInput(`project "${project}" has no environment "${end}" (edges stay inside one project)`, `edges[${i}]`);
+        if (!envs.has(end))
+          throw new InvalidInput(
+            `project "${project}" has no environment "${end}" (edges stay inside one project)`,
+            `edges[${i}]`,
+          );
       }
     });
     const unique = [...new Map(edges.map((e) => [`${e.from}\u0000${e.to}`, e])).values()];
     const before = await this.pipeline(project);
-    await audited(this.db, actor, { action: 'pipeline.set', objectType: 'pipeline', objectId: project }, async (trx) => {
-      await trx.deleteFrom('pipeline_edges').where('project_id', '=', projectId).execute();
-      for (const e of unique) {
-        await trx.insertInto('pipeline_edges').values({ id: newId(), project_id: projectId, from_env_id: envs.get(e.from) as string, to_env_id: envs.get(e.to) as string, created_at: new Date() }).execute();
-      }
-      return { result: undefined, summary: { before, after: unique } };
-    });
+    await audited(
+      this.db,
+      actor,
+      { action: 'pipeline.set', objectType: 'pipeline', objectId: project },
+      async (trx) => {
+        await trx.deleteFrom('pipeline_edges').where('project_id', '=', projectId).execute();
+        for (const e of unique) {
+          await trx
+            .insertInto('pipeline_edges')
+            .values({
+              id: newId(),
+              project_id: projectId,
+              from_env_id: envs.get(e.from) as string,
+              to_env_id: envs.get(e.to) as string,
+              created_at: new Date(),
+            })
+            .execute();
+        }
+        return { result: undefined, summary: { before, after: unique } };
+      },
+    );
     return this.pipeline(project);
   }
 

@@ -71,29 +71,54 @@ export class Intake {
   }
 
   /** Sets the secret a registry sends with its events of this kind; answers it when hoist made it up. */
-  async setSecret(actor: Actor, registry: string, kind: HookKind, secret?: string): Promise<{ registry: string; kind: HookKind; secret?: string }> {
+  async setSecret(
+    actor: Actor,
+    registry: string,
+    kind: HookKind,
+    secret?: string,
+  ): Promise<{ registry: string; kind: HookKind; secret?: string }> {
     const r = await this.registries.row(registry);
     const chosen = secret ?? randomBytes(24).toString('base64url');
     if (chosen.length < 16) throw new Unauthenticated('use a secret of at least 16 characters');
-    await audited(this.db, actor, { action: 'hook.secret', objectType: 'registry', objectId: registry }, async (trx) => {
-      await trx.deleteFrom('hook_secrets').where('registry_id', '=', r.id).where('kind', '=', kind).execute();
-      await trx.insertInto('hook_secrets').values({ registry_id: r.id, kind, secret_hash: hashSecret(chosen), created_at: new Date() }).execute();
-      return { result: undefined, summary: { kind } };
-    });
+    await audited(
+      this.db,
+      actor,
+      { action: 'hook.secret', objectType: 'registry', objectId: registry },
+      async (trx) => {
+        await trx.deleteFrom('hook_secrets').where('registry_id', '=', r.id).where('kind', '=', kind).execute();
+        await trx
+          .insertInto('hook_secrets')
+          .values({ registry_id: r.id, kind, secret_hash: hashSecret(chosen), created_at: new Date() })
+          .execute();
+        return { result: undefined, summary: { kind } };
+      },
+    );
     return secret === undefined ? { registry, kind, secret: chosen } : { registry, kind };
   }
 
   /** Which registry sent this, by its secret; anything else is refused before the body is looked at. */
   async authenticate(kind: HookKind, authorization: string | undefined): Promise<string> {
     const secret = secretFromHeader(authorization);
-    if (secret === undefined) throw new Unauthenticated(`send the ${kind} hook secret in the Authorization header (hoist registry hook-secret REGISTRY --kind ${kind})`);
-    const row = await this.db.selectFrom('hook_secrets').select('registry_id').where('kind', '=', kind).where('secret_hash', '=', hashSecret(secret)).executeTakeFirst();
+    if (secret === undefined)
+      throw new Unauthenticated(
+        `send the ${kind} hook secret in the Authorization header (hoist registry hook-secret REGISTRY --kind ${kind})`,
+      );
+    const row = await this.db
+      .selectFrom('hook_secrets')
+      .select('registry_id')
+      .where('kind', '=', kind)
+      .where('secret_hash', '=', hashSecret(secret))
+      .executeTakeFirst();
     if (!row) throw new Unauthenticated(`no registry has this ${kind} hook secret`);
     return row.registry_id;
   }
 
   /** Records events (each id once) and wakes the queue; answers how many were new. */
-  async receive(registryId: string, source: HookKind | 'poll', events: readonly PushEvent[]): Promise<{ accepted: number; duplicates: number }> {
+  async receive(
+    registryId: string,
+    source: HookKind | 'poll',
+    events: readonly PushEvent[],
+  ): Promise<{ accepted: number; duplicates: number }> {
     const now = new Date();
     // One statement for the whole body; the same id twice in one body counts once.
     const rows = [...new Map(events.map((e) => [`${source}:${registryId}:${e.id}`, e])).entries()].map(([id, e]) => ({
@@ -107,20 +132,53 @@ export class Intake {
       run_after: now,
       received_at: now,
     }));
-    const accepted = rows.length === 0 ? 0 : Number((await this.db.insertInto('push_events').values(rows).onConflict((oc) => oc.column('id').doNothing()).executeTakeFirst()).numInsertedOrUpdatedRows ?? 0n);
+    const accepted =
+      rows.length === 0
+        ? 0
+        : Number(
+            (
+              await this.db
+                .insertInto('push_events')
+                .values(rows)
+                .onConflict((oc) => oc.column('id').doNothing())
+                .executeTakeFirst()
+            ).numInsertedOrUpdatedRows ?? 0n,
+          );
     if (accepted > 0) this.loop.notify();
     return { accepted, duplicates: events.length - accepted };
   }
 
   /** Forgets finished events older than `days` (their effects are in artifacts, promotions and the audit log). */
   async prune(days = 30, now = new Date()): Promise<number> {
-    const r = await this.db.deleteFrom('push_events').where('state', 'in', ['DONE', 'IGNORED', 'FAILED']).where('received_at', '<', new Date(now.getTime() - days * 86_400_000)).executeTakeFirst();
+    const r = await this.db
+      .deleteFrom('push_events')
+      .where('state', 'in', ['DONE', 'IGNORED', 'FAILED'])
+      .where('received_at', '<', new Date(now.getTime() - days * 86_400_000))
+      .executeTakeFirst();
     return Number(r.numDeletedRows);
   }
 
   async list(limit = 100): Promise<PushEventView[]> {
-    const rows = await this.db.selectFrom('push_events as e').innerJoin('registries as r', 'r.id', 'e.registry_id').selectAll('e').select('r.name as registry').orderBy('e.received_at', 'desc').limit(Math.min(limit, 1000)).execute();
-    return rows.map((r) => ({ id: r.id, registry: r.registry, source: r.source, repository: r.repository, tag: r.tag, digest: r.digest, state: r.state, outcome: r.outcome, receivedAt: r.received_at.toISOString(), doneAt: r.done_at?.toISOString() ?? null }));
+    const rows = await this.db
+      .selectFrom('push_events as e')
+      .innerJoin('registries as r', 'r.id', 'e.registry_id')
+      .selectAll('e')
+      .select('r.name as registry')
+      .orderBy('e.received_at', 'desc')
+      .limit(Math.min(limit, 1000))
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      registry: r.registry,
+      source: r.source,
+      repository: r.repository,
+      tag: r.tag,
+      digest: r.digest,
+      state: r.state,
+      outcome: r.outcome,
+      receivedAt: r.received_at.toISOString(),
+      doneAt: r.done_at?.toISOString() ?? null,
+    }));
   }
 
   private async claim(now: Date): Promise<string | undefined> {
@@ -128,14 +186,27 @@ export class Intake {
       const row = await trx
         .selectFrom('push_events')
         .select('id')
-        .where((eb) => eb.or([eb.and([eb('state', '=', 'PENDING'), eb('run_after', '<=', now)]), eb.and([eb('state', '=', 'WORKING'), eb('lease_until', '<', now)])]))
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('state', '=', 'PENDING'), eb('run_after', '<=', now)]),
+            eb.and([eb('state', '=', 'WORKING'), eb('lease_until', '<', now)]),
+          ]),
+        )
         .orderBy('received_at')
         .limit(1)
         .forUpdate()
         .skipLocked()
         .executeTakeFirst();
       if (!row) return undefined;
-      await trx.updateTable('push_events').set({ state: 'WORKING', lease_until: new Date(now.getTime() + (this.o.leaseMs ?? 60_000)), attempts: sql`attempts + 1` }).where('id', '=', row.id).execute();
+      await trx
+        .updateTable('push_events')
+        .set({
+          state: 'WORKING',
+          lease_until: new Date(now.getTime() + (this.o.leaseMs ?? 60_000)),
+          attempts: sql`attempts + 1`,
+        })
+        .where('id', '=', row.id)
+        .execute();
       return row.id;
     });
   }
@@ -147,24 +218,45 @@ export class Intake {
     const e = await this.db.selectFrom('push_events').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
     try {
       const { state, outcome } = await this.work(e.registry_id, e.repository, e.tag ?? undefined, e.digest);
-      await this.db.updateTable('push_events').set({ state, outcome, lease_until: null, done_at: new Date() }).where('id', '=', id).execute();
+      await this.db
+        .updateTable('push_events')
+        .set({ state, outcome, lease_until: null, done_at: new Date() })
+        .where('id', '=', id)
+        .execute();
     } catch (err) {
       const retry = e.attempts + 1 < (this.o.maxAttempts ?? 5);
       await this.db
         .updateTable('push_events')
-        .set({ state: retry ? 'PENDING' : 'FAILED', outcome: (err as Error).message, lease_until: null, run_after: new Date(Date.now() + 1000 * 2 ** e.attempts), ...(retry ? {} : { done_at: new Date() }) })
+        .set({
+          state: retry ? 'PENDING' : 'FAILED',
+          outcome: (err as Error).message,
+          lease_until: null,
+          run_after: new Date(Date.now() + 1000 * 2 ** e.attempts),
+          ...(retry ? {} : { done_at: new Date() }),
+        })
         .where('id', '=', id)
         .execute();
     }
     return true;
   }
 
-  private async work(registryId: string, repository: string, tag: string | undefined, digest: string): Promise<{ state: PushEventState; outcome: string }> {
-    const registry = await this.db.selectFrom('registries').select('name').where('id', '=', registryId).executeTakeFirst();
+  private async work(
+    registryId: string,
+    repository: string,
+    tag: string | undefined,
+    digest: string,
+  ): Promise<{ state: PushEventState; outcome: string }> {
+    const registry = await this.db
+      .selectFrom('registries')
+      .select('name')
+      .where('id', '=', registryId)
+      .executeTakeFirst();
     if (!registry) throw new NotFound('registry', registryId);
     // The referrers tag fallback (`sha256-<hex>`) names the image whose referrers changed; its index is no image.
     const fallback = /^(sha256|sha512)-([0-9a-f]{64}|[0-9a-f]{128})$/.exec(tag ?? '');
-    const subject = fallback ? `${fallback[1]}:${fallback[2]}` : await this.subjectOf(registry.name, repository, digest);
+    const subject = fallback
+      ? `${fallback[1]}:${fallback[2]}`
+      : await this.subjectOf(registry.name, repository, digest);
     if (subject !== undefined) {
       const touched = await this.artifacts.refreshReferrers(subject);
       if (touched.length === 0) return { state: 'IGNORED', outcome: `a referrer of ${subject}, which is no artifact` };
@@ -172,9 +264,13 @@ export class Intake {
       return { state: 'DONE', outcome: `a referrer of ${subject}: ${touched.length} artifact(s) refreshed` };
     }
     const pushed = await this.artifacts.recordPush(registryId, repository, tag, digest);
-    if (pushed.length === 0) return { state: 'IGNORED', outcome: `no environment holds ${repository}${tag ? `:${tag}` : ''}` };
+    if (pushed.length === 0)
+      return { state: 'IGNORED', outcome: `no environment holds ${repository}${tag ? `:${tag}` : ''}` };
     const fired = await this.automation.consider(pushed.map((p) => p.artifactId));
-    return { state: 'DONE', outcome: `${pushed.map((p) => `${p.project}/${p.application}${p.created ? ' (new)' : ''}`).join(', ')}; ${fired} promotion(s) opened` };
+    return {
+      state: 'DONE',
+      outcome: `${pushed.map((p) => `${p.project}/${p.application}${p.created ? ' (new)' : ''}`).join(', ')}; ${fired} promotion(s) opened`,
+    };
   }
 
   /** The digest a pushed manifest refers to (its `subject`), when it is a referrer such as a signature or an SBOM. */

@@ -47,7 +47,13 @@ export class NotificationDispatcher {
     private readonly mailer: Mailer | undefined,
     o: DispatcherOptions = {},
   ) {
-    this.o = { maxAttempts: o.maxAttempts ?? 8, backoffMs: o.backoffMs ?? 2000, timeoutMs: o.timeoutMs ?? 10_000, leaseMs: o.leaseMs ?? 60_000, pollMs: o.pollMs ?? 1000 };
+    this.o = {
+      maxAttempts: o.maxAttempts ?? 8,
+      backoffMs: o.backoffMs ?? 2000,
+      timeoutMs: o.timeoutMs ?? 10_000,
+      leaseMs: o.leaseMs ?? 60_000,
+      pollMs: o.pollMs ?? 1000,
+    };
     this.loop = new WorkLoop(() => this.sendOne(), { concurrency: 4, pollMs: this.o.pollMs });
   }
 
@@ -68,7 +74,12 @@ export class NotificationDispatcher {
       const row = await trx
         .selectFrom('notification_deliveries')
         .select('id')
-        .where((eb) => eb.or([eb.and([eb('state', '=', 'PENDING'), eb('run_after', '<=', now)]), eb.and([eb('state', '=', 'SENDING'), eb('lease_until', '<', now)])]))
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('state', '=', 'PENDING'), eb('run_after', '<=', now)]),
+            eb.and([eb('state', '=', 'SENDING'), eb('lease_until', '<', now)]),
+          ]),
+        )
         .orderBy('run_after')
         .limit(1)
         .forUpdate()
@@ -88,25 +99,54 @@ export class NotificationDispatcher {
   async sendOne(): Promise<boolean> {
     const id = await this.claim(new Date());
     if (id === undefined) return false;
-    const d = await this.db.selectFrom('notification_deliveries').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    const d = await this.db
+      .selectFrom('notification_deliveries')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
     try {
-      const status = d.kind === 'webhook' ? await this.callWebhook(d.id, d.webhook_id, d.event, json(d.payload)) : await this.sendMail(json(d.recipients), json(d.payload));
-      await this.db.updateTable('notification_deliveries').set({ state: 'DELIVERED', lease_until: null, delivered_at: new Date(), last_status: status, last_error: null }).where('id', '=', id).execute();
+      const status =
+        d.kind === 'webhook'
+          ? await this.callWebhook(d.id, d.webhook_id, d.event, json(d.payload))
+          : await this.sendMail(json(d.recipients), json(d.payload));
+      await this.db
+        .updateTable('notification_deliveries')
+        .set({ state: 'DELIVERED', lease_until: null, delivered_at: new Date(), last_status: status, last_error: null })
+        .where('id', '=', id)
+        .execute();
     } catch (e) {
       const err = e instanceof DeliveryError ? e : new DeliveryError((e as Error).message, true);
       const retry = err.retry && d.attempts + 1 < this.o.maxAttempts;
       const wait = Math.min(600_000, this.o.backoffMs * 2 ** d.attempts);
       await this.db
         .updateTable('notification_deliveries')
-        .set({ state: retry ? 'PENDING' : 'FAILED', lease_until: null, last_error: err.message, last_status: err.status, run_after: new Date(Date.now() + (retry ? wait : 0)) })
+        .set({
+          state: retry ? 'PENDING' : 'FAILED',
+          lease_until: null,
+          last_error: err.message,
+          last_status: err.status,
+          run_after: new Date(Date.now() + (retry ? wait : 0)),
+        })
         .where('id', '=', id)
         .execute();
     }
     return true;
   }
 
-  private async callWebhook(id: string, webhookId: string | null, event: string, payload: Record<string, unknown>): Promise<number> {
-    const hook = webhookId === null ? undefined : await this.db.selectFrom('webhooks').select(['url', 'secret_enc']).where('id', '=', webhookId).executeTakeFirst();
+  private async callWebhook(
+    id: string,
+    webhookId: string | null,
+    event: string,
+    payload: Record<string, unknown>,
+  ): Promise<number> {
+    const hook =
+      webhookId === null
+        ? undefined
+        : await this.db
+            .selectFrom('webhooks')
+            .select(['url', 'secret_enc'])
+            .where('id', '=', webhookId)
+            .executeTakeFirst();
     if (!hook) throw new DeliveryError('the webhook was deleted', false);
     const body = JSON.stringify({ id, ...payload });
     let res: Response;
@@ -127,15 +167,23 @@ export class NotificationDispatcher {
       await res.body?.cancel();
     } catch (e) {
       const cause = (e as Error & { cause?: Error }).cause?.message;
-      throw new DeliveryError(`POST ${hook.url}: ${(e as Error).name === 'TimeoutError' ? `no answer within ${this.o.timeoutMs} ms` : ((e as Error).message + (cause ? ` (${cause})` : ''))}`, true);
+      throw new DeliveryError(
+        `POST ${hook.url}: ${(e as Error).name === 'TimeoutError' ? `no answer within ${this.o.timeoutMs} ms` : (e as Error).message + (cause ? ` (${cause})` : '')}`,
+        true,
+      );
     }
     if (res.status >= 200 && res.status < 300) return res.status;
     const retry = res.status >= 500 || res.status === 408 || res.status === 429;
-    throw new DeliveryError(`POST ${hook.url} answered HTTP ${res.status}${retry ? '' : '; not retried (fix the receiver, then send a new event)'}`, retry, res.status);
+    throw new DeliveryError(
+      `POST ${hook.url} answered HTTP ${res.status}${retry ? '' : '; not retried (fix the receiver, then send a new event)'}`,
+      retry,
+      res.status,
+    );
   }
 
   private async sendMail(to: string[], payload: Omit<PromotionNotice, 'projectId'>): Promise<null> {
-    if (!this.mailer) throw new DeliveryError('e-mail is not configured on this server (hoist serve --smtp-url)', false);
+    if (!this.mailer)
+      throw new DeliveryError('e-mail is not configured on this server (hoist serve --smtp-url)', false);
     const m = approvalMail(payload);
     await this.mailer.send(to, m.subject, m.text);
     return null;

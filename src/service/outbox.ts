@@ -8,7 +8,14 @@ import type { Transaction } from 'kysely';
 import type { Schema, TargetState } from '../store/schema.ts';
 import { newId } from './tokens.ts';
 
-export const NOTIFICATION_EVENTS = ['promotion.requested', 'promotion.approval_needed', 'promotion.approved', 'promotion.rejected', 'promotion.promoted', 'promotion.failed'] as const;
+export const NOTIFICATION_EVENTS = [
+  'promotion.requested',
+  'promotion.approval_needed',
+  'promotion.approved',
+  'promotion.rejected',
+  'promotion.promoted',
+  'promotion.failed',
+] as const;
 export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
 
 export interface PromotionNotice {
@@ -41,23 +48,58 @@ export class Outbox {
   async add(trx: Transaction<Schema>, notice: PromotionNotice, now = new Date()): Promise<void> {
     const { projectId, ...rest } = notice;
     const payload = JSON.stringify({ ...rest, at: now.toISOString() });
-    const hooks = await trx.selectFrom('webhooks').select(['id', 'events']).where('project_id', '=', projectId).execute();
+    const hooks = await trx
+      .selectFrom('webhooks')
+      .select(['id', 'events'])
+      .where('project_id', '=', projectId)
+      .execute();
     for (const h of hooks) {
       const events = typeof h.events === 'string' ? (JSON.parse(h.events) as string[] | null) : h.events;
       if (events !== null && !events.includes(notice.event)) continue;
-      await trx.insertInto('notification_deliveries').values({ id: newId(), kind: 'webhook', webhook_id: h.id, recipients: null, event: notice.event, payload, state: 'PENDING', run_after: now, created_at: now }).execute();
+      await trx
+        .insertInto('notification_deliveries')
+        .values({
+          id: newId(),
+          kind: 'webhook',
+          webhook_id: h.id,
+          recipients: null,
+          event: notice.event,
+          payload,
+          state: 'PENDING',
+          run_after: now,
+          created_at: now,
+        })
+        .execute();
     }
     if (this.emailEnabled && notice.event === 'promotion.approval_needed') {
       const recipients = await approversWithEmail(trx, projectId, notice.environments, notice.requestedBy);
       if (recipients.length > 0) {
-        await trx.insertInto('notification_deliveries').values({ id: newId(), kind: 'email', webhook_id: null, recipients: JSON.stringify(recipients), event: notice.event, payload, state: 'PENDING', run_after: now, created_at: now }).execute();
+        await trx
+          .insertInto('notification_deliveries')
+          .values({
+            id: newId(),
+            kind: 'email',
+            webhook_id: null,
+            recipients: JSON.stringify(recipients),
+            event: notice.event,
+            payload,
+            state: 'PENDING',
+            run_after: now,
+            created_at: now,
+          })
+          .execute();
       }
     }
   }
 }
 
 /** E-mail addresses of enabled users who may approve in one of the environments (promoter or owner), not the requester. */
-async function approversWithEmail(trx: Transaction<Schema>, projectId: string, environments: string[], requester: string): Promise<string[]> {
+async function approversWithEmail(
+  trx: Transaction<Schema>,
+  projectId: string,
+  environments: string[],
+  requester: string,
+): Promise<string[]> {
   const rows = await trx
     .selectFrom('memberships as m')
     .innerJoin('users as u', 'u.id', 'm.user_id')
@@ -70,7 +112,8 @@ async function approversWithEmail(trx: Transaction<Schema>, projectId: string, e
     .execute();
   const emails = rows
     .filter((r) => {
-      const envs = typeof r.environments === 'string' ? (JSON.parse(r.environments) as string[] | null) : r.environments;
+      const envs =
+        typeof r.environments === 'string' ? (JSON.parse(r.environments) as string[] | null) : r.environments;
       return envs === null || environments.some((e) => envs.includes(e));
     })
     .map((r) => r.email as string);

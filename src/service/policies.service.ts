@@ -39,15 +39,28 @@ export interface PolicyView extends PolicyRules {
   appliesTo: Binding[];
 }
 
-const DEFAULTS: PolicyRules = { description: '', passConditions: [], failConditions: [], approverCount: 0, allowRequesterFromApprove: false, allowImageBuilderFromApprove: false, allowApproverFromDeploy: false, allowSkipStages: false };
+const DEFAULTS: PolicyRules = {
+  description: '',
+  passConditions: [],
+  failConditions: [],
+  approverCount: 0,
+  allowRequesterFromApprove: false,
+  allowImageBuilderFromApprove: false,
+  allowApproverFromDeploy: false,
+  allowSkipStages: false,
+};
 
 function json<T>(v: unknown): T {
   return (typeof v === 'string' ? JSON.parse(v) : v) as T;
 }
 
 export function checkRules(r: PolicyRules): void {
-  if (!Number.isInteger(r.approverCount) || r.approverCount < 0 || r.approverCount > 6) throw new InvalidInput('a whole number from 0 to 6', 'approverCount');
-  for (const [field, list] of [['passConditions', r.passConditions], ['failConditions', r.failConditions]] as const) {
+  if (!Number.isInteger(r.approverCount) || r.approverCount < 0 || r.approverCount > 6)
+    throw new InvalidInput('a whole number from 0 to 6', 'approverCount');
+  for (const [field, list] of [
+    ['passConditions', r.passConditions],
+    ['failConditions', r.failConditions],
+  ] as const) {
     list.forEach((expr, i) => {
       const c = compileCondition(expr);
       if (!c.ok) throw new InvalidInput(c.error, `${field}[${i}]`);
@@ -65,7 +78,12 @@ export class Policies {
   }
 
   private async rules(policyId: string, version: number): Promise<PolicyRules> {
-    const v = await this.db.selectFrom('policy_versions').selectAll().where('policy_id', '=', policyId).where('version', '=', version).executeTakeFirstOrThrow();
+    const v = await this.db
+      .selectFrom('policy_versions')
+      .selectAll()
+      .where('policy_id', '=', policyId)
+      .where('version', '=', version)
+      .executeTakeFirstOrThrow();
     return {
       description: v.description,
       passConditions: json<string[]>(v.pass_conditions),
@@ -96,7 +114,14 @@ export class Policies {
     const p = await this.row(name);
     const v = version ?? p.current_version;
     if (v < 1 || v > p.current_version) throw new NotFound('policy version', `${name}@${v}`);
-    return { name: p.name, version: v, ...(await this.rules(p.id, v)), createdAt: p.created_at.toISOString(), updatedAt: p.updated_at.toISOString(), appliesTo: await this.bindings(p.id) };
+    return {
+      name: p.name,
+      version: v,
+      ...(await this.rules(p.id, v)),
+      createdAt: p.created_at.toISOString(),
+      updatedAt: p.updated_at.toISOString(),
+      appliesTo: await this.bindings(p.id),
+    };
   }
 
   async list(): Promise<PolicyView[]> {
@@ -111,34 +136,52 @@ export class Policies {
     if (existing && mode === 'create') throw new Conflict(`policy "${input.name}" exists already`);
     const before = existing ? await this.rules(existing.id, existing.current_version) : undefined;
     const { name: _name, ...given } = input;
-    const rules: PolicyRules = { ...DEFAULTS, ...before, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) };
+    const rules: PolicyRules = {
+      ...DEFAULTS,
+      ...before,
+      ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)),
+    };
     checkRules(rules);
     if (before && JSON.stringify(before) === JSON.stringify(rules)) return this.get(input.name);
     const now = new Date();
     const id = existing?.id ?? newId();
     const version = (existing?.current_version ?? 0) + 1;
-    await audited(this.db, actor, { action: existing ? 'policy.update' : 'policy.create', objectType: 'policy', objectId: input.name }, async (trx) => {
-      if (existing) await trx.updateTable('policies').set({ current_version: version, updated_at: now }).where('id', '=', id).execute();
-      else await trx.insertInto('policies').values({ id, name: input.name, current_version: version, created_at: now, updated_at: now }).execute();
-      await trx
-        .insertInto('policy_versions')
-        .values({
-          policy_id: id,
-          version,
-          description: rules.description,
-          pass_conditions: JSON.stringify(rules.passConditions),
-          fail_conditions: JSON.stringify(rules.failConditions),
-          approver_count: rules.approverCount,
-          allow_requester_from_approve: rules.allowRequesterFromApprove,
-          allow_image_builder_from_approve: rules.allowImageBuilderFromApprove,
-          allow_approver_from_deploy: rules.allowApproverFromDeploy,
-          allow_skip_stages: rules.allowSkipStages,
-          created_by: actor.username,
-          created_at: now,
-        })
-        .execute();
-      return { result: undefined, summary: { version, before: before ?? null, after: rules } };
-    });
+    await audited(
+      this.db,
+      actor,
+      { action: existing ? 'policy.update' : 'policy.create', objectType: 'policy', objectId: input.name },
+      async (trx) => {
+        if (existing)
+          await trx
+            .updateTable('policies')
+            .set({ current_version: version, updated_at: now })
+            .where('id', '=', id)
+            .execute();
+        else
+          await trx
+            .insertInto('policies')
+            .values({ id, name: input.name, current_version: version, created_at: now, updated_at: now })
+            .execute();
+        await trx
+          .insertInto('policy_versions')
+          .values({
+            policy_id: id,
+            version,
+            description: rules.description,
+            pass_conditions: JSON.stringify(rules.passConditions),
+            fail_conditions: JSON.stringify(rules.failConditions),
+            approver_count: rules.approverCount,
+            allow_requester_from_approve: rules.allowRequesterFromApprove,
+            allow_image_builder_from_approve: rules.allowImageBuilderFromApprove,
+            allow_approver_from_deploy: rules.allowApproverFromDeploy,
+            allow_skip_stages: rules.allowSkipStages,
+            created_by: actor.username,
+            created_at: now,
+          })
+          .execute();
+        return { result: undefined, summary: { version, before: before ?? null, after: rules } };
+      },
+    );
     return this.get(input.name);
   }
 
@@ -162,15 +205,35 @@ export class Policies {
         .where('projects.name', '=', b.project)
         .where('applications.name', '=', b.application)
         .executeTakeFirst();
-      if (!app) throw new InvalidInput(`project "${b.project}" has no application "${b.application}"`, `applicationEnvironments[${i}]`);
-      const env = await this.db.selectFrom('environments').select('id').where('project_id', '=', app.projectId).where('name', '=', b.environment).executeTakeFirst();
-      if (!env) throw new InvalidInput(`project "${b.project}" has no environment "${b.environment}"`, `applicationEnvironments[${i}]`);
+      if (!app)
+        throw new InvalidInput(
+          `project "${b.project}" has no application "${b.application}"`,
+          `applicationEnvironments[${i}]`,
+        );
+      const env = await this.db
+        .selectFrom('environments')
+        .select('id')
+        .where('project_id', '=', app.projectId)
+        .where('name', '=', b.environment)
+        .executeTakeFirst();
+      if (!env)
+        throw new InvalidInput(
+          `project "${b.project}" has no environment "${b.environment}"`,
+          `applicationEnvironments[${i}]`,
+        );
       resolved.push({ application_id: app.id, environment_id: env.id });
     }
     await audited(this.db, actor, { action: 'policy.apply', objectType: 'policy', objectId: name }, async (trx) => {
       for (const r of resolved) {
-        await trx.deleteFrom('policy_bindings').where('application_id', '=', r.application_id).where('environment_id', '=', r.environment_id).execute();
-        await trx.insertInto('policy_bindings').values({ policy_id: p.id, ...r }).execute();
+        await trx
+          .deleteFrom('policy_bindings')
+          .where('application_id', '=', r.application_id)
+          .where('environment_id', '=', r.environment_id)
+          .execute();
+        await trx
+          .insertInto('policy_bindings')
+          .values({ policy_id: p.id, ...r })
+          .execute();
       }
       return { result: undefined, summary: { appliedTo: bindings } };
     });

@@ -84,25 +84,61 @@ export class Poller {
 
   async add(actor: Actor, target: string, intervalSeconds = 60): Promise<WatchView> {
     const slash = target.indexOf('/');
-    if (slash < 0) throw new InvalidInput('name REGISTRY/REPOSITORY (a registry hoist knows, by name or host)', 'repository');
+    if (slash < 0)
+      throw new InvalidInput('name REGISTRY/REPOSITORY (a registry hoist knows, by name or host)', 'repository');
     const regName = target.slice(0, slash);
     const repository = target.slice(slash + 1);
-    const registry = (await this.db.selectFrom('registries').selectAll().where((eb) => eb.or([eb('name', '=', regName), eb('url', '=', regName)])).executeTakeFirst()) ?? undefined;
+    const registry =
+      (await this.db
+        .selectFrom('registries')
+        .selectAll()
+        .where((eb) => eb.or([eb('name', '=', regName), eb('url', '=', regName)]))
+        .executeTakeFirst()) ?? undefined;
     if (!registry) throw new InvalidInput(`no registry "${regName}" (hoist registry list)`, 'registry');
     parseReference(`${registry.url}/${repository}`, 'repository');
-    if (!Number.isInteger(intervalSeconds) || intervalSeconds < 1 || intervalSeconds > 86_400) throw new InvalidInput('whole seconds between 1 and 86400', 'intervalSeconds');
+    if (!Number.isInteger(intervalSeconds) || intervalSeconds < 1 || intervalSeconds > 86_400)
+      throw new InvalidInput('whole seconds between 1 and 86400', 'intervalSeconds');
     const now = new Date();
-    const row = { id: newId(), registry_id: registry.id, repository, interval_seconds: intervalSeconds, tags: '{}', last_checked_at: null, last_result: null, next_check_at: now, created_by: actor.username, created_at: now };
-    await audited(this.db, actor, { action: 'watch.create', objectType: 'watch', objectId: `${registry.name}/${repository}` }, async (trx) => {
-      await trx.insertInto('watches').values(row).onConflict((oc) => oc.columns(['registry_id', 'repository']).doUpdateSet({ interval_seconds: intervalSeconds })).execute();
-      return { result: undefined, summary: { after: { registry: registry.name, repository, intervalSeconds } } };
-    });
+    const row = {
+      id: newId(),
+      registry_id: registry.id,
+      repository,
+      interval_seconds: intervalSeconds,
+      tags: '{}',
+      last_checked_at: null,
+      last_result: null,
+      next_check_at: now,
+      created_by: actor.username,
+      created_at: now,
+    };
+    await audited(
+      this.db,
+      actor,
+      { action: 'watch.create', objectType: 'watch', objectId: `${registry.name}/${repository}` },
+      async (trx) => {
+        await trx
+          .insertInto('watches')
+          .values(row)
+          .onConflict((oc) =>
+            oc.columns(['registry_id', 'repository']).doUpdateSet({ interval_seconds: intervalSeconds }),
+          )
+          .execute();
+        return { result: undefined, summary: { after: { registry: registry.name, repository, intervalSeconds } } };
+      },
+    );
     this.kick();
     return (await this.list()).find((w) => w.registry === registry.name && w.repository === repository) as WatchView;
   }
 
   async list(): Promise<WatchView[]> {
-    const rows = await this.db.selectFrom('watches as w').innerJoin('registries as r', 'r.id', 'w.registry_id').selectAll('w').select('r.name as registry').orderBy('r.name').orderBy('w.repository').execute();
+    const rows = await this.db
+      .selectFrom('watches as w')
+      .innerJoin('registries as r', 'r.id', 'w.registry_id')
+      .selectAll('w')
+      .select('r.name as registry')
+      .orderBy('r.name')
+      .orderBy('w.repository')
+      .execute();
     return rows.map((w) => ({
       id: w.id,
       registry: w.registry,
@@ -156,7 +192,13 @@ export class Poller {
 
   private async checkNow(id: string): Promise<CheckResult> {
     const started = Date.now();
-    const w = await this.db.selectFrom('watches as w').innerJoin('registries as r', 'r.id', 'w.registry_id').selectAll('w').select(['r.name as registry', 'r.poll_budget']).where('w.id', '=', id).executeTakeFirstOrThrow();
+    const w = await this.db
+      .selectFrom('watches as w')
+      .innerJoin('registries as r', 'r.id', 'w.registry_id')
+      .selectAll('w')
+      .select(['r.name as registry', 'r.poll_budget'])
+      .where('w.id', '=', id)
+      .executeTakeFirstOrThrow();
     const limiter = this.limiters.get(w.registry_id) ?? new RateLimiter(w.poll_budget);
     limiter.setRate(w.poll_budget);
     this.limiters.set(w.registry_id, limiter);
@@ -180,7 +222,12 @@ export class Poller {
         else if (before[tag] !== digest) result.moved.push(tag);
       }
       result.removed = Object.keys(before).filter((t) => after[t] === undefined);
-      const events = [...result.added, ...result.moved].map((tag) => ({ id: `${w.repository}:${tag}:${after[tag]}`, repository: w.repository, tag, digest: after[tag] as string }));
+      const events = [...result.added, ...result.moved].map((tag) => ({
+        id: `${w.repository}:${tag}:${after[tag]}`,
+        repository: w.repository,
+        tag,
+        digest: after[tag] as string,
+      }));
       if (events.length > 0) await this.intake.receive(w.registry_id, 'poll', events);
     } catch (e) {
       result.error = (e as Error).message;
@@ -190,7 +237,12 @@ export class Poller {
     const now = new Date();
     await this.db
       .updateTable('watches')
-      .set({ tags: JSON.stringify(after), last_checked_at: now, last_result: JSON.stringify(result), next_check_at: new Date(now.getTime() + w.interval_seconds * 1000) })
+      .set({
+        tags: JSON.stringify(after),
+        last_checked_at: now,
+        last_result: JSON.stringify(result),
+        next_check_at: new Date(now.getTime() + w.interval_seconds * 1000),
+      })
       .where('id', '=', id)
       .execute();
     return result;

@@ -28,7 +28,12 @@ export interface MemberView {
   environments: string[] | null;
 }
 
-const view = (r: Selectable<Schema['projects']>): ProjectView => ({ name: r.name, description: r.description, createdAt: r.created_at.toISOString(), updatedAt: r.updated_at.toISOString() });
+const view = (r: Selectable<Schema['projects']>): ProjectView => ({
+  name: r.name,
+  description: r.description,
+  createdAt: r.created_at.toISOString(),
+  updatedAt: r.updated_at.toISOString(),
+});
 
 export class Projects {
   constructor(private readonly db: Kysely<Schema>) {}
@@ -52,17 +57,32 @@ export class Projects {
     return view(await this.row(name));
   }
 
-  async put(actor: Actor, input: { name: string; description?: string }, mode: 'create' | 'upsert'): Promise<ProjectView> {
+  async put(
+    actor: Actor,
+    input: { name: string; description?: string },
+    mode: 'create' | 'upsert',
+  ): Promise<ProjectView> {
     if (!NAME.test(input.name)) throw new InvalidInput('use 1-63 lower-case letters, digits and "-"', 'name');
     const existing = await this.db.selectFrom('projects').selectAll().where('name', '=', input.name).executeTakeFirst();
     if (existing && mode === 'create') throw new Conflict(`project "${input.name}" exists already`);
     const now = new Date();
-    const row = { id: existing?.id ?? newId(), name: input.name, description: input.description ?? existing?.description ?? '', created_at: existing?.created_at ?? now, updated_at: now };
-    return audited(this.db, actor, { action: existing ? 'project.update' : 'project.create', objectType: 'project', objectId: input.name }, async (trx) => {
-      if (existing) await trx.updateTable('projects').set(row).where('id', '=', existing.id).execute();
-      else await trx.insertInto('projects').values(row).execute();
-      return { result: view(row), summary: { before: existing ? view(existing) : null, after: view(row) } };
-    });
+    const row = {
+      id: existing?.id ?? newId(),
+      name: input.name,
+      description: input.description ?? existing?.description ?? '',
+      created_at: existing?.created_at ?? now,
+      updated_at: now,
+    };
+    return audited(
+      this.db,
+      actor,
+      { action: existing ? 'project.update' : 'project.create', objectType: 'project', objectId: input.name },
+      async (trx) => {
+        if (existing) await trx.updateTable('projects').set(row).where('id', '=', existing.id).execute();
+        else await trx.insertInto('projects').values(row).execute();
+        return { result: view(row), summary: { before: existing ? view(existing) : null, after: view(row) } };
+      },
+    );
   }
 
   async remove(actor: Actor, name: string): Promise<void> {
@@ -75,28 +95,57 @@ export class Projects {
 
   async applications(project: string): Promise<string[]> {
     const p = await this.row(project);
-    return (await this.db.selectFrom('applications').select('name').where('project_id', '=', p.id).orderBy('name').execute()).map((r) => r.name);
+    return (
+      await this.db.selectFrom('applications').select('name').where('project_id', '=', p.id).orderBy('name').execute()
+    ).map((r) => r.name);
   }
 
   async addApplication(actor: Actor, project: string, name: string): Promise<void> {
-    if (!APP_NAME.test(name)) throw new InvalidInput('an application is an image name: lower-case letters and digits separated by ".", "_", "__" or "-"', 'name');
+    if (!APP_NAME.test(name))
+      throw new InvalidInput(
+        'an application is an image name: lower-case letters and digits separated by ".", "_", "__" or "-"',
+        'name',
+      );
     const p = await this.row(project);
-    const exists = await this.db.selectFrom('applications').select('id').where('project_id', '=', p.id).where('name', '=', name).executeTakeFirst();
+    const exists = await this.db
+      .selectFrom('applications')
+      .select('id')
+      .where('project_id', '=', p.id)
+      .where('name', '=', name)
+      .executeTakeFirst();
     if (exists) return;
-    await audited(this.db, actor, { action: 'application.create', objectType: 'application', objectId: `${project}/${name}` }, async (trx) => {
-      await trx.insertInto('applications').values({ id: newId(), project_id: p.id, name, created_at: new Date() }).execute();
-      return { result: undefined, summary: { after: { project, name } } };
-    });
+    await audited(
+      this.db,
+      actor,
+      { action: 'application.create', objectType: 'application', objectId: `${project}/${name}` },
+      async (trx) => {
+        await trx
+          .insertInto('applications')
+          .values({ id: newId(), project_id: p.id, name, created_at: new Date() })
+          .execute();
+        return { result: undefined, summary: { after: { project, name } } };
+      },
+    );
   }
 
   async removeApplication(actor: Actor, project: string, name: string): Promise<void> {
     const p = await this.row(project);
-    const a = await this.db.selectFrom('applications').select('id').where('project_id', '=', p.id).where('name', '=', name).executeTakeFirst();
+    const a = await this.db
+      .selectFrom('applications')
+      .select('id')
+      .where('project_id', '=', p.id)
+      .where('name', '=', name)
+      .executeTakeFirst();
     if (!a) throw new NotFound('application', `${project}/${name}`);
-    await audited(this.db, actor, { action: 'application.delete', objectType: 'application', objectId: `${project}/${name}` }, async (trx) => {
-      await trx.deleteFrom('applications').where('id', '=', a.id).execute();
-      return { result: undefined, summary: { before: { project, name } } };
-    });
+    await audited(
+      this.db,
+      actor,
+      { action: 'application.delete', objectType: 'application', objectId: `${project}/${name}` },
+      async (trx) => {
+        await trx.deleteFrom('applications').where('id', '=', a.id).execute();
+        return { result: undefined, summary: { before: { project, name } } };
+      },
+    );
   }
 
   async members(project: string): Promise<MemberView[]> {
@@ -108,7 +157,12 @@ export class Projects {
       .where('memberships.project_id', '=', p.id)
       .orderBy('users.username')
       .execute();
-    return rows.map((r) => ({ username: r.username, role: r.role, environments: (typeof r.environments === 'string' ? JSON.parse(r.environments) : r.environments) as string[] | null }));
+    return rows.map((r) => ({
+      username: r.username,
+      role: r.role,
+      environments: (typeof r.environments === 'string' ? JSON.parse(r.environments) : r.environments) as
+        string[] | null,
+    }));
   }
 
   /** Grants `role` (limited to `environments` when given); granting the same role again replaces its limits. */
@@ -118,13 +172,33 @@ export class Projects {
     const user = await this.db.selectFrom('users').select('id').where('username', '=', m.username).executeTakeFirst();
     if (!user) throw new NotFound('user', m.username);
     if (m.environments !== null) {
-      const known = new Set((await this.db.selectFrom('environments').select('name').where('project_id', '=', p.id).execute()).map((e) => e.name));
+      const known = new Set(
+        (await this.db.selectFrom('environments').select('name').where('project_id', '=', p.id).execute()).map(
+          (e) => e.name,
+        ),
+      );
       const unknown = m.environments.filter((e) => !known.has(e));
-      if (unknown.length > 0) throw new InvalidInput(`project "${project}" has no environment ${unknown.join(', ')}`, 'environments');
+      if (unknown.length > 0)
+        throw new InvalidInput(`project "${project}" has no environment ${unknown.join(', ')}`, 'environments');
     }
     await audited(this.db, actor, { action: 'member.grant', objectType: 'project', objectId: project }, async (trx) => {
-      await trx.deleteFrom('memberships').where('project_id', '=', p.id).where('user_id', '=', user.id).where('role', '=', m.role).execute();
-      await trx.insertInto('memberships').values({ id: newId(), project_id: p.id, user_id: user.id, role: m.role, environments: m.environments === null ? null : JSON.stringify(m.environments), created_at: new Date() }).execute();
+      await trx
+        .deleteFrom('memberships')
+        .where('project_id', '=', p.id)
+        .where('user_id', '=', user.id)
+        .where('role', '=', m.role)
+        .execute();
+      await trx
+        .insertInto('memberships')
+        .values({
+          id: newId(),
+          project_id: p.id,
+          user_id: user.id,
+          role: m.role,
+          environments: m.environments === null ? null : JSON.stringify(m.environments),
+          created_at: new Date(),
+        })
+        .execute();
       return { result: undefined, summary: { after: m } };
     });
   }
@@ -133,10 +207,20 @@ export class Projects {
     const p = await this.row(project);
     const user = await this.db.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst();
     if (!user) throw new NotFound('user', username);
-    await audited(this.db, actor, { action: 'member.revoke', objectType: 'project', objectId: project }, async (trx) => {
-      const r = await trx.deleteFrom('memberships').where('project_id', '=', p.id).where('user_id', '=', user.id).where('role', '=', role).executeTakeFirst();
-      if (Number(r.numDeletedRows) === 0) throw new NotFound('membership', `${username} as ${role} in ${project}`);
-      return { result: undefined, summary: { before: { username, role } } };
-    });
+    await audited(
+      this.db,
+      actor,
+      { action: 'member.revoke', objectType: 'project', objectId: project },
+      async (trx) => {
+        const r = await trx
+          .deleteFrom('memberships')
+          .where('project_id', '=', p.id)
+          .where('user_id', '=', user.id)
+          .where('role', '=', role)
+          .executeTakeFirst();
+        if (Number(r.numDeletedRows) === 0) throw new NotFound('membership', `${username} as ${role} in ${project}`);
+        return { result: undefined, summary: { before: { username, role } } };
+      },
+    );
   }
 }

@@ -12,7 +12,11 @@ export const PIN_DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 /** A digest as hoist pins and quarantines it: `sha256:` and 64 lower-case hex digits, nothing else. */
 export function strictDigest(d: string, where: string): string {
-  if (!PIN_DIGEST.test(d)) throw new InvalidInput(`"${d.slice(0, 100)}" is not a digest; use sha256: followed by 64 lower-case hex digits (sha256:0123…cdef)`, where);
+  if (!PIN_DIGEST.test(d))
+    throw new InvalidInput(
+      `"${d.slice(0, 100)}" is not a digest; use sha256: followed by 64 lower-case hex digits (sha256:0123…cdef)`,
+      where,
+    );
   return d;
 }
 
@@ -34,19 +38,32 @@ export class Quarantine {
   async add(actor: Actor, digest: string, reason: string): Promise<{ quarantine: QuarantineView; rejected: number }> {
     strictDigest(digest, 'digest');
     if (reason.trim() === '') throw new InvalidInput('say why (--reason "CVE-2026-1234 in libfoo")', 'reason');
-    if (await this.db.selectFrom('quarantine').select('digest').where('digest', '=', digest).executeTakeFirst()) throw new Conflict(`${digest} is quarantined already`);
+    if (await this.db.selectFrom('quarantine').select('digest').where('digest', '=', digest).executeTakeFirst())
+      throw new Conflict(`${digest} is quarantined already`);
     const now = new Date();
-    const rejected = await audited(this.db, actor, { action: 'quarantine.add', objectType: 'digest', objectId: digest }, async (trx) => {
-      await trx.insertInto('quarantine').values({ digest, reason, by_user: actor.username, at: now }).execute();
-      const open = await trx
-        .updateTable('promotion_targets')
-        .set({ state: 'REJECTED', reason: `quarantined by ${actor.username}: ${reason}`, updated_at: now, lease_until: null })
-        .where('state', 'in', ['AWAITING_APPROVAL', 'QUEUED', 'FAILED'])
-        .where('request_id', 'in', (eb) => eb.selectFrom('promotion_requests').select('id').where('digest', '=', digest))
-        .executeTakeFirst();
-      const n = Number(open.numUpdatedRows);
-      return { result: n, summary: { reason, rejectedTargets: n } };
-    });
+    const rejected = await audited(
+      this.db,
+      actor,
+      { action: 'quarantine.add', objectType: 'digest', objectId: digest },
+      async (trx) => {
+        await trx.insertInto('quarantine').values({ digest, reason, by_user: actor.username, at: now }).execute();
+        const open = await trx
+          .updateTable('promotion_targets')
+          .set({
+            state: 'REJECTED',
+            reason: `quarantined by ${actor.username}: ${reason}`,
+            updated_at: now,
+            lease_until: null,
+          })
+          .where('state', 'in', ['AWAITING_APPROVAL', 'QUEUED', 'FAILED'])
+          .where('request_id', 'in', (eb) =>
+            eb.selectFrom('promotion_requests').select('id').where('digest', '=', digest),
+          )
+          .executeTakeFirst();
+        const n = Number(open.numUpdatedRows);
+        return { result: n, summary: { reason, rejectedTargets: n } };
+      },
+    );
     return { quarantine: { digest, reason, by: actor.username, at: now.toISOString() }, rejected };
   }
 
@@ -54,9 +71,17 @@ export class Quarantine {
     strictDigest(digest, 'digest');
     const row = await this.db.selectFrom('quarantine').selectAll().where('digest', '=', digest).executeTakeFirst();
     if (!row) throw new NotFound('quarantined digest', digest);
-    await audited(this.db, actor, { action: 'quarantine.lift', objectType: 'digest', objectId: digest }, async (trx) => {
-      await trx.deleteFrom('quarantine').where('digest', '=', digest).execute();
-      return { result: undefined, summary: { before: { reason: row.reason, by: row.by_user, at: row.at.toISOString() }, comment } };
-    });
+    await audited(
+      this.db,
+      actor,
+      { action: 'quarantine.lift', objectType: 'digest', objectId: digest },
+      async (trx) => {
+        await trx.deleteFrom('quarantine').where('digest', '=', digest).execute();
+        return {
+          result: undefined,
+          summary: { before: { reason: row.reason, by: row.by_user, at: row.at.toISOString() }, comment },
+        };
+      },
+    );
   }
 }

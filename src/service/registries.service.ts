@@ -54,7 +54,16 @@ export function parseRegistryUrl(url: string, insecureFlag?: boolean): { host: s
 }
 
 export function viewRegistry(r: Selectable<Schema['registries']>): RegistryView {
-  return { name: r.name, url: r.url, insecure: r.insecure, username: r.username, hasSecret: r.secret_enc !== null, pollBudget: r.poll_budget, createdAt: r.created_at.toISOString(), updatedAt: r.updated_at.toISOString() };
+  return {
+    name: r.name,
+    url: r.url,
+    insecure: r.insecure,
+    username: r.username,
+    hasSecret: r.secret_enc !== null,
+    pollBudget: r.poll_budget,
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
+  };
 }
 
 export class Registries {
@@ -82,37 +91,89 @@ export class Registries {
   async put(actor: Actor, input: RegistryInput, mode: 'create' | 'upsert'): Promise<RegistryView> {
     if (!NAME.test(input.name)) throw new InvalidInput('use 1-63 lower-case letters, digits and "-"', 'name');
     const { host, insecure } = parseRegistryUrl(input.url, input.insecure);
-    const existing = await this.db.selectFrom('registries').selectAll().where('name', '=', input.name).executeTakeFirst();
+    const existing = await this.db
+      .selectFrom('registries')
+      .selectAll()
+      .where('name', '=', input.name)
+      .executeTakeFirst();
     if (existing && mode === 'create') throw new Conflict(`registry "${input.name}" exists already`);
     const now = new Date();
-    const secret = input.password === undefined ? existing?.secret_enc ?? null : input.password === null ? null : this.box.seal(input.password);
-    const username = input.username === undefined ? existing?.username ?? null : input.username;
-    if (input.pollBudget !== undefined && (!Number.isInteger(input.pollBudget) || input.pollBudget < 1 || input.pollBudget > 1000)) throw new InvalidInput('requests per second between 1 and 1000', 'pollBudget');
+    const secret =
+      input.password === undefined
+        ? (existing?.secret_enc ?? null)
+        : input.password === null
+          ? null
+          : this.box.seal(input.password);
+    const username = input.username === undefined ? (existing?.username ?? null) : input.username;
+    if (
+      input.pollBudget !== undefined &&
+      (!Number.isInteger(input.pollBudget) || input.pollBudget < 1 || input.pollBudget > 1000)
+    )
+      throw new InvalidInput('requests per second between 1 and 1000', 'pollBudget');
     const pollBudget = input.pollBudget ?? existing?.poll_budget ?? 10;
-    const row = { id: existing?.id ?? newId(), name: input.name, url: host, insecure, username, secret_enc: secret, poll_budget: pollBudget, created_at: existing?.created_at ?? now, updated_at: now };
-    return audited(this.db, actor, { action: existing ? 'registry.update' : 'registry.create', objectType: 'registry', objectId: input.name }, async (trx) => {
-      if (existing) await trx.updateTable('registries').set(row).where('id', '=', existing.id).execute();
-      else await trx.insertInto('registries').values(row).execute();
-      const after = viewRegistry(row);
-      return { result: after, summary: { before: existing ? viewRegistry(existing) : null, after, secretChanged: input.password !== undefined } };
-    });
+    const row = {
+      id: existing?.id ?? newId(),
+      name: input.name,
+      url: host,
+      insecure,
+      username,
+      secret_enc: secret,
+      poll_budget: pollBudget,
+      created_at: existing?.created_at ?? now,
+      updated_at: now,
+    };
+    return audited(
+      this.db,
+      actor,
+      { action: existing ? 'registry.update' : 'registry.create', objectType: 'registry', objectId: input.name },
+      async (trx) => {
+        if (existing) await trx.updateTable('registries').set(row).where('id', '=', existing.id).execute();
+        else await trx.insertInto('registries').values(row).execute();
+        const after = viewRegistry(row);
+        return {
+          result: after,
+          summary: {
+            before: existing ? viewRegistry(existing) : null,
+            after,
+            secretChanged: input.password !== undefined,
+          },
+        };
+      },
+    );
   }
 
   async remove(actor: Actor, name: string): Promise<void> {
     const r = await this.row(name);
-    const used = await this.db.selectFrom('environments').innerJoin('projects', 'projects.id', 'environments.project_id').select(['projects.name as project', 'environments.name as env']).where('registry_id', '=', r.id).execute();
-    if (used.length > 0) throw new Conflict(`registry "${name}" is used by ${used.map((u) => `${u.project}/${u.env}`).join(', ')}`);
-    await audited(this.db, actor, { action: 'registry.delete', objectType: 'registry', objectId: name }, async (trx) => {
-      await trx.deleteFrom('registries').where('id', '=', r.id).execute();
-      return { result: undefined, summary: { before: viewRegistry(r) } };
-    });
+    const used = await this.db
+      .selectFrom('environments')
+      .innerJoin('projects', 'projects.id', 'environments.project_id')
+      .select(['projects.name as project', 'environments.name as env'])
+      .where('registry_id', '=', r.id)
+      .execute();
+    if (used.length > 0)
+      throw new Conflict(`registry "${name}" is used by ${used.map((u) => `${u.project}/${u.env}`).join(', ')}`);
+    await audited(
+      this.db,
+      actor,
+      { action: 'registry.delete', objectType: 'registry', objectId: name },
+      async (trx) => {
+        await trx.deleteFrom('registries').where('id', '=', r.id).execute();
+        return { result: undefined, summary: { before: viewRegistry(r) } };
+      },
+    );
   }
 
   /** Credentials for talking to the registry (for copies and the connection test). */
-  async credentials(name: string): Promise<{ host: string; insecure: boolean; credentials?: { username: string; password: string } }> {
+  async credentials(
+    name: string,
+  ): Promise<{ host: string; insecure: boolean; credentials?: { username: string; password: string } }> {
     const r = await this.row(name);
-    const out: { host: string; insecure: boolean; credentials?: { username: string; password: string } } = { host: r.url, insecure: r.insecure };
-    if (r.username !== null && r.secret_enc !== null) out.credentials = { username: r.username, password: this.box.open(r.secret_enc) };
+    const out: { host: string; insecure: boolean; credentials?: { username: string; password: string } } = {
+      host: r.url,
+      insecure: r.insecure,
+    };
+    if (r.username !== null && r.secret_enc !== null)
+      out.credentials = { username: r.username, password: this.box.open(r.secret_enc) };
     return out;
   }
 
@@ -124,20 +185,49 @@ export class Registries {
 
   async testConnection(name: string, signal?: AbortSignal): Promise<ConnectionReport> {
     const c = await this.credentials(name);
-    const host = openHost(c.host, { insecure: c.insecure, retry: { retries: 1, baseDelayMs: 100, maxDelayMs: 500 }, ...(c.credentials ? { credentials: c.credentials } : {}) });
+    const host = openHost(c.host, {
+      insecure: c.insecure,
+      retry: { retries: 1, baseDelayMs: 100, maxDelayMs: 500 },
+      ...(c.credentials ? { credentials: c.credentials } : {}),
+    });
     const t = host.transport;
     try {
-      const res = await t.send({ method: 'GET', url: '/v2/', scopes: [], operation: `GET /v2/ on ${c.host}`, ...(signal ? { signal } : {}) });
+      const res = await t.send({
+        method: 'GET',
+        url: '/v2/',
+        scopes: [],
+        operation: `GET /v2/ on ${c.host}`,
+        ...(signal ? { signal } : {}),
+      });
       await res.body.dump();
-      if (res.statusCode === 401) return { reachable: true, auth: c.credentials ? 'refused' : 'anonymous', referrersApi: 'unknown', message: c.credentials ? 'the registry refused the credentials' : 'the registry requires credentials' };
-      if (res.statusCode !== 200) return { reachable: true, auth: 'not-checked', referrersApi: 'unknown', message: `GET /v2/ answered HTTP ${res.statusCode}` };
-      const probe = await t.send({ method: 'GET', url: `/v2/hoist-probe/referrers/sha256:${'0'.repeat(64)}`, scopes: ['repository:hoist-probe:pull'], operation: 'referrers probe', ...(signal ? { signal } : {}) });
+      if (res.statusCode === 401)
+        return {
+          reachable: true,
+          auth: c.credentials ? 'refused' : 'anonymous',
+          referrersApi: 'unknown',
+          message: c.credentials ? 'the registry refused the credentials' : 'the registry requires credentials',
+        };
+      if (res.statusCode !== 200)
+        return {
+          reachable: true,
+          auth: 'not-checked',
+          referrersApi: 'unknown',
+          message: `GET /v2/ answered HTTP ${res.statusCode}`,
+        };
+      const probe = await t.send({
+        method: 'GET',
+        url: `/v2/hoist-probe/referrers/sha256:${'0'.repeat(64)}`,
+        scopes: ['repository:hoist-probe:pull'],
+        operation: 'referrers probe',
+        ...(signal ? { signal } : {}),
+      });
       const json = String(probe.headers['content-type'] ?? '').includes('json');
       await probe.body.dump();
       const referrersApi = probe.statusCode === 200 ? true : probe.statusCode === 404 && !json ? false : 'unknown';
       return { reachable: true, auth: c.credentials ? 'accepted' : 'anonymous', referrersApi, message: 'ok' };
     } catch (e) {
-      if (e instanceof RegistryError && e.status === 401) return { reachable: true, auth: 'refused', referrersApi: 'unknown', message: e.message };
+      if (e instanceof RegistryError && e.status === 401)
+        return { reachable: true, auth: 'refused', referrersApi: 'unknown', message: e.message };
       return { reachable: false, auth: 'not-checked', referrersApi: 'unknown', message: (e as Error).message };
     }
   }

@@ -75,7 +75,12 @@ function compiledRule(expression: string): ReturnType<typeof compileCondition> {
 }
 
 /** Evaluates a rule's compiled expression against an artifact in its source environment. */
-export function ruleMatches(expression: string, artifact: ArtifactView, from: string, to: string): { matches: boolean; error?: string } {
+export function ruleMatches(
+  expression: string,
+  artifact: ArtifactView,
+  from: string,
+  to: string,
+): { matches: boolean; error?: string } {
   const c = compiledRule(expression);
   if (!c.ok) return { matches: false, error: c.error };
   try {
@@ -130,7 +135,12 @@ export class Rules {
     if (!NAME.test(input.name)) throw new InvalidInput('use 1-63 lower-case letters, digits and "-"', 'name');
     const projectId = await this.projectId(project);
     const env = async (name: string, where: string): Promise<string> => {
-      const e = await this.db.selectFrom('environments').select('id').where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst();
+      const e = await this.db
+        .selectFrom('environments')
+        .select('id')
+        .where('project_id', '=', projectId)
+        .where('name', '=', name)
+        .executeTakeFirst();
       if (!e) throw new InvalidInput(`project "${project}" has no environment "${name}"`, where);
       return e.id;
     };
@@ -139,22 +149,43 @@ export class Rules {
     if (sourceId === targetId) throw new InvalidInput('a rule promotes from one environment to another', 'to');
     let applicationId: string | null = null;
     if (input.application !== undefined && input.application !== null) {
-      const a = await this.db.selectFrom('applications').select('id').where('project_id', '=', projectId).where('name', '=', input.application).executeTakeFirst();
+      const a = await this.db
+        .selectFrom('applications')
+        .select('id')
+        .where('project_id', '=', projectId)
+        .where('name', '=', input.application)
+        .executeTakeFirst();
       if (!a) throw new InvalidInput(`project "${project}" has no application "${input.application}"`, 'application');
       applicationId = a.id;
     }
     const criteria = parseCriteria(input.criteria ?? [], 'criteria');
-    if (input.cel !== undefined && input.cel.trim() !== '') criteria.push(...parseCriteria([{ field: 'cel', expression: input.cel }], 'cel'));
+    if (input.cel !== undefined && input.cel.trim() !== '')
+      criteria.push(...parseCriteria([{ field: 'cel', expression: input.cel }], 'cel'));
     const expression = compileCriteria(criteria);
-    if (input.tagTemplate !== undefined && input.tagTemplate !== null) validateTagTemplate(input.tagTemplate, 'tagTemplate', { env: input.to, ...(input.application ? { app: input.application } : {}) });
+    if (input.tagTemplate !== undefined && input.tagTemplate !== null)
+      validateTagTemplate(input.tagTemplate, 'tagTemplate', {
+        env: input.to,
+        ...(input.application ? { app: input.application } : {}),
+      });
     const mode = input.mode ?? 'promote';
     if (mode !== 'promote' && mode !== 'request') throw new InvalidInput('"promote" or "request"', 'mode');
-    return { projectId, sourceId, targetId, applicationId, criteria, expression, mode, tagTemplate: input.tagTemplate ?? null };
+    return {
+      projectId,
+      sourceId,
+      targetId,
+      applicationId,
+      criteria,
+      expression,
+      mode,
+      tagTemplate: input.tagTemplate ?? null,
+    };
   }
 
   async list(project: string): Promise<RuleView[]> {
     const projectId = await this.projectId(project);
-    return (await this.query().where('r.project_id', '=', projectId).orderBy('r.name').execute()).map((r) => this.view(r));
+    return (await this.query().where('r.project_id', '=', projectId).orderBy('r.name').execute()).map((r) =>
+      this.view(r),
+    );
   }
 
   async get(project: string, name: string): Promise<RuleView> {
@@ -166,7 +197,15 @@ export class Rules {
 
   async create(actor: Actor, project: string, input: RuleInput): Promise<RuleView> {
     const v = await this.resolve(project, input);
-    if (await this.db.selectFrom('rules').select('id').where('project_id', '=', v.projectId).where('name', '=', input.name).executeTakeFirst()) throw new Conflict(`rule "${input.name}" exists already in project "${project}"`);
+    if (
+      await this.db
+        .selectFrom('rules')
+        .select('id')
+        .where('project_id', '=', v.projectId)
+        .where('name', '=', input.name)
+        .executeTakeFirst()
+    )
+      throw new Conflict(`rule "${input.name}" exists already in project "${project}"`);
     const row = {
       id: newId(),
       project_id: v.projectId,
@@ -182,31 +221,68 @@ export class Rules {
       created_by: actor.username,
       created_at: new Date(),
     };
-    await audited(this.db, actor, { action: 'rule.create', objectType: 'rule', objectId: `${project}/${input.name}` }, async (trx) => {
-      await trx.insertInto('rules').values(row).execute();
-      return { result: undefined, summary: { after: { from: input.from, to: input.to, application: input.application ?? null, expression: v.expression, tagTemplate: v.tagTemplate, mode: v.mode } } };
-    });
+    await audited(
+      this.db,
+      actor,
+      { action: 'rule.create', objectType: 'rule', objectId: `${project}/${input.name}` },
+      async (trx) => {
+        await trx.insertInto('rules').values(row).execute();
+        return {
+          result: undefined,
+          summary: {
+            after: {
+              from: input.from,
+              to: input.to,
+              application: input.application ?? null,
+              expression: v.expression,
+              tagTemplate: v.tagTemplate,
+              mode: v.mode,
+            },
+          },
+        };
+      },
+    );
     return this.get(project, input.name);
   }
 
   async remove(actor: Actor, project: string, name: string): Promise<void> {
     const before = await this.get(project, name);
     const projectId = await this.projectId(project);
-    await audited(this.db, actor, { action: 'rule.delete', objectType: 'rule', objectId: `${project}/${name}` }, async (trx) => {
-      await trx.deleteFrom('rules').where('project_id', '=', projectId).where('name', '=', name).execute();
-      return { result: undefined, summary: { before } };
-    });
+    await audited(
+      this.db,
+      actor,
+      { action: 'rule.delete', objectType: 'rule', objectId: `${project}/${name}` },
+      async (trx) => {
+        await trx.deleteFrom('rules').where('project_id', '=', projectId).where('name', '=', name).execute();
+        return { result: undefined, summary: { before } };
+      },
+    );
   }
 
   /** Which artifacts now in the source environment the rule would match (nothing is saved or promoted). */
   async dryRun(project: string, input: RuleInput): Promise<{ expression: string; artifacts: DryRunMatch[] }> {
     const v = await this.resolve(project, input);
-    const apps = input.application ? [input.application] : (await this.db.selectFrom('applications').select('name').where('project_id', '=', v.projectId).orderBy('name').execute()).map((a) => a.name);
+    const apps = input.application
+      ? [input.application]
+      : (
+          await this.db
+            .selectFrom('applications')
+            .select('name')
+            .where('project_id', '=', v.projectId)
+            .orderBy('name')
+            .execute()
+        ).map((a) => a.name);
     const artifacts: DryRunMatch[] = [];
     for (const app of apps) {
       for (const a of await this.artifacts.list(project, app, input.from)) {
         const m = ruleMatches(v.expression, a, input.from, input.to);
-        artifacts.push({ application: app, digest: a.digest, tag: a.environments.find((e) => e.environment === input.from)?.tag ?? a.tag, matches: m.matches, ...(m.error ? { error: m.error } : {}) });
+        artifacts.push({
+          application: app,
+          digest: a.digest,
+          tag: a.environments.find((e) => e.environment === input.from)?.tag ?? a.tag,
+          matches: m.matches,
+          ...(m.error ? { error: m.error } : {}),
+        });
       }
     }
     return { expression: v.expression, artifacts };

@@ -10,7 +10,8 @@ import { InvalidInput } from '../errors.ts';
 
 export class SecretBox {
   constructor(private readonly key: Buffer) {
-    if (key.length !== 32) throw new InvalidInput('the secret key must be 32 bytes (64 hex digits or base64)', 'HOIST_SECRET_KEY');
+    if (key.length !== 32)
+      throw new InvalidInput('the secret key must be 32 bytes (64 hex digits or base64)', 'HOIST_SECRET_KEY');
   }
 
   /** `v1.<iv>.<tag>.<ciphertext>`, each base64url. */
@@ -18,7 +19,9 @@ export class SecretBox {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);
     const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return ['v1', iv, cipher.getAuthTag(), data].map((p) => (typeof p === 'string' ? p : p.toString('base64url'))).join('.');
+    return ['v1', iv, cipher.getAuthTag(), data]
+      .map((p) => (typeof p === 'string' ? p : p.toString('base64url')))
+      .join('.');
   }
 
   open(sealed: string): string {

@@ -48,14 +48,16 @@ function checkUrl(raw: string): string {
   } catch {
     throw new InvalidInput(`"${raw}" is not a URL (https://ci.example.com/hooks/hoist)`, 'url');
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidInput(`use an http or https URL, not ${u.protocol}`, 'url');
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new InvalidInput(`use an http or https URL, not ${u.protocol}`, 'url');
   return u.toString();
 }
 
 function checkEvents(events: string[] | null | undefined): NotificationEvent[] | null {
   if (events === undefined || events === null || events.length === 0) return null;
   for (const [i, e] of events.entries()) {
-    if (!(NOTIFICATION_EVENTS as readonly string[]).includes(e)) throw new InvalidInput(`"${e}" is not an event; use ${NOTIFICATION_EVENTS.join(', ')}`, `events[${i}]`);
+    if (!(NOTIFICATION_EVENTS as readonly string[]).includes(e))
+      throw new InvalidInput(`"${e}" is not an event; use ${NOTIFICATION_EVENTS.join(', ')}`, `events[${i}]`);
   }
   return [...new Set(events)] as NotificationEvent[];
 }
@@ -76,27 +78,57 @@ export class Webhooks {
   async create(actor: Actor, project: string, input: WebhookInput): Promise<WebhookView & { secret?: string }> {
     const url = checkUrl(input.url);
     const events = checkEvents(input.events);
-    if (input.secret !== undefined && input.secret.length < 16) throw new InvalidInput('use at least 16 characters, or leave it out and hoist makes one up', 'secret');
+    if (input.secret !== undefined && input.secret.length < 16)
+      throw new InvalidInput('use at least 16 characters, or leave it out and hoist makes one up', 'secret');
     const secret = input.secret ?? randomBytes(24).toString('base64url');
     const projectId = await this.projectId(project);
-    const row = { id: newId(), project_id: projectId, url, secret_enc: this.box.seal(secret), events: JSON.stringify(events), created_by: actor.username, created_at: new Date() };
-    await audited(this.db, actor, { action: 'webhook.create', objectType: 'webhook', objectId: row.id }, async (trx) => {
-      await trx.insertInto('webhooks').values(row).execute();
-      return { result: undefined, summary: { after: { project, url, events } } };
-    });
+    const row = {
+      id: newId(),
+      project_id: projectId,
+      url,
+      secret_enc: this.box.seal(secret),
+      events: JSON.stringify(events),
+      created_by: actor.username,
+      created_at: new Date(),
+    };
+    await audited(
+      this.db,
+      actor,
+      { action: 'webhook.create', objectType: 'webhook', objectId: row.id },
+      async (trx) => {
+        await trx.insertInto('webhooks').values(row).execute();
+        return { result: undefined, summary: { after: { project, url, events } } };
+      },
+    );
     const view = { id: row.id, url, events, createdBy: actor.username, createdAt: row.created_at.toISOString() };
     return input.secret === undefined ? { ...view, secret } : view;
   }
 
   async list(project: string): Promise<WebhookView[]> {
     const projectId = await this.projectId(project);
-    const rows = await this.db.selectFrom('webhooks').selectAll().where('project_id', '=', projectId).orderBy('created_at').execute();
-    return rows.map((r) => ({ id: r.id, url: r.url, events: json(r.events), createdBy: r.created_by, createdAt: r.created_at.toISOString() }));
+    const rows = await this.db
+      .selectFrom('webhooks')
+      .selectAll()
+      .where('project_id', '=', projectId)
+      .orderBy('created_at')
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      url: r.url,
+      events: json(r.events),
+      createdBy: r.created_by,
+      createdAt: r.created_at.toISOString(),
+    }));
   }
 
   async remove(actor: Actor, project: string, id: string): Promise<void> {
     const projectId = await this.projectId(project);
-    const row = await this.db.selectFrom('webhooks').select(['id', 'url']).where('project_id', '=', projectId).where('id', '=', id).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('webhooks')
+      .select(['id', 'url'])
+      .where('project_id', '=', projectId)
+      .where('id', '=', id)
+      .executeTakeFirst();
     if (!row) throw new NotFound('webhook', id);
     await audited(this.db, actor, { action: 'webhook.delete', objectType: 'webhook', objectId: id }, async (trx) => {
       await trx.deleteFrom('webhooks').where('id', '=', id).execute();
@@ -107,9 +139,20 @@ export class Webhooks {
   /** Recent deliveries of one webhook, newest first. */
   async deliveries(project: string, id: string, limit = 50): Promise<DeliveryView[]> {
     const projectId = await this.projectId(project);
-    const hook = await this.db.selectFrom('webhooks').select('id').where('project_id', '=', projectId).where('id', '=', id).executeTakeFirst();
+    const hook = await this.db
+      .selectFrom('webhooks')
+      .select('id')
+      .where('project_id', '=', projectId)
+      .where('id', '=', id)
+      .executeTakeFirst();
     if (!hook) throw new NotFound('webhook', id);
-    const rows = await this.db.selectFrom('notification_deliveries').selectAll().where('webhook_id', '=', id).orderBy('created_at', 'desc').limit(Math.min(limit, 500)).execute();
+    const rows = await this.db
+      .selectFrom('notification_deliveries')
+      .selectAll()
+      .where('webhook_id', '=', id)
+      .orderBy('created_at', 'desc')
+      .limit(Math.min(limit, 500))
+      .execute();
     return rows.map((r) => ({
       id: r.id,
       kind: r.kind,

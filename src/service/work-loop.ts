@@ -21,7 +21,8 @@ export class WorkLoop {
     const worker = async (): Promise<void> => {
       while (!this.stopping) {
         const did = await this.step().catch(() => false);
-        if (!did && !this.stopping) await Promise.race([sleep(this.o.pollMs), new Promise<void>((r) => this.waiters.push(r))]);
+        if (!did && !this.stopping)
+          await Promise.race([sleep(this.o.pollMs), new Promise<void>((r) => this.waiters.push(r))]);
       }
     };
     this.running = Promise.all(Array.from({ length: this.o.concurrency }, worker)).then(() => undefined);

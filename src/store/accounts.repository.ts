@@ -16,7 +16,15 @@ export interface UserRow {
 
 type Db = Kysely<Schema>;
 
-const toUser = (r: Selectable<Schema['users']>): UserRow => ({ id: r.id, username: r.username, passwordHash: r.password_hash, isAdmin: r.is_admin, disabled: r.disabled, createdAt: r.created_at, email: r.email });
+const toUser = (r: Selectable<Schema['users']>): UserRow => ({
+  id: r.id,
+  username: r.username,
+  passwordHash: r.password_hash,
+  isAdmin: r.is_admin,
+  disabled: r.disabled,
+  createdAt: r.created_at,
+  email: r.email,
+});
 
 export async function findUserByName(db: Db, username: string): Promise<UserRow | undefined> {
   const r = await db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
@@ -33,7 +41,10 @@ export async function listUsers(db: Db): Promise<UserRow[]> {
 }
 
 export async function countUsers(db: Db): Promise<number> {
-  const r = await db.selectFrom('users').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+  const r = await db
+    .selectFrom('users')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .executeTakeFirstOrThrow();
   return Number(r.n);
 }
 
@@ -44,10 +55,18 @@ export async function membershipsOf(db: Db, userId: string): Promise<Membership[
     .select(['projects.name as project', 'memberships.role as role', 'memberships.environments as environments'])
     .where('memberships.user_id', '=', userId)
     .execute();
-  return rows.map((r) => ({ project: r.project, role: r.role, environments: (typeof r.environments === 'string' ? JSON.parse(r.environments) : r.environments) as string[] | null }));
+  return rows.map((r) => ({
+    project: r.project,
+    role: r.role,
+    environments: (typeof r.environments === 'string' ? JSON.parse(r.environments) : r.environments) as string[] | null,
+  }));
 }
 
-export async function findActiveToken(db: Db, hash: string, now: Date): Promise<{ id: string; userId: string } | undefined> {
+export async function findActiveToken(
+  db: Db,
+  hash: string,
+  now: Date,
+): Promise<{ id: string; userId: string } | undefined> {
   const r = await db
     .selectFrom('api_tokens')
     .select(['id', 'user_id', 'expires_at', 'revoked_at'])
@@ -57,8 +76,16 @@ export async function findActiveToken(db: Db, hash: string, now: Date): Promise<
   return { id: r.id, userId: r.user_id };
 }
 
-export async function findActiveSession(db: Db, hash: string, now: Date): Promise<{ id: string; userId: string; csrfToken: string } | undefined> {
-  const r = await db.selectFrom('sessions').select(['id', 'user_id', 'csrf_token', 'expires_at']).where('token_hash', '=', hash).executeTakeFirst();
+export async function findActiveSession(
+  db: Db,
+  hash: string,
+  now: Date,
+): Promise<{ id: string; userId: string; csrfToken: string } | undefined> {
+  const r = await db
+    .selectFrom('sessions')
+    .select(['id', 'user_id', 'csrf_token', 'expires_at'])
+    .where('token_hash', '=', hash)
+    .executeTakeFirst();
   if (!r || r.expires_at <= now) return undefined;
   return { id: r.id, userId: r.user_id, csrfToken: r.csrf_token };
 }
@@ -74,11 +101,20 @@ export async function recordLoginFailure(db: Db, key: string, now: Date, windowM
       .execute();
     return 1;
   }
-  await db.updateTable('login_failures').set({ failures: row.failures + 1 }).where('key', '=', key).execute();
+  await db
+    .updateTable('login_failures')
+    .set({ failures: row.failures + 1 })
+    .where('key', '=', key)
+    .execute();
   return row.failures + 1;
 }
 
-export async function loginFailures(db: Db, key: string, now: Date, windowMs: number): Promise<{ failures: number; retryAfterMs: number }> {
+export async function loginFailures(
+  db: Db,
+  key: string,
+  now: Date,
+  windowMs: number,
+): Promise<{ failures: number; retryAfterMs: number }> {
   const row = await db.selectFrom('login_failures').selectAll().where('key', '=', key).executeTakeFirst();
   if (!row) return { failures: 0, retryAfterMs: 0 };
   const age = now.getTime() - row.window_start.getTime();

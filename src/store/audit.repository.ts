@@ -32,8 +32,29 @@ export interface AuditRecord extends Required<Omit<AuditEntry, 'requestId'>> {
   hash: string;
 }
 
-export function auditHash(prevHash: string, seq: string, e: { at: Date; actor: string; action: string; objectType: string; objectId: string; summary: unknown; requestId: string | null }): string {
-  const content = canonicalJson({ seq, at: e.at.toISOString(), actor: e.actor, action: e.action, objectType: e.objectType, objectId: e.objectId, summary: e.summary, requestId: e.requestId });
+export function auditHash(
+  prevHash: string,
+  seq: string,
+  e: {
+    at: Date;
+    actor: string;
+    action: string;
+    objectType: string;
+    objectId: string;
+    summary: unknown;
+    requestId: string | null;
+  },
+): string {
+  const content = canonicalJson({
+    seq,
+    at: e.at.toISOString(),
+    actor: e.actor,
+    action: e.action,
+    objectType: e.objectType,
+    objectId: e.objectId,
+    summary: e.summary,
+    requestId: e.requestId,
+  });
   return createHash('sha256').update(`${prevHash}\n${content}`).digest('hex');
 }
 
@@ -42,7 +63,9 @@ export async function appendAudit(trx: Transaction<Schema>, entry: AuditEntry): 
   await sql`SELECT pg_advisory_xact_lock(${AUDIT_LOCK})`.execute(trx);
   const last = await trx.selectFrom('audit_log').select(['hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
   const prevHash = last?.hash ?? GENESIS_HASH;
-  const { rows } = await sql<{ seq: string }>`SELECT nextval(pg_get_serial_sequence('audit_log', 'seq'))::text AS seq`.execute(trx);
+  const { rows } = await sql<{
+    seq: string;
+  }>`SELECT nextval(pg_get_serial_sequence('audit_log', 'seq'))::text AS seq`.execute(trx);
   const seq = rows[0]?.seq ?? '0';
   // Timestamps keep millisecond precision so the hash recomputes from what the database returns.
   const at = new Date(Math.floor((entry.at ?? new Date()).getTime()));
@@ -50,15 +73,40 @@ export async function appendAudit(trx: Transaction<Schema>, entry: AuditEntry): 
   const hash = auditHash(prevHash, seq, { ...entry, at, requestId });
   await trx
     .insertInto('audit_log')
-    .values({ seq, at, actor: entry.actor, action: entry.action, object_type: entry.objectType, object_id: entry.objectId, summary: JSON.stringify(entry.summary), request_id: requestId, prev_hash: prevHash, hash })
+    .values({
+      seq,
+      at,
+      actor: entry.actor,
+      action: entry.action,
+      object_type: entry.objectType,
+      object_id: entry.objectId,
+      summary: JSON.stringify(entry.summary),
+      request_id: requestId,
+      prev_hash: prevHash,
+      hash,
+    })
     .execute();
-  return { seq, at, actor: entry.actor, action: entry.action, objectType: entry.objectType, objectId: entry.objectId, summary: entry.summary, requestId, prevHash, hash };
+  return {
+    seq,
+    at,
+    actor: entry.actor,
+    action: entry.action,
+    objectType: entry.objectType,
+    objectId: entry.objectId,
+    summary: entry.summary,
+    requestId,
+    prevHash,
+    hash,
+  };
 }
 
 type Row = Schema['audit_log'] extends infer T ? { [K in keyof T]: unknown } : never;
 
 function toRecord(r: Row): AuditRecord {
-  const summary = typeof r.summary === 'string' ? (JSON.parse(r.summary) as Record<string, unknown>) : (r.summary as Record<string, unknown>);
+  const summary =
+    typeof r.summary === 'string'
+      ? (JSON.parse(r.summary) as Record<string, unknown>)
+      : (r.summary as Record<string, unknown>);
   return {
     seq: String(r.seq),
     at: r.at instanceof Date ? r.at : new Date(String(r.at)),
@@ -85,7 +133,11 @@ export interface AuditFilter {
 }
 
 export async function listAudit(db: Kysely<Schema>, f: AuditFilter): Promise<AuditRecord[]> {
-  let q = db.selectFrom('audit_log').selectAll().orderBy('seq', 'asc').limit(Math.min(f.limit ?? 100, 1000));
+  let q = db
+    .selectFrom('audit_log')
+    .selectAll()
+    .orderBy('seq', 'asc')
+    .limit(Math.min(f.limit ?? 100, 1000));
   if (f.actor !== undefined) q = q.where('actor', '=', f.actor);
   if (f.objectType !== undefined) q = q.where('object_type', '=', f.objectType);
   if (f.objectId !== undefined) q = q.where('object_id', '=', f.objectId);
@@ -111,10 +163,22 @@ export async function verifyAudit(db: Kysely<Schema>): Promise<AuditVerdict> {
     if (page.length === 0) return { ok: true, rows: count, head: prev };
     for (const r of page) {
       if (r.prevHash !== prev) {
-        return { ok: false, rows: count, seq: r.seq, problem: 'deleted-or-reordered', message: `row ${r.seq} does not follow the row before it: a row before it was deleted, inserted or moved` };
+        return {
+          ok: false,
+          rows: count,
+          seq: r.seq,
+          problem: 'deleted-or-reordered',
+          message: `row ${r.seq} does not follow the row before it: a row before it was deleted, inserted or moved`,
+        };
       }
       if (auditHash(r.prevHash, r.seq, r) !== r.hash) {
-        return { ok: false, rows: count, seq: r.seq, problem: 'edited', message: `row ${r.seq} was edited: its content no longer matches its hash` };
+        return {
+          ok: false,
+          rows: count,
+          seq: r.seq,
+          problem: 'edited',
+          message: `row ${r.seq} was edited: its content no longer matches its hash`,
+        };
       }
       prev = r.hash;
       count++;

@@ -62,7 +62,10 @@ export async function openDatabase(o: DatabaseOptions): Promise<Database> {
     } catch (e) {
       await db.destroy();
       const reason = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-      throw new DatabaseUnavailable(`cannot reach PostgreSQL at ${database.location}: ${reason}; is it running, and is --database-url right?`, { cause: e });
+      throw new DatabaseUnavailable(
+        `cannot reach PostgreSQL at ${database.location}: ${reason}; is it running, and is --database-url right?`,
+        { cause: e },
+      );
     }
     return database;
   }
@@ -72,7 +75,10 @@ export async function openDatabase(o: DatabaseOptions): Promise<Database> {
   try {
     pglite = await PGlite.create(o.dataDir);
   } catch (e) {
-    throw new DatabaseUnavailable(`cannot open the embedded database in ${o.dataDir ?? 'memory'}: ${(e as Error).message}`, { cause: e });
+    throw new DatabaseUnavailable(
+      `cannot open the embedded database in ${o.dataDir ?? 'memory'}: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
   const db = new Kysely<Schema>({ dialect: new PGliteDialect({ pglite }) });
   return {

@@ -43,7 +43,9 @@ export async function migrate(db: Kysely<unknown>): Promise<MigrationReport> {
     .catch(() => done);
   const unknown = executed.filter((n) => !known.has(n));
   if (unknown.length > 0) {
-    throw new DatabaseUnavailable(`the database was migrated by a newer hoist (it has migration ${unknown.join(', ')}, this binary knows up to ${[...known].at(-1)}); upgrade hoist`);
+    throw new DatabaseUnavailable(
+      `the database was migrated by a newer hoist (it has migration ${unknown.join(', ')}, this binary knows up to ${[...known].at(-1)}); upgrade hoist`,
+    );
   }
   const { results, error } = await migrator.migrateToLatest();
   if (error) throw new DatabaseUnavailable(`migration failed: ${(error as Error).message}`, { cause: error });

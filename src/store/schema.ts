@@ -200,7 +200,8 @@ export interface PolicyBindingsTable {
   environment_id: string;
 }
 
-export type TargetState = 'AWAITING_APPROVAL' | 'QUEUED' | 'PROMOTING' | 'PROMOTED' | 'REJECTED' | 'CANCELED' | 'STALE' | 'FAILED';
+export type TargetState =
+  'AWAITING_APPROVAL' | 'QUEUED' | 'PROMOTING' | 'PROMOTED' | 'REJECTED' | 'CANCELED' | 'STALE' | 'FAILED';
 
 export interface PromotionRequestsTable {
   id: string;

@@ -19,7 +19,10 @@ for (const backend of BACKENDS) {
     test('health, readiness, metrics and the OpenAPI document are public', async () => {
       assert.equal((await api.app.inject({ url: '/healthz' })).statusCode, 200);
       assert.deepEqual((await api.app.inject({ url: '/readyz' })).json(), { status: 'ready', database: backend });
-      const doc = (await api.app.inject({ url: '/api/v1/openapi.json' })).json() as { openapi: string; paths: Record<string, unknown> };
+      const doc = (await api.app.inject({ url: '/api/v1/openapi.json' })).json() as {
+        openapi: string;
+        paths: Record<string, unknown>;
+      };
       assert.equal(doc.openapi, '3.1.0');
       assert.ok(doc.paths['/api/v1/tokens']);
       assert.match((await api.app.inject({ url: '/api/v1/docs' })).body, /\/api\/v1\/tokens/);
@@ -29,7 +32,11 @@ for (const backend of BACKENDS) {
     });
 
     test('login sets an HttpOnly SameSite session; mutating calls need the CSRF token', async () => {
-      const login = await api.app.inject({ method: 'POST', url: '/api/v1/login', payload: { username: 'admin', password: ADMIN_PASSWORD } });
+      const login = await api.app.inject({
+        method: 'POST',
+        url: '/api/v1/login',
+        payload: { username: 'admin', password: ADMIN_PASSWORD },
+      });
       assert.equal(login.statusCode, 200);
       const setCookie = String(login.headers['set-cookie']);
       assert.match(setCookie, /HttpOnly/);
@@ -37,59 +44,131 @@ for (const backend of BACKENDS) {
       const cookie = setCookie.split(';')[0]!;
       const { csrfToken } = login.json() as { csrfToken: string };
       assert.equal((await api.app.inject({ url: '/api/v1/me', headers: { cookie } })).json().username, 'admin');
-      const noCsrf = await api.app.inject({ method: 'POST', url: '/api/v1/tokens', headers: { cookie }, payload: { name: 'x' } });
+      const noCsrf = await api.app.inject({
+        method: 'POST',
+        url: '/api/v1/tokens',
+        headers: { cookie },
+        payload: { name: 'x' },
+      });
       assert.equal(noCsrf.statusCode, 403);
       assert.match(noCsrf.json().error.message, /x-csrf-token/);
-      const withCsrf = await api.app.inject({ method: 'POST', url: '/api/v1/tokens', headers: { cookie, 'x-csrf-token': csrfToken }, payload: { name: 'from-browser' } });
+      const withCsrf = await api.app.inject({
+        method: 'POST',
+        url: '/api/v1/tokens',
+        headers: { cookie, 'x-csrf-token': csrfToken },
+        payload: { name: 'from-browser' },
+      });
       assert.equal(withCsrf.statusCode, 201);
       await api.app.inject({ method: 'POST', url: '/api/v1/logout', headers: { cookie, 'x-csrf-token': csrfToken } });
       assert.equal((await api.app.inject({ url: '/api/v1/me', headers: { cookie } })).statusCode, 401);
     });
 
     test('failed logins are limited per user and per address', async () => {
-      const attempt = (username: string, ip: string) => api.app.inject({ method: 'POST', url: '/api/v1/login', remoteAddress: ip, payload: { username, password: 'wrong-password' } });
+      const attempt = (username: string, ip: string) =>
+        api.app.inject({
+          method: 'POST',
+          url: '/api/v1/login',
+          remoteAddress: ip,
+          payload: { username, password: 'wrong-password' },
+        });
       for (let i = 0; i < 5; i++) assert.equal((await attempt('carol', '10.0.0.1')).statusCode, 401);
       const limited = await attempt('carol', '10.0.0.2');
       assert.equal(limited.statusCode, 429, 'the user is limited from any address');
       assert.ok(Number(limited.headers['retry-after']) > 0);
       for (let i = 0; i < 5; i++) await attempt(`u${i}`, '10.0.0.3');
       assert.equal((await attempt('admin', '10.0.0.3')).statusCode, 429, 'the address is limited for any user');
-      const ok = await api.app.inject({ method: 'POST', url: '/api/v1/login', remoteAddress: '10.0.0.9', payload: { username: 'admin', password: ADMIN_PASSWORD } });
+      const ok = await api.app.inject({
+        method: 'POST',
+        url: '/api/v1/login',
+        remoteAddress: '10.0.0.9',
+        payload: { username: 'admin', password: ADMIN_PASSWORD },
+      });
       assert.equal(ok.statusCode, 200);
     });
 
     test('API tokens: secret shown once, stored hashed, listed without it, revocable', async () => {
       const admin = await api.tokenFor('root', { admin: true });
-      const created = await api.app.inject({ method: 'POST', url: '/api/v1/tokens', headers: { authorization: `Bearer ${admin}` }, payload: { name: 'ci', expiresInDays: 30 } });
+      const created = await api.app.inject({
+        method: 'POST',
+        url: '/api/v1/tokens',
+        headers: { authorization: `Bearer ${admin}` },
+        payload: { name: 'ci', expiresInDays: 30 },
+      });
       assert.equal(created.statusCode, 201);
       const { token, id } = created.json() as { token: string; id: string };
       assert.match(token, /^hoist_/);
-      const stored = await sql<{ token_hash: string }>`SELECT token_hash FROM api_tokens WHERE id = ${id}`.execute(api.database.db);
+      const stored = await sql<{ token_hash: string }>`SELECT token_hash FROM api_tokens WHERE id = ${id}`.execute(
+        api.database.db,
+      );
       assert.notEqual(stored.rows[0]?.token_hash, token);
-      const list = (await api.app.inject({ url: '/api/v1/tokens', headers: { authorization: `Bearer ${token}` } })).json() as { items: Array<Record<string, unknown>> };
+      const list = (
+        await api.app.inject({ url: '/api/v1/tokens', headers: { authorization: `Bearer ${token}` } })
+      ).json() as { items: Array<Record<string, unknown>> };
       assert.ok(list.items.some((t) => t.name === 'ci' && !('token' in t)));
-      assert.equal((await api.app.inject({ method: 'DELETE', url: `/api/v1/tokens/${id}`, headers: { authorization: `Bearer ${token}` } })).statusCode, 204);
-      assert.equal((await api.app.inject({ url: '/api/v1/me', headers: { authorization: `Bearer ${token}` } })).statusCode, 401);
+      assert.equal(
+        (
+          await api.app.inject({
+            method: 'DELETE',
+            url: `/api/v1/tokens/${id}`,
+            headers: { authorization: `Bearer ${token}` },
+          })
+        ).statusCode,
+        204,
+      );
+      assert.equal(
+        (await api.app.inject({ url: '/api/v1/me', headers: { authorization: `Bearer ${token}` } })).statusCode,
+        401,
+      );
     });
 
     test('validation errors name the field; unknown fields and oversized bodies are refused', async () => {
       const admin = await api.tokenFor('root', { admin: true });
       const headers = { authorization: `Bearer ${admin}` };
-      const unknown = await api.app.inject({ method: 'POST', url: '/api/v1/users', headers, payload: { username: 'dave', password: 'long-enough', colour: 'red' } });
+      const unknown = await api.app.inject({
+        method: 'POST',
+        url: '/api/v1/users',
+        headers,
+        payload: { username: 'dave', password: 'long-enough', colour: 'red' },
+      });
       assert.equal(unknown.statusCode, 400);
       assert.match(unknown.json().error.message, /unknown field body\.colour/);
-      const bad = await api.app.inject({ method: 'POST', url: '/api/v1/users', headers, payload: { username: 'Dave!', password: 'long-enough' } });
+      const bad = await api.app.inject({
+        method: 'POST',
+        url: '/api/v1/users',
+        headers,
+        payload: { username: 'Dave!', password: 'long-enough' },
+      });
       assert.deepEqual(bad.json().error.details, { field: 'username' });
-      const big = await api.app.inject({ method: 'POST', url: '/api/v1/users', headers, payload: { username: 'x', password: 'y'.repeat(2 * 1024 * 1024) } });
+      const big = await api.app.inject({
+        method: 'POST',
+        url: '/api/v1/users',
+        headers,
+        payload: { username: 'x', password: 'y'.repeat(2 * 1024 * 1024) },
+      });
       assert.equal(big.statusCode, 413);
     });
 
     test('changes are audited with actor and request id, and the chain verifies', async () => {
       const admin = await api.tokenFor('root', { admin: true });
       const headers = { authorization: `Bearer ${admin}`, 'x-request-id': 'req-audit-1' };
-      assert.equal((await api.app.inject({ method: 'POST', url: '/api/v1/users', headers, payload: { username: 'erin', password: 'long-enough' } })).statusCode, 201);
-      const list = (await api.app.inject({ url: '/api/v1/audit?actor=root&objectType=user', headers })).json() as { items: Array<{ objectId: string; requestId: string; action: string }> };
-      assert.deepEqual(list.items.map((e) => [e.action, e.objectId, e.requestId]), [['user.create', 'erin', 'req-audit-1']]);
+      assert.equal(
+        (
+          await api.app.inject({
+            method: 'POST',
+            url: '/api/v1/users',
+            headers,
+            payload: { username: 'erin', password: 'long-enough' },
+          })
+        ).statusCode,
+        201,
+      );
+      const list = (await api.app.inject({ url: '/api/v1/audit?actor=root&objectType=user', headers })).json() as {
+        items: Array<{ objectId: string; requestId: string; action: string }>;
+      };
+      assert.deepEqual(
+        list.items.map((e) => [e.action, e.objectId, e.requestId]),
+        [['user.create', 'erin', 'req-audit-1']],
+      );
       assert.equal((await api.app.inject({ method: 'POST', url: '/api/v1/audit/verify', headers })).json().ok, true);
     });
   });
@@ -107,7 +186,10 @@ void describe('token expiry', () => {
       const res = await api.app.inject({ url: '/api/v1/me', headers: { authorization: `Bearer ${t.token}` } });
       assert.equal(res.statusCode, 401);
       const fresh = await new Accounts(api.database.db).createToken({ userId: user.id, username: 'admin' }, 'long', 1);
-      assert.equal((await api.app.inject({ url: '/api/v1/me', headers: { authorization: `Bearer ${fresh.token}` } })).statusCode, 200);
+      assert.equal(
+        (await api.app.inject({ url: '/api/v1/me', headers: { authorization: `Bearer ${fresh.token}` } })).statusCode,
+        200,
+      );
     } finally {
       await api.close();
     }

@@ -43,9 +43,27 @@ test('every route answers each caller as its declared permission says', async ()
   };
   // Route parameters become "x": the members' roles are on project "x".
   const auth = { authorization: `Bearer ${admin}` };
-  assert.equal((await api.app.inject({ method: 'POST', url: '/api/v1/projects', headers: auth, payload: { name: 'x' } })).statusCode, 201);
-  for (const [username, role] of [['vic', 'viewer'], ['dev', 'developer'], ['olga', 'owner']]) {
-    assert.equal((await api.app.inject({ method: 'POST', url: '/api/v1/projects/x/members', headers: auth, payload: { username, role } })).statusCode, 201);
+  assert.equal(
+    (await api.app.inject({ method: 'POST', url: '/api/v1/projects', headers: auth, payload: { name: 'x' } }))
+      .statusCode,
+    201,
+  );
+  for (const [username, role] of [
+    ['vic', 'viewer'],
+    ['dev', 'developer'],
+    ['olga', 'owner'],
+  ]) {
+    assert.equal(
+      (
+        await api.app.inject({
+          method: 'POST',
+          url: '/api/v1/projects/x/members',
+          headers: auth,
+          payload: { username, role },
+        })
+      ).statusCode,
+      201,
+    );
   }
   const routes = api.app.declaredRoutes;
   assert.ok(routes.length >= 12, `${routes.length} routes`);
@@ -55,7 +73,12 @@ test('every route answers each caller as its declared permission says', async ()
       const headers = who === 'anonymous' ? {} : { authorization: `Bearer ${tokens[who]}` };
       // Deletes are not sent for real callers: they would remove the fixtures the other checks need.
       if (route.method === 'DELETE' && expected(route.permission, who) === 'allowed') continue;
-      const res = await api.app.inject({ method: route.method as 'GET', url, headers, ...(route.method === 'GET' || route.method === 'DELETE' ? {} : { payload: {} }) });
+      const res = await api.app.inject({
+        method: route.method as 'GET',
+        url,
+        headers,
+        ...(route.method === 'GET' || route.method === 'DELETE' ? {} : { payload: {} }),
+      });
       const want = expected(route.permission, who);
       const where = `${route.method} ${route.url} as ${who}: ${res.statusCode} ${res.body.slice(0, 120)}`;
       if (want === 'unauthenticated') assert.equal(res.statusCode, 401, where);

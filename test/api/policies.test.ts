@@ -18,7 +18,11 @@ for (const backend of BACKENDS) {
       await call('POST', '/api/v1/registries', { name: 'r', url: 'http://127.0.0.1:5000' });
       await call('POST', '/api/v1/projects', { name: 'shop' });
       await call('POST', '/api/v1/projects/shop/applications', { name: 'web' });
-      await call('PUT', '/api/v1/projects/shop/environments/prod', { kind: 'repository', registry: 'r', repository: 'prod/{app}' });
+      await call('PUT', '/api/v1/projects/shop/environments/prod', {
+        kind: 'repository',
+        registry: 'r',
+        repository: 'prod/{app}',
+      });
     });
     after(() => api?.close());
 
@@ -29,20 +33,40 @@ for (const backend of BACKENDS) {
     });
 
     test('validate points at the line and column of a problem', async () => {
-      assert.deepEqual((await call('POST', '/api/v1/policies/validate', { expression: 'scan.critical == 0' })).body, { valid: true });
-      const bad = (await call('POST', '/api/v1/policies/validate', { expression: 'scan.critical == 0 &&\n  && true' })).body;
+      assert.deepEqual((await call('POST', '/api/v1/policies/validate', { expression: 'scan.critical == 0' })).body, {
+        valid: true,
+      });
+      const bad = (await call('POST', '/api/v1/policies/validate', { expression: 'scan.critical == 0 &&\n  && true' }))
+        .body;
       assert.deepEqual([bad.valid, bad.line, bad.column], [false, 2, 3]);
     });
 
     test('a change makes a new version, the same rules do not, and a bad condition is refused by field', async () => {
-      const created = await call('POST', '/api/v1/policies', { name: 'prod-gate', description: 'prod needs a clean scan', failConditions: ['scan.critical > 0'], approverCount: 1 });
+      const created = await call('POST', '/api/v1/policies', {
+        name: 'prod-gate',
+        description: 'prod needs a clean scan',
+        failConditions: ['scan.critical > 0'],
+        approverCount: 1,
+      });
       assert.equal(created.status, 201);
       assert.equal(created.body.version, 1);
-      assert.equal((await call('PUT', '/api/v1/policies/prod-gate', { approverCount: 1 })).body.version, 1, 'no change, no version');
-      const v2 = await call('PUT', '/api/v1/policies/prod-gate', { passConditions: ['signature.present'], allowRequesterFromApprove: true });
-      assert.deepEqual([v2.body.version, v2.body.failConditions, v2.body.passConditions, v2.body.allowRequesterFromApprove], [2, ['scan.critical > 0'], ['signature.present'], true]);
+      assert.equal(
+        (await call('PUT', '/api/v1/policies/prod-gate', { approverCount: 1 })).body.version,
+        1,
+        'no change, no version',
+      );
+      const v2 = await call('PUT', '/api/v1/policies/prod-gate', {
+        passConditions: ['signature.present'],
+        allowRequesterFromApprove: true,
+      });
+      assert.deepEqual(
+        [v2.body.version, v2.body.failConditions, v2.body.passConditions, v2.body.allowRequesterFromApprove],
+        [2, ['scan.critical > 0'], ['signature.present'], true],
+      );
       assert.deepEqual((await call('GET', '/api/v1/policies/prod-gate?version=1')).body.passConditions, []);
-      const bad = await call('PUT', '/api/v1/policies/prod-gate', { failConditions: ['scan.critical > 0', 'scan.hgh > 1'] });
+      const bad = await call('PUT', '/api/v1/policies/prod-gate', {
+        failConditions: ['scan.critical > 0', 'scan.hgh > 1'],
+      });
       assert.equal(bad.status, 400);
       assert.equal(bad.body.error.details.field, 'failConditions[1]');
       assert.match(bad.body.error.message, /line 1, column \d+/);
@@ -50,17 +74,44 @@ for (const backend of BACKENDS) {
     });
 
     test('applies to application × environment and evaluates sample values condition by condition', async () => {
-      const applied = await call('POST', '/api/v1/policies/prod-gate/apply', { applicationEnvironments: [{ project: 'shop', application: 'web', environment: 'prod' }] });
+      const applied = await call('POST', '/api/v1/policies/prod-gate/apply', {
+        applicationEnvironments: [{ project: 'shop', application: 'web', environment: 'prod' }],
+      });
       assert.deepEqual(applied.body.appliesTo, [{ project: 'shop', application: 'web', environment: 'prod' }]);
-      const missing = await call('POST', '/api/v1/policies/prod-gate/apply', { applicationEnvironments: [{ project: 'shop', application: 'api', environment: 'prod' }] });
+      const missing = await call('POST', '/api/v1/policies/prod-gate/apply', {
+        applicationEnvironments: [{ project: 'shop', application: 'api', environment: 'prod' }],
+      });
       assert.match(missing.body.error.message, /no application "api"/);
-      const dirty = (await call('POST', '/api/v1/policies/prod-gate/evaluate', { input: { image: { tag: 'v1' }, scan: { critical: 2, high: 0, medium: 0, low: 0 }, signaturePresent: true } })).body;
-      assert.deepEqual([dirty.allowed, dirty.version, dirty.reasons], [false, 2, ['fail condition `scan.critical > 0` is true']]);
-      assert.deepEqual(dirty.conditions.map((c: { kind: string; result: boolean }) => [c.kind, c.result]), [['pass', true], ['fail', true]]);
-      const clean = (await call('POST', '/api/v1/policies/prod-gate/evaluate', { input: { scan: { critical: 0, high: 0, medium: 0, low: 0 }, signaturePresent: true } })).body;
+      const dirty = (
+        await call('POST', '/api/v1/policies/prod-gate/evaluate', {
+          input: { image: { tag: 'v1' }, scan: { critical: 2, high: 0, medium: 0, low: 0 }, signaturePresent: true },
+        })
+      ).body;
+      assert.deepEqual(
+        [dirty.allowed, dirty.version, dirty.reasons],
+        [false, 2, ['fail condition `scan.critical > 0` is true']],
+      );
+      assert.deepEqual(
+        dirty.conditions.map((c: { kind: string; result: boolean }) => [c.kind, c.result]),
+        [
+          ['pass', true],
+          ['fail', true],
+        ],
+      );
+      const clean = (
+        await call('POST', '/api/v1/policies/prod-gate/evaluate', {
+          input: { scan: { critical: 0, high: 0, medium: 0, low: 0 }, signaturePresent: true },
+        })
+      ).body;
       assert.equal(clean.allowed, true);
-      assert.equal((await call('POST', '/api/v1/policies/prod-gate/evaluate', { input: { scan: { critical: -1 } } })).status, 400, 'sample input is validated');
-      const audit = (await call('GET', '/api/v1/audit?objectType=policy')).body.items.map((e: { action: string }) => e.action);
+      assert.equal(
+        (await call('POST', '/api/v1/policies/prod-gate/evaluate', { input: { scan: { critical: -1 } } })).status,
+        400,
+        'sample input is validated',
+      );
+      const audit = (await call('GET', '/api/v1/audit?objectType=policy')).body.items.map(
+        (e: { action: string }) => e.action,
+      );
       assert.deepEqual(audit, ['policy.create', 'policy.update', 'policy.apply']);
     });
   });

@@ -34,24 +34,63 @@ for (const backend of BACKENDS) {
       await as('root', 'POST', '/api/v1/registries', { name: 'local', url: `http://${reg.host}` });
       await as('root', 'POST', '/api/v1/projects', { name: 'shop' });
       await as('root', 'POST', `${P}/applications`, { name: 'web' });
-      for (const env of ['dev', 'staging', 'prod']) await as('root', 'PUT', `${P}/environments/${env}`, { kind: 'repository', registry: 'local', repository: `${env}/{app}` });
-      await as('root', 'PUT', `${P}/pipeline`, { edges: [{ from: 'dev', to: 'staging' }, { from: 'staging', to: 'prod' }] });
-      for (const [u, role, envs] of [['devon', 'developer', null], ['ci-bot', 'developer', null], ['pat', 'promoter', null], ['pam', 'promoter', ['prod']]] as const) {
+      for (const env of ['dev', 'staging', 'prod'])
+        await as('root', 'PUT', `${P}/environments/${env}`, {
+          kind: 'repository',
+          registry: 'local',
+          repository: `${env}/{app}`,
+        });
+      await as('root', 'PUT', `${P}/pipeline`, {
+        edges: [
+          { from: 'dev', to: 'staging' },
+          { from: 'staging', to: 'prod' },
+        ],
+      });
+      for (const [u, role, envs] of [
+        ['devon', 'developer', null],
+        ['ci-bot', 'developer', null],
+        ['pat', 'promoter', null],
+        ['pam', 'promoter', ['prod']],
+      ] as const) {
         const m = await as('root', 'POST', `${P}/members`, { username: u, role, environments: envs });
         assert.equal(m.status, 201, JSON.stringify(m.body));
       }
-      await as('root', 'POST', '/api/v1/policies', { name: 'staging-gate', passConditions: ['signature.present'], failConditions: ['image.tag == "latest"'], approverCount: 1 });
-      await as('root', 'POST', '/api/v1/policies/staging-gate/apply', { applicationEnvironments: [{ project: 'shop', application: 'web', environment: 'staging' }] });
-      await as('ci-bot', 'POST', `${P}/applications/web/artifacts`, { reference: `${reg.host}/dev/web:1.0`, builder: 'ci-bot' });
+      await as('root', 'POST', '/api/v1/policies', {
+        name: 'staging-gate',
+        passConditions: ['signature.present'],
+        failConditions: ['image.tag == "latest"'],
+        approverCount: 1,
+      });
+      await as('root', 'POST', '/api/v1/policies/staging-gate/apply', {
+        applicationEnvironments: [{ project: 'shop', application: 'web', environment: 'staging' }],
+      });
+      await as('ci-bot', 'POST', `${P}/applications/web/artifacts`, {
+        reference: `${reg.host}/dev/web:1.0`,
+        builder: 'ci-bot',
+      });
     });
     after(() => api?.close());
 
     test('each target gets its own answer: approvals needed, or no edge in the pipeline', async () => {
-      const r = await as('devon', 'POST', `${P}/applications/web/promotions`, { tag: '1.0', from: 'dev', to: ['staging', 'prod'], comment: 'release 1.0' });
+      const r = await as('devon', 'POST', `${P}/applications/web/promotions`, {
+        tag: '1.0',
+        from: 'dev',
+        to: ['staging', 'prod'],
+        comment: 'release 1.0',
+      });
       assert.equal(r.status, 201, JSON.stringify(r.body));
       const [staging, prod] = r.body.targets;
-      assert.deepEqual([staging.environment, staging.state, staging.policy, staging.approvalsNeeded], ['staging', 'AWAITING_APPROVAL', { name: 'staging-gate', version: 1 }, 1]);
-      assert.deepEqual(staging.verdict.conditions.map((c: { expression: string; result: boolean }) => [c.expression, c.result]), [['signature.present', true], ['image.tag == "latest"', false]]);
+      assert.deepEqual(
+        [staging.environment, staging.state, staging.policy, staging.approvalsNeeded],
+        ['staging', 'AWAITING_APPROVAL', { name: 'staging-gate', version: 1 }, 1],
+      );
+      assert.deepEqual(
+        staging.verdict.conditions.map((c: { expression: string; result: boolean }) => [c.expression, c.result]),
+        [
+          ['signature.present', true],
+          ['image.tag == "latest"', false],
+        ],
+      );
       assert.deepEqual([prod.state, prod.reasons], ['REJECTED', ['the pipeline has no edge dev → prod']]);
     });
 
@@ -69,11 +108,19 @@ for (const backend of BACKENDS) {
       assert.match(limited.body.error.message, /promoter role for staging/);
       const ok = await as('pat', 'POST', `${P}/promotions/${id}/approve`, { comment: 'looks good' });
       assert.equal(ok.status, 200);
-      assert.deepEqual([ok.body.targets[0].state, ok.body.targets[0].approvals.map((a: { username: string }) => a.username)], ['QUEUED', ['pat']]);
-      assert.equal((await as('pat', 'POST', `${P}/promotions/${id}/approve`, {})).status, 409, 'nothing left to decide');
+      assert.deepEqual(
+        [ok.body.targets[0].state, ok.body.targets[0].approvals.map((a: { username: string }) => a.username)],
+        ['QUEUED', ['pat']],
+      );
+      assert.equal(
+        (await as('pat', 'POST', `${P}/promotions/${id}/approve`, {})).status,
+        409,
+        'nothing left to decide',
+      );
 
       // Deploy gate: promoted there, and an approver may not deploy what they approved (allowApproverFromDeploy is off).
-      const gate = (who: string, env: string, deployer: string) => as(who, 'GET', `${P}/environments/${env}/deployable?digest=${image.digest}&deployer=${deployer}`);
+      const gate = (who: string, env: string, deployer: string) =>
+        as(who, 'GET', `${P}/environments/${env}/deployable?digest=${image.digest}&deployer=${deployer}`);
       assert.deepEqual((await gate('devon', 'staging', 'devon')).body.allowed, false, 'not promoted yet');
       assert.equal(await api.services.runner.runOne(), true);
       const ok2 = (await gate('devon', 'staging', 'devon')).body;
@@ -86,27 +133,66 @@ for (const backend of BACKENDS) {
 
     test('the policy can allow the requester; a rejection ends the target; the requester cancels', async () => {
       await as('root', 'PUT', '/api/v1/policies/staging-gate', { allowRequesterFromApprove: true, approverCount: 2 });
-      const r = (await as('devon', 'POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['staging'] })).body;
+      const r = (
+        await as('devon', 'POST', `${P}/applications/web/promotions`, {
+          digest: image.digest,
+          from: 'dev',
+          to: ['staging'],
+        })
+      ).body;
       assert.deepEqual([r.targets[0].policy, r.targets[0].approvalsNeeded], [{ name: 'staging-gate', version: 2 }, 2]);
       const first = await as('devon', 'POST', `${P}/promotions/${r.id}/approve`, {});
       assert.equal(first.body.targets[0].state, 'AWAITING_APPROVAL', 'one of two approvals');
-      assert.equal((await as('devon', 'POST', `${P}/promotions/${r.id}/approve`, {})).status, 409, 'one decision per person');
+      assert.equal(
+        (await as('devon', 'POST', `${P}/promotions/${r.id}/approve`, {})).status,
+        409,
+        'one decision per person',
+      );
       const rejected = await as('pat', 'POST', `${P}/promotions/${r.id}/reject`, { comment: 'not this week' });
-      assert.deepEqual([rejected.body.targets[0].state, rejected.body.targets[0].reasons], ['REJECTED', ['rejected by pat: not this week']]);
+      assert.deepEqual(
+        [rejected.body.targets[0].state, rejected.body.targets[0].reasons],
+        ['REJECTED', ['rejected by pat: not this week']],
+      );
 
-      const again = (await as('devon', 'POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['staging'] })).body;
-      assert.equal((await as('pat', 'POST', `${P}/promotions/${again.id}/cancel`)).status, 403, 'only the requester cancels');
+      const again = (
+        await as('devon', 'POST', `${P}/applications/web/promotions`, {
+          digest: image.digest,
+          from: 'dev',
+          to: ['staging'],
+        })
+      ).body;
+      assert.equal(
+        (await as('pat', 'POST', `${P}/promotions/${again.id}/cancel`)).status,
+        403,
+        'only the requester cancels',
+      );
       assert.equal((await as('devon', 'POST', `${P}/promotions/${again.id}/cancel`)).body.targets[0].state, 'CANCELED');
     });
 
     test('editing the policy re-evaluates pending targets: enough approvals queue it, a new failing condition makes it STALE', async () => {
-      const r1 = (await as('devon', 'POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['staging'] })).body;
+      const r1 = (
+        await as('devon', 'POST', `${P}/applications/web/promotions`, {
+          digest: image.digest,
+          from: 'dev',
+          to: ['staging'],
+        })
+      ).body;
       await as('devon', 'POST', `${P}/promotions/${r1.id}/approve`, {});
-      assert.equal((await as('devon', 'GET', `${P}/promotions/${r1.id}`)).body.targets[0].state, 'AWAITING_APPROVAL', '1 of 2');
+      assert.equal(
+        (await as('devon', 'GET', `${P}/promotions/${r1.id}`)).body.targets[0].state,
+        'AWAITING_APPROVAL',
+        '1 of 2',
+      );
       await as('root', 'PUT', '/api/v1/policies/staging-gate', { approverCount: 1 });
       const queued = (await as('devon', 'GET', `${P}/promotions/${r1.id}`)).body.targets[0];
       assert.deepEqual([queued.state, queued.policy.version, queued.approvalsNeeded], ['QUEUED', 3, 1]);
-      const r2 = (await as('devon', 'POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['staging'] })).body;
+      const r2 = (
+        await as('devon', 'POST', `${P}/applications/web/promotions`, {
+          digest: image.digest,
+          from: 'dev',
+          to: ['staging'],
+        })
+      ).body;
       await as('root', 'PUT', '/api/v1/policies/staging-gate', { failConditions: ['signature.present'] });
       const stale = (await as('devon', 'GET', `${P}/promotions/${r2.id}`)).body.targets[0];
       assert.equal(stale.state, 'STALE');
@@ -115,11 +201,28 @@ for (const backend of BACKENDS) {
 
     test('a failing policy rejects with the reason; an image not in the source environment is refused', async () => {
       await as('root', 'PUT', '/api/v1/policies/staging-gate', { failConditions: ['signature.present'] });
-      const denied = (await as('devon', 'POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['staging'] })).body;
-      assert.deepEqual([denied.targets[0].state, denied.targets[0].reasons], ['REJECTED', ['fail condition `signature.present` is true']]);
-      const notThere = await as('devon', 'POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'prod', to: ['staging'] });
+      const denied = (
+        await as('devon', 'POST', `${P}/applications/web/promotions`, {
+          digest: image.digest,
+          from: 'dev',
+          to: ['staging'],
+        })
+      ).body;
+      assert.deepEqual(
+        [denied.targets[0].state, denied.targets[0].reasons],
+        ['REJECTED', ['fail condition `signature.present` is true']],
+      );
+      const notThere = await as('devon', 'POST', `${P}/applications/web/promotions`, {
+        digest: image.digest,
+        from: 'prod',
+        to: ['staging'],
+      });
       assert.deepEqual([notThere.status, notThere.body.error.details], [400, { field: 'from' }]);
-      const badDigest = await as('devon', 'POST', `${P}/applications/web/promotions`, { digest: 'sha256:ABC', from: 'dev', to: ['staging'] });
+      const badDigest = await as('devon', 'POST', `${P}/applications/web/promotions`, {
+        digest: 'sha256:ABC',
+        from: 'dev',
+        to: ['staging'],
+      });
       assert.equal(badDigest.status, 400);
       assert.match(badDigest.body.error.message, /body\.digest/);
       assert.equal((await as('root', 'POST', '/api/v1/audit/verify')).body.ok, true);
@@ -127,11 +230,28 @@ for (const backend of BACKENDS) {
 
     test('skipping stages needs a policy that allows it on the target', async () => {
       await as('root', 'POST', '/api/v1/policies', { name: 'prod-hotfix', approverCount: 1 });
-      await as('root', 'POST', '/api/v1/policies/prod-hotfix/apply', { applicationEnvironments: [{ project: 'shop', application: 'web', environment: 'prod' }] });
-      const refused = (await as('devon', 'POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['prod'] })).body.targets[0];
-      assert.deepEqual([refused.state, refused.reasons], ['REJECTED', ['the pipeline has no edge dev → prod and policy prod-hotfix does not allow skipping stages']]);
+      await as('root', 'POST', '/api/v1/policies/prod-hotfix/apply', {
+        applicationEnvironments: [{ project: 'shop', application: 'web', environment: 'prod' }],
+      });
+      const refused = (
+        await as('devon', 'POST', `${P}/applications/web/promotions`, {
+          digest: image.digest,
+          from: 'dev',
+          to: ['prod'],
+        })
+      ).body.targets[0];
+      assert.deepEqual(
+        [refused.state, refused.reasons],
+        ['REJECTED', ['the pipeline has no edge dev → prod and policy prod-hotfix does not allow skipping stages']],
+      );
       await as('root', 'PUT', '/api/v1/policies/prod-hotfix', { allowSkipStages: true });
-      const allowed = (await as('devon', 'POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['prod'] })).body.targets[0];
+      const allowed = (
+        await as('devon', 'POST', `${P}/applications/web/promotions`, {
+          digest: image.digest,
+          from: 'dev',
+          to: ['prod'],
+        })
+      ).body.targets[0];
       assert.deepEqual([allowed.state, allowed.policy], ['AWAITING_APPROVAL', { name: 'prod-hotfix', version: 2 }]);
     });
   });
@@ -151,20 +271,36 @@ void describe('promotion execution [pglite]', () => {
     await call('POST', `${P}/applications`, { name: 'web' });
     await call('PUT', `${P}/environments/dev`, { kind: 'repository', registry: 'local', repository: 'dev/{app}' });
     await call('PUT', `${P}/environments/staging`, { kind: 'repository', registry: 'local', repository: 'exec/{app}' });
-    await call('PUT', `${P}/environments/prod`, { kind: 'tag', registry: 'local', repository: 'exec/{app}', tag: '{tag}-prod', allowTagMove: false });
-    await call('PUT', `${P}/pipeline`, { edges: [{ from: 'dev', to: 'staging' }, { from: 'staging', to: 'prod' }] });
+    await call('PUT', `${P}/environments/prod`, {
+      kind: 'tag',
+      registry: 'local',
+      repository: 'exec/{app}',
+      tag: '{tag}-prod',
+      allowTagMove: false,
+    });
+    await call('PUT', `${P}/pipeline`, {
+      edges: [
+        { from: 'dev', to: 'staging' },
+        { from: 'staging', to: 'prod' },
+      ],
+    });
     await call('POST', `${P}/applications/web/artifacts`, { reference: `${reg.host}/dev/web:1.0` });
     await call('POST', `${P}/applications/web/artifacts`, { reference: `${reg.host}/dev/web:2.0` });
   });
   after(() => api?.close());
 
   const head = async (repo: string, tag: string) => {
-    const r = await fetch(`${reg.url}/v2/${repo}/manifests/${tag}`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json' } });
+    const r = await fetch(`${reg.url}/v2/${repo}/manifests/${tag}`, {
+      method: 'HEAD',
+      headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json' },
+    });
     return r.status === 200 ? r.headers.get('docker-content-digest') : undefined;
   };
 
   test('a queued target is copied (blobs mounted inside one registry), tagged, and the artifact is then in the target', async () => {
-    const r = (await call('POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['staging'] })).body;
+    const r = (
+      await call('POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['staging'] })
+    ).body;
     assert.equal(r.targets[0].state, 'QUEUED');
     assert.equal(await api.services.runner.runOne(), true);
     assert.equal(await api.services.runner.runOne(), false, 'nothing left, and nothing taken twice');
@@ -172,14 +308,27 @@ void describe('promotion execution [pglite]', () => {
     assert.equal(done.targets[0].state, 'PROMOTED');
     assert.equal(await head('exec/web', '1.0'), image.digest);
     const artifact = (await call('GET', `${P}/applications/web/artifacts/${image.digest}`)).body;
-    assert.deepEqual(artifact.environments.map((e: { environment: string; tag: string }) => [e.environment, e.tag]), [['dev', '1.0'], ['staging', '1.0']]);
-    const audit = (await call('GET', `/api/v1/audit?objectType=promotion&objectId=${r.id}`)).body.items.map((e: { action: string; summary: { blobsMounted?: number } }) => [e.action, e.summary.blobsMounted]);
+    assert.deepEqual(
+      artifact.environments.map((e: { environment: string; tag: string }) => [e.environment, e.tag]),
+      [
+        ['dev', '1.0'],
+        ['staging', '1.0'],
+      ],
+    );
+    const audit = (await call('GET', `/api/v1/audit?objectType=promotion&objectId=${r.id}`)).body.items.map(
+      (e: { action: string; summary: { blobsMounted?: number } }) => [e.action, e.summary.blobsMounted],
+    );
     // The image's config and layer, and its signature's config and layer: referrers travel with the image.
-    assert.deepEqual(audit, [['promotion.request', undefined], ['promotion.promoted', 4]]);
+    assert.deepEqual(audit, [
+      ['promotion.request', undefined],
+      ['promotion.promoted', 4],
+    ]);
   });
 
   test('a tag convention stage gets its tag; a tag that may not move fails the target with the reason', async () => {
-    const r = (await call('POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'staging', to: ['prod'] })).body;
+    const r = (
+      await call('POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'staging', to: ['prod'] })
+    ).body;
     await api.services.runner.runOne();
     assert.equal((await call('GET', `${P}/promotions/${r.id}`)).body.targets[0].state, 'PROMOTED');
     assert.equal(await head('exec/web', '1.0-prod'), image.digest);
@@ -187,20 +336,41 @@ void describe('promotion execution [pglite]', () => {
     await pushImage(reg.url, 'exec/web', image, { tag: '2.0-prod' });
     await call('POST', `${P}/applications/web/promotions`, { digest: other.digest, from: 'dev', to: ['staging'] });
     await api.services.runner.runOne();
-    const again = (await call('POST', `${P}/applications/web/promotions`, { digest: other.digest, from: 'staging', to: ['prod'] })).body;
+    const again = (
+      await call('POST', `${P}/applications/web/promotions`, { digest: other.digest, from: 'staging', to: ['prod'] })
+    ).body;
     await api.services.runner.runOne();
     const failed = (await call('GET', `${P}/promotions/${again.id}`)).body.targets[0];
     assert.equal(failed.state, 'FAILED');
     assert.match(failed.reasons.join(' '), /tag 2\.0-prod in prod already names sha256:.*does not allow moving a tag/);
     assert.equal(await head('exec/web', '2.0-prod'), image.digest, 'the tag did not move');
 
-    const history = (await call('GET', `${P}/history?app=web`)).body.items as Array<{ to: string; state: string; tag: string | null; digest: string; reason: string | null; requestedBy: string }>;
-    assert.deepEqual(history.map((h) => [h.to, h.state, h.tag]).slice(0, 4), [['prod', 'FAILED', null], ['staging', 'PROMOTED', '2.0'], ['prod', 'PROMOTED', '1.0-prod'], ['staging', 'PROMOTED', '1.0']]);
-    assert.deepEqual((await call('GET', `${P}/history?env=prod&digest=${image.digest}`)).body.items.map((h: { state: string }) => h.state), ['PROMOTED']);
+    const history = (await call('GET', `${P}/history?app=web`)).body.items as Array<{
+      to: string;
+      state: string;
+      tag: string | null;
+      digest: string;
+      reason: string | null;
+      requestedBy: string;
+    }>;
+    assert.deepEqual(history.map((h) => [h.to, h.state, h.tag]).slice(0, 4), [
+      ['prod', 'FAILED', null],
+      ['staging', 'PROMOTED', '2.0'],
+      ['prod', 'PROMOTED', '1.0-prod'],
+      ['staging', 'PROMOTED', '1.0'],
+    ]);
+    assert.deepEqual(
+      (await call('GET', `${P}/history?env=prod&digest=${image.digest}`)).body.items.map(
+        (h: { state: string }) => h.state,
+      ),
+      ['PROMOTED'],
+    );
   });
 
   test('a target left PROMOTING by a dead server is claimed again once its lease runs out', async () => {
-    const r = (await call('POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['staging'] })).body;
+    const r = (
+      await call('POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['staging'] })
+    ).body;
     const claimed = await api.services.runner.claim();
     assert.ok(claimed, 'claimed, then the "server" dies without finishing');
     assert.equal(await api.services.runner.claim(), undefined, 'a live lease keeps others away');

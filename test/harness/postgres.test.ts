@@ -75,7 +75,10 @@ test('shared server: separate databases, and stop() removes everything', async (
   }));
   assert.deepEqual(other, { name: 'hoist "named" db', tables: 0 });
 
-  const dataDir = await withClient(server.url, async (c) => (await c.query<{ data_directory: string }>('SHOW data_directory')).rows[0]?.data_directory);
+  const dataDir = await withClient(
+    server.url,
+    async (c) => (await c.query<{ data_directory: string }>('SHOW data_directory')).rows[0]?.data_directory,
+  );
   assert.ok(dataDir !== undefined);
   const dir = dirname(dataDir);
   const running = traces(dir);
@@ -84,7 +87,10 @@ test('shared server: separate databases, and stop() removes everything', async (
   await server.stop();
   assert.equal(existsSync(dir), false, `${dir} still exists after stop()`);
   await assertGone('after stop()', running);
-  await assert.rejects(withClient(server.url, async () => {}), /ECONNREFUSED/);
+  await assert.rejects(
+    withClient(server.url, async () => {}),
+    /ECONNREFUSED/,
+  );
 });
 
 /** Starts a server in a separate test process, which prints its directory and then exits (when told) or is killed. */

@@ -71,7 +71,9 @@ function runAs(): RunAs | undefined {
   const uid = Number(entry?.[2]);
   const gid = Number(entry?.[3]);
   if (!Number.isInteger(uid) || !Number.isInteger(gid)) {
-    throw new Error('postgres: running as root but there is no `postgres` user to run the server as: apt-get install postgresql');
+    throw new Error(
+      'postgres: running as root but there is no `postgres` user to run the server as: apt-get install postgresql',
+    );
   }
   return { uid, gid };
 }
@@ -120,7 +122,15 @@ export async function startPostgres(): Promise<TestPostgres> {
 
 async function initdb(bin: string, user: RunAs | undefined, dataDir: string, dir: string): Promise<void> {
   const [command, args] = commandLine(user, join(bin, 'initdb'), [
-    '-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync',
+    '-D',
+    dataDir,
+    '-U',
+    'postgres',
+    '--auth=trust',
+    '-E',
+    'UTF8',
+    '--locale=C',
+    '--no-sync',
   ]);
   try {
     await execFileAsync(command, args, { cwd: dir, timeout: 60_000 });
@@ -149,16 +159,33 @@ async function launchOnFreePort(bin: string, user: RunAs | undefined, dataDir: s
   }
 }
 
-async function launch(bin: string, user: RunAs | undefined, dataDir: string, dir: string, port: number): Promise<Server> {
+async function launch(
+  bin: string,
+  user: RunAs | undefined,
+  dataDir: string,
+  dir: string,
+  port: number,
+): Promise<Server> {
   const logPath = join(dir, 'postgres.log');
   const [command, args] = commandLine(user, join(bin, 'postgres'), [
-    '-D', dataDir, '-p', String(port), '-k', dir,
-    '-c', 'listen_addresses=127.0.0.1',
-    '-c', 'fsync=off',
-    '-c', 'synchronous_commit=off',
-    '-c', 'full_page_writes=off',
-    '-c', 'max_connections=200',
-    '-c', 'dynamic_shared_memory_type=mmap',
+    '-D',
+    dataDir,
+    '-p',
+    String(port),
+    '-k',
+    dir,
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'fsync=off',
+    '-c',
+    'synchronous_commit=off',
+    '-c',
+    'full_page_writes=off',
+    '-c',
+    'max_connections=200',
+    '-c',
+    'dynamic_shared_memory_type=mmap',
   ]);
   const logFd = openSync(logPath, 'w'); // fresh per attempt, so an old failure is not read as this one's
   let child: ChildProcess;
@@ -196,7 +223,9 @@ async function launch(bin: string, user: RunAs | undefined, dataDir: string, dir
       if (child.pid !== undefined) untrackProcess(child.pid);
       const tail = await logTail(logPath);
       if (/could not bind|address already in use/i.test(tail)) throw new PortInUse(`port ${port} is taken`);
-      throw new Error(`postgres: server exited (${child.exitCode ?? child.signalCode}) before it was ready; log:\n${tail}`);
+      throw new Error(
+        `postgres: server exited (${child.exitCode ?? child.signalCode}) before it was ready; log:\n${tail}`,
+      );
     }
     if (await accepts(url)) break;
     if (Date.now() > deadline) {

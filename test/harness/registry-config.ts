@@ -49,7 +49,9 @@ export function registryConfig(input: RegistryConfigInput): string {
           timeout: '1s',
           threshold: 5,
           backoff: '1s',
-          ...(input.notificationHeaders ? { headers: Object.fromEntries(Object.entries(input.notificationHeaders).map(([k, v]) => [k, [v]])) } : {}),
+          ...(input.notificationHeaders
+            ? { headers: Object.fromEntries(Object.entries(input.notificationHeaders).map(([k, v]) => [k, [v]])) }
+            : {}),
         },
       ],
     };

@@ -76,7 +76,14 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
       };
     }
 
-    const { port, proc } = await launchOnFreePort(dir, dataDir, authConfig, opts.notificationsUrl, opts.port, opts.notificationHeaders);
+    const { port, proc } = await launchOnFreePort(
+      dir,
+      dataDir,
+      authConfig,
+      opts.notificationsUrl,
+      opts.port,
+      opts.notificationHeaders,
+    );
     let stopping: Promise<void> | undefined;
     const registry: TestRegistry = {
       host: `127.0.0.1:${port}`,
@@ -109,7 +116,15 @@ async function launchOnFreePort(
   const instanceId = randomUUID();
   for (let attempt = 1; ; attempt++) {
     const port = fixedPort ?? (await freePort());
-    const config = registryConfig({ port, dataDir, secret, instanceId, auth, notificationsUrl, ...(notificationHeaders ? { notificationHeaders } : {}) });
+    const config = registryConfig({
+      port,
+      dataDir,
+      secret,
+      instanceId,
+      auth,
+      notificationsUrl,
+      ...(notificationHeaders ? { notificationHeaders } : {}),
+    });
     await writeFile(configPath, config);
     try {
       return { port, proc: await launchRegistry({ configPath, logPath, port, instanceId }) };

@@ -22,8 +22,20 @@ export async function createSigningCert(dir: string, commonName: string): Promis
   const certPath = join(dir, 'issuer-cert.pem');
   try {
     await run('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '2',
-      '-subj', `/CN=${commonName}`, '-keyout', keyPath, '-out', certPath,
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-sha256',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${commonName}`,
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
     ]);
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr ?? '';

@@ -105,7 +105,10 @@ function parseScopes(param: string): Access[] {
       const first = scope.indexOf(':');
       const last = scope.lastIndexOf(':');
       if (first < 0 || last === first) return [];
-      const actions = scope.slice(last + 1).split(',').filter((a) => a !== '');
+      const actions = scope
+        .slice(last + 1)
+        .split(',')
+        .filter((a) => a !== '');
       return [{ type: scope.slice(0, first), name: scope.slice(first + 1, last), actions }];
     });
 }

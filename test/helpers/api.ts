@@ -33,7 +33,10 @@ export async function startApi(backend: Backend, opts: ServiceOptions = {}): Pro
       const known = tokens.get(username);
       if (known) return known;
       let user = await (await import('../../src/store/accounts.repository.ts')).findUserByName(database.db, username);
-      user ??= await accounts.createUser({ username: 'test' }, { username, password: `${username}-password`, isAdmin: opts.admin ?? false });
+      user ??= await accounts.createUser(
+        { username: 'test' },
+        { username, password: `${username}-password`, isAdmin: opts.admin ?? false },
+      );
       const t = await accounts.createToken({ userId: user.id, username }, `test-${username}`);
       tokens.set(username, t.token);
       return t.token;
@@ -51,7 +54,12 @@ export type Call = (method: string, url: string, payload?: unknown) => Promise<{
 /** Calls the in-process API with a bearer token, answering status and parsed JSON body. */
 export function caller(app: App, token: string): Call {
   return async (method, url, payload) => {
-    const res = await app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
+    const res = await app.inject({
+      method: method as 'GET',
+      url,
+      headers: { authorization: `Bearer ${token}` },
+      ...(payload === undefined ? {} : { payload: payload as object }),
+    });
     return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
   };
 }

@@ -10,7 +10,10 @@ import { sharedPostgres } from '../harness/postgres.ts';
 export const BACKENDS: Backend[] = ['pglite', 'postgres'];
 
 export async function freshDatabase(backend: Backend): Promise<Database> {
-  const database = backend === 'pglite' ? await openDatabase({}) : await openDatabase({ url: await (await sharedPostgres()).createDatabase() });
+  const database =
+    backend === 'pglite'
+      ? await openDatabase({})
+      : await openDatabase({ url: await (await sharedPostgres()).createDatabase() });
   await migrate(database.db as never);
   return database;
 }

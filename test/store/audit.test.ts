@@ -10,23 +10,47 @@ import { forEachBackend } from '../helpers/backends.ts';
 
 forEachBackend('audit log', (use) => {
   const append = (n: number, actor = 'alice') =>
-    use().db.transaction().execute((trx) => appendAudit(trx, { actor, action: 'project.create', objectType: 'project', objectId: `p${n}`, summary: { after: { name: `p${n}`, n } }, requestId: `req-${n}` }));
+    use()
+      .db.transaction()
+      .execute((trx) =>
+        appendAudit(trx, {
+          actor,
+          action: 'project.create',
+          objectType: 'project',
+          objectId: `p${n}`,
+          summary: { after: { name: `p${n}`, n } },
+          requestId: `req-${n}`,
+        }),
+      );
 
   test('appends chain and verify', async () => {
     const first = await append(1);
     const second = await append(2, 'bob');
     assert.equal(second.prevHash, first.hash);
     await append(3);
-    assert.deepEqual(await verifyAudit(use().db), { ok: true, rows: 3, head: (await listAudit(use().db, {})).at(-1)?.hash });
+    assert.deepEqual(await verifyAudit(use().db), {
+      ok: true,
+      rows: 3,
+      head: (await listAudit(use().db, {})).at(-1)?.hash,
+    });
   });
 
   test('list filters by actor, object and time, and pages by cursor', async () => {
     const db = use().db;
-    assert.deepEqual((await listAudit(db, { actor: 'bob' })).map((r) => r.objectId), ['p2']);
-    assert.deepEqual((await listAudit(db, { objectType: 'project', objectId: 'p3' })).map((r) => r.requestId), ['req-3']);
+    assert.deepEqual(
+      (await listAudit(db, { actor: 'bob' })).map((r) => r.objectId),
+      ['p2'],
+    );
+    assert.deepEqual(
+      (await listAudit(db, { objectType: 'project', objectId: 'p3' })).map((r) => r.requestId),
+      ['req-3'],
+    );
     const page1 = await listAudit(db, { limit: 2 });
     const page2 = await listAudit(db, { limit: 2, after: page1.at(-1)?.seq });
-    assert.deepEqual([...page1, ...page2].map((r) => r.objectId), ['p1', 'p2', 'p3']);
+    assert.deepEqual(
+      [...page1, ...page2].map((r) => r.objectId),
+      ['p1', 'p2', 'p3'],
+    );
     assert.equal((await listAudit(db, { since: new Date(Date.now() + 60_000) })).length, 0);
     assert.deepEqual(page1[0]?.summary, { after: { name: 'p1', n: 1 } });
   });
@@ -51,7 +75,13 @@ forEachBackend('audit log', (use) => {
     const rows = await listAudit(db, {});
     const victim = rows[1]!;
     await sql`UPDATE audit_log SET actor = 'mallory' WHERE seq = ${victim.seq}`.execute(db);
-    assert.deepEqual(await verifyAudit(db), { ok: false, rows: 1, seq: victim.seq, problem: 'edited', message: `row ${victim.seq} was edited: its content no longer matches its hash` });
+    assert.deepEqual(await verifyAudit(db), {
+      ok: false,
+      rows: 1,
+      seq: victim.seq,
+      problem: 'edited',
+      message: `row ${victim.seq} was edited: its content no longer matches its hash`,
+    });
     await sql`UPDATE audit_log SET actor = ${victim.actor} WHERE seq = ${victim.seq}`.execute(db);
     assert.equal((await verifyAudit(db)).ok, true);
   });
@@ -59,9 +89,13 @@ forEachBackend('audit log', (use) => {
   test('a summary edit, a deleted row and reordered rows are caught', async () => {
     const db = use().db;
     const rows = await listAudit(db, {});
-    await sql`UPDATE audit_log SET summary = '{"after":{"name":"p1","n":2}}'::jsonb WHERE seq = ${rows[0]!.seq}`.execute(db);
+    await sql`UPDATE audit_log SET summary = '{"after":{"name":"p1","n":2}}'::jsonb WHERE seq = ${rows[0]!.seq}`.execute(
+      db,
+    );
     assert.equal((await verifyAudit(db)).ok, false);
-    await sql`UPDATE audit_log SET summary = ${JSON.stringify(rows[0]!.summary)}::jsonb WHERE seq = ${rows[0]!.seq}`.execute(db);
+    await sql`UPDATE audit_log SET summary = ${JSON.stringify(rows[0]!.summary)}::jsonb WHERE seq = ${rows[0]!.seq}`.execute(
+      db,
+    );
 
     // Swap two rows' sequence numbers (a reorder).
     await sql`UPDATE audit_log SET seq = -1 WHERE seq = ${rows[1]!.seq}`.execute(db);

@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isReportType, MAX_ENTRIES, MAX_REPORT_BYTES, parseAttachedReport, type AttachedReport, type ScanSummary } from '../../src/oci/attached-report.ts';
+import {
+  isReportType,
+  MAX_ENTRIES,
+  MAX_REPORT_BYTES,
+  parseAttachedReport,
+  type AttachedReport,
+  type ScanSummary,
+} from '../../src/oci/attached-report.ts';
 
 const TRIVY = 'application/vnd.aquasec.trivy.report+json';
 const GRYPE = 'application/vnd.anchore.grype+json';
@@ -11,7 +18,8 @@ const JSON_TYPE = 'application/json';
 const IN_TOTO = 'application/vnd.in-toto+json';
 const DSSE = 'application/vnd.dsse.envelope.v1+json';
 
-const bytes = (doc: unknown): Uint8Array => new TextEncoder().encode(typeof doc === 'string' ? doc : JSON.stringify(doc));
+const bytes = (doc: unknown): Uint8Array =>
+  new TextEncoder().encode(typeof doc === 'string' ? doc : JSON.stringify(doc));
 const parse = (type: string, doc: unknown): AttachedReport | undefined => parseAttachedReport(type, bytes(doc));
 const counts = (critical: number, high: number, medium: number, low: number, scanner?: string): ScanSummary =>
   scanner === undefined ? { critical, high, medium, low } : { critical, high, medium, low, scanner };
@@ -101,13 +109,18 @@ const sarifDoc = {
 const cdxSbom = {
   bomFormat: 'CycloneDX',
   specVersion: '1.5',
-  metadata: { tools: { components: [{ type: 'application', name: 'syft', version: '1.14.0' }] }, component: { name: 'shop/web' } },
+  metadata: {
+    tools: { components: [{ type: 'application', name: 'syft', version: '1.14.0' }] },
+    component: { name: 'shop/web' },
+  },
   components: [
     { name: 'openssl', version: '3.0.1', licenses: [{ license: { id: 'Apache-2.0' } }] },
     {
       name: 'app',
       licenses: [{ expression: '(MIT OR GPL-2.0-only WITH Classpath-exception-2.0)' }],
-      components: [{ name: 'left-pad', licenses: [{ license: { name: 'WTFPL License' } }], components: [{ name: ' deep ' }] }],
+      components: [
+        { name: 'left-pad', licenses: [{ license: { name: 'WTFPL License' } }], components: [{ name: ' deep ' }] },
+      ],
     },
     { name: 'openssl', version: '3.0.2', licenses: [{ license: { id: 'Apache-2.0' } }] },
   ],
@@ -176,11 +189,20 @@ test('isReportType: scanner, SARIF, SBOM and generic JSON / in-toto / DSSE types
 
 test('Trivy: counts per severity, each VulnerabilityID+PkgName once at its worst, UNKNOWN not counted', () => {
   assert.deepEqual(parse(TRIVY, trivyDoc), { kind: 'scan', scan: counts(3, 0, 1, 1, 'trivy 0.56.2') });
-  assert.deepEqual(parse('application/vnd.trivy.report+json', trivyDoc), { kind: 'scan', scan: counts(3, 0, 1, 1, 'trivy 0.56.2') });
+  assert.deepEqual(parse('application/vnd.trivy.report+json', trivyDoc), {
+    kind: 'scan',
+    scan: counts(3, 0, 1, 1, 'trivy 0.56.2'),
+  });
   // A clean image: Trivy omits Results altogether.
-  assert.deepEqual(parse(JSON_TYPE, { SchemaVersion: 2, ArtifactName: 'web' }), { kind: 'scan', scan: counts(0, 0, 0, 0, 'trivy') });
+  assert.deepEqual(parse(JSON_TYPE, { SchemaVersion: 2, ArtifactName: 'web' }), {
+    kind: 'scan',
+    scan: counts(0, 0, 0, 0, 'trivy'),
+  });
   // Under its own media type a report need not carry SchemaVersion; a generic type needs it.
-  assert.deepEqual(parse(TRIVY, { Results: [{ Vulnerabilities: [{ VulnerabilityID: 'X', Severity: 'HIGH' }] }] }), { kind: 'scan', scan: counts(0, 1, 0, 0, 'trivy') });
+  assert.deepEqual(parse(TRIVY, { Results: [{ Vulnerabilities: [{ VulnerabilityID: 'X', Severity: 'HIGH' }] }] }), {
+    kind: 'scan',
+    scan: counts(0, 1, 0, 0, 'trivy'),
+  });
   assert.equal(parse(JSON_TYPE, { Results: [] }), undefined);
 });
 
@@ -188,7 +210,11 @@ test('Grype: counts per severity, each match once, Negligible and Unknown not co
   assert.deepEqual(parse(GRYPE, grypeDoc), { kind: 'scan', scan: counts(1, 1, 1, 1, 'grype 0.82.0') });
   assert.deepEqual(parse(JSON_TYPE, grypeDoc), { kind: 'scan', scan: counts(1, 1, 1, 1, 'grype 0.82.0') });
   assert.deepEqual(parse(GRYPE, { matches: [] }), { kind: 'scan', scan: counts(0, 0, 0, 0, 'grype') });
-  assert.equal(parse(JSON_TYPE, { matches: [] }), undefined, 'a bare "matches" array is not enough under a generic type');
+  assert.equal(
+    parse(JSON_TYPE, { matches: [] }),
+    undefined,
+    'a bare "matches" array is not enough under a generic type',
+  );
 });
 
 test('SARIF: security-severity (CVSS) first, then severity tags, then the level; non-failures skipped', () => {
@@ -196,7 +222,10 @@ test('SARIF: security-severity (CVSS) first, then severity tags, then the level;
   assert.deepEqual(parse(SARIF, sarifDoc), { kind: 'scan', scan: counts(2, 4, 3, 2, 'Trivy 0.56.2') });
   assert.deepEqual(parse(JSON_TYPE, sarifDoc), { kind: 'scan', scan: counts(2, 4, 3, 2, 'Trivy 0.56.2') });
   // Under the SARIF media type neither version nor $schema is required; under a generic one, one of them is.
-  assert.deepEqual(parse(SARIF, { runs: [{ results: [{ level: 'error' }] }] }), { kind: 'scan', scan: counts(0, 1, 0, 0) });
+  assert.deepEqual(parse(SARIF, { runs: [{ results: [{ level: 'error' }] }] }), {
+    kind: 'scan',
+    scan: counts(0, 1, 0, 0),
+  });
   assert.equal(parse(JSON_TYPE, { runs: [] }), undefined);
 });
 
@@ -210,12 +239,22 @@ test('CycloneDX SBOM: nested component names and licences (id, name, split expre
     },
   });
   assert.equal(parse('application/vnd.cyclonedx+json; version=1.5', cdxSbom)?.kind, 'sbom');
-  assert.deepEqual(parse(CDX, { bomFormat: 'CycloneDX', specVersion: 'junk' }), { kind: 'sbom', sbom: { components: [], licenses: [], format: 'cyclonedx' } });
+  assert.deepEqual(parse(CDX, { bomFormat: 'CycloneDX', specVersion: 'junk' }), {
+    kind: 'sbom',
+    sbom: { components: [], licenses: [], format: 'cyclonedx' },
+  });
 });
 
 test('CycloneDX with rated vulnerabilities is also a scan: "both" with components, "scan" without; the worst rating counts', () => {
   const vulnerabilities = [
-    { id: 'CVE-1', ratings: [{ severity: 'medium', method: 'CVSSv2' }, { severity: 'critical', method: 'CVSSv31' }], affects: [{ ref: 'pkg:a' }] },
+    {
+      id: 'CVE-1',
+      ratings: [
+        { severity: 'medium', method: 'CVSSv2' },
+        { severity: 'critical', method: 'CVSSv31' },
+      ],
+      affects: [{ ref: 'pkg:a' }],
+    },
     { id: 'CVE-1', ratings: [{ severity: 'critical' }], affects: [{ ref: 'pkg:a' }] }, // listed twice: once
     { id: 'CVE-1', ratings: [{ severity: 'high' }], affects: [{ ref: 'pkg:b' }] }, // another package: a second finding
     { id: 'CVE-2', ratings: [{ method: 'CVSSv31', score: 7.5 }] }, // a score without a severity word
@@ -233,7 +272,10 @@ test('CycloneDX with rated vulnerabilities is also a scan: "both" with component
       format: 'cyclonedx-1.5',
     },
   });
-  assert.deepEqual(parse(JSON_TYPE, { bomFormat: 'CycloneDX', specVersion: '1.6', vulnerabilities }), { kind: 'scan', scan: counts(1, 2, 0, 1) });
+  assert.deepEqual(parse(JSON_TYPE, { bomFormat: 'CycloneDX', specVersion: '1.6', vulnerabilities }), {
+    kind: 'scan',
+    scan: counts(1, 2, 0, 1),
+  });
   // No ratings anywhere: only an SBOM (an empty vulnerability list does not claim a scan was run).
   assert.equal(parse(CDX, { ...cdxSbom, vulnerabilities: [] })?.kind, 'sbom');
   assert.equal(parse(CDX, { ...cdxSbom, vulnerabilities: [{ id: 'CVE-9' }] })?.kind, 'sbom');
@@ -244,7 +286,15 @@ test('SPDX 2.x: package names and licences, NOASSERTION/NONE skipped, expression
     kind: 'sbom',
     sbom: {
       components: ['busybox', 'java', 'openssl', 'zlib'],
-      licenses: ['Apache-2.0', 'BSD-3-Clause', 'Classpath-exception-2.0', 'GPL-2.0-only', 'LicenseRef-custom', 'MIT', 'Zlib'],
+      licenses: [
+        'Apache-2.0',
+        'BSD-3-Clause',
+        'Classpath-exception-2.0',
+        'GPL-2.0-only',
+        'LicenseRef-custom',
+        'MIT',
+        'Zlib',
+      ],
       format: 'spdx-2.3',
     },
   };
@@ -252,7 +302,10 @@ test('SPDX 2.x: package names and licences, NOASSERTION/NONE skipped, expression
   assert.deepEqual(parse('text/spdx+json', spdxDoc), want);
   assert.deepEqual(parse(JSON_TYPE, spdxDoc), want);
   // What the test harness attaches as an SBOM: a document with no packages is an empty SBOM.
-  assert.deepEqual(parse(SPDX, { spdxVersion: 'SPDX-2.3' }), { kind: 'sbom', sbom: { components: [], licenses: [], format: 'spdx-2.3' } });
+  assert.deepEqual(parse(SPDX, { spdxVersion: 'SPDX-2.3' }), {
+    kind: 'sbom',
+    sbom: { components: [], licenses: [], format: 'spdx-2.3' },
+  });
   assert.equal(parse(SPDX, { hoistTestArtifact: '0123abcd' }), undefined);
   assert.equal(parse(SPDX, { spdxVersion: 'SPDX-3.0' }), undefined);
 });
@@ -266,12 +319,24 @@ test('the content decides the format; the media type only decides whether it is 
 
 test('in-toto statements (v0.1 and v1): cosign vuln predicates wrapping Trivy or Grype, SPDX and CycloneDX predicates', () => {
   const vuln = 'https://cosign.sigstore.dev/attestation/vuln/v1';
-  const trivyVuln = statement(vuln, { scanner: { uri: 'pkg:github/aquasecurity/trivy@abc', version: '0.56.2', result: trivyDoc } });
+  const trivyVuln = statement(vuln, {
+    scanner: { uri: 'pkg:github/aquasecurity/trivy@abc', version: '0.56.2', result: trivyDoc },
+  });
   assert.deepEqual(parse(IN_TOTO, trivyVuln), { kind: 'scan', scan: counts(3, 0, 1, 1, 'trivy 0.56.2') });
-  const grypeVuln = statement(vuln, { scanner: { uri: 'pkg:github/anchore/grype', result: grypeDoc } }, 'https://in-toto.io/Statement/v1');
+  const grypeVuln = statement(
+    vuln,
+    { scanner: { uri: 'pkg:github/anchore/grype', result: grypeDoc } },
+    'https://in-toto.io/Statement/v1',
+  );
   assert.deepEqual(parse(JSON_TYPE, grypeVuln), { kind: 'scan', scan: counts(1, 1, 1, 1, 'grype 0.82.0') });
   // The predicate's scanner names a result that does not name itself.
-  const bare = statement(vuln, { scanner: { uri: 'pkg:github/example/scanner', version: '2', result: { runs: [{ results: [{ level: 'error' }] }], version: '2.1.0' } } });
+  const bare = statement(vuln, {
+    scanner: {
+      uri: 'pkg:github/example/scanner',
+      version: '2',
+      result: { runs: [{ results: [{ level: 'error' }] }], version: '2.1.0' },
+    },
+  });
   assert.deepEqual(parse(IN_TOTO, bare), { kind: 'scan', scan: counts(0, 1, 0, 0, 'pkg:github/example/scanner 2') });
   // A vuln predicate carries a scan, not an SBOM.
   assert.equal(parse(IN_TOTO, statement(vuln, { scanner: { result: spdxDoc } })), undefined);
@@ -280,16 +345,25 @@ test('in-toto statements (v0.1 and v1): cosign vuln predicates wrapping Trivy or
   assert.equal(parse(IN_TOTO, statement('https://spdx.dev/Document', spdxDoc))?.kind, 'sbom');
   assert.deepEqual(parse(IN_TOTO, statement('https://spdx.dev/Document/v2.3', spdxDoc)), parse(SPDX, spdxDoc));
   assert.deepEqual(parse(IN_TOTO, statement('https://cyclonedx.org/bom', cdxSbom)), parse(CDX, cdxSbom));
-  assert.equal(parse(IN_TOTO, statement('https://slsa.dev/provenance/v0.2', trivyDoc)), undefined, 'other predicates are not reports');
+  assert.equal(
+    parse(IN_TOTO, statement('https://slsa.dev/provenance/v0.2', trivyDoc)),
+    undefined,
+    'other predicates are not reports',
+  );
   assert.equal(parse(IN_TOTO, statement('https://spdx.dev/Document', null)), undefined);
-  assert.equal(parse(IN_TOTO, { ...statement('https://spdx.dev/Document', spdxDoc), _type: 'https://in-toto.io/Statement/v9' }), undefined);
+  assert.equal(
+    parse(IN_TOTO, { ...statement('https://spdx.dev/Document', spdxDoc), _type: 'https://in-toto.io/Statement/v9' }),
+    undefined,
+  );
 });
 
 test('DSSE envelopes around in-toto statements (cosign attestations), whatever the outer media type', () => {
   const sbom = envelope(statement('https://spdx.dev/Document', spdxDoc));
   assert.deepEqual(parse(DSSE, sbom), parse(SPDX, spdxDoc));
   assert.deepEqual(parse(JSON_TYPE, sbom), parse(SPDX, spdxDoc));
-  const scan = envelope(statement('https://cosign.sigstore.dev/attestation/vuln/v1', { scanner: { result: trivyDoc } }));
+  const scan = envelope(
+    statement('https://cosign.sigstore.dev/attestation/vuln/v1', { scanner: { result: trivyDoc } }),
+  );
   assert.deepEqual(parse(IN_TOTO, scan), { kind: 'scan', scan: counts(3, 0, 1, 1, 'trivy 0.56.2') });
   // URL-safe base64 decodes too.
   const urlSafe = { ...sbom, payload: sbom.payload.replaceAll('+', '-').replaceAll('/', '_').replaceAll('=', '') };
@@ -323,7 +397,10 @@ test('licences and components: trimmed, capped at 256 characters, de-duplicated,
   assert.deepEqual(report.sbom.licenses, ['MIT', 'mit']);
   assert.equal(report.sbom.format, 'spdx-2.2');
 
-  const many = Array.from({ length: MAX_ENTRIES + 500 }, (_, i) => ({ name: `pkg-${String(i).padStart(6, '0')}`, licenseDeclared: `LicenseRef-${i}` }));
+  const many = Array.from({ length: MAX_ENTRIES + 500 }, (_, i) => ({
+    name: `pkg-${String(i).padStart(6, '0')}`,
+    licenseDeclared: `LicenseRef-${i}`,
+  }));
   const big = parse(SPDX, { spdxVersion: 'SPDX-2.3', packages: [...many, ...many] });
   assert.ok(big?.kind === 'sbom');
   assert.equal(big.sbom.components.length, MAX_ENTRIES);
@@ -344,28 +421,88 @@ test('hostile input: bad JSON, wrong shapes, nulls and junk are refused or skipp
   assert.equal(parse(SPDX, { spdxVersion: 7 }), undefined);
 
   // Bad entries inside the lists are skipped; the good ones still count.
-  const junk = [null, 5, 'CVE', [], {}, { Severity: null }, { VulnerabilityID: 7, Severity: ['HIGH'] }, { __proto__: { Severity: 'CRITICAL' } }];
+  const junk = [
+    null,
+    5,
+    'CVE',
+    [],
+    {},
+    { Severity: null },
+    { VulnerabilityID: 7, Severity: ['HIGH'] },
+    { __proto__: { Severity: 'CRITICAL' } },
+  ];
   assert.deepEqual(
-    parse(TRIVY, { SchemaVersion: 2, Results: [null, 5, { Vulnerabilities: null }, { Vulnerabilities: 'x' }, { Vulnerabilities: [...junk, { VulnerabilityID: 'A', Severity: 'HIGH' }] }] }),
+    parse(TRIVY, {
+      SchemaVersion: 2,
+      Results: [
+        null,
+        5,
+        { Vulnerabilities: null },
+        { Vulnerabilities: 'x' },
+        { Vulnerabilities: [...junk, { VulnerabilityID: 'A', Severity: 'HIGH' }] },
+      ],
+    }),
     { kind: 'scan', scan: counts(0, 1, 0, 0, 'trivy') },
   );
-  assert.deepEqual(parse(GRYPE, { descriptor: null, source: {}, matches: [null, { vulnerability: null }, { vulnerability: { severity: 'High' } }, { vulnerability: { id: 1, severity: 3 } }] }), {
-    kind: 'scan',
-    scan: counts(0, 1, 0, 0, 'grype'),
-  });
+  assert.deepEqual(
+    parse(GRYPE, {
+      descriptor: null,
+      source: {},
+      matches: [
+        null,
+        { vulnerability: null },
+        { vulnerability: { severity: 'High' } },
+        { vulnerability: { id: 1, severity: 3 } },
+      ],
+    }),
+    {
+      kind: 'scan',
+      scan: counts(0, 1, 0, 0, 'grype'),
+    },
+  );
   // A bad index finds no rule; an unreadable score is ignored; a level that is not a string falls back to "warning".
-  assert.deepEqual(parse(SARIF, { version: '2.1.0', runs: [null, { tool: null, results: [null, 7, { ruleIndex: -1, level: 'error' }, { ruleIndex: 0.5, properties: { 'security-severity': 'Infinity' }, level: 7 }] }] }), {
-    kind: 'scan',
-    scan: counts(0, 1, 1, 0),
-  });
-  assert.deepEqual(parse(CDX, { bomFormat: 'CycloneDX', components: [null, 1, { name: 5, licenses: [null, { license: null }, { expression: 9 }] }, { components: 'x' }], vulnerabilities: null }), {
-    kind: 'sbom',
-    sbom: { components: [], licenses: [], format: 'cyclonedx' },
-  });
-  assert.deepEqual(parse(SPDX, { spdxVersion: 'SPDX-2.3', packages: [null, { name: null, licenseConcluded: {} }, { name: 'ok', licenseDeclared: '(((' }] }), {
-    kind: 'sbom',
-    sbom: { components: ['ok'], licenses: [], format: 'spdx-2.3' },
-  });
+  assert.deepEqual(
+    parse(SARIF, {
+      version: '2.1.0',
+      runs: [
+        null,
+        {
+          tool: null,
+          results: [
+            null,
+            7,
+            { ruleIndex: -1, level: 'error' },
+            { ruleIndex: 0.5, properties: { 'security-severity': 'Infinity' }, level: 7 },
+          ],
+        },
+      ],
+    }),
+    {
+      kind: 'scan',
+      scan: counts(0, 1, 1, 0),
+    },
+  );
+  assert.deepEqual(
+    parse(CDX, {
+      bomFormat: 'CycloneDX',
+      components: [null, 1, { name: 5, licenses: [null, { license: null }, { expression: 9 }] }, { components: 'x' }],
+      vulnerabilities: null,
+    }),
+    {
+      kind: 'sbom',
+      sbom: { components: [], licenses: [], format: 'cyclonedx' },
+    },
+  );
+  assert.deepEqual(
+    parse(SPDX, {
+      spdxVersion: 'SPDX-2.3',
+      packages: [null, { name: null, licenseConcluded: {} }, { name: 'ok', licenseDeclared: '(((' }],
+    }),
+    {
+      kind: 'sbom',
+      sbom: { components: ['ok'], licenses: [], format: 'spdx-2.3' },
+    },
+  );
   // Keys that only exist on Object.prototype are never read as fields.
   assert.equal(parse(JSON_TYPE, '{"__proto__": {"spdxVersion": "SPDX-2.3"}}'), undefined);
 });
@@ -374,14 +511,21 @@ test('hostile input: deep nesting, huge arrays and oversized documents', () => {
   // Components nested 100000 deep are walked without recursion.
   const levels = 100_000;
   const deep = `{"bomFormat":"CycloneDX","components":[${'{"name":"c","components":['.repeat(levels)}{"name":"bottom"}${']}'.repeat(levels)}]}`;
-  assert.deepEqual(parseAttachedReport(CDX, bytes(deep)), { kind: 'sbom', sbom: { components: ['bottom', 'c'], licenses: [], format: 'cyclonedx' } });
+  assert.deepEqual(parseAttachedReport(CDX, bytes(deep)), {
+    kind: 'sbom',
+    sbom: { components: ['bottom', 'c'], licenses: [], format: 'cyclonedx' },
+  });
   // Deeply nested junk where a report is expected.
   const depth = 200_000;
   assert.equal(parseAttachedReport(JSON_TYPE, bytes(`${'['.repeat(depth)}${']'.repeat(depth)}`)), undefined);
   const junkResults = `{"SchemaVersion":2,"Results":[${'['.repeat(depth)}${']'.repeat(depth)},{"Vulnerabilities":[{"VulnerabilityID":"A","Severity":"LOW"}]}]}`;
   assert.deepEqual(parseAttachedReport(TRIVY, bytes(junkResults)), { kind: 'scan', scan: counts(0, 0, 0, 1, 'trivy') });
   // A huge array of findings (just under 8 MiB) is counted.
-  const vulns = Array.from({ length: 120_000 }, (_, i) => ({ VulnerabilityID: `CVE-${i}`, PkgName: 'p', Severity: i % 2 === 0 ? 'LOW' : 'HIGH' }));
+  const vulns = Array.from({ length: 120_000 }, (_, i) => ({
+    VulnerabilityID: `CVE-${i}`,
+    PkgName: 'p',
+    Severity: i % 2 === 0 ? 'LOW' : 'HIGH',
+  }));
   const huge = bytes({ SchemaVersion: 2, Results: [{ Vulnerabilities: vulns }] });
   assert.ok(huge.byteLength > 6 * 1024 * 1024 && huge.byteLength <= MAX_REPORT_BYTES);
   assert.deepEqual(parseAttachedReport(TRIVY, huge), { kind: 'scan', scan: counts(0, 60_000, 0, 60_000, 'trivy') });
@@ -400,8 +544,50 @@ test('random junk in every format never throws and counts stay non-negative inte
     seed ^= seed << 5;
     return (seed >>> 0) % n;
   };
-  const keys = ['Results', 'Vulnerabilities', 'Severity', 'VulnerabilityID', 'matches', 'vulnerability', 'severity', 'runs', 'results', 'level', 'rules', 'properties', 'tags', 'security-severity', 'components', 'licenses', 'license', 'expression', 'name', 'id', 'packages', 'licenseDeclared', 'ratings', 'score', 'payload', 'predicate', 'scanner', 'result'];
-  const leaves: unknown[] = [null, 0, -1, 1e308, 'CRITICAL', 'High', '9.8', 'error', 'MIT AND (', '', true, 'x'.repeat(300)];
+  const keys = [
+    'Results',
+    'Vulnerabilities',
+    'Severity',
+    'VulnerabilityID',
+    'matches',
+    'vulnerability',
+    'severity',
+    'runs',
+    'results',
+    'level',
+    'rules',
+    'properties',
+    'tags',
+    'security-severity',
+    'components',
+    'licenses',
+    'license',
+    'expression',
+    'name',
+    'id',
+    'packages',
+    'licenseDeclared',
+    'ratings',
+    'score',
+    'payload',
+    'predicate',
+    'scanner',
+    'result',
+  ];
+  const leaves: unknown[] = [
+    null,
+    0,
+    -1,
+    1e308,
+    'CRITICAL',
+    'High',
+    '9.8',
+    'error',
+    'MIT AND (',
+    '',
+    true,
+    'x'.repeat(300),
+  ];
   const junk = (depth: number): unknown => {
     const r = rand(depth > 4 ? 2 : 4);
     if (r <= 1) return leaves[rand(leaves.length)];
@@ -412,7 +598,16 @@ test('random junk in every format never throws and counts stay non-negative inte
     (x) => [TRIVY, { SchemaVersion: 2, Results: [x, { Vulnerabilities: [x] }] }],
     (x) => [GRYPE, { descriptor: x, matches: [x, { vulnerability: x, artifact: x }] }],
     (x) => [SARIF, { version: '2.1.0', runs: [x, { tool: { driver: { name: x, rules: [x] } }, results: [x] }] }],
-    (x) => [CDX, { bomFormat: 'CycloneDX', specVersion: x, metadata: { tools: x }, components: [x], vulnerabilities: [x, { ratings: [x] }] }],
+    (x) => [
+      CDX,
+      {
+        bomFormat: 'CycloneDX',
+        specVersion: x,
+        metadata: { tools: x },
+        components: [x],
+        vulnerabilities: [x, { ratings: [x] }],
+      },
+    ],
     (x) => [SPDX, { spdxVersion: 'SPDX-2.3', packages: [x, { name: x, licenseDeclared: x }] }],
     (x) => [IN_TOTO, statement('https://cosign.sigstore.dev/attestation/vuln/v1', { scanner: x })],
     (x) => [DSSE, { payloadType: IN_TOTO, payload: Buffer.from(JSON.stringify(x) ?? '').toString('base64') }],
@@ -424,6 +619,7 @@ test('random junk in every format never throws and counts stay non-negative inte
     const [type, doc] = shell(junk(0));
     const report = parse(type, doc);
     if (report === undefined || report.kind === 'sbom') continue;
-    for (const n of [report.scan.critical, report.scan.high, report.scan.medium, report.scan.low]) assert.ok(Number.isInteger(n) && n >= 0, JSON.stringify(doc));
+    for (const n of [report.scan.critical, report.scan.high, report.scan.medium, report.scan.low])
+      assert.ok(Number.isInteger(n) && n >= 0, JSON.stringify(doc));
   }
 });

@@ -24,11 +24,17 @@ test('bearer tokens are fetched per scope set, cached, and shared by concurrent 
   const auth = new Authenticator('reg', { username: 'u', password: 'p' }, f.fetch);
   assert.equal(await auth.header(['repository:a:pull']), undefined, 'no header before a challenge');
   assert.equal(auth.unauthorized(challenge, ['repository:a:pull'], undefined), true);
-  const [h1, h2] = await Promise.all([auth.header(['repository:a:pull,push', 'repository:b:pull']), auth.header(['repository:a:pull,push', 'repository:b:pull'])]);
+  const [h1, h2] = await Promise.all([
+    auth.header(['repository:a:pull,push', 'repository:b:pull']),
+    auth.header(['repository:a:pull,push', 'repository:b:pull']),
+  ]);
   assert.equal(h1, 'Bearer t1');
   assert.equal(h2, 'Bearer t1');
   assert.equal(f.urls.length, 1);
-  assert.equal(f.urls[0], 'http://auth.test/token?service=reg&scope=repository%3Aa%3Apull%2Cpush&scope=repository%3Ab%3Apull');
+  assert.equal(
+    f.urls[0],
+    'http://auth.test/token?service=reg&scope=repository%3Aa%3Apull%2Cpush&scope=repository%3Ab%3Apull',
+  );
   assert.equal(f.headers[0]?.authorization, `Basic ${Buffer.from('u:p').toString('base64')}`);
   assert.equal(await auth.header(['repository:c:pull']), 'Bearer t2', 'another scope set, another token');
 });

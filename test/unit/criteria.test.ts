@@ -1,14 +1,36 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { celString, compileCriteria, describeCriterion, parseCriteria, parseCriterionFlag, regexProblem, type Criterion } from '../../src/automation/criteria.ts';
+import {
+  celString,
+  compileCriteria,
+  describeCriterion,
+  parseCriteria,
+  parseCriterionFlag,
+  regexProblem,
+  type Criterion,
+} from '../../src/automation/criteria.ts';
 import { InvalidInput } from '../../src/errors.ts';
 import { compileCondition } from '../../src/policy/condition.ts';
 import { policyVariables, type PolicyInput } from '../../src/policy/inputs.ts';
 
-const HOSTILE = ['a"b\\c', 'line\nbreak\r\ttab', 'nul\u0000del\u007f\u0085', '") || true || ("', '\\"', 'é😀\u2028', '${x}', "it's"];
+const HOSTILE = [
+  'a"b\\c',
+  'line\nbreak\r\ttab',
+  'nul\u0000del\u007f\u0085',
+  '") || true || ("',
+  '\\"',
+  'é😀\u2028',
+  '${x}',
+  "it's",
+];
 
 const base: PolicyInput = {
-  image: { repository: 'shop/web', tag: 'v1.2.3', digest: `sha256:${'a'.repeat(64)}`, labels: { team: 'shop', tier: 'web' } },
+  image: {
+    repository: 'shop/web',
+    tag: 'v1.2.3',
+    digest: `sha256:${'a'.repeat(64)}`,
+    labels: { team: 'shop', tier: 'web' },
+  },
   scan: { critical: 0, high: 2, medium: 5, low: 9 },
   sbom: { licenses: ['MIT', 'Apache-2.0'], components: ['openssl', 'zlib'] },
   signaturePresent: true,
@@ -28,7 +50,8 @@ function matches(criteria: Criterion[], input: PolicyInput = base): boolean {
 }
 
 function check(cases: Array<[Criterion, PolicyInput, boolean]>): void {
-  for (const [c, input, want] of cases) assert.equal(matches([c], input), want, `${compileCriteria([c])} on ${JSON.stringify(input.image)}`);
+  for (const [c, input, want] of cases)
+    assert.equal(matches([c], input), want, `${compileCriteria([c])} on ${JSON.stringify(input.image)}`);
 }
 
 const invalid = (pattern: RegExp, where?: string) => (e: unknown) => {
@@ -41,7 +64,10 @@ const invalid = (pattern: RegExp, where?: string) => (e: unknown) => {
 test('no criteria compile to true; criteria are parenthesised and ANDed', () => {
   assert.equal(compileCriteria([]), 'true');
   assert.equal(matches([]), true);
-  const both: Criterion[] = [{ field: 'tag', op: 'startsWith', value: 'v' }, { field: 'signature', op: 'present' }];
+  const both: Criterion[] = [
+    { field: 'tag', op: 'startsWith', value: 'v' },
+    { field: 'signature', op: 'present' },
+  ];
   assert.equal(compileCriteria(both), '(image.tag.startsWith("v")) && (signature.present)');
   assert.equal(matches(both), true);
   assert.equal(matches([...both, { field: 'tag', op: 'endsWith', value: '-rc' }]), false);
@@ -122,7 +148,14 @@ test('vulnerability comparisons, each true and false, and none matches without a
   const noScan: PolicyInput = { ...base, scan: null };
   const ops = ['<', '<=', '=', '!=', '>=', '>'] as const;
   // base has high = 2: [value that makes it true, value that makes it false]
-  const values: Record<(typeof ops)[number], [number, number]> = { '<': [3, 2], '<=': [2, 1], '=': [2, 3], '!=': [3, 2], '>=': [2, 3], '>': [1, 2] };
+  const values: Record<(typeof ops)[number], [number, number]> = {
+    '<': [3, 2],
+    '<=': [2, 1],
+    '=': [2, 3],
+    '!=': [3, 2],
+    '>=': [2, 3],
+    '>': [1, 2],
+  };
   for (const op of ops) {
     const [yes, no] = values[op];
     check([
@@ -132,7 +165,10 @@ test('vulnerability comparisons, each true and false, and none matches without a
       [{ field: 'vulnerabilities', severity: 'critical', op, value: 0 }, noScan, false],
     ]);
   }
-  assert.equal(compileCriteria([{ field: 'vulnerabilities', severity: 'critical', op: '<=', value: 0 }]), '(scan.present && scan.critical <= 0)');
+  assert.equal(
+    compileCriteria([{ field: 'vulnerabilities', severity: 'critical', op: '<=', value: 0 }]),
+    '(scan.present && scan.critical <= 0)',
+  );
   check([
     [{ field: 'vulnerabilities', severity: 'critical', op: '=', value: 0 }, base, true],
     [{ field: 'vulnerabilities', severity: 'medium', op: '<', value: 5 }, base, false],
@@ -164,13 +200,32 @@ test('a CEL criterion is one parenthesised expression: it cannot escape its pare
     [{ field: 'cel', expression: 'source.environment == "staging"' }, { ...base, source: 'staging' }, true],
     [{ field: 'cel', expression: 'source.environment == "staging"' }, base, false],
   ]);
-  const commented: Criterion[] = [{ field: 'cel', expression: 'true // always' }, { field: 'tag', op: 'equals', value: 'other' }];
+  const commented: Criterion[] = [
+    { field: 'cel', expression: 'true // always' },
+    { field: 'tag', op: 'equals', value: 'other' },
+  ];
   assert.equal(matches(commented), false);
   assert.throws(
-    () => parseCriteria([{ field: 'tag', op: 'equals', value: 'x' }, { field: 'cel', expression: 'true) || (true' }], 'criteria'),
+    () =>
+      parseCriteria(
+        [
+          { field: 'tag', op: 'equals', value: 'x' },
+          { field: 'cel', expression: 'true) || (true' },
+        ],
+        'criteria',
+      ),
     invalid(/^criteria\[1\]\.expression: line 1, column \d+/, 'criteria[1].expression'),
   );
-  assert.deepEqual(parseCriteria([{ field: 'cel', expression: ' true // ok ' }, { field: 'signature', op: 'present' }], 'c').length, 2);
+  assert.deepEqual(
+    parseCriteria(
+      [
+        { field: 'cel', expression: ' true // ok ' },
+        { field: 'signature', op: 'present' },
+      ],
+      'c',
+    ).length,
+    2,
+  );
 });
 
 test('parseCriteria returns clean criteria and names the entry and key of each problem', () => {
@@ -191,8 +246,16 @@ test('parseCriteria returns clean criteria and names the entry and key of each p
     [[null], /must be an object/, 'criteria[0]'],
     [[{ op: 'equals' }], /field: is required/, 'criteria[0].field'],
     [[{ field: 'size' }], /"size" is not one of tag, label, vulnerabilities/, 'criteria[0].field'],
-    [[good[0], good[1], { field: 'tag', op: 'like', value: 'v' }], /^criteria\[2\]\.op: "like" is not one of equals, startsWith, endsWith, contains, matches, oneOf, notOneOf$/, 'criteria[2].op'],
-    [[{ field: 'tag', op: 'oneOf', value: 'a,b' }], /value: is not a key of a tag criterion \(field, op, values\)/, 'criteria[0].value'],
+    [
+      [good[0], good[1], { field: 'tag', op: 'like', value: 'v' }],
+      /^criteria\[2\]\.op: "like" is not one of equals, startsWith, endsWith, contains, matches, oneOf, notOneOf$/,
+      'criteria[2].op',
+    ],
+    [
+      [{ field: 'tag', op: 'oneOf', value: 'a,b' }],
+      /value: is not a key of a tag criterion \(field, op, values\)/,
+      'criteria[0].value',
+    ],
     [[{ field: 'tag', op: 'equals' }], /value: is required/, 'criteria[0].value'],
     [[{ field: 'tag', op: 'equals', value: 3 }], /must be a string, not 3/, 'criteria[0].value'],
     [[{ field: 'tag', op: 'equals', value: '' }], /must not be empty/, 'criteria[0].value'],
@@ -201,24 +264,55 @@ test('parseCriteria returns clean criteria and names the entry and key of each p
     [[{ field: 'tag', op: 'oneOf', values: ['a', 7] }], /must be a string/, 'criteria[0].values[1]'],
     [[{ field: 'label', name: 'team', op: 'equals' }], /value: is required/, 'criteria[0].value'],
     [[{ field: 'label', name: 'team', op: 'present', value: 'x' }], /value: is not a key/, 'criteria[0].value'],
-    [[{ field: 'vulnerabilities', severity: 'severe', op: '<', value: 1 }], /"severe" is not one of critical, high, medium, low/, 'criteria[0].severity'],
-    [[{ field: 'vulnerabilities', severity: 'high', op: '==', value: 1 }], /"==" is not one of <, <=, =, !=, >=, >/, 'criteria[0].op'],
+    [
+      [{ field: 'vulnerabilities', severity: 'severe', op: '<', value: 1 }],
+      /"severe" is not one of critical, high, medium, low/,
+      'criteria[0].severity',
+    ],
+    [
+      [{ field: 'vulnerabilities', severity: 'high', op: '==', value: 1 }],
+      /"==" is not one of <, <=, =, !=, >=, >/,
+      'criteria[0].op',
+    ],
     [[{ field: 'vulnerabilities', severity: 'high', op: '<', value: -1 }], /whole number/, 'criteria[0].value'],
     [[{ field: 'vulnerabilities', severity: 'high', op: '<', value: 1.5 }], /whole number/, 'criteria[0].value'],
-    [[{ field: 'vulnerabilities', severity: 'high', op: '<', value: '3' }], /whole number ≥ 0, not "3"/, 'criteria[0].value'],
+    [
+      [{ field: 'vulnerabilities', severity: 'high', op: '<', value: '3' }],
+      /whole number ≥ 0, not "3"/,
+      'criteria[0].value',
+    ],
     [[{ field: 'signature', op: 'absent' }], /"absent" is not one of present/, 'criteria[0].op'],
     [[{ field: 'cel', expression: 'image.tagg == "x"' }], /line 1, column \d+: .*tagg/, 'criteria[0].expression'],
     [[{ field: 'cel', expression: 'scan.high + 1' }], /not a bool/, 'criteria[0].expression'],
     [[{ field: 'tag', op: 'matches', value: '(?<=v)1' }], /lookbehind/, 'criteria[0].value'],
     [[{ field: 'label', name: 'a', op: 'matches', value: '(a)\\1' }], /backreference/, 'criteria[0].value'],
     [Array.from({ length: 33 }, () => good[6]), /more than 32 criteria/, 'criteria'],
-    [Array.from({ length: 20 }, () => ({ field: 'tag', op: 'oneOf', values: Array.from({ length: 20 }, (_, i) => `value-${i}`) })), /do not compile.*longer than 4096/, 'criteria'],
+    [
+      Array.from({ length: 20 }, () => ({
+        field: 'tag',
+        op: 'oneOf',
+        values: Array.from({ length: 20 }, (_, i) => `value-${i}`),
+      })),
+      /do not compile.*longer than 4096/,
+      'criteria',
+    ],
   ];
-  for (const [input, pattern, where] of bad) assert.throws(() => parseCriteria(input, 'criteria'), invalid(pattern, where), JSON.stringify(input).slice(0, 200));
+  for (const [input, pattern, where] of bad)
+    assert.throws(() => parseCriteria(input, 'criteria'), invalid(pattern, where), JSON.stringify(input).slice(0, 200));
 });
 
 test('regular expressions must mean the same in RE2 (CEL) and in JavaScript', () => {
-  for (const ok of ['^v[0-9]+\\.[0-9]+$', '^(?:release|hotfix)-\\d+$', '^(?<major>\\d+)\\.', '[a-z\\-_]+', '\\x41\\.\\/', 'a{2,5}b{3}', '[\\]a]', '[^\\]a]', '\\s\\S\\w\\W\\bx\\B']) {
+  for (const ok of [
+    '^v[0-9]+\\.[0-9]+$',
+    '^(?:release|hotfix)-\\d+$',
+    '^(?<major>\\d+)\\.',
+    '[a-z\\-_]+',
+    '\\x41\\.\\/',
+    'a{2,5}b{3}',
+    '[\\]a]',
+    '[^\\]a]',
+    '\\s\\S\\w\\W\\bx\\B',
+  ]) {
     assert.equal(regexProblem(ok), undefined, ok);
   }
   const bad: Array<[string, RegExp]> = [
@@ -258,7 +352,10 @@ test('CLI flags parse to criteria', () => {
     ['TAG STARTSWITH v', { field: 'tag', op: 'startsWith', value: 'v' }],
     ['label team=shop', { field: 'label', name: 'team', op: 'equals', value: 'shop' }],
     ['label team != shop', { field: 'label', name: 'team', op: 'notEquals', value: 'shop' }],
-    ['label org.opencontainers.image.vendor=Acme Corp', { field: 'label', name: 'org.opencontainers.image.vendor', op: 'equals', value: 'Acme Corp' }],
+    [
+      'label org.opencontainers.image.vendor=Acme Corp',
+      { field: 'label', name: 'org.opencontainers.image.vendor', op: 'equals', value: 'Acme Corp' },
+    ],
     ['label team present', { field: 'label', name: 'team', op: 'present' }],
     ['label team absent', { field: 'label', name: 'team', op: 'absent' }],
     ['label team contains sh', { field: 'label', name: 'team', op: 'contains', value: 'sh' }],
@@ -274,7 +371,10 @@ test('CLI flags parse to criteria', () => {
     ['component absent log4j-core', { field: 'component', op: 'absent', name: 'log4j-core' }],
     ['component present openssl', { field: 'component', op: 'present', name: 'openssl' }],
     ['signature present', { field: 'signature', op: 'present' }],
-    ['cel source.environment == "staging" && scan.present', { field: 'cel', expression: 'source.environment == "staging" && scan.present' }],
+    [
+      'cel source.environment == "staging" && scan.present',
+      { field: 'cel', expression: 'source.environment == "staging" && scan.present' },
+    ],
   ];
   for (const [flag, want] of cases) {
     const c = parseCriterionFlag(flag, '--criterion');
@@ -285,8 +385,14 @@ test('CLI flags parse to criteria', () => {
 
 test('bad CLI flags are refused with the flag quoted', () => {
   const bad: Array<[string, RegExp]> = [
-    ['tag like v', /^--criterion: "tag like v": "like" tag operator is not one of equals, startsWith, .*; e\.g\. "tag startsWith v"/],
-    ['frobnicate x', /"frobnicate" criterion is not one of tag, label, license, component, signature, cel, critical, high, medium, low/],
+    [
+      'tag like v',
+      /^--criterion: "tag like v": "like" tag operator is not one of equals, startsWith, .*; e\.g\. "tag startsWith v"/,
+    ],
+    [
+      'frobnicate x',
+      /"frobnicate" criterion is not one of tag, label, license, component, signature, cel, critical, high, medium, low/,
+    ],
     ['', /a missing criterion/],
     ['tag startsWith', /"tag startsWith" \(value\): must not be empty/],
     ['tag oneOf a,,b', /values\[1\]\): must not be empty/],
@@ -302,7 +408,8 @@ test('bad CLI flags are refused with the flag quoted', () => {
     ['cel image.tagg == "x"', /\(expression\): line 1, column \d+: .*tagg/],
     ['cel', /\(expression\): must not be empty/],
   ];
-  for (const [flag, want] of bad) assert.throws(() => parseCriterionFlag(flag, '--criterion'), invalid(want, '--criterion'), flag);
+  for (const [flag, want] of bad)
+    assert.throws(() => parseCriterionFlag(flag, '--criterion'), invalid(want, '--criterion'), flag);
 });
 
 test('criteria read as short sentences', () => {
@@ -314,7 +421,10 @@ test('criteria read as short sentences', () => {
     [{ field: 'label', name: 'team', op: 'equals', value: 'shop' }, 'label team is shop'],
     [{ field: 'label', name: 'team', op: 'notEquals', value: 'shop' }, 'label team is not shop (or is absent)'],
     [{ field: 'label', name: 'team', op: 'absent' }, 'label team is absent'],
-    [{ field: 'vulnerabilities', severity: 'critical', op: '<=', value: 0 }, 'a scan report with critical vulnerabilities <= 0'],
+    [
+      { field: 'vulnerabilities', severity: 'critical', op: '<=', value: 0 },
+      'a scan report with critical vulnerabilities <= 0',
+    ],
     [{ field: 'license', op: 'oneOf', values: ['MIT', 'Apache-2.0'] }, 'every SBOM license is one of MIT, Apache-2.0'],
     [{ field: 'license', op: 'notOneOf', values: ['GPL-3.0'] }, 'no SBOM license is one of GPL-3.0'],
     [{ field: 'component', op: 'absent', name: 'log4j-core' }, 'the SBOM does not list component log4j-core'],

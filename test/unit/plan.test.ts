@@ -11,37 +11,91 @@ const d = (n: number, size: number, mediaType = 'application/vnd.oci.image.layer
 });
 
 function image(n: number, config: Descriptor, layers: Descriptor[], present = false): ManifestNode {
-  const parsed: ParsedManifest = { kind: 'image', mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers };
-  return { digest: d(n, 0).digest, mediaType: parsed.mediaType, size: 100, present, bytes: Buffer.from(`m${n}`), parsed, children: [], referrers: [] };
+  const parsed: ParsedManifest = {
+    kind: 'image',
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config,
+    layers,
+  };
+  return {
+    digest: d(n, 0).digest,
+    mediaType: parsed.mediaType,
+    size: 100,
+    present,
+    bytes: Buffer.from(`m${n}`),
+    parsed,
+    children: [],
+    referrers: [],
+  };
 }
 
 function index(n: number, children: ManifestNode[]): ManifestNode {
-  const parsed: ParsedManifest = { kind: 'index', mediaType: 'application/vnd.oci.image.index.v1+json', manifests: children.map((c) => d(Number.parseInt(c.digest.slice(7), 16), c.size)) };
-  return { digest: d(n, 0).digest, mediaType: parsed.mediaType, size: 100, present: false, bytes: Buffer.from(`i${n}`), parsed, children, referrers: [] };
+  const parsed: ParsedManifest = {
+    kind: 'index',
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: children.map((c) => d(Number.parseInt(c.digest.slice(7), 16), c.size)),
+  };
+  return {
+    digest: d(n, 0).digest,
+    mediaType: parsed.mediaType,
+    size: 100,
+    present: false,
+    bytes: Buffer.from(`i${n}`),
+    parsed,
+    children,
+    referrers: [],
+  };
 }
 
 test('blobs are planned once each, largest first; present blobs are skipped', () => {
   const shared = d(1, 500);
   const a = image(100, d(2, 10), [shared, d(3, 900)]);
   const b = image(101, d(4, 10), [shared, d(5, 50)]);
-  const plan = planCopy({ root: index(200, [a, b]), blobsPresent: new Set([d(5, 50).digest]), sameRegistry: false, tags: ['v1'] });
+  const plan = planCopy({
+    root: index(200, [a, b]),
+    blobsPresent: new Set([d(5, 50).digest]),
+    sameRegistry: false,
+    tags: ['v1'],
+  });
   assert.deepEqual(
     plan.blobs.map((s) => [s.descriptor.size, s.action]),
-    [[900, 'stream'], [500, 'stream'], [50, 'skip'], [10, 'stream'], [10, 'stream']],
+    [
+      [900, 'stream'],
+      [500, 'stream'],
+      [50, 'skip'],
+      [10, 'stream'],
+      [10, 'stream'],
+    ],
   );
   assert.equal(plan.blobs.filter((s) => s.descriptor.digest === shared.digest).length, 1);
   // Platform manifests in one parallel wave, the index after them; the tag is separate and last.
-  assert.deepEqual(plan.manifestWaves.map((w) => w.map((m) => m.bytes.toString())), [['m100', 'm101'], ['i200']]);
+  assert.deepEqual(
+    plan.manifestWaves.map((w) => w.map((m) => m.bytes.toString())),
+    [['m100', 'm101'], ['i200']],
+  );
   assert.deepEqual(plan.tags, ['v1']);
 });
 
 test('same-registry copies mount instead of streaming', () => {
-  const plan = planCopy({ root: image(100, d(2, 10), [d(3, 20)]), blobsPresent: new Set(), sameRegistry: true, tags: [] });
-  assert.deepEqual(plan.blobs.map((s) => s.action), ['mount', 'mount']);
+  const plan = planCopy({
+    root: image(100, d(2, 10), [d(3, 20)]),
+    blobsPresent: new Set(),
+    sameRegistry: true,
+    tags: [],
+  });
+  assert.deepEqual(
+    plan.blobs.map((s) => s.action),
+    ['mount', 'mount'],
+  );
 });
 
 test('a present root plans no blobs and no manifests, only its tags', () => {
-  const plan = planCopy({ root: image(100, d(2, 10), [d(3, 20)], true), blobsPresent: new Set(), sameRegistry: false, tags: ['prod'] });
+  const plan = planCopy({
+    root: image(100, d(2, 10), [d(3, 20)], true),
+    blobsPresent: new Set(),
+    sameRegistry: false,
+    tags: ['prod'],
+  });
   assert.deepEqual(plan.blobs, []);
   assert.deepEqual(plan.manifestWaves, []);
   assert.deepEqual(plan.tags, ['prod']);
@@ -57,8 +111,17 @@ test('referrers are pushed after their subject and linked when the target does n
   ];
   sbom.present = true;
   const plan = planCopy({ root, blobsPresent: new Set(), sameRegistry: false, tags: ['v1'] });
-  assert.deepEqual(plan.manifestWaves.map((w) => w.map((m) => m.bytes.toString())), [['m100'], ['m300']]);
-  assert.deepEqual(plan.referrerLinks.map((l) => [l.subject, l.descriptor.artifactType]), [[root.digest, 'sig']]);
+  assert.deepEqual(
+    plan.manifestWaves.map((w) => w.map((m) => m.bytes.toString())),
+    [['m100'], ['m300']],
+  );
+  assert.deepEqual(
+    plan.referrerLinks.map((l) => [l.subject, l.descriptor.artifactType]),
+    [[root.digest, 'sig']],
+  );
   // The SBOM is present: its blob is not planned; the signature's and the image's are.
-  assert.deepEqual(plan.blobs.map((s) => s.descriptor.size).sort((x, y) => x - y), [2, 10, 20, 30]);
+  assert.deepEqual(
+    plan.blobs.map((s) => s.descriptor.size).sort((x, y) => x - y),
+    [2, 10, 20, 30],
+  );
 });

@@ -6,7 +6,14 @@ import { policyVariables } from '../../src/policy/inputs.ts';
 import { VARIABLES } from '../../src/policy/variables.ts';
 
 const vars = policyVariables({
-  image: { repository: 'shop/web', tag: 'v1.2.3', digest: `sha256:${'a'.repeat(64)}`, labels: { team: 'shop' }, created: new Date('2026-11-01T00:00:00Z'), platforms: ['linux/amd64', 'linux/arm64'] },
+  image: {
+    repository: 'shop/web',
+    tag: 'v1.2.3',
+    digest: `sha256:${'a'.repeat(64)}`,
+    labels: { team: 'shop' },
+    created: new Date('2026-11-01T00:00:00Z'),
+    platforms: ['linux/amd64', 'linux/arm64'],
+  },
   build: { branch: 'main', commit: 'c0ffee', builder: 'ci-bot' },
   scan: { critical: 0, high: 2, medium: 5, low: 9 },
   sbom: { licenses: ['MIT', 'Apache-2.0'], components: ['openssl', 'zlib'] },
@@ -56,17 +63,31 @@ test('compile errors name the line and column', () => {
   assert.equal(types.ok, false);
   const notBool = compileCondition('scan.high + 1');
   assert.match(notBool.ok ? '' : notBool.error, /not a bool/);
-  assert.match((compileCondition('   ').ok ? '' : 'empty'), /empty/);
+  assert.match(compileCondition('   ').ok ? '' : 'empty', /empty/);
 });
 
 test('fail wins over pass, every condition is evaluated, no conditions allows, errors deny with the reason', () => {
   assert.deepEqual(evaluatePolicy({ pass: [], fail: [] }, vars), { allowed: true, reasons: [], conditions: [] });
-  const v = evaluatePolicy({ pass: ['scan.critical == 0', 'build.branch == "main"'], fail: ['scan.high > 1', 'image.tag == "latest"'] }, vars);
+  const v = evaluatePolicy(
+    { pass: ['scan.critical == 0', 'build.branch == "main"'], fail: ['scan.high > 1', 'image.tag == "latest"'] },
+    vars,
+  );
   assert.equal(v.allowed, false);
   assert.deepEqual(v.reasons, ['fail condition `scan.high > 1` is true']);
-  assert.deepEqual(v.conditions.map((c) => [c.kind, c.result]), [['pass', true], ['pass', true], ['fail', true], ['fail', false]]);
+  assert.deepEqual(
+    v.conditions.map((c) => [c.kind, c.result]),
+    [
+      ['pass', true],
+      ['pass', true],
+      ['fail', true],
+      ['fail', false],
+    ],
+  );
   const passFalse = evaluatePolicy({ pass: ['build.branch == "release"', 'scan.critical == 0'], fail: [] }, vars);
-  assert.deepEqual([passFalse.allowed, passFalse.reasons], [false, ['pass condition `build.branch == "release"` is false']]);
+  assert.deepEqual(
+    [passFalse.allowed, passFalse.reasons],
+    [false, ['pass condition `build.branch == "release"` is false']],
+  );
   const broken = evaluatePolicy({ pass: ['image.labels["missing"] == "x"'], fail: ['image.tagg == "x"'] }, vars);
   assert.equal(broken.allowed, false);
   assert.equal(broken.conditions.filter((c) => c.result === 'error').length, 2);

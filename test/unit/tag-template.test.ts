@@ -1,10 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renderTagTemplate, validateTagTemplate, SAMPLE_TAG_CONTEXT, type TagContext } from '../../src/automation/tag-template.ts';
+import {
+  renderTagTemplate,
+  validateTagTemplate,
+  SAMPLE_TAG_CONTEXT,
+  type TagContext,
+} from '../../src/automation/tag-template.ts';
 import { InvalidInput } from '../../src/errors.ts';
 
 const hex = `${'0123456789abcdef'.repeat(4)}`;
-const ctx: TagContext = { tag: 'v1.2.3', digest: `sha256:${hex}`, env: 'prod', app: 'shop', now: new Date('2026-03-05T07:08:09.012Z') };
+const ctx: TagContext = {
+  tag: 'v1.2.3',
+  digest: `sha256:${hex}`,
+  env: 'prod',
+  app: 'shop',
+  now: new Date('2026-03-05T07:08:09.012Z'),
+};
 
 const invalid = (pattern: RegExp, where?: string) => (e: unknown) => {
   assert.ok(e instanceof InvalidInput, String(e));
@@ -51,7 +62,11 @@ test('the braced placeholders render the tag, the digest, the time, the environm
 
 test('a rendering that is not a valid tag is refused, naming the template and the result', () => {
   const bad: Array<[string, Partial<TagContext>, RegExp]> = [
-    ['release/%n', {}, /^tag template "release\/%n" gives "release\/v1.2.3" for tag "v1.2.3", which is not a valid tag: "\/" is not allowed/],
+    [
+      'release/%n',
+      {},
+      /^tag template "release\/%n" gives "release\/v1.2.3" for tag "v1.2.3", which is not a valid tag: "\/" is not allowed/,
+    ],
     ['%n:latest', {}, /gives "v1.2.3:latest".*":" is not allowed/],
     ['a%%b', {}, /gives "a%b".*"%" is not allowed/],
     ['%n', { tag: '' }, /a tag cannot be empty/],
@@ -63,13 +78,26 @@ test('a rendering that is not a valid tag is refused, naming the template and th
     ['%Y', { now: new Date('nonsense') }, /not a valid date/],
     ['%q', {}, /unknown placeholder %q at character 1/],
   ];
-  for (const [template, change, want] of bad) assert.throws(() => renderTagTemplate(template, { ...ctx, ...change }), (e) => e instanceof InvalidInput && want.test(e.message), template);
+  for (const [template, change, want] of bad)
+    assert.throws(
+      () => renderTagTemplate(template, { ...ctx, ...change }),
+      (e) => e instanceof InvalidInput && want.test(e.message),
+      template,
+    );
   assert.equal(renderTagTemplate('x'.repeat(128), ctx).length, 128);
   assert.equal(renderTagTemplate('_%n', ctx), '_v1.2.3');
 });
 
 test('validateTagTemplate refuses unknown placeholders and templates that give a bad tag, saying what and where', () => {
-  for (const good of ['%n', '%n-%Y%m%d%H%M%S', '{app}-{env}-{shortDigest}', '{digest}', '%y.%j-%a%A%b%B%p%I%f', '{tag}_{timestamp}', 'stable']) {
+  for (const good of [
+    '%n',
+    '%n-%Y%m%d%H%M%S',
+    '{app}-{env}-{shortDigest}',
+    '{digest}',
+    '%y.%j-%a%A%b%B%p%I%f',
+    '{tag}_{timestamp}',
+    'stable',
+  ]) {
     assert.doesNotThrow(() => validateTagTemplate(good, 'rules[0].tagTemplate'), good);
   }
   const bad: Array<[string, RegExp]> = [
@@ -80,7 +108,10 @@ test('validateTagTemplate refuses unknown placeholders and templates that give a
     ['{constructor}', /unknown placeholder \{constructor\}/],
     ['{__proto__}', /unknown placeholder \{__proto__\}/],
     ['{tag', /"\{" at character 1 is not closed/],
-    ['release/%n', /gives "release\/v1\.2\.3" for tag v1\.2\.3, env staging, app web at 2027-09-29T13:14:15\.123Z, which is not a valid tag: "\/" is not allowed/],
+    [
+      'release/%n',
+      /gives "release\/v1\.2\.3" for tag v1\.2\.3, env staging, app web at 2027-09-29T13:14:15\.123Z, which is not a valid tag: "\/" is not allowed/,
+    ],
     ['%n:latest', /":" is not allowed/],
     ['100%%', /"%" is not allowed/],
     ['.%n', /cannot start with "\."/],
@@ -89,12 +120,20 @@ test('validateTagTemplate refuses unknown placeholders and templates that give a
     [`%A-%B-${'x'.repeat(110)}`, /130 characters long/],
     ['x'.repeat(1025), /longer than 1024 characters/],
   ];
-  for (const [template, want] of bad) assert.throws(() => validateTagTemplate(template, 'rules[0].tagTemplate'), invalid(want, 'rules[0].tagTemplate'), template);
+  for (const [template, want] of bad)
+    assert.throws(
+      () => validateTagTemplate(template, 'rules[0].tagTemplate'),
+      invalid(want, 'rules[0].tagTemplate'),
+      template,
+    );
 });
 
-test('validateTagTemplate renders with the rule\'s own environment and application when given', () => {
+test("validateTagTemplate renders with the rule's own environment and application when given", () => {
   assert.doesNotThrow(() => validateTagTemplate('{env}-%n', 'tagTemplate'));
-  assert.throws(() => validateTagTemplate('{env}-%n', 'tagTemplate', { env: 'eu/west' }), invalid(/env eu\/west.*"\/" is not allowed/, 'tagTemplate'));
+  assert.throws(
+    () => validateTagTemplate('{env}-%n', 'tagTemplate', { env: 'eu/west' }),
+    invalid(/env eu\/west.*"\/" is not allowed/, 'tagTemplate'),
+  );
   assert.equal(SAMPLE_TAG_CONTEXT.now.getUTCDay(), 3);
   assert.equal(SAMPLE_TAG_CONTEXT.now.getUTCMonth(), 8);
 });

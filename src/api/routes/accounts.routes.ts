@@ -6,8 +6,18 @@ import { SESSION_COOKIE } from '../session.ts';
 import { listUsers } from '../../store/accounts.repository.ts';
 
 import { ErrorSchema } from './schemas.ts';
-const User = Type.Object({ username: Type.String(), isAdmin: Type.Boolean(), email: Type.Union([Type.String(), Type.Null()]), createdAt: Type.String({ format: 'date-time' }) });
-const userView = (u: { username: string; isAdmin: boolean; email: string | null; createdAt: Date }) => ({ username: u.username, isAdmin: u.isAdmin, email: u.email, createdAt: u.createdAt.toISOString() });
+const User = Type.Object({
+  username: Type.String(),
+  isAdmin: Type.Boolean(),
+  email: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String({ format: 'date-time' }),
+});
+const userView = (u: { username: string; isAdmin: boolean; email: string | null; createdAt: Date }) => ({
+  username: u.username,
+  isAdmin: u.isAdmin,
+  email: u.email,
+  createdAt: u.createdAt.toISOString(),
+});
 const Token = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -26,28 +36,45 @@ export function accountRoutes(app: App, s: Services): void {
       schema: {
         summary: 'Sign in with a password; sets the session cookie and answers the CSRF token for mutating calls',
         tags: ['accounts'],
-        body: Type.Object({ username: Type.String({ maxLength: 64 }), password: Type.String({ maxLength: 1024 }) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ username: Type.String(), csrfToken: Type.String(), expiresAt: Type.String() }), 401: ErrorSchema, 429: ErrorSchema },
+        body: Type.Object(
+          { username: Type.String({ maxLength: 64 }), password: Type.String({ maxLength: 1024 }) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({ username: Type.String(), csrfToken: Type.String(), expiresAt: Type.String() }),
+          401: ErrorSchema,
+          429: ErrorSchema,
+        },
       },
     },
     async (req, reply) => {
       const user = await s.accounts.login(req.body.username, req.body.password, req.ip);
       const session = await s.accounts.createSession(user.id);
-      void reply.header('set-cookie', `${SESSION_COOKIE}=${session.secret}; HttpOnly; SameSite=Strict; Path=/; Expires=${session.expiresAt.toUTCString()}`);
+      void reply.header(
+        'set-cookie',
+        `${SESSION_COOKIE}=${session.secret}; HttpOnly; SameSite=Strict; Path=/; Expires=${session.expiresAt.toUTCString()}`,
+      );
       return { username: user.username, csrfToken: session.csrfToken, expiresAt: session.expiresAt.toISOString() };
     },
   );
 
-  app.post('/api/v1/logout', { config: { permission: AUTHENTICATED }, schema: { summary: 'End the browser session', tags: ['accounts'] } }, async (req, reply) => {
-    const secret = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`).exec(req.headers.cookie ?? '')?.[1];
-    if (secret) await s.accounts.endSession(decodeURIComponent(secret));
-    void reply.header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
-    return { status: 'signed out' };
-  });
+  app.post(
+    '/api/v1/logout',
+    { config: { permission: AUTHENTICATED }, schema: { summary: 'End the browser session', tags: ['accounts'] } },
+    async (req, reply) => {
+      const secret = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`).exec(req.headers.cookie ?? '')?.[1];
+      if (secret) await s.accounts.endSession(decodeURIComponent(secret));
+      void reply.header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
+      return { status: 'signed out' };
+    },
+  );
 
   app.get(
     '/api/v1/me',
-    { config: { permission: AUTHENTICATED }, schema: { summary: 'Who the caller is and their project roles', tags: ['accounts'] } },
+    {
+      config: { permission: AUTHENTICATED },
+      schema: { summary: 'Who the caller is and their project roles', tags: ['accounts'] },
+    },
     async (req) => {
       const id = req.identity!;
       return { username: id.username, isAdmin: id.isAdmin, memberships: id.memberships, via: id.via };
@@ -56,7 +83,14 @@ export function accountRoutes(app: App, s: Services): void {
 
   app.get(
     '/api/v1/users',
-    { config: { permission: ADMIN }, schema: { summary: 'List users', tags: ['accounts'], response: { 200: Type.Object({ items: Type.Array(User) }) } } },
+    {
+      config: { permission: ADMIN },
+      schema: {
+        summary: 'List users',
+        tags: ['accounts'],
+        response: { 200: Type.Object({ items: Type.Array(User) }) },
+      },
+    },
     async () => ({ items: (await listUsers(s.database.db)).map(userView) }),
   );
 
@@ -67,7 +101,15 @@ export function accountRoutes(app: App, s: Services): void {
       schema: {
         summary: 'Create a user',
         tags: ['accounts'],
-        body: Type.Object({ username: Type.String(), password: Type.String(), isAdmin: Type.Optional(Type.Boolean()), email: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 320 })])) }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            username: Type.String(),
+            password: Type.String(),
+            isAdmin: Type.Optional(Type.Boolean()),
+            email: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 320 })])),
+          },
+          { additionalProperties: false },
+        ),
         response: { 201: User, 400: ErrorSchema, 409: ErrorSchema },
       },
     },
@@ -85,7 +127,10 @@ export function accountRoutes(app: App, s: Services): void {
         summary: "Change a user's e-mail address (where approval requests go)",
         tags: ['accounts'],
         params: Type.Object({ username: Type.String() }),
-        body: Type.Object({ email: Type.Union([Type.Null(), Type.String({ maxLength: 320 })]) }, { additionalProperties: false }),
+        body: Type.Object(
+          { email: Type.Union([Type.Null(), Type.String({ maxLength: 320 })]) },
+          { additionalProperties: false },
+        ),
         response: { 200: User, 400: ErrorSchema, 404: ErrorSchema },
       },
     },
@@ -94,9 +139,23 @@ export function accountRoutes(app: App, s: Services): void {
 
   app.get(
     '/api/v1/tokens',
-    { config: { permission: AUTHENTICATED }, schema: { summary: "The caller's API tokens (never their secrets)", tags: ['tokens'], response: { 200: Type.Object({ items: Type.Array(Token) }) } } },
+    {
+      config: { permission: AUTHENTICATED },
+      schema: {
+        summary: "The caller's API tokens (never their secrets)",
+        tags: ['tokens'],
+        response: { 200: Type.Object({ items: Type.Array(Token) }) },
+      },
+    },
     async (req) => ({
-      items: (await s.accounts.listTokens(req.identity!.userId)).map((t) => ({ id: t.id, name: t.name, createdAt: t.createdAt.toISOString(), expiresAt: iso(t.expiresAt), revokedAt: iso(t.revokedAt), lastUsedAt: iso(t.lastUsedAt) })),
+      items: (await s.accounts.listTokens(req.identity!.userId)).map((t) => ({
+        id: t.id,
+        name: t.name,
+        createdAt: t.createdAt.toISOString(),
+        expiresAt: iso(t.expiresAt),
+        revokedAt: iso(t.revokedAt),
+        lastUsedAt: iso(t.lastUsedAt),
+      })),
     }),
   );
 
@@ -107,23 +166,50 @@ export function accountRoutes(app: App, s: Services): void {
       schema: {
         summary: 'Create an API token; its secret is in this answer only',
         tags: ['tokens'],
-        body: Type.Object({ name: Type.String(), expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })) }, { additionalProperties: false }),
-        response: { 201: Type.Object({ id: Type.String(), name: Type.String(), token: Type.String(), expiresAt: Type.Union([Type.String(), Type.Null()]) }), 400: ErrorSchema, 409: ErrorSchema },
+        body: Type.Object(
+          { name: Type.String(), expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })) },
+          { additionalProperties: false },
+        ),
+        response: {
+          201: Type.Object({
+            id: Type.String(),
+            name: Type.String(),
+            token: Type.String(),
+            expiresAt: Type.Union([Type.String(), Type.Null()]),
+          }),
+          400: ErrorSchema,
+          409: ErrorSchema,
+        },
       },
     },
     async (req, reply) => {
       const id = req.identity!;
-      const t = await s.accounts.createToken({ userId: id.userId, username: id.username, requestId: req.id }, req.body.name, req.body.expiresInDays);
+      const t = await s.accounts.createToken(
+        { userId: id.userId, username: id.username, requestId: req.id },
+        req.body.name,
+        req.body.expiresInDays,
+      );
       return reply.status(201).send({ id: t.id, name: t.name, token: t.token, expiresAt: iso(t.expiresAt) });
     },
   );
 
   app.delete(
     '/api/v1/tokens/:id',
-    { config: { permission: AUTHENTICATED }, schema: { summary: 'Revoke an API token', tags: ['tokens'], params: Type.Object({ id: Type.String() }), response: { 204: Type.Null(), 404: ErrorSchema } } },
+    {
+      config: { permission: AUTHENTICATED },
+      schema: {
+        summary: 'Revoke an API token',
+        tags: ['tokens'],
+        params: Type.Object({ id: Type.String() }),
+        response: { 204: Type.Null(), 404: ErrorSchema },
+      },
+    },
     async (req, reply) => {
       const id = req.identity!;
-      await s.accounts.revokeToken({ userId: id.userId, username: id.username, isAdmin: id.isAdmin, requestId: req.id }, req.params.id);
+      await s.accounts.revokeToken(
+        { userId: id.userId, username: id.username, isAdmin: id.isAdmin, requestId: req.id },
+        req.params.id,
+      );
       return reply.status(204).send(null);
     },
   );

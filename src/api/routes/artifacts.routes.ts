@@ -17,17 +17,55 @@ const Artifact = Type.Object({
   annotations: Type.Record(Type.String(), Type.String()),
   created: Type.Union([Type.String(), Type.Null()]),
   platforms: Type.Array(Type.String()),
-  referrers: Type.Array(Type.Object({ digest: Type.String(), mediaType: Type.String(), artifactType: Type.Union([Type.String(), Type.Null()]) })),
-  scan: Type.Union(
-    [Type.Object({ critical: Type.Integer(), high: Type.Integer(), medium: Type.Integer(), low: Type.Integer(), scanner: Type.Optional(Type.String()), digest: Type.String({ description: 'the referrer the report came from' }) }), Type.Null()],
-    { description: 'counts per severity from the attached vulnerability report (Trivy, Grype, SARIF, CycloneDX; also in-toto/DSSE-wrapped)' },
+  referrers: Type.Array(
+    Type.Object({
+      digest: Type.String(),
+      mediaType: Type.String(),
+      artifactType: Type.Union([Type.String(), Type.Null()]),
+    }),
   ),
-  sbom: Type.Union([Type.Object({ licenses: Type.Array(Type.String()), components: Type.Array(Type.String()), format: Type.String(), digest: Type.String() }), Type.Null()], { description: 'licenses and components from the attached SBOM (SPDX, CycloneDX)' }),
+  scan: Type.Union(
+    [
+      Type.Object({
+        critical: Type.Integer(),
+        high: Type.Integer(),
+        medium: Type.Integer(),
+        low: Type.Integer(),
+        scanner: Type.Optional(Type.String()),
+        digest: Type.String({ description: 'the referrer the report came from' }),
+      }),
+      Type.Null(),
+    ],
+    {
+      description:
+        'counts per severity from the attached vulnerability report (Trivy, Grype, SARIF, CycloneDX; also in-toto/DSSE-wrapped)',
+    },
+  ),
+  sbom: Type.Union(
+    [
+      Type.Object({
+        licenses: Type.Array(Type.String()),
+        components: Type.Array(Type.String()),
+        format: Type.String(),
+        digest: Type.String(),
+      }),
+      Type.Null(),
+    ],
+    { description: 'licenses and components from the attached SBOM (SPDX, CycloneDX)' },
+  ),
   quarantine: Type.Union([Type.Object({ reason: Type.String(), by: Type.String(), at: Type.String() }), Type.Null()]),
-  build: Type.Object({ branch: Type.Optional(Type.String()), commit: Type.Optional(Type.String()), builder: Type.Optional(Type.String()), ciUrl: Type.Optional(Type.String()), labels: Type.Optional(Type.Record(Type.String(), Type.String())) }),
+  build: Type.Object({
+    branch: Type.Optional(Type.String()),
+    commit: Type.Optional(Type.String()),
+    builder: Type.Optional(Type.String()),
+    ciUrl: Type.Optional(Type.String()),
+    labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+  }),
   registeredBy: Type.String(),
   registeredAt: Type.String(),
-  environments: Type.Array(Type.Object({ environment: Type.String(), tag: Type.Union([Type.String(), Type.Null()]), since: Type.String() })),
+  environments: Type.Array(
+    Type.Object({ environment: Type.String(), tag: Type.Union([Type.String(), Type.Null()]), since: Type.String() }),
+  ),
 });
 
 export function artifactRoutes(app: App, s: Services): void {
@@ -36,7 +74,8 @@ export function artifactRoutes(app: App, s: Services): void {
     {
       config: { permission: projectRole('owner', 'developer') },
       schema: {
-        summary: 'Register an image CI built: hoist reads its digest, platforms, labels and attachments from the registry',
+        summary:
+          'Register an image CI built: hoist reads its digest, platforms, labels and attachments from the registry',
         tags: ['artifacts'],
         params: PA,
         body: Type.Object(
@@ -63,13 +102,35 @@ export function artifactRoutes(app: App, s: Services): void {
     '/api/v1/projects/:project/applications/:app/artifacts',
     {
       config: { permission: PROJECT_READ },
-      schema: { summary: 'Artifacts of an application, newest first', tags: ['artifacts'], params: PA, querystring: Type.Object({ environment: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }, { additionalProperties: false }), response: { 200: Type.Object({ items: Type.Array(Artifact) }), ...errors } },
+      schema: {
+        summary: 'Artifacts of an application, newest first',
+        tags: ['artifacts'],
+        params: PA,
+        querystring: Type.Object(
+          {
+            environment: Type.Optional(Type.String()),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ items: Type.Array(Artifact) }), ...errors },
+      },
     },
-    async (req) => ({ items: await s.artifacts.list(req.params.project, req.params.app, req.query.environment, req.query.limit) }),
+    async (req) => ({
+      items: await s.artifacts.list(req.params.project, req.params.app, req.query.environment, req.query.limit),
+    }),
   );
   app.get(
     '/api/v1/projects/:project/applications/:app/artifacts/:digest',
-    { config: { permission: PROJECT_READ }, schema: { summary: 'One artifact and the environments it is in', tags: ['artifacts'], params: Type.Object({ project: Type.String(), app: Type.String(), digest: Type.String() }), response: { 200: Artifact, ...errors } } },
+    {
+      config: { permission: PROJECT_READ },
+      schema: {
+        summary: 'One artifact and the environments it is in',
+        tags: ['artifacts'],
+        params: Type.Object({ project: Type.String(), app: Type.String(), digest: Type.String() }),
+        response: { 200: Artifact, ...errors },
+      },
+    },
     async (req) => s.artifacts.get(req.params.project, req.params.app, req.params.digest),
   );
 }

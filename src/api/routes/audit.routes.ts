@@ -37,7 +37,9 @@ export function auditRoutes(app: App, s: Services): void {
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ items: Type.Array(Entry), nextCursor: Type.Union([Type.String(), Type.Null()]) }) },
+        response: {
+          200: Type.Object({ items: Type.Array(Entry), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+        },
       },
     },
     async (req) => {
@@ -52,13 +54,22 @@ export function auditRoutes(app: App, s: Services): void {
         ...(q.cursor !== undefined ? { after: q.cursor } : {}),
         limit,
       });
-      return { items: rows.map((r) => ({ ...r, at: r.at.toISOString() })), nextCursor: rows.length === limit ? (rows.at(-1)?.seq ?? null) : null };
+      return {
+        items: rows.map((r) => ({ ...r, at: r.at.toISOString() })),
+        nextCursor: rows.length === limit ? (rows.at(-1)?.seq ?? null) : null,
+      };
     },
   );
 
   app.post(
     '/api/v1/audit/verify',
-    { config: { permission: ADMIN }, schema: { summary: 'Recompute the hash chain; names the first edited, deleted or reordered row', tags: ['audit'] } },
+    {
+      config: { permission: ADMIN },
+      schema: {
+        summary: 'Recompute the hash chain; names the first edited, deleted or reordered row',
+        tags: ['audit'],
+      },
+    },
     async () => verifyAudit(s.database.db),
   );
 }

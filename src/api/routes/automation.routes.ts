@@ -15,12 +15,29 @@ const RuleBody = Type.Object(
   {
     name: Type.String({ maxLength: 63 }),
     // Null first: with type coercion on, a null tried against a string first would become "".
-    application: Type.Optional(Type.Union([Type.Null(), Type.String()], { description: 'only this application; all of the project when absent' })),
+    application: Type.Optional(
+      Type.Union([Type.Null(), Type.String()], {
+        description: 'only this application; all of the project when absent',
+      }),
+    ),
     from: Type.String({ description: 'source environment' }),
     to: Type.String({ description: 'target environment' }),
-    criteria: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 32, description: 'DTR-style criteria, all must match: {field: tag|label|vulnerabilities|license|component|signature|cel, op, value|values|name|severity|expression}' })),
-    cel: Type.Optional(Type.String({ maxLength: 4096, description: 'a CEL expression (instead of, or besides, criteria)' })),
-    tagTemplate: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 1024 })], { description: '%n (source tag), strftime %Y %m %d %H %M %S …, {tag} {digest} {shortDigest} {timestamp} {env} {app}' })),
+    criteria: Type.Optional(
+      Type.Array(Type.Unknown(), {
+        maxItems: 32,
+        description:
+          'DTR-style criteria, all must match: {field: tag|label|vulnerabilities|license|component|signature|cel, op, value|values|name|severity|expression}',
+      }),
+    ),
+    cel: Type.Optional(
+      Type.String({ maxLength: 4096, description: 'a CEL expression (instead of, or besides, criteria)' }),
+    ),
+    tagTemplate: Type.Optional(
+      Type.Union([Type.Null(), Type.String({ maxLength: 1024 })], {
+        description:
+          '%n (source tag), strftime %Y %m %d %H %M %S …, {tag} {digest} {shortDigest} {timestamp} {env} {app}',
+      }),
+    ),
     mode: Type.Optional(Mode),
     enabled: Type.Optional(Type.Boolean()),
   },
@@ -55,12 +72,33 @@ const PN = Type.Object({ project: Type.String(), name: Type.String() });
 const PAE = Type.Object({ project: Type.String(), app: Type.String(), env: Type.String() });
 
 export function automationRoutes(app: App, s: Services): void {
-  app.get('/api/v1/projects/:project/rules', { config: { permission: PROJECT_READ }, schema: { summary: "The project's auto-promotion rules", tags: ['automation'], params: P, response: { 200: Type.Object({ items: Type.Array(Rule) }), ...errors } } }, async (req) => ({
-    items: await s.rules.list(req.params.project),
-  }));
+  app.get(
+    '/api/v1/projects/:project/rules',
+    {
+      config: { permission: PROJECT_READ },
+      schema: {
+        summary: "The project's auto-promotion rules",
+        tags: ['automation'],
+        params: P,
+        response: { 200: Type.Object({ items: Type.Array(Rule) }), ...errors },
+      },
+    },
+    async (req) => ({
+      items: await s.rules.list(req.params.project),
+    }),
+  );
   app.post(
     '/api/v1/projects/:project/rules',
-    { config: { permission: OWNER }, schema: { summary: 'Add an auto-promotion rule; the answer shows the CEL its criteria compile to', tags: ['automation'], params: P, body: RuleBody, response: { 201: Rule, ...errors } } },
+    {
+      config: { permission: OWNER },
+      schema: {
+        summary: 'Add an auto-promotion rule; the answer shows the CEL its criteria compile to',
+        tags: ['automation'],
+        params: P,
+        body: RuleBody,
+        response: { 201: Rule, ...errors },
+      },
+    },
     async (req, reply) => reply.status(201).send(await s.rules.create(actorOf(req), req.params.project, req.body)),
   );
   app.post(
@@ -72,48 +110,123 @@ export function automationRoutes(app: App, s: Services): void {
         tags: ['automation'],
         params: P,
         body: RuleBody,
-        response: { 200: Type.Object({ expression: Type.String(), artifacts: Type.Array(Type.Object({ application: Type.String(), digest: Type.String(), tag: Type.Union([Type.String(), Type.Null()]), matches: Type.Boolean(), error: Type.Optional(Type.String()) })) }), ...errors },
+        response: {
+          200: Type.Object({
+            expression: Type.String(),
+            artifacts: Type.Array(
+              Type.Object({
+                application: Type.String(),
+                digest: Type.String(),
+                tag: Type.Union([Type.String(), Type.Null()]),
+                matches: Type.Boolean(),
+                error: Type.Optional(Type.String()),
+              }),
+            ),
+          }),
+          ...errors,
+        },
       },
     },
     async (req) => s.rules.dryRun(req.params.project, req.body),
   );
-  app.get('/api/v1/projects/:project/rules/:name', { config: { permission: PROJECT_READ }, schema: { summary: 'One rule', tags: ['automation'], params: PN, response: { 200: Rule, ...errors } } }, async (req) => s.rules.get(req.params.project, req.params.name));
-  app.delete('/api/v1/projects/:project/rules/:name', { config: { permission: OWNER }, schema: { summary: 'Remove a rule', tags: ['automation'], params: PN, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
-    await s.rules.remove(actorOf(req), req.params.project, req.params.name);
-    return reply.status(204).send(null);
-  });
+  app.get(
+    '/api/v1/projects/:project/rules/:name',
+    {
+      config: { permission: PROJECT_READ },
+      schema: { summary: 'One rule', tags: ['automation'], params: PN, response: { 200: Rule, ...errors } },
+    },
+    async (req) => s.rules.get(req.params.project, req.params.name),
+  );
+  app.delete(
+    '/api/v1/projects/:project/rules/:name',
+    {
+      config: { permission: OWNER },
+      schema: { summary: 'Remove a rule', tags: ['automation'], params: PN, response: { 204: Type.Null(), ...errors } },
+    },
+    async (req, reply) => {
+      await s.rules.remove(actorOf(req), req.params.project, req.params.name);
+      return reply.status(204).send(null);
+    },
+  );
 
-  app.get('/api/v1/projects/:project/bindings', { config: { permission: PROJECT_READ }, schema: { summary: 'How each application’s version is chosen per environment (track-latest or pin), and what it holds now', tags: ['automation'], params: P, response: { 200: Type.Object({ items: Type.Array(Binding) }), ...errors } } }, async (req) => ({
-    items: await s.bindings.list(req.params.project),
-  }));
+  app.get(
+    '/api/v1/projects/:project/bindings',
+    {
+      config: { permission: PROJECT_READ },
+      schema: {
+        summary:
+          'How each application’s version is chosen per environment (track-latest or pin), and what it holds now',
+        tags: ['automation'],
+        params: P,
+        response: { 200: Type.Object({ items: Type.Array(Binding) }), ...errors },
+      },
+    },
+    async (req) => ({
+      items: await s.bindings.list(req.params.project),
+    }),
+  );
   app.put(
     '/api/v1/projects/:project/applications/:app/bindings/:env',
     {
       config: { permission: projectRole('owner', 'promoter') },
       schema: {
-        summary: 'Bind an environment to track the latest good upstream build, or pin it to a digest (a pin change opens a promotion with approvals)',
+        summary:
+          'Bind an environment to track the latest good upstream build, or pin it to a digest (a pin change opens a promotion with approvals)',
         tags: ['automation'],
         params: PAE,
         body: Type.Union([
           Type.Object({ mode: Type.Literal('track-latest') }, { additionalProperties: false }),
-          Type.Object({ mode: Type.Literal('pin'), digest: Type.String({ maxLength: 200, description: 'sha256: followed by 64 lower-case hex digits' }), comment: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false }),
+          Type.Object(
+            {
+              mode: Type.Literal('pin'),
+              digest: Type.String({ maxLength: 200, description: 'sha256: followed by 64 lower-case hex digits' }),
+              comment: Type.Optional(Type.String({ maxLength: 2000 })),
+            },
+            { additionalProperties: false },
+          ),
         ]),
-        response: { 200: Type.Object({ binding: Binding, promotion: Type.Union([Type.Object({ id: Type.String() }, { additionalProperties: true }), Type.Null()]) }), ...errors },
+        response: {
+          200: Type.Object({
+            binding: Binding,
+            promotion: Type.Union([Type.Object({ id: Type.String() }, { additionalProperties: true }), Type.Null()]),
+          }),
+          ...errors,
+        },
       },
     },
-    async (req) => s.bindings.set({ ...actorOf(req), isAdmin: req.identity?.isAdmin ?? false }, req.params.project, req.params.app, req.params.env, req.body),
+    async (req) =>
+      s.bindings.set(
+        { ...actorOf(req), isAdmin: req.identity?.isAdmin ?? false },
+        req.params.project,
+        req.params.app,
+        req.params.env,
+        req.body,
+      ),
   );
-  app.delete('/api/v1/projects/:project/applications/:app/bindings/:env', { config: { permission: projectRole('owner', 'promoter') }, schema: { summary: 'Remove a binding (back to manual promotions)', tags: ['automation'], params: PAE, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
-    await s.bindings.remove(actorOf(req), req.params.project, req.params.app, req.params.env);
-    return reply.status(204).send(null);
-  });
+  app.delete(
+    '/api/v1/projects/:project/applications/:app/bindings/:env',
+    {
+      config: { permission: projectRole('owner', 'promoter') },
+      schema: {
+        summary: 'Remove a binding (back to manual promotions)',
+        tags: ['automation'],
+        params: PAE,
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (req, reply) => {
+      await s.bindings.remove(actorOf(req), req.params.project, req.params.app, req.params.env);
+      return reply.status(204).send(null);
+    },
+  );
 
   app.put(
     '/api/v1/projects/:project/environments/:env/windows',
     {
       config: { permission: OWNER },
       schema: {
-        summary: 'Set the promotion windows of an environment (empty: always open); outside them automation waits in QUEUED and manual requests are refused unless an admin overrides',
+        summary:
+          'Set the promotion windows of an environment (empty: always open); outside them automation waits in QUEUED and manual requests are refused unless an admin overrides',
         tags: ['automation'],
         params: Type.Object({ project: Type.String(), env: Type.String() }),
         body: Type.Object({ windows: Type.Array(Window, { maxItems: 20 }) }, { additionalProperties: false }),
@@ -123,12 +236,28 @@ export function automationRoutes(app: App, s: Services): void {
     async (req) => {
       const env = await s.environments.get(req.params.project, req.params.env);
       const { name, ...rest } = env;
-      const updated = await s.environments.put(actorOf(req), req.params.project, { ...rest, name, windows: req.body.windows }, 'upsert');
+      const updated = await s.environments.put(
+        actorOf(req),
+        req.params.project,
+        { ...rest, name, windows: req.body.windows },
+        'upsert',
+      );
       return { windows: updated.windows };
     },
   );
 
-  app.get('/api/v1/quarantine', { config: { permission: AUTHENTICATED }, schema: { summary: 'Quarantined digests', tags: ['automation'], response: { 200: Type.Object({ items: Type.Array(Quarantined) }) } } }, async () => ({ items: await s.quarantine.list() }));
+  app.get(
+    '/api/v1/quarantine',
+    {
+      config: { permission: AUTHENTICATED },
+      schema: {
+        summary: 'Quarantined digests',
+        tags: ['automation'],
+        response: { 200: Type.Object({ items: Type.Array(Quarantined) }) },
+      },
+    },
+    async () => ({ items: await s.quarantine.list() }),
+  );
   app.post(
     '/api/v1/quarantine',
     {
@@ -136,15 +265,28 @@ export function automationRoutes(app: App, s: Services): void {
       schema: {
         summary: 'Quarantine a digest: no further promotion anywhere; open requests for it are rejected',
         tags: ['automation'],
-        body: Type.Object({ digest: Type.String({ maxLength: 200 }), reason: Type.String({ maxLength: 2000 }) }, { additionalProperties: false }),
+        body: Type.Object(
+          { digest: Type.String({ maxLength: 200 }), reason: Type.String({ maxLength: 2000 }) },
+          { additionalProperties: false },
+        ),
         response: { 201: Type.Object({ quarantine: Quarantined, rejected: Type.Integer() }), ...errors },
       },
     },
-    async (req, reply) => reply.status(201).send(await s.quarantine.add(actorOf(req), req.body.digest, req.body.reason)),
+    async (req, reply) =>
+      reply.status(201).send(await s.quarantine.add(actorOf(req), req.body.digest, req.body.reason)),
   );
   app.delete(
     '/api/v1/quarantine/:digest',
-    { config: { permission: ADMIN }, schema: { summary: 'Lift a quarantine (audited)', tags: ['automation'], params: Type.Object({ digest: Type.String() }), querystring: Type.Object({ comment: Type.Optional(Type.String({ maxLength: 2000 })) }), response: { 204: Type.Null(), ...errors } } },
+    {
+      config: { permission: ADMIN },
+      schema: {
+        summary: 'Lift a quarantine (audited)',
+        tags: ['automation'],
+        params: Type.Object({ digest: Type.String() }),
+        querystring: Type.Object({ comment: Type.Optional(Type.String({ maxLength: 2000 })) }),
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
     async (req, reply) => {
       await s.quarantine.lift(actorOf(req), req.params.digest, req.query.comment);
       return reply.status(204).send(null);

@@ -7,9 +7,15 @@ import { errors } from './schemas.ts';
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 export const Window = Type.Object(
   {
-    days: Type.Array(Type.Unsafe<(typeof DAYS)[number]>({ type: 'string', enum: [...DAYS] }), { minItems: 1, maxItems: 7 }),
+    days: Type.Array(Type.Unsafe<(typeof DAYS)[number]>({ type: 'string', enum: [...DAYS] }), {
+      minItems: 1,
+      maxItems: 7,
+    }),
     start: Type.String({ pattern: '^[0-2][0-9]:[0-5][0-9]$', description: 'HH:MM' }),
-    end: Type.String({ pattern: '^[0-2][0-9]:[0-5][0-9]$', description: 'HH:MM; before start for a window over midnight' }),
+    end: Type.String({
+      pattern: '^[0-2][0-9]:[0-5][0-9]$',
+      description: 'HH:MM; before start for a window over midnight',
+    }),
     timeZone: Type.String({ description: 'IANA time zone, e.g. Europe/Berlin' }),
   },
   { additionalProperties: false },
@@ -24,8 +30,17 @@ const EnvBody = Type.Object(
     immutableTags: Type.Optional(Type.Boolean()),
     allowTagMove: Type.Optional(Type.Boolean()),
     protected: Type.Optional(Type.Boolean()),
-    soakSeconds: Type.Optional(Type.Integer({ minimum: 0, description: 'an artifact may leave this environment only after it has been here this long' })),
-    windows: Type.Optional(Type.Union([Type.Array(Window, { maxItems: 20 }), Type.Null()], { description: 'when promotions may enter; none: always' })),
+    soakSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description: 'an artifact may leave this environment only after it has been here this long',
+      }),
+    ),
+    windows: Type.Optional(
+      Type.Union([Type.Array(Window, { maxItems: 20 }), Type.Null()], {
+        description: 'when promotions may enter; none: always',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -48,27 +63,87 @@ const PE = Type.Object({ project: Type.String(), env: Type.String() });
 const OWNER = projectRole('owner');
 
 export function environmentRoutes(app: App, s: Services): void {
-  app.get('/api/v1/projects/:project/environments', { config: { permission: PROJECT_READ }, schema: { summary: 'Environments in pipeline order', tags: ['environments'], params: P, response: { 200: Type.Object({ items: Type.Array(Env) }), ...errors } } }, async (req) => ({
-    items: await s.environments.list(req.params.project),
-  }));
-  app.get('/api/v1/projects/:project/environments/:env', { config: { permission: PROJECT_READ }, schema: { summary: 'One environment', tags: ['environments'], params: PE, response: { 200: Env, ...errors } } }, async (req) =>
-    s.environments.get(req.params.project, req.params.env),
+  app.get(
+    '/api/v1/projects/:project/environments',
+    {
+      config: { permission: PROJECT_READ },
+      schema: {
+        summary: 'Environments in pipeline order',
+        tags: ['environments'],
+        params: P,
+        response: { 200: Type.Object({ items: Type.Array(Env) }), ...errors },
+      },
+    },
+    async (req) => ({
+      items: await s.environments.list(req.params.project),
+    }),
+  );
+  app.get(
+    '/api/v1/projects/:project/environments/:env',
+    {
+      config: { permission: PROJECT_READ },
+      schema: { summary: 'One environment', tags: ['environments'], params: PE, response: { 200: Env, ...errors } },
+    },
+    async (req) => s.environments.get(req.params.project, req.params.env),
   );
   app.put(
     '/api/v1/projects/:project/environments/:env',
-    { config: { permission: OWNER }, schema: { summary: 'Create or update an environment', tags: ['environments'], params: PE, body: EnvBody, response: { 200: Env, ...errors } } },
-    async (req) => s.environments.put(actorOf(req), req.params.project, { name: req.params.env, ...req.body }, 'upsert'),
+    {
+      config: { permission: OWNER },
+      schema: {
+        summary: 'Create or update an environment',
+        tags: ['environments'],
+        params: PE,
+        body: EnvBody,
+        response: { 200: Env, ...errors },
+      },
+    },
+    async (req) =>
+      s.environments.put(actorOf(req), req.params.project, { name: req.params.env, ...req.body }, 'upsert'),
   );
-  app.delete('/api/v1/projects/:project/environments/:env', { config: { permission: OWNER }, schema: { summary: 'Delete an environment', tags: ['environments'], params: PE, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
-    await s.environments.remove(actorOf(req), req.params.project, req.params.env);
-    return reply.status(204).send(null);
-  });
-  app.get('/api/v1/projects/:project/pipeline', { config: { permission: PROJECT_READ }, schema: { summary: 'Allowed promotion edges', tags: ['environments'], params: P, response: { 200: Type.Object({ edges: Type.Array(Edge) }), ...errors } } }, async (req) => ({
-    edges: await s.environments.pipeline(req.params.project),
-  }));
+  app.delete(
+    '/api/v1/projects/:project/environments/:env',
+    {
+      config: { permission: OWNER },
+      schema: {
+        summary: 'Delete an environment',
+        tags: ['environments'],
+        params: PE,
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (req, reply) => {
+      await s.environments.remove(actorOf(req), req.params.project, req.params.env);
+      return reply.status(204).send(null);
+    },
+  );
+  app.get(
+    '/api/v1/projects/:project/pipeline',
+    {
+      config: { permission: PROJECT_READ },
+      schema: {
+        summary: 'Allowed promotion edges',
+        tags: ['environments'],
+        params: P,
+        response: { 200: Type.Object({ edges: Type.Array(Edge) }), ...errors },
+      },
+    },
+    async (req) => ({
+      edges: await s.environments.pipeline(req.params.project),
+    }),
+  );
   app.put(
     '/api/v1/projects/:project/pipeline',
-    { config: { permission: OWNER }, schema: { summary: 'Replace the promotion edges', tags: ['environments'], params: P, body: Type.Object({ edges: Type.Array(Edge) }, { additionalProperties: false }), response: { 200: Type.Object({ edges: Type.Array(Edge) }), ...errors } } },
+    {
+      config: { permission: OWNER },
+      schema: {
+        summary: 'Replace the promotion edges',
+        tags: ['environments'],
+        params: P,
+        body: Type.Object({ edges: Type.Array(Edge) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ edges: Type.Array(Edge) }), ...errors },
+      },
+    },
     async (req) => ({ edges: await s.environments.setPipeline(actorOf(req), req.params.project, req.body.edges) }),
   );
 }

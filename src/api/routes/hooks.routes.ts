@@ -4,23 +4,49 @@
  * the repositories the poller watches for registries that send no events.
  */
 import { Type } from '@fastify/type-provider-typebox';
-import { parseDistributionEvents, parseGenericEvent, parseHarborEvent, type PushEvent } from '../../automation/push-events.ts';
+import {
+  parseDistributionEvents,
+  parseGenericEvent,
+  parseHarborEvent,
+  type PushEvent,
+} from '../../automation/push-events.ts';
 import { InvalidInput } from '../../errors.ts';
 import { HOOK_KINDS, type HookKind } from '../../service/intake.service.ts';
 import { actorOf, type App, type Services } from '../context.ts';
 import { ADMIN, AUTHENTICATED, HOOK } from '../permissions.ts';
 import { errors } from './schemas.ts';
 
-const EVENT_TYPES = ['application/vnd.docker.distribution.events.v1+json', 'application/vnd.docker.distribution.events.v2+json', 'application/cloudevents+json'];
-const Received = Type.Object({ received: Type.Integer(), accepted: Type.Integer({ description: 'new events recorded' }), duplicates: Type.Integer({ description: 'events seen before (by id), ignored' }) });
+const EVENT_TYPES = [
+  'application/vnd.docker.distribution.events.v1+json',
+  'application/vnd.docker.distribution.events.v2+json',
+  'application/cloudevents+json',
+];
+const Received = Type.Object({
+  received: Type.Integer(),
+  accepted: Type.Integer({ description: 'new events recorded' }),
+  duplicates: Type.Integer({ description: 'events seen before (by id), ignored' }),
+});
 const HookBody = Type.Unknown({ description: 'the event body as the registry sends it' });
-const PARSERS: Record<HookKind, (body: unknown) => PushEvent[]> = { distribution: parseDistributionEvents, harbor: parseHarborEvent, generic: parseGenericEvent };
+const PARSERS: Record<HookKind, (body: unknown) => PushEvent[]> = {
+  distribution: parseDistributionEvents,
+  harbor: parseHarborEvent,
+  generic: parseGenericEvent,
+};
 const SUMMARIES: Record<HookKind, string> = {
-  distribution: 'CNCF distribution notifications (events v1/v2): push events of manifests; pulls are ignored; duplicates (by event id) too',
+  distribution:
+    'CNCF distribution notifications (events v1/v2): push events of manifests; pulls are ignored; duplicates (by event id) too',
   harbor: 'Harbor webhooks: PUSH_ARTIFACT (classic and CloudEvents forms); other types are ignored',
   generic: 'A generic push event: {repository, tag, digest[, id]} or an array of them',
 };
-const CheckResult = Type.Object({ tags: Type.Integer(), added: Type.Array(Type.String()), moved: Type.Array(Type.String()), removed: Type.Array(Type.String()), requests: Type.Integer(), seconds: Type.Number(), error: Type.Optional(Type.String()) });
+const CheckResult = Type.Object({
+  tags: Type.Integer(),
+  added: Type.Array(Type.String()),
+  moved: Type.Array(Type.String()),
+  removed: Type.Array(Type.String()),
+  requests: Type.Integer(),
+  seconds: Type.Number(),
+  error: Type.Optional(Type.String()),
+});
 const Watch = Type.Object({
   id: Type.String(),
   registry: Type.String(),
@@ -81,11 +107,18 @@ export function hookRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
-        summary: "Set the secret a registry sends with its push events of this kind (hoist makes one up, answered once, when none is given)",
+        summary:
+          'Set the secret a registry sends with its push events of this kind (hoist makes one up, answered once, when none is given)',
         tags: ['events'],
         params: Type.Object({ name: Type.String(), kind: Type.Union(HOOK_KINDS.map((k) => Type.Literal(k))) }),
-        body: Type.Object({ secret: Type.Optional(Type.String({ minLength: 16, maxLength: 256 })) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ registry: Type.String(), kind: Type.String(), secret: Type.Optional(Type.String()) }), ...errors },
+        body: Type.Object(
+          { secret: Type.Optional(Type.String({ minLength: 16, maxLength: 256 })) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({ registry: Type.String(), kind: Type.String(), secret: Type.Optional(Type.String()) }),
+          ...errors,
+        },
       },
     },
     async (req) => s.intake.setSecret(actorOf(req), req.params.name, req.params.kind, req.body.secret),
@@ -93,28 +126,67 @@ export function hookRoutes(app: App, s: Services): void {
 
   app.get(
     '/api/v1/events',
-    { config: { permission: AUTHENTICATED }, schema: { summary: 'Push events received, newest first, with what became of each', tags: ['events'], querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }), response: { 200: Type.Object({ items: Type.Array(PushEventView) }) } } },
+    {
+      config: { permission: AUTHENTICATED },
+      schema: {
+        summary: 'Push events received, newest first, with what became of each',
+        tags: ['events'],
+        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }),
+        response: { 200: Type.Object({ items: Type.Array(PushEventView) }) },
+      },
+    },
     async (req) => ({ items: await s.intake.list(req.query.limit) }),
   );
 
-  app.get('/api/v1/watches', { config: { permission: AUTHENTICATED }, schema: { summary: 'Repositories the poller watches: when each was last checked and what it found', tags: ['events'], response: { 200: Type.Object({ items: Type.Array(Watch) }) } } }, async () => ({
-    items: await s.poller.list(),
-  }));
+  app.get(
+    '/api/v1/watches',
+    {
+      config: { permission: AUTHENTICATED },
+      schema: {
+        summary: 'Repositories the poller watches: when each was last checked and what it found',
+        tags: ['events'],
+        response: { 200: Type.Object({ items: Type.Array(Watch) }) },
+      },
+    },
+    async () => ({
+      items: await s.poller.list(),
+    }),
+  );
   app.post(
     '/api/v1/watches',
     {
       config: { permission: ADMIN },
       schema: {
-        summary: 'Watch a repository of a registry that sends no events: new tags and tags moved to another digest become push events',
+        summary:
+          'Watch a repository of a registry that sends no events: new tags and tags moved to another digest become push events',
         tags: ['events'],
-        body: Type.Object({ repository: Type.String({ description: 'REGISTRY/REPOSITORY (registry by name or host)', maxLength: 512 }), intervalSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })) }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            repository: Type.String({ description: 'REGISTRY/REPOSITORY (registry by name or host)', maxLength: 512 }),
+            intervalSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
+          },
+          { additionalProperties: false },
+        ),
         response: { 201: Watch, ...errors },
       },
     },
-    async (req, reply) => reply.status(201).send(await s.poller.add(actorOf(req), req.body.repository, req.body.intervalSeconds)),
+    async (req, reply) =>
+      reply.status(201).send(await s.poller.add(actorOf(req), req.body.repository, req.body.intervalSeconds)),
   );
-  app.delete('/api/v1/watches/:id', { config: { permission: ADMIN }, schema: { summary: 'Stop watching a repository', tags: ['events'], params: Type.Object({ id: Type.String() }), response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
-    await s.poller.remove(actorOf(req), req.params.id);
-    return reply.status(204).send(null);
-  });
+  app.delete(
+    '/api/v1/watches/:id',
+    {
+      config: { permission: ADMIN },
+      schema: {
+        summary: 'Stop watching a repository',
+        tags: ['events'],
+        params: Type.Object({ id: Type.String() }),
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (req, reply) => {
+      await s.poller.remove(actorOf(req), req.params.id);
+      return reply.status(204).send(null);
+    },
+  );
 }

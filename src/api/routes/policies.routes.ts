@@ -20,9 +20,16 @@ const ruleFields = {
   allowRequesterFromApprove: Type.Optional(Type.Boolean()),
   allowImageBuilderFromApprove: Type.Optional(Type.Boolean()),
   allowApproverFromDeploy: Type.Optional(Type.Boolean()),
-  allowSkipStages: Type.Optional(Type.Boolean({ description: 'promotions into the environment may come from any earlier stage without a pipeline edge' })),
+  allowSkipStages: Type.Optional(
+    Type.Boolean({
+      description: 'promotions into the environment may come from any earlier stage without a pipeline edge',
+    }),
+  ),
 };
-const BindingSchema = Type.Object({ project: Type.String(), application: Type.String(), environment: Type.String() }, { additionalProperties: false });
+const BindingSchema = Type.Object(
+  { project: Type.String(), application: Type.String(), environment: Type.String() },
+  { additionalProperties: false },
+);
 const Policy = Type.Object({
   name: Type.String(),
   version: Type.Integer(),
@@ -58,9 +65,26 @@ const SampleInput = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    build: Type.Optional(Type.Object({ branch: Type.Optional(Type.String()), commit: Type.Optional(Type.String()), builder: Type.Optional(Type.String()), ciUrl: Type.Optional(Type.String()) }, { additionalProperties: false })),
-    scan: Type.Optional(Type.Object({ critical: Count, high: Count, medium: Count, low: Count }, { additionalProperties: false })),
-    sbom: Type.Optional(Type.Object({ licenses: Type.Array(Type.String()), components: Type.Array(Type.String()) }, { additionalProperties: false })),
+    build: Type.Optional(
+      Type.Object(
+        {
+          branch: Type.Optional(Type.String()),
+          commit: Type.Optional(Type.String()),
+          builder: Type.Optional(Type.String()),
+          ciUrl: Type.Optional(Type.String()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    scan: Type.Optional(
+      Type.Object({ critical: Count, high: Count, medium: Count, low: Count }, { additionalProperties: false }),
+    ),
+    sbom: Type.Optional(
+      Type.Object(
+        { licenses: Type.Array(Type.String()), components: Type.Array(Type.String()) },
+        { additionalProperties: false },
+      ),
+    ),
     signaturePresent: Type.Optional(Type.Boolean()),
     source: Type.Optional(Type.String()),
     target: Type.Optional(Type.String()),
@@ -70,7 +94,14 @@ const SampleInput = Type.Object(
 );
 
 export function policyRoutes(app: App, s: Services): void {
-  app.get('/api/v1/policy-variables', { config: { permission: AUTHENTICATED }, schema: { summary: 'The variables policy conditions can use, with types and examples', tags: ['policies'] } }, async () => ({ items: VARIABLES }));
+  app.get(
+    '/api/v1/policy-variables',
+    {
+      config: { permission: AUTHENTICATED },
+      schema: { summary: 'The variables policy conditions can use, with types and examples', tags: ['policies'] },
+    },
+    async () => ({ items: VARIABLES }),
+  );
   app.post(
     '/api/v1/policies/validate',
     {
@@ -79,44 +110,114 @@ export function policyRoutes(app: App, s: Services): void {
         summary: 'Check one CEL condition against the policy variables',
         tags: ['policies'],
         body: Type.Object({ expression: Type.String({ maxLength: 8192 }) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ valid: Type.Boolean(), line: Type.Optional(Type.Integer()), column: Type.Optional(Type.Integer()), message: Type.Optional(Type.String()) }) },
+        response: {
+          200: Type.Object({
+            valid: Type.Boolean(),
+            line: Type.Optional(Type.Integer()),
+            column: Type.Optional(Type.Integer()),
+            message: Type.Optional(Type.String()),
+          }),
+        },
       },
     },
     async (req) => {
       const c = compileCondition(req.body.expression);
-      return c.ok ? { valid: true } : { valid: false, ...(c.problem ? { line: c.problem.line, column: c.problem.column, message: c.problem.message } : { message: c.error }) };
+      return c.ok
+        ? { valid: true }
+        : {
+            valid: false,
+            ...(c.problem
+              ? { line: c.problem.line, column: c.problem.column, message: c.problem.message }
+              : { message: c.error }),
+          };
     },
   );
-  app.get('/api/v1/policies', { config: { permission: AUTHENTICATED }, schema: { summary: 'List policies (current versions)', tags: ['policies'], response: { 200: Type.Object({ items: Type.Array(Policy) }) } } }, async () => ({ items: await s.policies.list() }));
+  app.get(
+    '/api/v1/policies',
+    {
+      config: { permission: AUTHENTICATED },
+      schema: {
+        summary: 'List policies (current versions)',
+        tags: ['policies'],
+        response: { 200: Type.Object({ items: Type.Array(Policy) }) },
+      },
+    },
+    async () => ({ items: await s.policies.list() }),
+  );
   app.get(
     '/api/v1/policies/:name',
-    { config: { permission: AUTHENTICATED }, schema: { summary: 'One policy, at its current or a given version', tags: ['policies'], params, querystring: Type.Object({ version: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false }), response: { 200: Policy, ...errors } } },
+    {
+      config: { permission: AUTHENTICATED },
+      schema: {
+        summary: 'One policy, at its current or a given version',
+        tags: ['policies'],
+        params,
+        querystring: Type.Object(
+          { version: Type.Optional(Type.Integer({ minimum: 1 })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Policy, ...errors },
+      },
+    },
     async (req) => s.policies.get(req.params.name, req.query.version),
   );
   app.post(
     '/api/v1/policies',
-    { config: { permission: ADMIN }, schema: { summary: 'Create a policy', tags: ['policies'], body: Type.Object({ name: Name, ...ruleFields }, { additionalProperties: false }), response: { 201: Policy, ...errors } } },
+    {
+      config: { permission: ADMIN },
+      schema: {
+        summary: 'Create a policy',
+        tags: ['policies'],
+        body: Type.Object({ name: Name, ...ruleFields }, { additionalProperties: false }),
+        response: { 201: Policy, ...errors },
+      },
+    },
     async (req, reply) => reply.status(201).send(await s.policies.put(actorOf(req), req.body, 'create')),
   );
   app.put(
     '/api/v1/policies/:name',
-    { config: { permission: ADMIN }, schema: { summary: 'Create or update a policy (a change makes a new version)', tags: ['policies'], params, body: Type.Object(ruleFields, { additionalProperties: false }), response: { 200: Policy, ...errors } } },
+    {
+      config: { permission: ADMIN },
+      schema: {
+        summary: 'Create or update a policy (a change makes a new version)',
+        tags: ['policies'],
+        params,
+        body: Type.Object(ruleFields, { additionalProperties: false }),
+        response: { 200: Policy, ...errors },
+      },
+    },
     async (req) => {
       const policy = await s.policies.put(actorOf(req), { name: req.params.name, ...req.body }, 'upsert');
       await s.promotions.reevaluate(actorOf(req), req.params.name);
       return policy;
     },
   );
-  app.delete('/api/v1/policies/:name', { config: { permission: ADMIN }, schema: { summary: 'Delete a policy', tags: ['policies'], params, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
-    await s.policies.remove(actorOf(req), req.params.name);
-    await s.promotions.reevaluate(actorOf(req), req.params.name);
-    return reply.status(204).send(null);
-  });
+  app.delete(
+    '/api/v1/policies/:name',
+    {
+      config: { permission: ADMIN },
+      schema: { summary: 'Delete a policy', tags: ['policies'], params, response: { 204: Type.Null(), ...errors } },
+    },
+    async (req, reply) => {
+      await s.policies.remove(actorOf(req), req.params.name);
+      await s.promotions.reevaluate(actorOf(req), req.params.name);
+      return reply.status(204).send(null);
+    },
+  );
   app.post(
     '/api/v1/policies/:name/apply',
     {
       config: { permission: ADMIN },
-      schema: { summary: 'Apply the policy to application × environment combinations', tags: ['policies'], params, body: Type.Object({ applicationEnvironments: Type.Array(BindingSchema, { minItems: 1, maxItems: 1000 }) }, { additionalProperties: false }), response: { 200: Policy, ...errors } },
+      schema: {
+        summary: 'Apply the policy to application × environment combinations',
+        tags: ['policies'],
+        params,
+        body: Type.Object(
+          { applicationEnvironments: Type.Array(BindingSchema, { minItems: 1, maxItems: 1000 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Policy, ...errors },
+      },
     },
     async (req) => s.policies.apply(actorOf(req), req.params.name, req.body.applicationEnvironments),
   );
@@ -125,7 +226,8 @@ export function policyRoutes(app: App, s: Services): void {
     {
       config: { permission: AUTHENTICATED },
       schema: {
-        summary: "Evaluate the policy against sample values (image, build, scan, sbom, …) and show each condition's result",
+        summary:
+          "Evaluate the policy against sample values (image, build, scan, sbom, …) and show each condition's result",
         tags: ['policies'],
         params,
         body: Type.Object({ input: SampleInput }, { additionalProperties: false }),
@@ -134,9 +236,22 @@ export function policyRoutes(app: App, s: Services): void {
     async (req) => {
       const p = await s.policies.get(req.params.name);
       const { image, ...rest } = req.body.input;
-      const input: PolicyInput = { ...rest, image: { repository: '', tag: '', digest: '', ...image, created: image?.created ? new Date(image.created) : null } };
+      const input: PolicyInput = {
+        ...rest,
+        image: {
+          repository: '',
+          tag: '',
+          digest: '',
+          ...image,
+          created: image?.created ? new Date(image.created) : null,
+        },
+      };
       const vars = policyVariables(input);
-      return { policy: p.name, version: p.version, ...evaluatePolicy({ pass: p.passConditions, fail: p.failConditions }, vars) };
+      return {
+        policy: p.name,
+        version: p.version,
+        ...evaluatePolicy({ pass: p.passConditions, fail: p.failConditions }, vars),
+      };
     },
   );
 }

@@ -4,16 +4,38 @@ import { actorOf, type App, type Services } from '../context.ts';
 import { ADMIN, AUTHENTICATED, PROJECT_READ, projectRole } from '../permissions.ts';
 import { errors, Name, pageOf, PageQuerySchema } from './schemas.ts';
 
-const Project = Type.Object({ name: Type.String(), description: Type.String(), createdAt: Type.String(), updatedAt: Type.String() });
-const Role = Type.Union([Type.Literal('owner'), Type.Literal('promoter'), Type.Literal('developer'), Type.Literal('viewer')]);
-const Member = Type.Object({ username: Type.String(), role: Role, environments: Type.Union([Type.Array(Type.String()), Type.Null()]) });
+const Project = Type.Object({
+  name: Type.String(),
+  description: Type.String(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+const Role = Type.Union([
+  Type.Literal('owner'),
+  Type.Literal('promoter'),
+  Type.Literal('developer'),
+  Type.Literal('viewer'),
+]);
+const Member = Type.Object({
+  username: Type.String(),
+  role: Role,
+  environments: Type.Union([Type.Array(Type.String()), Type.Null()]),
+});
 const P = Type.Object({ project: Type.String() });
 const OWNER = projectRole('owner');
 
 export function projectRoutes(app: App, s: Services): void {
   app.get(
     '/api/v1/projects',
-    { config: { permission: AUTHENTICATED }, schema: { summary: 'Projects the caller can see (paged by name)', tags: ['projects'], querystring: PageQuerySchema, response: { 200: pageOf(Project) } } },
+    {
+      config: { permission: AUTHENTICATED },
+      schema: {
+        summary: 'Projects the caller can see (paged by name)',
+        tags: ['projects'],
+        querystring: PageQuerySchema,
+        response: { 200: pageOf(Project) },
+      },
+    },
     async (req) => {
       const id = req.identity!;
       return s.projects.list(id.isAdmin ? undefined : [...new Set(id.memberships.map((m) => m.project))], req.query);
@@ -21,44 +43,144 @@ export function projectRoutes(app: App, s: Services): void {
   );
   app.post(
     '/api/v1/projects',
-    { config: { permission: ADMIN }, schema: { summary: 'Create a project', tags: ['projects'], body: Type.Object({ name: Name, description: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false }), response: { 201: Project, ...errors } } },
+    {
+      config: { permission: ADMIN },
+      schema: {
+        summary: 'Create a project',
+        tags: ['projects'],
+        body: Type.Object(
+          { name: Name, description: Type.Optional(Type.String({ maxLength: 1000 })) },
+          { additionalProperties: false },
+        ),
+        response: { 201: Project, ...errors },
+      },
+    },
     async (req, reply) => reply.status(201).send(await s.projects.put(actorOf(req), req.body, 'create')),
   );
-  app.get('/api/v1/projects/:project', { config: { permission: PROJECT_READ }, schema: { summary: 'One project', tags: ['projects'], params: P, response: { 200: Project, ...errors } } }, async (req) => s.projects.get(req.params.project));
+  app.get(
+    '/api/v1/projects/:project',
+    {
+      config: { permission: PROJECT_READ },
+      schema: { summary: 'One project', tags: ['projects'], params: P, response: { 200: Project, ...errors } },
+    },
+    async (req) => s.projects.get(req.params.project),
+  );
   app.put(
     '/api/v1/projects/:project',
-    { config: { permission: OWNER }, schema: { summary: 'Update a project', tags: ['projects'], params: P, body: Type.Object({ description: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false }), response: { 200: Project, ...errors } } },
+    {
+      config: { permission: OWNER },
+      schema: {
+        summary: 'Update a project',
+        tags: ['projects'],
+        params: P,
+        body: Type.Object(
+          { description: Type.Optional(Type.String({ maxLength: 1000 })) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Project, ...errors },
+      },
+    },
     async (req) => s.projects.put(actorOf(req), { name: req.params.project, ...req.body }, 'upsert'),
   );
-  app.delete('/api/v1/projects/:project', { config: { permission: OWNER }, schema: { summary: 'Delete a project with its environments', tags: ['projects'], params: P, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
-    await s.projects.remove(actorOf(req), req.params.project);
-    return reply.status(204).send(null);
-  });
+  app.delete(
+    '/api/v1/projects/:project',
+    {
+      config: { permission: OWNER },
+      schema: {
+        summary: 'Delete a project with its environments',
+        tags: ['projects'],
+        params: P,
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (req, reply) => {
+      await s.projects.remove(actorOf(req), req.params.project);
+      return reply.status(204).send(null);
+    },
+  );
 
-  app.get('/api/v1/projects/:project/applications', { config: { permission: PROJECT_READ }, schema: { summary: "The project's applications (image names)", tags: ['projects'], params: P, response: { 200: Type.Object({ items: Type.Array(Type.String()) }), ...errors } } }, async (req) => ({
-    items: await s.projects.applications(req.params.project),
-  }));
+  app.get(
+    '/api/v1/projects/:project/applications',
+    {
+      config: { permission: PROJECT_READ },
+      schema: {
+        summary: "The project's applications (image names)",
+        tags: ['projects'],
+        params: P,
+        response: { 200: Type.Object({ items: Type.Array(Type.String()) }), ...errors },
+      },
+    },
+    async (req) => ({
+      items: await s.projects.applications(req.params.project),
+    }),
+  );
   app.post(
     '/api/v1/projects/:project/applications',
-    { config: { permission: OWNER }, schema: { summary: 'Add an application', tags: ['projects'], params: P, body: Type.Object({ name: Type.String() }, { additionalProperties: false }), response: { 201: Type.Object({ name: Type.String() }), ...errors } } },
+    {
+      config: { permission: OWNER },
+      schema: {
+        summary: 'Add an application',
+        tags: ['projects'],
+        params: P,
+        body: Type.Object({ name: Type.String() }, { additionalProperties: false }),
+        response: { 201: Type.Object({ name: Type.String() }), ...errors },
+      },
+    },
     async (req, reply) => {
       await s.projects.addApplication(actorOf(req), req.params.project, req.body.name);
       return reply.status(201).send({ name: req.body.name });
     },
   );
-  app.delete('/api/v1/projects/:project/applications/:app', { config: { permission: OWNER }, schema: { summary: 'Remove an application', tags: ['projects'], params: Type.Object({ project: Type.String(), app: Type.String() }), response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
-    await s.projects.removeApplication(actorOf(req), req.params.project, req.params.app);
-    return reply.status(204).send(null);
-  });
+  app.delete(
+    '/api/v1/projects/:project/applications/:app',
+    {
+      config: { permission: OWNER },
+      schema: {
+        summary: 'Remove an application',
+        tags: ['projects'],
+        params: Type.Object({ project: Type.String(), app: Type.String() }),
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (req, reply) => {
+      await s.projects.removeApplication(actorOf(req), req.params.project, req.params.app);
+      return reply.status(204).send(null);
+    },
+  );
 
-  app.get('/api/v1/projects/:project/members', { config: { permission: PROJECT_READ }, schema: { summary: 'Members and their roles', tags: ['projects'], params: P, response: { 200: Type.Object({ items: Type.Array(Member) }), ...errors } } }, async (req) => ({
-    items: await s.projects.members(req.params.project),
-  }));
+  app.get(
+    '/api/v1/projects/:project/members',
+    {
+      config: { permission: PROJECT_READ },
+      schema: {
+        summary: 'Members and their roles',
+        tags: ['projects'],
+        params: P,
+        response: { 200: Type.Object({ items: Type.Array(Member) }), ...errors },
+      },
+    },
+    async (req) => ({
+      items: await s.projects.members(req.params.project),
+    }),
+  );
   app.post(
     '/api/v1/projects/:project/members',
     {
       config: { permission: OWNER },
-      schema: { summary: 'Grant a role, optionally limited to some environments', tags: ['projects'], params: P, body: Type.Object({ username: Type.String(), role: Role, environments: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])) }, { additionalProperties: false }), response: { 201: Member, ...errors } },
+      schema: {
+        summary: 'Grant a role, optionally limited to some environments',
+        tags: ['projects'],
+        params: P,
+        body: Type.Object(
+          {
+            username: Type.String(),
+            role: Role,
+            environments: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: Member, ...errors },
+      },
     },
     async (req, reply) => {
       const m = { username: req.body.username, role: req.body.role, environments: req.body.environments ?? null };
@@ -68,7 +190,15 @@ export function projectRoutes(app: App, s: Services): void {
   );
   app.delete(
     '/api/v1/projects/:project/members/:username/:role',
-    { config: { permission: OWNER }, schema: { summary: 'Revoke a role', tags: ['projects'], params: Type.Object({ project: Type.String(), username: Type.String(), role: Role }), response: { 204: Type.Null(), ...errors } } },
+    {
+      config: { permission: OWNER },
+      schema: {
+        summary: 'Revoke a role',
+        tags: ['projects'],
+        params: Type.Object({ project: Type.String(), username: Type.String(), role: Role }),
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
     async (req, reply) => {
       await s.projects.revoke(actorOf(req), req.params.project, req.params.username, req.params.role);
       return reply.status(204).send(null);

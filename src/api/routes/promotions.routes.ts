@@ -32,7 +32,9 @@ const Promotion = Type.Object({
       state: State,
       policy: Type.Union([Type.Object({ name: Type.String(), version: Type.Integer() }), Type.Null()]),
       approvalsNeeded: Type.Integer(),
-      approvals: Type.Array(Type.Object({ username: Type.String(), decision: Type.String(), comment: Type.String(), at: Type.String() })),
+      approvals: Type.Array(
+        Type.Object({ username: Type.String(), decision: Type.String(), comment: Type.String(), at: Type.String() }),
+      ),
       reasons: Type.Array(Type.String()),
       verdict: Type.Unknown(),
     }),
@@ -40,7 +42,13 @@ const Promotion = Type.Object({
 });
 const P = Type.Object({ project: Type.String() });
 const PI = Type.Object({ project: Type.String(), id: Type.String() });
-const Decision = Type.Object({ comment: Type.Optional(Type.String({ maxLength: 2000 })), environments: Type.Optional(Type.Array(Type.String(), { minItems: 1 })) }, { additionalProperties: false });
+const Decision = Type.Object(
+  {
+    comment: Type.Optional(Type.String({ maxLength: 2000 })),
+    environments: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
+  },
+  { additionalProperties: false },
+);
 
 export function promotionRoutes(app: App, s: Services): void {
   app.post(
@@ -48,42 +56,112 @@ export function promotionRoutes(app: App, s: Services): void {
     {
       config: { permission: projectRole('owner', 'promoter', 'developer') },
       schema: {
-        summary: 'Ask to promote an artifact from one environment to others; each target answers allowed, denied (with reasons) or awaiting approval',
+        summary:
+          'Ask to promote an artifact from one environment to others; each target answers allowed, denied (with reasons) or awaiting approval',
         tags: ['promotions'],
         params: Type.Object({ project: Type.String(), app: Type.String() }),
         body: Type.Object(
           {
-            digest: Type.Optional(Type.String({ pattern: '^sha256:[0-9a-f]{64}$', description: 'sha256: and 64 lower-case hex digits' })),
+            digest: Type.Optional(
+              Type.String({ pattern: '^sha256:[0-9a-f]{64}$', description: 'sha256: and 64 lower-case hex digits' }),
+            ),
             tag: Type.Optional(Type.String({ maxLength: 128 })),
             from: Type.String(),
             to: Type.Array(Type.String(), { minItems: 1, maxItems: 20 }),
             comment: Type.Optional(Type.String({ maxLength: 2000 })),
-            overrideWindow: Type.Optional(Type.Boolean({ description: 'admins only: promote outside the target environment\'s promotion windows (audited)' })),
+            overrideWindow: Type.Optional(
+              Type.Boolean({
+                description: "admins only: promote outside the target environment's promotion windows (audited)",
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
         response: { 201: Promotion, ...errors },
       },
     },
-    async (req, reply) => reply.status(201).send(await s.promotions.request({ ...actorOf(req), isAdmin: req.identity?.isAdmin ?? false }, req.params.project, req.params.app, req.body)),
+    async (req, reply) =>
+      reply
+        .status(201)
+        .send(
+          await s.promotions.request(
+            { ...actorOf(req), isAdmin: req.identity?.isAdmin ?? false },
+            req.params.project,
+            req.params.app,
+            req.body,
+          ),
+        ),
   );
   app.get(
     '/api/v1/projects/:project/promotions',
-    { config: { permission: PROJECT_READ }, schema: { summary: 'Promotion requests, newest first', tags: ['promotions'], params: P, querystring: Type.Object({ state: Type.Optional(State), environment: Type.Optional(Type.String()), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }, { additionalProperties: false }), response: { 200: Type.Object({ items: Type.Array(Promotion) }), ...errors } } },
+    {
+      config: { permission: PROJECT_READ },
+      schema: {
+        summary: 'Promotion requests, newest first',
+        tags: ['promotions'],
+        params: P,
+        querystring: Type.Object(
+          {
+            state: Type.Optional(State),
+            environment: Type.Optional(Type.String()),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ items: Type.Array(Promotion) }), ...errors },
+      },
+    },
     async (req) => ({ items: await s.promotions.list(req.params.project, req.query) }),
   );
-  app.get('/api/v1/projects/:project/promotions/:id', { config: { permission: PROJECT_READ }, schema: { summary: 'One promotion request', tags: ['promotions'], params: PI, response: { 200: Promotion, ...errors } } }, async (req) =>
-    s.promotions.get(req.params.project, req.params.id),
+  app.get(
+    '/api/v1/projects/:project/promotions/:id',
+    {
+      config: { permission: PROJECT_READ },
+      schema: {
+        summary: 'One promotion request',
+        tags: ['promotions'],
+        params: PI,
+        response: { 200: Promotion, ...errors },
+      },
+    },
+    async (req) => s.promotions.get(req.params.project, req.params.id),
   );
   for (const decision of ['approve', 'reject'] as const) {
     app.post(
       `/api/v1/projects/:project/promotions/:id/${decision}`,
-      { config: { permission: PROJECT_READ }, schema: { summary: `${decision === 'approve' ? 'Approve' : 'Reject'} the targets awaiting approval (promoters of those environments)`, tags: ['promotions'], params: PI, body: Decision, response: { 200: Promotion, ...errors } } },
-      async (req) => s.promotions.decide(req.identity!, req.params.id, req.params.project, decision, req.body.comment ?? '', req.body.environments),
+      {
+        config: { permission: PROJECT_READ },
+        schema: {
+          summary: `${decision === 'approve' ? 'Approve' : 'Reject'} the targets awaiting approval (promoters of those environments)`,
+          tags: ['promotions'],
+          params: PI,
+          body: Decision,
+          response: { 200: Promotion, ...errors },
+        },
+      },
+      async (req) =>
+        s.promotions.decide(
+          req.identity!,
+          req.params.id,
+          req.params.project,
+          decision,
+          req.body.comment ?? '',
+          req.body.environments,
+        ),
     );
   }
-  app.post('/api/v1/projects/:project/promotions/:id/cancel', { config: { permission: PROJECT_READ }, schema: { summary: 'Cancel a request (its requester)', tags: ['promotions'], params: PI, response: { 200: Promotion, ...errors } } }, async (req) =>
-    s.promotions.cancel(req.identity!, req.params.id, req.params.project),
+  app.post(
+    '/api/v1/projects/:project/promotions/:id/cancel',
+    {
+      config: { permission: PROJECT_READ },
+      schema: {
+        summary: 'Cancel a request (its requester)',
+        tags: ['promotions'],
+        params: PI,
+        response: { 200: Promotion, ...errors },
+      },
+    },
+    async (req) => s.promotions.cancel(req.identity!, req.params.id, req.params.project),
   );
   app.get(
     '/api/v1/projects/:project/environments/:env/deployable',
@@ -93,8 +171,14 @@ export function promotionRoutes(app: App, s: Services): void {
         summary: 'May this digest run in this environment (and be deployed by this person)? For deploy gates',
         tags: ['promotions'],
         params: Type.Object({ project: Type.String(), env: Type.String() }),
-        querystring: Type.Object({ digest: Type.String({ pattern: '^sha256:[0-9a-f]{64}$' }), deployer: Type.Optional(Type.String()) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ allowed: Type.Boolean(), reason: Type.String(), promotion: Type.Optional(Type.String()) }), ...errors },
+        querystring: Type.Object(
+          { digest: Type.String({ pattern: '^sha256:[0-9a-f]{64}$' }), deployer: Type.Optional(Type.String()) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({ allowed: Type.Boolean(), reason: Type.String(), promotion: Type.Optional(Type.String()) }),
+          ...errors,
+        },
       },
     },
     async (req) => s.promotions.deployable(req.params.project, req.params.env, req.query.digest, req.query.deployer),
@@ -104,7 +188,8 @@ export function promotionRoutes(app: App, s: Services): void {
     {
       config: { permission: PROJECT_READ },
       schema: {
-        summary: 'What was promoted (or refused) when, by whom, from where to where, with approvals, policy and bytes copied',
+        summary:
+          'What was promoted (or refused) when, by whom, from where to where, with approvals, policy and bytes copied',
         tags: ['promotions'],
         params: P,
         querystring: Type.Object(
@@ -122,7 +207,12 @@ export function promotionRoutes(app: App, s: Services): void {
     },
     async (req) => {
       const { since, ...rest } = req.query;
-      return { items: await s.promotions.history(req.params.project, { ...rest, ...(since !== undefined ? { since: new Date(since) } : {}) }) };
+      return {
+        items: await s.promotions.history(req.params.project, {
+          ...rest,
+          ...(since !== undefined ? { since: new Date(since) } : {}),
+        }),
+      };
     },
   );
 }

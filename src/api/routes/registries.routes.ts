@@ -15,11 +15,17 @@ const Registry = Type.Object({
   updatedAt: Type.String(),
 });
 const registryFields = {
-    url: Type.String({ minLength: 1, description: 'host[:port] or http(s)://host[:port]' }),
-    insecure: Type.Optional(Type.Boolean()),
-    username: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-    password: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'password or token; stored encrypted, never returned; null removes it' })),
-    pollBudget: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'requests per second the poller may send (default 10)' })),
+  url: Type.String({ minLength: 1, description: 'host[:port] or http(s)://host[:port]' }),
+  insecure: Type.Optional(Type.Boolean()),
+  username: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  password: Type.Optional(
+    Type.Union([Type.String(), Type.Null()], {
+      description: 'password or token; stored encrypted, never returned; null removes it',
+    }),
+  ),
+  pollBudget: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 1000, description: 'requests per second the poller may send (default 10)' }),
+  ),
 };
 const RegistryBody = Type.Object(registryFields, { additionalProperties: false });
 const NewRegistryBody = Type.Object({ name: Name, ...registryFields }, { additionalProperties: false });
@@ -28,24 +34,68 @@ const params = Type.Object({ name: Type.String() });
 export function registryRoutes(app: App, s: Services): void {
   app.get(
     '/api/v1/registries',
-    { config: { permission: AUTHENTICATED }, schema: { summary: 'List registries (paged by name)', tags: ['registries'], querystring: PageQuerySchema, response: { 200: pageOf(Registry) } } },
+    {
+      config: { permission: AUTHENTICATED },
+      schema: {
+        summary: 'List registries (paged by name)',
+        tags: ['registries'],
+        querystring: PageQuerySchema,
+        response: { 200: pageOf(Registry) },
+      },
+    },
     async (req) => s.registries.list(req.query),
   );
   app.post(
     '/api/v1/registries',
-    { config: { permission: ADMIN }, schema: { summary: 'Add a registry', tags: ['registries'], body: NewRegistryBody, response: { 201: Registry, ...errors } } },
+    {
+      config: { permission: ADMIN },
+      schema: {
+        summary: 'Add a registry',
+        tags: ['registries'],
+        body: NewRegistryBody,
+        response: { 201: Registry, ...errors },
+      },
+    },
     async (req, reply) => reply.status(201).send(await s.registries.put(actorOf(req), req.body, 'create')),
   );
-  app.get('/api/v1/registries/:name', { config: { permission: AUTHENTICATED }, schema: { summary: 'One registry', tags: ['registries'], params, response: { 200: Registry, ...errors } } }, async (req) => s.registries.get(req.params.name));
+  app.get(
+    '/api/v1/registries/:name',
+    {
+      config: { permission: AUTHENTICATED },
+      schema: { summary: 'One registry', tags: ['registries'], params, response: { 200: Registry, ...errors } },
+    },
+    async (req) => s.registries.get(req.params.name),
+  );
   app.put(
     '/api/v1/registries/:name',
-    { config: { permission: ADMIN }, schema: { summary: 'Create or update a registry', tags: ['registries'], params, body: RegistryBody, response: { 200: Registry, ...errors } } },
+    {
+      config: { permission: ADMIN },
+      schema: {
+        summary: 'Create or update a registry',
+        tags: ['registries'],
+        params,
+        body: RegistryBody,
+        response: { 200: Registry, ...errors },
+      },
+    },
     async (req) => s.registries.put(actorOf(req), { name: req.params.name, ...req.body }, 'upsert'),
   );
-  app.delete('/api/v1/registries/:name', { config: { permission: ADMIN }, schema: { summary: 'Remove a registry no environment uses', tags: ['registries'], params, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
-    await s.registries.remove(actorOf(req), req.params.name);
-    return reply.status(204).send(null);
-  });
+  app.delete(
+    '/api/v1/registries/:name',
+    {
+      config: { permission: ADMIN },
+      schema: {
+        summary: 'Remove a registry no environment uses',
+        tags: ['registries'],
+        params,
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (req, reply) => {
+      await s.registries.remove(actorOf(req), req.params.name);
+      return reply.status(204).send(null);
+    },
+  );
   app.post(
     '/api/v1/registries/:name/test',
     {
@@ -54,7 +104,15 @@ export function registryRoutes(app: App, s: Services): void {
         summary: 'Test the connection: reachable, credentials accepted, referrers API present',
         tags: ['registries'],
         params,
-        response: { 200: Type.Object({ reachable: Type.Boolean(), auth: Type.String(), referrersApi: Type.Union([Type.Boolean(), Type.Literal('unknown')]), message: Type.String() }), ...errors },
+        response: {
+          200: Type.Object({
+            reachable: Type.Boolean(),
+            auth: Type.String(),
+            referrersApi: Type.Union([Type.Boolean(), Type.Literal('unknown')]),
+            message: Type.String(),
+          }),
+          ...errors,
+        },
       },
     },
     async (req) => s.registries.testConnection(req.params.name),

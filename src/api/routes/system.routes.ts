@@ -11,14 +11,18 @@ export function systemRoutes(app: App, services: Services, metrics: Metrics): vo
       await services.database.ping();
       return { status: 'ready', database: services.database.backend };
     } catch (e) {
-      return reply.status(503).send({ error: { code: 'DATABASE_UNAVAILABLE', message: `database not reachable: ${(e as Error).message}` } });
+      return reply
+        .status(503)
+        .send({ error: { code: 'DATABASE_UNAVAILABLE', message: `database not reachable: ${(e as Error).message}` } });
     }
   });
   app.get('/metrics', { config: { permission: PUBLIC }, schema: hide }, async (_req, reply) => {
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.get('/api/v1/openapi.json', { config: { permission: PUBLIC }, schema: hide }, async () => app.swagger());
-  app.get('/api/v1/docs', { config: { permission: PUBLIC }, schema: hide }, async (_req, reply) => reply.type('text/html').send(referencePage(app.swagger() as OpenApiDoc)));
+  app.get('/api/v1/docs', { config: { permission: PUBLIC }, schema: hide }, async (_req, reply) =>
+    reply.type('text/html').send(referencePage(app.swagger() as OpenApiDoc)),
+  );
 }
 
 interface OpenApiDoc {
@@ -31,7 +35,10 @@ const escape = (s: string): string => s.replace(/[&<>"]/g, (c) => `&#${c.charCod
 /** A plain, self-contained reference page (no external assets: the server may have no internet). */
 function referencePage(doc: OpenApiDoc): string {
   const rows = Object.entries(doc.paths ?? {}).flatMap(([path, ops]) =>
-    Object.entries(ops).map(([method, op]) => `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${escape(path)}</code></td><td>${escape(op.summary ?? op.description ?? '')}</td></tr>`),
+    Object.entries(ops).map(
+      ([method, op]) =>
+        `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${escape(path)}</code></td><td>${escape(op.summary ?? op.description ?? '')}</td></tr>`,
+    ),
   );
   return `<!doctype html><html><head><meta charset="utf-8"><title>${escape(doc.info.title)} API</title>
 <style>body{font:14px system-ui,sans-serif;margin:2rem}td{padding:.2rem .8rem;border-bottom:1px solid #ddd}code{font-size:13px}</style></head>

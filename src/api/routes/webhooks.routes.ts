@@ -7,12 +7,23 @@ import { NOTIFICATION_EVENTS, type NotificationEvent } from '../../service/outbo
 
 const OWNER = projectRole('owner');
 const Event = Type.Unsafe<NotificationEvent>({ type: 'string', enum: [...NOTIFICATION_EVENTS] });
-const Webhook = Type.Object({ id: Type.String(), url: Type.String(), events: Type.Union([Type.Array(Event), Type.Null()]), createdBy: Type.String(), createdAt: Type.String() });
+const Webhook = Type.Object({
+  id: Type.String(),
+  url: Type.String(),
+  events: Type.Union([Type.Array(Event), Type.Null()]),
+  createdBy: Type.String(),
+  createdAt: Type.String(),
+});
 const Delivery = Type.Object({
   id: Type.String(),
   kind: Type.Union([Type.Literal('webhook'), Type.Literal('email')]),
   event: Type.String(),
-  state: Type.Union([Type.Literal('PENDING'), Type.Literal('SENDING'), Type.Literal('DELIVERED'), Type.Literal('FAILED')]),
+  state: Type.Union([
+    Type.Literal('PENDING'),
+    Type.Literal('SENDING'),
+    Type.Literal('DELIVERED'),
+    Type.Literal('FAILED'),
+  ]),
   attempts: Type.Integer(),
   lastStatus: Type.Union([Type.Integer(), Type.Null()]),
   lastError: Type.Union([Type.String(), Type.Null()]),
@@ -24,31 +35,71 @@ const P = Type.Object({ project: Type.String() });
 const PI = Type.Object({ project: Type.String(), id: Type.String() });
 
 export function webhookRoutes(app: App, s: Services): void {
-  app.get('/api/v1/projects/:project/webhooks', { config: { permission: OWNER }, schema: { summary: "The project's outgoing webhooks", tags: ['webhooks'], params: P, response: { 200: Type.Object({ items: Type.Array(Webhook) }), ...errors } } }, async (req) => ({
-    items: await s.webhooks.list(req.params.project),
-  }));
+  app.get(
+    '/api/v1/projects/:project/webhooks',
+    {
+      config: { permission: OWNER },
+      schema: {
+        summary: "The project's outgoing webhooks",
+        tags: ['webhooks'],
+        params: P,
+        response: { 200: Type.Object({ items: Type.Array(Webhook) }), ...errors },
+      },
+    },
+    async (req) => ({
+      items: await s.webhooks.list(req.params.project),
+    }),
+  );
   app.post(
     '/api/v1/projects/:project/webhooks',
     {
       config: { permission: OWNER },
       schema: {
-        summary: 'Add a webhook: promotion events are POSTed to the URL, signed with HMAC-SHA256 of the body in X-Hoist-Signature-256',
+        summary:
+          'Add a webhook: promotion events are POSTed to the URL, signed with HMAC-SHA256 of the body in X-Hoist-Signature-256',
         description: `Events: ${NOTIFICATION_EVENTS.join(', ')} (all when none are named). Without a secret hoist makes one up and answers it once.`,
         tags: ['webhooks'],
         params: P,
-        body: Type.Object({ url: Type.String({ maxLength: 2048 }), secret: Type.Optional(Type.String({ maxLength: 256 })), events: Type.Optional(Type.Union([Type.Array(Type.String(), { maxItems: 20 }), Type.Null()])) }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            url: Type.String({ maxLength: 2048 }),
+            secret: Type.Optional(Type.String({ maxLength: 256 })),
+            events: Type.Optional(Type.Union([Type.Array(Type.String(), { maxItems: 20 }), Type.Null()])),
+          },
+          { additionalProperties: false },
+        ),
         response: { 201: Type.Intersect([Webhook, Type.Object({ secret: Type.Optional(Type.String()) })]), ...errors },
       },
     },
     async (req, reply) => reply.status(201).send(await s.webhooks.create(actorOf(req), req.params.project, req.body)),
   );
-  app.delete('/api/v1/projects/:project/webhooks/:id', { config: { permission: OWNER }, schema: { summary: 'Remove a webhook', tags: ['webhooks'], params: PI, response: { 204: Type.Null(), ...errors } } }, async (req, reply) => {
-    await s.webhooks.remove(actorOf(req), req.params.project, req.params.id);
-    return reply.status(204).send(null);
-  });
+  app.delete(
+    '/api/v1/projects/:project/webhooks/:id',
+    {
+      config: { permission: OWNER },
+      schema: {
+        summary: 'Remove a webhook',
+        tags: ['webhooks'],
+        params: PI,
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (req, reply) => {
+      await s.webhooks.remove(actorOf(req), req.params.project, req.params.id);
+      return reply.status(204).send(null);
+    },
+  );
   app.get(
     '/api/v1/projects/:project/webhooks/:id/deliveries',
-    { config: { permission: OWNER }, schema: { summary: "A webhook's recent deliveries, newest first (state, attempts, last answer)", tags: ['webhooks'], params: PI, response: { 200: Type.Object({ items: Type.Array(Delivery) }), ...errors } } },
+    {
+      config: { permission: OWNER },
+      schema: {
+        summary: "A webhook's recent deliveries, newest first (state, attempts, last answer)",
+        tags: ['webhooks'],
+        params: PI,
+        response: { 200: Type.Object({ items: Type.Array(Delivery) }), ...errors },
+      },
+    },
     async (req) => ({ items: await s.webhooks.deliveries(req.params.project, req.params.id) }),
   );
 }

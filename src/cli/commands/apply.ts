@@ -44,9 +44,16 @@ async function execute(c: HoistClient, s: Step, env: NodeJS.ProcessEnv): Promise
       let password: string | undefined;
       if (r.passwordEnv !== undefined && (s.op === 'create' || s.changes?.includes('secret: set'))) {
         password = env[r.passwordEnv];
-        if (password === undefined) throw new InvalidInput(`environment variable ${r.passwordEnv} is not set`, `registry ${r.name} passwordEnv`);
+        if (password === undefined)
+          throw new InvalidInput(`environment variable ${r.passwordEnv} is not set`, `registry ${r.name} passwordEnv`);
       }
-      await c.registries.put({ name: r.name, url: r.url, ...(r.insecure !== undefined ? { insecure: r.insecure } : {}), ...(r.username !== undefined ? { username: r.username } : {}), ...(password !== undefined ? { password } : {}) });
+      await c.registries.put({
+        name: r.name,
+        url: r.url,
+        ...(r.insecure !== undefined ? { insecure: r.insecure } : {}),
+        ...(r.username !== undefined ? { username: r.username } : {}),
+        ...(password !== undefined ? { password } : {}),
+      });
       return;
     }
     case 'project':
@@ -74,7 +81,12 @@ async function execute(c: HoistClient, s: Step, env: NodeJS.ProcessEnv): Promise
       const [, app, env] = s.name.split('/') as [string, string, string];
       if (s.op === 'delete') return c.bindings.remove(project, app, env);
       const b = s.binding!;
-      await c.bindings.set(project, app, env, b.mode === 'pin' ? { mode: 'pin', digest: b.pin ?? '' } : { mode: 'track-latest' });
+      await c.bindings.set(
+        project,
+        app,
+        env,
+        b.mode === 'pin' ? { mode: 'pin', digest: b.pin ?? '' } : { mode: 'track-latest' },
+      );
       return;
     }
     case 'watch':
@@ -89,7 +101,10 @@ export async function applyCommand(flags: { file: string; dryRun?: boolean; prun
   try {
     text = readFileSync(flags.file, 'utf8');
   } catch (e) {
-    throw new InvalidInput(`cannot read ${flags.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, '-f');
+    throw new InvalidInput(
+      `cannot read ${flags.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      '-f',
+    );
   }
   const parsed = parseConfig(text, flags.file);
   if (!parsed.ok) throw new InvalidInput(`the file has problems:\n${parsed.error}`);
@@ -103,7 +118,9 @@ export async function applyCommand(flags: { file: string; dryRun?: boolean; prun
     process.stdout.write(`${describeStep(s)}\n`);
     if (!flags.dryRun) await execute(c, s, process.env);
   }
-  process.stdout.write(flags.dryRun ? `${steps.length} changes planned (dry run: nothing changed)\n` : `applied ${steps.length} changes\n`);
+  process.stdout.write(
+    flags.dryRun ? `${steps.length} changes planned (dry run: nothing changed)\n` : `applied ${steps.length} changes\n`,
+  );
 }
 
 export async function exportCommand(flags: { file?: string }): Promise<void> {
@@ -114,11 +131,25 @@ export async function exportCommand(flags: { file?: string }): Promise<void> {
     registries: spec.registries,
     projects: spec.projects.map((p) => ({
       ...p,
-      environments: p.environments.map(({ soakSeconds, ...e }) => ({ ...e, ...(soakSeconds !== undefined ? { soak: `${soakSeconds}s` } : {}) })),
+      environments: p.environments.map(({ soakSeconds, ...e }) => ({
+        ...e,
+        ...(soakSeconds !== undefined ? { soak: `${soakSeconds}s` } : {}),
+      })),
       pipeline: p.pipeline.map((e) => `${e.from} -> ${e.to}`),
-      bindings: p.bindings.map((b) => ({ application: b.application, environment: b.environment, ...(b.mode === 'pin' ? { pin: b.pin } : { trackLatest: true }) })),
+      bindings: p.bindings.map((b) => ({
+        application: b.application,
+        environment: b.environment,
+        ...(b.mode === 'pin' ? { pin: b.pin } : { trackLatest: true }),
+      })),
     })),
-    ...(spec.watches.length > 0 ? { watches: spec.watches.map((w) => ({ repository: w.repository, ...(w.intervalSeconds !== undefined ? { interval: `${w.intervalSeconds}s` } : {}) })) } : {}),
+    ...(spec.watches.length > 0
+      ? {
+          watches: spec.watches.map((w) => ({
+            repository: w.repository,
+            ...(w.intervalSeconds !== undefined ? { interval: `${w.intervalSeconds}s` } : {}),
+          })),
+        }
+      : {}),
   };
   const text = `# hoist export, ${new Date().toISOString()}; apply with: hoist apply -f FILE\n${stringify(doc)}`;
   if (flags.file) writeFileSync(flags.file, text);

@@ -32,20 +32,31 @@ export interface RuleFlags extends Flags {
 /** A rule from flags, or from a YAML file (`name, application, from, to, criteria, cel, tagTemplate, mode`) that flags override. */
 function ruleInput(name: string | undefined, f: RuleFlags): RuleInput {
   const file = f.file !== undefined ? (parseYaml(readFileSync(f.file, 'utf8')) as Partial<RuleInput> | null) : {};
-  if (file === null || typeof file !== 'object' || Array.isArray(file)) throw new InvalidInput('the file must hold one rule (a mapping: name, from, to, criteria, …)', f.file);
+  if (file === null || typeof file !== 'object' || Array.isArray(file))
+    throw new InvalidInput('the file must hold one rule (a mapping: name, from, to, criteria, …)', f.file);
   const chosen = name ?? file.name;
-  if (chosen === undefined) throw new InvalidInput('name the rule (hoist rule create NAME, or name: in the file)', 'name');
+  if (chosen === undefined)
+    throw new InvalidInput('name the rule (hoist rule create NAME, or name: in the file)', 'name');
   const from = f.from ?? file.from;
   const to = f.to ?? file.to;
-  if (from === undefined || to === undefined) throw new InvalidInput('say where from and where to (--from dev --to staging)', from === undefined ? '--from' : '--to');
+  if (from === undefined || to === undefined)
+    throw new InvalidInput(
+      'say where from and where to (--from dev --to staging)',
+      from === undefined ? '--from' : '--to',
+    );
   const input: RuleInput = { ...file, name: chosen, from, to };
   const app = f.app ?? file.application;
   if (app !== undefined) input.application = app;
-  if (f.criterion && f.criterion.length > 0) input.criteria = [...((file.criteria as unknown[] | undefined) ?? []), ...f.criterion.map((c, i) => parseCriterionFlag(c, `--criterion ${i + 1}`))];
+  if (f.criterion && f.criterion.length > 0)
+    input.criteria = [
+      ...((file.criteria as unknown[] | undefined) ?? []),
+      ...f.criterion.map((c, i) => parseCriterionFlag(c, `--criterion ${i + 1}`)),
+    ];
   if (f.cel !== undefined) input.cel = f.cel;
   if (f.tagTemplate !== undefined) input.tagTemplate = f.tagTemplate;
   if (f.mode !== undefined) {
-    if (f.mode !== 'promote' && f.mode !== 'request') throw new InvalidInput(`"${f.mode}" is not promote or request`, '--mode');
+    if (f.mode !== 'promote' && f.mode !== 'request')
+      throw new InvalidInput(`"${f.mode}" is not promote or request`, '--mode');
     input.mode = f.mode as RuleMode;
   }
   return input;
@@ -62,25 +73,62 @@ export const rule = {
     }
     await print(await client().rules.create(f.project, input), out(f));
   },
-  list: async (f: Flags & { project: string }) => print(await client().rules.list(f.project), out(f), ['name', 'application', 'from', 'to', 'mode', 'tagTemplate', 'expression']),
-  show: async (name: string, f: Flags & { project: string }) => print(await client().rules.get(f.project, name), out(f)),
+  list: async (f: Flags & { project: string }) =>
+    print(await client().rules.list(f.project), out(f), [
+      'name',
+      'application',
+      'from',
+      'to',
+      'mode',
+      'tagTemplate',
+      'expression',
+    ]),
+  show: async (name: string, f: Flags & { project: string }) =>
+    print(await client().rules.get(f.project, name), out(f)),
   remove: async (name: string, f: { project: string }) => client().rules.remove(f.project, name),
 };
 
 export const binding = {
-  set: async (app: string, f: Flags & { project: string; env: string; trackLatest?: boolean; pin?: string; comment?: string }) => {
-    if ((f.trackLatest ?? false) === (f.pin !== undefined)) throw new InvalidInput('choose one: --track-latest or --pin sha256:…', '--track-latest/--pin');
-    const r = await client().bindings.set(f.project, app, f.env, f.pin !== undefined ? { mode: 'pin', digest: f.pin, ...(f.comment ? { comment: f.comment } : {}) } : { mode: 'track-latest' });
-    if (r.promotion) process.stderr.write(`pinning opened promotion ${r.promotion.id}: ${r.promotion.targets.map((t) => `${t.environment} ${t.state}`).join(', ')}\n`);
+  set: async (
+    app: string,
+    f: Flags & { project: string; env: string; trackLatest?: boolean; pin?: string; comment?: string },
+  ) => {
+    if ((f.trackLatest ?? false) === (f.pin !== undefined))
+      throw new InvalidInput('choose one: --track-latest or --pin sha256:…', '--track-latest/--pin');
+    const r = await client().bindings.set(
+      f.project,
+      app,
+      f.env,
+      f.pin !== undefined
+        ? { mode: 'pin', digest: f.pin, ...(f.comment ? { comment: f.comment } : {}) }
+        : { mode: 'track-latest' },
+    );
+    if (r.promotion)
+      process.stderr.write(
+        `pinning opened promotion ${r.promotion.id}: ${r.promotion.targets.map((t) => `${t.environment} ${t.state}`).join(', ')}\n`,
+      );
     await print(r.binding, out(f));
   },
-  list: async (f: Flags & { project: string }) => print(await client().bindings.list(f.project), out(f), ['application', 'environment', 'mode', 'pinnedDigest', 'current', 'updatedBy', 'updatedAt']),
+  list: async (f: Flags & { project: string }) =>
+    print(await client().bindings.list(f.project), out(f), [
+      'application',
+      'environment',
+      'mode',
+      'pinnedDigest',
+      'current',
+      'updatedBy',
+      'updatedAt',
+    ]),
   remove: async (app: string, f: { project: string; env: string }) => client().bindings.remove(f.project, app, f.env),
 };
 
 export const window = {
   set: async (env: string, f: Flags & { project: string; window?: string[]; always?: boolean }) => {
-    if ((f.window ?? []).length === 0 && !f.always) throw new InvalidInput('give --window "mon-fri 09:00-17:00 Europe/Berlin" (repeatable), or --always to remove every window', '--window');
+    if ((f.window ?? []).length === 0 && !f.always)
+      throw new InvalidInput(
+        'give --window "mon-fri 09:00-17:00 Europe/Berlin" (repeatable), or --always to remove every window',
+        '--window',
+      );
     const windows = f.always ? [] : (f.window ?? []).map((w, i) => parseWindowSpec(w, `--window ${i + 1}`));
     await print(await client().windows.set(f.project, env, windows), out(f));
   },
@@ -100,12 +148,18 @@ export const quarantine = {
 export const watch = {
   add: async (repository: string, f: Flags & { interval?: string }) => {
     const seconds = f.interval === undefined ? undefined : Number(f.interval);
-    if (seconds !== undefined && !Number.isInteger(seconds)) throw new InvalidInput(`"${f.interval}" is not whole seconds`, '--interval');
+    if (seconds !== undefined && !Number.isInteger(seconds))
+      throw new InvalidInput(`"${f.interval}" is not whole seconds`, '--interval');
     await print(await client().watches.add(repository, seconds), out(f));
   },
   list: async (f: Flags) =>
     print(
-      (await client().watches.list()).map((w) => ({ ...w, found: w.lastResult ? `${w.lastResult.added.length} new, ${w.lastResult.moved.length} moved${w.lastResult.error ? `; error: ${w.lastResult.error}` : ''}` : '' })),
+      (await client().watches.list()).map((w) => ({
+        ...w,
+        found: w.lastResult
+          ? `${w.lastResult.added.length} new, ${w.lastResult.moved.length} moved${w.lastResult.error ? `; error: ${w.lastResult.error}` : ''}`
+          : '',
+      })),
       out(f),
       ['id', 'registry', 'repository', 'intervalSeconds', 'tags', 'lastCheckedAt', 'found'],
     ),
@@ -113,12 +167,24 @@ export const watch = {
 };
 
 export const events = {
-  list: async (f: Flags & { limit?: string }) => print(await client().events.list(f.limit === undefined ? undefined : Number(f.limit)), out(f), ['receivedAt', 'registry', 'source', 'repository', 'tag', 'digest', 'state', 'outcome']),
+  list: async (f: Flags & { limit?: string }) =>
+    print(await client().events.list(f.limit === undefined ? undefined : Number(f.limit)), out(f), [
+      'receivedAt',
+      'registry',
+      'source',
+      'repository',
+      'tag',
+      'digest',
+      'state',
+      'outcome',
+    ]),
   setSecret: async (registry: string, f: Flags & { kind: string; secretStdin?: boolean }) => {
-    if (!['distribution', 'harbor', 'generic'].includes(f.kind)) throw new InvalidInput(`"${f.kind}" is not distribution, harbor or generic`, '--kind');
+    if (!['distribution', 'harbor', 'generic'].includes(f.kind))
+      throw new InvalidInput(`"${f.kind}" is not distribution, harbor or generic`, '--kind');
     const secret = f.secretStdin ? await readSecret('hook secret: ', true) : undefined;
     const r = await client().events.setSecret(registry, f.kind as HookKind, secret);
-    if (r.secret !== undefined) process.stderr.write(`configure the registry to send "Authorization: Bearer ${r.secret}" (shown once)\n`);
+    if (r.secret !== undefined)
+      process.stderr.write(`configure the registry to send "Authorization: Bearer ${r.secret}" (shown once)\n`);
     await print(r, out(f));
   },
 };

@@ -14,11 +14,23 @@ type Flags = Record<string, unknown> & { output?: string };
 const out = (flags: Flags) => outputFormat(flags.output);
 
 export const registry = {
-  list: async (f: Flags) => print(await client().registries.list(), out(f), ['name', 'url', 'insecure', 'username', 'hasSecret']),
+  list: async (f: Flags) =>
+    print(await client().registries.list(), out(f), ['name', 'url', 'insecure', 'username', 'hasSecret']),
   show: async (name: string, f: Flags) => print(await client().registries.get(name), out(f)),
-  set: async (name: string, f: Flags & { url: string; insecure?: boolean; username?: string; passwordStdin?: boolean }) => {
-    const password = f.username !== undefined ? await readSecret(`password or token for ${f.username}: `, f.passwordStdin ?? false) : undefined;
-    const input = { name, url: f.url, ...(f.insecure ? { insecure: true } : {}), ...(f.username !== undefined ? { username: f.username, password } : {}) };
+  set: async (
+    name: string,
+    f: Flags & { url: string; insecure?: boolean; username?: string; passwordStdin?: boolean },
+  ) => {
+    const password =
+      f.username !== undefined
+        ? await readSecret(`password or token for ${f.username}: `, f.passwordStdin ?? false)
+        : undefined;
+    const input = {
+      name,
+      url: f.url,
+      ...(f.insecure ? { insecure: true } : {}),
+      ...(f.username !== undefined ? { username: f.username, password } : {}),
+    };
     await print(await client().registries.put(input), out(f));
   },
   remove: async (name: string) => client().registries.remove(name),
@@ -29,20 +41,45 @@ export const project = {
   list: async (f: Flags) => print(await client().projects.list(), out(f), ['name', 'description']),
   show: async (name: string, f: Flags) => {
     const c = client();
-    const [p, applications, environments, pipeline, members] = await Promise.all([c.projects.get(name), c.projects.applications(name), c.environments.list(name), c.environments.pipeline(name), c.projects.members(name)]);
-    await print({ ...p, applications, environments: environments.map((e) => e.name), pipeline: pipeline.map((e) => `${e.from}->${e.to}`), members }, out(f));
+    const [p, applications, environments, pipeline, members] = await Promise.all([
+      c.projects.get(name),
+      c.projects.applications(name),
+      c.environments.list(name),
+      c.environments.pipeline(name),
+      c.projects.members(name),
+    ]);
+    await print(
+      {
+        ...p,
+        applications,
+        environments: environments.map((e) => e.name),
+        pipeline: pipeline.map((e) => `${e.from}->${e.to}`),
+        members,
+      },
+      out(f),
+    );
   },
-  create: async (name: string, f: Flags & { description?: string }) => print(await client().projects.create(name, f.description), out(f)),
+  create: async (name: string, f: Flags & { description?: string }) =>
+    print(await client().projects.create(name, f.description), out(f)),
   remove: async (name: string) => client().projects.remove(name),
   grant: async (name: string, username: string, role: string, f: Flags & { env?: string[] }) => {
-    await client().projects.grant(name, { username, role: role as ProjectRole, environments: f.env && f.env.length > 0 ? f.env : null });
+    await client().projects.grant(name, {
+      username,
+      role: role as ProjectRole,
+      environments: f.env && f.env.length > 0 ? f.env : null,
+    });
     await print(await client().projects.members(name), out(f), ['username', 'role', 'environments']);
   },
-  members: async (name: string, f: Flags) => print(await client().projects.members(name), out(f), ['username', 'role', 'environments']),
+  members: async (name: string, f: Flags) =>
+    print(await client().projects.members(name), out(f), ['username', 'role', 'environments']),
 };
 
 export const app = {
-  list: async (projectName: string, f: Flags) => print((await client().projects.applications(projectName)).map((name) => ({ name })), out(f)),
+  list: async (projectName: string, f: Flags) =>
+    print(
+      (await client().projects.applications(projectName)).map((name) => ({ name })),
+      out(f),
+    ),
   add: async (projectName: string, name: string): Promise<void> => {
     await client().projects.addApplication(projectName, name);
   },
@@ -50,9 +87,34 @@ export const app = {
 };
 
 export const env = {
-  list: async (projectName: string, f: Flags) => print(await client().environments.list(projectName), out(f), ['name', 'position', 'kind', 'registry', 'repository', 'tag', 'protected', 'soakSeconds']),
-  set: async (projectName: string, name: string, f: Flags & { kind: string; registry: string; repository: string; tag?: string; position?: string; protected?: boolean; immutableTags?: boolean; allowTagMove?: boolean; soak?: string }) => {
-    if (f.kind !== 'repository' && f.kind !== 'tag') throw new InvalidInput(`"${f.kind}" is not repository or tag`, '--kind');
+  list: async (projectName: string, f: Flags) =>
+    print(await client().environments.list(projectName), out(f), [
+      'name',
+      'position',
+      'kind',
+      'registry',
+      'repository',
+      'tag',
+      'protected',
+      'soakSeconds',
+    ]),
+  set: async (
+    projectName: string,
+    name: string,
+    f: Flags & {
+      kind: string;
+      registry: string;
+      repository: string;
+      tag?: string;
+      position?: string;
+      protected?: boolean;
+      immutableTags?: boolean;
+      allowTagMove?: boolean;
+      soak?: string;
+    },
+  ) => {
+    if (f.kind !== 'repository' && f.kind !== 'tag')
+      throw new InvalidInput(`"${f.kind}" is not repository or tag`, '--kind');
     const input: EnvironmentInput = { name, kind: f.kind, registry: f.registry, repository: f.repository };
     if (f.tag !== undefined) input.tag = f.tag;
     if (f.position !== undefined) input.position = Number(f.position);
@@ -66,7 +128,8 @@ export const env = {
 };
 
 export const pipeline = {
-  show: async (projectName: string, f: Flags) => print(await client().environments.pipeline(projectName), out(f), ['from', 'to']),
+  show: async (projectName: string, f: Flags) =>
+    print(await client().environments.pipeline(projectName), out(f), ['from', 'to']),
   set: async (projectName: string, edges: string[], f: Flags) => {
     const parsed = edges.map((e, i) => {
       const m = /^([a-z0-9-]+)(?::|->)([a-z0-9-]+)$/.exec(e);
@@ -84,25 +147,42 @@ export const user = {
     await print(await client().users.create(username, password, f.admin ?? false, f.email), out(f));
   },
   set: async (username: string, f: Flags & { email?: string }) => {
-    if (f.email === undefined) throw new InvalidInput('say what to change (--email ADDRESS, or --email "" to clear it)', 'user set');
+    if (f.email === undefined)
+      throw new InvalidInput('say what to change (--email ADDRESS, or --email "" to clear it)', 'user set');
     await print(await client().users.setEmail(username, f.email === '' ? null : f.email), out(f));
   },
 };
 
 export const webhook = {
-  list: async (f: Flags & { project: string }) => print(await client().webhooks.list(f.project), out(f), ['id', 'url', 'events', 'createdBy', 'createdAt']),
+  list: async (f: Flags & { project: string }) =>
+    print(await client().webhooks.list(f.project), out(f), ['id', 'url', 'events', 'createdBy', 'createdAt']),
   add: async (url: string, f: Flags & { project: string; event?: string[]; secretStdin?: boolean }) => {
     const secret = f.secretStdin ? await readSecret('webhook secret: ', true) : undefined;
-    const w = await client().webhooks.create(f.project, { url, ...(secret !== undefined ? { secret } : {}), ...(f.event && f.event.length > 0 ? { events: f.event } : {}) });
+    const w = await client().webhooks.create(f.project, {
+      url,
+      ...(secret !== undefined ? { secret } : {}),
+      ...(f.event && f.event.length > 0 ? { events: f.event } : {}),
+    });
     if (w.secret !== undefined) process.stderr.write('the signing secret is shown once; give it to the receiver now\n');
     await print(w, out(f));
   },
   remove: async (id: string, f: { project: string }) => client().webhooks.remove(f.project, id),
-  deliveries: async (id: string, f: Flags & { project: string }) => print(await client().webhooks.deliveries(f.project, id), out(f), ['id', 'event', 'state', 'attempts', 'lastStatus', 'lastError', 'createdAt', 'deliveredAt']),
+  deliveries: async (id: string, f: Flags & { project: string }) =>
+    print(await client().webhooks.deliveries(f.project, id), out(f), [
+      'id',
+      'event',
+      'state',
+      'attempts',
+      'lastStatus',
+      'lastError',
+      'createdAt',
+      'deliveredAt',
+    ]),
 };
 
 export const token = {
-  list: async (f: Flags) => print(await client().tokens.list(), out(f), ['id', 'name', 'createdAt', 'expiresAt', 'revokedAt', 'lastUsedAt']),
+  list: async (f: Flags) =>
+    print(await client().tokens.list(), out(f), ['id', 'name', 'createdAt', 'expiresAt', 'revokedAt', 'lastUsedAt']),
   create: async (name: string, f: Flags & { expiresInDays?: string }) => {
     const t = await client().tokens.create(name, f.expiresInDays === undefined ? undefined : Number(f.expiresInDays));
     process.stderr.write('the token is shown once; store it now\n');
@@ -112,41 +192,90 @@ export const token = {
 };
 
 export const audit = {
-  list: async (f: Flags & { actor?: string; objectType?: string; objectId?: string; since?: string; limit?: string }) => {
+  list: async (
+    f: Flags & { actor?: string; objectType?: string; objectId?: string; since?: string; limit?: string },
+  ) => {
     const q: Record<string, string> = {};
-    for (const k of ['actor', 'objectType', 'objectId', 'since', 'limit'] as const) if (f[k] !== undefined) q[k] = String(f[k]);
-    await print((await client().audit.list(q)).items, out(f), ['seq', 'at', 'actor', 'action', 'objectType', 'objectId', 'requestId']);
+    for (const k of ['actor', 'objectType', 'objectId', 'since', 'limit'] as const)
+      if (f[k] !== undefined) q[k] = String(f[k]);
+    await print((await client().audit.list(q)).items, out(f), [
+      'seq',
+      'at',
+      'actor',
+      'action',
+      'objectType',
+      'objectId',
+      'requestId',
+    ]);
   },
   verify: async (f: Flags) => {
     const v = await client().audit.verify();
     if (outputFormat(f.output) !== 'table') await print(v, out(f));
-    else process.stdout.write(v.ok ? `audit chain intact: ${v.rows} rows, head ${v.head}\n` : `AUDIT CHAIN BROKEN at row ${v.seq}: ${v.message}\n`);
+    else
+      process.stdout.write(
+        v.ok
+          ? `audit chain intact: ${v.rows} rows, head ${v.head}\n`
+          : `AUDIT CHAIN BROKEN at row ${v.seq}: ${v.message}\n`,
+      );
     if (!v.ok) process.exitCode = 1;
   },
 };
 
 export const artifact = {
-  register: async (reference: string, f: Flags & { project: string; app: string; branch?: string; commit?: string; builder?: string; ciUrl?: string; label?: string[] }) => {
+  register: async (
+    reference: string,
+    f: Flags & {
+      project: string;
+      app: string;
+      branch?: string;
+      commit?: string;
+      builder?: string;
+      ciUrl?: string;
+      label?: string[];
+    },
+  ) => {
     const labels: Record<string, string> = {};
     for (const l of f.label ?? []) {
       const eq = l.indexOf('=');
       if (eq <= 0) throw new InvalidInput(`"${l}" is not KEY=VALUE`, '--label');
       labels[l.slice(0, eq)] = l.slice(eq + 1);
     }
-    const build = { ...(f.branch ? { branch: f.branch } : {}), ...(f.commit ? { commit: f.commit } : {}), ...(f.builder ? { builder: f.builder } : {}), ...(f.ciUrl ? { ciUrl: f.ciUrl } : {}), ...(f.label ? { labels } : {}) };
+    const build = {
+      ...(f.branch ? { branch: f.branch } : {}),
+      ...(f.commit ? { commit: f.commit } : {}),
+      ...(f.builder ? { builder: f.builder } : {}),
+      ...(f.ciUrl ? { ciUrl: f.ciUrl } : {}),
+      ...(f.label ? { labels } : {}),
+    };
     await print(await client().artifacts.register(f.project, f.app, { reference, ...build }), out(f));
   },
   list: async (f: Flags & { project: string; app: string; env?: string }) =>
     print(
-      (await client().artifacts.list(f.project, f.app, f.env)).map((a) => ({ ...a, environments: a.environments.map((e) => e.environment) })),
+      (await client().artifacts.list(f.project, f.app, f.env)).map((a) => ({
+        ...a,
+        environments: a.environments.map((e) => e.environment),
+      })),
       out(f),
       ['digest', 'tag', 'repository', 'platforms', 'environments', 'registeredAt'],
     ),
   /** The artifact and its journey: every promotion of its digest, oldest first. */
   show: async (digest: string, f: Flags & { project: string; app: string }) => {
     const c = client();
-    const [artifact, history] = await Promise.all([c.artifacts.get(f.project, f.app, digest), c.promotions.history(f.project, { app: f.app, digest })]);
-    const journey = history.reverse().map((h) => ({ at: h.at, from: h.from, to: h.to, tag: h.tag, state: h.state, requestedBy: h.requestedBy, approvedBy: h.approvals.filter((a) => a.decision === 'approve').map((a) => a.username), policy: h.policy, comment: h.comment }));
+    const [artifact, history] = await Promise.all([
+      c.artifacts.get(f.project, f.app, digest),
+      c.promotions.history(f.project, { app: f.app, digest }),
+    ]);
+    const journey = history.reverse().map((h) => ({
+      at: h.at,
+      from: h.from,
+      to: h.to,
+      tag: h.tag,
+      state: h.state,
+      requestedBy: h.requestedBy,
+      approvedBy: h.approvals.filter((a) => a.decision === 'approve').map((a) => a.username),
+      policy: h.policy,
+      comment: h.comment,
+    }));
     await print({ ...artifact, journey }, out(f));
   },
 };

@@ -21,7 +21,8 @@ export async function copyCommand(srcArg: string, dstArg: string, flags: CopyFla
   const source = parseReference(srcArg, 'SRC');
   const target = parseReference(dstArg, 'DST');
   const concurrency = Number(flags.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new InvalidInput(`"${flags.concurrency}" is not a whole number from 1 to 64`, '--concurrency');
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
+    throw new InvalidInput(`"${flags.concurrency}" is not a whole number from 1 to 64`, '--concurrency');
   for (const t of flags.tag ?? []) {
     const bad = checkTag(t);
     if (bad) throw new InvalidInput(bad, '--tag');
@@ -57,7 +58,12 @@ export async function copyCommand(srcArg: string, dstArg: string, flags: CopyFla
     process.stdout.write(`${JSON.stringify({ ...result, seconds: Number(result.seconds.toFixed(3)) })}\n`);
     return;
   }
-  const where = result.tags.length > 0 ? result.tags.map((t) => formatReference({ registry: target.registry, repository: target.repository, tag: t })).join(', ') : result.target;
+  const where =
+    result.tags.length > 0
+      ? result.tags
+          .map((t) => formatReference({ registry: target.registry, repository: target.repository, tag: t }))
+          .join(', ')
+      : result.target;
   process.stdout.write(
     `copied ${result.digest} to ${where}: ${formatBytes(result.bytesStreamed)} streamed, ${result.blobsStreamed} blobs streamed, ` +
       `${result.blobsMounted} mounted, ${result.blobsSkipped} present, ${result.referrersCopied} referrers, ${result.seconds.toFixed(2)} s\n`,

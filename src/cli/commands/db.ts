@@ -4,10 +4,16 @@ import { openDatabase } from '../../store/database.ts';
 import { migrate } from '../../store/migrate.ts';
 
 export async function dbMigrateCommand(flags: { dataDir: string; databaseUrl?: string }): Promise<void> {
-  const database = await openDatabase(flags.databaseUrl !== undefined ? { url: flags.databaseUrl } : { dataDir: join(resolve(flags.dataDir), 'db') });
+  const database = await openDatabase(
+    flags.databaseUrl !== undefined ? { url: flags.databaseUrl } : { dataDir: join(resolve(flags.dataDir), 'db') },
+  );
   try {
     const r = await migrate(database.db as never);
-    process.stdout.write(r.applied.length > 0 ? `applied ${r.applied.join(', ')}; schema at ${r.current}\n` : `schema at ${r.current}, nothing to apply\n`);
+    process.stdout.write(
+      r.applied.length > 0
+        ? `applied ${r.applied.join(', ')}; schema at ${r.current}\n`
+        : `schema at ${r.current}, nothing to apply\n`,
+    );
   } finally {
     await database.close();
   }

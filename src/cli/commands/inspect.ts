@@ -12,7 +12,10 @@ export interface InspectFlags extends RegistryFlags {
 
 export async function inspectCommand(refArg: string, flags: InspectFlags): Promise<void> {
   const ref = parseReference(refArg, 'REF');
-  const host = new HostCache(insecureList(flags)).open(ref.registry, credentialsFor(ref.registry, flags.creds, '--creds'));
+  const host = new HostCache(insecureList(flags)).open(
+    ref.registry,
+    credentialsFor(ref.registry, flags.creds, '--creds'),
+  );
   const info = await inspectImage(openRepository(host, ref.repository), ref.digest ?? ref.tag ?? 'latest');
   if (flags.json) {
     process.stdout.write(`${JSON.stringify({ reference: formatReference(ref), ...info }, null, 2)}\n`);
@@ -28,7 +31,9 @@ export async function inspectCommand(refArg: string, flags: InspectFlags): Promi
   if (info.platforms.length > 0) {
     lines.push('Platforms:');
     for (const p of info.platforms) {
-      const name = p.platform ? `${p.platform.os}/${p.platform.architecture}${p.platform.variant ? `/${p.platform.variant}` : ''}` : '(unknown)';
+      const name = p.platform
+        ? `${p.platform.os}/${p.platform.architecture}${p.platform.variant ? `/${p.platform.variant}` : ''}`
+        : '(unknown)';
       lines.push(`  ${name.padEnd(20)} ${p.digest}  ${formatBytes(p.size)}`);
     }
   }
@@ -36,6 +41,7 @@ export async function inspectCommand(refArg: string, flags: InspectFlags): Promi
   lines.push(labels.length > 0 ? 'Labels:' : 'Labels:     (none)');
   for (const [k, v] of labels) lines.push(`  ${k}=${v}`);
   lines.push(info.referrers.length > 0 ? 'Referrers:' : 'Referrers:  (none)');
-  for (const r of info.referrers) lines.push(`  ${(r.artifactType ?? r.mediaType).padEnd(48)} ${r.digest}  ${formatBytes(r.size)}`);
+  for (const r of info.referrers)
+    lines.push(`  ${(r.artifactType ?? r.mediaType).padEnd(48)} ${r.digest}  ${formatBytes(r.size)}`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -7,7 +7,11 @@ import { HoistClient, signInForToken } from '../../api/client.ts';
 import { writeConfig } from '../client-config.ts';
 import { readSecret } from '../read-secret.ts';
 
-export async function loginCommand(flags: { server: string; username: string; passwordStdin?: boolean }): Promise<void> {
+export async function loginCommand(flags: {
+  server: string;
+  username: string;
+  passwordStdin?: boolean;
+}): Promise<void> {
   const server = flags.server.replace(/\/+$/, '');
   const password = await readSecret(`password for ${flags.username} at ${server}: `, flags.passwordStdin ?? false);
   const name = `cli-${hostname()}-${new Date().toISOString().replace(/[:.]/g, '-')}`.slice(0, 64);

@@ -30,7 +30,8 @@ function input(name: string, f: PolicyFlags): PolicyInput {
   if (f.failCondition !== undefined) p.failConditions = f.failCondition;
   if (f.approverCount !== undefined) {
     const n = Number(f.approverCount);
-    if (!Number.isInteger(n) || n < 0 || n > 6) throw new InvalidInput(`"${f.approverCount}" is not a whole number from 0 to 6`, '--approver-count');
+    if (!Number.isInteger(n) || n < 0 || n > 6)
+      throw new InvalidInput(`"${f.approverCount}" is not a whole number from 0 to 6`, '--approver-count');
     p.approverCount = n;
   }
   if (f.allowRequestFromApprove !== undefined) p.allowRequesterFromApprove = f.allowRequestFromApprove;
@@ -47,9 +48,14 @@ export const policy = {
     if (!f.name) throw new InvalidInput('required', '--name');
     await print(await client().policies.create(input(f.name, f)), outputFormat(f.output));
   },
-  update: async (name: string, f: PolicyFlags) => print(await client().policies.put(input(name, f)), outputFormat(f.output)),
+  update: async (name: string, f: PolicyFlags) =>
+    print(await client().policies.put(input(name, f)), outputFormat(f.output)),
   list: async (f: PolicyFlags) => print(await client().policies.list(), outputFormat(f.output), COLUMNS),
-  show: async (name: string, f: PolicyFlags & { version?: string }) => print(await client().policies.get(name, f.version === undefined ? undefined : Number(f.version)), outputFormat(f.output)),
+  show: async (name: string, f: PolicyFlags & { version?: string }) =>
+    print(
+      await client().policies.get(name, f.version === undefined ? undefined : Number(f.version)),
+      outputFormat(f.output),
+    ),
   remove: async (name: string) => client().policies.remove(name),
   apply: async (f: { file: string; project?: string; output?: string }) => {
     const c = client();
@@ -59,7 +65,11 @@ export const policy = {
 };
 
 /** Devtron's apply file: `kind: artifactPromotionPolicy`, `spec.payload.applicationEnvironments[{appName, envName}]`, `applyToPolicyNames`. */
-async function readApplyFile(c: HoistClient, file: string, project?: string): Promise<{ policies: string[]; bindings: Binding[] }> {
+async function readApplyFile(
+  c: HoistClient,
+  file: string,
+  project?: string,
+): Promise<{ policies: string[]; bindings: Binding[] }> {
   const { parseDocument } = await import('yaml');
   let text: string;
   try {
@@ -70,11 +80,17 @@ async function readApplyFile(c: HoistClient, file: string, project?: string): Pr
   const doc = parseDocument(text);
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    throw new InvalidInput(`${file}:${e.linePos?.[0]?.line ?? 0}:${e.linePos?.[0]?.col ?? 0}: ${e.message.split('\n')[0]}`);
+    throw new InvalidInput(
+      `${file}:${e.linePos?.[0]?.line ?? 0}:${e.linePos?.[0]?.col ?? 0}: ${e.message.split('\n')[0]}`,
+    );
   }
   const root = doc.toJS() as { kind?: string; spec?: { payload?: Record<string, unknown> } & Record<string, unknown> };
   if (root?.kind !== 'artifactPromotionPolicy') throw new InvalidInput(`${file}: kind must be artifactPromotionPolicy`);
-  const payload = (root.spec?.payload ?? root.spec ?? {}) as { applicationEnvironments?: Array<{ appName?: string; envName?: string; projectName?: string }>; applyToPolicyNames?: string[]; applyToPolicyName?: string };
+  const payload = (root.spec?.payload ?? root.spec ?? {}) as {
+    applicationEnvironments?: Array<{ appName?: string; envName?: string; projectName?: string }>;
+    applyToPolicyNames?: string[];
+    applyToPolicyName?: string;
+  };
   const policies = payload.applyToPolicyNames ?? (payload.applyToPolicyName ? [payload.applyToPolicyName] : []);
   if (policies.length === 0) throw new InvalidInput(`${file}: spec.payload.applyToPolicyNames lists no policy`);
   const pairs = payload.applicationEnvironments ?? [];
@@ -83,9 +99,15 @@ async function readApplyFile(c: HoistClient, file: string, project?: string): Pr
   const projects = project !== undefined ? [project] : (await c.projects.list()).map((p) => p.name);
   const appsOf = new Map(await Promise.all(projects.map(async (p) => [p, await c.projects.applications(p)] as const)));
   const bindings = pairs.map((pair, i): Binding => {
-    if (!pair.appName || !pair.envName) throw new InvalidInput(`${file}: applicationEnvironments[${i}] needs appName and envName`);
-    const owners = pair.projectName ? [pair.projectName] : projects.filter((p) => appsOf.get(p)?.includes(pair.appName!));
-    if (owners.length !== 1) throw new InvalidInput(`${file}: application "${pair.appName}" is in ${owners.length === 0 ? 'no project' : `several projects (${owners.join(', ')})`}; pass --project`);
+    if (!pair.appName || !pair.envName)
+      throw new InvalidInput(`${file}: applicationEnvironments[${i}] needs appName and envName`);
+    const owners = pair.projectName
+      ? [pair.projectName]
+      : projects.filter((p) => appsOf.get(p)?.includes(pair.appName!));
+    if (owners.length !== 1)
+      throw new InvalidInput(
+        `${file}: application "${pair.appName}" is in ${owners.length === 0 ? 'no project' : `several projects (${owners.join(', ')})`}; pass --project`,
+      );
     return { project: owners[0]!, application: pair.appName, environment: pair.envName };
   });
   return { policies, bindings };

@@ -23,55 +23,134 @@ function summary(p: PromotionView): Array<Record<string, unknown>> {
 async function show(value: PromotionView | PromotionView[], f: Out): Promise<void> {
   const format = outputFormat(f.output);
   if (format !== 'table') return print(value, format);
-  return print((Array.isArray(value) ? value : [value]).flatMap(summary), format, ['id', 'app', 'from', 'to', 'state', 'approvals', 'requestedBy', 'reasons']);
+  return print((Array.isArray(value) ? value : [value]).flatMap(summary), format, [
+    'id',
+    'app',
+    'from',
+    'to',
+    'state',
+    'approvals',
+    'requestedBy',
+    'reasons',
+  ]);
 }
 
-export async function promoteCommand(app: string, f: Out & { project: string; digest?: string; tag?: string; from: string; to: string; comment?: string }): Promise<void> {
-  if ((f.digest === undefined) === (f.tag === undefined)) throw new InvalidInput('name the image by exactly one of --digest sha256:… or --tag', '--digest');
-  if (f.digest !== undefined && !/^sha256:[0-9a-f]{64}$/.test(f.digest)) throw new InvalidInput('expected sha256: followed by 64 lower-case hex digits', '--digest');
-  const to = f.to.split(',').map((s) => s.trim()).filter(Boolean);
-  const p = await client().promotions.request(f.project, app, { from: f.from, to, ...(f.digest ? { digest: f.digest } : {}), ...(f.tag ? { tag: f.tag } : {}), ...(f.comment ? { comment: f.comment } : {}) });
+export async function promoteCommand(
+  app: string,
+  f: Out & { project: string; digest?: string; tag?: string; from: string; to: string; comment?: string },
+): Promise<void> {
+  if ((f.digest === undefined) === (f.tag === undefined))
+    throw new InvalidInput('name the image by exactly one of --digest sha256:… or --tag', '--digest');
+  if (f.digest !== undefined && !/^sha256:[0-9a-f]{64}$/.test(f.digest))
+    throw new InvalidInput('expected sha256: followed by 64 lower-case hex digits', '--digest');
+  const to = f.to
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const p = await client().promotions.request(f.project, app, {
+    from: f.from,
+    to,
+    ...(f.digest ? { digest: f.digest } : {}),
+    ...(f.tag ? { tag: f.tag } : {}),
+    ...(f.comment ? { comment: f.comment } : {}),
+  });
   await show(p, f);
   if (p.targets.every((t) => t.state === 'REJECTED')) process.exitCode = 1;
 }
 
-export async function decideCommand(decision: 'approve' | 'reject', id: string, f: Out & { project: string; for?: string; comment?: string }): Promise<void> {
-  const environments = f.for?.split(',').map((s) => s.trim()).filter(Boolean);
-  await show(await client().promotions.decide(f.project, id, decision, { ...(f.comment ? { comment: f.comment } : {}), ...(environments ? { environments } : {}) }), f);
+export async function decideCommand(
+  decision: 'approve' | 'reject',
+  id: string,
+  f: Out & { project: string; for?: string; comment?: string },
+): Promise<void> {
+  const environments = f.for
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  await show(
+    await client().promotions.decide(f.project, id, decision, {
+      ...(f.comment ? { comment: f.comment } : {}),
+      ...(environments ? { environments } : {}),
+    }),
+    f,
+  );
 }
 
 export async function cancelCommand(id: string, f: Out & { project: string }): Promise<void> {
   await show(await client().promotions.cancel(f.project, id), f);
 }
 
-export async function requestsCommand(f: Out & { project: string; env?: string; state?: string; pendingForMe?: boolean }): Promise<void> {
+export async function requestsCommand(
+  f: Out & { project: string; env?: string; state?: string; pendingForMe?: boolean },
+): Promise<void> {
   const c = client();
-  let items = await c.promotions.list(f.project, { ...(f.env ? { environment: f.env } : {}), ...(f.pendingForMe ? { state: 'AWAITING_APPROVAL' } : f.state ? { state: f.state } : {}) });
+  let items = await c.promotions.list(f.project, {
+    ...(f.env ? { environment: f.env } : {}),
+    ...(f.pendingForMe ? { state: 'AWAITING_APPROVAL' } : f.state ? { state: f.state } : {}),
+  });
   if (f.pendingForMe) {
     const me = await c.me();
-    const mine = (env: string) => me.memberships.some((m) => m.project === f.project && (m.role === 'promoter' || m.role === 'owner') && (m.environments === null || m.environments.includes(env)));
-    items = items.filter((p) => p.requestedBy !== me.username && p.targets.some((t) => t.state === 'AWAITING_APPROVAL' && mine(t.environment) && !t.approvals.some((a) => a.username === me.username)));
+    const mine = (env: string) =>
+      me.memberships.some(
+        (m) =>
+          m.project === f.project &&
+          (m.role === 'promoter' || m.role === 'owner') &&
+          (m.environments === null || m.environments.includes(env)),
+      );
+    items = items.filter(
+      (p) =>
+        p.requestedBy !== me.username &&
+        p.targets.some(
+          (t) =>
+            t.state === 'AWAITING_APPROVAL' &&
+            mine(t.environment) &&
+            !t.approvals.some((a) => a.username === me.username),
+        ),
+    );
   }
   await show(items, f);
 }
 
 /** Exit 0 when the digest may run in the environment (for a deploy pipeline's gate), 1 with the reason otherwise. */
-export async function checkDeployCommand(f: Out & { project: string; env: string; digest: string; deployer?: string }): Promise<void> {
+export async function checkDeployCommand(
+  f: Out & { project: string; env: string; digest: string; deployer?: string },
+): Promise<void> {
   const r = await client().promotions.deployable(f.project, f.env, f.digest, f.deployer);
-  if (outputFormat(f.output) === 'table') process.stdout.write(`${r.allowed ? 'allowed' : 'NOT allowed'}: ${r.reason}\n`);
+  if (outputFormat(f.output) === 'table')
+    process.stdout.write(`${r.allowed ? 'allowed' : 'NOT allowed'}: ${r.reason}\n`);
   else await print(r, outputFormat(f.output));
   if (!r.allowed) process.exitCode = 1;
 }
 
-export async function historyCommand(f: Out & { project: string; app?: string; env?: string; digest?: string; user?: string; since?: string }): Promise<void> {
+export async function historyCommand(
+  f: Out & { project: string; app?: string; env?: string; digest?: string; user?: string; since?: string },
+): Promise<void> {
   const q: Record<string, string> = {};
   for (const k of ['app', 'env', 'digest', 'user', 'since'] as const) if (f[k] !== undefined) q[k] = f[k];
   const items = await client().promotions.history(f.project, q);
   const format = outputFormat(f.output);
   if (format !== 'table') return print(items, format);
   await print(
-    items.map((h) => ({ ...h, digest: h.digest.slice(0, 19), approvals: h.approvals.filter((a) => a.decision === 'approve').map((a) => a.username), policy: h.policy ? `${h.policy.name}@${h.policy.version}` : '-' })),
+    items.map((h) => ({
+      ...h,
+      digest: h.digest.slice(0, 19),
+      approvals: h.approvals.filter((a) => a.decision === 'approve').map((a) => a.username),
+      policy: h.policy ? `${h.policy.name}@${h.policy.version}` : '-',
+    })),
     format,
-    ['at', 'application', 'from', 'to', 'digest', 'tag', 'state', 'requestedBy', 'approvals', 'policy', 'bytesCopied', 'comment'],
+    [
+      'at',
+      'application',
+      'from',
+      'to',
+      'digest',
+      'tag',
+      'state',
+      'requestedBy',
+      'approvals',
+      'policy',
+      'bytesCopied',
+      'comment',
+    ],
   );
 }

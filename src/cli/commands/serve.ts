@@ -24,13 +24,17 @@ export interface ServeFlags {
 
 export async function serveCommand(flags: ServeFlags): Promise<void> {
   const port = Number(flags.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidInput(`"${flags.port}" is not a port number`, '--port');
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InvalidInput(`"${flags.port}" is not a port number`, '--port');
   const dataDir = resolve(flags.dataDir);
-  const database = await openDatabase(flags.databaseUrl !== undefined ? { url: flags.databaseUrl } : { dataDir: join(dataDir, 'db') });
+  const database = await openDatabase(
+    flags.databaseUrl !== undefined ? { url: flags.databaseUrl } : { dataDir: join(dataDir, 'db') },
+  );
   const migrated = await migrate(database.db as never);
   // HOIST_PROMOTION_LEASE_MS: how long a claimed promotion stays with a worker that stopped renewing it (a dead server).
   const leaseMs = Number(process.env.HOIST_PROMOTION_LEASE_MS ?? '') || undefined;
-  const mailer = flags.smtpUrl !== undefined ? await smtpMailer({ url: flags.smtpUrl, from: flags.smtpFrom }) : undefined;
+  const mailer =
+    flags.smtpUrl !== undefined ? await smtpMailer({ url: flags.smtpUrl, from: flags.smtpFrom }) : undefined;
   const late: { log?: AutomationLog } = {};
   const services = createServices(database, loadSecretBox(join(dataDir, 'secret.key')), {
     ...(leaseMs !== undefined ? { promotionLeaseMs: leaseMs } : {}),
@@ -42,7 +46,9 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   late.log = app.log;
   app.log.info({ database: database.backend, location: database.location, migrations: migrated }, 'database ready');
   if (admin.password !== undefined) {
-    process.stderr.write(`\nCreated user "admin" with the one-time password: ${admin.password}\nSign in and change it; it is not shown again.\n\n`);
+    process.stderr.write(
+      `\nCreated user "admin" with the one-time password: ${admin.password}\nSign in and change it; it is not shown again.\n\n`,
+    );
   }
   const address = await app.listen({ port, host: flags.host });
   services.runner.start();
@@ -50,9 +56,15 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   services.intake.start();
   services.poller.start();
   // Soak times end while nothing happens: look each second for artifacts that have soaked since the last look.
-  const soakTimer = setInterval(() => void services.automation.tick().catch((err: unknown) => app.log.warn({ err }, 'automation tick failed')), 1000);
+  const soakTimer = setInterval(
+    () => void services.automation.tick().catch((err: unknown) => app.log.warn({ err }, 'automation tick failed')),
+    1000,
+  );
   // Push events are kept 30 days (what they caused is in artifacts, promotions and the audit log).
-  const pruneTimer = setInterval(() => void services.intake.prune().catch((err: unknown) => app.log.warn({ err }, 'pruning push events failed')), 3600_000);
+  const pruneTimer = setInterval(
+    () => void services.intake.prune().catch((err: unknown) => app.log.warn({ err }, 'pruning push events failed')),
+    3600_000,
+  );
   process.stderr.write(`hoist serving on ${address} (API reference: ${address}/api/v1/docs)\n`);
 
   let stopping = false;
@@ -70,7 +82,10 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
       })
       .then(() => mailer?.close())
       .then(() => database.close())
-      .then(() => process.exit(0), () => process.exit(1));
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

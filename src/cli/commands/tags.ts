@@ -11,8 +11,12 @@ export interface TagsFlags extends RegistryFlags {
 
 export async function tagsCommand(repoArg: string, flags: TagsFlags): Promise<void> {
   const ref = parseReference(repoArg, 'REPO');
-  if (ref.tag !== undefined || ref.digest !== undefined) throw new InvalidInput('name a repository without a tag or digest', 'REPO');
-  const host = new HostCache(insecureList(flags)).open(ref.registry, credentialsFor(ref.registry, flags.creds, '--creds'));
+  if (ref.tag !== undefined || ref.digest !== undefined)
+    throw new InvalidInput('name a repository without a tag or digest', 'REPO');
+  const host = new HostCache(insecureList(flags)).open(
+    ref.registry,
+    credentialsFor(ref.registry, flags.creds, '--creds'),
+  );
   const tags = await openRepository(host, ref.repository).listTags();
   process.stdout.write(flags.json ? `${JSON.stringify(tags)}\n` : tags.map((t) => `${t}\n`).join(''));
 }
