@@ -75,16 +75,8 @@ try {
     }
     await c.events.setSecret('local', 'distribution', hookSecret);
   }
-  // The promotion demo: the seeded image registered as built by CI, a prod policy needing one approval, and a
-  // second person (rita, a promoter) to give it.
-  await c.artifacts
-    .register('shop', 'web', {
-      reference: `${registry.host}/dev/web:1.0`,
-      branch: 'main',
-      commit: 'demo',
-      builder: 'ci-bot',
-    })
-    .catch(() => undefined);
+  // The promotion demo: a prod policy needing one approval, and a second person (rita, a promoter) to give it. The
+  // demo image is not registered here: the first promotion reads it from the registry (register on first use).
   await c.policies.put({
     name: 'prod-gate',
     description: 'prod: signed images only, one approval',

@@ -75,14 +75,15 @@ export class ProtocolError extends HoistError {
   readonly code = 'PROTOCOL_ERROR';
 }
 
-/** A named object does not exist. */
+/** A named object does not exist; `hint` says what to do about it, where hoist can tell. */
 export class NotFound extends HoistError {
   readonly code = 'NOT_FOUND';
   constructor(
     readonly objectType: string,
     readonly objectName: string,
+    hint?: string,
   ) {
-    super(`${objectType} "${objectName}" does not exist`);
+    super(`${objectType} "${objectName}" does not exist${hint ? `; ${hint}` : ''}`);
   }
 }
 

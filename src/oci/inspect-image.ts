@@ -28,7 +28,7 @@ async function readConfig(
   repo: RepositoryClient,
   desc: Descriptor,
   signal?: AbortSignal,
-): Promise<{ labels: Record<string, string>; created?: string }> {
+): Promise<{ labels: Record<string, string>; created?: string; platform?: Platform }> {
   if (desc.size > 4 * 1024 * 1024) return { labels: {} };
   const chunks: Buffer[] = [];
   for await (const c of await repo.openBlob(desc, signal)) chunks.push(c as Buffer);
@@ -36,10 +36,26 @@ async function readConfig(
     const doc = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
       config?: { Labels?: Record<string, unknown> };
       created?: unknown;
+      os?: unknown;
+      architecture?: unknown;
+      variant?: unknown;
     };
     const labels: Record<string, string> = {};
     for (const [k, v] of Object.entries(doc.config?.Labels ?? {})) if (typeof v === 'string') labels[k] = v;
-    return typeof doc.created === 'string' ? { labels, created: doc.created } : { labels };
+    // A single-platform image says its platform only here (an index says it in its entries).
+    const platform: Platform | undefined =
+      typeof doc.os === 'string' && typeof doc.architecture === 'string'
+        ? {
+            os: doc.os,
+            architecture: doc.architecture,
+            ...(typeof doc.variant === 'string' && doc.variant !== '' ? { variant: doc.variant } : {}),
+          }
+        : undefined;
+    return {
+      labels,
+      ...(typeof doc.created === 'string' ? { created: doc.created } : {}),
+      ...(platform ? { platform } : {}),
+    };
   } catch {
     return { labels: {} };
   }
@@ -57,7 +73,7 @@ export async function inspectImage(repo: RepositoryClient, ref: string, signal?:
       digest: m.digest,
       mediaType: m.mediaType,
       size,
-      platforms: [],
+      platforms: config.platform ? [{ platform: config.platform, digest: m.digest, size, labels: config.labels }] : [],
       labels: config.labels,
       annotations,
       referrers: await referrers,

@@ -244,6 +244,7 @@ export class Artifacts {
     tag: string | undefined,
     digest: string,
     signal?: AbortSignal,
+    by: { actor: Actor; via: string } = { actor: { username: 'hoist' }, via: 'push' },
   ): Promise<PushedArtifact[]> {
     const registry = await this.db
       .selectFrom('registries')
@@ -319,7 +320,7 @@ export class Artifacts {
       const current = inspected;
       const id = await audited(
         this.db,
-        { username: 'hoist' },
+        by.actor,
         { action: 'artifact.register', objectType: 'artifact', objectId: `${first.project}/${first.app}@${digest}` },
         async (trx) => ({
           result: await this.insert(trx, {
@@ -329,14 +330,14 @@ export class Artifacts {
             tag: tag ?? null,
             inspected: current,
             build: {},
-            by: 'hoist',
+            by: by.actor.username,
             environmentIds: mine.map((m) => m.id),
           }),
           summary: {
             after: {
               reference: `${registry.url}/${repository}${tag ? `:${tag}` : ''}@${digest}`,
               environments: mine.map((m) => m.name),
-              via: 'push',
+              via: by.via,
             },
           },
         }),
@@ -350,6 +351,77 @@ export class Artifacts {
       });
     }
     return out;
+  }
+
+  /**
+   * The artifact an environment holds under a tag or digest, registered on first use: one that hoist has not seen
+   * yet but that the environment's repository has is read from the registry and recorded (as a push is), by `actor`.
+   * The one lookup of a promotion request's image.
+   */
+  async resolve(
+    actor: Actor,
+    project: string,
+    app: string,
+    env: string,
+    image: { tag?: string; digest?: string },
+    signal?: AbortSignal,
+  ): Promise<ArtifactView> {
+    const known = await this.find(project, app, env, image);
+    if (known?.environments.some((e) => e.environment === env)) return known;
+    const application = await this.application(project, app);
+    const e = await this.db
+      .selectFrom('environments')
+      .selectAll()
+      .where('project_id', '=', application.projectId)
+      .where('name', '=', env)
+      .executeTakeFirst();
+    const ref = image.digest ?? image.tag;
+    if (!e || ref === undefined) {
+      if (known) return known;
+      throw new NotFound(
+        'artifact',
+        `${project}/${app}${image.digest ? `@${image.digest}` : `:${image.tag}`} in ${env}`,
+      );
+    }
+    const repository = e.repository_template.replaceAll('{app}', app);
+    const registry = await this.db
+      .selectFrom('registries')
+      .selectAll()
+      .where('id', '=', e.registry_id)
+      .executeTakeFirstOrThrow();
+    const head = await openRepository(await this.registries.open(registry.name), repository).headManifest(ref, signal);
+    if (!head) {
+      if (known) return known;
+      const where = `${registry.url}/${repository}${image.digest ? `@${image.digest}` : `:${image.tag}`}`;
+      throw new NotFound(
+        'artifact',
+        `${project}/${app}${image.digest ? `@${image.digest}` : `:${image.tag}`} in ${env}`,
+        `${where} is not in the registry either: push it there, or register it where it is (hoist artifact register)`,
+      );
+    }
+    await this.recordPush(registry.id, repository, image.tag, head.digest, signal, { actor, via: 'first use' });
+    return this.get(project, app, head.digest);
+  }
+
+  /** An artifact of the application by digest, or the one an environment holds under a tag (or last seen with it). */
+  private async find(
+    project: string,
+    app: string,
+    env: string,
+    image: { tag?: string; digest?: string },
+  ): Promise<ArtifactView | undefined> {
+    if (image.digest !== undefined) {
+      try {
+        return await this.get(project, app, image.digest);
+      } catch (e) {
+        if (e instanceof NotFound && e.objectType === 'artifact') return undefined;
+        throw e;
+      }
+    }
+    if (image.tag === undefined) throw new InvalidInput('name the image by --digest or --tag', 'digest');
+    return (await this.list(project, app, env)).find(
+      (a) => a.environments.some((e) => e.environment === env && e.tag === image.tag) || a.tag === image.tag,
+    );
   }
 
   /** The digest an environment holds now for an application: the one that arrived there last. */

@@ -183,16 +183,6 @@ export class Promotions {
     private readonly outbox: Outbox = new Outbox(false),
   ) {}
 
-  private async findArtifact(project: string, app: string, input: PromotionInput): Promise<ArtifactView> {
-    if (input.digest !== undefined) return this.artifacts.get(project, app, input.digest);
-    if (input.tag === undefined) throw new InvalidInput('name the image by --digest or --tag', 'digest');
-    const match = (await this.artifacts.list(project, app, input.from)).find(
-      (a) => a.environments.some((e) => e.environment === input.from && e.tag === input.tag) || a.tag === input.tag,
-    );
-    if (!match) throw new NotFound('artifact', `${project}/${app}:${input.tag} in ${input.from}`);
-    return match;
-  }
-
   async request(
     actor: Actor & { isAdmin?: boolean },
     project: string,
@@ -201,7 +191,10 @@ export class Promotions {
     automated?: Automated,
   ): Promise<PromotionView> {
     if (input.to.length === 0) throw new InvalidInput('name at least one target environment', 'to');
-    const artifact = await this.findArtifact(project, app, input);
+    const artifact = await this.artifacts.resolve(actor, project, app, input.from, {
+      ...(input.tag !== undefined ? { tag: input.tag } : {}),
+      ...(input.digest !== undefined ? { digest: input.digest } : {}),
+    });
     const at = artifact.environments.find((e) => e.environment === input.from);
     if (!at) {
       throw new InvalidInput(

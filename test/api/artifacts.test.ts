@@ -18,12 +18,14 @@ const labelled = buildImage({
   layers: [1000],
   labels: { team: 'shop', 'org.opencontainers.image.revision': 'c0ffee' },
 });
+const armOnly = buildImage({ layers: [800], platform: { os: 'linux', architecture: 'arm', variant: 'v7' } });
 before(async () => {
   reg = await startRegistry();
   await pushImage(reg.url, 'dev/web', image, { tag: '1.0' });
   await pushReferrer(reg.url, 'dev/web', buildArtifact(image, { artifactType: SIGNATURE_ARTIFACT }));
   await pushReferrer(reg.url, 'dev/web', buildArtifact(image, { artifactType: SBOM_ARTIFACT }));
   await pushImage(reg.url, 'apps/web', labelled, { tag: '2.0-qa' });
+  await pushImage(reg.url, 'dev/web', armOnly, { tag: 'arm' });
 });
 after(() => reg?.stop());
 
@@ -146,6 +148,15 @@ for (const backend of BACKENDS) {
       });
       assert.equal(missing.status, 502);
       assert.equal(missing.body.error.details.registryCode, 'MANIFEST_UNKNOWN');
+    });
+
+    test('a single-platform image has its platform, read from its config blob', async () => {
+      const r = await as('devon', 'POST', '/api/v1/projects/shop/applications/web/artifacts', {
+        reference: `${reg.host}/dev/web:arm`,
+      });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      assert.equal(r.body.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+      assert.deepEqual(r.body.platforms, ['linux/arm/v7']);
     });
   });
 }
