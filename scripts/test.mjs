@@ -6,6 +6,7 @@ import { join } from 'node:path';
 
 execFileSync('bash', ['scripts/setup.sh'], { stdio: 'inherit' });
 execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
+execFileSync(process.execPath, ['scripts/build-web.mjs'], { stdio: 'inherit' });
 
 function testFiles(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>

@@ -25,6 +25,7 @@ import { automationRoutes } from './routes/automation.routes.ts';
 import { registryRoutes } from './routes/registries.routes.ts';
 import { systemRoutes } from './routes/system.routes.ts';
 import { CSRF_HEADER, SESSION_COOKIE } from './session.ts';
+import { wantsConsole, webRoutes } from './web.ts';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -32,6 +33,9 @@ export interface ServerOptions {
   /** pino logger options, or false for none (tests). */
   logger?: boolean | { level: string };
   bodyLimit?: number;
+  /** false: no web console routes (API-only tests); otherwise the console from `webRoot` (default: web/dist). */
+  web?: boolean;
+  webRoot?: string;
 }
 
 function cookie(header: string | undefined, name: string): string | undefined {
@@ -112,7 +116,10 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
       .headers(headers ?? {})
       .send(body);
   });
+  const sendConsole = o.web === false ? undefined : await webRoutes(app, o.webRoot);
   app.setNotFoundHandler((req, reply) => {
+    // A deep link into the web console (a GET for HTML outside the API) gets the console's page.
+    if (sendConsole !== undefined && wantsConsole(req)) return sendConsole(reply);
     void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}` } });
   });
 

@@ -77,7 +77,14 @@ export function accountRoutes(app: App, s: Services): void {
     },
     async (req) => {
       const id = req.identity!;
-      return { username: id.username, isAdmin: id.isAdmin, memberships: id.memberships, via: id.via };
+      return {
+        username: id.username,
+        isAdmin: id.isAdmin,
+        memberships: id.memberships,
+        via: id.via,
+        // A browser tab that did not sign in itself (a second tab, a reload) needs it for mutating calls.
+        ...(id.via === 'session' ? { csrfToken: id.csrfToken } : {}),
+      };
     },
   );
 

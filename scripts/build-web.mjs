@@ -1,0 +1,44 @@
+// Builds the web console (web/ → web/dist) with Vite, then prints the initial JavaScript's gzipped size and fails
+// above the budget: what the browser must load before the first screen is interactive (the entry chunk and the
+// chunks it imports statically; screens loaded on demand are not counted). Skips the build when web/dist is newer
+// than every source file (`--force` builds anyway).
+import { build } from 'vite';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+
+const BUDGET = 100 * 1024;
+const root = new URL('../web/', import.meta.url).pathname;
+const out = join(root, 'dist');
+
+function newest(dir) {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.name === 'dist' || e.name === 'node_modules') continue;
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+const index = join(out, 'index.html');
+if (!process.argv.includes('--force') && existsSync(index) && statSync(index).mtimeMs > newest(root)) process.exit(0);
+
+await build({ configFile: join(root, 'vite.config.ts'), logLevel: 'warn', build: { manifest: true } });
+
+const manifest = JSON.parse(readFileSync(join(out, '.vite', 'manifest.json'), 'utf8'));
+const seen = new Set();
+function initial(key) {
+  if (seen.has(key)) return;
+  seen.add(key);
+  for (const k of manifest[key]?.imports ?? []) initial(k);
+}
+for (const [key, chunk] of Object.entries(manifest)) if (chunk.isEntry) initial(key);
+let total = 0;
+for (const key of seen) total += gzipSync(readFileSync(join(out, manifest[key].file))).length;
+const kib = (total / 1024).toFixed(1);
+if (total > BUDGET) {
+  console.error(`web: initial JavaScript is ${kib} KiB gzipped, over the ${BUDGET / 1024} KiB budget`);
+  process.exit(1);
+}
+console.log(`web: built web/dist; initial JavaScript ${kib} KiB gzipped (budget ${BUDGET / 1024} KiB)`);

@@ -1,0 +1,59 @@
+/**
+ * Routes and the signed-in guard. Every screen has its own URL (deep links work, filters live in the query string);
+ * a visitor who is not signed in goes to /sign-in?next=<where they were> and comes back there after signing in.
+ */
+import { lazy, Suspense, useEffect } from 'react';
+import { Redirect, Route, Switch, useLocation } from 'wouter';
+import { whenUnauthorized } from './api.ts';
+import { Layout } from './layout.tsx';
+import { MeContext, useMe } from './session.tsx';
+import { SignIn } from './pages/sign-in.tsx';
+import { Projects } from './pages/projects.tsx';
+import { useQueryClient } from '@tanstack/react-query';
+
+const Project = lazy(() => import('./pages/project.tsx'));
+
+export function App() {
+  const me = useMe();
+  const [location, navigate] = useLocation();
+  const qc = useQueryClient();
+
+  useEffect(() => {
+    whenUnauthorized(() => {
+      qc.setQueryData(['me'], null);
+    });
+  }, [qc]);
+
+  if (me.isPending) return <p className="loading">Loading…</p>;
+  if (me.isError) return <p role="alert">hoist is not answering: {me.error.message}. Reload when it is back.</p>;
+
+  if (location === '/sign-in') return <SignIn onSignedIn={(next) => navigate(next, { replace: true })} />;
+  if (me.data === null) {
+    const next = location + window.location.search;
+    return <Redirect to={`/sign-in?next=${encodeURIComponent(next)}`} replace />;
+  }
+
+  return (
+    <MeContext.Provider value={me.data}>
+      <Layout>
+        <Suspense fallback={<p className="loading">Loading…</p>}>
+          <Switch>
+            <Route path="/">
+              <Redirect to="/projects" replace />
+            </Route>
+            <Route path="/projects" component={Projects} />
+            <Route path="/projects/:project">{(p) => <Project project={p.project} />}</Route>
+            <Route>
+              <section>
+                <h1>Not found</h1>
+                <p>
+                  There is no page at <code>{location}</code>. Go to <a href="/projects">projects</a>.
+                </p>
+              </section>
+            </Route>
+          </Switch>
+        </Suspense>
+      </Layout>
+    </MeContext.Provider>
+  );
+}

@@ -1,0 +1,48 @@
+/** The frame of every signed-in screen: navigation (with the approvals badge), who is signed in, sign out. */
+import type { ReactNode } from 'react';
+import { Link, useLocation } from 'wouter';
+import { useSignedIn, useSignOut } from './session.tsx';
+
+const NAV: Array<{ href: string; label: string }> = [{ href: '/projects', label: 'Projects' }];
+
+export function Layout({ children }: { children: ReactNode }) {
+  const me = useSignedIn();
+  const signOut = useSignOut();
+  const [location, navigate] = useLocation();
+  const waiting = me.counts?.approvalsWaiting ?? 0;
+  return (
+    <>
+      <header className="top">
+        <a className="brand" href="/projects">
+          hoist
+        </a>
+        <nav aria-label="Main">
+          <ul>
+            {NAV.map((n) => (
+              <li key={n.href}>
+                <Link href={n.href} aria-current={location.startsWith(n.href) ? 'page' : undefined}>
+                  {n.label}
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div className="who">
+          {waiting > 0 && (
+            <span className="badge" aria-label={`${waiting} approvals waiting for you`}>
+              {waiting}
+            </span>
+          )}
+          <span>
+            {me.username}
+            {me.isAdmin ? ' (admin)' : ''}
+          </span>
+          <button type="button" onClick={() => void signOut().then(() => navigate('/sign-in', { replace: true }))}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main id="main">{children}</main>
+    </>
+  );
+}
