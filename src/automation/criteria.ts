@@ -9,6 +9,7 @@
  */
 import { InvalidInput } from '../errors.ts';
 import { compileCondition } from '../policy/condition.ts';
+import { re2Problem } from '../policy/regex.ts';
 
 export type Criterion =
   | { field: 'tag'; op: 'equals' | 'startsWith' | 'endsWith' | 'contains' | 'matches'; value: string }
@@ -255,16 +256,11 @@ function badGroup(p: string, i: number): string | undefined {
   return 'inline flags such as (?i) are not supported; use classes such as [Vv]';
 }
 
-/** Refuses a pattern CEL's RE2 and hoist's JavaScript engine would not read the same way. */
+/** Refuses a pattern RE2 (which runs it) refuses, or that JavaScript's engine would read differently. */
 export function regexProblem(pattern: string): string | undefined {
   const unsupported = unsupportedRegex(pattern);
   if (unsupported) return unsupported;
-  try {
-    new RegExp(pattern);
-    return undefined;
-  } catch (e) {
-    return `not a valid regular expression: ${(e as Error).message}`;
-  }
+  return re2Problem(pattern);
 }
 
 /** The first construct in `pattern` that RE2 lacks or reads differently from JavaScript. */

@@ -153,7 +153,10 @@ let environment: Environment | undefined;
 export function policyEnvironment(): Environment {
   if (environment) return environment;
   const groups = new Map<string, Record<string, string>>();
-  const env = new Environment();
+  // Parser limits: the text is at most 4,096 characters; these keep its tree small and shallow too.
+  const env = new Environment({
+    limits: { maxAstNodes: 2048, maxDepth: 48, maxListElements: 1000, maxMapEntries: 1000, maxCallArguments: 32 },
+  });
   for (const v of VARIABLES) {
     const [head, field] = v.name.split('.') as [string, string | undefined];
     if (field === undefined) env.registerVariable(head, celType(v.type));

@@ -104,7 +104,8 @@ export function automationRoutes(app: App, s: Services): void {
   app.post(
     '/api/v1/projects/:project/rules/dry-run',
     {
-      config: { permission: PROJECT_READ },
+      // A dry run evaluates the rule over every artifact of the source environment: owners only, as creating it is.
+      config: { permission: OWNER },
       schema: {
         summary: 'Which artifacts now in the source environment a rule would match (nothing is saved or promoted)',
         tags: ['automation'],
