@@ -8,6 +8,8 @@
  */
 import { createHash } from 'node:crypto';
 import { InvalidInput } from '../errors.ts';
+import { isDigest } from '../oci/digest.ts';
+import { isTag } from '../oci/reference.ts';
 
 export interface PushEvent {
   /** Stable per event: registries retry, and the same id must not be worked twice. */
@@ -34,8 +36,6 @@ export const MANIFEST_MEDIA_TYPES: ReadonlySet<string> = new Set([
 
 const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 const REPOSITORY = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`);
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
-const DIGEST = /^(?:sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/;
 // eslint-disable-next-line no-control-regex -- control characters are what it looks for
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const HOST =
@@ -93,7 +93,7 @@ function repository(v: unknown, where: string): string {
 }
 
 function digest(v: unknown, where: string): string {
-  if (typeof v !== 'string' || !DIGEST.test(v))
+  if (typeof v !== 'string' || !isDigest(v))
     throw new InvalidInput(`${show(v)} is not a digest (sha256: followed by 64 lower-case hex digits)`, where);
   return v;
 }
@@ -101,7 +101,7 @@ function digest(v: unknown, where: string): string {
 /** Absent, null or empty: no tag. */
 function tag(v: unknown, where: string): string | undefined {
   if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string' || !TAG.test(v))
+  if (typeof v !== 'string' || !isTag(v))
     throw new InvalidInput(
       `${show(v)} is not a tag (up to 128 letters, digits, "_", "." and "-", not starting with "." or "-")`,
       where,

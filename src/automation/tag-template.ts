@@ -5,6 +5,7 @@
  * rendered tag is checked again at promotion time, when the real source tag may make it too long.
  */
 import { InvalidInput } from '../errors.ts';
+import { isTag } from '../oci/reference.ts';
 
 export interface TagContext {
   tag: string;
@@ -14,7 +15,6 @@ export interface TagContext {
   now: Date;
 }
 
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 const MAX_TAG = 128;
 const MAX_TEMPLATE = 1024;
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
@@ -146,7 +146,7 @@ function parse(template: string): { parts: Array<string | Render> } | { error: s
 
 /** Why `tag` is not a valid OCI tag, or nothing. */
 function tagProblem(tag: string): string | undefined {
-  if (TAG.test(tag)) return undefined;
+  if (isTag(tag)) return undefined;
   if (tag === '') return 'a tag cannot be empty';
   if (tag.length > MAX_TAG) return `it is ${tag.length} characters long and a tag is at most ${MAX_TAG}`;
   const bad = [...tag].find((ch) => !/[A-Za-z0-9._-]/.test(ch));

@@ -21,6 +21,13 @@ export interface PromotionWindow {
   timeZone: string;
 }
 
+/** A window's start, HH:MM from 00:00 to 23:59 (regular-expression source, for API schemas). */
+export const START_PATTERN = '^(?:[01][0-9]|2[0-3]):[0-5][0-9]$';
+/** A window's end: a start, or 24:00 for midnight. */
+export const END_PATTERN = '^(?:(?:[01][0-9]|2[0-3]):[0-5][0-9]|24:00)$';
+const START = new RegExp(START_PATTERN);
+const END = new RegExp(END_PATTERN);
+
 /** How far ahead nextOpening looks. */
 export const LOOKAHEAD_DAYS = 8;
 
@@ -28,7 +35,6 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY_MINUTES = 1440;
 const FULL_NAMES = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
-const TIME = /^([01]\d|2[0-3]):([0-5]\d)$/;
 const MAX_FORMATTERS = 64;
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
@@ -162,7 +168,7 @@ function parseDays(input: unknown, where: string): Day[] {
 }
 
 function timeOfDay(v: unknown, where: string, allowMidnightEnd: boolean): string {
-  if (typeof v === 'string' && (TIME.test(v) || (allowMidnightEnd && v === '24:00'))) return v;
+  if (typeof v === 'string' && (allowMidnightEnd ? END : START).test(v)) return v;
   throw new InvalidInput(
     `${show(v)} is not a time of day (HH:MM, 00:00 to 23:59${allowMidnightEnd ? ', or 24:00' : ''})`,
     where,

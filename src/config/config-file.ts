@@ -11,6 +11,8 @@ import { parseDuration } from '../automation/duration.ts';
 import { validateTagTemplate } from '../automation/tag-template.ts';
 import { parseWindowSpec } from '../automation/window.ts';
 import { InvalidInput } from '../errors.ts';
+import { isSha256Digest, SHA256_DIGEST_HINT } from '../oci/digest.ts';
+import { checkEnvironment, isEnvironmentKind } from '../service/environment-shape.ts';
 
 export interface RegistrySpec {
   name: string;
@@ -242,7 +244,7 @@ export function parseConfig(text: string, file: string): Result<ConfigSpec> & { 
         const ep = `${p}.environments[${j}]`;
         const ef = fields(c, e, ep, KNOWN.environment);
         const kind = str(c, ef, 'kind', ep, e, true);
-        if (kind !== undefined && kind !== 'repository' && kind !== 'tag')
+        if (kind !== undefined && !isEnvironmentKind(kind))
           c.at(ef.get('kind'), `${ep}.kind`, 'kind must be repository or tag');
         const env: EnvironmentSpec = {
           name: str(c, ef, 'name', ep, e, true) ?? '',
@@ -270,6 +272,9 @@ export function parseConfig(text: string, file: string): Result<ConfigSpec> & { 
             )
             .map((w) => w.value);
         }
+        // The same checks the server makes (windows were checked above, one by one).
+        if (kind !== undefined && isEnvironmentKind(kind) && env.name !== '' && env.repository !== '')
+          checked(c, e, ep, () => checkEnvironment({ ...env, windows: undefined }));
         project.environments.push(env);
       });
       const names = new Set(project.environments.map((e) => e.name));
@@ -332,12 +337,8 @@ export function parseConfig(text: string, file: string): Result<ConfigSpec> & { 
         if ((track === true) === (pin !== undefined))
           c.at(b, bp, 'a binding has either trackLatest: true or pin: sha256:…');
         if (pin !== undefined) {
-          if (!/^sha256:[0-9a-f]{64}$/.test(pin))
-            c.at(
-              bf.get('pin'),
-              `${bp}.pin`,
-              `"${pin}" is not a digest; use sha256: followed by 64 lower-case hex digits`,
-            );
+          if (!isSha256Digest(pin))
+            c.at(bf.get('pin'), `${bp}.pin`, `"${pin}" is not a digest; use ${SHA256_DIGEST_HINT}`);
           binding.mode = 'pin';
           binding.pin = pin;
         }

@@ -6,9 +6,31 @@ import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { DigestMismatch, InvalidInput } from '../errors.ts';
 
+import type { Result } from '../result.ts';
+
 const ALGORITHMS: Record<string, number> = { sha256: 64, sha512: 128 };
 
-import type { Result } from '../result.ts';
+/**
+ * A digest as hoist reads it from registries and events: sha256 or sha512, lower-case hex of the exact length. The
+ * regular-expression source, for API schemas; code uses isDigest or checkDigest.
+ */
+export const DIGEST_PATTERN = '^(?:sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$';
+/** A digest as a person names it to promote, pin or quarantine: `sha256:` and 64 lower-case hex digits, nothing else. */
+export const SHA256_DIGEST_PATTERN = '^sha256:[0-9a-f]{64}$';
+const DIGEST_RE = new RegExp(DIGEST_PATTERN);
+const SHA256_DIGEST_RE = new RegExp(SHA256_DIGEST_PATTERN);
+/** What a person is told when a sha256 digest is wrong. */
+export const SHA256_DIGEST_HINT = 'sha256: followed by 64 lower-case hex digits';
+
+export const isDigest = (s: string): boolean => DIGEST_RE.test(s);
+export const isSha256Digest = (s: string): boolean => SHA256_DIGEST_RE.test(s);
+
+/** A digest as a person names it (SHA256_DIGEST_PATTERN), or InvalidInput naming `where`. */
+export function parseSha256Digest(d: string, where: string): string {
+  if (!isSha256Digest(d))
+    throw new InvalidInput(`"${d.slice(0, 100)}" is not a digest; use ${SHA256_DIGEST_HINT} (sha256:0123…cdef)`, where);
+  return d;
+}
 
 /** Checks a digest string; the error says what is wrong with it. */
 export function checkDigest(s: string): Result<string> {

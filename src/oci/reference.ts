@@ -19,7 +19,10 @@ export interface Reference {
 export const DOCKER_HUB = 'docker.io';
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const DOMAIN_COMPONENT = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
-const TAG = /^[\w][\w.-]{0,127}$/;
+/** A tag: 1-128 letters, digits, "_", "." and "-", not starting with "." or "-" (regex source, for API schemas). */
+export const TAG_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$';
+const TAG = new RegExp(TAG_PATTERN);
+export const isTag = (s: string): boolean => TAG.test(s);
 const IPV6 = /^\[[a-fA-F0-9:]+\](?::[0-9]+)?$/;
 const NAME_MAX = 255;
 

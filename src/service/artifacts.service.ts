@@ -47,8 +47,6 @@ export interface ArtifactView {
   environments: Array<{ environment: string; tag: string | null; since: string }>;
 }
 
-const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
-
 /** Whether a repository path is what an environment's template gives for this application. */
 export function templateMatches(template: string, app: string, repository: string): boolean {
   return template.replaceAll('{app}', app) === repository;
@@ -491,15 +489,15 @@ export class Artifacts {
       tag: r.tag,
       mediaType: r.media_type,
       size: Number(r.size),
-      labels: json(r.labels),
-      annotations: json(r.annotations),
+      labels: r.labels,
+      annotations: r.annotations,
       created: r.created?.toISOString() ?? null,
-      platforms: json(r.platforms),
-      referrers: json(r.referrers),
-      scan: r.scan === null ? null : json(r.scan),
-      sbom: r.sbom === null ? null : json(r.sbom),
+      platforms: r.platforms,
+      referrers: r.referrers,
+      scan: r.scan === null ? null : r.scan,
+      sbom: r.sbom === null ? null : r.sbom,
       quarantine: q ? { reason: q.reason, by: q.by_user, at: q.at.toISOString() } : null,
-      build: json(r.build),
+      build: r.build,
       registeredBy: r.registered_by,
       registeredAt: r.registered_at.toISOString(),
       environments: locations.map((l) => ({ environment: l.environment, tag: l.tag, since: l.since.toISOString() })),

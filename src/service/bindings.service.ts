@@ -11,7 +11,7 @@ import { audited, type Actor } from './audited.ts';
 import type { Automation } from './automation.ts';
 import type { Environments } from './environments.service.ts';
 import type { PromotionView, Promotions } from './promotions.service.ts';
-import { strictDigest } from './quarantine.service.ts';
+import { parseSha256Digest } from '../oci/digest.ts';
 
 export type BindingInput = { mode: 'track-latest' } | { mode: 'pin'; digest: string; comment?: string };
 
@@ -104,7 +104,7 @@ export class Bindings {
   ): Promise<{ binding: BindingView; promotion: PromotionView | null }> {
     if (input.mode !== 'track-latest' && input.mode !== 'pin')
       throw new InvalidInput('"track-latest" or "pin"', 'mode');
-    const pinned = input.mode === 'pin' ? strictDigest(input.digest, 'digest') : null;
+    const pinned = input.mode === 'pin' ? parseSha256Digest(input.digest, 'digest') : null;
     const { appId, envId } = await this.ids(project, app, env);
     const before = await this.db
       .selectFrom('bindings')

@@ -8,28 +8,10 @@ import { Conflict, InvalidInput, NotFound } from '../errors.ts';
 import type { Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
 import { newId } from './tokens.ts';
-import { NAME } from './projects.service.ts';
-import { parseWindow, type PromotionWindow } from '../automation/window.ts';
+import type { PromotionWindow } from '../automation/window.ts';
+import { checkEnvironment, type EnvironmentInput } from './environment-shape.ts';
 
-const MAX_SOAK_SECONDS = 90 * 86_400;
-
-export interface EnvironmentInput {
-  name: string;
-  position?: number;
-  kind: 'repository' | 'tag';
-  registry: string;
-  /** kind repository: `prod/{app}`; kind tag: the repository holding every stage, e.g. `apps/{app}`. */
-  repository: string;
-  /** kind tag only: the stage's tag convention, e.g. `prod` or `{tag}-prod`. */
-  tag?: string | null;
-  immutableTags?: boolean;
-  allowTagMove?: boolean;
-  protected?: boolean;
-  /** An artifact may leave this environment only after it has been here this many seconds. */
-  soakSeconds?: number;
-  /** When promotions may enter (none: always). */
-  windows?: PromotionWindow[] | null;
-}
+export type { EnvironmentInput } from './environment-shape.ts';
 
 export interface EnvironmentView extends Required<Omit<EnvironmentInput, 'tag' | 'windows'>> {
   tag: string | null;
@@ -41,34 +23,8 @@ export interface Edge {
   to: string;
 }
 
-const TEMPLATE_PATH =
-  /^(?:[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*|\{app\})(?:\/(?:[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*|\{app\}))*$/;
-const TAG_TEMPLATE = /^(?:[\w.-]|\{(?:app|tag)\})+$/;
-
-function check(e: EnvironmentInput): void {
-  if (!NAME.test(e.name)) throw new InvalidInput('use 1-63 lower-case letters, digits and "-"', 'name');
-  if (e.kind !== 'repository' && e.kind !== 'tag') throw new InvalidInput('"repository" or "tag"', 'kind');
-  if (!TEMPLATE_PATH.test(e.repository))
-    throw new InvalidInput(
-      `"${e.repository}" is not a repository template (path components, {app} allowed, e.g. prod/{app})`,
-      'repository',
-    );
-  if (e.kind === 'tag' && (e.tag === undefined || e.tag === null || !TAG_TEMPLATE.test(e.tag)))
-    throw new InvalidInput('kind tag needs a tag convention such as "prod" or "{tag}-prod"', 'tag');
-  if (e.kind === 'repository' && e.tag !== undefined && e.tag !== null)
-    throw new InvalidInput('only kind tag has a tag convention', 'tag');
-  if (
-    e.soakSeconds !== undefined &&
-    (!Number.isInteger(e.soakSeconds) || e.soakSeconds < 0 || e.soakSeconds > MAX_SOAK_SECONDS)
-  ) {
-    throw new InvalidInput(`give whole seconds between 0 and ${MAX_SOAK_SECONDS} (90 days)`, 'soakSeconds');
-  }
-  e.windows?.forEach((w, i) => parseWindow(w, `windows[${i}]`));
-}
-
-/** The windows column as stored (JSON text or parsed; null means none). */
-export const windowsOf = (v: unknown): PromotionWindow[] =>
-  ((typeof v === 'string' ? JSON.parse(v) : v) as PromotionWindow[] | null) ?? [];
+/** The windows column as stored (null means none). */
+export const windowsOf = (v: unknown[] | null): PromotionWindow[] => (v ?? []) as PromotionWindow[];
 
 export class Environments {
   constructor(private readonly db: Kysely<Schema>) {}
@@ -123,7 +79,7 @@ export class Environments {
     input: EnvironmentInput,
     mode: 'create' | 'upsert',
   ): Promise<EnvironmentView> {
-    check(input);
+    checkEnvironment(input);
     const projectId = await this.projectId(project);
     const registry = await this.db
       .selectFrom('registries')

@@ -35,8 +35,6 @@ class DeliveryError extends Error {
   }
 }
 
-const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
-
 export class NotificationDispatcher {
   private readonly o: Required<DispatcherOptions>;
   private readonly loop: WorkLoop;
@@ -107,8 +105,8 @@ export class NotificationDispatcher {
     try {
       const status =
         d.kind === 'webhook'
-          ? await this.callWebhook(d.id, d.webhook_id, d.event, json(d.payload))
-          : await this.sendMail(json(d.recipients), json(d.payload));
+          ? await this.callWebhook(d.id, d.webhook_id, d.event, d.payload)
+          : await this.sendMail(d.recipients ?? [], d.payload as unknown as Omit<PromotionNotice, 'projectId'>);
       await this.db
         .updateTable('notification_deliveries')
         .set({ state: 'DELIVERED', lease_until: null, delivered_at: new Date(), last_status: status, last_error: null })

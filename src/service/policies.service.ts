@@ -8,7 +8,7 @@ import { Conflict, InvalidInput, NotFound } from '../errors.ts';
 import { compileCondition } from '../policy/condition.ts';
 import type { Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
-import { NAME } from './projects.service.ts';
+import { NAME } from './names.ts';
 import { newId } from './tokens.ts';
 
 export interface PolicyRules {
@@ -50,10 +50,6 @@ const DEFAULTS: PolicyRules = {
   allowSkipStages: false,
 };
 
-function json<T>(v: unknown): T {
-  return (typeof v === 'string' ? JSON.parse(v) : v) as T;
-}
-
 export function checkRules(r: PolicyRules): void {
   if (!Number.isInteger(r.approverCount) || r.approverCount < 0 || r.approverCount > 6)
     throw new InvalidInput('a whole number from 0 to 6', 'approverCount');
@@ -86,8 +82,8 @@ export class Policies {
       .executeTakeFirstOrThrow();
     return {
       description: v.description,
-      passConditions: json<string[]>(v.pass_conditions),
-      failConditions: json<string[]>(v.fail_conditions),
+      passConditions: v.pass_conditions as string[],
+      failConditions: v.fail_conditions as string[],
       approverCount: v.approver_count,
       allowRequesterFromApprove: v.allow_requester_from_approve,
       allowImageBuilderFromApprove: v.allow_image_builder_from_approve,

@@ -69,8 +69,6 @@ export class RateLimiter {
   }
 }
 
-const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
-
 export class Poller {
   private readonly limiters = new Map<string, RateLimiter>();
   private readonly inFlight = new Map<string, Promise<CheckResult>>();
@@ -144,9 +142,9 @@ export class Poller {
       registry: w.registry,
       repository: w.repository,
       intervalSeconds: w.interval_seconds,
-      tags: Object.keys(json<Record<string, string>>(w.tags)).length,
+      tags: Object.keys(w.tags as Record<string, string>).length,
       lastCheckedAt: w.last_checked_at?.toISOString() ?? null,
-      lastResult: w.last_result === null ? null : json<CheckResult>(w.last_result),
+      lastResult: w.last_result === null ? null : (w.last_result as CheckResult),
       nextCheckAt: w.next_check_at.toISOString(),
     }));
   }
@@ -202,7 +200,7 @@ export class Poller {
     const limiter = this.limiters.get(w.registry_id) ?? new RateLimiter(w.poll_budget);
     limiter.setRate(w.poll_budget);
     this.limiters.set(w.registry_id, limiter);
-    const before = json<Record<string, string>>(w.tags);
+    const before = w.tags as Record<string, string>;
     const result: CheckResult = { tags: 0, added: [], moved: [], removed: [], requests: 0, seconds: 0 };
     const after: Record<string, string> = {};
     try {

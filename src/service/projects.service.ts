@@ -8,9 +8,9 @@ import type { Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
 import type { ProjectRole } from './identity.ts';
 import { newId } from './tokens.ts';
+import { NAME } from './names.ts';
 import { paged, toPage, type Page, type PageQuery } from './page.ts';
 
-export const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** An application is an image name: lower-case path components as in a repository path. */
 export const APP_NAME = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 export const ROLES: readonly ProjectRole[] = ['owner', 'promoter', 'developer', 'viewer'];

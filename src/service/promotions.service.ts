@@ -89,8 +89,6 @@ export interface PromotionView {
   targets: TargetView[];
 }
 
-const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
-
 /** Whether a person may decide on a target: a promoter or owner of the project whose role covers the environment. */
 export function mayDecide(identity: Identity, project: string, environment: string): boolean {
   return identity.memberships.some(
@@ -442,7 +440,7 @@ export class Promotions {
         .filter((d) => d.target_id === t.id)
         .map((d) => ({ username: d.username, decision: d.decision, comment: d.comment, at: d.at.toISOString() })),
       reasons: t.reason ? t.reason.split('; ') : [],
-      verdict: json<Verdict | null>(t.verdict),
+      verdict: t.verdict as Verdict | null,
     };
   }
 
@@ -646,13 +644,13 @@ export class Promotions {
             .orderBy('at')
             .execute();
     return rows.map((r) => {
-      const result = json<{
+      const result = r.result as {
         tag?: string | null;
         bytesStreamed?: number;
         blobsMounted?: number;
         seconds?: number;
-      } | null>(r.result);
-      const verdict = json<Verdict | null>(r.verdict);
+      } | null;
+      const verdict = r.verdict as Verdict | null;
       return {
         at: r.at.toISOString(),
         request: r.requestId,

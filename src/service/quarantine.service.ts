@@ -7,18 +7,7 @@ import type { Kysely } from 'kysely';
 import { Conflict, InvalidInput, NotFound } from '../errors.ts';
 import type { Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
-
-export const PIN_DIGEST = /^sha256:[0-9a-f]{64}$/;
-
-/** A digest as hoist pins and quarantines it: `sha256:` and 64 lower-case hex digits, nothing else. */
-export function strictDigest(d: string, where: string): string {
-  if (!PIN_DIGEST.test(d))
-    throw new InvalidInput(
-      `"${d.slice(0, 100)}" is not a digest; use sha256: followed by 64 lower-case hex digits (sha256:0123…cdef)`,
-      where,
-    );
-  return d;
-}
+import { parseSha256Digest } from '../oci/digest.ts';
 
 export interface QuarantineView {
   digest: string;
@@ -36,7 +25,7 @@ export class Quarantine {
   }
 
   async add(actor: Actor, digest: string, reason: string): Promise<{ quarantine: QuarantineView; rejected: number }> {
-    strictDigest(digest, 'digest');
+    parseSha256Digest(digest, 'digest');
     if (reason.trim() === '') throw new InvalidInput('say why (--reason "CVE-2026-1234 in libfoo")', 'reason');
     if (await this.db.selectFrom('quarantine').select('digest').where('digest', '=', digest).executeTakeFirst())
       throw new Conflict(`${digest} is quarantined already`);
@@ -68,7 +57,7 @@ export class Quarantine {
   }
 
   async lift(actor: Actor, digest: string, comment = ''): Promise<void> {
-    strictDigest(digest, 'digest');
+    parseSha256Digest(digest, 'digest');
     const row = await this.db.selectFrom('quarantine').selectAll().where('digest', '=', digest).executeTakeFirst();
     if (!row) throw new NotFound('quarantined digest', digest);
     await audited(

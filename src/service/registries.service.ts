@@ -11,9 +11,8 @@ import type { Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
 import type { SecretBox } from './secret-box.ts';
 import { newId } from './tokens.ts';
+import { NAME } from './names.ts';
 import { paged, toPage, type Page, type PageQuery } from './page.ts';
-
-export const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 export interface RegistryInput {
   name: string;

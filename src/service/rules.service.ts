@@ -13,7 +13,7 @@ import { compileCondition } from '../policy/condition.ts';
 import type { Schema } from '../store/schema.ts';
 import type { ArtifactView, Artifacts } from './artifacts.service.ts';
 import { audited, type Actor } from './audited.ts';
-import { NAME } from './projects.service.ts';
+import { NAME } from './names.ts';
 import { artifactVariables } from './promotions.service.ts';
 import { newId } from './tokens.ts';
 
@@ -58,8 +58,6 @@ export interface DryRunMatch {
 }
 
 type RuleRow = Selectable<Schema['rules']> & { from: string; to: string; application: string | null };
-
-const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
 
 const compiled = new Map<string, ReturnType<typeof compileCondition>>();
 
@@ -107,7 +105,7 @@ export class Rules {
   }
 
   private view(r: RuleRow): RuleView {
-    const criteria = json<Criterion[]>(r.criteria);
+    const criteria = r.criteria as Criterion[];
     return {
       name: r.name,
       application: r.application,

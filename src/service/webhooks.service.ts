@@ -39,8 +39,6 @@ export interface DeliveryView {
   nextAttemptAt: string | null;
 }
 
-const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
-
 function checkUrl(raw: string): string {
   let u: URL;
   try {
@@ -115,7 +113,7 @@ export class Webhooks {
     return rows.map((r) => ({
       id: r.id,
       url: r.url,
-      events: json(r.events),
+      events: r.events as NotificationEvent[] | null,
       createdBy: r.created_by,
       createdAt: r.created_at.toISOString(),
     }));

@@ -3,19 +3,14 @@ import { Type } from '@fastify/type-provider-typebox';
 import { actorOf, type App, type Services } from '../context.ts';
 import { PROJECT_READ, projectRole } from '../permissions.ts';
 import { errors } from './schemas.ts';
+import { DAYS, END_PATTERN, START_PATTERN, type Day } from '../../automation/window.ts';
+import { ENVIRONMENT_KINDS, MAX_SOAK_SECONDS } from '../../service/environment-shape.ts';
 
-const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 export const Window = Type.Object(
   {
-    days: Type.Array(Type.Unsafe<(typeof DAYS)[number]>({ type: 'string', enum: [...DAYS] }), {
-      minItems: 1,
-      maxItems: 7,
-    }),
-    start: Type.String({ pattern: '^[0-2][0-9]:[0-5][0-9]$', description: 'HH:MM' }),
-    end: Type.String({
-      pattern: '^[0-2][0-9]:[0-5][0-9]$',
-      description: 'HH:MM; before start for a window over midnight',
-    }),
+    days: Type.Array(Type.Unsafe<Day>({ type: 'string', enum: [...DAYS] }), { minItems: 1, maxItems: 7 }),
+    start: Type.String({ pattern: START_PATTERN, description: 'HH:MM' }),
+    end: Type.String({ pattern: END_PATTERN, description: 'HH:MM or 24:00; before start for a window over midnight' }),
     timeZone: Type.String({ description: 'IANA time zone, e.g. Europe/Berlin' }),
   },
   { additionalProperties: false },
@@ -23,7 +18,7 @@ export const Window = Type.Object(
 const EnvBody = Type.Object(
   {
     position: Type.Optional(Type.Integer({ minimum: 0 })),
-    kind: Type.Union([Type.Literal('repository'), Type.Literal('tag')]),
+    kind: Type.Union(ENVIRONMENT_KINDS.map((k) => Type.Literal(k))),
     registry: Type.String({ description: 'registry name' }),
     repository: Type.String({ description: 'repository template, e.g. prod/{app}' }),
     tag: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'kind tag: the stage tag, e.g. prod' })),
@@ -33,6 +28,7 @@ const EnvBody = Type.Object(
     soakSeconds: Type.Optional(
       Type.Integer({
         minimum: 0,
+        maximum: MAX_SOAK_SECONDS,
         description: 'an artifact may leave this environment only after it has been here this long',
       }),
     ),

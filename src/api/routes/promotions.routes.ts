@@ -5,7 +5,7 @@
 import { Type } from '@fastify/type-provider-typebox';
 import { actorOf, type App, type Services } from '../context.ts';
 import { PROJECT_READ, projectRole } from '../permissions.ts';
-import { errors } from './schemas.ts';
+import { errors, Sha256Digest, Tag } from './schemas.ts';
 
 const State = Type.Union([
   Type.Literal('AWAITING_APPROVAL'),
@@ -62,10 +62,8 @@ export function promotionRoutes(app: App, s: Services): void {
         params: Type.Object({ project: Type.String(), app: Type.String() }),
         body: Type.Object(
           {
-            digest: Type.Optional(
-              Type.String({ pattern: '^sha256:[0-9a-f]{64}$', description: 'sha256: and 64 lower-case hex digits' }),
-            ),
-            tag: Type.Optional(Type.String({ maxLength: 128 })),
+            digest: Type.Optional(Sha256Digest),
+            tag: Type.Optional(Tag),
             from: Type.String(),
             to: Type.Array(Type.String(), { minItems: 1, maxItems: 20 }),
             comment: Type.Optional(Type.String({ maxLength: 2000 })),
@@ -172,7 +170,7 @@ export function promotionRoutes(app: App, s: Services): void {
         tags: ['promotions'],
         params: Type.Object({ project: Type.String(), env: Type.String() }),
         querystring: Type.Object(
-          { digest: Type.String({ pattern: '^sha256:[0-9a-f]{64}$' }), deployer: Type.Optional(Type.String()) },
+          { digest: Sha256Digest, deployer: Type.Optional(Type.String()) },
           { additionalProperties: false },
         ),
         response: {

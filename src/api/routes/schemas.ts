@@ -1,13 +1,18 @@
 /** Schemas shared by several route files. */
 import { Type, type TSchema } from '@fastify/type-provider-typebox';
+import { SHA256_DIGEST_HINT, SHA256_DIGEST_PATTERN } from '../../oci/digest.ts';
+import { TAG_PATTERN } from '../../oci/reference.ts';
+import { NAME_PATTERN } from '../../service/names.ts';
 
 export const ErrorSchema = Type.Object({
   error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }),
 });
-export const Name = Type.String({
-  pattern: '^[a-z0-9][a-z0-9-]{0,62}$',
-  description: 'lower-case letters, digits and "-"',
+export const Name = Type.String({ pattern: NAME_PATTERN, description: 'lower-case letters, digits and "-"' });
+export const Tag = Type.String({
+  pattern: TAG_PATTERN,
+  description: 'up to 128 letters, digits, "_", "." and "-", not starting with "." or "-"',
 });
+export const Sha256Digest = Type.String({ pattern: SHA256_DIGEST_PATTERN, description: SHA256_DIGEST_HINT });
 export const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
 
 /** `?cursor=&limit=&q=` on name-ordered lists. */

@@ -4,7 +4,7 @@
  */
 import { parseDuration } from '../../automation/duration.ts';
 import { InvalidInput } from '../../errors.ts';
-import type { EnvironmentInput } from '../../service/environments.service.ts';
+import { checkEnvironment, isEnvironmentKind, type EnvironmentInput } from '../../service/environment-shape.ts';
 import type { ProjectRole } from '../../service/identity.ts';
 import { client } from '../client-config.ts';
 import { outputFormat, print } from '../output.ts';
@@ -113,8 +113,7 @@ export const env = {
       soak?: string;
     },
   ) => {
-    if (f.kind !== 'repository' && f.kind !== 'tag')
-      throw new InvalidInput(`"${f.kind}" is not repository or tag`, '--kind');
+    if (!isEnvironmentKind(f.kind)) throw new InvalidInput(`"${f.kind}" is not repository or tag`, '--kind');
     const input: EnvironmentInput = { name, kind: f.kind, registry: f.registry, repository: f.repository };
     if (f.tag !== undefined) input.tag = f.tag;
     if (f.position !== undefined) input.position = Number(f.position);
@@ -122,6 +121,7 @@ export const env = {
     if (f.immutableTags !== undefined) input.immutableTags = f.immutableTags;
     if (f.allowTagMove !== undefined) input.allowTagMove = f.allowTagMove;
     if (f.soak !== undefined) input.soakSeconds = parseDuration(f.soak, '--soak');
+    checkEnvironment(input);
     await print(await client().environments.put(projectName, input), out(f));
   },
   remove: async (projectName: string, name: string) => client().environments.remove(projectName, name),

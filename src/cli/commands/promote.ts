@@ -1,6 +1,7 @@
 /** `hoist promote`, `hoist approve|reject|cancel ID`, `hoist requests`: promotion requests from the command line. */
 import type { PromotionView } from '../../service/promotions.service.ts';
 import { InvalidInput } from '../../errors.ts';
+import { parseSha256Digest } from '../../oci/digest.ts';
 import { client } from '../client-config.ts';
 import { outputFormat, print } from '../output.ts';
 
@@ -41,8 +42,7 @@ export async function promoteCommand(
 ): Promise<void> {
   if ((f.digest === undefined) === (f.tag === undefined))
     throw new InvalidInput('name the image by exactly one of --digest sha256:… or --tag', '--digest');
-  if (f.digest !== undefined && !/^sha256:[0-9a-f]{64}$/.test(f.digest))
-    throw new InvalidInput('expected sha256: followed by 64 lower-case hex digits', '--digest');
+  if (f.digest !== undefined) parseSha256Digest(f.digest, '--digest');
   const to = f.to
     .split(',')
     .map((s) => s.trim())
