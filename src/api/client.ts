@@ -284,6 +284,8 @@ export class HoistClient {
     remove: (name: string) => this.request<void>('DELETE', `/api/v1/policies/${enc(name)}`),
     apply: (name: string, applicationEnvironments: Binding[]) =>
       this.request<PolicyView>('POST', `/api/v1/policies/${enc(name)}/apply`, { applicationEnvironments }),
+    unapply: (name: string, applicationEnvironments: Binding[]) =>
+      this.request<PolicyView>('POST', `/api/v1/policies/${enc(name)}/unapply`, { applicationEnvironments }),
     validate: (expression: string) =>
       this.request<{ valid: boolean; line?: number; column?: number; message?: string }>(
         'POST',

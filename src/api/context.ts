@@ -75,7 +75,15 @@ declare module 'fastify' {
   }
 }
 
-/** Who made a change, for the audit log: the signed-in user and the request id. */
-export function actorOf(req: { identity?: { username: string }; id: string }): { username: string; requestId: string } {
-  return { username: req.identity?.username ?? 'anonymous', requestId: req.id };
+/** Who made a change, for the audit log: the signed-in user and the request id (and whether they are an admin). */
+export function actorOf(req: { identity?: { username: string; isAdmin?: boolean }; id: string }): {
+  username: string;
+  requestId: string;
+  isAdmin: boolean;
+} {
+  return {
+    username: req.identity?.username ?? 'anonymous',
+    requestId: req.id,
+    isAdmin: req.identity?.isAdmin ?? false,
+  };
 }

@@ -11,7 +11,7 @@ import { Forbidden } from '../errors.ts';
 import type { App, DeclaredRoute, Services } from './context.ts';
 import { httpError } from './http-errors.ts';
 import { createMetrics } from './metrics.ts';
-import { authorize } from './permissions.ts';
+import { authorize, authorizeEnvironments } from './permissions.ts';
 import { accountRoutes } from './routes/accounts.routes.ts';
 import { artifactRoutes } from './routes/artifacts.routes.ts';
 import { auditRoutes } from './routes/audit.routes.ts';
@@ -100,6 +100,10 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
     ) {
       throw new Forbidden(`a signed-in browser must send the ${CSRF_HEADER} header given at login`);
     }
+    await authorizeEnvironments(permission, req.identity, services, {
+      params: req.params as Record<string, string>,
+      body: req.body,
+    });
   });
 
   app.addHook('onResponse', async (req, reply) => {

@@ -550,6 +550,15 @@ withOutput(
     .requiredOption('-f, --file <file>')
     .option('--project <name>', 'the project of the applications (default: the one project that has each)'),
 ).action(async (f) => (await policyCommands()).policy.apply(f));
+withOutput(
+  policyCmd
+    .command('unapply')
+    .description(
+      'remove a policy from application × environment pairs (admins; deleting what a binding needs is refused)',
+    )
+    .argument('<name>')
+    .argument('<targets...>', 'PROJECT/APP/ENV'),
+).action(async (n: string, targets: string[], f) => (await policyCommands()).policy.unapply(n, targets, f));
 
 /** devtctl's camelCase spellings of the policy flags. */
 const DEVTCTL_FLAGS: Record<string, string> = {

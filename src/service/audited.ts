@@ -6,6 +6,8 @@ import type { Schema } from '../store/schema.ts';
 export interface Actor {
   username: string;
   requestId?: string | null;
+  /** Admins may change what protects an environment (its location, its protection, its policy bindings). */
+  isAdmin?: boolean;
 }
 
 export async function audited<T>(

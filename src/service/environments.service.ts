@@ -4,7 +4,8 @@
  * from, or to another project's environment, is refused; skipping a stage needs an explicit edge.
  */
 import type { Kysely, Selectable } from 'kysely';
-import { Conflict, InvalidInput, NotFound } from '../errors.ts';
+import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.ts';
+import { refuseIfBound } from './binding-guard.ts';
 import type { Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
 import { newId } from './tokens.ts';
@@ -21,6 +22,23 @@ export interface EnvironmentView extends Required<Omit<EnvironmentInput, 'tag' |
 export interface Edge {
   from: string;
   to: string;
+}
+
+/** What a non-admin may not change on a protected environment: where it is, its tag rules, its protection. */
+function protectedChanges(
+  e: Selectable<Schema['environments']>,
+  input: EnvironmentInput,
+  registryId: string,
+): string[] {
+  const changed: string[] = [];
+  if (e.registry_id !== registryId) changed.push('registry');
+  if (e.kind !== input.kind) changed.push('kind');
+  if (e.repository_template !== input.repository) changed.push('repository');
+  if ((input.kind === 'tag' ? (input.tag ?? null) : null) !== e.tag_template) changed.push('tag');
+  if (input.immutableTags !== undefined && input.immutableTags !== e.immutable_tags) changed.push('immutableTags');
+  if (input.allowTagMove !== undefined && input.allowTagMove !== e.allow_tag_move) changed.push('allowTagMove');
+  if (input.protected === false) changed.push('protected');
+  return changed;
 }
 
 /** The windows column as stored (null means none). */
@@ -90,6 +108,13 @@ export class Environments {
     const all = await this.rows(projectId);
     const existing = all.find((r) => r.name === input.name);
     if (existing && mode === 'create') throw new Conflict(`environment "${project}/${input.name}" exists already`);
+    if (existing?.protected && !actor.isAdmin) {
+      const changed = protectedChanges(existing, input, registry.id);
+      if (changed.length > 0)
+        throw new Forbidden(
+          `environment "${project}/${input.name}" is protected: only an admin changes its ${changed.join(', ')}`,
+        );
+    }
     const now = new Date();
     const row = {
       id: existing?.id ?? newId(),
@@ -131,6 +156,9 @@ export class Environments {
     const projectId = await this.projectId(project);
     const e = (await this.rows(projectId)).find((r) => r.name === name);
     if (!e) throw new NotFound('environment', `${project}/${name}`);
+    if (e.protected && !actor.isAdmin)
+      throw new Forbidden(`environment "${project}/${name}" is protected: only an admin deletes it`);
+    await refuseIfBound(this.db, `environment "${project}/${name}"`, { environmentId: e.id });
     await audited(
       this.db,
       actor,

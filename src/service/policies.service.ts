@@ -5,6 +5,8 @@
  */
 import type { Kysely, Selectable } from 'kysely';
 import { Conflict, InvalidInput, NotFound } from '../errors.ts';
+import { refuseIfBound } from './binding-guard.ts';
+import { deleteBinding } from '../store/policy-bindings.query.ts';
 import { compileCondition } from '../policy/condition.ts';
 import type { Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
@@ -183,6 +185,7 @@ export class Policies {
 
   async remove(actor: Actor, name: string): Promise<void> {
     const p = await this.row(name);
+    await refuseIfBound(this.db, `policy "${name}"`, { policyId: p.id });
     await audited(this.db, actor, { action: 'policy.delete', objectType: 'policy', objectId: name }, async (trx) => {
       await trx.deleteFrom('policies').where('id', '=', p.id).execute();
       return { result: undefined, summary: { before: { version: p.current_version } } };
@@ -192,6 +195,46 @@ export class Policies {
   /** Applies the policy to each application × environment (replacing the policy that applied there before). */
   async apply(actor: Actor, name: string, bindings: readonly Binding[]): Promise<PolicyView> {
     const p = await this.row(name);
+    const resolved = await this.resolve(bindings);
+    await audited(this.db, actor, { action: 'policy.apply', objectType: 'policy', objectId: name }, async (trx) => {
+      for (const r of resolved) {
+        await trx
+          .deleteFrom('policy_bindings')
+          .where('application_id', '=', r.application_id)
+          .where('environment_id', '=', r.environment_id)
+          .execute();
+        await trx
+          .insertInto('policy_bindings')
+          .values({ policy_id: p.id, ...r })
+          .execute();
+      }
+      return { result: undefined, summary: { appliedTo: bindings } };
+    });
+    return this.get(name);
+  }
+
+  /** Removes the policy from application × environment pairs (an admin's decision, audited); each must be bound. */
+  async unapply(actor: Actor, name: string, bindings: readonly Binding[]): Promise<PolicyView> {
+    const p = await this.row(name);
+    const resolved = await this.resolve(bindings);
+    await audited(this.db, actor, { action: 'policy.unapply', objectType: 'policy', objectId: name }, async (trx) => {
+      for (const [i, r] of resolved.entries()) {
+        if (!(await deleteBinding(trx, p.id, r.application_id, r.environment_id))) {
+          const b = bindings[i] as Binding;
+          throw new InvalidInput(
+            `policy "${name}" does not apply to ${b.project}/${b.application} → ${b.environment}`,
+            `applicationEnvironments[${i}]`,
+          );
+        }
+      }
+      return { result: undefined, summary: { removedFrom: bindings } };
+    });
+    return this.get(name);
+  }
+
+  private async resolve(
+    bindings: readonly Binding[],
+  ): Promise<Array<{ application_id: string; environment_id: string }>> {
     const resolved: Array<{ application_id: string; environment_id: string }> = [];
     for (const [i, b] of bindings.entries()) {
       const app = await this.db
@@ -219,21 +262,7 @@ export class Policies {
         );
       resolved.push({ application_id: app.id, environment_id: env.id });
     }
-    await audited(this.db, actor, { action: 'policy.apply', objectType: 'policy', objectId: name }, async (trx) => {
-      for (const r of resolved) {
-        await trx
-          .deleteFrom('policy_bindings')
-          .where('application_id', '=', r.application_id)
-          .where('environment_id', '=', r.environment_id)
-          .execute();
-        await trx
-          .insertInto('policy_bindings')
-          .values({ policy_id: p.id, ...r })
-          .execute();
-      }
-      return { result: undefined, summary: { appliedTo: bindings } };
-    });
-    return this.get(name);
+    return resolved;
   }
 
   /** The policy (current version) that applies to an application entering an environment, if any. */

@@ -3,7 +3,8 @@
  * limited to some environments). Every change is audited.
  */
 import type { Kysely, Selectable } from 'kysely';
-import { Conflict, InvalidInput, NotFound } from '../errors.ts';
+import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.ts';
+import { refuseIfBound } from './binding-guard.ts';
 import type { Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
 import type { ProjectRole } from './identity.ts';
@@ -87,6 +88,17 @@ export class Projects {
 
   async remove(actor: Actor, name: string): Promise<void> {
     const p = await this.row(name);
+    const guarded = await this.db
+      .selectFrom('environments')
+      .select('name')
+      .where('project_id', '=', p.id)
+      .where('protected', '=', true)
+      .execute();
+    if (guarded.length > 0 && !actor.isAdmin)
+      throw new Forbidden(
+        `project "${name}" has protected environments (${guarded.map((e) => e.name).join(', ')}): only an admin deletes it`,
+      );
+    await refuseIfBound(this.db, `project "${name}"`, { projectId: p.id });
     await audited(this.db, actor, { action: 'project.delete', objectType: 'project', objectId: name }, async (trx) => {
       await trx.deleteFrom('projects').where('id', '=', p.id).execute();
       return { result: undefined, summary: { before: view(p) } };
@@ -137,6 +149,7 @@ export class Projects {
       .where('name', '=', name)
       .executeTakeFirst();
     if (!a) throw new NotFound('application', `${project}/${name}`);
+    await refuseIfBound(this.db, `application "${project}/${name}"`, { applicationId: a.id });
     await audited(
       this.db,
       actor,

@@ -13,6 +13,7 @@ import * as m0005 from './migrations/0005-policy-skip.ts';
 import * as m0006 from './migrations/0006-notifications.ts';
 import * as m0007 from './migrations/0007-attached-reports.ts';
 import * as m0008 from './migrations/0008-automation.ts';
+import * as m0013 from './migrations/0013-namespaces-protected.ts';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -23,11 +24,14 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0006-notifications': m0006,
   '0007-attached-reports': m0007,
   '0008-automation': m0008,
+  '0013-namespaces-protected': m0013,
 };
 
 export interface MigrationReport {
   applied: string[];
   current: string;
+  /** What the migrations just applied report about existing data (e.g. namespace grants derived, conflicts). */
+  notes: string[];
 }
 
 export async function migrate(db: Kysely<unknown>): Promise<MigrationReport> {
@@ -50,5 +54,17 @@ export async function migrate(db: Kysely<unknown>): Promise<MigrationReport> {
   const { results, error } = await migrator.migrateToLatest();
   if (error) throw new DatabaseUnavailable(`migration failed: ${(error as Error).message}`, { cause: error });
   const applied = (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
-  return { applied, current: [...known].at(-1) ?? '' };
+  return { applied, current: [...known].at(-1) ?? '', notes: await notesOf(db, applied) };
+}
+
+async function notesOf(db: Kysely<unknown>, applied: string[]): Promise<string[]> {
+  if (applied.length === 0) return [];
+  const rows = await db
+    .selectFrom('migration_notes' as never)
+    .select(['migration' as never, 'line' as never])
+    .where('migration' as never, 'in', applied as never)
+    .orderBy('seq' as never)
+    .execute()
+    .catch(() => []);
+  return rows.map((r) => `${(r as { migration: string }).migration}: ${(r as { line: string }).line}`);
 }

@@ -354,6 +354,23 @@ export interface WatchesTable {
   created_at: Timestamp;
 }
 
+export interface NamespaceGrantsTable {
+  id: string;
+  project_id: string;
+  registry_id: string;
+  /** A repository path prefix without the trailing slash (`shop` grants `shop/…`). */
+  prefix: string;
+  created_by: string;
+  created_at: Timestamp;
+}
+
+export interface MigrationNotesTable {
+  seq: Generated<string>;
+  migration: string;
+  line: string;
+  at: Timestamp;
+}
+
 export interface Schema {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -383,4 +400,6 @@ export interface Schema {
   bindings: BindingsTable;
   quarantine: QuarantineTable;
   watches: WatchesTable;
+  namespace_grants: NamespaceGrantsTable;
+  migration_notes: MigrationNotesTable;
 }

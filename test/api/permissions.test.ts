@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireDeclaredPermission } from '../../src/api/server.ts';
-import { startApi, type TestApi } from '../helpers/api.ts';
+import { caller, startApi, type TestApi } from '../helpers/api.ts';
 import type { Permission } from '../../src/api/permissions.ts';
 import type { ProjectRole } from '../../src/service/identity.ts';
 
@@ -86,6 +86,68 @@ test('every route answers each caller as its declared permission says', async ()
       else assert.ok(res.statusCode !== 401 && res.statusCode !== 403, where);
     }
   }
+});
+
+test('every write that concerns an environment needs a role covering it: a role limited to staging cannot touch prod', async () => {
+  const admin = caller(api.app, await api.tokenFor('boss', { admin: true }));
+  assert.equal((await admin('POST', '/api/v1/projects', { name: 'envs' })).status, 201);
+  await admin('POST', '/api/v1/registries', { name: 'envs-registry', url: 'http://127.0.0.1:5000' });
+  for (const env of ['staging', 'prod']) {
+    const res = await admin('PUT', `/api/v1/projects/envs/environments/${env}`, {
+      kind: 'repository',
+      registry: 'envs-registry',
+      repository: `envs/${env}/{app}`,
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+  }
+  // One member per role, each limited to staging.
+  const limited: Partial<Record<ProjectRole, string>> = {};
+  for (const role of ['owner', 'promoter', 'developer', 'viewer'] as const) {
+    const username = `staging-${role}`;
+    limited[role] = await api.tokenFor(username);
+    const res = await admin('POST', '/api/v1/projects/envs/members', { username, role, environments: ['staging'] });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+  }
+  const scoped = api.app.declaredRoutes.filter(
+    (r) => r.permission.kind === 'project' && r.permission.environments !== undefined,
+  );
+  const kinds = new Set(scoped.map((r) => (r.permission.kind === 'project' ? r.permission.environments?.kind : '')));
+  assert.deepEqual([...kinds].sort(), ['all', 'body', 'lookup', 'param'], 'every kind of scope is declared somewhere');
+  let checked = 0;
+  for (const route of scoped) {
+    if (route.permission.kind !== 'project' || route.permission.environments === undefined) continue;
+    const scope = route.permission.environments;
+    // The lookup scope (a rule's target) needs a stored rule: test/api/governance.test.ts covers it.
+    if (scope.kind === 'lookup') continue;
+    const request = (env: string) => ({
+      url: route.url.replace(/:(\w+)/g, (_, name: string) =>
+        name === 'project' ? 'envs' : scope.kind === 'param' && name === scope.name ? env : 'x',
+      ),
+      payload: scope.kind === 'body' ? { [scope.field]: [env] } : {},
+    });
+    for (const role of route.permission.roles) {
+      const send = async (env: string) => {
+        const { url, payload } = request(env);
+        return api.app.inject({
+          method: route.method as 'GET',
+          url,
+          headers: { authorization: `Bearer ${limited[role]}` },
+          ...(route.method === 'GET' || route.method === 'DELETE' ? {} : { payload }),
+        });
+      };
+      const denied = await send('prod');
+      const where = `${route.method} ${route.url} as ${role} of staging`;
+      assert.equal(denied.statusCode, 403, `${where} on prod: ${denied.statusCode} ${denied.body.slice(0, 160)}`);
+      checked++;
+      if (scope.kind === 'all' || route.method === 'DELETE') continue;
+      const allowed = await send('staging');
+      assert.ok(
+        allowed.statusCode !== 403 && allowed.statusCode !== 401,
+        `${where} on staging: ${allowed.statusCode} ${allowed.body.slice(0, 160)}`,
+      );
+    }
+  }
+  assert.ok(checked >= 15, `${checked} route × role checks`);
 });
 
 test('a route without a declared permission is refused at registration', async () => {

@@ -5,11 +5,22 @@
  */
 import { Type } from '@fastify/type-provider-typebox';
 import { actorOf, type App, type Services } from '../context.ts';
-import { ADMIN, AUTHENTICATED, PROJECT_READ, projectRole } from '../permissions.ts';
+import { ADMIN, AUTHENTICATED, envBody, envParam, forEnvironments, PROJECT_READ, projectRole } from '../permissions.ts';
 import { Window } from './environments.routes.ts';
 import { errors } from './schemas.ts';
 
 const OWNER = projectRole('owner');
+const PROMOTER_OF_ENV = forEnvironments(projectRole('owner', 'promoter'), envParam());
+/** A rule concerns its target environment. */
+const RULE_TARGET = forEnvironments(OWNER, {
+  kind: 'lookup',
+  what: "the rule's target environment",
+  find: async (s, req) => {
+    const { project, name } = req.params;
+    const rule = await s.rules.get(project ?? '', name ?? '').catch(() => undefined);
+    return rule ? [rule.to] : [];
+  },
+});
 const Mode = Type.Union([Type.Literal('promote'), Type.Literal('request')]);
 const RuleBody = Type.Object(
   {
@@ -90,7 +101,7 @@ export function automationRoutes(app: App, s: Services): void {
   app.post(
     '/api/v1/projects/:project/rules',
     {
-      config: { permission: OWNER },
+      config: { permission: forEnvironments(OWNER, envBody('to')) },
       schema: {
         summary: 'Add an auto-promotion rule; the answer shows the CEL its criteria compile to',
         tags: ['automation'],
@@ -141,7 +152,7 @@ export function automationRoutes(app: App, s: Services): void {
   app.delete(
     '/api/v1/projects/:project/rules/:name',
     {
-      config: { permission: OWNER },
+      config: { permission: RULE_TARGET },
       schema: { summary: 'Remove a rule', tags: ['automation'], params: PN, response: { 204: Type.Null(), ...errors } },
     },
     async (req, reply) => {
@@ -169,7 +180,7 @@ export function automationRoutes(app: App, s: Services): void {
   app.put(
     '/api/v1/projects/:project/applications/:app/bindings/:env',
     {
-      config: { permission: projectRole('owner', 'promoter') },
+      config: { permission: PROMOTER_OF_ENV },
       schema: {
         summary:
           'Bind an environment to track the latest good upstream build, or pin it to a digest (a pin change opens a promotion with approvals)',
@@ -207,7 +218,7 @@ export function automationRoutes(app: App, s: Services): void {
   app.delete(
     '/api/v1/projects/:project/applications/:app/bindings/:env',
     {
-      config: { permission: projectRole('owner', 'promoter') },
+      config: { permission: PROMOTER_OF_ENV },
       schema: {
         summary: 'Remove a binding (back to manual promotions)',
         tags: ['automation'],
@@ -224,7 +235,7 @@ export function automationRoutes(app: App, s: Services): void {
   app.put(
     '/api/v1/projects/:project/environments/:env/windows',
     {
-      config: { permission: OWNER },
+      config: { permission: forEnvironments(OWNER, envParam()) },
       schema: {
         summary:
           'Set the promotion windows of an environment (empty: always open); outside them automation waits in QUEUED and manual requests are refused unless an admin overrides',

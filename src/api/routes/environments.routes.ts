@@ -1,7 +1,7 @@
 /** A project's environments and its pipeline (the allowed promotion edges). Members read; owners change. */
 import { Type } from '@fastify/type-provider-typebox';
 import { actorOf, type App, type Services } from '../context.ts';
-import { PROJECT_READ, projectRole } from '../permissions.ts';
+import { ALL_ENVIRONMENTS, envParam, forEnvironments, PROJECT_READ, projectRole } from '../permissions.ts';
 import { errors } from './schemas.ts';
 import { DAYS, END_PATTERN, START_PATTERN, type Day } from '../../automation/window.ts';
 import { ENVIRONMENT_KINDS, MAX_SOAK_SECONDS } from '../../service/environment-shape.ts';
@@ -57,6 +57,7 @@ const Edge = Type.Object({ from: Type.String(), to: Type.String() }, { additiona
 const P = Type.Object({ project: Type.String() });
 const PE = Type.Object({ project: Type.String(), env: Type.String() });
 const OWNER = projectRole('owner');
+const OWNER_OF_ENV = forEnvironments(OWNER, envParam());
 
 export function environmentRoutes(app: App, s: Services): void {
   app.get(
@@ -85,7 +86,7 @@ export function environmentRoutes(app: App, s: Services): void {
   app.put(
     '/api/v1/projects/:project/environments/:env',
     {
-      config: { permission: OWNER },
+      config: { permission: OWNER_OF_ENV },
       schema: {
         summary: 'Create or update an environment',
         tags: ['environments'],
@@ -100,7 +101,7 @@ export function environmentRoutes(app: App, s: Services): void {
   app.delete(
     '/api/v1/projects/:project/environments/:env',
     {
-      config: { permission: OWNER },
+      config: { permission: OWNER_OF_ENV },
       schema: {
         summary: 'Delete an environment',
         tags: ['environments'],
@@ -131,7 +132,7 @@ export function environmentRoutes(app: App, s: Services): void {
   app.put(
     '/api/v1/projects/:project/pipeline',
     {
-      config: { permission: OWNER },
+      config: { permission: forEnvironments(OWNER, ALL_ENVIRONMENTS) },
       schema: {
         summary: 'Replace the promotion edges',
         tags: ['environments'],

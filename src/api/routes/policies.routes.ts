@@ -222,6 +222,28 @@ export function policyRoutes(app: App, s: Services): void {
     async (req) => s.policies.apply(actorOf(req), req.params.name, req.body.applicationEnvironments),
   );
   app.post(
+    '/api/v1/policies/:name/unapply',
+    {
+      config: { permission: ADMIN },
+      schema: {
+        summary:
+          'Remove the policy from application × environment combinations (the only way a binding goes: deleting what it depends on is refused)',
+        tags: ['policies'],
+        params,
+        body: Type.Object(
+          { applicationEnvironments: Type.Array(BindingSchema, { minItems: 1, maxItems: 1000 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Policy, ...errors },
+      },
+    },
+    async (req) => {
+      const policy = await s.policies.unapply(actorOf(req), req.params.name, req.body.applicationEnvironments);
+      await s.promotions.reevaluate(actorOf(req), req.params.name);
+      return policy;
+    },
+  );
+  app.post(
     '/api/v1/policies/:name/evaluate',
     {
       // Policies are admins' (they write them); evaluating one on made-up values is theirs too.

@@ -1,7 +1,7 @@
 /** Projects, their applications and members. Members read; owners change; admins create projects. */
 import { Type } from '@fastify/type-provider-typebox';
 import { actorOf, type App, type Services } from '../context.ts';
-import { ADMIN, AUTHENTICATED, PROJECT_READ, projectRole } from '../permissions.ts';
+import { ADMIN, ALL_ENVIRONMENTS, AUTHENTICATED, forEnvironments, PROJECT_READ, projectRole } from '../permissions.ts';
 import { errors, Name, pageOf, PageQuerySchema } from './schemas.ts';
 
 const Project = Type.Object({
@@ -22,7 +22,8 @@ const Member = Type.Object({
   environments: Type.Union([Type.Array(Type.String()), Type.Null()]),
 });
 const P = Type.Object({ project: Type.String() });
-const OWNER = projectRole('owner');
+/** Project-wide changes: an owner limited to some environments may not make them. */
+const OWNER = forEnvironments(projectRole('owner'), ALL_ENVIRONMENTS);
 
 export function projectRoutes(app: App, s: Services): void {
   app.get(

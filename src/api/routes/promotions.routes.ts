@@ -4,7 +4,7 @@
  */
 import { Type } from '@fastify/type-provider-typebox';
 import { actorOf, type App, type Services } from '../context.ts';
-import { PROJECT_READ, projectRole } from '../permissions.ts';
+import { envBody, forEnvironments, PROJECT_READ, projectRole } from '../permissions.ts';
 import { errors, Sha256Digest, Tag } from './schemas.ts';
 
 const State = Type.Union([
@@ -54,7 +54,7 @@ export function promotionRoutes(app: App, s: Services): void {
   app.post(
     '/api/v1/projects/:project/applications/:app/promotions',
     {
-      config: { permission: projectRole('owner', 'promoter', 'developer') },
+      config: { permission: forEnvironments(projectRole('owner', 'promoter', 'developer'), envBody('to')) },
       schema: {
         summary:
           'Ask to promote an artifact from one environment to others; each target answers allowed, denied (with reasons) or awaiting approval',

@@ -1,11 +1,12 @@
 /** Outgoing webhooks of a project and their deliveries. Project owners manage them; secrets are never read back. */
 import { Type } from '@fastify/type-provider-typebox';
 import { actorOf, type App, type Services } from '../context.ts';
-import { projectRole } from '../permissions.ts';
+import { ALL_ENVIRONMENTS, forEnvironments, projectRole } from '../permissions.ts';
 import { errors } from './schemas.ts';
 import { NOTIFICATION_EVENTS, type NotificationEvent } from '../../service/outbox.ts';
 
-const OWNER = projectRole('owner');
+/** Webhooks report every environment's events: an owner limited to some environments does not manage them. */
+const OWNER = forEnvironments(projectRole('owner'), ALL_ENVIRONMENTS);
 const Event = Type.Unsafe<NotificationEvent>({ type: 'string', enum: [...NOTIFICATION_EVENTS] });
 const Webhook = Type.Object({
   id: Type.String(),

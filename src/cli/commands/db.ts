@@ -14,6 +14,7 @@ export async function dbMigrateCommand(flags: { dataDir: string; databaseUrl?: s
         ? `applied ${r.applied.join(', ')}; schema at ${r.current}\n`
         : `schema at ${r.current}, nothing to apply\n`,
     );
+    for (const note of r.notes) process.stdout.write(`  ${note}\n`);
   } finally {
     await database.close();
   }

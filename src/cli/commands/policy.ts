@@ -62,6 +62,16 @@ export const policy = {
     const { policies, bindings } = await readApplyFile(c, f.file, f.project);
     for (const name of policies) await print(await c.policies.apply(name, bindings), outputFormat(f.output), COLUMNS);
   },
+  /** `hoist policy unapply NAME PROJECT/APP/ENV…`: the only way a policy binding goes away. */
+  unapply: async (name: string, targets: string[], f: { output?: string }) => {
+    const bindings = targets.map((t, i) => {
+      const [project, application, environment, ...rest] = t.split('/');
+      if (!project || !application || !environment || rest.length > 0)
+        throw new InvalidInput(`"${t}" is not PROJECT/APP/ENV`, `target ${i + 1}`);
+      return { project, application, environment };
+    });
+    await print(await client().policies.unapply(name, bindings), outputFormat(f.output), COLUMNS);
+  },
 };
 
 /** Devtron's apply file: `kind: artifactPromotionPolicy`, `spec.payload.applicationEnvironments[{appName, envName}]`, `applyToPolicyNames`. */
