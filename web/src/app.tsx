@@ -12,6 +12,11 @@ import { Projects } from './pages/projects.tsx';
 import { useQueryClient } from '@tanstack/react-query';
 
 const Project = lazy(() => import('./pages/project.tsx'));
+const PromotionPage = lazy(() => import('./pages/promotion.tsx'));
+const Approvals = lazy(() => import('./pages/approvals.tsx'));
+const History = lazy(() => import('./pages/history.tsx'));
+const Tokens = lazy(() => import('./pages/tokens.tsx'));
+const Audit = lazy(() => import('./pages/audit.tsx'));
 
 export function App() {
   const me = useMe();
@@ -42,7 +47,14 @@ export function App() {
               <Redirect to="/projects" replace />
             </Route>
             <Route path="/projects" component={Projects} />
+            <Route path="/approvals" component={Approvals} />
+            <Route path="/tokens" component={Tokens} />
+            <Route path="/audit" component={Audit} />
             <Route path="/projects/:project">{(p) => <Project project={p.project} />}</Route>
+            <Route path="/projects/:project/history">{(p) => <History project={p.project} />}</Route>
+            <Route path="/projects/:project/promotions/:id">
+              {(p) => <PromotionPage project={p.project} id={p.id} />}
+            </Route>
             <Route>
               <section>
                 <h1>Not found</h1>

@@ -3,7 +3,12 @@ import type { ReactNode } from 'react';
 import { Link, useLocation } from 'wouter';
 import { useSignedIn, useSignOut } from './session.tsx';
 
-const NAV: Array<{ href: string; label: string }> = [{ href: '/projects', label: 'Projects' }];
+const NAV: Array<{ href: string; label: string; admin?: boolean }> = [
+  { href: '/approvals', label: 'My approvals' },
+  { href: '/projects', label: 'Projects' },
+  { href: '/tokens', label: 'Tokens' },
+  { href: '/audit', label: 'Audit', admin: true },
+];
 
 export function Layout({ children }: { children: ReactNode }) {
   const me = useSignedIn();
@@ -18,10 +23,15 @@ export function Layout({ children }: { children: ReactNode }) {
         </a>
         <nav aria-label="Main">
           <ul>
-            {NAV.map((n) => (
+            {NAV.filter((n) => !n.admin || me.isAdmin).map((n) => (
               <li key={n.href}>
                 <Link href={n.href} aria-current={location.startsWith(n.href) ? 'page' : undefined}>
                   {n.label}
+                  {n.href === '/approvals' && waiting > 0 && (
+                    <span className="badge" aria-label={`: ${waiting} waiting for you`}>
+                      {waiting}
+                    </span>
+                  )}
                 </Link>
               </li>
             ))}

@@ -1,5 +1,6 @@
 /** A project: its environments in pipeline order with their edges, and its applications. */
 import { useQuery } from '@tanstack/react-query';
+import { Link } from 'wouter';
 import { api } from '../api.ts';
 
 interface EnvironmentView {
@@ -31,6 +32,9 @@ export default function Project({ project }: { project: string }) {
   return (
     <section>
       <h1>{project}</h1>
+      <nav aria-label={`${project} pages`} className="subnav">
+        <Link href={`/projects/${encodeURIComponent(project)}/history`}>History</Link>
+      </nav>
       {error && <p role="alert">Could not load the project: {error.message}</p>}
       <h2>Environments</h2>
       {envs.data && (

@@ -1,0 +1,180 @@
+/**
+ * History for auditors: what was promoted or refused, when, by whom, from where to where, with the reason and the
+ * approvals. Filters live in the URL; the CSV export holds exactly the rows the filters show.
+ */
+import type { FormEvent } from 'react';
+import { useQuery } from '@tanstack/react-query';
+import { api } from '../api.ts';
+import { Digest, ErrorNote, State, Time } from '../ui/format.tsx';
+import { useSearchParams } from '../ui/use-search-params.ts';
+
+interface HistoryEntry {
+  at: string;
+  request: string;
+  application: string;
+  from: string;
+  to: string;
+  digest: string;
+  tag: string | null;
+  state: string;
+  requestedBy: string;
+  comment: string;
+  approvals: Array<{ username: string; decision: string; at: string }>;
+  policy: { name: string; version: number; allowed: boolean } | null;
+  bytesCopied: number;
+  reason: string | null;
+}
+
+const FILTERS = ['app', 'env', 'user', 'digest', 'state', 'since'] as const;
+
+function csvCell(v: string): string {
+  // Quote every cell; a leading =, +, - or @ is defused so a spreadsheet does not run it as a formula.
+  const safe = /^[=+\-@]/.test(v) ? `'${v}` : v;
+  return `"${safe.replace(/"/g, '""')}"`;
+}
+
+export function toCsv(rows: HistoryEntry[]): string {
+  const head = [
+    'at',
+    'application',
+    'from',
+    'to',
+    'digest',
+    'tag',
+    'state',
+    'requestedBy',
+    'approvals',
+    'policy',
+    'reason',
+    'comment',
+    'request',
+  ];
+  const lines = rows.map((r) =>
+    [
+      r.at,
+      r.application,
+      r.from,
+      r.to,
+      r.digest,
+      r.tag ?? '',
+      r.state,
+      r.requestedBy,
+      r.approvals.map((a) => `${a.username}:${a.decision}@${a.at}`).join(' '),
+      r.policy ? `${r.policy.name}@${r.policy.version}` : '',
+      r.reason ?? '',
+      r.comment,
+      r.request,
+    ]
+      .map(csvCell)
+      .join(','),
+  );
+  return [head.join(','), ...lines].join('\r\n') + '\r\n';
+}
+
+export default function History({ project }: { project: string }) {
+  const [params, setParams] = useSearchParams();
+  const query = new URLSearchParams();
+  for (const k of ['app', 'env', 'user', 'digest'] as const) {
+    const v = params.get(k);
+    if (v) query.set(k, v);
+  }
+  const since = params.get('since');
+  if (since) query.set('since', new Date(`${since}T00:00:00Z`).toISOString());
+  query.set('limit', '1000');
+  const history = useQuery({
+    queryKey: ['history', project, query.toString()],
+    queryFn: () =>
+      api<{ items: HistoryEntry[] }>('GET', `/api/v1/projects/${encodeURIComponent(project)}/history?${query}`),
+  });
+  const state = params.get('state');
+  const rows = (history.data?.items ?? []).filter((r) => !state || r.state === state);
+
+  function apply(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    setParams(Object.fromEntries(FILTERS.map((k) => [k, String(form.get(k) ?? '').trim()])));
+  }
+
+  function exportCsv() {
+    const url = URL.createObjectURL(new Blob([toCsv(rows)], { type: 'text/csv' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = `hoist-history-${project}.csv`;
+    a.click();
+    URL.revokeObjectURL(url);
+  }
+
+  return (
+    <section>
+      <h1>History of {project}</h1>
+      <form className="filters" onSubmit={apply} key={params.toString()}>
+        {(['app', 'env', 'user', 'digest'] as const).map((k) => (
+          <label key={k}>
+            {k === 'app' ? 'application' : k === 'env' ? 'environment' : k}
+            <input name={k} defaultValue={params.get(k) ?? ''} />
+          </label>
+        ))}
+        <label>
+          state
+          <select name="state" defaultValue={state ?? ''}>
+            <option value="">any</option>
+            {['PROMOTED', 'REJECTED', 'FAILED', 'STALE', 'CANCELED', 'AWAITING_APPROVAL', 'QUEUED', 'PROMOTING'].map(
+              (s) => (
+                <option key={s}>{s}</option>
+              ),
+            )}
+          </select>
+        </label>
+        <label>
+          since (UTC day)
+          <input name="since" type="date" defaultValue={since ?? ''} />
+        </label>
+        <button type="submit">Filter</button>
+        <button type="button" className="secondary" disabled={rows.length === 0} onClick={exportCsv}>
+          Export CSV ({rows.length})
+        </button>
+      </form>
+      {history.isError && <ErrorNote error={history.error} doing="load the history" />}
+      {history.data && rows.length === 0 && <p>No promotion matches these filters.</p>}
+      {rows.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">when</th>
+              <th scope="col">application</th>
+              <th scope="col">from → to</th>
+              <th scope="col">image</th>
+              <th scope="col">state</th>
+              <th scope="col">requested by</th>
+              <th scope="col">approvals</th>
+              <th scope="col">reason</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr key={`${r.request}/${r.to}`}>
+                <td>
+                  <Time at={r.at} />
+                </td>
+                <td>{r.application}</td>
+                <td>
+                  {r.from} → {r.to}
+                </td>
+                <td>
+                  <Digest value={r.digest} />
+                  {r.tag ? ` :${r.tag}` : ''}
+                </td>
+                <td>
+                  <State state={r.state} />
+                </td>
+                <td>{r.requestedBy}</td>
+                <td>{r.approvals.map((a) => `${a.username} (${a.decision})`).join(', ') || '—'}</td>
+                <td>{r.reason ?? (r.policy ? `${r.policy.name}@${r.policy.version}` : '')}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}

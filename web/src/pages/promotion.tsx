@@ -1,0 +1,235 @@
+/**
+ * One promotion request: per target its state, why it waits or was refused (each condition with the values it saw),
+ * approvals with comments, and the actions the caller may take (approve or reject chosen targets, cancel), plus the
+ * equivalent CLI command. It refreshes while any target is still moving.
+ */
+import { useState, type FormEvent } from 'react';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { api } from '../api.ts';
+import { FINAL, type Blocker, type Promotion, type Target } from '../promotion-types.ts';
+import { roleIn, useSignedIn, type Me } from '../session.tsx';
+import { Digest, ErrorNote, State, Time } from '../ui/format.tsx';
+
+/** Whether the caller's role lets them decide on a target (the server checks again, with separation of duties). */
+export function mayDecide(me: Me, project: string, env: string): boolean {
+  if (me.isAdmin) return true;
+  return me.memberships.some(
+    (m) =>
+      m.project === project &&
+      (m.role === 'promoter' || m.role === 'owner') &&
+      (m.environments === null || m.environments.includes(env)),
+  );
+}
+
+/** Why the caller may not approve this target, or null when they may. */
+export function whyNot(me: Me, p: Promotion, t: Target): string | null {
+  if (t.state !== 'AWAITING_APPROVAL') return `it is ${t.state.toLowerCase().replace('_', ' ')}`;
+  if (p.requestedBy === me.username) return 'you requested this';
+  if (!mayDecide(me, p.project, t.environment))
+    return `you need the promoter role for ${t.environment} in ${p.project}`;
+  if (t.approvals.some((a) => a.username === me.username)) return 'you already decided';
+  return null;
+}
+
+export function Blockers({ target }: { target: Target }) {
+  const blockers: Blocker[] = target.blockedBy ?? [];
+  if (blockers.length === 0 && target.reasons.length === 0) return null;
+  return (
+    <ul className="reasons">
+      {blockers.map((b, i) => (
+        <li key={i}>{describeBlocker(b)}</li>
+      ))}
+      {blockers.length === 0 && target.reasons.map((r, i) => <li key={i}>{r}</li>)}
+    </ul>
+  );
+}
+
+export function describeBlocker(b: Blocker): string {
+  switch (b.kind) {
+    case 'approvals': {
+      const x = b as { have: number; need: number; eligible?: string[] };
+      return `needs ${x.need - x.have} more approval${x.need - x.have === 1 ? '' : 's'} (${x.have}/${x.need})${x.eligible?.length ? ` from ${x.eligible.join(', ')}` : ''}`;
+    }
+    case 'window':
+      return `outside its promotion window${(b as { opensAt?: string | null }).opensAt ? `; opens ${new Date(String((b as { opensAt: string }).opensAt)).toUTCString()}` : ''}`;
+    case 'soak':
+      return `soaking until ${new Date(String((b as { until: string }).until)).toUTCString()}`;
+    case 'policy':
+      return 'denied by policy (conditions below)';
+    case 'quarantine':
+      return `quarantined: ${String((b as { reason?: string }).reason ?? '')}`;
+    case 'edge':
+      return 'the pipeline has no edge to this environment';
+    default:
+      return b.kind;
+  }
+}
+
+export function Conditions({ target }: { target: Target }) {
+  const conditions = target.verdict?.conditions ?? [];
+  if (conditions.length === 0) return null;
+  return (
+    <table className="conditions">
+      <caption>Policy {target.policy ? `${target.policy.name}@${target.policy.version}` : ''} conditions</caption>
+      <thead>
+        <tr>
+          <th scope="col">kind</th>
+          <th scope="col">expression</th>
+          <th scope="col">result</th>
+          <th scope="col">values seen</th>
+        </tr>
+      </thead>
+      <tbody>
+        {conditions.map((c, i) => (
+          <tr key={i}>
+            <td>{c.kind}</td>
+            <td>
+              <code>{c.expression}</code>
+            </td>
+            <td>{c.result === 'error' ? `error: ${c.error ?? ''}` : String(c.result)}</td>
+            <td>
+              {c.values && Object.keys(c.values).length > 0 ? (
+                <code>
+                  {Object.entries(c.values)
+                    .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
+                    .join(', ')}
+                </code>
+              ) : (
+                '—'
+              )}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+export default function PromotionPage({ project, id }: { project: string; id: string }) {
+  const me = useSignedIn();
+  const qc = useQueryClient();
+  const path = `/api/v1/projects/${encodeURIComponent(project)}/promotions/${encodeURIComponent(id)}`;
+  const promotion = useQuery({
+    queryKey: ['promotion', project, id],
+    queryFn: () => api<Promotion>('GET', path),
+    refetchInterval: (q) => (q.state.data?.targets.every((t) => FINAL.includes(t.state)) ? false : 2000),
+  });
+  const [decision, setDecision] = useState<'approve' | 'reject' | null>(null);
+  const decide = useMutation({
+    mutationFn: (v: { decision: 'approve' | 'reject'; comment: string; environments: string[] }) =>
+      api<Promotion>('POST', `${path}/${v.decision}`, { comment: v.comment, environments: v.environments }),
+    onSuccess: (p) => {
+      qc.setQueryData(['promotion', project, id], p);
+      void qc.invalidateQueries({ queryKey: ['me'] });
+      setDecision(null);
+    },
+  });
+  const cancel = useMutation({
+    mutationFn: () => api<Promotion>('POST', `${path}/cancel`),
+    onSuccess: (p) => qc.setQueryData(['promotion', project, id], p),
+  });
+
+  if (promotion.isPending) return <p className="loading">Loading…</p>;
+  if (promotion.isError) return <ErrorNote error={promotion.error} doing="load the promotion" />;
+  const p = promotion.data;
+  const decidable = p.targets.filter((t) => whyNot(me, p, t) === null);
+  const open = p.targets.some((t) => !FINAL.includes(t.state) && t.state !== 'PROMOTING');
+  const role = roleIn(me, project);
+
+  function submit(e: FormEvent<HTMLFormElement>, kind: 'approve' | 'reject') {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    decide.mutate({
+      decision: kind,
+      comment: String(form.get('comment') ?? ''),
+      environments: form.getAll('environment').map(String),
+    });
+  }
+
+  return (
+    <section>
+      <h1>
+        Promotion of {p.application} from {p.from}
+      </h1>
+      <p>
+        <Digest value={p.digest} full /> requested by <strong>{p.requestedBy}</strong> <Time at={p.createdAt} />
+        {p.comment && <> — “{p.comment}”</>}
+      </p>
+      {p.targets.map((t) => (
+        <article key={t.environment} className="target" aria-labelledby={`target-${t.environment}`}>
+          <h2 id={`target-${t.environment}`}>
+            → {t.environment} <State state={t.state} />
+          </h2>
+          <p className="muted">
+            {t.policy ? `policy ${t.policy.name}@${t.policy.version}` : 'no policy'} · approvals{' '}
+            {t.approvals.filter((a) => a.decision === 'approve').length}/{t.approvalsNeeded}
+          </p>
+          <Blockers target={t} />
+          <Conditions target={t} />
+          {t.approvals.length > 0 && (
+            <ul className="approvals">
+              {t.approvals.map((a) => (
+                <li key={a.username + a.at}>
+                  {a.decision === 'approve' ? '✔ approved' : '✖ rejected'} by <strong>{a.username}</strong>{' '}
+                  <Time at={a.at} />
+                  {a.comment && <> — “{a.comment}”</>}
+                </li>
+              ))}
+            </ul>
+          )}
+          {t.state === 'AWAITING_APPROVAL' && whyNot(me, p, t) !== null && (
+            <p className="muted">You cannot approve this: {whyNot(me, p, t)}.</p>
+          )}
+        </article>
+      ))}
+
+      {decide.isError && <ErrorNote error={decide.error} doing="record your decision" />}
+      {cancel.isError && <ErrorNote error={cancel.error} doing="cancel" />}
+      <div className="actions">
+        <button type="button" disabled={decidable.length === 0} onClick={() => setDecision('approve')}>
+          Approve…
+        </button>
+        <button type="button" disabled={decidable.length === 0} onClick={() => setDecision('reject')}>
+          Reject…
+        </button>
+        <button
+          type="button"
+          disabled={!open || p.requestedBy !== me.username}
+          title={p.requestedBy !== me.username ? 'only the requester can cancel' : undefined}
+          onClick={() => cancel.mutate()}
+        >
+          Cancel request
+        </button>
+        {role === null && <span className="muted">You only see this project as an admin or member.</span>}
+      </div>
+      {decision && (
+        <form className="decision" onSubmit={(e) => submit(e, decision)} aria-label={`${decision} form`}>
+          <fieldset>
+            <legend>{decision === 'approve' ? 'Approve for' : 'Reject for'}</legend>
+            {decidable.map((t) => (
+              <label key={t.environment} className="inline">
+                <input type="checkbox" name="environment" value={t.environment} defaultChecked /> {t.environment}
+              </label>
+            ))}
+          </fieldset>
+          <label>
+            Comment{decision === 'reject' ? ' (required)' : ''}
+            <textarea name="comment" required={decision === 'reject'} rows={2} />
+          </label>
+          <button type="submit" disabled={decide.isPending}>
+            {decision === 'approve' ? 'Approve' : 'Reject'}
+          </button>{' '}
+          <button type="button" className="secondary" onClick={() => setDecision(null)}>
+            Close
+          </button>
+        </form>
+      )}
+      <details>
+        <summary>The same from the CLI</summary>
+        <pre>
+          <code>{`hoist approve ${p.id} --project ${p.project}\nhoist reject ${p.id} --project ${p.project} --comment "why"\nhoist cancel ${p.id} --project ${p.project}`}</code>
+        </pre>
+      </details>
+    </section>
+  );
+}

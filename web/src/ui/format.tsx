@@ -1,0 +1,108 @@
+/** Small pieces every screen uses: digests in monospace with a copy button, times relative with the UTC time on
+ * hover, states by text and icon (never colour alone), and error notes that say what to do next. */
+import { useEffect, useState } from 'react';
+import { ApiError } from '../api.ts';
+
+export function shortDigest(digest: string): string {
+  return digest.startsWith('sha256:') ? `sha256:${digest.slice(7, 19)}` : digest.slice(0, 19);
+}
+
+export function Digest({ value, full = false }: { value: string; full?: boolean }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <span className="digest-wrap">
+      <code className="digest" title={value}>
+        {full ? value : shortDigest(value)}
+      </code>
+      <button
+        type="button"
+        className="icon"
+        aria-label={`Copy digest ${value}`}
+        onClick={() =>
+          void navigator.clipboard
+            ?.writeText(value)
+            .then(() => setCopied(true))
+            .catch(() => setCopied(false))
+        }
+      >
+        {copied ? '✓' : '⧉'}
+      </button>
+    </span>
+  );
+}
+
+export function relative(to: Date, now: Date): string {
+  const s = Math.round((to.getTime() - now.getTime()) / 1000);
+  const abs = Math.abs(s);
+  const [n, unit] =
+    abs < 60
+      ? [abs, 's']
+      : abs < 3600
+        ? [Math.round(abs / 60), 'min']
+        : abs < 86400
+          ? [Math.round(abs / 3600), 'h']
+          : [Math.round(abs / 86400), 'd'];
+  return s >= 0 ? `in ${n} ${unit}` : `${n} ${unit} ago`;
+}
+
+/** Re-renders every `ms` so countdowns and ages stay true. */
+export function useNow(ms = 1000): Date {
+  const [now, setNow] = useState(() => new Date());
+  useEffect(() => {
+    const t = setInterval(() => setNow(new Date()), ms);
+    return () => clearInterval(t);
+  }, [ms]);
+  return now;
+}
+
+export function Time({ at }: { at: string }) {
+  const now = useNow(30_000);
+  const d = new Date(at);
+  return (
+    <time
+      dateTime={at}
+      title={d
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, ' UTC')}
+    >
+      {relative(d, now)}
+    </time>
+  );
+}
+
+const STATE_ICON: Record<string, string> = {
+  AWAITING_APPROVAL: '⏳',
+  QUEUED: '⋯',
+  PROMOTING: '↻',
+  PROMOTED: '✔',
+  REJECTED: '✖',
+  CANCELED: '⊘',
+  STALE: '⚠',
+  FAILED: '✖',
+};
+
+export function State({ state }: { state: string }) {
+  return (
+    <span className={`state state-${state.toLowerCase()}`}>
+      <span aria-hidden="true">{STATE_ICON[state] ?? '•'} </span>
+      {state.replace('_', ' ').toLowerCase()}
+    </span>
+  );
+}
+
+export function ErrorNote({ error, doing }: { error: unknown; doing: string }) {
+  const message =
+    error instanceof ApiError
+      ? error.status === 403
+        ? `${error.message}`
+        : error.status >= 500
+          ? `hoist failed (${error.message}); try again, and check the server log if it persists.`
+          : error.message
+      : 'hoist is not answering; check that the server runs, then reload.';
+  return (
+    <p role="alert" className="error">
+      Could not {doing}: {message}
+    </p>
+  );
+}
