@@ -2,7 +2,8 @@
  * The typed client of hoist's REST API, used by the CLI (and by the web UI later). Answers carry the same types as
  * the services that produce them; an error answer becomes an ApiError with the server's code and message.
  */
-import type { AuditRecord, AuditVerdict } from '../store/audit.repository.ts';
+import type { AuditRecord } from '../store/audit.repository.ts';
+import type { AuditCheckpoint, CheckpointVerdict } from '../service/audit-checkpoints.ts';
 import type { ArtifactView, BuildInfo } from '../service/artifacts.service.ts';
 import type { EnvironmentInput, EnvironmentView, Edge } from '../service/environments.service.ts';
 import type { Binding, PolicyInput, PolicyView } from '../service/policies.service.ts';
@@ -352,7 +353,10 @@ export class HoistClient {
         'GET',
         `/api/v1/audit?${new URLSearchParams(q).toString()}`,
       ),
-    verify: () => this.request<AuditVerdict>('POST', '/api/v1/audit/verify'),
+    verify: (checkpoint?: AuditCheckpoint) =>
+      this.request<CheckpointVerdict>('POST', '/api/v1/audit/verify', checkpoint === undefined ? {} : { checkpoint }),
+    checkpoint: () =>
+      this.request<{ checkpoint: AuditCheckpoint | null; publicKey: string }>('GET', '/api/v1/audit/checkpoint'),
   };
 }
 

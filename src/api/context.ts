@@ -10,6 +10,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Database } from '../store/database.ts';
 import type { Accounts } from '../service/accounts.service.ts';
 import type { Artifacts } from '../service/artifacts.service.ts';
+import type { AuditCheckpoints } from '../service/audit-checkpoints.ts';
 import type { Environments } from '../service/environments.service.ts';
 import type { Policies } from '../service/policies.service.ts';
 import type { Projects } from '../service/projects.service.ts';
@@ -53,6 +54,7 @@ export interface Services {
   automation: Automation;
   intake: Intake;
   poller: Poller;
+  auditCheckpoints: AuditCheckpoints;
 }
 
 export interface DeclaredRoute {

@@ -1,6 +1,8 @@
 /** Assembles the services the API serves from one database and the key that seals registry and webhook secrets. */
 import { Accounts } from '../service/accounts.service.ts';
 import { Artifacts } from '../service/artifacts.service.ts';
+import { AuditCheckpoints, type CheckpointOptions } from '../service/audit-checkpoints.ts';
+import { AuditSigningKey } from '../service/audit-signing-key.ts';
 import { Automation, type AutomationLog } from '../service/automation.ts';
 import { Bindings } from '../service/bindings.service.ts';
 import { Environments } from '../service/environments.service.ts';
@@ -27,6 +29,8 @@ export interface ServiceOptions {
   mailer?: Mailer;
   dispatcher?: DispatcherOptions;
   log?: AutomationLog;
+  /** Audit checkpoints: the signing key (default: a fresh one in memory) and where and how often to sign. */
+  audit?: CheckpointOptions & { key?: AuditSigningKey };
 }
 
 export function createServices(database: Database, box: SecretBox, opts: ServiceOptions = {}): Services {
@@ -66,5 +70,6 @@ export function createServices(database: Database, box: SecretBox, opts: Service
     automation,
     intake,
     poller: new Poller(db, registries, intake),
+    auditCheckpoints: new AuditCheckpoints(db, opts.audit?.key ?? AuditSigningKey.generate(), opts.audit),
   };
 }

@@ -407,8 +407,17 @@ withOutput(
     .option('--limit <n>'),
 ).action(async (f) => (await control()).audit.list(f));
 withOutput(
-  auditCmd.command('verify').description('recompute the chain; names the first edited, deleted or reordered row'),
+  auditCmd
+    .command('verify')
+    .description(
+      'recompute the chain and check it against a signed checkpoint (the stored one, or --checkpoint FILE); names the first edited, deleted or reordered row, or the truncation',
+    )
+    .option('--checkpoint <file>', 'a checkpoint kept outside hoist (as `hoist audit checkpoint` prints it)'),
 ).action(async (f) => (await control()).audit.verify(f));
+auditCmd
+  .command('checkpoint')
+  .description('print the latest signed checkpoint and the public key that verifies it (JSON); keep it outside hoist')
+  .action(async () => (await control()).audit.checkpoint());
 
 program
   .command('apply')

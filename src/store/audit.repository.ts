@@ -147,21 +147,97 @@ export async function listAudit(db: Kysely<Schema>, f: AuditFilter): Promise<Aud
   return (await q.execute()).map((r) => toRecord(r as Row));
 }
 
-export type AuditVerdict =
-  | { ok: true; rows: number; head: string }
-  | { ok: false; rows: number; seq: string; problem: 'edited' | 'deleted-or-reordered'; message: string };
+/** A row the chain must still contain, as a signed checkpoint names it (sequence number and that row's hash). */
+export interface AuditAnchor {
+  seq: string;
+  head: string;
+}
 
-/** Recomputes the chain from the first row; names the first row that does not fit. */
-export async function verifyAudit(db: Kysely<Schema>): Promise<AuditVerdict> {
+export type AuditProblem = 'edited' | 'deleted-or-reordered' | 'truncated' | 'rewritten';
+
+export type AuditVerdict =
+  | { ok: true; rows: number; head: string; headSeq: string }
+  | { ok: false; rows: number; seq: string; problem: AuditProblem; message: string };
+
+/** The newest row's sequence number and hash (`0` and the genesis hash when the log is empty). */
+export async function auditHead(db: Kysely<Schema>): Promise<AuditAnchor> {
+  const last = await db
+    .selectFrom('audit_log')
+    .select(['seq', 'hash'])
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return last ? { seq: String(last.seq), head: String(last.hash) } : { seq: '0', head: GENESIS_HASH };
+}
+
+export interface VerifyOptions {
+  /** The chain must still contain this row with this hash (a checkpoint): catches truncation, wipes and rewrites. */
+  anchor?: AuditAnchor;
+  /** Start at this row, already verified (a previous checkpoint), instead of the first: the row must be unchanged. */
+  from?: AuditAnchor;
+}
+
+const isPast = (seq: string, anchor: AuditAnchor | undefined): boolean =>
+  anchor !== undefined && BigInt(seq) > BigInt(anchor.seq);
+
+/**
+ * Recomputes the chain from the first row (or from `from`); names the first row that does not fit. With an `anchor`,
+ * also proves that the anchored row is still there with the hash it had, so deleting the newest rows, deleting every
+ * row, or rewriting a row and recomputing every later hash is caught too.
+ */
+export async function verifyAudit(db: Kysely<Schema>, o: VerifyOptions = {}): Promise<AuditVerdict> {
+  const anchor = o.anchor !== undefined && o.anchor.seq !== '0' ? o.anchor : undefined;
   let prev = GENESIS_HASH;
+  let prevSeq = '0';
   let count = 0;
   let after: string | undefined;
+  let anchorSeen = anchor === undefined;
+  if (o.from !== undefined && o.from.seq !== '0') {
+    const start = await db.selectFrom('audit_log').select(['hash']).where('seq', '=', o.from.seq).executeTakeFirst();
+    if (start?.hash !== o.from.head) {
+      return {
+        ok: false,
+        rows: 0,
+        seq: o.from.seq,
+        problem: start ? 'rewritten' : 'truncated',
+        message: start
+          ? `row ${o.from.seq} no longer has the hash an earlier checkpoint signed: the chain was rewritten`
+          : `row ${o.from.seq}, named by an earlier checkpoint, is gone: rows were deleted`,
+      };
+    }
+    prev = o.from.head;
+    prevSeq = o.from.seq;
+    after = o.from.seq;
+    if (anchor !== undefined && anchor.seq === o.from.seq) anchorSeen = anchor.head === o.from.head;
+  }
+  const missingAnchor = (a: AuditAnchor): AuditVerdict => ({
+    ok: false,
+    rows: count,
+    seq: a.seq,
+    problem: 'truncated',
+    message:
+      prevSeq === '0'
+        ? `the log is empty but a checkpoint names row ${a.seq}: rows were deleted`
+        : `the chain ends at row ${prevSeq} but a checkpoint names row ${a.seq}: the newest rows were deleted`,
+  });
   for (;;) {
     let q = db.selectFrom('audit_log').selectAll().orderBy('seq', 'asc').limit(1000);
     if (after !== undefined) q = q.where('seq', '>', after);
     const page = (await q.execute()).map((r) => toRecord(r as Row));
-    if (page.length === 0) return { ok: true, rows: count, head: prev };
+    if (page.length === 0) {
+      if (!anchorSeen && anchor !== undefined) return missingAnchor(anchor);
+      return { ok: true, rows: count, head: prev, headSeq: prevSeq };
+    }
     for (const r of page) {
+      if (!anchorSeen && anchor !== undefined && isPast(r.seq, anchor)) {
+        return {
+          ok: false,
+          rows: count,
+          seq: anchor.seq,
+          problem: 'rewritten',
+          message: `row ${anchor.seq}, named by the checkpoint, is gone from the middle of the chain: the chain was rebuilt`,
+        };
+      }
       if (r.prevHash !== prev) {
         return {
           ok: false,
@@ -180,7 +256,20 @@ export async function verifyAudit(db: Kysely<Schema>): Promise<AuditVerdict> {
           message: `row ${r.seq} was edited: its content no longer matches its hash`,
         };
       }
+      if (anchor !== undefined && r.seq === anchor.seq) {
+        if (r.hash !== anchor.head) {
+          return {
+            ok: false,
+            rows: count,
+            seq: r.seq,
+            problem: 'rewritten',
+            message: `row ${r.seq} has a different hash than the checkpoint signed: the chain up to it was rewritten and its hashes recomputed`,
+          };
+        }
+        anchorSeen = true;
+      }
       prev = r.hash;
+      prevSeq = r.seq;
       count++;
       after = r.seq;
     }

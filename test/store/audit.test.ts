@@ -1,11 +1,13 @@
 /**
  * The audit chain on both backends: appends chain, filters and pages work, a rolled-back change leaves no audit row,
  * and editing, deleting or reordering rows directly in the table is caught by the verifier, which names the row.
+ * Against a checkpoint (a row's sequence number and hash kept elsewhere), deleting the newest rows, deleting every
+ * row, and rewriting a row with every later hash recomputed by auditHash itself are caught too.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import { appendAudit, listAudit, verifyAudit } from '../../src/store/audit.repository.ts';
+import { appendAudit, auditHash, auditHead, listAudit, verifyAudit } from '../../src/store/audit.repository.ts';
 import { forEachBackend } from '../helpers/backends.ts';
 
 forEachBackend('audit log', (use) => {
@@ -27,12 +29,8 @@ forEachBackend('audit log', (use) => {
     const first = await append(1);
     const second = await append(2, 'bob');
     assert.equal(second.prevHash, first.hash);
-    await append(3);
-    assert.deepEqual(await verifyAudit(use().db), {
-      ok: true,
-      rows: 3,
-      head: (await listAudit(use().db, {})).at(-1)?.hash,
-    });
+    const third = await append(3);
+    assert.deepEqual(await verifyAudit(use().db), { ok: true, rows: 3, head: third.hash, headSeq: third.seq });
   });
 
   test('list filters by actor, object and time, and pages by cursor', async () => {
@@ -112,5 +110,71 @@ forEachBackend('audit log', (use) => {
       assert.equal(deleted.problem, 'deleted-or-reordered');
       assert.equal(deleted.seq, rows[3]!.seq);
     }
+  });
+  test('against a checkpoint: deleting the newest rows, every row, or rebuilding the chain is caught', async () => {
+    const db = use().db;
+    await sql`DELETE FROM audit_log`.execute(db);
+    for (let n = 10; n < 16; n++) await append(n);
+    const checkpoint = await auditHead(db);
+    assert.equal((await verifyAudit(db, { anchor: checkpoint })).ok, true);
+    await append(16);
+    assert.equal((await verifyAudit(db, { anchor: checkpoint })).ok, true, 'rows after the checkpoint are fine');
+
+    // Truncation: the newest rows go, including the checkpointed one. The chain alone still verifies.
+    const rows = await listAudit(db, {});
+    await sql`DELETE FROM audit_log WHERE seq >= ${rows[4]!.seq}`.execute(db);
+    assert.equal((await verifyAudit(db)).ok, true, 'the chain alone cannot tell');
+    const truncated = await verifyAudit(db, { anchor: checkpoint });
+    assert.equal(truncated.ok, false);
+    if (!truncated.ok) {
+      assert.equal(truncated.problem, 'truncated');
+      assert.equal(truncated.seq, checkpoint.seq);
+      assert.match(truncated.message, new RegExp(`ends at row ${rows[3]!.seq}`));
+    }
+
+    // Rebuild: put the rows back, then rewrite an early row and recompute every later hash with auditHash.
+    for (const r of rows.slice(4)) {
+      await sql`INSERT INTO audit_log (seq, at, actor, action, object_type, object_id, summary, request_id, prev_hash, hash)
+        VALUES (${r.seq}, ${r.at}, ${r.actor}, ${r.action}, ${r.objectType}, ${r.objectId}, ${JSON.stringify(r.summary)}::jsonb, ${r.requestId}, ${r.prevHash}, ${r.hash})`.execute(
+        db,
+      );
+    }
+    assert.equal((await verifyAudit(db, { anchor: checkpoint })).ok, true, 'restored exactly');
+    let prev = rows[0]!.prevHash;
+    for (const [i, r] of rows.entries()) {
+      const actor = i === 1 ? 'mallory' : r.actor;
+      const hash = auditHash(prev, r.seq, { ...r, actor });
+      await sql`UPDATE audit_log SET actor = ${actor}, prev_hash = ${prev}, hash = ${hash} WHERE seq = ${r.seq}`.execute(
+        db,
+      );
+      prev = hash;
+    }
+    assert.equal((await verifyAudit(db)).ok, true, 'the rebuilt chain verifies alone');
+    const rebuilt = await verifyAudit(db, { anchor: checkpoint });
+    assert.equal(rebuilt.ok, false);
+    if (!rebuilt.ok) {
+      assert.equal(rebuilt.problem, 'rewritten');
+      assert.equal(rebuilt.seq, checkpoint.seq);
+    }
+
+    // Wipe: every row deleted.
+    await sql`DELETE FROM audit_log`.execute(db);
+    assert.deepEqual(await verifyAudit(db), { ok: true, rows: 0, head: '0'.repeat(64), headSeq: '0' });
+    const wiped = await verifyAudit(db, { anchor: checkpoint });
+    assert.equal(wiped.ok, false);
+    if (!wiped.ok) assert.equal(wiped.problem, 'truncated');
+  });
+
+  test('verifying from an earlier checkpoint checks only what came after, and that the checkpointed row is unchanged', async () => {
+    const db = use().db;
+    for (let n = 20; n < 23; n++) await append(n);
+    const from = await auditHead(db);
+    await append(23);
+    const head = await auditHead(db);
+    assert.deepEqual(await verifyAudit(db, { from }), { ok: true, rows: 1, head: head.head, headSeq: head.seq });
+    await sql`UPDATE audit_log SET hash = ${'f'.repeat(64)} WHERE seq = ${from.seq}`.execute(db);
+    const v = await verifyAudit(db, { from });
+    assert.equal(v.ok, false);
+    if (!v.ok) assert.equal(v.problem, 'rewritten');
   });
 });

@@ -1,8 +1,11 @@
-/** The audit log: filtered, paged reading, and verification of its hash chain. */
+/** The audit log: filtered, paged reading, verification of its hash chain, and its signed checkpoints. */
 import { Type } from '@fastify/type-provider-typebox';
-import { listAudit, verifyAudit } from '../../store/audit.repository.ts';
+import { InvalidInput } from '../../errors.ts';
+import { CHECKPOINT_FORMAT, parseCheckpoint } from '../../service/audit-checkpoints.ts';
+import { listAudit } from '../../store/audit.repository.ts';
 import type { App, Services } from '../context.ts';
-import { ADMIN } from '../permissions.ts';
+import { ADMIN, AUTHENTICATED } from '../permissions.ts';
+import { ErrorSchema } from './schemas.ts';
 
 const Entry = Type.Object({
   seq: Type.String(),
@@ -16,6 +19,44 @@ const Entry = Type.Object({
   prevHash: Type.String(),
   hash: Type.String(),
 });
+
+const Checkpoint = Type.Object(
+  {
+    format: Type.Literal(CHECKPOINT_FORMAT),
+    seq: Type.String({ pattern: '^[0-9]{1,19}$' }),
+    head: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    at: Type.String({ maxLength: 64 }),
+    keyId: Type.String({ maxLength: 200 }),
+    signature: Type.String({ maxLength: 200 }),
+  },
+  { additionalProperties: false },
+);
+
+const Verdict = Type.Union([
+  Type.Object({
+    ok: Type.Literal(true),
+    rows: Type.Integer(),
+    head: Type.String(),
+    headSeq: Type.String(),
+    checkpoint: Type.Union([
+      Type.Null(),
+      Type.Object({
+        seq: Type.String(),
+        head: Type.String(),
+        at: Type.String(),
+        keyId: Type.String(),
+        source: Type.Union([Type.Literal('given'), Type.Literal('stored')]),
+      }),
+    ]),
+  }),
+  Type.Object({
+    ok: Type.Literal(false),
+    rows: Type.Integer(),
+    seq: Type.String(),
+    problem: Type.String(),
+    message: Type.String(),
+  }),
+]);
 
 export function auditRoutes(app: App, s: Services): void {
   app.get(
@@ -66,10 +107,43 @@ export function auditRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
-        summary: 'Recompute the hash chain; names the first edited, deleted or reordered row',
+        operationId: 'verifyAudit',
+        summary:
+          'Recompute the hash chain and check it against a checkpoint (the one given, else the stored one); names the first edited, deleted or reordered row, or the truncation',
         tags: ['audit'],
+        body: Type.Object({ checkpoint: Type.Optional(Checkpoint) }, { additionalProperties: false }),
+        response: { 200: Verdict, 400: ErrorSchema },
+      },
+      // A POST without a body (older clients) checks against the stored checkpoint.
+      preValidation: async (req) => {
+        req.body ??= {};
       },
     },
-    async () => verifyAudit(s.database.db),
+    async (req) => {
+      const given = req.body.checkpoint;
+      const checkpoint = given === undefined ? undefined : parseCheckpoint(given);
+      if (given !== undefined && checkpoint === undefined) throw new InvalidInput('not a checkpoint', 'checkpoint');
+      return s.auditCheckpoints.verify(checkpoint);
+    },
+  );
+
+  app.get(
+    '/api/v1/audit/checkpoint',
+    {
+      config: { permission: AUTHENTICATED },
+      schema: {
+        operationId: 'getAuditCheckpoint',
+        summary:
+          'The latest signed checkpoint of the audit chain (store it outside hoist; `hoist audit verify --checkpoint FILE` checks the chain against it) and the public key that verifies it',
+        tags: ['audit'],
+        response: {
+          200: Type.Object({ checkpoint: Type.Union([Checkpoint, Type.Null()]), publicKey: Type.String() }),
+        },
+      },
+    },
+    async () => ({
+      checkpoint: s.auditCheckpoints.latest() ?? null,
+      publicKey: s.auditCheckpoints.publicKeyPem,
+    }),
   );
 }

@@ -2,8 +2,10 @@
  * The control-plane commands, thin over the API client: registries, projects, applications, members, environments,
  * pipelines, users, tokens and the audit log. Each prints with --output table|json|yaml.
  */
+import { readFileSync } from 'node:fs';
 import { parseDuration } from '../../automation/duration.ts';
 import { InvalidInput } from '../../errors.ts';
+import { parseCheckpoint } from '../../service/audit-checkpoints.ts';
 import { checkEnvironment, isEnvironmentKind, type EnvironmentInput } from '../../service/environment-shape.ts';
 import type { ProjectRole } from '../../service/identity.ts';
 import { client } from '../client-config.ts';
@@ -208,16 +210,36 @@ export const audit = {
       'requestId',
     ]);
   },
-  verify: async (f: Flags) => {
-    const v = await client().audit.verify();
+  verify: async (f: Flags & { checkpoint?: string }) => {
+    let given;
+    if (f.checkpoint !== undefined) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(readFileSync(f.checkpoint, 'utf8'));
+      } catch (e) {
+        throw new InvalidInput(
+          `cannot read a checkpoint from ${f.checkpoint}: ${(e as Error).message}`,
+          '--checkpoint',
+        );
+      }
+      // Accept the file as `hoist audit checkpoint` prints it, or the bare checkpoint.
+      given = parseCheckpoint((parsed as { checkpoint?: unknown } | null)?.checkpoint ?? parsed);
+      if (given === undefined) throw new InvalidInput(`${f.checkpoint} holds no audit checkpoint`, '--checkpoint');
+    }
+    const v = await client().audit.verify(given);
     if (outputFormat(f.output) !== 'table') await print(v, out(f));
+    else if (!v.ok) process.stdout.write(`AUDIT CHAIN BROKEN at row ${v.seq} (${v.problem}): ${v.message}\n`);
     else
       process.stdout.write(
-        v.ok
-          ? `audit chain intact: ${v.rows} rows, head ${v.head}\n`
-          : `AUDIT CHAIN BROKEN at row ${v.seq}: ${v.message}\n`,
+        `audit chain intact: ${v.rows} rows, head ${v.head}\n` +
+          (v.checkpoint
+            ? `it contains row ${v.checkpoint.seq} as the ${v.checkpoint.source} checkpoint signed at ${v.checkpoint.at} names it\n`
+            : 'no checkpoint to check it against: deleted newest rows or a rebuilt chain would not show\n'),
       );
     if (!v.ok) process.exitCode = 1;
+  },
+  checkpoint: async () => {
+    process.stdout.write(`${JSON.stringify(await client().audit.checkpoint(), null, 2)}\n`);
   },
 };
 

@@ -1,16 +1,21 @@
 /**
  * `hoist serve`: the control plane. Opens the database (embedded in --data-dir unless --database-url names a
  * PostgreSQL), applies migrations, creates the first admin, serves the API, and shuts down gracefully on SIGTERM.
+ * The data directory is locked against a second server on the same embedded database and kept private (0700/0600);
+ * the audit chain is checkpointed at start, on a cadence and at shutdown.
  */
 import { join, resolve } from 'node:path';
 import { buildServer } from '../../api/server.ts';
 import { InvalidInput } from '../../errors.ts';
 import { createServices } from '../../api/services.ts';
+import type { CheckpointLog } from '../../service/audit-checkpoints.ts';
 import type { AutomationLog } from '../../service/automation.ts';
 import { smtpMailer } from '../../service/mailer.ts';
+import { loadAuditSigningKey } from '../../service/audit-signing-key.ts';
 import { loadSecretBox } from '../../service/secret-box.ts';
 import { openDatabase } from '../../store/database.ts';
 import { migrate } from '../../store/migrate.ts';
+import { lockDataDir, secureDataDir } from '../data-dir.ts';
 
 export interface ServeFlags {
   port: string;
@@ -27,19 +32,31 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new InvalidInput(`"${flags.port}" is not a port number`, '--port');
   const dataDir = resolve(flags.dataDir);
+  // Keys, the embedded database and checkpoints are for the owner only; one server per embedded database.
+  process.umask(0o077);
+  const lock = flags.databaseUrl === undefined ? lockDataDir(dataDir) : undefined;
   const database = await openDatabase(
     flags.databaseUrl !== undefined ? { url: flags.databaseUrl } : { dataDir: join(dataDir, 'db') },
   );
   const migrated = await migrate(database.db as never);
+  // After the embedded database is open: it writes its first files with modes of its own, and older data dirs exist.
+  secureDataDir(dataDir);
   // HOIST_PROMOTION_LEASE_MS: how long a claimed promotion stays with a worker that stopped renewing it (a dead server).
   const leaseMs = Number(process.env.HOIST_PROMOTION_LEASE_MS ?? '') || undefined;
   const mailer =
     flags.smtpUrl !== undefined ? await smtpMailer({ url: flags.smtpUrl, from: flags.smtpFrom }) : undefined;
-  const late: { log?: AutomationLog } = {};
+  const late: { log?: AutomationLog & CheckpointLog } = {};
   const services = createServices(database, loadSecretBox(join(dataDir, 'secret.key')), {
     ...(leaseMs !== undefined ? { promotionLeaseMs: leaseMs } : {}),
     ...(mailer ? { mailer } : {}),
     log: { warn: (o, m) => late.log?.warn(o, m) },
+    audit: {
+      key: loadAuditSigningKey(join(dataDir, 'audit-signing.key')),
+      file: join(dataDir, 'audit-checkpoint.json'),
+      everyEntries: Number(process.env.HOIST_AUDIT_CHECKPOINT_ENTRIES ?? '') || 100,
+      everyMs: (Number(process.env.HOIST_AUDIT_CHECKPOINT_SECONDS ?? '') || 60) * 1000,
+      log: { info: (o, m) => late.log?.info(o, m), error: (o, m) => late.log?.error(o, m) },
+    },
   });
   const admin = await services.accounts.bootstrapAdmin(process.env.HOIST_ADMIN_PASSWORD);
   const app = await buildServer(services, { logger: { level: flags.logLevel } });
@@ -50,7 +67,9 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
       `\nCreated user "admin" with the one-time password: ${admin.password}\nSign in and change it; it is not shown again.\n\n`,
     );
   }
+  await services.auditCheckpoints.take();
   const address = await app.listen({ port, host: flags.host });
+  services.auditCheckpoints.start();
   services.runner.start();
   services.dispatcher.start();
   services.intake.start();
@@ -80,8 +99,10 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
         services.poller.stop();
         return Promise.all([services.runner.stop(), services.dispatcher.stop(), services.intake.stop()]);
       })
+      .then(() => services.auditCheckpoints.stop())
       .then(() => mailer?.close())
       .then(() => database.close())
+      .then(() => lock?.release())
       .then(
         () => process.exit(0),
         () => process.exit(1),
