@@ -46,7 +46,7 @@ describe('approvals in the web console', () => {
     await ok(as('root', 'POST', '/api/v1/registries', { name: 'local', url: `http://${reg.host}` }));
     await ok(as('root', 'POST', '/api/v1/projects', { name: 'shop' }));
     for (const app of ['web', 'api']) await ok(as('root', 'POST', `${P}/applications`, { name: app }));
-    for (const env of ['dev', 'prod'])
+    for (const env of ['dev', 'qa', 'prod'])
       await ok(
         as('root', 'PUT', `${P}/environments/${env}`, {
           kind: 'repository',
@@ -112,6 +112,32 @@ describe('approvals in the web console', () => {
     assert.doesNotMatch(await devon.locator('article').innerText(), /awaiting approval/i);
     await rita.context().close();
     await devon.context().close();
+  });
+
+  test('the board shows what each environment holds; the promote dialog offers only targets with an edge', async () => {
+    const page = await signedIn(browser, server, 'devon', '/projects/shop');
+    const cell = page.locator('[data-cell="api/dev"]');
+    await cell.getByRole('button', { name: 'Promote api from dev…' }).waitFor();
+    assert.match(await cell.innerText(), /sha256:[0-9a-f]{12}/);
+    assert.match(await cell.innerText(), /:2\.0/);
+    assert.deepEqual(await accessibilityViolations(page), []);
+    await screenshot(page, 'board');
+    await cell.getByRole('button', { name: 'Promote api from dev…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Promote api from dev' });
+    await dialog.waitFor();
+    assert.equal(await dialog.getByRole('checkbox', { name: /qa/ }).isDisabled(), true);
+    assert.match(await dialog.innerText(), /no edge dev → qa/);
+    assert.equal(await dialog.getByRole('checkbox', { name: /prod/ }).isChecked(), true);
+    assert.deepEqual(await accessibilityViolations(page), []);
+    await screenshot(page, 'promote-dialog');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    const vera = await signedIn(browser, server, 'vera', '/projects/shop');
+    const veraCell = vera.locator('[data-cell="api/dev"]');
+    await veraCell.getByRole('button', { name: 'Promote api from dev…' }).waitFor();
+    assert.equal(await veraCell.getByRole('button', { name: 'Promote api from dev…' }).isDisabled(), true);
+    await vera.context().close();
+    await page.context().close();
   });
 
   test('an API token secret is shown once', async () => {

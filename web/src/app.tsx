@@ -12,6 +12,7 @@ import { Projects } from './pages/projects.tsx';
 import { useQueryClient } from '@tanstack/react-query';
 
 const Project = lazy(() => import('./pages/project.tsx'));
+const Board = lazy(() => import('./pages/board.tsx'));
 const PromotionPage = lazy(() => import('./pages/promotion.tsx'));
 const Approvals = lazy(() => import('./pages/approvals.tsx'));
 const History = lazy(() => import('./pages/history.tsx'));
@@ -50,7 +51,8 @@ export function App() {
             <Route path="/approvals" component={Approvals} />
             <Route path="/tokens" component={Tokens} />
             <Route path="/audit" component={Audit} />
-            <Route path="/projects/:project">{(p) => <Project project={p.project} />}</Route>
+            <Route path="/projects/:project">{(p) => <Board project={p.project} />}</Route>
+            <Route path="/projects/:project/settings">{(p) => <Project project={p.project} />}</Route>
             <Route path="/projects/:project/history">{(p) => <History project={p.project} />}</Route>
             <Route path="/projects/:project/promotions/:id">
               {(p) => <PromotionPage project={p.project} id={p.id} />}
