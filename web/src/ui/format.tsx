@@ -25,7 +25,7 @@ export function Digest({ value, full = false }: { value: string; full?: boolean 
             .catch(() => setCopied(false))
         }
       >
-        {copied ? '✓' : '⧉'}
+        {copied ? 'copied' : 'copy'}
       </button>
     </span>
   );
