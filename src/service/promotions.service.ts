@@ -17,6 +17,7 @@ import type { Environments } from './environments.service.ts';
 import type { Identity } from './identity.ts';
 import type { Policies, PolicyView } from './policies.service.ts';
 import { Outbox, type PromotionNotice } from './outbox.ts';
+import { targetTag } from './promotion-runner.ts';
 import { newId } from './tokens.ts';
 import { describeWindow, isOpen, nextOpening } from '../automation/window.ts';
 
@@ -302,6 +303,7 @@ export class Promotions {
             requested_by: actor.username,
             comment: input.comment ?? '',
             created_at: now,
+            tag: input.tag ?? at.tag,
           })
           .execute();
         for (const t of targets) await trx.insertInto('promotion_targets').values(t).execute();
@@ -619,6 +621,10 @@ export class Promotions {
         't.verdict',
         't.result',
         't.reason',
+        't.tag as chosenTag',
+        'r.tag as requestedTag',
+        'e.kind as targetKind',
+        'e.tag_template as targetTemplate',
       ])
       .where('p.name', '=', project)
       .where('t.state', 'in', ['PROMOTED', 'REJECTED', 'FAILED', 'CANCELED', 'STALE'])
@@ -658,7 +664,11 @@ export class Promotions {
         from: r.from,
         to: r.to,
         digest: r.digest,
-        tag: result?.tag ?? null,
+        // The tag written; for a target that never got that far, the one it would have written.
+        tag:
+          result?.tag ??
+          r.chosenTag ??
+          targetTag(r.targetKind, r.targetTemplate, r.application, r.requestedTag ?? null),
         state: r.state,
         requestedBy: r.requestedBy,
         comment: r.comment,

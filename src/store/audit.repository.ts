@@ -127,8 +127,12 @@ export interface AuditFilter {
   objectId?: string;
   since?: Date;
   until?: Date;
-  /** Rows after this sequence number (the cursor of the previous page). */
+  /** Rows after this sequence number (the cursor of the previous page, oldest first). */
   after?: string;
+  /** Rows before this sequence number (the cursor of the previous page, newest first). */
+  before?: string;
+  /** Oldest first (the chain's order, the default here) or newest first (what a person reading the log wants). */
+  order?: 'oldest' | 'newest';
   limit?: number;
 }
 
@@ -136,7 +140,7 @@ export async function listAudit(db: Kysely<Schema>, f: AuditFilter): Promise<Aud
   let q = db
     .selectFrom('audit_log')
     .selectAll()
-    .orderBy('seq', 'asc')
+    .orderBy('seq', f.order === 'newest' ? 'desc' : 'asc')
     .limit(Math.min(f.limit ?? 100, 1000));
   if (f.actor !== undefined) q = q.where('actor', '=', f.actor);
   if (f.objectType !== undefined) q = q.where('object_type', '=', f.objectType);
@@ -144,6 +148,7 @@ export async function listAudit(db: Kysely<Schema>, f: AuditFilter): Promise<Aud
   if (f.since !== undefined) q = q.where('at', '>=', f.since);
   if (f.until !== undefined) q = q.where('at', '<', f.until);
   if (f.after !== undefined) q = q.where('seq', '>', f.after);
+  if (f.before !== undefined) q = q.where('seq', '<', f.before);
   return (await q.execute()).map((r) => toRecord(r as Row));
 }
 

@@ -13,6 +13,7 @@ import * as m0005 from './migrations/0005-policy-skip.ts';
 import * as m0006 from './migrations/0006-notifications.ts';
 import * as m0007 from './migrations/0007-attached-reports.ts';
 import * as m0008 from './migrations/0008-automation.ts';
+import * as m0011 from './migrations/0011-tags.ts';
 import * as m0013 from './migrations/0013-namespaces-protected.ts';
 
 export const MIGRATIONS: Record<string, Migration> = {
@@ -24,6 +25,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0006-notifications': m0006,
   '0007-attached-reports': m0007,
   '0008-automation': m0008,
+  '0011-tags': m0011,
   '0013-namespaces-protected': m0013,
 };
 

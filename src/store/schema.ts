@@ -148,6 +148,14 @@ export interface ArtifactsTable {
   sbom: ColumnType<SbomColumn | null, string | null | undefined, string | null>;
 }
 
+/** Every tag an artifact has been seen with (migration 0011). */
+export interface ArtifactTagsTable {
+  artifact_id: string;
+  tag: string;
+  first_seen: Timestamp;
+  last_seen: Timestamp;
+}
+
 export interface ScanColumn {
   critical: number;
   high: number;
@@ -213,6 +221,8 @@ export interface PromotionRequestsTable {
   requested_by: string;
   comment: string;
   created_at: Timestamp;
+  /** The tag the request named, or the tag the image had in the source environment (migration 0011). */
+  tag: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface PromotionTargetsTable {
@@ -385,6 +395,7 @@ export interface Schema {
   audit_log: AuditLogTable;
   artifacts: ArtifactsTable;
   artifact_locations: ArtifactLocationsTable;
+  artifact_tags: ArtifactTagsTable;
   policies: PoliciesTable;
   policy_versions: PolicyVersionsTable;
   policy_bindings: PolicyBindingsTable;

@@ -109,7 +109,7 @@ for (const backend of BACKENDS) {
         400,
         'sample input is validated',
       );
-      const audit = (await call('GET', '/api/v1/audit?objectType=policy')).body.items.map(
+      const audit = (await call('GET', '/api/v1/audit?objectType=policy&order=oldest')).body.items.map(
         (e: { action: string }) => e.action,
       );
       assert.deepEqual(audit, ['policy.create', 'policy.update', 'policy.apply']);

@@ -64,7 +64,8 @@ export function auditRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
-        summary: 'Audit entries, oldest first; filter by actor, object and time; page with `cursor`',
+        summary:
+          'Audit entries, newest first (`order=oldest` for the chain order); filter by actor, object and time; page with `cursor`',
         tags: ['audit'],
         querystring: Type.Object(
           {
@@ -74,6 +75,9 @@ export function auditRoutes(app: App, s: Services): void {
             since: Type.Optional(Type.String({ format: 'date-time' })),
             until: Type.Optional(Type.String({ format: 'date-time' })),
             cursor: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
+            order: Type.Optional(
+              Type.Union([Type.Literal('newest'), Type.Literal('oldest')], { default: 'newest' }),
+            ),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
           },
           { additionalProperties: false },
@@ -86,13 +90,15 @@ export function auditRoutes(app: App, s: Services): void {
     async (req) => {
       const q = req.query;
       const limit = q.limit ?? 100;
+      const order = q.order ?? 'newest';
       const rows = await listAudit(s.database.db, {
         ...(q.actor !== undefined ? { actor: q.actor } : {}),
         ...(q.objectType !== undefined ? { objectType: q.objectType } : {}),
         ...(q.objectId !== undefined ? { objectId: q.objectId } : {}),
         ...(q.since !== undefined ? { since: new Date(q.since) } : {}),
         ...(q.until !== undefined ? { until: new Date(q.until) } : {}),
-        ...(q.cursor !== undefined ? { after: q.cursor } : {}),
+        ...(q.cursor !== undefined ? (order === 'newest' ? { before: q.cursor } : { after: q.cursor }) : {}),
+        order,
         limit,
       });
       return {
