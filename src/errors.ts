@@ -102,9 +102,18 @@ export class Unauthenticated extends HoistError {
   readonly code = 'UNAUTHENTICATED';
 }
 
-/** An identity without the permission the action needs. */
+/**
+ * An identity without the permission the action needs. `roleHelps` is false for refusals that no role lifts
+ * (separation of duties, "only the requester can cancel", a browser without its CSRF header): telling that person to
+ * ask for a role would send them the wrong way.
+ */
 export class Forbidden extends HoistError {
   readonly code = 'FORBIDDEN';
+  readonly roleHelps: boolean;
+  constructor(message: string, o: { roleHelps?: boolean } = {}) {
+    super(message);
+    this.roleHelps = o.roleHelps ?? true;
+  }
 }
 
 /** Refused for now (too many failed logins); retry after the given time. */

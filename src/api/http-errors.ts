@@ -17,6 +17,37 @@ import {
   Unauthenticated,
 } from '../errors.ts';
 
+/** hoist's codes for what the HTTP framework refuses before a route runs (never Fastify's own `FST_…` codes). */
+const CODE_BY_STATUS: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  406: 'NOT_ACCEPTABLE',
+  408: 'REQUEST_TIMEOUT',
+  411: 'LENGTH_REQUIRED',
+  413: 'BODY_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'TOO_MANY_REQUESTS',
+};
+
+/** The body-parsing refusals, said in hoist's words. */
+function frameworkError(fe: FastifyError): { status: number; code: string; message: string } | undefined {
+  switch (fe.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, code: 'INVALID_JSON', message: 'the body is not valid JSON (the content type says JSON)' };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, code: 'INVALID_JSON', message: 'the body is empty (the content type says JSON)' };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the body as application/json' };
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, code: 'BODY_TOO_LARGE', message: 'the body is over the size limit' };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { status: 400, code: 'BAD_REQUEST', message: 'the Content-Length does not match the body' };
+    default:
+      return undefined;
+  }
+}
+
 export interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
 }
@@ -28,7 +59,7 @@ export function httpError(e: unknown): { status: number; body: ErrorBody; header
   if (e instanceof InvalidInput)
     return { status: 400, body: body(e.code, e.message, e.where ? { field: e.where } : undefined) };
   if (e instanceof Unauthenticated) return { status: 401, body: body(e.code, e.message) };
-  if (e instanceof Forbidden) return { status: 403, body: body(e.code, e.message) };
+  if (e instanceof Forbidden) return { status: 403, body: body(e.code, e.message, { roleHelps: e.roleHelps }) };
   if (e instanceof NotFound) return { status: 404, body: body(e.code, e.message) };
   if (e instanceof Conflict) return { status: 409, body: body(e.code, e.message) };
   if (e instanceof TooManyRequests)
@@ -51,8 +82,10 @@ export function httpError(e: unknown): { status: number; body: ErrorBody; header
         : `${field}: ${first?.message ?? fe.message}`;
     return { status: 400, body: body('VALIDATION_FAILED', message, { field: `${field}${extra}` }) };
   }
+  const framework = frameworkError(fe);
+  if (framework) return { status: framework.status, body: body(framework.code, framework.message) };
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return { status: fe.statusCode, body: body(fe.code ?? 'BAD_REQUEST', fe.message) };
+    return { status: fe.statusCode, body: body(CODE_BY_STATUS[fe.statusCode] ?? 'BAD_REQUEST', fe.message) };
   }
   if (e instanceof HoistError) return { status: 500, body: body(e.code, e.message) };
   return {

@@ -98,7 +98,9 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
       MUTATING.has(req.method) &&
       req.headers[CSRF_HEADER] !== req.identity.csrfToken
     ) {
-      throw new Forbidden(`a signed-in browser must send the ${CSRF_HEADER} header given at login`);
+      throw new Forbidden(`a signed-in browser must send the ${CSRF_HEADER} header given at login`, {
+        roleHelps: false,
+      });
     }
     await authorizeEnvironments(permission, req.identity, services, {
       params: req.params as Record<string, string>,
@@ -124,6 +126,24 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
   app.setNotFoundHandler((req, reply) => {
     // A deep link into the web console (a GET for HTML outside the API) gets the console's page.
     if (sendConsole !== undefined && wantsConsole(req)) return sendConsole(reply);
+    // A path that exists under other methods is a 405 that says which (Fastify answers both with a 404).
+    const path = req.url.split('?')[0] ?? req.url;
+    const allowed = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter(
+      (method) => method !== req.method && app.findRoute({ method: method as 'GET', url: path }) !== null,
+    );
+    if (allowed.length > 0) {
+      void reply
+        .status(405)
+        .header('allow', allowed.join(', '))
+        .send({
+          error: {
+            code: 'METHOD_NOT_ALLOWED',
+            message: `${path} does not take ${req.method}; it takes ${allowed.join(', ')}`,
+            details: { allow: allowed },
+          },
+        });
+      return;
+    }
     void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}` } });
   });
 

@@ -16,6 +16,12 @@ export function exitCodeFor(e: unknown): number {
   return EXIT_FAILURE;
 }
 
+/** Whether a role would lift a 403 (the server says so; refusals like separation of duties say no). */
+function roleHelps(e: ApiError): boolean {
+  const d = e.details as { roleHelps?: unknown } | undefined;
+  return d?.roleHelps !== false;
+}
+
 /** One or two lines for a person: what failed, and what to do next where we can tell. */
 export function describeError(e: unknown): string {
   if (e instanceof RegistryError) {
@@ -38,7 +44,7 @@ export function describeError(e: unknown): string {
     const hint =
       e.status === 401
         ? '\nhint: run hoist login --server URL'
-        : e.status === 403
+        : e.status === 403 && roleHelps(e)
           ? '\nhint: ask a project owner or an admin for the role'
           : '';
     return `error: ${e.message} [${e.apiCode}]${hint}`;

@@ -101,7 +101,7 @@ export class Intake {
     const secret = secretFromHeader(authorization);
     if (secret === undefined)
       throw new Unauthenticated(
-        `send the ${kind} hook secret in the Authorization header (hoist registry hook-secret REGISTRY --kind ${kind})`,
+        `send the ${kind} hook secret in the Authorization header (set it with hoist registry set-hook-secret REGISTRY --kind ${kind})`,
       );
     const row = await this.db
       .selectFrom('hook_secrets')

@@ -474,7 +474,7 @@ export class Promotions {
       if (decision === 'approve') {
         const policy = t.policy ? await this.policies.get(t.policy.name, t.policy.version) : undefined;
         const conflict = dutyConflict(policy, identity.username, view.requestedBy, artifact.build.builder);
-        if (conflict) throw new Forbidden(`${t.environment}: ${conflict}`);
+        if (conflict) throw new Forbidden(`${t.environment}: ${conflict}`, { roleHelps: false });
       }
     }
     const now = new Date();
@@ -549,7 +549,7 @@ export class Promotions {
   async cancel(identity: Identity, requestId: string, project: string): Promise<PromotionView> {
     const view = await this.get(project, requestId);
     if (view.requestedBy !== identity.username && !identity.isAdmin)
-      throw new Forbidden(`only ${view.requestedBy}, who asked for it, can cancel this request`);
+      throw new Forbidden(`only ${view.requestedBy}, who asked for it, can cancel this request`, { roleHelps: false });
     const open = view.targets.filter((t) => !FINAL.includes(t.state) && t.state !== 'PROMOTING');
     if (open.length === 0) throw new Conflict('nothing in this request can be canceled any more');
     await audited(

@@ -62,7 +62,8 @@ for (const backend of BACKENDS) {
       assert.equal((await call('POST', '/api/v1/registries/dev-reg/test')).body.auth, 'refused');
       await call('PUT', '/api/v1/registries/gone', { url: 'http://127.0.0.1:1' });
       assert.equal((await call('POST', '/api/v1/registries/gone/test')).body.reachable, false);
-      const audit = (await call('GET', '/api/v1/audit?objectType=registry&objectId=dev-reg&order=oldest')).body.items as Array<{
+      const audit = (await call('GET', '/api/v1/audit?objectType=registry&objectId=dev-reg&order=oldest')).body
+        .items as Array<{
         action: string;
         summary: unknown;
       }>;

@@ -315,9 +315,9 @@ void describe('promotion execution [pglite]', () => {
         ['staging', '1.0'],
       ],
     );
-    const audit = (await call('GET', `/api/v1/audit?objectType=promotion&objectId=${r.id}&order=oldest`)).body.items.map(
-      (e: { action: string; summary: { blobsMounted?: number } }) => [e.action, e.summary.blobsMounted],
-    );
+    const audit = (
+      await call('GET', `/api/v1/audit?objectType=promotion&objectId=${r.id}&order=oldest`)
+    ).body.items.map((e: { action: string; summary: { blobsMounted?: number } }) => [e.action, e.summary.blobsMounted]);
     // The image's config and layer, and its signature's config and layer: referrers travel with the image.
     assert.deepEqual(audit, [
       ['promotion.request', undefined],

@@ -75,9 +75,7 @@ export function auditRoutes(app: App, s: Services): void {
             since: Type.Optional(Type.String({ format: 'date-time' })),
             until: Type.Optional(Type.String({ format: 'date-time' })),
             cursor: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
-            order: Type.Optional(
-              Type.Union([Type.Literal('newest'), Type.Literal('oldest')], { default: 'newest' }),
-            ),
+            order: Type.Optional(Type.Union([Type.Literal('newest'), Type.Literal('oldest')], { default: 'newest' })),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
           },
           { additionalProperties: false },

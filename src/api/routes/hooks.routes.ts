@@ -4,6 +4,7 @@
  * the repositories the poller watches for registries that send no events.
  */
 import { Type } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import {
   parseDistributionEvents,
   parseGenericEvent,
@@ -70,6 +71,9 @@ const PushEventView = Type.Object({
   doneAt: Type.Union([Type.String(), Type.Null()]),
 });
 
+/** The registry each hook request was authenticated as (by its secret, before its body was parsed). */
+const senders = new WeakMap<FastifyRequest, string>();
+
 export function hookRoutes(app: App, s: Services): void {
   app.addContentTypeParser(EVENT_TYPES, { parseAs: 'string' }, (_req, body, done) => {
     try {
@@ -84,6 +88,10 @@ export function hookRoutes(app: App, s: Services): void {
       `/api/v1/hooks/${kind}`,
       {
         config: { permission: HOOK },
+        // Before the body is read: a caller without the secret learns nothing about what a good body looks like.
+        onRequest: async (req) => {
+          senders.set(req, await s.intake.authenticate(kind, req.headers.authorization));
+        },
         schema: {
           summary: SUMMARIES[kind],
           description: `Authenticated by the registry's ${kind} hook secret in the Authorization header (Bearer SECRET, or the secret alone); set it with PUT /api/v1/registries/{name}/hooks/${kind}.`,
@@ -94,7 +102,8 @@ export function hookRoutes(app: App, s: Services): void {
         },
       },
       async (req) => {
-        const registryId = await s.intake.authenticate(kind, req.headers.authorization);
+        const registryId = senders.get(req);
+        if (registryId === undefined) throw new Error('hook route without its authentication hook');
         const events = PARSERS[kind](req.body);
         const r = await s.intake.receive(registryId, kind, events);
         return { received: events.length, ...r };
