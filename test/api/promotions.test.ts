@@ -354,7 +354,7 @@ void describe('promotion execution [pglite]', () => {
       requestedBy: string;
     }>;
     assert.deepEqual(history.map((h) => [h.to, h.state, h.tag]).slice(0, 4), [
-      ['prod', 'FAILED', null],
+      ['prod', 'FAILED', '2.0-prod'],
       ['staging', 'PROMOTED', '2.0'],
       ['prod', 'PROMOTED', '1.0-prod'],
       ['staging', 'PROMOTED', '1.0'],
