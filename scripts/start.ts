@@ -41,7 +41,8 @@ const server = spawn(
   [`${root}bin/hoist`, 'serve', '--port', String(port), '--data-dir', `${root}.hoist`, '--log-level', 'warn'],
   {
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, HOIST_ADMIN_PASSWORD: password },
+    // The demo registries listen on loopback: allow it (a real server lists its registries' ranges here).
+    env: { HOIST_OUTBOUND_ALLOW: '127.0.0.0/8,::1/128', ...process.env, HOIST_ADMIN_PASSWORD: password },
   },
 );
 const url = `http://127.0.0.1:${port}`;

@@ -25,7 +25,11 @@ let reg: TestRegistry | undefined;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hoist-cli-auto-'));
-  env = { XDG_CONFIG_HOME: join(dir, 'config'), HOIST_ADMIN_PASSWORD: 'cli-auto-password' };
+  env = {
+    XDG_CONFIG_HOME: join(dir, 'config'),
+    HOIST_ADMIN_PASSWORD: 'cli-auto-password',
+    HOIST_OUTBOUND_ALLOW: '127.0.0.0/8,::1/128',
+  };
 });
 after(async () => {
   server?.kill('SIGKILL');

@@ -35,7 +35,12 @@ async function serve(port: number): Promise<ChildProcess> {
     process.execPath,
     [ENTRY, 'serve', '--port', String(port), '--data-dir', join(dir, 'data'), '--log-level', 'warn'],
     {
-      env: { ...process.env, HOIST_ADMIN_PASSWORD: 'restart-password', HOIST_PROMOTION_LEASE_MS: '1500' },
+      env: {
+        ...process.env,
+        HOIST_ADMIN_PASSWORD: 'restart-password',
+        HOIST_PROMOTION_LEASE_MS: '1500',
+        HOIST_OUTBOUND_ALLOW: '127.0.0.0/8,::1/128',
+      },
       stdio: 'ignore',
     },
   );

@@ -57,7 +57,11 @@ function exited(proc: ChildProcess): Promise<number | null> {
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hoist-serve-'));
-  env = { XDG_CONFIG_HOME: join(dir, 'config'), HOIST_ADMIN_PASSWORD: 'serve-test-password' };
+  env = {
+    XDG_CONFIG_HOME: join(dir, 'config'),
+    HOIST_ADMIN_PASSWORD: 'serve-test-password',
+    HOIST_OUTBOUND_ALLOW: '127.0.0.0/8,::1/128',
+  };
 });
 after(async () => {
   server?.kill('SIGKILL');

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { HoistClient } from '../../src/api/client.ts';
 import { buildServer } from '../../src/api/server.ts';
 import { createServices } from '../../src/api/services.ts';
+import { OutboundPolicy } from '../../src/net/outbound-policy.ts';
 import { SecretBox } from '../../src/service/secret-box.ts';
 import { openDatabase } from '../../src/store/database.ts';
 import { migrate } from '../../src/store/migrate.ts';
@@ -25,7 +26,10 @@ const percentile = (xs: number[], p: number): number =>
 const registry = await startRegistry();
 const database = await openDatabase({});
 await migrate(database.db as never);
-const services = createServices(database, new SecretBox(randomBytes(32)));
+// The bench registries listen on loopback: allow it, as an admin would with HOIST_OUTBOUND_ALLOW.
+const services = createServices(database, new SecretBox(randomBytes(32)), {
+  outbound: OutboundPolicy.fromList('127.0.0.0/8,::1/128'),
+});
 await services.accounts.bootstrapAdmin('bench-password-1');
 const app = await buildServer(services);
 await app.listen({ port: 0, host: '127.0.0.1' });

@@ -21,6 +21,7 @@ import { Rules } from '../service/rules.service.ts';
 import type { SecretBox } from '../service/secret-box.ts';
 import { Webhooks } from '../service/webhooks.service.ts';
 import type { Database } from '../store/database.ts';
+import { OutboundPolicy } from '../net/outbound-policy.ts';
 import type { Services } from './context.ts';
 
 export interface ServiceOptions {
@@ -31,15 +32,22 @@ export interface ServiceOptions {
   log?: AutomationLog;
   /** Audit checkpoints: the signing key (default: a fresh one in memory) and where and how often to sign. */
   audit?: CheckpointOptions & { key?: AuditSigningKey };
+  /** Where registries and webhooks may connect; default: public addresses only (HOIST_OUTBOUND_ALLOW opens more). */
+  outbound?: OutboundPolicy;
 }
 
 export function createServices(database: Database, box: SecretBox, opts: ServiceOptions = {}): Services {
   const db = database.db;
-  const registries = new Registries(db, box);
+  const outbound = opts.outbound ?? new OutboundPolicy();
+  const registries = new Registries(db, box, outbound);
   const artifacts = new Artifacts(db, registries);
   const environments = new Environments(db);
   const policies = new Policies(db);
-  const dispatcher = new NotificationDispatcher(db, box, opts.mailer, opts.dispatcher);
+  const dispatcher = new NotificationDispatcher(db, box, opts.mailer, {
+    outbound,
+    ...(opts.log ? { log: opts.log } : {}),
+    ...opts.dispatcher,
+  });
   const outbox = new Outbox(opts.mailer !== undefined, () => dispatcher.notify());
   const runner = new PromotionRunner(
     db,
@@ -62,7 +70,7 @@ export function createServices(database: Database, box: SecretBox, opts: Service
     policies,
     promotions,
     runner,
-    webhooks: new Webhooks(db, box),
+    webhooks: new Webhooks(db, box, outbound),
     dispatcher,
     quarantine: new Quarantine(db),
     rules: new Rules(db, artifacts),

@@ -11,6 +11,7 @@ import { request as httpRequest, Agent as PlainAgent } from 'node:http';
 import { createRequire } from 'node:module';
 import type * as HttpsModule from 'node:https';
 import type { Readable } from 'node:stream';
+import type { OutboundGuard } from '../net/guarded-lookup.ts';
 
 type Https = typeof HttpsModule;
 /** node:https (and TLS with it) is loaded on first use: a run against plain-HTTP registries never pays for it. */
@@ -21,6 +22,11 @@ export interface AgentOptions {
   connections: number;
   /** No bytes for this long on a socket (waiting for headers or between body chunks) fails the request. */
   idleTimeoutMs: number;
+  /**
+   * The server's outbound policy: every connection's host is checked before connecting (its resolved addresses, or
+   * the address literal). None for the CLI, which connects where its user says.
+   */
+  guard?: OutboundGuard;
 }
 
 /** Keep-alive connection pools, one for plain HTTP and (loaded only when needed) one for HTTPS. */
@@ -35,6 +41,7 @@ export class Agent {
       maxSockets: this.options.connections,
       maxFreeSockets: this.options.connections,
       scheduling: 'lifo' as const,
+      ...(this.options.guard ? { lookup: this.options.guard.lookup } : {}),
     };
     if (protocol === 'https:') {
       this.tls ??= new (https().Agent)(opts);
@@ -92,6 +99,7 @@ export function request(url: string, opts: RequestOptions): Promise<Response> {
     if (Buffer.isBuffer(opts.body)) headers['content-length'] = String(opts.body.length);
     let req: ClientRequest;
     try {
+      opts.dispatcher.options.guard?.checkHost(u.hostname);
       req = transport(u, {
         method: opts.method,
         headers,

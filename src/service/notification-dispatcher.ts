@@ -6,6 +6,9 @@
  */
 import { sql, type Kysely } from 'kysely';
 import { createHmac } from 'node:crypto';
+import { outboundGuard } from '../net/guarded-lookup.ts';
+import { OutboundPolicy } from '../net/outbound-policy.ts';
+import { Agent, request, type Response } from '../oci/http.ts';
 import type { Schema } from '../store/schema.ts';
 import { approvalMail, type Mailer } from './mailer.ts';
 import type { PromotionNotice } from './outbox.ts';
@@ -19,6 +22,10 @@ export interface DispatcherOptions {
   timeoutMs?: number;
   leaseMs?: number;
   pollMs?: number;
+  /** Where webhooks may connect (default: public addresses only). */
+  outbound?: OutboundPolicy;
+  /** The server log: why a delivery could not connect is written here, not shown to project owners. */
+  log?: { warn(obj: object, msg: string): void };
 }
 
 export function signBody(secret: string, body: string): string {
@@ -36,8 +43,10 @@ class DeliveryError extends Error {
 }
 
 export class NotificationDispatcher {
-  private readonly o: Required<DispatcherOptions>;
+  private readonly o: Required<Omit<DispatcherOptions, 'outbound' | 'log'>>;
   private readonly loop: WorkLoop;
+  private readonly agent: Agent;
+  private readonly log: DispatcherOptions['log'];
 
   constructor(
     private readonly db: Kysely<Schema>,
@@ -52,6 +61,9 @@ export class NotificationDispatcher {
       leaseMs: o.leaseMs ?? 60_000,
       pollMs: o.pollMs ?? 1000,
     };
+    this.log = o.log;
+    const guard = outboundGuard(o.outbound ?? new OutboundPolicy(), 'webhook');
+    this.agent = new Agent({ connections: 4, idleTimeoutMs: this.o.timeoutMs, guard });
     this.loop = new WorkLoop(() => this.sendOne(), { concurrency: 4, pollMs: this.o.pollMs });
   }
 
@@ -149,9 +161,9 @@ export class NotificationDispatcher {
     const body = JSON.stringify({ id, ...payload });
     let res: Response;
     try {
-      res = await fetch(hook.url, {
+      res = await request(hook.url, {
         method: 'POST',
-        redirect: 'manual',
+        dispatcher: this.agent,
         signal: AbortSignal.timeout(this.o.timeoutMs),
         headers: {
           'content-type': 'application/json',
@@ -160,22 +172,31 @@ export class NotificationDispatcher {
           'x-hoist-delivery': id,
           'x-hoist-signature-256': signBody(this.box.open(hook.secret_enc), body),
         },
-        body,
+        body: Buffer.from(body),
       });
-      await res.body?.cancel();
+      await res.body.dump();
     } catch (e) {
-      const cause = (e as Error & { cause?: Error }).cause?.message;
+      // Owners read delivery errors: "connection refused" against "timed out" against "answered" would map the
+      // server's network for them. The reason goes to the server log; the owner learns only that it failed.
+      const err = e as Error & { code?: string };
+      this.log?.warn(
+        { delivery: id, url: hook.url, err: { message: err.message, code: err.code } },
+        'webhook not delivered',
+      );
+      if (err.code === 'EOUTBOUND')
+        throw new DeliveryError(`POST ${hook.url}: the address is not allowed by this server's outbound policy`, false);
       throw new DeliveryError(
-        `POST ${hook.url}: ${(e as Error).name === 'TimeoutError' ? `no answer within ${this.o.timeoutMs} ms` : (e as Error).message + (cause ? ` (${cause})` : '')}`,
+        `POST ${hook.url}: could not deliver (no HTTP answer; the server log has the reason)`,
         true,
       );
     }
-    if (res.status >= 200 && res.status < 300) return res.status;
-    const retry = res.status >= 500 || res.status === 408 || res.status === 429;
+    const status = res.statusCode;
+    if (status >= 200 && status < 300) return status;
+    const retry = status >= 500 || status === 408 || status === 429;
     throw new DeliveryError(
-      `POST ${hook.url} answered HTTP ${res.status}${retry ? '' : '; not retried (fix the receiver, then send a new event)'}`,
+      `POST ${hook.url} answered HTTP ${status}${retry ? '' : '; not retried (fix the receiver, then send a new event)'}`,
       retry,
-      res.status,
+      status,
     );
   }
 

@@ -182,12 +182,17 @@ export class PromotionRunner {
       ]);
       const sourceHost = openHost(sc.host, {
         insecure: sc.insecure,
+        agent: sc.agent,
         ...(sc.credentials ? { credentials: sc.credentials } : {}),
       });
       const sameHost = sc.host === dc.host && sc.credentials?.username === dc.credentials?.username;
       const targetHost = sameHost
         ? sourceHost
-        : openHost(dc.host, { insecure: dc.insecure, ...(dc.credentials ? { credentials: dc.credentials } : {}) });
+        : openHost(dc.host, {
+            insecure: dc.insecure,
+            agent: dc.agent,
+            ...(dc.credentials ? { credentials: dc.credentials } : {}),
+          });
       const repository = t.dstRepo.replaceAll('{app}', t.app);
       const tag = t.chosenTag ?? targetTag(t.dstKind, t.dstTag, t.app, t.sourceTag);
       if (tag !== null) {

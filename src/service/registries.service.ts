@@ -6,7 +6,10 @@
 import type { Kysely, Selectable } from 'kysely';
 import { Conflict, InvalidInput, NotFound, RegistryError } from '../errors.ts';
 import type { RegistryHost } from '../oci/registry-client.ts';
+import { Agent } from '../oci/http.ts';
 import { openHost } from '../oci/registry.ts';
+import { outboundGuard } from '../net/guarded-lookup.ts';
+import { checkOutboundUrl, OutboundPolicy } from '../net/outbound-policy.ts';
 import type { Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
 import type { SecretBox } from './secret-box.ts';
@@ -66,10 +69,16 @@ export function viewRegistry(r: Selectable<Schema['registries']>): RegistryView 
 }
 
 export class Registries {
+  /** The connection pool every server-side registry request uses: each connection checked by the outbound policy. */
+  readonly agent: Agent;
+
   constructor(
     private readonly db: Kysely<Schema>,
     private readonly box: SecretBox,
-  ) {}
+    private readonly outbound: OutboundPolicy = new OutboundPolicy(),
+  ) {
+    this.agent = new Agent({ connections: 32, idleTimeoutMs: 60_000, guard: outboundGuard(outbound, 'registry') });
+  }
 
   async list(p: PageQuery = {}): Promise<Page<RegistryView>> {
     const rows = await paged(this.db.selectFrom('registries').selectAll(), 'name', p).execute();
@@ -90,6 +99,8 @@ export class Registries {
   async put(actor: Actor, input: RegistryInput, mode: 'create' | 'upsert'): Promise<RegistryView> {
     if (!NAME.test(input.name)) throw new InvalidInput('use 1-63 lower-case letters, digits and "-"', 'name');
     const { host, insecure } = parseRegistryUrl(input.url, input.insecure);
+    const checked = checkOutboundUrl(`${insecure ? 'http' : 'https'}://${host}/`, 'registry', this.outbound);
+    if (!checked.ok) throw new InvalidInput(checked.message, 'url');
     const existing = await this.db
       .selectFrom('registries')
       .selectAll()
@@ -165,12 +176,10 @@ export class Registries {
   /** Credentials for talking to the registry (for copies and the connection test). */
   async credentials(
     name: string,
-  ): Promise<{ host: string; insecure: boolean; credentials?: { username: string; password: string } }> {
+  ): Promise<{ host: string; insecure: boolean; agent: Agent; credentials?: { username: string; password: string } }> {
     const r = await this.row(name);
-    const out: { host: string; insecure: boolean; credentials?: { username: string; password: string } } = {
-      host: r.url,
-      insecure: r.insecure,
-    };
+    const out: { host: string; insecure: boolean; agent: Agent; credentials?: { username: string; password: string } } =
+      { host: r.url, insecure: r.insecure, agent: this.agent };
     if (r.username !== null && r.secret_enc !== null)
       out.credentials = { username: r.username, password: this.box.open(r.secret_enc) };
     return out;
@@ -179,13 +188,18 @@ export class Registries {
   /** A client for the registry with its stored credentials. */
   async open(name: string): Promise<RegistryHost> {
     const c = await this.credentials(name);
-    return openHost(c.host, { insecure: c.insecure, ...(c.credentials ? { credentials: c.credentials } : {}) });
+    return openHost(c.host, {
+      insecure: c.insecure,
+      agent: c.agent,
+      ...(c.credentials ? { credentials: c.credentials } : {}),
+    });
   }
 
   async testConnection(name: string, signal?: AbortSignal): Promise<ConnectionReport> {
     const c = await this.credentials(name);
     const host = openHost(c.host, {
       insecure: c.insecure,
+      agent: c.agent,
       retry: { retries: 1, baseDelayMs: 100, maxDelayMs: 500 },
       ...(c.credentials ? { credentials: c.credentials } : {}),
     });

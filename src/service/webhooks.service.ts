@@ -6,6 +6,7 @@
 import type { Kysely } from 'kysely';
 import { randomBytes } from 'node:crypto';
 import { InvalidInput, NotFound } from '../errors.ts';
+import { checkOutboundUrl, OutboundPolicy } from '../net/outbound-policy.ts';
 import type { DeliveryState, Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
 import { NOTIFICATION_EVENTS, type NotificationEvent } from './outbox.ts';
@@ -39,16 +40,10 @@ export interface DeliveryView {
   nextAttemptAt: string | null;
 }
 
-function checkUrl(raw: string): string {
-  let u: URL;
-  try {
-    u = new URL(raw);
-  } catch {
-    throw new InvalidInput(`"${raw}" is not a URL (https://ci.example.com/hooks/hoist)`, 'url');
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:')
-    throw new InvalidInput(`use an http or https URL, not ${u.protocol}`, 'url');
-  return u.toString();
+function checkUrl(raw: string, policy: OutboundPolicy): string {
+  const checked = checkOutboundUrl(raw, 'webhook', policy);
+  if (!checked.ok) throw new InvalidInput(`${checked.message} (e.g. https://ci.example.com/hooks/hoist)`, 'url');
+  return checked.url.toString();
 }
 
 function checkEvents(events: string[] | null | undefined): NotificationEvent[] | null {
@@ -64,6 +59,7 @@ export class Webhooks {
   constructor(
     private readonly db: Kysely<Schema>,
     private readonly box: SecretBox,
+    private readonly outbound: OutboundPolicy = new OutboundPolicy(),
   ) {}
 
   private async projectId(project: string): Promise<string> {
@@ -74,7 +70,7 @@ export class Webhooks {
 
   /** Adds a webhook; answers the secret too when hoist generated it (it is not shown again). */
   async create(actor: Actor, project: string, input: WebhookInput): Promise<WebhookView & { secret?: string }> {
-    const url = checkUrl(input.url);
+    const url = checkUrl(input.url, this.outbound);
     const events = checkEvents(input.events);
     if (input.secret !== undefined && input.secret.length < 16)
       throw new InvalidInput('use at least 16 characters, or leave it out and hoist makes one up', 'secret');

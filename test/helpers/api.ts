@@ -3,11 +3,14 @@ import { buildServer } from '../../src/api/server.ts';
 import type { App, Services } from '../../src/api/context.ts';
 import { randomBytes } from 'node:crypto';
 import { createServices, type ServiceOptions } from '../../src/api/services.ts';
+import { OutboundPolicy } from '../../src/net/outbound-policy.ts';
 import { SecretBox } from '../../src/service/secret-box.ts';
 import type { Backend, Database } from '../../src/store/database.ts';
 import { freshDatabase } from './backends.ts';
 
 export const ADMIN_PASSWORD = 'correct horse battery';
+export const LOOPBACK_CIDRS = '127.0.0.0/8,::1/128';
+const LOOPBACK = OutboundPolicy.fromList(LOOPBACK_CIDRS);
 
 export interface TestApi {
   app: App;
@@ -20,7 +23,8 @@ export interface TestApi {
 
 export async function startApi(backend: Backend, opts: ServiceOptions = {}): Promise<TestApi> {
   const database = await freshDatabase(backend);
-  const services = createServices(database, new SecretBox(randomBytes(32)), opts);
+  // Test registries and webhook receivers listen on loopback: allow it, as an admin would with HOIST_OUTBOUND_ALLOW.
+  const services = createServices(database, new SecretBox(randomBytes(32)), { outbound: LOOPBACK, ...opts });
   const accounts = services.accounts;
   await accounts.bootstrapAdmin(ADMIN_PASSWORD);
   const app = await buildServer(services);

@@ -10,6 +10,7 @@ import { InvalidInput } from '../../errors.ts';
 import { createServices } from '../../api/services.ts';
 import type { CheckpointLog } from '../../service/audit-checkpoints.ts';
 import type { AutomationLog } from '../../service/automation.ts';
+import { OutboundPolicy } from '../../net/outbound-policy.ts';
 import { smtpMailer } from '../../service/mailer.ts';
 import { loadAuditSigningKey } from '../../service/audit-signing-key.ts';
 import { loadSecretBox } from '../../service/secret-box.ts';
@@ -46,6 +47,13 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const mailer =
     flags.smtpUrl !== undefined ? await smtpMailer({ url: flags.smtpUrl, from: flags.smtpFrom }) : undefined;
   const late: { log?: AutomationLog & CheckpointLog } = {};
+  // HOIST_OUTBOUND_ALLOW: loopback and private ranges registries and webhooks may reach (e.g. 10.0.0.0/8,::1/128).
+  let outbound: OutboundPolicy;
+  try {
+    outbound = OutboundPolicy.fromList(process.env.HOIST_OUTBOUND_ALLOW);
+  } catch (e) {
+    throw new InvalidInput((e as Error).message, 'HOIST_OUTBOUND_ALLOW');
+  }
   const services = createServices(database, loadSecretBox(join(dataDir, 'secret.key')), {
     ...(leaseMs !== undefined ? { promotionLeaseMs: leaseMs } : {}),
     ...(mailer ? { mailer } : {}),
@@ -57,6 +65,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
       everyMs: (Number(process.env.HOIST_AUDIT_CHECKPOINT_SECONDS ?? '') || 60) * 1000,
       log: { info: (o, m) => late.log?.info(o, m), error: (o, m) => late.log?.error(o, m) },
     },
+    outbound,
   });
   const admin = await services.accounts.bootstrapAdmin(process.env.HOIST_ADMIN_PASSWORD);
   const app = await buildServer(services, { logger: { level: flags.logLevel } });
