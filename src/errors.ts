@@ -116,6 +116,19 @@ export class Forbidden extends HoistError {
   }
 }
 
+/** hoist's server answered with an error (the client's side of the errors above): its status, code and message. */
+export class ApiError extends HoistError {
+  readonly code = 'API_ERROR';
+  constructor(
+    readonly status: number,
+    readonly apiCode: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
 /** Refused for now (too many failed logins); retry after the given time. */
 export class TooManyRequests extends HoistError {
   readonly code = 'TOO_MANY_REQUESTS';

@@ -276,7 +276,7 @@ test('serve, login, manage the model from the CLI, verify the audit chain, stop 
       ['check-deploy', '--project', 'shop', '--env', 'prod', '--digest', img.digest, '-o', 'table'],
       env,
     );
-    assert.deepEqual([gate.code, gate.stdout.trim()], [1, `NOT allowed: ${img.digest} was never promoted to prod`]);
+    assert.deepEqual([gate.code, gate.stdout.trim()], [3, `NOT allowed: ${img.digest} was never promoted to prod`]);
     const noEdge = await runCli(
       ['promote', 'web', '--project', 'shop', '--digest', img.digest, '--from', 'ci', '--to', 'prod', '-o', 'json'],
       env,

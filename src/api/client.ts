@@ -18,20 +18,10 @@ import type { QuarantineView } from '../service/quarantine.service.ts';
 import type { HookKind, PushEventView } from '../service/intake.service.ts';
 import type { WatchView } from '../service/poller.ts';
 import type { PromotionWindow } from '../automation/window.ts';
-import { HoistError } from '../errors.ts';
+import { ApiError } from '../errors.ts';
 import { CSRF_HEADER } from './session.ts';
 
-export class ApiError extends HoistError {
-  readonly code = 'API_ERROR';
-  constructor(
-    readonly status: number,
-    readonly apiCode: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-  }
-}
+export { ApiError } from '../errors.ts';
 
 export interface TokenView {
   id: string;

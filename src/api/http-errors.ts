@@ -12,6 +12,7 @@ import {
   InvalidInput,
   NetworkError,
   NotFound,
+  ProtocolError,
   RegistryError,
   TooManyRequests,
   Unauthenticated,
@@ -66,7 +67,8 @@ export function httpError(e: unknown): { status: number; body: ErrorBody; header
     return { status: 429, body: body(e.code, e.message), headers: { 'retry-after': String(e.retryAfterSeconds) } };
   if (e instanceof RegistryError)
     return { status: 502, body: body(e.code, e.message, { registryCode: e.registryCode, status: e.status }) };
-  if (e instanceof DigestMismatch || e instanceof NetworkError) return { status: 502, body: body(e.code, e.message) };
+  if (e instanceof DigestMismatch || e instanceof NetworkError || e instanceof ProtocolError)
+    return { status: 502, body: body(e.code, e.message) };
   if (e instanceof DatabaseUnavailable) return { status: 503, body: body(e.code, e.message) };
   const fe = e as FastifyError;
   if (fe.validation) {

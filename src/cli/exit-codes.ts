@@ -1,13 +1,15 @@
 /**
- * The one place where errors become exit codes and messages: 0 done, 2 bad usage or bad input (naming the bad
- * part), 1 a registry or network failure (with the registry's own error code), or anything else.
+ * The one place where errors become exit codes and messages: 0 done, 1 a registry, network or server failure (with the
+ * registry's own error code) or anything else, 2 bad usage or bad input (naming the bad part), 3 refused: the answer
+ * was given and it is no (`hoist check-deploy` for a digest that may not run there). The README lists them.
  */
-import { ApiError } from '../api/client.ts';
-import { DigestMismatch, HoistError, InvalidInput, NetworkError, RegistryError } from '../errors.ts';
+import { ApiError, DigestMismatch, HoistError, InvalidInput, NetworkError, RegistryError } from '../errors.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+/** The question was answered, and the answer is no: a scripted gate can tell it from a failure to ask. */
+export const EXIT_REFUSED = 3;
 
 export function exitCodeFor(e: unknown): number {
   if (e instanceof InvalidInput) return EXIT_USAGE;

@@ -8,7 +8,7 @@
 import { sql, type Kysely } from 'kysely';
 import { createHash, randomBytes } from 'node:crypto';
 import type { PushEvent } from '../automation/push-events.ts';
-import { NotFound, Unauthenticated } from '../errors.ts';
+import { InvalidInput, NotFound, Unauthenticated } from '../errors.ts';
 import { parseManifest } from '../oci/manifest.ts';
 import { openRepository } from '../oci/registry.ts';
 import type { PushEventState, Schema } from '../store/schema.ts';
@@ -77,9 +77,9 @@ export class Intake {
     kind: HookKind,
     secret?: string,
   ): Promise<{ registry: string; kind: HookKind; secret?: string }> {
-    const r = await this.registries.row(registry);
     const chosen = secret ?? randomBytes(24).toString('base64url');
-    if (chosen.length < 16) throw new Unauthenticated('use a secret of at least 16 characters');
+    if (chosen.length < 16) throw new InvalidInput('use a secret of at least 16 characters', 'secret');
+    const r = await this.registries.row(registry);
     await audited(
       this.db,
       actor,

@@ -3,6 +3,7 @@ import type { PromotionView } from '../../service/promotions.service.ts';
 import { InvalidInput } from '../../errors.ts';
 import { parseSha256Digest } from '../../oci/digest.ts';
 import { client } from '../client-config.ts';
+import { EXIT_REFUSED } from '../exit-codes.ts';
 import { outputFormat, print } from '../output.ts';
 
 type Out = { output?: string };
@@ -119,7 +120,7 @@ export async function checkDeployCommand(
   if (outputFormat(f.output) === 'table')
     process.stdout.write(`${r.allowed ? 'allowed' : 'NOT allowed'}: ${r.reason}\n`);
   else await print(r, outputFormat(f.output));
-  if (!r.allowed) process.exitCode = 1;
+  if (!r.allowed) process.exitCode = EXIT_REFUSED;
 }
 
 export async function historyCommand(
