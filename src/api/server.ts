@@ -36,6 +36,8 @@ export interface ServerOptions {
   /** false: no web console routes (API-only tests); otherwise the console from `webRoot` (default: web/dist). */
   web?: boolean;
   webRoot?: string;
+  /** Believe X-Forwarded-For/-Proto (hoist runs behind a reverse proxy that sets them): client address and HTTPS. */
+  trustProxy?: boolean;
 }
 
 function cookie(header: string | undefined, name: string): string | undefined {
@@ -60,6 +62,7 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
   const app = Fastify({
     logger: o.logger ?? false,
     bodyLimit: o.bodyLimit ?? 1024 * 1024,
+    trustProxy: o.trustProxy ?? false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();

@@ -64,6 +64,12 @@ program
     new Option('--host <address>', 'address to listen on (0.0.0.0 for all)').env('HOIST_HOST').default('127.0.0.1'),
   )
   .addOption(
+    new Option(
+      '--trust-proxy',
+      'behind a reverse proxy: take the client address and HTTPS from X-Forwarded-For/-Proto (Secure session cookie)',
+    ).env('HOIST_TRUST_PROXY'),
+  )
+  .addOption(
     new Option('--data-dir <dir>', 'where the embedded database and the secret key live')
       .env('HOIST_DATA_DIR')
       .default('./.hoist'),

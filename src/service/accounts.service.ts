@@ -1,5 +1,6 @@
 /**
- * Accounts: the first admin, users, password logins (rate-limited per user and per address), browser sessions with
+ * Accounts: the first admin, users, password logins (limited per user and address and per address, slowed down per
+ * user), browser sessions with
  * a CSRF token, and named API tokens (shown once, stored hashed, expiring, revocable). Every change is audited in
  * the same transaction.
  */
@@ -9,14 +10,15 @@ import { Conflict, InvalidInput, NotFound, TooManyRequests, Unauthenticated } fr
 import type { Identity } from './identity.ts';
 import {
   clearLoginFailures,
+  countLoginAttempt,
   countUsers,
   findActiveSession,
   findActiveToken,
   findUserById,
   findUserByName,
+  forgiveLoginAttempt,
   loginFailures,
   membershipsOf,
-  recordLoginFailure,
   type UserRow,
 } from '../store/accounts.repository.ts';
 import { appendAudit } from '../store/audit.repository.ts';
@@ -27,6 +29,14 @@ import { hashSecret, newId, newSecret } from './tokens.ts';
 
 export const LOGIN_WINDOW_MS = 15 * 60_000;
 export const LOGIN_MAX_FAILURES = 5;
+/** The longest a login waits because its user has many recent failures (from any address). */
+export const LOGIN_MAX_DELAY_MS = 4000;
+
+/** How long a login for a user with `failures` recent failures waits before its password is checked. */
+export function loginDelayMs(failures: number): number {
+  if (failures < LOGIN_MAX_FAILURES) return 0;
+  return Math.min(LOGIN_MAX_DELAY_MS, 250 * 2 ** Math.min(failures - LOGIN_MAX_FAILURES, 10));
+}
 export const SESSION_TTL_MS = 12 * 3600_000;
 const USERNAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const EMAIL = /^[^\s@<>,;"]{1,64}@[A-Za-z0-9.-]{1,253}$/;
@@ -41,6 +51,7 @@ export class Accounts {
   constructor(
     private readonly db: Kysely<Schema>,
     private readonly now: () => Date = () => new Date(),
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
   ) {}
 
   /** Creates `admin` when there are no users; answers the one-time password when it made one up. */
@@ -110,24 +121,35 @@ export class Accounts {
     return { ...user, email: checked };
   }
 
-  /** Checks a password; too many failures for the user or the address within the window are refused for a while. */
+  /**
+   * Checks a password. Each attempt is counted before it is checked, in one atomic update, per (user, address) and
+   * per address: over the limit it is refused unchecked, however many arrive at once. Failures per user only slow
+   * that user's logins down (from any address), so nobody can lock someone else out by guessing their password.
+   */
   async login(username: string, password: string, address: string): Promise<UserRow> {
     const now = this.now();
-    const keys = [`user:${username}`, `addr:${address}`];
-    for (const key of keys) {
-      const f = await loginFailures(this.db, key, now, LOGIN_WINDOW_MS);
-      if (f.failures >= LOGIN_MAX_FAILURES) {
-        throw new TooManyRequests('too many failed logins; wait before trying again', Math.ceil(f.retryAfterMs / 1000));
+    const pair = `user-addr:${username}|${address}`;
+    const addr = `addr:${address}`;
+    const counted = [
+      await countLoginAttempt(this.db, pair, now, LOGIN_WINDOW_MS),
+      await countLoginAttempt(this.db, addr, now, LOGIN_WINDOW_MS),
+    ];
+    for (const c of counted) {
+      if (c.count > LOGIN_MAX_FAILURES) {
+        throw new TooManyRequests('too many failed logins; wait before trying again', Math.ceil(c.retryAfterMs / 1000));
       }
     }
+    const delay = loginDelayMs((await loginFailures(this.db, `user:${username}`, now, LOGIN_WINDOW_MS)).failures);
+    if (delay > 0) await this.sleep(delay);
     const user = await findUserByName(this.db, username);
     // Hash even for an unknown user, so timing does not tell which usernames exist.
     const ok = user ? await verifyPassword(password, user.passwordHash) : (await hashPassword(password), false);
     if (!user || !ok || user.disabled) {
-      for (const key of keys) await recordLoginFailure(this.db, key, now, LOGIN_WINDOW_MS);
+      await countLoginAttempt(this.db, `user:${username}`, now, LOGIN_WINDOW_MS);
       throw new Unauthenticated('wrong username or password');
     }
-    await clearLoginFailures(this.db, `user:${username}`);
+    await clearLoginFailures(this.db, pair);
+    await forgiveLoginAttempt(this.db, addr);
     return user;
   }
 

@@ -1,5 +1,5 @@
-/** Users, API tokens, sessions and failed-login counters. */
-import type { Kysely } from 'kysely';
+/** Users, API tokens, sessions and login-attempt counters. */
+import { sql, type Kysely } from 'kysely';
 import type { Membership } from '../service/identity.ts';
 import type { Selectable } from 'kysely';
 import type { Schema } from './schema.ts';
@@ -90,23 +90,31 @@ export async function findActiveSession(
   return { id: r.id, userId: r.user_id, csrfToken: r.csrf_token };
 }
 
-/** Counts a failed login for `key` in a sliding window; returns the count in the current window. */
-export async function recordLoginFailure(db: Db, key: string, now: Date, windowMs: number): Promise<number> {
-  const row = await db.selectFrom('login_failures').selectAll().where('key', '=', key).executeTakeFirst();
-  if (!row || now.getTime() - row.window_start.getTime() > windowMs) {
-    await db
-      .insertInto('login_failures')
-      .values({ key, failures: 1, window_start: now })
-      .onConflict((oc) => oc.column('key').doUpdateSet({ failures: 1, window_start: now }))
-      .execute();
-    return 1;
-  }
-  await db
-    .updateTable('login_failures')
-    .set({ failures: row.failures + 1 })
-    .where('key', '=', key)
-    .execute();
-  return row.failures + 1;
+/**
+ * Counts one login attempt for `key` in a fixed window and answers the count, in one statement: concurrent attempts
+ * each get their own number, so none slips under a limit because it read the counter before the others wrote it.
+ */
+export async function countLoginAttempt(
+  db: Db,
+  key: string,
+  now: Date,
+  windowMs: number,
+): Promise<{ count: number; retryAfterMs: number }> {
+  const expired = new Date(now.getTime() - windowMs);
+  const { rows } = await sql<{ failures: number; window_start: Date | string }>`
+    INSERT INTO login_failures (key, failures, window_start) VALUES (${key}, 1, ${now})
+    ON CONFLICT (key) DO UPDATE SET
+      failures = CASE WHEN login_failures.window_start <= ${expired} THEN 1 ELSE login_failures.failures + 1 END,
+      window_start = CASE WHEN login_failures.window_start <= ${expired} THEN ${now} ELSE login_failures.window_start END
+    RETURNING failures, window_start`.execute(db);
+  const row = rows[0];
+  const start = row ? new Date(row.window_start).getTime() : now.getTime();
+  return { count: Number(row?.failures ?? 1), retryAfterMs: Math.max(1000, start + windowMs - now.getTime()) };
+}
+
+/** Takes back one counted attempt (a successful login does not count against its address). */
+export async function forgiveLoginAttempt(db: Db, key: string): Promise<void> {
+  await sql`UPDATE login_failures SET failures = GREATEST(failures - 1, 0) WHERE key = ${key}`.execute(db);
 }
 
 export async function loginFailures(

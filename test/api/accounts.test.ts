@@ -1,5 +1,7 @@
 /**
- * Accounts through the API on both backends: password login with a session cookie and CSRF, rate-limited failures,
+ * Accounts through the API on both backends: password login with a session cookie and CSRF, failed logins counted
+ * atomically (50 concurrent guesses check at most the limit) per user and address, an owner an attacker cannot lock
+ * out, a Secure cookie over HTTPS or behind a trusted proxy,
  * API tokens (secret shown once, revocable), validation errors that name the field, and the audit trail they leave.
  */
 import { after, before, describe, test } from 'node:test';
@@ -7,6 +9,8 @@ import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { BACKENDS } from '../helpers/backends.ts';
 import { ADMIN_PASSWORD, startApi, type TestApi } from '../helpers/api.ts';
+import { buildServer } from '../../src/api/server.ts';
+import { LOGIN_MAX_FAILURES } from '../../src/service/accounts.service.ts';
 
 for (const backend of BACKENDS) {
   void describe(`accounts API [${backend}]`, () => {
@@ -63,27 +67,89 @@ for (const backend of BACKENDS) {
       assert.equal((await api.app.inject({ url: '/api/v1/me', headers: { cookie } })).statusCode, 401);
     });
 
-    test('failed logins are limited per user and per address', async () => {
-      const attempt = (username: string, ip: string) =>
+    test('failed logins are limited per user and address and per address; the user is slowed, not locked out', async () => {
+      const attempt = (username: string, ip: string, password = 'wrong-password') =>
+        api.app.inject({ method: 'POST', url: '/api/v1/login', remoteAddress: ip, payload: { username, password } });
+      for (let i = 0; i < 5; i++) assert.equal((await attempt('carol', '10.0.0.1')).statusCode, 401);
+      const limited = await attempt('carol', '10.0.0.1');
+      assert.equal(limited.statusCode, 429, 'the user is limited from that address');
+      assert.ok(Number(limited.headers['retry-after']) > 0);
+      assert.equal((await attempt('carol', '10.0.0.2')).statusCode, 401, 'another address is still checked');
+      for (let i = 0; i < 5; i++) await attempt(`u${i}`, '10.0.0.3');
+      assert.equal((await attempt('admin', '10.0.0.3')).statusCode, 429, 'the address is limited for any user');
+      const ok = await attempt('admin', '10.0.0.9', ADMIN_PASSWORD);
+      assert.equal(ok.statusCode, 200);
+    });
+
+    test('the session cookie is Secure over HTTPS, and X-Forwarded-Proto counts only with --trust-proxy', async () => {
+      const login = (app: typeof api.app, headers: Record<string, string>) =>
+        app.inject({
+          method: 'POST',
+          url: '/api/v1/login',
+          remoteAddress: '10.0.3.1',
+          headers,
+          payload: { username: 'admin', password: ADMIN_PASSWORD },
+        });
+      const plain = await login(api.app, { 'x-forwarded-proto': 'https' });
+      assert.doesNotMatch(String(plain.headers['set-cookie']), /Secure/, 'an untrusted header is ignored');
+      const proxied = await buildServer(api.services, { trustProxy: true });
+      try {
+        const behind = await login(proxied, { 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.7' });
+        assert.equal(behind.statusCode, 200);
+        assert.match(String(behind.headers['set-cookie']), /; Secure/);
+        assert.doesNotMatch(String((await login(proxied, {})).headers['set-cookie']), /Secure/, 'plain HTTP');
+      } finally {
+        await proxied.close();
+      }
+    });
+
+    test('50 concurrent wrong guesses: at most the limit are checked', async () => {
+      const guesses = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          api.app.inject({
+            method: 'POST',
+            url: '/api/v1/login',
+            remoteAddress: '10.0.1.1',
+            payload: { username: 'admin', password: `guess-${i}` },
+          }),
+        ),
+      );
+      const statuses = guesses.map((g) => g.statusCode);
+      const checked = statuses.filter((s) => s === 401).length;
+      assert.ok(checked >= 1 && checked <= LOGIN_MAX_FAILURES, `${checked} guesses were checked`);
+      assert.equal(statuses.filter((s) => s === 429).length, 50 - checked, 'the rest were refused unchecked');
+    });
+
+    test("an attacker's lockout does not keep the owner out: the right password from another address works", async () => {
+      const guess = (ip: string) =>
         api.app.inject({
           method: 'POST',
           url: '/api/v1/login',
           remoteAddress: ip,
-          payload: { username, password: 'wrong-password' },
+          payload: { username: 'admin', password: 'not-the-password' },
         });
-      for (let i = 0; i < 5; i++) assert.equal((await attempt('carol', '10.0.0.1')).statusCode, 401);
-      const limited = await attempt('carol', '10.0.0.2');
-      assert.equal(limited.statusCode, 429, 'the user is limited from any address');
-      assert.ok(Number(limited.headers['retry-after']) > 0);
-      for (let i = 0; i < 5; i++) await attempt(`u${i}`, '10.0.0.3');
-      assert.equal((await attempt('admin', '10.0.0.3')).statusCode, 429, 'the address is limited for any user');
-      const ok = await api.app.inject({
+      // Guesses from several addresses, each up to and past its own limit.
+      for (const ip of ['10.0.2.1', '10.0.2.2']) for (let i = 0; i < 7; i++) await guess(ip);
+      assert.equal((await guess('10.0.2.1')).statusCode, 429);
+      const owner = await api.app.inject({
         method: 'POST',
         url: '/api/v1/login',
-        remoteAddress: '10.0.0.9',
+        remoteAddress: '10.0.2.9',
         payload: { username: 'admin', password: ADMIN_PASSWORD },
       });
-      assert.equal(ok.statusCode, 200);
+      assert.equal(owner.statusCode, 200, 'slowed down, never refused');
+      assert.equal(
+        (
+          await api.app.inject({
+            method: 'POST',
+            url: '/api/v1/login',
+            remoteAddress: '10.0.2.9',
+            payload: { username: 'admin', password: ADMIN_PASSWORD },
+          })
+        ).statusCode,
+        200,
+        'successful logins do not use up the address',
+      );
     });
 
     test('API tokens: secret shown once, stored hashed, listed without it, revocable', async () => {

@@ -52,7 +52,10 @@ export function accountRoutes(app: App, s: Services): void {
       const session = await s.accounts.createSession(user.id);
       void reply.header(
         'set-cookie',
-        `${SESSION_COOKIE}=${session.secret}; HttpOnly; SameSite=Strict; Path=/; Expires=${session.expiresAt.toUTCString()}`,
+        `${SESSION_COOKIE}=${session.secret}; HttpOnly; SameSite=Strict; Path=/; Expires=${session.expiresAt.toUTCString()}${
+          // req.protocol is https over TLS, or behind a proxy saying so when the server trusts proxies (--trust-proxy).
+          req.protocol === 'https' ? '; Secure' : ''
+        }`,
       );
       return { username: user.username, csrfToken: session.csrfToken, expiresAt: session.expiresAt.toISOString() };
     },
@@ -64,7 +67,10 @@ export function accountRoutes(app: App, s: Services): void {
     async (req, reply) => {
       const secret = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`).exec(req.headers.cookie ?? '')?.[1];
       if (secret) await s.accounts.endSession(decodeURIComponent(secret));
-      void reply.header('set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
+      void reply.header(
+        'set-cookie',
+        `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0${req.protocol === 'https' ? '; Secure' : ''}`,
+      );
       return { status: 'signed out' };
     },
   );

@@ -26,6 +26,7 @@ export interface ServeFlags {
   logLevel: string;
   smtpUrl?: string;
   smtpFrom: string;
+  trustProxy?: boolean;
 }
 
 export async function serveCommand(flags: ServeFlags): Promise<void> {
@@ -68,7 +69,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     outbound,
   });
   const admin = await services.accounts.bootstrapAdmin(process.env.HOIST_ADMIN_PASSWORD);
-  const app = await buildServer(services, { logger: { level: flags.logLevel } });
+  const app = await buildServer(services, { logger: { level: flags.logLevel }, trustProxy: flags.trustProxy ?? false });
   late.log = app.log;
   app.log.info({ database: database.backend, location: database.location, migrations: migrated }, 'database ready');
   if (admin.password !== undefined) {
