@@ -90,6 +90,13 @@ export class NotFound extends HoistError {
 /** The change conflicts with what exists (a duplicate name, an object still in use, a refused state change). */
 export class Conflict extends HoistError {
   readonly code = 'CONFLICT';
+  constructor(
+    message: string,
+    /** What the conflict is with, as data (e.g. the waiting requests a policy deletion would make stale). */
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
 }
 
 /** The database cannot be used: unreachable, or migrated by a newer hoist. */

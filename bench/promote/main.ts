@@ -1,7 +1,8 @@
 /**
  * `npm run bench:promote`: N (default 200) same-registry promotions through the HTTP API of an in-process hoist
- * server on the embedded database, with its promotion runner, against a real distribution registry. Reports
- * promotions per second and p50/p99 from request to PROMOTED, and writes JSON under bench/results/.
+ * server on the embedded database (or PostgreSQL with `-- --database postgres`: a throw-away server started here), with
+ * its promotion runner, against a real distribution registry. Reports promotions per second and p50/p99 from request
+ * to PROMOTED, and writes JSON under bench/results/.
  * Targets: ≥ 20 promotions/s. (CEL evaluations per second: `npm run bench:cel`.)
  */
 import { randomBytes } from 'node:crypto';
@@ -18,13 +19,16 @@ import { migrate } from '../../src/store/migrate.ts';
 import { startRegistry } from '../../test/harness/registry.ts';
 import { buildImage } from '../../test/harness/images.ts';
 import { pushImage } from '../../test/harness/push.ts';
+import { startPostgres, type TestPostgres } from '../../test/harness/postgres.ts';
 
 const N = Number(process.env.BENCH_PROMOTIONS ?? 200);
 const percentile = (xs: number[], p: number): number =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? 0;
 
+const backend = process.argv.includes('postgres') ? 'postgres' : 'embedded';
 const registry = await startRegistry();
-const database = await openDatabase({});
+const postgres: TestPostgres | undefined = backend === 'postgres' ? await startPostgres() : undefined;
+const database = await openDatabase(postgres ? { url: await postgres.createDatabase() } : {});
 await migrate(database.db as never);
 // The bench registries listen on loopback: allow it, as an admin would with HOIST_OUTBOUND_ALLOW.
 const services = createServices(database, new SecretBox(randomBytes(32)), {
@@ -88,6 +92,7 @@ try {
   const values = [...latencies.values()];
   const result = {
     timestamp: new Date().toISOString(),
+    database: backend,
     promotions: N,
     completed: values.length,
     seconds: Math.round(seconds * 1000) / 1000,
@@ -97,7 +102,7 @@ try {
     target: '≥ 20 promotions/s',
   };
   process.stdout.write(
-    `${N} promotions dev → staging (same registry, embedded database): ${result.promotionsPerSecond} promotions/s; request → PROMOTED p50 ${result.p50ms} ms, p99 ${result.p99ms} ms; target ≥ 20/s: ${result.promotionsPerSecond >= 20 ? 'PASS' : 'MISS'}\n`,
+    `${N} promotions dev → staging (same registry, ${backend} database): ${result.promotionsPerSecond} promotions/s; request → PROMOTED p50 ${result.p50ms} ms, p99 ${result.p99ms} ms; target ≥ 20/s: ${result.promotionsPerSecond >= 20 ? 'PASS' : 'MISS'}\n`,
   );
   const dir = fileURLToPath(new URL('../results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
@@ -107,4 +112,5 @@ try {
   await app.close();
   await database.close();
   await registry.stop();
+  await postgres?.stop();
 }

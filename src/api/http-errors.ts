@@ -62,7 +62,7 @@ export function httpError(e: unknown): { status: number; body: ErrorBody; header
   if (e instanceof Unauthenticated) return { status: 401, body: body(e.code, e.message) };
   if (e instanceof Forbidden) return { status: 403, body: body(e.code, e.message, { roleHelps: e.roleHelps }) };
   if (e instanceof NotFound) return { status: 404, body: body(e.code, e.message) };
-  if (e instanceof Conflict) return { status: 409, body: body(e.code, e.message) };
+  if (e instanceof Conflict) return { status: 409, body: body(e.code, e.message, e.details) };
   if (e instanceof TooManyRequests)
     return { status: 429, body: body(e.code, e.message), headers: { 'retry-after': String(e.retryAfterSeconds) } };
   if (e instanceof RegistryError)

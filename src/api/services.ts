@@ -42,7 +42,6 @@ export function createServices(database: Database, box: SecretBox, opts: Service
   const registries = new Registries(db, box, outbound);
   const artifacts = new Artifacts(db, registries);
   const environments = new Environments(db);
-  const policies = new Policies(db);
   const dispatcher = new NotificationDispatcher(db, box, opts.mailer, {
     outbound,
     ...(opts.log ? { log: opts.log } : {}),
@@ -55,7 +54,9 @@ export function createServices(database: Database, box: SecretBox, opts: Service
     opts.promotionLeaseMs !== undefined ? { leaseMs: opts.promotionLeaseMs } : {},
     outbox,
   );
-  const promotions = new Promotions(db, artifacts, environments, policies, () => runner.notify(), outbox);
+  const promotions = new Promotions(db, () => runner.notify(), outbox, artifacts);
+  // Policy changes re-evaluate the promotion targets waiting under them, in the change's own transaction.
+  const policies = new Policies(db, promotions);
   const automation = new Automation(db, artifacts, environments, promotions, opts.log);
   // The runner tells the automation when an artifact arrived somewhere; the automation opens requests the runner runs.
   runner.onPromoted = (id) => void automation.consider([id]).catch(() => undefined);

@@ -88,20 +88,14 @@ export class Automation {
     return new Map(rows.map((r) => [r.name, r.mode]));
   }
 
-  /** Opens a request for an automation; a firing that happened already is not an error. */
-  private async fire(
-    actor: string,
-    project: string,
-    app: string,
-    input: PromotionInput,
-    automated: Automated,
-  ): Promise<boolean> {
+  /** Opens a request for an automation (the application by id); a firing that happened already is not an error. */
+  private async fire(actor: string, appId: string, input: PromotionInput, automated: Automated): Promise<boolean> {
     try {
-      await this.promotions.request({ username: actor }, project, app, input, automated);
+      await this.promotions.requestFor({ username: actor }, appId, input, automated);
       return true;
     } catch (e) {
       if (e instanceof AlreadyFired) return false;
-      this.log.warn({ err: e, project, app, automation: automated.key }, 'automation could not open a promotion');
+      this.log.warn({ err: e, appId, automation: automated.key }, 'automation could not open a promotion');
       return false;
     }
   }
@@ -138,8 +132,7 @@ export class Automation {
                 });
           const ok = await this.fire(
             `rule:${rule.name}`,
-            c.project,
-            c.app,
+            c.appId,
             { digest: artifact.digest, from: loc.environment, to: [rule.to], comment: `rule ${rule.name}` },
             {
               key: `rule:${rule.id}:${id}`,
@@ -205,8 +198,7 @@ export class Automation {
       .executeTakeFirstOrThrow();
     return this.fire(
       'binding:track-latest',
-      project,
-      app,
+      appRow.id,
       {
         digest: best.artifact.digest,
         from: best.from,

@@ -45,16 +45,18 @@ export class Outbox {
     readonly wake: () => void = () => {},
   ) {}
 
-  async add(trx: Transaction<Schema>, notice: PromotionNotice, now = new Date()): Promise<void> {
+  /** `hooks`: the project's webhooks when the caller read them already (saves a query per notice). */
+  async add(
+    trx: Transaction<Schema>,
+    notice: PromotionNotice,
+    now = new Date(),
+    hooks?: ReadonlyArray<{ id: string; events: unknown }>,
+  ): Promise<void> {
     const { projectId, ...rest } = notice;
     const payload = JSON.stringify({ ...rest, at: now.toISOString() });
-    const hooks = await trx
-      .selectFrom('webhooks')
-      .select(['id', 'events'])
-      .where('project_id', '=', projectId)
-      .execute();
+    hooks ??= await trx.selectFrom('webhooks').select(['id', 'events']).where('project_id', '=', projectId).execute();
     for (const h of hooks) {
-      const events = typeof h.events === 'string' ? (JSON.parse(h.events) as string[] | null) : h.events;
+      const events = (typeof h.events === 'string' ? JSON.parse(h.events) : h.events) as string[] | null;
       if (events !== null && !events.includes(notice.event)) continue;
       await trx
         .insertInto('notification_deliveries')

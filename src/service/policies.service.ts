@@ -3,12 +3,14 @@
  * flags (Devtron's names). Every change that alters a policy makes a new version; evaluations name the version
  * they used. A policy applies to application × environment combinations, one policy per combination.
  */
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import { Conflict, InvalidInput, NotFound } from '../errors.ts';
 import { refuseIfBound } from './binding-guard.ts';
 import { deleteBinding } from '../store/policy-bindings.query.ts';
 import { compileCondition } from '../policy/condition.ts';
-import type { Schema } from '../store/schema.ts';
+import type { PolicyChange, Reevaluation } from '../promotion/plan-reevaluation.ts';
+import type { Schema, TargetState } from '../store/schema.ts';
+import type { WaitingFilter } from '../store/waiting-targets.query.ts';
 import { audited, type Actor } from './audited.ts';
 import { NAME } from './names.ts';
 import { newId } from './tokens.ts';
@@ -66,8 +68,57 @@ export function checkRules(r: PolicyRules): void {
   }
 }
 
+/**
+ * Re-evaluates the promotion targets a policy change concerns, inside the change's transaction (the promotions
+ * service); `reevaluated` is told after the commit.
+ */
+export interface PolicyWatcher {
+  reevaluateIn(
+    trx: Transaction<Schema>,
+    actor: Actor,
+    change: PolicyChange,
+    filter: WaitingFilter,
+    opts?: { dryRun?: boolean },
+  ): Promise<Reevaluation[]>;
+  reevaluated(changes: readonly Reevaluation[]): void;
+}
+
+/** What a policy change did (or, previewed, would do) to a target that had not started. */
+export interface AffectedTarget {
+  request: string;
+  project: string;
+  application: string;
+  environment: string;
+  before: TargetState;
+  after: TargetState;
+  reason: string | null;
+}
+
+const affected = (changes: readonly Reevaluation[]): AffectedTarget[] =>
+  changes.map((c) => ({
+    request: c.requestId,
+    project: c.project,
+    application: c.application,
+    environment: c.environment,
+    before: c.before,
+    after: c.state,
+    reason: c.reason,
+  }));
+
+/** Thrown inside a preview's transaction to roll it back with what it found. */
+class Rollback extends Error {
+  constructor(readonly changes: Reevaluation[]) {
+    super('preview');
+  }
+}
+
+const NO_WATCHER: PolicyWatcher = { reevaluateIn: async () => [], reevaluated: () => {} };
+
 export class Policies {
-  constructor(private readonly db: Kysely<Schema>) {}
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly watcher: PolicyWatcher = NO_WATCHER,
+  ) {}
 
   private async row(name: string): Promise<Selectable<Schema['policies']>> {
     const p = await this.db.selectFrom('policies').selectAll().where('name', '=', name).executeTakeFirst();
@@ -129,9 +180,30 @@ export class Policies {
 
   /** Creates, or updates into a new version when a rule changed; the same rules again change nothing. */
   async put(actor: Actor, input: PolicyInput, mode: 'create' | 'upsert'): Promise<PolicyView> {
+    const changes = await this.change(actor, input, mode, false);
+    this.watcher.reevaluated(changes);
+    return this.get(input.name);
+  }
+
+  /** What updating the policy to `input` would do to the targets waiting under it; nothing is written. */
+  async previewUpdate(actor: Actor, input: PolicyInput): Promise<AffectedTarget[]> {
+    return affected(await this.change(actor, input, 'upsert', true));
+  }
+
+  /**
+   * Writes the new version and re-evaluates the targets waiting under the policy, in one transaction; a dry run
+   * does the same and rolls it back, answering what would have changed.
+   */
+  private async change(
+    actor: Actor,
+    input: PolicyInput,
+    mode: 'create' | 'upsert',
+    dryRun: boolean,
+  ): Promise<Reevaluation[]> {
     if (!NAME.test(input.name)) throw new InvalidInput('use 1-63 lower-case letters, digits and "-"', 'name');
     const existing = await this.db.selectFrom('policies').selectAll().where('name', '=', input.name).executeTakeFirst();
     if (existing && mode === 'create') throw new Conflict(`policy "${input.name}" exists already`);
+    if (!existing && dryRun) throw new NotFound('policy', input.name);
     const before = existing ? await this.rules(existing.id, existing.current_version) : undefined;
     const { name: _name, ...given } = input;
     const rules: PolicyRules = {
@@ -140,76 +212,136 @@ export class Policies {
       ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)),
     };
     checkRules(rules);
-    if (before && JSON.stringify(before) === JSON.stringify(rules)) return this.get(input.name);
+    if (before && JSON.stringify(before) === JSON.stringify(rules)) return [];
     const now = new Date();
     const id = existing?.id ?? newId();
     const version = (existing?.current_version ?? 0) + 1;
-    await audited(
-      this.db,
-      actor,
-      { action: existing ? 'policy.update' : 'policy.create', objectType: 'policy', objectId: input.name },
-      async (trx) => {
-        if (existing)
+    try {
+      return await audited(
+        this.db,
+        actor,
+        { action: existing ? 'policy.update' : 'policy.create', objectType: 'policy', objectId: input.name },
+        async (trx) => {
+          if (existing)
+            await trx
+              .updateTable('policies')
+              .set({ current_version: version, updated_at: now })
+              .where('id', '=', id)
+              .execute();
+          else
+            await trx
+              .insertInto('policies')
+              .values({ id, name: input.name, current_version: version, created_at: now, updated_at: now })
+              .execute();
           await trx
-            .updateTable('policies')
-            .set({ current_version: version, updated_at: now })
-            .where('id', '=', id)
+            .insertInto('policy_versions')
+            .values({
+              policy_id: id,
+              version,
+              description: rules.description,
+              pass_conditions: JSON.stringify(rules.passConditions),
+              fail_conditions: JSON.stringify(rules.failConditions),
+              approver_count: rules.approverCount,
+              allow_requester_from_approve: rules.allowRequesterFromApprove,
+              allow_image_builder_from_approve: rules.allowImageBuilderFromApprove,
+              allow_approver_from_deploy: rules.allowApproverFromDeploy,
+              allow_skip_stages: rules.allowSkipStages,
+              created_by: actor.username,
+              created_at: now,
+            })
             .execute();
-        else
-          await trx
-            .insertInto('policies')
-            .values({ id, name: input.name, current_version: version, created_at: now, updated_at: now })
-            .execute();
-        await trx
-          .insertInto('policy_versions')
-          .values({
-            policy_id: id,
-            version,
-            description: rules.description,
-            pass_conditions: JSON.stringify(rules.passConditions),
-            fail_conditions: JSON.stringify(rules.failConditions),
-            approver_count: rules.approverCount,
-            allow_requester_from_approve: rules.allowRequesterFromApprove,
-            allow_image_builder_from_approve: rules.allowImageBuilderFromApprove,
-            allow_approver_from_deploy: rules.allowApproverFromDeploy,
-            allow_skip_stages: rules.allowSkipStages,
-            created_by: actor.username,
-            created_at: now,
-          })
-          .execute();
-        return { result: undefined, summary: { version, before: before ?? null, after: rules } };
-      },
-    );
-    return this.get(input.name);
+          const changes = existing
+            ? await this.watcher.reevaluateIn(
+                trx,
+                actor,
+                { kind: 'update', policy: input.name },
+                { policyName: input.name },
+                { dryRun },
+              )
+            : [];
+          if (dryRun) throw new Rollback(changes);
+          return {
+            result: changes,
+            summary: { version, before: before ?? null, after: rules, reevaluated: affected(changes) },
+          };
+        },
+      );
+    } catch (e) {
+      if (e instanceof Rollback) return e.changes;
+      throw e;
+    }
   }
 
-  async remove(actor: Actor, name: string): Promise<void> {
+  /**
+   * Deletes the policy. Targets still waiting under it become STALE (governance fails closed: they must be
+   * requested again under the rules in force); when there are any, the deletion needs `force`, and without it is
+   * refused with the list of what it would touch. Answers the targets it made stale.
+   */
+  async remove(actor: Actor, name: string, opts: { force?: boolean } = {}): Promise<AffectedTarget[]> {
     const p = await this.row(name);
     await refuseIfBound(this.db, `policy "${name}"`, { policyId: p.id });
-    await audited(this.db, actor, { action: 'policy.delete', objectType: 'policy', objectId: name }, async (trx) => {
-      await trx.deleteFrom('policies').where('id', '=', p.id).execute();
-      return { result: undefined, summary: { before: { version: p.current_version } } };
-    });
+    const changes = await audited(
+      this.db,
+      actor,
+      { action: 'policy.delete', objectType: 'policy', objectId: name },
+      async (trx) => {
+        await trx.deleteFrom('policies').where('id', '=', p.id).execute();
+        const stale = await this.watcher.reevaluateIn(
+          trx,
+          actor,
+          { kind: 'delete', policy: name },
+          { policyName: name },
+          { dryRun: !opts.force },
+        );
+        if (stale.length > 0 && !opts.force)
+          throw new Conflict(
+            `deleting policy ${name} would make ${stale.length} waiting promotion target(s) STALE (${affected(stale)
+              .map((a) => `${a.project}/${a.application} → ${a.environment} in request ${a.request}`)
+              .join(', ')}); they would have to be requested again. Delete with --force (force=true) to do it`,
+            { affected: affected(stale) },
+          );
+        return {
+          result: stale,
+          summary: { before: { version: p.current_version }, stale: affected(stale) },
+        };
+      },
+    );
+    this.watcher.reevaluated(changes);
+    return affected(changes);
   }
 
   /** Applies the policy to each application × environment (replacing the policy that applied there before). */
   async apply(actor: Actor, name: string, bindings: readonly Binding[]): Promise<PolicyView> {
     const p = await this.row(name);
     const resolved = await this.resolve(bindings);
-    await audited(this.db, actor, { action: 'policy.apply', objectType: 'policy', objectId: name }, async (trx) => {
-      for (const r of resolved) {
-        await trx
-          .deleteFrom('policy_bindings')
-          .where('application_id', '=', r.application_id)
-          .where('environment_id', '=', r.environment_id)
-          .execute();
-        await trx
-          .insertInto('policy_bindings')
-          .values({ policy_id: p.id, ...r })
-          .execute();
-      }
-      return { result: undefined, summary: { appliedTo: bindings } };
-    });
+    const combinations = resolved.map((r) => ({ applicationId: r.application_id, environmentId: r.environment_id }));
+    const changes = await audited(
+      this.db,
+      actor,
+      { action: 'policy.apply', objectType: 'policy', objectId: name },
+      async (trx) => {
+        for (const r of resolved) {
+          await trx
+            .deleteFrom('policy_bindings')
+            .where('application_id', '=', r.application_id)
+            .where('environment_id', '=', r.environment_id)
+            .execute();
+          await trx
+            .insertInto('policy_bindings')
+            .values({ policy_id: p.id, ...r })
+            .execute();
+        }
+        // What was waiting to enter these combinations is now governed by this policy.
+        const reevaluated = await this.watcher.reevaluateIn(
+          trx,
+          actor,
+          { kind: 'apply', policy: name },
+          { combinations },
+        );
+        return { result: reevaluated, summary: { appliedTo: bindings, reevaluated: affected(reevaluated) } };
+      },
+    );
+    this.watcher.reevaluated(changes);
     return this.get(name);
   }
 
@@ -217,6 +349,7 @@ export class Policies {
   async unapply(actor: Actor, name: string, bindings: readonly Binding[]): Promise<PolicyView> {
     const p = await this.row(name);
     const resolved = await this.resolve(bindings);
+    const combinations = resolved.map((r) => ({ applicationId: r.application_id, environmentId: r.environment_id }));
     await audited(this.db, actor, { action: 'policy.unapply', objectType: 'policy', objectId: name }, async (trx) => {
       for (const [i, r] of resolved.entries()) {
         if (!(await deleteBinding(trx, p.id, r.application_id, r.environment_id))) {
@@ -227,7 +360,9 @@ export class Policies {
           );
         }
       }
-      return { result: undefined, summary: { removedFrom: bindings } };
+      // Targets waiting to enter these combinations under this policy must be requested again (fail closed).
+      const stale = await this.watcher.reevaluateIn(trx, actor, { kind: 'unapply', policy: name }, { combinations });
+      return { result: undefined, summary: { removedFrom: bindings, stale: affected(stale) } };
     });
     return this.get(name);
   }

@@ -13,6 +13,7 @@ import * as m0005 from './migrations/0005-policy-skip.ts';
 import * as m0006 from './migrations/0006-notifications.ts';
 import * as m0007 from './migrations/0007-attached-reports.ts';
 import * as m0008 from './migrations/0008-automation.ts';
+import * as m0009 from './migrations/0009-promotion-plans.ts';
 import * as m0011 from './migrations/0011-tags.ts';
 import * as m0013 from './migrations/0013-namespaces-protected.ts';
 
@@ -25,6 +26,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0006-notifications': m0006,
   '0007-attached-reports': m0007,
   '0008-automation': m0008,
+  '0009-promotion-plans': m0009,
   '0011-tags': m0011,
   '0013-namespaces-protected': m0013,
 };
@@ -37,7 +39,12 @@ export interface MigrationReport {
 }
 
 export async function migrate(db: Kysely<unknown>): Promise<MigrationReport> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS } });
+  // Numbers were handed out to parallel work, so a database may have run a later one before an earlier one lands.
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => MIGRATIONS },
+    allowUnorderedMigrations: true,
+  });
   const known = new Set(Object.keys(MIGRATIONS));
   const done = (await migrator.getMigrations()).filter((m) => m.executedAt !== undefined).map((m) => m.name);
   // getMigrations only lists known ones; ask the table for the rest.

@@ -245,6 +245,17 @@ export interface PromotionTargetsTable {
   tag: string | null;
   /** An admin let this target in outside its environment's promotion windows. */
   window_override: Generated<boolean>;
+  /** Why it waits or was refused, as the plan said (`Blocker[]`, migration 0009); null for targets planned before. */
+  blocked_by: ColumnType<unknown, string | null | undefined, string | null>;
+}
+
+export interface IdempotencyKeysTable {
+  username: string;
+  key: string;
+  /** The request it was sent with (method, path, body), hashed: the same key with another request is refused. */
+  fingerprint: string;
+  request_id: string;
+  created_at: Timestamp;
 }
 
 export interface PromotionDecisionsTable {
@@ -413,4 +424,5 @@ export interface Schema {
   watches: WatchesTable;
   namespace_grants: NamespaceGrantsTable;
   migration_notes: MigrationNotesTable;
+  idempotency_keys: IdempotencyKeysTable;
 }

@@ -169,7 +169,7 @@ for (const backend of BACKENDS) {
       assert.equal((await as('devon', 'POST', `${P}/promotions/${again.id}/cancel`)).body.targets[0].state, 'CANCELED');
     });
 
-    test('editing the policy re-evaluates pending targets: enough approvals queue it, a new failing condition makes it STALE', async () => {
+    test('editing the policy re-evaluates pending targets: more approvals keep it waiting, fewer make it STALE (never promoted), a new failing condition makes it STALE', async () => {
       const r1 = (
         await as('devon', 'POST', `${P}/applications/web/promotions`, {
           digest: image.digest,
@@ -178,14 +178,29 @@ for (const backend of BACKENDS) {
         })
       ).body;
       await as('devon', 'POST', `${P}/promotions/${r1.id}/approve`, {});
-      assert.equal(
-        (await as('devon', 'GET', `${P}/promotions/${r1.id}`)).body.targets[0].state,
-        'AWAITING_APPROVAL',
-        '1 of 2',
+      const waiting = (await as('devon', 'GET', `${P}/promotions/${r1.id}`)).body.targets[0];
+      assert.equal(waiting.state, 'AWAITING_APPROVAL', '1 of 2');
+      assert.deepEqual(
+        waiting.blockedBy.map((b: { kind: string; have: number; need: number }) => [b.kind, b.have, b.need]),
+        [['approvals', 1, 2]],
       );
+      await as('root', 'PUT', '/api/v1/policies/staging-gate', { approverCount: 3 });
+      const more = (await as('devon', 'GET', `${P}/promotions/${r1.id}`)).body.targets[0];
+      assert.deepEqual([more.state, more.policy.version, more.approvalsNeeded], ['AWAITING_APPROVAL', 3, 3]);
+      // Governance fails closed: a weaker policy does not let a waiting request through with fewer approvals.
+      const preview = await as('root', 'POST', '/api/v1/policies/staging-gate/preview', { approverCount: 1 });
+      assert.equal(preview.status, 200, JSON.stringify(preview.body));
+      assert.deepEqual(
+        preview.body.targets
+          .filter((t: { request: string }) => t.request === r1.id)
+          .map((t: { before: string; after: string }) => [t.before, t.after]),
+        [['AWAITING_APPROVAL', 'STALE']],
+      );
+      assert.equal((await as('devon', 'GET', `${P}/promotions/${r1.id}`)).body.targets[0].state, 'AWAITING_APPROVAL');
       await as('root', 'PUT', '/api/v1/policies/staging-gate', { approverCount: 1 });
-      const queued = (await as('devon', 'GET', `${P}/promotions/${r1.id}`)).body.targets[0];
-      assert.deepEqual([queued.state, queued.policy.version, queued.approvalsNeeded], ['QUEUED', 3, 1]);
+      const stale1 = (await as('devon', 'GET', `${P}/promotions/${r1.id}`)).body.targets[0];
+      assert.deepEqual([stale1.state, stale1.policy.version, stale1.approvalsNeeded], ['STALE', 3, 3]);
+      assert.match(stale1.reasons.join('; '), /now needs 1 approval\(s\) where this was requested under 3/);
       const r2 = (
         await as('devon', 'POST', `${P}/applications/web/promotions`, {
           digest: image.digest,

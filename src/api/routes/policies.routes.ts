@@ -10,6 +10,7 @@ import { VARIABLES } from '../../policy/variables.ts';
 import { actorOf, type App, type Services } from '../context.ts';
 import { ADMIN, AUTHENTICATED } from '../permissions.ts';
 import { errors, Name } from './schemas.ts';
+import { AffectedTargetSchema } from './promotion.schemas.ts';
 
 const Conditions = Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 50 });
 const ruleFields = {
@@ -186,23 +187,50 @@ export function policyRoutes(app: App, s: Services): void {
         response: { 200: Policy, ...errors },
       },
     },
-    async (req) => {
-      const policy = await s.policies.put(actorOf(req), { name: req.params.name, ...req.body }, 'upsert');
-      await s.promotions.reevaluate(actorOf(req), req.params.name);
-      return policy;
+    // Targets waiting under the policy are re-evaluated in the same transaction (fewer approvals or a denial: STALE).
+    async (req) => s.policies.put(actorOf(req), { name: req.params.name, ...req.body }, 'upsert'),
+  );
+  app.post(
+    '/api/v1/policies/:name/preview',
+    {
+      config: { permission: ADMIN },
+      schema: {
+        summary:
+          'What updating the policy with this body would do to the promotion targets waiting under it (STALE, QUEUED, AWAITING_APPROVAL); nothing is changed',
+        tags: ['policies'],
+        params,
+        body: Type.Object(ruleFields, { additionalProperties: false }),
+        response: {
+          200: Type.Object({ policy: Type.String(), targets: Type.Array(AffectedTargetSchema) }),
+          ...errors,
+        },
+      },
     },
+    async (req) => ({
+      policy: req.params.name,
+      targets: await s.policies.previewUpdate(actorOf(req), { name: req.params.name, ...req.body }),
+    }),
   );
   app.delete(
     '/api/v1/policies/:name',
     {
       config: { permission: ADMIN },
-      schema: { summary: 'Delete a policy', tags: ['policies'], params, response: { 204: Type.Null(), ...errors } },
+      schema: {
+        summary:
+          'Delete a policy; targets waiting under it become STALE, which needs force=true (without it: 409 listing them)',
+        tags: ['policies'],
+        params,
+        querystring: Type.Object({ force: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({ deleted: Type.String(), stale: Type.Array(AffectedTargetSchema) }),
+          ...errors,
+        },
+      },
     },
-    async (req, reply) => {
-      await s.policies.remove(actorOf(req), req.params.name);
-      await s.promotions.reevaluate(actorOf(req), req.params.name);
-      return reply.status(204).send(null);
-    },
+    async (req) => ({
+      deleted: req.params.name,
+      stale: await s.policies.remove(actorOf(req), req.params.name, { force: req.query.force ?? false }),
+    }),
   );
   app.post(
     '/api/v1/policies/:name/apply',
@@ -237,11 +265,8 @@ export function policyRoutes(app: App, s: Services): void {
         response: { 200: Policy, ...errors },
       },
     },
-    async (req) => {
-      const policy = await s.policies.unapply(actorOf(req), req.params.name, req.body.applicationEnvironments);
-      await s.promotions.reevaluate(actorOf(req), req.params.name);
-      return policy;
-    },
+    // Targets waiting under it there become STALE in the same transaction (they must be requested again).
+    async (req) => s.policies.unapply(actorOf(req), req.params.name, req.body.applicationEnvironments),
   );
   app.post(
     '/api/v1/policies/:name/evaluate',

@@ -6,40 +6,11 @@ import { Type } from '@fastify/type-provider-typebox';
 import { actorOf, type App, type Services } from '../context.ts';
 import { envBody, forEnvironments, PROJECT_READ, projectRole } from '../permissions.ts';
 import { errors, Sha256Digest, Tag } from './schemas.ts';
+import { PromotionPreviewSchema, PromotionSchema, TargetStateSchema } from './promotion.schemas.ts';
+import type { PromotionPlan } from '../../promotion/plan.ts';
 
-const State = Type.Union([
-  Type.Literal('AWAITING_APPROVAL'),
-  Type.Literal('QUEUED'),
-  Type.Literal('PROMOTING'),
-  Type.Literal('PROMOTED'),
-  Type.Literal('REJECTED'),
-  Type.Literal('CANCELED'),
-  Type.Literal('STALE'),
-  Type.Literal('FAILED'),
-]);
-const Promotion = Type.Object({
-  id: Type.String(),
-  project: Type.String(),
-  application: Type.String(),
-  digest: Type.String(),
-  from: Type.String(),
-  requestedBy: Type.String(),
-  comment: Type.String(),
-  createdAt: Type.String(),
-  targets: Type.Array(
-    Type.Object({
-      environment: Type.String(),
-      state: State,
-      policy: Type.Union([Type.Object({ name: Type.String(), version: Type.Integer() }), Type.Null()]),
-      approvalsNeeded: Type.Integer(),
-      approvals: Type.Array(
-        Type.Object({ username: Type.String(), decision: Type.String(), comment: Type.String(), at: Type.String() }),
-      ),
-      reasons: Type.Array(Type.String()),
-      verdict: Type.Unknown(),
-    }),
-  ),
-});
+const State = TargetStateSchema;
+const Promotion = PromotionSchema;
 const P = Type.Object({ project: Type.String() });
 const PI = Type.Object({ project: Type.String(), id: Type.String() });
 const Decision = Type.Object(
@@ -50,6 +21,60 @@ const Decision = Type.Object(
   { additionalProperties: false },
 );
 
+const AppParams = Type.Object({ project: Type.String(), app: Type.String() });
+const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({ minLength: 1, maxLength: 200, description: 'one per intended request (the CLI sends one)' }),
+  ),
+});
+const PromotionBody = Type.Object(
+  {
+    digest: Type.Optional(Sha256Digest),
+    tag: Type.Optional(Tag),
+    from: Type.String(),
+    to: Type.Array(Type.String(), { minItems: 1, maxItems: 20 }),
+    comment: Type.Optional(Type.String({ maxLength: 2000 })),
+    overrideWindow: Type.Optional(
+      Type.Boolean({
+        description: "admins only: promote outside the target environment's promotion windows (audited)",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const REFUSAL_CODES = {
+  invalid: 'INVALID_INPUT',
+  'not-found': 'NOT_FOUND',
+  conflict: 'CONFLICT',
+  forbidden: 'FORBIDDEN',
+};
+
+/** The preview's answer: the plan's targets as the API shows them, and the refusal (what a request would get). */
+function previewOf(plan: PromotionPlan, from: string) {
+  const r = plan.refusal;
+  return {
+    refusal: r
+      ? {
+          code: REFUSAL_CODES[r.kind],
+          message: r.kind === 'not-found' ? `${r.objectType} "${r.name}" does not exist` : r.message,
+          ...(r.kind === 'invalid' ? { field: r.field } : {}),
+        }
+      : null,
+    digest: plan.artifact?.digest ?? null,
+    from,
+    targets: plan.targets.map((t) => ({
+      environment: t.environment.name,
+      state: t.state,
+      policy: t.policy,
+      approvalsNeeded: t.approvalsNeeded,
+      reasons: t.reasons,
+      verdict: t.verdict,
+      blockedBy: t.blockedBy,
+    })),
+  };
+}
+
 export function promotionRoutes(app: App, s: Services): void {
   app.post(
     '/api/v1/projects/:project/applications/:app/promotions',
@@ -58,37 +83,51 @@ export function promotionRoutes(app: App, s: Services): void {
       schema: {
         summary:
           'Ask to promote an artifact from one environment to others; each target answers allowed, denied (with reasons) or awaiting approval',
+        description:
+          'With an `Idempotency-Key` header, a request re-sent by the same caller (after a time-out, or a replica that died) answers the first request with 200 instead of making a second; the same key with a different body is a 409.',
         tags: ['promotions'],
-        params: Type.Object({ project: Type.String(), app: Type.String() }),
-        body: Type.Object(
-          {
-            digest: Type.Optional(Sha256Digest),
-            tag: Type.Optional(Tag),
-            from: Type.String(),
-            to: Type.Array(Type.String(), { minItems: 1, maxItems: 20 }),
-            comment: Type.Optional(Type.String({ maxLength: 2000 })),
-            overrideWindow: Type.Optional(
-              Type.Boolean({
-                description: "admins only: promote outside the target environment's promotion windows (audited)",
-              }),
-            ),
-          },
-          { additionalProperties: false },
-        ),
-        response: { 201: Promotion, ...errors },
+        params: AppParams,
+        headers: IdempotencyHeaders,
+        body: PromotionBody,
+        response: { 200: Promotion, 201: Promotion, ...errors },
       },
     },
-    async (req, reply) =>
-      reply
-        .status(201)
-        .send(
-          await s.promotions.request(
-            { ...actorOf(req), isAdmin: req.identity?.isAdmin ?? false },
-            req.params.project,
-            req.params.app,
-            req.body,
-          ),
+    async (req, reply) => {
+      const key = req.headers['idempotency-key'];
+      const { replayed, ...view } = await s.promotions.request(
+        { ...actorOf(req), isAdmin: req.identity?.isAdmin ?? false },
+        req.params.project,
+        req.params.app,
+        req.body,
+        undefined,
+        key !== undefined ? { key } : undefined,
+      );
+      return reply.status(replayed ? 200 : 201).send(view);
+    },
+  );
+  app.post(
+    '/api/v1/projects/:project/applications/:app/promotions/preview',
+    {
+      config: { permission: projectRole('owner', 'promoter', 'developer') },
+      schema: {
+        summary:
+          'The plan for a promotion request without making it: each target with its state and why (blockedBy), or why the request would be refused',
+        tags: ['promotions'],
+        params: AppParams,
+        body: PromotionBody,
+        response: { 200: PromotionPreviewSchema, ...errors },
+      },
+    },
+    async (req) =>
+      previewOf(
+        await s.promotions.preview(
+          { ...actorOf(req), isAdmin: req.identity?.isAdmin ?? false },
+          req.params.project,
+          req.params.app,
+          req.body,
         ),
+        req.body.from,
+      ),
   );
   app.get(
     '/api/v1/projects/:project/promotions',

@@ -1,0 +1,134 @@
+/**
+ * Schemas of promotion requests and plans: the `blockedBy` list (why a target waits or was refused, as data; see
+ * src/promotion/blocked-by.ts), targets, requests, the request preview and what a policy change does to waiting
+ * targets. Named (`$id`-free TypeBox objects) so the OpenAPI document and the generated client can reference them.
+ */
+import { Type } from '@fastify/type-provider-typebox';
+
+export const TargetStateSchema = Type.Union([
+  Type.Literal('AWAITING_APPROVAL'),
+  Type.Literal('QUEUED'),
+  Type.Literal('PROMOTING'),
+  Type.Literal('PROMOTED'),
+  Type.Literal('REJECTED'),
+  Type.Literal('CANCELED'),
+  Type.Literal('STALE'),
+  Type.Literal('FAILED'),
+]);
+
+const PolicyRef = Type.Object({ name: Type.String(), version: Type.Integer() });
+
+export const ConditionSchema = Type.Object({
+  kind: Type.Union([Type.Literal('pass'), Type.Literal('fail')]),
+  expression: Type.String(),
+  result: Type.Union([Type.Boolean(), Type.Literal('error')]),
+  error: Type.Optional(Type.String()),
+  values: Type.Record(Type.String(), Type.Unknown(), {
+    description: 'the variables the expression names, with the values it saw',
+  }),
+});
+
+export const BlockerSchema = Type.Union(
+  [
+    Type.Object({
+      kind: Type.Literal('approvals'),
+      have: Type.Integer(),
+      need: Type.Integer(),
+      eligible: Type.Array(Type.String(), { description: 'who could still approve it' }),
+      because: Type.Union([Type.Literal('policy'), Type.Literal('protected'), Type.Literal('automation')]),
+    }),
+    Type.Object({ kind: Type.Literal('edge'), from: Type.String(), to: Type.String(), message: Type.String() }),
+    Type.Object({
+      kind: Type.Literal('policy'),
+      policy: PolicyRef,
+      conditions: Type.Array(ConditionSchema),
+      message: Type.String(),
+    }),
+    Type.Object({
+      kind: Type.Literal('soak'),
+      environment: Type.String(),
+      until: Type.String(),
+      message: Type.String(),
+    }),
+    Type.Object({
+      kind: Type.Literal('window'),
+      opensAt: Type.Union([Type.String(), Type.Null()]),
+      message: Type.String(),
+    }),
+    Type.Object({ kind: Type.Literal('quarantine'), reason: Type.String(), by: Type.String(), message: Type.String() }),
+    Type.Object({ kind: Type.Literal('decision'), by: Type.String(), comment: Type.String(), message: Type.String() }),
+    Type.Object({ kind: Type.Literal('stale'), message: Type.String() }),
+  ],
+  { description: 'why a target waits (approvals) or was refused (anything else)' },
+);
+
+export const VerdictSchema = Type.Union([
+  Type.Object({
+    allowed: Type.Boolean(),
+    reasons: Type.Array(Type.String()),
+    conditions: Type.Array(
+      Type.Object({
+        kind: Type.Union([Type.Literal('pass'), Type.Literal('fail')]),
+        expression: Type.String(),
+        result: Type.Union([Type.Boolean(), Type.Literal('error')]),
+        error: Type.Optional(Type.String()),
+      }),
+    ),
+  }),
+  Type.Null(),
+]);
+
+export const TargetSchema = Type.Object({
+  environment: Type.String(),
+  state: TargetStateSchema,
+  policy: Type.Union([PolicyRef, Type.Null()]),
+  approvalsNeeded: Type.Integer(),
+  approvals: Type.Array(
+    Type.Object({ username: Type.String(), decision: Type.String(), comment: Type.String(), at: Type.String() }),
+  ),
+  reasons: Type.Array(Type.String()),
+  verdict: VerdictSchema,
+  blockedBy: Type.Array(BlockerSchema),
+});
+
+export const PromotionSchema = Type.Object({
+  id: Type.String(),
+  project: Type.String(),
+  application: Type.String(),
+  digest: Type.String(),
+  from: Type.String(),
+  requestedBy: Type.String(),
+  comment: Type.String(),
+  createdAt: Type.String(),
+  targets: Type.Array(TargetSchema),
+});
+
+export const PromotionPreviewSchema = Type.Object({
+  refusal: Type.Union([
+    Type.Object({ code: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) }),
+    Type.Null(),
+  ]),
+  digest: Type.Union([Type.String(), Type.Null()]),
+  from: Type.String(),
+  targets: Type.Array(
+    Type.Object({
+      environment: Type.String(),
+      state: TargetStateSchema,
+      policy: Type.Union([PolicyRef, Type.Null()]),
+      approvalsNeeded: Type.Integer(),
+      reasons: Type.Array(Type.String()),
+      verdict: VerdictSchema,
+      blockedBy: Type.Array(BlockerSchema),
+    }),
+  ),
+});
+
+export const AffectedTargetSchema = Type.Object({
+  request: Type.String(),
+  project: Type.String(),
+  application: Type.String(),
+  environment: Type.String(),
+  before: TargetStateSchema,
+  after: TargetStateSchema,
+  reason: Type.Union([Type.String(), Type.Null()]),
+});

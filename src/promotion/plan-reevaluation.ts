@@ -1,0 +1,117 @@
+/**
+ * After a policy changed, was deleted or was applied elsewhere: what becomes of the targets not started yet
+ * (AWAITING_APPROVAL or QUEUED) that it governs. Governance fails closed: a change never lets a waiting target
+ * through with fewer approvals than it was asked under. A deleted policy, or one that now denies the image or asks
+ * for fewer approvals, makes the target STALE (request it again under the rules in force); one that asks for more
+ * sends a queued target back to wait for them. Pure; the policy service runs it in the change's own transaction.
+ */
+import type { Blocker } from './blocked-by.ts';
+import type { ArtifactFacts, DeciderFacts, EnvironmentFacts, PolicyFacts, TargetState } from './context.ts';
+import { decideTarget } from './decide-target.ts';
+
+export interface WaitingTarget {
+  id: string;
+  requestId: string;
+  project: string;
+  application: string;
+  from: EnvironmentFacts;
+  to: EnvironmentFacts;
+  state: 'AWAITING_APPROVAL' | 'QUEUED';
+  policyName: string | null;
+  policyVersion: number | null;
+  approvalsNeeded: number;
+  approvedBy: string[];
+  decidedBy: string[];
+  requestedBy: string;
+  artifact: ArtifactFacts;
+  /** The policy in force there after the change (null: none). */
+  policyNow: PolicyFacts | null;
+  deciders: DeciderFacts[];
+}
+
+export interface Reevaluation {
+  targetId: string;
+  requestId: string;
+  project: string;
+  application: string;
+  environment: string;
+  before: TargetState;
+  state: TargetState;
+  policy: { name: string; version: number } | null;
+  approvalsNeeded: number;
+  reason: string | null;
+  blockedBy: Blocker[];
+  verdict: unknown;
+  variables: Record<string, unknown>;
+}
+
+/** `unapply`: the policy was removed from the targets' application × environment. */
+export type PolicyChange = { kind: 'update' | 'apply' | 'delete' | 'unapply'; policy: string };
+
+/** Only the targets whose state, policy version or approval count the change alters (nothing to write otherwise). */
+export function planReevaluation(targets: readonly WaitingTarget[], change: PolicyChange, now: Date): Reevaluation[] {
+  return targets
+    .map((t) => [t, reevaluate(t, change, now)] as const)
+    .filter(
+      ([t, r]) =>
+        r.state !== t.state ||
+        r.approvalsNeeded !== t.approvalsNeeded ||
+        (r.policy?.name ?? null) !== t.policyName ||
+        (r.policy?.version ?? null) !== t.policyVersion,
+    )
+    .map(([, r]) => r);
+}
+
+function reevaluate(t: WaitingTarget, change: PolicyChange, now: Date): Reevaluation {
+  {
+    const d = decideTarget(
+      {
+        artifact: t.artifact,
+        from: t.from,
+        to: t.to,
+        policy: change.kind === 'delete' || change.kind === 'unapply' ? null : t.policyNow,
+        // Re-evaluation judges the policy, not the pipeline: the edge was checked when the request was made.
+        onEdge: true,
+        requester: t.requestedBy,
+        deciders: t.deciders,
+        automationNeedsOne: false,
+        approvedBy: t.approvedBy,
+        decidedBy: t.decidedBy,
+      },
+      now,
+    );
+    const base = {
+      targetId: t.id,
+      requestId: t.requestId,
+      project: t.project,
+      application: t.application,
+      environment: t.to.name,
+      before: t.state,
+      policy: d.policy,
+      verdict: d.verdict,
+      variables: d.variables,
+    };
+    const stale = (message: string): Reevaluation => ({
+      ...base,
+      state: 'STALE',
+      approvalsNeeded: t.approvalsNeeded,
+      reason: message,
+      blockedBy: [{ kind: 'stale', message }],
+    });
+    if (change.kind === 'delete')
+      return stale(`policy ${change.policy} was deleted; request again under the rules in force now`);
+    if (change.kind === 'unapply')
+      return stale(
+        `policy ${change.policy} no longer applies to ${t.application} → ${t.to.name}; request again under the rules in force now`,
+      );
+    if (d.state === 'REJECTED')
+      return stale(
+        `policy ${change.policy} changed: ${d.blockedBy.map((b) => ('message' in b ? b.message : '')).join('; ')}`,
+      );
+    if (d.approvalsNeeded < t.approvalsNeeded)
+      return stale(
+        `policy ${change.policy} changed: it now needs ${d.approvalsNeeded} approval(s) where this was requested under ${t.approvalsNeeded}; request again under the rules in force now`,
+      );
+    return { ...base, state: d.state, approvalsNeeded: d.approvalsNeeded, reason: null, blockedBy: d.blockedBy };
+  }
+}

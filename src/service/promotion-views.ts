@@ -1,0 +1,127 @@
+/** The API's view of promotion requests and history, built from rows (src/store/promotion-views.query.ts) or a plan. */
+import type { Verdict } from '../policy/evaluate.ts';
+import type { Blocker } from '../promotion/blocked-by.ts';
+import type { PromotionPlan } from '../promotion/plan.ts';
+import type { DecisionRow, RequestRows, TargetRow } from '../store/promotion-views.query.ts';
+import type { TargetState } from '../store/schema.ts';
+
+export interface TargetView {
+  environment: string;
+  state: TargetState;
+  policy: { name: string; version: number } | null;
+  approvalsNeeded: number;
+  approvals: Array<{ username: string; decision: 'approve' | 'reject'; comment: string; at: string }>;
+  reasons: string[];
+  verdict: Verdict | null;
+  /** Why it waits or was refused, as data (see src/promotion/blocked-by.ts). */
+  blockedBy: Blocker[];
+}
+
+export interface PromotionView {
+  id: string;
+  project: string;
+  application: string;
+  digest: string;
+  from: string;
+  requestedBy: string;
+  comment: string;
+  createdAt: string;
+  targets: TargetView[];
+}
+
+export interface HistoryEntry {
+  at: string;
+  request: string;
+  application: string;
+  from: string;
+  to: string;
+  digest: string;
+  tag: string | null;
+  state: TargetState;
+  requestedBy: string;
+  comment: string;
+  approvals: Array<{ username: string; decision: 'approve' | 'reject'; at: string }>;
+  policy: { name: string; version: number; allowed: boolean } | null;
+  bytesCopied: number;
+  reason: string | null;
+}
+
+export const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
+
+/** Stored blockers; for targets planned before they were stored, what the row says. */
+function blockersOf(t: TargetRow, approvals: number): Blocker[] {
+  const stored = json<Blocker[] | null>(t.blocked_by);
+  const list = stored ?? [];
+  if (t.state !== 'AWAITING_APPROVAL') return list;
+  const earlier = list.find((b) => b.kind === 'approvals');
+  return [
+    {
+      kind: 'approvals',
+      have: approvals,
+      need: t.approvals_needed,
+      eligible: earlier?.kind === 'approvals' ? earlier.eligible : [],
+      because: earlier?.kind === 'approvals' ? earlier.because : 'policy',
+    },
+  ];
+}
+
+export function targetView(t: TargetRow, decisions: readonly DecisionRow[]): TargetView {
+  const mine = decisions.filter((d) => d.target_id === t.id);
+  return {
+    environment: t.environment,
+    state: t.state,
+    policy:
+      t.policy_name !== null && t.policy_version !== null ? { name: t.policy_name, version: t.policy_version } : null,
+    approvalsNeeded: t.approvals_needed,
+    approvals: mine.map((d) => ({
+      username: d.username,
+      decision: d.decision,
+      comment: d.comment,
+      at: d.at.toISOString(),
+    })),
+    reasons: t.reason ? t.reason.split('; ') : [],
+    verdict: json<Verdict | null>(t.verdict),
+    blockedBy: blockersOf(t, mine.filter((d) => d.decision === 'approve').length),
+  };
+}
+
+/** Views of every request in the rows, in the rows' order. */
+export function requestViews(rows: RequestRows): PromotionView[] {
+  return rows.requests.map((r) => ({
+    id: r.id,
+    project: r.project,
+    application: r.application,
+    digest: r.digest,
+    from: r.from,
+    requestedBy: r.requested_by,
+    comment: r.comment,
+    createdAt: r.created_at.toISOString(),
+    targets: rows.targets.filter((t) => t.request_id === r.id).map((t) => targetView(t, rows.decisions)),
+  }));
+}
+
+/** The view of a request just written from its plan (no read back). */
+export function plannedView(plan: PromotionPlan, id: string, at: Date): PromotionView {
+  return {
+    id,
+    project: plan.project.name,
+    application: plan.application.name,
+    digest: plan.artifact?.digest ?? '',
+    from: plan.from?.name ?? '',
+    requestedBy: plan.requester,
+    comment: plan.comment,
+    createdAt: at.toISOString(),
+    targets: [...plan.targets]
+      .sort((a, b) => a.environment.position - b.environment.position)
+      .map((t) => ({
+        environment: t.environment.name,
+        state: t.state,
+        policy: t.policy,
+        approvalsNeeded: t.approvalsNeeded,
+        approvals: [],
+        reasons: t.reasons,
+        verdict: t.verdict,
+        blockedBy: t.blockedBy,
+      })),
+  };
+}

@@ -1,0 +1,188 @@
+/**
+ * Reads of promotion requests for the API: requests with their targets and decisions in a constant number of
+ * queries however many rows a page has (requests, then all their targets, then all their decisions), history of
+ * finished targets, and the deploy gate's look-up.
+ */
+import type { Kysely, Selectable } from 'kysely';
+import { targetsInContext } from './promotion-targets.query.ts';
+import type { Schema, TargetState } from './schema.ts';
+
+export interface RequestRow {
+  id: string;
+  project: string;
+  application: string;
+  digest: string;
+  from: string;
+  requested_by: string;
+  comment: string;
+  created_at: Date;
+}
+
+export type TargetRow = Selectable<Schema['promotion_targets']> & { environment: string; position: number };
+export type DecisionRow = Selectable<Schema['promotion_decisions']>;
+
+export interface RequestRows {
+  requests: RequestRow[];
+  targets: TargetRow[];
+  decisions: DecisionRow[];
+}
+
+export interface RequestFilter {
+  id?: string;
+  state?: TargetState;
+  environment?: string;
+  limit?: number;
+}
+
+/** Requests of a project, newest first (one when `id` is given), with their targets and decisions: three queries. */
+export async function findRequests(db: Kysely<Schema>, project: string, f: RequestFilter = {}): Promise<RequestRows> {
+  let q = db
+    .selectFrom('promotion_requests as r')
+    .innerJoin('projects as p', 'p.id', 'r.project_id')
+    .innerJoin('applications as a', 'a.id', 'r.application_id')
+    .innerJoin('environments as s', 's.id', 'r.source_env_id')
+    .select([
+      'r.id',
+      'p.name as project',
+      'a.name as application',
+      'r.digest',
+      's.name as from',
+      'r.requested_by',
+      'r.comment',
+      'r.created_at',
+    ])
+    .where('p.name', '=', project)
+    .orderBy('r.created_at', 'desc')
+    .orderBy('r.id', 'desc')
+    .limit(Math.min(f.limit ?? 100, 1000));
+  if (f.id !== undefined) q = q.where('r.id', '=', f.id);
+  if (f.state !== undefined || f.environment !== undefined) {
+    q = q.where(({ exists, selectFrom }) => {
+      let sub = selectFrom('promotion_targets as t')
+        .innerJoin('environments as e', 'e.id', 't.environment_id')
+        .select('t.id')
+        .whereRef('t.request_id', '=', 'r.id');
+      if (f.state !== undefined) sub = sub.where('t.state', '=', f.state);
+      if (f.environment !== undefined) sub = sub.where('e.name', '=', f.environment);
+      return exists(sub);
+    });
+  }
+  const requests = await q.execute();
+  if (requests.length === 0) return { requests, targets: [], decisions: [] };
+  const targets = await db
+    .selectFrom('promotion_targets as t')
+    .innerJoin('environments as e', 'e.id', 't.environment_id')
+    .selectAll('t')
+    .select(['e.name as environment', 'e.position as position'])
+    .where(
+      't.request_id',
+      'in',
+      requests.map((r) => r.id),
+    )
+    .orderBy('e.position')
+    .execute();
+  const decisions = await decisionsOf(
+    db,
+    targets.map((t) => t.id),
+  );
+  return { requests, targets, decisions };
+}
+
+export async function decisionsOf(db: Kysely<Schema>, targetIds: readonly string[]): Promise<DecisionRow[]> {
+  if (targetIds.length === 0) return [];
+  return db.selectFrom('promotion_decisions').selectAll().where('target_id', 'in', targetIds).orderBy('at').execute();
+}
+
+export interface HistoryFilter {
+  app?: string;
+  env?: string;
+  digest?: string;
+  user?: string;
+  since?: Date;
+  limit?: number;
+}
+
+/** Finished targets of a project (promoted, rejected, failed, canceled, stale), newest first. */
+export async function findHistory(db: Kysely<Schema>, project: string, f: HistoryFilter = {}) {
+  let q = targetsInContext(db)
+    .select([
+      't.id',
+      'r.id as requestId',
+      't.updated_at as at',
+      'r.requested_by as requestedBy',
+      'a.name as application',
+      's.name as from',
+      'e.name as to',
+      'r.digest',
+      'r.comment',
+      't.state',
+      't.policy_name',
+      't.policy_version',
+      't.verdict',
+      't.result',
+      't.reason',
+      't.tag as chosenTag',
+      'r.tag as requestedTag',
+      'e.kind as targetKind',
+      'e.tag_template as targetTemplate',
+    ])
+    .where('p.name', '=', project)
+    .where('t.state', 'in', ['PROMOTED', 'REJECTED', 'FAILED', 'CANCELED', 'STALE'])
+    .orderBy('t.updated_at', 'desc')
+    .limit(Math.min(f.limit ?? 100, 1000));
+  if (f.app !== undefined) q = q.where('a.name', '=', f.app);
+  if (f.env !== undefined) q = q.where('e.name', '=', f.env);
+  if (f.digest !== undefined) q = q.where('r.digest', '=', f.digest);
+  if (f.user !== undefined) q = q.where('r.requested_by', '=', f.user);
+  if (f.since !== undefined) q = q.where('t.updated_at', '>=', f.since);
+  const rows = await q.execute();
+  return {
+    rows,
+    decisions: await decisionsOf(
+      db,
+      rows.map((r) => r.id),
+    ),
+  };
+}
+
+/** The latest PROMOTED target of a digest in an environment, whether `deployer` approved it, and its policy flag. */
+export async function latestPromotion(
+  db: Kysely<Schema>,
+  project: string,
+  environment: string,
+  digest: string,
+  deployer: string | undefined,
+) {
+  return db
+    .selectFrom('promotion_targets as t')
+    .innerJoin('promotion_requests as r', 'r.id', 't.request_id')
+    .innerJoin('projects as p', 'p.id', 'r.project_id')
+    .innerJoin('environments as e', 'e.id', 't.environment_id')
+    .leftJoin('policies as po', 'po.name', 't.policy_name')
+    .leftJoin('policy_versions as v', (j) =>
+      j.onRef('v.policy_id', '=', 'po.id').onRef('v.version', '=', 't.policy_version'),
+    )
+    .select((eb) => [
+      't.id',
+      'r.id as requestId',
+      't.updated_at',
+      'v.allow_approver_from_deploy as allowApproverFromDeploy',
+      eb
+        .exists(
+          eb
+            .selectFrom('promotion_decisions as d')
+            .select('d.username')
+            .whereRef('d.target_id', '=', 't.id')
+            .where('d.decision', '=', 'approve')
+            .where('d.username', '=', deployer ?? ''),
+        )
+        .as('approvedByDeployer'),
+    ])
+    .where('p.name', '=', project)
+    .where('e.name', '=', environment)
+    .where('r.digest', '=', digest)
+    .where('t.state', '=', 'PROMOTED')
+    .orderBy('t.updated_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}

@@ -1,0 +1,106 @@
+/**
+ * SQL round trips of the promotion floor, counted with a Kysely plugin on both backends: a one-target request is at
+ * most 6 statements in one transaction (8 round trips with BEGIN and COMMIT; it was 32 before the plan/execute
+ * rebuild), a decision a constant handful, and a page of `GET …/promotions` the same count for 1 or 20 requests.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { buildServer } from '../../src/api/server.ts';
+import { createServices } from '../../src/api/services.ts';
+import type { App, Services } from '../../src/api/context.ts';
+import { SecretBox } from '../../src/service/secret-box.ts';
+import type { Database } from '../../src/store/database.ts';
+import { BACKENDS, freshDatabase } from '../helpers/backends.ts';
+import { caller, type Call } from '../helpers/api.ts';
+import { QueryCounter } from '../helpers/query-counter.ts';
+import { startRegistry, type TestRegistry } from '../harness/registry.ts';
+import { buildImage } from '../harness/images.ts';
+import { pushImage } from '../harness/push.ts';
+
+let reg: TestRegistry;
+const image = buildImage({ layers: [500] });
+before(async () => {
+  reg = await startRegistry();
+  await pushImage(reg.url, 'dev/web', image, { tag: '1.0' });
+});
+after(() => reg?.stop());
+
+for (const backend of BACKENDS) {
+  void describe(`promotion round trips [${backend}]`, () => {
+    const counter = new QueryCounter();
+    let database: Database;
+    let services: Services;
+    let app: App;
+    let as: (who: string, ...call: Parameters<Call>) => ReturnType<Call>;
+    const P = '/api/v1/projects/shop';
+    before(async () => {
+      database = await freshDatabase(backend);
+      services = createServices({ ...database, db: database.db.withPlugin(counter) }, new SecretBox(randomBytes(32)));
+      await services.accounts.bootstrapAdmin('round-trips-password');
+      app = await buildServer(services);
+      const admin = await services.accounts.login('admin', 'round-trips-password', '127.0.0.1');
+      const token = (await services.accounts.createToken({ userId: admin.id, username: 'admin' }, 't')).token;
+      const pat = await services.accounts.createUser(
+        { username: 'admin' },
+        { username: 'pat', password: 'pat-password-1' },
+      );
+      const patToken = (await services.accounts.createToken({ userId: pat.id, username: 'pat' }, 't')).token;
+      as = (who, ...rest) => caller(app, who === 'pat' ? patToken : token)(...rest);
+      await as('admin', 'POST', '/api/v1/registries', { name: 'local', url: `http://${reg.host}` });
+      await as('admin', 'POST', '/api/v1/projects', { name: 'shop' });
+      await as('admin', 'POST', `${P}/applications`, { name: 'web' });
+      for (const env of ['dev', 'staging'])
+        await as('admin', 'PUT', `${P}/environments/${env}`, {
+          kind: 'repository',
+          registry: 'local',
+          repository: `${env}/{app}`,
+        });
+      await as('admin', 'PUT', `${P}/pipeline`, { edges: [{ from: 'dev', to: 'staging' }] });
+      await as('admin', 'POST', `${P}/members`, { username: 'pat', role: 'promoter' });
+      await as('admin', 'POST', '/api/v1/policies', { name: 'one', approverCount: 1 });
+      await as('admin', 'POST', '/api/v1/policies/one/apply', {
+        applicationEnvironments: [{ project: 'shop', application: 'web', environment: 'staging' }],
+      });
+      await as('admin', 'POST', `${P}/applications/web/artifacts`, { reference: `${reg.host}/dev/web:1.0` });
+    });
+    after(async () => {
+      await app?.close();
+      await database?.close();
+    });
+
+    const promote = () =>
+      services.promotions.request({ username: 'admin', isAdmin: true }, 'shop', 'web', {
+        digest: image.digest,
+        from: 'dev',
+        to: ['staging'],
+      });
+
+    test('a one-target request: at most 6 statements (8 round trips with BEGIN/COMMIT)', async (t) => {
+      const n = await counter.during(promote);
+      t.diagnostic(`one-target request: ${n} statements + BEGIN/COMMIT = ${n + 2} round trips`);
+      assert.ok(n <= 6, `${n} statements`);
+    });
+
+    test('a decision: a constant handful of statements', async (t) => {
+      const p = await promote();
+      const identity = {
+        username: 'pat',
+        isAdmin: false,
+        memberships: [{ project: 'shop', role: 'promoter' as const, environments: null }],
+      };
+      const n = await counter.during(() => services.promotions.decide(identity, p.id, 'shop', 'approve', ''));
+      t.diagnostic(`approve: ${n} statements + BEGIN/COMMIT = ${n + 2} round trips (3 of them read the answer)`);
+      assert.ok(n <= 12, `${n} statements`);
+    });
+
+    test('a page of GET …/promotions: the same count for 1 or 20 requests (not one per row)', async (t) => {
+      const page = (limit: number) => counter.during(() => as('admin', 'GET', `${P}/promotions?limit=${limit}`));
+      const one = await page(1);
+      while ((await services.promotions.list('shop', { limit: 50 })).length < 20) await promote();
+      const twenty = await page(20);
+      t.diagnostic(`GET …/promotions: ${one} statements for 1 request, ${twenty} for 20 (authentication included)`);
+      assert.equal(twenty, one);
+    });
+  });
+}
