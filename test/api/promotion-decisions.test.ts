@@ -3,7 +3,7 @@
  * same moment (20 rounds) end with the target queued once with both approvals; the same promoter approving twice
  * at once gets one 200 and one 409 that says why; an `Idempotency-Key` re-sent (also concurrently) answers the
  * first request; duplicate targets are labelled by environment in the audit entry; a protected environment without
- * a policy needs an approval; deleting a policy with waiting requests needs force and makes them STALE.
+ * a policy needs an approval; removing a policy from where requests wait makes them STALE.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -153,24 +153,18 @@ for (const backend of BACKENDS) {
       ]);
     });
 
-    test('deleting a policy with waiting requests needs force, and makes them STALE (never promoted)', async () => {
+    test('removing the policy from a combination with waiting requests makes them STALE (never promoted)', async () => {
       const waiting = (await request(['staging'])).json().id as string;
       await as('pat', 'POST', `${P}/promotions/${waiting}/approve`, {});
-      const refused = await as('root', 'DELETE', '/api/v1/policies/two-eyes');
-      assert.equal(refused.status, 409);
-      assert.match(refused.body.error.message, /STALE.*--force/);
-      assert.ok(
-        refused.body.error.details.affected.some((a: { request: string }) => a.request === waiting),
-        JSON.stringify(refused.body.error.details),
-      );
-      assert.equal((await as('root', 'GET', '/api/v1/policies/two-eyes')).status, 200, 'still there');
-      const done = await as('root', 'DELETE', '/api/v1/policies/two-eyes?force=true');
-      assert.equal(done.status, 200, JSON.stringify(done.body));
-      assert.ok(done.body.stale.some((a: { request: string; after: string }) => a.request === waiting));
+      const removed = await as('root', 'POST', '/api/v1/policies/two-eyes/unapply', {
+        applicationEnvironments: [{ project: 'shop', application: 'web', environment: 'staging' }],
+      });
+      assert.equal(removed.status, 200, JSON.stringify(removed.body));
       const target = (await as('devon', 'GET', `${P}/promotions/${waiting}`)).body.targets[0];
       assert.deepEqual([target.state, target.blockedBy[0].kind], ['STALE', 'stale']);
-      assert.match(target.reasons.join('; '), /policy two-eyes was deleted/);
+      assert.match(target.reasons.join('; '), /policy two-eyes no longer applies to web → staging/);
       assert.equal(await api.services.runner.runOne(), false, 'nothing to run: the stale target is not queued');
+      assert.equal((await as('root', 'DELETE', '/api/v1/policies/two-eyes')).status, 204);
     });
 
     test('the preview answers the plan and writes nothing', async () => {

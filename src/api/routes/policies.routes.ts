@@ -223,14 +223,18 @@ export function policyRoutes(app: App, s: Services): void {
         querystring: Type.Object({ force: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
         response: {
           200: Type.Object({ deleted: Type.String(), stale: Type.Array(AffectedTargetSchema) }),
+          204: Type.Null(),
           ...errors,
         },
       },
     },
-    async (req) => ({
-      deleted: req.params.name,
-      stale: await s.policies.remove(actorOf(req), req.params.name, { force: req.query.force ?? false }),
-    }),
+    // 204 when nothing was waiting under it; 200 with the targets it made STALE otherwise.
+    async (req, reply) => {
+      const stale = await s.policies.remove(actorOf(req), req.params.name, { force: req.query.force ?? false });
+      return stale.length === 0
+        ? reply.status(204).send(null)
+        : reply.status(200).send({ deleted: req.params.name, stale });
+    },
   );
   app.post(
     '/api/v1/policies/:name/apply',
