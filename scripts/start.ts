@@ -67,6 +67,7 @@ try {
       await c.registries.put({ name: r.name, url: `http://${registryHosts[r.name] ?? registry.host}` });
     for (const p of spec.value.projects) {
       if (!(await c.projects.list()).some((x) => x.name === p.name)) await c.projects.create(p.name, p.description);
+      for (const n of p.namespaces ?? []) await c.projects.grantNamespace(p.name, n.registry, n.prefix);
       for (const a of p.applications) await c.projects.addApplication(p.name, a);
       for (const [position, e] of p.environments.entries())
         await c.environments.put(p.name, environmentInput(e, position));

@@ -77,6 +77,8 @@ test('rules, bindings, windows, soak, quarantine, watches and events from the CL
   assert.ok(!hookSecret.stdout.includes(SECRET), 'a chosen secret is not echoed');
   await ok(['project', 'create', 'shop']);
   await ok(['app', 'add', 'shop', 'web']);
+  for (const prefix of ['dev/', 'staging/', 'prod/'])
+    await ok(['project', 'grant-namespace', 'shop', '--registry', 'local', '--prefix', prefix]);
   await ok([
     'env',
     'set',

@@ -69,6 +69,8 @@ test('a promotion interrupted by SIGKILL is finished after restart, exactly once
   await c.registries.put({ name: 'b', url: `http://${b.host}` });
   await c.projects.create('big');
   await c.projects.addApplication('big', 'big');
+  await c.projects.grantNamespace('big', 'a', 'dev/');
+  await c.projects.grantNamespace('big', 'b', 'prod/');
   await c.environments.put('big', { name: 'dev', kind: 'repository', registry: 'a', repository: 'dev/{app}' });
   await c.environments.put('big', { name: 'prod', kind: 'repository', registry: 'b', repository: 'prod/{app}' });
   await c.environments.setPipeline('big', [{ from: 'dev', to: 'prod' }]);

@@ -85,6 +85,8 @@ test('serve, login, manage the model from the CLI, verify the audit chain, stop 
   await ok(['registry', 'set', 'local', '--url', 'http://127.0.0.1:5999']);
   await ok(['project', 'create', 'shop', '--description', 'the shop']);
   await ok(['app', 'add', 'shop', 'web']);
+  for (const prefix of ['dev/', 'apps/'])
+    await ok(['project', 'grant-namespace', 'shop', '--registry', 'local', '--prefix', prefix]);
   await ok(['env', 'set', 'shop', 'dev', '--kind', 'repository', '--registry', 'local', '--repository', 'dev/{app}']);
   await ok([
     'env',
@@ -148,6 +150,7 @@ test('serve, login, manage the model from the CLI, verify the audit chain, stop 
     const img = buildImage({ layers: [5000], labels: { team: 'shop' } });
     await pushImage(ciRegistry.url, 'ci/web', img, { tag: '7' });
     await ok(['registry', 'set', 'ci-reg', '--url', `http://${ciRegistry.host}`]);
+    await ok(['project', 'grant-namespace', 'shop', '--registry', 'ci-reg', '--prefix', 'ci/']);
     await ok([
       'env',
       'set',

@@ -2,6 +2,7 @@
  * The typed client of hoist's REST API, used by the CLI (and by the web UI later). Answers carry the same types as
  * the services that produce them; an error answer becomes an ApiError with the server's code and message.
  */
+import type { NamespaceView } from '../service/namespaces.service.ts';
 import type { AuditRecord } from '../store/audit.repository.ts';
 import type { AuditCheckpoint, CheckpointVerdict } from '../service/audit-checkpoints.ts';
 import type { ArtifactView, BuildInfo } from '../service/artifacts.service.ts';
@@ -214,6 +215,15 @@ export class HoistClient {
       (await this.request<{ items: MemberView[] }>('GET', `/api/v1/projects/${enc(project)}/members`)).items,
     grant: (project: string, m: MemberView) =>
       this.request<MemberView>('POST', `/api/v1/projects/${enc(project)}/members`, m),
+    namespaces: async (project: string) =>
+      (await this.request<{ items: NamespaceView[] }>('GET', `/api/v1/projects/${enc(project)}/namespaces`)).items,
+    grantNamespace: (project: string, registry: string, prefix: string) =>
+      this.request<NamespaceView>('PUT', `/api/v1/projects/${enc(project)}/namespaces`, { registry, prefix }),
+    revokeNamespace: (project: string, registry: string, prefix: string) =>
+      this.request<void>(
+        'DELETE',
+        `/api/v1/projects/${enc(project)}/namespaces?${new URLSearchParams({ registry, prefix }).toString()}`,
+      ),
   };
 
   environments = {

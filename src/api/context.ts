@@ -14,6 +14,7 @@ import type { AuditCheckpoints } from '../service/audit-checkpoints.ts';
 import type { Environments } from '../service/environments.service.ts';
 import type { Policies } from '../service/policies.service.ts';
 import type { Projects } from '../service/projects.service.ts';
+import type { Namespaces } from '../service/namespaces.service.ts';
 import type { Promotions } from '../service/promotions.service.ts';
 import type { PromotionRunner } from '../service/promotion-runner.ts';
 import type { Registries } from '../service/registries.service.ts';
@@ -41,6 +42,7 @@ export interface Services {
   accounts: Accounts;
   registries: Registries;
   projects: Projects;
+  namespaces: Namespaces;
   environments: Environments;
   policies: Policies;
   artifacts: Artifacts;

@@ -78,6 +78,12 @@ export function authorize(
   }
 }
 
+/** The projects whose data a caller may list: undefined (all) for admins, else their memberships' projects. */
+export function visibleProjects(identity: Identity | undefined): readonly string[] | undefined {
+  if (identity?.isAdmin) return undefined;
+  return [...new Set((identity?.memberships ?? []).map((m) => m.project))];
+}
+
 /** The environments a request concerns, per the route's scope; 'all' for project-wide changes. */
 export async function scopedEnvironments(
   scope: EnvironmentScope,

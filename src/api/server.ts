@@ -18,6 +18,7 @@ import { auditRoutes } from './routes/audit.routes.ts';
 import { environmentRoutes } from './routes/environments.routes.ts';
 import { policyRoutes } from './routes/policies.routes.ts';
 import { projectRoutes } from './routes/projects.routes.ts';
+import { namespaceRoutes } from './routes/namespaces.routes.ts';
 import { promotionRoutes } from './routes/promotions.routes.ts';
 import { webhookRoutes } from './routes/webhooks.routes.ts';
 import { hookRoutes } from './routes/hooks.routes.ts';
@@ -173,6 +174,7 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
   auditRoutes(app, services);
   registryRoutes(app, services);
   projectRoutes(app, services);
+  namespaceRoutes(app, services);
   environmentRoutes(app, services);
   policyRoutes(app, services);
   artifactRoutes(app, services);

@@ -7,6 +7,7 @@ import { Automation, type AutomationLog } from '../service/automation.ts';
 import { Bindings } from '../service/bindings.service.ts';
 import { Environments } from '../service/environments.service.ts';
 import { Intake } from '../service/intake.service.ts';
+import { Namespaces } from '../service/namespaces.service.ts';
 import type { Mailer } from '../service/mailer.ts';
 import { NotificationDispatcher, type DispatcherOptions } from '../service/notification-dispatcher.ts';
 import { Outbox } from '../service/outbox.ts';
@@ -40,8 +41,9 @@ export function createServices(database: Database, box: SecretBox, opts: Service
   const db = database.db;
   const outbound = opts.outbound ?? new OutboundPolicy();
   const registries = new Registries(db, box, outbound);
-  const artifacts = new Artifacts(db, registries);
-  const environments = new Environments(db);
+  const namespaces = new Namespaces(db);
+  const artifacts = new Artifacts(db, registries, namespaces);
+  const environments = new Environments(db, namespaces);
   const dispatcher = new NotificationDispatcher(db, box, opts.mailer, {
     outbound,
     ...(opts.log ? { log: opts.log } : {}),
@@ -67,6 +69,7 @@ export function createServices(database: Database, box: SecretBox, opts: Service
     registries,
     artifacts,
     projects: new Projects(db),
+    namespaces,
     environments,
     policies,
     promotions,

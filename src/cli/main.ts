@@ -175,6 +175,26 @@ withOutput(
     .option('--env <name>', 'limit the role to this environment (repeatable)', collect),
 ).action(async (p: string, u: string, r: string, f) => (await control()).project.grant(p, u, r, f));
 
+withOutput(projectCmd.command('namespaces').argument('<project>')).action(async (n: string, f) =>
+  (await control()).project.namespaces(n, f),
+);
+withOutput(
+  projectCmd
+    .command('grant-namespace')
+    .description("admins: give a project a registry's repository prefix (its environments and artifacts stay in it)")
+    .argument('<project>')
+    .requiredOption('--registry <name>')
+    .requiredOption('--prefix <path>', 'e.g. shop/'),
+).action(async (p: string, f) => (await control()).project.grantNamespace(p, f));
+projectCmd
+  .command('revoke-namespace')
+  .argument('<project>')
+  .requiredOption('--registry <name>')
+  .requiredOption('--prefix <path>')
+  .action(async (p: string, f: { registry: string; prefix: string }) =>
+    (await control()).project.revokeNamespace(p, f),
+  );
+
 const appCmd = program.command('app').description("a project's applications (image names)");
 withOutput(appCmd.command('list').argument('<project>')).action(async (p: string, f) =>
   (await control()).app.list(p, f),

@@ -64,9 +64,17 @@ export interface WatchSpec {
   intervalSeconds?: number;
 }
 
+/** A repository namespace the project owns (granted by an admin; its environments must lie under one). */
+export interface NamespaceSpec {
+  registry: string;
+  /** e.g. `shop/` */
+  prefix: string;
+}
+
 export interface ProjectSpec {
   name: string;
   description?: string;
+  namespaces?: NamespaceSpec[];
   applications: string[];
   environments: EnvironmentSpec[];
   /** `from -> to` edges. */
@@ -106,7 +114,8 @@ function checker(file: string, doc: Document, lc: LineCounter): Checker {
 const KNOWN = {
   top: ['apiVersion', 'registries', 'projects', 'watches'],
   registry: ['name', 'url', 'insecure', 'username', 'passwordEnv'],
-  project: ['name', 'description', 'applications', 'environments', 'pipeline', 'rules', 'bindings'],
+  project: ['name', 'description', 'namespaces', 'applications', 'environments', 'pipeline', 'rules', 'bindings'],
+  namespace: ['registry', 'prefix'],
   environment: [
     'name',
     'kind',
@@ -236,6 +245,13 @@ export function parseConfig(text: string, file: string): Result<ConfigSpec> & { 
       };
       const description = str(c, f, 'description', p, n, false);
       if (description !== undefined) project.description = description;
+      list(c, f.get('namespaces'), `${p}.namespaces`).forEach((ns, j) => {
+        const np = `${p}.namespaces[${j}]`;
+        const nf = fields(c, ns, np, KNOWN.namespace);
+        const registry = str(c, nf, 'registry', np, ns, true);
+        const prefix = str(c, nf, 'prefix', np, ns, true);
+        if (registry !== undefined && prefix !== undefined) (project.namespaces ??= []).push({ registry, prefix });
+      });
       list(c, f.get('applications'), `${p}.applications`).forEach((a, j) => {
         if (isScalar(a) && typeof a.value === 'string') project.applications.push(a.value);
         else c.at(a, `${p}.applications[${j}]`, 'an application is a name');

@@ -11,12 +11,21 @@ import type { EnvironmentInput, EnvironmentView, Edge } from '../service/environ
 import type { WatchView } from '../service/poller.ts';
 import type { RegistryView } from '../service/registries.service.ts';
 import type { RuleInput, RuleView } from '../service/rules.service.ts';
-import type { BindingSpec, ConfigSpec, EnvironmentSpec, RegistrySpec, RuleSpec, WatchSpec } from './config-file.ts';
+import type {
+  BindingSpec,
+  ConfigSpec,
+  EnvironmentSpec,
+  NamespaceSpec,
+  RegistrySpec,
+  RuleSpec,
+  WatchSpec,
+} from './config-file.ts';
 import { parseRegistryUrl } from '../service/registries.service.ts';
 
 export interface ProjectState {
   name: string;
   description: string;
+  namespaces?: Array<{ registry: string; prefix: string }>;
   applications: string[];
   environments: EnvironmentView[];
   pipeline: Edge[];
@@ -31,7 +40,7 @@ export interface CurrentState {
 }
 
 export type StepKind =
-  'registry' | 'project' | 'application' | 'environment' | 'pipeline' | 'rule' | 'binding' | 'watch';
+  'registry' | 'project' | 'namespace' | 'application' | 'environment' | 'pipeline' | 'rule' | 'binding' | 'watch';
 
 export interface Step {
   op: 'create' | 'update' | 'delete';
@@ -48,9 +57,12 @@ export interface Step {
   rule?: RuleInput;
   binding?: BindingSpec;
   watch?: WatchSpec;
+  namespace?: NamespaceSpec;
   /** A watch's id, to delete it. */
   id?: string;
 }
+
+const withSlash = (prefix: string): string => (prefix.endsWith('/') ? prefix : `${prefix}/`);
 
 /** What the API takes for an environment of the file. */
 export function environmentInput(e: EnvironmentSpec, position?: number): EnvironmentInput {
@@ -173,6 +185,16 @@ export function planApply(desired: ConfigSpec, current: CurrentState, opts: { pr
         description: p.description,
         changes: diff([['description', p.description, have.description]]),
       });
+    // Namespaces are only ever granted here (revoking is an admin's explicit act: hoist project revoke-namespace).
+    const granted = new Set((have?.namespaces ?? []).map((n) => `${n.registry} ${withSlash(n.prefix)}`));
+    for (const n of p.namespaces ?? [])
+      if (!granted.has(`${n.registry} ${withSlash(n.prefix)}`))
+        steps.push({
+          op: 'create',
+          kind: 'namespace',
+          name: `${p.name} ${n.registry}/${withSlash(n.prefix)}`,
+          namespace: n,
+        });
     const apps = new Set(have?.applications ?? []);
     for (const a of p.applications)
       if (!apps.has(a)) steps.push({ op: 'create', kind: 'application', name: `${p.name}/${a}` });
@@ -304,6 +326,7 @@ export function exportState(current: CurrentState): ConfigSpec {
     projects: current.projects.map((p) => ({
       name: p.name,
       ...(p.description ? { description: p.description } : {}),
+      ...(p.namespaces && p.namespaces.length > 0 ? { namespaces: p.namespaces } : {}),
       applications: p.applications,
       environments: p.environments.map((e) => ({
         name: e.name,

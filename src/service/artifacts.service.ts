@@ -14,6 +14,7 @@ import { openRepository } from '../oci/registry.ts';
 import type { SbomColumn, ScanColumn, Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
 import type { Registries } from './registries.service.ts';
+import type { Namespaces } from './namespaces.service.ts';
 import { newId } from './tokens.ts';
 
 export interface BuildInfo {
@@ -94,6 +95,7 @@ export class Artifacts {
   constructor(
     private readonly db: Kysely<Schema>,
     private readonly registries: Registries,
+    private readonly namespaces: Namespaces,
   ) {}
 
   private async application(project: string, app: string): Promise<{ id: string; projectId: string }> {
@@ -139,6 +141,8 @@ export class Artifacts {
         `no registry at ${ref.registry} is known to hoist; add it first (hoist registry set NAME --url ${ref.registry})`,
         'reference',
       );
+    // Only the project's own namespaces: registering another project's image as ours is refused before reading it.
+    await this.namespaces.requireRepository(application.projectId, project, registry.id, ref.repository);
     const inspected = await this.inspect(registry, ref.repository, ref.digest ?? ref.tag ?? 'latest', signal);
     const digest = inspected.info.digest;
     const existing = await this.db

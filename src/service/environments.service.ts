@@ -6,6 +6,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.ts';
 import { refuseIfBound } from './binding-guard.ts';
+import type { Namespaces } from './namespaces.service.ts';
 import type { Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
 import { newId } from './tokens.ts';
@@ -45,7 +46,10 @@ function protectedChanges(
 export const windowsOf = (v: unknown[] | null): PromotionWindow[] => (v ?? []) as PromotionWindow[];
 
 export class Environments {
-  constructor(private readonly db: Kysely<Schema>) {}
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly namespaces: Namespaces,
+  ) {}
 
   private async projectId(project: string): Promise<string> {
     const p = await this.db.selectFrom('projects').select('id').where('name', '=', project).executeTakeFirst();
@@ -105,6 +109,7 @@ export class Environments {
       .where('name', '=', input.registry)
       .executeTakeFirst();
     if (!registry) throw new InvalidInput(`no registry named "${input.registry}" (hoist registry list)`, 'registry');
+    await this.namespaces.requireTemplate(projectId, project, registry.id, input.repository);
     const all = await this.rows(projectId);
     const existing = all.find((r) => r.name === input.name);
     if (existing && mode === 'create') throw new Conflict(`environment "${project}/${input.name}" exists already`);

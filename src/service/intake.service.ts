@@ -5,6 +5,7 @@
  * image becomes an artifact of every application whose environments hold it (a referrer pushed later refreshes the
  * image it refers to instead), and the automation runs for it.
  */
+import { inNamespacesOf, projectIdsNamed } from '../store/namespaces.repository.ts';
 import { sql, type Kysely } from 'kysely';
 import { createHash, randomBytes } from 'node:crypto';
 import type { PushEvent } from '../automation/push-events.ts';
@@ -158,12 +159,15 @@ export class Intake {
     return Number(r.numDeletedRows);
   }
 
-  async list(limit = 100): Promise<PushEventView[]> {
+  /** Newest first; with `visibleTo` (project names), only events in those projects' namespaces. */
+  async list(limit = 100, visibleTo?: readonly string[]): Promise<PushEventView[]> {
+    const projectIds = visibleTo === undefined ? undefined : await projectIdsNamed(this.db, visibleTo);
     const rows = await this.db
       .selectFrom('push_events as e')
       .innerJoin('registries as r', 'r.id', 'e.registry_id')
       .selectAll('e')
       .select('r.name as registry')
+      .$if(projectIds !== undefined, (q) => q.where(inNamespacesOf(projectIds ?? [], 'e')))
       .orderBy('e.received_at', 'desc')
       .limit(Math.min(limit, 1000))
       .execute();

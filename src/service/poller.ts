@@ -5,6 +5,7 @@
  * first served, so repositories checked at once share it fairly). What each check saw is kept in the database, so a
  * restart neither forgets tags nor reports them again.
  */
+import { inNamespacesOf, projectIdsNamed } from '../store/namespaces.repository.ts';
 import type { Kysely } from 'kysely';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidInput, NotFound } from '../errors.ts';
@@ -128,12 +129,15 @@ export class Poller {
     return (await this.list()).find((w) => w.registry === registry.name && w.repository === repository) as WatchView;
   }
 
-  async list(): Promise<WatchView[]> {
+  /** Every watch; with `visibleTo` (project names), only those in the projects' namespaces. */
+  async list(visibleTo?: readonly string[]): Promise<WatchView[]> {
+    const projectIds = visibleTo === undefined ? undefined : await projectIdsNamed(this.db, visibleTo);
     const rows = await this.db
       .selectFrom('watches as w')
       .innerJoin('registries as r', 'r.id', 'w.registry_id')
       .selectAll('w')
       .select('r.name as registry')
+      .$if(projectIds !== undefined, (q) => q.where(inNamespacesOf(projectIds ?? [], 'w')))
       .orderBy('r.name')
       .orderBy('w.repository')
       .execute();

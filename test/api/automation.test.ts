@@ -85,6 +85,10 @@ for (const backend of BACKENDS) {
         200,
       );
       await as('root', 'POST', '/api/v1/projects', { name: 'shop' });
+      for (const prefix of ['dev/', 'staging/', 'prod/'])
+        await as('root', 'PUT', '/api/v1/projects/shop/namespaces', { registry: 'local', prefix });
+      for (const prefix of ['edge/'])
+        await as('root', 'PUT', '/api/v1/projects/shop/namespaces', { registry: 'quiet', prefix });
       await as('root', 'POST', `${P}/applications`, { name: 'web' });
       for (const env of ['dev', 'staging', 'prod'])
         await as('root', 'PUT', `${P}/environments/${env}`, {

@@ -97,6 +97,8 @@ for (const backend of BACKENDS) {
       assert.equal((await call('POST', '/api/v1/projects', { name: 'shop' })).status, 409);
       assert.equal((await call('POST', '/api/v1/projects/shop/applications', { name: 'web' })).status, 201);
       assert.deepEqual((await call('GET', '/api/v1/projects/shop/applications')).body.items, ['web']);
+      for (const prefix of ['dev/', 'staging/', 'prod/', 'apps/'])
+        await call('PUT', '/api/v1/projects/shop/namespaces', { registry: 'dev-reg', prefix });
       for (const [name, repo] of [
         ['dev', 'dev/{app}'],
         ['staging', 'staging/{app}'],
@@ -166,6 +168,7 @@ for (const backend of BACKENDS) {
       const self = await call('PUT', '/api/v1/projects/shop/pipeline', { edges: [{ from: 'dev', to: 'dev' }] });
       assert.deepEqual([self.status, self.body.error.details], [400, { field: 'edges[0]' }]);
       await call('POST', '/api/v1/projects', { name: 'other' });
+      await call('PUT', '/api/v1/projects/other/namespaces', { registry: 'dev-reg', prefix: 'live/' });
       await call('PUT', '/api/v1/projects/other/environments/live', {
         kind: 'repository',
         registry: 'dev-reg',

@@ -52,6 +52,8 @@ for (const backend of BACKENDS) {
       as = (who, ...rest) => caller(api.app, tokens[who] ?? '')(...rest);
       await as('root', 'POST', '/api/v1/registries', { name: 'local', url: `http://${reg.host}` });
       await as('root', 'POST', '/api/v1/projects', { name: 'shop' });
+      for (const prefix of ['dev/', 'staging/', 'prod/'])
+        await as('root', 'PUT', '/api/v1/projects/shop/namespaces', { registry: 'local', prefix });
       await as('root', 'POST', `${P}/applications`, { name: 'web' });
       for (const env of ['dev', 'prod'])
         await as('root', 'PUT', `${P}/environments/${env}`, {

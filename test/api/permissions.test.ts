@@ -92,6 +92,7 @@ test('every write that concerns an environment needs a role covering it: a role 
   const admin = caller(api.app, await api.tokenFor('boss', { admin: true }));
   assert.equal((await admin('POST', '/api/v1/projects', { name: 'envs' })).status, 201);
   await admin('POST', '/api/v1/registries', { name: 'envs-registry', url: 'http://127.0.0.1:5000' });
+  await admin('PUT', '/api/v1/projects/envs/namespaces', { registry: 'envs-registry', prefix: 'envs/' });
   for (const env of ['staging', 'prod']) {
     const res = await admin('PUT', `/api/v1/projects/envs/environments/${env}`, {
       kind: 'repository',

@@ -17,6 +17,7 @@ for (const backend of BACKENDS) {
       call = caller(api.app, await api.tokenFor('root', { admin: true }));
       await call('POST', '/api/v1/registries', { name: 'r', url: 'http://127.0.0.1:5000' });
       await call('POST', '/api/v1/projects', { name: 'shop' });
+      await call('PUT', '/api/v1/projects/shop/namespaces', { registry: 'r', prefix: 'prod/' });
       await call('POST', '/api/v1/projects/shop/applications', { name: 'web' });
       await call('PUT', '/api/v1/projects/shop/environments/prod', {
         kind: 'repository',

@@ -33,6 +33,8 @@ for (const backend of BACKENDS) {
       as = (who, ...rest) => caller(api.app, tokens[who] ?? '')(...rest);
       await as('root', 'POST', '/api/v1/registries', { name: 'local', url: `http://${reg.host}` });
       await as('root', 'POST', '/api/v1/projects', { name: 'shop' });
+      for (const prefix of ['dev/', 'staging/', 'prod/'])
+        await as('root', 'PUT', '/api/v1/projects/shop/namespaces', { registry: 'local', prefix });
       await as('root', 'POST', `${P}/applications`, { name: 'web' });
       for (const env of ['dev', 'staging', 'prod'])
         await as('root', 'PUT', `${P}/environments/${env}`, {
@@ -283,6 +285,8 @@ void describe('promotion execution [pglite]', () => {
     await pushImage(reg.url, 'dev/web', other, { tag: '2.0' });
     await call('POST', '/api/v1/registries', { name: 'local', url: `http://${reg.host}` });
     await call('POST', '/api/v1/projects', { name: 'shop' });
+    for (const prefix of ['dev/', 'exec/'])
+      await call('PUT', '/api/v1/projects/shop/namespaces', { registry: 'local', prefix });
     await call('POST', `${P}/applications`, { name: 'web' });
     await call('PUT', `${P}/environments/dev`, { kind: 'repository', registry: 'local', repository: 'dev/{app}' });
     await call('PUT', `${P}/environments/staging`, { kind: 'repository', registry: 'local', repository: 'exec/{app}' });

@@ -14,7 +14,7 @@ import {
 import { InvalidInput } from '../../errors.ts';
 import { HOOK_KINDS, type HookKind } from '../../service/intake.service.ts';
 import { actorOf, type App, type Services } from '../context.ts';
-import { ADMIN, AUTHENTICATED, HOOK } from '../permissions.ts';
+import { ADMIN, AUTHENTICATED, HOOK, visibleProjects } from '../permissions.ts';
 import { errors } from './schemas.ts';
 
 const EVENT_TYPES = [
@@ -144,7 +144,7 @@ export function hookRoutes(app: App, s: Services): void {
         response: { 200: Type.Object({ items: Type.Array(PushEventView) }) },
       },
     },
-    async (req) => ({ items: await s.intake.list(req.query.limit) }),
+    async (req) => ({ items: await s.intake.list(req.query.limit, visibleProjects(req.identity)) }),
   );
 
   app.get(
@@ -157,8 +157,8 @@ export function hookRoutes(app: App, s: Services): void {
         response: { 200: Type.Object({ items: Type.Array(Watch) }) },
       },
     },
-    async () => ({
-      items: await s.poller.list(),
+    async (req) => ({
+      items: await s.poller.list(visibleProjects(req.identity)),
     }),
   );
   app.post(

@@ -8,7 +8,8 @@ import { evaluatePolicy } from '../../policy/evaluate.ts';
 import { policyVariables, type PolicyInput } from '../../policy/inputs.ts';
 import { VARIABLES } from '../../policy/variables.ts';
 import { actorOf, type App, type Services } from '../context.ts';
-import { ADMIN, AUTHENTICATED } from '../permissions.ts';
+import { ADMIN, AUTHENTICATED, visibleProjects } from '../permissions.ts';
+import type { PolicyView } from '../../service/policies.service.ts';
 import { errors, Name } from './schemas.ts';
 import { AffectedTargetSchema } from './promotion.schemas.ts';
 
@@ -94,6 +95,11 @@ const SampleInput = Type.Object(
   { additionalProperties: false },
 );
 
+/** Policies are global, where they apply is not: a member sees the bindings of their own projects only. */
+function onlyVisible(p: PolicyView, projects: readonly string[] | undefined): PolicyView {
+  return projects === undefined ? p : { ...p, appliesTo: p.appliesTo.filter((b) => projects.includes(b.project)) };
+}
+
 export function policyRoutes(app: App, s: Services): void {
   app.get(
     '/api/v1/policy-variables',
@@ -143,7 +149,7 @@ export function policyRoutes(app: App, s: Services): void {
         response: { 200: Type.Object({ items: Type.Array(Policy) }) },
       },
     },
-    async () => ({ items: await s.policies.list() }),
+    async (req) => ({ items: (await s.policies.list()).map((p) => onlyVisible(p, visibleProjects(req.identity))) }),
   );
   app.get(
     '/api/v1/policies/:name',
@@ -160,7 +166,7 @@ export function policyRoutes(app: App, s: Services): void {
         response: { 200: Policy, ...errors },
       },
     },
-    async (req) => s.policies.get(req.params.name, req.query.version),
+    async (req) => onlyVisible(await s.policies.get(req.params.name, req.query.version), visibleProjects(req.identity)),
   );
   app.post(
     '/api/v1/policies',

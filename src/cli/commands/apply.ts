@@ -17,14 +17,24 @@ async function currentState(c: HoistClient): Promise<CurrentState> {
     watches,
     projects: await Promise.all(
       projects.map(async (p) => {
-        const [applications, environments, pipeline, rules, bindings] = await Promise.all([
+        const [namespaces, applications, environments, pipeline, rules, bindings] = await Promise.all([
+          c.projects.namespaces(p.name),
           c.projects.applications(p.name),
           c.environments.list(p.name),
           c.environments.pipeline(p.name),
           c.rules.list(p.name),
           c.bindings.list(p.name),
         ]);
-        return { name: p.name, description: p.description, applications, environments, pipeline, rules, bindings };
+        return {
+          name: p.name,
+          description: p.description,
+          namespaces,
+          applications,
+          environments,
+          pipeline,
+          rules,
+          bindings,
+        };
       }),
     ),
   };
@@ -60,6 +70,9 @@ async function execute(c: HoistClient, s: Step, env: NodeJS.ProcessEnv): Promise
       if (s.op === 'delete') return c.projects.remove(s.name);
       if (s.op === 'create') await c.projects.create(s.name, s.description);
       else await c.projects.update(s.name, s.description ?? '');
+      return;
+    case 'namespace':
+      await c.projects.grantNamespace(s.name.split(' ')[0] ?? '', s.namespace!.registry, s.namespace!.prefix);
       return;
     case 'application':
       if (s.op === 'delete') return c.projects.removeApplication(project, name);

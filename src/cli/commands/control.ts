@@ -74,6 +74,12 @@ export const project = {
   },
   members: async (name: string, f: Flags) =>
     print(await client().projects.members(name), out(f), ['username', 'role', 'environments']),
+  namespaces: async (name: string, f: Flags) =>
+    print(await client().projects.namespaces(name), out(f), ['registry', 'prefix', 'createdBy']),
+  grantNamespace: async (name: string, f: Flags & { registry: string; prefix: string }) =>
+    print(await client().projects.grantNamespace(name, f.registry, f.prefix), out(f), ['registry', 'prefix']),
+  revokeNamespace: async (name: string, f: { registry: string; prefix: string }) =>
+    client().projects.revokeNamespace(name, f.registry, f.prefix),
 };
 
 export const app = {

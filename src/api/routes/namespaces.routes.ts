@@ -1,0 +1,86 @@
+/**
+ * Repository namespaces of projects: an admin grants (and revokes) a registry + path prefix; members read their
+ * project's grants. Overlapping grants between projects are refused (409).
+ */
+import { Type } from '@fastify/type-provider-typebox';
+import { actorOf, type App, type Services } from '../context.ts';
+import { ADMIN, PROJECT_READ } from '../permissions.ts';
+import { errors } from './schemas.ts';
+
+const Namespace = Type.Object({
+  project: Type.String(),
+  registry: Type.String(),
+  prefix: Type.String({ description: 'with its trailing slash: shop/ grants shop/web, shop/team/api, …' }),
+  createdBy: Type.String(),
+  createdAt: Type.String(),
+});
+const Grant = Type.Object(
+  {
+    registry: Type.String({ maxLength: 63, description: 'registry name' }),
+    prefix: Type.String({ maxLength: 255, description: 'repository path prefix, e.g. shop/ or team/shop/' }),
+  },
+  { additionalProperties: false },
+);
+const P = Type.Object({ project: Type.String() });
+
+export function namespaceRoutes(app: App, s: Services): void {
+  app.get(
+    '/api/v1/namespaces',
+    {
+      config: { permission: ADMIN },
+      schema: {
+        summary: 'Every namespace grant, by project',
+        tags: ['projects'],
+        response: { 200: Type.Object({ items: Type.Array(Namespace) }), ...errors },
+      },
+    },
+    async () => ({ items: await s.namespaces.list() }),
+  );
+  app.get(
+    '/api/v1/projects/:project/namespaces',
+    {
+      config: { permission: PROJECT_READ },
+      schema: {
+        summary: 'The repository namespaces the project owns (its environments and artifacts name nothing else)',
+        tags: ['projects'],
+        params: P,
+        response: { 200: Type.Object({ items: Type.Array(Namespace) }), ...errors },
+      },
+    },
+    async (req) => {
+      await s.projects.get(req.params.project);
+      return { items: await s.namespaces.list([req.params.project]) };
+    },
+  );
+  app.put(
+    '/api/v1/projects/:project/namespaces',
+    {
+      config: { permission: ADMIN },
+      schema: {
+        summary: 'Grant the project a registry and repository prefix (refused when another project has an overlap)',
+        tags: ['projects'],
+        params: P,
+        body: Grant,
+        response: { 200: Namespace, ...errors },
+      },
+    },
+    async (req) => s.namespaces.grant(actorOf(req), req.params.project, req.body.registry, req.body.prefix),
+  );
+  app.delete(
+    '/api/v1/projects/:project/namespaces',
+    {
+      config: { permission: ADMIN },
+      schema: {
+        summary: "Revoke a grant (refused while the project's environments use it)",
+        tags: ['projects'],
+        params: P,
+        querystring: Grant,
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (req, reply) => {
+      await s.namespaces.revoke(actorOf(req), req.params.project, req.query.registry, req.query.prefix);
+      return reply.status(204).send(null);
+    },
+  );
+}
