@@ -150,7 +150,8 @@ test('serve, login, manage the model from the CLI, verify the audit chain, stop 
     const img = buildImage({ layers: [5000], labels: { team: 'shop' } });
     await pushImage(ciRegistry.url, 'ci/web', img, { tag: '7' });
     await ok(['registry', 'set', 'ci-reg', '--url', `http://${ciRegistry.host}`]);
-    await ok(['project', 'grant-namespace', 'shop', '--registry', 'ci-reg', '--prefix', 'ci/']);
+    for (const prefix of ['ci/', 'qa/'])
+      await ok(['project', 'grant-namespace', 'shop', '--registry', 'ci-reg', '--prefix', prefix]);
     await ok([
       'env',
       'set',

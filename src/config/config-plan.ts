@@ -326,7 +326,9 @@ export function exportState(current: CurrentState): ConfigSpec {
     projects: current.projects.map((p) => ({
       name: p.name,
       ...(p.description ? { description: p.description } : {}),
-      ...(p.namespaces && p.namespaces.length > 0 ? { namespaces: p.namespaces } : {}),
+      ...(p.namespaces && p.namespaces.length > 0
+        ? { namespaces: p.namespaces.map((n) => ({ registry: n.registry, prefix: n.prefix })) }
+        : {}),
       applications: p.applications,
       environments: p.environments.map((e) => ({
         name: e.name,
