@@ -46,6 +46,8 @@ describe('approvals in the web console', () => {
     await ok(as('root', 'POST', '/api/v1/registries', { name: 'local', url: `http://${reg.host}` }));
     await ok(as('root', 'POST', '/api/v1/projects', { name: 'shop' }));
     for (const app of ['web', 'api']) await ok(as('root', 'POST', `${P}/applications`, { name: app }));
+    for (const prefix of ['dev', 'qa', 'prod'])
+      await ok(as('root', 'PUT', `${P}/namespaces`, { registry: 'local', prefix }));
     for (const env of ['dev', 'qa', 'prod'])
       await ok(
         as('root', 'PUT', `${P}/environments/${env}`, {
