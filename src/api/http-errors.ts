@@ -3,6 +3,8 @@
  * the error's type. Validation failures name the field.
  */
 import type { FastifyError } from 'fastify';
+import type { Socket } from 'node:net';
+import { isDatabaseOutage } from '../store/outage.ts';
 import {
   Conflict,
   DatabaseUnavailable,
@@ -49,6 +51,9 @@ function frameworkError(fe: FastifyError): { status: number; code: string; messa
   }
 }
 
+/** How long a client should wait before trying again while the database is away. */
+const DATABASE_RETRY_AFTER_SECONDS = 5;
+
 export interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
 }
@@ -69,7 +74,15 @@ export function httpError(e: unknown): { status: number; body: ErrorBody; header
     return { status: 502, body: body(e.code, e.message, { registryCode: e.registryCode, status: e.status }) };
   if (e instanceof DigestMismatch || e instanceof NetworkError || e instanceof ProtocolError)
     return { status: 502, body: body(e.code, e.message) };
-  if (e instanceof DatabaseUnavailable) return { status: 503, body: body(e.code, e.message) };
+  if (e instanceof DatabaseUnavailable || isDatabaseOutage(e))
+    return {
+      status: 503,
+      body: body(
+        'DATABASE_UNAVAILABLE',
+        e instanceof DatabaseUnavailable ? e.message : 'the database cannot be reached; try again shortly',
+      ),
+      headers: { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) },
+    };
   const fe = e as FastifyError;
   if (fe.validation) {
     const first = fe.validation[0];
@@ -94,4 +107,35 @@ export function httpError(e: unknown): { status: number; body: ErrorBody; header
     status: 500,
     body: body('INTERNAL', 'internal error; the server log has the details (look for this request id)'),
   };
+}
+
+const CLIENT_ERRORS: Record<string, [number, string, string, string]> = {
+  HPE_HEADER_OVERFLOW: [
+    431,
+    'Request Header Fields Too Large',
+    'HEADERS_TOO_LARGE',
+    'the request headers are too large',
+  ],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'REQUEST_TIMEOUT', 'the request did not arrive in time'],
+};
+
+/**
+ * Node answers some malformed requests itself, before Fastify sees a request (headers too large: 431; a request that
+ * never finishes: 408; bytes that are not HTTP: 400): the same error shape is written to the socket here.
+ */
+export function answerClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [
+    400,
+    'Bad Request',
+    'BAD_REQUEST',
+    'the request is not valid HTTP',
+  ];
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  socket.destroy(err);
 }

@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Forbidden } from '../errors.ts';
 import type { App, DeclaredRoute, Services } from './context.ts';
-import { httpError } from './http-errors.ts';
+import { answerClientError, httpError } from './http-errors.ts';
+import { refuseHostileStrings } from './hostile-strings.ts';
 import { createMetrics } from './metrics.ts';
 import { authorize, authorizeEnvironments } from './permissions.ts';
 import { accountRoutes } from './routes/accounts.routes.ts';
@@ -70,6 +71,21 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
     },
     // coerceTypes true, not 'array': with 'array', ajv turns a null into [''] while trying the first branch of Array | Null.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
+    // Errors Fastify or Node answer before any route runs get the documented shape too.
+    frameworkErrors: (error, _req, reply) => {
+      const { status, body, headers } = httpError(error);
+      // The reply of a request that matched no route yet: untyped by any route schema.
+      const raw = reply as unknown as {
+        status(n: number): typeof raw;
+        headers(h: object): typeof raw;
+        send(b: unknown): void;
+      };
+      raw
+        .status(status)
+        .headers(headers ?? {})
+        .send(body);
+    },
+    clientErrorHandler: answerClientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const metrics = createMetrics(services.database);
@@ -90,6 +106,9 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
       if (identity) req.identity = identity;
     }
   });
+
+  // First of all: no NUL or lone surrogate reaches a route, a permission check or the database.
+  app.addHook('preValidation', async (req) => refuseHostileStrings(req));
 
   // Before validation: an anonymous caller learns nothing about a route's body schema.
   app.addHook('preValidation', async (req) => {

@@ -206,8 +206,18 @@ function list(c: Checker, n: Node | undefined, path: string): Node[] {
   return n.items as Node[];
 }
 
+/** A declarative file is hand-written: 4 MiB is thousands of projects. A larger one is refused before parsing. */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+/** Aliases (`*anchor`) a file may use: each may expand to a whole subtree, so many of them nested is a YAML bomb. */
+export const MAX_YAML_ALIASES = 100;
+
 export function parseConfig(text: string, file: string): Result<ConfigSpec> & { problems?: ConfigProblem[] } {
+  if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) {
+    const message = `the file is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB`;
+    return { ok: false, error: `${file}: ${message}`, problems: [{ file, line: 1, col: 1, path: '', message }] };
+  }
   const lc = new LineCounter();
+  // The checker walks the document's nodes; aliases are never expanded into copies here.
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
   const c = checker(file, doc, lc);
   for (const e of doc.errors) {

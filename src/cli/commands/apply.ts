@@ -3,9 +3,9 @@
  * reads the server's state, plans purely (src/config/config-plan.ts), prints the plan, and unless --dry-run carries
  * it out through the API. Running it twice changes nothing the second time.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { HoistClient } from '../../api/client.ts';
-import { parseConfig, type ConfigSpec } from '../../config/config-file.ts';
+import { MAX_CONFIG_BYTES, parseConfig, type ConfigSpec } from '../../config/config-file.ts';
 import { environmentInput, exportState, planApply, type CurrentState, type Step } from '../../config/config-plan.ts';
 import { InvalidInput } from '../../errors.ts';
 import { client } from '../client-config.ts';
@@ -112,8 +112,12 @@ async function execute(c: HoistClient, s: Step, env: NodeJS.ProcessEnv): Promise
 export async function applyCommand(flags: { file: string; dryRun?: boolean; prune?: boolean }): Promise<void> {
   let text: string;
   try {
+    // Refused before reading: a 60 MB file took 2.2 GB to parse.
+    if (statSync(flags.file).size > MAX_CONFIG_BYTES)
+      throw new InvalidInput(`the file is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB`, '-f');
     text = readFileSync(flags.file, 'utf8');
   } catch (e) {
+    if (e instanceof InvalidInput) throw e;
     throw new InvalidInput(
       `cannot read ${flags.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
       '-f',

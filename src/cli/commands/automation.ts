@@ -2,11 +2,12 @@
  * `hoist rule|binding|window|quarantine|unquarantine|watch|events` and `hoist registry hook-secret`: the automation
  * around promotions, thin over the API client.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { parseCriterionFlag } from '../../automation/criteria.ts';
 import { parseWindowSpec } from '../../automation/window.ts';
 import { InvalidInput } from '../../errors.ts';
+import { MAX_CONFIG_BYTES, MAX_YAML_ALIASES } from '../../config/config-file.ts';
 import type { HookKind } from '../../service/intake.service.ts';
 import type { RuleInput, RuleMode } from '../../service/rules.service.ts';
 import { client } from '../client-config.ts';
@@ -31,7 +32,12 @@ export interface RuleFlags extends Flags {
 
 /** A rule from flags, or from a YAML file (`name, application, from, to, criteria, cel, tagTemplate, mode`) that flags override. */
 function ruleInput(name: string | undefined, f: RuleFlags): RuleInput {
-  const file = f.file !== undefined ? (parseYaml(readFileSync(f.file, 'utf8')) as Partial<RuleInput> | null) : {};
+  if (f.file !== undefined && statSync(f.file).size > MAX_CONFIG_BYTES)
+    throw new InvalidInput(`the file is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB`, f.file);
+  const file =
+    f.file !== undefined
+      ? (parseYaml(readFileSync(f.file, 'utf8'), { maxAliasCount: MAX_YAML_ALIASES }) as Partial<RuleInput> | null)
+      : {};
   if (file === null || typeof file !== 'object' || Array.isArray(file))
     throw new InvalidInput('the file must hold one rule (a mapping: name, from, to, criteria, …)', f.file);
   const chosen = name ?? file.name;

@@ -1,0 +1,55 @@
+/**
+ * One check for every request, before validation and before anything reaches the database: no string in the body,
+ * the query or the path parameters may hold a NUL character (PostgreSQL text cannot store it) or a lone UTF-16
+ * surrogate (it is not Unicode, and turns into U+FFFD or an error on its way to the database). The first such string
+ * is a 400 naming its field (`body.name`, `query.q`, `params.project`, `body.items[2].value`), never a 500.
+ */
+import { InvalidInput } from '../errors.ts';
+
+// eslint-disable-next-line no-control-regex -- NUL is exactly what this looks for
+const NUL = /\u0000/;
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+function problem(s: string): string | undefined {
+  if (NUL.test(s)) return 'contains a NUL character (\\u0000)';
+  if (LONE_SURROGATE.test(s)) return 'contains a lone UTF-16 surrogate (not valid Unicode)';
+  return undefined;
+}
+
+const keyPath = (path: string, key: string): string =>
+  /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+
+/** The first hostile string in `value`, walked without recursion (a deeply nested body cannot overflow the stack). */
+export function hostileString(value: unknown, root: string): { field: string; why: string } | undefined {
+  const stack: Array<[unknown, string]> = [[value, root]];
+  for (let seen = 0; stack.length > 0 && seen < 1_000_000; seen++) {
+    const [v, path] = stack.pop() as [unknown, string];
+    if (typeof v === 'string') {
+      const why = problem(v);
+      if (why !== undefined) return { field: path, why };
+    } else if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${path}[${i}]`]);
+    } else if (typeof v === 'object' && v !== null && !Buffer.isBuffer(v)) {
+      const entries = Object.entries(v as Record<string, unknown>);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [key, child] = entries[i] as [string, unknown];
+        const why = problem(key);
+        if (why !== undefined) return { field: path, why: `has a key that ${why}` };
+        stack.push([child, keyPath(path, key)]);
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Throws InvalidInput (400) naming the field when params, query or body carry a hostile string. */
+export function refuseHostileStrings(req: { params: unknown; query: unknown; body: unknown }): void {
+  for (const [value, root] of [
+    [req.params, 'params'],
+    [req.query, 'query'],
+    [req.body, 'body'],
+  ] as const) {
+    const found = hostileString(value, root);
+    if (found) throw new InvalidInput(found.why, found.field);
+  }
+}
