@@ -64,7 +64,7 @@ const events = await startRegistry({
   notificationHeaders: { Authorization: `Bearer ${SECRET}` },
 });
 const quiet = await startRegistry();
-services.runner.start();
+await services.runner.start();
 services.intake.start();
 services.poller.start(100);
 try {

@@ -37,7 +37,7 @@ const services = createServices(database, new SecretBox(randomBytes(32)), {
 await services.accounts.bootstrapAdmin('bench-password-1');
 const app = await buildServer(services);
 await app.listen({ port: 0, host: '127.0.0.1' });
-services.runner.start();
+await services.runner.start();
 try {
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   const admin = await services.accounts.login('admin', 'bench-password-1', '127.0.0.1');

@@ -88,7 +88,7 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
     clientErrorHandler: answerClientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  const metrics = createMetrics(services.database);
+  const metrics = createMetrics(services.database, [services.runner.queue]);
 
   const routes: DeclaredRoute[] = [];
   app.decorate('declaredRoutes', routes);

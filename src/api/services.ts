@@ -23,10 +23,13 @@ import type { SecretBox } from '../service/secret-box.ts';
 import { Webhooks } from '../service/webhooks.service.ts';
 import type { Database } from '../store/database.ts';
 import { OutboundPolicy } from '../net/outbound-policy.ts';
+import type { Logger } from 'pino';
 import type { Services } from './context.ts';
 
 export interface ServiceOptions {
   promotionLeaseMs?: number;
+  /** Where services log (each gets a child logger); none: silent. */
+  logger?: Logger;
   /** Where approval e-mails go out; none: no e-mails. */
   mailer?: Mailer;
   dispatcher?: DispatcherOptions;
@@ -53,7 +56,11 @@ export function createServices(database: Database, box: SecretBox, opts: Service
   const runner = new PromotionRunner(
     db,
     registries,
-    opts.promotionLeaseMs !== undefined ? { leaseMs: opts.promotionLeaseMs } : {},
+    {
+      ...(opts.promotionLeaseMs !== undefined ? { leaseMs: opts.promotionLeaseMs } : {}),
+      ...(opts.logger ? { logger: opts.logger } : {}),
+      notifier: database.notifier,
+    },
     outbox,
   );
   const promotions = new Promotions(db, () => runner.notify(), outbox, artifacts);

@@ -92,6 +92,22 @@ program
       .env('HOIST_SMTP_FROM')
       .default('hoist <hoist@localhost>'),
   )
+  .addOption(
+    new Option(
+      '--promotion-lease-ms <ms>',
+      'how long a claimed promotion stays with a server that stopped renewing it (renewed every third of it); another replica, or this one restarted, takes it over after that',
+    )
+      .env('HOIST_PROMOTION_LEASE_MS')
+      .default('15000'),
+  )
+  .addOption(
+    new Option(
+      '--shutdown-grace-ms <ms>',
+      'on SIGTERM, how long running promotions may finish before they are aborted and handed back to the queue',
+    )
+      .env('HOIST_SHUTDOWN_GRACE_MS')
+      .default('10000'),
+  )
   .action(async (flags) => (await import('./commands/serve.ts')).serveCommand(flags));
 
 program

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DigestMismatch, InvalidInput, RegistryError } from '../errors.ts';
 import type { Descriptor } from '../oci/manifest.ts';
 import type { RepositoryClient } from '../oci/registry-client.ts';
-import { isRetriableNetworkError } from '../oci/transport.ts';
+import { isRetriableNetworkError, isTransientStatus } from '../oci/transient.ts';
 import type { CopyListener } from './events.ts';
 import type { BlobStep, CopyPlan } from './plan.ts';
 import { runPool } from './pool.ts';
@@ -34,7 +34,8 @@ export interface ExecuteStats {
 
 function retriable(e: unknown): boolean {
   if (e instanceof DigestMismatch || e instanceof InvalidInput) return false;
-  if (e instanceof RegistryError) return e.status === 408 || e.status === 413 || e.status === 429 || e.status >= 500;
+  // 413 too: a registry that refused one big request may take the same bytes in chunks.
+  if (e instanceof RegistryError) return e.status === 413 || isTransientStatus(e.status);
   return isRetriableNetworkError(e) || isRetriableNetworkError((e as { cause?: unknown }).cause);
 }
 

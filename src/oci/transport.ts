@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NetworkError, ProtocolError, RegistryError, type RegistryErrorEntry } from '../errors.ts';
 import { Authenticator, type TokenResponse } from './authenticator.ts';
+import { backoffDelay, isRetriableNetworkError, isTransientStatus } from './transient.ts';
 import type { Credentials } from './credentials.ts';
 
 export interface RetryPolicy {
@@ -59,22 +60,7 @@ export function defaultAgent(): Agent {
   return sharedAgent;
 }
 
-const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
-const RETRY_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ECONNABORTED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-]);
-
-export function isRetriableNetworkError(e: unknown): boolean {
-  const code = (e as { code?: string } | undefined)?.code;
-  return code !== undefined && RETRY_CODES.has(code);
-}
+export { isRetriableNetworkError };
 
 /** Milliseconds to wait from a Retry-After header (seconds or an HTTP date), or undefined. */
 export function retryAfterMs(value: string | string[] | undefined, now = Date.now()): number | undefined {
@@ -147,7 +133,7 @@ export class Transport {
         }
         throw new RegistryError(o.operation, 401, [{ code: 'UNAUTHORIZED', message: this.unauthorizedHint() }]);
       }
-      if (canRetry && RETRY_STATUS.has(res.statusCode) && attempt < this.retry.retries) {
+      if (canRetry && isTransientStatus(res.statusCode) && attempt < this.retry.retries) {
         const wait = retryAfterMs(res.headers['retry-after']);
         await res.body.dump();
         await sleep(Math.min(wait ?? this.backoff(attempt), 60_000), undefined, { signal: o.signal });
@@ -164,8 +150,7 @@ export class Transport {
   }
 
   private backoff(attempt: number): number {
-    const exp = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** attempt);
-    return exp / 2 + Math.random() * (exp / 2);
+    return backoffDelay(attempt, this.retry);
   }
 
   /** Turns an unexpected response into a RegistryError carrying the registry's own error codes. */

@@ -71,6 +71,8 @@ export function viewRegistry(r: Selectable<Schema['registries']>): RegistryView 
 export class Registries {
   /** The connection pool every server-side registry request uses: each connection checked by the outbound policy. */
   readonly agent: Agent;
+  /** One client per registry (its connections, tokens and learnt capabilities), until the registry row changes. */
+  private readonly hosts = new Map<string, { key: string; host: RegistryHost }>();
 
   constructor(
     private readonly db: Kysely<Schema>,
@@ -185,14 +187,22 @@ export class Registries {
     return out;
   }
 
-  /** A client for the registry with its stored credentials. */
+  /**
+   * The client for the registry with its stored credentials, kept while the registry is unchanged: its token cache
+   * and referrers capability serve every promotion, not one. Any change of the row (on any replica) makes a new one.
+   */
   async open(name: string): Promise<RegistryHost> {
-    const c = await this.credentials(name);
-    return openHost(c.host, {
-      insecure: c.insecure,
-      agent: c.agent,
-      ...(c.credentials ? { credentials: c.credentials } : {}),
-    });
+    const r = await this.row(name);
+    const key = `${r.id}|${r.url}|${r.insecure}|${r.username ?? ''}|${r.secret_enc ?? ''}|${r.updated_at.getTime()}`;
+    const cached = this.hosts.get(name);
+    if (cached?.key === key) return cached.host;
+    const credentials =
+      r.username !== null && r.secret_enc !== null
+        ? { username: r.username, password: this.box.open(r.secret_enc) }
+        : undefined;
+    const host = openHost(r.url, { insecure: r.insecure, agent: this.agent, ...(credentials ? { credentials } : {}) });
+    this.hosts.set(name, { key, host });
+    return host;
   }
 
   async testConnection(name: string, signal?: AbortSignal): Promise<ConnectionReport> {

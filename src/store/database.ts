@@ -6,6 +6,7 @@
 import { Kysely, PGliteDialect, PostgresDialect } from 'kysely';
 import { mkdirSync } from 'node:fs';
 import { DatabaseUnavailable } from '../errors.ts';
+import { inProcessNotifier, postgresNotifier, type Notifier } from './notifier.ts';
 import type { Schema } from './schema.ts';
 
 export type Backend = 'pglite' | 'postgres';
@@ -18,6 +19,8 @@ export interface Database {
   ping(): Promise<void>;
   /** Connection counts for metrics. */
   pool(): { total: number; idle: number; waiting: number };
+  /** Wake-ups between workers: in process for the embedded database, LISTEN/NOTIFY across PostgreSQL replicas. */
+  notifier: Notifier;
   close(): Promise<void>;
 }
 
@@ -47,6 +50,10 @@ export async function openDatabase(o: DatabaseOptions): Promise<Database> {
     // A dropped idle connection must not crash the process; the next query gets a fresh one.
     pool.on('error', () => {});
     const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+    const notifier = postgresNotifier({
+      pool,
+      connect: () => new pg.Client({ connectionString: o.url, connectionTimeoutMillis: 5000 }),
+    });
     const database: Database = {
       db,
       backend: 'postgres',
@@ -55,7 +62,11 @@ export async function openDatabase(o: DatabaseOptions): Promise<Database> {
         await pool.query('SELECT 1');
       },
       pool: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
-      close: () => db.destroy(),
+      notifier,
+      close: async () => {
+        await notifier.close();
+        await db.destroy();
+      },
     };
     try {
       await database.ping();
@@ -81,6 +92,7 @@ export async function openDatabase(o: DatabaseOptions): Promise<Database> {
     );
   }
   const db = new Kysely<Schema>({ dialect: new PGliteDialect({ pglite }) });
+  const notifier = inProcessNotifier();
   return {
     db,
     backend: 'pglite',
@@ -89,7 +101,9 @@ export async function openDatabase(o: DatabaseOptions): Promise<Database> {
       await pglite.query('SELECT 1');
     },
     pool: () => ({ total: 1, idle: 0, waiting: 0 }),
+    notifier,
     close: async () => {
+      await notifier.close();
       await db.destroy();
       if (!pglite.closed) await pglite.close();
     },

@@ -14,6 +14,7 @@ import * as m0006 from './migrations/0006-notifications.ts';
 import * as m0007 from './migrations/0007-attached-reports.ts';
 import * as m0008 from './migrations/0008-automation.ts';
 import * as m0009 from './migrations/0009-promotion-plans.ts';
+import * as m0010 from './migrations/0010-leased-queue.ts';
 import * as m0011 from './migrations/0011-tags.ts';
 import * as m0013 from './migrations/0013-namespaces-protected.ts';
 
@@ -27,6 +28,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0007-attached-reports': m0007,
   '0008-automation': m0008,
   '0009-promotion-plans': m0009,
+  '0010-leased-queue': m0010,
   '0011-tags': m0011,
   '0013-namespaces-protected': m0013,
 };

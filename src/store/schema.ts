@@ -247,6 +247,8 @@ export interface PromotionTargetsTable {
   window_override: Generated<boolean>;
   /** Why it waits or was refused, as the plan said (`Blocker[]`, migration 0009); null for targets planned before. */
   blocked_by: ColumnType<unknown, string | null | undefined, string | null>;
+  /** Fencing token: the lease generation, incremented on each claim. */
+  lease_token: Generated<number>;
 }
 
 export interface IdempotencyKeysTable {
@@ -294,6 +296,7 @@ export interface NotificationDeliveriesTable {
   last_status: number | null;
   created_at: Timestamp;
   delivered_at: Timestamp | null;
+  lease_token: Generated<number>;
 }
 
 export interface HookSecretsTable {
@@ -319,6 +322,7 @@ export interface PushEventsTable {
   outcome: string | null;
   received_at: Timestamp;
   done_at: Timestamp | null;
+  lease_token: Generated<number>;
 }
 
 export interface RulesTable {
@@ -392,6 +396,15 @@ export interface MigrationNotesTable {
   at: Timestamp;
 }
 
+/** Periodic work shared by replicas: who holds it, until when, with which token, and how far it got. */
+export interface NamedLeasesTable {
+  name: string;
+  holder: string;
+  token: number;
+  lease_until: Timestamp;
+  cursor: Timestamp | null;
+}
+
 export interface Schema {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -425,4 +438,5 @@ export interface Schema {
   namespace_grants: NamespaceGrantsTable;
   migration_notes: MigrationNotesTable;
   idempotency_keys: IdempotencyKeysTable;
+  named_leases: NamedLeasesTable;
 }

@@ -128,7 +128,7 @@ for (const backend of BACKENDS) {
       });
       assert.equal(scanned.status, 201, JSON.stringify(scanned.body));
       api.services.intake.start();
-      api.services.runner.start();
+      await api.services.runner.start();
     });
     after(async () => {
       await api?.services.intake.stop();

@@ -5,11 +5,10 @@
  * the audit chain is checkpointed at start, on a cadence and at shutdown.
  */
 import { join, resolve } from 'node:path';
+import { pino } from 'pino';
 import { buildServer } from '../../api/server.ts';
 import { InvalidInput } from '../../errors.ts';
 import { createServices } from '../../api/services.ts';
-import type { CheckpointLog } from '../../service/audit-checkpoints.ts';
-import type { AutomationLog } from '../../service/automation.ts';
 import { OutboundPolicy } from '../../net/outbound-policy.ts';
 import { smtpMailer } from '../../service/mailer.ts';
 import { loadAuditSigningKey } from '../../service/audit-signing-key.ts';
@@ -27,6 +26,15 @@ export interface ServeFlags {
   smtpUrl?: string;
   smtpFrom: string;
   trustProxy?: boolean;
+  promotionLeaseMs: string;
+  shutdownGraceMs: string;
+}
+
+function milliseconds(value: string, flag: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new InvalidInput(`"${value}" is not a whole number of milliseconds between ${min} and ${max}`, flag);
+  return n;
 }
 
 export async function serveCommand(flags: ServeFlags): Promise<void> {
@@ -43,11 +51,11 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const migrated = await migrate(database.db as never);
   // After the embedded database is open: it writes its first files with modes of its own, and older data dirs exist.
   secureDataDir(dataDir);
-  // HOIST_PROMOTION_LEASE_MS: how long a claimed promotion stays with a worker that stopped renewing it (a dead server).
-  const leaseMs = Number(process.env.HOIST_PROMOTION_LEASE_MS ?? '') || undefined;
+  const leaseMs = milliseconds(flags.promotionLeaseMs, '--promotion-lease-ms', 300, 600_000);
+  const graceMs = milliseconds(flags.shutdownGraceMs, '--shutdown-grace-ms', 0, 3600_000);
+  const logger = pino({ level: flags.logLevel });
   const mailer =
     flags.smtpUrl !== undefined ? await smtpMailer({ url: flags.smtpUrl, from: flags.smtpFrom }) : undefined;
-  const late: { log?: AutomationLog & CheckpointLog } = {};
   // HOIST_OUTBOUND_ALLOW: loopback and private ranges registries and webhooks may reach (e.g. 10.0.0.0/8,::1/128).
   let outbound: OutboundPolicy;
   try {
@@ -56,21 +64,21 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     throw new InvalidInput((e as Error).message, 'HOIST_OUTBOUND_ALLOW');
   }
   const services = createServices(database, loadSecretBox(join(dataDir, 'secret.key')), {
-    ...(leaseMs !== undefined ? { promotionLeaseMs: leaseMs } : {}),
+    promotionLeaseMs: leaseMs,
+    logger,
     ...(mailer ? { mailer } : {}),
-    log: { warn: (o, m) => late.log?.warn(o, m) },
+    log: logger.child({ service: 'automation' }),
     audit: {
       key: loadAuditSigningKey(join(dataDir, 'audit-signing.key')),
       file: join(dataDir, 'audit-checkpoint.json'),
       everyEntries: Number(process.env.HOIST_AUDIT_CHECKPOINT_ENTRIES ?? '') || 100,
       everyMs: (Number(process.env.HOIST_AUDIT_CHECKPOINT_SECONDS ?? '') || 60) * 1000,
-      log: { info: (o, m) => late.log?.info(o, m), error: (o, m) => late.log?.error(o, m) },
+      log: logger.child({ service: 'audit' }),
     },
     outbound,
   });
   const admin = await services.accounts.bootstrapAdmin(process.env.HOIST_ADMIN_PASSWORD);
   const app = await buildServer(services, { logger: { level: flags.logLevel }, trustProxy: flags.trustProxy ?? false });
-  late.log = app.log;
   app.log.info({ database: database.backend, location: database.location, migrations: migrated }, 'database ready');
   if (admin.password !== undefined) {
     process.stderr.write(
@@ -80,7 +88,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   await services.auditCheckpoints.take();
   const address = await app.listen({ port, host: flags.host });
   services.auditCheckpoints.start();
-  services.runner.start();
+  await services.runner.start();
   services.dispatcher.start();
   services.intake.start();
   services.poller.start();
@@ -100,14 +108,17 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    app.log.info({ signal }, 'shutting down: finishing requests in flight');
+    app.log.info(
+      { signal, graceMs },
+      'shutting down: no new jobs; jobs still running after the grace period are released',
+    );
     void app
       .close()
       .then(() => {
         clearInterval(soakTimer);
         clearInterval(pruneTimer);
         services.poller.stop();
-        return Promise.all([services.runner.stop(), services.dispatcher.stop(), services.intake.stop()]);
+        return Promise.all([services.runner.stop(graceMs), services.dispatcher.stop(), services.intake.stop()]);
       })
       .then(() => services.auditCheckpoints.stop())
       .then(() => mailer?.close())

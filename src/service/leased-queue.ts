@@ -1,0 +1,287 @@
+/**
+ * The one durable job queue: promotions, webhook and e-mail deliveries and push events are all worked through it.
+ * A job is claimed with a lease and a fencing token (src/store/jobs.repository.ts); the lease is renewed while the
+ * job runs, and a renewal that fails (the lease was taken over, or could not be extended in time) aborts the job
+ * through its AbortSignal. A failed job is retried with the one capped, jittered backoff when its error is transient
+ * (src/oci/transient.ts) and it has attempts left — `maxAttempts: 3` means three attempts in all — and handed to the
+ * owner's `giveUp` otherwise. Every failure is logged with the queue, the job and the attempt.
+ *
+ * Workers do not poll: they sleep until a notification says there is work (in process, or LISTEN/NOTIFY across
+ * replicas), or until the next job becomes due (a retry's backoff, a lapsed lease), checking at the latest every
+ * `idleCheckMs` in case a notification was lost. On stop, no new job is claimed; jobs still running after the grace
+ * period are aborted and their leases released, so another replica takes them at once.
+ */
+import type { Logger } from 'pino';
+import type { Kysely } from 'kysely';
+import { backoffDelay, isTransient, type Backoff } from '../oci/transient.ts';
+import {
+  claimJob,
+  LeaseLost,
+  queueStats,
+  renewLease,
+  requeueJob,
+  type Claim,
+  type JobTableSpec,
+  type QueueStats,
+} from '../store/jobs.repository.ts';
+import type { Notifier } from '../store/notifier.ts';
+import type { Schema } from '../store/schema.ts';
+
+export { LeaseLost };
+
+/** A claimed job as its handler sees it: abort when the lease is lost or the server shuts down. */
+export interface Job extends Claim {
+  signal: AbortSignal;
+}
+
+export interface JobHandler {
+  /** Does the job and settles it (settleJob, fenced by the claim's token), or throws. */
+  run(job: Job): Promise<void>;
+  /** Records that the job failed for good (a permanent error, or its attempts are used up), settled the same way. */
+  giveUp(job: Job, error: Error): Promise<void>;
+}
+
+export type Outcome = 'done' | 'retried' | 'failed' | 'lease-lost' | 'released';
+
+export interface LeasedQueueOptions {
+  /** For logs and metrics: `promotions`, `notifications`, `push-events`. */
+  name: string;
+  leaseMs: number;
+  /** Attempts in all, the first included. */
+  maxAttempts: number;
+  concurrency: number;
+  backoff: Backoff;
+  /** The longest a worker sleeps without looking (a notification may be lost while a listener reconnects). */
+  idleCheckMs?: number;
+  logger: Logger;
+  notifier?: Notifier;
+  /** Which errors are worth another attempt; default: the transport's classification. */
+  transient?: (e: unknown) => boolean;
+}
+
+class ShuttingDown extends Error {
+  constructor() {
+    super('the server is shutting down');
+    this.name = 'ShuttingDown';
+  }
+}
+
+interface Running {
+  job: Job;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+export class LeasedQueue {
+  private readonly running = new Map<string, Running>();
+  private readonly idleCheckMs: number;
+  private readonly transient: (e: unknown) => boolean;
+  private pump: Promise<void> | undefined;
+  private stopping = false;
+  private wakeUp: (() => void) | undefined;
+  private woken = false;
+  private unsubscribe: (() => Promise<void>) | undefined;
+  /** Attempts by how they ended, for metrics. */
+  readonly outcomes: Record<Outcome, number> = { done: 0, retried: 0, failed: 0, 'lease-lost': 0, released: 0 };
+
+  constructor(
+    private readonly db: Kysely<Schema>,
+    readonly spec: JobTableSpec,
+    private readonly handler: JobHandler,
+    readonly o: LeasedQueueOptions,
+  ) {
+    this.idleCheckMs = o.idleCheckMs ?? 30_000;
+    this.transient = o.transient ?? isTransient;
+  }
+
+  private get channel(): string {
+    return `hoist_queue_${this.spec.table}`;
+  }
+
+  /** Claims the next due job (for tests and the runner's own claim), or undefined when there is none. */
+  claim(now = new Date()): Promise<Claim | undefined> {
+    return claimJob(this.db, this.spec, now, this.o.leaseMs);
+  }
+
+  stats(now = new Date()): Promise<QueueStats> {
+    return queueStats(this.db, this.spec, now);
+  }
+
+  /** Claims one due job and carries it out to the end; answers whether there was one. */
+  async runOne(): Promise<boolean> {
+    const claim = await this.claim();
+    if (!claim) return false;
+    await this.launch(claim).done;
+    return true;
+  }
+
+  /** Says that work was committed: wakes this process's workers and, through the notifier, every replica's. */
+  notify(): void {
+    this.wake();
+    void this.o.notifier?.publish(this.channel, '').catch((err: unknown) => {
+      this.o.logger.warn({ err }, 'could not publish a wake-up; other replicas will find the work on their next look');
+    });
+  }
+
+  async start(): Promise<void> {
+    if (this.pump) return;
+    this.stopping = false;
+    this.unsubscribe = await this.o.notifier?.subscribe(this.channel, () => this.wake());
+    this.pump = this.loop();
+  }
+
+  /**
+   * Stops claiming; waits up to `graceMs` for the jobs in flight, then aborts the rest, whose leases are released
+   * (with the attempt given back) so that another replica can take them at once.
+   */
+  async stop(graceMs = 0): Promise<void> {
+    this.stopping = true;
+    this.wake();
+    await this.pump;
+    this.pump = undefined;
+    await this.unsubscribe?.().catch(() => undefined);
+    this.unsubscribe = undefined;
+    const all = () => Promise.all([...this.running.values()].map((r) => r.done));
+    if (this.running.size > 0 && graceMs > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([all(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
+    }
+    for (const r of this.running.values()) r.controller.abort(new ShuttingDown());
+    await all();
+  }
+
+  private wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    if (this.woken || this.stopping) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      timer.unref();
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wakeUp = undefined;
+  }
+
+  private async loop(): Promise<void> {
+    let dbFailures = 0;
+    while (!this.stopping) {
+      this.woken = false;
+      let wait = this.idleCheckMs;
+      try {
+        while (!this.stopping && this.running.size < this.o.concurrency) {
+          const claim = await this.claim();
+          if (!claim) break;
+          this.launch(claim);
+        }
+        if (this.running.size < this.o.concurrency) {
+          const next = (await this.stats()).nextDue;
+          if (next) wait = Math.min(wait, Math.max(100, next.getTime() - Date.now() + 10));
+        }
+        dbFailures = 0;
+      } catch (err) {
+        wait = Math.min(wait, backoffDelay(dbFailures++, { baseDelayMs: 500, maxDelayMs: 30_000 }));
+        this.o.logger.error({ err, retryInMs: wait }, 'could not claim jobs');
+      }
+      await this.sleep(wait);
+    }
+  }
+
+  private launch(claim: Claim): Running {
+    const controller = new AbortController();
+    const job: Job = { ...claim, signal: controller.signal };
+    const log = this.o.logger.child({ job: claim.id, attempt: claim.attempts, token: claim.token });
+    const stopRenewing = this.keepLease(job, controller, log);
+    const done = this.carryOut(job, controller, log).finally(() => {
+      stopRenewing();
+      this.running.delete(claim.id);
+      this.wake();
+    });
+    const r = { job, controller, done };
+    this.running.set(claim.id, r);
+    return r;
+  }
+
+  /** Renews the lease every third of it; a renewal refused, or none in time, aborts the job. */
+  private keepLease(job: Job, controller: AbortController, log: Logger): () => void {
+    let heldUntil = Date.now() + this.o.leaseMs;
+    const timer = setInterval(
+      () => {
+        const until = new Date(Date.now() + this.o.leaseMs);
+        renewLease(this.db, this.spec, job, until).then(
+          (held) => {
+            if (held) heldUntil = until.getTime();
+            else if (!controller.signal.aborted) {
+              log.warn('lease taken over by another worker: aborting the job here');
+              controller.abort(new LeaseLost(this.spec.table, job.id));
+            }
+          },
+          (err: unknown) => {
+            const lapsed = Date.now() >= heldUntil;
+            log.warn({ err, lapsed }, 'could not renew the lease');
+            if (lapsed && !controller.signal.aborted) controller.abort(new LeaseLost(this.spec.table, job.id));
+          },
+        );
+      },
+      Math.max(50, Math.floor(this.o.leaseMs / 3)),
+    );
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  private async carryOut(job: Job, controller: AbortController, log: Logger): Promise<void> {
+    try {
+      await this.handler.run(job);
+      this.outcomes.done++;
+      return;
+    } catch (e) {
+      await this.afterFailure(job, controller, log, e);
+    }
+  }
+
+  private async afterFailure(job: Job, controller: AbortController, log: Logger, e: unknown): Promise<void> {
+    const reason: unknown = controller.signal.aborted ? controller.signal.reason : undefined;
+    const error = e instanceof Error ? e : new Error(String(e));
+    try {
+      if (e instanceof LeaseLost || reason instanceof LeaseLost) {
+        this.outcomes['lease-lost']++;
+        log.warn({ err: error }, 'job abandoned: its lease is held by another worker now');
+        return;
+      }
+      if (reason instanceof ShuttingDown) {
+        await requeueJob(this.db, this.spec, job, { runAfter: new Date(), message: null, countAttempt: false });
+        this.outcomes.released++;
+        log.info('job released at shutdown; another worker may take it now');
+        this.notify();
+        return;
+      }
+      if (this.transient(e) && job.attempts < this.o.maxAttempts) {
+        const waitMs = backoffDelay(job.attempts - 1, this.o.backoff);
+        await requeueJob(this.db, this.spec, job, {
+          runAfter: new Date(Date.now() + waitMs),
+          message: error.message,
+          countAttempt: true,
+        });
+        this.outcomes.retried++;
+        log.warn({ err: error, retryInMs: waitMs, maxAttempts: this.o.maxAttempts }, 'job failed; will retry');
+        return;
+      }
+      await this.handler.giveUp(job, error);
+      this.outcomes.failed++;
+      log.error({ err: error, transient: this.transient(e), maxAttempts: this.o.maxAttempts }, 'job failed for good');
+    } catch (settling) {
+      if (settling instanceof LeaseLost) {
+        this.outcomes['lease-lost']++;
+        log.warn({ err: error }, 'job failed, but its lease is held by another worker now; left to it');
+      } else {
+        log.error({ err: settling, cause: error }, 'could not record the failure of a job; its lease will lapse');
+      }
+    }
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The SQL of the one leased job queue, for every table that holds jobs (promotion targets, notification deliveries,
+ * push events). A claim is one statement: the oldest due job (waiting and due, or working with a lapsed lease) is
+ * locked with `FOR UPDATE SKIP LOCKED` (so replicas never wait on each other's claims), moved to the working state,
+ * given a lease, its attempt counted and its fencing token (`lease_token`) incremented. Every later change of the job
+ * names (id, working state, token) and must change exactly one row: a worker whose lease was taken over affects
+ * nothing, and learns so (LeaseLost).
+ */
+import { sql, type Kysely, type Transaction, type Updateable } from 'kysely';
+import type { Schema } from './schema.ts';
+
+export type JobTable = 'promotion_targets' | 'notification_deliveries' | 'push_events';
+
+/** How one table keeps its jobs: the state names and the column that orders them and holds the last error. */
+export interface JobTableSpec<T extends JobTable = JobTable> {
+  table: T;
+  /** The state of a job waiting to be claimed. */
+  waiting: Schema[T]['state'];
+  /** The state of a claimed job. */
+  working: Schema[T]['state'];
+  /** First come, first served by this column. */
+  orderBy: 'updated_at' | 'run_after' | 'received_at';
+  /** Where the last failure's message goes. */
+  message: 'reason' | 'last_error' | 'outcome';
+}
+
+/** A claimed job: which row, the fencing token of this claim, and the attempts made including this one. */
+export interface Claim {
+  id: string;
+  token: number;
+  attempts: number;
+}
+
+/** A job's lease was taken over (it lapsed and another worker claimed the job) or the job left the working state. */
+export class LeaseLost extends Error {
+  constructor(table: string, id: string) {
+    super(`${table} ${id}: the lease was lost (another worker has claimed it, or it was settled)`);
+    this.name = 'LeaseLost';
+  }
+}
+
+type Db = Kysely<Schema> | Transaction<Schema>;
+// The three tables share the queue columns; the few places that write a table's own columns go through this.
+type AnyTable = Kysely<Record<string, Record<string, unknown>>>;
+
+export async function claimJob(db: Db, spec: JobTableSpec, now: Date, leaseMs: number): Promise<Claim | undefined> {
+  const table = sql.table(spec.table);
+  const r = await sql<{ id: string; lease_token: number; attempts: number }>`
+    UPDATE ${table} SET state = ${spec.working}, lease_until = ${new Date(now.getTime() + leaseMs)},
+      lease_token = lease_token + 1, attempts = attempts + 1
+    WHERE id = (
+      SELECT id FROM ${table}
+      WHERE (state = ${spec.waiting} AND (run_after IS NULL OR run_after <= ${now}))
+         OR (state = ${spec.working} AND lease_until < ${now})
+      ORDER BY ${sql.ref(spec.orderBy)} LIMIT 1 FOR UPDATE SKIP LOCKED)
+    RETURNING id, lease_token, attempts`.execute(db);
+  const row = r.rows[0];
+  return row && { id: row.id, token: Number(row.lease_token), attempts: Number(row.attempts) };
+}
+
+/** Extends a lease the claim still holds; answers false when it does not (taken over, or settled). */
+export async function renewLease(db: Db, spec: JobTableSpec, job: Claim, until: Date): Promise<boolean> {
+  const r = await sql`UPDATE ${sql.table(spec.table)} SET lease_until = ${until}
+    WHERE id = ${job.id} AND state = ${spec.working} AND lease_token = ${job.token}`.execute(db);
+  return Number(r.numAffectedRows ?? 0n) === 1;
+}
+
+/**
+ * Changes a claimed job (its state and the table's own columns) if and only if the claim still holds it; the lease
+ * ends with it. Throws LeaseLost otherwise, so the caller's transaction (audit, outbox) rolls back with it.
+ */
+export async function settleJob<T extends JobTable>(
+  db: Db,
+  spec: JobTableSpec<T>,
+  job: Claim,
+  values: Updateable<Schema[T]>,
+): Promise<void> {
+  const r = await (db as unknown as AnyTable)
+    .updateTable(spec.table as string)
+    .set({ ...(values as Record<string, unknown>), lease_until: null })
+    .where('id', '=', job.id)
+    .where('state', '=', spec.working)
+    .where('lease_token', '=', job.token)
+    .executeTakeFirst();
+  if (Number(r.numUpdatedRows) !== 1) throw new LeaseLost(spec.table, job.id);
+}
+
+/** Puts a claimed job back to wait until `runAfter`, with why; `countAttempt: false` gives the attempt back. */
+export async function requeueJob(
+  db: Db,
+  spec: JobTableSpec,
+  job: Claim,
+  o: { runAfter: Date; message: string | null; countAttempt: boolean },
+): Promise<void> {
+  const r = await sql`UPDATE ${sql.table(spec.table)} SET state = ${spec.waiting}, lease_until = NULL,
+      run_after = ${o.runAfter}, ${sql.ref(spec.message)} = ${o.message},
+      attempts = attempts - ${o.countAttempt ? 0 : 1}
+    WHERE id = ${job.id} AND state = ${spec.working} AND lease_token = ${job.token}`.execute(db);
+  if (Number(r.numAffectedRows ?? 0n) !== 1) throw new LeaseLost(spec.table, job.id);
+}
+
+export interface QueueStats {
+  /** Jobs waiting (due or not) and being worked on. */
+  waiting: number;
+  working: number;
+  /** Seconds since the oldest waiting job became due (0 when none is due). */
+  oldestDueSeconds: number;
+  /** When the next job becomes claimable: the earliest due time of a waiting job or end of a working job's lease. */
+  nextDue: Date | null;
+}
+
+export async function queueStats(db: Db, spec: JobTableSpec, now: Date): Promise<QueueStats> {
+  const table = sql.table(spec.table);
+  const r = await sql<{ waiting: string; working: string; oldest: Date | null; next_due: Date | null }>`
+    SELECT
+      count(*) FILTER (WHERE state = ${spec.waiting}) AS waiting,
+      count(*) FILTER (WHERE state = ${spec.working}) AS working,
+      min(coalesce(run_after, ${sql.ref(spec.orderBy)})) FILTER (
+        WHERE state = ${spec.waiting} AND (run_after IS NULL OR run_after <= ${now})) AS oldest,
+      least(
+        min(coalesce(run_after, ${now})) FILTER (WHERE state = ${spec.waiting}),
+        min(lease_until) FILTER (WHERE state = ${spec.working})) AS next_due
+    FROM ${table} WHERE state IN (${spec.waiting}, ${spec.working})`.execute(db);
+  const row = r.rows[0];
+  const oldest = row?.oldest ? new Date(row.oldest) : null;
+  return {
+    waiting: Number(row?.waiting ?? 0),
+    working: Number(row?.working ?? 0),
+    oldestDueSeconds: oldest ? Math.max(0, (now.getTime() - oldest.getTime()) / 1000) : 0,
+    nextDue: row?.next_due ? new Date(row.next_due) : null,
+  };
+}

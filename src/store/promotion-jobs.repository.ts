@@ -1,0 +1,120 @@
+/**
+ * What the promotion runner reads and writes: a claimed target with everything its copy needs (one query), the
+ * quarantine of its digest, whether a newer promotion already wrote the tag it is about to write, and the fenced
+ * state changes (promoted, failed, rejected) with the artifact's new location, in the caller's transaction.
+ */
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Claim, JobTableSpec } from './jobs.repository.ts';
+import { settleJob } from './jobs.repository.ts';
+import { targetsInContext } from './promotion-targets.query.ts';
+import type { Schema } from './schema.ts';
+
+export const PROMOTION_JOBS: JobTableSpec<'promotion_targets'> = {
+  table: 'promotion_targets',
+  waiting: 'QUEUED',
+  working: 'PROMOTING',
+  orderBy: 'updated_at',
+  message: 'reason',
+};
+
+export async function loadPromotionJob(db: Kysely<Schema>, id: string) {
+  return targetsInContext(db)
+    .innerJoin('registries as sreg', 'sreg.id', 's.registry_id')
+    .innerJoin('registries as dreg', 'dreg.id', 'e.registry_id')
+    .leftJoin('artifact_locations as loc', (j) =>
+      j.onRef('loc.artifact_id', '=', 'r.artifact_id').onRef('loc.environment_id', '=', 'r.source_env_id'),
+    )
+    .select([
+      't.id',
+      't.attempts',
+      'r.id as requestId',
+      'r.created_at as requestedAt',
+      'r.artifact_id as artifactId',
+      'r.application_id as applicationId',
+      'r.digest',
+      'a.name as app',
+      'p.name as project',
+      's.repository_template as srcRepo',
+      'e.repository_template as dstRepo',
+      'e.kind as dstKind',
+      'e.tag_template as dstTag',
+      'e.name as dstName',
+      'e.id as dstId',
+      'e.immutable_tags as immutable',
+      'e.allow_tag_move as allowMove',
+      'sreg.name as srcRegistry',
+      'dreg.name as dstRegistry',
+      'loc.tag as sourceTag',
+      'p.id as projectId',
+      's.name as srcName',
+      'r.requested_by as requestedBy',
+      'r.comment',
+      't.tag as chosenTag',
+      't.window_override as windowOverride',
+      'e.windows as windows',
+    ])
+    .where('t.id', '=', id)
+    .executeTakeFirstOrThrow();
+}
+
+export type PromotionJobRow = Awaited<ReturnType<typeof loadPromotionJob>>;
+
+export async function quarantineOf(db: Kysely<Schema>, digest: string) {
+  return db.selectFrom('quarantine').select(['reason', 'by_user']).where('digest', '=', digest).executeTakeFirst();
+}
+
+/**
+ * The newest PROMOTED target of the same application and environment that wrote `tag` for a request made after
+ * `requestedAt`: when there is one, writing the tag now would move the environment back to an older image.
+ */
+export async function newerPromotionOfTag(
+  db: Kysely<Schema>,
+  o: { applicationId: string; environmentId: string; tag: string; requestedAt: Date },
+): Promise<{ requestId: string; digest: string } | undefined> {
+  return db
+    .selectFrom('promotion_targets as t')
+    .innerJoin('promotion_requests as r', 'r.id', 't.request_id')
+    .select(['r.id as requestId', 'r.digest'])
+    .where('t.environment_id', '=', o.environmentId)
+    .where('r.application_id', '=', o.applicationId)
+    .where('t.state', '=', 'PROMOTED')
+    .where('r.created_at', '>', o.requestedAt)
+    .where(sql<boolean>`t.result->>'tag' = ${o.tag}`)
+    .orderBy('r.created_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}
+
+/** The target is PROMOTED (fenced by the claim) and the artifact is now in the environment, under `tag`. */
+export async function recordPromoted(
+  trx: Transaction<Schema>,
+  job: Claim,
+  o: { artifactId: string; environmentId: string; tag: string | null; result: unknown; at: Date },
+): Promise<void> {
+  await settleJob(trx, PROMOTION_JOBS, job, {
+    state: 'PROMOTED',
+    reason: null,
+    updated_at: o.at,
+    result: JSON.stringify(o.result),
+  });
+  await trx
+    .deleteFrom('artifact_locations')
+    .where('artifact_id', '=', o.artifactId)
+    .where('environment_id', '=', o.environmentId)
+    .execute();
+  await trx
+    .insertInto('artifact_locations')
+    .values({ artifact_id: o.artifactId, environment_id: o.environmentId, tag: o.tag, since: o.at })
+    .execute();
+}
+
+/** The target ends FAILED or REJECTED with the reason (fenced by the claim). */
+export async function recordEnded(
+  db: Kysely<Schema> | Transaction<Schema>,
+  job: Claim,
+  state: 'FAILED' | 'REJECTED',
+  reason: string,
+  at: Date,
+): Promise<void> {
+  await settleJob(db, PROMOTION_JOBS, job, { state, reason, updated_at: at, run_after: null });
+}
