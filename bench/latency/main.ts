@@ -65,7 +65,7 @@ const events = await startRegistry({
 });
 const quiet = await startRegistry();
 await services.runner.start();
-services.intake.start();
+await services.intake.start();
 services.poller.start(100);
 try {
   const admin = await services.accounts.login('admin', 'bench-password-1', '127.0.0.1');

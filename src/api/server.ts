@@ -88,7 +88,11 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
     clientErrorHandler: answerClientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  const metrics = createMetrics(services.database, [services.runner.queue]);
+  const metrics = createMetrics(services.database, [
+    services.runner.queue,
+    services.dispatcher.queue,
+    services.intake.queue,
+  ]);
 
   const routes: DeclaredRoute[] = [];
   app.decorate('declaredRoutes', routes);

@@ -50,6 +50,8 @@ export function createServices(database: Database, box: SecretBox, opts: Service
   const dispatcher = new NotificationDispatcher(db, box, opts.mailer, {
     outbound,
     ...(opts.log ? { log: opts.log } : {}),
+    ...(opts.logger ? { logger: opts.logger } : {}),
+    notifier: database.notifier,
     ...opts.dispatcher,
   });
   const outbox = new Outbox(opts.mailer !== undefined, () => dispatcher.notify());
@@ -69,7 +71,10 @@ export function createServices(database: Database, box: SecretBox, opts: Service
   const automation = new Automation(db, artifacts, environments, promotions, opts.log);
   // The runner tells the automation when an artifact arrived somewhere; the automation opens requests the runner runs.
   runner.onPromoted = (id) => void automation.consider([id]).catch(() => undefined);
-  const intake = new Intake(db, registries, artifacts, automation);
+  const intake = new Intake(db, registries, artifacts, automation, {
+    ...(opts.logger ? { logger: opts.logger } : {}),
+    notifier: database.notifier,
+  });
   return {
     database,
     accounts: new Accounts(db),

@@ -6,18 +6,22 @@
  * image it refers to instead), and the automation runs for it.
  */
 import { inNamespacesOf, projectIdsNamed } from '../store/namespaces.repository.ts';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { pino } from 'pino';
 import { createHash, randomBytes } from 'node:crypto';
 import type { PushEvent } from '../automation/push-events.ts';
 import { InvalidInput, NotFound, Unauthenticated } from '../errors.ts';
 import { parseManifest } from '../oci/manifest.ts';
 import { openRepository } from '../oci/registry.ts';
+import { PUSH_EVENT_JOBS, settleJob } from '../store/jobs.repository.ts';
+import type { Notifier } from '../store/notifier.ts';
 import type { PushEventState, Schema } from '../store/schema.ts';
 import type { Artifacts } from './artifacts.service.ts';
 import { audited, type Actor } from './audited.ts';
 import type { Automation } from './automation.ts';
 import type { Registries } from './registries.service.ts';
-import { WorkLoop } from './work-loop.ts';
+import { LeasedQueue, type Job } from './leased-queue.ts';
 
 export type HookKind = 'distribution' | 'harbor' | 'generic';
 export const HOOK_KINDS: readonly HookKind[] = ['distribution', 'harbor', 'generic'];
@@ -50,25 +54,52 @@ export function secretFromHeader(header: string | undefined): string | undefined
   return header.trim();
 }
 
+export interface IntakeOptions {
+  /** Attempts in all for an event whose work fails transiently (default 5). */
+  maxAttempts?: number;
+  leaseMs?: number;
+  concurrency?: number;
+  logger?: Logger;
+  notifier?: Notifier;
+}
+
 export class Intake {
-  private readonly loop: WorkLoop;
+  /** Received events are jobs of the leased queue. */
+  readonly queue: LeasedQueue;
 
   constructor(
     private readonly db: Kysely<Schema>,
     private readonly registries: Registries,
     private readonly artifacts: Artifacts,
     private readonly automation: Automation,
-    private readonly o: { maxAttempts?: number; leaseMs?: number; concurrency?: number } = {},
+    o: IntakeOptions = {},
   ) {
-    this.loop = new WorkLoop(() => this.processOne(), { concurrency: o.concurrency ?? 4, pollMs: 500 });
+    this.queue = new LeasedQueue(
+      db,
+      PUSH_EVENT_JOBS,
+      {
+        run: (job) => this.process(job),
+        giveUp: (job, error) =>
+          settleJob(db, PUSH_EVENT_JOBS, job, { state: 'FAILED', outcome: error.message, done_at: new Date() }),
+      },
+      {
+        name: 'push-events',
+        leaseMs: o.leaseMs ?? 30_000,
+        maxAttempts: o.maxAttempts ?? 5,
+        concurrency: o.concurrency ?? 4,
+        backoff: { baseDelayMs: 1000, maxDelayMs: 60_000 },
+        logger: (o.logger ?? pino({ level: 'silent' })).child({ queue: 'push-events' }),
+        ...(o.notifier ? { notifier: o.notifier } : {}),
+      },
+    );
   }
 
-  start(): void {
-    this.loop.start();
+  start(): Promise<void> {
+    return this.queue.start();
   }
 
-  stop(): Promise<void> {
-    return this.loop.stop();
+  stop(graceMs = 0): Promise<void> {
+    return this.queue.stop(graceMs);
   }
 
   /** Sets the secret a registry sends with its events of this kind; answers it when hoist made it up. */
@@ -145,7 +176,7 @@ export class Intake {
                 .executeTakeFirst()
             ).numInsertedOrUpdatedRows ?? 0n,
           );
-    if (accepted > 0) this.loop.notify();
+    if (accepted > 0) this.queue.notify();
     return { accepted, duplicates: events.length - accepted };
   }
 
@@ -185,63 +216,15 @@ export class Intake {
     }));
   }
 
-  private async claim(now: Date): Promise<string | undefined> {
-    return this.db.transaction().execute(async (trx) => {
-      const row = await trx
-        .selectFrom('push_events')
-        .select('id')
-        .where((eb) =>
-          eb.or([
-            eb.and([eb('state', '=', 'PENDING'), eb('run_after', '<=', now)]),
-            eb.and([eb('state', '=', 'WORKING'), eb('lease_until', '<', now)]),
-          ]),
-        )
-        .orderBy('received_at')
-        .limit(1)
-        .forUpdate()
-        .skipLocked()
-        .executeTakeFirst();
-      if (!row) return undefined;
-      await trx
-        .updateTable('push_events')
-        .set({
-          state: 'WORKING',
-          lease_until: new Date(now.getTime() + (this.o.leaseMs ?? 60_000)),
-          attempts: sql`attempts + 1`,
-        })
-        .where('id', '=', row.id)
-        .execute();
-      return row.id;
-    });
+  /** Works one due event; answers whether there was one. */
+  processOne(): Promise<boolean> {
+    return this.queue.runOne();
   }
 
-  /** Works one due event; answers whether there was one. */
-  async processOne(): Promise<boolean> {
-    const id = await this.claim(new Date());
-    if (id === undefined) return false;
-    const e = await this.db.selectFrom('push_events').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-    try {
-      const { state, outcome } = await this.work(e.registry_id, e.repository, e.tag ?? undefined, e.digest);
-      await this.db
-        .updateTable('push_events')
-        .set({ state, outcome, lease_until: null, done_at: new Date() })
-        .where('id', '=', id)
-        .execute();
-    } catch (err) {
-      const retry = e.attempts + 1 < (this.o.maxAttempts ?? 5);
-      await this.db
-        .updateTable('push_events')
-        .set({
-          state: retry ? 'PENDING' : 'FAILED',
-          outcome: (err as Error).message,
-          lease_until: null,
-          run_after: new Date(Date.now() + 1000 * 2 ** e.attempts),
-          ...(retry ? {} : { done_at: new Date() }),
-        })
-        .where('id', '=', id)
-        .execute();
-    }
-    return true;
+  private async process(job: Job): Promise<void> {
+    const e = await this.db.selectFrom('push_events').selectAll().where('id', '=', job.id).executeTakeFirstOrThrow();
+    const { state, outcome } = await this.work(e.registry_id, e.repository, e.tag ?? undefined, e.digest);
+    await settleJob(this.db, PUSH_EVENT_JOBS, job, { state, outcome, done_at: new Date() });
   }
 
   private async work(

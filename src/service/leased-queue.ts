@@ -39,6 +39,8 @@ export interface JobHandler {
   run(job: Job): Promise<void>;
   /** Records that the job failed for good (a permanent error, or its attempts are used up), settled the same way. */
   giveUp(job: Job, error: Error): Promise<void>;
+  /** The table's own columns to record with a retry (the receiver's HTTP status, say). */
+  retryValues?(error: Error): Record<string, unknown>;
 }
 
 export type Outcome = 'done' | 'retried' | 'failed' | 'lease-lost' | 'released';
@@ -267,6 +269,7 @@ export class LeasedQueue {
           runAfter: new Date(Date.now() + waitMs),
           message: error.message,
           countAttempt: true,
+          ...(this.handler.retryValues ? { values: this.handler.retryValues(error) as never } : {}),
         });
         this.outcomes.retried++;
         log.warn({ err: error, retryInMs: waitMs, maxAttempts: this.o.maxAttempts }, 'job failed; will retry');

@@ -1,10 +1,17 @@
 /**
  * Sends what the outbox holds: webhook calls (a JSON body signed with HMAC-SHA256 over the exact bytes sent, in
- * `X-Hoist-Signature-256: sha256=<hex>`) and approval e-mails. A delivery is claimed with a lease (so replicas and a
- * restarted server share the work), retried with exponential backoff when the receiver is down, times out, answers
- * 5xx, 408 or 429, and given up at once on another 4xx (the receiver refused it; retrying will not help).
+ * `X-Hoist-Signature-256: sha256=<hex>`) and approval e-mails. Deliveries are jobs of the leased queue (so replicas
+ * and a restarted server share the work): retried with the queue's backoff when the receiver is down, times out,
+ * answers 5xx, 408 or 429, `maxAttempts` times in all, and given up at once on another 4xx (the receiver refused
+ * it; retrying will not help).
  */
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import { isTransient, isTransientStatus } from '../oci/transient.ts';
+import { NOTIFICATION_JOBS, settleJob } from '../store/jobs.repository.ts';
+import type { Notifier } from '../store/notifier.ts';
+import { LeasedQueue, type Job } from './leased-queue.ts';
 import { createHmac } from 'node:crypto';
 import { outboundGuard } from '../net/guarded-lookup.ts';
 import { OutboundPolicy } from '../net/outbound-policy.ts';
@@ -13,15 +20,17 @@ import type { Schema } from '../store/schema.ts';
 import { approvalMail, type Mailer } from './mailer.ts';
 import type { PromotionNotice } from './outbox.ts';
 import type { SecretBox } from './secret-box.ts';
-import { WorkLoop } from './work-loop.ts';
 
 export interface DispatcherOptions {
+  /** Attempts in all, the first included (default 8). */
   maxAttempts?: number;
-  /** First retry after this long, doubling each time (capped at 10 minutes). */
+  /** First retry after about this long, doubling each time (capped at 10 minutes). */
   backoffMs?: number;
   timeoutMs?: number;
   leaseMs?: number;
-  pollMs?: number;
+  concurrency?: number;
+  logger?: Logger;
+  notifier?: Notifier;
   /** Where webhooks may connect (default: public addresses only). */
   outbound?: OutboundPolicy;
   /** The server log: why a delivery could not connect is written here, not shown to project owners. */
@@ -43,8 +52,8 @@ class DeliveryError extends Error {
 }
 
 export class NotificationDispatcher {
-  private readonly o: Required<Omit<DispatcherOptions, 'outbound' | 'log'>>;
-  private readonly loop: WorkLoop;
+  readonly queue: LeasedQueue;
+  private readonly timeoutMs: number;
   private readonly agent: Agent;
   private readonly log: DispatcherOptions['log'];
 
@@ -54,93 +63,69 @@ export class NotificationDispatcher {
     private readonly mailer: Mailer | undefined,
     o: DispatcherOptions = {},
   ) {
-    this.o = {
-      maxAttempts: o.maxAttempts ?? 8,
-      backoffMs: o.backoffMs ?? 2000,
-      timeoutMs: o.timeoutMs ?? 10_000,
-      leaseMs: o.leaseMs ?? 60_000,
-      pollMs: o.pollMs ?? 1000,
-    };
+    this.timeoutMs = o.timeoutMs ?? 10_000;
     this.log = o.log;
     const guard = outboundGuard(o.outbound ?? new OutboundPolicy(), 'webhook');
-    this.agent = new Agent({ connections: 4, idleTimeoutMs: this.o.timeoutMs, guard });
-    this.loop = new WorkLoop(() => this.sendOne(), { concurrency: 4, pollMs: this.o.pollMs });
+    this.agent = new Agent({ connections: 4, idleTimeoutMs: this.timeoutMs, guard });
+    this.queue = new LeasedQueue(
+      db,
+      NOTIFICATION_JOBS,
+      {
+        run: (job) => this.send(job),
+        giveUp: (job, error) =>
+          settleJob(db, NOTIFICATION_JOBS, job, {
+            state: 'FAILED',
+            last_error: error.message,
+            last_status: error instanceof DeliveryError ? error.status : null,
+          }),
+        retryValues: (error) => ({ last_status: error instanceof DeliveryError ? error.status : null }),
+      },
+      {
+        name: 'notifications',
+        leaseMs: o.leaseMs ?? 30_000,
+        maxAttempts: o.maxAttempts ?? 8,
+        concurrency: o.concurrency ?? 4,
+        backoff: { baseDelayMs: o.backoffMs ?? 2000, maxDelayMs: 600_000 },
+        logger: (o.logger ?? pino({ level: 'silent' })).child({ queue: 'notifications' }),
+        transient: (e) => (e instanceof DeliveryError ? e.retry : isTransient(e)),
+        ...(o.notifier ? { notifier: o.notifier } : {}),
+      },
+    );
   }
 
-  start(): void {
-    this.loop.start();
+  start(): Promise<void> {
+    return this.queue.start();
   }
 
   notify(): void {
-    this.loop.notify();
+    this.queue.notify();
   }
 
-  stop(): Promise<void> {
-    return this.loop.stop();
-  }
-
-  private async claim(now: Date): Promise<string | undefined> {
-    return this.db.transaction().execute(async (trx) => {
-      const row = await trx
-        .selectFrom('notification_deliveries')
-        .select('id')
-        .where((eb) =>
-          eb.or([
-            eb.and([eb('state', '=', 'PENDING'), eb('run_after', '<=', now)]),
-            eb.and([eb('state', '=', 'SENDING'), eb('lease_until', '<', now)]),
-          ]),
-        )
-        .orderBy('run_after')
-        .limit(1)
-        .forUpdate()
-        .skipLocked()
-        .executeTakeFirst();
-      if (!row) return undefined;
-      await trx
-        .updateTable('notification_deliveries')
-        .set({ state: 'SENDING', lease_until: new Date(now.getTime() + this.o.leaseMs), attempts: sql`attempts + 1` })
-        .where('id', '=', row.id)
-        .execute();
-      return row.id;
-    });
+  stop(graceMs = 0): Promise<void> {
+    return this.queue.stop(graceMs);
   }
 
   /** Claims and sends one due delivery; answers whether there was one. */
-  async sendOne(): Promise<boolean> {
-    const id = await this.claim(new Date());
-    if (id === undefined) return false;
+  sendOne(): Promise<boolean> {
+    return this.queue.runOne();
+  }
+
+  private async send(job: Job): Promise<void> {
     const d = await this.db
       .selectFrom('notification_deliveries')
       .selectAll()
-      .where('id', '=', id)
+      .where('id', '=', job.id)
       .executeTakeFirstOrThrow();
-    try {
-      const status =
-        d.kind === 'webhook'
-          ? await this.callWebhook(d.id, d.webhook_id, d.event, d.payload)
-          : await this.sendMail(d.recipients ?? [], d.payload as unknown as Omit<PromotionNotice, 'projectId'>);
-      await this.db
-        .updateTable('notification_deliveries')
-        .set({ state: 'DELIVERED', lease_until: null, delivered_at: new Date(), last_status: status, last_error: null })
-        .where('id', '=', id)
-        .execute();
-    } catch (e) {
-      const err = e instanceof DeliveryError ? e : new DeliveryError((e as Error).message, true);
-      const retry = err.retry && d.attempts + 1 < this.o.maxAttempts;
-      const wait = Math.min(600_000, this.o.backoffMs * 2 ** d.attempts);
-      await this.db
-        .updateTable('notification_deliveries')
-        .set({
-          state: retry ? 'PENDING' : 'FAILED',
-          lease_until: null,
-          last_error: err.message,
-          last_status: err.status,
-          run_after: new Date(Date.now() + (retry ? wait : 0)),
-        })
-        .where('id', '=', id)
-        .execute();
-    }
-    return true;
+    const status =
+      d.kind === 'webhook'
+        ? await this.callWebhook(d.id, d.webhook_id, d.event, d.payload, job.signal)
+        : await this.sendMail(d.recipients ?? [], d.payload as unknown as Omit<PromotionNotice, 'projectId'>);
+    await settleJob(this.db, NOTIFICATION_JOBS, job, {
+      state: 'DELIVERED',
+      delivered_at: new Date(),
+      last_status: status,
+      last_error: null,
+    });
   }
 
   private async callWebhook(
@@ -148,6 +133,7 @@ export class NotificationDispatcher {
     webhookId: string | null,
     event: string,
     payload: Record<string, unknown>,
+    signal: AbortSignal,
   ): Promise<number> {
     const hook =
       webhookId === null
@@ -164,7 +150,7 @@ export class NotificationDispatcher {
       res = await request(hook.url, {
         method: 'POST',
         dispatcher: this.agent,
-        signal: AbortSignal.timeout(this.o.timeoutMs),
+        signal: AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]),
         headers: {
           'content-type': 'application/json',
           'user-agent': 'hoist-webhook/1',
@@ -176,6 +162,7 @@ export class NotificationDispatcher {
       });
       await res.body.dump();
     } catch (e) {
+      if (signal.aborted) throw e;
       // Owners read delivery errors: "connection refused" against "timed out" against "answered" would map the
       // server's network for them. The reason goes to the server log; the owner learns only that it failed.
       const err = e as Error & { code?: string };
@@ -192,7 +179,7 @@ export class NotificationDispatcher {
     }
     const status = res.statusCode;
     if (status >= 200 && status < 300) return status;
-    const retry = status >= 500 || status === 408 || status === 429;
+    const retry = isTransientStatus(status);
     throw new DeliveryError(
       `POST ${hook.url} answered HTTP ${status}${retry ? '' : '; not retried (fix the receiver, then send a new event)'}`,
       retry,

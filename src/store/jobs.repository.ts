@@ -85,19 +85,48 @@ export async function settleJob<T extends JobTable>(
   if (Number(r.numUpdatedRows) !== 1) throw new LeaseLost(spec.table, job.id);
 }
 
-/** Puts a claimed job back to wait until `runAfter`, with why; `countAttempt: false` gives the attempt back. */
-export async function requeueJob(
+/**
+ * Puts a claimed job back to wait until `runAfter`, with why (and the table's own columns in `values`), fenced like
+ * settleJob; `countAttempt: false` gives the attempt back (a job released at shutdown, or held for a window).
+ */
+export async function requeueJob<T extends JobTable>(
   db: Db,
-  spec: JobTableSpec,
+  spec: JobTableSpec<T>,
   job: Claim,
-  o: { runAfter: Date; message: string | null; countAttempt: boolean },
+  o: { runAfter: Date; message: string | null; countAttempt: boolean; values?: Updateable<Schema[T]> },
 ): Promise<void> {
-  const r = await sql`UPDATE ${sql.table(spec.table)} SET state = ${spec.waiting}, lease_until = NULL,
-      run_after = ${o.runAfter}, ${sql.ref(spec.message)} = ${o.message},
-      attempts = attempts - ${o.countAttempt ? 0 : 1}
-    WHERE id = ${job.id} AND state = ${spec.working} AND lease_token = ${job.token}`.execute(db);
-  if (Number(r.numAffectedRows ?? 0n) !== 1) throw new LeaseLost(spec.table, job.id);
+  const r = await (db as unknown as AnyTable)
+    .updateTable(spec.table as string)
+    .set((eb) => ({
+      ...(o.values as Record<string, unknown> | undefined),
+      state: spec.waiting,
+      lease_until: null,
+      run_after: o.runAfter,
+      [spec.message]: o.message,
+      attempts: o.countAttempt ? eb.ref('attempts') : sql<number>`attempts - 1`,
+    }))
+    .where('id', '=', job.id)
+    .where('state', '=', spec.working)
+    .where('lease_token', '=', job.token)
+    .executeTakeFirst();
+  if (Number(r.numUpdatedRows) !== 1) throw new LeaseLost(spec.table, job.id);
 }
+
+export const NOTIFICATION_JOBS: JobTableSpec<'notification_deliveries'> = {
+  table: 'notification_deliveries',
+  waiting: 'PENDING',
+  working: 'SENDING',
+  orderBy: 'run_after',
+  message: 'last_error',
+};
+
+export const PUSH_EVENT_JOBS: JobTableSpec<'push_events'> = {
+  table: 'push_events',
+  waiting: 'PENDING',
+  working: 'WORKING',
+  orderBy: 'received_at',
+  message: 'outcome',
+};
 
 export interface QueueStats {
   /** Jobs waiting (due or not) and being worked on. */

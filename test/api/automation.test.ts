@@ -127,7 +127,7 @@ for (const backend of BACKENDS) {
         ],
       });
       assert.equal(scanned.status, 201, JSON.stringify(scanned.body));
-      api.services.intake.start();
+      await api.services.intake.start();
       await api.services.runner.start();
     });
     after(async () => {

@@ -89,8 +89,8 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const address = await app.listen({ port, host: flags.host });
   services.auditCheckpoints.start();
   await services.runner.start();
-  services.dispatcher.start();
-  services.intake.start();
+  await services.dispatcher.start();
+  await services.intake.start();
   services.poller.start();
   // Soak times end while nothing happens: look each second for artifacts that have soaked since the last look.
   const soakTimer = setInterval(
