@@ -34,6 +34,8 @@ for (const backend of BACKENDS) {
       await as('root', 'POST', '/api/v1/registries', { name: 'local', url: `http://${reg.host}` });
       await as('root', 'POST', '/api/v1/projects', { name: 'shop' });
       await as('root', 'POST', `${P}/applications`, { name: 'web' });
+      for (const prefix of ['dev/', 'staging/'])
+        await as('root', 'PUT', `${P}/namespaces`, { registry: 'local', prefix });
       await as('root', 'PUT', `${P}/environments/dev`, {
         kind: 'repository',
         registry: 'local',

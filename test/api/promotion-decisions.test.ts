@@ -43,6 +43,8 @@ for (const backend of BACKENDS) {
       await as('root', 'POST', '/api/v1/projects', { name: 'shop' });
       await as('root', 'POST', `${P}/applications`, { name: 'web' });
       for (const env of ['dev', 'staging', 'prod'])
+        await as('root', 'PUT', `${P}/namespaces`, { registry: 'local', prefix: `${env}/` });
+      for (const env of ['dev', 'staging', 'prod'])
         await as('root', 'PUT', `${P}/environments/${env}`, {
           kind: 'repository',
           registry: 'local',

@@ -12,7 +12,8 @@ import type { App, Services } from '../../src/api/context.ts';
 import { SecretBox } from '../../src/service/secret-box.ts';
 import type { Database } from '../../src/store/database.ts';
 import { BACKENDS, freshDatabase } from '../helpers/backends.ts';
-import { caller, type Call } from '../helpers/api.ts';
+import { caller, LOOPBACK_CIDRS, type Call } from '../helpers/api.ts';
+import { OutboundPolicy } from '../../src/net/outbound-policy.ts';
 import { QueryCounter } from '../helpers/query-counter.ts';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 import { buildImage } from '../harness/images.ts';
@@ -36,7 +37,9 @@ for (const backend of BACKENDS) {
     const P = '/api/v1/projects/shop';
     before(async () => {
       database = await freshDatabase(backend);
-      services = createServices({ ...database, db: database.db.withPlugin(counter) }, new SecretBox(randomBytes(32)));
+      services = createServices({ ...database, db: database.db.withPlugin(counter) }, new SecretBox(randomBytes(32)), {
+        outbound: OutboundPolicy.fromList(LOOPBACK_CIDRS),
+      });
       await services.accounts.bootstrapAdmin('round-trips-password');
       app = await buildServer(services);
       const admin = await services.accounts.login('admin', 'round-trips-password', '127.0.0.1');
@@ -51,6 +54,8 @@ for (const backend of BACKENDS) {
       await as('admin', 'POST', '/api/v1/projects', { name: 'shop' });
       await as('admin', 'POST', `${P}/applications`, { name: 'web' });
       for (const env of ['dev', 'staging'])
+        await as('admin', 'PUT', `${P}/namespaces`, { registry: 'local', prefix: `${env}/` });
+      for (const env of ['dev', 'staging'])
         await as('admin', 'PUT', `${P}/environments/${env}`, {
           kind: 'repository',
           registry: 'local',
@@ -62,7 +67,10 @@ for (const backend of BACKENDS) {
       await as('admin', 'POST', '/api/v1/policies/one/apply', {
         applicationEnvironments: [{ project: 'shop', application: 'web', environment: 'staging' }],
       });
-      await as('admin', 'POST', `${P}/applications/web/artifacts`, { reference: `${reg.host}/dev/web:1.0` });
+      const registered = await as('admin', 'POST', `${P}/applications/web/artifacts`, {
+        reference: `${reg.host}/dev/web:1.0`,
+      });
+      assert.equal(registered.status, 201, JSON.stringify(registered.body));
     });
     after(async () => {
       await app?.close();
