@@ -17,8 +17,8 @@ import { hoistCopy, skopeoCopy, version, type Run } from './tools.ts';
 import { median, ratio } from './stats.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-/** BENCH_ONLY=a,c runs only those scenarios (letters a-f). */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'a,b,c,d,e,f').split(','));
+/** BENCH_ONLY=a,c runs only those scenarios (letters a-g). */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'a,b,c,d,e,f,g').split(','));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MiB = 1 << 20;
 
@@ -42,6 +42,7 @@ const running: Array<{ stop(): Promise<void> }> = [];
 let insecure: string[] = [];
 let n = 0;
 const fresh = (prefix: string): string => `bench/${prefix}-${++n}:1`;
+const skopeo = (src: string, dst: string, coldCache = true): Promise<Run> => skopeoCopy(src, dst, { coldCache });
 
 async function compare(
   scenario: string,
@@ -53,9 +54,15 @@ async function compare(
 ): Promise<Row> {
   const hoistMs: number[] = [];
   const skopeoMs: number[] = [];
+  // Alternate which tool goes first, so a warm page cache or a noisy moment does not favour one of them.
   for (let i = 0; i < RUNS; i++) {
-    hoistMs.push((await hoist()).ms);
-    skopeoMs.push((await skopeo()).ms);
+    if (i % 2 === 0) {
+      hoistMs.push((await hoist()).ms);
+      skopeoMs.push((await skopeo()).ms);
+    } else {
+      skopeoMs.push((await skopeo()).ms);
+      hoistMs.push((await hoist()).ms);
+    }
   }
   const row: Row = {
     scenario,
@@ -99,7 +106,6 @@ async function main(): Promise<void> {
   running.push(PA, PB, A, B);
   insecure = [A.host, B.host, PA.host, PB.host];
   const hoist = (src: string, dst: string, extra: string[] = []) => hoistCopy(src, dst, insecure, extra);
-  const skopeo = (src: string, dst: string, coldCache = true) => skopeoCopy(src, dst, { coldCache });
 
   process.stderr.write('seeding the source registry\n');
   const big = buildImage({ layers: Array.from({ length: 8 }, () => 16 * MiB) });
@@ -196,8 +202,31 @@ async function main(): Promise<void> {
       },
     );
 
+  // (g) held out: an image no other scenario uses, on two registries started for it, the whole `bin/hoist` process
+  // with the environment as the user has it; then the same without the CA file, for the second figure.
+  if (ONLY.has('g')) await heldOut();
+
   // (f) memory for one 1 GiB layer
   report(ONLY.has('f') ? await memoryScenario() : undefined);
+}
+
+async function heldOut(): Promise<void> {
+  const [G1, G2] = await Promise.all([startRegistry(), startRegistry()]);
+  running.push(G1, G2);
+  const hosts = [...insecure, G1.host, G2.host];
+  const image = buildImage({ layers: Array.from({ length: 6 }, () => 20 * MiB) });
+  await pushImage(G1.url, 'held/out', image, { tag: '1' });
+  for (const withoutCaFile of [false, true])
+    await compare(
+      `(g) held out, 6 layers × 20 MiB, whole process${withoutCaFile ? ' (no NODE_EXTRA_CA_CERTS)' : ''}`,
+      1.0,
+      () => hoistCopy(`${G1.host}/held/out:1`, `${G2.host}/${fresh('g-hoist')}`, hosts, [], { withoutCaFile }),
+      () => skopeo(`${G1.host}/held/out:1`, `${G2.host}/${fresh('g-skopeo')}`),
+      undefined,
+      process.env.NODE_EXTRA_CA_CERTS && !withoutCaFile
+        ? `NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}`
+        : undefined,
+    );
 }
 
 async function memoryScenario(): Promise<Record<string, unknown>> {
@@ -205,7 +234,9 @@ async function memoryScenario(): Promise<Record<string, unknown>> {
   const layer = await pushLargeBlob(A.url, 'bench/f', 1024 * MiB);
   const huge = buildImageWithBlobs([layer]);
   await pushImage(A.url, 'bench/f', huge, { tag: '1' });
-  const hf = await hoistCopy(`${A.host}/bench/f:1`, `${B.host}/bench/f-hoist:1`, insecure, [], true);
+  const hf = await hoistCopy(`${A.host}/bench/f:1`, `${B.host}/bench/f-hoist:1`, insecure, [], {
+    measureMemory: true,
+  });
   const sf = await skopeoCopy(`${A.host}/bench/f:1`, `${B.host}/bench/f-skopeo:1`, {
     coldCache: true,
     measureMemory: true,
