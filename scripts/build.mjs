@@ -11,7 +11,7 @@ await build({
   splitting: true,
   format: 'esm',
   platform: 'node',
-  target: 'node20',
+  target: 'node22',
   sourcemap: 'linked',
   outExtension: { '.js': '.mjs' },
   chunkNames: 'chunks/[name]-[hash]',

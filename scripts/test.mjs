@@ -13,6 +13,8 @@ function testFiles(dir) {
     e.isDirectory() ? testFiles(join(dir, e.name)) : e.name.endsWith('.test.ts') ? [join(dir, e.name)] : [],
   );
 }
+// npm test runs this under Node 22 or newer (scripts/node.sh); say which, once, so a log shows it.
+process.stdout.write(`tests run on Node ${process.version}\n`);
 const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : testFiles('test').sort();
 const reporter = process.stdout.isTTY ? 'spec' : 'spec';
 const r = spawnSync(
