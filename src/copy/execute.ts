@@ -109,13 +109,22 @@ export async function executePlan(plan: CopyPlan, o: ExecuteOptions): Promise<Ex
 
   await runPool(plan.blobs, o.concurrency, o.signal, copyBlob);
 
+  // When the root is the very last thing pushed, it is pushed by its first tag (the registry checks the digest):
+  // one request instead of two, and the tag still comes after everything it names.
+  const lastWave = plan.manifestWaves.at(-1);
+  const rootTag =
+    plan.referrerLinks.length === 0 && lastWave?.length === 1 && lastWave[0]?.digest === plan.rootDigest
+      ? plan.tags[0]
+      : undefined;
   const referrerDigests = new Set(plan.referrerLinks.map((l) => l.descriptor.digest));
   for (const wave of plan.manifestWaves) {
     await runPool(wave, o.concurrency, o.signal, async (m, signal) => {
-      await o.target.putManifest(m.digest, m.bytes, m.mediaType, signal);
+      const byTag = m.digest === plan.rootDigest ? rootTag : undefined;
+      await o.target.putManifest(byTag ?? m.digest, m.bytes, m.mediaType, signal);
       stats.manifestsPushed++;
       if (referrerDigests.has(m.digest)) stats.referrersCopied++;
       emit({ kind: 'manifest-pushed', digest: m.digest, mediaType: m.mediaType });
+      if (byTag !== undefined) emit({ kind: 'tagged', tag: byTag });
     });
   }
 
@@ -126,12 +135,13 @@ export async function executePlan(plan: CopyPlan, o: ExecuteOptions): Promise<Ex
     for (const [subject, descriptors] of bySubject) await o.target.addToReferrersIndex(subject, descriptors, o.signal);
   }
 
-  if (plan.tags.length > 0) {
+  const tags = rootTag === undefined ? plan.tags : plan.tags.slice(1);
+  if (tags.length > 0) {
     // The root's bytes: pushed just now, or already at the target.
     const root =
       plan.manifestWaves.flat().find((m) => m.digest === plan.rootDigest) ??
       (await o.target.getManifest(plan.rootDigest, o.signal));
-    for (const tag of plan.tags) {
+    for (const tag of tags) {
       await o.target.putManifest(tag, root.bytes, root.mediaType, o.signal);
       emit({ kind: 'tagged', tag });
     }

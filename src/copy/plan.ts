@@ -1,6 +1,7 @@
 /**
  * The copy plan, computed purely from the source graph and what the target has: which blobs to skip, mount or
- * stream (each blob once, the largest first), which manifests to push in which order (platform manifests before
+ * stream (each blob once: small ones first, so a config blob never waits behind the layers for a transfer slot,
+ * then the layers largest first), which manifests to push in which order (platform manifests before
  * their index, subjects before their referrers, all by digest), which referrer indexes to extend, and the tags to
  * write last, so that a tag never points at an incomplete image.
  */
@@ -57,13 +58,22 @@ export function neededBlobs(root: ManifestNode): Descriptor[] {
   return [...byDigest.values()];
 }
 
+/** Blobs under this size (configs, small layers) take a transfer slot only for a moment: they go first. */
+export const SMALL_BLOB = 1 << 20;
+
+/** Small blobs first, then the largest first (the longest transfers start early). */
+function transferOrder(a: BlobStep, b: BlobStep): number {
+  const small = (s: BlobStep): number => (s.descriptor.size < SMALL_BLOB ? 0 : 1);
+  return small(a) - small(b) || b.descriptor.size - a.descriptor.size;
+}
+
 export function planCopy(input: PlanInput): CopyPlan {
   const blobs: BlobStep[] = neededBlobs(input.root)
     .map((descriptor): BlobStep => ({
       descriptor,
       action: input.blobsPresent.has(descriptor.digest) ? 'skip' : input.sameRegistry ? 'mount' : 'stream',
     }))
-    .sort((a, b) => b.descriptor.size - a.descriptor.size);
+    .sort(transferOrder);
 
   // A manifest's wave is after its children's and after its subject's.
   const wave = new Map<string, number>();

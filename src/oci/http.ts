@@ -7,15 +7,21 @@
  * parser; node:http loads in about 5 ms (measured here). Throughput on large blobs is the same (bench:copy).
  */
 import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage, ClientRequest } from 'node:http';
-import { request as httpRequest, Agent as PlainAgent } from 'node:http';
+import type * as HttpModule from 'node:http';
 import { createRequire } from 'node:module';
 import type * as HttpsModule from 'node:https';
 import type { Readable } from 'node:stream';
 import type { OutboundGuard } from '../net/guarded-lookup.ts';
 
 type Https = typeof HttpsModule;
+const load = createRequire(import.meta.url);
+/**
+ * node:http through require, not an ESM import: Node builds an ES module facade for a builtin imported by name, and
+ * for node:http that reads every export, including the lazy ones that load the bundled undici (about 20 ms).
+ */
+const { request: httpRequest, Agent: PlainAgent } = load('node:http') as typeof HttpModule;
 /** node:https (and TLS with it) is loaded on first use: a run against plain-HTTP registries never pays for it. */
-const https = (): Https => createRequire(import.meta.url)('node:https') as Https;
+const https = (): Https => load('node:https') as Https;
 
 export interface AgentOptions {
   /** Sockets per origin; requests beyond it queue. */

@@ -47,24 +47,25 @@ function index(n: number, children: ManifestNode[]): ManifestNode {
   };
 }
 
-test('blobs are planned once each, largest first; present blobs are skipped', () => {
-  const shared = d(1, 500);
-  const a = image(100, d(2, 10), [shared, d(3, 900)]);
-  const b = image(101, d(4, 10), [shared, d(5, 50)]);
+test('blobs are planned once each, small ones first, then the largest first; present blobs are skipped', () => {
+  const MiB = 1 << 20;
+  const shared = d(1, 500 * MiB);
+  const a = image(100, d(2, 10), [shared, d(3, 900 * MiB)]);
+  const b = image(101, d(4, 10), [shared, d(5, 50 * MiB)]);
   const plan = planCopy({
     root: index(200, [a, b]),
-    blobsPresent: new Set([d(5, 50).digest]),
+    blobsPresent: new Set([d(5, 50 * MiB).digest]),
     sameRegistry: false,
     tags: ['v1'],
   });
   assert.deepEqual(
     plan.blobs.map((s) => [s.descriptor.size, s.action]),
     [
-      [900, 'stream'],
-      [500, 'stream'],
-      [50, 'skip'],
       [10, 'stream'],
       [10, 'stream'],
+      [900 * MiB, 'stream'],
+      [500 * MiB, 'stream'],
+      [50 * MiB, 'skip'],
     ],
   );
   assert.equal(plan.blobs.filter((s) => s.descriptor.digest === shared.digest).length, 1);
