@@ -66,7 +66,7 @@ const events = await startRegistry({
 const quiet = await startRegistry();
 await services.runner.start();
 await services.intake.start();
-services.poller.start(100);
+await services.poller.start();
 try {
   const admin = await services.accounts.login('admin', 'bench-password-1', '127.0.0.1');
   const c = new HoistClient(
@@ -171,7 +171,7 @@ try {
   mkdirSync(dir, { recursive: true });
   writeFileSync(`${dir}latency-${result.timestamp.replace(/[:.]/g, '-')}.json`, `${JSON.stringify(result, null, 2)}\n`);
 } finally {
-  services.poller.stop();
+  await services.poller.stop();
   await services.intake.stop();
   await services.runner.stop();
   await app.close();

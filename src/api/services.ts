@@ -68,9 +68,15 @@ export function createServices(database: Database, box: SecretBox, opts: Service
   const promotions = new Promotions(db, () => runner.notify(), outbox, artifacts);
   // Policy changes re-evaluate the promotion targets waiting under them, in the change's own transaction.
   const policies = new Policies(db, promotions);
-  const automation = new Automation(db, artifacts, environments, promotions, opts.log);
+  const automation = new Automation(db, artifacts, environments, promotions, opts.log, {
+    notifier: database.notifier,
+    ...(opts.logger ? { logger: opts.logger.child({ service: 'soak-tick' }) } : {}),
+  });
   // The runner tells the automation when an artifact arrived somewhere; the automation opens requests the runner runs.
-  runner.onPromoted = (id) => void automation.consider([id]).catch(() => undefined);
+  runner.onPromoted = (id) => {
+    automation.ticker.notify();
+    void automation.consider([id]).catch(() => undefined);
+  };
   const intake = new Intake(db, registries, artifacts, automation, {
     ...(opts.logger ? { logger: opts.logger } : {}),
     notifier: database.notifier,
@@ -93,7 +99,10 @@ export function createServices(database: Database, box: SecretBox, opts: Service
     bindings: new Bindings(db, artifacts, environments, promotions, automation),
     automation,
     intake,
-    poller: new Poller(db, registries, intake),
+    poller: new Poller(db, registries, intake, {
+      notifier: database.notifier,
+      ...(opts.logger ? { logger: opts.logger.child({ service: 'poller' }) } : {}),
+    }),
     auditCheckpoints: new AuditCheckpoints(db, opts.audit?.key ?? AuditSigningKey.generate(), opts.audit),
   };
 }

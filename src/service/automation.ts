@@ -5,13 +5,14 @@
  * windows, history); a firing key per rule (or binding) and artifact, written in the request's transaction, means
  * none is requested twice, however many events arrive. A pinned environment is never moved by automation.
  */
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { renderTagTemplate } from '../automation/tag-template.ts';
 import type { Schema } from '../store/schema.ts';
 import type { ArtifactView, Artifacts } from './artifacts.service.ts';
 import type { Environments, EnvironmentView } from './environments.service.ts';
 import { AlreadyFired, type Automated, type PromotionInput, type Promotions } from './promotions.service.ts';
 import { ruleMatches } from './rules.service.ts';
+import { SoakTicker, type SoakTickerOptions } from './soak-ticker.ts';
 
 export interface AutomationLog {
   warn(obj: object, msg: string): void;
@@ -36,7 +37,8 @@ const newestFirst = (a: ArtifactView, b: ArtifactView): number =>
   Date.parse(b.registeredAt) - Date.parse(a.registeredAt);
 
 export class Automation {
-  private lastTick = new Date(Date.now() - 86_400_000);
+  /** Looks for builds that have soaked, once across all replicas (./soak-ticker.ts). */
+  readonly ticker: SoakTicker;
 
   constructor(
     private readonly db: Kysely<Schema>,
@@ -44,7 +46,10 @@ export class Automation {
     private readonly environments: Environments,
     private readonly promotions: Promotions,
     private readonly log: AutomationLog = { warn: () => {} },
-  ) {}
+    ticker: SoakTickerOptions = {},
+  ) {
+    this.ticker = new SoakTicker(db, (ids, now) => this.consider(ids, now), ticker);
+  }
 
   private async context(artifactId: string) {
     return this.db
@@ -209,23 +214,11 @@ export class Automation {
     );
   }
 
-  /** Artifacts whose soak time in an environment ended since the last tick get their rules run. */
-  async tick(now = new Date()): Promise<number> {
-    const since = this.lastTick;
-    this.lastTick = now;
-    const due = await this.db
-      .selectFrom('artifact_locations as l')
-      .innerJoin('environments as e', 'e.id', 'l.environment_id')
-      .select('l.artifact_id')
-      .where('e.soak_seconds', '>', 0)
-      .where(sql<boolean>`l.since + e.soak_seconds * interval '1 second' <= ${now}`)
-      .where(sql<boolean>`l.since + e.soak_seconds * interval '1 second' > ${since}`)
-      .execute();
-    return due.length === 0
-      ? 0
-      : this.consider(
-          due.map((d) => d.artifact_id),
-          now,
-        );
+  /**
+   * Artifacts whose soak time in an environment ended since the last tick (of any replica) get their rules run;
+   * answers the promotions opened, or undefined when another replica holds the tick.
+   */
+  tick(now = new Date()): Promise<number | undefined> {
+    return this.ticker.tick(now);
   }
 }

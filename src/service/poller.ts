@@ -16,6 +16,23 @@ import { audited, type Actor } from './audited.ts';
 import type { Intake } from './intake.service.ts';
 import type { Registries } from './registries.service.ts';
 import { newId } from './tokens.ts';
+import type { Logger } from 'pino';
+import { backoffDelay } from '../oci/transient.ts';
+import {
+  claimNamedLease,
+  releaseNamedLease,
+  renewNamedLease,
+  workerName,
+  type NamedLease,
+} from '../store/named-leases.repository.ts';
+import type { Notifier } from '../store/notifier.ts';
+import {
+  dueWatches,
+  nextChecksByRegistry,
+  pollLeaseName,
+  recordCheck,
+  type DueWatch,
+} from '../store/watches.repository.ts';
 
 export interface WatchView {
   id: string;
@@ -70,16 +87,48 @@ export class RateLimiter {
   }
 }
 
+export interface PollerOptions {
+  /** Who this worker is in `named_leases` (default: one name per instance). */
+  holder?: string;
+  /** How long a registry's poll lease outlives a worker that stopped renewing it (default 15 s, renewed every 5 s). */
+  leaseMs?: number;
+  /** The longest the scheduler sleeps without looking (watches added by another replica, a lapsed lease). */
+  idleMs?: number;
+  notifier?: Notifier;
+  logger?: Logger;
+}
+
+const CHANNEL = 'hoist_watches';
+
+/**
+ * Checks watches when they are due. Each registry's watches are checked under its named poll lease, so with N
+ * replicas each registry is polled by one of them at a time and its budget is spent once; the results are written
+ * only while the lease is still held (a worker that stalled mid-check writes nothing). The scheduler sleeps until
+ * the next watch is due or a watch is added, not on a fixed tick.
+ */
 export class Poller {
+  readonly holder: string;
+  private readonly leaseMs: number;
+  private readonly idleMs: number;
   private readonly limiters = new Map<string, RateLimiter>();
-  private readonly inFlight = new Map<string, Promise<CheckResult>>();
-  private timer: NodeJS.Timeout | undefined;
+  /** The registries this worker is polling now (by id), and the checks' results. */
+  private readonly polling = new Map<string, Promise<CheckResult[]>>();
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+  private wakeUp: (() => void) | undefined;
+  private woken = false;
+  private unsubscribe: (() => Promise<void>) | undefined;
 
   constructor(
     private readonly db: Kysely<Schema>,
     private readonly registries: Registries,
     private readonly intake: Intake,
-  ) {}
+    private readonly o: PollerOptions = {},
+  ) {
+    this.holder = o.holder ?? workerName();
+    this.leaseMs = o.leaseMs ?? 15_000;
+    this.idleMs = o.idleMs ?? 60_000;
+  }
 
   async add(actor: Actor, target: string, intervalSeconds = 60): Promise<WatchView> {
     const slash = target.indexOf('/');
@@ -125,7 +174,7 @@ export class Poller {
         return { result: undefined, summary: { after: { registry: registry.name, repository, intervalSeconds } } };
       },
     );
-    this.kick();
+    this.notify();
     return (await this.list()).find((w) => w.registry === registry.name && w.repository === repository) as WatchView;
   }
 
@@ -162,45 +211,128 @@ export class Poller {
     });
   }
 
-  start(tickMs = 500): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => this.kick(), tickMs);
-    this.timer.unref();
+  /** Says watches changed: this worker's scheduler looks now, and so does every replica's. */
+  notify(): void {
+    this.wake();
+    void this.o.notifier?.publish(CHANNEL, '').catch(() => undefined);
   }
 
-  stop(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+  async start(): Promise<void> {
+    if (this.loop) return;
+    this.stopping = false;
+    this.unsubscribe = await this.o.notifier?.subscribe(CHANNEL, () => this.wake());
+    this.loop = this.run();
   }
 
-  private kick(): void {
-    void this.checkDue().catch(() => undefined);
+  /** Stops scheduling and waits for the checks under way (their leases are then released). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake();
+    await this.loop;
+    this.loop = undefined;
+    await this.unsubscribe?.().catch(() => undefined);
+    this.unsubscribe = undefined;
+    await Promise.allSettled([...this.polling.values()]);
   }
 
-  /** Starts a check of every watch that is due and not being checked; answers when those checks are done. */
+  private wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      this.woken = false;
+      let wait = this.idleMs;
+      try {
+        const next = (await this.schedule(new Date())).next;
+        if (next) wait = Math.min(wait, Math.max(50, next.getTime() - Date.now() + 5));
+        failures = 0;
+      } catch (err) {
+        wait = Math.min(wait, backoffDelay(failures++, { baseDelayMs: 500, maxDelayMs: 30_000 }));
+        this.o.logger?.warn({ err, retryInMs: wait }, 'could not schedule watch checks');
+      }
+      if (this.woken || this.stopping) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        timer.unref();
+        this.wakeUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wakeUp = undefined;
+    }
+  }
+
+  /** Checks every watch due at `now` whose registry this worker can take the poll lease of; answers when those are done. */
   async checkDue(now = new Date()): Promise<CheckResult[]> {
-    const due = await this.db.selectFrom('watches').select('id').where('next_check_at', '<=', now).execute();
-    return Promise.all(due.map((d) => this.check(d.id)));
+    return (await Promise.all((await this.schedule(now)).started)).flat();
   }
 
-  /** Lists the repository's tags and their digests within the registry's budget; reports what changed. One check per watch at a time. */
-  check(id: string): Promise<CheckResult> {
-    const running = this.inFlight.get(id);
-    if (running) return running;
-    const p = this.checkNow(id).finally(() => this.inFlight.delete(id));
-    this.inFlight.set(id, p);
-    return p;
+  /**
+   * Starts polling each registry with a due watch that is not being polled here and whose lease this worker gets;
+   * answers those polls and when to look again (the next watch due, or a lease held elsewhere running out).
+   */
+  private async schedule(now: Date): Promise<{ started: Promise<CheckResult[]>[]; next: Date | undefined }> {
+    const started: Promise<CheckResult[]>[] = [];
+    let next: Date | undefined;
+    const sooner = (d: Date): void => {
+      if (!next || d < next) next = d;
+    };
+    for (const { registryId, nextCheckAt } of await nextChecksByRegistry(this.db)) {
+      const running = this.polling.get(registryId);
+      if (running) {
+        started.push(running);
+        continue;
+      }
+      if (nextCheckAt > now) {
+        sooner(nextCheckAt);
+        continue;
+      }
+      const lease = await claimNamedLease(this.db, pollLeaseName(registryId), this.holder, now, this.leaseMs);
+      if (!lease) {
+        // Another replica polls this registry; look again in case it dies (its lease then lapses).
+        sooner(new Date(Date.now() + Math.floor(this.leaseMs / 3)));
+        continue;
+      }
+      const poll = this.pollRegistry(registryId, lease, now).finally(() => {
+        this.polling.delete(registryId);
+        this.wake();
+      });
+      this.polling.set(registryId, poll);
+      started.push(poll);
+    }
+    return { started, next };
   }
 
-  private async checkNow(id: string): Promise<CheckResult> {
+  /** Checks the registry's due watches under its lease, renewed while they run; gives the lease up afterwards. */
+  private async pollRegistry(registryId: string, lease: NamedLease, now: Date): Promise<CheckResult[]> {
+    const controller = new AbortController();
+    const renewing = setInterval(
+      () =>
+        void renewNamedLease(this.db, lease, new Date(Date.now() + this.leaseMs)).then(
+          (held) => {
+            if (!held) controller.abort(new Error('the poll lease was taken over by another replica'));
+          },
+          (err: unknown) => this.o.logger?.warn({ err, registryId }, 'could not renew the poll lease'),
+        ),
+      Math.max(50, Math.floor(this.leaseMs / 3)),
+    );
+    renewing.unref();
+    try {
+      const due = await dueWatches(this.db, registryId, now);
+      return await Promise.all(due.map((w) => this.check(w, lease, controller.signal)));
+    } finally {
+      clearInterval(renewing);
+      await releaseNamedLease(this.db, lease).catch(() => undefined);
+    }
+  }
+
+  /** Lists the repository's tags and their digests within the registry's budget; reports what changed. */
+  private async check(w: DueWatch, lease: NamedLease, signal: AbortSignal): Promise<CheckResult> {
     const started = Date.now();
-    const w = await this.db
-      .selectFrom('watches as w')
-      .innerJoin('registries as r', 'r.id', 'w.registry_id')
-      .selectAll('w')
-      .select(['r.name as registry', 'r.poll_budget'])
-      .where('w.id', '=', id)
-      .executeTakeFirstOrThrow();
     const limiter = this.limiters.get(w.registry_id) ?? new RateLimiter(w.poll_budget);
     limiter.setRate(w.poll_budget);
     this.limiters.set(w.registry_id, limiter);
@@ -211,11 +343,12 @@ export class Poller {
       const repo = openRepository(await this.registries.open(w.registry), w.repository);
       await limiter.take();
       result.requests++;
-      const tags = await repo.listTags();
+      const tags = await repo.listTags(signal);
       for (const tag of tags) {
         await limiter.take();
+        signal.throwIfAborted();
         result.requests++;
-        const head = await repo.headManifest(tag);
+        const head = await repo.headManifest(tag, signal);
         if (head) after[tag] = head.digest;
       }
       result.tags = Object.keys(after).length;
@@ -236,17 +369,13 @@ export class Poller {
       Object.assign(after, before);
     }
     result.seconds = (Date.now() - started) / 1000;
-    const now = new Date();
-    await this.db
-      .updateTable('watches')
-      .set({
-        tags: JSON.stringify(after),
-        last_checked_at: now,
-        last_result: JSON.stringify(result),
-        next_check_at: new Date(now.getTime() + w.interval_seconds * 1000),
-      })
-      .where('id', '=', id)
-      .execute();
+    const at = new Date();
+    const next = new Date(at.getTime() + w.interval_seconds * 1000);
+    if (!(await recordCheck(this.db, lease, { id: w.id, tags: after, result, at, next })))
+      this.o.logger?.warn(
+        { watch: w.id },
+        'the poll lease changed hands during the check: its result was not recorded',
+      );
     return result;
   }
 }

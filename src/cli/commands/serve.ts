@@ -91,12 +91,9 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   await services.runner.start();
   await services.dispatcher.start();
   await services.intake.start();
-  services.poller.start();
-  // Soak times end while nothing happens: look each second for artifacts that have soaked since the last look.
-  const soakTimer = setInterval(
-    () => void services.automation.tick().catch((err: unknown) => app.log.warn({ err }, 'automation tick failed')),
-    1000,
-  );
+  // Periodic work claimed in the database (named leases): with N replicas each poll and soak tick happens once.
+  await services.poller.start();
+  await services.automation.ticker.start();
   // Push events are kept 30 days (what they caused is in artifacts, promotions and the audit log).
   const pruneTimer = setInterval(
     () => void services.intake.prune().catch((err: unknown) => app.log.warn({ err }, 'pruning push events failed')),
@@ -115,10 +112,14 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     void app
       .close()
       .then(() => {
-        clearInterval(soakTimer);
         clearInterval(pruneTimer);
-        services.poller.stop();
-        return Promise.all([services.runner.stop(graceMs), services.dispatcher.stop(), services.intake.stop()]);
+        return Promise.all([
+          services.runner.stop(graceMs),
+          services.dispatcher.stop(),
+          services.intake.stop(),
+          services.poller.stop(),
+          services.automation.ticker.stop(),
+        ]);
       })
       .then(() => services.auditCheckpoints.stop())
       .then(() => mailer?.close())
