@@ -1,12 +1,8 @@
 /** Who is asking: a user, how they proved it, and their project roles. */
 
-export type ProjectRole = 'owner' | 'promoter' | 'developer' | 'viewer';
+import type { Membership } from '../store/schema.ts';
 
-export interface Membership {
-  project: string;
-  role: ProjectRole;
-  environments: string[] | null;
-}
+export type { Membership, ProjectRole } from '../store/schema.ts';
 
 export interface Identity {
   userId: string;

@@ -1,8 +1,7 @@
 /** Users, API tokens, sessions and login-attempt counters. */
 import { sql, type Kysely } from 'kysely';
-import type { Membership } from '../service/identity.ts';
 import type { Selectable } from 'kysely';
-import type { Schema } from './schema.ts';
+import type { Membership, Schema } from './schema.ts';
 
 export interface UserRow {
   id: string;

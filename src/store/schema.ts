@@ -102,11 +102,21 @@ export interface PipelineEdgesTable {
   created_at: Timestamp;
 }
 
+export type ProjectRole = 'owner' | 'promoter' | 'developer' | 'viewer';
+
+/** A user's role in one project, as the store answers it. */
+export interface Membership {
+  project: string;
+  role: ProjectRole;
+  /** Environment names the role is limited to; null for all of the project's environments. */
+  environments: string[] | null;
+}
+
 export interface MembershipsTable {
   id: string;
   project_id: string;
   user_id: string;
-  role: 'owner' | 'promoter' | 'developer' | 'viewer';
+  role: ProjectRole;
   /** Environment names the role is limited to; null for all of the project's environments. */
   environments: Json<string[] | null> | null;
   created_at: Timestamp;
