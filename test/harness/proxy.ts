@@ -1,5 +1,6 @@
 // An HTTP proxy in front of a real registry that records every request and injects faults a real registry cannot
-// be made to show: a canned status, a response body with one byte flipped, a connection that dies mid-upload. Bodies
+// be made to show: a canned status, a response body with one byte flipped, a connection that dies mid-upload, a
+// request held unanswered (a stalled transfer) until the test releases it. Bodies
 // stream both ways (nothing is buffered whole), upstream connections are kept alive, and the Host header is passed
 // through unchanged so the registry's absolute Location headers point back at the proxy.
 import {
@@ -25,7 +26,9 @@ export type FaultAction =
   // forward, but flip one byte in the middle of the response body (same length)
   | { kind: 'corrupt' }
   // forward; once `bytes` of the REQUEST body reached the upstream (or the body ended), destroy both sockets
-  | { kind: 'drop-after'; bytes: number };
+  | { kind: 'drop-after'; bytes: number }
+  // hold the request unanswered until releaseStalled() forwards it (or stop() drops it)
+  | { kind: 'stall' };
 
 /**
  * `pathMatch` is tested against the path and query. `times` is how many matching requests the rule applies to
@@ -43,6 +46,10 @@ export interface TestProxy {
   url: string;
   requests: ProxiedRequest[]; // every request seen, in order of arrival
   addFault(rule: FaultRule): void;
+  /** How many requests are being held by `stall` rules now. */
+  stalled(): number;
+  /** Forwards every held request (those whose client has gone are dropped). */
+  releaseStalled(): void;
   clear(): void; // clears faults and request log
   stop(): Promise<void>;
 }
@@ -62,6 +69,7 @@ export async function startProxy(targetUrl: string): Promise<TestProxy> {
   const agent = new Agent({ keepAlive: true });
   const rules: { rule: FaultRule; left: number }[] = [];
   const requests: ProxiedRequest[] = [];
+  const held: Array<{ req: IncomingMessage; res: ServerResponse; entry: ProxiedRequest }> = [];
 
   const takeFault = (method: string, path: string): FaultAction | undefined => {
     for (const r of rules) {
@@ -87,6 +95,11 @@ export async function startProxy(targetUrl: string): Promise<TestProxy> {
       res.writeHead(fault.status, { ...Object.fromEntries(headers), 'Content-Length': String(body.length) });
       res.end(body);
       entry.status = fault.status;
+      return;
+    }
+    if (fault?.kind === 'stall') {
+      req.pause();
+      held.push({ req, res, entry });
       return;
     }
     forward(req, res, entry, fault);
@@ -148,6 +161,14 @@ export async function startProxy(targetUrl: string): Promise<TestProxy> {
     url: `http://${host}`,
     requests,
     addFault: (rule) => rules.push({ rule, left: rule.times }),
+    stalled: () => held.filter((h) => !h.req.socket.destroyed).length,
+    releaseStalled: () => {
+      for (const h of held.splice(0)) {
+        if (h.req.socket.destroyed) continue;
+        h.req.resume();
+        forward(h.req, h.res, h.entry);
+      }
+    },
     clear: () => {
       rules.length = 0;
       requests.length = 0;
