@@ -56,6 +56,8 @@ export interface ArtifactFacts {
 
 export interface ArtifactInContext extends ArtifactFacts {
   id: string;
+  /** Every tag it has been seen with, oldest first (`tag` is the first). */
+  tags: string[];
   /** Where it is now, and since when. */
   locations: Array<{ environment: string; tag: string | null; since: Date }>;
   quarantine: { reason: string; by: string; at: Date } | null;

@@ -129,6 +129,14 @@ export function planPromotion(
       return refuse({ kind: 'invalid', message: `${name} is where the image comes from`, field: 'to' });
   }
 
+  // A digest has many tags (dev-9, then v9); one it never had may not be named with it (policies judge the tag).
+  const known = new Set([...artifact.tags, ...artifact.locations.map((l) => l.tag), artifact.tag]);
+  if (input.tag !== undefined && !known.has(input.tag))
+    return refuse({
+      kind: 'invalid',
+      message: `${artifact.digest} was never tagged ${input.tag} (its tags: ${[...known].filter((t) => t !== null).join(', ') || 'none'})`,
+      field: 'tag',
+    });
   plan.tag = input.tag ?? at.tag;
   // Blockers of the whole request: they pass with time or an admin's act, so the request is refused, not recorded.
   const held: Blocker[] = [];
@@ -149,11 +157,13 @@ export function planPromotion(
     });
 
   const edges = new Set(context.edges.map((e) => `${e.from}\u0000${e.to}`));
+  // Policies judge the tag the request names (an event's, `--tag`), else the one the image was first seen with.
+  const seen = input.tag === undefined ? artifact : { ...artifact, tag: input.tag };
   for (const name of names) {
     const to = envs.get(name) as EnvironmentFacts;
     const decision = decideTarget(
       {
-        artifact,
+        artifact: seen,
         from,
         to,
         policy: context.policies[name] ?? null,

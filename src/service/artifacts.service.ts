@@ -12,6 +12,7 @@ import { readReports, type ImageReports } from '../oci/read-reports.ts';
 import { parseReference } from '../oci/reference.ts';
 import { openRepository } from '../oci/registry.ts';
 import type { SbomColumn, ScanColumn, Schema } from '../store/schema.ts';
+import { rememberTag, tagsOf } from '../store/artifact-tags.repository.ts';
 import { audited, type Actor } from './audited.ts';
 import type { Registries } from './registries.service.ts';
 import type { Namespaces } from './namespaces.service.ts';
@@ -30,7 +31,10 @@ export interface ArtifactView {
   digest: string;
   registry: string;
   repository: string;
+  /** The tag it was first seen (or registered) with. */
   tag: string | null;
+  /** Every tag it has been seen with, oldest first (a scratch tag, then the release tag of the same digest). */
+  tags: string[];
   mediaType: string;
   size: number;
   labels: Record<string, string>;
@@ -80,6 +84,8 @@ export interface PushedArtifact {
   application: string;
   created: boolean;
   newLocations: number;
+  /** The environments that hold it by this push (their repository, and tag convention). */
+  environments: string[];
 }
 
 /** Whether a tag fits a kind-tag environment's convention (`prod`, `{tag}-prod`, `{app}-live`). */
@@ -232,6 +238,7 @@ export class Artifacts {
         .insertInto('artifact_locations')
         .values({ artifact_id: id, environment_id: envId, tag: a.tag, since: now })
         .execute();
+    if (a.tag !== null) await rememberTag(trx, id, a.tag, now);
     return id;
   }
 
@@ -294,6 +301,7 @@ export class Artifacts {
               .onConflict((oc) => oc.columns(['artifact_id', 'environment_id']).doNothing())
               .execute();
           }
+          if (tag !== undefined) await rememberTag(trx, existing.id, tag, new Date());
           if (tag !== undefined)
             await trx
               .updateTable('artifact_locations')
@@ -313,6 +321,7 @@ export class Artifacts {
           application: first.app,
           created: false,
           newLocations: added,
+          environments: mine.map((m) => m.name),
         });
         continue;
       }
@@ -350,6 +359,7 @@ export class Artifacts {
         application: first.app,
         created: true,
         newLocations: mine.length,
+        environments: mine.map((m) => m.name),
       });
     }
     return out;
@@ -485,12 +495,14 @@ export class Artifacts {
       .orderBy('environments.position')
       .execute();
     const q = await this.db.selectFrom('quarantine').selectAll().where('digest', '=', r.digest).executeTakeFirst();
+    const tags = (await tagsOf(this.db, [r.id])).get(r.id) ?? (r.tag === null ? [] : [r.tag]);
     return {
       application: app,
       digest: r.digest,
       registry: registry.name,
       repository: r.repository,
       tag: r.tag,
+      tags,
       mediaType: r.media_type,
       size: Number(r.size),
       labels: r.labels,

@@ -29,6 +29,17 @@ interface RuleRow {
   mode: 'promote' | 'request';
 }
 
+/**
+ * An artifact that arrived in environments by a push, under the tag the push names; or (a bare id) one that soaked
+ * or was promoted, judged under the tag each environment holds it by.
+ */
+export interface Arrival {
+  artifactId: string;
+  tag?: string;
+  /** Where the pushed tag applies (the environments that hold the pushed repository); every one when absent. */
+  environments?: readonly string[];
+}
+
 const soakedAt = (since: string, env: EnvironmentView | undefined): number =>
   Date.parse(since) + (env?.soakSeconds ?? 0) * 1000;
 /** Newest build first: the image's created time, then when hoist learned of it. */
@@ -105,10 +116,24 @@ export class Automation {
     }
   }
 
-  /** Runs the rules and track-latest bindings for artifacts that arrived in, or soaked in, an environment. */
-  async consider(artifactIds: readonly string[], now = new Date()): Promise<number> {
+  /** Runs the rules and track-latest bindings for artifacts that soaked in, or were promoted to, an environment. */
+  consider(artifactIds: readonly string[], now = new Date()): Promise<number> {
+    return this.arrived(
+      artifactIds.map((artifactId) => ({ artifactId })),
+      now,
+    );
+  }
+
+  /**
+   * Runs the rules and track-latest bindings for artifacts that arrived in an environment by a push. A rule is
+   * judged for the tag the push named (a digest built as `dev-9` and tagged `v9` later matches `v9` then); it fires
+   * once per rule and artifact, counted by the requests it made, not by the events that came.
+   */
+  async arrived(arrivals: readonly Arrival[], now = new Date()): Promise<number> {
     let fired = 0;
-    for (const id of new Set(artifactIds)) {
+    const distinct = new Map(arrivals.map((a) => [`${a.artifactId}\u0000${a.tag ?? ''}`, a]));
+    for (const arrival of distinct.values()) {
+      const id = arrival.artifactId;
       const c = await this.context(id);
       if (!c) continue;
       const rules = await this.rules(c.projectId, c.appId);
@@ -121,11 +146,17 @@ export class Automation {
       const pipeline = await this.environments.pipeline(c.project);
       for (const loc of artifact.environments) {
         if (soakedAt(loc.since, envs.get(loc.environment)) > now.getTime()) continue;
+        const pushed =
+          arrival.tag !== undefined && (arrival.environments?.includes(loc.environment) ?? true)
+            ? arrival.tag
+            : undefined;
+        const tag = pushed ?? loc.tag ?? artifact.tag;
+        const seen = { ...artifact, tag };
         for (const rule of rules.filter((r) => r.from === loc.environment && !bindings.has(r.to))) {
-          const m = ruleMatches(rule.expression, artifact, rule.from, rule.to);
+          const m = ruleMatches(rule.expression, seen, rule.from, rule.to);
           if (!m.matches) continue;
-          const sourceTag = loc.tag ?? artifact.tag ?? 'latest';
-          const tag =
+          const sourceTag = tag ?? 'latest';
+          const targetTag =
             rule.tag_template === null
               ? undefined
               : renderTagTemplate(rule.tag_template, {
@@ -138,11 +169,17 @@ export class Automation {
           const ok = await this.fire(
             `rule:${rule.name}`,
             c.appId,
-            { digest: artifact.digest, from: loc.environment, to: [rule.to], comment: `rule ${rule.name}` },
+            {
+              digest: artifact.digest,
+              ...(tag !== null ? { tag } : {}),
+              from: loc.environment,
+              to: [rule.to],
+              comment: `rule ${rule.name}`,
+            },
             {
               key: `rule:${rule.id}:${id}`,
               requireApproval: rule.mode === 'request',
-              ...(tag !== undefined ? { tag } : {}),
+              ...(targetTag !== undefined ? { tag: targetTag } : {}),
             },
           );
           if (ok) fired++;

@@ -10,6 +10,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { createHash, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { PushEvent } from '../automation/push-events.ts';
 import { InvalidInput, NotFound, Unauthenticated } from '../errors.ts';
 import { parseManifest } from '../oci/manifest.ts';
@@ -38,6 +39,9 @@ export interface PushEventView {
   receivedAt: string;
   doneAt: string | null;
 }
+
+/** Pauses between the registry's answers before an event's tag counts as unconfirmed (about 2 s in all). */
+const CONFIRM_PAUSES_MS = [0, 100, 200, 400, 600, 800];
 
 const hashSecret = (s: string): string => createHash('sha256').update(s).digest('hex');
 
@@ -223,7 +227,7 @@ export class Intake {
 
   private async process(job: Job): Promise<void> {
     const e = await this.db.selectFrom('push_events').selectAll().where('id', '=', job.id).executeTakeFirstOrThrow();
-    const { state, outcome } = await this.work(e.registry_id, e.repository, e.tag ?? undefined, e.digest);
+    const { state, outcome } = await this.work(e.registry_id, e.repository, e.tag ?? undefined, e.digest, job.signal);
     await settleJob(this.db, PUSH_EVENT_JOBS, job, { state, outcome, done_at: new Date() });
   }
 
@@ -232,6 +236,7 @@ export class Intake {
     repository: string,
     tag: string | undefined,
     digest: string,
+    signal?: AbortSignal,
   ): Promise<{ state: PushEventState; outcome: string }> {
     const registry = await this.db
       .selectFrom('registries')
@@ -241,6 +246,10 @@ export class Intake {
     if (!registry) throw new NotFound('registry', registryId);
     // The referrers tag fallback (`sha256-<hex>`) names the image whose referrers changed; its index is no image.
     const fallback = /^(sha256|sha512)-([0-9a-f]{64}|[0-9a-f]{128})$/.exec(tag ?? '');
+    if (!fallback) {
+      const unconfirmed = await this.unconfirmed(registry.name, repository, tag, digest, signal);
+      if (unconfirmed !== undefined) return { state: 'IGNORED', outcome: unconfirmed };
+    }
     const subject = fallback
       ? `${fallback[1]}:${fallback[2]}`
       : await this.subjectOf(registry.name, repository, digest);
@@ -253,11 +262,41 @@ export class Intake {
     const pushed = await this.artifacts.recordPush(registryId, repository, tag, digest);
     if (pushed.length === 0)
       return { state: 'IGNORED', outcome: `no environment holds ${repository}${tag ? `:${tag}` : ''}` };
-    const fired = await this.automation.consider(pushed.map((p) => p.artifactId));
+    const fired = await this.automation.arrived(
+      pushed.map((p) => ({ artifactId: p.artifactId, environments: p.environments, ...(tag ? { tag } : {}) })),
+    );
     return {
       state: 'DONE',
       outcome: `${pushed.map((p) => `${p.project}/${p.application}${p.created ? ' (new)' : ''}`).join(', ')}; ${fired} promotion(s) opened`,
     };
+  }
+
+  /**
+   * Why the registry does not confirm an event, or undefined when it does: the tag must name the event's digest there
+   * now (the digest must exist, for an event without a tag). A sender with the right secret may still be wrong —
+   * late (the tag moved since), or lying — and hoist acts on what the registry holds, never on what it was told.
+   * distribution sends its event after storing the manifest but before linking the tag, so a tag is asked for a
+   * few times over about two seconds before the event is judged unconfirmed.
+   */
+  private async unconfirmed(
+    registry: string,
+    repository: string,
+    tag: string | undefined,
+    digest: string,
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
+    const repo = openRepository(await this.registries.open(registry), repository);
+    const named = tag === undefined ? `${repository}@${digest}` : `${repository}:${tag}`;
+    let reason: string | undefined;
+    for (const pause of CONFIRM_PAUSES_MS) {
+      if (pause > 0) await sleep(pause, undefined, { signal });
+      const head = await repo.headManifest(tag ?? digest, signal);
+      if (head?.digest === digest) return undefined;
+      reason = head
+        ? `not confirmed by the registry: ${named} is ${head.digest} in the registry, not ${digest} (moved since the event, or never so)`
+        : `not confirmed by the registry: ${named} does not exist in the registry`;
+    }
+    return reason;
   }
 
   /** The digest a pushed manifest refers to (its `subject`), when it is a referrer such as a signature or an SBOM. */

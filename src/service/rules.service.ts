@@ -279,11 +279,13 @@ export class Rules {
           await new Promise((resolve) => setImmediate(resolve));
           since = performance.now();
         }
-        const m = ruleMatches(v.expression, a, input.from, input.to);
+        // Judged for the tag it has in the source environment now (the last one pushed), as a push would be.
+        const tag = a.environments.find((e) => e.environment === input.from)?.tag ?? a.tag;
+        const m = ruleMatches(v.expression, { ...a, tag }, input.from, input.to);
         artifacts.push({
           application: app,
           digest: a.digest,
-          tag: a.environments.find((e) => e.environment === input.from)?.tag ?? a.tag,
+          tag,
           matches: m.matches,
           ...(m.error ? { error: m.error } : {}),
         });

@@ -70,6 +70,7 @@ interface ArtifactJson {
   sbom: ArtifactInContext['sbom'];
   build: ArtifactInContext['build'];
   locations: Array<{ environment: string; tag: string | null; since: string }>;
+  tags: string[] | string;
   quarantine: { reason: string; by_user: string; at: string } | null;
 }
 
@@ -106,6 +107,7 @@ export function artifactFacts(a: unknown): ArtifactInContext | null {
     sbom: parsed(x.sbom),
     build: parsed(x.build),
     locations: x.locations.map((l) => ({ environment: l.environment, tag: l.tag, since: new Date(l.since) })),
+    tags: parsed(x.tags),
     quarantine: x.quarantine
       ? { reason: x.quarantine.reason, by: x.quarantine.by_user, at: new Date(x.quarantine.at) }
       : null,
@@ -120,6 +122,8 @@ export const ARTIFACT_JSON = sql`json_build_object(
   'locations', (SELECT coalesce(json_agg(json_build_object('environment', le.name, 'tag', l.tag, 'since', l.since)
       ORDER BY le.position), '[]')
     FROM artifact_locations l JOIN environments le ON le.id = l.environment_id WHERE l.artifact_id = x.id),
+  'tags', (SELECT coalesce(json_agg(t.tag ORDER BY t.first_seen, t.tag), '[]') FROM artifact_tags t
+    WHERE t.artifact_id = x.id),
   'quarantine', (SELECT json_build_object('reason', q.reason, 'by_user', q.by_user, 'at', q.at)
     FROM quarantine q WHERE q.digest = x.digest))`;
 

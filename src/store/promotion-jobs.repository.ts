@@ -44,7 +44,8 @@ export async function loadPromotionJob(db: Kysely<Schema>, id: string) {
       'e.allow_tag_move as allowMove',
       'sreg.name as srcRegistry',
       'dreg.name as dstRegistry',
-      'loc.tag as sourceTag',
+      // The tag the request named (an event's tag, `--tag`), else the one the source holds it under now.
+      sql<string | null>`coalesce(r.tag, loc.tag)`.as('sourceTag'),
       'p.id as projectId',
       's.name as srcName',
       'r.requested_by as requestedBy',

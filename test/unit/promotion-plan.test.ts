@@ -61,6 +61,7 @@ function context(over: Partial<PromotionContext> = {}, envExtra: Record<string, 
       sbom: null,
       build: { builder: 'ci-bot' },
       locations: [{ environment: 'dev', tag: '1.0', since: new Date(NOW.getTime() - 3600_000) }],
+      tags: ['1.0'],
       quarantine: null,
     },
     deciders: [
@@ -221,6 +222,17 @@ describe('planPromotion: each target decided, and why', () => {
     assert.equal(plan.targets[0]?.tag, 'v1');
   });
 
+  test('policies judge the tag the request names when the digest has several (dev-9, then v9)', () => {
+    const retagged = context({ policies: { staging: policy({ passConditions: ['image.tag.startsWith("v")'] }) } });
+    if (retagged.artifact) retagged.artifact = { ...retagged.artifact, tag: 'dev-9', tags: ['dev-9', 'v9'] };
+    const named = (tag?: string) =>
+      planPromotion(retagged, input(['staging'], tag ? { tag } : {}), devon, NOW).targets[0]?.state;
+    assert.equal(named('v9'), 'QUEUED');
+    assert.equal(named('dev-9'), 'REJECTED');
+    assert.equal(named(), 'REJECTED', 'no tag named: the one it was first seen with');
+    assert.equal(planPromotion(retagged, input(['staging'], { tag: 'v9' }), devon, NOW).tag, 'v9');
+  });
+
   const soaking = context({}, { dev: { soakSeconds: 7200 } });
   const quarantined = context();
   if (quarantined.artifact)
@@ -246,6 +258,7 @@ describe('planPromotion: each target decided, and why', () => {
     { name: 'an unknown target', ctx: context(), extra: { to: ['qa'] }, want: 'invalid' },
     { name: 'the source as target', ctx: context(), extra: { to: ['dev'] }, want: 'invalid' },
     { name: 'no artifact', ctx: context({ artifact: null }), want: 'not-found' },
+    { name: 'a tag the digest never had', ctx: context(), extra: { tag: 'v1b' }, want: 'invalid' },
   ];
   for (const r of refusals)
     test(r.name, () => {
