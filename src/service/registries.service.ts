@@ -3,19 +3,28 @@
  * sealed with the SecretBox. Answers never carry the secret, only whether there is one. "Test connection" asks the
  * registry itself: reachable, credentials accepted, referrers API present.
  */
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely } from 'kysely';
 import { Conflict, InvalidInput, NotFound, RegistryError } from '../errors.ts';
 import type { RegistryHost } from '../oci/registry-client.ts';
 import { Agent } from '../oci/http.ts';
 import { openHost } from '../oci/registry.ts';
 import { outboundGuard } from '../net/guarded-lookup.ts';
 import { checkOutboundUrl, OutboundPolicy } from '../net/outbound-policy.ts';
+import {
+  deleteRegistry,
+  environmentsInRegistry,
+  findRegistryByName,
+  insertRegistry,
+  listRegistries,
+  updateRegistry,
+  type RegistryRow,
+} from '../store/registries.repository.ts';
 import type { Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
 import type { SecretBox } from './secret-box.ts';
 import { newId } from './tokens.ts';
 import { NAME } from './names.ts';
-import { paged, toPage, type Page, type PageQuery } from './page.ts';
+import { toPage, type Page, type PageQuery } from './page.ts';
 
 export interface RegistryInput {
   name: string;
@@ -55,7 +64,7 @@ export function parseRegistryUrl(url: string, insecureFlag?: boolean): { host: s
   return { host: m[2] as string, insecure: insecureFlag ?? m[1] === 'http' };
 }
 
-export function viewRegistry(r: Selectable<Schema['registries']>): RegistryView {
+export function viewRegistry(r: RegistryRow): RegistryView {
   return {
     name: r.name,
     url: r.url,
@@ -83,12 +92,12 @@ export class Registries {
   }
 
   async list(p: PageQuery = {}): Promise<Page<RegistryView>> {
-    const rows = await paged(this.db.selectFrom('registries').selectAll(), 'name', p).execute();
+    const rows = await listRegistries(this.db, p);
     return toPage(rows.map(viewRegistry), p, (r) => r.name);
   }
 
-  async row(name: string): Promise<Selectable<Schema['registries']>> {
-    const r = await this.db.selectFrom('registries').selectAll().where('name', '=', name).executeTakeFirst();
+  async row(name: string): Promise<RegistryRow> {
+    const r = await findRegistryByName(this.db, name);
     if (!r) throw new NotFound('registry', name);
     return r;
   }
@@ -103,11 +112,7 @@ export class Registries {
     const { host, insecure } = parseRegistryUrl(input.url, input.insecure);
     const checked = checkOutboundUrl(`${insecure ? 'http' : 'https'}://${host}/`, 'registry', this.outbound);
     if (!checked.ok) throw new InvalidInput(checked.message, 'url');
-    const existing = await this.db
-      .selectFrom('registries')
-      .selectAll()
-      .where('name', '=', input.name)
-      .executeTakeFirst();
+    const existing = await findRegistryByName(this.db, input.name);
     if (existing && mode === 'create') throw new Conflict(`registry "${input.name}" exists already`);
     const now = new Date();
     const secret =
@@ -139,8 +144,8 @@ export class Registries {
       actor,
       { action: existing ? 'registry.update' : 'registry.create', objectType: 'registry', objectId: input.name },
       async (trx) => {
-        if (existing) await trx.updateTable('registries').set(row).where('id', '=', existing.id).execute();
-        else await trx.insertInto('registries').values(row).execute();
+        if (existing) await updateRegistry(trx, existing.id, row);
+        else await insertRegistry(trx, row);
         const after = viewRegistry(row);
         return {
           result: after,
@@ -156,12 +161,7 @@ export class Registries {
 
   async remove(actor: Actor, name: string): Promise<void> {
     const r = await this.row(name);
-    const used = await this.db
-      .selectFrom('environments')
-      .innerJoin('projects', 'projects.id', 'environments.project_id')
-      .select(['projects.name as project', 'environments.name as env'])
-      .where('registry_id', '=', r.id)
-      .execute();
+    const used = await environmentsInRegistry(this.db, r.id);
     if (used.length > 0)
       throw new Conflict(`registry "${name}" is used by ${used.map((u) => `${u.project}/${u.env}`).join(', ')}`);
     await audited(
@@ -169,7 +169,7 @@ export class Registries {
       actor,
       { action: 'registry.delete', objectType: 'registry', objectId: name },
       async (trx) => {
-        await trx.deleteFrom('registries').where('id', '=', r.id).execute();
+        await deleteRegistry(trx, r.id);
         return { result: undefined, summary: { before: viewRegistry(r) } };
       },
     );
