@@ -7,7 +7,10 @@ import type { Kysely } from 'kysely';
 import { randomBytes } from 'node:crypto';
 import { InvalidInput, NotFound } from '../errors.ts';
 import { checkOutboundUrl, OutboundPolicy } from '../net/outbound-policy.ts';
+import { recentDeliveries } from '../store/notification-deliveries.repository.ts';
+import { projectIdByName } from '../store/projects.repository.ts';
 import type { DeliveryState, Schema } from '../store/schema.ts';
+import { deleteWebhook, findProjectWebhook, insertWebhook, listWebhooks } from '../store/webhooks.repository.ts';
 import { audited, type Actor } from './audited.ts';
 import { NOTIFICATION_EVENTS, type NotificationEvent } from './outbox.ts';
 import type { SecretBox } from './secret-box.ts';
@@ -63,9 +66,9 @@ export class Webhooks {
   ) {}
 
   private async projectId(project: string): Promise<string> {
-    const p = await this.db.selectFrom('projects').select('id').where('name', '=', project).executeTakeFirst();
-    if (!p) throw new NotFound('project', project);
-    return p.id;
+    const id = await projectIdByName(this.db, project);
+    if (id === undefined) throw new NotFound('project', project);
+    return id;
   }
 
   /** Adds a webhook; answers the secret too when hoist generated it (it is not shown again). */
@@ -90,7 +93,7 @@ export class Webhooks {
       actor,
       { action: 'webhook.create', objectType: 'webhook', objectId: row.id },
       async (trx) => {
-        await trx.insertInto('webhooks').values(row).execute();
+        await insertWebhook(trx, row);
         return { result: undefined, summary: { after: { project, url, events } } };
       },
     );
@@ -100,12 +103,7 @@ export class Webhooks {
 
   async list(project: string): Promise<WebhookView[]> {
     const projectId = await this.projectId(project);
-    const rows = await this.db
-      .selectFrom('webhooks')
-      .selectAll()
-      .where('project_id', '=', projectId)
-      .orderBy('created_at')
-      .execute();
+    const rows = await listWebhooks(this.db, projectId);
     return rows.map((r) => ({
       id: r.id,
       url: r.url,
@@ -117,15 +115,10 @@ export class Webhooks {
 
   async remove(actor: Actor, project: string, id: string): Promise<void> {
     const projectId = await this.projectId(project);
-    const row = await this.db
-      .selectFrom('webhooks')
-      .select(['id', 'url'])
-      .where('project_id', '=', projectId)
-      .where('id', '=', id)
-      .executeTakeFirst();
+    const row = await findProjectWebhook(this.db, projectId, id);
     if (!row) throw new NotFound('webhook', id);
     await audited(this.db, actor, { action: 'webhook.delete', objectType: 'webhook', objectId: id }, async (trx) => {
-      await trx.deleteFrom('webhooks').where('id', '=', id).execute();
+      await deleteWebhook(trx, id);
       return { result: undefined, summary: { before: { project, url: row.url } } };
     });
   }
@@ -133,20 +126,9 @@ export class Webhooks {
   /** Recent deliveries of one webhook, newest first. */
   async deliveries(project: string, id: string, limit = 50): Promise<DeliveryView[]> {
     const projectId = await this.projectId(project);
-    const hook = await this.db
-      .selectFrom('webhooks')
-      .select('id')
-      .where('project_id', '=', projectId)
-      .where('id', '=', id)
-      .executeTakeFirst();
+    const hook = await findProjectWebhook(this.db, projectId, id);
     if (!hook) throw new NotFound('webhook', id);
-    const rows = await this.db
-      .selectFrom('notification_deliveries')
-      .selectAll()
-      .where('webhook_id', '=', id)
-      .orderBy('created_at', 'desc')
-      .limit(Math.min(limit, 500))
-      .execute();
+    const rows = await recentDeliveries(this.db, id, Math.min(limit, 500));
     return rows.map((r) => ({
       id: r.id,
       kind: r.kind,
