@@ -5,7 +5,9 @@
  * what committed, so a notice is never lost with a crash nor sent for a change that rolled back.
  */
 import type { Transaction } from 'kysely';
+import { insertDelivery, membersWithEmail } from '../store/notification-deliveries.repository.ts';
 import type { Schema, TargetState } from '../store/schema.ts';
+import { webhookSubscriptions } from '../store/webhooks.repository.ts';
 import { newId } from './tokens.ts';
 
 export const NOTIFICATION_EVENTS = [
@@ -54,42 +56,36 @@ export class Outbox {
   ): Promise<void> {
     const { projectId, ...rest } = notice;
     const payload = JSON.stringify({ ...rest, at: now.toISOString() });
-    hooks ??= await trx.selectFrom('webhooks').select(['id', 'events']).where('project_id', '=', projectId).execute();
+    hooks ??= await webhookSubscriptions(trx, projectId);
     for (const h of hooks) {
       const events = (typeof h.events === 'string' ? JSON.parse(h.events) : h.events) as string[] | null;
       if (events !== null && !events.includes(notice.event)) continue;
-      await trx
-        .insertInto('notification_deliveries')
-        .values({
+      await insertDelivery(trx, {
+        id: newId(),
+        kind: 'webhook',
+        webhook_id: h.id,
+        recipients: null,
+        event: notice.event,
+        payload,
+        state: 'PENDING',
+        run_after: now,
+        created_at: now,
+      });
+    }
+    if (this.emailEnabled && notice.event === 'promotion.approval_needed') {
+      const recipients = await approversWithEmail(trx, projectId, notice.environments, notice.requestedBy);
+      if (recipients.length > 0) {
+        await insertDelivery(trx, {
           id: newId(),
-          kind: 'webhook',
-          webhook_id: h.id,
-          recipients: null,
+          kind: 'email',
+          webhook_id: null,
+          recipients: JSON.stringify(recipients),
           event: notice.event,
           payload,
           state: 'PENDING',
           run_after: now,
           created_at: now,
-        })
-        .execute();
-    }
-    if (this.emailEnabled && notice.event === 'promotion.approval_needed') {
-      const recipients = await approversWithEmail(trx, projectId, notice.environments, notice.requestedBy);
-      if (recipients.length > 0) {
-        await trx
-          .insertInto('notification_deliveries')
-          .values({
-            id: newId(),
-            kind: 'email',
-            webhook_id: null,
-            recipients: JSON.stringify(recipients),
-            event: notice.event,
-            payload,
-            state: 'PENDING',
-            run_after: now,
-            created_at: now,
-          })
-          .execute();
+        });
       }
     }
   }
@@ -102,22 +98,9 @@ async function approversWithEmail(
   environments: string[],
   requester: string,
 ): Promise<string[]> {
-  const rows = await trx
-    .selectFrom('memberships as m')
-    .innerJoin('users as u', 'u.id', 'm.user_id')
-    .select(['u.email', 'u.username', 'm.environments'])
-    .where('m.project_id', '=', projectId)
-    .where('m.role', 'in', ['promoter', 'owner'])
-    .where('u.disabled', '=', false)
-    .where('u.email', 'is not', null)
-    .where('u.username', '!=', requester)
-    .execute();
+  const rows = await membersWithEmail(trx, projectId, ['promoter', 'owner'], requester);
   const emails = rows
-    .filter((r) => {
-      const envs =
-        typeof r.environments === 'string' ? (JSON.parse(r.environments) as string[] | null) : r.environments;
-      return envs === null || environments.some((e) => envs.includes(e));
-    })
-    .map((r) => r.email as string);
+    .filter((r) => r.environments === null || environments.some((e) => r.environments?.includes(e)))
+    .map((r) => r.email);
   return [...new Set(emails)].sort();
 }
