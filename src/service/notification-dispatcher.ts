@@ -10,7 +10,9 @@ import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { isTransient, isTransientStatus } from '../oci/transient.ts';
 import { NOTIFICATION_JOBS, settleJob } from '../store/jobs.repository.ts';
+import { getDelivery } from '../store/notification-deliveries.repository.ts';
 import type { Notifier } from '../store/notifier.ts';
+import { webhookEndpoint } from '../store/webhooks.repository.ts';
 import { LeasedQueue, type Job } from './leased-queue.ts';
 import { createHmac } from 'node:crypto';
 import { outboundGuard } from '../net/guarded-lookup.ts';
@@ -111,11 +113,7 @@ export class NotificationDispatcher {
   }
 
   private async send(job: Job): Promise<void> {
-    const d = await this.db
-      .selectFrom('notification_deliveries')
-      .selectAll()
-      .where('id', '=', job.id)
-      .executeTakeFirstOrThrow();
+    const d = await getDelivery(this.db, job.id);
     const status =
       d.kind === 'webhook'
         ? await this.callWebhook(d.id, d.webhook_id, d.event, d.payload, job.signal)
@@ -135,14 +133,7 @@ export class NotificationDispatcher {
     payload: Record<string, unknown>,
     signal: AbortSignal,
   ): Promise<number> {
-    const hook =
-      webhookId === null
-        ? undefined
-        : await this.db
-            .selectFrom('webhooks')
-            .select(['url', 'secret_enc'])
-            .where('id', '=', webhookId)
-            .executeTakeFirst();
+    const hook = webhookId === null ? undefined : await webhookEndpoint(this.db, webhookId);
     if (!hook) throw new DeliveryError('the webhook was deleted', false);
     const body = JSON.stringify({ id, ...payload });
     let res: Response;
