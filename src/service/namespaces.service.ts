@@ -7,6 +7,7 @@
  */
 import type { Kysely } from 'kysely';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.ts';
+import { environmentsOfProjectInRegistry } from '../store/environments.repository.ts';
 import { isUnder, normalizePrefix, overlaps, templateUnder } from '../store/namespace-paths.ts';
 import {
   deleteGrant,
@@ -14,8 +15,11 @@ import {
   insertGrant,
   listGrants,
   lockRegistryGrants,
+  projectIdsNamed,
   type GrantRow,
 } from '../store/namespaces.repository.ts';
+import { projectIdByName } from '../store/projects.repository.ts';
+import { registryIdByName } from '../store/registries.repository.ts';
 import type { Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
 import { newId } from './tokens.ts';
@@ -46,19 +50,18 @@ export class Namespaces {
   constructor(private readonly db: Kysely<Schema>) {}
 
   private async ids(project: string, registry: string): Promise<{ projectId: string; registryId: string }> {
-    const p = await this.db.selectFrom('projects').select('id').where('name', '=', project).executeTakeFirst();
-    if (!p) throw new NotFound('project', project);
-    const r = await this.db.selectFrom('registries').select('id').where('name', '=', registry).executeTakeFirst();
-    if (!r) throw new InvalidInput(`no registry named "${registry}" (hoist registry list)`, 'registry');
-    return { projectId: p.id, registryId: r.id };
+    const projectId = await projectIdByName(this.db, project);
+    if (projectId === undefined) throw new NotFound('project', project);
+    const registryId = await registryIdByName(this.db, registry);
+    if (registryId === undefined)
+      throw new InvalidInput(`no registry named "${registry}" (hoist registry list)`, 'registry');
+    return { projectId, registryId };
   }
 
   /** Every grant (admins), or those of the named projects. */
   async list(projects?: readonly string[]): Promise<NamespaceView[]> {
     if (projects === undefined) return (await listGrants(this.db)).map(view);
-    const ids = projects.length
-      ? (await this.db.selectFrom('projects').select('id').where('name', 'in', projects).execute()).map((p) => p.id)
-      : [];
+    const ids = await projectIdsNamed(this.db, projects);
     return (await listGrants(this.db, ids)).map(view);
   }
 
@@ -98,14 +101,7 @@ export class Namespaces {
     const others = (await listGrants(this.db, [projectId])).filter(
       (g) => !(g.registryId === registryId && g.prefix === prefix),
     );
-    const users = (
-      await this.db
-        .selectFrom('environments')
-        .select(['name', 'repository_template'])
-        .where('project_id', '=', projectId)
-        .where('registry_id', '=', registryId)
-        .execute()
-    ).filter(
+    const users = (await environmentsOfProjectInRegistry(this.db, projectId, registryId)).filter(
       (e) =>
         templateUnder(e.repository_template, prefix) &&
         !others.some((g) => g.registryId === registryId && templateUnder(e.repository_template, g.prefix)),
