@@ -5,6 +5,14 @@
  */
 import type { Kysely } from 'kysely';
 import { Conflict, InvalidInput, NotFound } from '../errors.ts';
+import {
+  deleteQuarantine,
+  findQuarantine,
+  insertQuarantine,
+  isQuarantined,
+  listQuarantine,
+  rejectTargetsOfDigest,
+} from '../store/quarantine.repository.ts';
 import type { Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
 import { parseSha256Digest } from '../oci/digest.ts';
@@ -20,36 +28,27 @@ export class Quarantine {
   constructor(private readonly db: Kysely<Schema>) {}
 
   async list(): Promise<QuarantineView[]> {
-    const rows = await this.db.selectFrom('quarantine').selectAll().orderBy('at', 'desc').execute();
+    const rows = await listQuarantine(this.db);
     return rows.map((r) => ({ digest: r.digest, reason: r.reason, by: r.by_user, at: r.at.toISOString() }));
   }
 
   async add(actor: Actor, digest: string, reason: string): Promise<{ quarantine: QuarantineView; rejected: number }> {
     parseSha256Digest(digest, 'digest');
     if (reason.trim() === '') throw new InvalidInput('say why (--reason "CVE-2026-1234 in libfoo")', 'reason');
-    if (await this.db.selectFrom('quarantine').select('digest').where('digest', '=', digest).executeTakeFirst())
-      throw new Conflict(`${digest} is quarantined already`);
+    if (await isQuarantined(this.db, digest)) throw new Conflict(`${digest} is quarantined already`);
     const now = new Date();
     const rejected = await audited(
       this.db,
       actor,
       { action: 'quarantine.add', objectType: 'digest', objectId: digest },
       async (trx) => {
-        await trx.insertInto('quarantine').values({ digest, reason, by_user: actor.username, at: now }).execute();
-        const open = await trx
-          .updateTable('promotion_targets')
-          .set({
-            state: 'REJECTED',
-            reason: `quarantined by ${actor.username}: ${reason}`,
-            updated_at: now,
-            lease_until: null,
-          })
-          .where('state', 'in', ['AWAITING_APPROVAL', 'QUEUED', 'FAILED'])
-          .where('request_id', 'in', (eb) =>
-            eb.selectFrom('promotion_requests').select('id').where('digest', '=', digest),
-          )
-          .executeTakeFirst();
-        const n = Number(open.numUpdatedRows);
+        await insertQuarantine(trx, { digest, reason, byUser: actor.username, at: now });
+        const n = await rejectTargetsOfDigest(trx, {
+          digest,
+          states: ['AWAITING_APPROVAL', 'QUEUED', 'FAILED'],
+          reason: `quarantined by ${actor.username}: ${reason}`,
+          at: now,
+        });
         return { result: n, summary: { reason, rejectedTargets: n } };
       },
     );
@@ -58,14 +57,14 @@ export class Quarantine {
 
   async lift(actor: Actor, digest: string, comment = ''): Promise<void> {
     parseSha256Digest(digest, 'digest');
-    const row = await this.db.selectFrom('quarantine').selectAll().where('digest', '=', digest).executeTakeFirst();
+    const row = await findQuarantine(this.db, digest);
     if (!row) throw new NotFound('quarantined digest', digest);
     await audited(
       this.db,
       actor,
       { action: 'quarantine.lift', objectType: 'digest', objectId: digest },
       async (trx) => {
-        await trx.deleteFrom('quarantine').where('digest', '=', digest).execute();
+        await deleteQuarantine(trx, digest);
         return {
           result: undefined,
           summary: { before: { reason: row.reason, by: row.by_user, at: row.at.toISOString() }, comment },
