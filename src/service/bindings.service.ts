@@ -5,6 +5,15 @@
  */
 import type { Kysely } from 'kysely';
 import { InvalidInput, NotFound } from '../errors.ts';
+import { findApplicationByNames } from '../store/applications.repository.ts';
+import {
+  deleteApplicationBinding,
+  findBinding,
+  insertBinding,
+  listProjectBindings,
+  updateBinding,
+} from '../store/bindings.repository.ts';
+import { environmentIdByName } from '../store/environments.repository.ts';
 import type { Schema } from '../store/schema.ts';
 import type { Artifacts } from './artifacts.service.ts';
 import { audited, type Actor } from './audited.ts';
@@ -36,45 +45,15 @@ export class Bindings {
   ) {}
 
   private async ids(project: string, app: string, env: string): Promise<{ appId: string; envId: string }> {
-    const a = await this.db
-      .selectFrom('applications as a')
-      .innerJoin('projects as p', 'p.id', 'a.project_id')
-      .select(['a.id', 'p.id as projectId'])
-      .where('p.name', '=', project)
-      .where('a.name', '=', app)
-      .executeTakeFirst();
+    const a = await findApplicationByNames(this.db, project, app);
     if (!a) throw new NotFound('application', `${project}/${app}`);
-    const e = await this.db
-      .selectFrom('environments')
-      .select('id')
-      .where('project_id', '=', a.projectId)
-      .where('name', '=', env)
-      .executeTakeFirst();
-    if (!e) throw new InvalidInput(`project "${project}" has no environment "${env}"`, 'env');
-    return { appId: a.id, envId: e.id };
+    const envId = await environmentIdByName(this.db, a.projectId, env);
+    if (envId === undefined) throw new InvalidInput(`project "${project}" has no environment "${env}"`, 'env');
+    return { appId: a.id, envId };
   }
 
   async list(project: string): Promise<BindingView[]> {
-    const rows = await this.db
-      .selectFrom('bindings as b')
-      .innerJoin('applications as a', 'a.id', 'b.application_id')
-      .innerJoin('projects as p', 'p.id', 'a.project_id')
-      .innerJoin('environments as e', 'e.id', 'b.environment_id')
-      .select([
-        'a.name as application',
-        'e.name as environment',
-        'e.id as envId',
-        'a.id as appId',
-        'b.mode',
-        'b.pinned_digest',
-        'b.updated_by',
-        'b.updated_at',
-        'e.position',
-      ])
-      .where('p.name', '=', project)
-      .orderBy('a.name')
-      .orderBy('e.position')
-      .execute();
+    const rows = await listProjectBindings(this.db, project);
     const out: BindingView[] = [];
     for (const r of rows) {
       const current = await this.artifacts.current(r.appId, r.envId);
@@ -106,12 +85,7 @@ export class Bindings {
       throw new InvalidInput('"track-latest" or "pin"', 'mode');
     const pinned = input.mode === 'pin' ? parseSha256Digest(input.digest, 'digest') : null;
     const { appId, envId } = await this.ids(project, app, env);
-    const before = await this.db
-      .selectFrom('bindings')
-      .selectAll()
-      .where('application_id', '=', appId)
-      .where('environment_id', '=', envId)
-      .executeTakeFirst();
+    const before = await findBinding(this.db, appId, envId);
     let promotion: PromotionView | null = null;
     let from: string | undefined;
     if (pinned !== null) {
@@ -150,14 +124,8 @@ export class Bindings {
           updated_by: actor.username,
           updated_at: now,
         };
-        if (before)
-          await trx
-            .updateTable('bindings')
-            .set(row)
-            .where('application_id', '=', appId)
-            .where('environment_id', '=', envId)
-            .execute();
-        else await trx.insertInto('bindings').values(row).execute();
+        if (before) await updateBinding(trx, row);
+        else await insertBinding(trx, row);
         return {
           result: undefined,
           summary: {
@@ -180,23 +148,14 @@ export class Bindings {
 
   async remove(actor: Actor, project: string, app: string, env: string): Promise<void> {
     const { appId, envId } = await this.ids(project, app, env);
-    const before = await this.db
-      .selectFrom('bindings')
-      .selectAll()
-      .where('application_id', '=', appId)
-      .where('environment_id', '=', envId)
-      .executeTakeFirst();
+    const before = await findBinding(this.db, appId, envId);
     if (!before) throw new NotFound('binding', `${project}/${app}/${env}`);
     await audited(
       this.db,
       actor,
       { action: 'binding.delete', objectType: 'binding', objectId: `${project}/${app}/${env}` },
       async (trx) => {
-        await trx
-          .deleteFrom('bindings')
-          .where('application_id', '=', appId)
-          .where('environment_id', '=', envId)
-          .execute();
+        await deleteApplicationBinding(trx, appId, envId);
         return { result: undefined, summary: { before: { mode: before.mode, pinnedDigest: before.pinned_digest } } };
       },
     );

@@ -15,3 +15,19 @@ export async function environmentsOfProjectInRegistry(
     .where('registry_id', '=', registryId)
     .execute();
 }
+
+/** The id of the project's environment named so, if any. */
+export async function environmentIdByName(
+  db: Kysely<Schema>,
+  projectId: string,
+  name: string,
+): Promise<string | undefined> {
+  return (
+    await db
+      .selectFrom('environments')
+      .select('id')
+      .where('project_id', '=', projectId)
+      .where('name', '=', name)
+      .executeTakeFirst()
+  )?.id;
+}

@@ -55,7 +55,6 @@ export async function membersWithEmail(
   return rows.map((r) => ({
     email: r.email as string,
     username: r.username,
-    environments:
-      typeof r.environments === 'string' ? (JSON.parse(r.environments) as string[] | null) : r.environments,
+    environments: typeof r.environments === 'string' ? (JSON.parse(r.environments) as string[] | null) : r.environments,
   }));
 }
