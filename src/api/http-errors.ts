@@ -132,10 +132,17 @@ export function answerClientError(err: Error & { code?: string }, socket: Socket
     'the request is not valid HTTP',
   ];
   const body = JSON.stringify({ error: { code, message } });
-  if (socket.writable)
-    socket.write(
-      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  socket.destroy(err);
+  if (!socket.writable) {
+    socket.destroy(err);
+    return;
+  }
+  // Answer, then read and drop what the client still sends until it closes (at most a second): a socket closed with
+  // unread bytes makes the kernel send a reset, and a client still writing its oversized headers would see ECONNRESET
+  // instead of this answer (Node 24 leaves more of them unread than Node 20 did).
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+  socket.resume();
+  setTimeout(() => socket.destroy(), 1000).unref();
 }

@@ -19,6 +19,7 @@ import { PromotionRunner } from '../service/promotion-runner.ts';
 import { Quarantine } from '../service/quarantine.service.ts';
 import { Registries } from '../service/registries.service.ts';
 import { Rules } from '../service/rules.service.ts';
+import type { Clock } from '../service/clock.ts';
 import type { SecretBox } from '../service/secret-box.ts';
 import { Webhooks } from '../service/webhooks.service.ts';
 import type { Database } from '../store/database.ts';
@@ -38,6 +39,8 @@ export interface ServiceOptions {
   audit?: CheckpointOptions & { key?: AuditSigningKey };
   /** Where registries and webhooks may connect; default: public addresses only (HOIST_OUTBOUND_ALLOW opens more). */
   outbound?: OutboundPolicy;
+  /** The time automation and promotion decisions see (soak, windows); default: the system clock. */
+  clock?: Clock;
 }
 
 export function createServices(database: Database, box: SecretBox, opts: ServiceOptions = {}): Services {
@@ -65,13 +68,21 @@ export function createServices(database: Database, box: SecretBox, opts: Service
     },
     outbox,
   );
-  const promotions = new Promotions(db, () => runner.notify(), outbox, artifacts);
+  const promotions = new Promotions(db, () => runner.notify(), outbox, artifacts, opts.clock);
   // Policy changes re-evaluate the promotion targets waiting under them, in the change's own transaction.
   const policies = new Policies(db, promotions);
-  const automation = new Automation(db, artifacts, environments, promotions, opts.log, {
-    notifier: database.notifier,
-    ...(opts.logger ? { logger: opts.logger.child({ service: 'soak-tick' }) } : {}),
-  });
+  const automation = new Automation(
+    db,
+    artifacts,
+    environments,
+    promotions,
+    opts.log,
+    {
+      notifier: database.notifier,
+      ...(opts.logger ? { logger: opts.logger.child({ service: 'soak-tick' }) } : {}),
+    },
+    opts.clock,
+  );
   // The runner tells the automation when an artifact arrived somewhere; the automation opens requests the runner runs.
   runner.onPromoted = (id) => {
     automation.ticker.notify();

@@ -13,6 +13,7 @@ import type { Environments, EnvironmentView } from './environments.service.ts';
 import { AlreadyFired, type Automated, type PromotionInput, type Promotions } from './promotions.service.ts';
 import { ruleMatches } from './rules.service.ts';
 import { SoakTicker, type SoakTickerOptions } from './soak-ticker.ts';
+import { systemClock, type Clock } from './clock.ts';
 
 export interface AutomationLog {
   warn(obj: object, msg: string): void;
@@ -58,6 +59,7 @@ export class Automation {
     private readonly promotions: Promotions,
     private readonly log: AutomationLog = { warn: () => {} },
     ticker: SoakTickerOptions = {},
+    private readonly clock: Clock = systemClock,
   ) {
     this.ticker = new SoakTicker(db, (ids, now) => this.consider(ids, now), ticker);
   }
@@ -117,7 +119,7 @@ export class Automation {
   }
 
   /** Runs the rules and track-latest bindings for artifacts that soaked in, or were promoted to, an environment. */
-  consider(artifactIds: readonly string[], now = new Date()): Promise<number> {
+  consider(artifactIds: readonly string[], now = this.clock()): Promise<number> {
     return this.arrived(
       artifactIds.map((artifactId) => ({ artifactId })),
       now,
@@ -129,7 +131,7 @@ export class Automation {
    * judged for the tag the push named (a digest built as `dev-9` and tagged `v9` later matches `v9` then); it fires
    * once per rule and artifact, counted by the requests it made, not by the events that came.
    */
-  async arrived(arrivals: readonly Arrival[], now = new Date()): Promise<number> {
+  async arrived(arrivals: readonly Arrival[], now = this.clock()): Promise<number> {
     let fired = 0;
     const distinct = new Map(arrivals.map((a) => [`${a.artifactId}\u0000${a.tag ?? ''}`, a]));
     for (const arrival of distinct.values()) {
@@ -198,7 +200,7 @@ export class Automation {
    * Moves a track-latest environment to the newest artifact of its upstream environments that has soaked there,
    * passes the rules from there (when there are any) and is not quarantined. Answers whether it opened a request.
    */
-  async trackLatest(project: string, app: string, env: string, now = new Date()): Promise<boolean> {
+  async trackLatest(project: string, app: string, env: string, now = this.clock()): Promise<boolean> {
     const appRow = await this.db
       .selectFrom('applications as a')
       .innerJoin('projects as p', 'p.id', 'a.project_id')
@@ -255,7 +257,7 @@ export class Automation {
    * Artifacts whose soak time in an environment ended since the last tick (of any replica) get their rules run;
    * answers the promotions opened, or undefined when another replica holds the tick.
    */
-  tick(now = new Date()): Promise<number | undefined> {
+  tick(now = this.clock()): Promise<number | undefined> {
     return this.ticker.tick(now);
   }
 }

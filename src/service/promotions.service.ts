@@ -29,6 +29,7 @@ import { PromotionExecutor } from './promotion-executor.ts';
 import { json, plannedView, requestViews, type HistoryEntry, type PromotionView } from './promotion-views.ts';
 import { newId } from './tokens.ts';
 import { targetTag } from './promotion-runner.ts';
+import { systemClock, type Clock } from './clock.ts';
 
 export { AlreadyFired } from './promotion-executor.ts';
 export { artifactVariables, SIGNATURE_TYPES } from '../promotion/variables.ts';
@@ -71,6 +72,7 @@ export class Promotions {
     private readonly onQueued: () => void = () => {},
     private readonly outbox: Outbox = new Outbox(false),
     private readonly firstUse?: FirstUse,
+    private readonly clock: Clock = systemClock,
   ) {
     this.executor = new PromotionExecutor(outbox);
   }
@@ -94,7 +96,7 @@ export class Promotions {
   /** The plan for a request, without making it (`POST …/promotions/preview`). */
   async preview(actor: RequestActor, project: string, app: string, input: PromotionInput): Promise<PromotionPlan> {
     const context = await this.context(this.db, { project, application: app }, input);
-    return planPromotion(context, input, { username: actor.username, isAdmin: actor.isAdmin ?? false }, new Date());
+    return planPromotion(context, input, { username: actor.username, isAdmin: actor.isAdmin ?? false }, this.clock());
   }
 
   /**
@@ -134,7 +136,7 @@ export class Promotions {
     names: { project: string; app: string } | undefined,
     registered = false,
   ): Promise<PromotionView & { replayed?: boolean }> {
-    const now = new Date();
+    const now = this.clock();
     const requestId = newId();
     const fingerprint = names && idempotency ? fingerprintOf(names.project, names.app, input) : '';
     const outcome = await this.db.transaction().execute(async (trx) => {
@@ -220,7 +222,7 @@ export class Promotions {
     comment: string,
     plan: (context: NonNullable<Awaited<ReturnType<typeof loadDecisionContext>>>) => DecisionPlan,
   ): Promise<PromotionView> {
-    const now = new Date();
+    const now = this.clock();
     const made = await this.db.transaction().execute(async (trx) => {
       if (!(await lockRequest(trx, project, requestId))) throw new NotFound('promotion', requestId);
       const context = await loadDecisionContext(trx, requestId);
@@ -246,7 +248,7 @@ export class Promotions {
     filter: WaitingFilter,
     opts: { dryRun?: boolean; now?: Date } = {},
   ): Promise<Reevaluation[]> {
-    const now = opts.now ?? new Date();
+    const now = opts.now ?? this.clock();
     const planned = planReevaluation(await lockWaitingTargets(trx, filter), change, now);
     if (!opts.dryRun && planned.length > 0) await this.executor.reevaluation(trx, planned, actor, change.policy, now);
     return planned;

@@ -50,6 +50,9 @@ for (const backend of BACKENDS) {
     let quiet: TestRegistry;
     let base: string;
     let as: (who: string, ...call: Parameters<Call>) => ReturnType<Call>;
+    // The clock automation and promotions see: tests move it past a soak time instead of sleeping through it.
+    let skewMs = 0;
+    const clock = (): Date => new Date(Date.now() + skewMs);
     const P = '/api/v1/projects/shop';
     const inEnv = async (env: string, tag: string): Promise<string | undefined> => {
       const m = await getManifestRaw(reg.url, `${env}/web`, tag);
@@ -68,7 +71,7 @@ for (const backend of BACKENDS) {
     };
 
     before(async () => {
-      api = await startApi(backend);
+      api = await startApi(backend, { clock });
       base = await api.app.listen({ port: 0, host: '127.0.0.1' });
       reg = await startRegistry({
         notificationsUrl: `${base}/api/v1/hooks/distribution`,
@@ -298,7 +301,7 @@ for (const backend of BACKENDS) {
       await waitFor('staging/web:v3.1-rc', () => inEnv('staging', 'v3.1-rc'));
       assert.equal(await inEnv('prod', 'v3.1-rc'), undefined, 'not soaked yet');
       // The older build soaked first; the newer one does not reset its clock, but once both have soaked the newest wins.
-      await new Promise((r) => setTimeout(r, 2100));
+      skewMs += 2100; // past the 2 s soak time
       await api.services.automation.tick();
       assert.equal(await waitFor('prod/web:v3.1-rc', () => inEnv('prod', 'v3.1-rc')), newer.digest);
 
@@ -321,7 +324,7 @@ for (const backend of BACKENDS) {
       await waitFor('prod/web:v3.0-rc', async () => (await inEnv('prod', 'v3.0-rc')) === older.digest);
       const pushedLater = await push('v3.2');
       await waitFor('staging/web:v3.2-rc', () => inEnv('staging', 'v3.2-rc'));
-      await new Promise((r) => setTimeout(r, 2100));
+      skewMs += 2100; // past the 2 s soak time
       await api.services.automation.tick();
       assert.equal(await inEnv('prod', 'v3.2-rc'), undefined, 'a pinned environment is not moved by automation');
       const bindings = (await as('root', 'GET', `${P}/bindings`)).body.items;
@@ -329,8 +332,16 @@ for (const backend of BACKENDS) {
         bindings.map((b: { environment: string; mode: string; current: string }) => [b.environment, b.mode, b.current]),
         [['prod', 'pin', older.digest]],
       );
-      const audit = (await as('root', 'GET', '/api/v1/audit?action=binding.set&limit=10')).body.items ?? [];
-      assert.ok(Array.isArray(audit));
+      const audit = await as('root', 'GET', `/api/v1/audit?objectType=binding&objectId=shop/web/prod&order=oldest`);
+      assert.equal(audit.status, 200, JSON.stringify(audit.body));
+      assert.deepEqual(
+        audit.body.items.map((e: { action: string; actor: string }) => [e.action, e.actor]),
+        [
+          ['binding.set', 'root'],
+          ['binding.set', 'pat'],
+        ],
+        'the track-latest binding and the pin are audited; the refused pin is not',
+      );
       void pushedLater;
     });
 

@@ -89,14 +89,14 @@ for (const backend of BACKENDS) {
         assert.equal(target.state, 'QUEUED', `round ${round}`);
         assert.deepEqual(target.approvals.map((a: { username: string }) => a.username).sort(), ['pat', 'pia']);
         assert.deepEqual(target.blockedBy, []);
-        const audit = (await as('root', 'GET', `/api/v1/audit?objectId=${id}`)).body.items ?? [];
-        const approvals = audit.filter((e: { action: string }) => e.action === 'promotion.approve');
-        if (approvals.length > 0) {
-          const queued = approvals.filter(
-            (e: { summary: { states: Record<string, string> } }) => e.summary.states.staging === 'QUEUED',
-          );
-          assert.equal(queued.length, 1, 'queued by exactly one decision');
-        }
+        const audit = await as('root', 'GET', `/api/v1/audit?objectType=promotion&objectId=${id}`);
+        assert.equal(audit.status, 200, JSON.stringify(audit.body));
+        const approvals = audit.body.items.filter((e: { action: string }) => e.action === 'promotion.approve');
+        assert.equal(approvals.length, 2, 'both approvals audited');
+        const queued = approvals.filter(
+          (e: { summary: { states: Record<string, string> } }) => e.summary.states.staging === 'QUEUED',
+        );
+        assert.equal(queued.length, 1, 'queued by exactly one decision');
       }
     });
 

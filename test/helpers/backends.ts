@@ -1,21 +1,78 @@
 /**
  * Runs a store test suite on every database backend: embedded Postgres (PGlite, in memory) and a real PostgreSQL
  * (one server per test process, a fresh database per suite). Each suite gets a migrated, empty database.
+ *
+ * Migrating costs seconds per database (and creating an empty PGlite costs more: it runs initdb), so each test
+ * process migrates once per backend and starts every fresh database from that: PGlite instances load a dump of a
+ * migrated data directory, PostgreSQL databases are created from a migrated template database.
  */
+import { randomBytes } from 'node:crypto';
 import { describe, before, after } from 'node:test';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PGliteDialect } from 'kysely';
+import pg from 'pg';
 import { openDatabase, type Backend, type Database } from '../../src/store/database.ts';
 import { migrate } from '../../src/store/migrate.ts';
-import { sharedPostgres } from '../harness/postgres.ts';
+import { sharedPostgres, type TestPostgres } from '../harness/postgres.ts';
 
 export const BACKENDS: Backend[] = ['pglite', 'postgres'];
 
+let pgliteSnapshot: Promise<Blob> | undefined;
+const postgresTemplates = new WeakMap<TestPostgres, Promise<string>>();
+
+/** A dump of an in-memory PGlite data directory with every migration applied; made once per process. */
+function migratedPGlite(): Promise<Blob> {
+  pgliteSnapshot ??= (async () => {
+    const pglite = await PGlite.create();
+    const db = new Kysely<unknown>({ dialect: new PGliteDialect({ pglite }) });
+    try {
+      await migrate(db);
+      return await pglite.dumpDataDir('none');
+    } finally {
+      await db.destroy();
+      if (!pglite.closed) await pglite.close();
+    }
+  })();
+  return pgliteSnapshot;
+}
+
+/** The name of a migrated database on this server that new databases copy (`CREATE DATABASE … TEMPLATE`). */
+function migratedTemplate(server: TestPostgres): Promise<string> {
+  let template = postgresTemplates.get(server);
+  if (template === undefined) {
+    template = (async () => {
+      const name = `hoist_template_${randomBytes(6).toString('hex')}`;
+      const database = await openDatabase({ url: await server.createDatabase(name) });
+      try {
+        await migrate(database.db as never);
+      } finally {
+        await database.close(); // a template must have no connections while it is copied
+      }
+      return name;
+    })();
+    postgresTemplates.set(server, template);
+  }
+  return template;
+}
+
+async function createFromTemplate(server: TestPostgres): Promise<string> {
+  const template = await migratedTemplate(server);
+  const name = `hoist_${randomBytes(6).toString('hex')}`;
+  const client = new pg.Client({ connectionString: server.url, connectionTimeoutMillis: 5000 });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
+  } finally {
+    await client.end();
+  }
+  return server.url.replace(/\/postgres$/, `/${name}`);
+}
+
 export async function freshDatabase(backend: Backend): Promise<Database> {
-  const database =
-    backend === 'pglite'
-      ? await openDatabase({})
-      : await openDatabase({ url: await (await sharedPostgres()).createDatabase() });
-  await migrate(database.db as never);
-  return database;
+  return backend === 'pglite'
+    ? openDatabase({ loadDataDir: await migratedPGlite() })
+    : openDatabase({ url: await createFromTemplate(await sharedPostgres()) });
 }
 
 /** `describe` once per backend; `use()` inside a test returns that suite's database. */
