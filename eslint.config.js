@@ -3,7 +3,8 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'web/dist/**', 'bench/results/**', '.hoist/**'] },
+  // bin/hoist is a shell script.
+  { ignores: ['dist/**', 'node_modules/**', 'web/dist/**', 'bench/results/**', '.hoist/**', 'bin/hoist'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

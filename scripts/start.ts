@@ -36,9 +36,10 @@ await pushImage(registry.url, 'dev/web', image, { tag: '1.0' });
 await pushReferrer(registry.url, 'dev/web', buildArtifact(image, { artifactType: SIGNATURE_ARTIFACT }));
 await pushReferrer(registry.url, 'dev/web', buildArtifact(image.children[0]!, { artifactType: SBOM_ARTIFACT }));
 
+// bin/hoist is a shell script that picks Node 22 or newer, as a user runs it.
 const server = spawn(
-  process.execPath,
-  [`${root}bin/hoist`, 'serve', '--port', String(port), '--data-dir', `${root}.hoist`, '--log-level', 'warn'],
+  `${root}bin/hoist`,
+  ['serve', '--port', String(port), '--data-dir', `${root}.hoist`, '--log-level', 'warn'],
   {
     stdio: ['ignore', 'inherit', 'inherit'],
     // The demo registries listen on loopback: allow it (a real server lists its registries' ranges here).
