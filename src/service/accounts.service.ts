@@ -12,13 +12,24 @@ import {
   clearLoginFailures,
   countLoginAttempt,
   countUsers,
+  deleteSessionByHash,
+  deleteTokensNamed,
   findActiveSession,
   findActiveToken,
+  findToken,
   findUserById,
   findUserByName,
   forgiveLoginAttempt,
+  hasUnrevokedToken,
+  insertSession,
+  insertToken,
+  insertUser,
+  listTokensOf,
   loginFailures,
   membershipsOf,
+  revokeTokenAt,
+  setUserEmail,
+  touchToken,
   type UserRow,
 } from '../store/accounts.repository.ts';
 import { appendAudit } from '../store/audit.repository.ts';
@@ -81,7 +92,7 @@ export class Accounts {
       email,
     };
     await this.db.transaction().execute(async (trx) => {
-      await trx.insertInto('users').values(row).execute();
+      await insertUser(trx, row);
       await appendAudit(trx, {
         actor: actor.username,
         action: 'user.create',
@@ -108,7 +119,7 @@ export class Accounts {
     const user = await findUserByName(this.db, username);
     if (!user) throw new NotFound('user', username);
     await this.db.transaction().execute(async (trx) => {
-      await trx.updateTable('users').set({ email: checked }).where('id', '=', user.id).execute();
+      await setUserEmail(trx, user.id, checked);
       await appendAudit(trx, {
         actor: actor.username,
         action: 'user.update',
@@ -157,22 +168,19 @@ export class Accounts {
     const { secret, hash } = newSecret('hoists');
     const csrfToken = randomBytes(18).toString('base64url');
     const expiresAt = new Date(this.now().getTime() + SESSION_TTL_MS);
-    await this.db
-      .insertInto('sessions')
-      .values({
-        id: newId(),
-        user_id: userId,
-        token_hash: hash,
-        csrf_token: csrfToken,
-        created_at: this.now(),
-        expires_at: expiresAt,
-      })
-      .execute();
+    await insertSession(this.db, {
+      id: newId(),
+      user_id: userId,
+      token_hash: hash,
+      csrf_token: csrfToken,
+      created_at: this.now(),
+      expires_at: expiresAt,
+    });
     return { secret, csrfToken, expiresAt };
   }
 
   async endSession(secret: string): Promise<void> {
-    await this.db.deleteFrom('sessions').where('token_hash', '=', hashSecret(secret)).execute();
+    await deleteSessionByHash(this.db, hashSecret(secret));
   }
 
   async createToken(
@@ -185,28 +193,19 @@ export class Accounts {
     const expiresAt = expiresInDays === undefined ? null : new Date(this.now().getTime() + expiresInDays * 86_400_000);
     const id = newId();
     await this.db.transaction().execute(async (trx) => {
-      const clash = await trx
-        .selectFrom('api_tokens')
-        .select('id')
-        .where('user_id', '=', actor.userId)
-        .where('name', '=', name)
-        .where('revoked_at', 'is', null)
-        .executeTakeFirst();
-      if (clash) throw new Conflict(`you have a token named "${name}" already`);
-      await trx.deleteFrom('api_tokens').where('user_id', '=', actor.userId).where('name', '=', name).execute();
-      await trx
-        .insertInto('api_tokens')
-        .values({
-          id,
-          user_id: actor.userId,
-          name,
-          token_hash: hash,
-          created_at: this.now(),
-          expires_at: expiresAt,
-          revoked_at: null,
-          last_used_at: null,
-        })
-        .execute();
+      if (await hasUnrevokedToken(trx, actor.userId, name))
+        throw new Conflict(`you have a token named "${name}" already`);
+      await deleteTokensNamed(trx, actor.userId, name);
+      await insertToken(trx, {
+        id,
+        user_id: actor.userId,
+        name,
+        token_hash: hash,
+        created_at: this.now(),
+        expires_at: expiresAt,
+        revoked_at: null,
+        last_used_at: null,
+      });
       await appendAudit(trx, {
         actor: actor.username,
         action: 'token.create',
@@ -229,12 +228,7 @@ export class Accounts {
       lastUsedAt: Date | null;
     }>
   > {
-    const rows = await this.db
-      .selectFrom('api_tokens')
-      .selectAll()
-      .where('user_id', '=', userId)
-      .orderBy('created_at')
-      .execute();
+    const rows = await listTokensOf(this.db, userId);
     return rows.map((r) => ({
       id: r.id,
       name: r.name,
@@ -247,10 +241,10 @@ export class Accounts {
 
   async revokeToken(actor: Actor & { userId: string; isAdmin: boolean }, id: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+      const row = await findToken(trx, id);
       if (!row || (row.user_id !== actor.userId && !actor.isAdmin)) throw new NotFound('token', id);
       if (row.revoked_at !== null) return;
-      await trx.updateTable('api_tokens').set({ revoked_at: this.now() }).where('id', '=', id).execute();
+      await revokeTokenAt(trx, id, this.now());
       await appendAudit(trx, {
         actor: actor.username,
         action: 'token.revoke',
@@ -274,7 +268,7 @@ export class Accounts {
       const t = await findActiveToken(this.db, hashSecret(credential.token), now);
       if (t) {
         userId = t.userId;
-        await this.db.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', t.id).execute();
+        await touchToken(this.db, t.id, now);
       }
     } else if (credential.session !== undefined) {
       const s = await findActiveSession(this.db, hashSecret(credential.session), now);

@@ -1,5 +1,5 @@
 /** Users, API tokens, sessions and login-attempt counters. */
-import { sql, type Kysely } from 'kysely';
+import { sql, type Insertable, type Kysely, type Transaction } from 'kysely';
 import type { Selectable } from 'kysely';
 import type { Membership, Schema } from './schema.ts';
 
@@ -131,4 +131,66 @@ export async function loginFailures(
 
 export async function clearLoginFailures(db: Db, key: string): Promise<void> {
   await db.deleteFrom('login_failures').where('key', '=', key).execute();
+}
+
+/** Adds a user. */
+export async function insertUser(trx: Transaction<Schema>, row: Insertable<Schema['users']>): Promise<void> {
+  await trx.insertInto('users').values(row).execute();
+}
+
+/** Sets or clears a user's e-mail address. */
+export async function setUserEmail(trx: Transaction<Schema>, userId: string, email: string | null): Promise<void> {
+  await trx.updateTable('users').set({ email }).where('id', '=', userId).execute();
+}
+
+/** Adds a browser session (its secret stored hashed). */
+export async function insertSession(db: Db, row: Insertable<Schema['sessions']>): Promise<void> {
+  await db.insertInto('sessions').values(row).execute();
+}
+
+/** Deletes the session whose secret hashes to `hash`. */
+export async function deleteSessionByHash(db: Db, hash: string): Promise<void> {
+  await db.deleteFrom('sessions').where('token_hash', '=', hash).execute();
+}
+
+/** Whether the user has a token of that name not revoked. */
+export async function hasUnrevokedToken(db: Db, userId: string, name: string): Promise<boolean> {
+  const r = await db
+    .selectFrom('api_tokens')
+    .select('id')
+    .where('user_id', '=', userId)
+    .where('name', '=', name)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return r !== undefined;
+}
+
+/** Deletes the user's tokens of that name (revoked ones, before the name is used again). */
+export async function deleteTokensNamed(trx: Transaction<Schema>, userId: string, name: string): Promise<void> {
+  await trx.deleteFrom('api_tokens').where('user_id', '=', userId).where('name', '=', name).execute();
+}
+
+/** Adds an API token (stored hashed). */
+export async function insertToken(trx: Transaction<Schema>, row: Insertable<Schema['api_tokens']>): Promise<void> {
+  await trx.insertInto('api_tokens').values(row).execute();
+}
+
+/** The user's tokens, oldest first. */
+export async function listTokensOf(db: Db, userId: string): Promise<Array<Selectable<Schema['api_tokens']>>> {
+  return db.selectFrom('api_tokens').selectAll().where('user_id', '=', userId).orderBy('created_at').execute();
+}
+
+/** One token by id, if it exists. */
+export async function findToken(db: Db, id: string): Promise<Selectable<Schema['api_tokens']> | undefined> {
+  return db.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Marks a token revoked at `at`. */
+export async function revokeTokenAt(trx: Transaction<Schema>, id: string, at: Date): Promise<void> {
+  await trx.updateTable('api_tokens').set({ revoked_at: at }).where('id', '=', id).execute();
+}
+
+/** Records when a token was last used. */
+export async function touchToken(db: Db, id: string, at: Date): Promise<void> {
+  await db.updateTable('api_tokens').set({ last_used_at: at }).where('id', '=', id).execute();
 }
