@@ -3,10 +3,22 @@
  * repository) and its pipeline: the allowed promotion edges between them. An edge into the environment it starts
  * from, or to another project's environment, is refused; skipping a stage needs an explicit edge.
  */
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely } from 'kysely';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.ts';
 import { refuseIfBound } from './binding-guard.ts';
 import type { Namespaces } from './namespaces.service.ts';
+import {
+  deleteEnvironment,
+  deletePipelineEdges,
+  insertEnvironment,
+  insertPipelineEdge,
+  listEnvironmentRows,
+  pipelineEdges,
+  updateEnvironment,
+  type EnvironmentRow,
+} from '../store/environments.repository.ts';
+import { projectIdByName } from '../store/projects.repository.ts';
+import { registryIdByName } from '../store/registries.repository.ts';
 import type { Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
 import { newId } from './tokens.ts';
@@ -26,11 +38,7 @@ export interface Edge {
 }
 
 /** What a non-admin may not change on a protected environment: where it is, its tag rules, its protection. */
-function protectedChanges(
-  e: Selectable<Schema['environments']>,
-  input: EnvironmentInput,
-  registryId: string,
-): string[] {
+function protectedChanges(e: EnvironmentRow, input: EnvironmentInput, registryId: string): string[] {
   const changed: string[] = [];
   if (e.registry_id !== registryId) changed.push('registry');
   if (e.kind !== input.kind) changed.push('kind');
@@ -52,24 +60,16 @@ export class Environments {
   ) {}
 
   private async projectId(project: string): Promise<string> {
-    const p = await this.db.selectFrom('projects').select('id').where('name', '=', project).executeTakeFirst();
-    if (!p) throw new NotFound('project', project);
-    return p.id;
+    const id = await projectIdByName(this.db, project);
+    if (id === undefined) throw new NotFound('project', project);
+    return id;
   }
 
-  private async rows(projectId: string): Promise<Array<Selectable<Schema['environments']> & { registry: string }>> {
-    return this.db
-      .selectFrom('environments')
-      .innerJoin('registries', 'registries.id', 'environments.registry_id')
-      .selectAll('environments')
-      .select('registries.name as registry')
-      .where('project_id', '=', projectId)
-      .orderBy('position')
-      .orderBy('environments.name')
-      .execute();
+  private async rows(projectId: string): Promise<Array<EnvironmentRow & { registry: string }>> {
+    return listEnvironmentRows(this.db, projectId);
   }
 
-  private view(r: Selectable<Schema['environments']> & { registry: string }): EnvironmentView {
+  private view(r: EnvironmentRow & { registry: string }): EnvironmentView {
     return {
       name: r.name,
       position: r.position,
@@ -103,18 +103,15 @@ export class Environments {
   ): Promise<EnvironmentView> {
     checkEnvironment(input);
     const projectId = await this.projectId(project);
-    const registry = await this.db
-      .selectFrom('registries')
-      .select('id')
-      .where('name', '=', input.registry)
-      .executeTakeFirst();
-    if (!registry) throw new InvalidInput(`no registry named "${input.registry}" (hoist registry list)`, 'registry');
-    await this.namespaces.requireTemplate(projectId, project, registry.id, input.repository);
+    const registryId = await registryIdByName(this.db, input.registry);
+    if (registryId === undefined)
+      throw new InvalidInput(`no registry named "${input.registry}" (hoist registry list)`, 'registry');
+    await this.namespaces.requireTemplate(projectId, project, registryId, input.repository);
     const all = await this.rows(projectId);
     const existing = all.find((r) => r.name === input.name);
     if (existing && mode === 'create') throw new Conflict(`environment "${project}/${input.name}" exists already`);
     if (existing?.protected && !actor.isAdmin) {
-      const changed = protectedChanges(existing, input, registry.id);
+      const changed = protectedChanges(existing, input, registryId);
       if (changed.length > 0)
         throw new Forbidden(
           `environment "${project}/${input.name}" is protected: only an admin changes its ${changed.join(', ')}`,
@@ -127,7 +124,7 @@ export class Environments {
       name: input.name,
       position: input.position ?? existing?.position ?? all.reduce((m, r) => Math.max(m, r.position + 1), 0),
       kind: input.kind,
-      registry_id: registry.id,
+      registry_id: registryId,
       repository_template: input.repository,
       tag_template: input.kind === 'tag' ? (input.tag ?? null) : null,
       immutable_tags: input.immutableTags ?? existing?.immutable_tags ?? false,
@@ -150,8 +147,8 @@ export class Environments {
         objectId: `${project}/${input.name}`,
       },
       async (trx) => {
-        if (existing) await trx.updateTable('environments').set(row).where('id', '=', existing.id).execute();
-        else await trx.insertInto('environments').values(row).execute();
+        if (existing) await updateEnvironment(trx, existing.id, row);
+        else await insertEnvironment(trx, row);
         return { result: after, summary: { before: existing ? this.view(existing) : null, after } };
       },
     );
@@ -169,7 +166,7 @@ export class Environments {
       actor,
       { action: 'environment.delete', objectType: 'environment', objectId: `${project}/${name}` },
       async (trx) => {
-        await trx.deleteFrom('environments').where('id', '=', e.id).execute();
+        await deleteEnvironment(trx, e.id);
         return { result: undefined, summary: { before: this.view(e) } };
       },
     );
@@ -177,13 +174,7 @@ export class Environments {
 
   async pipeline(project: string): Promise<Edge[]> {
     const projectId = await this.projectId(project);
-    const rows = await this.db
-      .selectFrom('pipeline_edges')
-      .innerJoin('environments as f', 'f.id', 'pipeline_edges.from_env_id')
-      .innerJoin('environments as t', 't.id', 'pipeline_edges.to_env_id')
-      .select(['f.name as from', 't.name as to', 'f.position as fp', 't.position as tp'])
-      .where('pipeline_edges.project_id', '=', projectId)
-      .execute();
+    const rows = await pipelineEdges(this.db, projectId);
     return rows.sort((a, b) => a.fp - b.fp || a.tp - b.tp).map((r) => ({ from: r.from, to: r.to }));
   }
 
@@ -209,18 +200,15 @@ export class Environments {
       actor,
       { action: 'pipeline.set', objectType: 'pipeline', objectId: project },
       async (trx) => {
-        await trx.deleteFrom('pipeline_edges').where('project_id', '=', projectId).execute();
+        await deletePipelineEdges(trx, projectId);
         for (const e of unique) {
-          await trx
-            .insertInto('pipeline_edges')
-            .values({
-              id: newId(),
-              project_id: projectId,
-              from_env_id: envs.get(e.from) as string,
-              to_env_id: envs.get(e.to) as string,
-              created_at: new Date(),
-            })
-            .execute();
+          await insertPipelineEdge(trx, {
+            id: newId(),
+            project_id: projectId,
+            from_env_id: envs.get(e.from) as string,
+            to_env_id: envs.get(e.to) as string,
+            created_at: new Date(),
+          });
         }
         return { result: undefined, summary: { before, after: unique } };
       },
