@@ -2,15 +2,32 @@
  * Projects, their applications (an application is an image name such as `web`) and their members (a role, perhaps
  * limited to some environments). Every change is audited.
  */
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely } from 'kysely';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.ts';
 import { refuseIfBound } from './binding-guard.ts';
+import { userIdByName } from '../store/accounts.repository.ts';
+import {
+  applicationIdByName,
+  applicationNames,
+  deleteApplication,
+  insertApplication,
+} from '../store/applications.repository.ts';
+import { environmentNames } from '../store/environments.repository.ts';
+import { deleteMembership, insertMembership, listMembers } from '../store/memberships.repository.ts';
+import {
+  deleteProject,
+  findProjectByName,
+  insertProject,
+  listProjects,
+  updateProject,
+  type ProjectRow,
+} from '../store/projects.repository.ts';
 import type { Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
 import type { ProjectRole } from './identity.ts';
 import { newId } from './tokens.ts';
 import { NAME } from './names.ts';
-import { paged, toPage, type Page, type PageQuery } from './page.ts';
+import { toPage, type Page, type PageQuery } from './page.ts';
 
 /** An application is an image name: lower-case path components as in a repository path. */
 export const APP_NAME = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
@@ -29,7 +46,7 @@ export interface MemberView {
   environments: string[] | null;
 }
 
-const view = (r: Selectable<Schema['projects']>): ProjectView => ({
+const view = (r: ProjectRow): ProjectView => ({
   name: r.name,
   description: r.description,
   createdAt: r.created_at.toISOString(),
@@ -40,16 +57,12 @@ export class Projects {
   constructor(private readonly db: Kysely<Schema>) {}
 
   async list(visibleTo: readonly string[] | undefined, p: PageQuery = {}): Promise<Page<ProjectView>> {
-    let q = this.db.selectFrom('projects').selectAll();
-    if (visibleTo !== undefined) {
-      if (visibleTo.length === 0) return { items: [], nextCursor: null };
-      q = q.where('name', 'in', visibleTo);
-    }
-    return toPage((await paged(q, 'name', p).execute()).map(view), p, (r) => r.name);
+    if (visibleTo !== undefined && visibleTo.length === 0) return { items: [], nextCursor: null };
+    return toPage((await listProjects(this.db, visibleTo, p)).map(view), p, (r) => r.name);
   }
 
-  async row(name: string): Promise<Selectable<Schema['projects']>> {
-    const r = await this.db.selectFrom('projects').selectAll().where('name', '=', name).executeTakeFirst();
+  async row(name: string): Promise<ProjectRow> {
+    const r = await findProjectByName(this.db, name);
     if (!r) throw new NotFound('project', name);
     return r;
   }
@@ -64,7 +77,7 @@ export class Projects {
     mode: 'create' | 'upsert',
   ): Promise<ProjectView> {
     if (!NAME.test(input.name)) throw new InvalidInput('use 1-63 lower-case letters, digits and "-"', 'name');
-    const existing = await this.db.selectFrom('projects').selectAll().where('name', '=', input.name).executeTakeFirst();
+    const existing = await findProjectByName(this.db, input.name);
     if (existing && mode === 'create') throw new Conflict(`project "${input.name}" exists already`);
     const now = new Date();
     const row = {
@@ -79,8 +92,8 @@ export class Projects {
       actor,
       { action: existing ? 'project.update' : 'project.create', objectType: 'project', objectId: input.name },
       async (trx) => {
-        if (existing) await trx.updateTable('projects').set(row).where('id', '=', existing.id).execute();
-        else await trx.insertInto('projects').values(row).execute();
+        if (existing) await updateProject(trx, existing.id, row);
+        else await insertProject(trx, row);
         return { result: view(row), summary: { before: existing ? view(existing) : null, after: view(row) } };
       },
     );
@@ -88,28 +101,21 @@ export class Projects {
 
   async remove(actor: Actor, name: string): Promise<void> {
     const p = await this.row(name);
-    const guarded = await this.db
-      .selectFrom('environments')
-      .select('name')
-      .where('project_id', '=', p.id)
-      .where('protected', '=', true)
-      .execute();
+    const guarded = await environmentNames(this.db, p.id, { protectedOnly: true });
     if (guarded.length > 0 && !actor.isAdmin)
       throw new Forbidden(
-        `project "${name}" has protected environments (${guarded.map((e) => e.name).join(', ')}): only an admin deletes it`,
+        `project "${name}" has protected environments (${guarded.join(', ')}): only an admin deletes it`,
       );
     await refuseIfBound(this.db, `project "${name}"`, { projectId: p.id });
     await audited(this.db, actor, { action: 'project.delete', objectType: 'project', objectId: name }, async (trx) => {
-      await trx.deleteFrom('projects').where('id', '=', p.id).execute();
+      await deleteProject(trx, p.id);
       return { result: undefined, summary: { before: view(p) } };
     });
   }
 
   async applications(project: string): Promise<string[]> {
     const p = await this.row(project);
-    return (
-      await this.db.selectFrom('applications').select('name').where('project_id', '=', p.id).orderBy('name').execute()
-    ).map((r) => r.name);
+    return applicationNames(this.db, p.id);
   }
 
   async addApplication(actor: Actor, project: string, name: string): Promise<void> {
@@ -119,22 +125,13 @@ export class Projects {
         'name',
       );
     const p = await this.row(project);
-    const exists = await this.db
-      .selectFrom('applications')
-      .select('id')
-      .where('project_id', '=', p.id)
-      .where('name', '=', name)
-      .executeTakeFirst();
-    if (exists) return;
+    if ((await applicationIdByName(this.db, p.id, name)) !== undefined) return;
     await audited(
       this.db,
       actor,
       { action: 'application.create', objectType: 'application', objectId: `${project}/${name}` },
       async (trx) => {
-        await trx
-          .insertInto('applications')
-          .values({ id: newId(), project_id: p.id, name, created_at: new Date() })
-          .execute();
+        await insertApplication(trx, { id: newId(), project_id: p.id, name, created_at: new Date() });
         return { result: undefined, summary: { after: { project, name } } };
       },
     );
@@ -142,20 +139,15 @@ export class Projects {
 
   async removeApplication(actor: Actor, project: string, name: string): Promise<void> {
     const p = await this.row(project);
-    const a = await this.db
-      .selectFrom('applications')
-      .select('id')
-      .where('project_id', '=', p.id)
-      .where('name', '=', name)
-      .executeTakeFirst();
-    if (!a) throw new NotFound('application', `${project}/${name}`);
-    await refuseIfBound(this.db, `application "${project}/${name}"`, { applicationId: a.id });
+    const applicationId = await applicationIdByName(this.db, p.id, name);
+    if (applicationId === undefined) throw new NotFound('application', `${project}/${name}`);
+    await refuseIfBound(this.db, `application "${project}/${name}"`, { applicationId });
     await audited(
       this.db,
       actor,
       { action: 'application.delete', objectType: 'application', objectId: `${project}/${name}` },
       async (trx) => {
-        await trx.deleteFrom('applications').where('id', '=', a.id).execute();
+        await deleteApplication(trx, applicationId);
         return { result: undefined, summary: { before: { project, name } } };
       },
     );
@@ -163,75 +155,46 @@ export class Projects {
 
   async members(project: string): Promise<MemberView[]> {
     const p = await this.row(project);
-    const rows = await this.db
-      .selectFrom('memberships')
-      .innerJoin('users', 'users.id', 'memberships.user_id')
-      .select(['users.username as username', 'memberships.role as role', 'memberships.environments as environments'])
-      .where('memberships.project_id', '=', p.id)
-      .orderBy('users.username')
-      .execute();
-    return rows.map((r) => ({
-      username: r.username,
-      role: r.role,
-      environments: (typeof r.environments === 'string' ? JSON.parse(r.environments) : r.environments) as
-        string[] | null,
-    }));
+    return listMembers(this.db, p.id);
   }
 
   /** Grants `role` (limited to `environments` when given); granting the same role again replaces its limits. */
   async grant(actor: Actor, project: string, m: MemberView): Promise<void> {
     if (!ROLES.includes(m.role)) throw new InvalidInput(`one of ${ROLES.join(', ')}`, 'role');
     const p = await this.row(project);
-    const user = await this.db.selectFrom('users').select('id').where('username', '=', m.username).executeTakeFirst();
-    if (!user) throw new NotFound('user', m.username);
+    const userId = await userIdByName(this.db, m.username);
+    if (userId === undefined) throw new NotFound('user', m.username);
     if (m.environments !== null) {
-      const known = new Set(
-        (await this.db.selectFrom('environments').select('name').where('project_id', '=', p.id).execute()).map(
-          (e) => e.name,
-        ),
-      );
+      const known = new Set(await environmentNames(this.db, p.id));
       const unknown = m.environments.filter((e) => !known.has(e));
       if (unknown.length > 0)
         throw new InvalidInput(`project "${project}" has no environment ${unknown.join(', ')}`, 'environments');
     }
     await audited(this.db, actor, { action: 'member.grant', objectType: 'project', objectId: project }, async (trx) => {
-      await trx
-        .deleteFrom('memberships')
-        .where('project_id', '=', p.id)
-        .where('user_id', '=', user.id)
-        .where('role', '=', m.role)
-        .execute();
-      await trx
-        .insertInto('memberships')
-        .values({
-          id: newId(),
-          project_id: p.id,
-          user_id: user.id,
-          role: m.role,
-          environments: m.environments === null ? null : JSON.stringify(m.environments),
-          created_at: new Date(),
-        })
-        .execute();
+      await deleteMembership(trx, { projectId: p.id, userId, role: m.role });
+      await insertMembership(trx, {
+        id: newId(),
+        project_id: p.id,
+        user_id: userId,
+        role: m.role,
+        environments: m.environments === null ? null : JSON.stringify(m.environments),
+        created_at: new Date(),
+      });
       return { result: undefined, summary: { after: m } };
     });
   }
 
   async revoke(actor: Actor, project: string, username: string, role: ProjectRole): Promise<void> {
     const p = await this.row(project);
-    const user = await this.db.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst();
-    if (!user) throw new NotFound('user', username);
+    const userId = await userIdByName(this.db, username);
+    if (userId === undefined) throw new NotFound('user', username);
     await audited(
       this.db,
       actor,
       { action: 'member.revoke', objectType: 'project', objectId: project },
       async (trx) => {
-        const r = await trx
-          .deleteFrom('memberships')
-          .where('project_id', '=', p.id)
-          .where('user_id', '=', user.id)
-          .where('role', '=', role)
-          .executeTakeFirst();
-        if (Number(r.numDeletedRows) === 0) throw new NotFound('membership', `${username} as ${role} in ${project}`);
+        if (!(await deleteMembership(trx, { projectId: p.id, userId, role })))
+          throw new NotFound('membership', `${username} as ${role} in ${project}`);
         return { result: undefined, summary: { before: { username, role } } };
       },
     );

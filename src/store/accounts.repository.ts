@@ -194,3 +194,8 @@ export async function revokeTokenAt(trx: Transaction<Schema>, id: string, at: Da
 export async function touchToken(db: Db, id: string, at: Date): Promise<void> {
   await db.updateTable('api_tokens').set({ last_used_at: at }).where('id', '=', id).execute();
 }
+
+/** The id of the user named so, if any. */
+export async function userIdByName(db: Db, username: string): Promise<string | undefined> {
+  return (await db.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst())?.id;
+}

@@ -98,3 +98,14 @@ export async function insertPipelineEdge(
 ): Promise<void> {
   await trx.insertInto('pipeline_edges').values(row).execute();
 }
+
+/** The names of the project's environments, or of its protected ones only. */
+export async function environmentNames(
+  db: Kysely<Schema>,
+  projectId: string,
+  o: { protectedOnly?: boolean } = {},
+): Promise<string[]> {
+  let q = db.selectFrom('environments').select('name').where('project_id', '=', projectId);
+  if (o.protectedOnly) q = q.where('protected', '=', true);
+  return (await q.execute()).map((e) => e.name);
+}
