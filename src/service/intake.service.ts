@@ -5,7 +5,8 @@
  * image becomes an artifact of every application whose environments hold it (a referrer pushed later refreshes the
  * image it refers to instead), and the automation runs for it.
  */
-import { inNamespacesOf, projectIdsNamed } from '../store/namespaces.repository.ts';
+import { projectIdsNamed } from '../store/namespaces.repository.ts';
+import { listPushEvents } from '../store/push-events.query.ts';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
@@ -21,6 +22,7 @@ import type { PushEventState, Schema } from '../store/schema.ts';
 import type { Artifacts } from './artifacts.service.ts';
 import { audited, type Actor } from './audited.ts';
 import type { Automation } from './automation.ts';
+import type { Page } from './page.ts';
 import type { Registries } from './registries.service.ts';
 import { LeasedQueue, type Job } from './leased-queue.ts';
 
@@ -194,19 +196,17 @@ export class Intake {
     return Number(r.numDeletedRows);
   }
 
-  /** Newest first; with `visibleTo` (project names), only events in those projects' namespaces. */
-  async list(limit = 100, visibleTo?: readonly string[]): Promise<PushEventView[]> {
+  /**
+   * Newest first, a page at a time (`cursor`: the nextCursor of the previous page); with `visibleTo` (project
+   * names), only events in those projects' namespaces.
+   */
+  async list(
+    page: { limit?: number; cursor?: string } = {},
+    visibleTo?: readonly string[],
+  ): Promise<Page<PushEventView>> {
     const projectIds = visibleTo === undefined ? undefined : await projectIdsNamed(this.db, visibleTo);
-    const rows = await this.db
-      .selectFrom('push_events as e')
-      .innerJoin('registries as r', 'r.id', 'e.registry_id')
-      .selectAll('e')
-      .select('r.name as registry')
-      .$if(projectIds !== undefined, (q) => q.where(inNamespacesOf(projectIds ?? [], 'e')))
-      .orderBy('e.received_at', 'desc')
-      .limit(Math.min(limit, 1000))
-      .execute();
-    return rows.map((r) => ({
+    const { rows, nextCursor } = await listPushEvents(this.db, { ...page, projectIds });
+    const items = rows.map((r) => ({
       id: r.id,
       registry: r.registry,
       source: r.source,
@@ -218,6 +218,7 @@ export class Intake {
       receivedAt: r.received_at.toISOString(),
       doneAt: r.done_at?.toISOString() ?? null,
     }));
+    return { items, nextCursor };
   }
 
   /** Works one due event; answers whether there was one. */

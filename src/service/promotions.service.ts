@@ -14,7 +14,7 @@ import { planCancel, planDecision, type DecisionPlan } from '../promotion/plan-d
 import { planPromotion, type Automated, type PromotionInput, type PromotionPlan } from '../promotion/plan.ts';
 import { planReevaluation, type PolicyChange, type Reevaluation } from '../promotion/plan-reevaluation.ts';
 import { loadPromotionContext, type ApplicationKey } from '../store/promotion-context.query.ts';
-import { findHistory, findRequests, latestPromotion } from '../store/promotion-views.query.ts';
+import { findHistory, findRequests, latestPromotion, type HistoryFilter } from '../store/promotion-views.query.ts';
 import {
   claimIdempotencyKey,
   findIdempotencyKey,
@@ -27,6 +27,7 @@ import type { Actor } from './audited.ts';
 import { Outbox } from './outbox.ts';
 import { PromotionExecutor } from './promotion-executor.ts';
 import { json, plannedView, requestViews, type HistoryEntry, type PromotionView } from './promotion-views.ts';
+import type { Page } from './page.ts';
 import { newId } from './tokens.ts';
 import { targetTag } from './promotion-runner.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -260,11 +261,13 @@ export class Promotions {
   }
 
   /** Requests of a project, newest first; `state` and `environment` narrow them. Three queries per page. */
+  /** Requests newest first, a page at a time (`cursor`: the nextCursor of the previous page). */
   async list(
     project: string,
-    f: { state?: TargetState; environment?: string; limit?: number } = {},
-  ): Promise<PromotionView[]> {
-    return requestViews(await findRequests(this.db, project, f));
+    f: { state?: TargetState; environment?: string; limit?: number; cursor?: string } = {},
+  ): Promise<Page<PromotionView>> {
+    const rows = await findRequests(this.db, project, f);
+    return { items: requestViews(rows), nextCursor: rows.nextCursor };
   }
 
   /**
@@ -272,12 +275,9 @@ export class Promotions {
    * from where to where, the digest and tag, the comment, the approvals, the policy version and verdict, and the
    * bytes copied. Filters narrow by application, environment, digest, requesting user and time.
    */
-  async history(
-    project: string,
-    f: { app?: string; env?: string; digest?: string; user?: string; since?: Date; limit?: number } = {},
-  ): Promise<HistoryEntry[]> {
-    const { rows, decisions } = await findHistory(this.db, project, f);
-    return rows.map((r) => {
+  async history(project: string, f: HistoryFilter = {}): Promise<Page<HistoryEntry>> {
+    const { rows, decisions, nextCursor } = await findHistory(this.db, project, f);
+    const items = rows.map((r): HistoryEntry => {
       const result = json<{ tag?: string | null; bytesStreamed?: number } | null>(r.result);
       const verdict = json<{ allowed?: boolean } | null>(r.verdict);
       return {
@@ -306,6 +306,7 @@ export class Promotions {
         reason: r.reason,
       };
     });
+    return { items, nextCursor };
   }
 
   /**

@@ -6,6 +6,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { targetsInContext } from './promotion-targets.query.ts';
 import type { Schema, TargetState } from './schema.ts';
+import { decodeCursor, olderThan, pageOf, pageSize } from './time-cursor.ts';
 
 export interface RequestRow {
   id: string;
@@ -25,6 +26,8 @@ export interface RequestRows {
   requests: RequestRow[];
   targets: TargetRow[];
   decisions: DecisionRow[];
+  /** The cursor of the next page (./time-cursor.ts), null on the last. */
+  nextCursor: string | null;
 }
 
 export interface RequestFilter {
@@ -32,10 +35,16 @@ export interface RequestFilter {
   state?: TargetState;
   environment?: string;
   limit?: number;
+  /** The nextCursor of the previous page. */
+  cursor?: string;
 }
 
-/** Requests of a project, newest first (one when `id` is given), with their targets and decisions: three queries. */
+/**
+ * Requests of a project, newest first (one when `id` is given), with their targets and decisions: three queries.
+ * A page of `limit` (default 100, at most 1000); `cursor` continues after the previous page.
+ */
 export async function findRequests(db: Kysely<Schema>, project: string, f: RequestFilter = {}): Promise<RequestRows> {
+  const limit = pageSize(f.limit);
   let q = db
     .selectFrom('promotion_requests as r')
     .innerJoin('projects as p', 'p.id', 'r.project_id')
@@ -54,7 +63,8 @@ export async function findRequests(db: Kysely<Schema>, project: string, f: Reque
     .where('p.name', '=', project)
     .orderBy('r.created_at', 'desc')
     .orderBy('r.id', 'desc')
-    .limit(Math.min(f.limit ?? 100, 1000));
+    .limit(limit + 1);
+  if (f.cursor !== undefined) q = q.where(olderThan('r.created_at', 'r.id', decodeCursor(f.cursor)));
   if (f.id !== undefined) q = q.where('r.id', '=', f.id);
   if (f.state !== undefined || f.environment !== undefined) {
     q = q.where(({ exists, selectFrom }) => {
@@ -67,8 +77,8 @@ export async function findRequests(db: Kysely<Schema>, project: string, f: Reque
       return exists(sub);
     });
   }
-  const requests = await q.execute();
-  if (requests.length === 0) return { requests, targets: [], decisions: [] };
+  const { items: requests, nextCursor } = pageOf(await q.execute(), limit, (r) => ({ at: r.created_at, id: r.id }));
+  if (requests.length === 0) return { requests, targets: [], decisions: [], nextCursor };
   const targets = await db
     .selectFrom('promotion_targets as t')
     .innerJoin('environments as e', 'e.id', 't.environment_id')
@@ -85,7 +95,7 @@ export async function findRequests(db: Kysely<Schema>, project: string, f: Reque
     db,
     targets.map((t) => t.id),
   );
-  return { requests, targets, decisions };
+  return { requests, targets, decisions, nextCursor };
 }
 
 export async function decisionsOf(db: Kysely<Schema>, targetIds: readonly string[]): Promise<DecisionRow[]> {
@@ -100,10 +110,13 @@ export interface HistoryFilter {
   user?: string;
   since?: Date;
   limit?: number;
+  /** The nextCursor of the previous page. */
+  cursor?: string;
 }
 
-/** Finished targets of a project (promoted, rejected, failed, canceled, stale), newest first. */
+/** Finished targets of a project (promoted, rejected, failed, canceled, stale), newest first, a page at a time. */
 export async function findHistory(db: Kysely<Schema>, project: string, f: HistoryFilter = {}) {
+  const limit = pageSize(f.limit);
   let q = targetsInContext(db)
     .select([
       't.id',
@@ -129,15 +142,18 @@ export async function findHistory(db: Kysely<Schema>, project: string, f: Histor
     .where('p.name', '=', project)
     .where('t.state', 'in', ['PROMOTED', 'REJECTED', 'FAILED', 'CANCELED', 'STALE'])
     .orderBy('t.updated_at', 'desc')
-    .limit(Math.min(f.limit ?? 100, 1000));
+    .orderBy('t.id', 'desc')
+    .limit(limit + 1);
+  if (f.cursor !== undefined) q = q.where(olderThan('t.updated_at', 't.id', decodeCursor(f.cursor)));
   if (f.app !== undefined) q = q.where('a.name', '=', f.app);
   if (f.env !== undefined) q = q.where('e.name', '=', f.env);
   if (f.digest !== undefined) q = q.where('r.digest', '=', f.digest);
   if (f.user !== undefined) q = q.where('r.requested_by', '=', f.user);
   if (f.since !== undefined) q = q.where('t.updated_at', '>=', f.since);
-  const rows = await q.execute();
+  const { items: rows, nextCursor } = pageOf(await q.execute(), limit, (r) => ({ at: r.at, id: r.id }));
   return {
     rows,
+    nextCursor,
     decisions: await decisionsOf(
       db,
       rows.map((r) => r.id),

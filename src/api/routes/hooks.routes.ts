@@ -138,13 +138,18 @@ export function hookRoutes(app: App, s: Services): void {
     {
       config: { permission: AUTHENTICATED },
       schema: {
-        summary: 'Push events received, newest first, with what became of each',
+        summary: 'Push events received, newest first, with what became of each; page with `cursor`',
         tags: ['events'],
-        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }),
-        response: { 200: Type.Object({ items: Type.Array(PushEventView) }) },
+        querystring: Type.Object({
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+          cursor: Type.Optional(Type.String({ maxLength: 400, description: 'the nextCursor of the previous page' })),
+        }),
+        response: {
+          200: Type.Object({ items: Type.Array(PushEventView), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+        },
       },
     },
-    async (req) => ({ items: await s.intake.list(req.query.limit, visibleProjects(req.identity)) }),
+    async (req) => s.intake.list(req.query, visibleProjects(req.identity)),
   );
 
   app.get(

@@ -142,13 +142,17 @@ export function promotionRoutes(app: App, s: Services): void {
             state: Type.Optional(State),
             environment: Type.Optional(Type.String()),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+            cursor: Type.Optional(Type.String({ maxLength: 400, description: 'the nextCursor of the previous page' })),
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ items: Type.Array(Promotion) }), ...errors },
+        response: {
+          200: Type.Object({ items: Type.Array(Promotion), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+          ...errors,
+        },
       },
     },
-    async (req) => ({ items: await s.promotions.list(req.params.project, req.query) }),
+    async (req) => s.promotions.list(req.params.project, req.query),
   );
   app.get(
     '/api/v1/projects/:project/promotions/:id',
@@ -237,6 +241,7 @@ export function promotionRoutes(app: App, s: Services): void {
             user: Type.Optional(Type.String()),
             since: Type.Optional(Type.String({ format: 'date-time' })),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+            cursor: Type.Optional(Type.String({ maxLength: 400, description: 'the nextCursor of the previous page' })),
           },
           { additionalProperties: false },
         ),
@@ -244,12 +249,10 @@ export function promotionRoutes(app: App, s: Services): void {
     },
     async (req) => {
       const { since, ...rest } = req.query;
-      return {
-        items: await s.promotions.history(req.params.project, {
-          ...rest,
-          ...(since !== undefined ? { since: new Date(since) } : {}),
-        }),
-      };
+      return s.promotions.history(req.params.project, {
+        ...rest,
+        ...(since !== undefined ? { since: new Date(since) } : {}),
+      });
     },
   );
 }
