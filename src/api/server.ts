@@ -28,6 +28,7 @@ import { registryRoutes } from './routes/registries.routes.ts';
 import { systemRoutes } from './routes/system.routes.ts';
 import { CSRF_HEADER, SESSION_COOKIE } from './session.ts';
 import { wantsConsole, webRoutes } from './web.ts';
+import { VERSION } from '../version.ts';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -179,7 +180,7 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
       openapi: '3.1.0',
       info: {
         title: 'hoist',
-        version: '0.1.0',
+        version: VERSION,
         description: 'Container-image promotion: registries, projects, environments, promotions, audit.',
       },
       components: {

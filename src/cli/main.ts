@@ -5,6 +5,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { collect } from './registry-flags.ts';
 import { describeError, EXIT_USAGE, exitCodeFor } from './exit-codes.ts';
+import { VERSION } from '../version.ts';
 
 const insecureOption = (): Option =>
   new Option(
@@ -14,7 +15,7 @@ const insecureOption = (): Option =>
 
 const program = new Command('hoist')
   .description('Promote container images between registries and environments, the same digest every step')
-  .version('0.1.0')
+  .version(VERSION)
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 

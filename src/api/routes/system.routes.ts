@@ -2,10 +2,14 @@
 import type { App, Services } from '../context.ts';
 import type { Metrics } from '../metrics.ts';
 import { PUBLIC } from '../permissions.ts';
+import { VERSION } from '../../version.ts';
 
 export function systemRoutes(app: App, services: Services, metrics: Metrics): void {
   const hide = { hide: true } as const;
-  app.get('/healthz', { config: { permission: PUBLIC }, schema: hide }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { config: { permission: PUBLIC }, schema: hide }, async () => ({
+    status: 'ok',
+    version: VERSION,
+  }));
   app.get('/readyz', { config: { permission: PUBLIC }, schema: hide }, async (_req, reply) => {
     try {
       await services.database.ping();
