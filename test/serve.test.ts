@@ -310,7 +310,7 @@ test('serve, login, manage the model from the CLI, verify the audit chain, stop 
     ]),
   );
   assert.deepEqual(
-    [created.version, created.approverCount, created.allowRequesterFromApprove, created.failConditions],
+    [created.version, created.approverCount, created.allowRequestFromApprove, created.failConditions],
     [1, 1, true, ['scan.critical > 0']],
   );
   const badCel = await runCli(['policy', 'update', 'prod-gate', '--fail-condition', 'scan.critical >'], env);

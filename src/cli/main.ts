@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { collect } from './registry-flags.ts';
 import { describeError, EXIT_USAGE, exitCodeFor } from './exit-codes.ts';
 import { VERSION } from '../version.ts';
+import { InvalidInput } from '../errors.ts';
 
 const insecureOption = (): Option =>
   new Option(
@@ -572,13 +573,26 @@ const policyOptions = (c: Command): Command =>
       .option('--pass-condition <cel>', 'all must be true (repeatable; also --passCondition)', collect)
       .option('--fail-condition <cel>', 'any true denies (repeatable; also --failCondition)', collect)
       .option('--approver-count <n>', 'approvals needed, 0-6 (also --approverCount)')
-      .option('--allow-request-from-approve', 'the requester may approve (also --allowRequestFromApprove)')
+      .option(
+        '--allow-request-from-approve',
+        'the requester may approve; =true|false, --no-… to switch off (also --allowRequestFromApprove=…)',
+      )
+      .option('--no-allow-request-from-approve')
       .option(
         '--allow-image-builder-from-approve',
-        "the image's builder may approve (also --allowImageBuilderFromApprove)",
+        "the image's builder may approve; =true|false (also --allowImageBuilderFromApprove=…)",
       )
-      .option('--allow-approver-from-deploy', 'an approver may deploy it (also --allowApproverFromDeploy)')
-      .option('--allow-skip-stages', 'promotions may come from any earlier stage without a pipeline edge (a hotfix)'),
+      .option('--no-allow-image-builder-from-approve')
+      .option(
+        '--allow-approver-from-deploy',
+        'an approver may deploy it; =true|false (also --allowApproverFromDeploy=…)',
+      )
+      .option('--no-allow-approver-from-deploy')
+      .option(
+        '--allow-skip-stages',
+        'promotions may come from any earlier stage without a pipeline edge (a hotfix); =true|false',
+      )
+      .option('--no-allow-skip-stages'),
   );
 const policyCommands = () => import('./commands/policy.ts');
 policyOptions(policyCmd.command('create').requiredOption('--name <name>')).action(async (f) =>
@@ -620,18 +634,36 @@ const DEVTCTL_FLAGS: Record<string, string> = {
   '--allowRequestFromApprove': '--allow-request-from-approve',
   '--allowImageBuilderFromApprove': '--allow-image-builder-from-approve',
   '--allowApproverFromDeploy': '--allow-approver-from-deploy',
+  '--allowSkipStages': '--allow-skip-stages',
 };
+/** Switches that also take `=true` / `=false`, as Devtron's documented commands write them. */
+const SWITCHES = new Set([
+  '--allow-request-from-approve',
+  '--allow-image-builder-from-approve',
+  '--allow-approver-from-deploy',
+  '--allow-skip-stages',
+]);
+/**
+ * devtctl's spellings in commander's terms: `--approverCount=0` is `--approver-count=0`, and a switch given a value
+ * (`--allowRequestFromApprove=false`) is the switch or its `--no-` form, so that `policy update` can turn one off.
+ */
 function devtctlSpellings(argv: string[]): string[] {
   return argv.map((a) => {
-    const [flag, ...value] = a.split('=');
-    const mapped = flag !== undefined ? DEVTCTL_FLAGS[flag] : undefined;
-    return mapped === undefined ? a : [mapped, ...value].join('=');
+    const at = a.indexOf('=');
+    const flag = at < 0 ? a : a.slice(0, at);
+    const kebab = DEVTCTL_FLAGS[flag] ?? flag;
+    if (!SWITCHES.has(kebab)) return kebab === flag ? a : `${kebab}${a.slice(flag.length)}`;
+    if (at < 0) return kebab;
+    const value = a.slice(at + 1).toLowerCase();
+    if (value === 'true') return kebab;
+    if (value === 'false') return `--no-${kebab.slice(2)}`;
+    throw new InvalidInput(`"${a.slice(at + 1)}" is not true or false`, flag);
   });
 }
 
 async function main(): Promise<void> {
   try {
-    await program.parseAsync(devtctlSpellings(process.argv));
+    await program.parseAsync(devtctlSpellings(process.argv.slice(2)), { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) {
       // Help and version exit 0; every other commander error is bad usage, already printed by commander.

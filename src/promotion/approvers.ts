@@ -26,7 +26,7 @@ export function mayDecide(caller: Pick<Caller, 'memberships'>, project: string, 
   );
 }
 
-type DutyFlags = Pick<PolicyFacts, 'allowRequesterFromApprove' | 'allowImageBuilderFromApprove'>;
+type DutyFlags = Pick<PolicyFacts, 'allowRequestFromApprove' | 'allowImageBuilderFromApprove'>;
 
 /** Separation of duties: why this person may not approve, or undefined. */
 export function dutyConflict(
@@ -35,8 +35,8 @@ export function dutyConflict(
   requester: string,
   builder: string | undefined,
 ): string | undefined {
-  if (approver === requester && !(policy?.allowRequesterFromApprove ?? false))
-    return 'you requested this promotion, and the policy does not let a requester approve (allowRequesterFromApprove)';
+  if (approver === requester && !(policy?.allowRequestFromApprove ?? false))
+    return 'you requested this promotion, and the policy does not let a requester approve (allowRequestFromApprove)';
   if (
     builder !== undefined &&
     builder !== '' &&

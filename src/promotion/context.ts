@@ -25,7 +25,7 @@ export interface PolicyFacts {
   passConditions: string[];
   failConditions: string[];
   approverCount: number;
-  allowRequesterFromApprove: boolean;
+  allowRequestFromApprove: boolean;
   allowImageBuilderFromApprove: boolean;
   allowApproverFromDeploy: boolean;
   allowSkipStages: boolean;

@@ -20,7 +20,7 @@ export interface PolicyRules {
   passConditions: string[];
   failConditions: string[];
   approverCount: number;
-  allowRequesterFromApprove: boolean;
+  allowRequestFromApprove: boolean;
   allowImageBuilderFromApprove: boolean;
   allowApproverFromDeploy: boolean;
   /** Promotions into the environment may come from any earlier stage, without a pipeline edge (a hotfix). */
@@ -48,7 +48,7 @@ const DEFAULTS: PolicyRules = {
   passConditions: [],
   failConditions: [],
   approverCount: 0,
-  allowRequesterFromApprove: false,
+  allowRequestFromApprove: false,
   allowImageBuilderFromApprove: false,
   allowApproverFromDeploy: false,
   allowSkipStages: false,
@@ -138,7 +138,7 @@ export class Policies {
       passConditions: v.pass_conditions as string[],
       failConditions: v.fail_conditions as string[],
       approverCount: v.approver_count,
-      allowRequesterFromApprove: v.allow_requester_from_approve,
+      allowRequestFromApprove: v.allow_requester_from_approve,
       allowImageBuilderFromApprove: v.allow_image_builder_from_approve,
       allowApproverFromDeploy: v.allow_approver_from_deploy,
       allowSkipStages: v.allow_skip_stages,
@@ -242,7 +242,7 @@ export class Policies {
               pass_conditions: JSON.stringify(rules.passConditions),
               fail_conditions: JSON.stringify(rules.failConditions),
               approver_count: rules.approverCount,
-              allow_requester_from_approve: rules.allowRequesterFromApprove,
+              allow_requester_from_approve: rules.allowRequestFromApprove,
               allow_image_builder_from_approve: rules.allowImageBuilderFromApprove,
               allow_approver_from_deploy: rules.allowApproverFromDeploy,
               allow_skip_stages: rules.allowSkipStages,

@@ -23,7 +23,7 @@ const parsed = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v)
 /** `json_build_object` of a policy version's rules (aliases `po` policies, `v` policy_versions). */
 export const POLICY_JSON = sql`json_build_object(
   'name', po.name, 'version', v.version, 'passConditions', v.pass_conditions, 'failConditions', v.fail_conditions,
-  'approverCount', v.approver_count, 'allowRequesterFromApprove', v.allow_requester_from_approve,
+  'approverCount', v.approver_count, 'allowRequestFromApprove', v.allow_requester_from_approve,
   'allowImageBuilderFromApprove', v.allow_image_builder_from_approve,
   'allowApproverFromDeploy', v.allow_approver_from_deploy, 'allowSkipStages', v.allow_skip_stages)`;
 

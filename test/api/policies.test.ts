@@ -58,10 +58,10 @@ for (const backend of BACKENDS) {
       );
       const v2 = await call('PUT', '/api/v1/policies/prod-gate', {
         passConditions: ['signature.present'],
-        allowRequesterFromApprove: true,
+        allowRequestFromApprove: true,
       });
       assert.deepEqual(
-        [v2.body.version, v2.body.failConditions, v2.body.passConditions, v2.body.allowRequesterFromApprove],
+        [v2.body.version, v2.body.failConditions, v2.body.passConditions, v2.body.allowRequestFromApprove],
         [2, ['scan.critical > 0'], ['signature.present'], true],
       );
       assert.deepEqual((await call('GET', '/api/v1/policies/prod-gate?version=1')).body.passConditions, []);

@@ -102,7 +102,7 @@ for (const backend of BACKENDS) {
       await as('root', 'POST', `${P}/members`, { username: 'ci-bot', role: 'promoter' });
       const requester = await as('devon', 'POST', `${P}/promotions/${id}/approve`, {});
       assert.equal(requester.status, 403);
-      assert.match(requester.body.error.message, /you requested this promotion.*allowRequesterFromApprove/);
+      assert.match(requester.body.error.message, /you requested this promotion.*allowRequestFromApprove/);
       const builder = await as('ci-bot', 'POST', `${P}/promotions/${id}/approve`, {});
       assert.match(builder.body.error.message, /you built this image.*allowImageBuilderFromApprove/);
       const limited = await as('pam', 'POST', `${P}/promotions/${id}/approve`, {});
@@ -134,7 +134,7 @@ for (const backend of BACKENDS) {
     });
 
     test('the policy can allow the requester; a rejection ends the target; the requester cancels', async () => {
-      await as('root', 'PUT', '/api/v1/policies/staging-gate', { allowRequesterFromApprove: true, approverCount: 2 });
+      await as('root', 'PUT', '/api/v1/policies/staging-gate', { allowRequestFromApprove: true, approverCount: 2 });
       const r = (
         await as('devon', 'POST', `${P}/applications/web/promotions`, {
           digest: image.digest,

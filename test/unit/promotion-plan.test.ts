@@ -30,7 +30,7 @@ const policy = (extra: Partial<PolicyFacts> = {}): PolicyFacts => ({
   passConditions: [],
   failConditions: [],
   approverCount: 0,
-  allowRequesterFromApprove: false,
+  allowRequestFromApprove: false,
   allowImageBuilderFromApprove: false,
   allowApproverFromDeploy: false,
   allowSkipStages: false,
@@ -196,7 +196,7 @@ describe('planPromotion: each target decided, and why', () => {
     const relaxed = planPromotion(
       context({
         policies: {
-          staging: policy({ approverCount: 1, allowRequesterFromApprove: true, allowImageBuilderFromApprove: true }),
+          staging: policy({ approverCount: 1, allowRequestFromApprove: true, allowImageBuilderFromApprove: true }),
         },
       }),
       input(['staging']),

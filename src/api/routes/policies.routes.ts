@@ -10,6 +10,7 @@ import { VARIABLES } from '../../policy/variables.ts';
 import { actorOf, type App, type Services } from '../context.ts';
 import { ADMIN, AUTHENTICATED, visibleProjects } from '../permissions.ts';
 import type { PolicyView } from '../../service/policies.service.ts';
+import { InvalidInput } from '../../errors.ts';
 import { errors, Name } from './schemas.ts';
 import { AffectedTargetSchema } from './promotion.schemas.ts';
 
@@ -19,7 +20,10 @@ const ruleFields = {
   passConditions: Type.Optional(Conditions),
   failConditions: Type.Optional(Conditions),
   approverCount: Type.Optional(Type.Integer({ minimum: 0, maximum: 6 })),
-  allowRequesterFromApprove: Type.Optional(Type.Boolean()),
+  allowRequestFromApprove: Type.Optional(Type.Boolean({ description: "the requester may approve (Devtron's name)" })),
+  allowRequesterFromApprove: Type.Optional(
+    Type.Boolean({ deprecated: true, description: 'the old name of allowRequestFromApprove, read on input only' }),
+  ),
   allowImageBuilderFromApprove: Type.Optional(Type.Boolean()),
   allowApproverFromDeploy: Type.Optional(Type.Boolean()),
   allowSkipStages: Type.Optional(
@@ -28,6 +32,23 @@ const ruleFields = {
     }),
   ),
 };
+/**
+ * One name for the flag: Devtron's `allowRequestFromApprove`. Bodies written for hoist before it took that name may
+ * still say `allowRequesterFromApprove`; it is read as the new one (both, disagreeing, is refused), never answered.
+ */
+function devtronNames<T extends { allowRequestFromApprove?: boolean; allowRequesterFromApprove?: boolean }>(
+  body: T,
+): Omit<T, 'allowRequesterFromApprove'> {
+  const { allowRequesterFromApprove: old, ...rest } = body;
+  if (old === undefined) return rest;
+  if (rest.allowRequestFromApprove !== undefined && rest.allowRequestFromApprove !== old)
+    throw new InvalidInput(
+      'allowRequesterFromApprove is the old name of allowRequestFromApprove: send one of them',
+      'allowRequesterFromApprove',
+    );
+  return { ...rest, allowRequestFromApprove: old };
+}
+
 const BindingSchema = Type.Object(
   { project: Type.String(), application: Type.String(), environment: Type.String() },
   { additionalProperties: false },
@@ -39,7 +60,7 @@ const Policy = Type.Object({
   passConditions: Type.Array(Type.String()),
   failConditions: Type.Array(Type.String()),
   approverCount: Type.Integer(),
-  allowRequesterFromApprove: Type.Boolean(),
+  allowRequestFromApprove: Type.Boolean(),
   allowImageBuilderFromApprove: Type.Boolean(),
   allowApproverFromDeploy: Type.Boolean(),
   allowSkipStages: Type.Boolean(),
@@ -179,7 +200,7 @@ export function policyRoutes(app: App, s: Services): void {
         response: { 201: Policy, ...errors },
       },
     },
-    async (req, reply) => reply.status(201).send(await s.policies.put(actorOf(req), req.body, 'create')),
+    async (req, reply) => reply.status(201).send(await s.policies.put(actorOf(req), devtronNames(req.body), 'create')),
   );
   app.put(
     '/api/v1/policies/:name',
@@ -194,7 +215,7 @@ export function policyRoutes(app: App, s: Services): void {
       },
     },
     // Targets waiting under the policy are re-evaluated in the same transaction (fewer approvals or a denial: STALE).
-    async (req) => s.policies.put(actorOf(req), { name: req.params.name, ...req.body }, 'upsert'),
+    async (req) => s.policies.put(actorOf(req), { name: req.params.name, ...devtronNames(req.body) }, 'upsert'),
   );
   app.post(
     '/api/v1/policies/:name/preview',
@@ -214,7 +235,7 @@ export function policyRoutes(app: App, s: Services): void {
     },
     async (req) => ({
       policy: req.params.name,
-      targets: await s.policies.previewUpdate(actorOf(req), { name: req.params.name, ...req.body }),
+      targets: await s.policies.previewUpdate(actorOf(req), { name: req.params.name, ...devtronNames(req.body) }),
     }),
   );
   app.delete(

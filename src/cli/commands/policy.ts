@@ -34,7 +34,7 @@ function input(name: string, f: PolicyFlags): PolicyInput {
       throw new InvalidInput(`"${f.approverCount}" is not a whole number from 0 to 6`, '--approver-count');
     p.approverCount = n;
   }
-  if (f.allowRequestFromApprove !== undefined) p.allowRequesterFromApprove = f.allowRequestFromApprove;
+  if (f.allowRequestFromApprove !== undefined) p.allowRequestFromApprove = f.allowRequestFromApprove;
   if (f.allowImageBuilderFromApprove !== undefined) p.allowImageBuilderFromApprove = f.allowImageBuilderFromApprove;
   if (f.allowApproverFromDeploy !== undefined) p.allowApproverFromDeploy = f.allowApproverFromDeploy;
   if (f.allowSkipStages !== undefined) p.allowSkipStages = f.allowSkipStages;
