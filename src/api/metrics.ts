@@ -14,7 +14,9 @@ export interface Metrics {
 
 export function createMetrics(database: Database, queues: readonly LeasedQueue[] = []): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'hoist_' });
+  // The event-loop lag histogram samples on a timer: prom-client's default (10 ms) woke an idle server 100 times a
+  // second, most of its idle CPU (npm run bench:idle); once a second still shows a stalled loop.
+  collectDefaultMetrics({ register: registry, prefix: 'hoist_', eventLoopMonitoringPrecision: 1000 });
   const requests = new Counter({
     name: 'hoist_http_requests_total',
     help: 'HTTP requests by route and status',

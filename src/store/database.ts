@@ -6,6 +6,7 @@
 import { Kysely, PGliteDialect, PostgresDialect } from 'kysely';
 import { mkdirSync } from 'node:fs';
 import { DatabaseUnavailable } from '../errors.ts';
+import { EMBEDDED_POSTGRES_SETTINGS, tuneWebAssemblyForMemory } from './embedded-tuning.ts';
 import { inProcessNotifier, postgresNotifier, type Notifier } from './notifier.ts';
 import type { Schema } from './schema.ts';
 
@@ -85,11 +86,15 @@ export async function openDatabase(o: DatabaseOptions): Promise<Database> {
     }
     return database;
   }
+  tuneWebAssemblyForMemory();
   const { PGlite } = await import('@electric-sql/pglite');
   if (o.dataDir !== undefined) mkdirSync(o.dataDir, { recursive: true });
   let pglite: InstanceType<typeof PGlite>;
   try {
-    pglite = await PGlite.create(o.dataDir, o.loadDataDir ? { loadDataDir: o.loadDataDir } : {});
+    pglite = await PGlite.create(o.dataDir, {
+      startParams: [...PGlite.defaultStartParams, ...EMBEDDED_POSTGRES_SETTINGS],
+      ...(o.loadDataDir ? { loadDataDir: o.loadDataDir } : {}),
+    });
   } catch (e) {
     throw new DatabaseUnavailable(
       `cannot open the embedded database in ${o.dataDir ?? 'memory'}: ${(e as Error).message}`,
