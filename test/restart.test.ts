@@ -44,7 +44,9 @@ async function serve(port: number): Promise<ChildProcess> {
       stdio: 'ignore',
     },
   );
-  for (let i = 0; i < 300; i++) {
+  // A first start migrates the embedded database: on a loaded 2-core machine that can take a while. Give up early
+  // only when the process has exited.
+  for (let i = 0; i < 900 && proc.exitCode === null; i++) {
     if (
       await fetch(`http://127.0.0.1:${port}/readyz`).then(
         (r) => r.ok,
@@ -54,7 +56,8 @@ async function serve(port: number): Promise<ChildProcess> {
       return proc;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error('hoist serve did not start');
+  proc.kill('SIGKILL');
+  throw new Error(`hoist serve did not start (exit code ${proc.exitCode ?? 'none, killed after 90 s'})`);
 }
 
 test('a promotion interrupted by SIGKILL is finished after restart, exactly once', async () => {
