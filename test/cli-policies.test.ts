@@ -3,7 +3,8 @@
  * `hoist policy create --name=example-policy --approverCount=0 --allowRequestFromApprove=false …` works, every
  * Devtron switch takes `=true|false` (a bare switch is true) and `policy update` can turn one off; the flag has one
  * name in the CLI, the JSON and the messages (`allowRequestFromApprove`), and a body with the old JSON name is still
- * read; a value that is not true or false exits 2 naming the flag.
+ * read; a value that is not true or false exits 2 naming the flag. `hoist promote` exits 3 when the request was
+ * made but a target was refused (0 when none was).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './harness/free-port.ts';
+import { buildImage } from './harness/images.ts';
+import { pushImage } from './harness/push.ts';
+import { startRegistry, type TestRegistry } from './harness/registry.ts';
 import { runCli, runCliWithStdin } from './helpers/run-cli.ts';
 
 const ENTRY = fileURLToPath(new URL('../dist/hoist.mjs', import.meta.url));
@@ -21,10 +25,15 @@ let dir: string;
 let env: Record<string, string>;
 let server: ChildProcess | undefined;
 let url: string;
+let reg: TestRegistry | undefined;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hoist-cli-policies-'));
-  env = { XDG_CONFIG_HOME: join(dir, 'config'), HOIST_ADMIN_PASSWORD: PASSWORD };
+  env = {
+    XDG_CONFIG_HOME: join(dir, 'config'),
+    HOIST_ADMIN_PASSWORD: PASSWORD,
+    HOIST_OUTBOUND_ALLOW: '127.0.0.0/8,::1/128',
+  };
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
   server = spawn(
@@ -47,6 +56,7 @@ before(async () => {
 });
 after(async () => {
   server?.kill('SIGKILL');
+  await reg?.stop();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -134,4 +144,49 @@ test('the API reads the old JSON name on input, answers only the new one, and re
     JSON.stringify(await both.json()),
     /allowRequesterFromApprove is the old name of allowRequestFromApprove/,
   );
+});
+
+test('promote exits 3 when the request was made but a target was refused, 0 when none was', async () => {
+  reg = await startRegistry();
+  const image = buildImage({ layers: [500] });
+  await pushImage(reg.url, 'dev/web', image, { tag: '1.0' });
+  await hoist(['registry', 'set', 'local', '--url', `http://${reg.host}`]);
+  await hoist(['project', 'create', 'shop']);
+  await hoist(['app', 'add', 'shop', 'web']);
+  for (const prefix of ['dev/', 'staging/', 'prod/'])
+    await hoist(['project', 'grant-namespace', 'shop', '--registry', 'local', '--prefix', prefix]);
+  for (const stage of ['dev', 'staging', 'prod'])
+    await hoist([
+      'env',
+      'set',
+      'shop',
+      stage,
+      '--kind',
+      'repository',
+      '--registry',
+      'local',
+      '--repository',
+      `${stage}/{app}`,
+    ]);
+  await hoist(['pipeline', 'set', 'shop', 'dev:staging', 'staging:prod']);
+  const promote = (to: string) =>
+    runCli(['promote', 'web', '--project', 'shop', '--tag', '1.0', '--from', 'dev', '--to', to, '-o', 'json'], env);
+
+  const partly = await promote('staging,prod');
+  assert.equal(partly.code, 3, partly.stderr);
+  const made = JSON.parse(partly.stdout) as {
+    targets: Array<{ environment: string; state: string; reasons: string[] }>;
+  };
+  assert.deepEqual(
+    made.targets.map((t) => [t.environment, t.state]),
+    [
+      ['staging', 'QUEUED'],
+      ['prod', 'REJECTED'],
+    ],
+  );
+  assert.match(made.targets[1]?.reasons.join() ?? '', /no edge dev → prod/);
+  const fine = await promote('staging');
+  assert.equal(fine.code, 0, fine.stderr);
+  const bad = await promote('nowhere');
+  assert.equal(bad.code, 2, 'no request made: bad input');
 });

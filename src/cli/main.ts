@@ -505,7 +505,9 @@ const promote = () => import('./commands/promote.ts');
 withOutput(
   program
     .command('promote')
-    .description('ask to promote an image of an application from one environment to others')
+    .description(
+      'ask to promote an image of an application from one environment to others; exits 3 when a target is refused',
+    )
     .argument('<app>')
     .requiredOption('--project <name>')
     .option('--digest <sha256:…>', 'the image by digest')
@@ -556,7 +558,7 @@ withOutput(
 withOutput(
   program
     .command('check-deploy')
-    .description('may this digest run in this environment? exits 0 if so, 1 with the reason if not (for deploy gates)')
+    .description('may this digest run in this environment? exits 0 if so, 3 with the reason if not (for deploy gates)')
     .requiredOption('--project <name>')
     .requiredOption('--env <name>')
     .requiredOption('--digest <sha256:…>')

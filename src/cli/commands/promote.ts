@@ -56,7 +56,8 @@ export async function promoteCommand(
     ...(f.comment ? { comment: f.comment } : {}),
   });
   await show(p, f);
-  if (p.targets.every((t) => t.state === 'REJECTED')) process.exitCode = 1;
+  // The request was made and answered: a refused target is a "no" (3), not a failure to ask (1).
+  if (p.targets.some((t) => t.state === 'REJECTED')) process.exitCode = EXIT_REFUSED;
 }
 
 export async function decideCommand(
@@ -112,7 +113,7 @@ export async function requestsCommand(
   await show(items, f);
 }
 
-/** Exit 0 when the digest may run in the environment (for a deploy pipeline's gate), 1 with the reason otherwise. */
+/** Exit 0 when the digest may run in the environment (for a deploy pipeline's gate), 3 with the reason otherwise. */
 export async function checkDeployCommand(
   f: Out & { project: string; env: string; digest: string; deployer?: string },
 ): Promise<void> {
