@@ -6,9 +6,10 @@
  * idle period from /proc/PID/stat (user + system CPU seconds) and /proc/PID/status (VmRSS sampled, VmHWM).
  * Goal: below 1 % of a core and 250 MB resident. Writes JSON under bench/results/.
  *
- * BENCH_IDLE_WARMUP_S (default 20) and BENCH_IDLE_SECONDS (default 60) set the two periods.
+ * BENCH_IDLE_WARMUP_S (default 20) and BENCH_IDLE_SECONDS (default 60) set the two periods; `-- restart` measures
+ * the server started again on the same data directory (a second `npm start`) rather than the first.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,8 @@ import { startRegistry } from '../../test/harness/registry.ts';
 
 const WARMUP_S = Number(process.env.BENCH_IDLE_WARMUP_S ?? 20);
 const IDLE_S = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
+/** `-- restart`: measure a server restarted on the data directory (as a second npm start) instead of the first. */
+const RESTART = process.argv.includes('restart');
 const GOAL_CORE_PERCENT = 1;
 const GOAL_RSS_MB = 250;
 /** Clock ticks per second of /proc/PID/stat's utime and stime (USER_HZ: 100 on Linux). */
@@ -57,22 +60,18 @@ const registry = await startRegistry({
 const prodRegistry = await startRegistry();
 const hosts: Record<string, string> = { local: registry.host, 'prod-registry': prodRegistry.host };
 
-const server = spawn(
-  join(root, 'bin/hoist'),
-  ['serve', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'],
-  {
+const serve = (): ChildProcess =>
+  spawn(join(root, 'bin/hoist'), ['serve', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, HOIST_OUTBOUND_ALLOW: '127.0.0.0/8,::1/128', HOIST_ADMIN_PASSWORD: password },
-  },
-);
-const stopAll = async (): Promise<void> => {
-  server.kill('SIGTERM');
-  await new Promise((r) => server.once('exit', r));
-  await Promise.all([registry.stop(), prodRegistry.stop()]);
-  rmSync(dataDir, { recursive: true, force: true });
+  });
+const stop = async (p: ChildProcess): Promise<void> => {
+  if (p.exitCode !== null) return;
+  p.kill('SIGTERM');
+  await new Promise((r) => p.once('exit', r));
 };
-
-try {
+/** Answers the server's pid once it is ready (bin/hoist execs node: the server is that very process, checked). */
+async function ready(p: ChildProcess): Promise<number> {
   for (let i = 0; ; i++) {
     if (
       await fetch(`${url}/readyz`).then(
@@ -81,12 +80,22 @@ try {
       )
     )
       break;
-    if (server.exitCode !== null || i > 300) throw new Error('hoist serve did not start');
+    if (p.exitCode !== null || i > 300) throw new Error('hoist serve did not start');
     await new Promise((r) => setTimeout(r, 200));
   }
-  const pid = server.pid as number;
-  // bin/hoist execs node: the server is this very process (checked, so the figures are the server's).
+  const pid = p.pid as number;
   if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('serve')) throw new Error(`pid ${pid} is not the server`);
+  return pid;
+}
+let server = serve();
+const stopAll = async (): Promise<void> => {
+  await stop(server);
+  await Promise.all([registry.stop(), prodRegistry.stop()]);
+  rmSync(dataDir, { recursive: true, force: true });
+};
+
+try {
+  let pid = await ready(server);
 
   // The demo pipeline, as npm start applies it.
   const c = new HoistClient(url, await signInForToken(url, 'admin', password, 'bench-idle', 1));
@@ -108,6 +117,14 @@ try {
   await c.policies.apply('prod-gate', [{ project: 'shop', application: 'web', environment: 'prod' }]);
   // One release through the automation (the rule "releases" promotes dev/web:v* to staging) before going idle.
   await pushImage(registry.url, 'dev/web', buildImage({ layers: [1 << 20] }), { tag: 'v1' });
+  for (let i = 0; i < 150 && (await c.artifacts.list('shop', 'web', 'staging')).length === 0; i++)
+    await new Promise((r) => setTimeout(r, 200));
+  if (RESTART) {
+    // The next npm start: the same data directory, no initdb, nothing set up.
+    await stop(server);
+    server = serve();
+    pid = await ready(server);
+  }
 
   process.stderr.write(`warming up for ${WARMUP_S} s, then measuring ${IDLE_S} s of idleness (pid ${pid})\n`);
   await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
@@ -127,6 +144,7 @@ try {
     timestamp: new Date().toISOString(),
     node: process.version,
     database: 'embedded',
+    start: RESTART ? 'restart' : 'fresh',
     warmupSeconds: WARMUP_S,
     idleSeconds: Number(wallSeconds.toFixed(1)),
     cpuSeconds: Number(cpu.toFixed(2)),
