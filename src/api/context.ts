@@ -23,6 +23,7 @@ import type { Webhooks } from '../service/webhooks.service.ts';
 import type { Automation } from '../service/automation.ts';
 import type { Bindings } from '../service/bindings.service.ts';
 import type { Intake } from '../service/intake.service.ts';
+import type { LiveEvents } from '../service/live-events.service.ts';
 import type { Poller } from '../service/poller.ts';
 import type { Quarantine } from '../service/quarantine.service.ts';
 import type { Rules } from '../service/rules.service.ts';
@@ -57,6 +58,8 @@ export interface Services {
   intake: Intake;
   poller: Poller;
   auditCheckpoints: AuditCheckpoints;
+  /** The event stream's fan-out (GET /api/v1/events/stream). */
+  live: LiveEvents;
 }
 
 export interface DeclaredRoute {

@@ -17,6 +17,7 @@ import { accountRoutes } from './routes/accounts.routes.ts';
 import { artifactRoutes } from './routes/artifacts.routes.ts';
 import { auditRoutes } from './routes/audit.routes.ts';
 import { environmentRoutes } from './routes/environments.routes.ts';
+import { eventRoutes } from './routes/events.routes.ts';
 import { policyRoutes } from './routes/policies.routes.ts';
 import { projectRoutes } from './routes/projects.routes.ts';
 import { namespaceRoutes } from './routes/namespaces.routes.ts';
@@ -26,7 +27,7 @@ import { hookRoutes } from './routes/hooks.routes.ts';
 import { automationRoutes } from './routes/automation.routes.ts';
 import { registryRoutes } from './routes/registries.routes.ts';
 import { systemRoutes } from './routes/system.routes.ts';
-import { CSRF_HEADER, SESSION_COOKIE } from './session.ts';
+import { credentialsOf, CSRF_HEADER, SESSION_COOKIE } from './session.ts';
 import { wantsConsole, webRoutes } from './web.ts';
 import { VERSION } from '../version.ts';
 
@@ -41,14 +42,6 @@ export interface ServerOptions {
   webRoot?: string;
   /** Believe X-Forwarded-For/-Proto (hoist runs behind a reverse proxy that sets them): client address and HTTPS. */
   trustProxy?: boolean;
-}
-
-function cookie(header: string | undefined, name: string): string | undefined {
-  for (const part of (header ?? '').split(';')) {
-    const [k, ...v] = part.trim().split('=');
-    if (k === name) return decodeURIComponent(v.join('='));
-  }
-  return undefined;
 }
 
 /** An onRoute hook: refuses a route that declares no permission, and records the others in `routes`. */
@@ -101,13 +94,9 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
-    const auth = req.headers.authorization;
-    const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
-    const session = token === undefined ? cookie(req.headers.cookie, SESSION_COOKIE) : undefined;
-    if (token !== undefined || session !== undefined) {
-      const identity = await services.accounts.identify(
-        token !== undefined ? { token } : { session: session as string },
-      );
+    const credential = credentialsOf(req);
+    if (credential !== undefined) {
+      const identity = await services.accounts.identify(credential);
       if (identity) req.identity = identity;
     }
   });
@@ -206,6 +195,9 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
   webhookRoutes(app, services);
   hookRoutes(app, services);
   automationRoutes(app, services);
+  eventRoutes(app, services);
+  // Open event streams would keep the server from closing: end them first (clients reconnect elsewhere).
+  app.addHook('preClose', () => services.live.close());
   await app.ready();
   return app;
 }

@@ -7,6 +7,7 @@ import { Automation, type AutomationLog } from '../service/automation.ts';
 import { Bindings } from '../service/bindings.service.ts';
 import { Environments } from '../service/environments.service.ts';
 import { Intake } from '../service/intake.service.ts';
+import { LiveEvents, type LiveEventsOptions } from '../service/live-events.service.ts';
 import { Namespaces } from '../service/namespaces.service.ts';
 import type { Mailer } from '../service/mailer.ts';
 import { NotificationDispatcher, type DispatcherOptions } from '../service/notification-dispatcher.ts';
@@ -41,6 +42,8 @@ export interface ServiceOptions {
   outbound?: OutboundPolicy;
   /** The time automation and promotion decisions see (soak, windows); default: the system clock. */
   clock?: Clock;
+  /** The event stream: heartbeat, limits, progress rate. */
+  live?: LiveEventsOptions;
 }
 
 export function createServices(database: Database, box: SecretBox, opts: ServiceOptions = {}): Services {
@@ -57,6 +60,10 @@ export function createServices(database: Database, box: SecretBox, opts: Service
     notifier: database.notifier,
     ...opts.dispatcher,
   });
+  const live = new LiveEvents(db, database.notifier, {
+    ...(opts.logger ? { logger: opts.logger } : {}),
+    ...opts.live,
+  });
   const outbox = new Outbox(opts.mailer !== undefined, () => dispatcher.notify());
   const runner = new PromotionRunner(
     db,
@@ -65,6 +72,7 @@ export function createServices(database: Database, box: SecretBox, opts: Service
       ...(opts.promotionLeaseMs !== undefined ? { leaseMs: opts.promotionLeaseMs } : {}),
       ...(opts.logger ? { logger: opts.logger } : {}),
       notifier: database.notifier,
+      live,
     },
     outbox,
   );
@@ -115,5 +123,6 @@ export function createServices(database: Database, box: SecretBox, opts: Service
       ...(opts.logger ? { logger: opts.logger.child({ service: 'poller' }) } : {}),
     }),
     auditCheckpoints: new AuditCheckpoints(db, opts.audit?.key ?? AuditSigningKey.generate(), opts.audit),
+    live,
   };
 }

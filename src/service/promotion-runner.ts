@@ -16,6 +16,7 @@ import { openRepository } from '../oci/registry.ts';
 import { isTransient } from '../oci/transient.ts';
 import { appendAudit } from '../store/audit.repository.ts';
 import { LeaseLost, renewLease, requeueJob } from '../store/jobs.repository.ts';
+import type { LiveEvents } from './live-events.service.ts';
 import type { Notifier } from '../store/notifier.ts';
 import {
   loadPromotionJob,
@@ -44,6 +45,8 @@ export interface RunnerOptions {
   concurrency?: number;
   logger?: Logger;
   notifier?: Notifier;
+  /** The event stream: copy progress (state changes reach it from the database, see migration 0018). */
+  live?: Pick<LiveEvents, 'meter'>;
 }
 
 export const DEFAULT_PROMOTION_LEASE_MS = 15_000;
@@ -67,6 +70,7 @@ class Permanent extends Error {}
 export class PromotionRunner {
   readonly queue: LeasedQueue;
   private readonly leaseMs: number;
+  private readonly live: RunnerOptions['live'];
   /** Told when an artifact arrived in an environment, so the automation can move it on. */
   onPromoted: (artifactId: string) => void = () => {};
 
@@ -77,6 +81,7 @@ export class PromotionRunner {
     private readonly outbox: Outbox = new Outbox(false),
   ) {
     this.leaseMs = o.leaseMs ?? DEFAULT_PROMOTION_LEASE_MS;
+    this.live = o.live;
     this.queue = new LeasedQueue(
       db,
       PROMOTION_JOBS,
@@ -137,6 +142,14 @@ export class PromotionRunner {
       );
     }
     // The bytes first, by digest: harmless whoever finishes. The tag, which users see, only after the checks below.
+    const progress = this.live?.meter({
+      projectId: t.projectId,
+      project: t.project,
+      application: t.app,
+      requestId: t.requestId,
+      targetId: t.id,
+      environment: t.dstName,
+    });
     const result = await copyImage({
       source: {
         registry: sourceHost.transport.host,
@@ -147,7 +160,9 @@ export class PromotionRunner {
       target: { registry: targetHost.transport.host, repository, digest: t.digest },
       targetHost,
       signal: job.signal,
+      ...(progress ? { onEvent: progress.listener } : {}),
     });
+    progress?.done();
     if (tag !== null && existing?.digest !== t.digest) {
       await this.fence(job);
       const newer = await newerPromotionOfTag(this.db, {

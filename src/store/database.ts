@@ -102,7 +102,7 @@ export async function openDatabase(o: DatabaseOptions): Promise<Database> {
     );
   }
   const db = new Kysely<Schema>({ dialect: new PGliteDialect({ pglite }) });
-  const notifier = inProcessNotifier();
+  const notifier = inProcessNotifier((channel, fn) => pglite.listen(channel, fn));
   return {
     db,
     backend: 'pglite',

@@ -16,8 +16,14 @@ export interface Notifier {
   close(): Promise<void>;
 }
 
-/** One process: an emitter. */
-export function inProcessNotifier(): Notifier {
+/** The embedded database's own LISTEN (PGlite's `listen`): answers how to stop. */
+export type DatabaseListen = (channel: string, fn: (payload: string) => void) => Promise<() => Promise<void>>;
+
+/**
+ * One process: an emitter. With `listen`, subscribers also hear the embedded database's own `NOTIFY`s (sent by
+ * triggers, delivered on commit, as PostgreSQL's are).
+ */
+export function inProcessNotifier(listen?: DatabaseListen): Notifier {
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
   return {
@@ -27,8 +33,10 @@ export function inProcessNotifier(): Notifier {
     },
     subscribe: async (channel, fn) => {
       emitter.on(channel, fn);
+      const unlisten = await listen?.(channel, fn);
       return async () => {
         emitter.off(channel, fn);
+        await unlisten?.().catch(() => undefined);
       };
     },
     close: async () => {

@@ -415,6 +415,16 @@ export interface NamedLeasesTable {
   cursor: Timestamp | null;
 }
 
+/** What the event stream tells browsers, written with the change (migration 0018). */
+export interface LiveEventsTable {
+  /** bigserial: a string from PostgreSQL, a number from PGlite (compare with Number()). */
+  id: Generated<string | number>;
+  project_id: string;
+  type: string;
+  data: Json<Record<string, unknown>>;
+  at: Timestamp;
+}
+
 export interface Schema {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -449,4 +459,5 @@ export interface Schema {
   migration_notes: MigrationNotesTable;
   idempotency_keys: IdempotencyKeysTable;
   named_leases: NamedLeasesTable;
+  live_events: LiveEventsTable;
 }
