@@ -25,8 +25,8 @@ import {
   LIVE_PROGRESS_CHANNEL,
   liveEventBounds,
   liveEventsAfter,
-  projectIdsNamed,
 } from '../store/live-events.repository.ts';
+import { projectIdsNamed } from '../store/namespaces.repository.ts';
 import type { Notifier } from '../store/notifier.ts';
 import type { Schema } from '../store/schema.ts';
 

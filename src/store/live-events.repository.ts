@@ -46,10 +46,3 @@ export async function liveEventsAfter(
     },
   }));
 }
-
-/** The ids of the projects with these names (the caller's memberships name them). */
-export async function projectIdsNamed(db: Db, names: readonly string[]): Promise<string[]> {
-  if (names.length === 0) return [];
-  const rows = await db.selectFrom('projects').select('id').where('name', 'in', names).execute();
-  return rows.map((r) => r.id);
-}

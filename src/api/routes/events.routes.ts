@@ -23,12 +23,13 @@ const viewerOf = (identity: Identity): Viewer => ({
 });
 
 const STREAM_DESCRIPTION = `Server-sent events (text/event-stream) about the promotions of the caller's projects (every project for an admin).
-Events: promotion.requested, promotion.approved, promotion.rejected, promotion.canceled, promotion.reevaluated (a policy
-change made targets STALE, QUEUED, ...) and promotion.state (the runner: PROMOTING, PROMOTED, FAILED, ...), each with an
-id and data {project, application, requestId, states: {environment: state}, actor, at, ...}; copy.progress without an id
-(data {project, application, requestId, targetId, environment, bytes, total, done}, at most 4 per second per target);
-reset (events were missed: reload everything). A reconnecting client sends Last-Event-ID and gets what it missed.
-A comment every 15 s keeps the connection open. At most 5 streams per user (429 beyond).`;
+Durable events carry an id and data {project, application, requestId, digest, from, at, ...}: promotion.requested
+(states: {environment: state}, actor, comment), promotion.approved and promotion.rejected (environments, actor,
+comment), promotion.state (states, before, reasons: any state change, whoever made it: QUEUED, PROMOTING, PROMOTED,
+FAILED, STALE, CANCELED, ...). copy.progress has no id and is never replayed (data {project, application, requestId,
+targetId, environment, bytes, total, done}, at most 4 per second per target, the last with done). reset: events were
+missed, reload everything. A reconnecting client sends Last-Event-ID (or ?lastEventId=) and gets what it missed, then
+live events. A comment every 15 s keeps the connection open. At most 5 streams per user (429 beyond).`;
 
 /** The caller's credential, to re-check it while the stream is open (a revoked token ends the stream). */
 function refresher(services: Services, req: FastifyRequest): () => Promise<Viewer | undefined> {
