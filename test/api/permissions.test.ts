@@ -68,6 +68,9 @@ test('every route answers each caller as its declared permission says', async ()
   const routes = api.app.declaredRoutes;
   assert.ok(routes.length >= 12, `${routes.length} routes`);
   for (const route of routes) {
+    // The event stream never ends for an allowed caller (inject would wait forever): test/api/live-events.test.ts
+    // checks it over real HTTP (401 anonymous, 200 for members and admins).
+    if (route.url === '/api/v1/events/stream') continue;
     const url = route.url.replace(/:(\w+)/g, 'x');
     for (const who of ['anonymous', 'user', 'viewer', 'developer', 'owner', 'admin'] as const) {
       const headers = who === 'anonymous' ? {} : { authorization: `Bearer ${tokens[who]}` };

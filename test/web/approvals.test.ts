@@ -101,6 +101,15 @@ describe('approvals in the web console', () => {
     await vera.context().close();
 
     const rita = await signedIn(browser, server, 'rita', '/approvals');
+    // Both pages hold the event stream open; while it is, devon's page does not poll (it did every 2 s before).
+    for (let i = 0; i < 100 && server.api.services.live.count() < 2; i++) await rita.waitForTimeout(100);
+    assert.ok(server.api.services.live.count() >= 2, 'both pages opened the event stream');
+    const reads: string[] = [];
+    devon.on('request', (r) => {
+      if (r.url().includes(`/promotions/${prodRequest}`)) reads.push(r.url());
+    });
+    await devon.waitForTimeout(3000);
+    assert.deepEqual(reads, [], 'no polling while the stream is open');
     const row = rita.getByRole('row', { name: /shop\/web/ });
     await row.getByRole('button', { name: 'Approve prod' }).waitFor();
     assert.match(await rita.getByRole('link', { name: /My approvals/ }).innerText(), /My approvals/);
@@ -109,7 +118,7 @@ describe('approvals in the web console', () => {
     await row.getByRole('button', { name: 'Approve prod' }).click();
     await rita.getByText('Nothing waits for an approval.').waitFor();
 
-    // devon's page, untouched since it loaded, shows the approval and the new state by itself.
+    // devon's page, untouched since it loaded, shows the approval and the new state by itself: the stream said so.
     await devon.getByText(/approved by rita/).waitFor({ timeout: 15_000 });
     assert.doesNotMatch(await devon.locator('article').innerText(), /awaiting approval/i);
     await rita.context().close();

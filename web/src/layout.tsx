@@ -1,6 +1,7 @@
 /** The frame of every signed-in screen: navigation (with the approvals badge), who is signed in, sign out. */
 import type { ReactNode } from 'react';
 import { Link, useLocation } from 'wouter';
+import { useLiveEvents } from './live.ts';
 import { useSignedIn, useSignOut } from './session.tsx';
 
 const NAV: Array<{ href: string; label: string; admin?: boolean }> = [
@@ -13,6 +14,8 @@ const NAV: Array<{ href: string; label: string; admin?: boolean }> = [
 export function Layout({ children }: { children: ReactNode }) {
   const me = useSignedIn();
   const signOut = useSignOut();
+  // Signed in: server changes arrive on the event stream (pages poll only while it is down).
+  useLiveEvents();
   const [location, navigate] = useLocation();
   const waiting = me.counts?.approvalsWaiting ?? 0;
   return (

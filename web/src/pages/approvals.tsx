@@ -6,6 +6,7 @@ import { useState } from 'react';
 import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'wouter';
 import { api } from '../api.ts';
+import { usePollInterval } from '../live.ts';
 import type { Promotion } from '../promotion-types.ts';
 import { useSignedIn } from '../session.tsx';
 import { Digest, ErrorNote, Time } from '../ui/format.tsx';
@@ -14,6 +15,7 @@ import { whyNot } from './promotion.tsx';
 export default function Approvals() {
   const me = useSignedIn();
   const qc = useQueryClient();
+  const poll = usePollInterval(5000);
   const projects = useQuery({
     queryKey: ['projects'],
     queryFn: () => api<{ items: Array<{ name: string }> }>('GET', '/api/v1/projects?limit=1000'),
@@ -31,7 +33,7 @@ export default function Approvals() {
           'GET',
           `/api/v1/projects/${encodeURIComponent(project)}/promotions?state=AWAITING_APPROVAL`,
         ),
-      refetchInterval: 5000,
+      refetchInterval: poll,
     })),
   });
   const [rejecting, setRejecting] = useState<string | null>(null);

@@ -8,6 +8,7 @@ import { useRef, useState, type FormEvent } from 'react';
 import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'wouter';
 import { api } from '../api.ts';
+import { usePollInterval } from '../live.ts';
 import type { Promotion } from '../promotion-types.ts';
 import { roleIn, useSignedIn } from '../session.tsx';
 import { Digest, ErrorNote, State, Time } from '../ui/format.tsx';
@@ -47,6 +48,7 @@ export function cellsOf(artifacts: ArtifactView[]): Map<string, Cell> {
 export default function Board({ project }: { project: string }) {
   const me = useSignedIn();
   const base = `/api/v1/projects/${encodeURIComponent(project)}`;
+  const poll = usePollInterval(3000);
   const envs = useQuery({
     queryKey: ['environments', project],
     queryFn: () => api<{ items: EnvironmentView[] }>('GET', `${base}/environments`),
@@ -63,7 +65,7 @@ export default function Board({ project }: { project: string }) {
     queries: (apps.data?.items ?? []).map((app) => ({
       queryKey: ['artifacts', project, app],
       queryFn: () => api<{ items: ArtifactView[] }>('GET', `${base}/applications/${encodeURIComponent(app)}/artifacts`),
-      refetchInterval: 3000,
+      refetchInterval: poll,
     })),
   });
   const [promoting, setPromoting] = useState<{ app: string; from: string; cell: Cell } | null>(null);

@@ -6,6 +6,7 @@
 import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api } from '../api.ts';
+import { useCopyProgress, usePollInterval, type CopyProgress } from '../live.ts';
 import { FINAL, type Blocker, type Promotion, type Target } from '../promotion-types.ts';
 import { roleIn, useSignedIn, type Me } from '../session.tsx';
 import { Digest, ErrorNote, State, Time } from '../ui/format.tsx';
@@ -105,15 +106,30 @@ export function Conditions({ target }: { target: Target }) {
   );
 }
 
+const MIB = 1024 * 1024;
+
+/** The copy in progress, as the event stream reports it (bytes hoist streams; mounted and present blobs cost none). */
+function Copying({ progress }: { progress: CopyProgress | undefined }) {
+  if (progress === undefined) return null;
+  const label = `copied ${(progress.bytes / MIB).toFixed(1)} of ${(progress.total / MIB).toFixed(1)} MiB`;
+  return (
+    <p>
+      <progress value={progress.bytes} max={Math.max(progress.total, 1)} aria-label={label} /> {label}
+    </p>
+  );
+}
+
 export default function PromotionPage({ project, id }: { project: string; id: string }) {
   const me = useSignedIn();
   const qc = useQueryClient();
   const path = `/api/v1/projects/${encodeURIComponent(project)}/promotions/${encodeURIComponent(id)}`;
+  const poll = usePollInterval(2000);
   const promotion = useQuery({
     queryKey: ['promotion', project, id],
     queryFn: () => api<Promotion>('GET', path),
-    refetchInterval: (q) => (q.state.data?.targets.every((t) => FINAL.includes(t.state)) ? false : 2000),
+    refetchInterval: (q) => (q.state.data?.targets.every((t) => FINAL.includes(t.state)) ? false : poll),
   });
+  const copied = useCopyProgress(id);
   const [decision, setDecision] = useState<'approve' | 'reject' | null>(null);
   const decide = useMutation({
     mutationFn: (v: { decision: 'approve' | 'reject'; comment: string; environments: string[] }) =>
@@ -164,6 +180,7 @@ export default function PromotionPage({ project, id }: { project: string; id: st
             {t.policy ? `policy ${t.policy.name}@${t.policy.version}` : 'no policy'} · approvals{' '}
             {t.approvals.filter((a) => a.decision === 'approve').length}/{t.approvalsNeeded}
           </p>
+          {t.state === 'PROMOTING' && <Copying progress={copied[t.environment]} />}
           <Blockers target={t} />
           <Conditions target={t} />
           {t.approvals.length > 0 && (
