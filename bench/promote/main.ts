@@ -48,6 +48,7 @@ try {
   await c.registries.put({ name: 'local', url: `http://${registry.host}` });
   await c.projects.create('bench');
   await c.projects.addApplication('bench', 'web');
+  for (const prefix of ['dev/', 'staging/']) await c.projects.grantNamespace('bench', 'local', prefix);
   await c.environments.put('bench', { name: 'dev', kind: 'repository', registry: 'local', repository: 'dev/{app}' });
   await c.environments.put('bench', {
     name: 'staging',
