@@ -16,10 +16,24 @@ function testFiles(dir) {
 // npm test runs this under Node 22 or newer (scripts/node.sh); say which, once, so a log shows it.
 process.stdout.write(`tests run on Node ${process.version}\n`);
 const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : testFiles('test').sort();
-const reporter = process.stdout.isTTY ? 'spec' : 'spec';
+// Test files run in parallel processes. Most of a file's time is spent waiting (registries, PostgreSQL, child
+// processes), so more files than cores pays off; HOIST_TEST_CONCURRENCY overrides.
+const concurrency = Number(process.env.HOIST_TEST_CONCURRENCY ?? 3);
 const r = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-reporter=${reporter}`, '--test-concurrency=2', ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    // One PostgreSQL with a migrated template for every file (test/helpers/backends.ts uses it).
+    '--test-global-setup=scripts/test-global-setup.mjs',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=./scripts/test-file-times.mjs',
+    '--test-reporter-destination=stdout',
+    `--test-concurrency=${concurrency}`,
+    ...files,
+  ],
   { stdio: 'inherit' },
 );
 process.exit(r.status ?? 1);

@@ -4,7 +4,9 @@
  *
  * Migrating costs seconds per database (and creating an empty PGlite costs more: it runs initdb), so each test
  * process migrates once per backend and starts every fresh database from that: PGlite instances load a dump of a
- * migrated data directory, PostgreSQL databases are created from a migrated template database.
+ * migrated data directory, PostgreSQL databases are created from a migrated template database. Under `npm test` the
+ * PostgreSQL server and its template are made once for all files (scripts/test-global-setup.mjs, which sets
+ * HOIST_TEST_POSTGRES_URL and HOIST_TEST_POSTGRES_TEMPLATE); a file run alone starts its own server.
  */
 import { randomBytes } from 'node:crypto';
 import { describe, before, after } from 'node:test';
@@ -55,10 +57,10 @@ function migratedTemplate(server: TestPostgres): Promise<string> {
   return template;
 }
 
-async function createFromTemplate(server: TestPostgres): Promise<string> {
-  const template = await migratedTemplate(server);
+/** A new database copied from a migrated template; answers its URL. `adminUrl` ends in /postgres. */
+async function createFromTemplate(adminUrl: string, template: string): Promise<string> {
   const name = `hoist_${randomBytes(6).toString('hex')}`;
-  const client = new pg.Client({ connectionString: server.url, connectionTimeoutMillis: 5000 });
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
   client.on('error', () => {});
   await client.connect();
   try {
@@ -66,13 +68,20 @@ async function createFromTemplate(server: TestPostgres): Promise<string> {
   } finally {
     await client.end();
   }
-  return server.url.replace(/\/postgres$/, `/${name}`);
+  return adminUrl.replace(/\/postgres$/, `/${name}`);
+}
+
+async function freshPostgres(): Promise<string> {
+  const { HOIST_TEST_POSTGRES_URL: shared, HOIST_TEST_POSTGRES_TEMPLATE: template } = process.env;
+  if (shared !== undefined && template !== undefined) return createFromTemplate(shared, template);
+  const server = await sharedPostgres();
+  return createFromTemplate(server.url, await migratedTemplate(server));
 }
 
 export async function freshDatabase(backend: Backend): Promise<Database> {
   return backend === 'pglite'
     ? openDatabase({ loadDataDir: await migratedPGlite() })
-    : openDatabase({ url: await createFromTemplate(await sharedPostgres()) });
+    : openDatabase({ url: await freshPostgres() });
 }
 
 /** `describe` once per backend; `use()` inside a test returns that suite's database. */
