@@ -1,11 +1,16 @@
 // npm test's global setup (`node --test-global-setup`): one PostgreSQL for all test files, with a migrated template
-// database, instead of an initdb, a server start and a migration in every test process. Test files find it through
-// HOIST_TEST_POSTGRES_URL and HOIST_TEST_POSTGRES_TEMPLATE (test/helpers/backends.ts); a file run on its own starts
-// its own server as before. Node loads this file without tsx's hooks, so the TypeScript modules come through tsImport.
+// database, and one migrated PGlite data directory dumped to a file, instead of an initdb, a server start and two
+// migrations in every test process. Test files find them through HOIST_TEST_POSTGRES_URL, HOIST_TEST_POSTGRES_TEMPLATE
+// and HOIST_TEST_PGLITE_SNAPSHOT (test/helpers/backends.ts); a file run on its own makes its own as before. Node loads this file without tsx's hooks, so the TypeScript modules come through tsImport.
+import { Buffer } from 'node:buffer';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { tsImport } from 'tsx/esm/api';
 
 const TEMPLATE = 'hoist_migrated_template';
 let server;
+let snapshotDir;
 
 export async function globalSetup() {
   const { startPostgres } = await tsImport('../test/harness/postgres.ts', import.meta.url);
@@ -20,8 +25,15 @@ export async function globalSetup() {
   }
   process.env.HOIST_TEST_POSTGRES_URL = server.url;
   process.env.HOIST_TEST_POSTGRES_TEMPLATE = TEMPLATE;
+
+  const { migratedPGlite } = await tsImport('../test/helpers/backends.ts', import.meta.url);
+  snapshotDir = await mkdtemp(join(tmpdir(), 'hoist-pglite-snapshot-'));
+  const snapshot = join(snapshotDir, 'migrated.tar');
+  await writeFile(snapshot, Buffer.from(await (await migratedPGlite()).arrayBuffer()));
+  process.env.HOIST_TEST_PGLITE_SNAPSHOT = snapshot;
 }
 
 export async function globalTeardown() {
   await server?.stop();
+  if (snapshotDir !== undefined) await rm(snapshotDir, { recursive: true, force: true });
 }

@@ -44,7 +44,10 @@ async function startServer(port: number): Promise<{ proc: ChildProcess; stderr: 
       () => false,
     );
     if (ok) return { proc, stderr: () => stderr };
-    if (Date.now() > deadline) throw new Error(`hoist serve did not get ready: ${stderr}`);
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL'); // else it outlives the test and the file never ends
+      throw new Error(`hoist serve did not get ready: ${stderr}`);
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }

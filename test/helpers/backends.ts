@@ -5,10 +5,12 @@
  * Migrating costs seconds per database (and creating an empty PGlite costs more: it runs initdb), so each test
  * process migrates once per backend and starts every fresh database from that: PGlite instances load a dump of a
  * migrated data directory, PostgreSQL databases are created from a migrated template database. Under `npm test` the
- * PostgreSQL server and its template are made once for all files (scripts/test-global-setup.mjs, which sets
- * HOIST_TEST_POSTGRES_URL and HOIST_TEST_POSTGRES_TEMPLATE); a file run alone starts its own server.
+ * PostgreSQL server with its template, and the PGlite dump, are made once for all files (scripts/test-global-setup.mjs
+ * sets HOIST_TEST_POSTGRES_URL, HOIST_TEST_POSTGRES_TEMPLATE and HOIST_TEST_PGLITE_SNAPSHOT); a file run alone makes
+ * its own.
  */
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { describe, before, after } from 'node:test';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect } from 'kysely';
@@ -22,8 +24,13 @@ export const BACKENDS: Backend[] = ['pglite', 'postgres'];
 let pgliteSnapshot: Promise<Blob> | undefined;
 const postgresTemplates = new WeakMap<TestPostgres, Promise<string>>();
 
-/** A dump of an in-memory PGlite data directory with every migration applied; made once per process. */
-function migratedPGlite(): Promise<Blob> {
+/**
+ * A dump of an in-memory PGlite data directory with every migration applied: read from HOIST_TEST_PGLITE_SNAPSHOT
+ * when npm test's global setup made it, else made once per process.
+ */
+export function migratedPGlite(): Promise<Blob> {
+  const made = process.env.HOIST_TEST_PGLITE_SNAPSHOT;
+  if (made !== undefined) pgliteSnapshot ??= readFile(made).then((bytes) => new Blob([bytes]));
   pgliteSnapshot ??= (async () => {
     const pglite = await PGlite.create();
     const db = new Kysely<unknown>({ dialect: new PGliteDialect({ pglite }) });
