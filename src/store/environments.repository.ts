@@ -109,3 +109,31 @@ export async function environmentNames(
   if (o.protectedOnly) q = q.where('protected', '=', true);
   return (await q.execute()).map((e) => e.name);
 }
+
+/** The project's environments that live in the registry (whole rows). */
+export async function environmentRowsInRegistry(
+  db: Kysely<Schema>,
+  projectId: string,
+  registryId: string,
+): Promise<EnvironmentRow[]> {
+  return db
+    .selectFrom('environments')
+    .selectAll()
+    .where('project_id', '=', projectId)
+    .where('registry_id', '=', registryId)
+    .execute();
+}
+
+/** The project's environment named so, if any. */
+export async function findEnvironmentByName(
+  db: Kysely<Schema>,
+  projectId: string,
+  name: string,
+): Promise<EnvironmentRow | undefined> {
+  return db
+    .selectFrom('environments')
+    .selectAll()
+    .where('project_id', '=', projectId)
+    .where('name', '=', name)
+    .executeTakeFirst();
+}

@@ -54,3 +54,35 @@ export async function environmentsInRegistry(
     .where('registry_id', '=', registryId)
     .execute();
 }
+
+/** The name of the registry with that id, if it exists. */
+export async function registryNameById(db: Kysely<Schema>, id: string): Promise<string | undefined> {
+  return (await db.selectFrom('registries').select('name').where('id', '=', id).executeTakeFirst())?.name;
+}
+
+/** The registry known by that name or by that address (host[:port]), if any. */
+export async function findRegistryByNameOrHost(
+  db: Kysely<Schema>,
+  nameOrHost: string,
+): Promise<RegistryRow | undefined> {
+  return db
+    .selectFrom('registries')
+    .selectAll()
+    .where((eb) => eb.or([eb('name', '=', nameOrHost), eb('url', '=', nameOrHost)]))
+    .executeTakeFirst();
+}
+
+/** The registry at that address (host[:port]), if any. */
+export async function findRegistryByHost(db: Kysely<Schema>, host: string): Promise<RegistryRow | undefined> {
+  return db.selectFrom('registries').selectAll().where('url', '=', host).executeTakeFirst();
+}
+
+/** The registry with that id; throws when there is none. */
+export async function getRegistryById(db: Kysely<Schema>, id: string): Promise<RegistryRow> {
+  return db.selectFrom('registries').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+}
+
+/** The name of the registry with that id; throws when there is none. */
+export async function getRegistryName(db: Kysely<Schema>, id: string): Promise<string> {
+  return (await db.selectFrom('registries').select('name').where('id', '=', id).executeTakeFirstOrThrow()).name;
+}
