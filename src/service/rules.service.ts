@@ -5,11 +5,15 @@
  * it gets there; a template that cannot give a valid tag is refused when the rule is saved. The target's policy and
  * approvals always apply.
  */
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely } from 'kysely';
 import { compileCriteria, describeCriterion, parseCriteria, type Criterion } from '../automation/criteria.ts';
 import { validateTagTemplate } from '../automation/tag-template.ts';
 import { Conflict, InvalidInput, NotFound } from '../errors.ts';
 import { compileCondition } from '../policy/condition.ts';
+import { applicationIdByName, applicationNames } from '../store/applications.repository.ts';
+import { environmentIdByName } from '../store/environments.repository.ts';
+import { projectIdByName } from '../store/projects.repository.ts';
+import { deleteRule, findRule, insertRule, listRules, ruleExists, type RuleRow } from '../store/rules.repository.ts';
 import type { Schema } from '../store/schema.ts';
 import type { ArtifactView, Artifacts } from './artifacts.service.ts';
 import { audited, type Actor } from './audited.ts';
@@ -57,8 +61,6 @@ export interface DryRunMatch {
   error?: string;
 }
 
-type RuleRow = Selectable<Schema['rules']> & { from: string; to: string; application: string | null };
-
 const compiled = new Map<string, ReturnType<typeof compileCondition>>();
 
 /** Compiles a rule's expression once (rules are few; a burst of pushes evaluates the same ones again and again). */
@@ -94,16 +96,6 @@ export class Rules {
     private readonly artifacts: Artifacts,
   ) {}
 
-  private query() {
-    return this.db
-      .selectFrom('rules as r')
-      .innerJoin('environments as s', 's.id', 'r.source_env_id')
-      .innerJoin('environments as t', 't.id', 'r.target_env_id')
-      .leftJoin('applications as a', 'a.id', 'r.application_id')
-      .selectAll('r')
-      .select(['s.name as from', 't.name as to', 'a.name as application']);
-  }
-
   private view(r: RuleRow): RuleView {
     const criteria = r.criteria as Criterion[];
     return {
@@ -123,9 +115,9 @@ export class Rules {
   }
 
   private async projectId(project: string): Promise<string> {
-    const p = await this.db.selectFrom('projects').select('id').where('name', '=', project).executeTakeFirst();
-    if (!p) throw new NotFound('project', project);
-    return p.id;
+    const id = await projectIdByName(this.db, project);
+    if (id === undefined) throw new NotFound('project', project);
+    return id;
   }
 
   /** Checks a rule and resolves its names; answers the row to store (without id and audit fields). */
@@ -133,28 +125,19 @@ export class Rules {
     if (!NAME.test(input.name)) throw new InvalidInput('use 1-63 lower-case letters, digits and "-"', 'name');
     const projectId = await this.projectId(project);
     const env = async (name: string, where: string): Promise<string> => {
-      const e = await this.db
-        .selectFrom('environments')
-        .select('id')
-        .where('project_id', '=', projectId)
-        .where('name', '=', name)
-        .executeTakeFirst();
-      if (!e) throw new InvalidInput(`project "${project}" has no environment "${name}"`, where);
-      return e.id;
+      const id = await environmentIdByName(this.db, projectId, name);
+      if (id === undefined) throw new InvalidInput(`project "${project}" has no environment "${name}"`, where);
+      return id;
     };
     const sourceId = await env(input.from, 'from');
     const targetId = await env(input.to, 'to');
     if (sourceId === targetId) throw new InvalidInput('a rule promotes from one environment to another', 'to');
     let applicationId: string | null = null;
     if (input.application !== undefined && input.application !== null) {
-      const a = await this.db
-        .selectFrom('applications')
-        .select('id')
-        .where('project_id', '=', projectId)
-        .where('name', '=', input.application)
-        .executeTakeFirst();
-      if (!a) throw new InvalidInput(`project "${project}" has no application "${input.application}"`, 'application');
-      applicationId = a.id;
+      const id = await applicationIdByName(this.db, projectId, input.application);
+      if (id === undefined)
+        throw new InvalidInput(`project "${project}" has no application "${input.application}"`, 'application');
+      applicationId = id;
     }
     const criteria = parseCriteria(input.criteria ?? [], 'criteria');
     if (input.cel !== undefined && input.cel.trim() !== '')
@@ -181,28 +164,19 @@ export class Rules {
 
   async list(project: string): Promise<RuleView[]> {
     const projectId = await this.projectId(project);
-    return (await this.query().where('r.project_id', '=', projectId).orderBy('r.name').execute()).map((r) =>
-      this.view(r),
-    );
+    return (await listRules(this.db, projectId)).map((r) => this.view(r));
   }
 
   async get(project: string, name: string): Promise<RuleView> {
     const projectId = await this.projectId(project);
-    const r = await this.query().where('r.project_id', '=', projectId).where('r.name', '=', name).executeTakeFirst();
+    const r = await findRule(this.db, projectId, name);
     if (!r) throw new NotFound('rule', `${project}/${name}`);
     return this.view(r);
   }
 
   async create(actor: Actor, project: string, input: RuleInput): Promise<RuleView> {
     const v = await this.resolve(project, input);
-    if (
-      await this.db
-        .selectFrom('rules')
-        .select('id')
-        .where('project_id', '=', v.projectId)
-        .where('name', '=', input.name)
-        .executeTakeFirst()
-    )
+    if (await ruleExists(this.db, v.projectId, input.name))
       throw new Conflict(`rule "${input.name}" exists already in project "${project}"`);
     const row = {
       id: newId(),
@@ -224,7 +198,7 @@ export class Rules {
       actor,
       { action: 'rule.create', objectType: 'rule', objectId: `${project}/${input.name}` },
       async (trx) => {
-        await trx.insertInto('rules').values(row).execute();
+        await insertRule(trx, row);
         return {
           result: undefined,
           summary: {
@@ -251,7 +225,7 @@ export class Rules {
       actor,
       { action: 'rule.delete', objectType: 'rule', objectId: `${project}/${name}` },
       async (trx) => {
-        await trx.deleteFrom('rules').where('project_id', '=', projectId).where('name', '=', name).execute();
+        await deleteRule(trx, projectId, name);
         return { result: undefined, summary: { before } };
       },
     );
@@ -260,16 +234,7 @@ export class Rules {
   /** Which artifacts now in the source environment the rule would match (nothing is saved or promoted). */
   async dryRun(project: string, input: RuleInput): Promise<{ expression: string; artifacts: DryRunMatch[] }> {
     const v = await this.resolve(project, input);
-    const apps = input.application
-      ? [input.application]
-      : (
-          await this.db
-            .selectFrom('applications')
-            .select('name')
-            .where('project_id', '=', v.projectId)
-            .orderBy('name')
-            .execute()
-        ).map((a) => a.name);
+    const apps = input.application ? [input.application] : await applicationNames(this.db, v.projectId);
     const artifacts: DryRunMatch[] = [];
     let since = performance.now();
     for (const app of apps) {
