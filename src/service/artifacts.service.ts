@@ -4,7 +4,7 @@
  * and records which of the project's environments hold it, and since when. Registering the same digest again for
  * the same application answers the existing artifact.
  */
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { InvalidInput, NotFound } from '../errors.ts';
 import { inspectImage, type ImageInfo } from '../oci/inspect-image.ts';
 import type { Descriptor } from '../oci/manifest.ts';
@@ -13,6 +13,35 @@ import { parseReference } from '../oci/reference.ts';
 import { openRepository } from '../oci/registry.ts';
 import type { SbomColumn, ScanColumn, Schema } from '../store/schema.ts';
 import { rememberTag, tagsOf } from '../store/artifact-tags.repository.ts';
+import { findApplicationByNames } from '../store/applications.repository.ts';
+import {
+  addLocationIfMissing,
+  artifactIdByDigest,
+  artifactLocations,
+  artifactsWithDigest,
+  currentDigest,
+  environmentsPerApplicationInRegistry,
+  findArtifact,
+  insertArtifact,
+  insertLocation,
+  listArtifacts,
+  locationEnvironmentIds,
+  setArtifactReports,
+  setLocationTag,
+  type ArtifactRow,
+} from '../store/artifacts.repository.ts';
+import {
+  environmentRowsInRegistry,
+  findEnvironmentByName,
+  type EnvironmentRow,
+} from '../store/environments.repository.ts';
+import { findQuarantine } from '../store/quarantine.repository.ts';
+import {
+  findRegistryByHost,
+  getRegistryById,
+  getRegistryName,
+  type RegistryRow,
+} from '../store/registries.repository.ts';
 import { audited, type Actor } from './audited.ts';
 import type { Registries } from './registries.service.ts';
 import type { Namespaces } from './namespaces.service.ts';
@@ -58,12 +87,7 @@ export function templateMatches(template: string, app: string, repository: strin
 }
 
 /** Whether an environment holds this repository (and, for a tag convention, this tag) for the application. */
-function holds(
-  e: Selectable<Schema['environments']>,
-  app: string,
-  repository: string,
-  tag: string | undefined,
-): boolean {
+function holds(e: EnvironmentRow, app: string, repository: string, tag: string | undefined): boolean {
   return (
     templateMatches(e.repository_template, app, repository) &&
     (e.kind === 'repository' || (tag !== undefined && e.tag_template !== null && tagMatches(e.tag_template, app, tag)))
@@ -105,19 +129,13 @@ export class Artifacts {
   ) {}
 
   private async application(project: string, app: string): Promise<{ id: string; projectId: string }> {
-    const a = await this.db
-      .selectFrom('applications')
-      .innerJoin('projects', 'projects.id', 'applications.project_id')
-      .select(['applications.id as id', 'projects.id as projectId'])
-      .where('projects.name', '=', project)
-      .where('applications.name', '=', app)
-      .executeTakeFirst();
+    const a = await findApplicationByNames(this.db, project, app);
     if (!a) throw new NotFound('application', `${project}/${app}`);
     return a;
   }
 
   private async inspect(
-    registry: Selectable<Schema['registries']>,
+    registry: RegistryRow,
     repository: string,
     ref: string,
     signal?: AbortSignal,
@@ -137,11 +155,7 @@ export class Artifacts {
   ): Promise<{ created: boolean; artifact: ArtifactView }> {
     const ref = parseReference(reference, 'reference');
     const application = await this.application(project, app);
-    const registry = await this.db
-      .selectFrom('registries')
-      .selectAll()
-      .where('url', '=', ref.registry)
-      .executeTakeFirst();
+    const registry = await findRegistryByHost(this.db, ref.registry);
     if (!registry)
       throw new InvalidInput(
         `no registry at ${ref.registry} is known to hoist; add it first (hoist registry set NAME --url ${ref.registry})`,
@@ -151,19 +165,9 @@ export class Artifacts {
     await this.namespaces.requireRepository(application.projectId, project, registry.id, ref.repository);
     const inspected = await this.inspect(registry, ref.repository, ref.digest ?? ref.tag ?? 'latest', signal);
     const digest = inspected.info.digest;
-    const existing = await this.db
-      .selectFrom('artifacts')
-      .select('id')
-      .where('application_id', '=', application.id)
-      .where('digest', '=', digest)
-      .executeTakeFirst();
-    if (existing) return { created: false, artifact: await this.get(project, app, digest) };
-    const envs = await this.db
-      .selectFrom('environments')
-      .selectAll()
-      .where('project_id', '=', application.projectId)
-      .where('registry_id', '=', registry.id)
-      .execute();
+    if ((await artifactIdByDigest(this.db, application.id, digest)) !== undefined)
+      return { created: false, artifact: await this.get(project, app, digest) };
+    const envs = await environmentRowsInRegistry(this.db, application.projectId, registry.id);
     const here = envs.filter((e) => holds(e, app, ref.repository, ref.tag));
     await audited(
       this.db,
@@ -210,34 +214,28 @@ export class Artifacts {
         ? `${p.platform.os}/${p.platform.architecture}${p.platform.variant ? `/${p.platform.variant}` : ''}`
         : 'unknown',
     );
-    await trx
-      .insertInto('artifacts')
-      .values({
-        id,
-        application_id: a.applicationId,
-        digest: info.digest,
-        registry_id: a.registryId,
-        repository: a.repository,
-        tag: a.tag,
-        media_type: info.mediaType,
-        size: info.size,
-        labels: JSON.stringify(info.labels),
-        annotations: JSON.stringify(info.annotations),
-        created: info.created ? new Date(info.created) : null,
-        platforms: JSON.stringify(platforms),
-        referrers: JSON.stringify(referrersOf(info.referrers)),
-        scan: reports.scan ? JSON.stringify(reports.scan) : null,
-        sbom: reports.sbom ? JSON.stringify(reports.sbom) : null,
-        build: JSON.stringify(a.build),
-        registered_by: a.by,
-        registered_at: now,
-      })
-      .execute();
+    await insertArtifact(trx, {
+      id,
+      application_id: a.applicationId,
+      digest: info.digest,
+      registry_id: a.registryId,
+      repository: a.repository,
+      tag: a.tag,
+      media_type: info.mediaType,
+      size: info.size,
+      labels: JSON.stringify(info.labels),
+      annotations: JSON.stringify(info.annotations),
+      created: info.created ? new Date(info.created) : null,
+      platforms: JSON.stringify(platforms),
+      referrers: JSON.stringify(referrersOf(info.referrers)),
+      scan: reports.scan ? JSON.stringify(reports.scan) : null,
+      sbom: reports.sbom ? JSON.stringify(reports.sbom) : null,
+      build: JSON.stringify(a.build),
+      registered_by: a.by,
+      registered_at: now,
+    });
     for (const envId of a.environmentIds)
-      await trx
-        .insertInto('artifact_locations')
-        .values({ artifact_id: id, environment_id: envId, tag: a.tag, since: now })
-        .execute();
+      await insertLocation(trx, { artifact_id: id, environment_id: envId, tag: a.tag, since: now });
     if (a.tag !== null) await rememberTag(trx, id, a.tag, now);
     return id;
   }
@@ -255,19 +253,8 @@ export class Artifacts {
     signal?: AbortSignal,
     by: { actor: Actor; via: string } = { actor: { username: 'hoist' }, via: 'push' },
   ): Promise<PushedArtifact[]> {
-    const registry = await this.db
-      .selectFrom('registries')
-      .selectAll()
-      .where('id', '=', registryId)
-      .executeTakeFirstOrThrow();
-    const envs = await this.db
-      .selectFrom('environments as e')
-      .innerJoin('projects as p', 'p.id', 'e.project_id')
-      .innerJoin('applications as a', 'a.project_id', 'e.project_id')
-      .selectAll('e')
-      .select(['p.name as project', 'a.name as app', 'a.id as applicationId'])
-      .where('e.registry_id', '=', registryId)
-      .execute();
+    const registry = await getRegistryById(this.db, registryId);
+    const envs = await environmentsPerApplicationInRegistry(this.db, registryId);
     const matches = envs.filter((e) => holds(e, e.app, repository, tag));
     if (matches.length === 0) return [];
     let inspected: Inspected | undefined;
@@ -275,48 +262,32 @@ export class Artifacts {
     for (const appId of [...new Set(matches.map((m) => m.applicationId))]) {
       const mine = matches.filter((m) => m.applicationId === appId);
       const first = mine[0] as (typeof mine)[number];
-      const existing = await this.db
-        .selectFrom('artifacts')
-        .select('id')
-        .where('application_id', '=', appId)
-        .where('digest', '=', digest)
-        .executeTakeFirst();
-      if (existing) {
+      const existingId = await artifactIdByDigest(this.db, appId, digest);
+      if (existingId !== undefined) {
         const added = await this.db.transaction().execute(async (trx) => {
-          const have = new Set(
-            (
-              await trx
-                .selectFrom('artifact_locations')
-                .select('environment_id')
-                .where('artifact_id', '=', existing.id)
-                .execute()
-            ).map((l) => l.environment_id),
-          );
+          const have = new Set(await locationEnvironmentIds(trx, existingId));
           const missing = mine.filter((m) => !have.has(m.id));
           for (const m of missing) {
             // The runner may record the same arrival (a promotion's own push) at the same moment.
-            await trx
-              .insertInto('artifact_locations')
-              .values({ artifact_id: existing.id, environment_id: m.id, tag: tag ?? null, since: new Date() })
-              .onConflict((oc) => oc.columns(['artifact_id', 'environment_id']).doNothing())
-              .execute();
+            await addLocationIfMissing(trx, {
+              artifact_id: existingId,
+              environment_id: m.id,
+              tag: tag ?? null,
+              since: new Date(),
+            });
           }
-          if (tag !== undefined) await rememberTag(trx, existing.id, tag, new Date());
+          if (tag !== undefined) await rememberTag(trx, existingId, tag, new Date());
           if (tag !== undefined)
-            await trx
-              .updateTable('artifact_locations')
-              .set({ tag })
-              .where('artifact_id', '=', existing.id)
-              .where(
-                'environment_id',
-                'in',
-                mine.map((m) => m.id),
-              )
-              .execute();
+            await setLocationTag(
+              trx,
+              existingId,
+              mine.map((m) => m.id),
+              tag,
+            );
           return missing.length;
         });
         out.push({
-          artifactId: existing.id,
+          artifactId: existingId,
           project: first.project,
           application: first.app,
           created: false,
@@ -381,12 +352,7 @@ export class Artifacts {
     const known = await this.find(project, app, env, image);
     if (known?.environments.some((e) => e.environment === env)) return known;
     const application = await this.application(project, app);
-    const e = await this.db
-      .selectFrom('environments')
-      .selectAll()
-      .where('project_id', '=', application.projectId)
-      .where('name', '=', env)
-      .executeTakeFirst();
+    const e = await findEnvironmentByName(this.db, application.projectId, env);
     const ref = image.digest ?? image.tag;
     if (!e || ref === undefined) {
       if (known) return known;
@@ -396,11 +362,7 @@ export class Artifacts {
       );
     }
     const repository = e.repository_template.replaceAll('{app}', app);
-    const registry = await this.db
-      .selectFrom('registries')
-      .selectAll()
-      .where('id', '=', e.registry_id)
-      .executeTakeFirstOrThrow();
+    const registry = await getRegistryById(this.db, e.registry_id);
     const head = await openRepository(await this.registries.open(registry.name), repository).headManifest(ref, signal);
     if (!head) {
       if (known) return known;
@@ -438,68 +400,34 @@ export class Artifacts {
 
   /** The digest an environment holds now for an application: the one that arrived there last. */
   async current(applicationId: string, environmentId: string): Promise<string | undefined> {
-    const r = await this.db
-      .selectFrom('artifact_locations as l')
-      .innerJoin('artifacts as x', 'x.id', 'l.artifact_id')
-      .select('x.digest')
-      .where('l.environment_id', '=', environmentId)
-      .where('x.application_id', '=', applicationId)
-      .orderBy('l.since', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    return r?.digest;
+    return currentDigest(this.db, applicationId, environmentId);
   }
 
   /** Reads the referrers (and their reports) of every artifact with this digest again: something was attached later. */
   async refreshReferrers(subject: string, signal?: AbortSignal): Promise<string[]> {
-    const rows = await this.db
-      .selectFrom('artifacts')
-      .innerJoin('registries', 'registries.id', 'artifacts.registry_id')
-      .selectAll('registries')
-      .select(['artifacts.id as artifactId', 'artifacts.repository as artifactRepository'])
-      .where('artifacts.digest', '=', subject)
-      .execute();
+    const rows = await artifactsWithDigest(this.db, subject);
     const touched: string[] = [];
     for (const r of rows) {
       const { info, reports } = await this.inspect(r, r.artifactRepository, subject, signal);
-      await this.db
-        .updateTable('artifacts')
-        .set({
-          referrers: JSON.stringify(referrersOf(info.referrers)),
-          scan: reports.scan ? JSON.stringify(reports.scan) : null,
-          sbom: reports.sbom ? JSON.stringify(reports.sbom) : null,
-        })
-        .where('id', '=', r.artifactId)
-        .execute();
+      await setArtifactReports(this.db, r.artifactId, {
+        referrers: JSON.stringify(referrersOf(info.referrers)),
+        scan: reports.scan ? JSON.stringify(reports.scan) : null,
+        sbom: reports.sbom ? JSON.stringify(reports.sbom) : null,
+      });
       touched.push(r.artifactId);
     }
     return touched;
   }
 
-  private async view(r: Selectable<Schema['artifacts']>, app: string): Promise<ArtifactView> {
-    const registry = await this.db
-      .selectFrom('registries')
-      .select('name')
-      .where('id', '=', r.registry_id)
-      .executeTakeFirstOrThrow();
-    const locations = await this.db
-      .selectFrom('artifact_locations')
-      .innerJoin('environments', 'environments.id', 'artifact_locations.environment_id')
-      .select([
-        'environments.name as environment',
-        'artifact_locations.tag as tag',
-        'artifact_locations.since as since',
-        'environments.position as position',
-      ])
-      .where('artifact_id', '=', r.id)
-      .orderBy('environments.position')
-      .execute();
-    const q = await this.db.selectFrom('quarantine').selectAll().where('digest', '=', r.digest).executeTakeFirst();
+  private async view(r: ArtifactRow, app: string): Promise<ArtifactView> {
+    const registry = await getRegistryName(this.db, r.registry_id);
+    const locations = await artifactLocations(this.db, r.id);
+    const q = await findQuarantine(this.db, r.digest);
     const tags = (await tagsOf(this.db, [r.id])).get(r.id) ?? (r.tag === null ? [] : [r.tag]);
     return {
       application: app,
       digest: r.digest,
-      registry: registry.name,
+      registry,
       repository: r.repository,
       tag: r.tag,
       tags,
@@ -522,12 +450,7 @@ export class Artifacts {
 
   async get(project: string, app: string, digest: string): Promise<ArtifactView> {
     const application = await this.application(project, app);
-    const r = await this.db
-      .selectFrom('artifacts')
-      .selectAll()
-      .where('application_id', '=', application.id)
-      .where('digest', '=', digest)
-      .executeTakeFirst();
+    const r = await findArtifact(this.db, application.id, digest);
     if (!r) throw new NotFound('artifact', `${project}/${app}@${digest}`);
     return this.view(r, app);
   }
@@ -535,23 +458,10 @@ export class Artifacts {
   /** Newest first; only those in `environment` when given. */
   async list(project: string, app: string, environment?: string, limit = 100): Promise<ArtifactView[]> {
     const application = await this.application(project, app);
-    let q = this.db
-      .selectFrom('artifacts')
-      .selectAll('artifacts')
-      .where('application_id', '=', application.id)
-      .orderBy('registered_at', 'desc')
-      .limit(Math.min(limit, 1000));
-    if (environment !== undefined) {
-      q = q.where(({ exists, selectFrom }) =>
-        exists(
-          selectFrom('artifact_locations')
-            .innerJoin('environments', 'environments.id', 'artifact_locations.environment_id')
-            .select('artifact_locations.artifact_id')
-            .whereRef('artifact_locations.artifact_id', '=', 'artifacts.id')
-            .where('environments.name', '=', environment),
-        ),
-      );
-    }
-    return Promise.all((await q.execute()).map((r) => this.view(r, app)));
+    const rows = await listArtifacts(this.db, application.id, {
+      limit: Math.min(limit, 1000),
+      ...(environment !== undefined ? { environment } : {}),
+    });
+    return Promise.all(rows.map((r) => this.view(r, app)));
   }
 }
