@@ -7,6 +7,14 @@
  */
 import { projectIdsNamed } from '../store/namespaces.repository.ts';
 import { listPushEvents } from '../store/push-events.query.ts';
+import {
+  deletePushEvents,
+  getPushEvent,
+  insertPushEvents,
+  registryIdByHookSecret,
+  replaceHookSecret,
+} from '../store/push-events.repository.ts';
+import { registryNameById } from '../store/registries.repository.ts';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
@@ -123,11 +131,7 @@ export class Intake {
       actor,
       { action: 'hook.secret', objectType: 'registry', objectId: registry },
       async (trx) => {
-        await trx.deleteFrom('hook_secrets').where('registry_id', '=', r.id).where('kind', '=', kind).execute();
-        await trx
-          .insertInto('hook_secrets')
-          .values({ registry_id: r.id, kind, secret_hash: hashSecret(chosen), created_at: new Date() })
-          .execute();
+        await replaceHookSecret(trx, { registryId: r.id, kind, secretHash: hashSecret(chosen), at: new Date() });
         return { result: undefined, summary: { kind } };
       },
     );
@@ -141,14 +145,9 @@ export class Intake {
       throw new Unauthenticated(
         `send the ${kind} hook secret in the Authorization header (set it with hoist registry set-hook-secret REGISTRY --kind ${kind})`,
       );
-    const row = await this.db
-      .selectFrom('hook_secrets')
-      .select('registry_id')
-      .where('kind', '=', kind)
-      .where('secret_hash', '=', hashSecret(secret))
-      .executeTakeFirst();
-    if (!row) throw new Unauthenticated(`no registry has this ${kind} hook secret`);
-    return row.registry_id;
+    const registryId = await registryIdByHookSecret(this.db, kind, hashSecret(secret));
+    if (registryId === undefined) throw new Unauthenticated(`no registry has this ${kind} hook secret`);
+    return registryId;
   }
 
   /** Records events (each id once) and wakes the queue; answers how many were new. */
@@ -170,30 +169,14 @@ export class Intake {
       run_after: now,
       received_at: now,
     }));
-    const accepted =
-      rows.length === 0
-        ? 0
-        : Number(
-            (
-              await this.db
-                .insertInto('push_events')
-                .values(rows)
-                .onConflict((oc) => oc.column('id').doNothing())
-                .executeTakeFirst()
-            ).numInsertedOrUpdatedRows ?? 0n,
-          );
+    const accepted = await insertPushEvents(this.db, rows);
     if (accepted > 0) this.queue.notify();
     return { accepted, duplicates: events.length - accepted };
   }
 
   /** Forgets finished events older than `days` (their effects are in artifacts, promotions and the audit log). */
   async prune(days = 30, now = new Date()): Promise<number> {
-    const r = await this.db
-      .deleteFrom('push_events')
-      .where('state', 'in', ['DONE', 'IGNORED', 'FAILED'])
-      .where('received_at', '<', new Date(now.getTime() - days * 86_400_000))
-      .executeTakeFirst();
-    return Number(r.numDeletedRows);
+    return deletePushEvents(this.db, ['DONE', 'IGNORED', 'FAILED'], new Date(now.getTime() - days * 86_400_000));
   }
 
   /**
@@ -227,7 +210,7 @@ export class Intake {
   }
 
   private async process(job: Job): Promise<void> {
-    const e = await this.db.selectFrom('push_events').selectAll().where('id', '=', job.id).executeTakeFirstOrThrow();
+    const e = await getPushEvent(this.db, job.id);
     const { state, outcome } = await this.work(e.registry_id, e.repository, e.tag ?? undefined, e.digest, job.signal);
     await settleJob(this.db, PUSH_EVENT_JOBS, job, { state, outcome, done_at: new Date() });
   }
@@ -239,21 +222,15 @@ export class Intake {
     digest: string,
     signal?: AbortSignal,
   ): Promise<{ state: PushEventState; outcome: string }> {
-    const registry = await this.db
-      .selectFrom('registries')
-      .select('name')
-      .where('id', '=', registryId)
-      .executeTakeFirst();
-    if (!registry) throw new NotFound('registry', registryId);
+    const registryName = await registryNameById(this.db, registryId);
+    if (registryName === undefined) throw new NotFound('registry', registryId);
     // The referrers tag fallback (`sha256-<hex>`) names the image whose referrers changed; its index is no image.
     const fallback = /^(sha256|sha512)-([0-9a-f]{64}|[0-9a-f]{128})$/.exec(tag ?? '');
     if (!fallback) {
-      const unconfirmed = await this.unconfirmed(registry.name, repository, tag, digest, signal);
+      const unconfirmed = await this.unconfirmed(registryName, repository, tag, digest, signal);
       if (unconfirmed !== undefined) return { state: 'IGNORED', outcome: unconfirmed };
     }
-    const subject = fallback
-      ? `${fallback[1]}:${fallback[2]}`
-      : await this.subjectOf(registry.name, repository, digest);
+    const subject = fallback ? `${fallback[1]}:${fallback[2]}` : await this.subjectOf(registryName, repository, digest);
     if (subject !== undefined) {
       const touched = await this.artifacts.refreshReferrers(subject);
       if (touched.length === 0) return { state: 'IGNORED', outcome: `a referrer of ${subject}, which is no artifact` };
