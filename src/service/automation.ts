@@ -7,6 +7,12 @@
  */
 import type { Kysely } from 'kysely';
 import { renderTagTemplate } from '../automation/tag-template.ts';
+import { NotFound } from '../errors.ts';
+import { findApplicationByNames } from '../store/applications.repository.ts';
+import { artifactIdByDigest, artifactWithApplication } from '../store/artifacts.repository.ts';
+import { bindingModesOf } from '../store/bindings.repository.ts';
+import { environmentIdByName } from '../store/environments.repository.ts';
+import { enabledRulesFor, type EnabledRule } from '../store/rules.repository.ts';
 import type { Schema } from '../store/schema.ts';
 import type { ArtifactView, Artifacts } from './artifacts.service.ts';
 import type { Environments, EnvironmentView } from './environments.service.ts';
@@ -17,17 +23,6 @@ import { systemClock, type Clock } from './clock.ts';
 
 export interface AutomationLog {
   warn(obj: object, msg: string): void;
-}
-
-interface RuleRow {
-  id: string;
-  name: string;
-  application_id: string | null;
-  from: string;
-  to: string;
-  expression: string;
-  tag_template: string | null;
-  mode: 'promote' | 'request';
 }
 
 /**
@@ -65,44 +60,15 @@ export class Automation {
   }
 
   private async context(artifactId: string) {
-    return this.db
-      .selectFrom('artifacts as x')
-      .innerJoin('applications as a', 'a.id', 'x.application_id')
-      .innerJoin('projects as p', 'p.id', 'a.project_id')
-      .select(['x.digest', 'a.id as appId', 'a.name as app', 'p.id as projectId', 'p.name as project'])
-      .where('x.id', '=', artifactId)
-      .executeTakeFirst();
+    return artifactWithApplication(this.db, artifactId);
   }
 
-  private async rules(projectId: string, appId: string): Promise<RuleRow[]> {
-    return this.db
-      .selectFrom('rules as r')
-      .innerJoin('environments as s', 's.id', 'r.source_env_id')
-      .innerJoin('environments as t', 't.id', 'r.target_env_id')
-      .select([
-        'r.id',
-        'r.name',
-        'r.application_id',
-        's.name as from',
-        't.name as to',
-        'r.expression',
-        'r.tag_template',
-        'r.mode',
-      ])
-      .where('r.project_id', '=', projectId)
-      .where('r.enabled', '=', true)
-      .where((eb) => eb.or([eb('r.application_id', 'is', null), eb('r.application_id', '=', appId)]))
-      .orderBy('r.name')
-      .execute();
+  private async rules(projectId: string, appId: string): Promise<EnabledRule[]> {
+    return enabledRulesFor(this.db, projectId, appId);
   }
 
   private async bindings(appId: string): Promise<Map<string, 'track-latest' | 'pin'>> {
-    const rows = await this.db
-      .selectFrom('bindings as b')
-      .innerJoin('environments as e', 'e.id', 'b.environment_id')
-      .select(['e.name', 'b.mode'])
-      .where('b.application_id', '=', appId)
-      .execute();
+    const rows = await bindingModesOf(this.db, appId);
     return new Map(rows.map((r) => [r.name, r.mode]));
   }
 
@@ -201,13 +167,7 @@ export class Automation {
    * passes the rules from there (when there are any) and is not quarantined. Answers whether it opened a request.
    */
   async trackLatest(project: string, app: string, env: string, now = this.clock()): Promise<boolean> {
-    const appRow = await this.db
-      .selectFrom('applications as a')
-      .innerJoin('projects as p', 'p.id', 'a.project_id')
-      .select(['a.id', 'p.id as projectId'])
-      .where('p.name', '=', project)
-      .where('a.name', '=', app)
-      .executeTakeFirst();
+    const appRow = await findApplicationByNames(this.db, project, app);
     if (!appRow) return false;
     const envs = new Map((await this.environments.list(project)).map((e) => [e.name, e]));
     const upstream = (await this.environments.pipeline(project)).filter((e) => e.to === env).map((e) => e.from);
@@ -224,22 +184,11 @@ export class Automation {
       }
     }
     const best = candidates.sort((x, y) => newestFirst(x.artifact, y.artifact))[0];
-    const envId = (
-      await this.db
-        .selectFrom('environments')
-        .select('id')
-        .where('project_id', '=', appRow.projectId)
-        .where('name', '=', env)
-        .executeTakeFirst()
-    )?.id;
+    const envId = await environmentIdByName(this.db, appRow.projectId, env);
     if (!best || envId === undefined || (await this.artifacts.current(appRow.id, envId)) === best.artifact.digest)
       return false;
-    const row = await this.db
-      .selectFrom('artifacts')
-      .select('id')
-      .where('application_id', '=', appRow.id)
-      .where('digest', '=', best.artifact.digest)
-      .executeTakeFirstOrThrow();
+    const artifactId = await artifactIdByDigest(this.db, appRow.id, best.artifact.digest);
+    if (artifactId === undefined) throw new NotFound('artifact', `${project}/${app}@${best.artifact.digest}`);
     return this.fire(
       'binding:track-latest',
       appRow.id,
@@ -249,7 +198,7 @@ export class Automation {
         to: [env],
         comment: `track-latest: newest soaked build of ${best.from}`,
       },
-      { key: `latest:${appRow.id}:${env}:${row.id}`, requireApproval: false },
+      { key: `latest:${appRow.id}:${env}:${artifactId}`, requireApproval: false },
     );
   }
 
