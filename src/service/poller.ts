@@ -5,12 +5,13 @@
  * first served, so repositories checked at once share it fairly). What each check saw is kept in the database, so a
  * restart neither forgets tags nor reports them again.
  */
-import { inNamespacesOf, projectIdsNamed } from '../store/namespaces.repository.ts';
+import { projectIdsNamed } from '../store/namespaces.repository.ts';
 import type { Kysely } from 'kysely';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidInput, NotFound } from '../errors.ts';
 import { parseReference } from '../oci/reference.ts';
 import { openRepository } from '../oci/registry.ts';
+import { findRegistryByNameOrHost } from '../store/registries.repository.ts';
 import type { Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
 import type { Intake } from './intake.service.ts';
@@ -27,10 +28,14 @@ import {
 } from '../store/named-leases.repository.ts';
 import type { Notifier } from '../store/notifier.ts';
 import {
+  deleteWatch,
   dueWatches,
+  findWatch,
+  listWatches,
   nextChecksByRegistry,
   pollLeaseName,
   recordCheck,
+  upsertWatch,
   type DueWatch,
 } from '../store/watches.repository.ts';
 
@@ -136,12 +141,7 @@ export class Poller {
       throw new InvalidInput('name REGISTRY/REPOSITORY (a registry hoist knows, by name or host)', 'repository');
     const regName = target.slice(0, slash);
     const repository = target.slice(slash + 1);
-    const registry =
-      (await this.db
-        .selectFrom('registries')
-        .selectAll()
-        .where((eb) => eb.or([eb('name', '=', regName), eb('url', '=', regName)]))
-        .executeTakeFirst()) ?? undefined;
+    const registry = await findRegistryByNameOrHost(this.db, regName);
     if (!registry) throw new InvalidInput(`no registry "${regName}" (hoist registry list)`, 'registry');
     parseReference(`${registry.url}/${repository}`, 'repository');
     if (!Number.isInteger(intervalSeconds) || intervalSeconds < 1 || intervalSeconds > 86_400)
@@ -164,13 +164,7 @@ export class Poller {
       actor,
       { action: 'watch.create', objectType: 'watch', objectId: `${registry.name}/${repository}` },
       async (trx) => {
-        await trx
-          .insertInto('watches')
-          .values(row)
-          .onConflict((oc) =>
-            oc.columns(['registry_id', 'repository']).doUpdateSet({ interval_seconds: intervalSeconds }),
-          )
-          .execute();
+        await upsertWatch(trx, row);
         return { result: undefined, summary: { after: { registry: registry.name, repository, intervalSeconds } } };
       },
     );
@@ -181,15 +175,7 @@ export class Poller {
   /** Every watch; with `visibleTo` (project names), only those in the projects' namespaces. */
   async list(visibleTo?: readonly string[]): Promise<WatchView[]> {
     const projectIds = visibleTo === undefined ? undefined : await projectIdsNamed(this.db, visibleTo);
-    const rows = await this.db
-      .selectFrom('watches as w')
-      .innerJoin('registries as r', 'r.id', 'w.registry_id')
-      .selectAll('w')
-      .select('r.name as registry')
-      .$if(projectIds !== undefined, (q) => q.where(inNamespacesOf(projectIds ?? [], 'w')))
-      .orderBy('r.name')
-      .orderBy('w.repository')
-      .execute();
+    const rows = await listWatches(this.db, projectIds);
     return rows.map((w) => ({
       id: w.id,
       registry: w.registry,
@@ -203,10 +189,10 @@ export class Poller {
   }
 
   async remove(actor: Actor, id: string): Promise<void> {
-    const w = await this.db.selectFrom('watches').select(['id', 'repository']).where('id', '=', id).executeTakeFirst();
+    const w = await findWatch(this.db, id);
     if (!w) throw new NotFound('watch', id);
     await audited(this.db, actor, { action: 'watch.delete', objectType: 'watch', objectId: id }, async (trx) => {
-      await trx.deleteFrom('watches').where('id', '=', id).execute();
+      await deleteWatch(trx, id);
       return { result: undefined, summary: { before: { repository: w.repository } } };
     });
   }

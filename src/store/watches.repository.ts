@@ -3,7 +3,8 @@
  * registry, and a check's result — written only while the registry's poll lease (a named lease) is still held with
  * the token it was claimed with, so a replica that stalled mid-check cannot overwrite what the next holder saw.
  */
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely, Selectable, Transaction } from 'kysely';
+import { inNamespacesOf } from './namespaces.repository.ts';
 import { leaseStillHeld, type NamedLease } from './named-leases.repository.ts';
 import type { Schema } from './schema.ts';
 
@@ -62,4 +63,47 @@ export async function recordCheck(
     .where(leaseStillHeld(lease))
     .executeTakeFirst();
   return Number(r.numUpdatedRows) === 1;
+}
+
+/** Adds a watch of a registry's repository, or changes its interval when the repository is watched already. */
+export async function upsertWatch(trx: Transaction<Schema>, row: Insertable<Schema['watches']>): Promise<void> {
+  await trx
+    .insertInto('watches')
+    .values(row)
+    .onConflict((oc) =>
+      oc.columns(['registry_id', 'repository']).doUpdateSet({ interval_seconds: row.interval_seconds }),
+    )
+    .execute();
+}
+
+/**
+ * Every watch with its registry's name, by registry and repository; with `projectIds`, only those of repositories
+ * in the projects' namespaces.
+ */
+export async function listWatches(
+  db: Kysely<Schema>,
+  projectIds?: readonly string[],
+): Promise<Array<Selectable<Schema['watches']> & { registry: string }>> {
+  return db
+    .selectFrom('watches as w')
+    .innerJoin('registries as r', 'r.id', 'w.registry_id')
+    .selectAll('w')
+    .select('r.name as registry')
+    .$if(projectIds !== undefined, (q) => q.where(inNamespacesOf(projectIds ?? [], 'w')))
+    .orderBy('r.name')
+    .orderBy('w.repository')
+    .execute();
+}
+
+/** One watch (its id and repository), if it exists. */
+export async function findWatch(
+  db: Kysely<Schema>,
+  id: string,
+): Promise<{ id: string; repository: string } | undefined> {
+  return db.selectFrom('watches').select(['id', 'repository']).where('id', '=', id).executeTakeFirst();
+}
+
+/** Deletes a watch. */
+export async function deleteWatch(trx: Transaction<Schema>, id: string): Promise<void> {
+  await trx.deleteFrom('watches').where('id', '=', id).execute();
 }
