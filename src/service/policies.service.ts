@@ -3,10 +3,25 @@
  * flags (Devtron's names). Every change that alters a policy makes a new version; evaluations name the version
  * they used. A policy applies to application × environment combinations, one policy per combination.
  */
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { Conflict, InvalidInput, NotFound } from '../errors.ts';
 import { refuseIfBound } from './binding-guard.ts';
 import { deleteBinding } from '../store/policy-bindings.query.ts';
+import { findApplicationByNames } from '../store/applications.repository.ts';
+import { environmentIdByName } from '../store/environments.repository.ts';
+import {
+  bindPolicy,
+  deletePolicy,
+  findPolicyByName,
+  getPolicyVersion,
+  insertPolicy,
+  insertPolicyVersion,
+  policyAppliesTo,
+  policyNameFor,
+  policyNames,
+  setPolicyVersion,
+  type PolicyRow,
+} from '../store/policies.repository.ts';
 import { compileCondition } from '../policy/condition.ts';
 import type { PolicyChange, Reevaluation } from '../promotion/plan-reevaluation.ts';
 import type { Schema, TargetState } from '../store/schema.ts';
@@ -120,19 +135,14 @@ export class Policies {
     private readonly watcher: PolicyWatcher = NO_WATCHER,
   ) {}
 
-  private async row(name: string): Promise<Selectable<Schema['policies']>> {
-    const p = await this.db.selectFrom('policies').selectAll().where('name', '=', name).executeTakeFirst();
+  private async row(name: string): Promise<PolicyRow> {
+    const p = await findPolicyByName(this.db, name);
     if (!p) throw new NotFound('policy', name);
     return p;
   }
 
   private async rules(policyId: string, version: number): Promise<PolicyRules> {
-    const v = await this.db
-      .selectFrom('policy_versions')
-      .selectAll()
-      .where('policy_id', '=', policyId)
-      .where('version', '=', version)
-      .executeTakeFirstOrThrow();
+    const v = await getPolicyVersion(this.db, policyId, version);
     return {
       description: v.description,
       passConditions: v.pass_conditions as string[],
@@ -146,17 +156,7 @@ export class Policies {
   }
 
   private async bindings(policyId: string): Promise<Binding[]> {
-    return this.db
-      .selectFrom('policy_bindings')
-      .innerJoin('applications', 'applications.id', 'policy_bindings.application_id')
-      .innerJoin('environments', 'environments.id', 'policy_bindings.environment_id')
-      .innerJoin('projects', 'projects.id', 'applications.project_id')
-      .select(['projects.name as project', 'applications.name as application', 'environments.name as environment'])
-      .where('policy_bindings.policy_id', '=', policyId)
-      .orderBy('projects.name')
-      .orderBy('applications.name')
-      .orderBy('environments.position')
-      .execute();
+    return policyAppliesTo(this.db, policyId);
   }
 
   async get(name: string, version?: number): Promise<PolicyView> {
@@ -174,8 +174,7 @@ export class Policies {
   }
 
   async list(): Promise<PolicyView[]> {
-    const rows = await this.db.selectFrom('policies').select('name').orderBy('name').execute();
-    return Promise.all(rows.map((r) => this.get(r.name)));
+    return Promise.all((await policyNames(this.db)).map((name) => this.get(name)));
   }
 
   /** Creates, or updates into a new version when a rule changed; the same rules again change nothing. */
@@ -201,7 +200,7 @@ export class Policies {
     dryRun: boolean,
   ): Promise<Reevaluation[]> {
     if (!NAME.test(input.name)) throw new InvalidInput('use 1-63 lower-case letters, digits and "-"', 'name');
-    const existing = await this.db.selectFrom('policies').selectAll().where('name', '=', input.name).executeTakeFirst();
+    const existing = await findPolicyByName(this.db, input.name);
     if (existing && mode === 'create') throw new Conflict(`policy "${input.name}" exists already`);
     if (!existing && dryRun) throw new NotFound('policy', input.name);
     const before = existing ? await this.rules(existing.id, existing.current_version) : undefined;
@@ -222,34 +221,29 @@ export class Policies {
         actor,
         { action: existing ? 'policy.update' : 'policy.create', objectType: 'policy', objectId: input.name },
         async (trx) => {
-          if (existing)
-            await trx
-              .updateTable('policies')
-              .set({ current_version: version, updated_at: now })
-              .where('id', '=', id)
-              .execute();
+          if (existing) await setPolicyVersion(trx, id, version, now);
           else
-            await trx
-              .insertInto('policies')
-              .values({ id, name: input.name, current_version: version, created_at: now, updated_at: now })
-              .execute();
-          await trx
-            .insertInto('policy_versions')
-            .values({
-              policy_id: id,
-              version,
-              description: rules.description,
-              pass_conditions: JSON.stringify(rules.passConditions),
-              fail_conditions: JSON.stringify(rules.failConditions),
-              approver_count: rules.approverCount,
-              allow_requester_from_approve: rules.allowRequestFromApprove,
-              allow_image_builder_from_approve: rules.allowImageBuilderFromApprove,
-              allow_approver_from_deploy: rules.allowApproverFromDeploy,
-              allow_skip_stages: rules.allowSkipStages,
-              created_by: actor.username,
+            await insertPolicy(trx, {
+              id,
+              name: input.name,
+              current_version: version,
               created_at: now,
-            })
-            .execute();
+              updated_at: now,
+            });
+          await insertPolicyVersion(trx, {
+            policy_id: id,
+            version,
+            description: rules.description,
+            pass_conditions: JSON.stringify(rules.passConditions),
+            fail_conditions: JSON.stringify(rules.failConditions),
+            approver_count: rules.approverCount,
+            allow_requester_from_approve: rules.allowRequestFromApprove,
+            allow_image_builder_from_approve: rules.allowImageBuilderFromApprove,
+            allow_approver_from_deploy: rules.allowApproverFromDeploy,
+            allow_skip_stages: rules.allowSkipStages,
+            created_by: actor.username,
+            created_at: now,
+          });
           const changes = existing
             ? await this.watcher.reevaluateIn(
                 trx,
@@ -285,7 +279,7 @@ export class Policies {
       actor,
       { action: 'policy.delete', objectType: 'policy', objectId: name },
       async (trx) => {
-        await trx.deleteFrom('policies').where('id', '=', p.id).execute();
+        await deletePolicy(trx, p.id);
         const stale = await this.watcher.reevaluateIn(
           trx,
           actor,
@@ -321,15 +315,7 @@ export class Policies {
       { action: 'policy.apply', objectType: 'policy', objectId: name },
       async (trx) => {
         for (const r of resolved) {
-          await trx
-            .deleteFrom('policy_bindings')
-            .where('application_id', '=', r.application_id)
-            .where('environment_id', '=', r.environment_id)
-            .execute();
-          await trx
-            .insertInto('policy_bindings')
-            .values({ policy_id: p.id, ...r })
-            .execute();
+          await bindPolicy(trx, { policy_id: p.id, ...r });
         }
         // What was waiting to enter these combinations is now governed by this policy.
         const reevaluated = await this.watcher.reevaluateIn(
@@ -372,47 +358,26 @@ export class Policies {
   ): Promise<Array<{ application_id: string; environment_id: string }>> {
     const resolved: Array<{ application_id: string; environment_id: string }> = [];
     for (const [i, b] of bindings.entries()) {
-      const app = await this.db
-        .selectFrom('applications')
-        .innerJoin('projects', 'projects.id', 'applications.project_id')
-        .select(['applications.id as id', 'projects.id as projectId'])
-        .where('projects.name', '=', b.project)
-        .where('applications.name', '=', b.application)
-        .executeTakeFirst();
+      const app = await findApplicationByNames(this.db, b.project, b.application);
       if (!app)
         throw new InvalidInput(
           `project "${b.project}" has no application "${b.application}"`,
           `applicationEnvironments[${i}]`,
         );
-      const env = await this.db
-        .selectFrom('environments')
-        .select('id')
-        .where('project_id', '=', app.projectId)
-        .where('name', '=', b.environment)
-        .executeTakeFirst();
-      if (!env)
+      const envId = await environmentIdByName(this.db, app.projectId, b.environment);
+      if (envId === undefined)
         throw new InvalidInput(
           `project "${b.project}" has no environment "${b.environment}"`,
           `applicationEnvironments[${i}]`,
         );
-      resolved.push({ application_id: app.id, environment_id: env.id });
+      resolved.push({ application_id: app.id, environment_id: envId });
     }
     return resolved;
   }
 
   /** The policy (current version) that applies to an application entering an environment, if any. */
   async forTarget(project: string, application: string, environment: string): Promise<PolicyView | undefined> {
-    const row = await this.db
-      .selectFrom('policy_bindings')
-      .innerJoin('policies', 'policies.id', 'policy_bindings.policy_id')
-      .innerJoin('applications', 'applications.id', 'policy_bindings.application_id')
-      .innerJoin('environments', 'environments.id', 'policy_bindings.environment_id')
-      .innerJoin('projects', 'projects.id', 'applications.project_id')
-      .select('policies.name as name')
-      .where('projects.name', '=', project)
-      .where('applications.name', '=', application)
-      .where('environments.name', '=', environment)
-      .executeTakeFirst();
-    return row ? this.get(row.name) : undefined;
+    const name = await policyNameFor(this.db, project, application, environment);
+    return name !== undefined ? this.get(name) : undefined;
   }
 }
