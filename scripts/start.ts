@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { startRegistry } from '../test/harness/registry.ts';
 import { buildArtifact, buildMultiPlatform, SBOM_ARTIFACT, SIGNATURE_ARTIFACT } from '../test/harness/images.ts';
 import { pushImage, pushReferrer } from '../test/harness/push.ts';
-import { HoistClient, signInForToken } from '../src/api/client.ts';
+import { HoistClient, signInForToken, type RuleInput } from '../src/client/index.ts';
 import { parseConfig } from '../src/config/config-file.ts';
 import { environmentInput, ruleInput } from '../src/config/config-plan.ts';
 import { readFileSync } from 'node:fs';
@@ -74,7 +74,8 @@ try {
         await c.environments.put(p.name, environmentInput(e, position));
       await c.environments.setPipeline(p.name, p.pipeline);
       for (const r of p.rules)
-        if (!(await c.rules.list(p.name)).some((x) => x.name === r.name)) await c.rules.create(p.name, ruleInput(r));
+        if (!(await c.rules.list(p.name)).some((x) => x.name === r.name))
+          await c.rules.create(p.name, ruleInput(r) as RuleInput);
     }
     await c.events.setSecret('local', 'distribution', hookSecret);
   }

@@ -18,7 +18,7 @@ import { startProxy, type TestProxy } from './harness/proxy.ts';
 import { startRegistry, type TestRegistry } from './harness/registry.ts';
 import { buildImage } from './harness/images.ts';
 import { pushImage } from './harness/push.ts';
-import { HoistClient, signInForToken } from '../src/api/client.ts';
+import { HoistClient, signInForToken } from '../src/client/index.ts';
 
 const ENTRY = fileURLToPath(new URL('../dist/hoist.mjs', import.meta.url));
 const LEASE_MS = 2000;
@@ -169,7 +169,7 @@ test('a replica paused past its lease mid-copy resumes after another finished it
   assert.equal(await prodTag(), newer.digest, "prod's tag still names the newer image");
   assert.equal(tagWrites(), writesBefore, 'A wrote no tag');
   const promoted = async (id: string) =>
-    (await onB.audit.list({ objectType: 'promotion', objectId: id, limit: '100' })).items.filter(
+    (await onB.audit.list({ objectType: 'promotion', objectId: id, limit: 100 })).items.filter(
       (e) => e.action === 'promotion.promoted',
     );
   assert.equal((await promoted(first.id)).length, 1, 'the first promotion recorded once');

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from './harness/free-port.ts';
 import { startRegistry, type TestRegistry } from './harness/registry.ts';
 import { buildImageWithBlobs, pushImage, pushLargeBlob } from './harness/push.ts';
-import { HoistClient, signInForToken } from '../src/api/client.ts';
+import { HoistClient, signInForToken } from '../src/client/index.ts';
 
 const ENTRY = fileURLToPath(new URL('../dist/hoist.mjs', import.meta.url));
 let dir: string;

@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { HoistClient } from '../../src/api/client.ts';
+import { HoistClient } from '../../src/client/index.ts';
 import { buildServer } from '../../src/api/server.ts';
 import { createServices } from '../../src/api/services.ts';
 import { OutboundPolicy } from '../../src/net/outbound-policy.ts';
@@ -115,7 +115,7 @@ try {
   const pushedIn = performance.now() - burstStart;
   await Promise.all(images.map((_, i) => waitVisible(events, 'staging/web', `burst${i}`, 120_000)));
   const burstSeconds = (performance.now() - burstStart) / 1000;
-  const history = await c.promotions.history('bench', { env: 'staging', limit: '1000' });
+  const history = await c.promotions.history('bench', { env: 'staging', limit: 1000 });
   const perDigest = new Map<string, number>();
   for (const h of history) if (h.state === 'PROMOTED') perDigest.set(h.digest, (perDigest.get(h.digest) ?? 0) + 1);
   const burstPromoted = images.filter((img) => perDigest.get(img.digest) === 1).length;

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { HoistClient } from '../../src/api/client.ts';
+import { HoistClient } from '../../src/client/index.ts';
 import { buildServer } from '../../src/api/server.ts';
 import { createServices } from '../../src/api/services.ts';
 import { OutboundPolicy } from '../../src/net/outbound-policy.ts';
@@ -78,7 +78,7 @@ try {
   );
   const latencies = new Map<string, number>();
   while (latencies.size < requested.length && performance.now() - started < 120_000) {
-    const done = await c.promotions.history('bench', { env: 'staging', limit: '1000' });
+    const done = await c.promotions.history('bench', { env: 'staging', limit: 1000 });
     const now = performance.now();
     for (const h of done) {
       const r = requested.find((x) => x.id === h.request);

@@ -5,7 +5,7 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { HoistClient } from '../api/client.ts';
+import { HoistClient } from '../client/index.ts';
 import { InvalidInput } from '../errors.ts';
 
 export interface ClientConfig {

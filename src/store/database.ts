@@ -3,7 +3,15 @@
  * URL is given. Both speak the Postgres dialect, so one schema, one set of migrations and one set of queries serve
  * both. Connection failures become DatabaseUnavailable with what to check.
  */
-import { Kysely, PGliteDialect, PostgresDialect } from 'kysely';
+import {
+  DummyDriver,
+  Kysely,
+  PGliteDialect,
+  PostgresAdapter,
+  PostgresDialect,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+} from 'kysely';
 import { mkdirSync } from 'node:fs';
 import { DatabaseUnavailable } from '../errors.ts';
 import { EMBEDDED_POSTGRES_SETTINGS, tuneWebAssemblyForMemory } from './embedded-tuning.ts';
@@ -116,6 +124,34 @@ export async function openDatabase(o: DatabaseOptions): Promise<Database> {
       await notifier.close();
       await db.destroy();
       if (!pglite.closed) await pglite.close();
+    },
+  };
+}
+
+/**
+ * A database that holds no connection and answers every query with nothing (Kysely's DummyDriver): enough to build
+ * the server's routes without data, for the OpenAPI document. Starting an embedded database for that took seconds.
+ */
+export function detachedDatabase(): Database {
+  const db = new Kysely<Schema>({
+    dialect: {
+      createAdapter: () => new PostgresAdapter(),
+      createDriver: () => new DummyDriver(),
+      createIntrospector: (k) => new PostgresIntrospector(k),
+      createQueryCompiler: () => new PostgresQueryCompiler(),
+    },
+  });
+  const notifier = inProcessNotifier();
+  return {
+    db,
+    backend: 'postgres',
+    location: 'detached',
+    ping: async () => {},
+    pool: () => ({ total: 0, idle: 0, waiting: 0 }),
+    notifier,
+    close: async () => {
+      await notifier.close();
+      await db.destroy();
     },
   };
 }

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError } from '../../src/api/client.ts';
+import { ApiError } from '../../src/client/index.ts';
 import { describeError } from '../../src/cli/exit-codes.ts';
 import { BACKENDS } from '../helpers/backends.ts';
 import { caller, startApi, type Call, type TestApi } from '../helpers/api.ts';

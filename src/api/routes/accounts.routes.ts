@@ -5,26 +5,13 @@ import { ADMIN, AUTHENTICATED, PUBLIC } from '../permissions.ts';
 import { SESSION_COOKIE } from '../session.ts';
 import { listUsers } from '../../store/accounts.repository.ts';
 
+import { Me, NewToken, Session, Token, User } from '../components/index.ts';
 import { ErrorSchema } from './schemas.ts';
-const User = Type.Object({
-  username: Type.String(),
-  isAdmin: Type.Boolean(),
-  email: Type.Union([Type.String(), Type.Null()]),
-  createdAt: Type.String({ format: 'date-time' }),
-});
 const userView = (u: { username: string; isAdmin: boolean; email: string | null; createdAt: Date }) => ({
   username: u.username,
   isAdmin: u.isAdmin,
   email: u.email,
   createdAt: u.createdAt.toISOString(),
-});
-const Token = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  createdAt: Type.String({ format: 'date-time' }),
-  expiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  revokedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
 });
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
 
@@ -34,6 +21,7 @@ export function accountRoutes(app: App, s: Services): void {
     {
       config: { permission: PUBLIC },
       schema: {
+        operationId: 'login',
         summary: 'Sign in with a password; sets the session cookie and answers the CSRF token for mutating calls',
         tags: ['accounts'],
         body: Type.Object(
@@ -41,7 +29,7 @@ export function accountRoutes(app: App, s: Services): void {
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({ username: Type.String(), csrfToken: Type.String(), expiresAt: Type.String() }),
+          200: Session,
           401: ErrorSchema,
           429: ErrorSchema,
         },
@@ -63,7 +51,15 @@ export function accountRoutes(app: App, s: Services): void {
 
   app.post(
     '/api/v1/logout',
-    { config: { permission: AUTHENTICATED }, schema: { summary: 'End the browser session', tags: ['accounts'] } },
+    {
+      config: { permission: AUTHENTICATED },
+      schema: {
+        operationId: 'logout',
+        summary: 'End the browser session',
+        tags: ['accounts'],
+        response: { 200: Type.Object({ status: Type.String() }) },
+      },
+    },
     async (req, reply) => {
       const secret = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`).exec(req.headers.cookie ?? '')?.[1];
       if (secret) await s.accounts.endSession(decodeURIComponent(secret));
@@ -79,7 +75,12 @@ export function accountRoutes(app: App, s: Services): void {
     '/api/v1/me',
     {
       config: { permission: AUTHENTICATED },
-      schema: { summary: 'Who the caller is and their project roles', tags: ['accounts'] },
+      schema: {
+        operationId: 'getMe',
+        summary: 'Who the caller is and their project roles',
+        tags: ['accounts'],
+        response: { 200: Me },
+      },
     },
     async (req) => {
       const id = req.identity!;
@@ -99,6 +100,7 @@ export function accountRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
+        operationId: 'listUsers',
         summary: 'List users',
         tags: ['accounts'],
         response: { 200: Type.Object({ items: Type.Array(User) }) },
@@ -112,6 +114,7 @@ export function accountRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
+        operationId: 'createUser',
         summary: 'Create a user',
         tags: ['accounts'],
         body: Type.Object(
@@ -137,6 +140,7 @@ export function accountRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
+        operationId: 'updateUser',
         summary: "Change a user's e-mail address (where approval requests go)",
         tags: ['accounts'],
         params: Type.Object({ username: Type.String() }),
@@ -155,6 +159,7 @@ export function accountRoutes(app: App, s: Services): void {
     {
       config: { permission: AUTHENTICATED },
       schema: {
+        operationId: 'listTokens',
         summary: "The caller's API tokens (never their secrets)",
         tags: ['tokens'],
         response: { 200: Type.Object({ items: Type.Array(Token) }) },
@@ -177,6 +182,7 @@ export function accountRoutes(app: App, s: Services): void {
     {
       config: { permission: AUTHENTICATED },
       schema: {
+        operationId: 'createToken',
         summary: 'Create an API token; its secret is in this answer only',
         tags: ['tokens'],
         body: Type.Object(
@@ -184,12 +190,7 @@ export function accountRoutes(app: App, s: Services): void {
           { additionalProperties: false },
         ),
         response: {
-          201: Type.Object({
-            id: Type.String(),
-            name: Type.String(),
-            token: Type.String(),
-            expiresAt: Type.Union([Type.String(), Type.Null()]),
-          }),
+          201: NewToken,
           400: ErrorSchema,
           409: ErrorSchema,
         },
@@ -211,6 +212,7 @@ export function accountRoutes(app: App, s: Services): void {
     {
       config: { permission: AUTHENTICATED },
       schema: {
+        operationId: 'revokeToken',
         summary: 'Revoke an API token',
         tags: ['tokens'],
         params: Type.Object({ id: Type.String() }),

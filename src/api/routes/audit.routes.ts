@@ -64,6 +64,7 @@ export function auditRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
+        operationId: 'listAuditEntries',
         summary:
           'Audit entries, newest first (`order=oldest` for the chain order); filter by actor, object and time; page with `cursor`',
         tags: ['audit'],

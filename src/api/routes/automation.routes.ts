@@ -6,7 +6,8 @@
 import { Type } from '@fastify/type-provider-typebox';
 import { actorOf, type App, type Services } from '../context.ts';
 import { ADMIN, AUTHENTICATED, envBody, envParam, forEnvironments, PROJECT_READ, projectRole } from '../permissions.ts';
-import { Window } from './environments.routes.ts';
+import { Promotion } from '../components/promotions.ts';
+import { Binding, Quarantine as Quarantined, Rule, RuleDryRun, RuleMode as Mode, Window } from '../components/index.ts';
 import { errors } from './schemas.ts';
 
 const OWNER = projectRole('owner');
@@ -21,7 +22,6 @@ const RULE_TARGET = forEnvironments(OWNER, {
     return rule ? [rule.to] : [];
   },
 });
-const Mode = Type.Union([Type.Literal('promote'), Type.Literal('request')]);
 const RuleBody = Type.Object(
   {
     name: Type.String({ maxLength: 63 }),
@@ -54,30 +54,6 @@ const RuleBody = Type.Object(
   },
   { additionalProperties: false },
 );
-const Rule = Type.Object({
-  name: Type.String(),
-  application: Type.Union([Type.String(), Type.Null()]),
-  from: Type.String(),
-  to: Type.String(),
-  criteria: Type.Array(Type.Unknown()),
-  expression: Type.String({ description: 'the CEL the criteria compile to' }),
-  description: Type.Array(Type.String()),
-  tagTemplate: Type.Union([Type.String(), Type.Null()]),
-  mode: Mode,
-  enabled: Type.Boolean(),
-  createdBy: Type.String(),
-  createdAt: Type.String(),
-});
-const Binding = Type.Object({
-  application: Type.String(),
-  environment: Type.String(),
-  mode: Type.Union([Type.Literal('track-latest'), Type.Literal('pin')]),
-  pinnedDigest: Type.Union([Type.String(), Type.Null()]),
-  current: Type.Union([Type.String(), Type.Null()]),
-  updatedBy: Type.String(),
-  updatedAt: Type.String(),
-});
-const Quarantined = Type.Object({ digest: Type.String(), reason: Type.String(), by: Type.String(), at: Type.String() });
 const P = Type.Object({ project: Type.String() });
 const PN = Type.Object({ project: Type.String(), name: Type.String() });
 const PAE = Type.Object({ project: Type.String(), app: Type.String(), env: Type.String() });
@@ -88,6 +64,7 @@ export function automationRoutes(app: App, s: Services): void {
     {
       config: { permission: PROJECT_READ },
       schema: {
+        operationId: 'listRules',
         summary: "The project's auto-promotion rules",
         tags: ['automation'],
         params: P,
@@ -103,6 +80,7 @@ export function automationRoutes(app: App, s: Services): void {
     {
       config: { permission: forEnvironments(OWNER, envBody('to')) },
       schema: {
+        operationId: 'createRule',
         summary: 'Add an auto-promotion rule; the answer shows the CEL its criteria compile to',
         tags: ['automation'],
         params: P,
@@ -118,23 +96,13 @@ export function automationRoutes(app: App, s: Services): void {
       // A dry run evaluates the rule over every artifact of the source environment: owners only, as creating it is.
       config: { permission: OWNER },
       schema: {
+        operationId: 'dryRunRule',
         summary: 'Which artifacts now in the source environment a rule would match (nothing is saved or promoted)',
         tags: ['automation'],
         params: P,
         body: RuleBody,
         response: {
-          200: Type.Object({
-            expression: Type.String(),
-            artifacts: Type.Array(
-              Type.Object({
-                application: Type.String(),
-                digest: Type.String(),
-                tag: Type.Union([Type.String(), Type.Null()]),
-                matches: Type.Boolean(),
-                error: Type.Optional(Type.String()),
-              }),
-            ),
-          }),
+          200: RuleDryRun,
           ...errors,
         },
       },
@@ -145,7 +113,13 @@ export function automationRoutes(app: App, s: Services): void {
     '/api/v1/projects/:project/rules/:name',
     {
       config: { permission: PROJECT_READ },
-      schema: { summary: 'One rule', tags: ['automation'], params: PN, response: { 200: Rule, ...errors } },
+      schema: {
+        operationId: 'getRule',
+        summary: 'One rule',
+        tags: ['automation'],
+        params: PN,
+        response: { 200: Rule, ...errors },
+      },
     },
     async (req) => s.rules.get(req.params.project, req.params.name),
   );
@@ -153,7 +127,13 @@ export function automationRoutes(app: App, s: Services): void {
     '/api/v1/projects/:project/rules/:name',
     {
       config: { permission: RULE_TARGET },
-      schema: { summary: 'Remove a rule', tags: ['automation'], params: PN, response: { 204: Type.Null(), ...errors } },
+      schema: {
+        operationId: 'deleteRule',
+        summary: 'Remove a rule',
+        tags: ['automation'],
+        params: PN,
+        response: { 204: Type.Null(), ...errors },
+      },
     },
     async (req, reply) => {
       await s.rules.remove(actorOf(req), req.params.project, req.params.name);
@@ -166,6 +146,7 @@ export function automationRoutes(app: App, s: Services): void {
     {
       config: { permission: PROJECT_READ },
       schema: {
+        operationId: 'listBindings',
         summary:
           'How each application’s version is chosen per environment (track-latest or pin), and what it holds now',
         tags: ['automation'],
@@ -182,6 +163,7 @@ export function automationRoutes(app: App, s: Services): void {
     {
       config: { permission: PROMOTER_OF_ENV },
       schema: {
+        operationId: 'setBinding',
         summary:
           'Bind an environment to track the latest good upstream build, or pin it to a digest (a pin change opens a promotion with approvals)',
         tags: ['automation'],
@@ -200,7 +182,7 @@ export function automationRoutes(app: App, s: Services): void {
         response: {
           200: Type.Object({
             binding: Binding,
-            promotion: Type.Union([Type.Object({ id: Type.String() }, { additionalProperties: true }), Type.Null()]),
+            promotion: Type.Union([Promotion, Type.Null()]),
           }),
           ...errors,
         },
@@ -220,6 +202,7 @@ export function automationRoutes(app: App, s: Services): void {
     {
       config: { permission: PROMOTER_OF_ENV },
       schema: {
+        operationId: 'deleteBinding',
         summary: 'Remove a binding (back to manual promotions)',
         tags: ['automation'],
         params: PAE,
@@ -237,6 +220,7 @@ export function automationRoutes(app: App, s: Services): void {
     {
       config: { permission: forEnvironments(OWNER, envParam()) },
       schema: {
+        operationId: 'setWindows',
         summary:
           'Set the promotion windows of an environment (empty: always open); outside them automation waits in QUEUED and manual requests are refused unless an admin overrides',
         tags: ['automation'],
@@ -263,6 +247,7 @@ export function automationRoutes(app: App, s: Services): void {
     {
       config: { permission: AUTHENTICATED },
       schema: {
+        operationId: 'listQuarantine',
         summary: 'Quarantined digests',
         tags: ['automation'],
         response: { 200: Type.Object({ items: Type.Array(Quarantined) }) },
@@ -275,6 +260,7 @@ export function automationRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
+        operationId: 'quarantineDigest',
         summary: 'Quarantine a digest: no further promotion anywhere; open requests for it are rejected',
         tags: ['automation'],
         body: Type.Object(
@@ -292,6 +278,7 @@ export function automationRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
+        operationId: 'liftQuarantine',
         summary: 'Lift a quarantine (audited)',
         tags: ['automation'],
         params: Type.Object({ digest: Type.String() }),

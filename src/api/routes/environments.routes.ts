@@ -2,19 +2,10 @@
 import { Type } from '@fastify/type-provider-typebox';
 import { actorOf, type App, type Services } from '../context.ts';
 import { ALL_ENVIRONMENTS, envParam, forEnvironments, PROJECT_READ, projectRole } from '../permissions.ts';
+import { Edge, Environment as Env, Window } from '../components/index.ts';
 import { errors } from './schemas.ts';
-import { DAYS, END_PATTERN, START_PATTERN, type Day } from '../../automation/window.ts';
 import { ENVIRONMENT_KINDS, MAX_SOAK_SECONDS } from '../../service/environment-shape.ts';
 
-export const Window = Type.Object(
-  {
-    days: Type.Array(Type.Unsafe<Day>({ type: 'string', enum: [...DAYS] }), { minItems: 1, maxItems: 7 }),
-    start: Type.String({ pattern: START_PATTERN, description: 'HH:MM' }),
-    end: Type.String({ pattern: END_PATTERN, description: 'HH:MM or 24:00; before start for a window over midnight' }),
-    timeZone: Type.String({ description: 'IANA time zone, e.g. Europe/Berlin' }),
-  },
-  { additionalProperties: false },
-);
 const EnvBody = Type.Object(
   {
     position: Type.Optional(Type.Integer({ minimum: 0 })),
@@ -40,20 +31,6 @@ const EnvBody = Type.Object(
   },
   { additionalProperties: false },
 );
-const Env = Type.Object({
-  name: Type.String(),
-  position: Type.Integer(),
-  kind: Type.String(),
-  registry: Type.String(),
-  repository: Type.String(),
-  tag: Type.Union([Type.String(), Type.Null()]),
-  immutableTags: Type.Boolean(),
-  allowTagMove: Type.Boolean(),
-  protected: Type.Boolean(),
-  soakSeconds: Type.Integer(),
-  windows: Type.Array(Window),
-});
-const Edge = Type.Object({ from: Type.String(), to: Type.String() }, { additionalProperties: false });
 const P = Type.Object({ project: Type.String() });
 const PE = Type.Object({ project: Type.String(), env: Type.String() });
 const OWNER = projectRole('owner');
@@ -65,6 +42,7 @@ export function environmentRoutes(app: App, s: Services): void {
     {
       config: { permission: PROJECT_READ },
       schema: {
+        operationId: 'listEnvironments',
         summary: 'Environments in pipeline order',
         tags: ['environments'],
         params: P,
@@ -79,7 +57,13 @@ export function environmentRoutes(app: App, s: Services): void {
     '/api/v1/projects/:project/environments/:env',
     {
       config: { permission: PROJECT_READ },
-      schema: { summary: 'One environment', tags: ['environments'], params: PE, response: { 200: Env, ...errors } },
+      schema: {
+        operationId: 'getEnvironment',
+        summary: 'One environment',
+        tags: ['environments'],
+        params: PE,
+        response: { 200: Env, ...errors },
+      },
     },
     async (req) => s.environments.get(req.params.project, req.params.env),
   );
@@ -88,6 +72,7 @@ export function environmentRoutes(app: App, s: Services): void {
     {
       config: { permission: OWNER_OF_ENV },
       schema: {
+        operationId: 'putEnvironment',
         summary: 'Create or update an environment',
         tags: ['environments'],
         params: PE,
@@ -103,6 +88,7 @@ export function environmentRoutes(app: App, s: Services): void {
     {
       config: { permission: OWNER_OF_ENV },
       schema: {
+        operationId: 'deleteEnvironment',
         summary: 'Delete an environment',
         tags: ['environments'],
         params: PE,
@@ -119,6 +105,7 @@ export function environmentRoutes(app: App, s: Services): void {
     {
       config: { permission: PROJECT_READ },
       schema: {
+        operationId: 'getPipeline',
         summary: 'Allowed promotion edges',
         tags: ['environments'],
         params: P,
@@ -134,6 +121,7 @@ export function environmentRoutes(app: App, s: Services): void {
     {
       config: { permission: forEnvironments(OWNER, ALL_ENVIRONMENTS) },
       schema: {
+        operationId: 'setPipeline',
         summary: 'Replace the promotion edges',
         tags: ['environments'],
         params: P,

@@ -15,6 +15,7 @@ import { InvalidInput } from '../../errors.ts';
 import { HOOK_KINDS, type HookKind } from '../../service/intake.service.ts';
 import { actorOf, type App, type Services } from '../context.ts';
 import { ADMIN, AUTHENTICATED, HOOK, visibleProjects } from '../permissions.ts';
+import { PushEvent as PushEventView, Watch } from '../components/index.ts';
 import { errors } from './schemas.ts';
 
 const EVENT_TYPES = [
@@ -39,38 +40,6 @@ const SUMMARIES: Record<HookKind, string> = {
   harbor: 'Harbor webhooks: PUSH_ARTIFACT (classic and CloudEvents forms); other types are ignored',
   generic: 'A generic push event: {repository, tag, digest[, id]} or an array of them',
 };
-const CheckResult = Type.Object({
-  tags: Type.Integer(),
-  added: Type.Array(Type.String()),
-  moved: Type.Array(Type.String()),
-  removed: Type.Array(Type.String()),
-  requests: Type.Integer(),
-  seconds: Type.Number(),
-  error: Type.Optional(Type.String()),
-});
-const Watch = Type.Object({
-  id: Type.String(),
-  registry: Type.String(),
-  repository: Type.String(),
-  intervalSeconds: Type.Integer(),
-  tags: Type.Integer(),
-  lastCheckedAt: Type.Union([Type.String(), Type.Null()]),
-  lastResult: Type.Union([CheckResult, Type.Null()]),
-  nextCheckAt: Type.String(),
-});
-const PushEventView = Type.Object({
-  id: Type.String(),
-  registry: Type.String(),
-  source: Type.String(),
-  repository: Type.String(),
-  tag: Type.Union([Type.String(), Type.Null()]),
-  digest: Type.String(),
-  state: Type.String(),
-  outcome: Type.Union([Type.String(), Type.Null()]),
-  receivedAt: Type.String(),
-  doneAt: Type.Union([Type.String(), Type.Null()]),
-});
-
 /** The registry each hook request was authenticated as (by its secret, before its body was parsed). */
 const senders = new WeakMap<FastifyRequest, string>();
 
@@ -93,6 +62,7 @@ export function hookRoutes(app: App, s: Services): void {
           senders.set(req, await s.intake.authenticate(kind, req.headers.authorization));
         },
         schema: {
+          operationId: `receive${kind[0]!.toUpperCase()}${kind.slice(1)}Hook`,
           summary: SUMMARIES[kind],
           description: `Authenticated by the registry's ${kind} hook secret in the Authorization header (Bearer SECRET, or the secret alone); set it with PUT /api/v1/registries/{name}/hooks/${kind}.`,
           tags: ['events'],
@@ -116,6 +86,7 @@ export function hookRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
+        operationId: 'setHookSecret',
         summary:
           'Set the secret a registry sends with its push events of this kind (hoist makes one up, answered once, when none is given)',
         tags: ['events'],
@@ -138,6 +109,7 @@ export function hookRoutes(app: App, s: Services): void {
     {
       config: { permission: AUTHENTICATED },
       schema: {
+        operationId: 'listPushEvents',
         summary: 'Push events received, newest first, with what became of each; page with `cursor`',
         tags: ['events'],
         querystring: Type.Object({
@@ -157,6 +129,7 @@ export function hookRoutes(app: App, s: Services): void {
     {
       config: { permission: AUTHENTICATED },
       schema: {
+        operationId: 'listWatches',
         summary: 'Repositories the poller watches: when each was last checked and what it found',
         tags: ['events'],
         response: { 200: Type.Object({ items: Type.Array(Watch) }) },
@@ -171,6 +144,7 @@ export function hookRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
+        operationId: 'createWatch',
         summary:
           'Watch a repository of a registry that sends no events: new tags and tags moved to another digest become push events',
         tags: ['events'],
@@ -192,6 +166,7 @@ export function hookRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
+        operationId: 'deleteWatch',
         summary: 'Stop watching a repository',
         tags: ['events'],
         params: Type.Object({ id: Type.String() }),

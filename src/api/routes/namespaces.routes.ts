@@ -5,15 +5,9 @@
 import { Type } from '@fastify/type-provider-typebox';
 import { actorOf, type App, type Services } from '../context.ts';
 import { ADMIN, PROJECT_READ } from '../permissions.ts';
+import { Namespace } from '../components/index.ts';
 import { errors } from './schemas.ts';
 
-const Namespace = Type.Object({
-  project: Type.String(),
-  registry: Type.String(),
-  prefix: Type.String({ description: 'with its trailing slash: shop/ grants shop/web, shop/team/api, …' }),
-  createdBy: Type.String(),
-  createdAt: Type.String(),
-});
 const Grant = Type.Object(
   {
     registry: Type.String({ maxLength: 63, description: 'registry name' }),
@@ -29,6 +23,7 @@ export function namespaceRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
+        operationId: 'listAllNamespaces',
         summary: 'Every namespace grant, by project',
         tags: ['projects'],
         response: { 200: Type.Object({ items: Type.Array(Namespace) }), ...errors },
@@ -41,6 +36,7 @@ export function namespaceRoutes(app: App, s: Services): void {
     {
       config: { permission: PROJECT_READ },
       schema: {
+        operationId: 'listNamespaces',
         summary: 'The repository namespaces the project owns (its environments and artifacts name nothing else)',
         tags: ['projects'],
         params: P,
@@ -57,6 +53,7 @@ export function namespaceRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
+        operationId: 'grantNamespace',
         summary: 'Grant the project a registry and repository prefix (refused when another project has an overlap)',
         tags: ['projects'],
         params: P,
@@ -71,6 +68,7 @@ export function namespaceRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
+        operationId: 'revokeNamespace',
         summary: "Revoke a grant (refused while the project's environments use it)",
         tags: ['projects'],
         params: P,

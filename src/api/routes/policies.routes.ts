@@ -11,6 +11,13 @@ import { actorOf, type App, type Services } from '../context.ts';
 import { ADMIN, AUTHENTICATED, visibleProjects } from '../permissions.ts';
 import type { PolicyView } from '../../service/policies.service.ts';
 import { InvalidInput } from '../../errors.ts';
+import {
+  ApplicationEnvironment as BindingSchema,
+  ExpressionCheck,
+  Policy,
+  PolicyEvaluation,
+  PolicyVariable,
+} from '../components/index.ts';
 import { errors, Name } from './schemas.ts';
 import { AffectedTargetSchema } from './promotion.schemas.ts';
 
@@ -49,25 +56,6 @@ function devtronNames<T extends { allowRequestFromApprove?: boolean; allowReques
   return { ...rest, allowRequestFromApprove: old };
 }
 
-const BindingSchema = Type.Object(
-  { project: Type.String(), application: Type.String(), environment: Type.String() },
-  { additionalProperties: false },
-);
-const Policy = Type.Object({
-  name: Type.String(),
-  version: Type.Integer(),
-  description: Type.String(),
-  passConditions: Type.Array(Type.String()),
-  failConditions: Type.Array(Type.String()),
-  approverCount: Type.Integer(),
-  allowRequestFromApprove: Type.Boolean(),
-  allowImageBuilderFromApprove: Type.Boolean(),
-  allowApproverFromDeploy: Type.Boolean(),
-  allowSkipStages: Type.Boolean(),
-  createdAt: Type.String(),
-  updatedAt: Type.String(),
-  appliesTo: Type.Array(BindingSchema),
-});
 const params = Type.Object({ name: Type.String() });
 const StringMap = Type.Record(Type.String(), Type.String());
 const Count = Type.Integer({ minimum: 0 });
@@ -126,25 +114,26 @@ export function policyRoutes(app: App, s: Services): void {
     '/api/v1/policy-variables',
     {
       config: { permission: AUTHENTICATED },
-      schema: { summary: 'The variables policy conditions can use, with types and examples', tags: ['policies'] },
+      schema: {
+        operationId: 'listPolicyVariables',
+        summary: 'The variables policy conditions can use, with types and examples',
+        tags: ['policies'],
+        response: { 200: Type.Object({ items: Type.Array(PolicyVariable) }) },
+      },
     },
-    async () => ({ items: VARIABLES }),
+    async () => ({ items: [...VARIABLES] }),
   );
   app.post(
     '/api/v1/policies/validate',
     {
       config: { permission: AUTHENTICATED },
       schema: {
+        operationId: 'validateCondition',
         summary: 'Check one CEL condition against the policy variables',
         tags: ['policies'],
         body: Type.Object({ expression: Type.String({ maxLength: 8192 }) }, { additionalProperties: false }),
         response: {
-          200: Type.Object({
-            valid: Type.Boolean(),
-            line: Type.Optional(Type.Integer()),
-            column: Type.Optional(Type.Integer()),
-            message: Type.Optional(Type.String()),
-          }),
+          200: ExpressionCheck,
         },
       },
     },
@@ -165,6 +154,7 @@ export function policyRoutes(app: App, s: Services): void {
     {
       config: { permission: AUTHENTICATED },
       schema: {
+        operationId: 'listPolicies',
         summary: 'List policies (current versions)',
         tags: ['policies'],
         response: { 200: Type.Object({ items: Type.Array(Policy) }) },
@@ -177,6 +167,7 @@ export function policyRoutes(app: App, s: Services): void {
     {
       config: { permission: AUTHENTICATED },
       schema: {
+        operationId: 'getPolicy',
         summary: 'One policy, at its current or a given version',
         tags: ['policies'],
         params,
@@ -194,6 +185,7 @@ export function policyRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
+        operationId: 'createPolicy',
         summary: 'Create a policy',
         tags: ['policies'],
         body: Type.Object({ name: Name, ...ruleFields }, { additionalProperties: false }),
@@ -207,6 +199,7 @@ export function policyRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
+        operationId: 'putPolicy',
         summary: 'Create or update a policy (a change makes a new version)',
         tags: ['policies'],
         params,
@@ -222,6 +215,7 @@ export function policyRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
+        operationId: 'previewPolicyChange',
         summary:
           'What updating the policy with this body would do to the promotion targets waiting under it (STALE, QUEUED, AWAITING_APPROVAL); nothing is changed',
         tags: ['policies'],
@@ -243,6 +237,7 @@ export function policyRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
+        operationId: 'deletePolicy',
         summary:
           'Delete a policy; targets waiting under it become STALE, which needs force=true (without it: 409 listing them)',
         tags: ['policies'],
@@ -268,6 +263,7 @@ export function policyRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
+        operationId: 'applyPolicy',
         summary: 'Apply the policy to application × environment combinations',
         tags: ['policies'],
         params,
@@ -285,6 +281,7 @@ export function policyRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
+        operationId: 'unapplyPolicy',
         summary:
           'Remove the policy from application × environment combinations (the only way a binding goes: deleting what it depends on is refused)',
         tags: ['policies'],
@@ -305,11 +302,13 @@ export function policyRoutes(app: App, s: Services): void {
       // Policies are admins' (they write them); evaluating one on made-up values is theirs too.
       config: { permission: ADMIN },
       schema: {
+        operationId: 'evaluatePolicy',
         summary:
           "Evaluate the policy against sample values (image, build, scan, sbom, …) and show each condition's result",
         tags: ['policies'],
         params,
         body: Type.Object({ input: SampleInput }, { additionalProperties: false }),
+        response: { 200: PolicyEvaluation, ...errors },
       },
     },
     async (req) => {

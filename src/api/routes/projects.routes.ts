@@ -2,25 +2,9 @@
 import { Type } from '@fastify/type-provider-typebox';
 import { actorOf, type App, type Services } from '../context.ts';
 import { ADMIN, ALL_ENVIRONMENTS, AUTHENTICATED, forEnvironments, PROJECT_READ, projectRole } from '../permissions.ts';
+import { Member, Project, ProjectRole as Role } from '../components/index.ts';
 import { errors, Name, pageOf, PageQuerySchema } from './schemas.ts';
 
-const Project = Type.Object({
-  name: Type.String(),
-  description: Type.String(),
-  createdAt: Type.String(),
-  updatedAt: Type.String(),
-});
-const Role = Type.Union([
-  Type.Literal('owner'),
-  Type.Literal('promoter'),
-  Type.Literal('developer'),
-  Type.Literal('viewer'),
-]);
-const Member = Type.Object({
-  username: Type.String(),
-  role: Role,
-  environments: Type.Union([Type.Array(Type.String()), Type.Null()]),
-});
 const P = Type.Object({ project: Type.String() });
 /** Project-wide changes: an owner limited to some environments may not make them. */
 const OWNER = forEnvironments(projectRole('owner'), ALL_ENVIRONMENTS);
@@ -31,6 +15,7 @@ export function projectRoutes(app: App, s: Services): void {
     {
       config: { permission: AUTHENTICATED },
       schema: {
+        operationId: 'listProjects',
         summary: 'Projects the caller can see (paged by name)',
         tags: ['projects'],
         querystring: PageQuerySchema,
@@ -47,6 +32,7 @@ export function projectRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
+        operationId: 'createProject',
         summary: 'Create a project',
         tags: ['projects'],
         body: Type.Object(
@@ -62,7 +48,13 @@ export function projectRoutes(app: App, s: Services): void {
     '/api/v1/projects/:project',
     {
       config: { permission: PROJECT_READ },
-      schema: { summary: 'One project', tags: ['projects'], params: P, response: { 200: Project, ...errors } },
+      schema: {
+        operationId: 'getProject',
+        summary: 'One project',
+        tags: ['projects'],
+        params: P,
+        response: { 200: Project, ...errors },
+      },
     },
     async (req) => s.projects.get(req.params.project),
   );
@@ -71,6 +63,7 @@ export function projectRoutes(app: App, s: Services): void {
     {
       config: { permission: OWNER },
       schema: {
+        operationId: 'updateProject',
         summary: 'Update a project',
         tags: ['projects'],
         params: P,
@@ -88,6 +81,7 @@ export function projectRoutes(app: App, s: Services): void {
     {
       config: { permission: OWNER },
       schema: {
+        operationId: 'deleteProject',
         summary: 'Delete a project with its environments',
         tags: ['projects'],
         params: P,
@@ -105,6 +99,7 @@ export function projectRoutes(app: App, s: Services): void {
     {
       config: { permission: PROJECT_READ },
       schema: {
+        operationId: 'listApplications',
         summary: "The project's applications (image names)",
         tags: ['projects'],
         params: P,
@@ -120,6 +115,7 @@ export function projectRoutes(app: App, s: Services): void {
     {
       config: { permission: OWNER },
       schema: {
+        operationId: 'createApplication',
         summary: 'Add an application',
         tags: ['projects'],
         params: P,
@@ -137,6 +133,7 @@ export function projectRoutes(app: App, s: Services): void {
     {
       config: { permission: OWNER },
       schema: {
+        operationId: 'deleteApplication',
         summary: 'Remove an application',
         tags: ['projects'],
         params: Type.Object({ project: Type.String(), app: Type.String() }),
@@ -154,6 +151,7 @@ export function projectRoutes(app: App, s: Services): void {
     {
       config: { permission: PROJECT_READ },
       schema: {
+        operationId: 'listMembers',
         summary: 'Members and their roles',
         tags: ['projects'],
         params: P,
@@ -169,6 +167,7 @@ export function projectRoutes(app: App, s: Services): void {
     {
       config: { permission: OWNER },
       schema: {
+        operationId: 'grantRole',
         summary: 'Grant a role, optionally limited to some environments',
         tags: ['projects'],
         params: P,
@@ -194,6 +193,7 @@ export function projectRoutes(app: App, s: Services): void {
     {
       config: { permission: OWNER },
       schema: {
+        operationId: 'revokeRole',
         summary: 'Revoke a role',
         tags: ['projects'],
         params: Type.Object({ project: Type.String(), username: Type.String(), role: Role }),

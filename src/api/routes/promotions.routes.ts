@@ -6,11 +6,17 @@ import { Type } from '@fastify/type-provider-typebox';
 import { actorOf, type App, type Services } from '../context.ts';
 import { envBody, forEnvironments, PROJECT_READ, projectRole } from '../permissions.ts';
 import { errors, Sha256Digest, Tag } from './schemas.ts';
-import { PromotionPreviewSchema, PromotionSchema, TargetStateSchema } from './promotion.schemas.ts';
+import { PromotionPreviewSchema } from './promotion.schemas.ts';
 import type { PromotionPlan } from '../../promotion/plan.ts';
 
-const State = TargetStateSchema;
-const Promotion = PromotionSchema;
+const State = StateRef;
+const Promotion = PromotionRef;
+import {
+  Deployable,
+  HistoryEntry,
+  Promotion as PromotionRef,
+  PromotionState as StateRef,
+} from '../components/index.ts';
 const P = Type.Object({ project: Type.String() });
 const PI = Type.Object({ project: Type.String(), id: Type.String() });
 const Decision = Type.Object(
@@ -81,6 +87,7 @@ export function promotionRoutes(app: App, s: Services): void {
     {
       config: { permission: forEnvironments(projectRole('owner', 'promoter', 'developer'), envBody('to')) },
       schema: {
+        operationId: 'requestPromotion',
         summary:
           'Ask to promote an artifact from one environment to others; each target answers allowed, denied (with reasons) or awaiting approval',
         description:
@@ -110,6 +117,7 @@ export function promotionRoutes(app: App, s: Services): void {
     {
       config: { permission: projectRole('owner', 'promoter', 'developer') },
       schema: {
+        operationId: 'previewPromotion',
         summary:
           'The plan for a promotion request without making it: each target with its state and why (blockedBy), or why the request would be refused',
         tags: ['promotions'],
@@ -134,6 +142,7 @@ export function promotionRoutes(app: App, s: Services): void {
     {
       config: { permission: PROJECT_READ },
       schema: {
+        operationId: 'listPromotions',
         summary: 'Promotion requests, newest first',
         tags: ['promotions'],
         params: P,
@@ -159,6 +168,7 @@ export function promotionRoutes(app: App, s: Services): void {
     {
       config: { permission: PROJECT_READ },
       schema: {
+        operationId: 'getPromotion',
         summary: 'One promotion request',
         tags: ['promotions'],
         params: PI,
@@ -173,6 +183,7 @@ export function promotionRoutes(app: App, s: Services): void {
       {
         config: { permission: PROJECT_READ },
         schema: {
+          operationId: `${decision}Promotion`,
           summary: `${decision === 'approve' ? 'Approve' : 'Reject'} the targets awaiting approval (promoters of those environments)`,
           tags: ['promotions'],
           params: PI,
@@ -196,6 +207,7 @@ export function promotionRoutes(app: App, s: Services): void {
     {
       config: { permission: PROJECT_READ },
       schema: {
+        operationId: 'cancelPromotion',
         summary: 'Cancel a request (its requester)',
         tags: ['promotions'],
         params: PI,
@@ -209,6 +221,7 @@ export function promotionRoutes(app: App, s: Services): void {
     {
       config: { permission: PROJECT_READ },
       schema: {
+        operationId: 'checkDeployable',
         summary: 'May this digest run in this environment (and be deployed by this person)? For deploy gates',
         tags: ['promotions'],
         params: Type.Object({ project: Type.String(), env: Type.String() }),
@@ -216,10 +229,7 @@ export function promotionRoutes(app: App, s: Services): void {
           { digest: Sha256Digest, deployer: Type.Optional(Type.String()) },
           { additionalProperties: false },
         ),
-        response: {
-          200: Type.Object({ allowed: Type.Boolean(), reason: Type.String(), promotion: Type.Optional(Type.String()) }),
-          ...errors,
-        },
+        response: { 200: Deployable, ...errors },
       },
     },
     async (req) => s.promotions.deployable(req.params.project, req.params.env, req.query.digest, req.query.deployer),
@@ -229,6 +239,7 @@ export function promotionRoutes(app: App, s: Services): void {
     {
       config: { permission: PROJECT_READ },
       schema: {
+        operationId: 'listHistory',
         summary:
           'What was promoted (or refused) when, by whom, from where to where, with approvals, policy and bytes copied',
         tags: ['promotions'],
@@ -245,6 +256,7 @@ export function promotionRoutes(app: App, s: Services): void {
           },
           { additionalProperties: false },
         ),
+        response: { 200: Type.Object({ items: Type.Array(HistoryEntry) }), ...errors },
       },
     },
     async (req) => {

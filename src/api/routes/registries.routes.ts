@@ -2,18 +2,9 @@
 import { Type } from '@fastify/type-provider-typebox';
 import { actorOf, type App, type Services } from '../context.ts';
 import { ADMIN, AUTHENTICATED } from '../permissions.ts';
+import { ConnectionReport, Registry } from '../components/index.ts';
 import { errors, Name, pageOf, PageQuerySchema } from './schemas.ts';
 
-const Registry = Type.Object({
-  name: Type.String(),
-  url: Type.String({ description: 'host[:port]' }),
-  insecure: Type.Boolean({ description: 'plain HTTP' }),
-  username: Type.Union([Type.String(), Type.Null()]),
-  hasSecret: Type.Boolean(),
-  pollBudget: Type.Integer({ description: 'requests per second the poller may send' }),
-  createdAt: Type.String(),
-  updatedAt: Type.String(),
-});
 const registryFields = {
   url: Type.String({ minLength: 1, description: 'host[:port] or http(s)://host[:port]' }),
   insecure: Type.Optional(Type.Boolean()),
@@ -37,6 +28,7 @@ export function registryRoutes(app: App, s: Services): void {
     {
       config: { permission: AUTHENTICATED },
       schema: {
+        operationId: 'listRegistries',
         summary: 'List registries (paged by name)',
         tags: ['registries'],
         querystring: PageQuerySchema,
@@ -50,6 +42,7 @@ export function registryRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
+        operationId: 'createRegistry',
         summary: 'Add a registry',
         tags: ['registries'],
         body: NewRegistryBody,
@@ -62,7 +55,13 @@ export function registryRoutes(app: App, s: Services): void {
     '/api/v1/registries/:name',
     {
       config: { permission: AUTHENTICATED },
-      schema: { summary: 'One registry', tags: ['registries'], params, response: { 200: Registry, ...errors } },
+      schema: {
+        operationId: 'getRegistry',
+        summary: 'One registry',
+        tags: ['registries'],
+        params,
+        response: { 200: Registry, ...errors },
+      },
     },
     async (req) => s.registries.get(req.params.name),
   );
@@ -71,6 +70,7 @@ export function registryRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
+        operationId: 'putRegistry',
         summary: 'Create or update a registry',
         tags: ['registries'],
         params,
@@ -85,6 +85,7 @@ export function registryRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
+        operationId: 'deleteRegistry',
         summary: 'Remove a registry no environment uses',
         tags: ['registries'],
         params,
@@ -101,16 +102,12 @@ export function registryRoutes(app: App, s: Services): void {
     {
       config: { permission: ADMIN },
       schema: {
+        operationId: 'testRegistry',
         summary: 'Test the connection: reachable, credentials accepted, referrers API present',
         tags: ['registries'],
         params,
         response: {
-          200: Type.Object({
-            reachable: Type.Boolean(),
-            auth: Type.String(),
-            referrersApi: Type.Union([Type.Boolean(), Type.Literal('unknown')]),
-            message: Type.String(),
-          }),
+          200: ConnectionReport,
           ...errors,
         },
       },

@@ -3,10 +3,9 @@ import { Type, type TSchema } from '@fastify/type-provider-typebox';
 import { SHA256_DIGEST_HINT, SHA256_DIGEST_PATTERN } from '../../oci/digest.ts';
 import { TAG_PATTERN } from '../../oci/reference.ts';
 import { NAME_PATTERN } from '../../service/names.ts';
+import { ErrorBody } from '../components/error.ts';
 
-export const ErrorSchema = Type.Object({
-  error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }),
-});
+export const ErrorSchema = ErrorBody;
 export const Name = Type.String({ pattern: NAME_PATTERN, description: 'lower-case letters, digits and "-"' });
 export const Tag = Type.String({
   pattern: TAG_PATTERN,

@@ -3,35 +3,11 @@ import { Type } from '@fastify/type-provider-typebox';
 import { actorOf, type App, type Services } from '../context.ts';
 import { ALL_ENVIRONMENTS, forEnvironments, projectRole } from '../permissions.ts';
 import { errors } from './schemas.ts';
-import { NOTIFICATION_EVENTS, type NotificationEvent } from '../../service/outbox.ts';
+import { NOTIFICATION_EVENTS } from '../../service/outbox.ts';
+import { Delivery, Webhook } from '../components/index.ts';
 
 /** Webhooks report every environment's events: an owner limited to some environments does not manage them. */
 const OWNER = forEnvironments(projectRole('owner'), ALL_ENVIRONMENTS);
-const Event = Type.Unsafe<NotificationEvent>({ type: 'string', enum: [...NOTIFICATION_EVENTS] });
-const Webhook = Type.Object({
-  id: Type.String(),
-  url: Type.String(),
-  events: Type.Union([Type.Array(Event), Type.Null()]),
-  createdBy: Type.String(),
-  createdAt: Type.String(),
-});
-const Delivery = Type.Object({
-  id: Type.String(),
-  kind: Type.Union([Type.Literal('webhook'), Type.Literal('email')]),
-  event: Type.String(),
-  state: Type.Union([
-    Type.Literal('PENDING'),
-    Type.Literal('SENDING'),
-    Type.Literal('DELIVERED'),
-    Type.Literal('FAILED'),
-  ]),
-  attempts: Type.Integer(),
-  lastStatus: Type.Union([Type.Integer(), Type.Null()]),
-  lastError: Type.Union([Type.String(), Type.Null()]),
-  createdAt: Type.String(),
-  deliveredAt: Type.Union([Type.String(), Type.Null()]),
-  nextAttemptAt: Type.Union([Type.String(), Type.Null()]),
-});
 const P = Type.Object({ project: Type.String() });
 const PI = Type.Object({ project: Type.String(), id: Type.String() });
 
@@ -41,6 +17,7 @@ export function webhookRoutes(app: App, s: Services): void {
     {
       config: { permission: OWNER },
       schema: {
+        operationId: 'listWebhooks',
         summary: "The project's outgoing webhooks",
         tags: ['webhooks'],
         params: P,
@@ -56,6 +33,7 @@ export function webhookRoutes(app: App, s: Services): void {
     {
       config: { permission: OWNER },
       schema: {
+        operationId: 'createWebhook',
         summary:
           'Add a webhook: promotion events are POSTed to the URL, signed with HMAC-SHA256 of the body in X-Hoist-Signature-256',
         description: `Events: ${NOTIFICATION_EVENTS.join(', ')} (all when none are named). Without a secret hoist makes one up and answers it once.`,
@@ -79,6 +57,7 @@ export function webhookRoutes(app: App, s: Services): void {
     {
       config: { permission: OWNER },
       schema: {
+        operationId: 'deleteWebhook',
         summary: 'Remove a webhook',
         tags: ['webhooks'],
         params: PI,
@@ -95,6 +74,7 @@ export function webhookRoutes(app: App, s: Services): void {
     {
       config: { permission: OWNER },
       schema: {
+        operationId: 'listWebhookDeliveries',
         summary: "A webhook's recent deliveries, newest first (state, attempts, last answer)",
         tags: ['webhooks'],
         params: PI,

@@ -4,7 +4,7 @@
  * it out through the API. Running it twice changes nothing the second time.
  */
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import type { HoistClient } from '../../api/client.ts';
+import type { HoistClient, RuleInput } from '../../client/index.ts';
 import { MAX_CONFIG_BYTES, parseConfig, type ConfigSpec } from '../../config/config-file.ts';
 import { environmentInput, exportState, planApply, type CurrentState, type Step } from '../../config/config-plan.ts';
 import { InvalidInput } from '../../errors.ts';
@@ -25,6 +25,8 @@ async function currentState(c: HoistClient): Promise<CurrentState> {
           c.rules.list(p.name),
           c.bindings.list(p.name),
         ]);
+        // The API types a rule's criteria as unknown[]; the plan reads them as the criteria it wrote.
+        const ruleViews = rules as unknown as CurrentState['projects'][number]['rules'];
         return {
           name: p.name,
           description: p.description,
@@ -32,7 +34,7 @@ async function currentState(c: HoistClient): Promise<CurrentState> {
           applications,
           environments,
           pipeline,
-          rules,
+          rules: ruleViews,
           bindings,
         };
       }),
@@ -88,7 +90,8 @@ async function execute(c: HoistClient, s: Step, env: NodeJS.ProcessEnv): Promise
       return;
     case 'rule':
       if (s.op === 'delete') return c.rules.remove(project, name);
-      await c.rules.create(project, s.rule!);
+      // The plan's rule is the server's input type (criteria validated there), the client's is the API's body.
+      await c.rules.create(project, s.rule! as RuleInput);
       return;
     case 'binding': {
       const [, app, env] = s.name.split('/') as [string, string, string];

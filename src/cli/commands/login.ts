@@ -3,7 +3,7 @@
  * CLI's config file, mode 0600.
  */
 import { hostname } from 'node:os';
-import { HoistClient, signInForToken } from '../../api/client.ts';
+import { HoistClient, signInForToken } from '../../client/index.ts';
 import { writeConfig } from '../client-config.ts';
 import { readSecret } from '../read-secret.ts';
 

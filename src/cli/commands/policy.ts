@@ -4,9 +4,9 @@
  * Devtron's `kind: artifactPromotionPolicy` file.
  */
 import { readFileSync } from 'node:fs';
-import type { HoistClient } from '../../api/client.ts';
+import type { HoistClient } from '../../client/index.ts';
 import { InvalidInput } from '../../errors.ts';
-import type { Binding, PolicyInput } from '../../service/policies.service.ts';
+import type { ApplicationEnvironment as Binding, PolicyInput } from '../../client/index.ts';
 import { client } from '../client-config.ts';
 import { outputFormat, print } from '../output.ts';
 

@@ -1,5 +1,5 @@
 /** `hoist promote`, `hoist approve|reject|cancel ID`, `hoist requests`: promotion requests from the command line. */
-import type { PromotionView } from '../../service/promotions.service.ts';
+import type { Promotion as PromotionView, PromotionState } from '../../client/index.ts';
 import { InvalidInput } from '../../errors.ts';
 import { parseSha256Digest } from '../../oci/digest.ts';
 import { client } from '../client-config.ts';
@@ -88,7 +88,7 @@ export async function requestsCommand(
   const c = client();
   let items = await c.promotions.list(f.project, {
     ...(f.env ? { environment: f.env } : {}),
-    ...(f.pendingForMe ? { state: 'AWAITING_APPROVAL' } : f.state ? { state: f.state } : {}),
+    ...(f.pendingForMe ? { state: 'AWAITING_APPROVAL' } : f.state ? { state: f.state as PromotionState } : {}),
   });
   if (f.pendingForMe) {
     const me = await c.me();

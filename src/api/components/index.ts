@@ -1,0 +1,11 @@
+/** Every component, imported once so that all are declared before the server registers them. */
+export * from './accounts.ts';
+export * from './artifacts.ts';
+export * from './audit.ts';
+export * from './automation.ts';
+export * from './error.ts';
+export * from './policies.ts';
+export * from './projects.ts';
+export * from './promotions.ts';
+export * from './webhooks.ts';
+export { components } from './component.ts';
