@@ -30,7 +30,7 @@ import { systemRoutes } from './routes/system.routes.ts';
 import { credentialsOf, CSRF_HEADER, SESSION_COOKIE } from './session.ts';
 import { wantsConsole, webRoutes } from './web.ts';
 import { VERSION } from '../version.ts';
-import { components } from './components/index.ts';
+import { hoistComponents } from './components/index.ts';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -165,10 +165,9 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
     void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}` } });
   });
 
-  // Named schemas first: routes refer to them by $ref; the document lists them under components.schemas by name.
-  for (const schema of components()) app.addSchema(schema);
   await app.register(swagger, {
-    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (json.$id as string | undefined) ?? `def-${i}` },
+    // Named schemas are inline in the routes; the document refers to them by $ref (see components/component.ts).
+    transformObject: (doc) => ('openapiObject' in doc ? hoistComponents(doc.openapiObject) : doc.swaggerObject),
     openapi: {
       openapi: '3.1.0',
       info: {

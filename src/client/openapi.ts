@@ -1406,6 +1406,93 @@ export interface components {
       from: string;
       to: string;
     };
+    /** @description why a target waits (approvals) or was refused (anything else) */
+    Blocker:
+      | {
+          /** @enum {string} */
+          kind: 'approvals';
+          have: number;
+          need: number;
+          /** @description who could still approve it */
+          eligible: string[];
+          because: 'policy' | 'protected' | 'automation';
+        }
+      | {
+          /** @enum {string} */
+          kind: 'edge';
+          from: string;
+          to: string;
+          message: string;
+        }
+      | {
+          /** @enum {string} */
+          kind: 'policy';
+          policy: {
+            name: string;
+            version: number;
+          };
+          conditions: {
+            kind: 'pass' | 'fail';
+            expression: string;
+            result: boolean | 'error';
+            error?: string;
+            /** @description the variables the expression names, with the values it saw */
+            values: {
+              [key: string]: unknown;
+            };
+          }[];
+          message: string;
+        }
+      | {
+          /** @enum {string} */
+          kind: 'soak';
+          environment: string;
+          until: string;
+          message: string;
+        }
+      | {
+          /** @enum {string} */
+          kind: 'window';
+          opensAt: string | null;
+          message: string;
+        }
+      | {
+          /** @enum {string} */
+          kind: 'quarantine';
+          reason: string;
+          by: string;
+          message: string;
+        }
+      | {
+          /** @enum {string} */
+          kind: 'decision';
+          by: string;
+          comment: string;
+          message: string;
+        }
+      | {
+          /** @enum {string} */
+          kind: 'stale';
+          message: string;
+        };
+    Target: {
+      environment: string;
+      state: 'AWAITING_APPROVAL' | 'QUEUED' | 'PROMOTING' | 'PROMOTED' | 'REJECTED' | 'CANCELED' | 'STALE' | 'FAILED';
+      policy: {
+        name: string;
+        version: number;
+      } | null;
+      approvalsNeeded: number;
+      approvals: {
+        username: string;
+        decision: string;
+        comment: string;
+        at: string;
+      }[];
+      reasons: string[];
+      verdict: components['schemas']['Verdict'] | null;
+      blockedBy: components['schemas']['Blocker'][];
+    };
     PromotionState:
       'AWAITING_APPROVAL' | 'QUEUED' | 'PROMOTING' | 'PROMOTED' | 'REJECTED' | 'CANCELED' | 'STALE' | 'FAILED';
     Promotion: {
@@ -1417,101 +1504,7 @@ export interface components {
       requestedBy: string;
       comment: string;
       createdAt: string;
-      targets: {
-        environment: string;
-        state: 'AWAITING_APPROVAL' | 'QUEUED' | 'PROMOTING' | 'PROMOTED' | 'REJECTED' | 'CANCELED' | 'STALE' | 'FAILED';
-        policy: {
-          name: string;
-          version: number;
-        } | null;
-        approvalsNeeded: number;
-        approvals: {
-          username: string;
-          decision: string;
-          comment: string;
-          at: string;
-        }[];
-        reasons: string[];
-        verdict: {
-          allowed: boolean;
-          reasons: string[];
-          conditions: {
-            kind: 'pass' | 'fail';
-            expression: string;
-            result: boolean | 'error';
-            error?: string;
-          }[];
-        } | null;
-        blockedBy: (
-          | {
-              /** @enum {string} */
-              kind: 'approvals';
-              have: number;
-              need: number;
-              /** @description who could still approve it */
-              eligible: string[];
-              because: 'policy' | 'protected' | 'automation';
-            }
-          | {
-              /** @enum {string} */
-              kind: 'edge';
-              from: string;
-              to: string;
-              message: string;
-            }
-          | {
-              /** @enum {string} */
-              kind: 'policy';
-              policy: {
-                name: string;
-                version: number;
-              };
-              conditions: {
-                kind: 'pass' | 'fail';
-                expression: string;
-                result: boolean | 'error';
-                error?: string;
-                /** @description the variables the expression names, with the values it saw */
-                values: {
-                  [key: string]: unknown;
-                };
-              }[];
-              message: string;
-            }
-          | {
-              /** @enum {string} */
-              kind: 'soak';
-              environment: string;
-              until: string;
-              message: string;
-            }
-          | {
-              /** @enum {string} */
-              kind: 'window';
-              opensAt: string | null;
-              message: string;
-            }
-          | {
-              /** @enum {string} */
-              kind: 'quarantine';
-              reason: string;
-              by: string;
-              message: string;
-            }
-          | {
-              /** @enum {string} */
-              kind: 'decision';
-              by: string;
-              comment: string;
-              message: string;
-            }
-          | {
-              /** @enum {string} */
-              kind: 'stale';
-              message: string;
-            }
-        )[];
-      }[];
+      targets: components['schemas']['Target'][];
     };
     HistoryEntry: {
       at: string;
@@ -1901,21 +1894,7 @@ export interface operations {
         };
         content: {
           'application/json': {
-            items: {
-              seq: string;
-              /** Format: date-time */
-              at: string;
-              actor: string;
-              action: string;
-              objectType: string;
-              objectId: string;
-              summary: {
-                [key: string]: unknown;
-              };
-              requestId: string | null;
-              prevHash: string;
-              hash: string;
-            }[];
+            items: components['schemas']['AuditEntry'][];
             nextCursor: string | null;
           };
         };
@@ -5001,85 +4980,8 @@ export interface operations {
               } | null;
               approvalsNeeded: number;
               reasons: string[];
-              verdict: {
-                allowed: boolean;
-                reasons: string[];
-                conditions: {
-                  kind: 'pass' | 'fail';
-                  expression: string;
-                  result: boolean | 'error';
-                  error?: string;
-                }[];
-              } | null;
-              blockedBy: (
-                | {
-                    /** @enum {string} */
-                    kind: 'approvals';
-                    have: number;
-                    need: number;
-                    /** @description who could still approve it */
-                    eligible: string[];
-                    because: 'policy' | 'protected' | 'automation';
-                  }
-                | {
-                    /** @enum {string} */
-                    kind: 'edge';
-                    from: string;
-                    to: string;
-                    message: string;
-                  }
-                | {
-                    /** @enum {string} */
-                    kind: 'policy';
-                    policy: {
-                      name: string;
-                      version: number;
-                    };
-                    conditions: {
-                      kind: 'pass' | 'fail';
-                      expression: string;
-                      result: boolean | 'error';
-                      error?: string;
-                      /** @description the variables the expression names, with the values it saw */
-                      values: {
-                        [key: string]: unknown;
-                      };
-                    }[];
-                    message: string;
-                  }
-                | {
-                    /** @enum {string} */
-                    kind: 'soak';
-                    environment: string;
-                    until: string;
-                    message: string;
-                  }
-                | {
-                    /** @enum {string} */
-                    kind: 'window';
-                    opensAt: string | null;
-                    message: string;
-                  }
-                | {
-                    /** @enum {string} */
-                    kind: 'quarantine';
-                    reason: string;
-                    by: string;
-                    message: string;
-                  }
-                | {
-                    /** @enum {string} */
-                    kind: 'decision';
-                    by: string;
-                    comment: string;
-                    message: string;
-                  }
-                | {
-                    /** @enum {string} */
-                    kind: 'stale';
-                    message: string;
-                  }
-              )[];
+              verdict: components['schemas']['Verdict'] | null;
+              blockedBy: components['schemas']['Blocker'][];
             }[];
           };
         };

@@ -46,6 +46,8 @@ test('the main resources are components referenced by $ref, and a target says wh
   const names = Object.keys(doc.components.schemas);
   for (const name of [
     'Promotion',
+    'Target',
+    'Blocker',
     'Verdict',
     'Artifact',
     'Environment',
@@ -66,5 +68,8 @@ test('the main resources are components referenced by $ref, and a target says wh
   });
   assert.deepEqual(get.responses!['404']!.content!['application/json']!.schema, { $ref: '#/components/schemas/Error' });
   const promotion = doc.components.schemas.Promotion as { properties: { targets: unknown } };
-  assert.match(JSON.stringify(promotion.properties.targets), /blockedBy/);
+  assert.deepEqual(promotion.properties.targets, { type: 'array', items: { $ref: '#/components/schemas/Target' } });
+  const target = doc.components.schemas.Target as { properties: { blockedBy: unknown; verdict: unknown } };
+  assert.deepEqual(target.properties.blockedBy, { type: 'array', items: { $ref: '#/components/schemas/Blocker' } });
+  assert.match(JSON.stringify(target.properties.verdict), /#\/components\/schemas\/Verdict/);
 });

@@ -8,4 +8,4 @@ export * from './policies.ts';
 export * from './projects.ts';
 export * from './promotions.ts';
 export * from './webhooks.ts';
-export { components } from './component.ts';
+export { hoistComponents } from './component.ts';

@@ -5,20 +5,8 @@ import { CHECKPOINT_FORMAT, parseCheckpoint } from '../../service/audit-checkpoi
 import { listAudit } from '../../store/audit.repository.ts';
 import type { App, Services } from '../context.ts';
 import { ADMIN, AUTHENTICATED } from '../permissions.ts';
+import { AuditEntry } from '../components/index.ts';
 import { ErrorSchema } from './schemas.ts';
-
-const Entry = Type.Object({
-  seq: Type.String(),
-  at: Type.String({ format: 'date-time' }),
-  actor: Type.String(),
-  action: Type.String(),
-  objectType: Type.String(),
-  objectId: Type.String(),
-  summary: Type.Record(Type.String(), Type.Unknown()),
-  requestId: Type.Union([Type.String(), Type.Null()]),
-  prevHash: Type.String(),
-  hash: Type.String(),
-});
 
 const Checkpoint = Type.Object(
   {
@@ -82,7 +70,7 @@ export function auditRoutes(app: App, s: Services): void {
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({ items: Type.Array(Entry), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+          200: Type.Object({ items: Type.Array(AuditEntry), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
         },
       },
     },

@@ -1,9 +1,11 @@
 /**
  * Schemas of promotion requests and plans: the `blockedBy` list (why a target waits or was refused, as data; see
  * src/promotion/blocked-by.ts), targets, requests, the request preview and what a policy change does to waiting
- * targets. Named (`$id`-free TypeBox objects) so the OpenAPI document and the generated client can reference them.
+ * targets. Target and Blocker are named components (see ../components/component.ts).
  */
 import { Type } from '@fastify/type-provider-typebox';
+import { component } from '../components/component.ts';
+import { Verdict } from '../components/policies.ts';
 
 export const TargetStateSchema = Type.Union([
   Type.Literal('AWAITING_APPROVAL'),
@@ -28,68 +30,71 @@ export const ConditionSchema = Type.Object({
   }),
 });
 
-export const BlockerSchema = Type.Union(
-  [
-    Type.Object({
-      kind: Type.Literal('approvals'),
-      have: Type.Integer(),
-      need: Type.Integer(),
-      eligible: Type.Array(Type.String(), { description: 'who could still approve it' }),
-      because: Type.Union([Type.Literal('policy'), Type.Literal('protected'), Type.Literal('automation')]),
-    }),
-    Type.Object({ kind: Type.Literal('edge'), from: Type.String(), to: Type.String(), message: Type.String() }),
-    Type.Object({
-      kind: Type.Literal('policy'),
-      policy: PolicyRef,
-      conditions: Type.Array(ConditionSchema),
-      message: Type.String(),
-    }),
-    Type.Object({
-      kind: Type.Literal('soak'),
-      environment: Type.String(),
-      until: Type.String(),
-      message: Type.String(),
-    }),
-    Type.Object({
-      kind: Type.Literal('window'),
-      opensAt: Type.Union([Type.String(), Type.Null()]),
-      message: Type.String(),
-    }),
-    Type.Object({ kind: Type.Literal('quarantine'), reason: Type.String(), by: Type.String(), message: Type.String() }),
-    Type.Object({ kind: Type.Literal('decision'), by: Type.String(), comment: Type.String(), message: Type.String() }),
-    Type.Object({ kind: Type.Literal('stale'), message: Type.String() }),
-  ],
-  { description: 'why a target waits (approvals) or was refused (anything else)' },
+export const BlockerSchema = component(
+  'Blocker',
+  Type.Union(
+    [
+      Type.Object({
+        kind: Type.Literal('approvals'),
+        have: Type.Integer(),
+        need: Type.Integer(),
+        eligible: Type.Array(Type.String(), { description: 'who could still approve it' }),
+        because: Type.Union([Type.Literal('policy'), Type.Literal('protected'), Type.Literal('automation')]),
+      }),
+      Type.Object({ kind: Type.Literal('edge'), from: Type.String(), to: Type.String(), message: Type.String() }),
+      Type.Object({
+        kind: Type.Literal('policy'),
+        policy: PolicyRef,
+        conditions: Type.Array(ConditionSchema),
+        message: Type.String(),
+      }),
+      Type.Object({
+        kind: Type.Literal('soak'),
+        environment: Type.String(),
+        until: Type.String(),
+        message: Type.String(),
+      }),
+      Type.Object({
+        kind: Type.Literal('window'),
+        opensAt: Type.Union([Type.String(), Type.Null()]),
+        message: Type.String(),
+      }),
+      Type.Object({
+        kind: Type.Literal('quarantine'),
+        reason: Type.String(),
+        by: Type.String(),
+        message: Type.String(),
+      }),
+      Type.Object({
+        kind: Type.Literal('decision'),
+        by: Type.String(),
+        comment: Type.String(),
+        message: Type.String(),
+      }),
+      Type.Object({ kind: Type.Literal('stale'), message: Type.String() }),
+    ],
+    { description: 'why a target waits (approvals) or was refused (anything else)' },
+  ),
 );
 
-export const VerdictSchema = Type.Union([
-  Type.Object({
-    allowed: Type.Boolean(),
-    reasons: Type.Array(Type.String()),
-    conditions: Type.Array(
-      Type.Object({
-        kind: Type.Union([Type.Literal('pass'), Type.Literal('fail')]),
-        expression: Type.String(),
-        result: Type.Union([Type.Boolean(), Type.Literal('error')]),
-        error: Type.Optional(Type.String()),
-      }),
-    ),
-  }),
-  Type.Null(),
-]);
+/** The verdict a target's policy gave, or null where no policy was evaluated. */
+export const VerdictSchema = Type.Union([Verdict, Type.Null()]);
 
-export const TargetSchema = Type.Object({
-  environment: Type.String(),
-  state: TargetStateSchema,
-  policy: Type.Union([PolicyRef, Type.Null()]),
-  approvalsNeeded: Type.Integer(),
-  approvals: Type.Array(
-    Type.Object({ username: Type.String(), decision: Type.String(), comment: Type.String(), at: Type.String() }),
-  ),
-  reasons: Type.Array(Type.String()),
-  verdict: VerdictSchema,
-  blockedBy: Type.Array(BlockerSchema),
-});
+export const TargetSchema = component(
+  'Target',
+  Type.Object({
+    environment: Type.String(),
+    state: TargetStateSchema,
+    policy: Type.Union([PolicyRef, Type.Null()]),
+    approvalsNeeded: Type.Integer(),
+    approvals: Type.Array(
+      Type.Object({ username: Type.String(), decision: Type.String(), comment: Type.String(), at: Type.String() }),
+    ),
+    reasons: Type.Array(Type.String()),
+    verdict: VerdictSchema,
+    blockedBy: Type.Array(BlockerSchema),
+  }),
+);
 
 export const PromotionSchema = Type.Object({
   id: Type.String(),
