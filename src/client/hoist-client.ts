@@ -173,6 +173,7 @@ export class HoistClient {
   events = {
     list: (limit?: number) =>
       this.items(this.api.GET('/api/v1/events', { params: { query: limit !== undefined ? { limit } : {} } })),
+    page: (query: T.PushEventQuery = {}) => this.call(this.api.GET('/api/v1/events', { params: { query } })),
     setSecret: (registry: string, kind: T.HookKind, secret?: string) =>
       this.call(
         this.api.PUT('/api/v1/registries/{name}/hooks/{kind}', {
@@ -347,6 +348,9 @@ export class HoistClient {
       ),
     list: (project: string, query: T.PromotionQuery = {}) =>
       this.items(this.api.GET('/api/v1/projects/{project}/promotions', { params: { path: { project }, query } })),
+    /** One page with its nextCursor (pass it back as `cursor`; null on the last page). */
+    listPage: (project: string, query: T.PromotionQuery = {}) =>
+      this.call(this.api.GET('/api/v1/projects/{project}/promotions', { params: { path: { project }, query } })),
     get: (project: string, id: string) =>
       this.call(this.api.GET('/api/v1/projects/{project}/promotions/{id}', { params: { path: { project, id } } })),
     decide: (
@@ -372,6 +376,8 @@ export class HoistClient {
       ),
     history: (project: string, query: T.HistoryQuery) =>
       this.items(this.api.GET('/api/v1/projects/{project}/history', { params: { path: { project }, query } })),
+    historyPage: (project: string, query: T.HistoryQuery) =>
+      this.call(this.api.GET('/api/v1/projects/{project}/history', { params: { path: { project }, query } })),
     deployable: (project: string, env: string, digest: string, deployer?: string) =>
       this.call(
         this.api.GET('/api/v1/projects/{project}/environments/{env}/deployable', {

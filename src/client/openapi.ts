@@ -895,7 +895,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Push events received, newest first, with what became of each */
+    /** Push events received, newest first, with what became of each; page with `cursor` */
     get: operations['listPushEvents'];
     put?: never;
     post?: never;
@@ -5039,6 +5039,8 @@ export interface operations {
         state?: components['schemas']['PromotionState'];
         environment?: string;
         limit?: number;
+        /** @description the nextCursor of the previous page */
+        cursor?: string;
       };
       header?: never;
       path: {
@@ -5056,6 +5058,7 @@ export interface operations {
         content: {
           'application/json': {
             items: components['schemas']['Promotion'][];
+            nextCursor: string | null;
           };
         };
       };
@@ -5473,6 +5476,8 @@ export interface operations {
         user?: string;
         since?: string;
         limit?: number;
+        /** @description the nextCursor of the previous page */
+        cursor?: string;
       };
       header?: never;
       path: {
@@ -6051,6 +6056,8 @@ export interface operations {
     parameters: {
       query?: {
         limit?: number;
+        /** @description the nextCursor of the previous page */
+        cursor?: string;
       };
       header?: never;
       path?: never;
@@ -6066,6 +6073,7 @@ export interface operations {
         content: {
           'application/json': {
             items: components['schemas']['PushEvent'][];
+            nextCursor: string | null;
           };
         };
       };

@@ -59,4 +59,5 @@ export type ArtifactInput = JsonBody<'registerArtifact'>;
 export type HistoryQuery = Query<'listHistory'>;
 export type AuditQuery = Query<'listAuditEntries'>;
 export type PromotionQuery = Query<'listPromotions'>;
+export type PushEventQuery = Query<'listPushEvents'>;
 export type HookKind = operations['setHookSecret']['parameters']['path']['kind'];
