@@ -5495,6 +5495,7 @@ export interface operations {
         content: {
           'application/json': {
             items: components['schemas']['HistoryEntry'][];
+            nextCursor: string | null;
           };
         };
       };

@@ -256,7 +256,10 @@ export function promotionRoutes(app: App, s: Services): void {
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ items: Type.Array(HistoryEntry) }), ...errors },
+        response: {
+          200: Type.Object({ items: Type.Array(HistoryEntry), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+          ...errors,
+        },
       },
     },
     async (req) => {
