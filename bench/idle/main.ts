@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HoistClient, signInForToken } from '../../src/api/client.ts';
+import { HoistClient, signInForToken } from '../../src/client/index.ts';
 import { parseConfig } from '../../src/config/config-file.ts';
 import { environmentInput, ruleInput } from '../../src/config/config-plan.ts';
 import { freePort } from '../../test/harness/free-port.ts';

@@ -1301,7 +1301,7 @@ export interface components {
       passConditions: string[];
       failConditions: string[];
       approverCount: number;
-      allowRequesterFromApprove: boolean;
+      allowRequestFromApprove: boolean;
       allowImageBuilderFromApprove: boolean;
       allowApproverFromDeploy: boolean;
       allowSkipStages: boolean;
@@ -3916,6 +3916,12 @@ export interface operations {
           passConditions?: string[];
           failConditions?: string[];
           approverCount?: number;
+          /** @description the requester may approve (Devtron's name) */
+          allowRequestFromApprove?: boolean;
+          /**
+           * @deprecated
+           * @description the old name of allowRequestFromApprove, read on input only
+           */
           allowRequesterFromApprove?: boolean;
           allowImageBuilderFromApprove?: boolean;
           allowApproverFromDeploy?: boolean;
@@ -4066,6 +4072,12 @@ export interface operations {
           passConditions?: string[];
           failConditions?: string[];
           approverCount?: number;
+          /** @description the requester may approve (Devtron's name) */
+          allowRequestFromApprove?: boolean;
+          /**
+           * @deprecated
+           * @description the old name of allowRequestFromApprove, read on input only
+           */
           allowRequesterFromApprove?: boolean;
           allowImageBuilderFromApprove?: boolean;
           allowApproverFromDeploy?: boolean;
@@ -4250,6 +4262,12 @@ export interface operations {
           passConditions?: string[];
           failConditions?: string[];
           approverCount?: number;
+          /** @description the requester may approve (Devtron's name) */
+          allowRequestFromApprove?: boolean;
+          /**
+           * @deprecated
+           * @description the old name of allowRequestFromApprove, read on input only
+           */
           allowRequesterFromApprove?: boolean;
           allowImageBuilderFromApprove?: boolean;
           allowApproverFromDeploy?: boolean;
