@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HoistClient, signInForToken } from '../../src/client/index.ts';
+import { HoistClient, signInForToken, type RuleInput } from '../../src/client/index.ts';
 import { parseConfig } from '../../src/config/config-file.ts';
 import { environmentInput, ruleInput } from '../../src/config/config-plan.ts';
 import { freePort } from '../../test/harness/free-port.ts';
@@ -110,7 +110,7 @@ try {
     for (const [position, e] of p.environments.entries())
       await c.environments.put(p.name, environmentInput(e, position));
     await c.environments.setPipeline(p.name, p.pipeline);
-    for (const r of p.rules) await c.rules.create(p.name, ruleInput(r));
+    for (const r of p.rules) await c.rules.create(p.name, ruleInput(r) as RuleInput);
   }
   await c.events.setSecret('local', 'distribution', hookSecret);
   await c.policies.put({ name: 'prod-gate', passConditions: [], failConditions: [], approverCount: 1 });
