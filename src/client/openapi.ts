@@ -1080,6 +1080,33 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/events/stream': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Live promotion events and copy progress (server-sent events)
+     * @description Server-sent events (text/event-stream) about the promotions of the caller's projects (every project for an admin).
+     *     Durable events carry an id and data {project, application, requestId, digest, from, at, ...}: promotion.requested
+     *     (states: {environment: state}, actor, comment), promotion.approved and promotion.rejected (environments, actor,
+     *     comment), promotion.state (states, before, reasons: any state change, whoever made it: QUEUED, PROMOTING, PROMOTED,
+     *     FAILED, STALE, CANCELED, ...). copy.progress has no id and is never replayed (data {project, application, requestId,
+     *     targetId, environment, bytes, total, done}, at most 4 per second per target, the last with done). reset: events were
+     *     missed, reload everything. A reconnecting client sends Last-Event-ID (or ?lastEventId=) and gets what it missed, then
+     *     live events. A comment every 15 s keeps the connection open. At most 5 streams per user (429 beyond).
+     */
+    get: operations['streamEvents'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -7089,6 +7116,50 @@ export interface operations {
       };
       /** @description Every error answer has this shape */
       409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  streamEvents: {
+    parameters: {
+      query?: {
+        /** @description the id of the last event received */
+        lastEventId?: string;
+      };
+      header?: {
+        /** @description the id of the last event received */
+        'last-event-id'?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description an endless stream of server-sent events */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'text/event-stream': string;
+        };
+      };
+      /** @description Every error answer has this shape */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      429: {
         headers: {
           [name: string]: unknown;
         };
