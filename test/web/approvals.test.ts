@@ -20,6 +20,7 @@ import {
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 import { buildImage } from '../harness/images.ts';
 import { pushImage } from '../harness/push.ts';
+import { openSse } from '../helpers/sse.ts';
 
 describe('approvals in the web console', () => {
   let browser: Browser;
@@ -223,5 +224,45 @@ describe('approvals in the web console', () => {
     assert.deepEqual(await accessibilityViolations(page), []);
     await screenshot(page, 'history');
     await page.context().close();
+  });
+
+  test('a page whose event stream is refused polls instead, and still shows a change without a reload', async () => {
+    // vera already holds as many streams as one user may: her browser's EventSource gets a 429.
+    const veraToken = await server.api.tokenFor('vera');
+    const held = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        openSse(`${server.url}/api/v1/events/stream`, { authorization: `Bearer ${veraToken}` }),
+      ),
+    );
+    try {
+      assert.ok(held.every((s) => s.status === 200));
+      const r = await as('devon', 'POST', `${P}/applications/web/promotions`, {
+        tag: '1.0',
+        from: 'dev',
+        to: ['prod'],
+      });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const vera = await signedIn(browser, server, 'vera', `/projects/shop/promotions/${r.body.id}`);
+      const refused = await openSse(`${server.url}/api/v1/events/stream`, { authorization: `Bearer ${veraToken}` });
+      assert.equal(refused.status, 429, 'the limit holds');
+      await vera
+        .getByText(/awaiting approval/i)
+        .first()
+        .waitFor();
+      const reads: string[] = [];
+      vera.on('request', (req) => {
+        if (req.url().includes(`/promotions/${r.body.id}`)) reads.push(req.url());
+      });
+      await vera.waitForRequest((req) => req.url().includes(`/promotions/${r.body.id}`), { timeout: 10_000 });
+      assert.ok(reads.length >= 1, 'the page polls while it has no stream');
+      assert.equal((await as('devon', 'POST', `${P}/promotions/${r.body.id}/cancel`, {})).status, 200);
+      await vera
+        .locator('article')
+        .getByText(/canceled/i)
+        .waitFor({ timeout: 15_000 });
+      await vera.context().close();
+    } finally {
+      for (const s of held) s.close();
+    }
   });
 });
