@@ -1151,7 +1151,12 @@ export interface components {
       username: string;
       isAdmin: boolean;
       via: 'token' | 'session';
+      /** @description the caller's role in each of their projects */
       memberships: components['schemas']['Membership'][];
+      badges: {
+        /** @description requests, in every project, with a target the caller may approve now (GET …/promotions?pendingFor=me) */
+        approvalsWaiting: number;
+      };
       /** @description a session caller only: the header value its mutating calls must send */
       csrfToken?: string;
     };
@@ -5086,6 +5091,8 @@ export interface operations {
         limit?: number;
         /** @description the nextCursor of the previous page */
         cursor?: string;
+        /** @description only requests with a target the caller may approve now (and has not decided on) */
+        pendingFor?: 'me';
       };
       header?: never;
       path: {

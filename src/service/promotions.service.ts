@@ -13,6 +13,7 @@ import type { PromotionContext } from '../promotion/context.ts';
 import { planCancel, planDecision, type DecisionPlan } from '../promotion/plan-decision.ts';
 import { planPromotion, type Automated, type PromotionInput, type PromotionPlan } from '../promotion/plan.ts';
 import { planReevaluation, type PolicyChange, type Reevaluation } from '../promotion/plan-reevaluation.ts';
+import { countWaitingFor } from '../store/pending-approvals.query.ts';
 import { loadPromotionContext, type ApplicationKey } from '../store/promotion-context.query.ts';
 import { findHistory, findRequests, latestPromotion, type HistoryFilter } from '../store/promotion-views.query.ts';
 import {
@@ -264,10 +265,15 @@ export class Promotions {
   /** Requests newest first, a page at a time (`cursor`: the nextCursor of the previous page). */
   async list(
     project: string,
-    f: { state?: TargetState; environment?: string; limit?: number; cursor?: string } = {},
+    f: { state?: TargetState; environment?: string; limit?: number; cursor?: string; pendingFor?: string } = {},
   ): Promise<Page<PromotionView>> {
     const rows = await findRequests(this.db, project, f);
     return { items: requestViews(rows), nextCursor: rows.nextCursor };
+  }
+
+  /** How many requests, in every project, have a target this person may approve now (the console's badge). */
+  async waitingFor(username: string): Promise<number> {
+    return countWaitingFor(this.db, username);
   }
 
   /**

@@ -4,6 +4,7 @@
  * finished targets, and the deploy gate's look-up.
  */
 import type { Kysely, Selectable } from 'kysely';
+import { waitingFor } from './pending-approvals.query.ts';
 import { targetsInContext } from './promotion-targets.query.ts';
 import type { Schema, TargetState } from './schema.ts';
 import { decodeCursor, olderThan, pageOf, pageSize } from './time-cursor.ts';
@@ -37,6 +38,8 @@ export interface RequestFilter {
   limit?: number;
   /** The nextCursor of the previous page. */
   cursor?: string;
+  /** Only requests with a target this user may approve now (./pending-approvals.query.ts). */
+  pendingFor?: string;
 }
 
 /**
@@ -66,6 +69,7 @@ export async function findRequests(db: Kysely<Schema>, project: string, f: Reque
     .limit(limit + 1);
   if (f.cursor !== undefined) q = q.where(olderThan('r.created_at', 'r.id', decodeCursor(f.cursor)));
   if (f.id !== undefined) q = q.where('r.id', '=', f.id);
+  if (f.pendingFor !== undefined) q = q.where(waitingFor(f.pendingFor));
   if (f.state !== undefined || f.environment !== undefined) {
     q = q.where(({ exists, selectFrom }) => {
       let sub = selectFrom('promotion_targets as t')

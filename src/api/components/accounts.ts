@@ -62,7 +62,13 @@ export const Me = component(
     username: Type.String(),
     isAdmin: Type.Boolean(),
     via: Type.Union([Type.Literal('token'), Type.Literal('session')]),
-    memberships: Type.Array(Membership),
+    memberships: Type.Array(Membership, { description: "the caller's role in each of their projects" }),
+    badges: Type.Object({
+      approvalsWaiting: Type.Integer({
+        description:
+          'requests, in every project, with a target the caller may approve now (GET …/promotions?pendingFor=me)',
+      }),
+    }),
     csrfToken: Type.Optional(
       Type.String({ description: 'a session caller only: the header value its mutating calls must send' }),
     ),

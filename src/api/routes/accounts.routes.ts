@@ -91,6 +91,7 @@ export function accountRoutes(app: App, s: Services): void {
         via: id.via,
         // A browser tab that did not sign in itself (a second tab, a reload) needs it for mutating calls.
         ...(id.via === 'session' ? { csrfToken: id.csrfToken } : {}),
+        badges: { approvalsWaiting: await s.promotions.waitingFor(id.username) },
       };
     },
   );

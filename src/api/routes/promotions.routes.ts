@@ -152,6 +152,11 @@ export function promotionRoutes(app: App, s: Services): void {
             environment: Type.Optional(Type.String()),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
             cursor: Type.Optional(Type.String({ maxLength: 400, description: 'the nextCursor of the previous page' })),
+            pendingFor: Type.Optional(
+              Type.Literal('me', {
+                description: 'only requests with a target the caller may approve now (and has not decided on)',
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -161,7 +166,13 @@ export function promotionRoutes(app: App, s: Services): void {
         },
       },
     },
-    async (req) => s.promotions.list(req.params.project, req.query),
+    async (req) => {
+      const { pendingFor, ...filter } = req.query;
+      return s.promotions.list(req.params.project, {
+        ...filter,
+        ...(pendingFor === 'me' ? { pendingFor: req.identity!.username } : {}),
+      });
+    },
   );
   app.get(
     '/api/v1/projects/:project/promotions/:id',
