@@ -4,11 +4,15 @@
  * Devtron switch takes `=true|false` (a bare switch is true) and `policy update` can turn one off; the flag has one
  * name in the CLI, the JSON and the messages (`allowRequestFromApprove`), and a body with the old JSON name is still
  * read; a value that is not true or false exits 2 naming the flag. `hoist promote` exits 3 when the request was
- * made but a target was refused (0 when none was).
+ * made but a target was refused (0 when none was) and sends an Idempotency-Key per invocation (seen by a recording
+ * proxy in between); `hoist policy delete` says what it did to waiting requests (and is refused, naming unapply,
+ * while the policy is bound); `history`, `requests` and `events` follow pages up to `--limit` (100) or `--all` and say on stderr
+ * when more exist.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,7 +130,7 @@ test("Devtron's documented policy command works, and every switch takes =true|fa
 });
 
 test('the API reads the old JSON name on input, answers only the new one, and refuses both disagreeing', async () => {
-  const token = JSON.parse(await hoist(['token', 'create', 'old-client', '-o', 'json'])).token as string;
+  token = JSON.parse(await hoist(['token', 'create', 'old-client', '-o', 'json'])).token as string;
   const put = (body: unknown) =>
     fetch(`${url}/api/v1/policies/legacy`, {
       method: 'PUT',
@@ -146,9 +150,20 @@ test('the API reads the old JSON name on input, answers only the new one, and re
   );
 });
 
+const image = buildImage({ layers: [500] });
+let token = '';
+const api = (method: string, path: string, body?: unknown) =>
+  fetch(`${url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+
 test('promote exits 3 when the request was made but a target was refused, 0 when none was', async () => {
   reg = await startRegistry();
-  const image = buildImage({ layers: [500] });
   await pushImage(reg.url, 'dev/web', image, { tag: '1.0' });
   await hoist(['registry', 'set', 'local', '--url', `http://${reg.host}`]);
   await hoist(['project', 'create', 'shop']);
@@ -189,4 +204,138 @@ test('promote exits 3 when the request was made but a target was refused, 0 when
   assert.equal(fine.code, 0, fine.stderr);
   const bad = await promote('nowhere');
   assert.equal(bad.code, 2, 'no request made: bad input');
+});
+
+test('promote sends an Idempotency-Key, a new UUID per invocation', async () => {
+  const seen: string[] = [];
+  // A second actor between the CLI and the server: it records the header and forwards everything.
+  const proxy: Server = createServer((req, res) => {
+    if (req.method === 'POST' && req.url?.endsWith('/promotions')) seen.push(String(req.headers['idempotency-key']));
+    const upstream = httpRequest(`${url}${req.url ?? '/'}`, { method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    req.pipe(upstream);
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  const port = (proxy.address() as { port: number }).port;
+  try {
+    for (let i = 0; i < 2; i++) {
+      const r = await runCli(
+        ['promote', 'web', '--project', 'shop', '--digest', image.digest, '--from', 'dev', '--to', 'staging'],
+        {
+          ...env,
+          HOIST_SERVER: `http://127.0.0.1:${port}`,
+          HOIST_TOKEN: token,
+        },
+      );
+      assert.equal(r.code, 0, r.stderr);
+    }
+  } finally {
+    await new Promise((r) => proxy.close(r));
+  }
+  assert.equal(seen.length, 2);
+  for (const key of seen) assert.match(key, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.notEqual(seen[0], seen[1]);
+});
+
+test('policy delete says what it did to waiting requests; a bound policy is refused naming unapply', async () => {
+  await hoist(['policy', 'create', '--name=prod-gate', '--approverCount=1']);
+  const applied = await api('POST', '/api/v1/policies/prod-gate/apply', {
+    applicationEnvironments: [{ project: 'shop', application: 'web', environment: 'prod' }],
+  });
+  assert.equal(applied.status, 200);
+  // Wait for the image to be in staging (the earlier promotion), then ask for prod: it waits for an approval.
+  let waiting: { id: string; targets: Array<{ state: string }> } | undefined;
+  for (let i = 0; i < 150 && waiting === undefined; i++) {
+    const r = await runCli(
+      [
+        'promote',
+        'web',
+        '--project',
+        'shop',
+        '--digest',
+        image.digest,
+        '--from',
+        'staging',
+        '--to',
+        'prod',
+        '-o',
+        'json',
+      ],
+      env,
+    );
+    if (r.code === 0) waiting = JSON.parse(r.stdout);
+    else await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  assert.equal(waiting?.targets[0]?.state, 'AWAITING_APPROVAL');
+
+  // Bound to shop/web → prod, it cannot go at all (an admin's gate never vanishes by a deletion); unapplied, the
+  // waiting target goes STALE at once, and the deletion then has nothing left to do to requests.
+  const bound = await runCli(['policy', 'delete', 'prod-gate'], env);
+  assert.notEqual(bound.code, 0);
+  assert.match(bound.stderr, /policy bindings depend on it.*hoist policy unapply/);
+  await hoist(['policy', 'unapply', 'prod-gate', 'shop/web/prod']);
+  const stale = JSON.parse(await hoist(['requests', '--project', 'shop', '--state', 'STALE', '-o', 'json']));
+  assert.deepEqual(
+    stale.map((p: { id: string }) => p.id),
+    [waiting?.id],
+  );
+  assert.match(
+    await hoist(['policy', 'delete', 'prod-gate', '-o', 'table']),
+    /deleted policy prod-gate; no promotion was waiting under it/,
+  );
+  await hoist(['policy', 'create', '--name=unused']);
+  assert.match(
+    await hoist(['policy', 'delete', 'unused', '-o', 'table']),
+    /deleted policy unused; no promotion was waiting/,
+  );
+});
+
+test('history, requests and events follow pages up to --limit (100) or --all, and say when more exist', async () => {
+  // 105 requests that the pipeline refuses at once (no edge dev → prod): 105 requests, 105 history rows.
+  for (let i = 0; i < 105; i++) {
+    const r = await api('POST', '/api/v1/projects/shop/applications/web/promotions', {
+      digest: image.digest,
+      from: 'dev',
+      to: ['prod'],
+    });
+    assert.equal(r.status, 201);
+  }
+  const list = async (args: string[]) => {
+    const r = await runCli([...args, '-o', 'json'], env);
+    assert.equal(r.code, 0, r.stderr);
+    return { items: JSON.parse(r.stdout) as unknown[], stderr: r.stderr };
+  };
+  const first = await list(['history', '--project', 'shop', '--env', 'prod']);
+  assert.equal(first.items.length, 100);
+  assert.match(first.stderr, /showing 100 of more; use --limit N or --all/);
+  const all = await list(['history', '--project', 'shop', '--env', 'prod', '--all']);
+  assert.ok(all.items.length >= 106, `${all.items.length}`);
+  assert.equal(all.stderr, '');
+  const few = await list(['requests', '--project', 'shop', '--limit', '7']);
+  assert.equal(few.items.length, 7);
+  assert.match(few.stderr, /showing 7 of more/);
+  assert.ok((await list(['requests', '--project', 'shop', '--all'])).items.length >= 108);
+
+  const secret = JSON.parse(
+    await hoist(['registry', 'set-hook-secret', 'local', '--kind', 'generic', '-o', 'json']),
+  ).secret;
+  const sent = await fetch(`${url}/api/v1/hooks/generic`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+    body: JSON.stringify(
+      [1, 2, 3].map((i) => ({ id: `e${i}`, repository: 'dev/web', tag: '1.0', digest: image.digest })),
+    ),
+  });
+  assert.equal(sent.status, 200, await sent.text());
+  const two = await list(['events', '--limit', '2']);
+  assert.equal(two.items.length, 2);
+  assert.match(two.stderr, /showing 2 of more/);
+  const every = await list(['events', '--all']);
+  assert.equal(every.items.length, 3);
+  assert.equal(every.stderr, '');
+  const bad = await runCli(['history', '--project', 'shop', '--limit', '0'], env);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--limit/);
 });

@@ -8,6 +8,10 @@ import { describeError, EXIT_USAGE, exitCodeFor } from './exit-codes.ts';
 import { VERSION } from '../version.ts';
 import { InvalidInput } from '../errors.ts';
 
+/** Lists that page: newest first, `--limit N` rows (100 unless told) or `--all`; stderr says when more exist. */
+const listOptions = (c: Command): Command =>
+  c.option('--limit <n>', 'show at most this many (default 100)').option('--all', 'show every one (follows pages)');
+
 const insecureOption = (): Option =>
   new Option(
     '--insecure-registry <host:port>',
@@ -372,7 +376,7 @@ watchCmd
   .action(async (id: string) => (await automation()).watch.remove(id));
 
 withOutput(
-  program.command('events').description('push events received and what became of them').option('--limit <n>'),
+  listOptions(program.command('events').description('push events received and what became of them, newest first')),
 ).action(async (f) => (await automation()).events.list(f));
 
 const envCmd = program.command('env').description("a project's environments");
@@ -535,25 +539,29 @@ withOutput(
     .requiredOption('--project <name>'),
 ).action(async (id: string, f) => (await promote()).cancelCommand(id, f));
 withOutput(
-  program
-    .command('requests')
-    .description("a project's promotion requests")
-    .requiredOption('--project <name>')
-    .option('--env <name>')
-    .option('--state <state>')
-    .option('--pending-for-me', 'only those waiting for your approval'),
+  listOptions(
+    program
+      .command('requests')
+      .description("a project's promotion requests")
+      .requiredOption('--project <name>')
+      .option('--env <name>')
+      .option('--state <state>')
+      .option('--pending-for-me', 'only those waiting for your approval'),
+  ),
 ).action(async (f) => (await promote()).requestsCommand(f));
 
 withOutput(
-  program
-    .command('history')
-    .description('what was promoted when, by whom, from where to where, with approvals, policy and bytes copied')
-    .requiredOption('--project <name>')
-    .option('--app <name>')
-    .option('--env <name>')
-    .option('--digest <sha256:…>')
-    .option('--user <name>', 'who asked')
-    .option('--since <iso-time>'),
+  listOptions(
+    program
+      .command('history')
+      .description('what was promoted when, by whom, from where to where, with approvals, policy and bytes copied')
+      .requiredOption('--project <name>')
+      .option('--app <name>')
+      .option('--env <name>')
+      .option('--digest <sha256:…>')
+      .option('--user <name>', 'who asked')
+      .option('--since <iso-time>'),
+  ),
 ).action(async (f) => (await promote()).historyCommand(f));
 withOutput(
   program
@@ -607,10 +615,13 @@ withOutput(policyCmd.command('list')).action(async (f) => (await policyCommands(
 withOutput(policyCmd.command('show').argument('<name>').option('--version <n>')).action(async (n: string, f) =>
   (await policyCommands()).policy.show(n, f),
 );
-policyCmd
-  .command('delete')
-  .argument('<name>')
-  .action(async (n: string) => (await policyCommands()).policy.remove(n));
+withOutput(
+  policyCmd
+    .command('delete')
+    .description('delete a policy; requests waiting under it become STALE (to be requested again), which needs --force')
+    .argument('<name>')
+    .option('--force', 'delete it even though waiting requests become STALE'),
+).action(async (n: string, f) => (await policyCommands()).policy.remove(n, f));
 withOutput(
   policyCmd
     .command('apply')

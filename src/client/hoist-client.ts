@@ -298,7 +298,13 @@ export class HoistClient {
       const { name, ...body } = p;
       return this.call(this.api.PUT('/api/v1/policies/{name}', { params: { path: { name } }, body }));
     },
-    remove: (name: string) => this.done(this.api.DELETE('/api/v1/policies/{name}', { params: { path: { name } } })),
+    /** Answers the targets the deletion made STALE (undefined when nothing waited under it: 204). */
+    remove: (name: string, o: { force?: boolean } = {}) =>
+      this.call(
+        this.api.DELETE('/api/v1/policies/{name}', {
+          params: { path: { name }, query: o.force ? { force: true } : {} },
+        }),
+      ),
     apply: (name: string, applicationEnvironments: T.ApplicationEnvironment[]) =>
       this.call(
         this.api.POST('/api/v1/policies/{name}/apply', {
@@ -339,11 +345,13 @@ export class HoistClient {
   };
 
   promotions = {
-    request: (project: string, app: string, body: T.PromotionInput) =>
+    /** With an idempotency key, a request sent again (after a timeout) answers the first instead of making another. */
+    request: (project: string, app: string, body: T.PromotionInput, o: { idempotencyKey?: string } = {}) =>
       this.call(
         this.api.POST('/api/v1/projects/{project}/applications/{app}/promotions', {
           params: { path: { project, app } },
           body,
+          ...(o.idempotencyKey ? { headers: { 'idempotency-key': o.idempotencyKey } } : {}),
         }),
       ),
     list: (project: string, query: T.PromotionQuery = {}) =>

@@ -65,6 +65,9 @@ const fingerprintOf = (project: string, app: string, input: PromotionInput): str
     .update(JSON.stringify([project, app, input]))
     .digest('hex');
 
+/** Thrown to roll a request's transaction back when its image must be read from the registry first. */
+class RegisterFirst extends Error {}
+
 export class Promotions {
   private readonly executor: PromotionExecutor;
 
@@ -141,32 +144,39 @@ export class Promotions {
     const now = this.clock();
     const requestId = newId();
     const fingerprint = names && idempotency ? fingerprintOf(names.project, names.app, input) : '';
-    const outcome = await this.db.transaction().execute(async (trx) => {
-      if (idempotency) {
-        const first = await claimIdempotencyKey(trx, {
-          username: actor.username,
-          key: idempotency.key,
-          fingerprint,
-          requestId,
-          at: now,
-        });
-        if (first) return { replay: first };
-      }
-      const context = await this.context(trx, app, input);
-      const plan = planPromotion(
-        context,
-        input,
-        { username: actor.username, isAdmin: actor.isAdmin ?? false },
-        now,
-        automated,
-      );
-      // Unknown to hoist, or not known to be in the source: read it from the registry, outside this transaction.
-      const unknown =
-        plan.refusal?.kind === 'not-found' || (plan.refusal?.kind === 'invalid' && plan.refusal.field === 'from');
-      if (unknown && !registered && names && this.firstUse) return { register: true as const };
-      const done = await this.executor.request(trx, plan, actor, now, context.webhooks, requestId);
-      return { plan, done };
-    });
+    const outcome = await this.db
+      .transaction()
+      .execute(async (trx) => {
+        if (idempotency) {
+          const first = await claimIdempotencyKey(trx, {
+            username: actor.username,
+            key: idempotency.key,
+            fingerprint,
+            requestId,
+            at: now,
+          });
+          if (first) return { replay: first };
+        }
+        const context = await this.context(trx, app, input);
+        const plan = planPromotion(
+          context,
+          input,
+          { username: actor.username, isAdmin: actor.isAdmin ?? false },
+          now,
+          automated,
+        );
+        // Unknown to hoist, or not known to be in the source: read it from the registry, outside this transaction.
+        const unknown =
+          plan.refusal?.kind === 'not-found' || (plan.refusal?.kind === 'invalid' && plan.refusal.field === 'from');
+        // Rolled back, not committed: an idempotency key claimed for a request not made yet must not stay behind.
+        if (unknown && !registered && names && this.firstUse) throw new RegisterFirst();
+        const done = await this.executor.request(trx, plan, actor, now, context.webhooks, requestId);
+        return { plan, done };
+      })
+      .catch((e: unknown) => {
+        if (e instanceof RegisterFirst) return { register: true as const };
+        throw e;
+      });
     if ('register' in outcome && names && this.firstUse) {
       await this.firstUse.resolve(actor, names.project, names.app, input.from, {
         ...(input.tag !== undefined ? { tag: input.tag } : {}),

@@ -23,6 +23,7 @@ for (const backend of BACKENDS) {
   void describe(`register on first use [${backend}]`, () => {
     let api: TestApi;
     let as: (who: string, ...call: Parameters<Call>) => ReturnType<Call>;
+    let tokenOf: (who: string) => string;
     const P = '/api/v1/projects/shop';
     before(async () => {
       api = await startApi(backend);
@@ -32,6 +33,7 @@ for (const backend of BACKENDS) {
         vera: await api.tokenFor('vera'),
       };
       as = (who, ...rest) => caller(api.app, tokens[who] ?? '')(...rest);
+      tokenOf = (who) => tokens[who] ?? '';
       await as('root', 'POST', '/api/v1/registries', { name: 'local', url: `http://${reg.host}` });
       await as('root', 'POST', '/api/v1/projects', { name: 'shop' });
       for (const prefix of ['dev/', 'staging/', 'prod/'])
@@ -83,6 +85,29 @@ for (const backend of BACKENDS) {
             e.actor === 'devon' && e.action === 'artifact.register' && e.objectId.endsWith(image.digest),
         ),
         JSON.stringify(audit.body),
+      );
+    });
+
+    test('with an Idempotency-Key, an image registered on first use is requested once; the key sent again answers it', async () => {
+      const other = buildImage({ layers: [900] });
+      await pushImage(reg.url, 'dev/web', other, { tag: 'idem' });
+      const send = () =>
+        api.app.inject({
+          method: 'POST',
+          url: `${P}/applications/web/promotions`,
+          headers: { authorization: `Bearer ${tokenOf('devon')}`, 'idempotency-key': 'first-use-key-1' },
+          payload: { tag: 'idem', from: 'dev', to: ['staging'] },
+        });
+      const first = await send();
+      assert.equal(first.statusCode, 201, first.body);
+      const again = await send();
+      assert.equal(again.statusCode, 200, again.body);
+      assert.equal(JSON.parse(again.body).id, JSON.parse(first.body).id);
+      assert.equal(
+        (await as('root', 'GET', `${P}/promotions?limit=1000`)).body.items.filter(
+          (p: { digest: string }) => p.digest === other.digest,
+        ).length,
+        1,
       );
     });
 

@@ -11,6 +11,7 @@ import { MAX_CONFIG_BYTES, MAX_YAML_ALIASES } from '../../config/config-file.ts'
 import type { HookKind, RuleInput, RuleMode } from '../../client/index.ts';
 import { client } from '../client-config.ts';
 import { outputFormat, print } from '../output.ts';
+import { follow, noteMore, rowsWanted, type ListFlags } from '../paging.ts';
 import { readSecret } from '../read-secret.ts';
 
 type Flags = { output?: string };
@@ -172,17 +173,12 @@ export const watch = {
 };
 
 export const events = {
-  list: async (f: Flags & { limit?: string }) =>
-    print(await client().events.list(f.limit === undefined ? undefined : Number(f.limit)), out(f), [
-      'receivedAt',
-      'registry',
-      'source',
-      'repository',
-      'tag',
-      'digest',
-      'state',
-      'outcome',
-    ]),
+  list: async (f: Flags & ListFlags) => {
+    const c = client();
+    const { items, more } = await follow((page) => c.events.page(page), rowsWanted(f));
+    await print(items, out(f), ['receivedAt', 'registry', 'source', 'repository', 'tag', 'digest', 'state', 'outcome']);
+    noteMore(items.length, more);
+  },
   setSecret: async (registry: string, f: Flags & { kind: string; secretStdin?: boolean }) => {
     if (!['distribution', 'harbor', 'generic'].includes(f.kind))
       throw new InvalidInput(`"${f.kind}" is not distribution, harbor or generic`, '--kind');

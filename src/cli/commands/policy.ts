@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { HoistClient } from '../../client/index.ts';
-import { InvalidInput } from '../../errors.ts';
+import { ApiError, InvalidInput } from '../../errors.ts';
 import type { ApplicationEnvironment as Binding, PolicyInput } from '../../client/index.ts';
 import { client } from '../client-config.ts';
 import { outputFormat, print } from '../output.ts';
@@ -56,7 +56,32 @@ export const policy = {
       await client().policies.get(name, f.version === undefined ? undefined : Number(f.version)),
       outputFormat(f.output),
     ),
-  remove: async (name: string) => client().policies.remove(name),
+  /**
+   * Deletes a policy and says what that did to the requests waiting under it (STALE: to be requested again). When
+   * any would be affected the server refuses without `--force`, listing them; that is bad usage here (exit 2).
+   */
+  remove: async (name: string, f: { force?: boolean; output?: string }) => {
+    let done;
+    try {
+      done = await client().policies.remove(name, { force: f.force ?? false });
+    } catch (e) {
+      // The one refusal that --force lifts: waiting targets would go STALE (the server lists them as `affected`).
+      const affected = e instanceof ApiError && (e.details as { affected?: unknown } | undefined)?.affected;
+      if (e instanceof ApiError && e.status === 409 && affected && !f.force)
+        throw new InvalidInput(e.message, '--force');
+      throw e;
+    }
+    const stale = done?.stale ?? [];
+    const format = outputFormat(f.output);
+    if (format !== 'table') return print({ deleted: name, stale }, format);
+    process.stdout.write(
+      stale.length === 0
+        ? `deleted policy ${name}; no promotion was waiting under it\n`
+        : `deleted policy ${name}; ${stale.length} waiting promotion target(s) are now STALE and must be requested again:\n`,
+    );
+    if (stale.length > 0)
+      await print(stale, format, ['request', 'project', 'application', 'environment', 'before', 'after']);
+  },
   apply: async (f: { file: string; project?: string; output?: string }) => {
     const c = client();
     const { policies, bindings } = await readApplyFile(c, f.file, f.project);

@@ -1,10 +1,12 @@
 /** `hoist promote`, `hoist approve|reject|cancel ID`, `hoist requests`: promotion requests from the command line. */
-import type { Promotion as PromotionView, PromotionState } from '../../client/index.ts';
+import { randomUUID } from 'node:crypto';
+import type { HistoryEntry, Promotion as PromotionView, PromotionState } from '../../client/index.ts';
 import { InvalidInput } from '../../errors.ts';
 import { parseSha256Digest } from '../../oci/digest.ts';
 import { client } from '../client-config.ts';
 import { EXIT_REFUSED } from '../exit-codes.ts';
 import { outputFormat, print } from '../output.ts';
+import { follow, noteMore, rowsWanted, type ListFlags } from '../paging.ts';
 
 type Out = { output?: string };
 
@@ -48,13 +50,19 @@ export async function promoteCommand(
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  const p = await client().promotions.request(f.project, app, {
-    from: f.from,
-    to,
-    ...(f.digest ? { digest: f.digest } : {}),
-    ...(f.tag ? { tag: f.tag } : {}),
-    ...(f.comment ? { comment: f.comment } : {}),
-  });
+  // One key per invocation: a request the client sends again (a retry after a timeout) is not made twice.
+  const p = await client().promotions.request(
+    f.project,
+    app,
+    {
+      from: f.from,
+      to,
+      ...(f.digest ? { digest: f.digest } : {}),
+      ...(f.tag ? { tag: f.tag } : {}),
+      ...(f.comment ? { comment: f.comment } : {}),
+    },
+    { idempotencyKey: randomUUID() },
+  );
   await show(p, f);
   // The request was made and answered: a refused target is a "no" (3), not a failure to ask (1).
   if (p.targets.some((t) => t.state === 'REJECTED')) process.exitCode = EXIT_REFUSED;
@@ -83,34 +91,40 @@ export async function cancelCommand(id: string, f: Out & { project: string }): P
 }
 
 export async function requestsCommand(
-  f: Out & { project: string; env?: string; state?: string; pendingForMe?: boolean },
+  f: Out & ListFlags & { project: string; env?: string; state?: string; pendingForMe?: boolean },
 ): Promise<void> {
   const c = client();
-  let items = await c.promotions.list(f.project, {
-    ...(f.env ? { environment: f.env } : {}),
-    ...(f.pendingForMe ? { state: 'AWAITING_APPROVAL' } : f.state ? { state: f.state as PromotionState } : {}),
-  });
-  if (f.pendingForMe) {
-    const me = await c.me();
-    const mine = (env: string) =>
-      me.memberships.some(
-        (m) =>
-          m.project === f.project &&
-          (m.role === 'promoter' || m.role === 'owner') &&
-          (m.environments === null || m.environments.includes(env)),
-      );
-    items = items.filter(
-      (p) =>
-        p.requestedBy !== me.username &&
-        p.targets.some(
-          (t) =>
-            t.state === 'AWAITING_APPROVAL' &&
-            mine(t.environment) &&
-            !t.approvals.some((a) => a.username === me.username),
-        ),
+  const wanted = rowsWanted(f);
+  const me = f.pendingForMe ? await c.me() : undefined;
+  const mine = (env: string) =>
+    me !== undefined &&
+    me.memberships.some(
+      (m) =>
+        m.project === f.project &&
+        (m.role === 'promoter' || m.role === 'owner') &&
+        (m.environments === null || m.environments.includes(env)),
     );
-  }
+  const waitingForMe = (p: PromotionView): boolean =>
+    me === undefined ||
+    (p.requestedBy !== me.username &&
+      p.targets.some(
+        (t) =>
+          t.state === 'AWAITING_APPROVAL' &&
+          mine(t.environment) &&
+          !t.approvals.some((a) => a.username === me.username),
+      ));
+  const { items, more } = await follow(
+    (page) =>
+      c.promotions.listPage(f.project, {
+        ...(f.env ? { environment: f.env } : {}),
+        ...(f.pendingForMe ? { state: 'AWAITING_APPROVAL' } : f.state ? { state: f.state as PromotionState } : {}),
+        ...page,
+      }),
+    wanted,
+    waitingForMe,
+  );
   await show(items, f);
+  noteMore(items.length, more);
 }
 
 /** Exit 0 when the digest may run in the environment (for a deploy pipeline's gate), 3 with the reason otherwise. */
@@ -125,13 +139,18 @@ export async function checkDeployCommand(
 }
 
 export async function historyCommand(
-  f: Out & { project: string; app?: string; env?: string; digest?: string; user?: string; since?: string },
+  f: Out & ListFlags & { project: string; app?: string; env?: string; digest?: string; user?: string; since?: string },
 ): Promise<void> {
   const q: Record<string, string> = {};
   for (const k of ['app', 'env', 'digest', 'user', 'since'] as const) if (f[k] !== undefined) q[k] = f[k];
-  const items = await client().promotions.history(f.project, q);
+  const c = client();
+  const { items, more } = await follow((page) => c.promotions.historyPage(f.project, { ...q, ...page }), rowsWanted(f));
   const format = outputFormat(f.output);
-  if (format !== 'table') return print(items, format);
+  await (format !== 'table' ? print(items, format) : historyTable(items));
+  noteMore(items.length, more);
+}
+
+async function historyTable(items: HistoryEntry[]): Promise<void> {
   await print(
     items.map((h) => ({
       ...h,
@@ -139,7 +158,7 @@ export async function historyCommand(
       approvals: h.approvals.filter((a) => a.decision === 'approve').map((a) => a.username),
       policy: h.policy ? `${h.policy.name}@${h.policy.version}` : '-',
     })),
-    format,
+    'table',
     [
       'at',
       'application',
