@@ -27,6 +27,7 @@ import {
   type NamedLease,
 } from '../store/named-leases.repository.ts';
 import type { Notifier } from '../store/notifier.ts';
+import { WakeLoop } from './wake-loop.ts';
 import {
   deleteWatch,
   dueWatches,
@@ -115,14 +116,11 @@ export class Poller {
   readonly holder: string;
   private readonly leaseMs: number;
   private readonly idleMs: number;
+  private readonly loop: WakeLoop;
+  private failures = 0;
   private readonly limiters = new Map<string, RateLimiter>();
   /** The registries this worker is polling now (by id), and the checks' results. */
   private readonly polling = new Map<string, Promise<CheckResult[]>>();
-  private loop: Promise<void> | undefined;
-  private stopping = false;
-  private wakeUp: (() => void) | undefined;
-  private woken = false;
-  private unsubscribe: (() => Promise<void>) | undefined;
 
   constructor(
     private readonly db: Kysely<Schema>,
@@ -133,6 +131,7 @@ export class Poller {
     this.holder = o.holder ?? workerName();
     this.leaseMs = o.leaseMs ?? 15_000;
     this.idleMs = o.idleMs ?? 60_000;
+    this.loop = new WakeLoop(CHANNEL, () => this.round(), o.notifier);
   }
 
   async add(actor: Actor, target: string, intervalSeconds = 60): Promise<WatchView> {
@@ -199,56 +198,29 @@ export class Poller {
 
   /** Says watches changed: this worker's scheduler looks now, and so does every replica's. */
   notify(): void {
-    this.wake();
-    void this.o.notifier?.publish(CHANNEL, '').catch(() => undefined);
+    this.loop.notify();
   }
 
-  async start(): Promise<void> {
-    if (this.loop) return;
-    this.stopping = false;
-    this.unsubscribe = await this.o.notifier?.subscribe(CHANNEL, () => this.wake());
-    this.loop = this.run();
+  start(): Promise<void> {
+    return this.loop.start();
   }
 
   /** Stops scheduling and waits for the checks under way (their leases are then released). */
   async stop(): Promise<void> {
-    this.stopping = true;
-    this.wake();
-    await this.loop;
-    this.loop = undefined;
-    await this.unsubscribe?.().catch(() => undefined);
-    this.unsubscribe = undefined;
+    await this.loop.stop();
     await Promise.allSettled([...this.polling.values()]);
   }
 
-  private wake(): void {
-    this.woken = true;
-    this.wakeUp?.();
-  }
-
-  private async run(): Promise<void> {
-    let failures = 0;
-    while (!this.stopping) {
-      this.woken = false;
-      let wait = this.idleMs;
-      try {
-        const next = (await this.schedule(new Date())).next;
-        if (next) wait = Math.min(wait, Math.max(50, next.getTime() - Date.now() + 5));
-        failures = 0;
-      } catch (err) {
-        wait = Math.min(wait, backoffDelay(failures++, { baseDelayMs: 500, maxDelayMs: 30_000 }));
-        this.o.logger?.warn({ err, retryInMs: wait }, 'could not schedule watch checks');
-      }
-      if (this.woken || this.stopping) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, wait);
-        timer.unref();
-        this.wakeUp = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wakeUp = undefined;
+  /** One scheduling round: answers how long to sleep (until the next watch is due, or a backoff after a failure). */
+  private async round(): Promise<number> {
+    try {
+      const next = (await this.schedule(new Date())).next;
+      this.failures = 0;
+      return next ? Math.min(this.idleMs, Math.max(50, next.getTime() - Date.now() + 5)) : this.idleMs;
+    } catch (err) {
+      const wait = Math.min(this.idleMs, backoffDelay(this.failures++, { baseDelayMs: 500, maxDelayMs: 30_000 }));
+      this.o.logger?.warn({ err, retryInMs: wait }, 'could not schedule watch checks');
+      return wait;
     }
   }
 
@@ -285,7 +257,7 @@ export class Poller {
       }
       const poll = this.pollRegistry(registryId, lease, now).finally(() => {
         this.polling.delete(registryId);
-        this.wake();
+        this.loop.wake();
       });
       this.polling.set(registryId, poll);
       started.push(poll);

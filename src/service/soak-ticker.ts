@@ -9,6 +9,7 @@
  * somewhere (in process, or through the notifier from another replica), and at the latest every `idleMs` — which is
  * also how soon a replica notices that the holder's lease has lapsed.
  */
+import { WakeLoop } from './wake-loop.ts';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import {
@@ -44,11 +45,7 @@ export class SoakTicker {
   private readonly idleMs: number;
   private lease: NamedLease | undefined;
   private running: Promise<number | undefined> | undefined;
-  private loop: Promise<void> | undefined;
-  private stopping = false;
-  private wakeUp: (() => void) | undefined;
-  private woken = false;
-  private unsubscribe: (() => Promise<void>) | undefined;
+  private readonly loop: WakeLoop;
 
   constructor(
     private readonly db: Kysely<Schema>,
@@ -59,6 +56,7 @@ export class SoakTicker {
     this.holder = o.holder ?? workerName();
     this.leaseMs = o.leaseMs ?? 15_000;
     this.idleMs = o.idleMs ?? Math.floor(this.leaseMs / 3);
+    this.loop = new WakeLoop(CHANNEL, () => this.round(), o.notifier);
   }
 
   /**
@@ -86,57 +84,31 @@ export class SoakTicker {
 
   /** Says a build arrived somewhere (its soak time starts): the worker holding the lease looks again soon. */
   notify(): void {
-    this.wake();
-    void this.o.notifier?.publish(CHANNEL, '').catch(() => undefined);
+    this.loop.notify();
   }
 
-  async start(): Promise<void> {
-    if (this.loop) return;
-    this.stopping = false;
-    this.unsubscribe = await this.o.notifier?.subscribe(CHANNEL, () => this.wake());
-    this.loop = this.run();
+  start(): Promise<void> {
+    return this.loop.start();
   }
 
   /** Stops ticking and gives the lease up, so another replica takes the tick over at once. */
   async stop(): Promise<void> {
-    this.stopping = true;
-    this.wake();
-    await this.loop;
-    this.loop = undefined;
-    await this.unsubscribe?.().catch(() => undefined);
-    this.unsubscribe = undefined;
+    await this.loop.stop();
     if (this.lease) await releaseNamedLease(this.db, this.lease).catch(() => undefined);
     this.lease = undefined;
   }
 
-  private wake(): void {
-    this.woken = true;
-    this.wakeUp?.();
-  }
-
-  private async run(): Promise<void> {
-    while (!this.stopping) {
-      this.woken = false;
-      let wait = this.idleMs;
-      try {
-        const now = new Date();
-        if ((await this.tick(now)) !== undefined) {
-          const next = await nextSoakEnd(this.db, now);
-          if (next) wait = Math.min(wait, Math.max(50, next.getTime() - Date.now() + 5));
-        }
-      } catch (err) {
-        this.o.logger?.warn({ err }, 'soak tick failed');
+  /** One round: tick, then answer how long to sleep (until the next soak ends, at most idleMs). */
+  private async round(): Promise<number> {
+    try {
+      const now = new Date();
+      if ((await this.tick(now)) !== undefined) {
+        const next = await nextSoakEnd(this.db, now);
+        if (next) return Math.min(this.idleMs, Math.max(50, next.getTime() - Date.now() + 5));
       }
-      if (this.woken || this.stopping) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, wait);
-        timer.unref();
-        this.wakeUp = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wakeUp = undefined;
+    } catch (err) {
+      this.o.logger?.warn({ err }, 'soak tick failed');
     }
+    return this.idleMs;
   }
 }
