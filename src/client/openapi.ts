@@ -1052,7 +1052,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Quarantined digests */
+    /** Quarantined digests: all for an admin, else those of the caller's projects' artifacts */
     get: operations['listQuarantine'];
     put?: never;
     /** Quarantine a digest: no further promotion anywhere; open requests for it are rejected */

@@ -13,6 +13,7 @@ import {
   listQuarantine,
   rejectTargetsOfDigest,
 } from '../store/quarantine.repository.ts';
+import { projectIdsNamed } from '../store/namespaces.repository.ts';
 import type { Schema } from '../store/schema.ts';
 import { audited, type Actor } from './audited.ts';
 import { parseSha256Digest } from '../oci/digest.ts';
@@ -27,8 +28,10 @@ export interface QuarantineView {
 export class Quarantine {
   constructor(private readonly db: Kysely<Schema>) {}
 
-  async list(): Promise<QuarantineView[]> {
-    const rows = await listQuarantine(this.db);
+  /** Every quarantined digest for an admin (`visibleTo` undefined); else those of the named projects' artifacts. */
+  async list(visibleTo?: readonly string[]): Promise<QuarantineView[]> {
+    const projectIds = visibleTo === undefined ? undefined : await projectIdsNamed(this.db, visibleTo);
+    const rows = await listQuarantine(this.db, projectIds);
     return rows.map((r) => ({ digest: r.digest, reason: r.reason, by: r.by_user, at: r.at.toISOString() }));
   }
 

@@ -4,9 +4,25 @@ import type { Schema, TargetState } from './schema.ts';
 
 export type QuarantineRow = Selectable<Schema['quarantine']>;
 
-/** Every quarantined digest, newest first. */
-export async function listQuarantine(db: Kysely<Schema>): Promise<QuarantineRow[]> {
-  return db.selectFrom('quarantine').selectAll().orderBy('at', 'desc').execute();
+/**
+ * Quarantined digests, newest first: every one, or (with `projectIds`) only those that are artifacts of one of those
+ * projects, so a member never learns another project's digests or the reasons they were quarantined.
+ */
+export async function listQuarantine(db: Kysely<Schema>, projectIds?: readonly string[]): Promise<QuarantineRow[]> {
+  if (projectIds !== undefined && projectIds.length === 0) return [];
+  let q = db.selectFrom('quarantine as q').selectAll('q').orderBy('q.at', 'desc');
+  if (projectIds !== undefined) {
+    q = q.where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom('artifacts as a')
+          .innerJoin('applications as app', 'app.id', 'a.application_id')
+          .select('a.id')
+          .whereRef('a.digest', '=', 'q.digest')
+          .where('app.project_id', 'in', projectIds),
+      ),
+    );
+  }
+  return q.execute();
 }
 
 /** The quarantine entry of a digest, if it is quarantined. */

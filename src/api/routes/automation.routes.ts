@@ -5,7 +5,16 @@
  */
 import { Type } from '@fastify/type-provider-typebox';
 import { actorOf, type App, type Services } from '../context.ts';
-import { ADMIN, AUTHENTICATED, envBody, envParam, forEnvironments, PROJECT_READ, projectRole } from '../permissions.ts';
+import {
+  ADMIN,
+  AUTHENTICATED,
+  envBody,
+  envParam,
+  forEnvironments,
+  PROJECT_READ,
+  projectRole,
+  visibleProjects,
+} from '../permissions.ts';
 import { Promotion } from '../components/promotions.ts';
 import { Binding, Quarantine as Quarantined, Rule, RuleDryRun, RuleMode as Mode, Window } from '../components/index.ts';
 import { errors } from './schemas.ts';
@@ -248,12 +257,12 @@ export function automationRoutes(app: App, s: Services): void {
       config: { permission: AUTHENTICATED },
       schema: {
         operationId: 'listQuarantine',
-        summary: 'Quarantined digests',
+        summary: "Quarantined digests: all for an admin, else those of the caller's projects' artifacts",
         tags: ['automation'],
         response: { 200: Type.Object({ items: Type.Array(Quarantined) }) },
       },
     },
-    async () => ({ items: await s.quarantine.list() }),
+    async (req) => ({ items: await s.quarantine.list(visibleProjects(req.identity)) }),
   );
   app.post(
     '/api/v1/quarantine',

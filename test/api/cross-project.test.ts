@@ -1,0 +1,208 @@
+/**
+ * Projects are hard boundaries, checked as a matrix: the owner of project alpha (the strongest role short of admin)
+ * calls every route of the server on project beta's resources, with beta's real names and ids, and gets 403 or 404
+ * with nothing of beta's in the answer; every list that is not per project answers without beta's data. The routes
+ * come from the server itself, so a new route is covered the day it is added.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BACKENDS } from '../helpers/backends.ts';
+import { caller, startApi, type Call, type TestApi } from '../helpers/api.ts';
+import { startRegistry, type TestRegistry } from '../harness/registry.ts';
+import { buildImage } from '../harness/images.ts';
+import { pushImage } from '../harness/push.ts';
+
+let reg: TestRegistry;
+const alphaImage = buildImage({ layers: [700] });
+const betaImage = buildImage({ layers: [900] });
+const betaBad = buildImage({ layers: [1100] });
+before(async () => {
+  reg = await startRegistry();
+  await pushImage(reg.url, 'alpha/dev/web', alphaImage, { tag: '1.0' });
+  await pushImage(reg.url, 'beta/dev/web', betaImage, { tag: '1.0' });
+  await pushImage(reg.url, 'beta/dev/web', betaBad, { tag: 'bad' });
+});
+after(() => reg?.stop());
+
+function ok(r: { status: number; body: unknown }, want = 300): void {
+  assert.ok(r.status < want, `${r.status} ${JSON.stringify(r.body)}`);
+}
+
+for (const backend of BACKENDS) {
+  void describe(`cross-project matrix [${backend}]`, () => {
+    let api: TestApi;
+    let root: Call;
+    let ownA: Call;
+    let ownAToken: string;
+    // What beta has, by the route parameter that names it.
+    const beta = { promotion: '', webhook: '', webhookUrl: 'http://127.0.0.1:9/beta-secret-hook', rule: 'beta-rule' };
+
+    before(async () => {
+      api = await startApi(backend);
+      root = caller(api.app, await api.tokenFor('root', { admin: true }));
+      ownAToken = await api.tokenFor('own-a');
+      ownA = caller(api.app, ownAToken);
+      ok(await root('POST', '/api/v1/registries', { name: 'local', url: `http://${reg.host}` }));
+      for (const project of ['alpha', 'beta']) {
+        const P = `/api/v1/projects/${project}`;
+        ok(await root('POST', '/api/v1/projects', { name: project }));
+        ok(await root('POST', `${P}/applications`, { name: 'web' }));
+        ok(await root('PUT', `${P}/namespaces`, { registry: 'local', prefix: `${project}/` }));
+        for (const env of ['dev', 'prod']) {
+          ok(
+            await root('PUT', `${P}/environments/${env}`, {
+              kind: 'repository',
+              registry: 'local',
+              repository: `${project}/${env}/{app}`,
+            }),
+          );
+        }
+        ok(await root('PUT', `${P}/pipeline`, { edges: [{ from: 'dev', to: 'prod' }] }));
+        ok(await root('POST', `${P}/applications/web/artifacts`, { reference: `${reg.host}/${project}/dev/web:1.0` }));
+      }
+      ok(await root('POST', '/api/v1/projects/alpha/members', { username: 'own-a', role: 'owner' }));
+      // beta: a promotion waiting for approval, a webhook, a rule, a binding, a quarantined digest.
+      ok(await root('POST', '/api/v1/policies', { name: 'beta-gate', approverCount: 1 }));
+      ok(
+        await root('POST', '/api/v1/policies/beta-gate/apply', {
+          applicationEnvironments: [{ project: 'beta', application: 'web', environment: 'prod' }],
+        }),
+      );
+      const promoted = await root('POST', '/api/v1/projects/beta/applications/web/promotions', {
+        digest: betaImage.digest,
+        from: 'dev',
+        to: ['prod'],
+      });
+      ok(promoted);
+      beta.promotion = promoted.body.id;
+      const hook = await root('POST', '/api/v1/projects/beta/webhooks', { url: beta.webhookUrl });
+      ok(hook);
+      beta.webhook = hook.body.webhook?.id ?? hook.body.id;
+      ok(
+        await root('POST', '/api/v1/projects/beta/rules', {
+          name: beta.rule,
+          from: 'dev',
+          to: 'prod',
+          mode: 'request',
+          criteria: [{ field: 'tag', op: 'startsWith', value: 'v' }],
+        }),
+      );
+      ok(
+        await root('POST', '/api/v1/projects/beta/applications/web/artifacts', {
+          reference: `${reg.host}/beta/dev/web:bad`,
+        }),
+      );
+      ok(await root('POST', '/api/v1/quarantine', { digest: betaBad.digest, reason: 'beta-only secret reason' }));
+    });
+    after(() => api?.close());
+
+    /** Every trace of beta's data that must never reach alpha's owner. */
+    const secrets = () => [
+      betaImage.digest,
+      betaBad.digest,
+      beta.promotion,
+      beta.webhookUrl,
+      'beta-only secret reason',
+    ];
+    const leaks = (body: string) => secrets().filter((s) => s !== '' && body.includes(s));
+
+    test('alpha owner on every project route of beta: 403 or 404, never beta data', async () => {
+      assert.ok(beta.promotion && beta.webhook, 'fixtures made');
+      const value = (url: string, name: string): string => {
+        switch (name) {
+          case 'project':
+            return 'beta';
+          case 'app':
+            return 'web';
+          case 'env':
+            return 'prod';
+          case 'digest':
+            return betaImage.digest;
+          case 'id':
+            return url.includes('/webhooks/') ? beta.webhook : beta.promotion;
+          case 'name':
+            return beta.rule;
+          case 'username':
+            return 'root';
+          case 'role':
+            return 'owner';
+          default:
+            return 'x';
+        }
+      };
+      const routes = api.app.declaredRoutes.filter((r) => r.url.includes(':project'));
+      assert.ok(routes.length >= 30, `${routes.length} project routes`);
+      for (const route of routes) {
+        if (route.url === '/api/v1/events/stream') continue;
+        const url = route.url.replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(value(route.url, name)));
+        const body = route.method === 'GET' || route.method === 'DELETE' ? {} : { payload: {} };
+        const res = await api.app.inject({
+          method: route.method as 'GET',
+          url,
+          headers: { authorization: `Bearer ${ownAToken}` },
+          ...body,
+        });
+        const where = `${route.method} ${url}: ${res.statusCode} ${res.body.slice(0, 160)}`;
+        assert.ok(res.statusCode === 403 || res.statusCode === 404, where);
+        assert.deepEqual(leaks(res.body), [], where);
+      }
+      // Nothing of beta changed on the way: its promotion still waits, its webhook and rule still exist.
+      const still = await root('GET', `/api/v1/projects/beta/promotions/${beta.promotion}`);
+      assert.equal(still.body.targets[0].state, 'AWAITING_APPROVAL');
+      ok(await root('GET', `/api/v1/projects/beta/rules/${beta.rule}`));
+    });
+
+    test('alpha owner on every list that spans projects: answers without beta data', async () => {
+      const lists = api.app.declaredRoutes.filter(
+        (r) =>
+          r.method === 'GET' &&
+          !r.url.includes(':') &&
+          r.url !== '/api/v1/events/stream' &&
+          (r.permission.kind === 'authenticated' || r.permission.kind === 'project'),
+      );
+      assert.ok(lists.length >= 5, lists.map((r) => r.url).join(' '));
+      for (const route of lists) {
+        const res = await api.app.inject({
+          method: 'GET',
+          url: route.url,
+          headers: { authorization: `Bearer ${ownAToken}` },
+        });
+        const where = `GET ${route.url}: ${res.statusCode} ${res.body.slice(0, 200)}`;
+        assert.ok(res.statusCode < 500, where);
+        assert.deepEqual(leaks(res.body), [], where);
+      }
+      // The admin does see beta's quarantine (the check above is not vacuous).
+      const all = await root('GET', '/api/v1/quarantine');
+      assert.deepEqual(
+        all.body.items.map((q: { digest: string }) => q.digest),
+        [betaBad.digest],
+      );
+      const mine = await ownA('GET', '/api/v1/quarantine');
+      assert.deepEqual(mine.body.items, []);
+    });
+
+    test("alpha owner cannot reach beta through alpha's own resources", async () => {
+      const A = '/api/v1/projects/alpha';
+      // An environment of alpha pointed at beta's repository.
+      const env = await ownA('PUT', `${A}/environments/beta-prod`, {
+        kind: 'repository',
+        registry: 'local',
+        repository: 'beta/prod/{app}',
+      });
+      assert.ok(env.status === 403 || env.status === 400 || env.status === 409, JSON.stringify(env.body));
+      // beta's image registered as an alpha artifact.
+      const art = await ownA('POST', `${A}/applications/web/artifacts`, { reference: `${reg.host}/beta/dev/web:1.0` });
+      assert.ok(art.status >= 400 && art.status < 500, JSON.stringify(art.body));
+      // beta's digest promoted through alpha (it is not alpha's artifact).
+      const prom = await ownA('POST', `${A}/applications/web/promotions`, {
+        digest: betaImage.digest,
+        from: 'dev',
+        to: ['prod'],
+      });
+      assert.ok(prom.status >= 400 && prom.status < 500, JSON.stringify(prom.body));
+      // Only what the caller sent may come back (beta's digest, named in the refused request).
+      const told = JSON.stringify([env.body, art.body, prom.body]).replaceAll(betaImage.digest, '');
+      assert.deepEqual(leaks(told), [], told);
+    });
+  });
+}
