@@ -244,6 +244,17 @@ export class PromotionRunner {
       await recordEnded(this.db, job, 'REJECTED', `quarantined by ${q.by_user}: ${q.reason}`, now);
       return true;
     }
+    // Projects are hard boundaries, checked again where the bytes move: never read or write outside the project's
+    // namespaces, whatever the environment says (it may predate the grants, or a grant may have changed).
+    const outside = [
+      ...(t.srcGranted ? [] : [`${t.srcName} (${t.srcRegistry}/${t.srcRepo.replaceAll('{app}', t.app)})`]),
+      ...(t.dstGranted ? [] : [`${t.dstName} (${t.dstRegistry}/${t.dstRepo.replaceAll('{app}', t.app)})`]),
+    ];
+    if (outside.length > 0) {
+      const reason = `outside project ${t.project}'s namespaces: ${outside.join(', ')}; an admin grants the namespace (hoist project grant-namespace) or fixes the environment, then the promotion is requested again`;
+      await recordEnded(this.db, job, 'REJECTED', reason, now);
+      return true;
+    }
     const windows = t.windowOverride ? [] : windowsOf(t.windows);
     if (isOpen(windows, now)) return false;
     const next = nextOpening(windows, now) ?? new Date(now.getTime() + 3600_000);

@@ -3,7 +3,7 @@
  * "under a prefix" means). Grants of one registry are changed under a row lock on that registry, so two admins
  * granting overlapping prefixes at once cannot both succeed.
  */
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Schema } from './schema.ts';
 
 export interface GrantRow {
@@ -93,6 +93,22 @@ export function inNamespacesOf(projectIds: readonly string[], alias: string) {
   const repository = sql.ref(`${alias}.repository`);
   return sql<boolean>`EXISTS (SELECT 1 FROM namespace_grants g
     WHERE g.project_id IN (${sql.join(projectIds)}) AND g.registry_id = ${sql.ref(`${alias}.registry_id`)}
+    AND (${repository} = g.prefix OR starts_with(${repository}, g.prefix || '/')))`;
+}
+
+/**
+ * A condition: the repository (an SQL expression) on registry `registryId` lies in a namespace granted to project
+ * `projectId` (both SQL expressions). The promotion runner asks it of a target's source and destination right before
+ * copying, so a target whose environment is outside its project's grants (data from before namespaces, a grant
+ * changed since) is refused rather than written.
+ */
+export function grantedTo(
+  projectId: RawBuilder<unknown>,
+  registryId: RawBuilder<unknown>,
+  repository: RawBuilder<unknown>,
+) {
+  return sql<boolean>`EXISTS (SELECT 1 FROM namespace_grants g
+    WHERE g.project_id = ${projectId} AND g.registry_id = ${registryId}
     AND (${repository} = g.prefix OR starts_with(${repository}, g.prefix || '/')))`;
 }
 

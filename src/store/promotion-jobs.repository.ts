@@ -7,6 +7,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Claim, JobTableSpec } from './jobs.repository.ts';
 import { settleJob } from './jobs.repository.ts';
 import { targetsInContext } from './promotion-targets.query.ts';
+import { grantedTo } from './namespaces.repository.ts';
 import type { Schema } from './schema.ts';
 
 export const PROMOTION_JOBS: JobTableSpec<'promotion_targets'> = {
@@ -53,6 +54,12 @@ export async function loadPromotionJob(db: Kysely<Schema>, id: string) {
       't.tag as chosenTag',
       't.window_override as windowOverride',
       'e.windows as windows',
+      grantedTo(sql.ref('p.id'), sql.ref('s.registry_id'), sql`replace(s.repository_template, '{app}', a.name)`).as(
+        'srcGranted',
+      ),
+      grantedTo(sql.ref('p.id'), sql.ref('e.registry_id'), sql`replace(e.repository_template, '{app}', a.name)`).as(
+        'dstGranted',
+      ),
     ])
     .where('t.id', '=', id)
     .executeTakeFirstOrThrow();

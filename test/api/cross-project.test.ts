@@ -204,5 +204,42 @@ for (const backend of BACKENDS) {
       const told = JSON.stringify([env.body, art.body, prom.body]).replaceAll(betaImage.digest, '');
       assert.deepEqual(leaks(told), [], told);
     });
+
+    test("an environment of alpha that names beta's repository (data from before namespaces) is refused where the bytes move", async () => {
+      const A = '/api/v1/projects/alpha';
+      ok(
+        await root('PUT', `${A}/environments/legacy`, {
+          kind: 'repository',
+          registry: 'local',
+          repository: 'alpha/legacy/{app}',
+        }),
+      );
+      ok(
+        await root('PUT', `${A}/pipeline`, {
+          edges: [
+            { from: 'dev', to: 'prod' },
+            { from: 'dev', to: 'legacy' },
+          ],
+        }),
+      );
+      // As an environment made before projects owned namespaces would be: pointing into beta's.
+      await api.database.db
+        .updateTable('environments')
+        .set({ repository_template: 'beta/prod/{app}' })
+        .where('name', '=', 'legacy')
+        .execute();
+      const r = await ownA('POST', `${A}/applications/web/promotions`, {
+        digest: alphaImage.digest,
+        from: 'dev',
+        to: ['legacy'],
+      });
+      ok(r);
+      assert.equal(await api.services.runner.runOne(), true);
+      const target = (await ownA('GET', `${A}/promotions/${r.body.id}`)).body.targets[0];
+      assert.equal(target.state, 'REJECTED');
+      assert.match(target.reasons.join(' '), /outside project alpha's namespaces: legacy \(local\/beta\/prod\/web\)/);
+      const head = await fetch(`${reg.url}/v2/beta/prod/web/manifests/${alphaImage.digest}`, { method: 'HEAD' });
+      assert.equal(head.status, 404, "nothing of alpha's was written into beta's repository");
+    });
   });
 }
