@@ -157,8 +157,9 @@ export function planPromotion(
     });
 
   const edges = new Set(context.edges.map((e) => `${e.from}\u0000${e.to}`));
-  // Policies judge the tag the request names (an event's, `--tag`), else the one the image was first seen with.
-  const seen = input.tag === undefined ? artifact : { ...artifact, tag: input.tag };
+  // Policies judge the request's tag: the one it names (an event's, `--tag`), else the one the image has in the
+  // source environment, else the one it was first seen with. Re-evaluation judges the same (the request keeps it).
+  const seen = { ...artifact, tag: plan.tag ?? artifact.tag };
   for (const name of names) {
     const to = envs.get(name) as EnvironmentFacts;
     const decision = decideTarget(

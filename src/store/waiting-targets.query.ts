@@ -29,6 +29,7 @@ interface WaitingRow {
   policy_version: number | null;
   approvals_needed: number;
   requested_by: string;
+  request_tag: string | null;
   from_env: unknown;
   to_env: unknown;
   artifact: unknown;
@@ -43,6 +44,8 @@ const parsed = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v)
 const ENV_JSON = (alias: string) =>
   sql.raw(`json_build_object('id', ${alias}.id, 'name', ${alias}.name, 'position', ${alias}.position,
     'protected', ${alias}.protected, 'soakSeconds', ${alias}.soak_seconds, 'windows', ${alias}.windows)`);
+
+const withTag = <A extends { tag: string | null }>(a: A, tag: string | null): A => ({ ...a, tag: tag ?? a.tag });
 
 export async function lockWaitingTargets(trx: Transaction<Schema>, filter: WaitingFilter): Promise<WaitingTarget[]> {
   let which;
@@ -67,7 +70,7 @@ export async function lockWaitingTargets(trx: Transaction<Schema>, filter: Waiti
   const { rows } = await sql<WaitingRow>`
     SELECT t.id, t.request_id, p.name AS project, a.name AS application, t.state, t.policy_name, t.policy_version,
       t.approvals_needed,
-      r.requested_by, ${ENV_JSON('s')} AS from_env, ${ENV_JSON('e')} AS to_env,
+      r.requested_by, r.tag AS request_tag, ${ENV_JSON('s')} AS from_env, ${ENV_JSON('e')} AS to_env,
       (SELECT ${ARTIFACT_JSON} FROM artifacts x WHERE x.id = r.artifact_id) AS artifact,
       (SELECT coalesce(json_agg(d.username), '[]') FROM promotion_decisions d
         WHERE d.target_id = t.id AND d.decision = 'approve') AS approved_by,
@@ -101,7 +104,8 @@ export async function lockWaitingTargets(trx: Transaction<Schema>, filter: Waiti
       approvedBy: parsed(r.approved_by),
       decidedBy: parsed(r.decided_by),
       requestedBy: r.requested_by,
-      artifact: artifactFacts(r.artifact) as NonNullable<ReturnType<typeof artifactFacts>>,
+      // Judged on the request's tag, as when it was made (src/promotion/plan.ts).
+      artifact: withTag(artifactFacts(r.artifact) as NonNullable<ReturnType<typeof artifactFacts>>, r.request_tag),
       policyNow: r.policy_now === null ? null : policyFacts(r.policy_now),
       deciders: deciderFacts(r.deciders),
     };

@@ -146,6 +146,49 @@ for (const backend of BACKENDS) {
       assert.equal((await root('GET', `${P}/history?digest=${image.digest}`)).body.items.length, 1, 'promoted once');
     });
 
+    test("a policy judges the request's tag, when the request is made and when the policy changes", async () => {
+      // Built as scratch-11, released as v11 (the rule takes it to staging as v11), then asked into prod without a tag:
+      // the request's tag is the one the image has in staging, v11, not the scratch tag it was first seen with.
+      const image = build();
+      await pushImage(reg.url, 'dev/web', image, { tag: 'scratch-11' });
+      await waitFor('the scratch-11 event', () => worked(image.digest, 'scratch-11'));
+      await pushImage(reg.url, 'dev/web', image, { tag: 'v11' });
+      assert.equal(await waitFor('staging/web:v11', () => inEnv('staging', 'v11')), image.digest);
+      await root('PUT', '/api/v1/projects/shop/namespaces', { registry: 'local', prefix: 'prod/' });
+      await root('PUT', `${P}/environments/prod`, { kind: 'repository', registry: 'local', repository: 'prod/{app}' });
+      await root('PUT', `${P}/pipeline`, {
+        edges: [
+          { from: 'dev', to: 'staging' },
+          { from: 'staging', to: 'prod' },
+        ],
+      });
+      const policy = await root('POST', '/api/v1/policies', {
+        name: 'releases-only',
+        passConditions: ['image.tag.startsWith("v")'],
+        approverCount: 1,
+      });
+      assert.equal(policy.status, 201, JSON.stringify(policy.body));
+      await root('POST', '/api/v1/policies/releases-only/apply', {
+        applicationEnvironments: [{ project: 'shop', application: 'web', environment: 'prod' }],
+      });
+      const req = await root('POST', `${P}/applications/web/promotions`, {
+        digest: image.digest,
+        from: 'staging',
+        to: ['prod'],
+      });
+      assert.equal(req.status, 201, JSON.stringify(req.body));
+      assert.equal(req.body.targets[0].state, 'AWAITING_APPROVAL', JSON.stringify(req.body.targets[0]));
+      // A stricter policy (two approvals) re-evaluates the waiting target on the same tag: it keeps waiting, for two.
+      const updated = await root('PUT', '/api/v1/policies/releases-only', {
+        passConditions: ['image.tag.startsWith("v")'],
+        approverCount: 2,
+      });
+      assert.equal(updated.status, 200, JSON.stringify(updated.body));
+      const after = (await root('GET', `${P}/promotions/${req.body.id}`)).body.targets[0];
+      assert.equal(after.state, 'AWAITING_APPROVAL', JSON.stringify(after));
+      assert.equal(after.approvalsNeeded, 2);
+    });
+
     test('a signed event for a tag the registry does not have is ignored with the reason and promotes nothing', async () => {
       const image = build();
       await pushImage(reg.url, 'dev/web', image, { tag: 'dev-10' });
