@@ -269,6 +269,10 @@ test('policy delete says what it did to waiting requests; a bound policy is refu
     else await new Promise((resolve) => setTimeout(resolve, 200));
   }
   assert.equal(waiting?.targets[0]?.state, 'AWAITING_APPROVAL');
+  // It waits, but not for its requester (separation of duties): the server's "waiting for me" says so.
+  const listed = (args: string[]) => hoist(['requests', '--project', 'shop', ...args, '-o', 'json']).then(JSON.parse);
+  assert.ok((await listed(['--state', 'AWAITING_APPROVAL'])).some((p: { id: string }) => p.id === waiting?.id));
+  assert.deepEqual(await listed(['--pending-for-me']), []);
 
   // Bound to shop/web → prod, it cannot go at all (an admin's gate never vanishes by a deletion); unapplied, the
   // waiting target goes STALE at once, and the deletion then has nothing left to do to requests.

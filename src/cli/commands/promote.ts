@@ -95,33 +95,16 @@ export async function requestsCommand(
 ): Promise<void> {
   const c = client();
   const wanted = rowsWanted(f);
-  const me = f.pendingForMe ? await c.me() : undefined;
-  const mine = (env: string) =>
-    me !== undefined &&
-    me.memberships.some(
-      (m) =>
-        m.project === f.project &&
-        (m.role === 'promoter' || m.role === 'owner') &&
-        (m.environments === null || m.environments.includes(env)),
-    );
-  const waitingForMe = (p: PromotionView): boolean =>
-    me === undefined ||
-    (p.requestedBy !== me.username &&
-      p.targets.some(
-        (t) =>
-          t.state === 'AWAITING_APPROVAL' &&
-          mine(t.environment) &&
-          !t.approvals.some((a) => a.username === me.username),
-      ));
   const { items, more } = await follow(
     (page) =>
       c.promotions.listPage(f.project, {
         ...(f.env ? { environment: f.env } : {}),
-        ...(f.pendingForMe ? { state: 'AWAITING_APPROVAL' } : f.state ? { state: f.state as PromotionState } : {}),
+        // The server decides who may approve (roles, separation of duties, decided already), as for approving.
+        ...(f.pendingForMe ? { pendingFor: 'me' as const } : {}),
+        ...(f.state ? { state: f.state as PromotionState } : {}),
         ...page,
       }),
     wanted,
-    waitingForMe,
   );
   await show(items, f);
   noteMore(items.length, more);
