@@ -284,7 +284,7 @@ export const artifact = {
         environments: a.environments.map((e) => e.environment),
       })),
       out(f),
-      ['digest', 'tag', 'repository', 'platforms', 'environments', 'registeredAt'],
+      ['digest', 'tags', 'repository', 'platforms', 'environments', 'registeredAt'],
     ),
   /** The artifact and its journey: every promotion of its digest, oldest first. */
   show: async (digest: string, f: Flags & { project: string; app: string }) => {
