@@ -63,7 +63,9 @@ export async function findRequests(db: Kysely<Schema>, project: string, f: Reque
       'r.comment',
       'r.created_at',
     ])
-    .where('p.name', '=', project)
+    // The project's id as a scalar subquery, not a join condition: then the newest page is read from the
+    // (project_id, created_at, id) index in order, instead of sorting the project's whole history.
+    .where('r.project_id', '=', (eb) => eb.selectFrom('projects').select('id').where('name', '=', project))
     .orderBy('r.created_at', 'desc')
     .orderBy('r.id', 'desc')
     .limit(limit + 1);
