@@ -1,7 +1,8 @@
 /**
  * Failure modes, with a fault-injecting proxy in front of real registries: transient 500/429/503 answers are retried
  * (honouring Retry-After), a source that sends corrupt bytes is refused and nothing is tagged, a registry that dies
- * mid-upload fails cleanly, and a registry that refuses single-request uploads gets chunks.
+ * mid-upload fails cleanly, a registry that refuses single-request uploads gets chunks, and a source that drops or
+ * stalls a blob fails the copy within seconds, naming the registry and the blob (it took 60–181 s and said `aborted`).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,11 @@ import { buildImage } from './harness/images.ts';
 import { getManifestRaw, pushImage } from './harness/push.ts';
 import { copyImage } from '../src/copy/copy-image.ts';
 import { DigestMismatch, NetworkError, RegistryError } from '../src/errors.ts';
-import { ref, testHost } from './helpers/hosts.ts';
+import { FAST_RETRY, ref, testHost } from './helpers/hosts.ts';
+import { SourceBlobFailed } from '../src/copy/source-failure.ts';
+import { Agent, registryIdleTimeoutMs } from '../src/oci/http.ts';
+import { openHost } from '../src/oci/registry.ts';
+import type { RegistryHost } from '../src/oci/registry-client.ts';
 
 const reg = useRegistryPair();
 
@@ -22,10 +27,10 @@ async function seed(repo: string, layers: number[]): Promise<ReturnType<typeof b
   return img;
 }
 
-const copy = (repo: string, target: string, events?: string[]) =>
+const copy = (repo: string, target: string, events?: string[], sourceHost?: RegistryHost) =>
   copyImage({
     source: ref(`${reg.pa.host}/${repo}:v1`),
-    sourceHost: testHost(reg.pa.host),
+    sourceHost: sourceHost ?? testHost(reg.pa.host),
     target: ref(`${reg.pb.host}/${target}:v1`),
     targetHost: testHost(reg.pb.host),
     ...(events ? { onEvent: (e) => void events.push(e.kind) } : {}),
@@ -127,4 +132,98 @@ test('a registry that refuses single-request uploads (413) gets chunked uploads'
   const patches = reg.pb.requests.filter((q) => q.method === 'PATCH').length;
   assert.ok(patches >= 3 && patches <= 5, `${patches} PATCH requests`);
   assert.equal((await getManifestRaw(reg.b.url, 'chunks/dst', 'v1')).digest, img.digest);
+});
+
+const BLOB_GET = /\/blobs\/sha256:/;
+
+test('a source that drops the connection after the blob headers fails within seconds, naming registry and blob', async () => {
+  const img = await seed('drops/src', [2_000_000]);
+  const layer = img.blobs.find((b) => b.size === 2_000_000)!.digest;
+  reg.pa.addFault({
+    method: 'GET',
+    pathMatch: new RegExp(`/blobs/${layer}`),
+    action: { kind: 'drop-response-after', bytes: 0 },
+    times: Infinity,
+  });
+  const events: string[] = [];
+  const started = Date.now();
+  await assert.rejects(copy('drops/src', 'drops/dst', events), (e: unknown) => {
+    assert.ok(e instanceof SourceBlobFailed && e instanceof NetworkError, String(e));
+    assert.equal(
+      e.message,
+      `source registry ${reg.pa.host} closed the connection while sending blob ${layer} (3 attempts)`,
+    );
+    return true;
+  });
+  const seconds = (Date.now() - started) / 1000;
+  assert.ok(seconds < 15, `failed after ${seconds} s`);
+  assert.equal(events.filter((k) => k === 'blob-retry').length, 2);
+  assert.equal((await getManifestRaw(reg.b.url, 'drops/dst', 'v1')).status, 404);
+});
+
+test('a source that drops mid-body once is retried and the copy succeeds', async () => {
+  const img = await seed('drops-once/src', [2_000_000, 1000]);
+  reg.pa.addFault({
+    method: 'GET',
+    pathMatch: BLOB_GET,
+    action: { kind: 'drop-response-after', bytes: 500 },
+    times: 2,
+  });
+  const r = await copy('drops-once/src', 'drops-once/dst');
+  assert.equal(r.digest, img.digest);
+  assert.equal((await getManifestRaw(reg.b.url, 'drops-once/dst', 'v1')).digest, img.digest);
+});
+
+test('a source that drops the connection before any header fails fast, after the transport retries', async () => {
+  await seed('hangs-up/src', [300_000]);
+  reg.pa.addFault({ method: 'GET', pathMatch: BLOB_GET, action: { kind: 'drop-after', bytes: 0 }, times: Infinity });
+  const started = Date.now();
+  await assert.rejects(copy('hangs-up/src', 'hangs-up/dst'), (e: unknown) => {
+    assert.ok(e instanceof SourceBlobFailed, String(e));
+    const attempts = FAST_RETRY.retries + 1;
+    assert.match(
+      e.message,
+      new RegExp(
+        `^source registry ${reg.pa.host} closed the connection before sending blob sha256:[0-9a-f]{64} \\(${attempts} attempts\\)$`,
+      ),
+    );
+    return true;
+  });
+  assert.ok(Date.now() - started < 15_000);
+  assert.equal((await getManifestRaw(reg.b.url, 'hangs-up/dst', 'v1')).status, 404);
+});
+
+test('a source that stalls mid-body fails after the idle time-out, naming registry and blob', async () => {
+  const img = await seed('stalls/src', [2_000_000]);
+  const layer = img.blobs.find((b) => b.size === 2_000_000)!.digest;
+  reg.pa.addFault({
+    method: 'GET',
+    pathMatch: new RegExp(`/blobs/${layer}`),
+    action: { kind: 'stall-response-after', bytes: 100_000 },
+    times: Infinity,
+  });
+  const agent = new Agent({ connections: 8, idleTimeoutMs: 1000 });
+  const started = Date.now();
+  try {
+    const sourceHost = openHost(reg.pa.host, { insecure: true, retry: FAST_RETRY, agent });
+    await assert.rejects(copy('stalls/src', 'stalls/dst', undefined, sourceHost), (e: unknown) => {
+      assert.ok(e instanceof SourceBlobFailed, String(e));
+      assert.equal(
+        e.message,
+        `source registry ${reg.pa.host} sent nothing for 1 s while sending blob ${layer} (3 attempts)`,
+      );
+      return true;
+    });
+  } finally {
+    agent.destroy();
+  }
+  const seconds = (Date.now() - started) / 1000;
+  assert.ok(seconds >= 3 && seconds < 15, `failed after ${seconds} s`);
+  assert.equal((await getManifestRaw(reg.b.url, 'stalls/dst', 'v1')).status, 404);
+});
+
+test('the registry idle time-out is HOIST_REGISTRY_IDLE_TIMEOUT seconds, 30 s by default', () => {
+  assert.equal(registryIdleTimeoutMs({}), 30_000);
+  assert.equal(registryIdleTimeoutMs({ HOIST_REGISTRY_IDLE_TIMEOUT: '5' }), 5_000);
+  assert.equal(registryIdleTimeoutMs({ HOIST_REGISTRY_IDLE_TIMEOUT: 'soon' }), 30_000);
 });

@@ -1,17 +1,21 @@
 /**
  * Applies a copy plan: blobs first (mounted, or streamed from source to target with digest and size verified on
- * the way, several at a time, each transfer retried whole on a transient failure), then manifests wave by wave,
+ * the way, several at a time, each transfer retried whole on a transient failure, a source that drops or stalls
+ * failing the upload at once and the transfer naming the source and blob), then manifests wave by wave,
  * then the referrer indexes a registry without the referrers API needs, and the tags last. Any failure stops the
  * copy before the tags are written, so a tag never names an incomplete image.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DigestMismatch, InvalidInput, RegistryError } from '../errors.ts';
+import type { Readable } from 'node:stream';
+import { HoistError, NetworkError, RegistryError } from '../errors.ts';
 import type { Descriptor } from '../oci/manifest.ts';
 import type { RepositoryClient } from '../oci/registry-client.ts';
-import { isRetriableNetworkError, isTransientStatus } from '../oci/transient.ts';
+import { attemptsOf } from '../oci/transport.ts';
+import { backoffDelay, isTransient, type Backoff } from '../oci/transient.ts';
 import type { CopyListener } from './events.ts';
 import type { BlobStep, CopyPlan } from './plan.ts';
 import { runPool } from './pool.ts';
+import { SourceBlobFailed } from './source-failure.ts';
 
 export interface ExecuteOptions {
   source: RepositoryClient;
@@ -32,11 +36,12 @@ export interface ExecuteStats {
   referrersCopied: number;
 }
 
+/** Waits between whole-transfer attempts: short, the transport has already waited out single-request failures. */
+const TRANSFER_BACKOFF: Backoff = { baseDelayMs: 250, maxDelayMs: 2_000 };
+
+/** The one transient classification, and 413: a registry that refused one big request may take the bytes in chunks. */
 function retriable(e: unknown): boolean {
-  if (e instanceof DigestMismatch || e instanceof InvalidInput) return false;
-  // 413 too: a registry that refused one big request may take the same bytes in chunks.
-  if (e instanceof RegistryError) return e.status === 413 || isTransientStatus(e.status);
-  return isRetriableNetworkError(e) || isRetriableNetworkError((e as { cause?: unknown }).cause);
+  return (e instanceof RegistryError && e.status === 413) || isTransient(e);
 }
 
 export async function executePlan(plan: CopyPlan, o: ExecuteOptions): Promise<ExecuteStats> {
@@ -50,34 +55,75 @@ export async function executePlan(plan: CopyPlan, o: ExecuteOptions): Promise<Ex
   };
   const emit = o.onEvent ?? ((): void => {});
   const attempts = o.attempts ?? 3;
+  const sourceHost = o.source.host.transport.host;
+
+  // One transfer. The source's failure aborts the upload at once: without that, an upload whose source died before
+  // it started waits, headers sent, for bytes that never come, until an idle time-out (a minute) ends it.
+  const transfer = async (
+    d: Descriptor,
+    location: string | undefined,
+    signal: AbortSignal,
+    attempt: number,
+    onBytes: (n: number) => void,
+  ): Promise<void> => {
+    const controller = new AbortController();
+    const stop = (): void => controller.abort(signal.reason);
+    signal.addEventListener('abort', stop, { once: true });
+    let body: Readable | undefined;
+    let sourceError: unknown;
+    try {
+      try {
+        body = await o.source.openBlob(d, controller.signal, onBytes);
+      } catch (e) {
+        // The transport has already retried the GET; its error names the request.
+        if (e instanceof NetworkError && !signal.aborted) {
+          throw new SourceBlobFailed(sourceHost, d.digest, 'before', attemptsOf(e), e);
+        }
+        throw e;
+      }
+      const source = body;
+      source.once('error', (e) => {
+        sourceError ??= e;
+        controller.abort(e);
+      });
+      if (source.errored) throw source.errored;
+      await o.target.uploadBlob(
+        location ?? (await o.target.startUpload(controller.signal)),
+        d,
+        source,
+        controller.signal,
+      );
+    } catch (e) {
+      // The source's error is the cause when there is one (the upload fails with it): the verifier's digest error as
+      // it is, a dropped or stalled connection named with the registry and the blob.
+      const cause = sourceError ?? e;
+      if (sourceError !== undefined && !(cause instanceof HoistError) && !signal.aborted) {
+        throw new SourceBlobFailed(sourceHost, d.digest, 'while', attempt, cause);
+      }
+      throw cause;
+    } finally {
+      body?.destroy();
+      signal.removeEventListener('abort', stop);
+    }
+  };
 
   const stream = async (d: Descriptor, location: string | undefined, signal: AbortSignal): Promise<void> => {
     for (let attempt = 1; ; attempt++) {
       let sent = 0;
       try {
-        const body = await o.source.openBlob(d, signal, (n) => {
+        await transfer(d, location, signal, attempt, (n) => {
           sent += n;
           emit({ kind: 'blob-bytes', digest: d.digest, bytes: n });
         });
-        // When the source stream fails (a digest mismatch), the upload fails too; the source's error is the cause.
-        let sourceError: unknown;
-        body.on('error', (e) => (sourceError ??= e));
-        try {
-          await o.target.uploadBlob(location ?? (await o.target.startUpload(signal)), d, body, signal);
-        } catch (e) {
-          throw sourceError ?? e;
-        } finally {
-          body.destroy();
-        }
         stats.bytesStreamed += d.size;
         return;
       } catch (e) {
-        // Both the upload and the source may fail; the verifier's error is the real cause when it is there.
-        if (signal.aborted || attempt >= attempts || !retriable(e)) throw e;
+        const again = attempt < attempts && retriable(e) && !(e instanceof SourceBlobFailed && e.phase === 'before');
+        if (signal.aborted || !again) throw e;
         emit({ kind: 'blob-bytes', digest: d.digest, bytes: -sent });
         emit({ kind: 'blob-retry', digest: d.digest, attempt, error: (e as Error).message });
         location = undefined;
-        await sleep(250 * attempt, undefined, { signal });
+        await sleep(backoffDelay(attempt - 1, TRANSFER_BACKOFF), undefined, { signal });
       }
     }
   };

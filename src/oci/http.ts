@@ -35,6 +35,19 @@ export interface AgentOptions {
   guard?: OutboundGuard;
 }
 
+/** A registry that sends nothing for this long (no response headers, or a body that stalls) has failed the request. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+
+/**
+ * The idle time-out for registry connections: `HOIST_REGISTRY_IDLE_TIMEOUT` seconds (the CLI and the server read it
+ * alike), else 30 s. A stalled source then fails its transfer, named, instead of holding a promotion forever.
+ */
+export function registryIdleTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.HOIST_REGISTRY_IDLE_TIMEOUT?.trim();
+  const seconds = raw === undefined || raw === '' ? NaN : Number(raw);
+  return Number.isFinite(seconds) && seconds > 0 ? Math.round(seconds * 1000) : DEFAULT_IDLE_TIMEOUT_MS;
+}
+
 /** Keep-alive connection pools, one for plain HTTP and (loaded only when needed) one for HTTPS. */
 export class Agent {
   private plain: HttpAgent | undefined;
@@ -117,13 +130,18 @@ export function request(url: string, opts: RequestOptions): Promise<Response> {
       return;
     }
     let settled = false;
-    req.setTimeout(opts.dispatcher.options.idleTimeoutMs, () =>
-      req.destroy(
-        Object.assign(new Error(`no data for ${opts.dispatcher.options.idleTimeoutMs} ms`), { code: 'ETIMEDOUT' }),
-      ),
-    );
+    let response: IncomingMessage | undefined;
+    // The socket's idle timer runs while the body streams too: a stalled body fails with this error, not a bare
+    // `aborted`, so the caller can say what happened.
+    req.setTimeout(opts.dispatcher.options.idleTimeoutMs, () => {
+      const ms = opts.dispatcher.options.idleTimeoutMs;
+      const error = Object.assign(new Error(`no data for ${ms} ms`), { code: 'ETIMEDOUT' });
+      if (response !== undefined && !response.complete) response.destroy(error);
+      req.destroy(error);
+    });
     req.on('response', (res) => {
       settled = true;
+      response = res;
       // A registry may answer before it has read the whole body (413, 401): stop sending.
       if (opts.body !== undefined && !Buffer.isBuffer(opts.body) && !opts.body.readableEnded) opts.body.unpipe(req);
       resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: withDump(res) });
@@ -137,7 +155,10 @@ export function request(url: string, opts: RequestOptions): Promise<Response> {
     const body = opts.body;
     if (body === undefined) req.end();
     else if (Buffer.isBuffer(body)) req.end(body);
-    else {
+    else if (body.destroyed) {
+      // A body that failed before it could be sent (its source dropped) fails the request now, not at the time-out.
+      req.destroy(body.errored ?? new Error('the request body was closed before it was sent'));
+    } else {
       // The body's own error (a digest mismatch from a verifying stream) is the cause of the failed request.
       body.once('error', (e) => req.destroy(e));
       body.pipe(req);

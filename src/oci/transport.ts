@@ -4,7 +4,7 @@
  * backoff for 408, 429, 5xx and dropped connections, honouring `Retry-After`. Only requests whose body can be sent
  * again are retried here; a streamed upload is retried whole by its caller. Every call takes an AbortSignal.
  */
-import { Agent, request, type Response } from './http.ts';
+import { Agent, registryIdleTimeoutMs, request, type Response } from './http.ts';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NetworkError, ProtocolError, RegistryError, type RegistryErrorEntry } from '../errors.ts';
@@ -56,11 +56,23 @@ export type { Response };
 
 let sharedAgent: Agent | undefined;
 export function defaultAgent(): Agent {
-  sharedAgent ??= new Agent({ connections: 32, idleTimeoutMs: 60_000 });
+  sharedAgent ??= new Agent({ connections: 32, idleTimeoutMs: registryIdleTimeoutMs() });
   return sharedAgent;
 }
 
 export { isRetriableNetworkError };
+
+const ATTEMPTS = Symbol('attempts');
+
+function withAttempts(e: NetworkError, attempts: number): NetworkError {
+  return Object.assign(e, { [ATTEMPTS]: attempts });
+}
+
+/** How many times the transport sent the request that failed with `e` (1 when it does not know). */
+export function attemptsOf(e: unknown): number {
+  const n = (e as { [ATTEMPTS]?: unknown } | undefined)?.[ATTEMPTS];
+  return typeof n === 'number' ? n : 1;
+}
 
 /** Milliseconds to wait from a Retry-After header (seconds or an HTTP date), or undefined. */
 export function retryAfterMs(value: string | string[] | undefined, now = Date.now()): number | undefined {
@@ -122,7 +134,7 @@ export class Transport {
           await sleep(this.backoff(attempt), undefined, { signal: o.signal });
           continue;
         }
-        throw new NetworkError(`${o.operation} (${o.method} ${url})`, e);
+        throw withAttempts(new NetworkError(`${o.operation} (${o.method} ${url})`, e), attempt + 1);
       }
       if (res.statusCode === 401 && !authRetried && replayable && !o.anonymous) {
         await res.body.dump();

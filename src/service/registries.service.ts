@@ -6,7 +6,7 @@
 import type { Kysely } from 'kysely';
 import { Conflict, InvalidInput, NotFound, RegistryError } from '../errors.ts';
 import type { RegistryHost } from '../oci/registry-client.ts';
-import { Agent } from '../oci/http.ts';
+import { Agent, registryIdleTimeoutMs } from '../oci/http.ts';
 import { openHost } from '../oci/registry.ts';
 import { outboundGuard } from '../net/guarded-lookup.ts';
 import { checkOutboundUrl, OutboundPolicy } from '../net/outbound-policy.ts';
@@ -88,7 +88,7 @@ export class Registries {
     private readonly box: SecretBox,
     private readonly outbound: OutboundPolicy = new OutboundPolicy(),
   ) {
-    this.agent = new Agent({ connections: 32, idleTimeoutMs: 60_000, guard: outboundGuard(outbound, 'registry') });
+    this.agent = new Agent({ connections: 32, idleTimeoutMs: registryIdleTimeoutMs(), guard: outboundGuard(outbound, 'registry') });
   }
 
   async list(p: PageQuery = {}): Promise<Page<RegistryView>> {

@@ -1,6 +1,7 @@
 // An HTTP proxy in front of a real registry that records every request and injects faults a real registry cannot
 // be made to show: a canned status, a response body with one byte flipped, a connection that dies mid-upload, a
-// request held unanswered (a stalled transfer) until the test releases it. Bodies
+// request held unanswered (a stalled transfer) until the test releases it, a response cut off or stalled after its
+// headers and N body bytes. Bodies
 // stream both ways (nothing is buffered whole), upstream connections are kept alive, and the Host header is passed
 // through unchanged so the registry's absolute Location headers point back at the proxy.
 import {
@@ -28,7 +29,12 @@ export type FaultAction =
   // forward; once `bytes` of the REQUEST body reached the upstream (or the body ended), destroy both sockets
   | { kind: 'drop-after'; bytes: number }
   // hold the request unanswered until releaseStalled() forwards it (or stop() drops it)
-  | { kind: 'stall' };
+  | { kind: 'stall' }
+  // forward; send the response headers and the first `bytes` of the RESPONSE body, then destroy the connection
+  | { kind: 'drop-response-after'; bytes: number }
+  // forward; send the response headers and the first `bytes` of the RESPONSE body, then send nothing more (the
+  // connection stays open until the client gives up or the proxy stops)
+  | { kind: 'stall-response-after'; bytes: number };
 
 /**
  * `pathMatch` is tested against the path and query. `times` is how many matching requests the rule applies to
@@ -143,7 +149,16 @@ export async function startProxy(targetUrl: string): Promise<TestProxy> {
       res.writeHead(up.statusCode ?? 502, up.statusMessage, rawWithoutHopByHop(up.rawHeaders));
       const length = Number(up.headers['content-length'] ?? NaN);
       if (fault?.kind === 'corrupt') up.pipe(flipMiddleByte(length)).pipe(res);
-      else up.pipe(res);
+      else if (fault?.kind === 'drop-response-after' || fault?.kind === 'stall-response-after') {
+        res.flushHeaders();
+        const stall = fault.kind === 'stall-response-after';
+        truncateResponse(up, res, fault.bytes, () => {
+          if (stall) return up.pause();
+          entry.status = 0;
+          upstream.destroy();
+          req.socket.destroy();
+        });
+      } else up.pipe(res);
     });
     req.pipe(upstream);
   };
@@ -219,6 +234,37 @@ function dropAfter(req: IncomingMessage, upstream: ReturnType<typeof request>, l
   req.on('end', () => {
     reqEnded = true;
     if (pending === 0) finish();
+  });
+}
+
+/** Copies the response body until `limit` bytes have been flushed to the client, then calls `cut` (once). */
+function truncateResponse(up: IncomingMessage, res: ServerResponse, limit: number, cut: () => void): void {
+  let sent = 0;
+  // Set once the limit is reached: from then on the body's end must not end the response normally.
+  let reached = limit <= 0;
+  const finish = (): void => {
+    up.pause();
+    cut();
+  };
+  if (reached) {
+    // Let the headers reach the client before the connection goes.
+    setImmediate(finish);
+    return;
+  }
+  up.on('data', (chunk: Buffer) => {
+    if (reached) return;
+    const part = chunk.subarray(0, limit - sent);
+    sent += part.length;
+    reached = sent >= limit;
+    if (!reached) {
+      res.write(part);
+      return;
+    }
+    up.pause();
+    res.write(part, finish);
+  });
+  up.on('end', () => {
+    if (!reached) res.end();
   });
 }
 
