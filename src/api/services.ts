@@ -30,6 +30,8 @@ import type { Services } from './context.ts';
 
 export interface ServiceOptions {
   promotionLeaseMs?: number;
+  /** How long a transiently failing promotion target is retried (HOIST_PROMOTION_RETRY_FOR), and its first backoff. */
+  promotionRetry?: { forMs?: number; backoffMs?: number; maxBackoffMs?: number };
   /** Where services log (each gets a child logger); none: silent. */
   logger?: Logger;
   /** Where approval e-mails go out; none: no e-mails. */
@@ -70,6 +72,9 @@ export function createServices(database: Database, box: SecretBox, opts: Service
     registries,
     {
       ...(opts.promotionLeaseMs !== undefined ? { leaseMs: opts.promotionLeaseMs } : {}),
+      ...(opts.promotionRetry?.forMs !== undefined ? { retryForMs: opts.promotionRetry.forMs } : {}),
+      ...(opts.promotionRetry?.backoffMs !== undefined ? { backoffMs: opts.promotionRetry.backoffMs } : {}),
+      ...(opts.promotionRetry?.maxBackoffMs !== undefined ? { maxBackoffMs: opts.promotionRetry.maxBackoffMs } : {}),
       ...(opts.logger ? { logger: opts.logger } : {}),
       notifier: database.notifier,
       live,

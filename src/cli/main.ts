@@ -108,6 +108,14 @@ program
   )
   .addOption(
     new Option(
+      '--promotion-retry-for <duration>',
+      'how long a promotion that fails for a transient reason (registry down, 5xx, connection refused) is retried, with capped exponential backoff, before it is FAILED (90s, 10m, 1h; 0: not retried); a permanent failure (digest mismatch, refused credentials) fails at once',
+    )
+      .env('HOIST_PROMOTION_RETRY_FOR')
+      .default('10m'),
+  )
+  .addOption(
+    new Option(
       '--shutdown-grace-ms <ms>',
       'on SIGTERM, how long running promotions may finish before they are aborted and handed back to the queue',
     )

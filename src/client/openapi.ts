@@ -722,6 +722,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/projects/{project}/promotions/{id}/retry': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Queue the FAILED targets of a request again (those who may request promotions to them); policy, approvals, window and quarantine are checked again
+     * @description A target already PROMOTED is never touched. Approvals given stay; a policy that now asks for more sends the target back to wait for them, one that now refuses refuses the retry (409) and nothing changes. Two retries at once re-queue once: the other gets a 409.
+     */
+    post: operations['retryPromotion'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/projects/{project}/environments/{env}/deployable': {
     parameters: {
       query?: never;
@@ -1524,6 +1544,22 @@ export interface components {
       reasons: string[];
       verdict: components['schemas']['Verdict'] | null;
       blockedBy: components['schemas']['Blocker'][];
+      /** @description present while the target waits to be tried again after a transient failure */
+      retry?: {
+        /**
+         * Format: date-time
+         * @description the next attempt, not before this time
+         */
+        at: string;
+        /** @description attempts made so far */
+        attempts: number;
+        /**
+         * Format: date-time
+         * @description when this run of failures began; retried for HOIST_PROMOTION_RETRY_FOR from then
+         */
+        failingSince: string;
+        lastError: string;
+      };
     };
     PromotionState:
       'AWAITING_APPROVAL' | 'QUEUED' | 'PROMOTING' | 'PROMOTED' | 'REJECTED' | 'CANCELED' | 'STALE' | 'FAILED';
@@ -5390,6 +5426,81 @@ export interface operations {
       cookie?: never;
     };
     requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Promotion'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  retryPromotion: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        project: string;
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description only these targets; default: every FAILED target of the request */
+          environments?: string[];
+        };
+      };
+    };
     responses: {
       /** @description Default Response */
       200: {

@@ -67,12 +67,16 @@ function refusalOf(blockers: readonly Blocker[]): Refusal | null {
   return first && 'message' in first ? { kind: 'conflict', message: first.message } : null;
 }
 
+/** Decisions already made on a target, by environment name (a retried request keeps its approvals). */
+export type PriorDecisions = ReadonlyMap<string, { approvedBy: readonly string[]; decidedBy: readonly string[] }>;
+
 export function planPromotion(
   context: PromotionContext,
   input: PromotionInput,
   requester: PlanRequester,
   now: Date,
   automated: Automated | null = null,
+  prior: PriorDecisions = new Map(),
 ): PromotionPlan {
   const envs = new Map(context.environments.map((e) => [e.name, e]));
   const from = envs.get(input.from) ?? null;
@@ -172,6 +176,7 @@ export function planPromotion(
         requester: requester.username,
         deciders: context.deciders,
         automationNeedsOne: automated?.requireApproval ?? false,
+        ...prior.get(name),
       },
       now,
     );

@@ -3,8 +3,8 @@
  * A job is claimed with a lease and a fencing token (src/store/jobs.repository.ts); the lease is renewed while the
  * job runs, and a renewal that fails (the lease was taken over, or could not be extended in time) aborts the job
  * through its AbortSignal. A failed job is retried with the one capped, jittered backoff when its error is transient
- * (src/oci/transient.ts) and it has attempts left — `maxAttempts: 3` means three attempts in all — and handed to the
- * owner's `giveUp` otherwise. Every failure is logged with the queue, the job and the attempt.
+ * (src/oci/transient.ts) and it has attempts left — `maxAttempts: 3` means three attempts in all — or, with
+ * `retryForMs`, time left since its failures began; it is handed to the owner's `giveUp` otherwise. Every failure is logged with the queue, the job and the attempt.
  *
  * Workers do not poll: they sleep until a notification says there is work (in process, or LISTEN/NOTIFY across
  * replicas), or until the next job becomes due (a retry's backoff, a lapsed lease), checking at the latest every
@@ -51,6 +51,11 @@ export interface LeasedQueueOptions {
   leaseMs: number;
   /** Attempts in all, the first included. */
   maxAttempts: number;
+  /**
+   * Instead of a number of attempts: retry transient failures for this long after the job's run of failures began
+   * (the table must record it, `JobTableSpec.failingSince`), however many attempts that takes.
+   */
+  retryForMs?: number;
   concurrency: number;
   backoff: Backoff;
   /** The longest a worker sleeps without looking (a notification may be lost while a listener reconnects). */
@@ -247,6 +252,17 @@ export class LeasedQueue {
     }
   }
 
+  /** Whether a job that failed transiently has another go, `waitMs` from now: attempts left, or time left. */
+  private mayRetry(job: Job, waitMs: number): boolean {
+    if (this.o.retryForMs === undefined) return job.attempts < this.o.maxAttempts;
+    const since = job.failingSince?.getTime() ?? Date.now();
+    return Date.now() + waitMs <= since + this.o.retryForMs;
+  }
+
+  private limit(): { maxAttempts: number } | { retryForMs: number } {
+    return this.o.retryForMs === undefined ? { maxAttempts: this.o.maxAttempts } : { retryForMs: this.o.retryForMs };
+  }
+
   private async afterFailure(job: Job, controller: AbortController, log: Logger, e: unknown): Promise<void> {
     const reason: unknown = controller.signal.aborted ? controller.signal.reason : undefined;
     const error = e instanceof Error ? e : new Error(String(e));
@@ -263,8 +279,8 @@ export class LeasedQueue {
         this.notify();
         return;
       }
-      if (this.transient(e) && job.attempts < this.o.maxAttempts) {
-        const waitMs = backoffDelay(job.attempts - 1, this.o.backoff);
+      const waitMs = backoffDelay(job.attempts - 1, this.o.backoff);
+      if (this.transient(e) && this.mayRetry(job, waitMs)) {
         await requeueJob(this.db, this.spec, job, {
           runAfter: new Date(Date.now() + waitMs),
           message: error.message,
@@ -272,12 +288,12 @@ export class LeasedQueue {
           ...(this.handler.retryValues ? { values: this.handler.retryValues(error) as never } : {}),
         });
         this.outcomes.retried++;
-        log.warn({ err: error, retryInMs: waitMs, maxAttempts: this.o.maxAttempts }, 'job failed; will retry');
+        log.warn({ err: error, retryInMs: waitMs, ...this.limit() }, 'job failed; will retry');
         return;
       }
       await this.handler.giveUp(job, error);
       this.outcomes.failed++;
-      log.error({ err: error, transient: this.transient(e), maxAttempts: this.o.maxAttempts }, 'job failed for good');
+      log.error({ err: error, transient: this.transient(e), ...this.limit() }, 'job failed for good');
     } catch (settling) {
       if (settling instanceof LeaseLost) {
         this.outcomes['lease-lost']++;

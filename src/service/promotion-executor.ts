@@ -8,11 +8,13 @@ import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.ts';
 import type { DecisionContext, DecisionPlan } from '../promotion/plan-decision.ts';
 import type { PromotionPlan } from '../promotion/plan.ts';
 import type { Reevaluation } from '../promotion/plan-reevaluation.ts';
+import type { RetryPlan } from '../promotion/plan-retry.ts';
 import type { Refusal } from '../promotion/refusal.ts';
 import { storableVariables } from '../promotion/variables.ts';
 import { appendAudit } from '../store/audit.repository.ts';
 import { applyTargetChanges, blockersJson, insertRequest, recordFiring } from '../store/promotions.repository.ts';
 import type { Schema, TargetState } from '../store/schema.ts';
+import { requeueFailed } from '../store/retry-targets.repository.ts';
 import { applyReevaluation } from '../store/waiting-targets.query.ts';
 import type { Actor } from './audited.ts';
 import type { Outbox, PromotionNotice } from './outbox.ts';
@@ -180,6 +182,37 @@ export class PromotionExecutor {
         plan.action === 'cancel'
           ? { canceled: Object.keys(plan.states) }
           : { decision: plan.action, comment, states: plan.states },
+    });
+  }
+
+  /** Writes a retry plan: its FAILED targets queued again (fenced), and one audit entry with what failed before. */
+  async retry(trx: Transaction<Schema>, requestId: string, plan: RetryPlan, actor: Actor, now: Date): Promise<void> {
+    if (plan.refusal) throw refusalError(plan.refusal);
+    await requeueFailed(
+      trx,
+      plan.targets.map(({ target, plan: p }) => ({
+        targetId: target.id,
+        token: target.token,
+        state: p.state,
+        policy: p.policy,
+        approvalsNeeded: p.approvalsNeeded,
+        verdict: p.verdict,
+        variables: p.variables,
+        blockedBy: p.blockedBy,
+      })),
+      now,
+    );
+    await appendAudit(trx, {
+      actor: actor.username,
+      action: 'promotion.retry',
+      objectType: 'promotion',
+      objectId: requestId,
+      requestId: actor.requestId ?? null,
+      at: now,
+      summary: {
+        states: plan.states,
+        failed: Object.fromEntries(plan.targets.map(({ target }) => [target.environment, target.reason])),
+      },
     });
   }
 

@@ -5,7 +5,10 @@
  * write) and that no newer promotion of the environment already wrote that tag (the environment never moves back to
  * an older image). PROMOTED is recorded with a conditional update on (target, PROMOTING, token), with the audit entry
  * and the notices in the same transaction, so a promotion is recorded once however many workers touched it. A target
- * whose lease ran out (its server died or stalled) is claimed again; the copy is idempotent by digest.
+ * whose lease ran out (its server died or stalled) is claimed again; the copy is idempotent by digest. A transient
+ * failure (a registry down) sends the target back to QUEUED, with the error and the time of the next attempt, for up
+ * to `retryForMs` from its first failure; then, or at once for a permanent failure, it is FAILED (and a person may
+ * re-queue it: Promotions.retry).
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -37,10 +40,16 @@ import { windowsOf } from './environments.service.ts';
 export interface RunnerOptions {
   /** How long a claimed promotion stays with a worker that stopped renewing it (default 15 s, renewed every 5 s). */
   leaseMs?: number;
-  /** Attempts in all for transient registry failures (default 5). */
-  maxAttempts?: number;
-  /** First retry after about this long, doubling up to a minute (default 1 s). */
+  /**
+   * How long a target that fails for a transient reason (a registry down, a 5xx, a refused connection) is retried,
+   * from its first failure, before it is FAILED for good (default 10 minutes). A permanent failure (a digest
+   * mismatch, a 4xx such as refused credentials, a tag that may not move) fails it at once.
+   */
+  retryForMs?: number;
+  /** First retry after about this long, doubling up to `maxBackoffMs` (default 1 s). */
   backoffMs?: number;
+  /** The longest wait between two attempts (default a minute). */
+  maxBackoffMs?: number;
   /** Promotions carried out at once (each a copy; the database only hands out claims). */
   concurrency?: number;
   logger?: Logger;
@@ -50,6 +59,8 @@ export interface RunnerOptions {
 }
 
 export const DEFAULT_PROMOTION_LEASE_MS = 15_000;
+/** `HOIST_PROMOTION_RETRY_FOR`: a target failing transiently is retried this long before it is FAILED. */
+export const DEFAULT_PROMOTION_RETRY_FOR_MS = 10 * 60_000;
 
 /** The tag a promotion writes at the target: the source tag, or the stage's tag convention applied to it. */
 export function targetTag(
@@ -89,9 +100,11 @@ export class PromotionRunner {
       {
         name: 'promotions',
         leaseMs: this.leaseMs,
-        maxAttempts: o.maxAttempts ?? 5,
+        // Bounded by time, not attempts (retryForMs); the count is what a queue without a time would use.
+        maxAttempts: 5,
+        retryForMs: o.retryForMs ?? DEFAULT_PROMOTION_RETRY_FOR_MS,
         concurrency: o.concurrency ?? 8,
-        backoff: { baseDelayMs: o.backoffMs ?? 1000, maxDelayMs: 60_000 },
+        backoff: { baseDelayMs: o.backoffMs ?? 1000, maxDelayMs: o.maxBackoffMs ?? 60_000 },
         logger: (o.logger ?? pino({ level: 'silent' })).child({ queue: 'promotions' }),
         transient: (e) => !(e instanceof Permanent) && !(e instanceof DigestMismatch) && isTransient(e),
         ...(o.notifier ? { notifier: o.notifier } : {}),

@@ -15,6 +15,18 @@ export interface TargetView {
   verdict: Verdict | null;
   /** Why it waits or was refused, as data (see src/promotion/blocked-by.ts). */
   blockedBy: Blocker[];
+  /** Present while it waits to be tried again after a transient failure (a registry down): when, and why. */
+  retry?: RetryView;
+}
+
+export interface RetryView {
+  /** The next attempt, not before this time. */
+  at: string;
+  /** Attempts made so far. */
+  attempts: number;
+  /** When this run of failures began; it is retried for a configured time from then (HOIST_PROMOTION_RETRY_FOR). */
+  failingSince: string;
+  lastError: string;
 }
 
 export interface PromotionView {
@@ -82,6 +94,16 @@ export function targetView(t: TargetRow, decisions: readonly DecisionRow[]): Tar
     reasons: t.reason ? t.reason.split('; ') : [],
     verdict: json<Verdict | null>(t.verdict),
     blockedBy: blockersOf(t, mine.filter((d) => d.decision === 'approve').length),
+    ...(t.state === 'QUEUED' && t.failing_since !== null && t.run_after !== null
+      ? {
+          retry: {
+            at: t.run_after.toISOString(),
+            attempts: t.attempts,
+            failingSince: t.failing_since.toISOString(),
+            lastError: t.reason ?? '',
+          },
+        }
+      : {}),
   };
 }
 

@@ -13,6 +13,8 @@ import type { PromotionContext } from '../promotion/context.ts';
 import { planCancel, planDecision, type DecisionPlan } from '../promotion/plan-decision.ts';
 import { planPromotion, type Automated, type PromotionInput, type PromotionPlan } from '../promotion/plan.ts';
 import { planReevaluation, type PolicyChange, type Reevaluation } from '../promotion/plan-reevaluation.ts';
+import { planRetry } from '../promotion/plan-retry.ts';
+import { failedEnvironments, loadRetry } from '../store/retry-targets.repository.ts';
 import { countWaitingFor } from '../store/pending-approvals.query.ts';
 import { loadPromotionContext, type ApplicationKey } from '../store/promotion-context.query.ts';
 import { findHistory, findRequests, latestPromotion, type HistoryFilter } from '../store/promotion-views.query.ts';
@@ -245,6 +247,47 @@ export class Promotions {
     });
     if (made.changes.some((c) => c.state === 'QUEUED')) this.onQueued();
     this.outbox.wake();
+    return this.get(project, requestId);
+  }
+
+  /** The environments of a request's FAILED targets: what a retry concerns (the permission check asks). */
+  async failedEnvironments(project: string, requestId: string): Promise<string[]> {
+    return failedEnvironments(this.db, project, requestId);
+  }
+
+  /**
+   * Queues a request's FAILED targets again (only `environments` when given), re-checked as a new request would be
+   * (src/promotion/plan-retry.ts) and keeping their approvals. Under the request's lock, so two retries at once
+   * re-queue once: the second finds nothing FAILED and is refused (Conflict).
+   */
+  async retry(
+    actor: RequestActor,
+    project: string,
+    requestId: string,
+    environments?: string[],
+  ): Promise<PromotionView> {
+    const now = this.clock();
+    const plan = await this.db.transaction().execute(async (trx) => {
+      if (!(await lockRequest(trx, project, requestId))) throw new NotFound('promotion', requestId);
+      const loaded = await loadRetry(trx, requestId);
+      if (!loaded) throw new NotFound('promotion', requestId);
+      const context = await this.context(
+        trx,
+        { project: loaded.project, application: loaded.application },
+        { digest: loaded.request.digest, from: loaded.request.from, to: [] },
+      );
+      const retry = planRetry(
+        context,
+        loaded.request,
+        loaded.targets,
+        { username: actor.username, isAdmin: actor.isAdmin ?? false },
+        now,
+        environments,
+      );
+      await this.executor.retry(trx, requestId, retry, actor, now);
+      return retry;
+    });
+    if (plan.targets.some((t) => t.plan.state === 'QUEUED')) this.onQueued();
     return this.get(project, requestId);
   }
 

@@ -88,7 +88,11 @@ export class Registries {
     private readonly box: SecretBox,
     private readonly outbound: OutboundPolicy = new OutboundPolicy(),
   ) {
-    this.agent = new Agent({ connections: 32, idleTimeoutMs: registryIdleTimeoutMs(), guard: outboundGuard(outbound, 'registry') });
+    this.agent = new Agent({
+      connections: 32,
+      idleTimeoutMs: registryIdleTimeoutMs(),
+      guard: outboundGuard(outbound, 'registry'),
+    });
   }
 
   async list(p: PageQuery = {}): Promise<Page<RegistryView>> {

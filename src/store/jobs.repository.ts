@@ -22,6 +22,11 @@ export interface JobTableSpec<T extends JobTable = JobTable> {
   orderBy: 'updated_at' | 'run_after' | 'received_at';
   /** Where the last failure's message goes. */
   message: 'reason' | 'last_error' | 'outcome';
+  /**
+   * The column that records when the job's current run of failures began, for queues that retry for a time rather
+   * than a number of attempts (`failing_since`); absent: not recorded.
+   */
+  failingSince?: 'failing_since';
 }
 
 /** A claimed job: which row, the fencing token of this claim, and the attempts made including this one. */
@@ -29,6 +34,8 @@ export interface Claim {
   id: string;
   token: number;
   attempts: number;
+  /** When its current run of failures began (tables with `failingSince`); undefined when it has not failed. */
+  failingSince?: Date;
 }
 
 /** A job's lease was taken over (it lapsed and another worker claimed the job) or the job left the working state. */
@@ -45,7 +52,8 @@ type AnyTable = Kysely<Record<string, Record<string, unknown>>>;
 
 export async function claimJob(db: Db, spec: JobTableSpec, now: Date, leaseMs: number): Promise<Claim | undefined> {
   const table = sql.table(spec.table);
-  const r = await sql<{ id: string; lease_token: number; attempts: number }>`
+  const since = spec.failingSince ? sql`, ${sql.ref(spec.failingSince)} AS failing_since` : sql``;
+  const r = await sql<{ id: string; lease_token: number; attempts: number; failing_since?: Date | string | null }>`
     UPDATE ${table} SET state = ${spec.working}, lease_until = ${new Date(now.getTime() + leaseMs)},
       lease_token = lease_token + 1, attempts = attempts + 1
     WHERE id = (
@@ -53,9 +61,12 @@ export async function claimJob(db: Db, spec: JobTableSpec, now: Date, leaseMs: n
       WHERE (state = ${spec.waiting} AND (run_after IS NULL OR run_after <= ${now}))
          OR (state = ${spec.working} AND lease_until < ${now})
       ORDER BY ${sql.ref(spec.orderBy)} LIMIT 1 FOR UPDATE SKIP LOCKED)
-    RETURNING id, lease_token, attempts`.execute(db);
+    RETURNING id, lease_token, attempts${since}`.execute(db);
   const row = r.rows[0];
-  return row && { id: row.id, token: Number(row.lease_token), attempts: Number(row.attempts) };
+  if (!row) return undefined;
+  const claim: Claim = { id: row.id, token: Number(row.lease_token), attempts: Number(row.attempts) };
+  if (row.failing_since) claim.failingSince = new Date(row.failing_since);
+  return claim;
 }
 
 /** Extends a lease the claim still holds; answers false when it does not (taken over, or settled). */
@@ -87,7 +98,8 @@ export async function settleJob<T extends JobTable>(
 
 /**
  * Puts a claimed job back to wait until `runAfter`, with why (and the table's own columns in `values`), fenced like
- * settleJob; `countAttempt: false` gives the attempt back (a job released at shutdown, or held for a window).
+ * settleJob; `countAttempt: false` gives the attempt back (a job released at shutdown, or held for a window). A
+ * counted attempt is a failure: where the table records it, the run of failures begins now unless it began earlier.
  */
 export async function requeueJob<T extends JobTable>(
   db: Db,
@@ -104,6 +116,9 @@ export async function requeueJob<T extends JobTable>(
       run_after: o.runAfter,
       [spec.message]: o.message,
       attempts: o.countAttempt ? eb.ref('attempts') : sql<number>`attempts - 1`,
+      ...(o.countAttempt && spec.failingSince
+        ? { [spec.failingSince]: sql`coalesce(${sql.ref(spec.failingSince)}, ${new Date()})` }
+        : {}),
     }))
     .where('id', '=', job.id)
     .where('state', '=', spec.working)

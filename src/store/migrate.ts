@@ -19,6 +19,7 @@ import * as m0011 from './migrations/0011-tags.ts';
 import * as m0013 from './migrations/0013-namespaces-protected.ts';
 import * as m0017 from './migrations/0017-history-indexes.ts';
 import * as m0018 from './migrations/0018-live-events.ts';
+import * as m0019 from './migrations/0019-promotion-retry.ts';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -35,6 +36,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0013-namespaces-protected': m0013,
   '0017-history-indexes': m0017,
   '0018-live-events': m0018,
+  '0019-promotion-retry': m0019,
 };
 
 export interface MigrationReport {

@@ -16,6 +16,7 @@ export const PROMOTION_JOBS: JobTableSpec<'promotion_targets'> = {
   working: 'PROMOTING',
   orderBy: 'updated_at',
   message: 'reason',
+  failingSince: 'failing_since',
 };
 
 export async function loadPromotionJob(db: Kysely<Schema>, id: string) {

@@ -259,6 +259,8 @@ export interface PromotionTargetsTable {
   blocked_by: ColumnType<unknown, string | null | undefined, string | null>;
   /** Fencing token: the lease generation, incremented on each claim. */
   lease_token: Generated<number>;
+  /** When its current run of transient failures began (migration 0019); null when it is not failing. */
+  failing_since: Timestamp | null;
 }
 
 export interface IdempotencyKeysTable {

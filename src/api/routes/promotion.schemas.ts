@@ -93,6 +93,20 @@ export const TargetSchema = component(
     reasons: Type.Array(Type.String()),
     verdict: VerdictSchema,
     blockedBy: Type.Array(BlockerSchema),
+    retry: Type.Optional(
+      Type.Object(
+        {
+          at: Type.String({ format: 'date-time', description: 'the next attempt, not before this time' }),
+          attempts: Type.Integer({ description: 'attempts made so far' }),
+          failingSince: Type.String({
+            format: 'date-time',
+            description: 'when this run of failures began; retried for HOIST_PROMOTION_RETRY_FOR from then',
+          }),
+          lastError: Type.String(),
+        },
+        { description: 'present while the target waits to be tried again after a transient failure' },
+      ),
+    ),
   }),
 );
 

@@ -27,6 +27,32 @@ const Decision = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * A retry concerns the environments it would re-queue: those named, else the request's FAILED targets. The caller
+ * needs a role that may request promotions to every one of them (an environment-limited role covers its own).
+ */
+const RETRY = forEnvironments(projectRole('owner', 'promoter', 'developer'), {
+  kind: 'lookup',
+  what: "the request's FAILED targets",
+  find: async (s, req) => {
+    const named = (req.body as { environments?: unknown } | null | undefined)?.environments;
+    if (Array.isArray(named)) return named.filter((e): e is string => typeof e === 'string');
+    return s.promotions.failedEnvironments(req.params.project ?? '', req.params.id ?? '');
+  },
+});
+const RetryBody = Type.Object(
+  {
+    environments: Type.Optional(
+      Type.Array(Type.String({ maxLength: 63 }), {
+        minItems: 1,
+        maxItems: 20,
+        description: 'only these targets; default: every FAILED target of the request',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 const AppParams = Type.Object({ project: Type.String(), app: Type.String() });
 const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(
@@ -226,6 +252,34 @@ export function promotionRoutes(app: App, s: Services): void {
       },
     },
     async (req) => s.promotions.cancel(req.identity!, req.params.id, req.params.project),
+  );
+  app.post(
+    '/api/v1/projects/:project/promotions/:id/retry',
+    {
+      config: { permission: RETRY },
+      schema: {
+        operationId: 'retryPromotion',
+        summary:
+          'Queue the FAILED targets of a request again (those who may request promotions to them); policy, approvals, window and quarantine are checked again',
+        description:
+          'A target already PROMOTED is never touched. Approvals given stay; a policy that now asks for more sends the target back to wait for them, one that now refuses refuses the retry (409) and nothing changes. Two retries at once re-queue once: the other gets a 409.',
+        tags: ['promotions'],
+        params: PI,
+        body: RetryBody,
+        response: { 200: Promotion, ...errors },
+      },
+      // No body at all is every FAILED target.
+      preValidation: async (req) => {
+        req.body ??= {};
+      },
+    },
+    async (req) =>
+      s.promotions.retry(
+        { ...actorOf(req), isAdmin: req.identity?.isAdmin ?? false },
+        req.params.project,
+        req.params.id,
+        req.body.environments,
+      ),
   );
   app.get(
     '/api/v1/projects/:project/environments/:env/deployable',

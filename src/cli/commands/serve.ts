@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { buildServer } from '../../api/server.ts';
 import { InvalidInput } from '../../errors.ts';
+import { parseDuration } from '../../automation/duration.ts';
 import { createServices } from '../../api/services.ts';
 import { OutboundPolicy } from '../../net/outbound-policy.ts';
 import { smtpMailer } from '../../service/mailer.ts';
@@ -29,6 +30,7 @@ export interface ServeFlags {
   smtpFrom: string;
   trustProxy?: boolean;
   promotionLeaseMs: string;
+  promotionRetryFor: string;
   shutdownGraceMs: string;
 }
 
@@ -74,6 +76,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   secureDataDir(dataDir);
   const leaseMs = milliseconds(flags.promotionLeaseMs, '--promotion-lease-ms', 300, 600_000);
   const graceMs = milliseconds(flags.shutdownGraceMs, '--shutdown-grace-ms', 0, 3600_000);
+  const retryForMs = parseDuration(flags.promotionRetryFor, '--promotion-retry-for') * 1000;
   const logger = pino({ level: flags.logLevel });
   const mailer =
     flags.smtpUrl !== undefined ? await smtpMailer({ url: flags.smtpUrl, from: flags.smtpFrom }) : undefined;
@@ -86,6 +89,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   }
   const services = createServices(database, loadSecretBox(join(dataDir, 'secret.key')), {
     promotionLeaseMs: leaseMs,
+    promotionRetry: { forMs: retryForMs },
     logger,
     ...(mailer ? { mailer } : {}),
     log: logger.child({ service: 'automation' }),
