@@ -547,6 +547,16 @@ withOutput(
     .requiredOption('--project <name>'),
 ).action(async (id: string, f) => (await promote()).cancelCommand(id, f));
 withOutput(
+  program
+    .command('retry')
+    .description(
+      'queue the FAILED targets of a promotion request again; policy, approvals, window and quarantine are checked again (those who may request promotions to those environments)',
+    )
+    .argument('<id>')
+    .requiredOption('--project <name>')
+    .option('--for <env[,env]>', 'only these target environments'),
+).action(async (id: string, f) => (await promote()).retryCommand(id, f));
+withOutput(
   listOptions(
     program
       .command('requests')

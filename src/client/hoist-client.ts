@@ -382,6 +382,11 @@ export class HoistClient {
       this.call(
         this.api.POST('/api/v1/projects/{project}/promotions/{id}/cancel', { params: { path: { project, id } } }),
       ),
+    /** Queues the FAILED targets of a request again (only `environments` when given). */
+    retry: (project: string, id: string, body: { environments?: string[] } = {}) =>
+      this.call(
+        this.api.POST('/api/v1/projects/{project}/promotions/{id}/retry', { params: { path: { project, id } }, body }),
+      ),
     history: (project: string, query: T.HistoryQuery) =>
       this.items(this.api.GET('/api/v1/projects/{project}/history', { params: { path: { project }, query } })),
     historyPage: (project: string, query: T.HistoryQuery) =>

@@ -6,7 +6,7 @@
  * however many people ask at the same time; and only those who may request a promotion to that environment may ask
  * (not a viewer, not a promoter limited to another environment, not another project's member).
  */
-import { after, before, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,6 +18,7 @@ import { startProxy, type TestProxy } from '../harness/proxy.ts';
 import { buildImage } from '../harness/images.ts';
 import { pushImage } from '../harness/push.ts';
 import { PromotionRunner } from '../../src/service/promotion-runner.ts';
+import { runCli } from '../helpers/run-cli.ts';
 
 /** A TCP gate on a fixed port in front of a registry: `down()` closes the port (connections refused), `up()` reopens it. */
 interface Gate {
@@ -86,7 +87,7 @@ const DENIED = { kind: 'status' as const, status: 403, body: '{"errors":[{"code"
 for (const [b, backend] of BACKENDS.entries()) {
   void describe(`promotion retries [${backend}]`, () => {
     // Images of their own per backend: the registries are shared, and a copy finds what an earlier one wrote.
-    const images = [1, 2, 3, 4, 5].map((n) => buildImage({ layers: [3000 + 10 * b + n] }));
+    const images = [1, 2, 3, 4, 5, 6].map((n) => buildImage({ layers: [3000 + 10 * b + n] }));
     let api: TestApi;
     let as: (who: string, ...call: Parameters<Call>) => ReturnType<Call>;
     let next = 0;
@@ -144,6 +145,7 @@ for (const [b, backend] of BACKENDS.entries()) {
         });
       }
     });
+    beforeEach(() => proxy.clear());
     after(async () => {
       await api?.services.runner.stop();
       await api?.close();
@@ -181,6 +183,7 @@ for (const [b, backend] of BACKENDS.entries()) {
     test('a target registry down longer than one attempt is waited out: QUEUED with the retry shown, then PROMOTED once', async (t) => {
       await gate.down();
       await api.services.runner.start();
+      t.after(() => api.services.runner.stop());
       const id = await promote();
       const waiting = await until(
         'the target waits for a second attempt',
@@ -204,7 +207,6 @@ for (const [b, backend] of BACKENDS.entries()) {
       assert.ok(recovery < 15, `promoted ${recovery} s after the registry came back`);
       assert.equal(await audit(id, 'promotion.promoted'), 1);
       assert.equal(await audit(id, 'promotion.failed'), 0);
-      await api.services.runner.stop();
     });
 
     test('a registry down for longer than the retry time: FAILED for good, with the error', async () => {
@@ -301,6 +303,24 @@ for (const [b, backend] of BACKENDS.entries()) {
       const ok = await as('pat', 'POST', `${P}/promotions/${id}/retry`, { environments: ['staging'] });
       assert.equal(ok.status, 200, JSON.stringify(ok.body));
       assert.equal(ok.body.targets[0].state, 'QUEUED');
+      await runnerFor(60_000).runOne();
+      assert.equal((await staging(id)).state, 'PROMOTED');
+    });
+
+    test('hoist retry ID through the server: a FAILED target queued again; a second time exits 1 with the reason', async (t) => {
+      if (backend !== 'pglite') return t.skip('the CLI is the same on either backend');
+      proxy.addFault({ method: 'PUT', pathMatch: /\/staging\/web\/manifests\//, action: DENIED, times: 1 });
+      const id = await promote();
+      await runnerFor(60_000).runOne();
+      assert.equal((await staging(id)).state, 'FAILED');
+      const url = await api.app.listen({ port: 0, host: '127.0.0.1' });
+      const env = { HOIST_SERVER: url, HOIST_TOKEN: await api.tokenFor('pat') };
+      const first = await runCli(['retry', id, '--project', 'shop', '--for', 'staging', '-o', 'json'], env);
+      assert.equal(first.code, 0, first.stderr);
+      assert.equal(JSON.parse(first.stdout).targets[0].state, 'QUEUED');
+      const second = await runCli(['retry', id, '--project', 'shop'], env);
+      assert.equal(second.code, 1);
+      assert.match(second.stderr, /no FAILED target to retry \(staging QUEUED\)/);
     });
   });
 }

@@ -1,4 +1,6 @@
-/** `hoist promote`, `hoist approve|reject|cancel ID`, `hoist requests`: promotion requests from the command line. */
+/**
+ * `hoist promote`, `hoist approve|reject|cancel|retry ID`, `hoist requests`: promotion requests from the command line.
+ */
 import { randomUUID } from 'node:crypto';
 import type { HistoryEntry, Promotion as PromotionView, PromotionState } from '../../client/index.ts';
 import { InvalidInput } from '../../errors.ts';
@@ -88,6 +90,15 @@ export async function decideCommand(
 
 export async function cancelCommand(id: string, f: Out & { project: string }): Promise<void> {
   await show(await client().promotions.cancel(f.project, id), f);
+}
+
+/** `hoist retry ID`: queue the request's FAILED targets again (checked again as a new request would be). */
+export async function retryCommand(id: string, f: Out & { project: string; for?: string }): Promise<void> {
+  const environments = f.for
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  await show(await client().promotions.retry(f.project, id, environments ? { environments } : {}), f);
 }
 
 export async function requestsCommand(
