@@ -30,6 +30,8 @@ export interface Target {
   reasons: string[];
   verdict: { allowed: boolean; reasons: string[]; conditions: Condition[] } | null;
   blockedBy?: Blocker[];
+  /** Present while it waits to be tried again after a transient failure (a registry down). */
+  retry?: { at: string; attempts: number; failingSince: string; lastError: string };
 }
 
 export interface Promotion {

@@ -1,7 +1,8 @@
 /**
  * One promotion request: per target its state, why it waits or was refused (each condition with the values it saw),
- * approvals with comments, and the actions the caller may take (approve or reject chosen targets, cancel), plus the
- * equivalent CLI command. It refreshes while any target is still moving.
+ * approvals with comments, a target waiting to be tried again after a transient failure (when, and why), and the
+ * actions the caller may take (approve or reject chosen targets, cancel, retry FAILED targets), plus the equivalent
+ * CLI commands. It refreshes while any target is still moving.
  */
 import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
@@ -30,6 +31,38 @@ export function whyNot(me: Me, p: Promotion, t: Target): string | null {
     return `you need the promoter role for ${t.environment} in ${p.project}`;
   if (t.approvals.some((a) => a.username === me.username)) return 'you already decided';
   return null;
+}
+
+/** Whether the caller's role lets them retry a target: the roles that may request a promotion to it. */
+export function mayRetry(me: Me, project: string, env: string): boolean {
+  if (me.isAdmin) return true;
+  return me.memberships.some(
+    (m) =>
+      m.project === project &&
+      (m.role === 'developer' || m.role === 'promoter' || m.role === 'owner') &&
+      (m.environments === null || m.environments.includes(env)),
+  );
+}
+
+/** Why the caller may not retry this target, or null when they may (the server checks policy and windows again). */
+export function whyNoRetry(me: Me, p: Promotion, t: Target): string | null {
+  if (t.state !== 'FAILED') return `it is ${t.state.toLowerCase().replace('_', ' ')}`;
+  if (!mayRetry(me, p.project, t.environment))
+    return `retrying needs the developer, promoter or owner role for ${t.environment} in ${p.project}`;
+  return null;
+}
+
+/** A target waiting for its next attempt after a transient failure. */
+function Retrying({ target }: { target: Target }) {
+  const r = target.retry;
+  if (r === undefined) return null;
+  return (
+    <p className="retrying" role="status">
+      Attempt {r.attempts} failed: {r.lastError}. Trying again <Time at={r.at} /> (failing since{' '}
+      <Time at={r.failingSince} />
+      ).
+    </p>
+  );
 }
 
 export function Blockers({ target }: { target: Target }) {
@@ -144,11 +177,18 @@ export default function PromotionPage({ project, id }: { project: string; id: st
     mutationFn: () => api<Promotion>('POST', `${path}/cancel`),
     onSuccess: (p) => qc.setQueryData(['promotion', project, id], p),
   });
+  const retry = useMutation({
+    mutationFn: (environments: string[]) => api<Promotion>('POST', `${path}/retry`, { environments }),
+    onSuccess: (p) => qc.setQueryData(['promotion', project, id], p),
+  });
 
   if (promotion.isPending) return <p className="loading">Loading…</p>;
   if (promotion.isError) return <ErrorNote error={promotion.error} doing="load the promotion" />;
   const p = promotion.data;
   const decidable = p.targets.filter((t) => whyNot(me, p, t) === null);
+  const failed = p.targets.filter((t) => t.state === 'FAILED');
+  const retriable = failed.filter((t) => whyNoRetry(me, p, t) === null);
+  const noRetry = failed.map((t) => whyNoRetry(me, p, t)).find((why) => why !== null);
   const open = p.targets.some((t) => !FINAL.includes(t.state) && t.state !== 'PROMOTING');
   const role = roleIn(me, project);
 
@@ -181,6 +221,7 @@ export default function PromotionPage({ project, id }: { project: string; id: st
             {t.approvals.filter((a) => a.decision === 'approve').length}/{t.approvalsNeeded}
           </p>
           {t.state === 'PROMOTING' && <Copying progress={copied[t.environment]} />}
+          <Retrying target={t} />
           <Blockers target={t} />
           <Conditions target={t} />
           {t.approvals.length > 0 && (
@@ -202,6 +243,7 @@ export default function PromotionPage({ project, id }: { project: string; id: st
 
       {decide.isError && <ErrorNote error={decide.error} doing="record your decision" />}
       {cancel.isError && <ErrorNote error={cancel.error} doing="cancel" />}
+      {retry.isError && <ErrorNote error={retry.error} doing="retry" />}
       <div className="actions">
         <button type="button" disabled={decidable.length === 0} onClick={() => setDecision('approve')}>
           Approve…
@@ -217,6 +259,23 @@ export default function PromotionPage({ project, id }: { project: string; id: st
         >
           Cancel request
         </button>
+        {failed.length > 0 && (
+          <button
+            type="button"
+            disabled={retriable.length === 0 || retry.isPending}
+            title={
+              retriable.length === 0
+                ? (noRetry ?? undefined)
+                : `queue ${retriable.map((t) => t.environment).join(', ')} again`
+            }
+            onClick={() => retry.mutate(retriable.map((t) => t.environment))}
+          >
+            Retry {retriable.length > 0 ? retriable.map((t) => t.environment).join(', ') : 'failed targets'}
+          </button>
+        )}
+        {failed.length > 0 && retriable.length === 0 && noRetry && (
+          <span className="muted">You cannot retry: {noRetry}.</span>
+        )}
         {role === null && <span className="muted">You only see this project as an admin or member.</span>}
       </div>
       {decision && (
@@ -244,7 +303,7 @@ export default function PromotionPage({ project, id }: { project: string; id: st
       <details>
         <summary>The same from the CLI</summary>
         <pre>
-          <code>{`hoist approve ${p.id} --project ${p.project}\nhoist reject ${p.id} --project ${p.project} --comment "why"\nhoist cancel ${p.id} --project ${p.project}`}</code>
+          <code>{`hoist approve ${p.id} --project ${p.project}\nhoist reject ${p.id} --project ${p.project} --comment "why"\nhoist cancel ${p.id} --project ${p.project}\nhoist retry ${p.id} --project ${p.project}`}</code>
         </pre>
       </details>
     </section>
