@@ -14,7 +14,7 @@ import { planCancel, planDecision, type DecisionPlan } from '../promotion/plan-d
 import { planPromotion, type Automated, type PromotionInput, type PromotionPlan } from '../promotion/plan.ts';
 import { planReevaluation, type PolicyChange, type Reevaluation } from '../promotion/plan-reevaluation.ts';
 import { planRetry } from '../promotion/plan-retry.ts';
-import { failedEnvironments, loadRetry } from '../store/retry-targets.repository.ts';
+import { loadRetry, retryableEnvironments } from '../store/retry-targets.repository.ts';
 import { countWaitingFor } from '../store/pending-approvals.query.ts';
 import { loadPromotionContext, type ApplicationKey } from '../store/promotion-context.query.ts';
 import { findHistory, findRequests, latestPromotion, type HistoryFilter } from '../store/promotion-views.query.ts';
@@ -250,9 +250,12 @@ export class Promotions {
     return this.get(project, requestId);
   }
 
-  /** The environments of a request's FAILED targets: what a retry concerns (the permission check asks). */
-  async failedEnvironments(project: string, requestId: string): Promise<string[]> {
-    return failedEnvironments(this.db, project, requestId);
+  /**
+   * What a retry of the whole request concerns, for the permission check: its FAILED targets and those that may still
+   * fail before the retry holds the request (a retry names its environments to concern only those).
+   */
+  async retryableEnvironments(project: string, requestId: string): Promise<string[]> {
+    return retryableEnvironments(this.db, project, requestId);
   }
 
   /**

@@ -13,13 +13,16 @@ import { targetsInContext } from './promotion-targets.query.ts';
 import { blockersJson } from './promotions.repository.ts';
 import type { Schema } from './schema.ts';
 
-/** The environments of a request's FAILED targets ([] when the request is not in the project). */
-export async function failedEnvironments(db: Kysely<Schema>, project: string, requestId: string): Promise<string[]> {
+/**
+ * The environments a retry of the whole request may touch: its FAILED targets and those not finished yet (which may
+ * be FAILED by the time the retry holds the request's lock); [] when the request is not in the project.
+ */
+export async function retryableEnvironments(db: Kysely<Schema>, project: string, requestId: string): Promise<string[]> {
   const rows = await targetsInContext(db)
     .select('e.name')
     .where('p.name', '=', project)
     .where('r.id', '=', requestId)
-    .where('t.state', '=', 'FAILED')
+    .where('t.state', 'in', ['FAILED', 'AWAITING_APPROVAL', 'QUEUED', 'PROMOTING'])
     .orderBy('e.position')
     .execute();
   return rows.map((r) => r.name);

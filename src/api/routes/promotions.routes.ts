@@ -28,16 +28,17 @@ const Decision = Type.Object(
 );
 
 /**
- * A retry concerns the environments it would re-queue: those named, else the request's FAILED targets. The caller
- * needs a role that may request promotions to every one of them (an environment-limited role covers its own).
+ * A retry concerns the environments it may re-queue: those named (the service retries no others), else the request's
+ * FAILED targets and those that may fail before the retry holds the request. The caller needs a role that may request
+ * promotions to every one of them (an environment-limited role covers its own: name them).
  */
 const RETRY = forEnvironments(projectRole('owner', 'promoter', 'developer'), {
   kind: 'lookup',
-  what: "the request's FAILED targets",
+  what: "the request's FAILED (or unfinished) targets",
   find: async (s, req) => {
     const named = (req.body as { environments?: unknown } | null | undefined)?.environments;
     if (Array.isArray(named)) return named.filter((e): e is string => typeof e === 'string');
-    return s.promotions.failedEnvironments(req.params.project ?? '', req.params.id ?? '');
+    return s.promotions.retryableEnvironments(req.params.project ?? '', req.params.id ?? '');
   },
 });
 const RetryBody = Type.Object(
