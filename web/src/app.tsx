@@ -18,6 +18,8 @@ const Approvals = lazy(() => import('./pages/approvals.tsx'));
 const History = lazy(() => import('./pages/history.tsx'));
 const Tokens = lazy(() => import('./pages/tokens.tsx'));
 const Audit = lazy(() => import('./pages/audit.tsx'));
+const ArtifactPage = lazy(() => import('./pages/artifact.tsx'));
+const Compare = lazy(() => import('./pages/compare.tsx'));
 
 export function App() {
   const me = useMe();
@@ -56,6 +58,12 @@ export function App() {
             <Route path="/projects/:project/history">{(p) => <History project={p.project} />}</Route>
             <Route path="/projects/:project/promotions/:id">
               {(p) => <PromotionPage project={p.project} id={p.id} />}
+            </Route>
+            <Route path="/projects/:project/apps/:app/artifacts/:digest">
+              {(p) => <ArtifactPage project={p.project} app={p.app} digest={decodeURIComponent(p.digest)} />}
+            </Route>
+            <Route path="/projects/:project/apps/:app/compare">
+              {(p) => <Compare project={p.project} app={p.app} />}
             </Route>
             <Route>
               <section>

@@ -140,6 +140,27 @@ export default function Board({ project }: { project: string }) {
                           <span className="muted">empty</span>
                         )}
                         {newer && <div className="muted">⬆ newer build upstream</div>}
+                        {cell && (
+                          <div className="cell-links">
+                            <Link
+                              href={`/projects/${encodeURIComponent(project)}/apps/${encodeURIComponent(app)}/artifacts/${encodeURIComponent(cell.artifact.digest)}`}
+                            >
+                              Journey
+                              <span className="visually-hidden">
+                                {' '}
+                                of {app} in {e.name}
+                              </span>
+                            </Link>
+                            {targets[0] && (
+                              <Link
+                                href={`/projects/${encodeURIComponent(project)}/apps/${encodeURIComponent(app)}/compare?a=env:${encodeURIComponent(e.name)}&b=env:${encodeURIComponent(targets[0].to)}`}
+                              >
+                                Compare with {targets[0].to}
+                                <span className="visually-hidden"> ({app})</span>
+                              </Link>
+                            )}
+                          </div>
+                        )}
                       </td>
                     );
                   })}

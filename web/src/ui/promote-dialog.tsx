@@ -1,0 +1,206 @@
+/**
+ * The promote dialog: one artifact, a source environment, the targets the pipeline allows from it (the others
+ * disabled with the reason), a preview of what each target would do before anything is sent (queued, needs N
+ * approvals and from whom, denied with each failing condition, window, soak), a comment, and the request itself.
+ * A native modal <dialog>: the browser traps focus and Esc closes it.
+ */
+import { useRef, useState, type FormEvent } from 'react';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { Link } from 'wouter';
+import { api } from '../api.ts';
+import type { Promotion } from '../promotion-types.ts';
+import type { Blocker, Edge, PromotionPreview } from '../schemas.ts';
+import { Digest, ErrorNote, State } from './format.tsx';
+
+export interface PromoteDialogProps {
+  project: string;
+  app: string;
+  digest: string;
+  tag: string | null;
+  /** Environments the artifact is in, in pipeline order: where it may be promoted from. */
+  sources: string[];
+  /** Every environment of the project, in pipeline order. */
+  environments: string[];
+  edges: Edge[];
+  isAdmin: boolean;
+  onClose: () => void;
+}
+
+export function blockerText(b: Blocker): string {
+  if (b.kind === 'approvals')
+    return `needs ${b.need - b.have} more approval${b.need - b.have === 1 ? '' : 's'} (${b.have}/${b.need})${
+      b.eligible.length > 0 ? ` from ${b.eligible.join(', ')}` : '; nobody may give it yet'
+    }`;
+  if (b.kind === 'policy')
+    return `${b.message}: ${b.conditions
+      .filter((c) => c.result !== (c.kind === 'pass'))
+      .map(
+        (c) =>
+          `${c.expression} (${Object.entries(c.values)
+            .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
+            .join(', ')})`,
+      )
+      .join('; ')}`;
+  return b.message;
+}
+
+export function PromoteDialog(props: PromoteDialogProps) {
+  const qc = useQueryClient();
+  const dialog = useRef<HTMLDialogElement | null>(null);
+  const [from, setFrom] = useState(props.sources[props.sources.length - 1] ?? '');
+  const reachable = new Set(props.edges.filter((e) => e.from === from).map((e) => e.to));
+  const [to, setTo] = useState<string[]>(() => (reachable.size === 1 ? [...reachable] : []));
+  const [override, setOverride] = useState(false);
+  const appPath = `/api/v1/projects/${encodeURIComponent(props.project)}/applications/${encodeURIComponent(props.app)}`;
+  const body = (comment?: string) => ({
+    digest: props.digest,
+    from,
+    to,
+    ...(comment ? { comment } : {}),
+    ...(override ? { overrideWindow: true } : {}),
+  });
+  const preview = useQuery({
+    queryKey: ['promote-preview', props.project, props.app, props.digest, from, to, override],
+    queryFn: () => api<PromotionPreview>('POST', `${appPath}/promotions/preview`, body()),
+    enabled: to.length > 0,
+    staleTime: 0,
+  });
+  const promote = useMutation({
+    mutationFn: (comment: string) => api<Promotion>('POST', `${appPath}/promotions`, body(comment)),
+    onSuccess: () => {
+      for (const key of ['artifacts', 'artifact', 'history', 'promotions', 'board'])
+        void qc.invalidateQueries({ queryKey: [key, props.project] });
+    },
+  });
+
+  function submit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    promote.mutate(String(new FormData(e.currentTarget).get('comment') ?? ''));
+  }
+  const windowBlocked = preview.data?.targets.some((t) => t.blockedBy.some((b) => b.kind === 'window')) ?? false;
+
+  return (
+    <dialog
+      ref={(d) => {
+        dialog.current = d;
+        if (d && !d.open) d.showModal();
+      }}
+      aria-labelledby="promote-title"
+      onClose={props.onClose}
+    >
+      <h2 id="promote-title">Promote {props.app}</h2>
+      <p>
+        <Digest value={props.digest} full />
+        {props.tag ? ` :${props.tag}` : ''}
+      </p>
+      {promote.data ? (
+        <>
+          <ul>
+            {promote.data.targets.map((t) => (
+              <li key={t.environment}>
+                {t.environment}: <State state={t.state} />
+                {t.reasons.length > 0 && ` — ${t.reasons.join('; ')}`}
+              </li>
+            ))}
+          </ul>
+          <p>
+            <Link
+              href={`/projects/${encodeURIComponent(props.project)}/promotions/${encodeURIComponent(promote.data.id)}`}
+            >
+              Open the request
+            </Link>
+          </p>
+          <button type="button" onClick={() => dialog.current?.close()}>
+            Close
+          </button>
+        </>
+      ) : (
+        <form onSubmit={submit}>
+          <label>
+            From
+            <select
+              value={from}
+              onChange={(e) => {
+                setFrom(e.target.value);
+                setTo([]);
+              }}
+            >
+              {props.sources.map((s) => (
+                <option key={s}>{s}</option>
+              ))}
+            </select>
+          </label>
+          <fieldset>
+            <legend>To</legend>
+            {props.environments
+              .filter((e) => e !== from)
+              .map((e) => (
+                <label key={e} className="inline">
+                  <input
+                    type="checkbox"
+                    name="to"
+                    value={e}
+                    disabled={!reachable.has(e)}
+                    checked={to.includes(e)}
+                    onChange={(x) => setTo(x.target.checked ? [...to, e] : to.filter((t) => t !== e))}
+                  />{' '}
+                  {e}
+                  {!reachable.has(e) && (
+                    <span className="muted">
+                      {' '}
+                      (no edge {from} → {e})
+                    </span>
+                  )}
+                </label>
+              ))}
+          </fieldset>
+          <section aria-label="What would happen" aria-live="polite" className="preview">
+            {to.length === 0 && <p className="muted">Choose a target to see what would happen.</p>}
+            {preview.isError && <ErrorNote error={preview.error} doing="preview the promotion" />}
+            {preview.data?.refusal && (
+              <p className="error">
+                <span aria-hidden="true">✖ </span>refused: {preview.data.refusal.message}
+              </p>
+            )}
+            {to.length > 0 && preview.data && !preview.data.refusal && (
+              <ul>
+                {preview.data.targets.map((t) => (
+                  <li key={t.environment}>
+                    {t.environment}: <State state={t.state} />
+                    {t.policy && <span className="muted"> (policy {`${t.policy.name}@${t.policy.version}`})</span>}
+                    {t.blockedBy.length > 0 && (
+                      <ul className="reasons">
+                        {t.blockedBy.map((b, i) => (
+                          <li key={i}>{blockerText(b)}</li>
+                        ))}
+                      </ul>
+                    )}
+                  </li>
+                ))}
+              </ul>
+            )}
+          </section>
+          {props.isAdmin && windowBlocked && (
+            <label className="inline">
+              <input type="checkbox" checked={override} onChange={(e) => setOverride(e.target.checked)} /> Override the
+              promotion window (admin; audited)
+            </label>
+          )}
+          <label>
+            Comment
+            <textarea name="comment" rows={2} />
+          </label>
+          {promote.isError && <ErrorNote error={promote.error} doing="request the promotion" />}
+          <div className="actions">
+            <button type="submit" disabled={promote.isPending || to.length === 0}>
+              Request promotion
+            </button>
+            <button type="button" className="secondary" onClick={() => dialog.current?.close()}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      )}
+    </dialog>
+  );
+}
