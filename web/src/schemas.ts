@@ -3,7 +3,7 @@
  * client generated from openapi.json (`npm run openapi`), so a change of the server's contract breaks the console's
  * typecheck instead of a screen at run time. Nothing of the server is bundled.
  */
-import type { components } from '../../src/client/openapi.ts';
+import type { components, operations as Operations } from '../../src/client/openapi.ts';
 
 type Schemas = components['schemas'];
 export type Artifact = Schemas['Artifact'];
@@ -30,7 +30,6 @@ export type Delivery = Schemas['Delivery'];
 export type Window = Schemas['Window'];
 export type Blocker = Schemas['Blocker'];
 
-type Operations = import('../../src/client/openapi.ts').operations;
 /** The JSON body of an operation's success answer (200 or 201), by operationId. */
 export type Answer<Op extends keyof Operations> = Operations[Op]['responses'] extends infer R
   ? R extends { 200: { content: { 'application/json': infer T } } }
