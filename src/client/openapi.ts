@@ -557,7 +557,10 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Evaluate the policy against sample values (image, build, scan, sbom, …) and show each condition's result */
+    /**
+     * Evaluate the policy against sample values (image, build, scan, sbom, …) and show each condition's result
+     * @description With passConditions and/or failConditions, those (an unsaved draft) are evaluated instead of the saved ones.
+     */
     post: operations['evaluatePolicy'];
     delete?: never;
     options?: never;
@@ -4622,6 +4625,8 @@ export interface operations {
             target?: string;
             user?: string;
           };
+          passConditions?: string[];
+          failConditions?: string[];
         };
       };
     };

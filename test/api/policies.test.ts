@@ -105,6 +105,18 @@ for (const backend of BACKENDS) {
         })
       ).body;
       assert.equal(clean.allowed, true);
+      // A draft (the editor's unsaved conditions) is evaluated instead of the saved ones; nothing is saved.
+      const draft = (
+        await call('POST', '/api/v1/policies/prod-gate/evaluate', {
+          input: { scan: { critical: 2, high: 0, medium: 0, low: 0 }, signaturePresent: true },
+          failConditions: ['scan.critical > 5'],
+        })
+      ).body;
+      assert.deepEqual(
+        [draft.allowed, draft.conditions.map((c: { expression: string }) => c.expression)],
+        [true, ['signature.present', 'scan.critical > 5']],
+      );
+      assert.deepEqual((await call('GET', '/api/v1/policies/prod-gate')).body.failConditions, ['scan.critical > 0']);
       assert.equal(
         (await call('POST', '/api/v1/policies/prod-gate/evaluate', { input: { scan: { critical: -1 } } })).status,
         400,

@@ -305,9 +305,14 @@ export function policyRoutes(app: App, s: Services): void {
         operationId: 'evaluatePolicy',
         summary:
           "Evaluate the policy against sample values (image, build, scan, sbom, …) and show each condition's result",
+        description:
+          'With passConditions and/or failConditions, those (an unsaved draft) are evaluated instead of the saved ones.',
         tags: ['policies'],
         params,
-        body: Type.Object({ input: SampleInput }, { additionalProperties: false }),
+        body: Type.Object(
+          { input: SampleInput, passConditions: Type.Optional(Conditions), failConditions: Type.Optional(Conditions) },
+          { additionalProperties: false },
+        ),
         response: { 200: PolicyEvaluation, ...errors },
       },
     },
@@ -328,7 +333,10 @@ export function policyRoutes(app: App, s: Services): void {
       return {
         policy: p.name,
         version: p.version,
-        ...evaluatePolicy({ pass: p.passConditions, fail: p.failConditions }, vars),
+        ...evaluatePolicy(
+          { pass: req.body.passConditions ?? p.passConditions, fail: req.body.failConditions ?? p.failConditions },
+          vars,
+        ),
       };
     },
   );
