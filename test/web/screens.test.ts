@@ -265,4 +265,67 @@ describe('web console screens', () => {
     await page.getByRole('button', { name: 'Quarantine…' }).waitFor();
     await page.context().close();
   });
+
+  test('policies: the editor shows line:column while typing, tries the draft on an artifact, previews what saving does', async () => {
+    const waiting = await ok(
+      as('devon', 'POST', `${P}/applications/web/promotions`, { digest: first.digest, from: 'staging', to: ['prod'] }),
+    );
+    assert.equal(waiting.targets[0]?.state, 'AWAITING_APPROVAL');
+    const page = await signedIn(browser, server, 'admin', '/policies');
+    await page.getByRole('link', { name: 'prod-gate' }).waitFor();
+    assert.match(await page.getByRole('row', { name: /prod-gate/ }).innerText(), /shop\/web→prod/);
+    assert.deepEqual(await accessibilityViolations(page), []);
+    await screenshot(page, 'policies');
+
+    await page.getByRole('link', { name: 'prod-gate' }).click();
+    const fail = page.getByLabel(/Fail conditions/);
+    await fail.fill('scan.critical > 5\nscan.critical >');
+    const problem = page.locator('#condition-problems');
+    await problem.getByText(/fail conditions, line 2:\d+: /).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Review and save…' }).isDisabled(), true);
+    await fail.fill('scan.critical > 5\nscan.critical > 1');
+    await problem.getByText('Every condition compiles.').waitFor();
+    await page.getByRole('group', { name: 'Separation of duties' }).waitFor();
+    assert.match(await page.locator('.catalogue').innerText(), /scan\.critical/);
+
+    const tryIt = page.getByRole('region', { name: 'Try against an artifact' });
+    await tryIt.getByLabel('Project').selectOption('shop');
+    await tryIt.getByLabel('Application').selectOption('web');
+    await tryIt.getByLabel('Artifact').selectOption(first.digest);
+    await tryIt.getByRole('button', { name: 'Evaluate the draft' }).click();
+    await tryIt.getByText(/Denied: fail condition `scan.critical > 1` is true/).waitFor();
+    assert.match(await tryIt.getByRole('row', { name: /scan.critical > 5/ }).innerText(), /false/);
+
+    await page.getByRole('button', { name: 'Review and save…' }).click();
+    const preview = page.getByRole('region', { name: 'What saving will do' });
+    const row = preview.getByRole('row', { name: /shop\/web → prod/ });
+    await row.waitFor();
+    assert.match(await row.innerText(), /awaiting approval\s+⚠?\s*stale/i);
+    assert.deepEqual(await accessibilityViolations(page), []);
+    await screenshot(page, 'policy-editor');
+    assert.equal(
+      (await as('devon', 'GET', `${P}/promotions/${waiting.id}`)).body.targets[0].state,
+      'AWAITING_APPROVAL',
+    );
+    await preview.getByRole('button', { name: 'Save as version 2' }).click();
+    await page.getByRole('heading', { name: /Policy prod-gate v2/ }).waitFor();
+    assert.equal((await as('devon', 'GET', `${P}/promotions/${waiting.id}`)).body.targets[0].state, 'STALE');
+    const diff = page.getByLabel('Changes from version 1 to 2');
+    assert.match(await diff.innerText(), /\+ added\s+fail: scan\.critical > 1/);
+    await page.getByRole('button', { name: 'v1' }).click();
+    await page.waitForURL(/\?v=1$/);
+    await page.getByText('Version 1 is the first').waitFor();
+    await screenshot(page, 'policy-versions');
+    await page.context().close();
+
+    const vera = await signedIn(browser, server, 'vera', '/policies/prod-gate');
+    await vera.getByLabel(/Fail conditions/).fill('scan.critical > 9');
+    assert.equal(await vera.getByRole('button', { name: 'Review and save…' }).isDisabled(), true);
+    assert.match(await vera.locator('.gated', { hasText: 'Review and save' }).innerText(), /needs the admin role/);
+    assert.equal(await vera.getByRole('button', { name: 'Evaluate the draft' }).isDisabled(), true);
+    assert.equal(await vera.getByRole('button', { name: 'Apply' }).isDisabled(), true);
+    await vera.goto(`${server.url}/policies`);
+    assert.equal(await vera.getByRole('button', { name: 'Create policy' }).isDisabled(), true);
+    await vera.context().close();
+  });
 });

@@ -20,6 +20,8 @@ const Tokens = lazy(() => import('./pages/tokens.tsx'));
 const Audit = lazy(() => import('./pages/audit.tsx'));
 const ArtifactPage = lazy(() => import('./pages/artifact.tsx'));
 const Compare = lazy(() => import('./pages/compare.tsx'));
+const Policies = lazy(() => import('./pages/policies.tsx'));
+const PolicyPage = lazy(() => import('./pages/policy.tsx'));
 
 export function App() {
   const me = useMe();
@@ -53,6 +55,8 @@ export function App() {
             <Route path="/approvals" component={Approvals} />
             <Route path="/tokens" component={Tokens} />
             <Route path="/audit" component={Audit} />
+            <Route path="/policies" component={Policies} />
+            <Route path="/policies/:name">{(p) => <PolicyPage name={p.name} />}</Route>
             <Route path="/projects/:project">{(p) => <Board project={p.project} />}</Route>
             <Route path="/projects/:project/settings">{(p) => <Project project={p.project} />}</Route>
             <Route path="/projects/:project/history">{(p) => <History project={p.project} />}</Route>

@@ -7,6 +7,7 @@ import { useSignedIn, useSignOut } from './session.tsx';
 const NAV: Array<{ href: string; label: string; admin?: boolean }> = [
   { href: '/approvals', label: 'My approvals' },
   { href: '/projects', label: 'Projects' },
+  { href: '/policies', label: 'Policies' },
   { href: '/tokens', label: 'Tokens' },
   { href: '/audit', label: 'Audit', admin: true },
 ];
