@@ -1285,6 +1285,10 @@ export interface components {
         tag: string | null;
         matches: boolean;
         error?: string;
+        /** @description with a tag template, for a match: the tag it would be promoted under now */
+        targetTag?: string;
+        /** @description why the tag template gives no valid tag for this one */
+        tagError?: string;
       }[];
     };
     Binding: {

@@ -7,7 +7,7 @@
  */
 import type { Kysely } from 'kysely';
 import { compileCriteria, describeCriterion, parseCriteria, type Criterion } from '../automation/criteria.ts';
-import { validateTagTemplate } from '../automation/tag-template.ts';
+import { renderTagTemplate, validateTagTemplate } from '../automation/tag-template.ts';
 import { Conflict, InvalidInput, NotFound } from '../errors.ts';
 import { compileCondition } from '../policy/condition.ts';
 import { applicationIdByName, applicationNames } from '../store/applications.repository.ts';
@@ -59,6 +59,19 @@ export interface DryRunMatch {
   tag: string | null;
   matches: boolean;
   error?: string;
+  /** With a tag template, for a match: the tag the promotion would write now, or why the template cannot give one. */
+  targetTag?: string;
+  tagError?: string;
+}
+
+/** The tag a matching artifact would be promoted under, as the automation renders it (./automation.ts). */
+function previewTag(template: string, tag: string | null, digest: string, env: string, app: string) {
+  try {
+    return { targetTag: renderTagTemplate(template, { tag: tag ?? 'latest', digest, env, app, now: new Date() }) };
+  } catch (e) {
+    if (e instanceof InvalidInput) return { tagError: e.message };
+    throw e;
+  }
 }
 
 const compiled = new Map<string, ReturnType<typeof compileCondition>>();
@@ -231,7 +244,10 @@ export class Rules {
     );
   }
 
-  /** Which artifacts now in the source environment the rule would match (nothing is saved or promoted). */
+  /**
+   * Which artifacts now in the source environment the rule would match, and with a tag template the tag each match
+   * would get (nothing is saved or promoted).
+   */
   async dryRun(project: string, input: RuleInput): Promise<{ expression: string; artifacts: DryRunMatch[] }> {
     const v = await this.resolve(project, input);
     const apps = input.application ? [input.application] : await applicationNames(this.db, v.projectId);
@@ -253,6 +269,7 @@ export class Rules {
           tag,
           matches: m.matches,
           ...(m.error ? { error: m.error } : {}),
+          ...(m.matches && v.tagTemplate !== null ? previewTag(v.tagTemplate, tag, a.digest, input.to, app) : {}),
         });
       }
     }

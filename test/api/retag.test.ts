@@ -139,6 +139,23 @@ for (const backend of BACKENDS) {
           .map((a: { tag: string; matches: boolean }) => [a.tag, a.matches]),
         [['v9', true]],
       );
+      // With a tag template, each match says the tag it would be promoted under (the console's preview).
+      const templated = await root('POST', `${P}/rules/dry-run`, {
+        name: 'releases-2',
+        from: 'dev',
+        to: 'staging',
+        criteria: [{ field: 'tag', op: 'startsWith', value: 'v' }],
+        tagTemplate: '{tag}-{env}-{app}',
+      });
+      assert.equal(templated.status, 200, JSON.stringify(templated.body));
+      const mine = templated.body.artifacts.find((a: { digest: string }) => a.digest === image.digest);
+      assert.equal(mine.targetTag, 'v9-staging-web');
+      assert.ok(
+        templated.body.artifacts.every(
+          (a: { matches: boolean; targetTag?: string }) => a.matches === (a.targetTag !== undefined),
+        ),
+        'only matches get a tag',
+      );
 
       // The same tag again (the registry retries; CI re-tags): promoted once, however many events.
       await pushImage(reg.url, 'dev/web', image, { tag: 'v9.0' });

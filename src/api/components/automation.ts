@@ -33,6 +33,10 @@ export const RuleDryRun = component(
         tag: Type.Union([Type.String(), Type.Null()]),
         matches: Type.Boolean(),
         error: Type.Optional(Type.String()),
+        targetTag: Type.Optional(
+          Type.String({ description: 'with a tag template, for a match: the tag it would be promoted under now' }),
+        ),
+        tagError: Type.Optional(Type.String({ description: 'why the tag template gives no valid tag for this one' })),
       }),
     ),
   }),
