@@ -22,6 +22,9 @@ const ArtifactPage = lazy(() => import('./pages/artifact.tsx'));
 const Compare = lazy(() => import('./pages/compare.tsx'));
 const Policies = lazy(() => import('./pages/policies.tsx'));
 const PolicyPage = lazy(() => import('./pages/policy.tsx'));
+const Automation = lazy(() => import('./pages/automation.tsx'));
+const Admin = lazy(() => import('./pages/admin.tsx'));
+const Access = lazy(() => import('./pages/access.tsx'));
 
 export function App() {
   const me = useMe();
@@ -56,6 +59,7 @@ export function App() {
             <Route path="/tokens" component={Tokens} />
             <Route path="/audit" component={Audit} />
             <Route path="/policies" component={Policies} />
+            <Route path="/admin" component={Admin} />
             <Route path="/policies/:name">{(p) => <PolicyPage name={p.name} />}</Route>
             <Route path="/projects/:project">{(p) => <Board project={p.project} />}</Route>
             <Route path="/projects/:project/settings">{(p) => <Project project={p.project} />}</Route>
@@ -66,6 +70,8 @@ export function App() {
             <Route path="/projects/:project/apps/:app/artifacts/:digest">
               {(p) => <ArtifactPage project={p.project} app={p.app} digest={decodeURIComponent(p.digest)} />}
             </Route>
+            <Route path="/projects/:project/access">{(p) => <Access project={p.project} />}</Route>
+            <Route path="/projects/:project/automation">{(p) => <Automation project={p.project} />}</Route>
             <Route path="/projects/:project/apps/:app/compare">
               {(p) => <Compare project={p.project} app={p.app} />}
             </Route>

@@ -10,6 +10,7 @@ const NAV: Array<{ href: string; label: string; admin?: boolean }> = [
   { href: '/policies', label: 'Policies' },
   { href: '/tokens', label: 'Tokens' },
   { href: '/audit', label: 'Audit', admin: true },
+  { href: '/admin', label: 'Administration' },
 ];
 
 export function Layout({ children }: { children: ReactNode }) {

@@ -34,6 +34,8 @@ export default function Project({ project }: { project: string }) {
       <h1>{project}</h1>
       <nav aria-label={`${project} pages`} className="subnav">
         <Link href={`/projects/${encodeURIComponent(project)}/history`}>History</Link>
+        <Link href={`/projects/${encodeURIComponent(project)}/automation`}>Automation</Link>
+        <Link href={`/projects/${encodeURIComponent(project)}/access`}>Members and webhooks</Link>
       </nav>
       {error && <p role="alert">Could not load the project: {error.message}</p>}
       <h2>Environments</h2>

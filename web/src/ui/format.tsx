@@ -34,6 +34,7 @@ export function Digest({ value, full = false }: { value: string; full?: boolean 
 export function relative(to: Date, now: Date): string {
   const s = Math.round((to.getTime() - now.getTime()) / 1000);
   const abs = Math.abs(s);
+  if (abs === 0) return 'now';
   const [n, unit] =
     abs < 60
       ? [abs, 's']
