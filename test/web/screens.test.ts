@@ -228,6 +228,8 @@ describe('web console screens', () => {
 
   test('compare: the board links to it; different digests show what changed; the same digest says so', async () => {
     const page = await signedIn(browser, server, 'rita', '/projects/shop');
+    // The navigation's badge: rita may approve the request waiting for prod.
+    assert.match(await page.getByRole('link', { name: /My approvals/ }).innerText(), /My approvals\s*1/);
     await page.getByRole('link', { name: /Compare with staging/ }).click();
     await page.waitForURL(/\/apps\/web\/compare\?a=env(:|%3A)dev&b=env(:|%3A)staging/);
     await page.getByText('Different digests').waitFor();

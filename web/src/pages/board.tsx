@@ -11,6 +11,7 @@ import { api } from '../api.ts';
 import { usePollInterval } from '../live.ts';
 import type { Promotion } from '../promotion-types.ts';
 import { roleIn, useSignedIn } from '../session.tsx';
+import { CellLinks } from '../ui/cell-links.tsx';
 import { Digest, ErrorNote, State, Time } from '../ui/format.tsx';
 
 interface EnvironmentView {
@@ -141,25 +142,13 @@ export default function Board({ project }: { project: string }) {
                         )}
                         {newer && <div className="muted">⬆ newer build upstream</div>}
                         {cell && (
-                          <div className="cell-links">
-                            <Link
-                              href={`/projects/${encodeURIComponent(project)}/apps/${encodeURIComponent(app)}/artifacts/${encodeURIComponent(cell.artifact.digest)}`}
-                            >
-                              Journey
-                              <span className="visually-hidden">
-                                {' '}
-                                of {app} in {e.name}
-                              </span>
-                            </Link>
-                            {targets[0] && (
-                              <Link
-                                href={`/projects/${encodeURIComponent(project)}/apps/${encodeURIComponent(app)}/compare?a=env:${encodeURIComponent(e.name)}&b=env:${encodeURIComponent(targets[0].to)}`}
-                              >
-                                Compare with {targets[0].to}
-                                <span className="visually-hidden"> ({app})</span>
-                              </Link>
-                            )}
-                          </div>
+                          <CellLinks
+                            project={project}
+                            app={app}
+                            environment={e.name}
+                            digest={cell.artifact.digest}
+                            next={targets[0]?.to}
+                          />
                         )}
                       </td>
                     );
