@@ -19,7 +19,7 @@ export function Layout({ children }: { children: ReactNode }) {
   // Signed in: server changes arrive on the event stream (pages poll only while it is down).
   useLiveEvents();
   const [location, navigate] = useLocation();
-  const waiting = me.counts?.approvalsWaiting ?? 0;
+  const waiting = me.badges?.approvalsWaiting ?? me.counts?.approvalsWaiting ?? 0;
   return (
     <>
       <header className="top">

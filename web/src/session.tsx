@@ -14,6 +14,8 @@ export interface Me {
   isAdmin: boolean;
   memberships: Membership[];
   csrfToken?: string;
+  /** What GET /me answers (the Me schema). */
+  badges?: { approvalsWaiting?: number };
   counts?: { approvalsWaiting?: number };
 }
 
