@@ -11,9 +11,9 @@ import { caller, startApi, type Call, type TestApi } from '../helpers/api.ts';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 import { buildArtifact, buildImage, type TestManifest } from '../harness/images.ts';
 import { getManifestRaw, pushImage, pushReferrer } from '../harness/push.ts';
+import { TRIVY, trivyReport } from '../harness/reports.ts';
 
 const SECRET = 'distribution-hook-secret-0123456789';
-const TRIVY = 'application/vnd.aquasec.trivy.report+json';
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -24,24 +24,6 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined | fal
     await new Promise((r) => setTimeout(r, 50));
   }
 }
-
-const trivyReport = (critical: number): Buffer =>
-  Buffer.from(
-    JSON.stringify({
-      SchemaVersion: 2,
-      ArtifactName: 'web',
-      Results: [
-        {
-          Target: 'web',
-          Vulnerabilities: Array.from({ length: critical }, (_, i) => ({
-            VulnerabilityID: `CVE-2026-${i}`,
-            PkgName: `pkg${i}`,
-            Severity: 'CRITICAL',
-          })),
-        },
-      ],
-    }),
-  );
 
 for (const backend of BACKENDS) {
   void describe(`automation [${backend}]`, () => {

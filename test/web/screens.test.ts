@@ -20,32 +20,7 @@ import {
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 import { buildArtifact, buildImage, SBOM_ARTIFACT, SIGNATURE_ARTIFACT, type TestManifest } from '../harness/images.ts';
 import { pushImage, pushReferrer } from '../harness/push.ts';
-
-const TRIVY = 'application/vnd.aquasec.trivy.report+json';
-const trivy = (critical: number): Buffer =>
-  Buffer.from(
-    JSON.stringify({
-      SchemaVersion: 2,
-      ArtifactName: 'web',
-      Results: [
-        {
-          Target: 'web',
-          Vulnerabilities: Array.from({ length: critical }, (_, i) => ({
-            VulnerabilityID: `CVE-2026-${i}`,
-            PkgName: `pkg${i}`,
-            Severity: 'CRITICAL',
-          })),
-        },
-      ],
-    }),
-  );
-const spdx = (packages: Array<[string, string]>): Buffer =>
-  Buffer.from(
-    JSON.stringify({
-      spdxVersion: 'SPDX-2.3',
-      packages: packages.map(([name, licence]) => ({ name, licenseConcluded: licence })),
-    }),
-  );
+import { spdxSbom as spdx, TRIVY, trivyReport as trivy } from '../harness/reports.ts';
 
 describe('web console screens', () => {
   let browser: Browser;

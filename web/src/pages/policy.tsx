@@ -103,30 +103,25 @@ function Editor({ policy }: { policy: Policy }) {
               onChange={(e) => set('approverCount', Number(e.target.value))}
             />
           </label>
-          <label>
-            Pass conditions (one CEL expression per line; all must be true)
-            <textarea
-              rows={4}
-              spellCheck={false}
-              className="code"
-              value={draft.pass}
-              onChange={(e) => set('pass', e.target.value)}
-              aria-invalid={pass.problems.length > 0}
-              aria-describedby="condition-problems"
-            />
-          </label>
-          <label>
-            Fail conditions (one per line; any true denies)
-            <textarea
-              rows={4}
-              spellCheck={false}
-              className="code"
-              value={draft.fail}
-              onChange={(e) => set('fail', e.target.value)}
-              aria-invalid={fail.problems.length > 0}
-              aria-describedby="condition-problems"
-            />
-          </label>
+          {(
+            [
+              ['pass', 'Pass conditions (one CEL expression per line; all must be true)', pass],
+              ['fail', 'Fail conditions (one per line; any true denies)', fail],
+            ] as const
+          ).map(([field, label, checked]) => (
+            <label key={field}>
+              {label}
+              <textarea
+                rows={4}
+                spellCheck={false}
+                className="code"
+                value={draft[field]}
+                onChange={(e) => set(field, e.target.value)}
+                aria-invalid={checked.problems.length > 0}
+                aria-describedby="condition-problems"
+              />
+            </label>
+          ))}
           <div id="condition-problems" role="status" aria-live="polite">
             {problems.length > 0 ? (
               <ul className="problems">

@@ -2,31 +2,19 @@
  * hover, states by text and icon (never colour alone), and error notes that say what to do next. */
 import { useEffect, useState } from 'react';
 import { ApiError } from '../api.ts';
+import { CopyButton } from './copy-text.tsx';
 
 export function shortDigest(digest: string): string {
   return digest.startsWith('sha256:') ? `sha256:${digest.slice(7, 19)}` : digest.slice(0, 19);
 }
 
 export function Digest({ value, full = false }: { value: string; full?: boolean }) {
-  const [copied, setCopied] = useState(false);
   return (
     <span className="digest-wrap">
       <code className="digest" title={value}>
         {full ? value : shortDigest(value)}
       </code>
-      <button
-        type="button"
-        className="icon"
-        aria-label={`Copy digest ${value}`}
-        onClick={() =>
-          void navigator.clipboard
-            ?.writeText(value)
-            .then(() => setCopied(true))
-            .catch(() => setCopied(false))
-        }
-      >
-        {copied ? 'copied' : 'copy'}
-      </button>
+      <CopyButton value={value} label={`digest ${value}`} />
     </span>
   );
 }

@@ -9,6 +9,7 @@ import type { ApplicationEnvironment, Environment, Policy } from '../schemas.ts'
 import { useSignedIn } from '../session.tsx';
 import { ErrorNote } from './format.tsx';
 import { Gated } from './gated.tsx';
+import { ProjectAppPicker } from './project-app-picker.tsx';
 
 export function ApplyPolicy({ policy }: { policy: Policy }) {
   const me = useSignedIn();
@@ -17,15 +18,6 @@ export function ApplyPolicy({ policy }: { policy: Policy }) {
   const [app, setApp] = useState('');
   const [env, setEnv] = useState('');
   const needs = me.isAdmin ? null : 'the admin role';
-  const projects = useQuery({
-    queryKey: ['projects'],
-    queryFn: () => api<{ items: Array<{ name: string }> }>('GET', '/api/v1/projects?limit=1000'),
-  });
-  const apps = useQuery({
-    queryKey: ['applications', project],
-    queryFn: () => api<{ items: string[] }>('GET', `/api/v1/projects/${encodeURIComponent(project)}/applications`),
-    enabled: project !== '',
-  });
   const envs = useQuery({
     queryKey: ['environments', project],
     queryFn: () => api<{ items: Environment[] }>('GET', `/api/v1/projects/${encodeURIComponent(project)}/environments`),
@@ -66,24 +58,12 @@ export function ApplyPolicy({ policy }: { policy: Policy }) {
         </ul>
       )}
       <div className="filters">
-        <label>
-          Project
-          <select value={project} onChange={(e) => (setProject(e.target.value), setApp(''), setEnv(''))}>
-            <option value="">choose…</option>
-            {projects.data?.items.map((p) => (
-              <option key={p.name}>{p.name}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Application
-          <select value={app} onChange={(e) => setApp(e.target.value)} disabled={project === ''}>
-            <option value="">choose…</option>
-            {apps.data?.items.map((a) => (
-              <option key={a}>{a}</option>
-            ))}
-          </select>
-        </label>
+        <ProjectAppPicker
+          project={project}
+          app={app}
+          onProject={(p) => (setProject(p), setApp(''), setEnv(''))}
+          onApp={setApp}
+        />
         <label>
           Environment
           <select value={env} onChange={(e) => setEnv(e.target.value)} disabled={project === ''}>

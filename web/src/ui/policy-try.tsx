@@ -12,6 +12,7 @@ import { useSignedIn } from '../session.tsx';
 import { signatures } from './artifact-facts.ts';
 import { ErrorNote } from './format.tsx';
 import { Gated } from './gated.tsx';
+import { ProjectAppPicker } from './project-app-picker.tsx';
 
 /** The artifact as the sample values the evaluate endpoint takes (the variables a promotion would see). */
 export function sampleOf(a: Artifact, source: string, target: string, user: string) {
@@ -47,15 +48,6 @@ export function TryPolicy(props: { policy: string; passConditions: string[]; fai
   const [project, setProject] = useState('');
   const [app, setApp] = useState('');
   const [digest, setDigest] = useState('');
-  const projects = useQuery({
-    queryKey: ['projects'],
-    queryFn: () => api<{ items: Array<{ name: string }> }>('GET', '/api/v1/projects?limit=1000'),
-  });
-  const apps = useQuery({
-    queryKey: ['applications', project],
-    queryFn: () => api<{ items: string[] }>('GET', `/api/v1/projects/${encodeURIComponent(project)}/applications`),
-    enabled: project !== '',
-  });
   const artifacts = useQuery({
     queryKey: ['artifacts', project, app],
     queryFn: () =>
@@ -81,24 +73,12 @@ export function TryPolicy(props: { policy: string; passConditions: string[]; fai
     <section aria-labelledby="try">
       <h2 id="try">Try against an artifact</h2>
       <div className="filters">
-        <label>
-          Project
-          <select value={project} onChange={(e) => (setProject(e.target.value), setApp(''), setDigest(''))}>
-            <option value="">choose…</option>
-            {projects.data?.items.map((p) => (
-              <option key={p.name}>{p.name}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Application
-          <select value={app} onChange={(e) => (setApp(e.target.value), setDigest(''))} disabled={project === ''}>
-            <option value="">choose…</option>
-            {apps.data?.items.map((a) => (
-              <option key={a}>{a}</option>
-            ))}
-          </select>
-        </label>
+        <ProjectAppPicker
+          project={project}
+          app={app}
+          onProject={(p) => (setProject(p), setApp(''), setDigest(''))}
+          onApp={(x) => (setApp(x), setDigest(''))}
+        />
         <label>
           Artifact
           <select value={digest} onChange={(e) => setDigest(e.target.value)} disabled={app === ''}>
