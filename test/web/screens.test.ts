@@ -187,7 +187,10 @@ describe('web console screens', () => {
   });
 
   test('a viewer sees the actions disabled with the role needed', async () => {
-    const page = await signedIn(browser, server, 'vera', `/projects/shop/apps/web/artifacts/${first.digest}`);
+    // From the board: the cell's link opens the journey of the digest that environment holds.
+    const page = await signedIn(browser, server, 'vera', '/projects/shop');
+    await page.getByRole('link', { name: 'Journey of web in staging' }).click();
+    await page.waitForURL(new RegExp(`/apps/web/artifacts/${encodeURIComponent(first.digest)}$`));
     await page
       .getByRole('region', { name: 'Journey' })
       .getByText(/dev → staging/)
