@@ -45,7 +45,10 @@ export function useNow(ms = 1000): Date {
 }
 
 export function Time({ at }: { at: string }) {
-  const now = useNow(30_000);
+  // The tick re-renders a time that stays on screen; each render measures from the clock as it is then, so a time
+  // that changed since the last tick (a policy saved a moment ago) is not shown as in the future.
+  useNow(30_000);
+  const now = new Date();
   const d = new Date(at);
   return (
     <time
