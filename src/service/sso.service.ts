@@ -40,7 +40,14 @@ import type { Accounts } from './accounts.service.ts';
 import { audited, type Actor } from './audited.ts';
 import { guardedFetch, type GuardedFetch } from './guarded-fetch.ts';
 import type { SecretBox } from './secret-box.ts';
-import { accessFor, formatGroupRole, groupsOf, parseGroupRole, usernameCandidates, type GroupRole } from './sso-mapping.ts';
+import {
+  accessFor,
+  formatGroupRole,
+  groupsOf,
+  parseGroupRole,
+  usernameCandidates,
+  type GroupRole,
+} from './sso-mapping.ts';
 import { hashSecret, newId } from './tokens.ts';
 
 /** How long a sign-in may take at the provider, and a CLI's one-time code may wait. */
@@ -59,7 +66,9 @@ export class SsoRefused extends Unauthenticated {
   /** `e` as a refusal of this flow (a message a person can read, where to send them). */
   static within(e: unknown, flow: { return_to: string; cli_redirect: string | null }): SsoRefused {
     const refused =
-      e instanceof SsoRefused ? e : new SsoRefused(e instanceof HoistError ? e.message : `sign-in failed: ${describe(e)}`);
+      e instanceof SsoRefused
+        ? e
+        : new SsoRefused(e instanceof HoistError ? e.message : `sign-in failed: ${describe(e)}`);
     refused.returnTo = flow.return_to;
     if (flow.cli_redirect !== null) refused.cliRedirect = flow.cli_redirect;
     return refused;
@@ -121,7 +130,7 @@ export function safeReturnTo(raw: string | undefined): string {
   if (
     !raw.startsWith('/') ||
     raw.startsWith('//') ||
-    /[\\\u0000-\u001f\u007f]/.test(raw) ||
+    [...raw].some((c) => c === '\\' || c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f) ||
     raw.length > 2048 ||
     url?.origin !== base
   )
@@ -231,10 +240,15 @@ export class SingleSignOn {
   async remove(actor: Actor): Promise<void> {
     const existing = await getSsoConfig(this.db);
     if (!existing) throw new NotFound('single sign-on configuration', 'sso');
-    await audited(this.db, actor, { action: 'sso.remove', objectType: 'sso', objectId: existing.issuer }, async (trx) => {
-      await deleteSsoConfig(trx);
-      return { result: undefined, summary: { before: { issuer: existing.issuer, clientId: existing.client_id } } };
-    });
+    await audited(
+      this.db,
+      actor,
+      { action: 'sso.remove', objectType: 'sso', objectId: existing.issuer },
+      async (trx) => {
+        await deleteSsoConfig(trx);
+        return { result: undefined, summary: { before: { issuer: existing.issuer, clientId: existing.client_id } } };
+      },
+    );
     this.cached = undefined;
   }
 
@@ -260,7 +274,8 @@ export class SingleSignOn {
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
     const verifier = oidc.randomPKCECodeVerifier();
-    const binding = o.binding !== undefined && /^[\w-]{43}$/.test(o.binding) ? o.binding : randomBytes(32).toString('base64url');
+    const binding =
+      o.binding !== undefined && /^[\w-]{43}$/.test(o.binding) ? o.binding : randomBytes(32).toString('base64url');
     const now = this.now();
     await insertSsoFlow(
       this.db,
@@ -356,12 +371,20 @@ export class SingleSignOn {
   }
 
   /** Trades a CLI's one-time code and its PKCE verifier for an API token (90 days). */
-  async cliToken(code: string, verifier: string, name: string): Promise<{ username: string; token: string; name: string; expiresAt: Date | null }> {
+  async cliToken(
+    code: string,
+    verifier: string,
+    name: string,
+  ): Promise<{ username: string; token: string; name: string; expiresAt: Date | null }> {
     const row = await takeCliCode(this.db, hashSecret(code));
     if (!row || row.expires_at.getTime() <= this.now().getTime())
       throw new Unauthenticated('this sign-in code was used already or has expired; run hoist login --sso again');
     if (sha256(verifier) !== row.challenge) throw new Unauthenticated('the code verifier does not match this sign-in');
-    const user = await this.db.selectFrom('users').select(['id', 'username', 'disabled']).where('id', '=', row.user_id).executeTakeFirst();
+    const user = await this.db
+      .selectFrom('users')
+      .select(['id', 'username', 'disabled'])
+      .where('id', '=', row.user_id)
+      .executeTakeFirst();
     if (!user || user.disabled) throw new Unauthenticated('this account is disabled');
     const t = await this.accounts.createToken({ userId: user.id, username: user.username }, name, 90);
     return { username: user.username, token: t.token, name: t.name, expiresAt: t.expiresAt };
@@ -373,7 +396,8 @@ export class SingleSignOn {
     const url = checked.url;
     if (url.protocol === 'http:' && !isLoopback(url.hostname))
       throw new InvalidInput('the issuer must be https (plain http only on loopback, for testing)', 'issuer');
-    if (url.search !== '' || url.hash !== '') throw new InvalidInput('an issuer URL has no query or fragment', 'issuer');
+    if (url.search !== '' || url.hash !== '')
+      throw new InvalidInput('an issuer URL has no query or fragment', 'issuer');
     if (raw.length > 512) throw new InvalidInput('at most 512 characters', 'issuer');
     return raw;
   }
@@ -477,7 +501,8 @@ export class SingleSignOn {
     if (username === undefined) {
       const candidates = usernameCandidates(claims, row.issuer, subject);
       const taken = await takenUsernames(this.db, candidates);
-      username = candidates.find((c) => !taken.has(c)) ?? `${candidates.at(-1) ?? 'sso'}-${randomBytes(3).toString('hex')}`;
+      username =
+        candidates.find((c) => !taken.has(c)) ?? `${candidates.at(-1) ?? 'sso'}-${randomBytes(3).toString('hex')}`;
     }
     const now = this.now();
     const name = username;

@@ -50,10 +50,7 @@ export async function insertCliCode(db: Db, row: Insertable<Schema['sso_cli_code
 }
 
 /** Takes a one-time code: gone afterwards, whether or not the verifier that comes with it is right. */
-export async function takeCliCode(
-  db: Db,
-  codeHash: string,
-): Promise<Selectable<Schema['sso_cli_codes']> | undefined> {
+export async function takeCliCode(db: Db, codeHash: string): Promise<Selectable<Schema['sso_cli_codes']> | undefined> {
   return db.deleteFrom('sso_cli_codes').where('code_hash', '=', codeHash).returningAll().executeTakeFirst();
 }
 
@@ -118,7 +115,9 @@ export async function replaceSsoMemberships(
     .execute();
   const key = (m: { projectId: string; role: string }) => `${m.projectId}/${m.role}`;
   const wantedKeys = new Set(wanted.map(key));
-  const removed = existing.filter((m) => m.source === 'sso' && !wantedKeys.has(key({ projectId: m.project_id, role: m.role })));
+  const removed = existing.filter(
+    (m) => m.source === 'sso' && !wantedKeys.has(key({ projectId: m.project_id, role: m.role })),
+  );
   if (removed.length > 0)
     await trx
       .deleteFrom('memberships')

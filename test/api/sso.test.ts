@@ -63,7 +63,7 @@ for (const backend of BACKENDS) {
       const start = await browser.request('GET', `${hoist}/api/v1/sso/login?returnTo=${encodeURIComponent(returnTo)}`);
       assert.equal(start.status, 303, start.text);
       assert.ok(start.location?.startsWith(op.issuer), start.location);
-      const back = await browser.atProvider(start.location, login, { callback });
+      const back = await browser.atProvider(start.location!, login, { callback });
       const done = await browser.request('GET', back);
       return { browser, back, done };
     }
@@ -85,7 +85,10 @@ for (const backend of BACKENDS) {
 
     test('an admin configures the provider: checked by discovery, secret sealed and never answered, audited', async () => {
       const viewer = caller(api.app, await api.tokenFor('vic'));
-      assert.equal((await viewer('PUT', '/api/v1/sso', { issuer: op.issuer, clientId: 'x', groupRoles: [] })).status, 403);
+      assert.equal(
+        (await viewer('PUT', '/api/v1/sso', { issuer: op.issuer, clientId: 'x', groupRoles: [] })).status,
+        403,
+      );
       const status0 = await fetch(`${hoist}/api/v1/sso/status`);
       assert.deepEqual(await status0.json(), { enabled: false, displayName: null, loginUrl: null });
 
@@ -96,7 +99,11 @@ for (const backend of BACKENDS) {
       });
       assert.equal(metadata.status, 400);
       assert.match(metadata.body.error.message, /issuer: .*never allowed/);
-      const bad = await admin('PUT', '/api/v1/sso', { issuer: op.issuer, clientId: 'x', groupRoles: ['team:shop:boss'] });
+      const bad = await admin('PUT', '/api/v1/sso', {
+        issuer: op.issuer,
+        clientId: 'x',
+        groupRoles: ['team:shop:boss'],
+      });
       assert.equal(bad.status, 400);
       assert.match(bad.body.error.message, /role must be one of owner, promoter, developer, viewer/);
       // A server whose discovery document names another issuer (a mix-up): refused when saved.
@@ -177,7 +184,10 @@ for (const backend of BACKENDS) {
       );
       op.accounts.set('alice-sub', { preferred_username: 'alice', groups: ['team-a'] });
       const again = await me((await signIn('alice-sub')).browser);
-      assert.deepEqual(again.memberships.map((m) => `${m.project}:${m.role}`).sort(), ['other:viewer', 'shop:promoter']);
+      assert.deepEqual(again.memberships.map((m) => `${m.project}:${m.role}`).sort(), [
+        'other:viewer',
+        'shop:promoter',
+      ]);
     });
 
     test('a user in no mapped group signs in to no project', async () => {
@@ -196,7 +206,9 @@ for (const backend of BACKENDS) {
       assert.equal(bobsOther.status, 200);
       assert.equal((await bob.request('GET', `${hoist}/api/v1/projects/shop`)).status, 403);
       assert.deepEqual(
-        JSON.parse((await bob.request('GET', `${hoist}/api/v1/projects`)).text).items.map((p: { name: string }) => p.name),
+        JSON.parse((await bob.request('GET', `${hoist}/api/v1/projects`)).text).items.map(
+          (p: { name: string }) => p.name,
+        ),
         ['other'],
       );
       // alice, a promoter of shop, may not change its applications (owner only).

@@ -77,7 +77,8 @@ export class HttpBrowser {
         throw new Error(`no form at ${page.url} (HTTP ${page.status}): ${page.text.slice(0, 300)}`);
       const submit = new URL(action.replaceAll('&amp;', '&'), page.url).href;
       if (o.deny) page = await this.request('GET', `${submit}/abort`);
-      else page = await this.request('POST', submit, prompt === 'login' ? { prompt, login, password: 'any' } : { prompt });
+      else
+        page = await this.request('POST', submit, prompt === 'login' ? { prompt, login, password: 'any' } : { prompt });
       if (page.location !== undefined && !page.location.startsWith(o.callback))
         page = await this.follow(page.location, o.callback);
     }

@@ -157,24 +157,20 @@ export function ssoRoutes(app: App, s: Services): void {
     },
   );
 
-  app.get(
-    CALLBACK_PATH,
-    { config: { permission: PUBLIC }, schema: { hide: true } },
-    async (req, reply) => {
-      const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '';
-      try {
-        const done = await s.sso.finish({ query, binding: cookieValue(req.headers.cookie, FLOW_COOKIE) });
-        if (done.cliRedirect !== undefined) return redirect(reply, done.cliRedirect);
-        const session = await s.accounts.createSession(done.userId);
-        void reply.header('set-cookie', sessionCookie(session.secret, session.expiresAt, secure(req)));
-        return redirect(reply, done.returnTo);
-      } catch (e) {
-        if (!(e instanceof SsoRefused)) throw e;
-        req.log.warn({ reason: e.message }, 'single sign-on refused');
-        return redirect(reply, refusedTo(e));
-      }
-    },
-  );
+  app.get(CALLBACK_PATH, { config: { permission: PUBLIC }, schema: { hide: true } }, async (req, reply) => {
+    const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '';
+    try {
+      const done = await s.sso.finish({ query, binding: cookieValue(req.headers.cookie, FLOW_COOKIE) });
+      if (done.cliRedirect !== undefined) return redirect(reply, done.cliRedirect);
+      const session = await s.accounts.createSession(done.userId);
+      void reply.header('set-cookie', sessionCookie(session.secret, session.expiresAt, secure(req)));
+      return redirect(reply, done.returnTo);
+    } catch (e) {
+      if (!(e instanceof SsoRefused)) throw e;
+      req.log.warn({ reason: e.message }, 'single sign-on refused');
+      return redirect(reply, refusedTo(e));
+    }
+  });
 
   app.post(
     '/api/v1/sso/cli-token',
