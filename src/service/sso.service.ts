@@ -15,12 +15,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Kysely } from 'kysely';
 import * as oidc from 'openid-client';
-import { HoistError, InvalidInput, NotFound, Unauthenticated } from '../errors.ts';
+import { HoistError, InvalidInput, NotFound, TooManyRequests, Unauthenticated } from '../errors.ts';
 import { checkOutboundUrl, type OutboundPolicy } from '../net/outbound-policy.ts';
 import { insertUser } from '../store/accounts.repository.ts';
 import { appendAudit } from '../store/audit.repository.ts';
 import type { Schema } from '../store/schema.ts';
 import {
+  countSsoFlows,
   deleteSsoConfig,
   findExternalUser,
   getSsoConfig,
@@ -54,6 +55,8 @@ import { hashSecret, newId } from './tokens.ts';
 export const SSO_FLOW_TTL_MS = 10 * 60_000;
 export const SSO_CLI_CODE_TTL_MS = 60_000;
 const DISCOVERY_TTL_MS = 10 * 60_000;
+/** Sign-ins in flight at once: each is a row until its callback or its expiry, and anyone may start one. */
+export const SSO_MAX_FLOWS = 10_000;
 
 /**
  * A sign-in that did not end in a session: the reason is shown to the person on the sign-in page (or to the CLI).
@@ -271,6 +274,8 @@ export class SingleSignOn {
     const config = await this.discover(row).catch((e: unknown) => {
       throw new SsoRefused(`${row.display_name} cannot be reached: ${describe(e)}`);
     });
+    if ((await countSsoFlows(this.db, this.now())) >= SSO_MAX_FLOWS)
+      throw new TooManyRequests('too many sign-ins are in progress; try again in a few minutes', 60);
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
     const verifier = oidc.randomPKCECodeVerifier();

@@ -33,6 +33,16 @@ export async function deleteSsoConfig(trx: Transaction<Schema>): Promise<boolean
   return Number(r.numDeletedRows) > 0;
 }
 
+/** How many flows are in flight (not expired). */
+export async function countSsoFlows(db: Db, now: Date): Promise<number> {
+  const r = await db
+    .selectFrom('sso_flows')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('expires_at', '>=', now)
+    .executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
 /** Records a flow; flows that expired are pruned on the way. */
 export async function insertSsoFlow(db: Db, row: Insertable<Schema['sso_flows']>, now: Date): Promise<void> {
   await db.deleteFrom('sso_flows').where('expires_at', '<', now).execute();
