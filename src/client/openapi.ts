@@ -1197,6 +1197,8 @@ export interface components {
       email: string | null;
       /** Format: date-time */
       createdAt: string;
+      /** @description signs in with single sign-on (created at the first sign-in; no password) */
+      external: boolean;
     };
     Token: {
       id: string;

@@ -110,6 +110,7 @@ export class Accounts {
       disabled: false,
       createdAt: row.created_at,
       email,
+      external: false,
     };
   }
 

@@ -166,6 +166,9 @@ for (const backend of BACKENDS) {
       assert.deepEqual(signedIn.summary.added, ['shop:promoter']);
       assert.deepEqual(signedIn.summary.unknownProjects, ['gone']);
       assert.ok(audit.body.items.some((e: { action: string }) => e.action === 'user.create'));
+      const users = (await admin('GET', '/api/v1/users')).body.items as Array<{ username: string; external: boolean }>;
+      assert.equal(users.find((u) => u.username === 'alice')?.external, true, 'marked external');
+      assert.equal(users.find((u) => u.username === 'admin')?.external, false);
     });
 
     test('a group change is reflected at the next sign-in; a membership an admin granted stays', async () => {

@@ -7,11 +7,18 @@ import { listUsers } from '../../store/accounts.repository.ts';
 
 import { Me, NewToken, Session, Token, User } from '../components/index.ts';
 import { ErrorSchema } from './schemas.ts';
-const userView = (u: { username: string; isAdmin: boolean; email: string | null; createdAt: Date }) => ({
+const userView = (u: {
+  username: string;
+  isAdmin: boolean;
+  email: string | null;
+  createdAt: Date;
+  external: boolean;
+}) => ({
   username: u.username,
   isAdmin: u.isAdmin,
   email: u.email,
   createdAt: u.createdAt.toISOString(),
+  external: u.external,
 });
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
 

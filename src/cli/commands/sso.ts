@@ -1,7 +1,8 @@
 /**
  * `hoist sso set|show|unset`: the OpenID provider hoist signs people in with, and how its groups map to roles
  * (`--group-role team-a:shop:promoter`, repeatable; `--group-role ops:*:admin` for hoist admins). `set` replaces the
- * whole configuration; the client secret is read from standard input or a prompt, and kept when not given again.
+ * whole configuration; the client secret is read from standard input (--client-secret-stdin), and kept when not given
+ * again.
  */
 import { client } from '../client-config.ts';
 import { outputFormat, print } from '../output.ts';
