@@ -114,6 +114,9 @@ const view = (r: SsoConfigRow): SsoView => ({
   updatedAt: r.updated_at.toISOString(),
 });
 
+/** What the audit entry records of a configuration: all of the view (no secret in it) but who changed it when. */
+const auditView = ({ updatedAt: _at, updatedBy: _by, ...rest }: SsoView) => rest;
+
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('base64url');
 const isLoopback = (host: string): boolean => {
   const bare = host.replace(/^\[(.*)\]$/, '$1');
@@ -158,7 +161,7 @@ export function checkCliRedirect(raw: string): string {
 
 export interface SignInResult {
   username: string;
-  /** The browser session's user id (for the session cookie); absent for a CLI flow. */
+  /** Who signed in (a browser flow gets a session for them). */
   userId: string;
   returnTo: string;
   /** For a CLI flow: where to send the browser, with the one-time code. */
@@ -234,9 +237,10 @@ export class SingleSignOn {
     const after = view({ ...row, group_roles: mappings });
     return audited(this.db, actor, { action: 'sso.configure', objectType: 'sso', objectId: issuer }, async (trx) => {
       await putSsoConfig(trx, row);
-      const { updatedAt: _u, updatedBy: _b, ...summaryAfter } = after;
-      const before = existing ? (({ updatedAt: _a, updatedBy: _c, ...rest }) => rest)(view(existing)) : null;
-      return { result: after, summary: { before, after: summaryAfter } };
+      return {
+        result: after,
+        summary: { before: existing ? auditView(view(existing)) : null, after: auditView(after) },
+      };
     });
   }
 
@@ -413,8 +417,8 @@ export class SingleSignOn {
     const now = Date.now();
     if (this.cached && this.cached.key === key && now - this.cached.at < DISCOVERY_TTL_MS) return this.cached.config;
     const insecure = new URL(row.issuer).protocol === 'http:';
-    const secret = row.secret_enc === null ? undefined : this.box.open(row.secret_enc);
     const config = (async () => {
+      const secret = row.secret_enc === null ? undefined : this.openSecret(row.secret_enc);
       const found = await oidc.discovery(new URL(row.issuer), row.client_id, undefined, oidc.None(), {
         [oidc.customFetch]: this.fetch as oidc.CustomFetch,
         timeout: 10,
@@ -439,6 +443,16 @@ export class SingleSignOn {
       if (this.cached?.config === config) this.cached = undefined;
     });
     return config;
+  }
+
+  private openSecret(sealed: string): string {
+    try {
+      return this.box.open(sealed);
+    } catch {
+      throw new Error(
+        "the stored client secret cannot be opened with this server's key (HOIST_SECRET_KEY changed?); set it again",
+      );
+    }
   }
 
   /** The code exchange and the ID token's checks (openid-client), then the user's claims (userinfo if needed). */

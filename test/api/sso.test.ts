@@ -16,6 +16,8 @@ import { sql } from 'kysely';
 import { BACKENDS } from '../helpers/backends.ts';
 import { ADMIN_PASSWORD, caller, startApi, type Call, type TestApi } from '../helpers/api.ts';
 import { HttpBrowser } from '../helpers/http-browser.ts';
+import { createServices } from '../../src/api/services.ts';
+import { SecretBox } from '../../src/service/secret-box.ts';
 import { startOpenIdProvider, type OpenIdProvider } from '../harness/openid-provider.ts';
 
 const GROUP_ROLES = ['team-a:shop:promoter', 'team-b:other:developer', 'ops:*:admin', 'team-a:gone:viewer'];
@@ -276,6 +278,22 @@ for (const backend of BACKENDS) {
       assert.equal(back2.searchParams.get('iss'), op.issuer, 'the provider names itself (RFC 9207)');
       back2.searchParams.set('iss', 'http://127.0.0.1:1/');
       assert.match(refusal(await browser.request('GET', back2.href)), /did not verify.*iss/i);
+
+      // A code exchanged without the verifier its challenge was made from: the provider refuses it (PKCE).
+      const start3 = await browser.request('GET', `${hoist}/api/v1/sso/login`);
+      const back3 = await browser.atProvider(start3.location!, 'bob-sub', { callback });
+      await sql`UPDATE sso_flows SET code_verifier = ${randomBytes(32).toString('base64url')}`.execute(api.database.db);
+      assert.match(refusal(await browser.request('GET', back3)), /did not verify.*invalid_grant/i);
+    });
+
+    test('the issuer is reached only where the outbound policy allows, checked when saved and at connect time', async () => {
+      // Services with the default policy (public addresses only) over the same database.
+      const strict = createServices(api.database, new SecretBox(randomBytes(32)));
+      const put = (issuer: string) =>
+        strict.sso.put({ username: 'admin' }, { issuer, clientId: op.clientId, clientSecret: null, groupRoles: [] });
+      await assert.rejects(put(op.issuer), /issuer: .*loopback or private/);
+      // A name is checked where it is resolved: localhost passes the URL check and is refused on connecting.
+      await assert.rejects(put(op.issuer.replace('127.0.0.1', 'localhost')), /resolves to .*loopback or private/);
     });
 
     test('a denied consent lands on the sign-in page with the provider’s reason', async () => {
