@@ -14,7 +14,9 @@ import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { BACKENDS } from '../helpers/backends.ts';
-import { ADMIN_PASSWORD, caller, startApi, type Call, type TestApi } from '../helpers/api.ts';
+import { ADMIN_PASSWORD, caller, LOOPBACK_CIDRS, startApi, type Call, type TestApi } from '../helpers/api.ts';
+import { buildServer } from '../../src/api/server.ts';
+import { OutboundPolicy } from '../../src/net/outbound-policy.ts';
 import { HttpBrowser } from '../helpers/http-browser.ts';
 import { createServices } from '../../src/api/services.ts';
 import { SecretBox } from '../../src/service/secret-box.ts';
@@ -294,6 +296,26 @@ for (const backend of BACKENDS) {
       await assert.rejects(put(op.issuer), /issuer: .*loopback or private/);
       // A name is checked where it is resolved: localhost passes the URL check and is refused on connecting.
       await assert.rejects(put(op.issuer.replace('127.0.0.1', 'localhost')), /resolves to .*loopback or private/);
+    });
+
+    test('second replica: a sign-in started on one server finishes on another sharing the database', async () => {
+      // Same database and key, as replicas behind one load balancer are; the provider knows the first one's URL.
+      const other = await buildServer(
+        createServices(api.database, api.box, { outbound: OutboundPolicy.fromList(LOOPBACK_CIDRS) }),
+      );
+      await other.listen({ port: 0, host: '127.0.0.1' });
+      try {
+        const browser = new HttpBrowser();
+        const start = await browser.request('GET', `${hoist}/api/v1/sso/login?returnTo=/projects/other`);
+        const back = new URL(await browser.atProvider(start.location!, 'bob-sub', { callback }));
+        back.port = String((other.server.address() as { port: number }).port);
+        const done = await browser.request('GET', back.href);
+        assert.equal(done.status, 303, done.location);
+        assert.equal(new URL(done.location!).pathname, '/projects/other');
+        assert.equal((await me(browser)).username, 'bob');
+      } finally {
+        await other.close();
+      }
     });
 
     test('a denied consent lands on the sign-in page with the provider’s reason', async () => {
