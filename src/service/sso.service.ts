@@ -17,22 +17,15 @@ import type { Kysely } from 'kysely';
 import * as oidc from 'openid-client';
 import { HoistError, InvalidInput, NotFound, TooManyRequests, Unauthenticated } from '../errors.ts';
 import { checkOutboundUrl, type OutboundPolicy } from '../net/outbound-policy.ts';
-import { insertUser } from '../store/accounts.repository.ts';
-import { appendAudit } from '../store/audit.repository.ts';
 import type { Schema } from '../store/schema.ts';
 import {
   countSsoFlows,
   deleteSsoConfig,
-  findExternalUser,
   getSsoConfig,
   insertCliCode,
   insertSsoFlow,
-  projectIdsByName,
   putSsoConfig,
-  replaceSsoMemberships,
-  setAdmin,
   takeCliCode,
-  takenUsernames,
   takeSsoFlow,
   type SsoConfigRow,
   type SsoFlowRow,
@@ -41,15 +34,10 @@ import type { Accounts } from './accounts.service.ts';
 import { audited, type Actor } from './audited.ts';
 import { guardedFetch, type GuardedFetch } from './guarded-fetch.ts';
 import type { SecretBox } from './secret-box.ts';
-import {
-  accessFor,
-  formatGroupRole,
-  groupsOf,
-  parseGroupRole,
-  usernameCandidates,
-  type GroupRole,
-} from './sso-mapping.ts';
-import { hashSecret, newId } from './tokens.ts';
+import { formatGroupRole, parseGroupRole, type GroupRole } from './sso-mapping.ts';
+import { signInExternalUser } from './sso-sign-in.ts';
+import { checkCliRedirect, safeReturnTo } from './sso-urls.ts';
+import { hashSecret } from './tokens.ts';
 
 /** How long a sign-in may take at the provider, and a CLI's one-time code may wait. */
 export const SSO_FLOW_TTL_MS = 10 * 60_000;
@@ -122,42 +110,6 @@ const isLoopback = (host: string): boolean => {
   const bare = host.replace(/^\[(.*)\]$/, '$1');
   return bare === 'localhost' || bare === '::1' || (isIP(bare) === 4 && bare.startsWith('127.'));
 };
-
-/** Only a same-origin path may follow a sign-in: never another origin, `//host`, `/\host` or a control character. */
-export function safeReturnTo(raw: string | undefined): string {
-  if (raw === undefined || raw === '') return '/';
-  const base = 'http://hoist.invalid';
-  let url: URL | undefined;
-  try {
-    url = new URL(raw, base);
-  } catch {
-    url = undefined;
-  }
-  if (
-    !raw.startsWith('/') ||
-    raw.startsWith('//') ||
-    [...raw].some((c) => c === '\\' || c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f) ||
-    raw.length > 2048 ||
-    url?.origin !== base
-  )
-    throw new InvalidInput('only a path on this server (starting with a single "/") may follow a sign-in', 'returnTo');
-  return raw;
-}
-
-/** The CLI's loopback URL (RFC 8252 §7.3): http, a loopback address literal, an explicit port. */
-export function checkCliRedirect(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new InvalidInput('not a URL', 'cli');
-  }
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  if (url.protocol !== 'http:' || !(host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)) || url.port === '')
-    throw new InvalidInput('the CLI listens on http://127.0.0.1:PORT/ (or [::1]) only', 'cli');
-  if (url.username !== '' || url.password !== '' || url.hash !== '') throw new InvalidInput('a plain URL', 'cli');
-  return url.href;
-}
 
 export interface SignInResult {
   username: string;
@@ -318,14 +270,14 @@ export class SingleSignOn {
    * person can act on, a state that is unknown, used or expired, a flow started in another browser, an error from
    * the provider, or an answer that does not verify.
    */
-  async finish(o: { query: string; binding: string | undefined }): Promise<SignInResult> {
+  async finish(o: { query: string; binding: string | undefined; requestId?: string }): Promise<SignInResult> {
     const params = new URLSearchParams(o.query);
     const state = params.get('state');
     const flow = state === null ? undefined : await takeSsoFlow(this.db, sha256(state));
     if (!flow || flow.expires_at.getTime() <= this.now().getTime())
       throw new SsoRefused('this sign-in link was used already or has expired; start the sign-in again');
     try {
-      return await this.finishFlow(flow, params, o.binding);
+      return await this.finishFlow(flow, params, o.binding, o.requestId ?? null);
     } catch (e) {
       throw SsoRefused.within(e, flow);
     }
@@ -335,6 +287,7 @@ export class SingleSignOn {
     flow: SsoFlowRow,
     params: URLSearchParams,
     binding: string | undefined,
+    requestId: string | null,
   ): Promise<SignInResult> {
     if (binding === undefined || sha256(binding) !== flow.binding_hash)
       throw new SsoRefused('this sign-in was started in another browser; start it again here');
@@ -349,7 +302,10 @@ export class SingleSignOn {
       throw new SsoRefused(`${row.display_name} cannot be reached: ${describe(e)}`);
     });
     const claims = await this.verify(config, row, flow, params);
-    const user = await this.signIn(row, claims, flow.cli_redirect !== null ? 'cli' : 'browser');
+    const user = await signInExternalUser(this.db, row, claims, this.now(), {
+      via: flow.cli_redirect !== null ? 'cli' : 'browser',
+      requestId,
+    });
     const result: SignInResult = { username: user.username, userId: user.id, returnTo: flow.return_to };
     if (flow.cli_redirect !== null && flow.cli_challenge !== null) {
       const code = randomBytes(32).toString('base64url');
@@ -484,104 +440,6 @@ export class SingleSignOn {
       throw new SsoRefused(`${row.display_name}'s answer did not verify: ${describe(e)}`);
     }
   }
-
-  /** Finds or creates the user, replaces their SSO-derived access, audits; retried once if a twin sign-in raced it. */
-  private async signIn(
-    row: SsoConfigRow,
-    identity: { subject: string; claims: Record<string, unknown> },
-    via: 'browser' | 'cli',
-  ): Promise<{ id: string; username: string }> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.signInOnce(row, identity, via);
-      } catch (e) {
-        if (attempt > 0 || !isUniqueViolation(e)) throw e;
-      }
-    }
-  }
-
-  private async signInOnce(
-    row: SsoConfigRow,
-    { subject, claims }: { subject: string; claims: Record<string, unknown> },
-    via: 'browser' | 'cli',
-  ): Promise<{ id: string; username: string }> {
-    const mappings = row.group_roles as GroupRole[];
-    const groups = groupsOf(claims, row.groups_claim);
-    const access = accessFor(groups, mappings);
-    const projects = await projectIdsByName(this.db, [...new Set(access.memberships.map((m) => m.project))]);
-    const wanted = access.memberships.flatMap((m) => {
-      const projectId = projects.get(m.project);
-      return projectId === undefined ? [] : [{ projectId, project: m.project, role: m.role }];
-    });
-    const missingProjects = access.memberships.filter((m) => !projects.has(m.project)).map((m) => m.project);
-    let user = await findExternalUser(this.db, row.issuer, subject);
-    if (user?.disabled) throw new SsoRefused('your hoist account is disabled; ask an admin');
-    let username = user?.username;
-    if (username === undefined) {
-      const candidates = usernameCandidates(claims, row.issuer, subject);
-      const taken = await takenUsernames(this.db, candidates);
-      username =
-        candidates.find((c) => !taken.has(c)) ?? `${candidates.at(-1) ?? 'sso'}-${randomBytes(3).toString('hex')}`;
-    }
-    const now = this.now();
-    const name = username;
-    const wasAdmin = user?.isAdmin ?? null;
-    return this.db.transaction().execute(async (trx) => {
-      const created = user === undefined;
-      if (!user) {
-        const id = newId();
-        const email = typeof claims.email === 'string' && claims.email.length <= 320 ? claims.email : null;
-        await insertUser(trx, {
-          id,
-          username: name,
-          // Not a password hash: no password ever matches it (passwords.ts reads only `scrypt$…`).
-          password_hash: 'sso',
-          is_admin: access.admin,
-          disabled: false,
-          created_at: now,
-          email,
-          external_issuer: row.issuer,
-          external_subject: subject,
-        });
-        await appendAudit(trx, {
-          actor: name,
-          action: 'user.create',
-          objectType: 'user',
-          objectId: name,
-          summary: { after: { username: name, isAdmin: access.admin, email, sso: { issuer: row.issuer, subject } } },
-          requestId: null,
-        });
-        user = { id, username: name, disabled: false, isAdmin: access.admin };
-      } else if (user.isAdmin !== access.admin) {
-        await setAdmin(trx, user.id, access.admin);
-      }
-      const changed = await replaceSsoMemberships(trx, user.id, wanted, newId, now);
-      const show = (m: { project: string; role: string }) => `${m.project}:${m.role}`;
-      await appendAudit(trx, {
-        actor: name,
-        action: 'sso.sign-in',
-        objectType: 'user',
-        objectId: name,
-        summary: {
-          issuer: row.issuer,
-          subject,
-          via,
-          created,
-          groups: access.matched,
-          admin: { before: wasAdmin, after: access.admin },
-          added: changed.added.map(show),
-          removed: changed.removed.map(show),
-          ...(missingProjects.length > 0 ? { unknownProjects: [...new Set(missingProjects)] } : {}),
-        },
-        requestId: null,
-      });
-      return { id: user.id, username: name };
-    });
-  }
-}
-
-function isUniqueViolation(e: unknown): boolean {
-  return (e as { code?: unknown } | null)?.code === '23505';
 }
 
 function describe(e: unknown): string {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkCliRedirect, safeReturnTo } from '../../src/service/sso.service.ts';
+import { checkCliRedirect, safeReturnTo } from '../../src/service/sso-urls.ts';
 import { accessFor, groupsOf, parseGroupRole, usernameCandidates } from '../../src/service/sso-mapping.ts';
 
 test('group:project:role mappings: the last two parts are project and role; * only with admin', () => {

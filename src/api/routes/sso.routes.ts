@@ -160,7 +160,11 @@ export function ssoRoutes(app: App, s: Services): void {
   app.get(CALLBACK_PATH, { config: { permission: PUBLIC }, schema: { hide: true } }, async (req, reply) => {
     const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '';
     try {
-      const done = await s.sso.finish({ query, binding: cookieValue(req.headers.cookie, FLOW_COOKIE) });
+      const done = await s.sso.finish({
+        query,
+        binding: cookieValue(req.headers.cookie, FLOW_COOKIE),
+        requestId: req.id,
+      });
       if (done.cliRedirect !== undefined) return redirect(reply, done.cliRedirect);
       const session = await s.accounts.createSession(done.userId);
       void reply.header('set-cookie', sessionCookie(session.secret, session.expiresAt, secure(req)));
