@@ -27,6 +27,7 @@ import type { LiveEvents } from '../service/live-events.service.ts';
 import type { Poller } from '../service/poller.ts';
 import type { Quarantine } from '../service/quarantine.service.ts';
 import type { Rules } from '../service/rules.service.ts';
+import type { SingleSignOn } from '../service/sso.service.ts';
 import type { Permission } from './permissions.ts';
 import type { Identity } from '../service/identity.ts';
 
@@ -60,6 +61,8 @@ export interface Services {
   auditCheckpoints: AuditCheckpoints;
   /** The event stream's fan-out (GET /api/v1/events/stream). */
   live: LiveEvents;
+  /** Single sign-on with OpenID Connect. */
+  sso: SingleSignOn;
 }
 
 export interface DeclaredRoute {

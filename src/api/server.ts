@@ -26,6 +26,7 @@ import { webhookRoutes } from './routes/webhooks.routes.ts';
 import { hookRoutes } from './routes/hooks.routes.ts';
 import { automationRoutes } from './routes/automation.routes.ts';
 import { registryRoutes } from './routes/registries.routes.ts';
+import { ssoRoutes } from './routes/sso.routes.ts';
 import { systemRoutes } from './routes/system.routes.ts';
 import { credentialsOf, CSRF_HEADER, SESSION_COOKIE } from './session.ts';
 import { wantsConsole, webRoutes } from './web.ts';
@@ -187,6 +188,7 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
 
   systemRoutes(app, services, metrics);
   accountRoutes(app, services);
+  ssoRoutes(app, services);
   auditRoutes(app, services);
   registryRoutes(app, services);
   projectRoutes(app, services);

@@ -20,6 +20,7 @@ import { PromotionRunner } from '../service/promotion-runner.ts';
 import { Quarantine } from '../service/quarantine.service.ts';
 import { Registries } from '../service/registries.service.ts';
 import { Rules } from '../service/rules.service.ts';
+import { SingleSignOn } from '../service/sso.service.ts';
 import type { Clock } from '../service/clock.ts';
 import type { SecretBox } from '../service/secret-box.ts';
 import { Webhooks } from '../service/webhooks.service.ts';
@@ -105,9 +106,10 @@ export function createServices(database: Database, box: SecretBox, opts: Service
     ...(opts.logger ? { logger: opts.logger } : {}),
     notifier: database.notifier,
   });
+  const accounts = new Accounts(db);
   return {
     database,
-    accounts: new Accounts(db),
+    accounts,
     registries,
     artifacts,
     projects: new Projects(db),
@@ -129,5 +131,6 @@ export function createServices(database: Database, box: SecretBox, opts: Service
     }),
     auditCheckpoints: new AuditCheckpoints(db, opts.audit?.key ?? AuditSigningKey.generate(), opts.audit),
     live,
+    sso: new SingleSignOn(db, box, accounts, outbound),
   };
 }

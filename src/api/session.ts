@@ -19,3 +19,16 @@ export function credentialsOf(req: {
   const session = cookie(req.headers.cookie, SESSION_COOKIE);
   return session === undefined ? undefined : { session };
 }
+
+/** The value of the cookie `name` in a Cookie header, if present. */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  return cookie(header, name);
+}
+
+/** The Set-Cookie header that starts a browser session (password or SSO sign-in alike). */
+export function sessionCookie(secret: string, expiresAt: Date, secure: boolean): string {
+  // secure: the request came over TLS, or through a proxy that says so when the server trusts proxies (--trust-proxy).
+  return `${SESSION_COOKIE}=${secret}; HttpOnly; SameSite=Strict; Path=/; Expires=${expiresAt.toUTCString()}${
+    secure ? '; Secure' : ''
+  }`;
+}

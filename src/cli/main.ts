@@ -139,6 +139,8 @@ program
   .requiredOption('--server <url>', 'the hoist server, e.g. http://127.0.0.1:8080')
   .option('--username <name>', 'user name', 'admin')
   .option('--password-stdin', 'read the password from standard input')
+  .option('--sso', "sign in with the server's single sign-on, in a browser (loopback redirect to this CLI)")
+  .option('--no-browser', 'with --sso: only print the sign-in URL, do not open a browser')
   .action(async (flags) => (await import('./commands/login.ts')).loginCommand(flags));
 
 const control = () => import('./commands/control.ts');
@@ -451,6 +453,35 @@ tokenCmd
   .command('revoke')
   .argument('<id>')
   .action(async (id: string) => (await control()).token.revoke(id));
+
+const ssoCmd = program.command('sso').description('single sign-on with an OpenID provider (admins)');
+withOutput(ssoCmd.command('show').description('the provider and group mappings (never the secret)')).action(async (f) =>
+  (await import('./commands/sso.ts')).sso.show(f),
+);
+withOutput(
+  ssoCmd
+    .command('set')
+    .description('configure the OpenID provider; replaces the whole configuration (the secret is kept unless given)')
+    .requiredOption('--issuer <url>', "the provider's issuer URL (https; its discovery document is read now)")
+    .requiredOption(
+      '--client-id <id>',
+      'the client registered for hoist (redirect URI: <hoist URL>/api/v1/sso/callback)',
+    )
+    .option('--client-secret-stdin', 'read the client secret from standard input')
+    .option('--public-client', 'no client secret (PKCE only); removes a stored one')
+    .option('--name <text>', 'shown on the sign-in page as "Sign in with <name>"')
+    .option('--scope <scope>', 'a scope to ask for (repeatable; default openid profile email)', collect)
+    .option('--groups-claim <claim>', 'the claim that lists the groups (default groups)')
+    .option(
+      '--group-role <group:project:role>',
+      'members of the group get the role in the project; GROUP:*:admin makes hoist admins (repeatable)',
+      collect,
+    ),
+).action(async (f) => (await import('./commands/sso.ts')).sso.set(f));
+ssoCmd
+  .command('unset')
+  .description('turn single sign-on off')
+  .action(async () => (await import('./commands/sso.ts')).sso.unset());
 
 const auditCmd = program.command('audit').description('the hash-chained audit log (admins)');
 withOutput(

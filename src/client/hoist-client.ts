@@ -276,6 +276,16 @@ export class HoistClient {
       this.call(this.api.PATCH('/api/v1/users/{username}', { params: { path: { username } }, body: { email } })),
   };
 
+  sso = {
+    status: () => this.call(this.api.GET('/api/v1/sso/status')),
+    get: () => this.call(this.api.GET('/api/v1/sso')),
+    put: (body: T.SsoInput) => this.call(this.api.PUT('/api/v1/sso', { body })),
+    remove: () => this.done(this.api.DELETE('/api/v1/sso')),
+    /** hoist login --sso: the one-time code the sign-in sent to the CLI, and the CLI's PKCE verifier. */
+    cliToken: (code: string, codeVerifier: string, name: string) =>
+      this.call(this.api.POST('/api/v1/sso/cli-token', { body: { code, codeVerifier, name } })),
+  };
+
   tokens = {
     list: () => this.items(this.api.GET('/api/v1/tokens')),
     create: (name: string, expiresInDays?: number) =>

@@ -124,6 +124,59 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/sso/status': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Whether single sign-on is configured, and the provider’s name (for the sign-in page) */
+    get: operations['getSsoStatus'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/sso': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The single sign-on configuration (never the client secret) */
+    get: operations['getSso'];
+    /** Configure single sign-on with an OpenID provider (its discovery document is read now) and map its groups to roles */
+    put: operations['putSso'];
+    post?: never;
+    /** Turn single sign-on off (users who signed in with it keep their API tokens) */
+    delete: operations['deleteSso'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/sso/cli-token': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** hoist login --sso: trade the one-time code the sign-in sent to the CLI, with its PKCE verifier, for an API token */
+    post: operations['ssoCliToken'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/audit': {
     parameters: {
       query?: never;
@@ -1147,6 +1200,8 @@ export interface components {
       email: string | null;
       /** Format: date-time */
       createdAt: string;
+      /** @description signs in with single sign-on (created at the first sign-in; no password) */
+      external: boolean;
     };
     Token: {
       id: string;
@@ -1610,6 +1665,36 @@ export interface components {
       reason: string;
       promotion?: string;
     };
+    SsoConfig: {
+      /** @description the provider's issuer URL (its discovery document is under it) */
+      issuer: string;
+      clientId: string;
+      /** @description whether a client secret is stored (sealed; never answered) */
+      hasSecret: boolean;
+      /** @description shown on the sign-in page: "Sign in with <displayName>" */
+      displayName: string;
+      scopes: string[];
+      /** @description the claim listing the user’s groups */
+      groupsClaim: string;
+      /** @description GROUP:PROJECT:ROLE (a project role) or GROUP:*:admin (hoist admins) */
+      groupRoles: string[];
+      updatedBy: string;
+      /** Format: date-time */
+      updatedAt: string;
+    };
+    SsoStatus: {
+      enabled: boolean;
+      displayName: string | null;
+      /** @description where a browser goes to sign in (add ?returnTo=/path to come back there) */
+      loginUrl: string | null;
+    };
+    /** @description An API token for the CLI that signed in with SSO: its secret is in this answer only */
+    SsoCliToken: {
+      username: string;
+      name: string;
+      token: string;
+      expiresAt: string | null;
+    };
     /** @enum {string} */
     NotificationEvent:
       | 'promotion.requested'
@@ -1935,6 +2020,215 @@ export interface operations {
       };
       /** @description Every error answer has this shape */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  getSsoStatus: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SsoStatus'];
+        };
+      };
+    };
+  };
+  getSso: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SsoConfig'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  putSso: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          issuer: string;
+          clientId: string;
+          /** @description omit to keep the stored one, null to remove it (a public client using PKCE only) */
+          clientSecret?: string | null;
+          displayName?: string;
+          scopes?: string[];
+          groupsClaim?: string;
+          groupRoles: string[];
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SsoConfig'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  deleteSso: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Every error answer has this shape */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  ssoCliToken: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          code: string;
+          codeVerifier: string;
+          name: string;
+        };
+      };
+    };
+    responses: {
+      /** @description An API token for the CLI that signed in with SSO: its secret is in this answer only */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SsoCliToken'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      409: {
         headers: {
           [name: string]: unknown;
         };

@@ -110,6 +110,7 @@ export class Accounts {
       disabled: false,
       createdAt: row.created_at,
       email,
+      external: false,
     };
   }
 
@@ -153,8 +154,10 @@ export class Accounts {
     const delay = loginDelayMs((await loginFailures(this.db, `user:${username}`, now, LOGIN_WINDOW_MS)).failures);
     if (delay > 0) await this.sleep(delay);
     const user = await findUserByName(this.db, username);
-    // Hash even for an unknown user, so timing does not tell which usernames exist.
-    const ok = user ? await verifyPassword(password, user.passwordHash) : (await hashPassword(password), false);
+    // Hash even for an unknown user (or one who signs in with SSO and has no password), so timing does not tell.
+    const ok = user?.passwordHash.startsWith('scrypt$')
+      ? await verifyPassword(password, user.passwordHash)
+      : (await hashPassword(password), false);
     if (!user || !ok || user.disabled) {
       await countLoginAttempt(this.db, `user:${username}`, now, LOGIN_WINDOW_MS);
       throw new Unauthenticated('wrong username or password');

@@ -11,6 +11,8 @@ export interface UserRow {
   disabled: boolean;
   createdAt: Date;
   email: string | null;
+  /** Signs in with single sign-on (found by the provider's issuer and subject); has no password. */
+  external: boolean;
 }
 
 type Db = Kysely<Schema>;
@@ -23,6 +25,7 @@ const toUser = (r: Selectable<Schema['users']>): UserRow => ({
   disabled: r.disabled,
   createdAt: r.created_at,
   email: r.email,
+  external: r.external_issuer !== null,
 });
 
 export async function findUserByName(db: Db, username: string): Promise<UserRow | undefined> {

@@ -15,6 +15,9 @@ export interface UsersTable {
   disabled: boolean;
   created_at: Timestamp;
   email: ColumnType<string | null, string | null | undefined, string | null>;
+  /** For a user who signs in with single sign-on (migration 0015): the provider's issuer and subject; else null. */
+  external_issuer: ColumnType<string | null, string | null | undefined, string | null>;
+  external_subject: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ApiTokensTable {
@@ -120,6 +123,8 @@ export interface MembershipsTable {
   /** Environment names the role is limited to; null for all of the project's environments. */
   environments: Json<string[] | null> | null;
   created_at: Timestamp;
+  /** `local`: granted by an admin; `sso`: derived from the provider's groups at the last sign-in (replaced then). */
+  source: ColumnType<'local' | 'sso', 'local' | 'sso' | undefined, 'local' | 'sso'>;
 }
 
 export interface AuditLogTable {
@@ -427,6 +432,49 @@ export interface LiveEventsTable {
   at: Timestamp;
 }
 
+/** The single sign-on provider (one row, id `default`); the client secret sealed with the SecretBox. */
+export interface SsoConfigTable {
+  id: 'default';
+  issuer: string;
+  client_id: string;
+  secret_enc: string | null;
+  display_name: string;
+  /** Space-separated, as sent to the provider. */
+  scopes: string;
+  groups_claim: string;
+  /** `[{group, project, role}]`; project `*` with role `admin` makes hoist admins. */
+  group_roles: Json<Array<{ group: string; project: string; role: string }>>;
+  updated_by: string;
+  updated_at: Timestamp;
+}
+
+/** An authorization request in flight: single use (deleted when its callback arrives), minutes long. */
+export interface SsoFlowsTable {
+  /** SHA-256 of the `state` sent to the provider. */
+  state_hash: string;
+  /** SHA-256 of the cookie that binds the flow to the browser that started it. */
+  binding_hash: string;
+  nonce: string;
+  code_verifier: string;
+  return_to: string;
+  /** This server's callback URL as sent to the provider (the token request must send the same). */
+  redirect_uri: string;
+  /** For `hoist login --sso`: the CLI's loopback URL and its PKCE challenge for the one-time code. */
+  cli_redirect: string | null;
+  cli_challenge: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+/** A one-time code the CLI trades, with its PKCE verifier, for an API token. */
+export interface SsoCliCodesTable {
+  code_hash: string;
+  user_id: string;
+  challenge: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
 export interface Schema {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -462,4 +510,7 @@ export interface Schema {
   idempotency_keys: IdempotencyKeysTable;
   named_leases: NamedLeasesTable;
   live_events: LiveEventsTable;
+  sso_config: SsoConfigTable;
+  sso_flows: SsoFlowsTable;
+  sso_cli_codes: SsoCliCodesTable;
 }

@@ -16,6 +16,8 @@ export interface TestApi {
   app: App;
   database: Database;
   services: Services;
+  /** The key that seals secrets (a second replica over the same database needs the same one). */
+  box: SecretBox;
   /** An API token for a user (created as admin when asked); the user is created on first use. */
   tokenFor(username: string, opts?: { admin?: boolean }): Promise<string>;
   close(): Promise<void>;
@@ -24,7 +26,8 @@ export interface TestApi {
 export async function startApi(backend: Backend, opts: ServiceOptions = {}): Promise<TestApi> {
   const database = await freshDatabase(backend);
   // Test registries and webhook receivers listen on loopback: allow it, as an admin would with HOIST_OUTBOUND_ALLOW.
-  const services = createServices(database, new SecretBox(randomBytes(32)), { outbound: LOOPBACK, ...opts });
+  const box = new SecretBox(randomBytes(32));
+  const services = createServices(database, box, { outbound: LOOPBACK, ...opts });
   const accounts = services.accounts;
   await accounts.bootstrapAdmin(ADMIN_PASSWORD);
   const app = await buildServer(services);
@@ -33,6 +36,7 @@ export async function startApi(backend: Backend, opts: ServiceOptions = {}): Pro
     app,
     database,
     services,
+    box,
     async tokenFor(username, opts = {}) {
       const known = tokens.get(username);
       if (known) return known;

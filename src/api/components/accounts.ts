@@ -28,6 +28,9 @@ export const User = component(
     isAdmin: Type.Boolean(),
     email: Type.Union([Type.String(), Type.Null()]),
     createdAt: DateTime,
+    external: Type.Boolean({
+      description: 'signs in with single sign-on (created at the first sign-in; no password)',
+    }),
   }),
 );
 

@@ -7,5 +7,6 @@ export * from './error.ts';
 export * from './policies.ts';
 export * from './projects.ts';
 export * from './promotions.ts';
+export * from './sso.ts';
 export * from './webhooks.ts';
 export { hoistComponents } from './component.ts';

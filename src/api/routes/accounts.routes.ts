@@ -2,16 +2,23 @@
 import { Type } from '@fastify/type-provider-typebox';
 import { actorOf, type App, type Services } from '../context.ts';
 import { ADMIN, AUTHENTICATED, PUBLIC } from '../permissions.ts';
-import { SESSION_COOKIE } from '../session.ts';
+import { SESSION_COOKIE, sessionCookie } from '../session.ts';
 import { listUsers } from '../../store/accounts.repository.ts';
 
 import { Me, NewToken, Session, Token, User } from '../components/index.ts';
 import { ErrorSchema } from './schemas.ts';
-const userView = (u: { username: string; isAdmin: boolean; email: string | null; createdAt: Date }) => ({
+const userView = (u: {
+  username: string;
+  isAdmin: boolean;
+  email: string | null;
+  createdAt: Date;
+  external: boolean;
+}) => ({
   username: u.username,
   isAdmin: u.isAdmin,
   email: u.email,
   createdAt: u.createdAt.toISOString(),
+  external: u.external,
 });
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
 
@@ -38,13 +45,7 @@ export function accountRoutes(app: App, s: Services): void {
     async (req, reply) => {
       const user = await s.accounts.login(req.body.username, req.body.password, req.ip);
       const session = await s.accounts.createSession(user.id);
-      void reply.header(
-        'set-cookie',
-        `${SESSION_COOKIE}=${session.secret}; HttpOnly; SameSite=Strict; Path=/; Expires=${session.expiresAt.toUTCString()}${
-          // req.protocol is https over TLS, or behind a proxy saying so when the server trusts proxies (--trust-proxy).
-          req.protocol === 'https' ? '; Secure' : ''
-        }`,
-      );
+      void reply.header('set-cookie', sessionCookie(session.secret, session.expiresAt, req.protocol === 'https'));
       return { username: user.username, csrfToken: session.csrfToken, expiresAt: session.expiresAt.toISOString() };
     },
   );

@@ -1,7 +1,17 @@
-/** Sign in with a username and password; errors (wrong password, too many tries) are shown as the server says them. */
+/**
+ * Sign in with the organisation's single sign-on where an admin configured it ("Sign in with <provider>", a full-page
+ * trip to the provider and back to the deep link), or with a hoist username and password (local accounts, kept for
+ * bootstrap). Errors (wrong password, too many tries, a refused single sign-on) are shown as the server says them.
+ */
 import { useState, type FormEvent } from 'react';
-import { useQueryClient } from '@tanstack/react-query';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, ApiError, setCsrfToken } from '../api.ts';
+
+interface SsoStatus {
+  enabled: boolean;
+  displayName: string | null;
+  loginUrl: string | null;
+}
 
 /** Only same-origin paths are followed after sign-in (never an absolute URL someone put in `next`). */
 export function safeNext(raw: string | null): string {
@@ -12,7 +22,19 @@ export function SignIn({ onSignedIn }: { onSignedIn: (next: string) => void }) {
   const qc = useQueryClient();
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const next = safeNext(new URLSearchParams(window.location.search).get('next'));
+  const search = new URLSearchParams(window.location.search);
+  const next = safeNext(search.get('next'));
+  const ssoError = search.get('sso_error');
+  // Public: the page asks before anyone is signed in. Without an answer the password form is all there is.
+  const sso = useQuery({
+    queryKey: ['sso-status'],
+    queryFn: () => api<SsoStatus>('GET', '/api/v1/sso/status'),
+    staleTime: 60_000,
+  });
+  const ssoHref =
+    sso.data?.enabled && sso.data.loginUrl !== null
+      ? `${sso.data.loginUrl}?returnTo=${encodeURIComponent(next)}`
+      : undefined;
 
   async function submit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
@@ -43,6 +65,21 @@ export function SignIn({ onSignedIn }: { onSignedIn: (next: string) => void }) {
   return (
     <main id="main" className="sign-in">
       <h1>Sign in to hoist</h1>
+      {ssoError !== null && (
+        <p role="alert" className="error">
+          Single sign-on did not work: {ssoError}
+        </p>
+      )}
+      {ssoHref !== undefined && (
+        <>
+          <p>
+            <a className="button-link" href={ssoHref}>
+              Sign in with {sso.data?.displayName}
+            </a>
+          </p>
+          <p className="muted">or with a hoist account:</p>
+        </>
+      )}
       <form onSubmit={(e) => void submit(e)} aria-describedby={error ? 'sign-in-error' : undefined}>
         <label>
           Username
