@@ -21,6 +21,7 @@ import { Quarantine } from '../service/quarantine.service.ts';
 import { Registries } from '../service/registries.service.ts';
 import { Rules } from '../service/rules.service.ts';
 import type { Clock } from '../service/clock.ts';
+import type { ScryptCost } from '../service/passwords.ts';
 import type { SecretBox } from '../service/secret-box.ts';
 import { Webhooks } from '../service/webhooks.service.ts';
 import type { Database } from '../store/database.ts';
@@ -46,6 +47,9 @@ export interface ServiceOptions {
   clock?: Clock;
   /** The event stream: heartbeat, limits, progress rate. */
   live?: LiveEventsOptions;
+  /** How a slowed-down login waits (default: a timer) and the scrypt cost of new password hashes (default:
+   * PASSWORD_COST): tests record the waits and hash cheaply. */
+  accounts?: { sleep?: (ms: number) => Promise<void>; passwordCost?: ScryptCost };
 }
 
 export function createServices(database: Database, box: SecretBox, opts: ServiceOptions = {}): Services {
@@ -107,7 +111,7 @@ export function createServices(database: Database, box: SecretBox, opts: Service
   });
   return {
     database,
-    accounts: new Accounts(db),
+    accounts: new Accounts(db, undefined, opts.accounts?.sleep, opts.accounts?.passwordCost),
     registries,
     artifacts,
     projects: new Projects(db),
