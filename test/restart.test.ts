@@ -5,60 +5,39 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { freePort } from './harness/free-port.ts';
 import { startRegistry, type TestRegistry } from './harness/registry.ts';
 import { buildImageWithBlobs, pushImage, pushLargeBlob } from './harness/push.ts';
+import { seedDataDir, startServe, type Served } from './helpers/serve.ts';
 import { HoistClient, signInForToken } from '../src/client/index.ts';
 
-const ENTRY = fileURLToPath(new URL('../dist/hoist.mjs', import.meta.url));
 let dir: string;
 let a: TestRegistry;
 let b: TestRegistry;
-let server: ChildProcess | undefined;
+let server: Served | undefined;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hoist-restart-'));
-  [a, b] = await Promise.all([startRegistry(), startRegistry()]);
+  [a, b] = await Promise.all([startRegistry(), startRegistry(), seedDataDir(join(dir, 'data'))]);
 });
 after(async () => {
-  server?.kill('SIGKILL');
+  server?.proc.kill('SIGKILL');
   await Promise.all([a?.stop(), b?.stop(), rm(dir, { recursive: true, force: true })]);
 });
 
-async function serve(port: number): Promise<ChildProcess> {
-  const proc = spawn(
-    process.execPath,
-    [ENTRY, 'serve', '--port', String(port), '--data-dir', join(dir, 'data'), '--log-level', 'warn'],
-    {
-      env: {
-        ...process.env,
-        HOIST_ADMIN_PASSWORD: 'restart-password',
-        HOIST_PROMOTION_LEASE_MS: '1500',
-        HOIST_OUTBOUND_ALLOW: '127.0.0.0/8,::1/128',
-      },
-      stdio: 'ignore',
+const serve = (port: number): Promise<Served> =>
+  startServe({
+    dataDir: join(dir, 'data'),
+    port,
+    env: {
+      HOIST_ADMIN_PASSWORD: 'restart-password',
+      HOIST_PROMOTION_LEASE_MS: '1500',
+      HOIST_OUTBOUND_ALLOW: '127.0.0.0/8,::1/128',
     },
-  );
-  // A first start migrates the embedded database: on a loaded 2-core machine that can take a while. Give up early
-  // only when the process has exited.
-  for (let i = 0; i < 900 && proc.exitCode === null; i++) {
-    if (
-      await fetch(`http://127.0.0.1:${port}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return proc;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  proc.kill('SIGKILL');
-  throw new Error(`hoist serve did not start (exit code ${proc.exitCode ?? 'none, killed after 90 s'})`);
-}
+  });
 
 test('a promotion interrupted by SIGKILL is finished after restart, exactly once', async () => {
   const layer = await pushLargeBlob(a.url, 'dev/big', 256 << 20);
@@ -85,8 +64,8 @@ test('a promotion interrupted by SIGKILL is finished after restart, exactly once
     await new Promise((r) => setTimeout(r, 20));
   assert.equal((await c.promotions.get('big', p.id)).targets[0]?.state, 'PROMOTING');
   await new Promise((r) => setTimeout(r, 300));
-  server.kill('SIGKILL');
-  await new Promise((r) => server?.once('exit', r));
+  server.proc.kill('SIGKILL');
+  await server.exit;
   const head = await fetch(`${b.url}/v2/prod/big/manifests/1`, {
     method: 'HEAD',
     headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
