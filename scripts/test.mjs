@@ -4,6 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { knownFileTimes } from './test-file-times.mjs';
 
 execFileSync('bash', ['scripts/setup.sh'], { stdio: 'inherit' });
 execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
@@ -16,7 +17,12 @@ function testFiles(dir) {
 }
 // npm test runs this under Node 22 or newer (scripts/node.sh); say which, once, so a log shows it.
 process.stdout.write(`tests run on Node ${process.version}\n`);
-const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : testFiles('test').sort();
+// Slowest first, by the last run's times (scripts/test-file-times.mjs keeps them; files without one first of all):
+// the run ends when its last file does, so a long file must not be among the last to start.
+const known = knownFileTimes();
+const files = (process.argv.slice(2).length > 0 ? process.argv.slice(2) : testFiles('test').sort()).sort(
+  (a, b) => (known[b] ?? Infinity) - (known[a] ?? Infinity),
+);
 // Test files run in parallel processes. Most of a file's time is spent waiting (registries, PostgreSQL, child
 // processes), so more files than cores pays off; HOIST_TEST_CONCURRENCY overrides.
 const concurrency = Number(process.env.HOIST_TEST_CONCURRENCY ?? 3);

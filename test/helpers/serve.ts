@@ -86,7 +86,8 @@ export async function spawnServe(opts: ServeOptions): Promise<Served> {
 export async function ready(served: Served, timeoutMs = READY_TIMEOUT_MS): Promise<Served> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (served.proc.exitCode !== null) throw new Error(`hoist serve exited ${served.proc.exitCode}: ${served.output()}`);
+    if (served.proc.exitCode !== null)
+      throw new Error(`hoist serve exited ${served.proc.exitCode}: ${served.output()}`);
     const ok = await fetch(`${served.url}/readyz`).then(
       (r) => r.ok,
       () => false,
