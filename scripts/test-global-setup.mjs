@@ -1,21 +1,69 @@
 // npm test's global setup (`node --test-global-setup`): one PostgreSQL for all test files, with a migrated template
 // database, and one migrated PGlite data directory dumped to a file, instead of an initdb, a server start and two
 // migrations in every test process. Test files find them through HOIST_TEST_POSTGRES_URL, HOIST_TEST_POSTGRES_TEMPLATE
-// and HOIST_TEST_PGLITE_SNAPSHOT (test/helpers/backends.ts); a file run on its own makes its own as before. Node loads this file without tsx's hooks, so the TypeScript modules come through tsImport.
+// and HOIST_TEST_PGLITE_SNAPSHOT (test/helpers/backends.ts); a file run on its own makes its own as before. Where Node
+// strips the types itself (scripts/test.mjs) the TypeScript modules are imported as they are; else Node loads this
+// file without tsx's hooks, and they come through tsImport.
+//
+// Nothing runs until this is done, so it counts in full towards npm test's time: the PostgreSQL server (initdb, in
+// processes of its own) and the PGlite dump (initdb and the migrations in WebAssembly, here) are made at the same
+// time, and the dump is kept in node_modules/.cache between runs under a hash of what makes it (src/store, which holds
+// the migrations, src/errors.ts, this PGlite's version, test/helpers/backends.ts): a run after a migration changed
+// makes a new one.
 import { Buffer } from 'node:buffer';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { tsImport } from 'tsx/esm/api';
+import { fileURLToPath } from 'node:url';
 
+const load = async (path) =>
+  process.features.typescript === 'transform'
+    ? import(path)
+    : (await import('tsx/esm/api')).tsImport(path, import.meta.url);
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CACHE = join(ROOT, 'node_modules', '.cache', 'hoist-test');
 const TEMPLATE = 'hoist_migrated_template';
 let server;
-let snapshotDir;
 
-export async function globalSetup() {
-  const { startPostgres } = await tsImport('../test/harness/postgres.ts', import.meta.url);
-  const { openDatabase } = await tsImport('../src/store/database.ts', import.meta.url);
-  const { migrate } = await tsImport('../src/store/migrate.ts', import.meta.url);
+function files(path) {
+  return readdirSync(path, { withFileTypes: true })
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .flatMap((e) => (e.isDirectory() ? files(join(path, e.name)) : [join(path, e.name)]));
+}
+
+/** The migrated PGlite dump for this source tree: from the cache, or made (and cached). */
+async function pgliteSnapshot() {
+  const hash = createHash('sha256');
+  for (const file of [
+    ...files(join(ROOT, 'src', 'store')),
+    join(ROOT, 'src', 'errors.ts'),
+    join(ROOT, 'node_modules', '@electric-sql', 'pglite', 'package.json'),
+    join(ROOT, 'test', 'helpers', 'backends.ts'),
+  ]) {
+    hash
+      .update(`${file.slice(ROOT.length)}\0`)
+      .update(readFileSync(file))
+      .update('\0');
+  }
+  const name = `pglite-${hash.digest('hex').slice(0, 16)}.tar`;
+  const snapshot = join(CACHE, name);
+  if (existsSync(snapshot)) return snapshot;
+  const { migratedPGlite } = await load('../test/helpers/backends.ts');
+  const bytes = Buffer.from(await (await migratedPGlite()).arrayBuffer());
+  await mkdir(CACHE, { recursive: true });
+  for (const old of readdirSync(CACHE)) if (/^pglite-.*\.tar/.test(old)) await rm(join(CACHE, old), { force: true });
+  const partial = `${snapshot}.${process.pid}`;
+  await writeFile(partial, bytes);
+  await rename(partial, snapshot); // whole or not at all, for a run that is stopped half-way
+  return snapshot;
+}
+
+async function postgresWithTemplate() {
+  const { startPostgres } = await load('../test/harness/postgres.ts');
+  const { openDatabase } = await load('../src/store/database.ts');
+  const { migrate } = await load('../src/store/migrate.ts');
   server = await startPostgres();
   const database = await openDatabase({ url: await server.createDatabase(TEMPLATE) });
   try {
@@ -23,17 +71,16 @@ export async function globalSetup() {
   } finally {
     await database.close(); // a template must have no connections while it is copied
   }
-  process.env.HOIST_TEST_POSTGRES_URL = server.url;
-  process.env.HOIST_TEST_POSTGRES_TEMPLATE = TEMPLATE;
+  return server.url;
+}
 
-  const { migratedPGlite } = await tsImport('../test/helpers/backends.ts', import.meta.url);
-  snapshotDir = await mkdtemp(join(tmpdir(), 'hoist-pglite-snapshot-'));
-  const snapshot = join(snapshotDir, 'migrated.tar');
-  await writeFile(snapshot, Buffer.from(await (await migratedPGlite()).arrayBuffer()));
+export async function globalSetup() {
+  const [url, snapshot] = await Promise.all([postgresWithTemplate(), pgliteSnapshot()]);
+  process.env.HOIST_TEST_POSTGRES_URL = url;
+  process.env.HOIST_TEST_POSTGRES_TEMPLATE = TEMPLATE;
   process.env.HOIST_TEST_PGLITE_SNAPSHOT = snapshot;
 }
 
 export async function globalTeardown() {
   await server?.stop();
-  if (snapshotDir !== undefined) await rm(snapshotDir, { recursive: true, force: true });
 }

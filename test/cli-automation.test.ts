@@ -5,22 +5,20 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freePort } from './harness/free-port.ts';
 import { startRegistry, type TestRegistry } from './harness/registry.ts';
 import { buildImage } from './harness/images.ts';
 import { getManifestRaw, pushImage } from './harness/push.ts';
 import { runCli, runCliWithStdin } from './helpers/run-cli.ts';
+import { seedDataDir, startServe, type Served } from './helpers/serve.ts';
+import { HoistClient, signInForToken } from '../src/client/index.ts';
 
-const ENTRY = fileURLToPath(new URL('../dist/hoist.mjs', import.meta.url));
 const SECRET = 'cli-hook-secret-0123456789abcdef';
 let dir: string;
 let env: Record<string, string>;
-let server: ChildProcess | undefined;
+let server: Served | undefined;
 let reg: TestRegistry | undefined;
 
 before(async () => {
@@ -32,30 +30,15 @@ before(async () => {
   };
 });
 after(async () => {
-  server?.kill('SIGKILL');
+  server?.proc.kill('SIGKILL');
   await reg?.stop();
   await rm(dir, { recursive: true, force: true });
 });
 
 test('rules, bindings, windows, soak, quarantine, watches and events from the CLI', async () => {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  server = spawn(
-    process.execPath,
-    [ENTRY, 'serve', '--port', String(port), '--data-dir', join(dir, 'data'), '--log-level', 'warn'],
-    { env: { ...process.env, ...env }, stdio: 'ignore' },
-  );
-  for (
-    let i = 0;
-    !(await fetch(`${url}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    ));
-    i++
-  ) {
-    assert.ok(i < 900, 'hoist serve did not start within 90 s');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await seedDataDir(join(dir, 'data'));
+  server = await startServe({ dataDir: join(dir, 'data'), env });
+  const url = server.url;
   reg = await startRegistry({
     notificationsUrl: `${url}/api/v1/hooks/distribution`,
     notificationHeaders: { Authorization: `Bearer ${SECRET}` },
@@ -68,6 +51,9 @@ test('rules, bindings, windows, soak, quarantine, watches and events from the CL
     return r.stdout;
   };
   await ok(['login', '--server', url, '--password-stdin'], 'cli-auto-password\n');
+  // Waiting on the server is done through the API (a CLI process per look costs a third of a second of CPU); what
+  // was waited for is then read with the CLI.
+  const api = new HoistClient(url, await signInForToken(url, 'admin', 'cli-auto-password', 'cli-automation-wait', 1));
   await ok(['registry', 'set', 'local', '--url', `http://${reg.host}`]);
   const hookSecret = await run(
     ['registry', 'set-hook-secret', 'local', '--kind', 'distribution', '--secret-stdin', '-o', 'json'],
@@ -112,14 +98,11 @@ test('rules, bindings, windows, soak, quarantine, watches and events from the CL
 
   const image = buildImage({ layers: [500], labels: { team: 'shop' } });
   await pushImage(reg.url, 'dev/web', image, { tag: 'old-1' });
-  for (
-    let i = 0;
-    !(await ok(['artifact', 'list', '--project', 'shop', '--app', 'web', '-o', 'json'])).includes(image.digest);
-    i++
-  ) {
+  for (let i = 0; !(await api.artifacts.list('shop', 'web')).some((a) => a.digest === image.digest); i++) {
     assert.ok(i < 100, 'the push did not become an artifact');
     await new Promise((r) => setTimeout(r, 100));
   }
+  assert.ok((await ok(['artifact', 'list', '--project', 'shop', '--app', 'web', '-o', 'json'])).includes(image.digest));
 
   const badRule = await run([
     'rule',
@@ -254,10 +237,11 @@ test('rules, bindings, windows, soak, quarantine, watches and events from the CL
   await ok(['unquarantine', image.digest]);
 
   await ok(['watch', 'add', 'local/dev/web', '--interval', '3600']);
-  for (let i = 0; JSON.parse(await ok(['watch', 'list', '-o', 'json']))[0]?.lastCheckedAt === null; i++) {
+  for (let i = 0; ((await api.watches.list())[0]?.lastCheckedAt ?? null) === null; i++) {
     assert.ok(i < 100, 'the watch was not checked');
     await new Promise((r) => setTimeout(r, 100));
   }
+  assert.notEqual(JSON.parse(await ok(['watch', 'list', '-o', 'json']))[0]?.lastCheckedAt, null);
   const events = JSON.parse(await ok(['events', '-o', 'json'])) as Array<{
     repository: string;
     tag: string | null;

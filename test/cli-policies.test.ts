@@ -11,23 +11,20 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freePort } from './harness/free-port.ts';
 import { buildImage } from './harness/images.ts';
 import { pushImage } from './harness/push.ts';
 import { startRegistry, type TestRegistry } from './harness/registry.ts';
 import { runCli, runCliWithStdin } from './helpers/run-cli.ts';
+import { seedDataDir, startServe, type Served } from './helpers/serve.ts';
 
-const ENTRY = fileURLToPath(new URL('../dist/hoist.mjs', import.meta.url));
 const PASSWORD = 'cli-policies-password';
 let dir: string;
 let env: Record<string, string>;
-let server: ChildProcess | undefined;
+let server: Served | undefined;
 let url: string;
 let reg: TestRegistry | undefined;
 
@@ -38,28 +35,14 @@ before(async () => {
     HOIST_ADMIN_PASSWORD: PASSWORD,
     HOIST_OUTBOUND_ALLOW: '127.0.0.0/8,::1/128',
   };
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  server = spawn(
-    process.execPath,
-    [ENTRY, 'serve', '--port', String(port), '--data-dir', join(dir, 'data'), '--log-level', 'warn'],
-    { env: { ...process.env, ...env }, stdio: 'ignore' },
-  );
-  const deadline = Date.now() + 90_000;
-  while (
-    !(await fetch(`${url}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    ))
-  ) {
-    assert.ok(Date.now() < deadline, 'hoist serve did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await seedDataDir(join(dir, 'data'));
+  server = await startServe({ dataDir: join(dir, 'data'), env });
+  url = server.url;
   const login = await runCliWithStdin(['login', '--server', url, '--password-stdin'], `${PASSWORD}\n`, env);
   assert.equal(login.code, 0, login.stderr);
 });
 after(async () => {
-  server?.kill('SIGKILL');
+  server?.proc.kill('SIGKILL');
   await reg?.stop();
   await rm(dir, { recursive: true, force: true });
 });
@@ -245,33 +228,38 @@ test('policy delete says what it did to waiting requests; a bound policy is refu
     applicationEnvironments: [{ project: 'shop', application: 'web', environment: 'prod' }],
   });
   assert.equal(applied.status, 200);
-  // Wait for the image to be in staging (the earlier promotion), then ask for prod: it waits for an approval.
-  let waiting: { id: string; targets: Array<{ state: string }> } | undefined;
-  for (let i = 0; i < 150 && waiting === undefined; i++) {
-    const r = await runCli(
-      [
-        'promote',
-        'web',
-        '--project',
-        'shop',
-        '--digest',
-        image.digest,
-        '--from',
-        'staging',
-        '--to',
-        'prod',
-        '-o',
-        'json',
-      ],
-      env,
-    );
-    if (r.code === 0) waiting = JSON.parse(r.stdout);
-    else await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  assert.equal(waiting?.targets[0]?.state, 'AWAITING_APPROVAL');
+  // Wait for the image to be in staging (the earlier promotion; looking through the API, which costs no CLI
+  // process), then ask for prod: it waits for an approval.
+  const inStaging = async () =>
+    (
+      (await (await api('GET', `/api/v1/projects/shop/applications/web/artifacts/${image.digest}`)).json()) as {
+        environments: Array<{ environment: string }>;
+      }
+    ).environments.some((e) => e.environment === 'staging');
+  for (let i = 0; i < 150 && !(await inStaging()); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  const r = await runCli(
+    [
+      'promote',
+      'web',
+      '--project',
+      'shop',
+      '--digest',
+      image.digest,
+      '--from',
+      'staging',
+      '--to',
+      'prod',
+      '-o',
+      'json',
+    ],
+    env,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const waiting = JSON.parse(r.stdout) as { id: string; targets: Array<{ state: string }> };
+  assert.equal(waiting.targets[0]?.state, 'AWAITING_APPROVAL');
   // It waits, but not for its requester (separation of duties): the server's "waiting for me" says so.
   const listed = (args: string[]) => hoist(['requests', '--project', 'shop', ...args, '-o', 'json']).then(JSON.parse);
-  assert.ok((await listed(['--state', 'AWAITING_APPROVAL'])).some((p: { id: string }) => p.id === waiting?.id));
+  assert.ok((await listed(['--state', 'AWAITING_APPROVAL'])).some((p: { id: string }) => p.id === waiting.id));
   assert.deepEqual(await listed(['--pending-for-me']), []);
 
   // Bound to shop/web → prod, it cannot go at all (an admin's gate never vanishes by a deletion); unapplied, the
@@ -283,7 +271,7 @@ test('policy delete says what it did to waiting requests; a bound policy is refu
   const stale = JSON.parse(await hoist(['requests', '--project', 'shop', '--state', 'STALE', '-o', 'json']));
   assert.deepEqual(
     stale.map((p: { id: string }) => p.id),
-    [waiting?.id],
+    [waiting.id],
   );
   assert.match(
     await hoist(['policy', 'delete', 'prod-gate', '-o', 'table']),

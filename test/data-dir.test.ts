@@ -6,64 +6,35 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { freePort } from './harness/free-port.ts';
 import { runCli, runCliWithStdin } from './helpers/run-cli.ts';
+import { ready, spawnServe, type Served } from './helpers/serve.ts';
 import { openDatabase } from '../src/store/database.ts';
 
-const ENTRY = fileURLToPath(new URL('../dist/hoist.mjs', import.meta.url));
 let dir: string;
 let env: Record<string, string>;
-const running = new Set<ChildProcess>();
+const running = new Set<Served>();
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hoist-datadir-'));
   env = { XDG_CONFIG_HOME: join(dir, 'config'), HOIST_ADMIN_PASSWORD: 'data-dir-password' };
 });
 after(async () => {
-  for (const p of running) p.kill('SIGKILL');
+  for (const s of running) s.proc.kill('SIGKILL');
   await rm(dir, { recursive: true, force: true });
 });
 
-function serve(port: number): { proc: ChildProcess; stderr: () => string; exit: Promise<number | null> } {
-  const proc = spawn(
-    process.execPath,
-    [ENTRY, 'serve', '--port', String(port), '--data-dir', join(dir, 'data'), '--log-level', 'info'],
-    { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  running.add(proc);
-  let stderr = '';
-  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  proc.stdout?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exit = new Promise<number | null>((r) =>
-    proc.once('exit', (code) => {
-      running.delete(proc);
-      r(code);
-    }),
-  );
-  return { proc, stderr: () => stderr, exit };
-}
-
-async function ready(port: number, s: ReturnType<typeof serve>): Promise<void> {
-  // Generous: on a loaded machine the embedded database alone can take a minute to create.
-  for (let i = 0; i < 900; i++) {
-    if (s.proc.exitCode !== null) throw new Error(`hoist serve exited ${s.proc.exitCode}: ${s.stderr()}`);
-    if (
-      await fetch(`http://127.0.0.1:${port}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`hoist serve did not get ready: ${s.stderr()}`);
+// No seeded database here: the first start creating the embedded database is what the first test is about.
+async function serve(port: number): Promise<Served & { stderr: () => string }> {
+  const s = await spawnServe({ dataDir: join(dir, 'data'), port, env, logLevel: 'info' });
+  running.add(s);
+  void s.exit.then(() => running.delete(s));
+  return { ...s, stderr: s.output };
 }
 
 function files(path: string): string[] {
@@ -74,10 +45,10 @@ function files(path: string): string[] {
 
 test('one server per data directory; its files are private; a dead holder is taken over', async () => {
   const port = await freePort();
-  const first = serve(port);
-  await ready(port, first);
+  const first = await serve(port);
+  await ready(first);
 
-  const second = serve(await freePort());
+  const second = await serve(await freePort());
   const code = await second.exit;
   assert.notEqual(code, 0, 'the second server must not run');
   assert.match(second.stderr(), new RegExp(`in use by another hoist \\(pid ${first.proc.pid}\\)`));
@@ -92,8 +63,8 @@ test('one server per data directory; its files are private; a dead holder is tak
   first.proc.kill('SIGKILL');
   await first.exit;
   assert.ok(existsSync(join(dir, 'data', 'hoist.lock')), 'a killed server leaves its lock behind');
-  const third = serve(port);
-  await ready(port, third);
+  const third = await serve(port);
+  await ready(third);
   third.proc.kill('SIGTERM');
   assert.equal(await third.exit, 0);
   assert.equal(existsSync(join(dir, 'data', 'hoist.lock')), false, 'a clean stop releases the lock');
@@ -102,8 +73,8 @@ test('one server per data directory; its files are private; a dead holder is tak
 test('rows deleted while the server was down are caught by hoist audit verify, stored and given checkpoints alike', async () => {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const s = serve(port);
-  await ready(port, s);
+  const s = await serve(port);
+  await ready(s);
   const login = await runCliWithStdin(['login', '--server', url, '--password-stdin'], 'data-dir-password\n', env);
   assert.equal(login.code, 0, login.stderr);
   for (const name of ['alpha', 'beta', 'gamma']) {
@@ -115,8 +86,8 @@ test('rows deleted while the server was down are caught by hoist audit verify, s
   assert.match(s.stderr(), /"msg":"audit checkpoint"/, 'the checkpoint is in the log too');
 
   // An auditor's copy, taken through the API after the restart.
-  const again = serve(port);
-  await ready(port, again);
+  const again = await serve(port);
+  await ready(again);
   const copy = await runCli(['audit', 'checkpoint'], env);
   assert.equal(copy.code, 0, copy.stderr);
   const auditorsCopy = join(dir, 'auditors-copy.json');
@@ -132,8 +103,8 @@ test('rows deleted while the server was down are caught by hoist audit verify, s
   await sql`DELETE FROM audit_log WHERE seq > (SELECT max(seq) - 3 FROM audit_log)`.execute(db.db);
   await db.close();
 
-  const after = serve(port);
-  await ready(port, after);
+  const after = await serve(port);
+  await ready(after);
   const stored = await runCli(['audit', 'verify', '-o', 'table'], env);
   assert.equal(stored.code, 1);
   assert.match(stored.stdout, /AUDIT CHAIN BROKEN at row \d+ \(truncated\)/);

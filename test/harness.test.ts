@@ -251,6 +251,24 @@ void describe('proxy', () => {
     assert.equal(sha256(good), layer.digest);
   });
 
+  void test('slow sends a blob no faster than asked, whole; the next read is at full speed', async () => {
+    proxy.clear();
+    const image = buildImage({ layers: [256 * 1024] });
+    await pushImage(proxy.url, 'via/slow', image, { tag: 'v1' });
+    const layer = image.blobs[1];
+    assert.ok(layer);
+    proxy.addFault({ pathMatch: /\/blobs\/sha256:/, action: { kind: 'slow', bytesPerSecond: 128 * 1024 }, times: 1 });
+    const url = `${proxy.url}/v2/via/slow/blobs/${layer.digest}`;
+    let started = Date.now();
+    const slow = Buffer.from(await (await fetch(url)).arrayBuffer());
+    const slowMs = Date.now() - started;
+    assert.equal(sha256(slow), layer.digest);
+    assert.ok(slowMs >= 1800, `256 KiB at 128 KiB/s took ${slowMs} ms`);
+    started = Date.now();
+    assert.equal(sha256(Buffer.from(await (await fetch(url)).arrayBuffer())), layer.digest);
+    assert.ok(Date.now() - started < slowMs, 'the fault applied once');
+  });
+
   void test('drop-after kills an upload mid-body; the next upload goes through', async () => {
     proxy.clear();
     proxy.addFault({

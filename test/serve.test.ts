@@ -5,7 +5,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,48 +14,19 @@ import { freePort } from './harness/free-port.ts';
 import { startRegistry } from './harness/registry.ts';
 import { buildImage } from './harness/images.ts';
 import { pushImage } from './harness/push.ts';
+import { freshPostgres } from './helpers/backends.ts';
 import { runCli, runCliWithStdin as runWithStdin } from './helpers/run-cli.ts';
+import { seedDataDir, startServe, type Served } from './helpers/serve.ts';
+import { HoistClient, signInForToken } from '../src/client/index.ts';
+import { openDatabase } from '../src/store/database.ts';
 
 const runCliWithStdin = (args: string[], input: string) => runWithStdin(args, input, env);
-import { openDatabase } from '../src/store/database.ts';
-import { migrate } from '../src/store/migrate.ts';
-import { sharedPostgres } from './harness/postgres.ts';
-
-const ENTRY = fileURLToPath(new URL('../dist/hoist.mjs', import.meta.url));
 let dir: string;
 let env: Record<string, string>;
-let server: ChildProcess | undefined;
+let server: Served | undefined;
 let url: string;
 
-async function startServer(port: number): Promise<{ proc: ChildProcess; stderr: () => string }> {
-  const proc = spawn(
-    process.execPath,
-    [ENTRY, 'serve', '--port', String(port), '--data-dir', join(dir, 'data'), '--log-level', 'warn'],
-    { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`hoist serve exited ${proc.exitCode}: ${stderr}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return { proc, stderr: () => stderr };
-    if (Date.now() > deadline) {
-      proc.kill('SIGKILL'); // else it outlives the test and the file never ends
-      throw new Error(`hoist serve did not get ready: ${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-function exited(proc: ChildProcess): Promise<number | null> {
-  return proc.exitCode !== null
-    ? Promise.resolve(proc.exitCode)
-    : new Promise((r) => proc.once('exit', (code) => r(code)));
-}
+const startServer = (port: number): Promise<Served> => startServe({ dataDir: join(dir, 'data'), port, env });
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hoist-serve-'));
@@ -65,9 +35,11 @@ before(async () => {
     HOIST_ADMIN_PASSWORD: 'serve-test-password',
     HOIST_OUTBOUND_ALLOW: '127.0.0.0/8,::1/128',
   };
+  // A migrated embedded database, as a first start leaves it (test/data-dir.test.ts starts without one).
+  await seedDataDir(join(dir, 'data'));
 });
 after(async () => {
-  server?.kill('SIGKILL');
+  server?.proc.kill('SIGKILL');
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -75,7 +47,7 @@ test('serve, login, manage the model from the CLI, verify the audit chain, stop 
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
   const s = await startServer(port);
-  server = s.proc;
+  server = s;
   const login = await runCliWithStdin(['login', '--server', url, '--password-stdin'], 'serve-test-password\n');
   assert.equal(login.code, 0, login.stderr);
   const mode = (await stat(join(dir, 'config', 'hoist', 'config.json'))).mode & 0o777;
@@ -238,11 +210,11 @@ test('serve, login, manage the model from the CLI, verify the audit chain, stop 
       ['QUEUED', 'PROMOTING', 'PROMOTED'].includes(requested.targets[0].state),
       'no approvals needed: queued, and the runner starts at once',
     );
-    let state = '';
-    for (let i = 0; i < 100 && state !== 'PROMOTED'; i++) {
-      state = JSON.parse(await ok(['requests', '--project', 'shop', '-o', 'json']))[0].targets[0].state;
-      if (state !== 'PROMOTED') await new Promise((r) => setTimeout(r, 100));
-    }
+    // Wait through the API (a CLI process per look costs a third of a second of CPU), then read it with the CLI.
+    const api = new HoistClient(url, await signInForToken(url, 'admin', 'serve-test-password', 'serve-test-wait', 1));
+    for (let i = 0; i < 100 && (await api.promotions.get('shop', requested.id)).targets[0]?.state !== 'PROMOTED'; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    const state = JSON.parse(await ok(['requests', '--project', 'shop', '-o', 'json']))[0].targets[0].state;
     assert.equal(state, 'PROMOTED');
     const promoted = await fetch(`${ciRegistry.url}/v2/qa/web/manifests/7`, {
       method: 'HEAD',
@@ -332,14 +304,12 @@ test('serve, login, manage the model from the CLI, verify the audit chain, stop 
     { project: 'shop', application: 'web', environment: 'prod' },
   ]);
 
-  s.proc.kill('SIGTERM');
-  assert.equal(await exited(s.proc), 0, 'graceful shutdown exits 0');
+  assert.equal(await s.stop(), 0, 'graceful shutdown exits 0');
   const again = await startServer(port);
-  server = again.proc;
-  assert.doesNotMatch(again.stderr(), /one-time password/);
+  server = again;
+  assert.doesNotMatch(again.output(), /one-time password/);
   assert.match(await ok(['project', 'list', '-o', 'json']), /"shop"/);
-  again.proc.kill('SIGTERM');
-  assert.equal(await exited(again.proc), 0);
+  assert.equal(await again.stop(), 0);
   server = undefined;
   const migrated = await ok(['db', 'migrate', '--data-dir', join(dir, 'data')]);
   assert.match(migrated, /nothing to apply/);
@@ -352,9 +322,8 @@ test('an unreachable PostgreSQL and a database from a newer hoist are refused wi
     down.stderr,
     /cannot reach PostgreSQL at postgres:\/\/hoist@127\.0\.0\.1:1\/hoist: ECONNREFUSED; is it running/,
   );
-  const pgUrl = await (await sharedPostgres()).createDatabase();
+  const pgUrl = await freshPostgres(); // migrated
   const db = await openDatabase({ url: pgUrl });
-  await migrate(db.db as never);
   await sql`INSERT INTO kysely_migration (name, timestamp) VALUES ('9999-from-the-future', now()::text)`.execute(db.db);
   await db.close();
   const newer = await runCli(['serve', '--database-url', pgUrl, '--port', '0'], env);

@@ -22,6 +22,7 @@ import { Registries } from '../service/registries.service.ts';
 import { Rules } from '../service/rules.service.ts';
 import { SingleSignOn } from '../service/sso.service.ts';
 import type { Clock } from '../service/clock.ts';
+import type { ScryptCost } from '../service/passwords.ts';
 import type { SecretBox } from '../service/secret-box.ts';
 import { Webhooks } from '../service/webhooks.service.ts';
 import type { Database } from '../store/database.ts';
@@ -47,6 +48,9 @@ export interface ServiceOptions {
   clock?: Clock;
   /** The event stream: heartbeat, limits, progress rate. */
   live?: LiveEventsOptions;
+  /** How a slowed-down login waits (default: a timer) and the scrypt cost of new password hashes (default:
+   * PASSWORD_COST): tests record the waits and hash cheaply. */
+  accounts?: { sleep?: (ms: number) => Promise<void>; passwordCost?: ScryptCost };
 }
 
 export function createServices(database: Database, box: SecretBox, opts: ServiceOptions = {}): Services {
@@ -106,7 +110,7 @@ export function createServices(database: Database, box: SecretBox, opts: Service
     ...(opts.logger ? { logger: opts.logger } : {}),
     notifier: database.notifier,
   });
-  const accounts = new Accounts(db);
+  const accounts = new Accounts(db, undefined, opts.accounts?.sleep, opts.accounts?.passwordCost);
   return {
     database,
     accounts,

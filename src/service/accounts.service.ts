@@ -35,7 +35,7 @@ import {
 import { appendAudit } from '../store/audit.repository.ts';
 import type { Schema } from '../store/schema.ts';
 import type { Actor } from './audited.ts';
-import { hashPassword, verifyPassword } from './passwords.ts';
+import { hashPassword, PASSWORD_COST, verifyPassword, type ScryptCost } from './passwords.ts';
 import { hashSecret, newId, newSecret } from './tokens.ts';
 
 export const LOGIN_WINDOW_MS = 15 * 60_000;
@@ -63,6 +63,7 @@ export class Accounts {
     private readonly db: Kysely<Schema>,
     private readonly now: () => Date = () => new Date(),
     private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+    private readonly passwordCost: ScryptCost = PASSWORD_COST,
   ) {}
 
   /** Creates `admin` when there are no users; answers the one-time password when it made one up. */
@@ -85,7 +86,7 @@ export class Accounts {
     const row = {
       id: newId(),
       username: u.username,
-      password_hash: await hashPassword(u.password),
+      password_hash: await hashPassword(u.password, this.passwordCost),
       is_admin: u.isAdmin ?? false,
       disabled: false,
       created_at: this.now(),
@@ -157,7 +158,7 @@ export class Accounts {
     // Hash even for an unknown user (or one who signs in with SSO and has no password), so timing does not tell.
     const ok = user?.passwordHash.startsWith('scrypt$')
       ? await verifyPassword(password, user.passwordHash)
-      : (await hashPassword(password), false);
+      : (await hashPassword(password, this.passwordCost), false);
     if (!user || !ok || user.disabled) {
       await countLoginAttempt(this.db, `user:${username}`, now, LOGIN_WINDOW_MS);
       throw new Unauthenticated('wrong username or password');

@@ -14,13 +14,12 @@ import { createServices } from '../../src/api/services.ts';
 import { OutboundPolicy } from '../../src/net/outbound-policy.ts';
 import { SecretBox } from '../../src/service/secret-box.ts';
 import { openDatabase, type Database } from '../../src/store/database.ts';
-import { migrate } from '../../src/store/migrate.ts';
 import { findUserByName } from '../../src/store/accounts.repository.ts';
-import { sharedPostgres } from '../harness/postgres.ts';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 import { buildImage } from '../harness/images.ts';
 import { pushImage } from '../harness/push.ts';
-import { caller, LOOPBACK_CIDRS, type Call } from '../helpers/api.ts';
+import { caller, LOOPBACK_CIDRS, TEST_PASSWORD_COST, type Call } from '../helpers/api.ts';
+import { freshPostgres } from '../helpers/backends.ts';
 import { openSse, type SseStream } from '../helpers/sse.ts';
 
 interface Replica {
@@ -40,14 +39,14 @@ const tokens: Record<string, string> = {};
 before(async () => {
   [regA, regB] = await Promise.all([startRegistry(), startRegistry()]);
   await pushImage(regA.url, 'dev/web', image, { tag: '1.0' });
-  const url = await (await sharedPostgres()).createDatabase();
+  const url = await freshPostgres(); // migrated
   const box = new SecretBox(randomBytes(32));
   for (let i = 0; i < 2; i++) {
     const database = await openDatabase({ url });
-    if (i === 0) await migrate(database.db as never);
     const services = createServices(database, box, {
       outbound: OutboundPolicy.fromList(LOOPBACK_CIDRS),
       live: { pollMs: 60_000 },
+      accounts: { passwordCost: TEST_PASSWORD_COST },
     });
     const app = await buildServer(services);
     replicas.push({ database, services, app, url: await app.listen({ port: 0, host: '127.0.0.1' }) });

@@ -115,7 +115,8 @@ async function serverInChild(ending: 'exit' | 'kill'): Promise<void> {
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
-    const deadline = Date.now() + 20_000;
+    // Generous, as for hoist serve: on a loaded 2-core machine, loading tsx and an initdb can take a minute.
+    const deadline = Date.now() + 90_000;
     while (!stdout.includes('\n') && child.exitCode === null && Date.now() < deadline) await sleep(20);
     assert.ok(stdout.includes('\n'), `child started no server (exit ${child.exitCode}):\n${stderr}`);
     const dir = dirname(stdout.trim());

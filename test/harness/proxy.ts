@@ -1,7 +1,7 @@
 // An HTTP proxy in front of a real registry that records every request and injects faults a real registry cannot
 // be made to show: a canned status, a response body with one byte flipped, a connection that dies mid-upload, a
 // request held unanswered (a stalled transfer) until the test releases it, a response cut off or stalled after its
-// headers and N body bytes. Bodies
+// headers and N body bytes, a response body sent slowly. Bodies
 // stream both ways (nothing is buffered whole), upstream connections are kept alive, and the Host header is passed
 // through unchanged so the registry's absolute Location headers point back at the proxy.
 import {
@@ -34,7 +34,9 @@ export type FaultAction =
   | { kind: 'drop-response-after'; bytes: number }
   // forward; send the response headers and the first `bytes` of the RESPONSE body, then send nothing more (the
   // connection stays open until the client gives up or the proxy stops)
-  | { kind: 'stall-response-after'; bytes: number };
+  | { kind: 'stall-response-after'; bytes: number }
+  // forward, but send the response body no faster than this (bytes move for size / bytesPerSecond seconds)
+  | { kind: 'slow'; bytesPerSecond: number };
 
 /**
  * `pathMatch` is tested against the path and query. `times` is how many matching requests the rule applies to
@@ -158,7 +160,8 @@ export async function startProxy(targetUrl: string): Promise<TestProxy> {
           upstream.destroy();
           req.socket.destroy();
         });
-      } else up.pipe(res);
+      } else if (fault?.kind === 'slow') up.pipe(throttle(fault.bytesPerSecond)).pipe(res);
+      else up.pipe(res);
     });
     req.pipe(upstream);
   };
@@ -285,6 +288,21 @@ function flipMiddleByte(length: number): Transform {
       }
       seen += chunk.length;
       callback(null, chunk);
+    },
+  });
+}
+
+/** Passes chunks on no faster than `bytesPerSecond`, counted from the first chunk. */
+function throttle(bytesPerSecond: number): Transform {
+  let start: number | undefined;
+  let passed = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback) {
+      start ??= Date.now();
+      passed += chunk.length;
+      const wait = start + (passed / bytesPerSecond) * 1000 - Date.now();
+      if (wait <= 0) callback(null, chunk);
+      else setTimeout(() => callback(null, chunk), wait);
     },
   });
 }

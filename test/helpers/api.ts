@@ -4,6 +4,7 @@ import type { App, Services } from '../../src/api/context.ts';
 import { randomBytes } from 'node:crypto';
 import { createServices, type ServiceOptions } from '../../src/api/services.ts';
 import { OutboundPolicy } from '../../src/net/outbound-policy.ts';
+import type { ScryptCost } from '../../src/service/passwords.ts';
 import { SecretBox } from '../../src/service/secret-box.ts';
 import type { Backend, Database } from '../../src/store/database.ts';
 import { freshDatabase } from './backends.ts';
@@ -11,6 +12,12 @@ import { freshDatabase } from './backends.ts';
 export const ADMIN_PASSWORD = 'correct horse battery';
 export const LOOPBACK_CIDRS = '127.0.0.0/8,::1/128';
 const LOOPBACK = OutboundPolicy.fromList(LOOPBACK_CIDRS);
+/**
+ * The scrypt cost of the passwords test APIs hash: every user a test makes has one, and production's cost (about 40 ms
+ * of CPU each) adds up to seconds per file on a shared 2-core machine. Hashes say their cost, so verifying is the
+ * same code; test/unit/passwords.test.ts checks production's.
+ */
+export const TEST_PASSWORD_COST: ScryptCost = { N: 1024, r: 8, p: 1 };
 
 export interface TestApi {
   app: App;
@@ -27,7 +34,11 @@ export async function startApi(backend: Backend, opts: ServiceOptions = {}): Pro
   const database = await freshDatabase(backend);
   // Test registries and webhook receivers listen on loopback: allow it, as an admin would with HOIST_OUTBOUND_ALLOW.
   const box = new SecretBox(randomBytes(32));
-  const services = createServices(database, box, { outbound: LOOPBACK, ...opts });
+  const services = createServices(database, box, {
+    outbound: LOOPBACK,
+    ...opts,
+    accounts: { passwordCost: TEST_PASSWORD_COST, ...opts.accounts },
+  });
   const accounts = services.accounts;
   await accounts.bootstrapAdmin(ADMIN_PASSWORD);
   const app = await buildServer(services);

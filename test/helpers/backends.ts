@@ -78,7 +78,11 @@ async function createFromTemplate(adminUrl: string, template: string): Promise<s
   return adminUrl.replace(/\/postgres$/, `/${name}`);
 }
 
-async function freshPostgres(): Promise<string> {
+/**
+ * The URL of a new migrated PostgreSQL database, for tests that connect by URL themselves (`hoist serve` replicas,
+ * several in-process replicas): on npm test's server when there is one, not on a server of the test's own.
+ */
+export async function freshPostgres(): Promise<string> {
   const { HOIST_TEST_POSTGRES_URL: shared, HOIST_TEST_POSTGRES_TEMPLATE: template } = process.env;
   if (shared !== undefined && template !== undefined) return createFromTemplate(shared, template);
   const server = await sharedPostgres();
