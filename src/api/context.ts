@@ -28,6 +28,7 @@ import type { Poller } from '../service/poller.ts';
 import type { Quarantine } from '../service/quarantine.service.ts';
 import type { Rules } from '../service/rules.service.ts';
 import type { SingleSignOn } from '../service/sso.service.ts';
+import type { TrustRoots } from '../service/trust.service.ts';
 import type { Permission } from './permissions.ts';
 import type { Identity } from '../service/identity.ts';
 
@@ -59,6 +60,7 @@ export interface Services {
   intake: Intake;
   poller: Poller;
   auditCheckpoints: AuditCheckpoints;
+  trust: TrustRoots;
   /** The event stream's fan-out (GET /api/v1/events/stream). */
   live: LiveEvents;
   /** Single sign-on with OpenID Connect. */

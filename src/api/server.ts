@@ -28,6 +28,7 @@ import { automationRoutes } from './routes/automation.routes.ts';
 import { registryRoutes } from './routes/registries.routes.ts';
 import { ssoRoutes } from './routes/sso.routes.ts';
 import { systemRoutes } from './routes/system.routes.ts';
+import { trustRoutes } from './routes/trust.routes.ts';
 import { credentialsOf, CSRF_HEADER, SESSION_COOKIE } from './session.ts';
 import { wantsConsole, webRoutes } from './web.ts';
 import { VERSION } from '../version.ts';
@@ -196,6 +197,7 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
   environmentRoutes(app, services);
   policyRoutes(app, services);
   artifactRoutes(app, services);
+  trustRoutes(app, services);
   promotionRoutes(app, services);
   webhookRoutes(app, services);
   hookRoutes(app, services);

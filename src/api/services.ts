@@ -21,6 +21,7 @@ import { Quarantine } from '../service/quarantine.service.ts';
 import { Registries } from '../service/registries.service.ts';
 import { Rules } from '../service/rules.service.ts';
 import { SingleSignOn } from '../service/sso.service.ts';
+import { TrustRoots } from '../service/trust.service.ts';
 import type { Clock } from '../service/clock.ts';
 import type { ScryptCost } from '../service/passwords.ts';
 import type { SecretBox } from '../service/secret-box.ts';
@@ -136,5 +137,6 @@ export function createServices(database: Database, box: SecretBox, opts: Service
     auditCheckpoints: new AuditCheckpoints(db, opts.audit?.key ?? AuditSigningKey.generate(), opts.audit),
     live,
     sso: new SingleSignOn(db, box, accounts, outbound),
+    trust: new TrustRoots(db),
   };
 }

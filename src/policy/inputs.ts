@@ -17,7 +17,15 @@ export interface PolicyInput {
   build?: { branch?: string; commit?: string; builder?: string; ciUrl?: string };
   scan?: { critical: number; high: number; medium: number; low: number } | null;
   sbom?: { licenses: string[]; components: string[] } | null;
+  /** Some referrer has a signature's artifact type: unverified, anyone who can push can attach one. */
   signaturePresent?: boolean;
+  /** The verdict on the attached signatures and attestations against the project's trust roots. */
+  trust?: {
+    verified: boolean;
+    signers: string[];
+    attestations: Array<{ predicateType: string; signer: string; verified: boolean }>;
+    provenance: { builder: string; sourceRepo: string } | null;
+  } | null;
   source?: string;
   target?: string;
   user?: string;
@@ -52,7 +60,17 @@ export function policyVariables(i: PolicyInput): Record<string, unknown> {
       low: n(i.scan?.low),
     },
     sbom: { licenses: i.sbom?.licenses ?? [], components: i.sbom?.components ?? [] },
-    signature: { present: i.signaturePresent ?? false },
+    signature: {
+      present: i.signaturePresent ?? false,
+      verified: i.trust?.verified ?? false,
+      signers: i.trust?.signers ?? [],
+    },
+    attestations: (i.trust?.attestations ?? []).map((a) => ({
+      predicateType: a.predicateType,
+      signer: a.signer,
+      verified: a.verified,
+    })),
+    provenance: { builder: i.trust?.provenance?.builder ?? '', sourceRepo: i.trust?.provenance?.sourceRepo ?? '' },
     source: { environment: i.source ?? '' },
     target: { environment: i.target ?? '' },
     request: { user: i.user ?? '' },

@@ -88,7 +88,44 @@ export const VARIABLES: readonly VariableDoc[] = [
     description: 'component names in the attached SBOM',
     example: '!sbom.components.exists(c, c.startsWith("log4j"))',
   },
-  { name: 'signature.present', type: 'bool', description: 'a signature is attached', example: 'signature.present' },
+  {
+    name: 'signature.present',
+    type: 'bool',
+    description: 'a signature is attached (unverified: anyone who can push can attach one; see signature.verified)',
+    example: 'signature.present',
+  },
+  {
+    name: 'signature.verified',
+    type: 'bool',
+    description:
+      "a cosign signature naming this digest and repository verifies with one of the project's trust roots",
+    example: 'signature.verified',
+  },
+  {
+    name: 'signature.signers',
+    type: 'list<string>',
+    description: 'the trust roots (names) that verified a signature',
+    example: '"release-key" in signature.signers',
+  },
+  {
+    name: 'attestations',
+    type: 'list<map<string, dyn>>',
+    description:
+      'in-toto attestations (DSSE) for this digest: {predicateType, signer, verified}; signer is "" when unverified',
+    example: 'attestations.exists(a, a.verified && a.predicateType == "https://slsa.dev/provenance/v1")',
+  },
+  {
+    name: 'provenance.builder',
+    type: 'string',
+    description: 'builder id of a verified SLSA provenance attestation ("" when none)',
+    example: 'provenance.builder.startsWith("https://github.com/actions/runner")',
+  },
+  {
+    name: 'provenance.sourceRepo',
+    type: 'string',
+    description: 'source repository of a verified SLSA provenance attestation ("" when none)',
+    example: 'provenance.sourceRepo.contains("github.com/shop/")',
+  },
   {
     name: 'source.environment',
     type: 'string',

@@ -5,6 +5,7 @@
  */
 import type { PromotionWindow } from '../automation/window.ts';
 import type { SbomColumn, ScanColumn, TargetState } from '../store/schema.ts';
+import type { TrustResult } from '../trust/verify.ts';
 
 export type { TargetState };
 
@@ -51,6 +52,8 @@ export interface ArtifactFacts {
   referrers: Array<{ digest: string; mediaType: string; artifactType: string | null }>;
   scan: ScanColumn | null;
   sbom: SbomColumn | null;
+  /** The verdict on its signatures and attestations (null or absent: never read). */
+  trust?: TrustResult | null;
   build: BuildFacts;
 }
 

@@ -1,6 +1,7 @@
 /**
  * The policy variables of an artifact moving from one environment to another at someone's request: what policies
- * and automation rules evaluate. Signature presence is read from the attached referrers' artifact types.
+ * and automation rules evaluate. Signature presence is read from the attached referrers' artifact types (unverified);
+ * the verified signers, attestations and provenance from the verdict kept with the artifact (src/trust).
  */
 import { policyVariables } from '../policy/inputs.ts';
 import type { ArtifactFacts } from './context.ts';
@@ -34,6 +35,7 @@ export function artifactVariables(
     signaturePresent: artifact.referrers.some(
       (r) => r.artifactType !== null && SIGNATURE_TYPES.includes(r.artifactType),
     ),
+    trust: artifact.trust ?? null,
     source: from,
     target: to,
     user,

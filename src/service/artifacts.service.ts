@@ -19,6 +19,7 @@ import {
   artifactIdByDigest,
   artifactLocations,
   artifactsWithDigest,
+  artifactWithApplication,
   currentDigest,
   environmentsPerApplicationInRegistry,
   findArtifact,
@@ -46,6 +47,10 @@ import { audited, type Actor } from './audited.ts';
 import type { Registries } from './registries.service.ts';
 import type { Namespaces } from './namespaces.service.ts';
 import { newId } from './tokens.ts';
+import { readEvidence } from '../trust/read-evidence.ts';
+import type { Evidence, TrustResult } from '../trust/verify.ts';
+import { setArtifactTrust } from '../store/trust-roots.repository.ts';
+import { judge } from './trust.service.ts';
 
 export interface BuildInfo {
   branch?: string;
@@ -74,6 +79,8 @@ export interface ArtifactView {
   /** Counts from the attached vulnerability report; null when none is attached. */
   scan: ScanColumn | null;
   sbom: SbomColumn | null;
+  /** The signatures and attestations attached, as judged against the project's trust roots (null: never read). */
+  trust: TrustResult | null;
   quarantine: { reason: string; by: string; at: string } | null;
   build: BuildInfo;
   registeredBy: string;
@@ -100,6 +107,8 @@ const referrersOf = (ds: readonly Descriptor[]) =>
 interface Inspected {
   info: ImageInfo;
   reports: ImageReports;
+  /** The signatures and attestations read (judged per project when recorded). */
+  evidence: Evidence[];
 }
 
 export interface PushedArtifact {
@@ -142,7 +151,11 @@ export class Artifacts {
   ): Promise<Inspected> {
     const repo = openRepository(await this.registries.open(registry.name), repository);
     const info = await inspectImage(repo, ref, signal);
-    return { info, reports: await readReports(repo, info.referrers, signal) };
+    const [reports, evidence] = await Promise.all([
+      readReports(repo, info.referrers, signal),
+      readEvidence(repo, info.digest, info.referrers, signal),
+    ]);
+    return { info, reports, evidence };
   }
 
   async register(
@@ -176,7 +189,9 @@ export class Artifacts {
       async (trx) => {
         await this.insert(trx, {
           applicationId: application.id,
+          projectId: application.projectId,
           registryId: registry.id,
+          registryHost: registry.url,
           repository: ref.repository,
           tag: ref.tag ?? null,
           inspected,
@@ -197,7 +212,9 @@ export class Artifacts {
     trx: Transaction<Schema>,
     a: {
       applicationId: string;
+      projectId: string;
       registryId: string;
+      registryHost: string;
       repository: string;
       tag: string | null;
       inspected: Inspected;
@@ -206,9 +223,11 @@ export class Artifacts {
       environmentIds: string[];
     },
   ): Promise<string> {
-    const { info, reports } = a.inspected;
+    const { info, reports, evidence } = a.inspected;
     const now = new Date();
     const id = newId();
+    const identity = { digest: info.digest, registryHost: a.registryHost, repository: a.repository };
+    const trust = await judge(trx, a.projectId, identity, evidence, now);
     const platforms = info.platforms.map((p) =>
       p.platform
         ? `${p.platform.os}/${p.platform.architecture}${p.platform.variant ? `/${p.platform.variant}` : ''}`
@@ -231,6 +250,8 @@ export class Artifacts {
       scan: reports.scan ? JSON.stringify(reports.scan) : null,
       sbom: reports.sbom ? JSON.stringify(reports.sbom) : null,
       build: JSON.stringify(a.build),
+      signature_evidence: JSON.stringify(evidence),
+      trust: JSON.stringify(trust),
       registered_by: a.by,
       registered_at: now,
     });
@@ -307,7 +328,9 @@ export class Artifacts {
         async (trx) => ({
           result: await this.insert(trx, {
             applicationId: appId,
+            projectId: first.project_id,
             registryId,
+            registryHost: registry.url,
             repository,
             tag: tag ?? null,
             inspected: current,
@@ -408,12 +431,17 @@ export class Artifacts {
     const rows = await artifactsWithDigest(this.db, subject);
     const touched: string[] = [];
     for (const r of rows) {
-      const { info, reports } = await this.inspect(r, r.artifactRepository, subject, signal);
+      const { info, reports, evidence } = await this.inspect(r, r.artifactRepository, subject, signal);
       await setArtifactReports(this.db, r.artifactId, {
         referrers: JSON.stringify(referrersOf(info.referrers)),
         scan: reports.scan ? JSON.stringify(reports.scan) : null,
         sbom: reports.sbom ? JSON.stringify(reports.sbom) : null,
       });
+      const owner = await artifactWithApplication(this.db, r.artifactId);
+      if (owner) {
+        const identity = { digest: subject, registryHost: r.url, repository: r.artifactRepository };
+        await setArtifactTrust(this.db, r.artifactId, evidence, await judge(this.db, owner.projectId, identity, evidence));
+      }
       touched.push(r.artifactId);
     }
     return touched;
@@ -440,6 +468,7 @@ export class Artifacts {
       referrers: r.referrers,
       scan: r.scan === null ? null : r.scan,
       sbom: r.sbom === null ? null : r.sbom,
+      trust: r.trust,
       quarantine: q ? { reason: q.reason, by: q.by_user, at: q.at.toISOString() } : null,
       build: r.build,
       registeredBy: r.registered_by,

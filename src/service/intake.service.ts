@@ -225,7 +225,8 @@ export class Intake {
     const registryName = await registryNameById(this.db, registryId);
     if (registryName === undefined) throw new NotFound('registry', registryId);
     // The referrers tag fallback (`sha256-<hex>`) names the image whose referrers changed; its index is no image.
-    const fallback = /^(sha256|sha512)-([0-9a-f]{64}|[0-9a-f]{128})$/.exec(tag ?? '');
+    // So do older cosign's signature and attestation tags (`sha256-<hex>.sig`, `.att`).
+    const fallback = /^(sha256|sha512)-([0-9a-f]{64}|[0-9a-f]{128})(?:\.sig|\.att)?$/.exec(tag ?? '');
     if (!fallback) {
       const unconfirmed = await this.unconfirmed(registryName, repository, tag, digest, signal);
       if (unconfirmed !== undefined) return { state: 'IGNORED', outcome: unconfirmed };

@@ -18,6 +18,7 @@ import * as m0010 from './migrations/0010-leased-queue.ts';
 import * as m0011 from './migrations/0011-tags.ts';
 import * as m0013 from './migrations/0013-namespaces-protected.ts';
 import * as m0015 from './migrations/0015-sso.ts';
+import * as m0016 from './migrations/0016-trust.ts';
 import * as m0017 from './migrations/0017-history-indexes.ts';
 import * as m0018 from './migrations/0018-live-events.ts';
 import * as m0019 from './migrations/0019-promotion-retry.ts';
@@ -36,6 +37,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0011-tags': m0011,
   '0013-namespaces-protected': m0013,
   '0015-sso': m0015,
+  '0016-trust': m0016,
   '0017-history-indexes': m0017,
   '0018-live-events': m0018,
   '0019-promotion-retry': m0019,

@@ -68,6 +68,7 @@ interface ArtifactJson {
   referrers: ArtifactInContext['referrers'];
   scan: ArtifactInContext['scan'];
   sbom: ArtifactInContext['sbom'];
+  trust: ArtifactInContext['trust'];
   build: ArtifactInContext['build'];
   locations: Array<{ environment: string; tag: string | null; since: string }>;
   tags: string[] | string;
@@ -105,6 +106,7 @@ export function artifactFacts(a: unknown): ArtifactInContext | null {
     referrers: parsed(x.referrers),
     scan: parsed(x.scan),
     sbom: parsed(x.sbom),
+    trust: parsed(x.trust) ?? null,
     build: parsed(x.build),
     locations: x.locations.map((l) => ({ environment: l.environment, tag: l.tag, since: new Date(l.since) })),
     tags: parsed(x.tags),
@@ -118,7 +120,7 @@ export function artifactFacts(a: unknown): ArtifactInContext | null {
 export const ARTIFACT_JSON = sql`json_build_object(
   'id', x.id, 'digest', x.digest, 'repository', x.repository, 'tag', x.tag, 'labels', x.labels,
   'annotations', x.annotations, 'created', x.created, 'platforms', x.platforms, 'referrers', x.referrers,
-  'scan', x.scan, 'sbom', x.sbom, 'build', x.build,
+  'scan', x.scan, 'sbom', x.sbom, 'trust', x.trust, 'build', x.build,
   'locations', (SELECT coalesce(json_agg(json_build_object('environment', le.name, 'tag', l.tag, 'since', l.since)
       ORDER BY le.position), '[]')
     FROM artifact_locations l JOIN environments le ON le.id = l.environment_id WHERE l.artifact_id = x.id),

@@ -3,6 +3,7 @@
  * the two must change together.
  */
 import type { ColumnType, Generated } from 'kysely';
+import type { Evidence, TrustResult } from '../trust/verify.ts';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type Json<T> = ColumnType<T, string, string>;
@@ -161,6 +162,9 @@ export interface ArtifactsTable {
   /** Counts per severity from an attached vulnerability report (migration 0007). */
   scan: ColumnType<ScanColumn | null, string | null | undefined, string | null>;
   sbom: ColumnType<SbomColumn | null, string | null | undefined, string | null>;
+  /** The signatures and attestations read from the registry, and the verdict on them (migration 0016). */
+  signature_evidence: ColumnType<Evidence[] | null, string | null | undefined, string | null>;
+  trust: ColumnType<TrustResult | null, string | null | undefined, string | null>;
 }
 
 /** Every tag an artifact has been seen with (migration 0011). */
@@ -406,6 +410,20 @@ export interface NamespaceGrantsTable {
   created_at: Timestamp;
 }
 
+/** A public key a project trusts to sign its artifacts (migration 0016). */
+export interface TrustRootsTable {
+  id: string;
+  project_id: string;
+  name: string;
+  algorithm: string;
+  /** sha256 of the key's DER SubjectPublicKeyInfo, hex. */
+  fingerprint: string;
+  /** PEM (SPKI). */
+  public_key: string;
+  created_by: string;
+  created_at: Timestamp;
+}
+
 export interface MigrationNotesTable {
   seq: Generated<string>;
   migration: string;
@@ -506,6 +524,7 @@ export interface Schema {
   quarantine: QuarantineTable;
   watches: WatchesTable;
   namespace_grants: NamespaceGrantsTable;
+  trust_roots: TrustRootsTable;
   migration_notes: MigrationNotesTable;
   idempotency_keys: IdempotencyKeysTable;
   named_leases: NamedLeasesTable;

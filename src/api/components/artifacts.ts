@@ -1,6 +1,7 @@
 /** An artifact: one digest of an application, what hoist read of it, and where it is now. */
 import { Type } from '@fastify/type-provider-typebox';
 import { component } from './component.ts';
+import { TrustVerdict } from './trust.ts';
 
 const StringMap = Type.Record(Type.String(), Type.String());
 
@@ -55,6 +56,7 @@ export const Artifact = component(
       ],
       { description: 'licenses and components from the attached SBOM (SPDX, CycloneDX)' },
     ),
+    trust: Type.Union([TrustVerdict, Type.Null()]),
     quarantine: Type.Union([Type.Object({ reason: Type.String(), by: Type.String(), at: Type.String() }), Type.Null()]),
     build: Type.Object({
       branch: Type.Optional(Type.String()),

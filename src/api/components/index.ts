@@ -8,5 +8,6 @@ export * from './policies.ts';
 export * from './projects.ts';
 export * from './promotions.ts';
 export * from './sso.ts';
+export * from './trust.ts';
 export * from './webhooks.ts';
 export { hoistComponents } from './component.ts';

@@ -1,0 +1,85 @@
+/**
+ * Reads the signatures and attestations attached to an image, as bytes to be judged later (verify.ts): cosign
+ * signature referrers (artifactType `application/vnd.dev.cosign.artifact.sig.v1+json`), DSSE attestation referrers
+ * (`application/vnd.dsse.envelope.v1+json`, `application/vnd.in-toto+json`), and the tags older cosign writes beside
+ * the image (`sha256-<hex>.sig`, `sha256-<hex>.att`), one signature or envelope per layer. Nothing is trusted here;
+ * a referrer that cannot be read is skipped. The evidence is kept with the artifact, so a change of trust roots is
+ * judged again without asking the registry.
+ */
+import { RegistryError } from '../errors.ts';
+import { parseManifest, type Descriptor } from '../oci/manifest.ts';
+import type { RepositoryClient } from '../oci/registry-client.ts';
+import {
+  COSIGN_SIGNATURE_ANNOTATION,
+  COSIGN_SIGNATURE_ARTIFACT,
+  DSSE_ENVELOPE_TYPE,
+  IN_TOTO_TYPE,
+  SIMPLE_SIGNING_TYPE,
+} from './formats.ts';
+import type { Evidence } from './verify.ts';
+
+/** Signed payloads are small; a larger layer is not read. */
+export const EVIDENCE_LAYER_LIMIT = 1024 * 1024;
+/** At most this many pieces of evidence per artifact are kept. */
+export const EVIDENCE_LIMIT = 32;
+
+const SIGNED_TYPES = [COSIGN_SIGNATURE_ARTIFACT, DSSE_ENVELOPE_TYPE, IN_TOTO_TYPE];
+
+export const isSignedType = (artifactType: string | null | undefined): boolean =>
+  artifactType !== null && artifactType !== undefined && SIGNED_TYPES.includes(artifactType);
+
+async function readBlob(repo: RepositoryClient, desc: Descriptor, signal?: AbortSignal): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of await repo.openBlob(desc, signal)) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function fromManifest(
+  repo: RepositoryClient,
+  ref: string,
+  source: 'referrer' | 'tag',
+  signal?: AbortSignal,
+): Promise<Evidence[]> {
+  const m = await repo.getManifest(ref, signal);
+  const parsed = parseManifest(m.bytes, m.mediaType, `signature ${repo.name}@${m.digest}`);
+  if (parsed.kind !== 'image') return [];
+  const out: Evidence[] = [];
+  for (const layer of parsed.layers) {
+    if (layer.size > EVIDENCE_LAYER_LIMIT) continue;
+    const signature = layer.annotations?.[COSIGN_SIGNATURE_ANNOTATION];
+    if (layer.mediaType === SIMPLE_SIGNING_TYPE || signature !== undefined) {
+      const payload = (await readBlob(repo, layer, signal)).toString('base64');
+      out.push({ kind: 'cosign', manifest: m.digest, source, payload, signature: signature ?? null });
+    } else if (layer.mediaType === DSSE_ENVELOPE_TYPE || layer.mediaType === IN_TOTO_TYPE) {
+      const envelope = (await readBlob(repo, layer, signal)).toString('base64');
+      out.push({ kind: 'dsse', manifest: m.digest, source, envelope });
+    }
+  }
+  return out;
+}
+
+async function fromTag(repo: RepositoryClient, tag: string, signal?: AbortSignal): Promise<Evidence[]> {
+  try {
+    return await fromManifest(repo, tag, 'tag', signal);
+  } catch (e) {
+    if (e instanceof RegistryError && e.status === 404) return [];
+    throw e;
+  }
+}
+
+export async function readEvidence(
+  repo: RepositoryClient,
+  digest: string,
+  referrers: readonly Descriptor[],
+  signal?: AbortSignal,
+): Promise<Evidence[]> {
+  const tagBase = digest.replace(':', '-');
+  const reads = [
+    ...referrers
+      .filter((r) => isSignedType(r.artifactType))
+      .map((r) => fromManifest(repo, r.digest, 'referrer', signal).catch((): Evidence[] => [])),
+    fromTag(repo, `${tagBase}.sig`, signal).catch((): Evidence[] => []),
+    fromTag(repo, `${tagBase}.att`, signal).catch((): Evidence[] => []),
+  ];
+  return (await Promise.all(reads)).flat().slice(0, EVIDENCE_LIMIT);
+}
