@@ -98,7 +98,11 @@ export class TrustRoots {
     await audited(
       this.db,
       actor,
-      { action: before ? 'trust-root.replace' : 'trust-root.add', objectType: 'trust-root', objectId: `${project}/${name}` },
+      {
+        action: before ? 'trust-root.replace' : 'trust-root.add',
+        objectType: 'trust-root',
+        objectId: `${project}/${name}`,
+      },
       async (trx) => {
         await putTrustRoot(trx, {
           id: before?.id ?? newId(),
