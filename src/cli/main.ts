@@ -227,6 +227,27 @@ projectCmd
     (await control()).project.revokeNamespace(p, f),
   );
 
+const trust = () => import('./commands/trust.ts');
+const trustCmd = program
+  .command('trust')
+  .description('the public keys a project trusts to sign its images (policies: signature.verified, signature.signers)');
+withOutput(
+  trustCmd
+    .command('add')
+    .description('trust a public key (PEM: ECDSA P-256, Ed25519 or RSA) under a name, or replace its key (owners)')
+    .argument('<name>')
+    .requiredOption('--project <name>')
+    .requiredOption('--key <file>', 'the PEM public key, e.g. cosign.pub'),
+).action(async (n: string, f) => (await trust()).trust.add(n, f));
+withOutput(trustCmd.command('list').requiredOption('--project <name>')).action(async (f) =>
+  (await trust()).trust.list(f),
+);
+trustCmd
+  .command('remove')
+  .argument('<name>')
+  .requiredOption('--project <name>')
+  .action(async (n: string, f: { project: string }) => (await trust()).trust.remove(n, f));
+
 const appCmd = program.command('app').description("a project's applications (image names)");
 withOutput(appCmd.command('list').argument('<project>')).action(async (p: string, f) =>
   (await control()).app.list(p, f),

@@ -241,6 +241,22 @@ export class HoistClient {
       ),
   };
 
+  trustRoots = {
+    list: (project: string) =>
+      this.items(this.api.GET('/api/v1/projects/{project}/trust-roots', { params: { path: { project } } })),
+    put: (project: string, name: string, publicKey: string) =>
+      this.call(
+        this.api.PUT('/api/v1/projects/{project}/trust-roots/{name}', {
+          params: { path: { project, name } },
+          body: { publicKey },
+        }),
+      ),
+    remove: (project: string, name: string) =>
+      this.done(
+        this.api.DELETE('/api/v1/projects/{project}/trust-roots/{name}', { params: { path: { project, name } } }),
+      ),
+  };
+
   environments = {
     list: (project: string) =>
       this.items(this.api.GET('/api/v1/projects/{project}/environments', { params: { path: { project } } })),

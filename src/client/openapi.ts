@@ -656,6 +656,42 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/projects/{project}/trust-roots': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The public keys the project's signatures and attestations are verified with */
+    get: operations['listTrustRoots'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/projects/{project}/trust-roots/{name}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One trust root */
+    get: operations['getTrustRoot'];
+    /** Trust a public key (PEM: ECDSA P-256, Ed25519 or RSA) under a name, or replace its key; the project's artifacts are verified again */
+    put: operations['putTrustRoot'];
+    post?: never;
+    /** Stop trusting a key; the project's artifacts are verified again without it */
+    delete: operations['deleteTrustRoot'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/projects/{project}/applications/{app}/promotions': {
     parameters: {
       query?: never;
@@ -1238,6 +1274,52 @@ export interface components {
       /** @description a session caller only: the header value its mutating calls must send */
       csrfToken?: string;
     };
+    TrustRoot: {
+      name: string;
+      algorithm: 'ecdsa-p256' | 'ed25519' | 'rsa';
+      /** @description sha256 of the key's DER SubjectPublicKeyInfo, hex */
+      fingerprint: string;
+      /** @description PEM */
+      publicKey: string;
+      createdBy: string;
+      createdAt: string;
+    };
+    /** @description the attached signatures and attestations, judged against the project's trust roots */
+    TrustVerdict: {
+      checkedAt: string;
+      /** @description the trust roots it was checked against */
+      roots: {
+        name: string;
+        fingerprint: string;
+      }[];
+      checks: {
+        type: 'signature' | 'attestation';
+        /** @description the referrer (or .sig/.att tag) manifest it was read from */
+        manifest: string;
+        source: 'referrer' | 'tag';
+        predicateType: string | null;
+        /** @description the (first) trust root that verified it */
+        signer: string | null;
+        /** @description every trust root whose key verifies it */
+        signers: string[];
+        verified: boolean;
+        /** @description why it is trusted, or why not */
+        reason: string;
+      }[];
+      /** @description a cosign signature verified (policy: signature.verified) */
+      verified: boolean;
+      /** @description policy: signature.signers */
+      signers: string[];
+      attestations: {
+        predicateType: string;
+        signer: string;
+        verified: boolean;
+      }[];
+      provenance: {
+        builder: string;
+        sourceRepo: string;
+      } | null;
+    };
     Artifact: {
       application: string;
       digest: string;
@@ -1279,6 +1361,7 @@ export interface components {
         format: string;
         digest: string;
       } | null;
+      trust: components['schemas']['TrustVerdict'] | null;
       quarantine: {
         reason: string;
         by: string;
@@ -5170,6 +5253,294 @@ export interface operations {
         content: {
           'application/json': components['schemas']['Artifact'];
         };
+      };
+      /** @description Every error answer has this shape */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  listTrustRoots: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        project: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            items: components['schemas']['TrustRoot'][];
+          };
+        };
+      };
+      /** @description Every error answer has this shape */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  getTrustRoot: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        project: string;
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TrustRoot'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  putTrustRoot: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        project: string;
+        /** @description lower-case letters, digits and "-" */
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description PEM public key (-----BEGIN PUBLIC KEY-----) */
+          publicKey: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TrustRoot'];
+        };
+      };
+      /** @description Default Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TrustRoot'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  deleteTrustRoot: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        project: string;
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
       };
       /** @description Every error answer has this shape */
       400: {

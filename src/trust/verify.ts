@@ -54,8 +54,10 @@ export interface Check {
   source: 'referrer' | 'tag';
   /** For an attestation: the Statement's predicateType (read even when unverified, then not to be relied on). */
   predicateType: string | null;
-  /** The trust root that verified it; null when none did. */
+  /** The (first) trust root that verified it; null when none did. */
   signer: string | null;
+  /** Every trust root whose key verifies it (several names may hold the same key). */
+  signers: string[];
   verified: boolean;
   /** Why it is trusted, or why not. */
   reason: string;
@@ -100,12 +102,19 @@ function sameRepository(reference: string, a: ArtifactIdentity): boolean {
   return ref.host === mine.host && ref.path === mine.path;
 }
 
-const signerOf = (roots: readonly TrustRootKey[], message: Buffer, sig: Buffer): string | null =>
-  roots.find((r) => verifySignature(r, message, sig))?.name ?? null;
+const signersOf = (roots: readonly TrustRootKey[], message: Buffer, sig: Buffer): string[] =>
+  roots.filter((r) => verifySignature(r, message, sig)).map((r) => r.name);
+
+const verifiedBy = (signers: string[]) => ({
+  signer: signers[0] ?? null,
+  signers,
+  verified: true,
+  reason: `verified with ${signers.join(', ')}`,
+});
 
 function checkCosign(e: Extract<Evidence, { kind: 'cosign' }>, a: ArtifactIdentity, roots: readonly TrustRootKey[]) {
   const base = { type: 'signature' as const, manifest: e.manifest, source: e.source, predicateType: null };
-  const no = (reason: string): Check => ({ ...base, signer: null, verified: false, reason });
+  const no = (reason: string): Check => ({ ...base, signer: null, signers: [], verified: false, reason });
   const payload = fromBase64(e.payload) ?? Buffer.alloc(0);
   const parsed = parseSimpleSigning(payload);
   if (!parsed.ok) return no(parsed.error);
@@ -116,9 +125,9 @@ function checkCosign(e: Extract<Evidence, { kind: 'cosign' }>, a: ArtifactIdenti
   const sig = e.signature === null ? undefined : fromBase64(e.signature);
   if (sig === undefined || sig.length === 0) return no('no signature annotation (dev.cosignproject.cosign/signature)');
   if (roots.length === 0) return no('the project has no trust roots');
-  const signer = signerOf(roots, payload, sig);
-  if (signer === null) return no('no trust root of the project verifies the signature');
-  return { ...base, signer, verified: true, reason: `verified with ${signer}` };
+  const signers = signersOf(roots, payload, sig);
+  if (signers.length === 0) return no('no trust root of the project verifies the signature');
+  return { ...base, ...verifiedBy(signers) };
 }
 
 function checkDsse(
@@ -128,28 +137,22 @@ function checkDsse(
 ): Check & { provenance?: Provenance } {
   const base = { type: 'attestation' as const, manifest: e.manifest, source: e.source };
   const envelope = parseDsseEnvelope(fromBase64(e.envelope) ?? Buffer.alloc(0));
-  if (!envelope.ok) return { ...base, predicateType: null, signer: null, verified: false, reason: envelope.error };
+  if (!envelope.ok)
+    return { ...base, predicateType: null, signer: null, signers: [], verified: false, reason: envelope.error };
   const statement =
     envelope.value.payloadType === IN_TOTO_TYPE
       ? parseStatement(envelope.value.payload)
       : { ok: false as const, error: `the payloadType is ${envelope.value.payloadType}, not ${IN_TOTO_TYPE}` };
   const predicateType = statement.ok ? statement.value.predicateType : null;
-  const no = (reason: string) => ({ ...base, predicateType, signer: null, verified: false, reason });
+  const no = (reason: string) => ({ ...base, predicateType, signer: null, signers: [], verified: false, reason });
   if (!statement.ok) return no(statement.error);
   if (!statement.value.subjects.includes(a.digest)) return no('no subject of the statement is this artifact');
   if (roots.length === 0) return no('the project has no trust roots');
   const message = pae(envelope.value.payloadType, envelope.value.payload);
-  const signer = envelope.value.signatures.map((s) => signerOf(roots, message, s.sig)).find((n) => n !== null) ?? null;
-  if (signer === null) return no('no trust root of the project verifies a signature of the envelope');
+  const signers = [...new Set(envelope.value.signatures.flatMap((s) => signersOf(roots, message, s.sig)))];
+  if (signers.length === 0) return no('no trust root of the project verifies a signature of the envelope');
   const provenance = provenanceOf(statement.value.predicateType, statement.value.predicate);
-  return {
-    ...base,
-    predicateType,
-    signer,
-    verified: true,
-    reason: `verified with ${signer}`,
-    ...(provenance ? { provenance } : {}),
-  };
+  return { ...base, predicateType, ...verifiedBy(signers), ...(provenance ? { provenance } : {}) };
 }
 
 export function verifyEvidence(
@@ -175,7 +178,7 @@ export function verifyEvidence(
     roots: roots.map((r) => ({ name: r.name, fingerprint: r.fingerprint })),
     checks,
     verified: signatures.length > 0,
-    signers: [...new Set(signatures.map((c) => c.signer ?? ''))].sort(),
+    signers: [...new Set(signatures.flatMap((c) => c.signers))].sort(),
     attestations: checks
       .filter((c) => c.type === 'attestation')
       .map((c) => ({ predicateType: c.predicateType ?? '', signer: c.signer ?? '', verified: c.verified })),

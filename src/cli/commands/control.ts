@@ -305,5 +305,17 @@ export const artifact = {
       comment: h.comment,
     }));
     await print({ ...artifact, journey }, out(f));
+    // A table cell cannot show the checks; list each signature and attestation with its verdict under it.
+    if (out(f) === 'table' && artifact.trust) {
+      process.stdout.write(`\nsignatures and attestations (checked ${artifact.trust.checkedAt}):\n`);
+      await print(artifact.trust.checks, 'table', [
+        'type',
+        'predicateType',
+        'signer',
+        'verified',
+        'reason',
+        'manifest',
+      ]);
+    }
   },
 };
