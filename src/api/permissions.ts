@@ -54,6 +54,9 @@ export function forEnvironments(permission: Permission, environments: Environmen
   return { ...permission, environments };
 }
 
+/** An owner of the whole project (a role limited to some environments does not pass): project-wide settings. */
+export const PROJECT_OWNER = forEnvironments(projectRole('owner'), ALL_ENVIRONMENTS);
+
 export function authorize(
   permission: Permission,
   identity: Identity | undefined,

@@ -42,11 +42,24 @@ const view = (r: TrustRootRow): TrustRootView => ({
   createdAt: r.created_at.toISOString(),
 });
 
+/** Keys parsed from their PEM text, kept: every registration judges with its project's roots (RSA parses slowly). */
+const parsedKeys = new Map<string, ReturnType<typeof parsePublicKey>>();
+
+function parsedKey(pem: string): ReturnType<typeof parsePublicKey> {
+  let parsed = parsedKeys.get(pem);
+  if (parsed === undefined) {
+    if (parsedKeys.size >= 1024) parsedKeys.clear();
+    parsed = parsePublicKey(pem);
+    parsedKeys.set(pem, parsed);
+  }
+  return parsed;
+}
+
 /** The project's roots as keys (a stored key that no longer parses is left out, never trusted). */
 export async function trustRootKeys(db: Kysely<Schema>, projectId: string): Promise<TrustRootKey[]> {
   const keys: TrustRootKey[] = [];
   for (const r of await listTrustRoots(db, projectId)) {
-    const parsed = parsePublicKey(r.public_key);
+    const parsed = parsedKey(r.public_key);
     if (parsed.ok) keys.push({ name: r.name, ...parsed.value });
   }
   return keys;

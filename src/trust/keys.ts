@@ -49,22 +49,18 @@ export function parsePublicKey(pem: string): KeyParse {
 }
 
 function algorithmOf(key: KeyObject): KeyAlgorithm | { error: string } {
+  const type = key.asymmetricKeyType;
   const details = key.asymmetricKeyDetails ?? {};
-  switch (key.asymmetricKeyType) {
-    case 'ec':
-      return details.namedCurve === 'prime256v1'
-        ? 'ecdsa-p256'
-        : { error: `ECDSA keys must be on P-256, not ${details.namedCurve ?? 'an unknown curve'}` };
-    case 'ed25519':
-      return 'ed25519';
-    case 'rsa':
-    case 'rsa-pss':
-      return (details.modulusLength ?? 0) >= 2048
-        ? 'rsa'
-        : { error: `RSA keys must have at least 2048 bits, not ${details.modulusLength ?? 0}` };
-    default:
-      return { error: `${key.asymmetricKeyType ?? 'this'} keys are not accepted: use ECDSA P-256, Ed25519 or RSA` };
-  }
+  if (type === 'ed25519') return 'ed25519';
+  if (type === 'ec')
+    return details.namedCurve === 'prime256v1'
+      ? 'ecdsa-p256'
+      : { error: `ECDSA keys must be on P-256, not ${details.namedCurve ?? 'an unknown curve'}` };
+  if (type === 'rsa' || type === 'rsa-pss')
+    return (details.modulusLength ?? 0) >= 2048
+      ? 'rsa'
+      : { error: `RSA keys must have at least 2048 bits, not ${details.modulusLength ?? 0}` };
+  return { error: `${type ?? 'these'} keys are not accepted: use ECDSA P-256, Ed25519 or RSA` };
 }
 
 /** Whether `signature` over `message` was made with the private half of `key` (never throws). */

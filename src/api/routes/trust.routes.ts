@@ -1,7 +1,10 @@
-/** A project's trust roots: owners add, replace and remove the public keys its signatures are checked with; members read them. */
+/**
+ * A project's trust roots: owners of the whole project (not a role limited to some environments: a key is trusted
+ * in every environment) add, replace and remove the keys its signatures are checked with; members read them.
+ */
 import { Type } from '@fastify/type-provider-typebox';
 import { actorOf, type App, type Services } from '../context.ts';
-import { PROJECT_READ, projectRole } from '../permissions.ts';
+import { PROJECT_OWNER, PROJECT_READ } from '../permissions.ts';
 import { TrustRoot } from '../components/index.ts';
 import { errors, Name } from './schemas.ts';
 
@@ -40,7 +43,7 @@ export function trustRoutes(app: App, s: Services): void {
   app.put(
     '/api/v1/projects/:project/trust-roots/:name',
     {
-      config: { permission: projectRole('owner') },
+      config: { permission: PROJECT_OWNER },
       schema: {
         operationId: 'putTrustRoot',
         summary:
@@ -62,7 +65,7 @@ export function trustRoutes(app: App, s: Services): void {
   app.delete(
     '/api/v1/projects/:project/trust-roots/:name',
     {
-      config: { permission: projectRole('owner') },
+      config: { permission: PROJECT_OWNER },
       schema: {
         operationId: 'deleteTrustRoot',
         summary: "Stop trusting a key; the project's artifacts are verified again without it",
