@@ -13,6 +13,8 @@ import { parseWindowSpec } from '../automation/window.ts';
 import { InvalidInput } from '../errors.ts';
 import { isSha256Digest, SHA256_DIGEST_HINT } from '../oci/digest.ts';
 import { checkEnvironment, isEnvironmentKind } from '../service/environment-shape.ts';
+import { NAME, NAME_HINT } from '../service/names.ts';
+import { parsePublicKey } from '../trust/keys.ts';
 
 export interface RegistrySpec {
   name: string;
@@ -64,6 +66,12 @@ export interface WatchSpec {
   intervalSeconds?: number;
 }
 
+/** A public key the project trusts to sign its images (the PEM itself: a public key is no secret). */
+export interface TrustRootSpec {
+  name: string;
+  publicKey: string;
+}
+
 /** A repository namespace the project owns (granted by an admin; its environments must lie under one). */
 export interface NamespaceSpec {
   registry: string;
@@ -81,6 +89,8 @@ export interface ProjectSpec {
   pipeline: Array<{ from: string; to: string }>;
   rules: RuleSpec[];
   bindings: BindingSpec[];
+  /** Absent: the project's trust roots are left as they are; a list: exactly these. */
+  trustRoots?: TrustRootSpec[];
 }
 
 export interface ConfigSpec {
@@ -114,7 +124,18 @@ function checker(file: string, doc: Document, lc: LineCounter): Checker {
 const KNOWN = {
   top: ['apiVersion', 'registries', 'projects', 'watches'],
   registry: ['name', 'url', 'insecure', 'username', 'passwordEnv'],
-  project: ['name', 'description', 'namespaces', 'applications', 'environments', 'pipeline', 'rules', 'bindings'],
+  project: [
+    'name',
+    'description',
+    'namespaces',
+    'applications',
+    'environments',
+    'pipeline',
+    'rules',
+    'bindings',
+    'trustRoots',
+  ],
+  trustRoot: ['name', 'publicKey'],
   namespace: ['registry', 'prefix'],
   environment: [
     'name',
@@ -369,6 +390,17 @@ export function parseConfig(text: string, file: string): Result<ConfigSpec> & { 
           binding.pin = pin;
         }
         project.bindings.push(binding);
+      });
+      if (f.has('trustRoots')) project.trustRoots = [];
+      list(c, f.get('trustRoots'), `${p}.trustRoots`).forEach((t, j) => {
+        const tp = `${p}.trustRoots[${j}]`;
+        const tf = fields(c, t, tp, KNOWN.trustRoot);
+        const name = str(c, tf, 'name', tp, t, true);
+        const publicKey = str(c, tf, 'publicKey', tp, t, true);
+        if (name !== undefined && !NAME.test(name)) c.at(tf.get('name'), `${tp}.name`, `"${name}": ${NAME_HINT}`);
+        const key = publicKey === undefined ? undefined : parsePublicKey(publicKey);
+        if (key && !key.ok) c.at(tf.get('publicKey'), `${tp}.publicKey`, key.error);
+        if (name !== undefined && publicKey !== undefined) project.trustRoots?.push({ name, publicKey });
       });
       spec.projects.push(project);
     });

@@ -18,8 +18,10 @@ import type {
   NamespaceSpec,
   RegistrySpec,
   RuleSpec,
+  TrustRootSpec,
   WatchSpec,
 } from './config-file.ts';
+import { parsePublicKey } from '../trust/keys.ts';
 import { parseRegistryUrl } from '../service/registries.service.ts';
 
 export interface ProjectState {
@@ -31,6 +33,7 @@ export interface ProjectState {
   pipeline: Edge[];
   rules: RuleView[];
   bindings: BindingView[];
+  trustRoots?: Array<{ name: string; fingerprint: string; publicKey: string }>;
 }
 
 export interface CurrentState {
@@ -40,7 +43,16 @@ export interface CurrentState {
 }
 
 export type StepKind =
-  'registry' | 'project' | 'namespace' | 'application' | 'environment' | 'pipeline' | 'rule' | 'binding' | 'watch';
+  | 'registry'
+  | 'project'
+  | 'namespace'
+  | 'application'
+  | 'environment'
+  | 'pipeline'
+  | 'rule'
+  | 'binding'
+  | 'watch'
+  | 'trust-root';
 
 export interface Step {
   op: 'create' | 'update' | 'delete';
@@ -58,6 +70,7 @@ export interface Step {
   binding?: BindingSpec;
   watch?: WatchSpec;
   namespace?: NamespaceSpec;
+  trustRoot?: TrustRootSpec;
   /** A watch's id, to delete it. */
   id?: string;
 }
@@ -272,6 +285,7 @@ export function planApply(desired: ConfigSpec, current: CurrentState, opts: { pr
     for (const [key, b] of bindings)
       if (!p.bindings.some((x) => x.application === b.application && x.environment === b.environment))
         deletions.push({ op: 'delete', kind: 'binding', name: key });
+    if (p.trustRoots !== undefined) trustRootSteps(p.name, p.trustRoots, have?.trustRoots ?? [], steps, deletions);
   }
   const watchKey = (w: { registry: string; repository: string }): string => `${w.registry}/${w.repository}`;
   for (const w of desired.watches) {
@@ -300,6 +314,7 @@ export function planApply(desired: ConfigSpec, current: CurrentState, opts: { pr
   // Rules and bindings go before the environments they name; environments before the registries they use;
   // applications and environments before their project; watches before their registry.
   const order: StepKind[] = [
+    'trust-root',
     'rule',
     'binding',
     'watch',
@@ -311,6 +326,33 @@ export function planApply(desired: ConfigSpec, current: CurrentState, opts: { pr
   ];
   deletions.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
   return [...steps, ...deletions];
+}
+
+/** A listed project's trust roots are the file's: a key is compared by fingerprint, one not listed is removed. */
+function trustRootSteps(
+  project: string,
+  want: readonly TrustRootSpec[],
+  have: NonNullable<ProjectState['trustRoots']>,
+  steps: Step[],
+  deletions: Step[],
+): void {
+  const current = new Map(have.map((t) => [t.name, t]));
+  for (const t of want) {
+    const h = current.get(t.name);
+    const key = parsePublicKey(t.publicKey);
+    const fingerprint = key.ok ? key.value.fingerprint : '';
+    if (h && h.fingerprint === fingerprint) continue;
+    steps.push({
+      op: h ? 'update' : 'create',
+      kind: 'trust-root',
+      name: `${project}/${t.name}`,
+      trustRoot: t,
+      ...(h ? { changes: [`fingerprint: ${h.fingerprint.slice(0, 12)}… → ${fingerprint.slice(0, 12)}…`] } : {}),
+    });
+  }
+  for (const name of current.keys())
+    if (!want.some((t) => t.name === name))
+      deletions.push({ op: 'delete', kind: 'trust-root', name: `${project}/${name}` });
 }
 
 /** The server's state as a file `hoist apply` accepts (secrets are not exported: each registry names an env var). */
@@ -358,6 +400,9 @@ export function exportState(current: CurrentState): ConfigSpec {
         mode: b.mode,
         ...(b.pinnedDigest !== null ? { pin: b.pinnedDigest } : {}),
       })),
+      ...(p.trustRoots && p.trustRoots.length > 0
+        ? { trustRoots: p.trustRoots.map((t) => ({ name: t.name, publicKey: t.publicKey })) }
+        : {}),
     })),
     watches: current.watches.map((w) => ({
       repository: `${w.registry}/${w.repository}`,

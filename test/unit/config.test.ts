@@ -37,7 +37,7 @@ test('problems name the file, line and column', () => {
   assert.equal(r.ok, false);
   if (r.ok) return;
   assert.deepEqual(r.error.split('\n'), [
-    'hoist.yaml:4:5: projects[0].colour: unknown field "colour" (known: name, description, namespaces, applications, environments, pipeline, rules, bindings)',
+    'hoist.yaml:4:5: projects[0].colour: unknown field "colour" (known: name, description, namespaces, applications, environments, pipeline, rules, bindings, trustRoots)',
     'hoist.yaml:7:15: projects[0].environments[0].kind: kind must be repository or tag',
     'hoist.yaml:11:9: projects[0].pipeline[0]: no environment "moon" in project "shop"',
     'hoist.yaml:12:9: projects[0].pipeline[1]: an edge is written "from -> to"',

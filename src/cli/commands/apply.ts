@@ -17,13 +17,14 @@ async function currentState(c: HoistClient): Promise<CurrentState> {
     watches,
     projects: await Promise.all(
       projects.map(async (p) => {
-        const [namespaces, applications, environments, pipeline, rules, bindings] = await Promise.all([
+        const [namespaces, applications, environments, pipeline, rules, bindings, trustRoots] = await Promise.all([
           c.projects.namespaces(p.name),
           c.projects.applications(p.name),
           c.environments.list(p.name),
           c.environments.pipeline(p.name),
           c.rules.list(p.name),
           c.bindings.list(p.name),
+          c.trustRoots.list(p.name),
         ]);
         // The API types a rule's criteria as unknown[]; the plan reads them as the criteria it wrote.
         const ruleViews = rules as unknown as CurrentState['projects'][number]['rules'];
@@ -36,6 +37,7 @@ async function currentState(c: HoistClient): Promise<CurrentState> {
           pipeline,
           rules: ruleViews,
           bindings,
+          trustRoots,
         };
       }),
     ),
@@ -105,6 +107,10 @@ async function execute(c: HoistClient, s: Step, env: NodeJS.ProcessEnv): Promise
       );
       return;
     }
+    case 'trust-root':
+      if (s.op === 'delete') return c.trustRoots.remove(project, name);
+      await c.trustRoots.put(project, name, s.trustRoot!.publicKey);
+      return;
     case 'watch':
       if (s.op === 'delete') return c.watches.remove(s.id ?? '');
       await c.watches.add(s.watch!.repository, s.watch!.intervalSeconds);
