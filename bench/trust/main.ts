@@ -77,7 +77,8 @@ try {
       evidence,
     );
     verifying.push(performance.now() - t0);
-    if (process.env.BENCH_DETAIL) process.stderr.write(`read ${round(tRead - t0)} judge ${round(performance.now() - tRead)}\n`);
+    if (process.env.BENCH_DETAIL)
+      process.stderr.write(`read ${round(tRead - t0)} judge ${round(performance.now() - tRead)}\n`);
     if (!verdict.verified || verdict.checks.length !== 3 || verdict.provenance === null)
       throw new Error(`unexpected verdict for ${digest}: ${JSON.stringify(verdict)}`);
     const t1 = performance.now();

@@ -97,8 +97,7 @@ export const VARIABLES: readonly VariableDoc[] = [
   {
     name: 'signature.verified',
     type: 'bool',
-    description:
-      "a cosign signature naming this digest and repository verifies with one of the project's trust roots",
+    description: "a cosign signature naming this digest and repository verifies with one of the project's trust roots",
     example: 'signature.verified',
   },
   {

@@ -440,7 +440,12 @@ export class Artifacts {
       const owner = await artifactWithApplication(this.db, r.artifactId);
       if (owner) {
         const identity = { digest: subject, registryHost: r.url, repository: r.artifactRepository };
-        await setArtifactTrust(this.db, r.artifactId, evidence, await judge(this.db, owner.projectId, identity, evidence));
+        await setArtifactTrust(
+          this.db,
+          r.artifactId,
+          evidence,
+          await judge(this.db, owner.projectId, identity, evidence),
+        );
       }
       touched.push(r.artifactId);
     }
