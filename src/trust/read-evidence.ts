@@ -20,8 +20,10 @@ import type { Evidence } from './verify.ts';
 
 /** Signed payloads are small; a larger layer is not read. */
 export const EVIDENCE_LAYER_LIMIT = 1024 * 1024;
-/** At most this many pieces of evidence per artifact are kept. */
+/** At most this many pieces of evidence, and this many bytes of it, are kept per artifact (anyone who can push
+ * can attach referrers; the row must stay small). */
 export const EVIDENCE_LIMIT = 32;
+export const EVIDENCE_BYTES_LIMIT = 2 * 1024 * 1024;
 
 const SIGNED_TYPES = [COSIGN_SIGNATURE_ARTIFACT, DSSE_ENVELOPE_TYPE, IN_TOTO_TYPE];
 
@@ -81,5 +83,12 @@ export async function readEvidence(
     fromTag(repo, `${tagBase}.sig`, signal).catch((): Evidence[] => []),
     fromTag(repo, `${tagBase}.att`, signal).catch((): Evidence[] => []),
   ];
-  return (await Promise.all(reads)).flat().slice(0, EVIDENCE_LIMIT);
+  const kept: Evidence[] = [];
+  let bytes = 0;
+  for (const e of (await Promise.all(reads)).flat()) {
+    bytes += e.kind === 'cosign' ? e.payload.length : e.envelope.length;
+    if (kept.length >= EVIDENCE_LIMIT || bytes > EVIDENCE_BYTES_LIMIT) break;
+    kept.push(e);
+  }
+  return kept;
 }
