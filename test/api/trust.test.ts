@@ -223,23 +223,29 @@ for (const backend of BACKENDS) {
       });
     });
 
-    test('a signature attached later is read and judged when its referrer arrives', async () => {
-      const late = buildImage({ layers: [300] });
-      await pushImage(reg.url, 'dev/web', late, { tag: `late-${backend}` });
-      const reg1 = await as('devon', 'POST', `${P}/applications/web/artifacts`, {
-        reference: `${reg.host}/dev/web@${late.digest}`,
-      });
-      assert.equal(reg1.body.trust.verified, false);
-      assert.deepEqual(reg1.body.trust.checks, []);
-      await pushReferrer(
-        reg.url,
-        'dev/web',
-        cosignSignature(late, releaseKey, { dockerReference: `${reg.host}/dev/web` }),
-      );
-      // What a push event of the referrer (or of the `.sig` tag) does.
-      await api.services.artifacts.refreshReferrers(late.digest);
-      const after = await as('devon', 'GET', `${P}/applications/web/artifacts/${late.digest}`);
-      assert.deepEqual(after.body.trust.signers, ['release-key']);
+    test('a signature attached later is judged when its push event arrives: a referrer, or the .sig tag', async () => {
+      const registry = await api.services.registries.row('local');
+      for (const form of ['referrer', 'tag'] as const) {
+        const late = buildImage({ layers: [300] });
+        await pushImage(reg.url, 'dev/web', late, { tag: `late-${form}-${backend}` });
+        const first = await as('devon', 'POST', `${P}/applications/web/artifacts`, {
+          reference: `${reg.host}/dev/web@${late.digest}`,
+        });
+        assert.deepEqual([first.body.trust.verified, first.body.trust.checks], [false, []]);
+        const o = { dockerReference: `${reg.host}/dev/web` };
+        const sig =
+          form === 'referrer' ? cosignSignature(late, releaseKey, o) : cosignSignatureImage(late, releaseKey, o);
+        const tag = form === 'referrer' ? late.digest.replace(':', '-') : signatureTag(late);
+        if (form === 'referrer') await pushReferrer(reg.url, 'dev/web', sig);
+        else await pushImage(reg.url, 'dev/web', sig, { tag });
+        // The registry's notification: the referrers index tag (or the .sig tag) was pushed.
+        await api.services.intake.receive(registry.id, 'generic', [
+          { id: `late-${form}`, repository: 'dev/web', tag, digest: sig.digest },
+        ]);
+        while (await api.services.intake.processOne());
+        const after = await as('devon', 'GET', `${P}/applications/web/artifacts/${late.digest}`);
+        assert.deepEqual(after.body.trust.signers, ['release-key'], `${form}: ${JSON.stringify(after.body.trust)}`);
+      }
     });
 
     test("the project's artifacts are judged again when its roots change; another project's roots never count", async () => {
