@@ -63,13 +63,16 @@ try {
 
   const repo = openRepository(await services.registries.open('local'), 'dev/web');
   const verifying: number[] = [];
+  const verifyingCpu: number[] = [];
   const registering: number[] = [];
   for (const digest of digests) {
     // The step registration adds, on its own: the referrers are listed by inspection either way.
     const info = await inspectImage(repo, digest);
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const evidence = await readEvidence(repo, digest, info.referrers);
     const tRead = performance.now();
+    const cpuRead = process.cpuUsage(cpu0);
     const verdict = await judge(
       database.db,
       projectId,
@@ -77,8 +80,12 @@ try {
       evidence,
     );
     verifying.push(performance.now() - t0);
+    const cpu = process.cpuUsage(cpu0);
+    verifyingCpu.push((cpu.user + cpu.system) / 1000);
     if (process.env.BENCH_DETAIL)
-      process.stderr.write(`read ${round(tRead - t0)} judge ${round(performance.now() - tRead)}\n`);
+      process.stderr.write(
+        `read ${round(tRead - t0)} (cpu ${round((cpuRead.user + cpuRead.system) / 1000)}) judge ${round(performance.now() - tRead)}\n`,
+      );
     if (!verdict.verified || verdict.checks.length !== 3 || verdict.provenance === null)
       throw new Error(`unexpected verdict for ${digest}: ${JSON.stringify(verdict)}`);
     const t1 = performance.now();
@@ -91,12 +98,14 @@ try {
     trustRoots: keys.length,
     verifyP50ms: round(percentile(verifying, 50)),
     verifyP99ms: round(percentile(verifying, 99)),
+    verifyCpuP50ms: round(percentile(verifyingCpu, 50)),
+    loadAverage: (await import('node:os')).loadavg()[0] ?? 0,
     registerP50ms: round(percentile(registering, 50)),
     registerP99ms: round(percentile(registering, 99)),
     target: '≤ 20 ms added per artifact',
   };
   process.stdout.write(
-    `${N} artifacts with 3 referrers, 3 trust roots (embedded database): verification adds p50 ${result.verifyP50ms} ms, p99 ${result.verifyP99ms} ms to a registration of p50 ${result.registerP50ms} ms, p99 ${result.registerP99ms} ms; target ≤ 20 ms: ${result.verifyP99ms <= 20 ? 'PASS' : result.verifyP50ms <= 20 ? 'PASS at p50' : 'MISS'}\n`,
+    `${N} artifacts with 3 referrers, 3 trust roots (embedded database): verification adds p50 ${result.verifyP50ms} ms, p99 ${result.verifyP99ms} ms (hoist's own CPU p50 ${result.verifyCpuP50ms} ms; load average ${result.loadAverage.toFixed(1)}) to a registration of p50 ${result.registerP50ms} ms, p99 ${result.registerP99ms} ms; target ≤ 20 ms: ${result.verifyP99ms <= 20 ? 'PASS' : result.verifyP50ms <= 20 ? 'PASS at p50' : 'MISS'}\n`,
   );
 } finally {
   await database.close();
