@@ -22,6 +22,7 @@ import type { NotificationDispatcher } from '../service/notification-dispatcher.
 import type { Webhooks } from '../service/webhooks.service.ts';
 import type { Automation } from '../service/automation.ts';
 import type { Bindings } from '../service/bindings.service.ts';
+import type { Boards } from '../service/board.service.ts';
 import type { Intake } from '../service/intake.service.ts';
 import type { LiveEvents } from '../service/live-events.service.ts';
 import type { Poller } from '../service/poller.ts';
@@ -56,6 +57,8 @@ export interface Services {
   quarantine: Quarantine;
   rules: Rules;
   bindings: Bindings;
+  /** The project board (GET …/board). */
+  board: Boards;
   automation: Automation;
   intake: Intake;
   poller: Poller;

@@ -25,6 +25,7 @@ import { promotionRoutes } from './routes/promotions.routes.ts';
 import { webhookRoutes } from './routes/webhooks.routes.ts';
 import { hookRoutes } from './routes/hooks.routes.ts';
 import { automationRoutes } from './routes/automation.routes.ts';
+import { boardRoutes } from './routes/board.routes.ts';
 import { registryRoutes } from './routes/registries.routes.ts';
 import { ssoRoutes } from './routes/sso.routes.ts';
 import { systemRoutes } from './routes/system.routes.ts';
@@ -193,6 +194,7 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
   auditRoutes(app, services);
   registryRoutes(app, services);
   projectRoutes(app, services);
+  boardRoutes(app, services);
   namespaceRoutes(app, services);
   environmentRoutes(app, services);
   policyRoutes(app, services);

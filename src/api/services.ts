@@ -5,6 +5,7 @@ import { AuditCheckpoints, type CheckpointOptions } from '../service/audit-check
 import { AuditSigningKey } from '../service/audit-signing-key.ts';
 import { Automation, type AutomationLog } from '../service/automation.ts';
 import { Bindings } from '../service/bindings.service.ts';
+import { Boards } from '../service/board.service.ts';
 import { Environments } from '../service/environments.service.ts';
 import { Intake } from '../service/intake.service.ts';
 import { LiveEvents, type LiveEventsOptions } from '../service/live-events.service.ts';
@@ -128,6 +129,7 @@ export function createServices(database: Database, box: SecretBox, opts: Service
     quarantine: new Quarantine(db),
     rules: new Rules(db, artifacts),
     bindings: new Bindings(db, artifacts, environments, promotions, automation),
+    board: new Boards(db, opts.clock),
     automation,
     intake,
     poller: new Poller(db, registries, intake, {

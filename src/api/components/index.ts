@@ -3,6 +3,7 @@ export * from './accounts.ts';
 export * from './artifacts.ts';
 export * from './audit.ts';
 export * from './automation.ts';
+export * from './board.ts';
 export * from './error.ts';
 export * from './policies.ts';
 export * from './projects.ts';

@@ -1,0 +1,121 @@
+/**
+ * Loads the facts of a project's board (src/promotion/board.ts) in one query, however many applications and
+ * environments the project has: its environments and pipeline edges, its applications, what each environment holds
+ * per application (the artifact that arrived last, with the request that brought it and its quarantine), the
+ * bindings, and the targets not finished yet with their approvals so far. Each part is a set-wise pass over the
+ * project's rows (DISTINCT ON, hash joins), never a look-up per cell.
+ */
+import { sql, type Kysely } from 'kysely';
+import type { BindingFacts, BoardFacts, HoldingFacts, PendingFacts } from '../promotion/board.ts';
+import type { TargetState } from '../promotion/context.ts';
+import { ENVIRONMENTS_JSON, environmentFacts } from './promotion-context.query.ts';
+import type { Schema } from './schema.ts';
+
+const parsed = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
+const date = (v: string): Date => new Date(v);
+
+interface BoardRow {
+  name: string;
+  environments: unknown;
+  edges: unknown;
+  applications: unknown;
+  holdings: unknown;
+  bindings: unknown;
+  pending: unknown;
+}
+
+interface HoldingJson {
+  applicationId: string;
+  environmentId: string;
+  digest: string;
+  tag: string | null;
+  since: string;
+  created: string | null;
+  registeredAt: string;
+  registeredBy: string;
+  request: string | null;
+  requestedBy: string | null;
+  quarantine: { reason: string; by: string; at: string } | null;
+}
+
+type BindingJson = Omit<BindingFacts, 'updatedAt'> & { updatedAt: string };
+type PendingJson = Omit<PendingFacts, 'requestedAt'> & { requestedAt: string };
+
+/** The board's facts, or undefined when the project does not exist. */
+export async function loadBoardFacts(db: Kysely<Schema>, project: string): Promise<BoardFacts | undefined> {
+  const { rows } = await sql<BoardRow>`
+    WITH p AS (SELECT id, name FROM projects WHERE name = ${project}),
+    holdings AS (
+      SELECT DISTINCT ON (x.application_id, l.environment_id)
+        x.application_id, l.environment_id, x.id AS artifact_id, x.digest, l.tag, l.since, x.created,
+        x.registered_at, x.registered_by
+      FROM p JOIN applications a ON a.project_id = p.id
+      JOIN artifacts x ON x.application_id = a.id
+      JOIN artifact_locations l ON l.artifact_id = x.id
+      ORDER BY x.application_id, l.environment_id, l.since DESC
+    ),
+    arrivals AS (
+      SELECT DISTINCT ON (h.artifact_id, h.environment_id) h.artifact_id, h.environment_id, r.id, r.requested_by
+      FROM holdings h
+      JOIN promotion_requests r ON r.artifact_id = h.artifact_id
+      JOIN promotion_targets t ON t.request_id = r.id AND t.environment_id = h.environment_id
+      WHERE t.state = 'PROMOTED'
+      ORDER BY h.artifact_id, h.environment_id, t.updated_at DESC
+    )
+    SELECT p.name,
+      ${ENVIRONMENTS_JSON} AS environments,
+      (SELECT coalesce(json_agg(json_build_object('from', f.name, 'to', t.name) ORDER BY f.position, t.position), '[]')
+        FROM pipeline_edges pe JOIN environments f ON f.id = pe.from_env_id JOIN environments t ON t.id = pe.to_env_id
+        WHERE pe.project_id = p.id) AS edges,
+      (SELECT coalesce(json_agg(json_build_object('id', a.id, 'name', a.name) ORDER BY a.name), '[]')
+        FROM applications a WHERE a.project_id = p.id) AS applications,
+      (SELECT coalesce(json_agg(json_build_object(
+          'applicationId', h.application_id, 'environmentId', h.environment_id, 'digest', h.digest, 'tag', h.tag,
+          'since', h.since, 'created', h.created, 'registeredAt', h.registered_at, 'registeredBy', h.registered_by,
+          'request', ar.id, 'requestedBy', ar.requested_by,
+          'quarantine', CASE WHEN q.digest IS NULL THEN NULL
+            ELSE json_build_object('reason', q.reason, 'by', q.by_user, 'at', q.at) END)), '[]')
+        FROM holdings h
+        LEFT JOIN arrivals ar ON ar.artifact_id = h.artifact_id AND ar.environment_id = h.environment_id
+        LEFT JOIN quarantine q ON q.digest = h.digest) AS holdings,
+      (SELECT coalesce(json_agg(json_build_object(
+          'applicationId', b.application_id, 'environmentId', b.environment_id, 'mode', b.mode,
+          'pinnedDigest', b.pinned_digest, 'updatedBy', b.updated_by, 'updatedAt', b.updated_at)), '[]')
+        FROM bindings b JOIN applications a ON a.id = b.application_id WHERE a.project_id = p.id) AS bindings,
+      (SELECT coalesce(json_agg(json_build_object(
+          'applicationId', r.application_id, 'environmentId', t.environment_id, 'request', r.id, 'state', t.state,
+          'digest', r.digest, 'tag', coalesce(t.tag, r.tag), 'requestedBy', r.requested_by,
+          'requestedAt', r.created_at, 'approvalsNeeded', t.approvals_needed,
+          'approvalsHave', (SELECT count(*) FROM promotion_decisions d
+            WHERE d.target_id = t.id AND d.decision = 'approve'))), '[]')
+        FROM promotion_targets t JOIN promotion_requests r ON r.id = t.request_id
+        WHERE r.project_id = p.id AND t.state IN ('AWAITING_APPROVAL', 'QUEUED', 'PROMOTING')) AS pending
+    FROM p`.execute(db);
+  const r = rows[0];
+  if (!r) return undefined;
+  return {
+    project: r.name,
+    environments: environmentFacts(r.environments),
+    edges: parsed(r.edges),
+    applications: parsed(r.applications),
+    holdings: parsed<HoldingJson[]>(r.holdings).map((h): HoldingFacts => ({
+      applicationId: h.applicationId,
+      environmentId: h.environmentId,
+      digest: h.digest,
+      tag: h.tag,
+      since: date(h.since),
+      created: h.created === null ? null : date(h.created),
+      registeredAt: date(h.registeredAt),
+      registeredBy: h.registeredBy,
+      request: h.request === null ? null : { id: h.request, requestedBy: h.requestedBy ?? '' },
+      quarantine: h.quarantine ? { reason: h.quarantine.reason, by: h.quarantine.by, at: date(h.quarantine.at) } : null,
+    })),
+    bindings: parsed<BindingJson[]>(r.bindings).map((b) => ({ ...b, updatedAt: date(b.updatedAt) })),
+    pending: parsed<PendingJson[]>(r.pending).map((t) => ({
+      ...t,
+      state: t.state as TargetState,
+      approvalsHave: Number(t.approvalsHave),
+      requestedAt: date(t.requestedAt),
+    })),
+  };
+}
