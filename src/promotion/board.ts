@@ -89,7 +89,7 @@ export interface BoardCell {
     requestedAt: string;
     approvals: { have: number; need: number } | null;
   }>;
-  /** The newest build an upstream environment holds that is newer than (and not) the one held here. */
+  /** The newest build an upstream environment holds that is newer than (and not) the one held here, not quarantined. */
   newerUpstream: {
     environment: string;
     digest: string;
@@ -178,7 +178,8 @@ export function planBoard(facts: BoardFacts, now: Date): Board {
     let newer: { env: EnvironmentFacts; holding: HoldingFacts } | undefined;
     for (const from of upstream.get(e.name) ?? []) {
       const there = holdings.get(key(appId, from.id));
-      if (!there || there.digest === held?.digest) continue;
+      // A quarantined build will not come: it is no newer build waiting.
+      if (!there || there.quarantine || there.digest === held?.digest) continue;
       if (held && !newerBuild(there, held)) continue;
       if (!newer || newerBuild(there, newer.holding)) newer = { env: from, holding: there };
     }

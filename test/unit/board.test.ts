@@ -250,6 +250,7 @@ describe('planBoard', () => {
     ['dev holds a newer build (registered later)', B, A, true],
     ['dev holds an older build than staging (a hotfix went straight on)', A, B, false],
     ['dev empty', null, A, false],
+    ['dev holds a newer build, quarantined', { ...B, quarantine: { reason: 'CVE', by: 'root', at: NOW } }, A, false],
     [
       'the image created time wins over registration',
       { ...A, created: new Date('2026-12-01T00:00:00Z') },
