@@ -389,6 +389,23 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/projects/{project}/board': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Every application × environment (pipeline order): the digest held, since when, by whom and which request, track-latest or pinned, soak and window state, unfinished requests, and a newer build upstream */
+    get: operations['getBoard'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/namespaces': {
     parameters: {
       query?: never;
@@ -1804,6 +1821,85 @@ export interface components {
       createdAt: string;
       deliveredAt: string | null;
       nextAttemptAt: string | null;
+    };
+    BoardCell: {
+      environment: string;
+      current: {
+        digest: string;
+        tag: string | null;
+        /** Format: date-time */
+        since: string;
+        /** @description who requested the promotion that brought it (or registered it here) */
+        by: string;
+        request: string | null;
+        quarantine: {
+          reason: string;
+          by: string;
+          /** Format: date-time */
+          at: string;
+        } | null;
+      } | null;
+      binding: {
+        mode: 'track-latest' | 'pin';
+        pinnedDigest: string | null;
+        updatedBy: string;
+        /** Format: date-time */
+        updatedAt: string;
+      } | null;
+      soak: {
+        /** Format: date-time */
+        until: string;
+        soaking: boolean;
+      } | null;
+      /** @description whether promotions may enter now, and when the next window opens if not */
+      window: {
+        open: boolean;
+        opensAt: string | null;
+      };
+      /** @description requests with an unfinished target here, oldest first */
+      pending: {
+        request: string;
+        state: components['schemas']['PromotionState'];
+        digest: string;
+        tag: string | null;
+        requestedBy: string;
+        /** Format: date-time */
+        requestedAt: string;
+        approvals: {
+          have: number;
+          need: number;
+        } | null;
+      }[];
+      newerUpstream: {
+        environment: string;
+        digest: string;
+        tag: string | null;
+        /** Format: date-time */
+        since: string;
+        /** Format: date-time */
+        soakedAt: string;
+        soaking: boolean;
+      } | null;
+    };
+    Board: {
+      project: string;
+      /** Format: date-time */
+      at: string;
+      environments: {
+        name: string;
+        position: number;
+        protected: boolean;
+        soakSeconds: number;
+        windows: string[];
+      }[];
+      edges: {
+        from: string;
+        to: string;
+      }[];
+      applications: {
+        name: string;
+        cells: components['schemas']['BoardCell'][];
+      }[];
     };
   };
   responses: never;
@@ -3517,6 +3613,73 @@ export interface operations {
           [name: string]: unknown;
         };
         content?: never;
+      };
+      /** @description Every error answer has this shape */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  getBoard: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        project: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Board'];
+        };
       };
       /** @description Every error answer has this shape */
       400: {
