@@ -52,7 +52,13 @@ export function useCopyProgress(requestId: string): Record<string, CopyProgress>
 
 function refresh(qc: QueryClient, data: { project?: string; requestId?: string }): void {
   if (data.project === undefined) return void qc.invalidateQueries();
-  for (const key of [['promotions', data.project], ['artifacts', data.project], ['history', data.project], ['me']])
+  for (const key of [
+    ['promotions', data.project],
+    ['artifacts', data.project],
+    ['board', data.project],
+    ['history', data.project],
+    ['me'],
+  ])
     void qc.invalidateQueries({ queryKey: key });
   if (data.requestId !== undefined)
     void qc.invalidateQueries({ queryKey: ['promotion', data.project, data.requestId] });

@@ -1,161 +1,85 @@
 /**
- * The environment board of a project: applications down, environments across in pipeline order. Each cell says
- * which digest (and tag) the environment holds and since when; "newer upstream" marks a cell whose previous stage
- * holds a newer build. Promote opens a dialog with the targets the pipeline allows from that cell. It refreshes
- * every few seconds, so what changed on the server shows without a reload.
+ * The environment board of a project: applications down, environments across in pipeline order, from one call
+ * (GET …/board). Each cell says which digest (and tag) the environment holds, since when and who brought it (with a
+ * link to the request), whether it tracks the latest build or is pinned, whether the build still soaks ("may leave
+ * in 12 min"), whether the environment's window is closed (and when it opens), the requests waiting for it, and
+ * whether a newer build waits upstream. Promote opens a dialog with the targets the pipeline allows from that cell.
+ * The event stream refreshes it (it polls while the stream is down), so what changed shows without a reload.
  */
 import { useRef, useState, type FormEvent } from 'react';
-import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'wouter';
+import type { components } from '../../../src/client/openapi.ts';
 import { api } from '../api.ts';
 import { usePollInterval } from '../live.ts';
 import type { Promotion } from '../promotion-types.ts';
 import { roleIn, useSignedIn } from '../session.tsx';
 import { CellLinks } from '../ui/cell-links.tsx';
-import { Digest, ErrorNote, State, Time } from '../ui/format.tsx';
+import { Digest, ErrorNote, shortDigest, State, Time } from '../ui/format.tsx';
 
-interface EnvironmentView {
-  name: string;
-  position: number;
-  protected: boolean;
-  soakSeconds: number;
-}
-
-interface ArtifactView {
-  application: string;
-  digest: string;
-  tag: string | null;
-  quarantine: { reason: string } | null;
-  environments: Array<{ environment: string; tag: string | null; since: string }>;
-}
-
-interface Cell {
-  artifact: ArtifactView;
-  tag: string | null;
-  since: string;
-}
-
-/** Per environment, the artifact that arrived there last. */
-export function cellsOf(artifacts: ArtifactView[]): Map<string, Cell> {
-  const cells = new Map<string, Cell>();
-  for (const artifact of artifacts)
-    for (const at of artifact.environments) {
-      const known = cells.get(at.environment);
-      if (!known || known.since < at.since) cells.set(at.environment, { artifact, tag: at.tag, since: at.since });
-    }
-  return cells;
-}
+type BoardData = components['schemas']['Board'];
+type Cell = components['schemas']['BoardCell'];
+type Held = NonNullable<Cell['current']>;
 
 export default function Board({ project }: { project: string }) {
   const me = useSignedIn();
-  const base = `/api/v1/projects/${encodeURIComponent(project)}`;
+  const base = `/projects/${encodeURIComponent(project)}`;
   const poll = usePollInterval(3000);
-  const envs = useQuery({
-    queryKey: ['environments', project],
-    queryFn: () => api<{ items: EnvironmentView[] }>('GET', `${base}/environments`),
+  const board = useQuery({
+    queryKey: ['board', project],
+    queryFn: () => api<BoardData>('GET', `/api/v1${base}/board`),
+    refetchInterval: poll,
   });
-  const pipeline = useQuery({
-    queryKey: ['pipeline', project],
-    queryFn: () => api<{ edges: Array<{ from: string; to: string }> }>('GET', `${base}/pipeline`),
-  });
-  const apps = useQuery({
-    queryKey: ['applications', project],
-    queryFn: () => api<{ items: string[] }>('GET', `${base}/applications`),
-  });
-  const artifacts = useQueries({
-    queries: (apps.data?.items ?? []).map((app) => ({
-      queryKey: ['artifacts', project, app],
-      queryFn: () => api<{ items: ArtifactView[] }>('GET', `${base}/applications/${encodeURIComponent(app)}/artifacts`),
-      refetchInterval: poll,
-    })),
-  });
-  const [promoting, setPromoting] = useState<{ app: string; from: string; cell: Cell } | null>(null);
-  const ordered = [...(envs.data?.items ?? [])].sort((a, b) => a.position - b.position);
-  const edges = pipeline.data?.edges ?? [];
+  const [promoting, setPromoting] = useState<{ app: string; from: string; held: Held } | null>(null);
+  const environments = board.data?.environments ?? [];
+  const applications = board.data?.applications ?? [];
+  const edges = board.data?.edges ?? [];
   const role = roleIn(me, project);
   const mayRequest = role === 'admin' || role === 'owner' || role === 'promoter' || role === 'developer';
-  const error = envs.error ?? pipeline.error ?? apps.error;
 
   return (
     <section>
       <h1>{project}: environments</h1>
       <nav aria-label={`${project} pages`} className="subnav">
-        <Link href={`/projects/${encodeURIComponent(project)}/history`}>History</Link>
-        <Link href={`/projects/${encodeURIComponent(project)}/settings`}>Environments and applications</Link>
+        <Link href={`${base}/history`}>History</Link>
+        <Link href={`${base}/settings`}>Environments and applications</Link>
       </nav>
-      {error && <ErrorNote error={error} doing="load the board" />}
-      {apps.data && apps.data.items.length === 0 && (
+      {board.error && <ErrorNote error={board.error} doing="load the board" />}
+      {board.data && applications.length === 0 && (
         <p>No applications yet. Add one with hoist app add {project} NAME.</p>
       )}
-      {ordered.length > 0 && (apps.data?.items.length ?? 0) > 0 && (
+      {environments.length > 0 && applications.length > 0 && (
         <table className="board">
           <thead>
             <tr>
               <th scope="col">application</th>
-              {ordered.map((e) => (
+              {environments.map((e) => (
                 <th scope="col" key={e.name}>
                   {e.name}
                   {e.protected && <span className="tag"> 🔒 protected</span>}
+                  {e.windows.length > 0 && <div className="muted">windows: {e.windows.join('; ')}</div>}
                 </th>
               ))}
             </tr>
           </thead>
           <tbody>
-            {(apps.data?.items ?? []).map((app, i) => {
-              const cells = cellsOf(artifacts[i]?.data?.items ?? []);
-              return (
-                <tr key={app}>
-                  <th scope="row">{app}</th>
-                  {ordered.map((e, k) => {
-                    const cell = cells.get(e.name);
-                    const upstream = k > 0 ? cells.get(ordered[k - 1]?.name ?? '') : undefined;
-                    const newer =
-                      upstream &&
-                      (!cell || upstream.since > cell.since) &&
-                      upstream.artifact.digest !== cell?.artifact.digest;
-                    const targets = edges.filter((x) => x.from === e.name);
-                    return (
-                      <td key={e.name} data-cell={`${app}/${e.name}`}>
-                        {cell ? (
-                          <>
-                            <Digest value={cell.artifact.digest} />
-                            {cell.tag && <div>:{cell.tag}</div>}
-                            <div className="muted">
-                              since <Time at={cell.since} />
-                            </div>
-                            {cell.artifact.quarantine && (
-                              <div className="error">⚠ quarantined: {cell.artifact.quarantine.reason}</div>
-                            )}
-                            {targets.length > 0 && (
-                              <button
-                                type="button"
-                                disabled={!mayRequest}
-                                title={mayRequest ? undefined : 'needs the developer, promoter or owner role'}
-                                onClick={() => setPromoting({ app, from: e.name, cell })}
-                              >
-                                Promote {app} from {e.name}…
-                              </button>
-                            )}
-                          </>
-                        ) : (
-                          <span className="muted">empty</span>
-                        )}
-                        {newer && <div className="muted">⬆ newer build upstream</div>}
-                        {cell && (
-                          <CellLinks
-                            project={project}
-                            app={app}
-                            environment={e.name}
-                            digest={cell.artifact.digest}
-                            next={targets[0]?.to}
-                          />
-                        )}
-                      </td>
-                    );
-                  })}
-                </tr>
-              );
-            })}
+            {applications.map((row) => (
+              <tr key={row.name}>
+                <th scope="row">{row.name}</th>
+                {row.cells.map((cell) => (
+                  <td key={cell.environment} data-cell={`${row.name}/${cell.environment}`}>
+                    <CellView
+                      project={project}
+                      app={row.name}
+                      cell={cell}
+                      next={edges.find((x) => x.from === cell.environment)?.to}
+                      mayRequest={mayRequest}
+                      onPromote={(held) => setPromoting({ app: row.name, from: cell.environment, held })}
+                    />
+                  </td>
+                ))}
+              </tr>
+            ))}
           </tbody>
         </table>
       )}
@@ -164,8 +88,8 @@ export default function Board({ project }: { project: string }) {
           project={project}
           app={promoting.app}
           from={promoting.from}
-          cell={promoting.cell}
-          environments={ordered.map((e) => e.name)}
+          held={promoting.held}
+          environments={environments.map((e) => e.name)}
           edges={edges}
           onClose={() => setPromoting(null)}
         />
@@ -174,11 +98,116 @@ export default function Board({ project }: { project: string }) {
   );
 }
 
+function CellView(props: {
+  project: string;
+  app: string;
+  cell: Cell;
+  /** The first environment the pipeline leads to from here, if any. */
+  next: string | undefined;
+  mayRequest: boolean;
+  onPromote: (held: Held) => void;
+}) {
+  const { cell, app } = props;
+  const held = cell.current;
+  const requestHref = (id: string) =>
+    `/projects/${encodeURIComponent(props.project)}/promotions/${encodeURIComponent(id)}`;
+  return (
+    <>
+      {held ? (
+        <>
+          <Digest value={held.digest} />
+          {held.tag && <div>:{held.tag}</div>}
+          <div className="muted">
+            since <Time at={held.since} /> by {held.by}
+            {held.request && (
+              <>
+                {' '}
+                (<Link href={requestHref(held.request)}>request</Link>)
+              </>
+            )}
+          </div>
+          {held.quarantine && <div className="error">⚠ quarantined: {held.quarantine.reason}</div>}
+        </>
+      ) : (
+        <span className="muted">empty</span>
+      )}
+      {cell.binding &&
+        (cell.binding.mode === 'pin' ? (
+          <div title={`pinned by ${cell.binding.updatedBy}`}>
+            📌 pinned to <code>{shortDigest(cell.binding.pinnedDigest ?? '')}</code>
+          </div>
+        ) : (
+          <div title={`set by ${cell.binding.updatedBy}`}>↻ tracks latest</div>
+        ))}
+      {cell.soak?.soaking && (
+        <div className="muted">
+          ⏳ soaking: may leave <Time at={cell.soak.until} />
+        </div>
+      )}
+      {!cell.window.open && (
+        <div className="muted">
+          🚫 window closed
+          {cell.window.opensAt ? (
+            <>
+              ; opens <Time at={cell.window.opensAt} />
+            </>
+          ) : (
+            '; none opens within a week'
+          )}
+        </div>
+      )}
+      {cell.pending.length > 0 && (
+        <ul className="pending">
+          {cell.pending.map((p) => (
+            <li key={p.request}>
+              <Link href={requestHref(p.request)}>
+                <State state={p.state} />
+                {p.approvals && ` ${p.approvals.have}/${p.approvals.need} approvals`}
+              </Link>{' '}
+              <span className="muted">{p.tag ? `:${p.tag}` : shortDigest(p.digest)}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+      {cell.newerUpstream && (
+        <div className="muted" title={cell.newerUpstream.digest}>
+          ⬆ newer build upstream in {cell.newerUpstream.environment}
+          {cell.newerUpstream.tag ? ` (:${cell.newerUpstream.tag})` : ''}
+          {cell.newerUpstream.soaking && (
+            <>
+              , soaks until <Time at={cell.newerUpstream.soakedAt} />
+            </>
+          )}
+        </div>
+      )}
+      {held && (
+        <CellLinks
+          project={props.project}
+          app={app}
+          environment={cell.environment}
+          digest={held.digest}
+          {...(props.next !== undefined ? { next: props.next } : {})}
+        />
+      )}
+      {held && props.next !== undefined && (
+        <button
+          type="button"
+          disabled={!props.mayRequest}
+          title={props.mayRequest ? undefined : 'needs the developer, promoter or owner role'}
+          onClick={() => props.onPromote(held)}
+        >
+          Promote {app} from {cell.environment}…
+        </button>
+      )}
+    </>
+  );
+}
+
 function PromoteDialog(props: {
   project: string;
   app: string;
   from: string;
-  cell: Cell;
+  held: Held;
   environments: string[];
   edges: Array<{ from: string; to: string }>;
   onClose: () => void;
@@ -192,13 +221,13 @@ function PromoteDialog(props: {
         'POST',
         `/api/v1/projects/${encodeURIComponent(props.project)}/applications/${encodeURIComponent(props.app)}/promotions`,
         {
-          digest: props.cell.artifact.digest,
+          digest: props.held.digest,
           from: props.from,
           to: v.to,
           ...(v.comment ? { comment: v.comment } : {}),
         },
       ),
-    onSuccess: () => void qc.invalidateQueries({ queryKey: ['artifacts', props.project] }),
+    onSuccess: () => void qc.invalidateQueries({ queryKey: ['board', props.project] }),
   });
 
   function submit(e: FormEvent<HTMLFormElement>) {
@@ -220,8 +249,8 @@ function PromoteDialog(props: {
         Promote {props.app} from {props.from}
       </h2>
       <p>
-        <Digest value={props.cell.artifact.digest} full />
-        {props.cell.tag ? ` :${props.cell.tag}` : ''}
+        <Digest value={props.held.digest} full />
+        {props.held.tag ? ` :${props.held.tag}` : ''}
       </p>
       {promote.data ? (
         <>
