@@ -6,7 +6,7 @@
  * facts the store loads in one query (src/store/board.query.ts) and of the time, so each rule is a row in
  * test/unit/board.test.ts.
  */
-import { describeWindow, isOpen, nextOpening } from '../automation/window.ts';
+import { describeWindow, isOpen, nextOpening, type PromotionWindow } from '../automation/window.ts';
 import type { EnvironmentFacts, TargetState } from './context.ts';
 
 /** The build an environment holds now: the artifact of the application that arrived there last. */
@@ -118,6 +118,15 @@ export interface Board {
   applications: Array<{ name: string; cells: BoardCell[] }>;
 }
 
+/** Whether promotions may enter now, and when the next window opens if not. */
+export type WindowState = BoardCell['window'];
+
+/** An environment's window state at `now` (nextOpening walks the minutes ahead: milliseconds when closed). */
+export function windowState(windows: readonly PromotionWindow[], now: Date): WindowState {
+  const open = isOpen(windows, now);
+  return { open, opensAt: open ? null : (nextOpening(windows, now)?.toISOString() ?? null) };
+}
+
 const UNFINISHED: ReadonlySet<TargetState> = new Set(['AWAITING_APPROVAL', 'QUEUED', 'PROMOTING']);
 
 /** Newer build first: the image's created time, then when hoist learned of it (as track-latest orders them). */
@@ -151,8 +160,8 @@ export function upstreamOf(
 const key = (applicationId: string, environmentId: string): string => `${applicationId}\u0000${environmentId}`;
 const soakEnd = (h: HoldingFacts, e: EnvironmentFacts): Date => new Date(h.since.getTime() + e.soakSeconds * 1000);
 
-/** The board at `now`. */
-export function planBoard(facts: BoardFacts, now: Date): Board {
+/** The board at `now`; `windows` answers an environment's window state (a cache of windowState may stand in). */
+export function planBoard(facts: BoardFacts, now: Date, windows: typeof windowState = windowState): Board {
   const holdings = new Map(facts.holdings.map((h) => [key(h.applicationId, h.environmentId), h]));
   const bindings = new Map(facts.bindings.map((b) => [key(b.applicationId, b.environmentId), b]));
   const pending = new Map<string, PendingFacts[]>();
@@ -165,12 +174,7 @@ export function planBoard(facts: BoardFacts, now: Date): Board {
   }
   const upstream = upstreamOf(facts.environments, facts.edges);
   // A window's state is the environment's, the same for every application: worked out once per environment.
-  const windows = new Map(
-    facts.environments.map((e) => {
-      const open = isOpen(e.windows, now);
-      return [e.name, { open, opensAt: open ? null : (nextOpening(e.windows, now)?.toISOString() ?? null) }];
-    }),
-  );
+  const windowOf = new Map(facts.environments.map((e) => [e.name, windows(e.windows, now)]));
 
   const cell = (appId: string, e: EnvironmentFacts): BoardCell => {
     const held = holdings.get(key(appId, e.id));
@@ -207,7 +211,7 @@ export function planBoard(facts: BoardFacts, now: Date): Board {
         : null,
       soak:
         held && e.soakSeconds > 0 ? { until: soakEnd(held, e).toISOString(), soaking: soakEnd(held, e) > now } : null,
-      window: windows.get(e.name) ?? { open: true, opensAt: null },
+      window: windowOf.get(e.name) ?? { open: true, opensAt: null },
       pending: (pending.get(key(appId, e.id)) ?? []).map((p) => ({
         request: p.request,
         state: p.state,
