@@ -1,9 +1,10 @@
 /**
  * Loads the facts of a project's board (src/promotion/board.ts) in two queries, however many applications and
  * environments the project has. The first reads its environments and pipeline edges, its applications, what each
- * environment holds per application (the artifact that arrived last, with its quarantine), the bindings, and the
- * targets not finished yet with their approvals so far, each part one pass over the project's rows. The second finds
- * the promotions that brought the held artifacts (the latest PROMOTED target of each held artifact and environment).
+ * environment holds per application (environment_holdings, one row per cell kept by triggers, migration 0020: the
+ * artifact that arrived last, with its quarantine), the bindings, and the targets not finished yet with their
+ * approvals so far. The second finds the promotions that brought the held artifacts (the latest PROMOTED target of
+ * each held artifact and environment).
  *
  * Why the second is separate: joined in SQL, the held artifacts (a CTE) against their requests gave the planner no
  * statistics to go by (PGlite never analyses; a fresh PostgreSQL table has none either), and it chose a nested loop
@@ -50,13 +51,12 @@ export async function loadBoardFacts(db: Kysely<Schema>, project: string): Promi
   const { rows } = await sql<BoardRow>`
     WITH p AS (SELECT id, name FROM projects WHERE name = ${project}),
     holdings AS (
-      SELECT DISTINCT ON (x.application_id, l.environment_id)
-        x.application_id, l.environment_id, x.id AS artifact_id, x.digest, l.tag, l.since, x.created,
+      SELECT hold.application_id, hold.environment_id, x.id AS artifact_id, x.digest, l.tag, l.since, x.created,
         x.registered_at, x.registered_by
       FROM p JOIN applications a ON a.project_id = p.id
-      JOIN artifacts x ON x.application_id = a.id
-      JOIN artifact_locations l ON l.artifact_id = x.id
-      ORDER BY x.application_id, l.environment_id, l.since DESC
+      JOIN environment_holdings hold ON hold.application_id = a.id
+      JOIN artifacts x ON x.id = hold.artifact_id
+      JOIN artifact_locations l ON l.artifact_id = hold.artifact_id AND l.environment_id = hold.environment_id
     )
     SELECT p.name,
       ${ENVIRONMENTS_JSON} AS environments,

@@ -22,6 +22,7 @@ import * as m0016 from './migrations/0016-trust.ts';
 import * as m0017 from './migrations/0017-history-indexes.ts';
 import * as m0018 from './migrations/0018-live-events.ts';
 import * as m0019 from './migrations/0019-promotion-retry.ts';
+import * as m0020 from './migrations/0020-environment-holdings.ts';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -41,6 +42,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0017-history-indexes': m0017,
   '0018-live-events': m0018,
   '0019-promotion-retry': m0019,
+  '0020-environment-holdings': m0020,
 };
 
 export interface MigrationReport {

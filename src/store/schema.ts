@@ -198,6 +198,14 @@ export interface ArtifactLocationsTable {
   since: Timestamp;
 }
 
+/** What each environment holds now per application: its newest location, kept by triggers (migration 0020). */
+export interface EnvironmentHoldingsTable {
+  application_id: string;
+  environment_id: string;
+  artifact_id: string;
+  since: Timestamp;
+}
+
 export interface PoliciesTable {
   id: string;
   name: string;
@@ -508,6 +516,7 @@ export interface Schema {
   artifacts: ArtifactsTable;
   artifact_locations: ArtifactLocationsTable;
   artifact_tags: ArtifactTagsTable;
+  environment_holdings: EnvironmentHoldingsTable;
   policies: PoliciesTable;
   policy_versions: PolicyVersionsTable;
   policy_bindings: PolicyBindingsTable;
