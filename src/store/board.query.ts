@@ -8,8 +8,8 @@
  *
  * Why the second is separate: joined in SQL, the held artifacts (a CTE) against their requests gave the planner no
  * statistics to go by (PGlite never analyses; a fresh PostgreSQL table has none either), and it chose a nested loop
- * of cells × promotions: 2 s for 50 applications × 6 environments with 10 builds each. With the artifact ids as a
- * constant list, the requests are one scan with a hashed look-up and the targets an index probe each.
+ * of cells × promotions: 2 s for 50 applications × 6 environments with 10 builds each. With the held digests as a
+ * constant list, the requests are read through their digest index and the targets an index probe each.
  */
 import { sql, type Kysely } from 'kysely';
 import type { BindingFacts, BoardFacts, HoldingFacts, PendingFacts } from '../promotion/board.ts';
@@ -117,13 +117,16 @@ export async function loadBoardFacts(db: Kysely<Schema>, project: string): Promi
   };
 }
 
+/** Distinct values as one comma-separated parameter (ids and digests hold no commas). */
+const listOf = (values: readonly string[]): string => [...new Set(values)].join(',');
+
 const requestOf = (r: { id: string; requestedBy: string } | undefined) =>
   r ? { id: r.id, requestedBy: r.requestedBy } : null;
 
 /** The request that brought each held artifact to its environment, by `artifactId environmentId`. */
 async function arrivals(
   db: Kysely<Schema>,
-  held: ReadonlyArray<{ artifactId: string; environmentId: string }>,
+  held: ReadonlyArray<{ artifactId: string; environmentId: string; digest: string }>,
 ): Promise<Map<string, { id: string; requestedBy: string }>> {
   const brought = new Map<string, { id: string; requestedBy: string; at: number }>();
   if (held.length === 0) return brought;
@@ -132,10 +135,11 @@ async function arrivals(
     .selectFrom('promotion_requests as r')
     .innerJoin('promotion_targets as t', 't.request_id', 'r.id')
     .select(['r.artifact_id', 't.environment_id', 'r.id', 'r.requested_by', 't.updated_at'])
-    // One parameter folded into a constant array: hashed, where an IN list of parameters is searched row by row.
-    .where(
-      sql<boolean>`r.artifact_id = ANY(string_to_array(${[...new Set(held.map((h) => h.artifactId))].join(',')}, ','))`,
-    )
+    // The digests find the requests through their index (migration 0017); the artifact ids keep only this
+    // project's. Each list is one parameter folded into a constant array: hashed, where an IN list of parameters is
+    // searched row by row.
+    .where(sql<boolean>`r.digest = ANY(string_to_array(${listOf(held.map((h) => h.digest))}, ','))`)
+    .where(sql<boolean>`r.artifact_id = ANY(string_to_array(${listOf(held.map((h) => h.artifactId))}, ','))`)
     .where('t.state', '=', 'PROMOTED')
     .execute();
   for (const row of rows) {
