@@ -62,6 +62,9 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
     logger: o.logger ?? false,
     bodyLimit: o.bodyLimit ?? 1024 * 1024,
     trustProxy: o.trustProxy ?? false,
+    // Path parameters are bounded by their schemas (application names 128, sha512 digests 135 characters); Fastify's
+    // own limit (100 by default, a 414) would refuse names the API accepts.
+    routerOptions: { maxParamLength: 256 },
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
