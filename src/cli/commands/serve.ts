@@ -32,6 +32,8 @@ export interface ServeFlags {
   promotionLeaseMs: string;
   promotionRetryFor: string;
   shutdownGraceMs: string;
+  maxInFlight: string;
+  maxEventLoopDelayMs: string;
 }
 
 function milliseconds(value: string, flag: string, min: number, max: number): number {
@@ -77,6 +79,10 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const leaseMs = milliseconds(flags.promotionLeaseMs, '--promotion-lease-ms', 300, 600_000);
   const graceMs = milliseconds(flags.shutdownGraceMs, '--shutdown-grace-ms', 0, 3600_000);
   const retryForMs = parseDuration(flags.promotionRetryFor, '--promotion-retry-for') * 1000;
+  const maxInFlight = Number(flags.maxInFlight);
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 0)
+    throw new InvalidInput(`"${flags.maxInFlight}" is not a whole number of requests (0: no limit)`, '--max-in-flight');
+  const maxEventLoopDelayMs = milliseconds(flags.maxEventLoopDelayMs, '--max-event-loop-delay-ms', 0, 600_000);
   const logger = pino({ level: flags.logLevel });
   const mailer =
     flags.smtpUrl !== undefined ? await smtpMailer({ url: flags.smtpUrl, from: flags.smtpFrom }) : undefined;
@@ -103,7 +109,11 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     outbound,
   });
   const admin = await services.accounts.bootstrapAdmin(process.env.HOIST_ADMIN_PASSWORD);
-  const app = await buildServer(services, { logger: { level: flags.logLevel }, trustProxy: flags.trustProxy ?? false });
+  const app = await buildServer(services, {
+    logger: { level: flags.logLevel },
+    trustProxy: flags.trustProxy ?? false,
+    backpressure: { maxInFlight, maxEventLoopDelayMs },
+  });
   app.log.info({ database: database.backend, location: database.location, migrations: migrated }, 'database ready');
   if (admin.password !== undefined) {
     process.stderr.write(
