@@ -6,8 +6,9 @@
  * under that load, the server's event-loop delay, how many answers were 503 (backpressure), and writes JSON under
  * bench/results/. Goals: p99 ≤ 250 ms on PostgreSQL, ≤ 500 ms embedded.
  * BENCH_GETS, BENCH_PROMOTIONS and BENCH_CONNECTIONS change the sizes; BENCH_PROFILE=FILE writes a CPU profile
- * (.cpuprofile, for Chrome's DevTools) of the server's thread during the load only (`--cpu-prof` would profile the
- * set-up too).
+ * (.cpuprofile, for Chrome's DevTools) of the server's thread during the load only; `--cpu-prof` (a Node flag)
+ * profiles every thread, the embedded database's too, from start to end: the load's start and end are printed in the
+ * profiles' clock (µs) to cut them.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -90,6 +91,8 @@ try {
   process.stderr.write(`load: ${GETS} GETs over ${CONNECTIONS} connections + ${PROMOTIONS} promotions at once\n`);
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
+  // With --cpu-prof (which profiles every thread, the embedded database's too), these bound the load in its clock.
+  process.stderr.write(`load starts at ${process.hrtime.bigint() / 1000n} µs\n`);
   const profiler = process.env.BENCH_PROFILE ? new Session() : undefined;
   if (profiler) {
     profiler.connect();
@@ -105,6 +108,7 @@ try {
     })),
   });
   loop.disable();
+  process.stderr.write(`load ends at ${process.hrtime.bigint() / 1000n} µs\n`);
   if (profiler) {
     const { profile } = await profiler.post('Profiler.stop');
     writeFileSync(process.env.BENCH_PROFILE!, JSON.stringify(profile));

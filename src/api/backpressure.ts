@@ -24,7 +24,11 @@ export interface BackpressureOptions {
   retryAfterSeconds?: number;
 }
 
-export const BACKPRESSURE_DEFAULTS = { maxInFlight: 512, maxEventLoopDelayMs: 1000, retryAfterSeconds: 2 } as const;
+/**
+ * The event-loop limit is off unless set: a server that has just built its routes, or shares its process with
+ * others (the tests), sees one long delay that says nothing about load, and would refuse the next requests for it.
+ */
+export const BACKPRESSURE_DEFAULTS = { maxInFlight: 512, maxEventLoopDelayMs: 0, retryAfterSeconds: 2 } as const;
 
 const SAMPLE_MS = 100;
 const ALWAYS_ANSWERED = new Set(['/healthz', '/readyz', '/metrics']);

@@ -134,7 +134,7 @@ program
   .addOption(
     new Option(
       '--max-event-loop-delay-ms <ms>',
-      'backpressure: while the event loop is this late, answer new requests 503 with Retry-After (0: no limit)',
+      'backpressure: while the event loop is this late, answer new requests 503 with Retry-After (e.g. 1000; 0: no limit)',
     )
       .env('HOIST_MAX_EVENT_LOOP_DELAY_MS')
       .default(String(BACKPRESSURE_DEFAULTS.maxEventLoopDelayMs)),
