@@ -37,7 +37,6 @@ interface Init {
   loadDataDir?: ArrayBuffer;
   settings: string[];
   pgliteWasmModule: WasmModule;
-  initdbWasmModule: WasmModule;
 }
 
 type Call =
@@ -90,8 +89,8 @@ async function serveEmbedded(port: MessagePort, init: Init): Promise<void> {
   try {
     pglite = await PGlite.create(init.dataDir, {
       startParams: [...PGlite.defaultStartParams, ...init.settings],
+      // initdb's (small) module is compiled by PGlite itself, for a new database only.
       pgliteWasmModule: init.pgliteWasmModule,
-      initdbWasmModule: init.initdbWasmModule,
       ...(init.loadDataDir ? { loadDataDir: new Blob([init.loadDataDir]) } : {}),
     });
   } catch (e) {
@@ -172,17 +171,12 @@ async function serveEmbedded(port: MessagePort, init: Init): Promise<void> {
 if (!isMainThread && parentPort && (workerData as Init | undefined)?.marker === MARKER)
   void serveEmbedded(parentPort, workerData as Init);
 
-let compiled: Promise<{ pglite: WasmModule; initdb: WasmModule }> | undefined;
+let compiled: Promise<WasmModule> | undefined;
 
-/** PGlite's WebAssembly, compiled once per process (its files are next to its module). */
-function wasmModules(): Promise<{ pglite: WasmModule; initdb: WasmModule }> {
-  compiled ??= (async () => {
-    const dist = new URL('.', import.meta.resolve('@electric-sql/pglite'));
-    const [pglite, initdb] = await Promise.all(
-      ['pglite.wasm', 'initdb.wasm'].map(async (file) => wasm.compile(await readFile(new URL(file, dist)))),
-    );
-    return { pglite: pglite!, initdb: initdb! };
-  })();
+/** PGlite's WebAssembly, compiled once per process (the file is next to its module). */
+function pgliteWasm(): Promise<WasmModule> {
+  compiled ??= (async () =>
+    wasm.compile(await readFile(new URL('pglite.wasm', import.meta.resolve('@electric-sql/pglite')))))();
   return compiled;
 }
 
@@ -224,13 +218,12 @@ export class EmbeddedThread {
   }
 
   static async open(o: EmbeddedOptions): Promise<EmbeddedThread> {
-    const modules = await wasmModules();
+    const pgliteWasmModule = await pgliteWasm();
     const loadDataDir = o.loadDataDir ? await o.loadDataDir.arrayBuffer() : undefined;
     const init: Init = {
       marker: MARKER,
       settings: o.settings,
-      pgliteWasmModule: modules.pglite,
-      initdbWasmModule: modules.initdb,
+      pgliteWasmModule,
       ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
       ...(loadDataDir ? { loadDataDir } : {}),
     };
