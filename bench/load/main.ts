@@ -10,25 +10,17 @@
  * profiles every thread, the embedded database's too, from start to end: the load's start and end are printed in the
  * profiles' clock (µs) to cut them.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { HoistClient } from '../../src/client/index.ts';
-import { buildServer } from '../../src/api/server.ts';
-import { createServices } from '../../src/api/services.ts';
-import { OutboundPolicy } from '../../src/net/outbound-policy.ts';
-import { SecretBox } from '../../src/service/secret-box.ts';
-import { openDatabase } from '../../src/store/database.ts';
-import { migrate } from '../../src/store/migrate.ts';
 import { startRegistry } from '../../test/harness/registry.ts';
 import { buildImage } from '../../test/harness/images.ts';
 import { pushImage } from '../../test/harness/push.ts';
-import { startPostgres, type TestPostgres } from '../../test/harness/postgres.ts';
+import { benchBackend, startBenchServer } from '../server.ts';
 import type { LoadPlan, LoadResult } from './generator.ts';
 
 const GETS = Number(process.env.BENCH_GETS ?? 2000);
@@ -47,23 +39,11 @@ function load(plan: LoadPlan): Promise<LoadResult> {
   });
 }
 
-const backend = process.argv.includes('postgres') ? 'postgres' : 'embedded';
+const backend = benchBackend();
 const registry = await startRegistry();
-const postgres: TestPostgres | undefined = backend === 'postgres' ? await startPostgres() : undefined;
-const database = await openDatabase(postgres ? { url: await postgres.createDatabase() } : {});
-await migrate(database.db as never);
-// The bench registry listens on loopback: allow it, as an admin would with HOIST_OUTBOUND_ALLOW.
-const services = createServices(database, new SecretBox(randomBytes(32)), {
-  outbound: OutboundPolicy.fromList('127.0.0.0/8,::1/128'),
-});
-await services.accounts.bootstrapAdmin('bench-password-1');
-const app = await buildServer(services);
-await app.listen({ port: 0, host: '127.0.0.1' });
-await services.runner.start();
+const server = await startBenchServer(backend);
 try {
-  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  const admin = await services.accounts.login('admin', 'bench-password-1', '127.0.0.1');
-  const token = (await services.accounts.createToken({ userId: admin.id, username: 'admin' }, 'bench')).token;
+  const { url, token } = server;
   const c = new HoistClient(url, token);
   await c.registries.put({ name: 'local', url: `http://${registry.host}` });
   await c.projects.create('bench');
@@ -165,9 +145,6 @@ try {
   mkdirSync(dir, { recursive: true });
   writeFileSync(`${dir}load-${result.timestamp.replace(/[:.]/g, '-')}.json`, `${JSON.stringify(result, null, 2)}\n`);
 } finally {
-  await services.runner.stop();
-  await app.close();
-  await database.close();
+  await server.close();
   await registry.stop();
-  await postgres?.stop();
 }
