@@ -121,22 +121,10 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     );
   }
   await services.auditCheckpoints.take();
-  const address = await app.listen({ port, host: flags.host });
-  services.auditCheckpoints.start();
-  await services.runner.start();
-  await services.dispatcher.start();
-  await services.intake.start();
-  // Periodic work claimed in the database (named leases): with N replicas each poll and soak tick happens once.
-  await services.poller.start();
-  await services.automation.ticker.start();
-  // Push events are kept 30 days (what they caused is in artifacts, promotions and the audit log).
-  const pruneTimer = setInterval(
-    () => void services.intake.prune().catch((err: unknown) => app.log.warn({ err }, 'pruning push events failed')),
-    3600_000,
-  );
-  process.stderr.write(`hoist serving on ${address} (API reference: ${address}/api/v1/docs)\n`);
 
   let stopping = false;
+  let pruneTimer: NodeJS.Timeout | undefined = undefined;
+  let started: Promise<unknown> = Promise.resolve();
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
@@ -144,8 +132,10 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
       { signal, graceMs },
       'shutting down: no new jobs; jobs still running after the grace period are released',
     );
-    void app
-      .close()
+    // A signal during start-up waits for the workers to have started, then stops them.
+    void started
+      .catch(() => undefined)
+      .then(() => app.close())
       .then(() => {
         clearInterval(pruneTimer);
         return Promise.all([
@@ -165,6 +155,26 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
         () => process.exit(1),
       );
   };
+  // Before listening: a SIGTERM sent as soon as the server answers (/readyz) is a graceful stop, not a kill.
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+
+  const address = await app.listen({ port, host: flags.host });
+  started = (async () => {
+    services.auditCheckpoints.start();
+    await services.runner.start();
+    await services.dispatcher.start();
+    await services.intake.start();
+    // Periodic work claimed in the database (named leases): with N replicas each poll and soak tick happens once.
+    await services.poller.start();
+    await services.automation.ticker.start();
+  })();
+  await started;
+  if (stopping) return;
+  // Push events are kept 30 days (what they caused is in artifacts, promotions and the audit log).
+  pruneTimer = setInterval(
+    () => void services.intake.prune().catch((err: unknown) => app.log.warn({ err }, 'pruning push events failed')),
+    3600_000,
+  );
+  process.stderr.write(`hoist serving on ${address} (API reference: ${address}/api/v1/docs)\n`);
 }
