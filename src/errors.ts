@@ -104,6 +104,17 @@ export class DatabaseUnavailable extends HoistError {
   readonly code = 'DATABASE_UNAVAILABLE';
 }
 
+/** The server is over its load limit (requests in flight, event-loop delay): refused at once, to be tried again. */
+export class Overloaded extends HoistError {
+  readonly code = 'OVERLOADED';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
 /** No identity: not signed in, or an unknown, expired or revoked token. */
 export class Unauthenticated extends HoistError {
   readonly code = 'UNAUTHENTICATED';

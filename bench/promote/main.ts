@@ -5,46 +5,23 @@
  * to PROMOTED, and writes JSON under bench/results/.
  * Targets: ≥ 20 promotions/s. (CEL evaluations per second: `npm run bench:cel`.)
  */
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { HoistClient } from '../../src/client/index.ts';
-import { buildServer } from '../../src/api/server.ts';
-import { createServices } from '../../src/api/services.ts';
-import { OutboundPolicy } from '../../src/net/outbound-policy.ts';
-import { SecretBox } from '../../src/service/secret-box.ts';
-import { openDatabase } from '../../src/store/database.ts';
-import { migrate } from '../../src/store/migrate.ts';
 import { startRegistry } from '../../test/harness/registry.ts';
+import { benchBackend, startBenchServer } from '../server.ts';
 import { buildImage } from '../../test/harness/images.ts';
 import { pushImage } from '../../test/harness/push.ts';
-import { startPostgres, type TestPostgres } from '../../test/harness/postgres.ts';
 
 const N = Number(process.env.BENCH_PROMOTIONS ?? 200);
 const percentile = (xs: number[], p: number): number =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? 0;
 
-const backend = process.argv.includes('postgres') ? 'postgres' : 'embedded';
+const backend = benchBackend();
 const registry = await startRegistry();
-const postgres: TestPostgres | undefined = backend === 'postgres' ? await startPostgres() : undefined;
-const database = await openDatabase(postgres ? { url: await postgres.createDatabase() } : {});
-await migrate(database.db as never);
-// The bench registries listen on loopback: allow it, as an admin would with HOIST_OUTBOUND_ALLOW.
-const services = createServices(database, new SecretBox(randomBytes(32)), {
-  outbound: OutboundPolicy.fromList('127.0.0.0/8,::1/128'),
-});
-await services.accounts.bootstrapAdmin('bench-password-1');
-const app = await buildServer(services);
-await app.listen({ port: 0, host: '127.0.0.1' });
-await services.runner.start();
+const server = await startBenchServer(backend);
 try {
-  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  const admin = await services.accounts.login('admin', 'bench-password-1', '127.0.0.1');
-  const c = new HoistClient(
-    url,
-    (await services.accounts.createToken({ userId: admin.id, username: 'admin' }, 'bench')).token,
-  );
+  const c = new HoistClient(server.url, server.token);
   await c.registries.put({ name: 'local', url: `http://${registry.host}` });
   await c.projects.create('bench');
   await c.projects.addApplication('bench', 'web');
@@ -109,9 +86,6 @@ try {
   mkdirSync(dir, { recursive: true });
   writeFileSync(`${dir}promote-${result.timestamp.replace(/[:.]/g, '-')}.json`, `${JSON.stringify(result, null, 2)}\n`);
 } finally {
-  await services.runner.stop();
-  await app.close();
-  await database.close();
+  await server.close();
   await registry.stop();
-  await postgres?.stop();
 }

@@ -14,6 +14,7 @@ import {
   InvalidInput,
   NetworkError,
   NotFound,
+  Overloaded,
   ProtocolError,
   RegistryError,
   TooManyRequests,
@@ -70,6 +71,8 @@ export function httpError(e: unknown): { status: number; body: ErrorBody; header
   if (e instanceof Conflict) return { status: 409, body: body(e.code, e.message, e.details) };
   if (e instanceof TooManyRequests)
     return { status: 429, body: body(e.code, e.message), headers: { 'retry-after': String(e.retryAfterSeconds) } };
+  if (e instanceof Overloaded)
+    return { status: 503, body: body(e.code, e.message), headers: { 'retry-after': String(e.retryAfterSeconds) } };
   if (e instanceof RegistryError)
     return { status: 502, body: body(e.code, e.message, { registryCode: e.registryCode, status: e.status }) };
   if (e instanceof DigestMismatch || e instanceof NetworkError || e instanceof ProtocolError)

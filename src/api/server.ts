@@ -7,7 +7,8 @@ import Fastify, { type RouteOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Forbidden } from '../errors.ts';
+import { Forbidden, Overloaded } from '../errors.ts';
+import { backpressure, type BackpressureOptions } from './backpressure.ts';
 import type { App, DeclaredRoute, Services } from './context.ts';
 import { answerClientError, httpError } from './http-errors.ts';
 import { refuseHostileStrings } from './hostile-strings.ts';
@@ -46,6 +47,8 @@ export interface ServerOptions {
   webRoot?: string;
   /** Believe X-Forwarded-For/-Proto (hoist runs behind a reverse proxy that sets them): client address and HTTPS. */
   trustProxy?: boolean;
+  /** Load limits past which requests are refused with 503 and Retry-After (see backpressure.ts for the defaults). */
+  backpressure?: BackpressureOptions;
 }
 
 /** An onRoute hook: refuses a route that declares no permission, and records the others in `routes`. */
@@ -63,6 +66,9 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
     logger: o.logger ?? false,
     bodyLimit: o.bodyLimit ?? 1024 * 1024,
     trustProxy: o.trustProxy ?? false,
+    // Path parameters are bounded by their schemas (application names 128, sha512 digests 135 characters); Fastify's
+    // own limit (100 by default, a 414) would refuse names the API accepts.
+    routerOptions: { maxParamLength: 256 },
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
@@ -95,6 +101,11 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
   const routes: DeclaredRoute[] = [];
   app.decorate('declaredRoutes', routes);
   app.addHook('onRoute', requireDeclaredPermission(routes));
+
+  // First of all, before a credential costs a query: over the load limits, 503 with Retry-After.
+  const pressure = backpressure(o.backpressure);
+  app.addHook('onRequest', pressure.onRequest);
+  app.addHook('onClose', async () => pressure.close());
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
@@ -137,7 +148,8 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
 
   app.setErrorHandler((error, req, reply) => {
     const { status, body, headers } = httpError(error);
-    if (status >= 500) req.log.error({ err: error }, 'request failed');
+    // A refusal for load is expected under load: one log line each would add to it.
+    if (status >= 500 && !(error instanceof Overloaded)) req.log.error({ err: error }, 'request failed');
     void reply
       .status(status)
       .headers(headers ?? {})

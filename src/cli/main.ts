@@ -7,6 +7,7 @@ import { collect } from './registry-flags.ts';
 import { describeError, EXIT_USAGE, exitCodeFor } from './exit-codes.ts';
 import { VERSION } from '../version.ts';
 import { InvalidInput } from '../errors.ts';
+import { BACKPRESSURE_DEFAULTS } from '../api/backpressure.ts';
 
 /** Lists that page: newest first, `--limit N` rows (100 unless told) or `--all`; stderr says when more exist. */
 const listOptions = (c: Command): Command =>
@@ -121,6 +122,22 @@ program
     )
       .env('HOIST_SHUTDOWN_GRACE_MS')
       .default('10000'),
+  )
+  .addOption(
+    new Option(
+      '--max-in-flight <n>',
+      'backpressure: while this many requests are in progress, answer new ones 503 with Retry-After (0: no limit; /healthz is always answered)',
+    )
+      .env('HOIST_MAX_IN_FLIGHT')
+      .default(String(BACKPRESSURE_DEFAULTS.maxInFlight)),
+  )
+  .addOption(
+    new Option(
+      '--max-event-loop-delay-ms <ms>',
+      'backpressure: while the event loop is this late, answer new requests 503 with Retry-After (e.g. 1000; 0: no limit)',
+    )
+      .env('HOIST_MAX_EVENT_LOOP_DELAY_MS')
+      .default(String(BACKPRESSURE_DEFAULTS.maxEventLoopDelayMs)),
   )
   .action(async (flags) => (await import('./commands/serve.ts')).serveCommand(flags));
 

@@ -4166,7 +4166,7 @@ export interface operations {
           registry: string;
           /** @description repository template, e.g. prod/{app} */
           repository: string;
-          /** @description kind tag: the stage tag, e.g. prod */
+          /** @description kind tag: the stage tag, e.g. prod or {tag}-prod */
           tag?: string | null;
           immutableTags?: boolean;
           allowTagMove?: boolean;
@@ -5137,6 +5137,7 @@ export interface operations {
             image?: {
               repository?: string;
               tag?: string;
+              /** @description sha256: followed by 64 lower-case hex digits */
               digest?: string;
               labels?: {
                 [key: string]: string;
@@ -5402,6 +5403,7 @@ export interface operations {
       path: {
         project: string;
         app: string;
+        /** @description sha256:… or sha512:… (lower-case hex) */
         digest: string;
       };
       cookie?: never;
@@ -6472,6 +6474,7 @@ export interface operations {
       query?: {
         app?: string;
         env?: string;
+        /** @description sha256:… or sha512:… (lower-case hex) */
         digest?: string;
         user?: string;
         since?: string;
@@ -7948,6 +7951,7 @@ export interface operations {
     requestBody: {
       content: {
         'application/json': {
+          /** @description sha256: followed by 64 lower-case hex digits */
           digest: string;
           reason: string;
         };
@@ -8020,6 +8024,7 @@ export interface operations {
       };
       header?: never;
       path: {
+        /** @description sha256: followed by 64 lower-case hex digits */
         digest: string;
       };
       cookie?: never;

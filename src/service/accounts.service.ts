@@ -14,10 +14,7 @@ import {
   countUsers,
   deleteSessionByHash,
   deleteTokensNamed,
-  findActiveSession,
-  findActiveToken,
   findToken,
-  findUserById,
   findUserByName,
   forgiveLoginAttempt,
   hasUnrevokedToken,
@@ -26,13 +23,13 @@ import {
   insertUser,
   listTokensOf,
   loginFailures,
-  membershipsOf,
   revokeTokenAt,
   setUserEmail,
   touchToken,
   type UserRow,
 } from '../store/accounts.repository.ts';
 import { appendAudit } from '../store/audit.repository.ts';
+import { sessionOwner, tokenOwner } from '../store/identity.query.ts';
 import type { Schema } from '../store/schema.ts';
 import type { Actor } from './audited.ts';
 import { hashPassword, PASSWORD_COST, verifyPassword, type ScryptCost } from './passwords.ts';
@@ -42,6 +39,9 @@ export const LOGIN_WINDOW_MS = 15 * 60_000;
 export const LOGIN_MAX_FAILURES = 5;
 /** The longest a login waits because its user has many recent failures (from any address). */
 export const LOGIN_MAX_DELAY_MS = 4000;
+
+/** A token's last use is recorded to the minute. */
+const TOUCH_MS = 60_000;
 
 /** How long a login for a user with `failures` recent failures waits before its password is checked. */
 export function loginDelayMs(failures: number): number {
@@ -266,32 +266,24 @@ export class Accounts {
     session?: string;
   }): Promise<(Identity & { csrfToken?: string }) | undefined> {
     const now = this.now();
-    let userId: string | undefined;
-    let csrfToken: string | undefined;
-    if (credential.token !== undefined) {
-      const t = await findActiveToken(this.db, hashSecret(credential.token), now);
-      if (t) {
-        userId = t.userId;
-        await touchToken(this.db, t.id, now);
-      }
-    } else if (credential.session !== undefined) {
-      const s = await findActiveSession(this.db, hashSecret(credential.session), now);
-      if (s) {
-        userId = s.userId;
-        csrfToken = s.csrfToken;
-      }
-    }
-    if (userId === undefined) return undefined;
-    const user = await findUserById(this.db, userId);
-    if (!user || user.disabled) return undefined;
+    const owner =
+      credential.token !== undefined
+        ? await tokenOwner(this.db, hashSecret(credential.token), now)
+        : credential.session !== undefined
+          ? await sessionOwner(this.db, hashSecret(credential.session), now)
+          : undefined;
+    if (owner === undefined) return undefined;
+    // A token's last use is written at most once a minute: a write on every request was a third of a GET's work.
+    if (owner.tokenId !== undefined && !(owner.lastUsedAt && now.getTime() - owner.lastUsedAt.getTime() < TOUCH_MS))
+      await touchToken(this.db, owner.tokenId, now);
     const identity: Identity & { csrfToken?: string } = {
-      userId: user.id,
-      username: user.username,
-      isAdmin: user.isAdmin,
-      memberships: await membershipsOf(this.db, user.id),
+      userId: owner.userId,
+      username: owner.username,
+      isAdmin: owner.isAdmin,
+      memberships: owner.memberships,
       via: credential.token !== undefined ? 'token' : 'session',
     };
-    if (csrfToken !== undefined) identity.csrfToken = csrfToken;
+    if (owner.csrfToken !== undefined) identity.csrfToken = owner.csrfToken;
     return identity;
   }
 }

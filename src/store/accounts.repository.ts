@@ -1,7 +1,7 @@
 /** Users, API tokens, sessions and login-attempt counters. */
 import { sql, type Insertable, type Kysely, type Transaction } from 'kysely';
 import type { Selectable } from 'kysely';
-import type { Membership, Schema } from './schema.ts';
+import type { Schema } from './schema.ts';
 
 export interface UserRow {
   id: string;
@@ -33,11 +33,6 @@ export async function findUserByName(db: Db, username: string): Promise<UserRow 
   return r ? toUser(r) : undefined;
 }
 
-export async function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
-  const r = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
-  return r ? toUser(r) : undefined;
-}
-
 export async function listUsers(db: Db): Promise<UserRow[]> {
   return (await db.selectFrom('users').selectAll().orderBy('username').execute()).map(toUser);
 }
@@ -48,48 +43,6 @@ export async function countUsers(db: Db): Promise<number> {
     .select((eb) => eb.fn.countAll<string>().as('n'))
     .executeTakeFirstOrThrow();
   return Number(r.n);
-}
-
-export async function membershipsOf(db: Db, userId: string): Promise<Membership[]> {
-  const rows = await db
-    .selectFrom('memberships')
-    .innerJoin('projects', 'projects.id', 'memberships.project_id')
-    .select(['projects.name as project', 'memberships.role as role', 'memberships.environments as environments'])
-    .where('memberships.user_id', '=', userId)
-    .execute();
-  return rows.map((r) => ({
-    project: r.project,
-    role: r.role,
-    environments: (typeof r.environments === 'string' ? JSON.parse(r.environments) : r.environments) as string[] | null,
-  }));
-}
-
-export async function findActiveToken(
-  db: Db,
-  hash: string,
-  now: Date,
-): Promise<{ id: string; userId: string } | undefined> {
-  const r = await db
-    .selectFrom('api_tokens')
-    .select(['id', 'user_id', 'expires_at', 'revoked_at'])
-    .where('token_hash', '=', hash)
-    .executeTakeFirst();
-  if (!r || r.revoked_at !== null || (r.expires_at !== null && r.expires_at <= now)) return undefined;
-  return { id: r.id, userId: r.user_id };
-}
-
-export async function findActiveSession(
-  db: Db,
-  hash: string,
-  now: Date,
-): Promise<{ id: string; userId: string; csrfToken: string } | undefined> {
-  const r = await db
-    .selectFrom('sessions')
-    .select(['id', 'user_id', 'csrf_token', 'expires_at'])
-    .where('token_hash', '=', hash)
-    .executeTakeFirst();
-  if (!r || r.expires_at <= now) return undefined;
-  return { id: r.id, userId: r.user_id, csrfToken: r.csrf_token };
 }
 
 /**

@@ -15,6 +15,7 @@ import {
 import { mkdirSync } from 'node:fs';
 import { DatabaseUnavailable } from '../errors.ts';
 import { EMBEDDED_POSTGRES_SETTINGS, tuneWebAssemblyForMemory } from './embedded-tuning.ts';
+import { EmbeddedThread } from './embedded-thread.ts';
 import { inProcessNotifier, postgresNotifier, type Notifier } from './notifier.ts';
 import type { Schema } from './schema.ts';
 
@@ -95,21 +96,30 @@ export async function openDatabase(o: DatabaseOptions): Promise<Database> {
     return database;
   }
   tuneWebAssemblyForMemory();
-  const { PGlite } = await import('@electric-sql/pglite');
   if (o.dataDir !== undefined) mkdirSync(o.dataDir, { recursive: true });
-  let pglite: InstanceType<typeof PGlite>;
+  const inThread = process.env.HOIST_EMBEDDED_THREAD === 'off';
+  let pglite: Pick<EmbeddedThread, 'query' | 'listen' | 'close' | 'closed'>;
   try {
-    pglite = await PGlite.create(o.dataDir, {
-      startParams: [...PGlite.defaultStartParams, ...EMBEDDED_POSTGRES_SETTINGS],
-      ...(o.loadDataDir ? { loadDataDir: o.loadDataDir } : {}),
-    });
+    if (inThread) {
+      const { PGlite } = await import('@electric-sql/pglite');
+      pglite = await PGlite.create(o.dataDir, {
+        startParams: [...PGlite.defaultStartParams, ...EMBEDDED_POSTGRES_SETTINGS],
+        ...(o.loadDataDir ? { loadDataDir: o.loadDataDir } : {}),
+      });
+    } else {
+      pglite = await EmbeddedThread.open({
+        settings: EMBEDDED_POSTGRES_SETTINGS,
+        ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
+        ...(o.loadDataDir ? { loadDataDir: o.loadDataDir } : {}),
+      });
+    }
   } catch (e) {
     throw new DatabaseUnavailable(
       `cannot open the embedded database in ${o.dataDir ?? 'memory'}: ${(e as Error).message}`,
       { cause: e },
     );
   }
-  const db = new Kysely<Schema>({ dialect: new PGliteDialect({ pglite }) });
+  const db = new Kysely<Schema>({ dialect: new PGliteDialect({ pglite: pglite as never }) });
   const notifier = inProcessNotifier((channel, fn) => pglite.listen(channel, fn));
   return {
     db,
@@ -118,7 +128,7 @@ export async function openDatabase(o: DatabaseOptions): Promise<Database> {
     ping: async () => {
       await pglite.query('SELECT 1');
     },
-    pool: () => ({ total: 1, idle: 0, waiting: 0 }),
+    pool: () => ({ total: 1, idle: 0, waiting: pglite instanceof EmbeddedThread ? pglite.waiting : 0 }),
     notifier,
     close: async () => {
       await notifier.close();

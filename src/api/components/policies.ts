@@ -1,11 +1,12 @@
 /** Policies, where they apply, the variable catalogue, and verdicts (each condition with its result). */
 import { Type } from '@fastify/type-provider-typebox';
 import { component } from './component.ts';
+import { ApplicationName, NameRef } from '../routes/fields.ts';
 
 export const ApplicationEnvironment = component(
   'ApplicationEnvironment',
   Type.Object(
-    { project: Type.String(), application: Type.String(), environment: Type.String() },
+    { project: NameRef(), application: ApplicationName(), environment: NameRef() },
     { additionalProperties: false, description: 'An application × environment combination a policy applies to' },
   ),
 );

@@ -3,6 +3,7 @@ import { Type } from '@fastify/type-provider-typebox';
 import { component } from './component.ts';
 import { ProjectRole } from './accounts.ts';
 import { DAYS, END_PATTERN, START_PATTERN, type Day } from '../../automation/window.ts';
+import { Label, NameRef } from '../routes/fields.ts';
 
 export const Project = component(
   'Project',
@@ -63,7 +64,7 @@ export const Window = component(
         pattern: END_PATTERN,
         description: 'HH:MM or 24:00; before start for a window over midnight',
       }),
-      timeZone: Type.String({ description: 'IANA time zone, e.g. Europe/Berlin' }),
+      timeZone: Label({ description: 'IANA time zone, e.g. Europe/Berlin' }),
     },
     { additionalProperties: false, description: 'When promotions may enter an environment' },
   ),
@@ -86,7 +87,4 @@ export const Environment = component(
   }),
 );
 
-export const Edge = component(
-  'Edge',
-  Type.Object({ from: Type.String(), to: Type.String() }, { additionalProperties: false }),
-);
+export const Edge = component('Edge', Type.Object({ from: NameRef(), to: NameRef() }, { additionalProperties: false }));

@@ -7,6 +7,7 @@ import { listUsers } from '../../store/accounts.repository.ts';
 
 import { Me, NewToken, Session, Token, User } from '../components/index.ts';
 import { ErrorSchema } from './schemas.ts';
+import { Email, Id, Label, Password, Username } from './fields.ts';
 const userView = (u: {
   username: string;
   isAdmin: boolean;
@@ -31,10 +32,7 @@ export function accountRoutes(app: App, s: Services): void {
         operationId: 'login',
         summary: 'Sign in with a password; sets the session cookie and answers the CSRF token for mutating calls',
         tags: ['accounts'],
-        body: Type.Object(
-          { username: Type.String({ maxLength: 64 }), password: Type.String({ maxLength: 1024 }) },
-          { additionalProperties: false },
-        ),
+        body: Type.Object({ username: Username(), password: Password() }, { additionalProperties: false }),
         response: {
           200: Session,
           401: ErrorSchema,
@@ -121,10 +119,10 @@ export function accountRoutes(app: App, s: Services): void {
         tags: ['accounts'],
         body: Type.Object(
           {
-            username: Type.String(),
-            password: Type.String(),
+            username: Username(),
+            password: Password(),
             isAdmin: Type.Optional(Type.Boolean()),
-            email: Type.Optional(Type.Union([Type.Null(), Type.String({ maxLength: 320 })])),
+            email: Type.Optional(Type.Union([Type.Null(), Email()])),
           },
           { additionalProperties: false },
         ),
@@ -145,11 +143,8 @@ export function accountRoutes(app: App, s: Services): void {
         operationId: 'updateUser',
         summary: "Change a user's e-mail address (where approval requests go)",
         tags: ['accounts'],
-        params: Type.Object({ username: Type.String() }),
-        body: Type.Object(
-          { email: Type.Union([Type.Null(), Type.String({ maxLength: 320 })]) },
-          { additionalProperties: false },
-        ),
+        params: Type.Object({ username: Username() }),
+        body: Type.Object({ email: Type.Union([Type.Null(), Email()]) }, { additionalProperties: false }),
         response: { 200: User, 400: ErrorSchema, 404: ErrorSchema },
       },
     },
@@ -188,7 +183,7 @@ export function accountRoutes(app: App, s: Services): void {
         summary: 'Create an API token; its secret is in this answer only',
         tags: ['tokens'],
         body: Type.Object(
-          { name: Type.String(), expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })) },
+          { name: Label(), expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })) },
           { additionalProperties: false },
         ),
         response: {
@@ -217,7 +212,7 @@ export function accountRoutes(app: App, s: Services): void {
         operationId: 'revokeToken',
         summary: 'Revoke an API token',
         tags: ['tokens'],
-        params: Type.Object({ id: Type.String() }),
+        params: Type.Object({ id: Id() }),
         response: { 204: Type.Null(), 404: ErrorSchema },
       },
     },

@@ -4,8 +4,9 @@ import { actorOf, type App, type Services } from '../context.ts';
 import { PROJECT_READ, projectRole } from '../permissions.ts';
 import { Artifact } from '../components/index.ts';
 import { errors } from './schemas.ts';
+import { ApplicationName, Digest, NameRef, Reference, StringMap, Url, Value } from './fields.ts';
 
-const PA = Type.Object({ project: Type.String(), app: Type.String() });
+const PA = Type.Object({ project: NameRef(), app: ApplicationName() });
 export function artifactRoutes(app: App, s: Services): void {
   app.post(
     '/api/v1/projects/:project/applications/:app/artifacts',
@@ -19,12 +20,12 @@ export function artifactRoutes(app: App, s: Services): void {
         params: PA,
         body: Type.Object(
           {
-            reference: Type.String({ maxLength: 512, description: 'HOST/REPO:TAG or HOST/REPO@sha256:…' }),
-            branch: Type.Optional(Type.String({ maxLength: 256 })),
-            commit: Type.Optional(Type.String({ maxLength: 256 })),
-            builder: Type.Optional(Type.String({ maxLength: 256 })),
-            ciUrl: Type.Optional(Type.String({ maxLength: 2048 })),
-            labels: Type.Optional(Type.Record(Type.String({ maxLength: 256 }), Type.String({ maxLength: 1024 }))),
+            reference: Reference({ description: 'HOST/REPO:TAG or HOST/REPO@sha256:…' }),
+            branch: Type.Optional(Value()),
+            commit: Type.Optional(Value()),
+            builder: Type.Optional(Value()),
+            ciUrl: Type.Optional(Url()),
+            labels: Type.Optional(StringMap()),
           },
           { additionalProperties: false },
         ),
@@ -48,7 +49,7 @@ export function artifactRoutes(app: App, s: Services): void {
         params: PA,
         querystring: Type.Object(
           {
-            environment: Type.Optional(Type.String()),
+            environment: Type.Optional(NameRef()),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
           },
           { additionalProperties: false },
@@ -68,7 +69,7 @@ export function artifactRoutes(app: App, s: Services): void {
         operationId: 'getArtifact',
         summary: 'One artifact and the environments it is in',
         tags: ['artifacts'],
-        params: Type.Object({ project: Type.String(), app: Type.String(), digest: Type.String() }),
+        params: Type.Object({ project: NameRef(), app: ApplicationName(), digest: Digest }),
         response: { 200: Artifact, ...errors },
       },
     },

@@ -7,6 +7,7 @@ import type { App, Services } from '../context.ts';
 import { ADMIN, AUTHENTICATED } from '../permissions.ts';
 import { AuditEntry } from '../components/index.ts';
 import { ErrorSchema } from './schemas.ts';
+import { DateTime, Label, Reference } from './fields.ts';
 
 const Checkpoint = Type.Object(
   {
@@ -58,12 +59,12 @@ export function auditRoutes(app: App, s: Services): void {
         tags: ['audit'],
         querystring: Type.Object(
           {
-            actor: Type.Optional(Type.String()),
-            objectType: Type.Optional(Type.String()),
-            objectId: Type.Optional(Type.String()),
-            since: Type.Optional(Type.String({ format: 'date-time' })),
-            until: Type.Optional(Type.String({ format: 'date-time' })),
-            cursor: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
+            actor: Type.Optional(Label()),
+            objectType: Type.Optional(Label()),
+            objectId: Type.Optional(Reference()),
+            since: Type.Optional(DateTime()),
+            until: Type.Optional(DateTime()),
+            cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,19}$' })),
             order: Type.Optional(Type.Union([Type.Literal('newest'), Type.Literal('oldest')], { default: 'newest' })),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
           },

@@ -18,6 +18,7 @@ import {
 import { Promotion } from '../components/promotions.ts';
 import { Binding, Quarantine as Quarantined, Rule, RuleDryRun, RuleMode as Mode, Window } from '../components/index.ts';
 import { errors } from './schemas.ts';
+import { ApplicationName, DigestText, Expression, NameRef, TagTemplate, Text } from './fields.ts';
 
 const OWNER = projectRole('owner');
 const PROMOTER_OF_ENV = forEnvironments(projectRole('owner', 'promoter'), envParam());
@@ -33,15 +34,15 @@ const RULE_TARGET = forEnvironments(OWNER, {
 });
 const RuleBody = Type.Object(
   {
-    name: Type.String({ maxLength: 63 }),
+    name: NameRef(),
     // Null first: with type coercion on, a null tried against a string first would become "".
     application: Type.Optional(
-      Type.Union([Type.Null(), Type.String()], {
+      Type.Union([Type.Null(), ApplicationName()], {
         description: 'only this application; all of the project when absent',
       }),
     ),
-    from: Type.String({ description: 'source environment' }),
-    to: Type.String({ description: 'target environment' }),
+    from: NameRef({ description: 'source environment' }),
+    to: NameRef({ description: 'target environment' }),
     criteria: Type.Optional(
       Type.Array(Type.Unknown(), {
         maxItems: 32,
@@ -49,11 +50,9 @@ const RuleBody = Type.Object(
           'DTR-style criteria, all must match: {field: tag|label|vulnerabilities|license|component|signature|cel, op, value|values|name|severity|expression}',
       }),
     ),
-    cel: Type.Optional(
-      Type.String({ maxLength: 4096, description: 'a CEL expression (instead of, or besides, criteria)' }),
-    ),
+    cel: Type.Optional(Expression({ description: 'a CEL expression (instead of, or besides, criteria)' })),
     tagTemplate: Type.Optional(
-      Type.Union([Type.Null(), Type.String({ maxLength: 1024 })], {
+      Type.Union([Type.Null(), TagTemplate()], {
         description:
           '%n (source tag), strftime %Y %m %d %H %M %S …, {tag} {digest} {shortDigest} {timestamp} {env} {app}',
       }),
@@ -63,9 +62,9 @@ const RuleBody = Type.Object(
   },
   { additionalProperties: false },
 );
-const P = Type.Object({ project: Type.String() });
-const PN = Type.Object({ project: Type.String(), name: Type.String() });
-const PAE = Type.Object({ project: Type.String(), app: Type.String(), env: Type.String() });
+const P = Type.Object({ project: NameRef() });
+const PN = Type.Object({ project: NameRef(), name: NameRef() });
+const PAE = Type.Object({ project: NameRef(), app: ApplicationName(), env: NameRef() });
 
 export function automationRoutes(app: App, s: Services): void {
   app.get(
@@ -182,8 +181,8 @@ export function automationRoutes(app: App, s: Services): void {
           Type.Object(
             {
               mode: Type.Literal('pin'),
-              digest: Type.String({ maxLength: 200, description: 'sha256: followed by 64 lower-case hex digits' }),
-              comment: Type.Optional(Type.String({ maxLength: 2000 })),
+              digest: DigestText(),
+              comment: Type.Optional(Text()),
             },
             { additionalProperties: false },
           ),
@@ -233,7 +232,7 @@ export function automationRoutes(app: App, s: Services): void {
         summary:
           'Set the promotion windows of an environment (empty: always open); outside them automation waits in QUEUED and manual requests are refused unless an admin overrides',
         tags: ['automation'],
-        params: Type.Object({ project: Type.String(), env: Type.String() }),
+        params: Type.Object({ project: NameRef(), env: NameRef() }),
         body: Type.Object({ windows: Type.Array(Window, { maxItems: 20 }) }, { additionalProperties: false }),
         response: { 200: Type.Object({ windows: Type.Array(Window) }), ...errors },
       },
@@ -272,10 +271,7 @@ export function automationRoutes(app: App, s: Services): void {
         operationId: 'quarantineDigest',
         summary: 'Quarantine a digest: no further promotion anywhere; open requests for it are rejected',
         tags: ['automation'],
-        body: Type.Object(
-          { digest: Type.String({ maxLength: 200 }), reason: Type.String({ maxLength: 2000 }) },
-          { additionalProperties: false },
-        ),
+        body: Type.Object({ digest: DigestText(), reason: Text() }, { additionalProperties: false }),
         response: { 201: Type.Object({ quarantine: Quarantined, rejected: Type.Integer() }), ...errors },
       },
     },
@@ -290,8 +286,8 @@ export function automationRoutes(app: App, s: Services): void {
         operationId: 'liftQuarantine',
         summary: 'Lift a quarantine (audited)',
         tags: ['automation'],
-        params: Type.Object({ digest: Type.String() }),
-        querystring: Type.Object({ comment: Type.Optional(Type.String({ maxLength: 2000 })) }),
+        params: Type.Object({ digest: DigestText() }),
+        querystring: Type.Object({ comment: Type.Optional(Text()) }),
         response: { 204: Type.Null(), ...errors },
       },
     },

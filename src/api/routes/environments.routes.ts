@@ -5,14 +5,17 @@ import { ALL_ENVIRONMENTS, envParam, forEnvironments, PROJECT_READ, projectRole 
 import { Edge, Environment as Env, Window } from '../components/index.ts';
 import { errors } from './schemas.ts';
 import { ENVIRONMENT_KINDS, MAX_SOAK_SECONDS } from '../../service/environment-shape.ts';
+import { ITEMS, NameRef, Repository, TagTemplate } from './fields.ts';
 
 const EnvBody = Type.Object(
   {
     position: Type.Optional(Type.Integer({ minimum: 0 })),
     kind: Type.Union(ENVIRONMENT_KINDS.map((k) => Type.Literal(k))),
-    registry: Type.String({ description: 'registry name' }),
-    repository: Type.String({ description: 'repository template, e.g. prod/{app}' }),
-    tag: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'kind tag: the stage tag, e.g. prod' })),
+    registry: NameRef({ description: 'registry name' }),
+    repository: Repository({ description: 'repository template, e.g. prod/{app}' }),
+    tag: Type.Optional(
+      Type.Union([TagTemplate(), Type.Null()], { description: 'kind tag: the stage tag, e.g. prod or {tag}-prod' }),
+    ),
     immutableTags: Type.Optional(Type.Boolean()),
     allowTagMove: Type.Optional(Type.Boolean()),
     protected: Type.Optional(Type.Boolean()),
@@ -31,8 +34,8 @@ const EnvBody = Type.Object(
   },
   { additionalProperties: false },
 );
-const P = Type.Object({ project: Type.String() });
-const PE = Type.Object({ project: Type.String(), env: Type.String() });
+const P = Type.Object({ project: NameRef() });
+const PE = Type.Object({ project: NameRef(), env: NameRef() });
 const OWNER = projectRole('owner');
 const OWNER_OF_ENV = forEnvironments(OWNER, envParam());
 
@@ -125,7 +128,7 @@ export function environmentRoutes(app: App, s: Services): void {
         summary: 'Replace the promotion edges',
         tags: ['environments'],
         params: P,
-        body: Type.Object({ edges: Type.Array(Edge) }, { additionalProperties: false }),
+        body: Type.Object({ edges: Type.Array(Edge, { maxItems: ITEMS.edges }) }, { additionalProperties: false }),
         response: { 200: Type.Object({ edges: Type.Array(Edge) }), ...errors },
       },
     },

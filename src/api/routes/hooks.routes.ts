@@ -17,6 +17,7 @@ import { actorOf, type App, type Services } from '../context.ts';
 import { ADMIN, AUTHENTICATED, HOOK, visibleProjects } from '../permissions.ts';
 import { PushEvent as PushEventView, Watch } from '../components/index.ts';
 import { errors } from './schemas.ts';
+import { Cursor, Id, NameRef, Reference, Secret } from './fields.ts';
 
 const EVENT_TYPES = [
   'application/vnd.docker.distribution.events.v1+json',
@@ -90,11 +91,8 @@ export function hookRoutes(app: App, s: Services): void {
         summary:
           'Set the secret a registry sends with its push events of this kind (hoist makes one up, answered once, when none is given)',
         tags: ['events'],
-        params: Type.Object({ name: Type.String(), kind: Type.Union(HOOK_KINDS.map((k) => Type.Literal(k))) }),
-        body: Type.Object(
-          { secret: Type.Optional(Type.String({ minLength: 16, maxLength: 256 })) },
-          { additionalProperties: false },
-        ),
+        params: Type.Object({ name: NameRef(), kind: Type.Union(HOOK_KINDS.map((k) => Type.Literal(k))) }),
+        body: Type.Object({ secret: Type.Optional(Secret({ minLength: 16 })) }, { additionalProperties: false }),
         response: {
           200: Type.Object({ registry: Type.String(), kind: Type.String(), secret: Type.Optional(Type.String()) }),
           ...errors,
@@ -114,7 +112,7 @@ export function hookRoutes(app: App, s: Services): void {
         tags: ['events'],
         querystring: Type.Object({
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-          cursor: Type.Optional(Type.String({ maxLength: 400, description: 'the nextCursor of the previous page' })),
+          cursor: Type.Optional(Cursor()),
         }),
         response: {
           200: Type.Object({ items: Type.Array(PushEventView), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
@@ -150,7 +148,7 @@ export function hookRoutes(app: App, s: Services): void {
         tags: ['events'],
         body: Type.Object(
           {
-            repository: Type.String({ description: 'REGISTRY/REPOSITORY (registry by name or host)', maxLength: 512 }),
+            repository: Reference({ description: 'REGISTRY/REPOSITORY (registry by name or host)' }),
             intervalSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
           },
           { additionalProperties: false },
@@ -169,7 +167,7 @@ export function hookRoutes(app: App, s: Services): void {
         operationId: 'deleteWatch',
         summary: 'Stop watching a repository',
         tags: ['events'],
-        params: Type.Object({ id: Type.String() }),
+        params: Type.Object({ id: Id() }),
         response: { 204: Type.Null(), ...errors },
       },
     },

@@ -7,15 +7,16 @@ import { actorOf, type App, type Services } from '../context.ts';
 import { ADMIN, PROJECT_READ } from '../permissions.ts';
 import { Namespace } from '../components/index.ts';
 import { errors } from './schemas.ts';
+import { NameRef, Repository } from './fields.ts';
 
 const Grant = Type.Object(
   {
-    registry: Type.String({ maxLength: 63, description: 'registry name' }),
-    prefix: Type.String({ maxLength: 255, description: 'repository path prefix, e.g. shop/ or team/shop/' }),
+    registry: NameRef({ description: 'registry name' }),
+    prefix: Repository({ description: 'repository path prefix, e.g. shop/ or team/shop/' }),
   },
   { additionalProperties: false },
 );
-const P = Type.Object({ project: Type.String() });
+const P = Type.Object({ project: NameRef() });
 
 export function namespaceRoutes(app: App, s: Services): void {
   app.get(

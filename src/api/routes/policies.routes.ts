@@ -20,10 +20,24 @@ import {
 } from '../components/index.ts';
 import { errors, Name } from './schemas.ts';
 import { AffectedTargetSchema } from './promotion.schemas.ts';
+import {
+  DateTime,
+  DigestText,
+  Expression,
+  ITEMS,
+  Label,
+  NameRef,
+  Repository,
+  StringMap,
+  Text,
+  Url,
+  Username,
+  Value,
+} from './fields.ts';
 
-const Conditions = Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 50 });
+const Conditions = Type.Array(Expression(), { maxItems: 50 });
 const ruleFields = {
-  description: Type.Optional(Type.String({ maxLength: 2000 })),
+  description: Type.Optional(Text()),
   passConditions: Type.Optional(Conditions),
   failConditions: Type.Optional(Conditions),
   approverCount: Type.Optional(Type.Integer({ minimum: 0, maximum: 6 })),
@@ -56,8 +70,7 @@ function devtronNames<T extends { allowRequestFromApprove?: boolean; allowReques
   return { ...rest, allowRequestFromApprove: old };
 }
 
-const params = Type.Object({ name: Type.String() });
-const StringMap = Type.Record(Type.String(), Type.String());
+const params = Type.Object({ name: NameRef() });
 const Count = Type.Integer({ minimum: 0 });
 /** Sample values for a dry evaluation; everything optional, everything typed. */
 const SampleInput = Type.Object(
@@ -65,13 +78,13 @@ const SampleInput = Type.Object(
     image: Type.Optional(
       Type.Object(
         {
-          repository: Type.Optional(Type.String()),
-          tag: Type.Optional(Type.String()),
-          digest: Type.Optional(Type.String()),
-          labels: Type.Optional(StringMap),
-          annotations: Type.Optional(StringMap),
-          created: Type.Optional(Type.String({ format: 'date-time' })),
-          platforms: Type.Optional(Type.Array(Type.String())),
+          repository: Type.Optional(Repository()),
+          tag: Type.Optional(Label()),
+          digest: Type.Optional(DigestText()),
+          labels: Type.Optional(StringMap()),
+          annotations: Type.Optional(StringMap()),
+          created: Type.Optional(DateTime()),
+          platforms: Type.Optional(Type.Array(Label(), { maxItems: ITEMS.entries })),
         },
         { additionalProperties: false },
       ),
@@ -79,10 +92,10 @@ const SampleInput = Type.Object(
     build: Type.Optional(
       Type.Object(
         {
-          branch: Type.Optional(Type.String()),
-          commit: Type.Optional(Type.String()),
-          builder: Type.Optional(Type.String()),
-          ciUrl: Type.Optional(Type.String()),
+          branch: Type.Optional(Value()),
+          commit: Type.Optional(Value()),
+          builder: Type.Optional(Value()),
+          ciUrl: Type.Optional(Url()),
         },
         { additionalProperties: false },
       ),
@@ -92,14 +105,17 @@ const SampleInput = Type.Object(
     ),
     sbom: Type.Optional(
       Type.Object(
-        { licenses: Type.Array(Type.String()), components: Type.Array(Type.String()) },
+        {
+          licenses: Type.Array(Value(), { maxItems: ITEMS.entries }),
+          components: Type.Array(Value(), { maxItems: ITEMS.entries }),
+        },
         { additionalProperties: false },
       ),
     ),
     signaturePresent: Type.Optional(Type.Boolean()),
-    source: Type.Optional(Type.String()),
-    target: Type.Optional(Type.String()),
-    user: Type.Optional(Type.String()),
+    source: Type.Optional(NameRef()),
+    target: Type.Optional(NameRef()),
+    user: Type.Optional(Username()),
   },
   { additionalProperties: false },
 );
@@ -131,7 +147,7 @@ export function policyRoutes(app: App, s: Services): void {
         operationId: 'validateCondition',
         summary: 'Check one CEL condition against the policy variables',
         tags: ['policies'],
-        body: Type.Object({ expression: Type.String({ maxLength: 8192 }) }, { additionalProperties: false }),
+        body: Type.Object({ expression: Expression() }, { additionalProperties: false }),
         response: {
           200: ExpressionCheck,
         },

@@ -4,8 +4,9 @@ import { actorOf, type App, type Services } from '../context.ts';
 import { ADMIN, ALL_ENVIRONMENTS, AUTHENTICATED, forEnvironments, PROJECT_READ, projectRole } from '../permissions.ts';
 import { Member, Project, ProjectRole as Role } from '../components/index.ts';
 import { errors, Name, pageOf, PageQuerySchema } from './schemas.ts';
+import { ApplicationName, EnvironmentNames, NameRef, Text, Username } from './fields.ts';
 
-const P = Type.Object({ project: Type.String() });
+const P = Type.Object({ project: NameRef() });
 /** Project-wide changes: an owner limited to some environments may not make them. */
 const OWNER = forEnvironments(projectRole('owner'), ALL_ENVIRONMENTS);
 
@@ -35,10 +36,7 @@ export function projectRoutes(app: App, s: Services): void {
         operationId: 'createProject',
         summary: 'Create a project',
         tags: ['projects'],
-        body: Type.Object(
-          { name: Name, description: Type.Optional(Type.String({ maxLength: 1000 })) },
-          { additionalProperties: false },
-        ),
+        body: Type.Object({ name: Name, description: Type.Optional(Text()) }, { additionalProperties: false }),
         response: { 201: Project, ...errors },
       },
     },
@@ -67,10 +65,7 @@ export function projectRoutes(app: App, s: Services): void {
         summary: 'Update a project',
         tags: ['projects'],
         params: P,
-        body: Type.Object(
-          { description: Type.Optional(Type.String({ maxLength: 1000 })) },
-          { additionalProperties: false },
-        ),
+        body: Type.Object({ description: Type.Optional(Text()) }, { additionalProperties: false }),
         response: { 200: Project, ...errors },
       },
     },
@@ -119,7 +114,7 @@ export function projectRoutes(app: App, s: Services): void {
         summary: 'Add an application',
         tags: ['projects'],
         params: P,
-        body: Type.Object({ name: Type.String() }, { additionalProperties: false }),
+        body: Type.Object({ name: ApplicationName() }, { additionalProperties: false }),
         response: { 201: Type.Object({ name: Type.String() }), ...errors },
       },
     },
@@ -136,7 +131,7 @@ export function projectRoutes(app: App, s: Services): void {
         operationId: 'deleteApplication',
         summary: 'Remove an application',
         tags: ['projects'],
-        params: Type.Object({ project: Type.String(), app: Type.String() }),
+        params: Type.Object({ project: NameRef(), app: ApplicationName() }),
         response: { 204: Type.Null(), ...errors },
       },
     },
@@ -173,9 +168,9 @@ export function projectRoutes(app: App, s: Services): void {
         params: P,
         body: Type.Object(
           {
-            username: Type.String(),
+            username: Username(),
             role: Role,
-            environments: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
+            environments: Type.Optional(Type.Union([EnvironmentNames(), Type.Null()])),
           },
           { additionalProperties: false },
         ),
@@ -196,7 +191,7 @@ export function projectRoutes(app: App, s: Services): void {
         operationId: 'revokeRole',
         summary: 'Revoke a role',
         tags: ['projects'],
-        params: Type.Object({ project: Type.String(), username: Type.String(), role: Role }),
+        params: Type.Object({ project: NameRef(), username: Username(), role: Role }),
         response: { 204: Type.Null(), ...errors },
       },
     },

@@ -17,12 +17,13 @@ import {
   Promotion as PromotionRef,
   PromotionState as StateRef,
 } from '../components/index.ts';
-const P = Type.Object({ project: Type.String() });
-const PI = Type.Object({ project: Type.String(), id: Type.String() });
+import { ApplicationName, Cursor, DateTime, Digest, EnvironmentNames, Id, NameRef, Text, Username } from './fields.ts';
+const P = Type.Object({ project: NameRef() });
+const PI = Type.Object({ project: NameRef(), id: Id() });
 const Decision = Type.Object(
   {
-    comment: Type.Optional(Type.String({ maxLength: 2000 })),
-    environments: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
+    comment: Type.Optional(Text()),
+    environments: Type.Optional(EnvironmentNames({ minItems: 1 })),
   },
   { additionalProperties: false },
 );
@@ -44,7 +45,7 @@ const RETRY = forEnvironments(projectRole('owner', 'promoter', 'developer'), {
 const RetryBody = Type.Object(
   {
     environments: Type.Optional(
-      Type.Array(Type.String({ maxLength: 63 }), {
+      EnvironmentNames({
         minItems: 1,
         maxItems: 20,
         description: 'only these targets; default: every FAILED target of the request',
@@ -54,19 +55,17 @@ const RetryBody = Type.Object(
   { additionalProperties: false },
 );
 
-const AppParams = Type.Object({ project: Type.String(), app: Type.String() });
+const AppParams = Type.Object({ project: NameRef(), app: ApplicationName() });
 const IdempotencyHeaders = Type.Object({
-  'idempotency-key': Type.Optional(
-    Type.String({ minLength: 1, maxLength: 200, description: 'one per intended request (the CLI sends one)' }),
-  ),
+  'idempotency-key': Type.Optional(Id({ minLength: 1, description: 'one per intended request (the CLI sends one)' })),
 });
 const PromotionBody = Type.Object(
   {
     digest: Type.Optional(Sha256Digest),
     tag: Type.Optional(Tag),
-    from: Type.String(),
-    to: Type.Array(Type.String(), { minItems: 1, maxItems: 20 }),
-    comment: Type.Optional(Type.String({ maxLength: 2000 })),
+    from: NameRef(),
+    to: EnvironmentNames({ minItems: 1, maxItems: 20 }),
+    comment: Type.Optional(Text()),
     overrideWindow: Type.Optional(
       Type.Boolean({
         description: "admins only: promote outside the target environment's promotion windows (audited)",
@@ -176,9 +175,9 @@ export function promotionRoutes(app: App, s: Services): void {
         querystring: Type.Object(
           {
             state: Type.Optional(State),
-            environment: Type.Optional(Type.String()),
+            environment: Type.Optional(NameRef()),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-            cursor: Type.Optional(Type.String({ maxLength: 400, description: 'the nextCursor of the previous page' })),
+            cursor: Type.Optional(Cursor()),
             pendingFor: Type.Optional(
               Type.Literal('me', {
                 description: 'only requests with a target the caller may approve now (and has not decided on)',
@@ -290,9 +289,9 @@ export function promotionRoutes(app: App, s: Services): void {
         operationId: 'checkDeployable',
         summary: 'May this digest run in this environment (and be deployed by this person)? For deploy gates',
         tags: ['promotions'],
-        params: Type.Object({ project: Type.String(), env: Type.String() }),
+        params: Type.Object({ project: NameRef(), env: NameRef() }),
         querystring: Type.Object(
-          { digest: Sha256Digest, deployer: Type.Optional(Type.String()) },
+          { digest: Sha256Digest, deployer: Type.Optional(Username()) },
           { additionalProperties: false },
         ),
         response: { 200: Deployable, ...errors },
@@ -312,13 +311,13 @@ export function promotionRoutes(app: App, s: Services): void {
         params: P,
         querystring: Type.Object(
           {
-            app: Type.Optional(Type.String()),
-            env: Type.Optional(Type.String()),
-            digest: Type.Optional(Type.String()),
-            user: Type.Optional(Type.String()),
-            since: Type.Optional(Type.String({ format: 'date-time' })),
+            app: Type.Optional(ApplicationName()),
+            env: Type.Optional(NameRef()),
+            digest: Type.Optional(Digest),
+            user: Type.Optional(Username()),
+            since: Type.Optional(DateTime()),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-            cursor: Type.Optional(Type.String({ maxLength: 400, description: 'the nextCursor of the previous page' })),
+            cursor: Type.Optional(Cursor()),
           },
           { additionalProperties: false },
         ),

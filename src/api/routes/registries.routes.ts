@@ -4,13 +4,14 @@ import { actorOf, type App, type Services } from '../context.ts';
 import { ADMIN, AUTHENTICATED } from '../permissions.ts';
 import { ConnectionReport, Registry } from '../components/index.ts';
 import { errors, Name, pageOf, PageQuerySchema } from './schemas.ts';
+import { Credential, Label, NameRef, Url } from './fields.ts';
 
 const registryFields = {
-  url: Type.String({ minLength: 1, description: 'host[:port] or http(s)://host[:port]' }),
+  url: Url({ minLength: 1, description: 'host[:port] or http(s)://host[:port]' }),
   insecure: Type.Optional(Type.Boolean()),
-  username: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  username: Type.Optional(Type.Union([Label(), Type.Null()])),
   password: Type.Optional(
-    Type.Union([Type.String(), Type.Null()], {
+    Type.Union([Credential(), Type.Null()], {
       description: 'password or token; stored encrypted, never returned; null removes it',
     }),
   ),
@@ -20,7 +21,7 @@ const registryFields = {
 };
 const RegistryBody = Type.Object(registryFields, { additionalProperties: false });
 const NewRegistryBody = Type.Object({ name: Name, ...registryFields }, { additionalProperties: false });
-const params = Type.Object({ name: Type.String() });
+const params = Type.Object({ name: NameRef() });
 
 export function registryRoutes(app: App, s: Services): void {
   app.get(

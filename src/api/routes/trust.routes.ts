@@ -7,9 +7,10 @@ import { actorOf, type App, type Services } from '../context.ts';
 import { PROJECT_OWNER, PROJECT_READ } from '../permissions.ts';
 import { TrustRoot } from '../components/index.ts';
 import { errors, Name } from './schemas.ts';
+import { NameRef } from './fields.ts';
 
-const P = Type.Object({ project: Type.String() });
-const PN = Type.Object({ project: Type.String(), name: Type.String() });
+const P = Type.Object({ project: NameRef() });
+const PN = Type.Object({ project: NameRef(), name: NameRef() });
 
 export function trustRoutes(app: App, s: Services): void {
   app.get(
@@ -49,7 +50,7 @@ export function trustRoutes(app: App, s: Services): void {
         summary:
           "Trust a public key (PEM: ECDSA P-256, Ed25519 or RSA) under a name, or replace its key; the project's artifacts are verified again",
         tags: ['projects'],
-        params: Type.Object({ project: Type.String(), name: Name }),
+        params: Type.Object({ project: NameRef(), name: Name }),
         body: Type.Object(
           { publicKey: Type.String({ maxLength: 16384, description: 'PEM public key (-----BEGIN PUBLIC KEY-----)' }) },
           { additionalProperties: false },

@@ -5,11 +5,12 @@ import { ALL_ENVIRONMENTS, forEnvironments, projectRole } from '../permissions.t
 import { errors } from './schemas.ts';
 import { NOTIFICATION_EVENTS } from '../../service/outbox.ts';
 import { Delivery, Webhook } from '../components/index.ts';
+import { Id, Label, NameRef, Secret, Url } from './fields.ts';
 
 /** Webhooks report every environment's events: an owner limited to some environments does not manage them. */
 const OWNER = forEnvironments(projectRole('owner'), ALL_ENVIRONMENTS);
-const P = Type.Object({ project: Type.String() });
-const PI = Type.Object({ project: Type.String(), id: Type.String() });
+const P = Type.Object({ project: NameRef() });
+const PI = Type.Object({ project: NameRef(), id: Id() });
 
 export function webhookRoutes(app: App, s: Services): void {
   app.get(
@@ -41,9 +42,9 @@ export function webhookRoutes(app: App, s: Services): void {
         params: P,
         body: Type.Object(
           {
-            url: Type.String({ maxLength: 2048 }),
-            secret: Type.Optional(Type.String({ maxLength: 256 })),
-            events: Type.Optional(Type.Union([Type.Array(Type.String(), { maxItems: 20 }), Type.Null()])),
+            url: Url(),
+            secret: Type.Optional(Secret()),
+            events: Type.Optional(Type.Union([Type.Array(Label(), { maxItems: 20 }), Type.Null()])),
           },
           { additionalProperties: false },
         ),

@@ -32,6 +32,8 @@ export interface ServeFlags {
   promotionLeaseMs: string;
   promotionRetryFor: string;
   shutdownGraceMs: string;
+  maxInFlight: string;
+  maxEventLoopDelayMs: string;
 }
 
 function milliseconds(value: string, flag: string, min: number, max: number): number {
@@ -77,6 +79,10 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const leaseMs = milliseconds(flags.promotionLeaseMs, '--promotion-lease-ms', 300, 600_000);
   const graceMs = milliseconds(flags.shutdownGraceMs, '--shutdown-grace-ms', 0, 3600_000);
   const retryForMs = parseDuration(flags.promotionRetryFor, '--promotion-retry-for') * 1000;
+  const maxInFlight = Number(flags.maxInFlight);
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 0)
+    throw new InvalidInput(`"${flags.maxInFlight}" is not a whole number of requests (0: no limit)`, '--max-in-flight');
+  const maxEventLoopDelayMs = milliseconds(flags.maxEventLoopDelayMs, '--max-event-loop-delay-ms', 0, 600_000);
   const logger = pino({ level: flags.logLevel });
   const mailer =
     flags.smtpUrl !== undefined ? await smtpMailer({ url: flags.smtpUrl, from: flags.smtpFrom }) : undefined;
@@ -103,7 +109,11 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     outbound,
   });
   const admin = await services.accounts.bootstrapAdmin(process.env.HOIST_ADMIN_PASSWORD);
-  const app = await buildServer(services, { logger: { level: flags.logLevel }, trustProxy: flags.trustProxy ?? false });
+  const app = await buildServer(services, {
+    logger: { level: flags.logLevel },
+    trustProxy: flags.trustProxy ?? false,
+    backpressure: { maxInFlight, maxEventLoopDelayMs },
+  });
   app.log.info({ database: database.backend, location: database.location, migrations: migrated }, 'database ready');
   if (admin.password !== undefined) {
     process.stderr.write(
@@ -111,22 +121,10 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     );
   }
   await services.auditCheckpoints.take();
-  const address = await app.listen({ port, host: flags.host });
-  services.auditCheckpoints.start();
-  await services.runner.start();
-  await services.dispatcher.start();
-  await services.intake.start();
-  // Periodic work claimed in the database (named leases): with N replicas each poll and soak tick happens once.
-  await services.poller.start();
-  await services.automation.ticker.start();
-  // Push events are kept 30 days (what they caused is in artifacts, promotions and the audit log).
-  const pruneTimer = setInterval(
-    () => void services.intake.prune().catch((err: unknown) => app.log.warn({ err }, 'pruning push events failed')),
-    3600_000,
-  );
-  process.stderr.write(`hoist serving on ${address} (API reference: ${address}/api/v1/docs)\n`);
 
   let stopping = false;
+  let pruneTimer: NodeJS.Timeout | undefined = undefined;
+  let started: Promise<unknown> = Promise.resolve();
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
@@ -134,8 +132,10 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
       { signal, graceMs },
       'shutting down: no new jobs; jobs still running after the grace period are released',
     );
-    void app
-      .close()
+    // A signal during start-up waits for the workers to have started, then stops them.
+    void started
+      .catch(() => undefined)
+      .then(() => app.close())
       .then(() => {
         clearInterval(pruneTimer);
         return Promise.all([
@@ -155,6 +155,26 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
         () => process.exit(1),
       );
   };
+  // Before listening: a SIGTERM sent as soon as the server answers (/readyz) is a graceful stop, not a kill.
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+
+  const address = await app.listen({ port, host: flags.host });
+  started = (async () => {
+    services.auditCheckpoints.start();
+    await services.runner.start();
+    await services.dispatcher.start();
+    await services.intake.start();
+    // Periodic work claimed in the database (named leases): with N replicas each poll and soak tick happens once.
+    await services.poller.start();
+    await services.automation.ticker.start();
+  })();
+  await started;
+  if (stopping) return;
+  // Push events are kept 30 days (what they caused is in artifacts, promotions and the audit log).
+  pruneTimer = setInterval(
+    () => void services.intake.prune().catch((err: unknown) => app.log.warn({ err }, 'pruning push events failed')),
+    3600_000,
+  );
+  process.stderr.write(`hoist serving on ${address} (API reference: ${address}/api/v1/docs)\n`);
 }

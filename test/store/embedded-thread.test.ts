@@ -1,0 +1,81 @@
+/**
+ * The embedded database on its own thread behaves as PGlite in-thread did: results with their types, errors with
+ * their PostgreSQL fields (code, constraint), transactions that commit or roll back, a plain query that waits while
+ * another caller's transaction is open, NOTIFY delivered to listeners, and the server's event loop free while the
+ * database works.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sql } from 'kysely';
+import { openDatabase, type Database } from '../../src/store/database.ts';
+import { migratedPGlite } from '../helpers/backends.ts';
+
+let database: Database;
+before(async () => {
+  database = await openDatabase({ loadDataDir: await migratedPGlite() });
+  await sql`CREATE TABLE thread_test (a int PRIMARY KEY, at timestamptz, doc jsonb)`.execute(database.db);
+});
+after(() => database?.close());
+
+test('results keep their types; errors keep their PostgreSQL fields', async () => {
+  const at = new Date('2026-12-03T10:00:00.123Z');
+  await sql`INSERT INTO thread_test VALUES (1, ${at}, ${JSON.stringify({ k: [1, 'two'] })})`.execute(database.db);
+  const { rows } = await sql<{ a: number; at: Date; doc: unknown }>`
+    SELECT a, at, doc FROM thread_test`.execute(database.db);
+  assert.equal(rows[0]?.a, 1);
+  assert.ok(rows[0]?.at instanceof Date);
+  assert.equal(rows[0]?.at.toISOString(), at.toISOString());
+  assert.deepEqual(rows[0]?.doc, { k: [1, 'two'] });
+  await assert.rejects(sql`INSERT INTO thread_test (a) VALUES (1)`.execute(database.db), (e: Error) => {
+    const fields = e as Error & { code?: string; constraint?: string };
+    assert.equal(fields.code, '23505');
+    assert.equal(fields.constraint, 'thread_test_pkey');
+    return true;
+  });
+});
+
+test('a transaction commits or rolls back; a plain query waits while another caller has one open', async () => {
+  await assert.rejects(
+    database.db.transaction().execute(async (trx) => {
+      await sql`INSERT INTO thread_test (a) VALUES (2)`.execute(trx);
+      throw new Error('changed my mind');
+    }),
+    /changed my mind/,
+  );
+  const order: string[] = [];
+  await Promise.all([
+    database.db.transaction().execute(async (trx) => {
+      order.push('transaction begins');
+      await new Promise((r) => setTimeout(r, 100));
+      await sql`INSERT INTO thread_test (a) VALUES (3)`.execute(trx);
+      order.push('transaction ends');
+    }),
+    (async () => {
+      await new Promise((r) => setTimeout(r, 20));
+      const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM thread_test`.execute(database.db);
+      order.push(`the other caller counts ${rows[0]?.n}`);
+    })(),
+  ]);
+  assert.deepEqual(order, ['transaction begins', 'transaction ends', 'the other caller counts 2']);
+});
+
+test("NOTIFY reaches the database's listeners", async () => {
+  const heard: string[] = [];
+  const stop = await database.notifier.subscribe('thread_test_channel', (payload) => heard.push(payload));
+  await sql`SELECT pg_notify('thread_test_channel', 'hello')`.execute(database.db);
+  for (let i = 0; i < 100 && heard.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  await stop();
+  assert.deepEqual(heard, ['hello']);
+});
+
+test("the database's work does not hold the event loop", async () => {
+  // A query that keeps PostgreSQL busy for a while; timers on this thread keep firing meanwhile.
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 10);
+  const started = performance.now();
+  await sql`SELECT count(*) FROM generate_series(1, 300000)`.execute(database.db);
+  const ms = performance.now() - started;
+  clearInterval(timer);
+  assert.ok(ms > 100, `the query took ${ms} ms`);
+  assert.ok(ticks >= ms / 10 / 4, `${ticks} ticks of 10 ms in ${Math.round(ms)} ms`);
+});
