@@ -3,6 +3,7 @@ import { Type } from '@fastify/type-provider-typebox';
 import type { App, Services } from '../context.ts';
 import { PROJECT_READ } from '../permissions.ts';
 import { Board } from '../components/index.ts';
+import { NameRef } from './fields.ts';
 import { errors } from './schemas.ts';
 
 export function boardRoutes(app: App, s: Services): void {
@@ -15,7 +16,7 @@ export function boardRoutes(app: App, s: Services): void {
         summary:
           'Every application × environment (pipeline order): the digest held, since when, by whom and which request, track-latest or pinned, soak and window state, unfinished requests, and a newer build upstream',
         tags: ['projects'],
-        params: Type.Object({ project: Type.String() }),
+        params: Type.Object({ project: NameRef() }),
         response: { 200: Board, ...errors },
       },
     },
