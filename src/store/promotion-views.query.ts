@@ -152,7 +152,16 @@ export async function findHistory(db: Kysely<Schema>, project: string, f: Histor
     .limit(limit + 1);
   if (f.cursor !== undefined) q = q.where(olderThan('t.updated_at', 't.id', decodeCursor(f.cursor)));
   if (f.app !== undefined) q = q.where('a.name', '=', f.app);
-  if (f.env !== undefined) q = q.where('e.name', '=', f.env);
+  // The environment's id as a scalar subquery: the (environment_id, updated_at, id) index is then read in order.
+  if (f.env !== undefined)
+    q = q.where('t.environment_id', '=', (eb) =>
+      eb
+        .selectFrom('environments as fe')
+        .innerJoin('projects as fp', 'fp.id', 'fe.project_id')
+        .select('fe.id')
+        .where('fp.name', '=', project)
+        .where('fe.name', '=', f.env as string),
+    );
   if (f.digest !== undefined) q = q.where('r.digest', '=', f.digest);
   if (f.user !== undefined) q = q.where('r.requested_by', '=', f.user);
   if (f.since !== undefined) q = q.where('t.updated_at', '>=', f.since);
