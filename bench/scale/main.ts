@@ -13,18 +13,10 @@
  * (refused by the pipeline, so it measures deciding, not copying). Target: each at 100k ≤ 1.5× its 1k figure.
  * Writes JSON under bench/results/.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import { buildServer } from '../../src/api/server.ts';
-import { createServices } from '../../src/api/services.ts';
-import { OutboundPolicy } from '../../src/net/outbound-policy.ts';
-import { SecretBox } from '../../src/service/secret-box.ts';
-import { openDatabase } from '../../src/store/database.ts';
-import { migrate } from '../../src/store/migrate.ts';
-import { startPostgres, type TestPostgres } from '../../test/harness/postgres.ts';
+import { benchBackend, startBenchServer } from '../server.ts';
 
 const BIG = Number(process.env.BENCH_SCALE_N ?? 100_000);
 const SMALL = 1_000;
@@ -33,22 +25,14 @@ const PROJECTS = ['shop', 'bank', 'lab'];
 const APPS = 10;
 const ENVS = ['dev', 'staging', 'prod', 'prod-eu'];
 const USERS = 20;
-const backend = process.argv.includes('postgres') ? 'postgres' : 'embedded';
+const backend = benchBackend();
 
 const percentile = (xs: number[], p: number): number =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? 0;
 
-const postgres: TestPostgres | undefined = backend === 'postgres' ? await startPostgres() : undefined;
-const database = await openDatabase(postgres ? { url: await postgres.createDatabase() } : {});
-await migrate(database.db as never);
-const services = createServices(database, new SecretBox(randomBytes(32)), {
-  outbound: OutboundPolicy.fromList('127.0.0.0/8,::1/128'),
-});
-await services.accounts.bootstrapAdmin('bench-password-1');
-const app = await buildServer(services);
-await app.listen({ port: 0, host: '127.0.0.1' });
-const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-const db = database.db;
+const server = await startBenchServer(backend);
+const { services, url: base, token: adminToken } = server;
+const db = server.database.db;
 
 async function token(username: string, admin = false): Promise<string> {
   const user = await services.accounts.createUser(
@@ -57,12 +41,6 @@ async function token(username: string, admin = false): Promise<string> {
   );
   return (await services.accounts.createToken({ userId: user.id, username }, 'bench')).token;
 }
-const adminToken = (
-  await services.accounts.createToken(
-    { userId: (await services.accounts.login('admin', 'bench-password-1', '127.0.0.1')).id, username: 'admin' },
-    'bench',
-  )
-).token;
 
 async function call(
   tok: string,
@@ -271,7 +249,5 @@ try {
     JSON.stringify({ backend, small: SMALL, big: BIG, requests: REQUESTS, rows }, null, 2),
   );
 } finally {
-  await app.close();
-  await database.close();
-  await postgres?.stop();
+  await server.close();
 }
