@@ -8,8 +8,8 @@
  *
  * Why the second is separate: joined in SQL, the held artifacts (a CTE) against their requests gave the planner no
  * statistics to go by (PGlite never analyses; a fresh PostgreSQL table has none either), and it chose a nested loop
- * of cells × promotions: 2 s for 50 applications × 6 environments with 10 builds each. With the held digests as a
- * constant list, the requests are read through their digest index and the targets an index probe each.
+ * of cells × promotions: 2 s for 50 applications × 6 environments with 10 builds each. With the held cells as
+ * constant lists, each cell is two index probes (see `arrivals`).
  */
 import { sql, type Kysely } from 'kysely';
 import type { BindingFacts, BoardFacts, HoldingFacts, PendingFacts } from '../promotion/board.ts';
@@ -117,36 +117,44 @@ export async function loadBoardFacts(db: Kysely<Schema>, project: string): Promi
   };
 }
 
-/** Distinct values as one comma-separated parameter (ids and digests hold no commas). */
-const listOf = (values: readonly string[]): string => [...new Set(values)].join(',');
-
 const requestOf = (r: { id: string; requestedBy: string } | undefined) =>
   r ? { id: r.id, requestedBy: r.requestedBy } : null;
 
-/** The request that brought each held artifact to its environment, by `artifactId environmentId`. */
+/** Values as one comma-separated parameter (ids and digests hold no commas). */
+const listOf = (values: readonly string[]): string => values.join(',');
+
+/**
+ * The request that brought each held artifact to its environment, by `artifactId environmentId`: per held cell, the
+ * newest PROMOTED target of a request for that artifact into that environment. The cells arrive as three parallel
+ * lists (one parameter each) and each is one probe of the requests' digest index and of the targets' (request,
+ * environment) key, so the cost follows the board's size, not the history's, whatever the planner knows: with the
+ * digests as a filter instead, the embedded database (no statistics) scanned every PROMOTED target of every project.
+ */
 async function arrivals(
   db: Kysely<Schema>,
   held: ReadonlyArray<{ artifactId: string; environmentId: string; digest: string }>,
 ): Promise<Map<string, { id: string; requestedBy: string }>> {
-  const brought = new Map<string, { id: string; requestedBy: string; at: number }>();
+  const brought = new Map<string, { id: string; requestedBy: string }>();
   if (held.length === 0) return brought;
-  const wanted = new Set(held.map((h) => `${h.artifactId} ${h.environmentId}`));
-  const rows = await db
-    .selectFrom('promotion_requests as r')
-    .innerJoin('promotion_targets as t', 't.request_id', 'r.id')
-    .select(['r.artifact_id', 't.environment_id', 'r.id', 'r.requested_by', 't.updated_at'])
-    // The digests find the requests through their index (migration 0017); the artifact ids keep only this
-    // project's. Each list is one parameter folded into a constant array: hashed, where an IN list of parameters is
-    // searched row by row.
-    .where(sql<boolean>`r.digest = ANY(string_to_array(${listOf(held.map((h) => h.digest))}, ','))`)
-    .where(sql<boolean>`r.artifact_id = ANY(string_to_array(${listOf(held.map((h) => h.artifactId))}, ','))`)
-    .where('t.state', '=', 'PROMOTED')
-    .execute();
-  for (const row of rows) {
-    const key = `${row.artifact_id} ${row.environment_id}`;
-    const at = new Date(row.updated_at).getTime();
-    if (!wanted.has(key) || (brought.get(key)?.at ?? -Infinity) >= at) continue;
-    brought.set(key, { id: row.id, requestedBy: row.requested_by, at });
-  }
+  // OFFSET 0 keeps each lateral a probe of its own: flattened, the planner without statistics started from every
+  // PROMOTED target of the environment instead.
+  const { rows } = await sql<{ artifact_id: string; environment_id: string; id: string; requested_by: string }>`
+    SELECT DISTINCT ON (h.artifact_id, h.environment_id) h.artifact_id, h.environment_id, r.id, r.requested_by
+    FROM unnest(
+      string_to_array(${listOf(held.map((h) => h.artifactId))}, ','),
+      string_to_array(${listOf(held.map((h) => h.environmentId))}, ','),
+      string_to_array(${listOf(held.map((h) => h.digest))}, ',')
+    ) AS h(artifact_id, environment_id, digest)
+    CROSS JOIN LATERAL (
+      SELECT id, requested_by FROM promotion_requests
+      WHERE digest = h.digest AND artifact_id = h.artifact_id OFFSET 0
+    ) r
+    CROSS JOIN LATERAL (
+      SELECT id, updated_at FROM promotion_targets
+      WHERE request_id = r.id AND environment_id = h.environment_id AND state = 'PROMOTED' OFFSET 0
+    ) t
+    ORDER BY h.artifact_id, h.environment_id, t.updated_at DESC, t.id DESC`.execute(db);
+  for (const row of rows)
+    brought.set(`${row.artifact_id} ${row.environment_id}`, { id: row.id, requestedBy: row.requested_by });
   return brought;
 }
