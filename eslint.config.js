@@ -5,16 +5,7 @@ import tseslint from 'typescript-eslint';
 export default tseslint.config(
   // bin/hoist is a shell script.
   {
-    ignores: [
-      'dist/**',
-      'node_modules/**',
-      'web/dist/**',
-      'bench/results/**',
-      '.hoist/**',
-      'bin/hoist',
-      'build/**',
-      'deploy/image/hoist',
-    ],
+    ignores: ['dist/**', 'node_modules/**', 'web/dist/**', 'bench/results/**', '.hoist/**', 'bin/hoist', 'build/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
