@@ -102,6 +102,7 @@ test('the image config and the Dockerfile describe the same image: non-root, hoi
 });
 
 test('unpacked and run under chroot as its user on a read-only root, hoist serve answers /readyz', async () => {
+  assert.equal(process.getuid?.(), 0, 'this test unpacks with owners, mounts and chroots: it runs as root');
   const started = performance.now();
   const root = join(work, 'rootfs');
   mkdirSync(root);
