@@ -4,7 +4,9 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   // bin/hoist is a shell script.
-  { ignores: ['dist/**', 'node_modules/**', 'web/dist/**', 'bench/results/**', '.hoist/**', 'bin/hoist'] },
+  {
+    ignores: ['dist/**', 'node_modules/**', 'web/dist/**', 'bench/results/**', '.hoist/**', 'bin/hoist', 'build/**'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -30,7 +30,7 @@ program
   .description(
     'copy an image (all platforms, with its signatures, SBOMs and attestations) to another repository or registry',
   )
-  .argument('<SRC>', 'source image: HOST/REPO:TAG or HOST/REPO@sha256:...')
+  .argument('<SRC>', 'source image: HOST/REPO:TAG, HOST/REPO@sha256:..., or an OCI image layout: oci:DIR[:TAG]')
   .argument(
     '<DST>',
     'destination: HOST/REPO:TAG, HOST/REPO@sha256:... (must equal the source digest), or HOST/REPO to keep the source tag',

@@ -5,8 +5,9 @@
  */
 import { InvalidInput } from '../errors.ts';
 import type { Reference } from '../oci/reference.ts';
+import type { ImageSource } from '../oci/image-source.ts';
 import { openRepository } from '../oci/registry.ts';
-import type { FetchedManifest, RegistryHost, RepositoryClient } from '../oci/registry-client.ts';
+import { RegistryHost, type FetchedManifest } from '../oci/registry-client.ts';
 import { RegistryError } from '../errors.ts';
 import { discover } from './discover.ts';
 import type { CopyListener } from './events.ts';
@@ -19,7 +20,8 @@ const HEAD_CONCURRENCY = 32;
 
 export interface CopyImageOptions {
   source: Reference;
-  sourceHost: RegistryHost;
+  /** The source's registry, or a source that is not one (an OCI image layout, `OciLayout`). */
+  sourceHost: RegistryHost | ImageSource;
   /** Target repository; its tag, when given, is written; its digest, when given, must equal the source's. */
   target: Reference;
   targetHost: RegistryHost;
@@ -54,7 +56,7 @@ export function targetTags(source: Reference, target: Reference, extra: readonly
 
 /** The source root: by digest as given, or by tag with one GET (its bytes are needed anyway when copying). */
 async function resolveSource(
-  src: RepositoryClient,
+  src: ImageSource,
   ref: Reference,
   signal?: AbortSignal,
 ): Promise<{ digest: string; manifest?: FetchedManifest }> {
@@ -66,7 +68,10 @@ async function resolveSource(
   } catch (e) {
     if (e instanceof RegistryError && e.status === 404) {
       throw new RegistryError(`GET manifest ${src.name}:${tag}`, 404, [
-        { code: 'MANIFEST_UNKNOWN', message: `tag "${tag}" does not exist in ${src.host.transport.host}/${src.name}` },
+        {
+          code: 'MANIFEST_UNKNOWN',
+          message: `tag "${tag}" does not exist in ${src.origin === src.name ? src.name : `${src.origin}/${src.name}`}`,
+        },
       ]);
     }
     throw e;
@@ -77,8 +82,8 @@ export async function copyImage(o: CopyImageOptions): Promise<CopyResult> {
   const started = performance.now();
   const referrers = o.referrers ?? true;
   const concurrency = o.concurrency ?? 6;
-  const sameRegistry = o.sourceHost.transport.host === o.targetHost.transport.host;
-  const src = openRepository(o.sourceHost, o.source.repository);
+  const src = o.sourceHost instanceof RegistryHost ? openRepository(o.sourceHost, o.source.repository) : o.sourceHost;
+  const sameRegistry = src.origin === o.targetHost.transport.host;
   const dst = openRepository(o.targetHost, o.target.repository, {
     push: true,
     mountFrom: sameRegistry ? [o.source.repository] : [],
@@ -135,7 +140,7 @@ export async function copyImage(o: CopyImageOptions): Promise<CopyResult> {
   }
   return {
     digest,
-    source: `${o.source.registry}/${o.source.repository}@${digest}`,
+    source: src.origin === src.name ? `${src.name}@${digest}` : `${o.source.registry}/${o.source.repository}@${digest}`,
     target: `${o.target.registry}/${o.target.repository}@${digest}`,
     tags: targetTags(o.source, o.target, o.extraTags),
     ...stats,

@@ -3,13 +3,14 @@
  * is not fetched and its subtree is not walked (a registry only accepts a manifest whose blobs and children it has);
  * referrers are still looked up for it, so signatures added at the source after an earlier copy still arrive.
  */
+import type { ImageSource } from '../oci/image-source.ts';
 import type { Descriptor } from '../oci/manifest.ts';
 import { parseManifest } from '../oci/manifest.ts';
 import type { FetchedManifest, RepositoryClient } from '../oci/registry-client.ts';
 import type { ManifestNode } from './graph.ts';
 
 export interface DiscoverOptions {
-  source: RepositoryClient;
+  source: ImageSource;
   target: RepositoryClient;
   referrers: boolean;
   /** The root manifest, when it was fetched already. */

@@ -8,6 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import { HoistError, NetworkError, RegistryError } from '../errors.ts';
+import type { ImageSource } from '../oci/image-source.ts';
 import type { Descriptor } from '../oci/manifest.ts';
 import type { RepositoryClient } from '../oci/registry-client.ts';
 import { attemptsOf } from '../oci/transport.ts';
@@ -18,7 +19,7 @@ import { runPool } from './pool.ts';
 import { SourceBlobFailed } from './source-failure.ts';
 
 export interface ExecuteOptions {
-  source: RepositoryClient;
+  source: ImageSource;
   target: RepositoryClient;
   concurrency: number;
   /** Attempts per blob transfer (the first included). */
@@ -55,7 +56,7 @@ export async function executePlan(plan: CopyPlan, o: ExecuteOptions): Promise<Ex
   };
   const emit = o.onEvent ?? ((): void => {});
   const attempts = o.attempts ?? 3;
-  const sourceHost = o.source.host.transport.host;
+  const sourceHost = o.source.origin;
 
   // One transfer. The source's failure aborts the upload at once: without that, an upload whose source died before
   // it started waits, headers sent, for bytes that never come, until an idle time-out (a minute) ends it.

@@ -8,6 +8,7 @@
 import { Readable } from 'node:stream';
 import { DigestMismatch, ProtocolError, RegistryError } from '../errors.ts';
 import { digestLike, VerifyingStream } from './digest.ts';
+import type { ImageSource } from './image-source.ts';
 import { parseManifest, type Descriptor } from './manifest.ts';
 import { MANIFEST_ACCEPT, OCI_INDEX } from './media-types.ts';
 import { header, readLimited, type Response, type Transport } from './transport.ts';
@@ -48,7 +49,7 @@ export function referrersTag(digest: string): string {
   return digest.replace(':', '-').slice(0, 128);
 }
 
-export class RepositoryClient {
+export class RepositoryClient implements ImageSource {
   readonly scopes: readonly string[];
 
   /**
@@ -62,6 +63,10 @@ export class RepositoryClient {
   ) {
     const own = `repository:${name}:${opts.push ? 'pull,push' : 'pull'}`;
     this.scopes = [own, ...(opts.mountFrom ?? []).filter((r) => r !== name).map((r) => `repository:${r}:pull`)];
+  }
+
+  get origin(): string {
+    return this.host.transport.host;
   }
 
   private get t(): Transport {

@@ -1,8 +1,14 @@
 /**
  * Versioned migrations, applied in order at start (and by `hoist db migrate`). A database that has migrations this
  * binary does not know was migrated by a newer hoist: refuse it rather than run old code on a new schema.
+ *
+ * N replicas on one PostgreSQL start at once (a rollout, a node failure): the whole of `migrate` runs in one
+ * transaction under a transaction-level advisory lock, so one replica applies the migrations while the others wait,
+ * and a waiting replica then reads the finished schema: it applies nothing, or it refuses a newer hoist's schema
+ * with the message below rather than failing half-way. The lock goes with the transaction (commit, rollback, or a
+ * replica that dies: its connection closes), so nothing is ever left locked.
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { Migrator, type Migration } from 'kysely/migration';
 import { DatabaseUnavailable } from '../errors.ts';
 import * as m0001 from './migrations/0001-initial.ts';
@@ -52,7 +58,23 @@ export interface MigrationReport {
   notes: string[];
 }
 
+/** `pg_advisory_xact_lock` key that serializes migrations across replicas (any 64-bit number only hoist uses). */
+export const MIGRATION_LOCK_KEY = 0x686f697374n; // "hoist"
+
 export async function migrate(db: Kysely<unknown>): Promise<MigrationReport> {
+  return db.transaction().execute(async (trx) => {
+    await sql`SELECT pg_advisory_xact_lock(${sql.lit(MIGRATION_LOCK_KEY)})`.execute(trx);
+    return migrateLocked(trx);
+  });
+}
+
+/** Whether a table exists, asked without an error (an error would abort the migration's transaction). */
+async function tableExists(db: Transaction<unknown>, name: string): Promise<boolean> {
+  const { rows } = await sql<{ found: boolean }>`SELECT to_regclass(${name}) IS NOT NULL AS found`.execute(db);
+  return rows[0]?.found === true;
+}
+
+async function migrateLocked(db: Transaction<unknown>): Promise<MigrationReport> {
   // Numbers were handed out to parallel work, so a database may have run a later one before an earlier one lands.
   const migrator = new Migrator({
     db,
@@ -62,12 +84,13 @@ export async function migrate(db: Kysely<unknown>): Promise<MigrationReport> {
   const known = new Set(Object.keys(MIGRATIONS));
   const done = (await migrator.getMigrations()).filter((m) => m.executedAt !== undefined).map((m) => m.name);
   // getMigrations only lists known ones; ask the table for the rest.
-  const executed = await db
-    .selectFrom('kysely_migration' as never)
-    .select('name' as never)
-    .execute()
-    .then((rows) => rows.map((r) => (r as { name: string }).name))
-    .catch(() => done);
+  const executed = (await tableExists(db, 'kysely_migration'))
+    ? await db
+        .selectFrom('kysely_migration' as never)
+        .select('name' as never)
+        .execute()
+        .then((rows) => rows.map((r) => (r as { name: string }).name))
+    : done;
   const unknown = executed.filter((n) => !known.has(n));
   if (unknown.length > 0) {
     throw new DatabaseUnavailable(
@@ -80,14 +103,13 @@ export async function migrate(db: Kysely<unknown>): Promise<MigrationReport> {
   return { applied, current: [...known].at(-1) ?? '', notes: await notesOf(db, applied) };
 }
 
-async function notesOf(db: Kysely<unknown>, applied: string[]): Promise<string[]> {
-  if (applied.length === 0) return [];
+async function notesOf(db: Transaction<unknown>, applied: string[]): Promise<string[]> {
+  if (applied.length === 0 || !(await tableExists(db, 'migration_notes'))) return [];
   const rows = await db
     .selectFrom('migration_notes' as never)
     .select(['migration' as never, 'line' as never])
     .where('migration' as never, 'in', applied as never)
     .orderBy('seq' as never)
-    .execute()
-    .catch(() => []);
+    .execute();
   return rows.map((r) => `${(r as { migration: string }).migration}: ${(r as { line: string }).line}`);
 }

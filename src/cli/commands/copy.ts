@@ -1,8 +1,12 @@
-/** `hoist copy SRC DST`: copy one image by digest, with all its platforms and referrers, then tag it. */
+/**
+ * `hoist copy SRC DST`: copy one image by digest, with all its platforms and referrers, then tag it. SRC is a
+ * registry reference or an OCI image layout on disk (`oci:DIR[:TAG|@DIGEST]`).
+ */
 import { setMaxListeners } from 'node:events';
 import { copyImage, type CopyResult } from '../../copy/copy-image.ts';
 import { InvalidInput } from '../../errors.ts';
-import { checkTag, formatReference, parseReference } from '../../oci/reference.ts';
+import { OciLayout, parseLayoutReference } from '../../oci/oci-layout.ts';
+import { checkTag, formatReference, parseReference, type Reference } from '../../oci/reference.ts';
 import { lineProgress, terminalProgress, type ProgressDisplay } from '../copy-progress.ts';
 import { formatBytes } from '../format.ts';
 import { credentialsFor, HostCache, insecureList, type RegistryFlags } from '../registry-flags.ts';
@@ -18,7 +22,15 @@ export interface CopyFlags extends RegistryFlags {
 }
 
 export async function copyCommand(srcArg: string, dstArg: string, flags: CopyFlags): Promise<void> {
-  const source = parseReference(srcArg, 'SRC');
+  const layout = parseLayoutReference(srcArg);
+  const source: Reference = layout
+    ? {
+        registry: `oci:${layout.dir}`,
+        repository: '',
+        ...(layout.tag !== undefined ? { tag: layout.tag } : {}),
+        ...(layout.digest !== undefined ? { digest: layout.digest } : {}),
+      }
+    : parseReference(srcArg, 'SRC');
   const target = parseReference(dstArg, 'DST');
   const concurrency = Number(flags.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
@@ -28,7 +40,9 @@ export async function copyCommand(srcArg: string, dstArg: string, flags: CopyFla
     if (bad) throw new InvalidInput(bad, '--tag');
   }
   const hosts = new HostCache(insecureList(flags));
-  const sourceHost = hosts.open(source.registry, credentialsFor(source.registry, flags.srcCreds, '--src-creds'));
+  const sourceHost = layout
+    ? OciLayout.open(layout.dir)
+    : hosts.open(source.registry, credentialsFor(source.registry, flags.srcCreds, '--src-creds'));
   const targetHost = hosts.open(target.registry, credentialsFor(target.registry, flags.destCreds, '--dest-creds'));
 
   let progress: ProgressDisplay | undefined;

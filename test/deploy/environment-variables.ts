@@ -1,0 +1,27 @@
+/**
+ * The environment variables hoist reads, found in its sources rather than listed by hand: every `HOIST_*` name in
+ * src/ and bin/hoist (flags' `.env('HOIST_…')`, `process.env.HOIST_…`, `env.HOIST_…`, messages naming one), and
+ * the other names read through `env.NAME` / `process.env.NAME` or `${NAME}` in bin/hoist. A name ending in `_` is a
+ * prefix (`HOIST_REGISTRY_<NAME>_PASSWORD`). Test files only (names like HOIST_TEST_*) are not hoist's.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from './image-cache.ts';
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
+}
+
+export function variablesHoistReads(): string[] {
+  const found = new Set<string>();
+  for (const file of sources(join(ROOT, 'src'))) {
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/\bHOIST_[A-Z0-9_]*/g)) found.add(m[0]);
+    for (const m of text.matchAll(/\b(?:process\.)?env\.([A-Z][A-Z0-9_]+)\b/g)) found.add(m[1]!);
+  }
+  const bin = readFileSync(join(ROOT, 'bin', 'hoist'), 'utf8');
+  for (const m of bin.matchAll(/\$\{?([A-Z][A-Z0-9_]+)/g)) found.add(m[1]!);
+  return [...found].sort();
+}
