@@ -37,6 +37,7 @@ export class GitFailed extends Error {
     readonly command: string,
     readonly code: number | string | null,
     readonly stderr: string,
+    readonly stdout = '',
   ) {
     super(`git ${command} failed: ${stderr.trim() || `exit ${String(code)}`}`);
     this.name = 'GitFailed';
@@ -95,7 +96,7 @@ export function git(args: readonly string[], o: GitOptions): Promise<string> {
           : e.killed
             ? `timed out after ${o.timeoutMs ?? 60_000} ms`
             : scrub(String(stderr || e.message), secrets);
-        reject(new GitFailed(scrub(args[0] ?? '', secrets), e.code ?? null, why));
+        reject(new GitFailed(scrub(args[0] ?? '', secrets), e.code ?? null, why, scrub(String(stdout), secrets)));
       },
     );
     if (o.input !== undefined) child.stdin?.end(o.input);
