@@ -129,17 +129,17 @@ describe('gitops write-back', () => {
       remoteMod.openRemote({ url: `${http.url}d.git`, secret: TOKEN }, new OutboundPolicy()),
       OutboundRefused,
     );
-    await assert.rejects(
-      remoteMod.openRemote({ url: 'http://169.254.169.254/x.git' }, LOOPBACK),
-      OutboundRefused,
-    );
+    await assert.rejects(remoteMod.openRemote({ url: 'http://169.254.169.254/x.git' }, LOOPBACK), OutboundRefused);
     assert.equal(http.requests.length, before);
   });
 
   it('file:// remotes, helm values, and --mode branch pushes a review branch once', async () => {
     const values = `image:\n  repository: ${IMAGE}\n  digest: ""  # hoist\n`;
     const url = `file://${await repos.create('e', { 'charts/web/values-prod.yaml': values })}`;
-    const helm = { path: 'charts/web/values-prod.yaml', spec: { kind: 'helm', key: 'image.digest', digest: D2 } as const };
+    const helm = {
+      path: 'charts/web/values-prod.yaml',
+      spec: { kind: 'helm', key: 'image.digest', digest: D2 } as const,
+    };
     const r = await run(url, { ...helm, mode: 'branch', reviewBranch: 'hoist/prod/web-r1' });
     assert.equal(r.branch, 'hoist/prod/web-r1');
     assert.equal(await repos.show('e', 'hoist/prod/web-r1', helm.path), values.replace('""', `"${D2}"`));

@@ -32,7 +32,8 @@ export interface Remote {
   close(): Promise<void>;
 }
 
-export type UrlCheck = { ok: true; url: URL; scheme: 'file' | 'http' | 'https' | 'ssh' } | { ok: false; message: string };
+export type UrlCheck =
+  { ok: true; url: URL; scheme: 'file' | 'http' | 'https' | 'ssh' } | { ok: false; message: string };
 
 /** Reads a Git URL (what a git target may name): file, http(s) or ssh, no credentials in it. */
 export function checkGitUrl(raw: string, policy: OutboundPolicy): UrlCheck {

@@ -85,7 +85,9 @@ function remoteMessage(e: GitFailed): string {
 /** Whether a failed git call is worth another attempt later (the server down) rather than never (refused). */
 export function isTransientGitFailure(e: GitFailed): boolean {
   const text = `${e.stderr}\n${e.stdout}`;
-  if (/Authentication failed|returned error: 40[134]|Permission denied|not found|does not appear to be a git/i.test(text))
+  if (
+    /Authentication failed|returned error: 40[134]|Permission denied|not found|does not appear to be a git/i.test(text)
+  )
     return false;
   return /timed out|Could not resolve|Failed to connect|Connection refused|Connection reset|returned error: 5\d\d|early EOF|unexpected disconnect|aborted/i.test(
     text,
@@ -119,7 +121,11 @@ async function planEdits(
       throw new WriteBackFailed(`${input.path} does not exist on branch ${input.branch}`, false);
     files = [input.path];
   }
-  if (input.spec.kind === 'kustomize' && files.length === 1 && (await stat(join(root, input.path)).catch(() => undefined))?.isDirectory())
+  if (
+    input.spec.kind === 'kustomize' &&
+    files.length === 1 &&
+    (await stat(join(root, input.path)).catch(() => undefined))?.isDirectory()
+  )
     files = [join(input.path, 'kustomization.yaml')];
   const writes: Array<[string, string]> = [];
   const changes: EditChange[] = [];
@@ -131,9 +137,14 @@ async function planEdits(
     changes.push(...r.changes);
   }
   if (input.spec.kind === 'manifests' && changes.length === 0 && writes.length === 0) {
-    const names = await Promise.all(files.map(async (f) => (await readFile(join(root, f), 'utf8')).includes(input.spec.digest)));
+    const names = await Promise.all(
+      files.map(async (f) => (await readFile(join(root, f), 'utf8')).includes(input.spec.digest)),
+    );
     if (!names.some(Boolean))
-      throw new WriteBackFailed(`no image: field under ${input.path} names ${input.spec.kind === 'manifests' ? input.spec.image : ''}`, false);
+      throw new WriteBackFailed(
+        `no image: field under ${input.path} names ${input.spec.kind === 'manifests' ? input.spec.image : ''}`,
+        false,
+      );
   }
   return { writes, changes };
 }
@@ -189,7 +200,10 @@ export async function writeBack(input: WriteBackInput): Promise<WriteBackResult>
           throw new WriteBackFailed(`push to ${target} refused by the server: ${remoteMessage(e)}`, false);
         if (!/\[rejected\]|non-fast-forward|fetch first|stale info/i.test(text)) throw e;
         if (round >= rounds)
-          throw new WriteBackFailed(`branch ${target} kept moving: pushed ${round} times, each refused as behind`, true);
+          throw new WriteBackFailed(
+            `branch ${target} kept moving: pushed ${round} times, each refused as behind`,
+            true,
+          );
         await sleep(Math.random() * (input.jitterMs ?? 200) * round, input.signal);
       }
     }

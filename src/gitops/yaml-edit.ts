@@ -35,8 +35,7 @@ export interface EditChange {
 }
 
 export type EditResult =
-  | { ok: true; text: string; changes: EditChange[] }
-  | { ok: false; error: string; line?: number; column?: number };
+  { ok: true; text: string; changes: EditChange[] } | { ok: false; error: string; line?: number; column?: number };
 
 interface Splice {
   at: number;
@@ -76,8 +75,7 @@ function replaceScalar(node: Scalar, value: string, field: string, lines: LineCo
   };
 }
 
-const isBlockScalar = (n: unknown): boolean =>
-  isScalar(n) && (n.type === 'BLOCK_LITERAL' || n.type === 'BLOCK_FOLDED');
+const isBlockScalar = (n: unknown): boolean => isScalar(n) && (n.type === 'BLOCK_LITERAL' || n.type === 'BLOCK_FOLDED');
 
 /** The end of the last line with content at or before `pos` (where a new line may be inserted after it). */
 function endOfContent(text: string, pos: number): number {
@@ -100,7 +98,8 @@ function appendToMap(
 ): Splice | EditResult {
   const first = map.items[0];
   const last = map.items[map.items.length - 1];
-  if (map.flow || !first || !last) return refused(`cannot add ${change.field} to a flow or empty mapping`, lc, map.range?.[0]);
+  if (map.flow || !first || !last)
+    return refused(`cannot add ${change.field} to a flow or empty mapping`, lc, map.range?.[0]);
   const keyStart = (first.key as Node | null)?.range?.[0] ?? map.range?.[0] ?? 0;
   const indent = ' '.repeat(columnOf(text, keyStart));
   const lastEnd = (last.value as Node | null)?.range?.[1] ?? (last.key as Node | null)?.range?.[1] ?? keyStart;
@@ -157,10 +156,20 @@ function editKustomize(text: string, spec: Extract<EditSpec, { kind: 'kustomize'
   }
   const seq = images.value;
   if (!isSeq(seq)) return refused('images: must be a list', lines, (images.key as Node).range?.[0]);
-  const entry = seq.items.find((i) => isMap(i) && isScalar(pairOf(i, 'name')?.value) && pairOf(i, 'name')?.value && (pairOf(i, 'name')?.value as Scalar).value === spec.image);
+  const entry = seq.items.find(
+    (i) =>
+      isMap(i) &&
+      isScalar(pairOf(i, 'name')?.value) &&
+      pairOf(i, 'name')?.value &&
+      (pairOf(i, 'name')?.value as Scalar).value === spec.image,
+  );
   if (!entry) {
     if (seq.flow || seq.items.length === 0)
-      return refused(`images: has no entry named ${spec.image}, and hoist adds entries only to a block list`, lines, seq.range?.[0]);
+      return refused(
+        `images: has no entry named ${spec.image}, and hoist adds entries only to a block list`,
+        lines,
+        seq.range?.[0],
+      );
     const firstItem = seq.items[0] as Node;
     const dashAt = text.lastIndexOf('-', firstItem.range?.[0] ?? 0);
     const indent = ' '.repeat(columnOf(text, dashAt));
@@ -182,7 +191,8 @@ function editKustomize(text: string, spec: Extract<EditSpec, { kind: 'kustomize'
     if (pair && isScalar(pair.value) && !isBlockScalar(pair.value)) {
       const s = replaceScalar(pair.value, value, `images[${spec.image}].${key}`, lines);
       if (s) splices.push(s);
-    } else if (pair) return refused(`images[${spec.image}].${key} must be a plain value`, lines, (pair.key as Node).range?.[0]);
+    } else if (pair)
+      return refused(`images[${spec.image}].${key} must be a plain value`, lines, (pair.key as Node).range?.[0]);
     else missing.push(`${key}: ${value}`);
   }
   if (missing.length > 0) {
@@ -220,7 +230,8 @@ function editHelm(text: string, spec: Extract<EditSpec, { kind: 'helm' }>): Edit
     ]);
   }
   for (let i = 0; i < path.length; i++) {
-    if (!isMap(node)) return refused(`${path.slice(0, i).join('.')} is not a mapping`, lines, (node as Node).range?.[0]);
+    if (!isMap(node))
+      return refused(`${path.slice(0, i).join('.')} is not a mapping`, lines, (node as Node).range?.[0]);
     const pair = pairOf(node, path[i] as string);
     if (!pair) {
       const added = appendToMap(
@@ -285,4 +296,3 @@ export function editFile(text: string, spec: EditSpec): EditResult {
       return editManifests(text, spec);
   }
 }
-

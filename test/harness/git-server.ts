@@ -123,7 +123,9 @@ export async function startGitHttp(root: string, token?: string): Promise<GitHtt
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://x');
       const auth = req.headers.authorization ?? '';
-      const given = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString().split(':')[1] : undefined;
+      const given = auth.startsWith('Basic ')
+        ? Buffer.from(auth.slice(6), 'base64').toString().split(':')[1]
+        : undefined;
       const authorized = token === undefined || given === token;
       state.requests.push({ method: req.method ?? '', path: url.pathname, authorized });
       const body = await readBody(req);

@@ -35,7 +35,10 @@ namePrefix: prod-
     const r = editFile(before, { kind: 'kustomize', image: IMAGE, digest: D1 });
     assert.equal(
       text(r),
-      before.replace('newTag: "1.4"   # pinned by hand once', `newTag: "1.4"   # pinned by hand once\n    digest: ${D1}`),
+      before.replace(
+        'newTag: "1.4"   # pinned by hand once',
+        `newTag: "1.4"   # pinned by hand once\n    digest: ${D1}`,
+      ),
     );
     assert.ok(r.ok && r.changes.length === 1 && r.changes[0]?.to === D1);
   });
@@ -63,7 +66,13 @@ namePrefix: prod-
 
   it('adds an entry, or the images list, when there is none', () => {
     const r = text(editFile(before, { kind: 'kustomize', image: 'new/one', digest: D1 }));
-    assert.equal(r, before.replace(`    digest: 'sha256:${'9'.repeat(64)}'`, `    digest: 'sha256:${'9'.repeat(64)}'\n  - name: new/one\n    digest: ${D1}`));
+    assert.equal(
+      r,
+      before.replace(
+        `    digest: 'sha256:${'9'.repeat(64)}'`,
+        `    digest: 'sha256:${'9'.repeat(64)}'\n  - name: new/one\n    digest: ${D1}`,
+      ),
+    );
     const bare = 'kind: Kustomization\nresources: [a.yaml]\n';
     assert.equal(
       text(editFile(bare, { kind: 'kustomize', image: IMAGE, digest: D1 })),
@@ -89,12 +98,18 @@ resources: {}
 `;
 
   it('sets image.digest in place', () => {
-    assert.equal(text(editFile(before, { kind: 'helm', key: 'image.digest', digest: D1 })), before.replace('digest: ""', `digest: "${D1}"`));
+    assert.equal(
+      text(editFile(before, { kind: 'helm', key: 'image.digest', digest: D1 })),
+      before.replace('digest: ""', `digest: "${D1}"`),
+    );
   });
 
   it('adds a missing key path under the deepest mapping there is', () => {
     const r = text(editFile(before, { kind: 'helm', key: 'image.pin.digest', digest: D1 }));
-    assert.equal(r, before.replace('digest: ""   # set by hoist', `digest: ""   # set by hoist\n  pin:\n    digest: ${D1}`));
+    assert.equal(
+      r,
+      before.replace('digest: ""   # set by hoist', `digest: ""   # set by hoist\n  pin:\n    digest: ${D1}`),
+    );
     const top = text(editFile(before, { kind: 'helm', key: 'web.digest', digest: D1 }));
     assert.equal(top, `${before.replace('resources: {}\n', 'resources: {}')}\nweb:\n  digest: ${D1}\n`);
   });
