@@ -41,7 +41,8 @@ export interface GitRepos {
   pushAs(name: string, branch: string, files: Record<string, string>, message?: string): Promise<void>;
   /** `git log --format=%an|%s` of the branch, newest first. */
   log(name: string, branch: string, format?: string): Promise<string[]>;
-  refuseWith(name: string, message: string): Promise<void>;
+  /** Installs a pre-receive hook that prints `message` and exits with `code` (1: refuses every push). */
+  refuseWith(name: string, message: string, code?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -89,9 +90,9 @@ export async function gitRepos(): Promise<GitRepos> {
       const out = await gitCli(['log', `--format=${format}`, branch], bare(name));
       return out.split('\n').filter((l) => l !== '');
     },
-    async refuseWith(name, message) {
+    async refuseWith(name, message, code = 1) {
       const hook = join(bare(name), 'hooks', 'pre-receive');
-      await writeFile(hook, `#!/bin/sh\necho "${message}" >&2\nexit 1\n`);
+      await writeFile(hook, `#!/bin/sh\necho "${message}" >&2\nexit ${code}\n`);
       await chmod(hook, 0o755);
     },
     close: () => rm(root, { recursive: true, force: true }),
@@ -154,6 +155,8 @@ export async function startGitHttp(root: string, token?: string): Promise<GitHtt
           REMOTE_ADDR: '127.0.0.1',
         },
       });
+      // http-backend may exit before reading all of a body (a refused push): not an error of the bridge.
+      cgi.stdin.on('error', () => {});
       cgi.stdin.end(body);
       const out: Buffer[] = [];
       cgi.stdout.on('data', (c: Buffer) => out.push(c));
