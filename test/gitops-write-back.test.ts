@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OutboundPolicy, OutboundRefused } from '../src/net/outbound-policy.ts';
+import type * as WriteBackModule from '../src/gitops/write-back.ts';
+import type * as RemoteModule from '../src/gitops/remote.ts';
 import { gitRepos, startGitHttp, type GitHttpServer, type GitRepos } from './harness/git-server.ts';
 
 const TOKEN = 'tok-s3cr3t-value-123';
@@ -26,8 +28,8 @@ images:
 const LOOPBACK = OutboundPolicy.fromList('127.0.0.0/8');
 
 let argvLog: string;
-let mod: typeof import('../src/gitops/write-back.ts');
-let remoteMod: typeof import('../src/gitops/remote.ts');
+let mod: typeof WriteBackModule;
+let remoteMod: typeof RemoteModule;
 
 describe('gitops write-back', () => {
   let repos: GitRepos;

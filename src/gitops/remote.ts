@@ -94,7 +94,7 @@ export async function openRemote(input: RemoteInput, policy: OutboundPolicy, res
   const secrets = input.secret ? [input.secret] : [];
   if (scheme === 'file') return { url: url.href, config: common, env, secrets, close: async () => {} };
   const host = bareHost(url.hostname);
-  const address = await resolveGuarded(policy, host);
+  const address = await resolveGuarded(policy, host, resolver);
   if (scheme === 'http' || scheme === 'https') {
     const port = url.port || (scheme === 'https' ? '443' : '80');
     const pinned = isIP(address) === 6 ? `[${address}]` : address;
