@@ -97,6 +97,7 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
     services.runner.queue,
     services.dispatcher.queue,
     services.intake.queue,
+    services.gitops.queue,
   ]);
 
   const routes: DeclaredRoute[] = [];
