@@ -7,8 +7,8 @@
  * /proc) nor in error messages, which are scrubbed of them too.
  *
  * Why the binary and not isomorphic-git: git is maintained, speaks every transport (smart HTTP, SSH, file) and
- * keeps up with servers' protocol changes; isomorphic-git would hold the whole pack in memory and adds a dependency
- * for what a few process spawns do. A fetch + edit + commit + push round to git http-backend on loopback took 0.44 s
+ * keeps up with servers' protocol changes; isomorphic-git (not measured here) would add a dependency for what a few
+ * process spawns do. A fetch + edit + commit + push round to git http-backend on loopback took 0.44 s
  * on the shared test machine (test/gitops-write-back.test.ts prints it), small next to the promotion's copy.
  */
 import { execFile } from 'node:child_process';
