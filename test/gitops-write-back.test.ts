@@ -5,7 +5,7 @@
  * outbound policy refuses. The git binary is run through a logging wrapper here, to show the token never reaches argv.
  */
 import assert from 'node:assert/strict';
-import { chmod, readFile, rm, writeFile, mkdtemp } from 'node:fs/promises';
+import { chmod, readFile, rm, stat, writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -133,6 +133,25 @@ describe('gitops write-back', () => {
     );
     await assert.rejects(remoteMod.openRemote({ url: 'http://169.254.169.254/x.git' }, LOOPBACK), OutboundRefused);
     assert.equal(http.requests.length, before);
+  });
+
+  it('ssh: the key in a private 0600 file (removed after), the checked address pinned, scp-style addresses refused', async () => {
+    const remote = await remoteMod.openRemote(
+      { url: 'ssh://git@127.0.0.1:2222/platform/deploy.git', secret: '-----BEGIN KEY-----\nabc\n-----END KEY-----' },
+      LOOPBACK,
+    );
+    const command = remote.env.GIT_SSH_COMMAND ?? '';
+    assert.match(command, /-o HostName=127\.0\.0\.1 /);
+    assert.match(command, /StrictHostKeyChecking=accept-new/);
+    assert.ok(!command.includes('BEGIN KEY'));
+    const keyFile = /-i (\S+)/.exec(command)?.[1] ?? '';
+    assert.equal((await stat(keyFile)).mode & 0o777, 0o600);
+    await remote.close();
+    await assert.rejects(stat(keyFile));
+    assert.throws(() => {
+      const r = remoteMod.checkGitUrl('git@github.com:org/repo.git', LOOPBACK);
+      if (!r.ok) throw new Error(r.message);
+    }, /ssh:\/\/git@github\.com\/org\/repo\.git/);
   });
 
   it('file:// remotes, helm values, and --mode branch pushes a review branch once', async () => {
