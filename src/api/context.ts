@@ -30,6 +30,8 @@ import type { Quarantine } from '../service/quarantine.service.ts';
 import type { Rules } from '../service/rules.service.ts';
 import type { SingleSignOn } from '../service/sso.service.ts';
 import type { TrustRoots } from '../service/trust.service.ts';
+import type { GitTargets } from '../service/git-targets.service.ts';
+import type { GitopsWriter } from '../service/gitops-writer.ts';
 import type { Permission } from './permissions.ts';
 import type { Identity } from '../service/identity.ts';
 
@@ -68,6 +70,9 @@ export interface Services {
   live: LiveEvents;
   /** Single sign-on with OpenID Connect. */
   sso: SingleSignOn;
+  /** GitOps write-back: environments' Git targets, and the queue that writes promoted digests to them. */
+  gitTargets: GitTargets;
+  gitops: GitopsWriter;
 }
 
 export interface DeclaredRoute {

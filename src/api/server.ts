@@ -18,6 +18,7 @@ import { accountRoutes } from './routes/accounts.routes.ts';
 import { artifactRoutes } from './routes/artifacts.routes.ts';
 import { auditRoutes } from './routes/audit.routes.ts';
 import { environmentRoutes } from './routes/environments.routes.ts';
+import { gitTargetRoutes } from './routes/git-targets.routes.ts';
 import { eventRoutes } from './routes/events.routes.ts';
 import { policyRoutes } from './routes/policies.routes.ts';
 import { projectRoutes } from './routes/projects.routes.ts';
@@ -96,6 +97,7 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
     services.runner.queue,
     services.dispatcher.queue,
     services.intake.queue,
+    services.gitops.queue,
   ]);
 
   const routes: DeclaredRoute[] = [];
@@ -209,6 +211,7 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
   boardRoutes(app, services);
   namespaceRoutes(app, services);
   environmentRoutes(app, services);
+  gitTargetRoutes(app, services);
   policyRoutes(app, services);
   artifactRoutes(app, services);
   trustRoutes(app, services);

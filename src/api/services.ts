@@ -27,6 +27,8 @@ import type { Clock } from '../service/clock.ts';
 import type { ScryptCost } from '../service/passwords.ts';
 import type { SecretBox } from '../service/secret-box.ts';
 import { Webhooks } from '../service/webhooks.service.ts';
+import { GitTargets } from '../service/git-targets.service.ts';
+import { GitopsWriter, type GitopsWriterOptions } from '../service/gitops-writer.ts';
 import type { Database } from '../store/database.ts';
 import { OutboundPolicy } from '../net/outbound-policy.ts';
 import type { Logger } from 'pino';
@@ -53,6 +55,8 @@ export interface ServiceOptions {
   /** How a slowed-down login waits (default: a timer) and the scrypt cost of new password hashes (default:
    * PASSWORD_COST): tests record the waits and hash cheaply. */
   accounts?: { sleep?: (ms: number) => Promise<void>; passwordCost?: ScryptCost };
+  /** GitOps write-back: retries, backoff and git timeouts. */
+  gitops?: GitopsWriterOptions;
 }
 
 export function createServices(database: Database, box: SecretBox, opts: ServiceOptions = {}): Services {
@@ -140,5 +144,11 @@ export function createServices(database: Database, box: SecretBox, opts: Service
     live,
     sso: new SingleSignOn(db, box, accounts, outbound),
     trust: new TrustRoots(db),
+    gitTargets: new GitTargets(db, box, outbound),
+    gitops: new GitopsWriter(db, box, outbound, {
+      ...(opts.logger ? { logger: opts.logger } : {}),
+      notifier: database.notifier,
+      ...opts.gitops,
+    }),
   };
 }

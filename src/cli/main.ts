@@ -452,6 +452,36 @@ envCmd
   .argument('<project>')
   .argument('<name>')
   .action(async (p: string, n: string) => (await control()).env.remove(p, n));
+const gitTarget = () => import('./commands/git-target.ts');
+const gitTargetCmd = envCmd
+  .command('git-target')
+  .description('GitOps write-back: after a promotion, hoist commits the digest to this repository');
+withOutput(
+  gitTargetCmd
+    .command('set')
+    .description('where and what to update (protected environments: admins only)')
+    .argument('<project>')
+    .argument('<env>')
+    .requiredOption('--url <url>', 'file:///path (admins), http(s)://host/repo.git or ssh://git@host/repo.git')
+    .requiredOption('--branch <branch>', 'the branch to update (or, with --mode branch, to start from)')
+    .requiredOption('--path <path>', 'file (or manifests directory) in the repository; {app} is the application')
+    .requiredOption('--edit <kind>', 'kustomize (images: entry), helm (values key) or manifests (every image: field)')
+    .option('--key <dotted>', 'helm: the values key (default image.digest)')
+    .option('--image <name>', "the image name as the files spell it (default: the environment's registry/repository)")
+    .option('--new-name <name>', 'kustomize: also write newName')
+    .option('--mode <mode>', 'push (commit to the branch, default) or branch (a new branch per promotion)')
+    .option('--username <name>', 'http(s): the user name sent with the token; ssh: the user')
+    .option('--secret-stdin', 'read the token or SSH private key from standard input (sealed, never shown)')
+    .option('--known-hosts-file <file>', 'ssh: known_hosts lines for the server'),
+).action(async (p: string, e: string, f) => (await gitTarget()).setGitTarget(p, e, f));
+withOutput(gitTargetCmd.command('show').argument('<project>').argument('<env>')).action(
+  async (p: string, e: string, f) => (await gitTarget()).showGitTarget(p, e, f),
+);
+gitTargetCmd
+  .command('unset')
+  .argument('<project>')
+  .argument('<env>')
+  .action(async (p: string, e: string) => (await gitTarget()).unsetGitTarget(p, e));
 
 const pipelineCmd = program.command('pipeline').description("a project's allowed promotion edges");
 withOutput(pipelineCmd.command('show').argument('<project>')).action(async (p: string, f) =>

@@ -137,6 +137,29 @@ export class HoistClient {
       ),
   };
 
+  /** An environment's Git target (GitOps write-back). */
+  gitTargets = {
+    get: (project: string, env: string) =>
+      this.call(
+        this.api.GET('/api/v1/projects/{project}/environments/{env}/git-target', {
+          params: { path: { project, env } },
+        }),
+      ),
+    put: (project: string, env: string, body: T.GitTargetInput) =>
+      this.call(
+        this.api.PUT('/api/v1/projects/{project}/environments/{env}/git-target', {
+          params: { path: { project, env } },
+          body,
+        }),
+      ),
+    remove: (project: string, env: string) =>
+      this.done(
+        this.api.DELETE('/api/v1/projects/{project}/environments/{env}/git-target', {
+          params: { path: { project, env } },
+        }),
+      ),
+  };
+
   windows = {
     set: (project: string, env: string, windows: T.Window[]) =>
       this.call(

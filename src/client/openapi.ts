@@ -496,6 +496,25 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/projects/{project}/environments/{env}/git-target': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The environment’s Git target (GitOps write-back) */
+    get: operations['getGitTarget'];
+    /** Set the environment’s Git target: promoted digests are committed there */
+    put: operations['putGitTarget'];
+    post?: never;
+    /** Remove the environment’s Git target */
+    delete: operations['deleteGitTarget'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/policy-variables': {
     parameters: {
       query?: never;
@@ -1722,6 +1741,18 @@ export interface components {
         failingSince: string;
         lastError: string;
       };
+      /** @description present when the environment has a git target: the write-back of this promotion */
+      gitops?: {
+        /** @description pending: not written yet (or retrying); pushed: the commit names the digest */
+        status: 'GITOPS_PENDING' | 'GITOPS_PUSHED' | 'GITOPS_FAILED';
+        attempts: number;
+        commit: string | null;
+        /** @description the branch pushed (mode branch: the review branch) */
+        branch: string | null;
+        /** @description git’s message for the last failure */
+        error: string | null;
+        nextAttemptAt: string | null;
+      };
     };
     PromotionState:
       'AWAITING_APPROVAL' | 'QUEUED' | 'PROMOTING' | 'PROMOTED' | 'REJECTED' | 'CANCELED' | 'STALE' | 'FAILED';
@@ -1900,6 +1931,24 @@ export interface components {
         name: string;
         cells: components['schemas']['BoardCell'][];
       }[];
+    };
+    GitTarget: {
+      url: string;
+      branch: string;
+      path: string;
+      /** @description kustomize: the images: entry named image gets digest (and newName); helm: the dotted key (default image.digest); manifests: every image: field naming the image becomes image@digest */
+      edit: 'kustomize' | 'helm' | 'manifests';
+      key: string | null;
+      image: string | null;
+      newName: string | null;
+      /** @description push: commit to the branch; branch: push a new branch per promotion (hoist/<env>/<app>-<request>) */
+      mode: 'push' | 'branch';
+      username: string | null;
+      hasSecret: boolean;
+      hasKnownHosts: boolean;
+      updatedBy: string;
+      /** Format: date-time */
+      updatedAt: string;
     };
   };
   responses: never;
@@ -4397,6 +4446,234 @@ export interface operations {
             edges: components['schemas']['Edge'][];
           };
         };
+      };
+      /** @description Every error answer has this shape */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  getGitTarget: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        project: string;
+        env: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['GitTarget'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  putGitTarget: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        project: string;
+        env: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description file:///path (admins only), http(s)://host/repo.git or ssh://user@host/repo.git */
+          url: string;
+          /** @description the branch to update (mode push) or start from (mode branch) */
+          branch: string;
+          /** @description a file, or for manifests a directory, relative to the repository root; {app} is the application */
+          path: string;
+          /** @description kustomize: the images: entry named image gets digest (and newName); helm: the dotted key (default image.digest); manifests: every image: field naming the image becomes image@digest */
+          edit: 'kustomize' | 'helm' | 'manifests';
+          /** @description edit helm: the dotted key */
+          key?: string | null;
+          /** @description the image name as the files spell it; default: the environment’s registry/repository */
+          image?: string | null;
+          /** @description edit kustomize: the newName to write */
+          newName?: string | null;
+          /** @description push: commit to the branch; branch: push a new branch per promotion (hoist/<env>/<app>-<request>) */
+          mode?: 'push' | 'branch';
+          username?: string | null;
+          /** @description a token (http/https) or SSH private key; sealed, never returned; null removes it */
+          secret?: string | null;
+          /** @description ssh: known_hosts lines */
+          knownHosts?: string | null;
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['GitTarget'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  deleteGitTarget: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        project: string;
+        env: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
       };
       /** @description Every error answer has this shape */
       400: {

@@ -54,6 +54,7 @@ export type Window = Schemas['Window'];
 
 export type RegistryInput = { name: string } & JsonBody<'putRegistry'>;
 export type EnvironmentInput = { name: string } & JsonBody<'putEnvironment'>;
+export type GitTargetInput = JsonBody<'putGitTarget'>;
 export type PolicyInput = { name: string } & JsonBody<'putPolicy'>;
 export type RuleInput = JsonBody<'createRule'>;
 export type BindingInput = JsonBody<'setBinding'>;

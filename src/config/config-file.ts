@@ -38,6 +38,23 @@ export interface EnvironmentSpec {
   soakSeconds?: number;
   /** Window specs, e.g. "mon-fri 09:00-17:00 Europe/Berlin". */
   windows?: string[];
+  /** GitOps write-back: where promoted digests are committed. */
+  gitTarget?: GitTargetSpec;
+}
+
+/** An environment's Git target; the token or key is named by an environment variable, never written in the file. */
+export interface GitTargetSpec {
+  url: string;
+  branch: string;
+  path: string;
+  edit: 'kustomize' | 'helm' | 'manifests';
+  key?: string;
+  image?: string;
+  newName?: string;
+  mode?: 'push' | 'branch';
+  username?: string;
+  /** The environment variable that holds the token or SSH private key when applying. */
+  secretEnv?: string;
 }
 
 export interface RuleSpec {
@@ -148,7 +165,9 @@ const KNOWN = {
     'allowTagMove',
     'soak',
     'windows',
+    'gitTarget',
   ],
+  gitTarget: ['url', 'branch', 'path', 'edit', 'key', 'image', 'newName', 'mode', 'username', 'secretEnv'],
   rule: ['name', 'application', 'from', 'to', 'criteria', 'cel', 'tagTemplate', 'mode'],
   binding: ['application', 'environment', 'trackLatest', 'pin'],
   watch: ['repository', 'interval'],
@@ -225,6 +244,34 @@ function list(c: Checker, n: Node | undefined, path: string): Node[] {
     return [];
   }
   return n.items as Node[];
+}
+
+const GIT_EDITS = ['kustomize', 'helm', 'manifests'] as const;
+const GIT_MODES = ['push', 'branch'] as const;
+
+function parseGitTarget(c: Checker, n: Node | undefined, path: string): GitTargetSpec | undefined {
+  const f = fields(c, n, path, KNOWN.gitTarget);
+  const edit = str(c, f, 'edit', path, n, true);
+  const mode = str(c, f, 'mode', path, n, false);
+  const spec = {
+    url: str(c, f, 'url', path, n, true),
+    branch: str(c, f, 'branch', path, n, true),
+    path: str(c, f, 'path', path, n, true),
+    edit: GIT_EDITS.find((e) => e === edit),
+  };
+  if (edit !== undefined && !spec.edit)
+    c.at(f.get('edit'), `${path}.edit`, 'edit must be kustomize, helm or manifests');
+  if (mode !== undefined && !GIT_MODES.some((m) => m === mode))
+    c.at(f.get('mode'), `${path}.mode`, 'mode must be push or branch');
+  if (spec.url === undefined || spec.branch === undefined || spec.path === undefined || spec.edit === undefined)
+    return undefined;
+  const out: GitTargetSpec = { url: spec.url, branch: spec.branch, path: spec.path, edit: spec.edit };
+  for (const k of ['key', 'image', 'newName', 'username', 'secretEnv'] as const) {
+    const v = str(c, f, k, path, n, false);
+    if (v !== undefined) out[k] = v;
+  }
+  if (mode === 'push' || mode === 'branch') out.mode = mode;
+  return out;
 }
 
 /** A declarative file is hand-written: 4 MiB is thousands of projects. A larger one is refused before parsing. */
@@ -318,6 +365,10 @@ export function parseConfig(text: string, file: string): Result<ConfigSpec> & { 
                 checked(c, w.node, `${ep}.windows[${k}]`, () => parseWindowSpec(w.value, 'window')) !== undefined,
             )
             .map((w) => w.value);
+        }
+        if (ef.has('gitTarget')) {
+          const gitTarget = parseGitTarget(c, ef.get('gitTarget'), `${ep}.gitTarget`);
+          if (gitTarget) env.gitTarget = gitTarget;
         }
         // The same checks the server makes (windows were checked above, one by one).
         if (kind !== undefined && isEnvironmentKind(kind) && env.name !== '' && env.repository !== '')

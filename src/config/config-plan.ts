@@ -15,6 +15,7 @@ import type {
   BindingSpec,
   ConfigSpec,
   EnvironmentSpec,
+  GitTargetSpec,
   NamespaceSpec,
   RegistrySpec,
   RuleSpec,
@@ -34,6 +35,22 @@ export interface ProjectState {
   rules: RuleView[];
   bindings: BindingView[];
   trustRoots?: Array<{ name: string; fingerprint: string; publicKey: string }>;
+  /** Each environment's Git target (null: none); absent: not read, left as it is. */
+  gitTargets?: Record<string, GitTargetState | null>;
+}
+
+/** An environment's Git target as the API answers it (src/service/git-targets.service.ts). */
+export interface GitTargetState {
+  url: string;
+  branch: string;
+  path: string;
+  edit: string;
+  key: string | null;
+  image: string | null;
+  newName: string | null;
+  mode: string;
+  username: string | null;
+  hasSecret: boolean;
 }
 
 export interface CurrentState {
@@ -52,7 +69,8 @@ export type StepKind =
   | 'rule'
   | 'binding'
   | 'watch'
-  | 'trust-root';
+  | 'trust-root'
+  | 'git-target';
 
 export interface Step {
   op: 'create' | 'update' | 'delete';
@@ -71,6 +89,7 @@ export interface Step {
   watch?: WatchSpec;
   namespace?: NamespaceSpec;
   trustRoot?: TrustRootSpec;
+  gitTarget?: GitTargetSpec;
   /** A watch's id, to delete it. */
   id?: string;
 }
@@ -79,7 +98,7 @@ const withSlash = (prefix: string): string => (prefix.endsWith('/') ? prefix : `
 
 /** What the API takes for an environment of the file. */
 export function environmentInput(e: EnvironmentSpec, position?: number): EnvironmentInput {
-  const { windows, ...rest } = e;
+  const { windows, gitTarget: _, ...rest } = e;
   return {
     ...rest,
     ...(position !== undefined ? { position } : {}),
@@ -174,6 +193,45 @@ function environmentChanges(want: EnvironmentSpec, have: EnvironmentView, positi
   ]);
 }
 
+const sameUrl = (url: string): string => {
+  try {
+    return new URL(url).href;
+  } catch {
+    return url;
+  }
+};
+
+function gitTargetChanges(want: GitTargetSpec, have: GitTargetState): string[] {
+  const changes = diff([
+    ['url', sameUrl(want.url), have.url],
+    ['branch', want.branch, have.branch],
+    ['path', want.path, have.path],
+    ['edit', want.edit, have.edit],
+    ['key', want.edit === 'helm' ? (want.key ?? 'image.digest') : null, have.key],
+    ['image', want.image ?? null, have.image],
+    ['newName', want.newName ?? null, have.newName],
+    ['mode', want.mode ?? 'push', have.mode],
+    ['username', want.username ?? null, have.username],
+  ]);
+  if (want.secretEnv !== undefined && !have.hasSecret) changes.push('secret: set');
+  return changes;
+}
+
+/** The Git target steps of a project's environments: the file's are the environments' (none listed: removed). */
+function gitTargetSteps(project: string, envs: readonly EnvironmentSpec[], have: ProjectState | undefined): Step[] {
+  const steps: Step[] = [];
+  for (const e of envs) {
+    const current = have?.gitTargets?.[e.name] ?? null;
+    const name = `${project}/${e.name}`;
+    if (e.gitTarget && !current) steps.push({ op: 'create', kind: 'git-target', name, gitTarget: e.gitTarget });
+    else if (e.gitTarget && current) {
+      const changes = gitTargetChanges(e.gitTarget, current);
+      if (changes.length > 0) steps.push({ op: 'update', kind: 'git-target', name, gitTarget: e.gitTarget, changes });
+    } else if (!e.gitTarget && current) steps.push({ op: 'delete', kind: 'git-target', name });
+  }
+  return steps;
+}
+
 export function planApply(desired: ConfigSpec, current: CurrentState, opts: { prune: boolean }): Step[] {
   const steps: Step[] = [];
   const registries = new Map(current.registries.map((r) => [r.name, r]));
@@ -230,6 +288,7 @@ export function planApply(desired: ConfigSpec, current: CurrentState, opts: { pr
           });
       }
     });
+    steps.push(...gitTargetSteps(p.name, p.environments, have));
     for (const name of envs.keys())
       if (!p.environments.some((e) => e.name === name))
         deletions.push({ op: 'delete', kind: 'environment', name: `${p.name}/${name}` });
@@ -383,6 +442,7 @@ export function exportState(current: CurrentState): ConfigSpec {
         ...(!e.allowTagMove ? { allowTagMove: false } : {}),
         ...(e.soakSeconds > 0 ? { soakSeconds: e.soakSeconds } : {}),
         ...(e.windows.length > 0 ? { windows: e.windows.map(describeWindow) } : {}),
+        ...gitTargetExport(p.name, e.name, p.gitTargets?.[e.name] ?? null),
       })),
       pipeline: p.pipeline,
       rules: p.rules.map((r) => ({
@@ -408,5 +468,25 @@ export function exportState(current: CurrentState): ConfigSpec {
       repository: `${w.registry}/${w.repository}`,
       intervalSeconds: w.intervalSeconds,
     })),
+  };
+}
+
+function gitTargetExport(project: string, env: string, g: GitTargetState | null): { gitTarget?: GitTargetSpec } {
+  if (!g) return {};
+  const edit = g.edit as GitTargetSpec['edit'];
+  const secretEnv = `HOIST_GIT_${project}_${env}_SECRET`.toUpperCase().replace(/-/g, '_');
+  return {
+    gitTarget: {
+      url: g.url,
+      branch: g.branch,
+      path: g.path,
+      edit,
+      ...(g.key !== null && !(edit === 'helm' && g.key === 'image.digest') ? { key: g.key } : {}),
+      ...(g.image !== null ? { image: g.image } : {}),
+      ...(g.newName !== null ? { newName: g.newName } : {}),
+      ...(g.mode !== 'push' ? { mode: g.mode as 'branch' } : {}),
+      ...(g.username !== null ? { username: g.username } : {}),
+      ...(g.hasSecret ? { secretEnv } : {}),
+    },
   };
 }

@@ -46,7 +46,7 @@ const always = blockList(ALWAYS_REFUSED);
 const privateRanges = blockList(PRIVATE);
 
 /** What a connection is for, named in refusals. */
-export type Purpose = 'webhook' | 'registry' | 'openid';
+export type Purpose = 'webhook' | 'registry' | 'openid' | 'git';
 
 export class OutboundRefused extends Error {
   readonly code = 'EOUTBOUND';

@@ -34,6 +34,8 @@ import type { Schema } from '../store/schema.ts';
 import type { Registries } from './registries.service.ts';
 import { Outbox, type PromotionNotice } from './outbox.ts';
 import { LeasedQueue, type Job } from './leased-queue.ts';
+import { enqueueGitopsWrite } from '../store/gitops.repository.ts';
+import { newId } from './tokens.ts';
 import { describeWindow, isOpen, nextOpening } from '../automation/window.ts';
 import { windowsOf } from './environments.service.ts';
 
@@ -216,6 +218,7 @@ export class PromotionRunner {
         },
       });
       await this.outbox.add(trx, { ...this.notice(t), event: 'promotion.promoted', tag });
+      await enqueueGitopsWrite(trx, { id: newId(), targetId: t.id, environmentId: t.dstId, at });
     });
     this.outbox.wake();
     this.onPromoted(t.artifactId);

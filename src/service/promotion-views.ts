@@ -3,6 +3,7 @@ import type { Verdict } from '../policy/evaluate.ts';
 import type { Blocker } from '../promotion/blocked-by.ts';
 import type { PromotionPlan } from '../promotion/plan.ts';
 import type { DecisionRow, RequestRows, TargetRow } from '../store/promotion-views.query.ts';
+import type { GitopsWriteRow } from '../store/gitops.repository.ts';
 import type { TargetState } from '../store/schema.ts';
 
 export interface TargetView {
@@ -17,6 +18,29 @@ export interface TargetView {
   blockedBy: Blocker[];
   /** Present while it waits to be tried again after a transient failure (a registry down): when, and why. */
   retry?: RetryView;
+  /** The GitOps write-back of this promotion, when the environment has a git target. */
+  gitops?: GitopsView;
+}
+
+export interface GitopsView {
+  status: 'GITOPS_PENDING' | 'GITOPS_PUSHED' | 'GITOPS_FAILED';
+  attempts: number;
+  commit: string | null;
+  branch: string | null;
+  error: string | null;
+  nextAttemptAt: string | null;
+}
+
+export function gitopsView(w: GitopsWriteRow): GitopsView {
+  const status = w.state === 'DONE' ? 'GITOPS_PUSHED' : w.state === 'FAILED' ? 'GITOPS_FAILED' : 'GITOPS_PENDING';
+  return {
+    status,
+    attempts: w.attempts,
+    commit: w.commit_sha,
+    branch: w.branch,
+    error: w.last_error,
+    nextAttemptAt: status === 'GITOPS_PENDING' ? w.run_after.toISOString() : null,
+  };
 }
 
 export interface RetryView {
@@ -77,8 +101,13 @@ function blockersOf(t: TargetRow, approvals: number): Blocker[] {
   ];
 }
 
-export function targetView(t: TargetRow, decisions: readonly DecisionRow[]): TargetView {
+export function targetView(
+  t: TargetRow,
+  decisions: readonly DecisionRow[],
+  gitops: readonly GitopsWriteRow[] = [],
+): TargetView {
   const mine = decisions.filter((d) => d.target_id === t.id);
+  const write = gitops.find((w) => w.target_id === t.id);
   return {
     environment: t.environment,
     state: t.state,
@@ -104,6 +133,7 @@ export function targetView(t: TargetRow, decisions: readonly DecisionRow[]): Tar
           },
         }
       : {}),
+    ...(write ? { gitops: gitopsView(write) } : {}),
   };
 }
 
@@ -118,7 +148,7 @@ export function requestViews(rows: RequestRows): PromotionView[] {
     requestedBy: r.requested_by,
     comment: r.comment,
     createdAt: r.created_at.toISOString(),
-    targets: rows.targets.filter((t) => t.request_id === r.id).map((t) => targetView(t, rows.decisions)),
+    targets: rows.targets.filter((t) => t.request_id === r.id).map((t) => targetView(t, rows.decisions, rows.gitops)),
   }));
 }
 

@@ -29,6 +29,7 @@ import * as m0017 from './migrations/0017-history-indexes.ts';
 import * as m0018 from './migrations/0018-live-events.ts';
 import * as m0019 from './migrations/0019-promotion-retry.ts';
 import * as m0020 from './migrations/0020-environment-holdings.ts';
+import * as m0022 from './migrations/0022-gitops.ts';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -49,6 +50,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0018-live-events': m0018,
   '0019-promotion-retry': m0019,
   '0020-environment-holdings': m0020,
+  '0022-gitops': m0022,
 };
 
 export interface MigrationReport {

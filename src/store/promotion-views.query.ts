@@ -6,6 +6,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { waitingFor } from './pending-approvals.query.ts';
 import { targetsInContext } from './promotion-targets.query.ts';
+import { gitopsWritesOf, type GitopsWriteRow } from './gitops.repository.ts';
 import type { Schema, TargetState } from './schema.ts';
 import { decodeCursor, olderThan, pageOf, pageSize } from './time-cursor.ts';
 
@@ -27,6 +28,8 @@ export interface RequestRows {
   requests: RequestRow[];
   targets: TargetRow[];
   decisions: DecisionRow[];
+  /** The GitOps write-backs of the targets that have one. */
+  gitops?: GitopsWriteRow[];
   /** The cursor of the next page (./time-cursor.ts), null on the last. */
   nextCursor: string | null;
 }
@@ -101,7 +104,11 @@ export async function findRequests(db: Kysely<Schema>, project: string, f: Reque
     db,
     targets.map((t) => t.id),
   );
-  return { requests, targets, decisions, nextCursor };
+  const gitops = await gitopsWritesOf(
+    db,
+    targets.map((t) => t.id),
+  );
+  return { requests, targets, decisions, gitops, nextCursor };
 }
 
 export async function decisionsOf(db: Kysely<Schema>, targetIds: readonly string[]): Promise<DecisionRow[]> {

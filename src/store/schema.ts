@@ -501,6 +501,50 @@ export interface SsoCliCodesTable {
   expires_at: Timestamp;
 }
 
+export type GitEdit = 'kustomize' | 'helm' | 'manifests';
+export type GitWriteState = 'PENDING' | 'PUSHING' | 'DONE' | 'FAILED';
+
+/** An environment's GitOps write-back target (migration 0022). */
+export interface EnvironmentGitTargetsTable {
+  environment_id: string;
+  url: string;
+  branch: string;
+  /** A file, or (edit manifests) a directory; `{app}` is the application. */
+  path: string;
+  edit: GitEdit;
+  /** edit helm: the dotted key (default image.digest). */
+  key: string | null;
+  /** The image name as the files spell it; null: the environment's registry/repository. */
+  image: string | null;
+  /** edit kustomize: the newName to write; null: none. */
+  new_name: string | null;
+  mode: 'push' | 'branch';
+  username: string | null;
+  /** The token or SSH private key, sealed (src/service/secret-box.ts); never returned by the API. */
+  secret_enc: string | null;
+  known_hosts: string | null;
+  updated_by: string;
+  updated_at: Timestamp;
+}
+
+/** A write-back job: one per promoted target of an environment with a Git target (migration 0022). */
+export interface GitopsWritesTable {
+  id: string;
+  target_id: string;
+  environment_id: string;
+  state: GitWriteState;
+  attempts: Generated<number>;
+  run_after: Timestamp;
+  lease_until: Timestamp | null;
+  lease_token: Generated<number>;
+  failing_since: Timestamp | null;
+  last_error: string | null;
+  commit_sha: string | null;
+  branch: string | null;
+  created_at: Timestamp;
+  done_at: Timestamp | null;
+}
+
 export interface Schema {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -541,4 +585,6 @@ export interface Schema {
   sso_config: SsoConfigTable;
   sso_flows: SsoFlowsTable;
   sso_cli_codes: SsoCliCodesTable;
+  environment_git_targets: EnvironmentGitTargetsTable;
+  gitops_writes: GitopsWritesTable;
 }

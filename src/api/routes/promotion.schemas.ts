@@ -107,6 +107,24 @@ export const TargetSchema = component(
         { description: 'present while the target waits to be tried again after a transient failure' },
       ),
     ),
+    gitops: Type.Optional(
+      Type.Object(
+        {
+          status: Type.Union(
+            [Type.Literal('GITOPS_PENDING'), Type.Literal('GITOPS_PUSHED'), Type.Literal('GITOPS_FAILED')],
+            { description: 'pending: not written yet (or retrying); pushed: the commit names the digest' },
+          ),
+          attempts: Type.Integer(),
+          commit: Type.Union([Type.String(), Type.Null()]),
+          branch: Type.Union([Type.String(), Type.Null()], {
+            description: 'the branch pushed (mode branch: the review branch)',
+          }),
+          error: Type.Union([Type.String(), Type.Null()], { description: 'git’s message for the last failure' }),
+          nextAttemptAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+        },
+        { description: 'present when the environment has a git target: the write-back of this promotion' },
+      ),
+    ),
   }),
 );
 

@@ -7,7 +7,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import type { HoistClient, RuleInput } from '../../client/index.ts';
 import { MAX_CONFIG_BYTES, parseConfig, type ConfigSpec } from '../../config/config-file.ts';
 import { environmentInput, exportState, planApply, type CurrentState, type Step } from '../../config/config-plan.ts';
-import { InvalidInput } from '../../errors.ts';
+import { ApiError, InvalidInput } from '../../errors.ts';
 import { client } from '../client-config.ts';
 
 async function currentState(c: HoistClient): Promise<CurrentState> {
@@ -26,6 +26,9 @@ async function currentState(c: HoistClient): Promise<CurrentState> {
           c.bindings.list(p.name),
           c.trustRoots.list(p.name),
         ]);
+        const gitTargets = Object.fromEntries(
+          await Promise.all(environments.map(async (e) => [e.name, await gitTargetOf(c, p.name, e.name)] as const)),
+        );
         // The API types a rule's criteria as unknown[]; the plan reads them as the criteria it wrote.
         const ruleViews = rules as unknown as CurrentState['projects'][number]['rules'];
         return {
@@ -38,10 +41,21 @@ async function currentState(c: HoistClient): Promise<CurrentState> {
           rules: ruleViews,
           bindings,
           trustRoots,
+          gitTargets,
         };
       }),
     ),
   };
+}
+
+/** An environment's Git target, or null when it has none. */
+async function gitTargetOf(c: HoistClient, project: string, env: string) {
+  try {
+    return await c.gitTargets.get(project, env);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return null;
+    throw e;
+  }
 }
 
 function describeStep(s: Step): string {
@@ -111,6 +125,18 @@ async function execute(c: HoistClient, s: Step, env: NodeJS.ProcessEnv): Promise
       if (s.op === 'delete') return c.trustRoots.remove(project, name);
       await c.trustRoots.put(project, name, s.trustRoot!.publicKey);
       return;
+    case 'git-target': {
+      if (s.op === 'delete') return c.gitTargets.remove(project, name);
+      const { secretEnv, ...g } = s.gitTarget!;
+      let secret: string | undefined;
+      if (secretEnv !== undefined && (s.op === 'create' || s.changes?.includes('secret: set'))) {
+        secret = env[secretEnv];
+        if (secret === undefined)
+          throw new InvalidInput(`environment variable ${secretEnv} is not set`, `git target ${s.name} secretEnv`);
+      }
+      await c.gitTargets.put(project, name, { ...g, ...(secret !== undefined ? { secret } : {}) });
+      return;
+    }
     case 'watch':
       if (s.op === 'delete') return c.watches.remove(s.id ?? '');
       await c.watches.add(s.watch!.repository, s.watch!.intervalSeconds);

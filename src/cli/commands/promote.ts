@@ -12,6 +12,12 @@ import { follow, noteMore, rowsWanted, type ListFlags } from '../paging.ts';
 
 type Out = { output?: string };
 
+function gitopsNotes(g: PromotionView['targets'][number]['gitops']): string[] {
+  if (!g) return [];
+  if (g.status === 'GITOPS_PUSHED') return [`git: ${g.commit?.slice(0, 12) ?? ''} on ${g.branch ?? ''}`];
+  return g.error ? [`git: ${g.error}`] : [];
+}
+
 function summary(p: PromotionView): Array<Record<string, unknown>> {
   return p.targets.map((t) => ({
     id: p.id,
@@ -19,10 +25,11 @@ function summary(p: PromotionView): Array<Record<string, unknown>> {
     digest: p.digest.slice(0, 19),
     from: p.from,
     to: t.environment,
-    state: t.state,
+    // GitOps write-back status follows the state (PROMOTED GITOPS_PENDING), with git's error or the commit pushed.
+    state: t.gitops ? `${t.state} ${t.gitops.status}` : t.state,
     approvals: `${t.approvals.filter((a) => a.decision === 'approve').length}/${t.approvalsNeeded}`,
     requestedBy: p.requestedBy,
-    reasons: t.reasons.join('; '),
+    reasons: [...t.reasons, ...gitopsNotes(t.gitops)].join('; '),
   }));
 }
 

@@ -140,6 +140,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
         clearInterval(pruneTimer);
         return Promise.all([
           services.runner.stop(graceMs),
+          services.gitops.stop(graceMs),
           services.dispatcher.stop(),
           services.intake.stop(),
           services.poller.stop(),
@@ -163,6 +164,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   started = (async () => {
     services.auditCheckpoints.start();
     await services.runner.start();
+    await services.gitops.start();
     await services.dispatcher.start();
     await services.intake.start();
     // Periodic work claimed in the database (named leases): with N replicas each poll and soak tick happens once.
