@@ -117,6 +117,14 @@ program
   )
   .addOption(
     new Option(
+      '--gitops-retry-for <duration>',
+      'how long a GitOps write-back that fails for a transient reason (the remote unreachable, the branch moving) is retried before the target shows GITOPS_FAILED (90s, 30m, 2h); a refusal by the remote (hook, protected branch, bad token) fails at once',
+    )
+      .env('HOIST_GITOPS_RETRY_FOR')
+      .default('30m'),
+  )
+  .addOption(
+    new Option(
       '--shutdown-grace-ms <ms>',
       'on SIGTERM, how long running promotions may finish before they are aborted and handed back to the queue',
     )

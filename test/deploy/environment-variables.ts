@@ -19,7 +19,8 @@ export function variablesHoistReads(): string[] {
   for (const file of sources(join(ROOT, 'src'))) {
     const text = readFileSync(file, 'utf8');
     for (const m of text.matchAll(/\bHOIST_[A-Z0-9_]*/g)) found.add(m[0]);
-    for (const m of text.matchAll(/\b(?:process\.)?env\.([A-Z][A-Z0-9_]+)\b/g)) found.add(m[1]!);
+    // Read, not set for a child process (`env.GIT_SSH_COMMAND = …`).
+    for (const m of text.matchAll(/\b(?:process\.)?env\.([A-Z][A-Z0-9_]+)\b(?!\s*=[^=])/g)) found.add(m[1]!);
   }
   const bin = readFileSync(join(ROOT, 'bin', 'hoist'), 'utf8');
   for (const m of bin.matchAll(/\$\{?([A-Z][A-Z0-9_]+)/g)) found.add(m[1]!);

@@ -31,6 +31,7 @@ export interface ServeFlags {
   trustProxy?: boolean;
   promotionLeaseMs: string;
   promotionRetryFor: string;
+  gitopsRetryFor: string;
   shutdownGraceMs: string;
   maxInFlight: string;
   maxEventLoopDelayMs: string;
@@ -79,6 +80,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const leaseMs = milliseconds(flags.promotionLeaseMs, '--promotion-lease-ms', 300, 600_000);
   const graceMs = milliseconds(flags.shutdownGraceMs, '--shutdown-grace-ms', 0, 3600_000);
   const retryForMs = parseDuration(flags.promotionRetryFor, '--promotion-retry-for') * 1000;
+  const gitopsRetryForMs = parseDuration(flags.gitopsRetryFor, '--gitops-retry-for') * 1000;
   const maxInFlight = Number(flags.maxInFlight);
   if (!Number.isInteger(maxInFlight) || maxInFlight < 0)
     throw new InvalidInput(`"${flags.maxInFlight}" is not a whole number of requests (0: no limit)`, '--max-in-flight');
@@ -96,6 +98,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const services = createServices(database, loadSecretBox(join(dataDir, 'secret.key')), {
     promotionLeaseMs: leaseMs,
     promotionRetry: { forMs: retryForMs },
+    gitops: { retryForMs: gitopsRetryForMs },
     logger,
     ...(mailer ? { mailer } : {}),
     log: logger.child({ service: 'automation' }),
