@@ -401,7 +401,11 @@ export function exportState(current: CurrentState): ConfigSpec {
         ...(b.pinnedDigest !== null ? { pin: b.pinnedDigest } : {}),
       })),
       ...(p.trustRoots && p.trustRoots.length > 0
-        ? { trustRoots: p.trustRoots.map((t) => ({ name: t.name, publicKey: t.publicKey })) }
+        ? {
+            trustRoots: p.trustRoots
+              .filter((t) => t.publicKey !== '')
+              .map((t) => ({ name: t.name, publicKey: t.publicKey })),
+          }
         : {}),
     })),
     watches: current.watches.map((w) => ({

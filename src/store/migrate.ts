@@ -29,6 +29,7 @@ import * as m0017 from './migrations/0017-history-indexes.ts';
 import * as m0018 from './migrations/0018-live-events.ts';
 import * as m0019 from './migrations/0019-promotion-retry.ts';
 import * as m0020 from './migrations/0020-environment-holdings.ts';
+import * as m0024 from './migrations/0024-sigstore-trust.ts';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -49,6 +50,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0018-live-events': m0018,
   '0019-promotion-retry': m0019,
   '0020-environment-holdings': m0020,
+  '0024-sigstore-trust': m0024,
 };
 
 export interface MigrationReport {

@@ -37,7 +37,12 @@ async function currentState(c: HoistClient): Promise<CurrentState> {
           pipeline,
           rules: ruleViews,
           bindings,
-          trustRoots,
+          // Sigstore identities have no public key; the apply file does not carry them yet (README, Signatures).
+          trustRoots: trustRoots.map((t) => ({
+            name: t.name,
+            fingerprint: t.fingerprint,
+            publicKey: t.publicKey ?? '',
+          })),
         };
       }),
     ),
