@@ -66,9 +66,14 @@ async function fromManifest(
   return out;
 }
 
+/**
+ * Older cosign's `.sig`/`.att` tag beside the image: asked for with HEAD, which a registry answers 404 without an
+ * error body to read (most images have no such tag), then read by the digest it names.
+ */
 async function fromTag(repo: RepositoryClient, tag: string, signal?: AbortSignal): Promise<Evidence[]> {
   try {
-    return await fromManifest(repo, tag, 'tag', signal);
+    const head = await repo.headManifest(tag, signal);
+    return head === undefined ? [] : await fromManifest(repo, head.digest, 'tag', signal);
   } catch (e) {
     if (e instanceof RegistryError && e.status === 404) return [];
     throw e;
