@@ -3,8 +3,8 @@
  * test/harness/sigstore.ts (a Fulcio-like CA with SCTs, a Rekor-like log, all offline), for an image's manifest.
  * A valid bundle from a trusted identity verifies and names the root; the same bundle with an identity not trusted
  * does not, and says who signed it; a bundle over another digest, a tampered signature and a certificate from a CA
- * the trusted root does not list never verify; an identity by RE2 pattern; a DSSE attestation bundle; the trusted
- * root and identity refused with reasons.
+ * the trusted root does not list never verify; an identity by RE2 pattern; a DSSE attestation bundle; cosign v3's
+ * DSSE image signature; the trusted root and identity refused with reasons.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -110,6 +110,17 @@ test('a DSSE bundle of SLSA provenance about this digest is a verified attestati
     evidence(await dsseBundle(sigstore, image.digest, statement, { subject: WORKFLOW, tamperSignature: true }), null),
   );
   assert.equal(tampered.attestations[0]?.verified, false);
+});
+
+test("cosign v3's image signature (a DSSE bundle of predicate https://sigstore.dev/cosign/sign/v1) is a signature", async () => {
+  const statement = {
+    predicateType: 'https://sigstore.dev/cosign/sign/v1',
+    predicate: {},
+    name: 'registry.test/dev/web',
+  };
+  const v = judge(evidence(await dsseBundle(sigstore, image.digest, statement, { subject: WORKFLOW }), null));
+  assert.deepEqual([v.verified, v.signers, v.attestations], [true, ['release-key'], []], JSON.stringify(v.checks));
+  assert.equal(v.checks[0]?.type, 'signature');
 });
 
 test('a trusted root that is no trusted root is refused with the reason', () => {
