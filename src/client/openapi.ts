@@ -1311,8 +1311,10 @@ export interface components {
         subjectRegex?: string;
         /** @description what the trusted root the certificates must chain to holds */
         trustedRoot: {
-          /** @description sha256 of the trusted_root.json as given, hex */
+          /** @description sha256 of the trusted_root.json (its JSON without whitespace), hex */
           fingerprint: string;
+          /** @description the trusted_root.json as given */
+          document: string;
           certificateAuthorities: number;
           tlogs: number;
           ctlogs: number;

@@ -13,12 +13,18 @@
  * an artifact's referrers again when a referrer is pushed), at most REREAD_LIMIT per change; what they find is judged
  * and re-evaluated the same way (`reevaluateArtifacts`).
  */
-import { createHash } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import { InvalidInput, NotFound } from '../errors.ts';
 import type { PolicyChange, Reevaluation } from '../promotion/plan-reevaluation.ts';
 import { parsePublicKey, type KeyAlgorithm } from '../trust/keys.ts';
-import { identityProblem, parseTrustedRoot, type SigstoreIdentity } from '../trust/sigstore.ts';
+import {
+  identityOf,
+  identityProblem,
+  parseTrustedRoot,
+  sigstoreRootFingerprint,
+  trustedRootFingerprint,
+  type SigstoreIdentity,
+} from '../trust/sigstore.ts';
 import {
   verifyEvidence,
   type Evidence,
@@ -58,6 +64,8 @@ export interface TrustRootView {
   sigstore?: SigstoreIdentity & {
     trustedRoot: {
       fingerprint: string;
+      /** The trusted_root.json as given. */
+      document: string;
       certificateAuthorities: number;
       tlogs: number;
       ctlogs: number;
@@ -71,22 +79,6 @@ export interface TrustRootView {
 /** A Sigstore identity as given: exact issuer/subject or RE2 patterns, and the trusted_root.json text. */
 export interface SigstoreRootInput extends SigstoreIdentity {
   trustedRoot: string;
-}
-
-const identityOf = (i: SigstoreIdentity): SigstoreIdentity => ({
-  ...(i.issuer ? { issuer: i.issuer } : {}),
-  ...(i.issuerRegex ? { issuerRegex: i.issuerRegex } : {}),
-  ...(i.subject ? { subject: i.subject } : {}),
-  ...(i.subjectRegex ? { subjectRegex: i.subjectRegex } : {}),
-});
-
-/** Identity and trusted root together: either changing changes what is trusted. */
-function sigstoreFingerprint(identity: SigstoreIdentity, trustedRootFingerprint: string): string {
-  const i = identityOf(identity);
-  return createHash('sha256')
-    .update(JSON.stringify([i.issuer ?? null, i.issuerRegex ?? null, i.subject ?? null, i.subjectRegex ?? null]))
-    .update(trustedRootFingerprint)
-    .digest('hex');
 }
 
 function view(r: TrustRootRow): TrustRootView {
@@ -105,7 +97,8 @@ function view(r: TrustRootRow): TrustRootView {
       sigstore: {
         ...identityOf(r.sigstore),
         trustedRoot: {
-          fingerprint: t?.fingerprint ?? createHash('sha256').update(r.trusted_root).digest('hex'),
+          fingerprint: t?.fingerprint ?? trustedRootFingerprint(r.trusted_root),
+          document: r.trusted_root,
           certificateAuthorities: t?.certificateAuthorities ?? 0,
           tlogs: t?.tlogs ?? 0,
           ctlogs: t?.ctlogs ?? 0,
@@ -277,7 +270,7 @@ export class TrustRoots {
     if (!root.ok) throw new InvalidInput(root.error, 'sigstore.trustedRoot');
     return this.write(actor, project, name, {
       algorithm: 'sigstore',
-      fingerprint: sigstoreFingerprint(identity, root.value.fingerprint),
+      fingerprint: sigstoreRootFingerprint(identity, input.trustedRoot),
       public_key: null,
       sigstore: JSON.stringify(identity),
       trusted_root: input.trustedRoot,

@@ -94,12 +94,43 @@ export function identityMatches(id: SigstoreIdentity, signer: { issuer: string; 
   return one(id.issuer, id.issuerRegex, signer.issuer) && one(id.subject, id.subjectRegex, signer.subject);
 }
 
+/** Only the identity's fields that are set (an empty string is not set). */
+export const identityOf = (i: SigstoreIdentity): SigstoreIdentity => ({
+  ...(i.issuer ? { issuer: i.issuer } : {}),
+  ...(i.issuerRegex ? { issuerRegex: i.issuerRegex } : {}),
+  ...(i.subject ? { subject: i.subject } : {}),
+  ...(i.subjectRegex ? { subjectRegex: i.subjectRegex } : {}),
+});
+
+/** A Sigstore root's fingerprint: identity and trusted root together (either changing changes what is trusted). */
+export function sigstoreRootFingerprint(identity: SigstoreIdentity, trustedRoot: string): string {
+  const i = identityOf(identity);
+  return createHash('sha256')
+    .update(JSON.stringify([i.issuer ?? null, i.issuerRegex ?? null, i.subject ?? null, i.subjectRegex ?? null]))
+    .update(trustedRootFingerprint(trustedRoot))
+    .digest('hex');
+}
+
+/**
+ * sha256 (hex) of the trusted root's JSON without its layout (JSON.stringify of the parse: members in their order,
+ * no whitespace), so a file re-indented or given with a final newline (a YAML block) is the same root.
+ */
+export function trustedRootFingerprint(text: string): string {
+  let canonical = text;
+  try {
+    canonical = JSON.stringify(JSON.parse(text));
+  } catch {
+    // Not JSON: its bytes as given (parseTrustedRoot refuses it anyway).
+  }
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
 export const describeIdentity = (id: SigstoreIdentity): string =>
   `issuer ${id.issuer ?? `~/${id.issuerRegex ?? ''}/`}, subject ${id.subject ?? `~/${id.subjectRegex ?? ''}/`}`;
 
 /** A trusted root read from its JSON: what it holds, and the verifier built on it (kept: building parses every key). */
 export interface TrustedRoot {
-  /** sha256 of the file's bytes, hex. */
+  /** trustedRootFingerprint of the file. */
   fingerprint: string;
   certificateAuthorities: number;
   tlogs: number;
@@ -115,18 +146,17 @@ const roots = new Map<string, Parsed<TrustedRoot>>();
  * certificate authority (identities are certificates) or without a source of verified time (a log or a TSA).
  */
 export function parseTrustedRoot(text: string): Parsed<TrustedRoot> {
-  const fingerprint = createHash('sha256').update(text).digest('hex');
-  const known = roots.get(fingerprint);
+  if (text.length > MAX_TRUSTED_ROOT_LENGTH)
+    return { ok: false, error: `a trusted root is at most ${MAX_TRUSTED_ROOT_LENGTH} characters` };
+  const known = roots.get(text);
   if (known !== undefined) return known;
-  const parsed = readTrustedRoot(text, fingerprint);
+  const parsed = readTrustedRoot(text, trustedRootFingerprint(text));
   if (roots.size >= 64) roots.clear();
-  roots.set(fingerprint, parsed);
+  roots.set(text, parsed);
   return parsed;
 }
 
 function readTrustedRoot(text: string, fingerprint: string): Parsed<TrustedRoot> {
-  if (text.length > MAX_TRUSTED_ROOT_LENGTH)
-    return { ok: false, error: `a trusted root is at most ${MAX_TRUSTED_ROOT_LENGTH} characters` };
   let doc: unknown;
   try {
     doc = JSON.parse(text);

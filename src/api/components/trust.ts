@@ -29,7 +29,10 @@ export const TrustRoot = component(
           subjectRegex: Type.Optional(Type.String({ description: "the certificate's subject, an RE2 pattern" })),
           trustedRoot: Type.Object(
             {
-              fingerprint: Type.String({ description: 'sha256 of the trusted_root.json as given, hex' }),
+              fingerprint: Type.String({
+                description: 'sha256 of the trusted_root.json (its JSON without whitespace), hex',
+              }),
+              document: Type.String({ description: 'the trusted_root.json as given' }),
               certificateAuthorities: Type.Integer(),
               tlogs: Type.Integer(),
               ctlogs: Type.Integer(),

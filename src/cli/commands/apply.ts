@@ -114,7 +114,8 @@ async function execute(c: HoistClient, s: Step, env: NodeJS.ProcessEnv): Promise
     }
     case 'trust-root':
       if (s.op === 'delete') return c.trustRoots.remove(project, name);
-      await c.trustRoots.put(project, name, s.trustRoot!.publicKey);
+      if (s.trustRoot!.sigstore) await c.trustRoots.putSigstore(project, name, s.trustRoot!.sigstore);
+      else await c.trustRoots.put(project, name, s.trustRoot!.publicKey ?? '');
       return;
     case 'watch':
       if (s.op === 'delete') return c.watches.remove(s.id ?? '');
