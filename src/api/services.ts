@@ -117,6 +117,10 @@ export function createServices(database: Database, box: SecretBox, opts: Service
     notifier: database.notifier,
   });
   const accounts = new Accounts(db, undefined, opts.accounts?.sleep, opts.accounts?.passwordCost);
+  // A change of trust roots re-evaluates the targets waiting on artifacts whose verdict changed, and queues the
+  // never-read artifacts on the push-event intake; so does a verdict changed by a referrer read again.
+  const trust = new TrustRoots(db, promotions, intake);
+  artifacts.onVerdictsChanged = (ids) => trust.reevaluateArtifacts({ username: 'hoist' }, ids);
   return {
     database,
     accounts,
@@ -143,7 +147,7 @@ export function createServices(database: Database, box: SecretBox, opts: Service
     auditCheckpoints: new AuditCheckpoints(db, opts.audit?.key ?? AuditSigningKey.generate(), opts.audit),
     live,
     sso: new SingleSignOn(db, box, accounts, outbound),
-    trust: new TrustRoots(db),
+    trust,
     gitTargets: new GitTargets(db, box, outbound),
     gitops: new GitopsWriter(db, box, outbound, {
       ...(opts.logger ? { logger: opts.logger } : {}),

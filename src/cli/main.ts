@@ -255,14 +255,26 @@ projectCmd
 const trust = () => import('./commands/trust.ts');
 const trustCmd = program
   .command('trust')
-  .description('the public keys a project trusts to sign its images (policies: signature.verified, signature.signers)');
+  .description(
+    'the public keys and Sigstore identities a project trusts to sign its images (policies: signature.verified, signature.signers)',
+  );
 withOutput(
   trustCmd
     .command('add')
-    .description('trust a public key (PEM: ECDSA P-256, Ed25519 or RSA) under a name, or replace its key (owners)')
+    .description(
+      'trust a public key (PEM: ECDSA P-256, Ed25519 or RSA) or a Sigstore identity under a name, or replace it (owners)',
+    )
     .argument('<name>')
     .requiredOption('--project <name>')
-    .requiredOption('--key <file>', 'the PEM public key, e.g. cosign.pub'),
+    .option('--key <file>', 'the PEM public key, e.g. cosign.pub')
+    .option('--sigstore-issuer <url>', "a Sigstore identity: the certificate's OIDC issuer, exactly")
+    .option('--sigstore-issuer-regex <re2>', 'or the OIDC issuer as an RE2 pattern (anchor it with ^…$)')
+    .option('--sigstore-subject <identity>', "the certificate's subject (e-mail or URI), exactly")
+    .option('--sigstore-subject-regex <re2>', 'or the subject as an RE2 pattern (anchor it with ^…$)')
+    .option(
+      '--trusted-root <file>',
+      "Sigstore's trusted_root.json the certificates must chain to (read, never fetched)",
+    ),
 ).action(async (n: string, f) => (await trust()).trust.add(n, f));
 withOutput(trustCmd.command('list').requiredOption('--project <name>')).action(async (f) =>
   (await trust()).trust.list(f),

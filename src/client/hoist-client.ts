@@ -274,6 +274,14 @@ export class HoistClient {
           body: { publicKey },
         }),
       ),
+    /** A Sigstore identity (issuer/issuerRegex, subject/subjectRegex) and the trusted_root.json text. */
+    putSigstore: (project: string, name: string, sigstore: T.SigstoreRootInput) =>
+      this.call(
+        this.api.PUT('/api/v1/projects/{project}/trust-roots/{name}', {
+          params: { path: { project, name } },
+          body: { sigstore },
+        }),
+      ),
     remove: (project: string, name: string) =>
       this.done(
         this.api.DELETE('/api/v1/projects/{project}/trust-roots/{name}', { params: { path: { project, name } } }),

@@ -718,10 +718,10 @@ export interface paths {
     };
     /** One trust root */
     get: operations['getTrustRoot'];
-    /** Trust a public key (PEM: ECDSA P-256, Ed25519 or RSA) under a name, or replace its key; the project's artifacts are verified again */
+    /** Trust a public key (PEM: ECDSA P-256, Ed25519 or RSA) or a Sigstore identity under a name, or replace it; the project's artifacts are verified again and waiting promotions re-evaluated */
     put: operations['putTrustRoot'];
     post?: never;
-    /** Stop trusting a key; the project's artifacts are verified again without it */
+    /** Stop trusting a key or identity; the project's artifacts are verified again without it and waiting promotions re-evaluated */
     delete: operations['deleteTrustRoot'];
     options?: never;
     head?: never;
@@ -1312,11 +1312,34 @@ export interface components {
     };
     TrustRoot: {
       name: string;
-      algorithm: 'ecdsa-p256' | 'ed25519' | 'rsa';
-      /** @description sha256 of the key's DER SubjectPublicKeyInfo, hex */
+      /** @description the key type, or sigstore for a Sigstore identity */
+      algorithm: 'ecdsa-p256' | 'ed25519' | 'rsa' | 'sigstore';
+      /** @description a key: sha256 of its DER SubjectPublicKeyInfo, hex; a Sigstore identity: sha256 of the identity and the trusted root's fingerprint */
       fingerprint: string;
-      /** @description PEM */
-      publicKey: string;
+      /** @description PEM (a public key only) */
+      publicKey?: string;
+      /** @description a Sigstore identity: bundles verify when its certificate chains to the trusted root and names it */
+      sigstore?: {
+        /** @description the OIDC issuer, exactly */
+        issuer?: string;
+        /** @description the OIDC issuer, an RE2 pattern */
+        issuerRegex?: string;
+        /** @description the certificate's subject (SAN e-mail or URI), exactly */
+        subject?: string;
+        /** @description the certificate's subject, an RE2 pattern */
+        subjectRegex?: string;
+        /** @description what the trusted root the certificates must chain to holds */
+        trustedRoot: {
+          /** @description sha256 of the trusted_root.json (its JSON without whitespace), hex */
+          fingerprint: string;
+          /** @description the trusted_root.json as given */
+          document: string;
+          certificateAuthorities: number;
+          tlogs: number;
+          ctlogs: number;
+          timestampAuthorities: number;
+        };
+      };
       createdBy: string;
       createdAt: string;
     };
@@ -1341,6 +1364,11 @@ export interface components {
         verified: boolean;
         /** @description why it is trusted, or why not */
         reason: string;
+        /** @description a Sigstore bundle's certificate identity, when the certificate verified */
+        identity?: {
+          issuer: string;
+          subject: string;
+        };
       }[];
       /** @description a cosign signature verified (policy: signature.verified) */
       verified: boolean;
@@ -5893,10 +5921,25 @@ export interface operations {
     };
     requestBody: {
       content: {
-        'application/json': {
-          /** @description PEM public key (-----BEGIN PUBLIC KEY-----) */
-          publicKey: string;
-        };
+        'application/json':
+          | {
+              /** @description PEM public key (-----BEGIN PUBLIC KEY-----) */
+              publicKey: string;
+            }
+          | {
+              sigstore: {
+                /** @description the OIDC issuer, exactly (or issuerRegex) */
+                issuer?: string;
+                /** @description the OIDC issuer, an RE2 pattern (anchor it with ^…$) */
+                issuerRegex?: string;
+                /** @description the certificate's subject (SAN e-mail or URI), exactly (or subjectRegex) */
+                subject?: string;
+                /** @description the certificate's subject, an RE2 pattern (anchor it with ^…$) */
+                subjectRegex?: string;
+                /** @description Sigstore's trusted_root.json (Fulcio CAs, Rekor and CT log keys, TSAs), as JSON text */
+                trustedRoot: string;
+              };
+            };
       };
     };
     responses: {

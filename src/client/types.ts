@@ -42,6 +42,7 @@ export type Rule = Schemas['Rule'];
 export type RuleDryRun = Schemas['RuleDryRun'];
 export type TrustRoot = Schemas['TrustRoot'];
 export type TrustVerdict = Schemas['TrustVerdict'];
+export type SigstoreRootInput = Extract<JsonBody<'putTrustRoot'>, { sigstore: unknown }>['sigstore'];
 export type RuleMode = Schemas['RuleMode'];
 export type Target = Schemas['Target'];
 export type Blocker = Schemas['Blocker'];

@@ -15,6 +15,7 @@ import { isSha256Digest, SHA256_DIGEST_HINT } from '../oci/digest.ts';
 import { checkEnvironment, isEnvironmentKind } from '../service/environment-shape.ts';
 import { NAME, NAME_HINT } from '../service/names.ts';
 import { parsePublicKey } from '../trust/keys.ts';
+import { identityOf, identityProblem, parseTrustedRoot, type SigstoreIdentity } from '../trust/sigstore.ts';
 
 export interface RegistrySpec {
   name: string;
@@ -83,10 +84,14 @@ export interface WatchSpec {
   intervalSeconds?: number;
 }
 
-/** A public key the project trusts to sign its images (the PEM itself: a public key is no secret). */
+/**
+ * A public key the project trusts to sign its images (the PEM itself: a public key is no secret), or a Sigstore
+ * identity with the trusted_root.json its certificates must chain to (the JSON text itself).
+ */
 export interface TrustRootSpec {
   name: string;
-  publicKey: string;
+  publicKey?: string;
+  sigstore?: SigstoreIdentity & { trustedRoot: string };
 }
 
 /** A repository namespace the project owns (granted by an admin; its environments must lie under one). */
@@ -152,7 +157,8 @@ const KNOWN = {
     'bindings',
     'trustRoots',
   ],
-  trustRoot: ['name', 'publicKey'],
+  trustRoot: ['name', 'publicKey', 'sigstore'],
+  sigstore: ['issuer', 'issuerRegex', 'subject', 'subjectRegex', 'trustedRoot'],
   namespace: ['registry', 'prefix'],
   environment: [
     'name',
@@ -447,8 +453,30 @@ export function parseConfig(text: string, file: string): Result<ConfigSpec> & { 
         const tp = `${p}.trustRoots[${j}]`;
         const tf = fields(c, t, tp, KNOWN.trustRoot);
         const name = str(c, tf, 'name', tp, t, true);
-        const publicKey = str(c, tf, 'publicKey', tp, t, true);
         if (name !== undefined && !NAME.test(name)) c.at(tf.get('name'), `${tp}.name`, `"${name}": ${NAME_HINT}`);
+        if (tf.has('publicKey') === tf.has('sigstore')) {
+          c.at(t, tp, 'a trust root has either publicKey or sigstore (issuer, subject, trustedRoot)');
+          return;
+        }
+        if (tf.has('sigstore')) {
+          const sp = `${tp}.sigstore`;
+          const sf = fields(c, tf.get('sigstore'), sp, KNOWN.sigstore);
+          const identity = identityOf({
+            issuer: str(c, sf, 'issuer', sp, t, false),
+            issuerRegex: str(c, sf, 'issuerRegex', sp, t, false),
+            subject: str(c, sf, 'subject', sp, t, false),
+            subjectRegex: str(c, sf, 'subjectRegex', sp, t, false),
+          });
+          const trustedRoot = str(c, sf, 'trustedRoot', sp, tf.get('sigstore'), true);
+          const problem = identityProblem(identity);
+          if (problem) c.at(sf.get(problem.field) ?? tf.get('sigstore'), `${sp}.${problem.field}`, problem.error);
+          const root = trustedRoot === undefined ? undefined : parseTrustedRoot(trustedRoot);
+          if (root && !root.ok) c.at(sf.get('trustedRoot'), `${sp}.trustedRoot`, root.error);
+          if (name !== undefined && trustedRoot !== undefined)
+            project.trustRoots?.push({ name, sigstore: { ...identity, trustedRoot } });
+          return;
+        }
+        const publicKey = str(c, tf, 'publicKey', tp, t, true);
         const key = publicKey === undefined ? undefined : parsePublicKey(publicKey);
         if (key && !key.ok) c.at(tf.get('publicKey'), `${tp}.publicKey`, key.error);
         if (name !== undefined && publicKey !== undefined) project.trustRoots?.push({ name, publicKey });

@@ -23,6 +23,7 @@ import type {
   WatchSpec,
 } from './config-file.ts';
 import { parsePublicKey } from '../trust/keys.ts';
+import { sigstoreRootFingerprint } from '../trust/sigstore.ts';
 import { parseRegistryUrl } from '../service/registries.service.ts';
 
 export interface ProjectState {
@@ -34,7 +35,8 @@ export interface ProjectState {
   pipeline: Edge[];
   rules: RuleView[];
   bindings: BindingView[];
-  trustRoots?: Array<{ name: string; fingerprint: string; publicKey: string }>;
+  /** A key's PEM, or a Sigstore identity with its trusted_root.json text. */
+  trustRoots?: Array<{ name: string; fingerprint: string } & Omit<TrustRootSpec, 'name'>>;
   /** Each environment's Git target (null: none); absent: not read, left as it is. */
   gitTargets?: Record<string, GitTargetState | null>;
 }
@@ -387,6 +389,13 @@ export function planApply(desired: ConfigSpec, current: CurrentState, opts: { pr
   return [...steps, ...deletions];
 }
 
+/** A key's fingerprint, or a Sigstore identity's (identity and trusted root together); '' when it does not parse. */
+function trustRootFingerprint(t: TrustRootSpec): string {
+  if (t.sigstore) return sigstoreRootFingerprint(t.sigstore, t.sigstore.trustedRoot);
+  const key = parsePublicKey(t.publicKey ?? '');
+  return key.ok ? key.value.fingerprint : '';
+}
+
 /** A listed project's trust roots are the file's: a key is compared by fingerprint, one not listed is removed. */
 function trustRootSteps(
   project: string,
@@ -398,8 +407,7 @@ function trustRootSteps(
   const current = new Map(have.map((t) => [t.name, t]));
   for (const t of want) {
     const h = current.get(t.name);
-    const key = parsePublicKey(t.publicKey);
-    const fingerprint = key.ok ? key.value.fingerprint : '';
+    const fingerprint = trustRootFingerprint(t);
     if (h && h.fingerprint === fingerprint) continue;
     steps.push({
       op: h ? 'update' : 'create',
@@ -461,7 +469,11 @@ export function exportState(current: CurrentState): ConfigSpec {
         ...(b.pinnedDigest !== null ? { pin: b.pinnedDigest } : {}),
       })),
       ...(p.trustRoots && p.trustRoots.length > 0
-        ? { trustRoots: p.trustRoots.map((t) => ({ name: t.name, publicKey: t.publicKey })) }
+        ? {
+            trustRoots: p.trustRoots.map((t) =>
+              t.sigstore ? { name: t.name, sigstore: t.sigstore } : { name: t.name, publicKey: t.publicKey ?? '' },
+            ),
+          }
         : {}),
     })),
     watches: current.watches.map((w) => ({

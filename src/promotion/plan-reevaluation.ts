@@ -45,8 +45,12 @@ export interface Reevaluation {
   variables: Record<string, unknown>;
 }
 
-/** `unapply`: the policy was removed from the targets' application × environment. */
-export type PolicyChange = { kind: 'update' | 'apply' | 'delete' | 'unapply'; policy: string };
+/**
+ * `unapply`: the policy was removed from the targets' application × environment. `trust`: the policy is the same, the
+ * verdict on the image's signatures changed (the project's trust roots changed, or evidence was read); `policy` then
+ * says why, for messages and the audit.
+ */
+export type PolicyChange = { kind: 'update' | 'apply' | 'delete' | 'unapply' | 'trust'; policy: string };
 
 /** Only the targets whose state, policy version or approval count the change alters (nothing to write otherwise). */
 export function planReevaluation(targets: readonly WaitingTarget[], change: PolicyChange, now: Date): Reevaluation[] {
@@ -104,13 +108,12 @@ function reevaluate(t: WaitingTarget, change: PolicyChange, now: Date): Reevalua
       return stale(
         `policy ${change.policy} no longer applies to ${t.application} → ${t.to.name}; request again under the rules in force now`,
       );
+    const what = change.kind === 'trust' ? change.policy : `policy ${change.policy} changed`;
     if (d.state === 'REJECTED')
-      return stale(
-        `policy ${change.policy} changed: ${d.blockedBy.map((b) => ('message' in b ? b.message : '')).join('; ')}`,
-      );
+      return stale(`${what}: ${d.blockedBy.map((b) => ('message' in b ? b.message : '')).join('; ')}`);
     if (d.approvalsNeeded < t.approvalsNeeded)
       return stale(
-        `policy ${change.policy} changed: it now needs ${d.approvalsNeeded} approval(s) where this was requested under ${t.approvalsNeeded}; request again under the rules in force now`,
+        `${what}: it now needs ${d.approvalsNeeded} approval(s) where this was requested under ${t.approvalsNeeded}; request again under the rules in force now`,
       );
     return { ...base, state: d.state, approvalsNeeded: d.approvalsNeeded, reason: null, blockedBy: d.blockedBy };
   }

@@ -49,8 +49,7 @@ import type { Namespaces } from './namespaces.service.ts';
 import { newId } from './tokens.ts';
 import { readEvidence } from '../trust/read-evidence.ts';
 import type { Evidence, TrustResult } from '../trust/verify.ts';
-import { setArtifactTrust } from '../store/trust-roots.repository.ts';
-import { judge } from './trust.service.ts';
+import { judge, recordTrust } from './trust.service.ts';
 
 export interface BuildInfo {
   branch?: string;
@@ -131,6 +130,9 @@ export function tagMatches(template: string, app: string, tag: string): boolean 
 }
 
 export class Artifacts {
+  /** Told of the artifacts whose verdict changed when their referrers were read again (re-evaluates what waits). */
+  onVerdictsChanged?: (artifactIds: string[]) => Promise<unknown>;
+
   constructor(
     private readonly db: Kysely<Schema>,
     private readonly registries: Registries,
@@ -430,6 +432,7 @@ export class Artifacts {
   async refreshReferrers(subject: string, signal?: AbortSignal): Promise<string[]> {
     const rows = await artifactsWithDigest(this.db, subject);
     const touched: string[] = [];
+    const changed: string[] = [];
     for (const r of rows) {
       const { info, reports, evidence } = await this.inspect(r, r.artifactRepository, subject, signal);
       await setArtifactReports(this.db, r.artifactId, {
@@ -440,15 +443,11 @@ export class Artifacts {
       const owner = await artifactWithApplication(this.db, r.artifactId);
       if (owner) {
         const identity = { digest: subject, registryHost: r.url, repository: r.artifactRepository };
-        await setArtifactTrust(
-          this.db,
-          r.artifactId,
-          evidence,
-          await judge(this.db, owner.projectId, identity, evidence),
-        );
+        if (await recordTrust(this.db, r.artifactId, owner.projectId, identity, evidence)) changed.push(r.artifactId);
       }
       touched.push(r.artifactId);
     }
+    if (changed.length > 0) await this.onVerdictsChanged?.(changed);
     return touched;
   }
 

@@ -153,7 +153,7 @@ export class Intake {
   /** Records events (each id once) and wakes the queue; answers how many were new. */
   async receive(
     registryId: string,
-    source: HookKind | 'poll',
+    source: HookKind | 'poll' | 'trust',
     events: readonly PushEvent[],
   ): Promise<{ accepted: number; duplicates: number }> {
     const now = new Date();

@@ -426,10 +426,21 @@ export interface TrustRootsTable {
   algorithm: string;
   /** sha256 of the key's DER SubjectPublicKeyInfo, hex. */
   fingerprint: string;
-  /** PEM (SPKI). */
-  public_key: string;
+  /** PEM (SPKI); null for a Sigstore identity. */
+  public_key: string | null;
+  /** A Sigstore identity: issuer/issuerRegex and subject/subjectRegex (migration 0024). */
+  sigstore: ColumnType<SigstoreIdentityColumn | null, string | null | undefined, string | null>;
+  /** The Sigstore trusted_root.json a Sigstore identity's certificates must chain to. */
+  trusted_root: string | null;
   created_by: string;
   created_at: Timestamp;
+}
+
+export interface SigstoreIdentityColumn {
+  issuer?: string;
+  issuerRegex?: string;
+  subject?: string;
+  subjectRegex?: string;
 }
 
 export interface MigrationNotesTable {

@@ -35,7 +35,9 @@ export async function putTrustRoot(db: Kysely<Schema>, row: Insertable<Schema['t
       oc.columns(['project_id', 'name']).doUpdateSet({
         algorithm: row.algorithm,
         fingerprint: row.fingerprint,
-        public_key: row.public_key,
+        public_key: row.public_key ?? null,
+        sigstore: row.sigstore ?? null,
+        trusted_root: row.trusted_root ?? null,
         created_by: row.created_by,
         created_at: row.created_at,
       }),
@@ -81,8 +83,31 @@ export async function artifactsWithEvidence(db: Kysely<Schema>, projectId: strin
     .selectFrom('artifacts as x')
     .innerJoin('applications as a', 'a.id', 'x.application_id')
     .innerJoin('registries as r', 'r.id', 'x.registry_id')
-    .select(['x.id', 'x.digest', 'x.repository', 'r.url as registryUrl', 'x.signature_evidence as evidence'])
+    .select(['x.id', 'x.digest', 'x.repository', 'r.url as registryUrl', 'x.signature_evidence as evidence', 'x.trust'])
     .where('a.project_id', '=', projectId)
     .where('x.signature_evidence', 'is not', null)
     .execute();
+}
+
+/**
+ * The project's artifacts whose signatures were never read (registered before migration 0016), with where they are,
+ * at most `limit`, oldest first.
+ */
+export async function artifactsWithoutEvidence(db: Kysely<Schema>, projectId: string, limit: number) {
+  return db
+    .selectFrom('artifacts as x')
+    .innerJoin('applications as a', 'a.id', 'x.application_id')
+    .select(['x.id', 'x.digest', 'x.repository', 'x.registry_id as registryId'])
+    .where('a.project_id', '=', projectId)
+    .where('x.signature_evidence', 'is', null)
+    .orderBy('x.registered_at')
+    .orderBy('x.id')
+    .limit(limit)
+    .execute();
+}
+
+/** The verdict kept with an artifact (null: never judged). */
+export async function artifactVerdict(db: Kysely<Schema>, artifactId: string): Promise<TrustResult | null> {
+  const r = await db.selectFrom('artifacts').select('trust').where('id', '=', artifactId).executeTakeFirst();
+  return r?.trust ?? null;
 }

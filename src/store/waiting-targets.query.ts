@@ -17,7 +17,10 @@ import {
 import type { Schema } from './schema.ts';
 
 export type WaitingFilter =
-  { policyName: string } | { combinations: ReadonlyArray<{ applicationId: string; environmentId: string }> };
+  | { policyName: string }
+  | { combinations: ReadonlyArray<{ applicationId: string; environmentId: string }> }
+  /** The targets waiting on these artifacts (their verdict changed). */
+  | { artifactIds: readonly string[] };
 
 interface WaitingRow {
   id: string;
@@ -51,6 +54,9 @@ export async function lockWaitingTargets(trx: Transaction<Schema>, filter: Waiti
   let which;
   if ('policyName' in filter) {
     which = sql`t.policy_name = ${filter.policyName}`;
+  } else if ('artifactIds' in filter) {
+    if (filter.artifactIds.length === 0) return [];
+    which = sql`r.artifact_id IN (${sql.join(filter.artifactIds)})`;
   } else {
     if (filter.combinations.length === 0) return [];
     which = sql.join(

@@ -63,8 +63,25 @@ function algorithmOf(key: KeyObject): KeyAlgorithm | { error: string } {
   return { error: `${type ?? 'these'} keys are not accepted: use ECDSA P-256, Ed25519 or RSA` };
 }
 
+/**
+ * Whether a signature of this shape can be one of this key's: Ed25519 signatures are 64 bytes, ECDSA P-256 ones an
+ * ASN.1 DER SEQUENCE of at most 72, RSA ones as long as the modulus. Every signature is tried against every root of
+ * the project, so the others are refused without the cryptography (an RSA verify is tried twice, PKCS#1 and PSS).
+ */
+function mayHaveSigned(key: PublicKeyInfo, signature: Buffer): boolean {
+  switch (key.algorithm) {
+    case 'ed25519':
+      return signature.length === 64;
+    case 'ecdsa-p256':
+      return signature[0] === 0x30 && signature.length >= 8 && signature.length <= 72;
+    case 'rsa':
+      return signature.length * 8 === (key.key.asymmetricKeyDetails?.modulusLength ?? signature.length * 8);
+  }
+}
+
 /** Whether `signature` over `message` was made with the private half of `key` (never throws). */
 export function verifySignature(key: PublicKeyInfo, message: Buffer, signature: Buffer): boolean {
+  if (!mayHaveSigned(key, signature)) return false;
   try {
     switch (key.algorithm) {
       case 'ed25519':

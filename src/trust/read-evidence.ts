@@ -2,7 +2,9 @@
  * Reads the signatures and attestations attached to an image, as bytes to be judged later (verify.ts): cosign
  * signature referrers (artifactType `application/vnd.dev.cosign.artifact.sig.v1+json`), DSSE attestation referrers
  * (`application/vnd.dsse.envelope.v1+json`, `application/vnd.in-toto+json`), and the tags older cosign writes beside
- * the image (`sha256-<hex>.sig`, `sha256-<hex>.att`), one signature or envelope per layer. Nothing is trusted here;
+ * the image (`sha256-<hex>.sig`, `sha256-<hex>.att`), one signature or envelope per layer, and Sigstore bundles
+ * (artifactType `application/vnd.dev.sigstore.bundle.v0.3+json`, the bundle as the one layer; for a bundle holding a
+ * message signature, the image manifest's bytes it signs are kept beside it). Nothing is trusted here;
  * a referrer that cannot be read is skipped. The evidence is kept with the artifact, so a change of trust roots is
  * judged again without asking the registry.
  */
@@ -16,6 +18,7 @@ import {
   IN_TOTO_TYPE,
   SIMPLE_SIGNING_TYPE,
 } from './formats.ts';
+import { SIGSTORE_BUNDLE_TYPES } from './sigstore.ts';
 import type { Evidence } from './verify.ts';
 
 /** Signed payloads are small; a larger layer is not read. */
@@ -25,7 +28,7 @@ export const EVIDENCE_LAYER_LIMIT = 1024 * 1024;
 export const EVIDENCE_LIMIT = 32;
 export const EVIDENCE_BYTES_LIMIT = 2 * 1024 * 1024;
 
-const SIGNED_TYPES = [COSIGN_SIGNATURE_ARTIFACT, DSSE_ENVELOPE_TYPE, IN_TOTO_TYPE];
+const SIGNED_TYPES = [COSIGN_SIGNATURE_ARTIFACT, DSSE_ENVELOPE_TYPE, IN_TOTO_TYPE, ...SIGSTORE_BUNDLE_TYPES];
 
 export const isSignedType = (artifactType: string | null | undefined): boolean =>
   artifactType !== null && artifactType !== undefined && SIGNED_TYPES.includes(artifactType);
@@ -55,14 +58,22 @@ async function fromManifest(
     } else if (layer.mediaType === DSSE_ENVELOPE_TYPE || layer.mediaType === IN_TOTO_TYPE) {
       const envelope = (await readBlob(repo, layer, signal)).toString('base64');
       out.push({ kind: 'dsse', manifest: m.digest, source, envelope });
+    } else if (SIGSTORE_BUNDLE_TYPES.includes(layer.mediaType)) {
+      const bundle = (await readBlob(repo, layer, signal)).toString('base64');
+      out.push({ kind: 'sigstore', manifest: m.digest, source, bundle, signed: null });
     }
   }
   return out;
 }
 
+/**
+ * Older cosign's `.sig`/`.att` tag beside the image: asked for with HEAD, which a registry answers 404 without an
+ * error body to read (most images have no such tag), then read by the digest it names.
+ */
 async function fromTag(repo: RepositoryClient, tag: string, signal?: AbortSignal): Promise<Evidence[]> {
   try {
-    return await fromManifest(repo, tag, 'tag', signal);
+    const head = await repo.headManifest(tag, signal);
+    return head === undefined ? [] : await fromManifest(repo, head.digest, 'tag', signal);
   } catch (e) {
     if (e instanceof RegistryError && e.status === 404) return [];
     throw e;
@@ -86,9 +97,37 @@ export async function readEvidence(
   const kept: Evidence[] = [];
   let bytes = 0;
   for (const e of (await Promise.all(reads)).flat()) {
-    bytes += e.kind === 'cosign' ? e.payload.length : e.envelope.length;
+    bytes += e.kind === 'cosign' ? e.payload.length : e.kind === 'dsse' ? e.envelope.length : e.bundle.length;
     if (kept.length >= EVIDENCE_LIMIT || bytes > EVIDENCE_BYTES_LIMIT) break;
     kept.push(e);
   }
-  return kept;
+  return withSignedManifest(repo, digest, kept, signal);
+}
+
+const signsMessage = (e: Evidence): boolean => {
+  if (e.kind !== 'sigstore') return false;
+  try {
+    const doc = JSON.parse(Buffer.from(e.bundle, 'base64').toString('utf8')) as unknown;
+    return typeof doc === 'object' && doc !== null && Object.hasOwn(doc, 'messageSignature');
+  } catch {
+    return false;
+  }
+};
+
+/** A bundle's message signature is over the image manifest's bytes: they are read once, only when one is there. */
+async function withSignedManifest(
+  repo: RepositoryClient,
+  digest: string,
+  evidence: Evidence[],
+  signal?: AbortSignal,
+): Promise<Evidence[]> {
+  if (!evidence.some(signsMessage)) return evidence;
+  let signed: string | null = null;
+  try {
+    const m = await repo.getManifest(digest, signal);
+    if (m.digest === digest) signed = m.bytes.toString('base64');
+  } catch {
+    // Left unread: the check then says the signed bytes were not read, and fails closed.
+  }
+  return evidence.map((e) => (e.kind === 'sigstore' && signsMessage(e) ? { ...e, signed } : e));
 }

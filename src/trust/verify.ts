@@ -10,7 +10,13 @@
  * is an in-toto Statement, and one of its subjects is this digest; its predicate type is read from the signed
  * payload, never from an annotation beside it. In-toto binds attestations by digest only (a subject's name is
  * informational), so no repository is checked for them.
+ *
+ * A Sigstore bundle is trusted when a root naming a Sigstore identity verifies it against that root's trusted root
+ * (sigstore.ts) and the certificate's issuer and subject are that identity; a message signature must sign this
+ * digest (its manifest's bytes), a DSSE envelope an in-toto Statement about it. A bundle's DSSE Statement of cosign's
+ * own signing predicate counts as a signature, any other predicate as an attestation.
  */
+import { createHash } from 'node:crypto';
 import {
   COSIGN_SIGNATURE_TYPE,
   fromBase64,
@@ -23,6 +29,14 @@ import {
   type Provenance,
 } from './formats.ts';
 import { verifySignature, type PublicKeyInfo } from './keys.ts';
+import {
+  describeIdentity,
+  identityMatches,
+  readBundle,
+  verifyBundle,
+  type SigstoreIdentity,
+  type TrustedRoot,
+} from './sigstore.ts';
 
 /** What hoist read from the registry for one signature or attestation (base64 keeps the exact bytes in JSON). */
 export type Evidence =
@@ -35,7 +49,28 @@ export type Evidence =
       /** The `dev.cosignproject.cosign/signature` annotation, as found (absent: unsigned). */
       signature: string | null;
     }
-  | { kind: 'dsse'; manifest: string; source: 'referrer' | 'tag'; envelope: string };
+  | { kind: 'dsse'; manifest: string; source: 'referrer' | 'tag'; envelope: string }
+  | {
+      kind: 'sigstore';
+      manifest: string;
+      source: 'referrer' | 'tag';
+      /** The bundle's JSON bytes. */
+      bundle: string;
+      /** For a message signature: the image manifest's bytes, which it signs (null: not read). */
+      signed: string | null;
+    };
+
+/** A trust root naming a Sigstore identity, with the trusted root its certificates must chain to. */
+export interface SigstoreRoot {
+  name: string;
+  /** Identifies identity and trusted root together (sha256, hex). */
+  fingerprint: string;
+  identity: SigstoreIdentity;
+  trustedRoot: TrustedRoot;
+}
+
+/** cosign's predicate for an image signature made as a DSSE bundle (`cosign sign --new-bundle-format`). */
+export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
 
 export interface TrustRootKey extends PublicKeyInfo {
   name: string;
@@ -61,6 +96,8 @@ export interface Check {
   verified: boolean;
   /** Why it is trusted, or why not. */
   reason: string;
+  /** A Sigstore bundle's certificate identity, when its certificate verified against some trusted root. */
+  identity?: { issuer: string; subject: string };
 }
 
 export interface TrustResult {
@@ -155,11 +192,93 @@ function checkDsse(
   return { ...base, predicateType, ...verifiedBy(signers), ...(provenance ? { provenance } : {}) };
 }
 
+function checkSigstore(
+  e: Extract<Evidence, { kind: 'sigstore' }>,
+  a: ArtifactIdentity,
+  roots: readonly SigstoreRoot[],
+): Check & { provenance?: Provenance } {
+  const base = { manifest: e.manifest, source: e.source };
+  const bytes = fromBase64(e.bundle) ?? Buffer.alloc(0);
+  const read = readBundle(bytes);
+  if (!read.ok)
+    return {
+      ...base,
+      type: 'signature',
+      predicateType: null,
+      signer: null,
+      signers: [],
+      verified: false,
+      reason: read.error,
+    };
+  const content = read.value.content;
+  let statement: ReturnType<typeof parseStatement> | undefined;
+  if (content.kind === 'dsse')
+    statement =
+      content.payloadType === IN_TOTO_TYPE
+        ? parseStatement(content.payload)
+        : { ok: false, error: `the payloadType is ${content.payloadType}, not ${IN_TOTO_TYPE}` };
+  const predicateType = statement?.ok ? statement.value.predicateType : null;
+  const type = content.kind === 'message' || predicateType === COSIGN_SIGN_PREDICATE ? 'signature' : 'attestation';
+  const no = (reason: string, identity?: Check['identity']): Check => ({
+    ...base,
+    type,
+    predicateType: type === 'attestation' ? predicateType : null,
+    signer: null,
+    signers: [],
+    verified: false,
+    reason,
+    ...(identity ? { identity } : {}),
+  });
+  if (statement !== undefined && !statement.ok) return no(statement.error);
+  if (statement?.ok && !statement.value.subjects.includes(a.digest))
+    return no('no subject of the statement is this artifact');
+  if (content.kind === 'message' && content.digest !== a.digest)
+    return no(`the bundle signs ${content.digest}, not this artifact`);
+  const signed = e.signed === null ? undefined : fromBase64(e.signed);
+  if (content.kind === 'message' && (signed === undefined || sha256(signed) !== a.digest))
+    return no("the image manifest's bytes, which the bundle signs, were not read");
+  if (roots.length === 0) return no('no trust root of the project is a Sigstore identity');
+  const signers: string[] = [];
+  let identity: Check['identity'];
+  const failures: string[] = [];
+  for (const r of roots) {
+    const v = verifyBundle(read.value, bytes, content.kind === 'message' ? signed : undefined, r.trustedRoot);
+    if (!v.ok) {
+      failures.push(`${r.name}: ${v.error}`);
+      continue;
+    }
+    identity = { issuer: v.issuer, subject: v.subject };
+    if (identityMatches(r.identity, v)) signers.push(r.name);
+  }
+  if (signers.length === 0) {
+    if (identity)
+      return no(
+        `signed by ${identity.subject} (issuer ${identity.issuer}), an identity no trust root of the project accepts (${roots
+          .map((r) => `${r.name}: ${describeIdentity(r.identity)}`)
+          .join('; ')})`,
+        identity,
+      );
+    return no(`the bundle does not verify against any trusted root of the project: ${failures.join('; ')}`);
+  }
+  const provenance = statement?.ok ? provenanceOf(statement.value.predicateType, statement.value.predicate) : undefined;
+  return {
+    ...base,
+    type,
+    predicateType: type === 'attestation' ? predicateType : null,
+    ...verifiedBy(signers),
+    ...(identity ? { identity } : {}),
+    ...(provenance ? { provenance } : {}),
+  };
+}
+
+const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
 export function verifyEvidence(
   evidence: readonly Evidence[],
   artifact: ArtifactIdentity,
   roots: readonly TrustRootKey[],
   now: Date,
+  sigstoreRoots: readonly SigstoreRoot[] = [],
 ): TrustResult {
   const checks: Check[] = [];
   let provenance: Provenance | null = null;
@@ -168,14 +287,17 @@ export function verifyEvidence(
       checks.push(checkCosign(e, artifact, roots));
       continue;
     }
-    const { provenance: p, ...check } = checkDsse(e, artifact, roots);
+    const { provenance: p, ...check } =
+      e.kind === 'dsse' ? checkDsse(e, artifact, roots) : checkSigstore(e, artifact, sigstoreRoots);
     if (p) provenance = p;
     checks.push(check);
   }
   const signatures = checks.filter((c) => c.type === 'signature' && c.verified);
   return {
     checkedAt: now.toISOString(),
-    roots: roots.map((r) => ({ name: r.name, fingerprint: r.fingerprint })),
+    roots: [...roots, ...sigstoreRoots]
+      .map((r) => ({ name: r.name, fingerprint: r.fingerprint }))
+      .sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0)),
     checks,
     verified: signatures.length > 0,
     signers: [...new Set(signatures.flatMap((c) => c.signers))].sort(),

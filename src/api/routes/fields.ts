@@ -47,6 +47,8 @@ export const LIMITS = {
   digest: 200,
   /** A tag template (%n, strftime placeholders, {tag}, …); the template parser has the same limit. */
   template: 1024,
+  /** A Sigstore trusted_root.json (the public-good one is about 20 KB). */
+  trustedRoot: 256 * 1024,
 } as const;
 
 /** Array and map sizes. */
@@ -85,6 +87,7 @@ export const Secret = bounded(LIMITS.secret);
 export const Credential = bounded(LIMITS.credential);
 export const Value = bounded(LIMITS.value);
 export const TagTemplate = bounded(LIMITS.template);
+export const TrustedRootText = bounded(LIMITS.trustedRoot);
 export const DateTime = (options: StringOptions = {}) =>
   Type.String({ ...options, format: 'date-time', maxLength: LIMITS.dateTime });
 

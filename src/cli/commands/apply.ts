@@ -40,7 +40,12 @@ async function currentState(c: HoistClient): Promise<CurrentState> {
           pipeline,
           rules: ruleViews,
           bindings,
-          trustRoots,
+          // Sigstore identities have no public key; the apply file does not carry them yet (README, Signatures).
+          trustRoots: trustRoots.map((t) => ({
+            name: t.name,
+            fingerprint: t.fingerprint,
+            publicKey: t.publicKey ?? '',
+          })),
           gitTargets,
         };
       }),
@@ -123,7 +128,8 @@ async function execute(c: HoistClient, s: Step, env: NodeJS.ProcessEnv): Promise
     }
     case 'trust-root':
       if (s.op === 'delete') return c.trustRoots.remove(project, name);
-      await c.trustRoots.put(project, name, s.trustRoot!.publicKey);
+      if (s.trustRoot!.sigstore) await c.trustRoots.putSigstore(project, name, s.trustRoot!.sigstore);
+      else await c.trustRoots.put(project, name, s.trustRoot!.publicKey ?? '');
       return;
     case 'git-target': {
       if (s.op === 'delete') return c.gitTargets.remove(project, name);
