@@ -6,16 +6,16 @@
  * whether a newer build waits upstream. Promote opens a dialog with the targets the pipeline allows from that cell.
  * The event stream refreshes it (it polls while the stream is down), so what changed shows without a reload.
  */
-import { useRef, useState, type FormEvent } from 'react';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { useQuery } from '@tanstack/react-query';
 import { Link } from 'wouter';
 import type { components } from '../../../src/client/openapi.ts';
 import { api } from '../api.ts';
 import { usePollInterval } from '../live.ts';
-import type { Promotion } from '../promotion-types.ts';
 import { roleIn, useSignedIn } from '../session.tsx';
 import { CellLinks } from '../ui/cell-links.tsx';
 import { Digest, ErrorNote, shortDigest, State, Time } from '../ui/format.tsx';
+import { PromoteDialog } from '../ui/promote-dialog.tsx';
 
 type BoardData = components['schemas']['Board'];
 type Cell = components['schemas']['BoardCell'];
@@ -87,15 +87,23 @@ export default function Board({ project }: { project: string }) {
         <PromoteDialog
           project={project}
           app={promoting.app}
+          digest={promoting.held.digest}
+          tag={promoting.held.tag ?? null}
+          sources={sourcesOf(applications.find((a) => a.name === promoting.app)?.cells ?? [], promoting.held.digest)}
           from={promoting.from}
-          held={promoting.held}
           environments={environments.map((e) => e.name)}
           edges={edges}
+          isAdmin={me.isAdmin}
           onClose={() => setPromoting(null)}
         />
       )}
     </section>
   );
+}
+
+/** The environments of a row that hold `digest`, in pipeline order: where the dialog may promote it from. */
+function sourcesOf(cells: Cell[], digest: string): string[] {
+  return cells.filter((c) => c.current?.digest === digest).map((c) => c.environment);
 }
 
 function CellView(props: {
@@ -200,119 +208,5 @@ function CellView(props: {
         </button>
       )}
     </>
-  );
-}
-
-function PromoteDialog(props: {
-  project: string;
-  app: string;
-  from: string;
-  held: Held;
-  environments: string[];
-  edges: Array<{ from: string; to: string }>;
-  onClose: () => void;
-}) {
-  const qc = useQueryClient();
-  const dialog = useRef<HTMLDialogElement>(null);
-  const reachable = new Set(props.edges.filter((e) => e.from === props.from).map((e) => e.to));
-  const promote = useMutation({
-    mutationFn: (v: { to: string[]; comment: string }) =>
-      api<Promotion>(
-        'POST',
-        `/api/v1/projects/${encodeURIComponent(props.project)}/applications/${encodeURIComponent(props.app)}/promotions`,
-        {
-          digest: props.held.digest,
-          from: props.from,
-          to: v.to,
-          ...(v.comment ? { comment: v.comment } : {}),
-        },
-      ),
-    onSuccess: () => void qc.invalidateQueries({ queryKey: ['board', props.project] }),
-  });
-
-  function submit(e: FormEvent<HTMLFormElement>) {
-    e.preventDefault();
-    const form = new FormData(e.currentTarget);
-    promote.mutate({ to: form.getAll('to').map(String), comment: String(form.get('comment') ?? '') });
-  }
-
-  return (
-    <dialog
-      ref={(d) => {
-        (dialog as { current: HTMLDialogElement | null }).current = d;
-        if (d && !d.open) d.showModal();
-      }}
-      aria-labelledby="promote-title"
-      onClose={props.onClose}
-    >
-      <h2 id="promote-title">
-        Promote {props.app} from {props.from}
-      </h2>
-      <p>
-        <Digest value={props.held.digest} full />
-        {props.held.tag ? ` :${props.held.tag}` : ''}
-      </p>
-      {promote.data ? (
-        <>
-          <ul>
-            {promote.data.targets.map((t) => (
-              <li key={t.environment}>
-                {t.environment}: <State state={t.state} />
-                {t.reasons.length > 0 && ` — ${t.reasons.join('; ')}`}
-              </li>
-            ))}
-          </ul>
-          <p>
-            <Link
-              href={`/projects/${encodeURIComponent(props.project)}/promotions/${encodeURIComponent(promote.data.id)}`}
-            >
-              Open the request
-            </Link>
-          </p>
-          <button type="button" onClick={() => dialog.current?.close()}>
-            Close
-          </button>
-        </>
-      ) : (
-        <form onSubmit={submit}>
-          <fieldset>
-            <legend>To</legend>
-            {props.environments
-              .filter((e) => e !== props.from)
-              .map((e) => (
-                <label key={e} className="inline">
-                  <input
-                    type="checkbox"
-                    name="to"
-                    value={e}
-                    disabled={!reachable.has(e)}
-                    defaultChecked={reachable.has(e) && reachable.size === 1}
-                  />{' '}
-                  {e}
-                  {!reachable.has(e) && (
-                    <span className="muted">
-                      {' '}
-                      (no edge {props.from} → {e})
-                    </span>
-                  )}
-                </label>
-              ))}
-          </fieldset>
-          <label>
-            Comment
-            <textarea name="comment" rows={2} />
-          </label>
-          {promote.isError && <ErrorNote error={promote.error} doing="request the promotion" />}
-          <div className="actions">
-            <button type="submit" disabled={promote.isPending}>
-              Request promotion
-            </button>
-            <button type="button" className="secondary" onClick={() => dialog.current?.close()}>
-              Cancel
-            </button>
-          </div>
-        </form>
-      )}
-    </dialog>
   );
 }
