@@ -182,7 +182,7 @@ describe('the console by keyboard only', () => {
     await page.keyboard.press('Tab');
     assert.equal((await focused(page)).name, 'Request promotion');
     await page.keyboard.press('Enter');
-    await dialog.getByText(/prod: .*awaiting approval/i).waitFor();
+    await dialog.getByRole('link', { name: 'Open the request' }).waitFor();
     const after = await focused(page);
     assert.ok(after.inDialog && after.name === 'Open the request', JSON.stringify(after));
     await screenshot(page, 'keyboard-promote-sent');
@@ -207,7 +207,7 @@ describe('the console by keyboard only', () => {
     await tabTo(page, /^Comment$/, 10);
     await page.keyboard.type('sent with ctrl+enter');
     await page.keyboard.press('Control+Enter');
-    await dialog.getByText(/prod: .*awaiting approval/i).waitFor();
+    await dialog.getByRole('link', { name: 'Open the request' }).waitFor();
     const promotions = await as('root', 'GET', `${P}/promotions?state=AWAITING_APPROVAL`);
     assert.ok(
       (promotions.body.items as Array<{ comment: string | null }>).some((p) => p.comment === 'sent with ctrl+enter'),
@@ -230,7 +230,9 @@ describe('the console by keyboard only', () => {
     await page.getByRole('status').getByText('Approved shop/web for prod.').waitFor();
     // The row went away; the focus is on the message that says what happened, not lost on the page.
     assert.equal((await focused(page)).name, 'Approved shop/web for prod.');
-    await page.waitForFunction(`document.querySelectorAll('tbody tr').length === ${waiting - 1}`);
+    for (let i = 0; i < 50 && (await page.getByRole('button', { name: 'Approve prod' }).count()) !== waiting - 1; i++)
+      await page.waitForTimeout(100);
+    assert.equal(await page.getByRole('button', { name: 'Approve prod' }).count(), waiting - 1);
     assert.deepEqual(await accessibilityViolations(page), []);
     await screenshot(page, 'keyboard-approved');
     await context.close();

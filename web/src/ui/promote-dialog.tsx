@@ -93,8 +93,6 @@ export function PromoteDialog(props: PromoteDialogProps) {
   const promote = useMutation({
     mutationFn: (comment: string) => api<Promotion>('POST', `${appPath}/promotions`, body(comment)),
     onSuccess: () => {
-      // The form goes away: the focus moves to the link to the request that was made, inside the dialog.
-      setTimeout(() => dialog.current?.querySelector<HTMLElement>('[data-request-link]')?.focus());
       for (const key of ['artifacts', 'artifact', 'history', 'promotions', 'board'])
         void qc.invalidateQueries({ queryKey: [key, props.project] });
     },
@@ -141,9 +139,9 @@ export function PromoteDialog(props: PromoteDialogProps) {
               </li>
             ))}
           </ul>
-          <p>
+          {/* The form went away with the focus in it: the focus moves to the link to the request just made. */}
+          <p ref={(p) => p?.querySelector('a')?.focus()}>
             <Link
-              data-request-link
               href={`/projects/${encodeURIComponent(props.project)}/promotions/${encodeURIComponent(promote.data.id)}`}
             >
               Open the request
