@@ -6,18 +6,19 @@
  * whether a newer build waits upstream. Promote opens a dialog with the targets the pipeline allows from that cell.
  * The event stream refreshes it (it polls while the stream is down), so what changed shows without a reload.
  */
-import { useState } from 'react';
+import { memo, useCallback, useState } from 'react';
 import { useQuery } from '@tanstack/react-query';
 import { Link } from 'wouter';
 import type { components } from '../../../src/client/openapi.ts';
-import { api } from '../api.ts';
+import { boardQuery } from '../board-query.ts';
 import { usePollInterval } from '../live.ts';
 import { roleIn, useSignedIn } from '../session.tsx';
 import { CellLinks } from '../ui/cell-links.tsx';
 import { Digest, ErrorNote, shortDigest, State, Time } from '../ui/format.tsx';
 import { PromoteDialog } from '../ui/promote-dialog.tsx';
 
-type BoardData = components['schemas']['Board'];
+type Row = components['schemas']['Board']['applications'][number];
+type Edge = components['schemas']['Board']['edges'][number];
 type Cell = components['schemas']['BoardCell'];
 type Held = NonNullable<Cell['current']>;
 
@@ -25,17 +26,14 @@ export default function Board({ project }: { project: string }) {
   const me = useSignedIn();
   const base = `/projects/${encodeURIComponent(project)}`;
   const poll = usePollInterval(3000);
-  const board = useQuery({
-    queryKey: ['board', project],
-    queryFn: () => api<BoardData>('GET', `/api/v1${base}/board`),
-    refetchInterval: poll,
-  });
+  const board = useQuery({ ...boardQuery(project), refetchInterval: poll });
   const [promoting, setPromoting] = useState<{ app: string; from: string; held: Held } | null>(null);
   const environments = board.data?.environments ?? [];
   const applications = board.data?.applications ?? [];
   const edges = board.data?.edges ?? [];
   const role = roleIn(me, project);
   const mayRequest = role === 'admin' || role === 'owner' || role === 'promoter' || role === 'developer';
+  const openPromote = useCallback((app: string, from: string, held: Held) => setPromoting({ app, from, held }), []);
 
   return (
     <section>
@@ -64,21 +62,14 @@ export default function Board({ project }: { project: string }) {
           </thead>
           <tbody>
             {applications.map((row) => (
-              <tr key={row.name}>
-                <th scope="row">{row.name}</th>
-                {row.cells.map((cell) => (
-                  <td key={cell.environment} data-cell={`${row.name}/${cell.environment}`}>
-                    <CellView
-                      project={project}
-                      app={row.name}
-                      cell={cell}
-                      next={edges.find((x) => x.from === cell.environment)?.to}
-                      mayRequest={mayRequest}
-                      onPromote={(held) => setPromoting({ app: row.name, from: cell.environment, held })}
-                    />
-                  </td>
-                ))}
-              </tr>
+              <BoardRow
+                key={row.name}
+                project={project}
+                row={row}
+                edges={edges}
+                mayRequest={mayRequest}
+                onPromote={openPromote}
+              />
             ))}
           </tbody>
         </table>
@@ -100,6 +91,37 @@ export default function Board({ project }: { project: string }) {
     </section>
   );
 }
+
+/**
+ * One application's row. Memoised: the board's answer keeps the objects of rows that did not change (structural
+ * sharing), so an event that changes one cell re-renders one row, and the stream connecting re-renders none.
+ */
+const BoardRow = memo(function BoardRow(props: {
+  project: string;
+  row: Row;
+  edges: Edge[];
+  mayRequest: boolean;
+  onPromote: (app: string, from: string, held: Held) => void;
+}) {
+  const { row } = props;
+  return (
+    <tr>
+      <th scope="row">{row.name}</th>
+      {row.cells.map((cell) => (
+        <td key={cell.environment} data-cell={`${row.name}/${cell.environment}`}>
+          <CellView
+            project={props.project}
+            app={row.name}
+            cell={cell}
+            next={props.edges.find((x) => x.from === cell.environment)?.to}
+            mayRequest={props.mayRequest}
+            onPromote={(held) => props.onPromote(row.name, cell.environment, held)}
+          />
+        </td>
+      ))}
+    </tr>
+  );
+});
 
 /** The environments of a row that hold `digest`, in pipeline order: where the dialog may promote it from. */
 function sourcesOf(cells: Cell[], digest: string): string[] {
