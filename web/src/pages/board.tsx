@@ -54,7 +54,12 @@ export default function Board({ project }: { project: string }) {
               {environments.map((e) => (
                 <th scope="col" key={e.name}>
                   {e.name}
-                  {e.protected && <span className="tag"> 🔒 protected</span>}
+                  {e.protected && (
+                    <span className="tag">
+                      {' '}
+                      <span aria-hidden="true">⚑ </span>protected
+                    </span>
+                  )}
                   {e.windows.length > 0 && <div className="muted">windows: {e.windows.join('; ')}</div>}
                 </th>
               ))}
@@ -164,19 +169,21 @@ function CellView(props: {
       {cell.binding &&
         (cell.binding.mode === 'pin' ? (
           <div title={`pinned by ${cell.binding.updatedBy}`}>
-            📌 pinned to <code>{shortDigest(cell.binding.pinnedDigest ?? '')}</code>
+            <span aria-hidden="true">◉ </span>pinned to <code>{shortDigest(cell.binding.pinnedDigest ?? '')}</code>
           </div>
         ) : (
-          <div title={`set by ${cell.binding.updatedBy}`}>↻ tracks latest</div>
+          <div title={`set by ${cell.binding.updatedBy}`}>
+            <span aria-hidden="true">↻ </span>tracks latest
+          </div>
         ))}
       {cell.soak?.soaking && (
         <div className="muted">
-          ⏳ soaking: may leave <Time at={cell.soak.until} />
+          <span aria-hidden="true">◷ </span>soaking: may leave <Time at={cell.soak.until} />
         </div>
       )}
       {!cell.window.open && (
         <div className="muted">
-          🚫 window closed
+          <span aria-hidden="true">⊘ </span>window closed
           {cell.window.opensAt ? (
             <>
               ; opens <Time at={cell.window.opensAt} />
@@ -201,7 +208,7 @@ function CellView(props: {
       )}
       {cell.newerUpstream && (
         <div className="muted" title={cell.newerUpstream.digest}>
-          ⬆ newer build upstream in {cell.newerUpstream.environment}
+          <span aria-hidden="true">⬆ </span>newer build upstream in {cell.newerUpstream.environment}
           {cell.newerUpstream.tag ? ` (:${cell.newerUpstream.tag})` : ''}
           {cell.newerUpstream.soaking && (
             <>

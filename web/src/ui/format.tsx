@@ -86,7 +86,7 @@ export function Time({ at }: { at: string }) {
 }
 
 const STATE_ICON: Record<string, string> = {
-  AWAITING_APPROVAL: '⏳',
+  AWAITING_APPROVAL: '◷',
   QUEUED: '⋯',
   PROMOTING: '↻',
   PROMOTED: '✔',
