@@ -20,6 +20,8 @@ const port = Number(process.env.HOIST_PORT ?? 8080);
 const registryPort = Number(process.env.REGISTRY_PORT ?? 5000);
 const password = process.env.HOIST_ADMIN_PASSWORD ?? 'hoist-demo';
 const ritaPassword = 'rita-demo-password';
+// Where the embedded database lives (scripts/readme-screenshot.ts runs the demo in a throw-away one).
+const dataDir = process.env.HOIST_DEMO_DATA_DIR ?? `${root}.hoist`;
 
 // The registry tells hoist about every push (its notifications), authenticated by a hook secret set below.
 const hookSecret = `demo-hook-${Date.now()}-secret`;
@@ -39,7 +41,7 @@ await pushReferrer(registry.url, 'dev/web', buildArtifact(image.children[0]!, { 
 // bin/hoist is a shell script that picks Node 22 or newer, as a user runs it.
 const server = spawn(
   `${root}bin/hoist`,
-  ['serve', '--port', String(port), '--data-dir', `${root}.hoist`, '--log-level', 'warn'],
+  ['serve', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'],
   {
     stdio: ['ignore', 'inherit', 'inherit'],
     // The demo registries listen on loopback: allow it (a real server lists its registries' ranges here).

@@ -70,6 +70,21 @@ export interface ProgressEvent {
   data: CopyProgressData;
 }
 
+/**
+ * Changes that are not promotions but show on the same screens, sent like copy progress (over the notifier to every
+ * replica, never stored): `binding.changed` (an environment now tracks the latest build, is pinned, or neither) to
+ * the project's members, `quarantine.changed` (a digest quarantined or lifted) to everyone, without saying which
+ * digest (the quarantine list itself answers each caller with what they may see). A client that missed one while
+ * disconnected reloads on reconnecting, as for any event it missed.
+ */
+export type NoticeEvent =
+  | {
+      type: 'binding.changed';
+      projectId: string;
+      data: { project: string; application: string; environment: string };
+    }
+  | { type: 'quarantine.changed'; projectId: null; data: Record<string, never> };
+
 /** Sums a copy's events into bytes streamed of the bytes to stream. */
 export class CopyMeter {
   bytes = 0;

@@ -5,7 +5,7 @@
  * notification is lost while a listener reconnects). Each stream sees
  * only its caller's projects (admins see all). A stream resumed with `Last-Event-ID` first replays what it missed
  * from the table, then continues live; one away longer than the table keeps is told to reload (`reset`). Copy
- * progress goes over the notifier only, rate-limited per target, never stored.
+ * progress, binding and quarantine changes go over the notifier only, never stored.
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -18,6 +18,7 @@ import {
   visibleTo,
   type CopyProgressData,
   type LiveEvent,
+  type NoticeEvent,
   type ProgressEvent,
 } from '../promotion/live-event.ts';
 import {
@@ -188,6 +189,30 @@ export class LiveEvents {
     };
   }
 
+  /**
+   * Tells the streams that a project's binding changed (`project` set) or that the quarantine list did. Called by
+   * the routes after the change committed; publishing never fails the change.
+   */
+  async announce(
+    change:
+      | { type: 'binding.changed'; project: string; application: string; environment: string }
+      | { type: 'quarantine.changed' },
+  ): Promise<void> {
+    try {
+      let event: NoticeEvent;
+      if (change.type === 'quarantine.changed') event = { type: change.type, projectId: null, data: {} };
+      else {
+        const [projectId] = await projectIdsNamed(this.db, [change.project]);
+        if (projectId === undefined) return;
+        const { type, ...data } = change;
+        event = { type, projectId, data };
+      }
+      await this.notifier.publish(LIVE_PROGRESS_CHANNEL, JSON.stringify(event));
+    } catch (err) {
+      this.log.warn({ err }, `announcing ${change.type} failed`);
+    }
+  }
+
   /** Ends every stream (server shutdown): clients reconnect, to this replica when it is back or to another. */
   async close(): Promise<void> {
     this.closed = true;
@@ -288,14 +313,17 @@ export class LiveEvents {
   }
 
   private deliverProgress(payload: string): void {
-    let event: ProgressEvent;
+    let event: ProgressEvent | NoticeEvent;
     try {
-      event = JSON.parse(payload) as ProgressEvent;
+      event = JSON.parse(payload) as ProgressEvent | NoticeEvent;
     } catch {
       return;
     }
     for (const s of this.streams)
-      if (visibleTo(event.projectId, s.projectIds) && !s.sink.event({ type: event.type, data: event.data }))
+      if (
+        (event.projectId === null || visibleTo(event.projectId, s.projectIds)) &&
+        !s.sink.event({ type: event.type, data: event.data })
+      )
         this.end(s);
   }
 

@@ -2,7 +2,8 @@
  * The event stream (GET /api/v1/events/stream) over real HTTP, on both backends: a member sees their project's
  * promotion events (requested, approved, the runner's PROMOTING/PROMOTED, copy progress of a multi-MiB layer copied
  * between two registries) and never another project's; a stream resumed with Last-Event-ID replays exactly what it
- * missed; limits per user; anonymous callers refused; server shutdown ends open streams.
+ * missed; binding changes to the project's members only, quarantine changes to everyone; limits per user; anonymous
+ * callers refused; server shutdown ends open streams.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -267,6 +268,41 @@ for (const backend of BACKENDS) {
       assert.match(reset.id ?? '', /^\d+$/);
       for (const s of [resumed, byQuery, stranger]) s.close();
       await Promise.all([resumed.ended, byQuery.ended, stranger.ended]);
+    });
+
+    test("a binding change reaches the project's members only; a quarantine change reaches everyone", async () => {
+      const member = await stream('mia');
+      const stranger = await stream('otto');
+      assert.equal(member.status, 200);
+      assert.equal(stranger.status, 200);
+      const binding = '/api/v1/projects/shop/applications/web/bindings/staging';
+      const set = await as('root', 'PUT', binding, { mode: 'pin', digest: web.digest, comment: 'hold' });
+      assert.equal(set.status, 200, JSON.stringify(set.body));
+      const changed = await member.waitFor((e) => e.event === 'binding.changed', 'binding.changed');
+      assert.deepEqual(changed.data, { project: 'shop', application: 'web', environment: 'staging' });
+      assert.equal(changed.id, undefined, 'not stored, so not resumable by id');
+      assert.equal((await as('root', 'DELETE', binding)).status, 204);
+      await member.waitFor(
+        (e) => e.event === 'binding.changed' && e !== changed,
+        'binding.changed after the binding was removed',
+      );
+      // Quarantine is hoist-wide: everyone hears that the list changed (not which digest; the list answers that).
+      const q = await as('root', 'POST', '/api/v1/quarantine', { digest: api1.digest, reason: 'bad build' });
+      assert.equal(q.status, 201, JSON.stringify(q.body));
+      for (const s of [member, stranger]) {
+        const e = await s.waitFor((x) => x.event === 'quarantine.changed', 'quarantine.changed');
+        assert.deepEqual(e.data, {});
+      }
+      assert.equal((await as('root', 'DELETE', `/api/v1/quarantine/${api1.digest}`)).status, 204);
+      await stranger.waitFor(
+        (e) => e.event === 'quarantine.changed' && stranger.events.filter((x) => x.event === e.event).length === 2,
+        'quarantine.changed after the lift',
+      );
+      // The quarantine events came after the binding's: otto, who is not in shop, was never told about it.
+      assert.equal(stranger.events.filter((e) => e.event === 'binding.changed').length, 0);
+      member.close();
+      stranger.close();
+      await Promise.all([member.ended, stranger.ended]);
     });
 
     test('anonymous callers are refused; a user may hold a bounded number of streams; heartbeats keep them open', async () => {

@@ -135,7 +135,7 @@ describe('approvals in the web console', () => {
     assert.deepEqual(await accessibilityViolations(page), []);
     await screenshot(page, 'board');
     await cell.getByRole('button', { name: 'Promote api from dev…' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Promote api from dev' });
+    const dialog = page.getByRole('dialog', { name: 'Promote api' });
     await dialog.waitFor();
     assert.equal(await dialog.getByRole('checkbox', { name: /qa/ }).isDisabled(), true);
     assert.match(await dialog.innerText(), /no edge dev → qa/);

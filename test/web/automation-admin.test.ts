@@ -193,4 +193,32 @@ describe('automation and administration screens', () => {
     assert.deepEqual(await accessibilityViolations(page), []);
     await page.context().close();
   });
+
+  test("bindings and the quarantine list change on another person's open page without a reload", async () => {
+    const vera = await signedIn(browser, server, 'vera', '/projects/shop/automation');
+    await vera.getByRole('rowheader', { name: 'web → staging' }).waitFor();
+    await vera.getByText('built from a poisoned cache').waitFor();
+    for (let i = 0; i < 100 && server.api.services.live.count() < 1; i++) await vera.waitForTimeout(100);
+    assert.equal(server.api.services.live.count(), 1, "vera's page holds the event stream open");
+    let navigations = 0;
+    vera.on('framenavigated', (frame) => {
+      if (frame === vera.mainFrame()) navigations++;
+    });
+
+    // olga, in her own browser context, sends web in staging back to manual promotions.
+    const olga = await signedIn(browser, server, 'olga', '/projects/shop/automation');
+    await olga.getByRole('button', { name: 'Back to manual promotions for web in staging' }).click();
+    await vera.getByText(/No bindings: environments change only by promotion/).waitFor({ timeout: 10_000 });
+    // And tracks the latest build again, through the API this time.
+    await ok(as('olga', 'PUT', `${P}/applications/web/bindings/staging`, { mode: 'track-latest' }));
+    await vera.getByRole('rowheader', { name: 'web → staging' }).waitFor({ timeout: 10_000 });
+
+    // An admin lifts the quarantine; vera (not an admin, a viewer of the project) sees the list empty.
+    const quarantined = (await ok(as('root', 'GET', '/api/v1/quarantine'))).items as Array<{ digest: string }>;
+    for (const q of quarantined) await ok(as('root', 'DELETE', `/api/v1/quarantine/${q.digest}`));
+    await vera.getByText(/Nothing is quarantined/).waitFor({ timeout: 10_000 });
+    assert.equal(navigations, 0, 'the page was not reloaded');
+    await olga.context().close();
+    await vera.context().close();
+  });
 });

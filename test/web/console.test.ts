@@ -86,6 +86,18 @@ describe('web console', () => {
     await page.context().close();
   });
 
+  test('the project settings page and the not-found page pass axe-core too', async () => {
+    const page = await signedIn(browser, server, 'admin', '/projects/shop/settings');
+    await page.getByRole('heading', { name: 'Applications' }).waitFor();
+    await page.getByText('web').first().waitFor();
+    assert.deepEqual(await accessibilityViolations(page), []);
+    await screenshot(page, 'project-settings');
+    await page.goto(`${server.url}/no/such/page`);
+    await page.getByRole('heading', { name: 'Not found' }).waitFor();
+    assert.deepEqual(await accessibilityViolations(page), []);
+    await page.context().close();
+  });
+
   test('the console is served with a strict CSP and never shadows the API', async () => {
     const html = await fetch(`${server.url}/projects/shop`, { headers: { accept: 'text/html' } });
     assert.equal(html.status, 200);

@@ -2,7 +2,8 @@
  * Single sign-on in a real Chromium against a real OpenID provider (oidc-provider on loopback): a deep link asks to
  * sign in, the sign-in page offers "Sign in with <provider>", the person signs in and consents at the provider and
  * lands on the deep link with the role their group gives; a cancelled sign-in comes back to the sign-in page with
- * the provider's reason; without SSO configured, only the password form shows.
+ * the provider's reason; without SSO configured, only the password form shows. An admin views, changes, turns off and
+ * turns on single sign-on in the Administration screen (a non-admin sees only who to ask).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -12,6 +13,7 @@ import {
   accessibilityViolations,
   launchBrowser,
   screenshot,
+  signedIn,
   startConsole,
   type ConsoleServer,
 } from '../helpers/browser.ts';
@@ -100,5 +102,78 @@ describe('single sign-on in the browser', () => {
     assert.deepEqual(await accessibilityViolations(page), []);
     await screenshot(page, 'sign-in-sso-refused');
     await context.close();
+  });
+
+  test('an admin views, changes, turns off and turns on single sign-on in the console; others cannot', async () => {
+    const signInLink = async (name: string) => {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(`${server.url}/sign-in`);
+      await page.getByLabel('Username').waitFor();
+      await page.getByRole('link', { name: `Sign in with ${name}` }).waitFor();
+      await context.close();
+    };
+    const page = await signedIn(browser, server, 'admin', '/admin');
+    const section = page.getByRole('region', { name: 'Single sign-on (OpenID Connect)' });
+    await section.getByText(/a client secret is stored/).waitFor();
+    assert.match(await section.innerText(), /release-managers:shop:promoter/);
+    assert.doesNotMatch(await page.content(), new RegExp(op.clientSecret), 'the secret is never shown');
+    assert.equal(await section.getByLabel('Issuer URL').inputValue(), op.issuer);
+    assert.deepEqual(await accessibilityViolations(page), []);
+    await screenshot(page, 'admin-sso');
+
+    // Rename it, secret left blank: the stored one is kept.
+    await section.getByLabel('Name on the sign-in page').fill('Console IdP');
+    await section.getByRole('button', { name: 'Save single sign-on' }).click();
+    await section
+      .getByRole('status')
+      .getByText(/Saved: "Sign in with Console IdP"/)
+      .waitFor();
+    const kept = await admin('GET', '/api/v1/sso');
+    assert.equal(kept.body.displayName, 'Console IdP');
+    assert.equal(kept.body.hasSecret, true);
+    assert.equal(kept.body.updatedBy, 'admin');
+    await signInLink('Console IdP');
+
+    // A mistake is shown as the server says it, and nothing changes.
+    await section.getByLabel('Scopes (space-separated)').fill('profile');
+    await section.getByRole('button', { name: 'Save single sign-on' }).click();
+    await section
+      .getByRole('alert')
+      .getByText(/openid/)
+      .waitFor();
+    assert.deepEqual((await admin('GET', '/api/v1/sso')).body.scopes, ['openid', 'profile', 'groups']);
+
+    // Off, asked twice.
+    await section.getByRole('button', { name: 'Turn single sign-on off…' }).click();
+    await section.getByRole('button', { name: 'Yes, turn single sign-on off' }).click();
+    await section
+      .getByText(/Single sign-on is off: people sign in with a hoist username and password\. Fill/)
+      .waitFor();
+    assert.equal((await admin('GET', '/api/v1/sso')).status, 404);
+
+    // And on again from nothing, through the form alone.
+    await section.getByLabel('Issuer URL').fill(op.issuer);
+    await section.getByLabel('Client ID').fill(op.clientId);
+    await section.getByLabel('Client secret').fill(op.clientSecret);
+    await section.getByLabel('Name on the sign-in page').fill('Test IdP');
+    await section.getByLabel('Scopes (space-separated)').fill('openid profile groups');
+    await section.getByLabel('Group roles, one per line').fill('release-managers:shop:promoter\nops:*:admin');
+    await section.getByRole('button', { name: 'Turn on single sign-on' }).click();
+    await section.getByRole('status').getByText(/Saved/).waitFor();
+    const on = await admin('GET', '/api/v1/sso');
+    assert.equal(on.status, 200);
+    assert.equal(on.body.hasSecret, true);
+    assert.deepEqual(on.body.groupRoles, ['release-managers:shop:promoter', 'ops:*:admin']);
+    await signInLink('Test IdP');
+    assert.deepEqual(await accessibilityViolations(page), []);
+    await page.context().close();
+
+    // Someone who is not an admin sees who sets it up, and no form.
+    await server.api.tokenFor('vera');
+    const vera = await signedIn(browser, server, 'vera', '/admin');
+    await vera.getByText('Single sign-on (OpenID Connect) is set up by admins.').waitFor();
+    assert.equal(await vera.getByRole('form', { name: 'Single sign-on settings' }).count(), 0);
+    await vera.context().close();
   });
 });

@@ -22,6 +22,9 @@ export function Layout({ children }: { children: ReactNode }) {
   const waiting = me.badges?.approvalsWaiting ?? me.counts?.approvalsWaiting ?? 0;
   return (
     <>
+      <a className="skip-link" href="#main">
+        Skip to main content
+      </a>
       <header className="top">
         <a className="brand" href="/projects">
           hoist
@@ -57,7 +60,9 @@ export function Layout({ children }: { children: ReactNode }) {
           </button>
         </div>
       </header>
-      <main id="main">{children}</main>
+      <main id="main" tabIndex={-1}>
+        {children}
+      </main>
     </>
   );
 }

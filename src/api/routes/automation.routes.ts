@@ -66,6 +66,10 @@ const P = Type.Object({ project: NameRef() });
 const PN = Type.Object({ project: NameRef(), name: NameRef() });
 const PAE = Type.Object({ project: NameRef(), app: ApplicationName(), env: NameRef() });
 
+/** What the event stream says when a binding changed (the consoles showing the project refresh it). */
+const bindingChanged = (p: { project: string; app: string; env: string }) =>
+  ({ type: 'binding.changed', project: p.project, application: p.app, environment: p.env }) as const;
+
 export function automationRoutes(app: App, s: Services): void {
   app.get(
     '/api/v1/projects/:project/rules',
@@ -196,14 +200,17 @@ export function automationRoutes(app: App, s: Services): void {
         },
       },
     },
-    async (req) =>
-      s.bindings.set(
+    async (req) => {
+      const set = await s.bindings.set(
         { ...actorOf(req), isAdmin: req.identity?.isAdmin ?? false },
         req.params.project,
         req.params.app,
         req.params.env,
         req.body,
-      ),
+      );
+      await s.live.announce(bindingChanged(req.params));
+      return set;
+    },
   );
   app.delete(
     '/api/v1/projects/:project/applications/:app/bindings/:env',
@@ -219,6 +226,7 @@ export function automationRoutes(app: App, s: Services): void {
     },
     async (req, reply) => {
       await s.bindings.remove(actorOf(req), req.params.project, req.params.app, req.params.env);
+      await s.live.announce(bindingChanged(req.params));
       return reply.status(204).send(null);
     },
   );
@@ -275,8 +283,11 @@ export function automationRoutes(app: App, s: Services): void {
         response: { 201: Type.Object({ quarantine: Quarantined, rejected: Type.Integer() }), ...errors },
       },
     },
-    async (req, reply) =>
-      reply.status(201).send(await s.quarantine.add(actorOf(req), req.body.digest, req.body.reason)),
+    async (req, reply) => {
+      const added = await s.quarantine.add(actorOf(req), req.body.digest, req.body.reason);
+      await s.live.announce({ type: 'quarantine.changed' });
+      return reply.status(201).send(added);
+    },
   );
   app.delete(
     '/api/v1/quarantine/:digest',
@@ -293,6 +304,7 @@ export function automationRoutes(app: App, s: Services): void {
     },
     async (req, reply) => {
       await s.quarantine.lift(actorOf(req), req.params.digest, req.query.comment);
+      await s.live.announce({ type: 'quarantine.changed' });
       return reply.status(204).send(null);
     },
   );

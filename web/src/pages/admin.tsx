@@ -1,7 +1,7 @@
 /**
- * Administration across projects: registries (with a connection test that shows the registry's own message) and
- * users. Everyone signed in sees the registries; changing them, testing them and the users are for admins, and the
- * buttons say so.
+ * Administration across projects: registries (with a connection test that shows the registry's own message),
+ * users and single sign-on. Everyone signed in sees the registries; changing them, testing them, the users and
+ * single sign-on are for admins, and the page says so.
  */
 import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
@@ -11,6 +11,7 @@ import { useSignedIn } from '../session.tsx';
 import { ErrorNote, Time } from '../ui/format.tsx';
 import { Gated } from '../ui/gated.tsx';
 import { needsAdmin } from '../ui/roles.ts';
+import { SsoSettings } from '../ui/sso-settings.tsx';
 
 export default function Admin() {
   const me = useSignedIn();
@@ -26,6 +27,14 @@ export default function Admin() {
           <p className="muted">
             Users are managed by admins. Project owners grant roles on their project's Access page.
           </p>
+        </section>
+      )}
+      {me.isAdmin ? (
+        <SsoSettings />
+      ) : (
+        <section aria-labelledby="sso">
+          <h2 id="sso">Single sign-on</h2>
+          <p className="muted">Single sign-on (OpenID Connect) is set up by admins.</p>
         </section>
       )}
     </section>

@@ -2,7 +2,7 @@
  * My approvals: every target waiting for approval in the projects the caller may decide in, with why they may
  * approve it or why not ("you requested this"). Approve here for one target; rejecting asks for a comment.
  */
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'wouter';
 import { api } from '../api.ts';
@@ -37,6 +37,9 @@ export default function Approvals() {
     })),
   });
   const [rejecting, setRejecting] = useState<string | null>(null);
+  // What was just decided: the row goes away, so the message takes the keyboard focus (it would fall to the page).
+  const [decided, setDecided] = useState<string | null>(null);
+  const decidedRef = useRef<HTMLParagraphElement | null>(null);
   const decide = useMutation({
     mutationFn: (v: { p: Promotion; env: string; decision: 'approve' | 'reject'; comment: string }) =>
       api<Promotion>(
@@ -44,8 +47,12 @@ export default function Approvals() {
         `/api/v1/projects/${encodeURIComponent(v.p.project)}/promotions/${encodeURIComponent(v.p.id)}/${v.decision}`,
         { comment: v.comment, environments: [v.env] },
       ),
-    onSuccess: () => {
+    onSuccess: (_, v) => {
       setRejecting(null);
+      setDecided(
+        `${v.decision === 'approve' ? 'Approved' : 'Rejected'} ${v.p.project}/${v.p.application} for ${v.env}.`,
+      );
+      setTimeout(() => decidedRef.current?.focus());
       void qc.invalidateQueries({ queryKey: ['promotions'] });
       void qc.invalidateQueries({ queryKey: ['me'] });
     },
@@ -62,6 +69,9 @@ export default function Approvals() {
       {projects.isError && <ErrorNote error={projects.error} doing="load projects" />}
       {failed?.error && <ErrorNote error={failed.error} doing="load waiting promotions" />}
       {decide.isError && <ErrorNote error={decide.error} doing="record your decision" />}
+      <p role="status" tabIndex={-1} ref={decidedRef} className={decided ? 'ok' : undefined}>
+        {decided}
+      </p>
       {projects.data && deciding.length === 0 && (
         <p>
           You approve in no project. Project owners grant the promoter role (hoist project grant PROJECT USER promoter).

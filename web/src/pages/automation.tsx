@@ -155,7 +155,7 @@ export default function Automation({ project }: { project: string }) {
                   <td>
                     {b.mode === 'pin' ? (
                       <>
-                        <span aria-hidden="true">📌 </span>pinned to{' '}
+                        <span aria-hidden="true">◉ </span>pinned to{' '}
                         {b.pinnedDigest && <Digest value={b.pinnedDigest} />}
                       </>
                     ) : (

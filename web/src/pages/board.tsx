@@ -6,18 +6,19 @@
  * whether a newer build waits upstream. Promote opens a dialog with the targets the pipeline allows from that cell.
  * The event stream refreshes it (it polls while the stream is down), so what changed shows without a reload.
  */
-import { useRef, useState, type FormEvent } from 'react';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { memo, useCallback, useState } from 'react';
+import { useQuery } from '@tanstack/react-query';
 import { Link } from 'wouter';
 import type { components } from '../../../src/client/openapi.ts';
-import { api } from '../api.ts';
+import { boardQuery } from '../board-query.ts';
 import { usePollInterval } from '../live.ts';
-import type { Promotion } from '../promotion-types.ts';
 import { roleIn, useSignedIn } from '../session.tsx';
 import { CellLinks } from '../ui/cell-links.tsx';
 import { Digest, ErrorNote, shortDigest, State, Time } from '../ui/format.tsx';
+import { PromoteDialog } from '../ui/promote-dialog.tsx';
 
-type BoardData = components['schemas']['Board'];
+type Row = components['schemas']['Board']['applications'][number];
+type Edge = components['schemas']['Board']['edges'][number];
 type Cell = components['schemas']['BoardCell'];
 type Held = NonNullable<Cell['current']>;
 
@@ -25,17 +26,14 @@ export default function Board({ project }: { project: string }) {
   const me = useSignedIn();
   const base = `/projects/${encodeURIComponent(project)}`;
   const poll = usePollInterval(3000);
-  const board = useQuery({
-    queryKey: ['board', project],
-    queryFn: () => api<BoardData>('GET', `/api/v1${base}/board`),
-    refetchInterval: poll,
-  });
+  const board = useQuery({ ...boardQuery(project), refetchInterval: poll });
   const [promoting, setPromoting] = useState<{ app: string; from: string; held: Held } | null>(null);
   const environments = board.data?.environments ?? [];
   const applications = board.data?.applications ?? [];
   const edges = board.data?.edges ?? [];
   const role = roleIn(me, project);
   const mayRequest = role === 'admin' || role === 'owner' || role === 'promoter' || role === 'developer';
+  const openPromote = useCallback((app: string, from: string, held: Held) => setPromoting({ app, from, held }), []);
 
   return (
     <section>
@@ -56,7 +54,12 @@ export default function Board({ project }: { project: string }) {
               {environments.map((e) => (
                 <th scope="col" key={e.name}>
                   {e.name}
-                  {e.protected && <span className="tag"> 🔒 protected</span>}
+                  {e.protected && (
+                    <span className="tag">
+                      {' '}
+                      <span aria-hidden="true">⚑ </span>protected
+                    </span>
+                  )}
                   {e.windows.length > 0 && <div className="muted">windows: {e.windows.join('; ')}</div>}
                 </th>
               ))}
@@ -64,21 +67,14 @@ export default function Board({ project }: { project: string }) {
           </thead>
           <tbody>
             {applications.map((row) => (
-              <tr key={row.name}>
-                <th scope="row">{row.name}</th>
-                {row.cells.map((cell) => (
-                  <td key={cell.environment} data-cell={`${row.name}/${cell.environment}`}>
-                    <CellView
-                      project={project}
-                      app={row.name}
-                      cell={cell}
-                      next={edges.find((x) => x.from === cell.environment)?.to}
-                      mayRequest={mayRequest}
-                      onPromote={(held) => setPromoting({ app: row.name, from: cell.environment, held })}
-                    />
-                  </td>
-                ))}
-              </tr>
+              <BoardRow
+                key={row.name}
+                project={project}
+                row={row}
+                edges={edges}
+                mayRequest={mayRequest}
+                onPromote={openPromote}
+              />
             ))}
           </tbody>
         </table>
@@ -87,15 +83,54 @@ export default function Board({ project }: { project: string }) {
         <PromoteDialog
           project={project}
           app={promoting.app}
+          digest={promoting.held.digest}
+          tag={promoting.held.tag ?? null}
+          sources={sourcesOf(applications.find((a) => a.name === promoting.app)?.cells ?? [], promoting.held.digest)}
           from={promoting.from}
-          held={promoting.held}
           environments={environments.map((e) => e.name)}
           edges={edges}
+          isAdmin={me.isAdmin}
           onClose={() => setPromoting(null)}
         />
       )}
     </section>
   );
+}
+
+/**
+ * One application's row. Memoised: the board's answer keeps the objects of rows that did not change (structural
+ * sharing), so an event that changes one cell re-renders one row, and the stream connecting re-renders none.
+ */
+const BoardRow = memo(function BoardRow(props: {
+  project: string;
+  row: Row;
+  edges: Edge[];
+  mayRequest: boolean;
+  onPromote: (app: string, from: string, held: Held) => void;
+}) {
+  const { row } = props;
+  return (
+    <tr>
+      <th scope="row">{row.name}</th>
+      {row.cells.map((cell) => (
+        <td key={cell.environment} data-cell={`${row.name}/${cell.environment}`}>
+          <CellView
+            project={props.project}
+            app={row.name}
+            cell={cell}
+            next={props.edges.find((x) => x.from === cell.environment)?.to}
+            mayRequest={props.mayRequest}
+            onPromote={(held) => props.onPromote(row.name, cell.environment, held)}
+          />
+        </td>
+      ))}
+    </tr>
+  );
+});
+
+/** The environments of a row that hold `digest`, in pipeline order: where the dialog may promote it from. */
+function sourcesOf(cells: Cell[], digest: string): string[] {
+  return cells.filter((c) => c.current?.digest === digest).map((c) => c.environment);
 }
 
 function CellView(props: {
@@ -134,19 +169,21 @@ function CellView(props: {
       {cell.binding &&
         (cell.binding.mode === 'pin' ? (
           <div title={`pinned by ${cell.binding.updatedBy}`}>
-            📌 pinned to <code>{shortDigest(cell.binding.pinnedDigest ?? '')}</code>
+            <span aria-hidden="true">◉ </span>pinned to <code>{shortDigest(cell.binding.pinnedDigest ?? '')}</code>
           </div>
         ) : (
-          <div title={`set by ${cell.binding.updatedBy}`}>↻ tracks latest</div>
+          <div title={`set by ${cell.binding.updatedBy}`}>
+            <span aria-hidden="true">↻ </span>tracks latest
+          </div>
         ))}
       {cell.soak?.soaking && (
         <div className="muted">
-          ⏳ soaking: may leave <Time at={cell.soak.until} />
+          <span aria-hidden="true">◷ </span>soaking: may leave <Time at={cell.soak.until} />
         </div>
       )}
       {!cell.window.open && (
         <div className="muted">
-          🚫 window closed
+          <span aria-hidden="true">⊘ </span>window closed
           {cell.window.opensAt ? (
             <>
               ; opens <Time at={cell.window.opensAt} />
@@ -171,7 +208,7 @@ function CellView(props: {
       )}
       {cell.newerUpstream && (
         <div className="muted" title={cell.newerUpstream.digest}>
-          ⬆ newer build upstream in {cell.newerUpstream.environment}
+          <span aria-hidden="true">⬆ </span>newer build upstream in {cell.newerUpstream.environment}
           {cell.newerUpstream.tag ? ` (:${cell.newerUpstream.tag})` : ''}
           {cell.newerUpstream.soaking && (
             <>
@@ -200,119 +237,5 @@ function CellView(props: {
         </button>
       )}
     </>
-  );
-}
-
-function PromoteDialog(props: {
-  project: string;
-  app: string;
-  from: string;
-  held: Held;
-  environments: string[];
-  edges: Array<{ from: string; to: string }>;
-  onClose: () => void;
-}) {
-  const qc = useQueryClient();
-  const dialog = useRef<HTMLDialogElement>(null);
-  const reachable = new Set(props.edges.filter((e) => e.from === props.from).map((e) => e.to));
-  const promote = useMutation({
-    mutationFn: (v: { to: string[]; comment: string }) =>
-      api<Promotion>(
-        'POST',
-        `/api/v1/projects/${encodeURIComponent(props.project)}/applications/${encodeURIComponent(props.app)}/promotions`,
-        {
-          digest: props.held.digest,
-          from: props.from,
-          to: v.to,
-          ...(v.comment ? { comment: v.comment } : {}),
-        },
-      ),
-    onSuccess: () => void qc.invalidateQueries({ queryKey: ['board', props.project] }),
-  });
-
-  function submit(e: FormEvent<HTMLFormElement>) {
-    e.preventDefault();
-    const form = new FormData(e.currentTarget);
-    promote.mutate({ to: form.getAll('to').map(String), comment: String(form.get('comment') ?? '') });
-  }
-
-  return (
-    <dialog
-      ref={(d) => {
-        (dialog as { current: HTMLDialogElement | null }).current = d;
-        if (d && !d.open) d.showModal();
-      }}
-      aria-labelledby="promote-title"
-      onClose={props.onClose}
-    >
-      <h2 id="promote-title">
-        Promote {props.app} from {props.from}
-      </h2>
-      <p>
-        <Digest value={props.held.digest} full />
-        {props.held.tag ? ` :${props.held.tag}` : ''}
-      </p>
-      {promote.data ? (
-        <>
-          <ul>
-            {promote.data.targets.map((t) => (
-              <li key={t.environment}>
-                {t.environment}: <State state={t.state} />
-                {t.reasons.length > 0 && ` — ${t.reasons.join('; ')}`}
-              </li>
-            ))}
-          </ul>
-          <p>
-            <Link
-              href={`/projects/${encodeURIComponent(props.project)}/promotions/${encodeURIComponent(promote.data.id)}`}
-            >
-              Open the request
-            </Link>
-          </p>
-          <button type="button" onClick={() => dialog.current?.close()}>
-            Close
-          </button>
-        </>
-      ) : (
-        <form onSubmit={submit}>
-          <fieldset>
-            <legend>To</legend>
-            {props.environments
-              .filter((e) => e !== props.from)
-              .map((e) => (
-                <label key={e} className="inline">
-                  <input
-                    type="checkbox"
-                    name="to"
-                    value={e}
-                    disabled={!reachable.has(e)}
-                    defaultChecked={reachable.has(e) && reachable.size === 1}
-                  />{' '}
-                  {e}
-                  {!reachable.has(e) && (
-                    <span className="muted">
-                      {' '}
-                      (no edge {props.from} → {e})
-                    </span>
-                  )}
-                </label>
-              ))}
-          </fieldset>
-          <label>
-            Comment
-            <textarea name="comment" rows={2} />
-          </label>
-          {promote.isError && <ErrorNote error={promote.error} doing="request the promotion" />}
-          <div className="actions">
-            <button type="submit" disabled={promote.isPending}>
-              Request promotion
-            </button>
-            <button type="button" className="secondary" onClick={() => dialog.current?.close()}>
-              Cancel
-            </button>
-          </div>
-        </form>
-      )}
-    </dialog>
   );
 }

@@ -1,6 +1,6 @@
 /** Small pieces every screen uses: digests in monospace with a copy button, times relative with the UTC time on
  * hover, states by text and icon (never colour alone), and error notes that say what to do next. */
-import { useEffect, useState } from 'react';
+import { useEffect, useState, useSyncExternalStore } from 'react';
 import { ApiError } from '../api.ts';
 import { CopyButton } from './copy-text.tsx';
 
@@ -44,10 +44,32 @@ export function useNow(ms = 1000): Date {
   return now;
 }
 
+/**
+ * One 30-second tick for every <Time> on the page (a board shows hundreds): one interval, not one per time, started
+ * with the first subscriber and stopped with the last.
+ */
+let tick = 0;
+let ticker: ReturnType<typeof setInterval> | undefined;
+const tickListeners = new Set<() => void>();
+function subscribeTick(listener: () => void): () => void {
+  tickListeners.add(listener);
+  ticker ??= setInterval(() => {
+    tick++;
+    for (const l of tickListeners) l();
+  }, 30_000);
+  return () => {
+    tickListeners.delete(listener);
+    if (tickListeners.size === 0 && ticker !== undefined) {
+      clearInterval(ticker);
+      ticker = undefined;
+    }
+  };
+}
+
 export function Time({ at }: { at: string }) {
   // The tick re-renders a time that stays on screen; each render measures from the clock as it is then, so a time
   // that changed since the last tick (a policy saved a moment ago) is not shown as in the future.
-  useNow(30_000);
+  useSyncExternalStore(subscribeTick, () => tick);
   const now = new Date();
   const d = new Date(at);
   return (
@@ -64,7 +86,7 @@ export function Time({ at }: { at: string }) {
 }
 
 const STATE_ICON: Record<string, string> = {
-  AWAITING_APPROVAL: '⏳',
+  AWAITING_APPROVAL: '◷',
   QUEUED: '⋯',
   PROMOTING: '↻',
   PROMOTED: '✔',

@@ -2,9 +2,12 @@
  * The promote dialog: one artifact, a source environment, the targets the pipeline allows from it (the others
  * disabled with the reason), a preview of what each target would do before anything is sent (queued, needs N
  * approvals and from whom, denied with each failing condition, window, soak), a comment, and the request itself.
- * A native modal <dialog>: the browser traps focus and Esc closes it.
+ * A native modal <dialog>: the rest of the page is inert, Esc closes it, Tab cycles inside it (the browser alone would
+ * let focus leave for its own toolbar), Ctrl+Enter in the comment sends it, and focus goes back to the button that
+ * opened it when it closes. The board and the artifact page both open this one dialog, so promote behaves the same
+ * wherever it is offered.
  */
-import { useRef, useState, type FormEvent } from 'react';
+import { useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'wouter';
 import { api } from '../api.ts';
@@ -19,6 +22,8 @@ export interface PromoteDialogProps {
   tag: string | null;
   /** Environments the artifact is in, in pipeline order: where it may be promoted from. */
   sources: string[];
+  /** The source to start from (default: the last of `sources`, the furthest the artifact got). */
+  from?: string;
   /** Every environment of the project, in pipeline order. */
   environments: string[];
   edges: Edge[];
@@ -44,10 +49,30 @@ export function blockerText(b: Blocker): string {
   return b.message;
 }
 
+/** Keeps Tab and Shift+Tab inside the dialog: from the last control to the first and back. */
+function trapTab(dialog: HTMLDialogElement, e: KeyboardEvent<HTMLDialogElement>): void {
+  const focusable = [
+    ...dialog.querySelectorAll<HTMLElement>(
+      'a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])',
+    ),
+  ].filter((el) => !(el as HTMLButtonElement).disabled && el.offsetParent !== null);
+  const first = focusable[0];
+  const last = focusable[focusable.length - 1];
+  if (!first || !last) return;
+  if (e.shiftKey && (document.activeElement === first || !dialog.contains(document.activeElement))) {
+    e.preventDefault();
+    last.focus();
+  } else if (!e.shiftKey && document.activeElement === last) {
+    e.preventDefault();
+    first.focus();
+  }
+}
+
 export function PromoteDialog(props: PromoteDialogProps) {
   const qc = useQueryClient();
   const dialog = useRef<HTMLDialogElement | null>(null);
-  const [from, setFrom] = useState(props.sources[props.sources.length - 1] ?? '');
+  const opener = useRef<HTMLElement | null>(null);
+  const [from, setFrom] = useState(props.from ?? props.sources[props.sources.length - 1] ?? '');
   const reachable = new Set(props.edges.filter((e) => e.from === from).map((e) => e.to));
   const [to, setTo] = useState<string[]>(() => (reachable.size === 1 ? [...reachable] : []));
   const [override, setOverride] = useState(false);
@@ -83,10 +108,21 @@ export function PromoteDialog(props: PromoteDialogProps) {
     <dialog
       ref={(d) => {
         dialog.current = d;
-        if (d && !d.open) d.showModal();
+        if (d && !d.open) {
+          if (document.activeElement instanceof HTMLElement) opener.current = document.activeElement;
+          d.showModal();
+        }
       }}
       aria-labelledby="promote-title"
-      onClose={props.onClose}
+      onKeyDown={(e) => {
+        if (e.key === 'Tab' && dialog.current) trapTab(dialog.current, e);
+      }}
+      onClose={() => {
+        const back = opener.current;
+        props.onClose();
+        // After React has removed the dialog (and re-rendered the page that opened it).
+        if (back) setTimeout(() => back.isConnected && back.focus());
+      }}
     >
       <h2 id="promote-title">Promote {props.app}</h2>
       <p>
@@ -103,7 +139,8 @@ export function PromoteDialog(props: PromoteDialogProps) {
               </li>
             ))}
           </ul>
-          <p>
+          {/* The form went away with the focus in it: the focus moves to the link to the request just made. */}
+          <p ref={(p) => p?.querySelector('a')?.focus()}>
             <Link
               href={`/projects/${encodeURIComponent(props.project)}/promotions/${encodeURIComponent(promote.data.id)}`}
             >
@@ -188,8 +225,21 @@ export function PromoteDialog(props: PromoteDialogProps) {
           )}
           <label>
             Comment
-            <textarea name="comment" rows={2} />
+            <textarea
+              name="comment"
+              rows={2}
+              aria-describedby="promote-comment-hint"
+              onKeyDown={(e) => {
+                if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+                  e.preventDefault();
+                  e.currentTarget.form?.requestSubmit();
+                }
+              }}
+            />
           </label>
+          <p id="promote-comment-hint" className="muted">
+            Ctrl+Enter sends the request.
+          </p>
           {promote.isError && <ErrorNote error={promote.error} doing="request the promotion" />}
           <div className="actions">
             <button type="submit" disabled={promote.isPending || to.length === 0}>
