@@ -1,7 +1,9 @@
 /**
  * One copy, end to end: resolve the source digest, see what the target holds, read the source graph, plan, execute.
  * The cheapest case stays cheap: when the target tag already names the source digest (and no referrers are asked
- * for), the whole copy is two requests, sent at once.
+ * for), the whole copy is two requests, sent at once. Otherwise the blobs do not wait for the graph: each starts
+ * (HEAD, then transfer or mount) as soon as discovery parses the manifest that names it (blob-pipeline.ts), and the
+ * pure plan, made when discovery is done, records what the pipeline did and orders the manifests and tags after it.
  */
 import { InvalidInput } from '../errors.ts';
 import type { Reference } from '../oci/reference.ts';
@@ -9,11 +11,13 @@ import type { ImageSource } from '../oci/image-source.ts';
 import { openRepository } from '../oci/registry.ts';
 import { RegistryHost, type FetchedManifest } from '../oci/registry-client.ts';
 import { RegistryError } from '../errors.ts';
+import { createBlobCopier } from './blob-copy.ts';
+import { BlobPipeline } from './blob-pipeline.ts';
 import { discover } from './discover.ts';
 import type { CopyListener } from './events.ts';
-import { executePlan, type ExecuteStats } from './execute.ts';
-import { neededBlobs, planCopy } from './plan.ts';
-import { runPool } from './pool.ts';
+import { emptyStats, executePlan, type ExecuteStats } from './execute.ts';
+import { planCopy } from './plan.ts';
+import type { BufferReclaimer } from './reclaim.ts';
 
 /** HEAD requests are cheap for a registry: ask about many blobs at once. */
 const HEAD_CONCURRENCY = 32;
@@ -33,6 +37,8 @@ export interface CopyImageOptions {
   concurrency?: number;
   signal?: AbortSignal;
   onEvent?: CopyListener;
+  /** Collect dead stream buffers in step with the bytes streamed (reclaim.ts; for a process that only copies). */
+  reclaim?: BufferReclaimer;
 }
 
 export interface CopyResult extends ExecuteStats {
@@ -104,36 +110,55 @@ export async function copyImage(o: CopyImageOptions): Promise<CopyResult> {
     );
   }
   if (tagHead?.digest === digest) tags = tags.slice(1);
-  const rootPresent = tagHead?.digest === digest || (await dst.headManifest(digest, o.signal)) !== undefined;
+  // Whether the root is at the target already: known from the tag, asked now when nothing else needs the graph, or
+  // else asked by discovery, beside the referrers lookup.
+  let rootPresent: boolean | undefined = tagHead?.digest === digest ? true : undefined;
+  if (rootPresent === undefined && !referrers && tags.length === 0)
+    rootPresent = (await dst.headManifest(digest, o.signal)) !== undefined;
 
-  let stats: ExecuteStats = {
-    bytesStreamed: 0,
-    blobsMounted: 0,
-    blobsStreamed: 0,
-    blobsSkipped: 0,
-    manifestsPushed: 0,
-    referrersCopied: 0,
-  };
-  if (!rootPresent || referrers || tags.length > 0) {
-    const root = await discover(digest, rootPresent, {
-      source: src,
+  let stats: ExecuteStats = emptyStats();
+  if (rootPresent !== true || referrers || tags.length > 0) {
+    const copier = createBlobCopier(
+      {
+        source: src,
+        target: dst,
+        ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+        ...(o.reclaim ? { reclaim: o.reclaim } : {}),
+      },
+      stats,
+    );
+    const blobs = new BlobPipeline({
       target: dst,
-      referrers,
-      ...(source.manifest ? { prefetched: source.manifest } : {}),
+      sameRegistry,
+      copy: copier,
+      concurrency,
+      headConcurrency: HEAD_CONCURRENCY,
       ...(o.signal ? { signal: o.signal } : {}),
     });
-    const blobsPresent = new Set<string>();
-    if (!sameRegistry) {
-      await runPool(neededBlobs(root), HEAD_CONCURRENCY, o.signal, async (b, signal) => {
-        if ((await dst.headBlob(b.digest, signal)) === b.size) blobsPresent.add(b.digest);
+    let plan;
+    try {
+      const root = await discover(digest, rootPresent, {
+        source: src,
+        target: dst,
+        referrers,
+        onImage: (descriptors) => blobs.add(descriptors),
+        ...(source.manifest ? { prefetched: source.manifest } : {}),
+        signal: blobs.signal,
       });
+      await blobs.headsDone();
+      plan = planCopy({ root, blobsPresent: blobs.present, sameRegistry, tags });
+    } catch (e) {
+      // Nothing keeps running after the copy has failed.
+      blobs.abort(e);
+      await blobs.settle();
+      throw e;
     }
-    const plan = planCopy({ root, blobsPresent, sameRegistry, tags });
     o.onEvent?.({ kind: 'planned', plan });
     stats = await executePlan(plan, {
       source: src,
       target: dst,
       concurrency,
+      started: { blobs, stats },
       ...(o.signal ? { signal: o.signal } : {}),
       ...(o.onEvent ? { onEvent: o.onEvent } : {}),
     });

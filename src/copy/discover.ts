@@ -1,13 +1,16 @@
 /**
  * Reads the source graph of a copy and what the target already holds. A manifest present at the target by digest
- * is not fetched and its subtree is not walked (a registry only accepts a manifest whose blobs and children it has);
- * referrers are still looked up for it, so signatures added at the source after an earlier copy still arrive.
+ * is not walked (a registry only accepts a manifest whose blobs and children it has); referrers are still looked up
+ * for it, so signatures added at the source after an earlier copy still arrive. Requests go out as early as they can:
+ * a manifest's GET at the source goes with its HEAD at the target (a small GET wasted when it is present saves a round
+ * trip when it is not), the referrers lookup runs beside both, and an image's blobs are announced (`onImage`) as soon
+ * as its manifest is parsed, so their copy starts while the rest of the graph is still being read.
  */
 import type { ImageSource } from '../oci/image-source.ts';
 import type { Descriptor } from '../oci/manifest.ts';
 import { parseManifest } from '../oci/manifest.ts';
 import type { FetchedManifest, RepositoryClient } from '../oci/registry-client.ts';
-import type { ManifestNode } from './graph.ts';
+import { blobsOf, type ManifestNode } from './graph.ts';
 
 export interface DiscoverOptions {
   source: ImageSource;
@@ -15,7 +18,15 @@ export interface DiscoverOptions {
   referrers: boolean;
   /** The root manifest, when it was fetched already. */
   prefetched?: FetchedManifest;
+  /** Called with the blobs of every image manifest not present at the target, as soon as it is parsed. */
+  onImage?: (blobs: readonly Descriptor[]) => void;
   signal?: AbortSignal;
+}
+
+/** Marks a promise's rejection as handled: it is awaited later, or dropped on purpose when its answer is not needed. */
+function quiet<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
 }
 
 const MAX_REFERRER_DEPTH = 4;
@@ -37,13 +48,21 @@ export async function discover(
   };
 
   const load = async (digest: string, depth: number, knownPresent?: boolean): Promise<ManifestNode> => {
-    const [present, referrers] = await Promise.all([
-      knownPresent ?? o.target.headManifest(digest, o.signal).then((h) => h !== undefined),
+    const referrers = quiet(
       o.referrers && depth < MAX_REFERRER_DEPTH ? loadReferrers(digest, depth) : Promise.resolve([]),
-    ]);
-    if (present) return { digest, mediaType: '', size: 0, present, children: [], referrers };
-    const m = o.prefetched?.digest === digest ? o.prefetched : await o.source.getManifest(digest, o.signal);
+    );
+    const fetched =
+      knownPresent === true
+        ? undefined
+        : o.prefetched?.digest === digest
+          ? Promise.resolve(o.prefetched)
+          : quiet(o.source.getManifest(digest, o.signal));
+    const present = knownPresent ?? (await o.target.headManifest(digest, o.signal)) !== undefined;
+    if (present || fetched === undefined)
+      return { digest, mediaType: '', size: 0, present, children: [], referrers: await referrers };
+    const m = await fetched;
     const parsed = parseManifest(m.bytes, m.mediaType, `manifest ${o.source.name}@${digest}`);
+    if (parsed.kind === 'image') o.onImage?.(blobsOf(parsed));
     const children =
       parsed.kind === 'index' ? await Promise.all(parsed.manifests.map((d) => visit(d.digest, depth))) : [];
     return {
@@ -54,7 +73,7 @@ export async function discover(
       bytes: m.bytes,
       parsed,
       children,
-      referrers,
+      referrers: await referrers,
     };
   };
 

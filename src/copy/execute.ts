@@ -1,22 +1,17 @@
 /**
- * Applies a copy plan: blobs first (mounted, or streamed from source to target with digest and size verified on
- * the way, several at a time, each transfer retried whole on a transient failure, a source that drops or stalls
- * failing the upload at once and the transfer naming the source and blob), then manifests wave by wave,
- * then the referrer indexes a registry without the referrers API needs, and the tags last. Any failure stops the
- * copy before the tags are written, so a tag never names an incomplete image.
+ * Applies a copy plan: blobs first (blob-copy.ts: skipped, mounted, or streamed and verified, several at a time; or
+ * awaited, when a BlobPipeline started them during discovery), then manifests wave by wave, then the referrer indexes
+ * a registry without the referrers API needs, and the tags last. Any failure stops the copy before the tags are
+ * written, so a tag never names an incomplete image.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Readable } from 'node:stream';
-import { HoistError, NetworkError, RegistryError } from '../errors.ts';
 import type { ImageSource } from '../oci/image-source.ts';
 import type { Descriptor } from '../oci/manifest.ts';
 import type { RepositoryClient } from '../oci/registry-client.ts';
-import { attemptsOf } from '../oci/transport.ts';
-import { backoffDelay, isTransient, type Backoff } from '../oci/transient.ts';
+import { createBlobCopier, type BlobStats } from './blob-copy.ts';
+import type { BlobPipeline } from './blob-pipeline.ts';
 import type { CopyListener } from './events.ts';
-import type { BlobStep, CopyPlan } from './plan.ts';
+import type { CopyPlan } from './plan.ts';
 import { runPool } from './pool.ts';
-import { SourceBlobFailed } from './source-failure.ts';
 
 export interface ExecuteOptions {
   source: ImageSource;
@@ -26,27 +21,17 @@ export interface ExecuteOptions {
   attempts?: number;
   signal?: AbortSignal;
   onEvent?: CopyListener;
+  /** The blobs are already under way in this pipeline (copying with `copier`, counting into `stats`). */
+  started?: { blobs: BlobPipeline; stats: ExecuteStats };
 }
 
-export interface ExecuteStats {
-  bytesStreamed: number;
-  blobsMounted: number;
-  blobsStreamed: number;
-  blobsSkipped: number;
+export interface ExecuteStats extends BlobStats {
   manifestsPushed: number;
   referrersCopied: number;
 }
 
-/** Waits between whole-transfer attempts: short, the transport has already waited out single-request failures. */
-const TRANSFER_BACKOFF: Backoff = { baseDelayMs: 250, maxDelayMs: 2_000 };
-
-/** The one transient classification, and 413: a registry that refused one big request may take the bytes in chunks. */
-function retriable(e: unknown): boolean {
-  return (e instanceof RegistryError && e.status === 413) || isTransient(e);
-}
-
-export async function executePlan(plan: CopyPlan, o: ExecuteOptions): Promise<ExecuteStats> {
-  const stats: ExecuteStats = {
+export function emptyStats(): ExecuteStats {
+  return {
     bytesStreamed: 0,
     blobsMounted: 0,
     blobsStreamed: 0,
@@ -54,107 +39,27 @@ export async function executePlan(plan: CopyPlan, o: ExecuteOptions): Promise<Ex
     manifestsPushed: 0,
     referrersCopied: 0,
   };
+}
+
+export async function executePlan(plan: CopyPlan, o: ExecuteOptions): Promise<ExecuteStats> {
   const emit = o.onEvent ?? ((): void => {});
-  const attempts = o.attempts ?? 3;
-  const sourceHost = o.source.origin;
-
-  // One transfer. The source's failure aborts the upload at once: without that, an upload whose source died before
-  // it started waits, headers sent, for bytes that never come, until an idle time-out (a minute) ends it.
-  const transfer = async (
-    d: Descriptor,
-    location: string | undefined,
-    signal: AbortSignal,
-    attempt: number,
-    onBytes: (n: number) => void,
-  ): Promise<void> => {
-    const controller = new AbortController();
-    const stop = (): void => controller.abort(signal.reason);
-    signal.addEventListener('abort', stop, { once: true });
-    let body: Readable | undefined;
-    let sourceError: unknown;
-    try {
-      try {
-        body = await o.source.openBlob(d, controller.signal, onBytes);
-      } catch (e) {
-        // The transport has already retried the GET; its error names the request.
-        if (e instanceof NetworkError && !signal.aborted) {
-          throw new SourceBlobFailed(sourceHost, d.digest, 'before', attemptsOf(e), e);
-        }
-        throw e;
-      }
-      const source = body;
-      source.once('error', (e) => {
-        sourceError ??= e;
-        controller.abort(e);
-      });
-      if (source.errored) throw source.errored;
-      await o.target.uploadBlob(
-        location ?? (await o.target.startUpload(controller.signal)),
-        d,
-        source,
-        controller.signal,
-      );
-    } catch (e) {
-      // The source's error is the cause when there is one (the upload fails with it): the verifier's digest error as
-      // it is, a dropped or stalled connection named with the registry and the blob.
-      const cause = sourceError ?? e;
-      if (sourceError !== undefined && !(cause instanceof HoistError) && !signal.aborted) {
-        throw new SourceBlobFailed(sourceHost, d.digest, 'while', attempt, cause);
-      }
-      throw cause;
-    } finally {
-      body?.destroy();
-      signal.removeEventListener('abort', stop);
-    }
-  };
-
-  const stream = async (d: Descriptor, location: string | undefined, signal: AbortSignal): Promise<void> => {
-    for (let attempt = 1; ; attempt++) {
-      let sent = 0;
-      try {
-        await transfer(d, location, signal, attempt, (n) => {
-          sent += n;
-          emit({ kind: 'blob-bytes', digest: d.digest, bytes: n });
-        });
-        stats.bytesStreamed += d.size;
-        return;
-      } catch (e) {
-        const again = attempt < attempts && retriable(e) && !(e instanceof SourceBlobFailed && e.phase === 'before');
-        if (signal.aborted || !again) throw e;
-        emit({ kind: 'blob-bytes', digest: d.digest, bytes: -sent });
-        emit({ kind: 'blob-retry', digest: d.digest, attempt, error: (e as Error).message });
-        location = undefined;
-        await sleep(backoffDelay(attempt - 1, TRANSFER_BACKOFF), undefined, { signal });
-      }
-    }
-  };
-
-  const copyBlob = async (step: BlobStep, signal: AbortSignal): Promise<void> => {
-    const d = step.descriptor;
-    emit({ kind: 'blob-start', digest: d.digest, size: d.size, action: step.action });
-    switch (step.action) {
-      case 'skip':
-        stats.blobsSkipped++;
-        return;
-      case 'mount': {
-        const r = await o.target.mountBlob(d.digest, o.source.name, signal);
-        if (r.mounted) {
-          stats.blobsMounted++;
-          emit({ kind: 'blob-done', digest: d.digest, action: 'mounted' });
-          return;
-        }
-        await stream(d, r.location, signal);
-        break;
-      }
-      case 'stream':
-        await stream(d, undefined, signal);
-        break;
-    }
-    stats.blobsStreamed++;
-    emit({ kind: 'blob-done', digest: d.digest, action: 'streamed' });
-  };
-
-  await runPool(plan.blobs, o.concurrency, o.signal, copyBlob);
+  let stats: ExecuteStats;
+  if (o.started) {
+    stats = o.started.stats;
+    await o.started.blobs.finish();
+  } else {
+    stats = emptyStats();
+    const copier = createBlobCopier(
+      {
+        source: o.source,
+        target: o.target,
+        ...(o.attempts !== undefined ? { attempts: o.attempts } : {}),
+        ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+      },
+      stats,
+    );
+    await runPool(plan.blobs, o.concurrency, o.signal, copier);
+  }
 
   // When the root is the very last thing pushed, it is pushed by its first tag (the registry checks the digest):
   // one request instead of two, and the tag still comes after everything it names.

@@ -62,16 +62,21 @@ export function neededBlobs(root: ManifestNode): Descriptor[] {
 export const SMALL_BLOB = 1 << 20;
 
 /** Small blobs first, then the largest first (the longest transfers start early). */
-function transferOrder(a: BlobStep, b: BlobStep): number {
+export function transferOrder(a: BlobStep, b: BlobStep): number {
   const small = (s: BlobStep): number => (s.descriptor.size < SMALL_BLOB ? 0 : 1);
   return small(a) - small(b) || b.descriptor.size - a.descriptor.size;
+}
+
+/** One blob's action: present at the target → skip; else mount within a registry, stream across registries. */
+export function blobAction(present: boolean, sameRegistry: boolean): BlobAction {
+  return present ? 'skip' : sameRegistry ? 'mount' : 'stream';
 }
 
 export function planCopy(input: PlanInput): CopyPlan {
   const blobs: BlobStep[] = neededBlobs(input.root)
     .map((descriptor): BlobStep => ({
       descriptor,
-      action: input.blobsPresent.has(descriptor.digest) ? 'skip' : input.sameRegistry ? 'mount' : 'stream',
+      action: blobAction(input.blobsPresent.has(descriptor.digest), input.sameRegistry),
     }))
     .sort(transferOrder);
 

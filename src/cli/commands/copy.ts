@@ -4,6 +4,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { copyImage, type CopyResult } from '../../copy/copy-image.ts';
+import { BufferReclaimer } from '../../copy/reclaim.ts';
 import { InvalidInput } from '../../errors.ts';
 import { OciLayout, parseLayoutReference } from '../../oci/oci-layout.ts';
 import { checkTag, formatReference, parseReference, type Reference } from '../../oci/reference.ts';
@@ -61,6 +62,8 @@ export async function copyCommand(srcArg: string, dstArg: string, flags: CopyFla
       extraTags: flags.tag ?? [],
       referrers: flags.referrers,
       concurrency,
+      // This process only copies: its dead stream buffers are collected as the bytes flow (reclaim.ts).
+      reclaim: new BufferReclaimer(),
       signal: controller.signal,
       ...(progress ? { onEvent: progress.listener } : {}),
     });

@@ -1,0 +1,136 @@
+/**
+ * Starts each blob's copy as soon as discovery names it, instead of after the whole graph is read: a platform's
+ * layers stream while the next platform manifest and the referrers are still being fetched. Each blob, once: across
+ * registries a HEAD at the target first (many at once, they are cheap) and then, when absent, a transfer slot; within
+ * one registry a mount in a transfer slot. What the HEADs found is the `blobsPresent` the pure plan is then made
+ * from, so the plan records exactly what was done. The first failure aborts the rest; `settle` waits until nothing
+ * is in flight, so no request outlives the copy.
+ */
+import { setMaxListeners } from 'node:events';
+import type { Descriptor } from '../oci/manifest.ts';
+import type { RepositoryClient } from '../oci/registry-client.ts';
+import type { BlobCopier } from './blob-copy.ts';
+import { blobAction, transferOrder } from './plan.ts';
+
+/** At most `slots` tasks at once, the others queued in order of arrival. */
+class Slots {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+  constructor(slots: number) {
+    this.free = Math.max(1, slots);
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
+}
+
+export interface BlobPipelineOptions {
+  target: RepositoryClient;
+  sameRegistry: boolean;
+  copy: BlobCopier;
+  /** Transfers (and mounts) in flight at once. */
+  concurrency: number;
+  /** HEAD requests in flight at once. */
+  headConcurrency: number;
+  signal?: AbortSignal;
+}
+
+export class BlobPipeline {
+  /** Blobs the target was found to hold already (by HEAD). */
+  readonly present = new Set<string>();
+  private readonly seen = new Set<string>();
+  private readonly heads: Array<Promise<void>> = [];
+  private readonly copies: Array<Promise<void>> = [];
+  private readonly transfers: Slots;
+  private readonly headSlots: Slots;
+  private readonly controller = new AbortController();
+  private failure: { error: unknown } | undefined;
+
+  constructor(private readonly o: BlobPipelineOptions) {
+    this.transfers = new Slots(o.concurrency);
+    this.headSlots = new Slots(o.headConcurrency);
+    // Every request in flight listens on this signal; more than ten at once is normal here.
+    setMaxListeners(0, this.controller.signal);
+    o.signal?.addEventListener('abort', () => this.abort(o.signal?.reason), { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Starts the blobs of one image manifest (each blob once per copy): small ones first, then the largest first. */
+  add(blobs: readonly Descriptor[]): void {
+    const fresh = blobs.filter((b) => !this.seen.has(b.digest) && this.seen.add(b.digest));
+    const steps = fresh.map((descriptor) => ({ descriptor, action: blobAction(false, this.o.sameRegistry) }));
+    for (const step of steps.sort(transferOrder)) {
+      if (this.o.sameRegistry) {
+        this.copies.push(this.guard(() => this.transfers.run(() => this.o.copy(step, this.signal))));
+        continue;
+      }
+      const head = this.guard(async () => {
+        const size = await this.headSlots.run(() => this.o.target.headBlob(step.descriptor.digest, this.signal));
+        if (size === step.descriptor.size) this.present.add(step.descriptor.digest);
+      });
+      this.heads.push(head);
+      this.copies.push(
+        head.then(() =>
+          this.guard(() =>
+            this.present.has(step.descriptor.digest)
+              ? this.o.copy({ ...step, action: 'skip' }, this.signal)
+              : this.transfers.run(() => this.o.copy(step, this.signal)),
+          ),
+        ),
+      );
+    }
+  }
+
+  /** Resolves when every HEAD so far has answered (`present` is then complete); throws the first failure. */
+  async headsDone(): Promise<void> {
+    await Promise.all(this.heads);
+    this.throwIfFailed();
+  }
+
+  /** Resolves when every blob added has been copied; throws the first failure. */
+  async finish(): Promise<void> {
+    await this.settle();
+    this.throwIfFailed();
+  }
+
+  /** Stops what has not started and aborts what is in flight. */
+  abort(reason: unknown): void {
+    this.failure ??= { error: reason };
+    this.controller.abort(reason);
+  }
+
+  /** Waits until nothing is in flight, failed or not. */
+  async settle(): Promise<void> {
+    for (let n = -1; n !== this.copies.length;) {
+      n = this.copies.length;
+      await Promise.all(this.copies);
+    }
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure.error;
+    this.o.signal?.throwIfAborted();
+  }
+
+  /** Runs a task unless the pipeline has failed; its failure becomes the pipeline's. Never rejects. */
+  private async guard(task: () => Promise<void>): Promise<void> {
+    if (this.failure) return;
+    try {
+      await task();
+    } catch (error) {
+      this.abort(error);
+    }
+  }
+}
