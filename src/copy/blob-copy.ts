@@ -113,6 +113,7 @@ export function createBlobCopier(o: BlobCopyOptions, stats: BlobStats): BlobCopi
   };
 
   const stream = async (d: Descriptor, location: string | undefined, signal: AbortSignal): Promise<void> => {
+    o.reclaim?.blobStarting(d.size);
     for (let attempt = 1; ; attempt++) {
       let sent = 0;
       try {
