@@ -2,7 +2,7 @@
  * Starts each blob's copy as soon as discovery names it, instead of after the whole graph is read: a platform's
  * layers stream while the next platform manifest and the referrers are still being fetched. Each blob, once: across
  * registries a HEAD at the target first (many at once, they are cheap) and then, when absent, a transfer slot; within
- * one registry a mount in a transfer slot. What the HEADs found is the `blobsPresent` the pure plan is then made
+ * one registry a mount, as many at once as HEADs. What the HEADs found is the `blobsPresent` the pure plan is then made
  * from, so the plan records exactly what was done. The first failure aborts the rest; `settle` waits until nothing
  * is in flight, so no request outlives the copy.
  */
@@ -73,7 +73,9 @@ export class BlobPipeline {
     const steps = fresh.map((descriptor) => ({ descriptor, action: blobAction(false, this.o.sameRegistry) }));
     for (const step of steps.sort(transferOrder)) {
       if (this.o.sameRegistry) {
-        this.copies.push(this.guard(() => this.transfers.run(() => this.o.copy(step, this.signal))));
+        // A mount is one cheap request, like a HEAD: as many at once. (A mount the registry declines streams in the
+        // same slot; within one registry that is rare.)
+        this.copies.push(this.guard(() => this.headSlots.run(() => this.o.copy(step, this.signal))));
         continue;
       }
       const head = this.guard(async () => {
