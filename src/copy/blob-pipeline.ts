@@ -1,7 +1,8 @@
 /**
  * Starts each blob's copy as soon as discovery names it, instead of after the whole graph is read: a platform's
  * layers stream while the next platform manifest and the referrers are still being fetched. Each blob, once: across
- * registries a HEAD at the target first (many at once, they are cheap) and then, when absent, a transfer slot; within
+ * registries a HEAD at the target first (many at once, they are cheap; none for a small blob when the target
+ * repository is new) and then, when absent, a transfer slot; within
  * one registry a mount, as many at once as HEADs. What the HEADs found is the `blobsPresent` the pure plan is then made
  * from, so the plan records exactly what was done. The first failure aborts the rest; `settle` waits until nothing
  * is in flight, so no request outlives the copy.
@@ -10,7 +11,7 @@ import { setMaxListeners } from 'node:events';
 import type { Descriptor } from '../oci/manifest.ts';
 import type { RepositoryClient } from '../oci/registry-client.ts';
 import type { BlobCopier } from './blob-copy.ts';
-import { blobAction, transferOrder } from './plan.ts';
+import { blobAction, SMALL_BLOB, transferOrder } from './plan.ts';
 
 /** At most `slots` tasks at once, the others queued in order of arrival. */
 class Slots {
@@ -41,6 +42,12 @@ export interface BlobPipelineOptions {
   concurrency: number;
   /** HEAD requests in flight at once. */
   headConcurrency: number;
+  /**
+   * Resolves true when the target repository is new (the registry does not know it). Its small blobs are then sent
+   * without asking first: there is nothing in it to find, and should a blob be there after all (a repository
+   * with blobs but no tag), sending a small blob again costs less than asking about every one.
+   */
+  targetIsNew?: Promise<boolean>;
   signal?: AbortSignal;
 }
 
@@ -78,7 +85,9 @@ export class BlobPipeline {
         this.copies.push(this.guard(() => this.headSlots.run(() => this.o.copy(step, this.signal))));
         continue;
       }
+      const small = step.descriptor.size < SMALL_BLOB;
       const head = this.guard(async () => {
+        if (small && (await this.o.targetIsNew)) return;
         const size = await this.headSlots.run(() => this.o.target.headBlob(step.descriptor.digest, this.signal));
         if (size === step.descriptor.size) this.present.add(step.descriptor.digest);
       });

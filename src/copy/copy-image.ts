@@ -127,12 +127,22 @@ export async function copyImage(o: CopyImageOptions): Promise<CopyResult> {
       },
       stats,
     );
+    // A target tag that exists shows the repository exists; otherwise one request tells (none within a registry,
+    // where blobs are mounted without asking).
+    const targetIsNew =
+      sameRegistry || tagHead !== undefined || rootPresent === true
+        ? Promise.resolve(false)
+        : dst.hasTags(o.signal).then(
+            (has) => has === false,
+            () => false,
+          );
     const blobs = new BlobPipeline({
       target: dst,
       sameRegistry,
       copy: copier,
       concurrency,
       headConcurrency: HEAD_CONCURRENCY,
+      targetIsNew,
       ...(o.signal ? { signal: o.signal } : {}),
     });
     let plan;

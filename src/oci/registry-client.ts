@@ -430,6 +430,22 @@ export class RepositoryClient implements ImageSource {
     await this.putManifest(referrersTag(subject), Buffer.from(JSON.stringify(index)), OCI_INDEX, signal);
   }
 
+  /**
+   * Whether the repository has any tag: false when the registry does not know the repository (404), undefined when
+   * its answer does not say. One request; the body (all tags, on registries that ignore `n`) is not parsed.
+   */
+  async hasTags(signal?: AbortSignal): Promise<boolean | undefined> {
+    const res = await this.t.send({
+      method: 'GET',
+      url: `/v2/${this.name}/tags/list?n=1`,
+      scopes: this.scopes,
+      operation: `list tags of ${this.name}`,
+      signal,
+    });
+    await res.body.dump();
+    return res.statusCode === 404 ? false : res.statusCode === 200 ? true : undefined;
+  }
+
   /** All tags, following `Link: <...>; rel="next"` pages. */
   async listTags(signal?: AbortSignal): Promise<string[]> {
     const operation = `list tags of ${this.name}`;
