@@ -25,6 +25,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? (SHORT ? 3 : 5));
 const RTT_MS = Number(process.env.BENCH_FAR_RTT_MS ?? 50);
 const WINDOW = Number(process.env.BENCH_FAR_WINDOW_KIB ?? 2048) * 1024;
 const TARGET = 0.7;
+const LOAD_AT_START = loadavg();
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MiB = 1 << 20;
 
@@ -136,7 +137,7 @@ async function main(): Promise<void> {
 
     const pad = (s: string, w: number): string => s.padEnd(w);
     const lines = [
-      `far registries: ${RTT_MS} ms round trip, ${WINDOW / 1024} KiB window; ${RUNS} runs; load ${loadavg()
+      `far registries: ${RTT_MS} ms round trip, ${WINDOW / 1024} KiB window; ${RUNS} runs; load at start ${LOAD_AT_START.map((l) => l.toFixed(2)).join(' ')}, end ${loadavg()
         .map((l) => l.toFixed(2))
         .join(' ')}`,
       `${pad('scenario', 48)} ${pad('hoist s', 8)} ${pad('skopeo s', 9)} ${pad('ratio', 6)} ${pad('target', 8)} result`,
@@ -151,7 +152,8 @@ async function main(): Promise<void> {
       runs: RUNS,
       short: SHORT,
       path: { roundTripMs: RTT_MS, windowBytes: WINDOW, measured: path },
-      machine: { cores: availableParallelism(), node: process.version, loadAverage: loadavg() },
+      machine: { cores: availableParallelism(), node: process.version },
+      loadAverage: { start: LOAD_AT_START, end: loadavg() },
       skopeo: await version('skopeo', ['--version']),
       rows,
     };
