@@ -8,6 +8,7 @@ import type { Claim, JobTableSpec } from './jobs.repository.ts';
 import { settleJob } from './jobs.repository.ts';
 import { targetsInContext } from './promotion-targets.query.ts';
 import { grantedTo } from './namespaces.repository.ts';
+import { rememberTag } from './artifact-tags.repository.ts';
 import type { Schema } from './schema.ts';
 
 export const PROMOTION_JOBS: JobTableSpec<'promotion_targets'> = {
@@ -46,6 +47,7 @@ export async function loadPromotionJob(db: Kysely<Schema>, id: string) {
       'e.allow_tag_move as allowMove',
       'sreg.name as srcRegistry',
       'dreg.name as dstRegistry',
+      'e.registry_id as dstRegistryId',
       // The tag the request named (an event's tag, `--tag`), else the one the source holds it under now.
       sql<string | null>`coalesce(r.tag, loc.tag)`.as('sourceTag'),
       'p.id as projectId',
@@ -94,7 +96,10 @@ export async function newerPromotionOfTag(
     .executeTakeFirst();
 }
 
-/** The target is PROMOTED (fenced by the claim) and the artifact is now in the environment, under `tag`. */
+/**
+ * The target is PROMOTED (fenced by the claim) and the artifact is now in the environment, under `tag` (which the
+ * artifact counts among the tags it was seen with).
+ */
 export async function recordPromoted(
   trx: Transaction<Schema>,
   job: Claim,
@@ -115,6 +120,8 @@ export async function recordPromoted(
     .insertInto('artifact_locations')
     .values({ artifact_id: o.artifactId, environment_id: o.environmentId, tag: o.tag, since: o.at })
     .execute();
+  // The artifact has been seen with the tag hoist wrote: the push event that reports it back brings nothing new.
+  if (o.tag !== null) await rememberTag(trx, o.artifactId, o.tag, o.at);
 }
 
 /** The target ends FAILED or REJECTED with the reason (fenced by the claim). */
