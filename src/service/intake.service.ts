@@ -61,6 +61,9 @@ const CONFIRM_PAUSES_MS = [0, 10, 25, 50, 100, 200, 400, 600, 600];
 /** The referrers tag fallback (`sha256-<hex>`), and older cosign's signature and attestation tags. */
 const REFERRERS_TAG = /^(sha256|sha512)-([0-9a-f]{64}|[0-9a-f]{128})(?:\.sig|\.att)?$/;
 
+/** How long a hook secret the database confirmed is believed without asking again. */
+const HOOK_SECRET_TTL_MS = 5000;
+
 const hashSecret = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 /** The secret in an Authorization header: `Bearer X`, `Token X`, Basic with X as the password, or X itself. */
@@ -91,6 +94,12 @@ export class Intake {
   /** Received events are jobs of the leased queue. */
   readonly queue: LeasedQueue;
   private readonly ownPushes: OwnPushes;
+  /**
+   * Hook secrets recently proven, by kind and hash: a registry sends a request per event (per blob, per pull), and
+   * each cost a query. Only what the database confirmed is kept, for HOOK_SECRET_TTL_MS; a secret replaced here is
+   * forgotten at once, one replaced through another replica after that time at the latest.
+   */
+  private readonly provenSecrets = new Map<string, { registryId: string; until: number }>();
 
   constructor(
     private readonly db: Kysely<Schema>,
@@ -144,6 +153,7 @@ export class Intake {
       { action: 'hook.secret', objectType: 'registry', objectId: registry },
       async (trx) => {
         await replaceHookSecret(trx, { registryId: r.id, kind, secretHash: hashSecret(chosen), at: new Date() });
+        this.provenSecrets.clear();
         return { result: undefined, summary: { kind } };
       },
     );
@@ -157,8 +167,13 @@ export class Intake {
       throw new Unauthenticated(
         `send the ${kind} hook secret in the Authorization header (set it with hoist registry set-hook-secret REGISTRY --kind ${kind})`,
       );
+    const key = `${kind}:${hashSecret(secret)}`;
+    const proven = this.provenSecrets.get(key);
+    if (proven && proven.until > Date.now()) return proven.registryId;
     const registryId = await registryIdByHookSecret(this.db, kind, hashSecret(secret));
     if (registryId === undefined) throw new Unauthenticated(`no registry has this ${kind} hook secret`);
+    if (this.provenSecrets.size >= 1000) this.provenSecrets.clear();
+    this.provenSecrets.set(key, { registryId, until: Date.now() + HOOK_SECRET_TTL_MS });
     return registryId;
   }
 
