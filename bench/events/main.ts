@@ -121,7 +121,10 @@ try {
     idleDigests.push(img.digest);
   }
   for (const digest of idleDigests)
-    for (let tries = 0; !(await db.selectFrom('artifacts').select('id').where('digest', '=', digest).executeTakeFirst()); )
+    for (
+      let tries = 0;
+      !(await db.selectFrom('artifacts').select('id').where('digest', '=', digest).executeTakeFirst());
+    )
       if (++tries > 1000) throw new Error(`the push of ${digest} was not recorded`);
       else await new Promise((r) => setTimeout(r, 20));
   await new Promise((r) => setTimeout(r, 1000));

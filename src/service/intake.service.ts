@@ -33,7 +33,7 @@ import type { Automation } from './automation.ts';
 import type { Page } from './page.ts';
 import type { Registries } from './registries.service.ts';
 import { LeasedQueue, type Job } from './leased-queue.ts';
-import { OwnPushes } from './own-pushes.ts';
+import { OwnPushes, RECENT_MS } from './own-pushes.ts';
 import { holdingsOfDigest } from '../store/push-echo.query.ts';
 
 export type HookKind = 'distribution' | 'harbor' | 'generic';
@@ -254,7 +254,8 @@ export class Intake {
   private async echo(registryId: string, repository: string, tag: string | undefined, digest: string) {
     if (tag !== undefined && REFERRERS_TAG.test(tag)) return false;
     const pushed = { registryId, repository, digest, tag };
-    return this.ownPushes.echo(pushed, await holdingsOfDigest(this.db, registryId, digest, tag));
+    const recentSince = new Date(Date.now() - RECENT_MS);
+    return this.ownPushes.echo(pushed, await holdingsOfDigest(this.db, registryId, digest, tag, recentSince));
   }
 
   private async work(

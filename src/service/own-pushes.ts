@@ -8,8 +8,9 @@
  * intake asks `echo()` before any registry round trip: an event is an echo when every environment that holds the
  * pushed repository (and tag) already holds the artifact with that digest under that tag, counting the promotion's
  * own target environment as held when this process is writing it now (the echo may arrive before the runner commits).
- * Another replica's promotion is recognised from the database alone once it is committed, and only for a minute:
- * an old image pushed again goes the normal way. Anything else — an environment of another application that holds
+ * Another replica's promotion is recognised from the database alone once it is committed (a PROMOTED target put
+ * the artifact there), and only for a minute. A push that repeats what a person or CI pushed before, an old image
+ * pushed again, goes the normal way. Anything else — an environment of another application that holds
  * the repository too, a tag the artifact was never seen with — is not an echo, and the event is worked in full.
  */
 import { tagMatches, templateMatches } from './artifacts.service.ts';
@@ -17,8 +18,8 @@ import type { DigestHolding } from '../store/push-echo.query.ts';
 
 /** How long a write of this process is expected back as an event. */
 const OWN_WRITE_TTL_MS = 60_000;
-/** How recent a recorded arrival must be for an event that repeats it to count as its echo. */
-const RECENT_MS = 60_000;
+/** How recent a promotion must be for an event that repeats it to count as its echo (`recentSince`). */
+export const RECENT_MS = 60_000;
 
 export interface PushedImage {
   registryId: string;
@@ -61,12 +62,11 @@ export class OwnPushes {
           (p.tag !== undefined && h.tagTemplate !== null && tagMatches(h.tagTemplate, h.app, p.tag))),
     );
     if (holding.length === 0) return false;
-    const now = this.now();
     return holding.every((h) => {
       if (h.environmentId === own) return true;
       if (h.artifactId === null || h.since === null) return false;
       if (p.tag !== undefined && (h.locationTag !== p.tag || !h.tagKnown)) return false;
-      return own !== undefined || now - h.since.getTime() <= RECENT_MS;
+      return own !== undefined || h.promotedRecently;
     });
   }
 }

@@ -2,7 +2,7 @@
  * What hoist already knows about a digest in one registry, to recognise a push event that brings nothing new (most
  * often hoist's own promotion coming back as an event): every environment of every application in the registry, with
  * where that application's artifact of the digest is located, under which tag, since when, and whether the tag is
- * among the tags the artifact was seen with. One statement.
+ * among the tags the artifact was seen with, and whether a promotion brought it there lately. One statement.
  */
 import { sql, type Kysely } from 'kysely';
 import type { Schema } from './schema.ts';
@@ -20,6 +20,8 @@ export interface DigestHolding {
   since: Date | null;
   /** Whether the artifact was seen with the tag asked about. */
   tagKnown: boolean;
+  /** Whether a promotion brought the artifact here (PROMOTED) since `recentSince`. */
+  promotedRecently: boolean;
 }
 
 export async function holdingsOfDigest(
@@ -27,6 +29,7 @@ export async function holdingsOfDigest(
   registryId: string,
   digest: string,
   tag: string | undefined,
+  recentSince: Date,
 ): Promise<DigestHolding[]> {
   const rows = await db
     .selectFrom('environments as e')
@@ -46,8 +49,17 @@ export async function holdingsOfDigest(
       'l.since',
       sql<boolean>`${tag ?? null}::text IS NOT NULL AND EXISTS (
         SELECT 1 FROM artifact_tags g WHERE g.artifact_id = x.id AND g.tag = ${tag ?? null})`.as('tagKnown'),
+      sql<boolean>`EXISTS (
+        SELECT 1 FROM promotion_targets t JOIN promotion_requests r ON r.id = t.request_id
+        WHERE r.artifact_id = x.id AND t.environment_id = e.id AND t.state = 'PROMOTED'
+          AND t.updated_at >= ${recentSince})`.as('promotedRecently'),
     ])
     .where('e.registry_id', '=', registryId)
     .execute();
-  return rows.map((r) => ({ ...r, since: r.since === null ? null : new Date(r.since), tagKnown: Boolean(r.tagKnown) }));
+  return rows.map((r) => ({
+    ...r,
+    since: r.since === null ? null : new Date(r.since),
+    tagKnown: Boolean(r.tagKnown),
+    promotedRecently: Boolean(r.promotedRecently),
+  }));
 }
