@@ -202,7 +202,11 @@ export class PromotionRunner {
       await target.putManifest(tag, manifest.bytes, manifest.mediaType, job.signal);
     }
     const at = new Date();
+    // The notices and the write-back job first: the state change and the audit entry take the lock that every
+    // promotion's transaction waits for (the audit chain's, migration 0018), held until commit, so they come last.
     await this.db.transaction().execute(async (trx) => {
+      await this.outbox.add(trx, { ...this.notice(t), event: 'promotion.promoted', tag });
+      await enqueueGitopsWrite(trx, { id: newId(), targetId: t.id, environmentId: t.dstId, at });
       await recordPromoted(trx, job, {
         artifactId: t.artifactId,
         environmentId: t.dstId,
@@ -225,8 +229,6 @@ export class PromotionRunner {
           startedAt: started.toISOString(),
         },
       });
-      await this.outbox.add(trx, { ...this.notice(t), event: 'promotion.promoted', tag });
-      await enqueueGitopsWrite(trx, { id: newId(), targetId: t.id, environmentId: t.dstId, at });
     });
     this.outbox.wake();
     this.onPromoted(t.artifactId);
