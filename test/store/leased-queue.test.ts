@@ -194,18 +194,18 @@ forEachBackend('leased queue', (use, backend) => {
       // Both at once: every job claimed by one of them, none by both.
       const [first, second] = await Promise.all([
         claimJobs(database.db, SPEC, now, 1000, 5),
-        claimJobs(other.db, SPEC, now, 1000, 5),
+        claimJobs(other.db, SPEC, now, 60_000, 5),
       ]);
       assert.equal(first.length + second.length, 10);
       assert.equal(new Set([...first, ...second].map((c) => c.id)).size, 10, 'no job in both batches');
-      const rest = await claimJobs(other.db, SPEC, now, 1000, 5);
+      const rest = await claimJobs(other.db, SPEC, now, 60_000, 5);
       assert.deepEqual(
         [...first, ...second, ...rest].map((c) => c.id).sort(),
         [...ids].sort(),
         'the rest, and nothing more',
       );
       assert.deepEqual(await claimJobs(database.db, SPEC, now, 1000, 5), [], 'live leases keep others away');
-      // The first worker stalls past its lease; the second takes its batch over with the next tokens and finishes it.
+      // The first worker (a lease of 1 s) stalls past its lease; the second takes its batch over with the next tokens and finishes it.
       const later = new Date(now.getTime() + 1001);
       const taken = await claimJobs(other.db, SPEC, later, 1000, 10);
       assert.deepEqual(taken.map((c) => c.id).sort(), first.map((c) => c.id).sort(), 'exactly the lapsed batch');
