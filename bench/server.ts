@@ -12,7 +12,8 @@ import { OutboundPolicy } from '../src/net/outbound-policy.ts';
 import { SecretBox } from '../src/service/secret-box.ts';
 import { openDatabase, type Database } from '../src/store/database.ts';
 import { migrate } from '../src/store/migrate.ts';
-import { startPostgres } from '../test/harness/postgres.ts';
+import { startPostgres, type TestPostgres } from '../test/harness/postgres.ts';
+import { withCounter, type SqlCounter } from './sql-counter.ts';
 
 export type BenchBackend = 'embedded' | 'postgres';
 
@@ -23,16 +24,26 @@ export interface BenchServer {
   app: App;
   services: Services;
   database: Database;
+  /** The database without the statement counter: the bench's own queries are not counted. */
+  uncounted: Database['db'];
   close(): Promise<void>;
 }
 
 /** `postgres` when the command line says so (`npm run bench:… -- --database postgres`), else `embedded`. */
 export const benchBackend = (): BenchBackend => (process.argv.includes('postgres') ? 'postgres' : 'embedded');
 
-export async function startBenchServer(backend: BenchBackend): Promise<BenchServer> {
-  const postgres = backend === 'postgres' ? await startPostgres() : undefined;
-  const database = await openDatabase(postgres ? { url: await postgres.createDatabase() } : {});
-  await migrate(database.db as never);
+export interface BenchServerOptions {
+  /** Counts the SQL statements the server sends (bench/sql-counter.ts). */
+  counter?: SqlCounter;
+  /** Also works push events (the intake queue), for the event benchmarks. */
+  intake?: boolean;
+}
+
+export async function startBenchServer(backend: BenchBackend, o: BenchServerOptions = {}): Promise<BenchServer> {
+  const postgres: TestPostgres | undefined = backend === 'postgres' ? await startPostgres() : undefined;
+  const opened = await openDatabase(postgres ? { url: await postgres.createDatabase() } : {});
+  await migrate(opened.db as never);
+  const database = o.counter ? withCounter(opened, o.counter) : opened;
   const services = createServices(database, new SecretBox(randomBytes(32)), {
     outbound: OutboundPolicy.fromList('127.0.0.0/8,::1/128'),
   });
@@ -40,6 +51,7 @@ export async function startBenchServer(backend: BenchBackend): Promise<BenchServ
   const app = await buildServer(services);
   await app.listen({ port: 0, host: '127.0.0.1' });
   await services.runner.start();
+  if (o.intake) await services.intake.start();
   const admin = await services.accounts.login('admin', 'bench-password-1', '127.0.0.1');
   const token = (await services.accounts.createToken({ userId: admin.id, username: 'admin' }, 'bench')).token;
   return {
@@ -48,7 +60,9 @@ export async function startBenchServer(backend: BenchBackend): Promise<BenchServ
     app,
     services,
     database,
+    uncounted: opened.db,
     async close() {
+      if (o.intake) await services.intake.stop();
       await services.runner.stop();
       await app.close();
       await database.close();

@@ -78,6 +78,8 @@ try {
   await c.events.setSecret('events', 'distribution', SECRET);
   await c.projects.create('bench');
   await c.projects.addApplication('bench', 'web');
+  for (const prefix of ['dev/', 'staging/']) await c.projects.grantNamespace('bench', 'events', prefix);
+  for (const prefix of ['qdev/', 'qstaging/']) await c.projects.grantNamespace('bench', 'quiet', prefix);
   for (const [name, registry] of [
     ['dev', 'events'],
     ['staging', 'events'],

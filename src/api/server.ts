@@ -111,7 +111,9 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
-    const credential = credentialsOf(req);
+    // A registry's hook is authenticated by its hook secret, never as a user: its Authorization header is no API token,
+    // and looking it up as one cost a query on every event (a registry sends one per pull, too).
+    const credential = req.routeOptions.config.permission?.kind === 'hook' ? undefined : credentialsOf(req);
     if (credential !== undefined) {
       const identity = await services.accounts.identify(credential);
       if (identity) req.identity = identity;

@@ -8,6 +8,7 @@ import { Bindings } from '../service/bindings.service.ts';
 import { Boards } from '../service/board.service.ts';
 import { Environments } from '../service/environments.service.ts';
 import { Intake } from '../service/intake.service.ts';
+import { OwnPushes } from '../service/own-pushes.ts';
 import { LiveEvents, type LiveEventsOptions } from '../service/live-events.service.ts';
 import { Namespaces } from '../service/namespaces.service.ts';
 import type { Mailer } from '../service/mailer.ts';
@@ -78,6 +79,8 @@ export function createServices(database: Database, box: SecretBox, opts: Service
     ...opts.live,
   });
   const outbox = new Outbox(opts.mailer !== undefined, () => dispatcher.notify());
+  // What the runner writes comes back as push events; the intake recognises them (src/service/own-pushes.ts).
+  const ownPushes = new OwnPushes();
   const runner = new PromotionRunner(
     db,
     registries,
@@ -89,6 +92,7 @@ export function createServices(database: Database, box: SecretBox, opts: Service
       ...(opts.logger ? { logger: opts.logger } : {}),
       notifier: database.notifier,
       live,
+      ownPushes,
     },
     outbox,
   );
@@ -115,6 +119,7 @@ export function createServices(database: Database, box: SecretBox, opts: Service
   const intake = new Intake(db, registries, artifacts, automation, {
     ...(opts.logger ? { logger: opts.logger } : {}),
     notifier: database.notifier,
+    ownPushes,
   });
   const accounts = new Accounts(db, undefined, opts.accounts?.sleep, opts.accounts?.passwordCost);
   // A change of trust roots re-evaluates the targets waiting on artifacts whose verdict changed, and queues the

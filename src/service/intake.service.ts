@@ -21,7 +21,7 @@ import { pino } from 'pino';
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PushEvent } from '../automation/push-events.ts';
-import { InvalidInput, NotFound, Unauthenticated } from '../errors.ts';
+import { InvalidInput, NotFound, RegistryError, Unauthenticated } from '../errors.ts';
 import { parseManifest } from '../oci/manifest.ts';
 import { openRepository } from '../oci/registry.ts';
 import { PUSH_EVENT_JOBS, settleJob } from '../store/jobs.repository.ts';
@@ -33,6 +33,8 @@ import type { Automation } from './automation.ts';
 import type { Page } from './page.ts';
 import type { Registries } from './registries.service.ts';
 import { LeasedQueue, type Job } from './leased-queue.ts';
+import { OwnPushes, RECENT_MS } from './own-pushes.ts';
+import { holdingsOfDigest } from '../store/push-echo.query.ts';
 
 export type HookKind = 'distribution' | 'harbor' | 'generic';
 export const HOOK_KINDS: readonly HookKind[] = ['distribution', 'harbor', 'generic'];
@@ -50,8 +52,17 @@ export interface PushEventView {
   doneAt: string | null;
 }
 
-/** Pauses between the registry's answers before an event's tag counts as unconfirmed (about 2 s in all). */
-const CONFIRM_PAUSES_MS = [0, 100, 200, 400, 600, 800];
+/**
+ * Pauses between the registry's answers before an event's tag counts as unconfirmed (about 2 s in all). The tag is
+ * usually linked a few milliseconds after the event is sent: the first pauses are short.
+ */
+const CONFIRM_PAUSES_MS = [0, 10, 25, 50, 100, 200, 400, 600, 600];
+
+/** The referrers tag fallback (`sha256-<hex>`), and older cosign's signature and attestation tags. */
+const REFERRERS_TAG = /^(sha256|sha512)-([0-9a-f]{64}|[0-9a-f]{128})(?:\.sig|\.att)?$/;
+
+/** How long a hook secret the database confirmed is believed without asking again. */
+const HOOK_SECRET_TTL_MS = 5000;
 
 const hashSecret = (s: string): string => createHash('sha256').update(s).digest('hex');
 
@@ -75,11 +86,20 @@ export interface IntakeOptions {
   concurrency?: number;
   logger?: Logger;
   notifier?: Notifier;
+  /** What this process's runner is writing: the events reporting it back are recognised without a round trip. */
+  ownPushes?: OwnPushes;
 }
 
 export class Intake {
   /** Received events are jobs of the leased queue. */
   readonly queue: LeasedQueue;
+  private readonly ownPushes: OwnPushes;
+  /**
+   * Hook secrets recently proven, by kind and hash: a registry sends a request per event (per blob, per pull), and
+   * each cost a query. Only what the database confirmed is kept, for HOOK_SECRET_TTL_MS; a secret replaced here is
+   * forgotten at once, one replaced through another replica after that time at the latest.
+   */
+  private readonly provenSecrets = new Map<string, { registryId: string; until: number }>();
 
   constructor(
     private readonly db: Kysely<Schema>,
@@ -88,6 +108,7 @@ export class Intake {
     private readonly automation: Automation,
     o: IntakeOptions = {},
   ) {
+    this.ownPushes = o.ownPushes ?? new OwnPushes();
     this.queue = new LeasedQueue(
       db,
       PUSH_EVENT_JOBS,
@@ -132,6 +153,7 @@ export class Intake {
       { action: 'hook.secret', objectType: 'registry', objectId: registry },
       async (trx) => {
         await replaceHookSecret(trx, { registryId: r.id, kind, secretHash: hashSecret(chosen), at: new Date() });
+        this.provenSecrets.clear();
         return { result: undefined, summary: { kind } };
       },
     );
@@ -145,8 +167,13 @@ export class Intake {
       throw new Unauthenticated(
         `send the ${kind} hook secret in the Authorization header (set it with hoist registry set-hook-secret REGISTRY --kind ${kind})`,
       );
+    const key = `${kind}:${hashSecret(secret)}`;
+    const proven = this.provenSecrets.get(key);
+    if (proven && proven.until > Date.now()) return proven.registryId;
     const registryId = await registryIdByHookSecret(this.db, kind, hashSecret(secret));
     if (registryId === undefined) throw new Unauthenticated(`no registry has this ${kind} hook secret`);
+    if (this.provenSecrets.size >= 1000) this.provenSecrets.clear();
+    this.provenSecrets.set(key, { registryId, until: Date.now() + HOOK_SECRET_TTL_MS });
     return registryId;
   }
 
@@ -211,8 +238,24 @@ export class Intake {
 
   private async process(job: Job): Promise<void> {
     const e = await getPushEvent(this.db, job.id);
+    if (await this.echo(e.registry_id, e.repository, e.tag ?? undefined, e.digest)) {
+      await settleJob(this.db, PUSH_EVENT_JOBS, job, {
+        state: 'IGNORED',
+        outcome: 'nothing new: hoist recorded this image here already (its own promotion, reported back)',
+        done_at: new Date(),
+      });
+      return;
+    }
     const { state, outcome } = await this.work(e.registry_id, e.repository, e.tag ?? undefined, e.digest, job.signal);
     await settleJob(this.db, PUSH_EVENT_JOBS, job, { state, outcome, done_at: new Date() });
+  }
+
+  /** Whether the event reports what hoist recorded already (./own-pushes.ts): one query, no registry round trip. */
+  private async echo(registryId: string, repository: string, tag: string | undefined, digest: string) {
+    if (tag !== undefined && REFERRERS_TAG.test(tag)) return false;
+    const pushed = { registryId, repository, digest, tag };
+    const recentSince = new Date(Date.now() - RECENT_MS);
+    return this.ownPushes.echo(pushed, await holdingsOfDigest(this.db, registryId, digest, tag, recentSince));
   }
 
   private async work(
@@ -226,12 +269,14 @@ export class Intake {
     if (registryName === undefined) throw new NotFound('registry', registryId);
     // The referrers tag fallback (`sha256-<hex>`) names the image whose referrers changed; its index is no image.
     // So do older cosign's signature and attestation tags (`sha256-<hex>.sig`, `.att`).
-    const fallback = /^(sha256|sha512)-([0-9a-f]{64}|[0-9a-f]{128})(?:\.sig|\.att)?$/.exec(tag ?? '');
-    if (!fallback) {
-      const unconfirmed = await this.unconfirmed(registryName, repository, tag, digest, signal);
-      if (unconfirmed !== undefined) return { state: 'IGNORED', outcome: unconfirmed };
+    const fallback = REFERRERS_TAG.exec(tag ?? '');
+    let subject: string | undefined;
+    if (fallback) subject = `${fallback[1]}:${fallback[2]}`;
+    else {
+      const confirmed = await this.confirm(registryName, repository, tag, digest, signal);
+      if ('unconfirmed' in confirmed) return { state: 'IGNORED', outcome: confirmed.unconfirmed };
+      subject = parseManifest(confirmed.bytes, confirmed.mediaType, `${repository}@${digest}`).subject?.digest;
     }
-    const subject = fallback ? `${fallback[1]}:${fallback[2]}` : await this.subjectOf(registryName, repository, digest);
     if (subject !== undefined) {
       const touched = await this.artifacts.refreshReferrers(subject);
       if (touched.length === 0) return { state: 'IGNORED', outcome: `a referrer of ${subject}, which is no artifact` };
@@ -251,36 +296,33 @@ export class Intake {
   }
 
   /**
-   * Why the registry does not confirm an event, or undefined when it does: the tag must name the event's digest there
-   * now (the digest must exist, for an event without a tag). A sender with the right secret may still be wrong —
-   * late (the tag moved since), or lying — and hoist acts on what the registry holds, never on what it was told.
-   * distribution sends its event after storing the manifest but before linking the tag, so a tag is asked for a
-   * few times over about two seconds before the event is judged unconfirmed.
+   * The pushed manifest as the registry holds it now, or why the registry does not confirm the event: the tag must
+   * name the event's digest there now (the digest must exist, for an event without a tag). A sender with the right
+   * secret may still be wrong — late (the tag moved since), or lying — and hoist acts on what the registry holds, never
+   * on what it was told. distribution sends its event after storing the manifest but before linking the tag, so a tag
+   * is asked for a few times over about two seconds, soon at first, before the event is judged unconfirmed. One GET
+   * answers both whether the tag names the digest and what the manifest is (a referrer names its subject).
    */
-  private async unconfirmed(
+  private async confirm(
     registry: string,
     repository: string,
     tag: string | undefined,
     digest: string,
     signal?: AbortSignal,
-  ): Promise<string | undefined> {
+  ): Promise<{ bytes: Buffer; mediaType: string } | { unconfirmed: string }> {
     const repo = openRepository(await this.registries.open(registry), repository);
     const named = tag === undefined ? `${repository}@${digest}` : `${repository}:${tag}`;
-    let reason: string | undefined;
+    let reason = `not confirmed by the registry: ${named} does not exist in the registry`;
     for (const pause of CONFIRM_PAUSES_MS) {
       if (pause > 0) await sleep(pause, undefined, { signal });
-      const head = await repo.headManifest(tag ?? digest, signal);
-      if (head?.digest === digest) return undefined;
-      reason = head
-        ? `not confirmed by the registry: ${named} is ${head.digest} in the registry, not ${digest} (moved since the event, or never so)`
-        : `not confirmed by the registry: ${named} does not exist in the registry`;
+      const m = await repo.getManifest(tag ?? digest, signal).catch((e: unknown) => {
+        if (e instanceof RegistryError && e.status === 404) return undefined;
+        throw e;
+      });
+      if (m?.digest === digest) return m;
+      if (m)
+        reason = `not confirmed by the registry: ${named} is ${m.digest} in the registry, not ${digest} (moved since the event, or never so)`;
     }
-    return reason;
-  }
-
-  /** The digest a pushed manifest refers to (its `subject`), when it is a referrer such as a signature or an SBOM. */
-  private async subjectOf(registry: string, repository: string, digest: string): Promise<string | undefined> {
-    const m = await openRepository(await this.registries.open(registry), repository).getManifest(digest);
-    return parseManifest(m.bytes, m.mediaType, `${repository}@${digest}`).subject?.digest;
+    return { unconfirmed: reason };
   }
 }

@@ -16,6 +16,7 @@ import type { Kysely } from 'kysely';
 import { backoffDelay, isTransient, type Backoff } from '../oci/transient.ts';
 import {
   claimJob,
+  claimJobs,
   LeaseLost,
   queueStats,
   renewLease,
@@ -182,10 +183,12 @@ export class LeasedQueue {
       this.woken = false;
       let wait = this.idleCheckMs;
       try {
+        // As many claims as there are free workers, in one statement; fewer than asked for means none is left due.
         while (!this.stopping && this.running.size < this.o.concurrency) {
-          const claim = await this.claim();
-          if (!claim) break;
-          this.launch(claim);
+          const free = this.o.concurrency - this.running.size;
+          const claims = await claimJobs(this.db, this.spec, new Date(), this.o.leaseMs, free);
+          for (const claim of claims) this.launch(claim);
+          if (claims.length < free) break;
         }
         if (this.running.size < this.o.concurrency) {
           const next = (await this.stats()).nextDue;

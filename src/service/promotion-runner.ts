@@ -36,6 +36,7 @@ import { Outbox, type PromotionNotice } from './outbox.ts';
 import { LeasedQueue, type Job } from './leased-queue.ts';
 import { enqueueGitopsWrite } from '../store/gitops.repository.ts';
 import { newId } from './tokens.ts';
+import type { OwnPushes } from './own-pushes.ts';
 import { describeWindow, isOpen, nextOpening } from '../automation/window.ts';
 import { windowsOf } from './environments.service.ts';
 
@@ -58,6 +59,8 @@ export interface RunnerOptions {
   notifier?: Notifier;
   /** The event stream: copy progress (state changes reach it from the database, see migration 0018). */
   live?: Pick<LiveEvents, 'meter'>;
+  /** Told what the runner is about to write, so that the push events reporting it back are recognised. */
+  ownPushes?: Pick<OwnPushes, 'remember'>;
 }
 
 export const DEFAULT_PROMOTION_LEASE_MS = 15_000;
@@ -84,6 +87,7 @@ export class PromotionRunner {
   readonly queue: LeasedQueue;
   private readonly leaseMs: number;
   private readonly live: RunnerOptions['live'];
+  private readonly ownPushes: RunnerOptions['ownPushes'];
   /** Told when an artifact arrived in an environment, so the automation can move it on. */
   onPromoted: (artifactId: string) => void = () => {};
 
@@ -95,6 +99,7 @@ export class PromotionRunner {
   ) {
     this.leaseMs = o.leaseMs ?? DEFAULT_PROMOTION_LEASE_MS;
     this.live = o.live;
+    this.ownPushes = o.ownPushes;
     this.queue = new LeasedQueue(
       db,
       PROMOTION_JOBS,
@@ -150,6 +155,8 @@ export class PromotionRunner {
     const repository = t.dstRepo.replaceAll('{app}', t.app);
     const target = openRepository(targetHost, repository, { push: true });
     const tag = t.chosenTag ?? targetTag(t.dstKind, t.dstTag, t.app, t.sourceTag);
+    const written = { registryId: t.dstRegistryId, repository, digest: t.digest };
+    this.ownPushes?.remember(written, t.dstId);
     const existing = tag === null ? undefined : await target.headManifest(tag, job.signal);
     if (tag !== null && existing && existing.digest !== t.digest && (t.immutable || !t.allowMove)) {
       throw new Permanent(
@@ -191,10 +198,15 @@ export class PromotionRunner {
           `superseded: ${t.dstName}'s tag ${tag} already names ${newer.digest}, written by a newer promotion (${newer.requestId}); the older image was copied but the tag was not moved back`,
         );
       const manifest = await target.getManifest(t.digest, job.signal);
+      this.ownPushes?.remember({ ...written, tag }, t.dstId);
       await target.putManifest(tag, manifest.bytes, manifest.mediaType, job.signal);
     }
     const at = new Date();
+    // The notices and the write-back job first: the state change and the audit entry take the lock that every
+    // promotion's transaction waits for (the audit chain's, migration 0018), held until commit, so they come last.
     await this.db.transaction().execute(async (trx) => {
+      await this.outbox.add(trx, { ...this.notice(t), event: 'promotion.promoted', tag });
+      await enqueueGitopsWrite(trx, { id: newId(), targetId: t.id, environmentId: t.dstId, at });
       await recordPromoted(trx, job, {
         artifactId: t.artifactId,
         environmentId: t.dstId,
@@ -217,8 +229,6 @@ export class PromotionRunner {
           startedAt: started.toISOString(),
         },
       });
-      await this.outbox.add(trx, { ...this.notice(t), event: 'promotion.promoted', tag });
-      await enqueueGitopsWrite(trx, { id: newId(), targetId: t.id, environmentId: t.dstId, at });
     });
     this.outbox.wake();
     this.onPromoted(t.artifactId);

@@ -61,11 +61,12 @@ export function auditHash(
 /** Appends one entry; call it inside the transaction that makes the change. */
 export async function appendAudit(trx: Transaction<Schema>, entry: AuditEntry): Promise<AuditRecord> {
   await sql`SELECT pg_advisory_xact_lock(${AUDIT_LOCK})`.execute(trx);
-  const last = await trx.selectFrom('audit_log').select(['hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
-  const prevHash = last?.hash ?? GENESIS_HASH;
-  const { rows } = await sql<{
-    seq: string;
-  }>`SELECT nextval(pg_get_serial_sequence('audit_log', 'seq'))::text AS seq`.execute(trx);
+  // One statement for the chain's last hash and the next number, sent after the lock is held: its snapshot (taken when
+  // the statement starts) sees every entry committed before this transaction got the lock.
+  const { rows } = await sql<{ hash: string | null; seq: string }>`
+    SELECT (SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1) AS hash,
+      nextval(pg_get_serial_sequence('audit_log', 'seq'))::text AS seq`.execute(trx);
+  const prevHash = rows[0]?.hash ?? GENESIS_HASH;
   const seq = rows[0]?.seq ?? '0';
   // Timestamps keep millisecond precision so the hash recomputes from what the database returns.
   const at = new Date(Math.floor((entry.at ?? new Date()).getTime()));

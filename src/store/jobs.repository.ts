@@ -1,6 +1,6 @@
 /**
  * The SQL of the one leased job queue, for every table that holds jobs (promotion targets, notification deliveries,
- * push events). A claim is one statement: the oldest due job (waiting and due, or working with a lapsed lease) is
+ * push events). A claim is one statement (for one job or a batch): the oldest due job (waiting and due, or working with a lapsed lease) is
  * locked with `FOR UPDATE SKIP LOCKED` (so replicas never wait on each other's claims), moved to the working state,
  * given a lease, its attempt counted and its fencing token (`lease_token`) incremented. Every later change of the job
  * names (id, working state, token) and must change exactly one row: a worker whose lease was taken over affects
@@ -51,22 +51,37 @@ type Db = Kysely<Schema> | Transaction<Schema>;
 type AnyTable = Kysely<Record<string, Record<string, unknown>>>;
 
 export async function claimJob(db: Db, spec: JobTableSpec, now: Date, leaseMs: number): Promise<Claim | undefined> {
+  return (await claimJobs(db, spec, now, leaseMs, 1))[0];
+}
+
+/**
+ * Claims up to `limit` due jobs in one statement, oldest first, each with its own lease and fencing token, exactly as
+ * `claimJob` claims one: a burst of work costs one round trip per batch, not one per job.
+ */
+export async function claimJobs(
+  db: Db,
+  spec: JobTableSpec,
+  now: Date,
+  leaseMs: number,
+  limit: number,
+): Promise<Claim[]> {
   const table = sql.table(spec.table);
-  const since = spec.failingSince ? sql`, ${sql.ref(spec.failingSince)} AS failing_since` : sql``;
+  const since = spec.failingSince ? sql`, j.${sql.ref(spec.failingSince)} AS failing_since` : sql``;
   const r = await sql<{ id: string; lease_token: number; attempts: number; failing_since?: Date | string | null }>`
-    UPDATE ${table} SET state = ${spec.working}, lease_until = ${new Date(now.getTime() + leaseMs)},
-      lease_token = lease_token + 1, attempts = attempts + 1
-    WHERE id = (
+    WITH picked AS (
       SELECT id FROM ${table}
       WHERE (state = ${spec.waiting} AND (run_after IS NULL OR run_after <= ${now}))
          OR (state = ${spec.working} AND lease_until < ${now})
-      ORDER BY ${sql.ref(spec.orderBy)} LIMIT 1 FOR UPDATE SKIP LOCKED)
-    RETURNING id, lease_token, attempts${since}`.execute(db);
-  const row = r.rows[0];
-  if (!row) return undefined;
-  const claim: Claim = { id: row.id, token: Number(row.lease_token), attempts: Number(row.attempts) };
-  if (row.failing_since) claim.failingSince = new Date(row.failing_since);
-  return claim;
+      ORDER BY ${sql.ref(spec.orderBy)} LIMIT ${Math.max(1, Math.floor(limit))} FOR UPDATE SKIP LOCKED)
+    UPDATE ${table} AS j SET state = ${spec.working}, lease_until = ${new Date(now.getTime() + leaseMs)},
+      lease_token = j.lease_token + 1, attempts = j.attempts + 1
+    FROM picked WHERE j.id = picked.id
+    RETURNING j.id, j.lease_token, j.attempts${since}`.execute(db);
+  return r.rows.map((row) => {
+    const claim: Claim = { id: row.id, token: Number(row.lease_token), attempts: Number(row.attempts) };
+    if (row.failing_since) claim.failingSince = new Date(row.failing_since);
+    return claim;
+  });
 }
 
 /** Extends a lease the claim still holds; answers false when it does not (taken over, or settled). */

@@ -8,6 +8,7 @@ import type { Claim, JobTableSpec } from './jobs.repository.ts';
 import { settleJob } from './jobs.repository.ts';
 import { targetsInContext } from './promotion-targets.query.ts';
 import { grantedTo } from './namespaces.repository.ts';
+import { rememberTag } from './artifact-tags.repository.ts';
 import type { Schema } from './schema.ts';
 
 export const PROMOTION_JOBS: JobTableSpec<'promotion_targets'> = {
@@ -46,6 +47,7 @@ export async function loadPromotionJob(db: Kysely<Schema>, id: string) {
       'e.allow_tag_move as allowMove',
       'sreg.name as srcRegistry',
       'dreg.name as dstRegistry',
+      'e.registry_id as dstRegistryId',
       // The tag the request named (an event's tag, `--tag`), else the one the source holds it under now.
       sql<string | null>`coalesce(r.tag, loc.tag)`.as('sourceTag'),
       'p.id as projectId',
@@ -94,18 +96,15 @@ export async function newerPromotionOfTag(
     .executeTakeFirst();
 }
 
-/** The target is PROMOTED (fenced by the claim) and the artifact is now in the environment, under `tag`. */
+/**
+ * The target is PROMOTED (fenced by the claim) and the artifact is now in the environment, under `tag` (which the
+ * artifact counts among the tags it was seen with).
+ */
 export async function recordPromoted(
   trx: Transaction<Schema>,
   job: Claim,
   o: { artifactId: string; environmentId: string; tag: string | null; result: unknown; at: Date },
 ): Promise<void> {
-  await settleJob(trx, PROMOTION_JOBS, job, {
-    state: 'PROMOTED',
-    reason: null,
-    updated_at: o.at,
-    result: JSON.stringify(o.result),
-  });
   await trx
     .deleteFrom('artifact_locations')
     .where('artifact_id', '=', o.artifactId)
@@ -115,6 +114,16 @@ export async function recordPromoted(
     .insertInto('artifact_locations')
     .values({ artifact_id: o.artifactId, environment_id: o.environmentId, tag: o.tag, since: o.at })
     .execute();
+  // The artifact has been seen with the tag hoist wrote: the push event that reports it back brings nothing new.
+  if (o.tag !== null) await rememberTag(trx, o.artifactId, o.tag, o.at);
+  // Last: the state change takes the lock every promotion's transaction waits for (the live events', migration 0018)
+  // until commit. A claim that no longer holds rolls all of it back.
+  await settleJob(trx, PROMOTION_JOBS, job, {
+    state: 'PROMOTED',
+    reason: null,
+    updated_at: o.at,
+    result: JSON.stringify(o.result),
+  });
 }
 
 /** The target ends FAILED or REJECTED with the reason (fenced by the claim). */

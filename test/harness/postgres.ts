@@ -186,6 +186,10 @@ async function launch(
     'max_connections=200',
     '-c',
     'dynamic_shared_memory_type=mmap',
+    // The benchmarks count statements with pg_stat_statements (bench/replicas): HOIST_POSTGRES_PRELOAD names it.
+    ...(process.env.HOIST_POSTGRES_PRELOAD
+      ? ['-c', `shared_preload_libraries=${process.env.HOIST_POSTGRES_PRELOAD}`]
+      : []),
   ]);
   const logFd = openSync(logPath, 'w'); // fresh per attempt, so an old failure is not read as this one's
   let child: ChildProcess;

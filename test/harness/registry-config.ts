@@ -18,6 +18,8 @@ export interface RegistryConfigInput {
   notificationsUrl?: string;
   /** Sent with every notification, e.g. `Authorization: Bearer <secret>`. */
   notificationHeaders?: Record<string, string>;
+  /** Actions not notified at all (`pull`). */
+  notificationIgnoredActions?: string[];
 }
 
 export const INSTANCE_HEADER = 'X-Hoist-Test-Instance';
@@ -52,6 +54,7 @@ export function registryConfig(input: RegistryConfigInput): string {
           ...(input.notificationHeaders
             ? { headers: Object.fromEntries(Object.entries(input.notificationHeaders).map(([k, v]) => [k, [v]])) }
             : {}),
+          ...(input.notificationIgnoredActions ? { ignore: { actions: input.notificationIgnoredActions } } : {}),
         },
       ],
     };

@@ -32,6 +32,8 @@ export interface StartRegistryOptions {
   users?: Record<string, string>;
   notificationsUrl?: string;
   notificationHeaders?: Record<string, string>;
+  /** Actions the registry sends no notification for (`['pull']`, as hoist's README advises). */
+  notificationIgnoredActions?: string[];
   /** A fixed port (for the demo registry); default: a free random one. */
   port?: number;
 }
@@ -83,6 +85,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
       opts.notificationsUrl,
       opts.port,
       opts.notificationHeaders,
+      opts.notificationIgnoredActions,
     );
     let stopping: Promise<void> | undefined;
     const registry: TestRegistry = {
@@ -109,6 +112,7 @@ async function launchOnFreePort(
   notificationsUrl: string | undefined,
   fixedPort?: number,
   notificationHeaders?: Record<string, string>,
+  notificationIgnoredActions?: string[],
 ): Promise<{ port: number; proc: RegistryProcess }> {
   const configPath = join(dir, 'config.yml');
   const logPath = join(dir, 'registry.log');
@@ -124,6 +128,7 @@ async function launchOnFreePort(
       auth,
       notificationsUrl,
       ...(notificationHeaders ? { notificationHeaders } : {}),
+      ...(notificationIgnoredActions ? { notificationIgnoredActions } : {}),
     });
     await writeFile(configPath, config);
     try {

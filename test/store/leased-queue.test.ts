@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { forEachBackend } from '../helpers/backends.ts';
 import { LeasedQueue, type Job, type JobHandler } from '../../src/service/leased-queue.ts';
-import { LeaseLost, settleJob, type JobTableSpec } from '../../src/store/jobs.repository.ts';
+import { claimJobs, LeaseLost, settleJob, type JobTableSpec } from '../../src/store/jobs.repository.ts';
 import { openDatabase, type Database } from '../../src/store/database.ts';
 import { NetworkError, RegistryError } from '../../src/errors.ts';
 
@@ -180,6 +180,48 @@ forEachBackend('leased queue', (use, backend) => {
       assert.equal(seen.filter((id) => ids.includes(id)).length, 40);
       assert.equal(new Set(seen).size, seen.length, 'no job ran twice');
       assert.ok(a.outcomes.done > 0 && b.outcomes.done > 0, 'both queues did some of the work');
+    } finally {
+      if (other !== database) await other.close();
+    }
+  });
+
+  test('batch claims: two workers on two connections claim disjoint batches; a stalled batch is taken over after its lease, and the stalled worker writes nothing when it wakes', async () => {
+    const database = use();
+    const other = backend === 'postgres' ? await openDatabase({ url: database.location }) : database;
+    try {
+      const ids = await addJobs(database, 12);
+      const now = new Date();
+      // Both at once: every job claimed by one of them, none by both.
+      const [first, second] = await Promise.all([
+        claimJobs(database.db, SPEC, now, 1000, 5),
+        claimJobs(other.db, SPEC, now, 60_000, 5),
+      ]);
+      assert.equal(first.length + second.length, 10);
+      assert.equal(new Set([...first, ...second].map((c) => c.id)).size, 10, 'no job in both batches');
+      const rest = await claimJobs(other.db, SPEC, now, 60_000, 5);
+      assert.deepEqual(
+        [...first, ...second, ...rest].map((c) => c.id).sort(),
+        [...ids].sort(),
+        'the rest, and nothing more',
+      );
+      assert.deepEqual(await claimJobs(database.db, SPEC, now, 1000, 5), [], 'live leases keep others away');
+      // The first worker (a lease of 1 s) stalls past its lease; the second takes its batch over with the next tokens and finishes it.
+      const later = new Date(now.getTime() + 1001);
+      const taken = await claimJobs(other.db, SPEC, later, 1000, 10);
+      assert.deepEqual(taken.map((c) => c.id).sort(), first.map((c) => c.id).sort(), 'exactly the lapsed batch');
+      for (const c of taken) {
+        assert.equal(c.token, (first.find((f) => f.id === c.id)?.token ?? 0) + 1);
+        await settleJob(other.db, SPEC, c, { state: 'DELIVERED', delivered_at: new Date() });
+      }
+      // It wakes: every write of its batch is refused, and nothing it held changes.
+      for (const c of first)
+        await assert.rejects(settleJob(database.db, SPEC, c, { state: 'FAILED', last_error: 'late' }), LeaseLost);
+      for (const c of first) {
+        const row = await stateOf(database, c.id);
+        assert.equal(row.state, 'DELIVERED');
+        assert.equal(row.attempts, 2);
+        assert.equal(row.last_error, null);
+      }
     } finally {
       if (other !== database) await other.close();
     }
