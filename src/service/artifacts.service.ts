@@ -275,6 +275,8 @@ export class Artifacts {
     digest: string,
     signal?: AbortSignal,
     by: { actor: Actor; via: string } = { actor: { username: 'hoist' }, via: 'push' },
+    /** registerNew false: only images already registered are recorded (new locations), none is created. */
+    o: { registerNew: boolean } = { registerNew: true },
   ): Promise<PushedArtifact[]> {
     const registry = await getRegistryById(this.db, registryId);
     const envs = await environmentsPerApplicationInRegistry(this.db, registryId);
@@ -319,6 +321,7 @@ export class Artifacts {
         });
         continue;
       }
+      if (!o.registerNew) continue;
       inspected ??= await this.inspect(registry, repository, digest, signal);
       if (inspected.info.digest !== digest)
         throw new InvalidInput(`the registry answered ${inspected.info.digest} for ${repository}@${digest}`, 'digest');

@@ -283,9 +283,20 @@ export class Intake {
       await this.automation.consider(touched);
       return { state: 'DONE', outcome: `a referrer of ${subject}: ${touched.length} artifact(s) refreshed` };
     }
-    const pushed = await this.artifacts.recordPush(registryId, repository, tag, digest);
+    // A push by digest alone registers nothing new: a multi-platform image's platform manifests (and a copy's staged
+    // manifests) arrive so before their index is tagged, and would otherwise become artifacts of their own that the
+    // board shows as what an environment holds. It still records where a registered image now is.
+    const pushed = await this.artifacts.recordPush(registryId, repository, tag, digest, undefined, undefined, {
+      registerNew: tag !== undefined,
+    });
     if (pushed.length === 0)
-      return { state: 'IGNORED', outcome: `no environment holds ${repository}${tag ? `:${tag}` : ''}` };
+      return {
+        state: 'IGNORED',
+        outcome:
+          tag === undefined
+            ? `${repository}@${digest} was pushed by digest only (a platform manifest of a multi-platform image, or not tagged yet): hoist registers an image when a tag names it (or by hoist artifact register)`
+            : `no environment holds ${repository}:${tag}`,
+      };
     const fired = await this.automation.arrived(
       pushed.map((p) => ({ artifactId: p.artifactId, environments: p.environments, ...(tag ? { tag } : {}) })),
     );

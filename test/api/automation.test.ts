@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { BACKENDS } from '../helpers/backends.ts';
 import { caller, startApi, type Call, type TestApi } from '../helpers/api.ts';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
-import { buildArtifact, buildImage, type TestManifest } from '../harness/images.ts';
+import { buildArtifact, buildImage, buildMultiPlatform, type TestManifest } from '../harness/images.ts';
 import { getManifestRaw, pushImage, pushReferrer } from '../harness/push.ts';
 import { TRIVY, trivyReport } from '../harness/reports.ts';
 
@@ -159,6 +159,31 @@ for (const backend of BACKENDS) {
       assert.ok(
         events.length >= 1 && events.every((e: { state: string }) => e.state === 'DONE'),
         JSON.stringify(events),
+      );
+    });
+
+    test('a multi-platform push is one artifact: its platform manifests, pushed by digest, register nothing, in dev nor in staging', async () => {
+      const index = buildMultiPlatform(2, [600]);
+      const children = index.children!.map((c) => c.digest);
+      await pushImage(reg.url, 'dev/web', index, { tag: 'v3.0' });
+      assert.equal(await waitFor('staging/web:v3.0-rc', () => inEnv('staging', 'v3.0-rc')), index.digest);
+      // Every event about the platform manifests (dev's push, and the copy's into staging) is settled, as IGNORED.
+      const childEvents = await waitFor('the platform manifests\' events', async () => {
+        const items = (await as('root', 'GET', '/api/v1/events?limit=200')).body.items.filter(
+          (e: { digest: string }) => children.includes(e.digest),
+        );
+        return items.length >= 2 && items.every((e: { state: string }) => e.state !== 'PENDING') ? items : undefined;
+      });
+      for (const e of childEvents as Array<{ state: string; outcome: string }>) {
+        assert.equal(e.state, 'IGNORED', JSON.stringify(e));
+        assert.match(e.outcome, /pushed by digest only/);
+      }
+      for (const child of children)
+        assert.equal((await as('root', 'GET', `${P}/applications/web/artifacts/${child}`)).status, 404);
+      const artifact = await as('root', 'GET', `${P}/applications/web/artifacts/${index.digest}`);
+      assert.deepEqual(
+        artifact.body.environments.map((e: { environment: string }) => e.environment).sort(),
+        ['dev', 'staging'],
       );
     });
 
