@@ -33,6 +33,9 @@ import type { Database } from '../store/database.ts';
 import { OutboundPolicy } from '../net/outbound-policy.ts';
 import type { Logger } from 'pino';
 import type { Services } from './context.ts';
+import { PromotionAttestor, type AttestorOptions } from '../service/promotion-attestor.ts';
+import { SigningKeys, type SigningKeyOptions } from '../service/signing-keys.ts';
+import { AttestationGate } from '../service/attestation-gate.ts';
 
 export interface ServiceOptions {
   promotionLeaseMs?: number;
@@ -57,6 +60,8 @@ export interface ServiceOptions {
   accounts?: { sleep?: (ms: number) => Promise<void>; passwordCost?: ScryptCost };
   /** GitOps write-back: retries, backoff and git timeouts. */
   gitops?: GitopsWriterOptions;
+  /** Signed promotion attestations: on unless `enabled: false` (HOIST_ATTESTATIONS=off); where the key lives. */
+  attestations?: SigningKeyOptions & AttestorOptions & { enabled?: boolean };
 }
 
 export function createServices(database: Database, box: SecretBox, opts: ServiceOptions = {}): Services {
@@ -78,6 +83,9 @@ export function createServices(database: Database, box: SecretBox, opts: Service
     ...opts.live,
   });
   const outbox = new Outbox(opts.mailer !== undefined, () => dispatcher.notify());
+  const signingKeys = new SigningKeys(db, box, opts.attestations);
+  const attestor =
+    opts.attestations?.enabled === false ? undefined : new PromotionAttestor(db, signingKeys, opts.attestations);
   const runner = new PromotionRunner(
     db,
     registries,
@@ -89,6 +97,7 @@ export function createServices(database: Database, box: SecretBox, opts: Service
       ...(opts.logger ? { logger: opts.logger } : {}),
       notifier: database.notifier,
       live,
+      ...(attestor ? { attestor } : {}),
     },
     outbox,
   );
@@ -154,5 +163,7 @@ export function createServices(database: Database, box: SecretBox, opts: Service
       notifier: database.notifier,
       ...opts.gitops,
     }),
+    signingKeys,
+    attestationGate: new AttestationGate(db, registries, signingKeys),
   };
 }

@@ -38,6 +38,7 @@ import { enqueueGitopsWrite } from '../store/gitops.repository.ts';
 import { newId } from './tokens.ts';
 import { describeWindow, isOpen, nextOpening } from '../automation/window.ts';
 import { windowsOf } from './environments.service.ts';
+import type { PromotionAttestor } from './promotion-attestor.ts';
 
 export interface RunnerOptions {
   /** How long a claimed promotion stays with a worker that stopped renewing it (default 15 s, renewed every 5 s). */
@@ -58,6 +59,8 @@ export interface RunnerOptions {
   notifier?: Notifier;
   /** The event stream: copy progress (state changes reach it from the database, see migration 0018). */
   live?: Pick<LiveEvents, 'meter'>;
+  /** Attaches the signed promotion attestation before PROMOTED is recorded (none: promotions are not attested). */
+  attestor?: Pick<PromotionAttestor, 'attach'>;
 }
 
 export const DEFAULT_PROMOTION_LEASE_MS = 15_000;
@@ -84,6 +87,7 @@ export class PromotionRunner {
   readonly queue: LeasedQueue;
   private readonly leaseMs: number;
   private readonly live: RunnerOptions['live'];
+  private readonly attestor: RunnerOptions['attestor'];
   /** Told when an artifact arrived in an environment, so the automation can move it on. */
   onPromoted: (artifactId: string) => void = () => {};
 
@@ -95,6 +99,7 @@ export class PromotionRunner {
   ) {
     this.leaseMs = o.leaseMs ?? DEFAULT_PROMOTION_LEASE_MS;
     this.live = o.live;
+    this.attestor = o.attestor;
     this.queue = new LeasedQueue(
       db,
       PROMOTION_JOBS,
@@ -193,6 +198,15 @@ export class PromotionRunner {
       const manifest = await target.getManifest(t.digest, job.signal);
       await target.putManifest(tag, manifest.bytes, manifest.mediaType, job.signal);
     }
+    // PROMOTED only once the signed record is on the image (fenced, and the same bytes on every attempt).
+    const attestation = await this.attestor?.attach(job, t, {
+      repo: target,
+      registry: targetHost.transport.host,
+      sourceRegistry: sourceHost.transport.host,
+      sourceRepository: t.srcRepo.replaceAll('{app}', t.app),
+      tag,
+      signal: job.signal,
+    });
     const at = new Date();
     await this.db.transaction().execute(async (trx) => {
       await recordPromoted(trx, job, {
@@ -215,6 +229,7 @@ export class PromotionRunner {
           blobsMounted: result.blobsMounted,
           seconds: (at.getTime() - started.getTime()) / 1000,
           startedAt: started.toISOString(),
+          ...(attestation ? { attestation: attestation.manifest } : {}),
         },
       });
       await this.outbox.add(trx, { ...this.notice(t), event: 'promotion.promoted', tag });
