@@ -65,6 +65,9 @@ function policyUri(verifierId: string, name: string, version: number): string {
     : `${verifierId}#policy/${encodeURIComponent(name)}/${version}`;
 }
 
+/** host[:port] of a registry's URL as stored (with or without a scheme). */
+const hostOf = (url: string): string => url.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
+
 export class PromotionAttestor {
   readonly verifierId: string;
 
@@ -135,7 +138,7 @@ export class PromotionAttestor {
       : null;
     const trust: TrustResult | null = facts.artifact?.trust ?? null;
     const evidenceAt = facts.artifact
-      ? `${new URL(facts.artifact.url).host}/${facts.artifact.repository}`
+      ? `${hostOf(facts.artifact.url)}/${facts.artifact.repository}`
       : `${place.sourceRegistry}/${place.sourceRepository}`;
     const inputs = (trust?.checks ?? [])
       .filter((c) => c.verified)
