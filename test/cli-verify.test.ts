@@ -144,3 +144,11 @@ test('hoist verify without --key uses the logged-in server keys; check-deploy --
   assert.equal(no.code, 3);
   assert.match(no.stdout, /NOT attested: .* was never promoted to prod/);
 });
+
+test('hoist artifact show lists each environment the image reached with its attestation verdict', async () => {
+  const r = await runCli(['artifact', 'show', image.digest, '--project', 'shop', '--app', 'web', '-o', 'table'], env);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /promotion attestations \(read from the registry now\)/);
+  assert.match(r.stdout, /staging\s+true\s+signed promotions dev → staging/);
+  assert.match(r.stdout, /prod\s+true\s+signed promotions dev → staging → prod/);
+});
