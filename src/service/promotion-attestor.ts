@@ -57,6 +57,8 @@ export interface Attached {
   manifest: string;
   statement: string;
   keyId: string;
+  /** How long attaching took (signing if needed, and the pushes): recorded with the promotion's audit entry. */
+  ms: number;
 }
 
 function policyUri(verifierId: string, name: string, version: number): string {
@@ -81,6 +83,7 @@ export class PromotionAttestor {
 
   /** Attaches the attestation of `job`'s target to its digest at the target (fenced; idempotent across attempts). */
   async attach(job: Claim, t: AttestTarget, place: AttestPlace): Promise<Attached> {
+    const started = performance.now();
     const stored = (await storedAttestation(this.db, job.id)) ?? (await this.sign(job, t, place));
     const content = stored.content;
     const manifest = Buffer.from(content.manifest, 'base64');
@@ -100,7 +103,12 @@ export class PromotionAttestor {
       },
       place.signal,
     );
-    return { manifest: stored.manifest_digest, statement: stored.statement_digest, keyId: stored.key_id };
+    return {
+      manifest: stored.manifest_digest,
+      statement: stored.statement_digest,
+      keyId: stored.key_id,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    };
   }
 
   private async sign(job: Claim, t: AttestTarget, place: AttestPlace) {

@@ -229,7 +229,7 @@ export class PromotionRunner {
           blobsMounted: result.blobsMounted,
           seconds: (at.getTime() - started.getTime()) / 1000,
           startedAt: started.toISOString(),
-          ...(attestation ? { attestation: attestation.manifest } : {}),
+          ...(attestation ? { attestation: attestation.manifest, attestationMs: attestation.ms } : {}),
         },
       });
       await this.outbox.add(trx, { ...this.notice(t), event: 'promotion.promoted', tag });

@@ -303,6 +303,7 @@ for (const backend of BACKENDS) {
         ]);
       }
       // SLSA VSA v1 field names, as published at https://slsa.dev/spec/v1.0/verification_summary.
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the JSON is read field by field
       const vsa = statements[VSA]?.predicate as Record<string, any>;
       assert.deepEqual(Object.keys(vsa).sort(), [
         'inputAttestations',
@@ -324,6 +325,7 @@ for (const backend of BACKENDS) {
       assert.equal(vsa.inputAttestations.length, 1, 'the verified cosign signature it relied on');
       assert.match(vsa.inputAttestations[0].digest.sha256, /^[0-9a-f]{64}$/);
       assert.equal(vsa.inputAttestations[0].annotations.signer, 'release-key');
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the JSON is read field by field
       const promotion = statements[PROMOTION]?.predicate as Record<string, any>;
       assert.deepEqual([promotion.from.environment, promotion.to.environment], ['staging', 'prod']);
       assert.match(promotion.previous, /^sha256:[0-9a-f]{64}$/);
