@@ -44,11 +44,9 @@ export async function pushReferrer(
     artifactType: a.manifest.artifactType,
     ...(a.manifest.annotations ? { annotations: a.manifest.annotations } : {}),
   };
-  for (let attempt = 1; ; attempt++) {
-    await repo.addToReferrersIndex(subject, [entry], signal);
-    if (attempt >= INDEX_ATTEMPTS) break;
-    // Another writer may have merged from the index as it was before ours landed; look again.
-    if ((await repo.referrers(subject, signal)).some((d) => d.digest === digest)) break;
-  }
+  // Written, then read again until a read finds it listed: another writer may have merged from the index as it was
+  // before ours landed.
+  for (let attempt = 1; attempt <= INDEX_ATTEMPTS; attempt++)
+    if (!(await repo.addToReferrersIndex(subject, [entry], signal))) break;
   return { digest, subjectIndexed };
 }

@@ -9,6 +9,7 @@
  * the referrers API the fallback index (read, write, read back).
  */
 import type { Kysely } from 'kysely';
+import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { pushReferrer } from '../oci/push-referrer.ts';
 import type { RepositoryClient } from '../oci/registry-client.ts';
@@ -16,9 +17,10 @@ import { LeaseLost, type Claim } from '../store/jobs.repository.ts';
 import { attestationFacts, keepAttestation, storedAttestation } from '../store/promotion-attestations.repository.ts';
 import type { Schema, StoredAttestation } from '../store/schema.ts';
 import { DSSE_ENVELOPE_TYPE } from '../trust/formats.ts';
-import { buildAttestation, EMPTY_CONFIG, policyDigest, type PromotionFacts } from '../trust/promotion-attestation.ts';
+import { buildAttestation, EMPTY_CONFIG, type PromotionFacts } from '../trust/promotion-attestation.ts';
 import type { TrustResult } from '../trust/verify.ts';
 import { VERSION } from '../version.ts';
+import type { PolicyRules } from './policies.service.ts';
 import type { SigningKeys } from './signing-keys.ts';
 
 export interface AttestorOptions {
@@ -65,6 +67,23 @@ function policyUri(verifierId: string, name: string, version: number): string {
   return /^https?:\/\//.test(verifierId)
     ? `${verifierId.replace(/\/+$/, '')}/api/v1/policies/${encodeURIComponent(name)}?version=${version}`
     : `${verifierId}#policy/${encodeURIComponent(name)}/${version}`;
+}
+
+/** The sha256 of a policy version's content: the JSON of exactly these fields, keys sorted, no spaces (README). */
+export function policyDigest(p: PolicyRules & { name: string; version: number }): string {
+  const fields: Record<string, unknown> = {
+    allowApproverFromDeploy: p.allowApproverFromDeploy,
+    allowImageBuilderFromApprove: p.allowImageBuilderFromApprove,
+    allowRequestFromApprove: p.allowRequestFromApprove,
+    allowSkipStages: p.allowSkipStages,
+    approverCount: p.approverCount,
+    description: p.description,
+    failConditions: p.failConditions,
+    name: p.name,
+    passConditions: p.passConditions,
+    version: p.version,
+  };
+  return createHash('sha256').update(JSON.stringify(fields)).digest('hex');
 }
 
 /** host[:port] of a registry's URL as stored (with or without a scheme). */

@@ -6,6 +6,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import type { Claim } from './jobs.repository.ts';
+import { targetsInContext } from './promotion-targets.query.ts';
 import type { Schema, StoredAttestation } from './schema.ts';
 
 export async function attestationFacts(
@@ -18,10 +19,11 @@ export async function attestationFacts(
     .select(['t.policy_name', 't.policy_version', 'r.source_env_id', 'r.digest'])
     .where('t.id', '=', o.targetId)
     .executeTakeFirstOrThrow();
-  const policy =
+  // Independent reads: at once (PostgreSQL runs them on several connections).
+  const policyQuery =
     target.policy_name === null || target.policy_version === null
       ? undefined
-      : await db
+      : db
           .selectFrom('policies as p')
           .innerJoin('policy_versions as v', 'v.policy_id', 'p.id')
           .select([
@@ -39,14 +41,14 @@ export async function attestationFacts(
           .where('p.name', '=', target.policy_name)
           .where('v.version', '=', target.policy_version)
           .executeTakeFirst();
-  const approvals = await db
+  const approvalsQuery = db
     .selectFrom('promotion_decisions')
     .select(['username', 'at', 'comment'])
     .where('target_id', '=', o.targetId)
     .where('decision', '=', 'approve')
     .orderBy('at')
     .execute();
-  const audit = await db
+  const auditQuery = db
     .selectFrom('audit_log')
     .select(['seq', 'hash'])
     .where('object_type', '=', 'promotion')
@@ -54,14 +56,14 @@ export async function attestationFacts(
     .orderBy('seq', 'desc')
     .limit(1)
     .executeTakeFirst();
-  const artifact = await db
+  const artifactQuery = db
     .selectFrom('artifacts as a')
     .innerJoin('registries as g', 'g.id', 'a.registry_id')
     .select(['a.trust', 'a.repository', 'g.url'])
     .where('a.id', '=', o.artifactId)
     .executeTakeFirst();
   // The hop that brought this digest of this application into the source environment, if hoist made it.
-  const previous = await db
+  const previousQuery = db
     .selectFrom('promotion_attestations as pa')
     .innerJoin('promotion_targets as t', 't.id', 'pa.target_id')
     .innerJoin('promotion_requests as r', 'r.id', 't.request_id')
@@ -73,6 +75,13 @@ export async function attestationFacts(
     .orderBy('t.updated_at', 'desc')
     .limit(1)
     .executeTakeFirst();
+  const [policy, approvals, audit, artifact, previous] = await Promise.all([
+    policyQuery,
+    approvalsQuery,
+    auditQuery,
+    artifactQuery,
+    previousQuery,
+  ]);
   return { policy, approvals, audit, artifact, previous: previous?.statement_digest ?? null };
 }
 
@@ -107,12 +116,7 @@ export async function lastPromotedInto(
   db: Kysely<Schema>,
   o: { project: string; environment: string; digest: string },
 ) {
-  return db
-    .selectFrom('promotion_targets as t')
-    .innerJoin('promotion_requests as r', 'r.id', 't.request_id')
-    .innerJoin('projects as p', 'p.id', 'r.project_id')
-    .innerJoin('applications as a', 'a.id', 'r.application_id')
-    .innerJoin('environments as e', 'e.id', 't.environment_id')
+  return targetsInContext(db)
     .innerJoin('registries as g', 'g.id', 'e.registry_id')
     .select(['a.name as app', 'e.repository_template as repository', 'g.name as registry'])
     .where('p.name', '=', o.project)

@@ -93,23 +93,6 @@ export interface PromotionPredicate {
 const sha256Hex = (bytes: Buffer | string): string => createHash('sha256').update(bytes).digest('hex');
 const hexOf = (digest: string): string => digest.replace(/^sha256:/, '');
 
-/** The sha256 of a policy version's content: canonical JSON (sorted keys, no spaces) of exactly these fields. */
-export function policyDigest(p: {
-  name: string;
-  version: number;
-  description: string;
-  passConditions: string[];
-  failConditions: string[];
-  approverCount: number;
-  allowRequestFromApprove: boolean;
-  allowImageBuilderFromApprove: boolean;
-  allowApproverFromDeploy: boolean;
-  allowSkipStages: boolean;
-}): string {
-  const sorted = Object.fromEntries(Object.entries(p).sort(([a], [b]) => (a < b ? -1 : 1)));
-  return sha256Hex(JSON.stringify(sorted));
-}
-
 function statement(subject: PromotionFacts['subject'], predicateType: string, predicate: unknown): Buffer {
   return Buffer.from(
     JSON.stringify({
