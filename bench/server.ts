@@ -46,6 +46,8 @@ export async function startBenchServer(backend: BenchBackend, o: BenchServerOpti
   const database = o.counter ? withCounter(opened, o.counter) : opened;
   const services = createServices(database, new SecretBox(randomBytes(32)), {
     outbound: OutboundPolicy.fromList('127.0.0.0/8,::1/128'),
+    // As `hoist serve`: HOIST_ATTESTATIONS=off promotes without attaching the signed attestation (for comparison).
+    attestations: { enabled: process.env.HOIST_ATTESTATIONS !== 'off' },
   });
   await services.accounts.bootstrapAdmin('bench-password-1');
   const app = await buildServer(services);

@@ -2,7 +2,9 @@
  * `npm run bench:promote`: N (default 200) same-registry promotions through the HTTP API of an in-process hoist
  * server on the embedded database (or PostgreSQL with `-- --database postgres`: a throw-away server started here), with
  * its promotion runner, against a real distribution registry. Reports promotions per second and p50/p99 from request
- * to PROMOTED, and writes JSON under bench/results/.
+ * to PROMOTED, and writes JSON under bench/results/. Then BENCH_SEQUENTIAL (default 20) promotions one at a time, for
+ * the time of one promotion on an idle server: run once as is and once with HOIST_ATTESTATIONS=off to see what
+ * attaching the signed attestation adds per promotion.
  * Targets (issue 14): ≥ 50 promotions/s embedded, ≥ 100 on PostgreSQL (with two replicas: `npm run bench:replicas`).
  * `-- --short`: 100 promotions. The SQL statements per promotion are counted (bench/sql-counter.ts).
  * (CEL evaluations per second: `npm run bench:cel`.)
@@ -20,6 +22,8 @@ import { pushImage } from '../../test/harness/push.ts';
 const short = process.argv.includes('--short');
 const N = Number(process.env.BENCH_PROMOTIONS ?? (short ? 100 : 200));
 const TARGET = { embedded: 50, postgres: 100 };
+const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 20);
+const attestations = process.env.HOIST_ATTESTATIONS === 'off' ? 'off' : 'on';
 const percentile = (xs: number[], p: number): number =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? 0;
 
@@ -42,9 +46,9 @@ try {
   });
   await c.environments.setPipeline('bench', [{ from: 'dev', to: 'staging' }]);
 
-  process.stderr.write(`seeding ${N} images\n`);
+  process.stderr.write(`seeding ${N + SEQUENTIAL} images\n`);
   const digests: string[] = [];
-  for (let i = 0; i < N; i++) {
+  for (let i = 0; i < N + SEQUENTIAL; i++) {
     const img = buildImage({ layers: [4096, 1024] });
     await pushImage(registry.url, 'dev/web', img, { tag: `b${i}` });
     await c.artifacts.register('bench', 'web', { reference: `${registry.host}/dev/web:b${i}` });
@@ -71,7 +75,7 @@ try {
   const before = counter.snapshot();
   const started = performance.now();
   const requested = await Promise.all(
-    digests.map(async (digest) => {
+    digests.slice(0, N).map(async (digest) => {
       const t0 = performance.now();
       const p = await c.promotions.request('bench', 'web', { digest, from: 'dev', to: ['staging'] });
       return { id: p.id, digest, t0 };
@@ -92,6 +96,32 @@ try {
   const notPromoted = history.filter((h) => h.state !== 'PROMOTED');
   if (notPromoted[0]) throw new Error(`promotion ${notPromoted[0].request} ended ${notPromoted[0].state}`);
   const target = TARGET[backend];
+  // One at a time: request → PROMOTED of a single promotion on an otherwise idle server.
+  const single: number[] = [];
+  for (const digest of digests.slice(N)) {
+    const t0 = performance.now();
+    const p = await c.promotions.request('bench', 'web', { digest, from: 'dev', to: ['staging'] });
+    for (;;) {
+      const state = (await c.promotions.get('bench', p.id)).targets[0]?.state;
+      if (state === 'PROMOTED') break;
+      if (state === 'FAILED' || state === 'REJECTED') throw new Error(`promotion ${p.id} ended ${state}`);
+      await new Promise((res) => setTimeout(res, 5));
+    }
+    single.push(performance.now() - t0);
+  }
+  // The runner's own figures from the audit entries: the whole carry-out (copy, tag, attestation) and, with
+  // attestations on, the attaching alone; the one-at-a-time promotions only (an idle server).
+  const promoted: Array<Record<string, unknown>> = [];
+  let cursor: string | undefined;
+  do {
+    const page = await c.audit.list({ objectType: 'promotion', limit: 500, ...(cursor ? { cursor } : {}) });
+    for (const e of page.items) if (e.action === 'promotion.promoted') promoted.push(e.summary);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  // Newest first: the one-at-a-time promotions are the first SEQUENTIAL.
+  const lastOnes = promoted.slice(0, SEQUENTIAL);
+  const carried = lastOnes.map((e) => Number(e.seconds) * 1000);
+  const attaching = lastOnes.flatMap((e) => (typeof e.attestationMs === 'number' ? [e.attestationMs] : []));
   const result = {
     timestamp: new Date().toISOString(),
     database: backend,
@@ -104,11 +134,27 @@ try {
     statementsPerPromotion: Math.round((totalStatements(statements) / N) * 10) / 10,
     statements,
     loadAverage: loadavg().map((x) => Math.round(x * 10) / 10),
+    attestations,
+    carryOut: { p50ms: Math.round(percentile(carried, 50)), p99ms: Math.round(percentile(carried, 99)) },
+    attach: attaching.length
+      ? { p50ms: Math.round(percentile(attaching, 50)), p99ms: Math.round(percentile(attaching, 99)) }
+      : null,
+    sequential: {
+      promotions: single.length,
+      p50ms: Math.round(percentile(single, 50)),
+      p99ms: Math.round(percentile(single, 99)),
+    },
     target: `≥ ${target} promotions/s`,
     ratio: Math.round((values.length / seconds / target) * 100) / 100,
   };
   process.stdout.write(
-    `${N} promotions dev → staging (same registry, ${backend} database): ${result.promotionsPerSecond} promotions/s; request → PROMOTED p50 ${result.p50ms} ms, p99 ${result.p99ms} ms; ${result.statementsPerPromotion} SQL statements per promotion; load average ${result.loadAverage.join(' ')}; ${result.ratio}× the target ≥ ${target}/s: ${result.ratio >= 1 ? 'PASS' : 'MISS'}\n`,
+    `${N} promotions dev → staging (same registry, ${backend} database): ${result.promotionsPerSecond} promotions/s; request → PROMOTED p50 ${result.p50ms} ms, p99 ${result.p99ms} ms; ${result.statementsPerPromotion} SQL statements per promotion; load average ${result.loadAverage.join(' ')}; ${result.ratio}× the target ≥ ${target}/s: ${result.ratio >= 1 ? 'PASS' : 'MISS'}\n` +
+      `one at a time (${single.length}): request → PROMOTED p50 ${result.sequential.p50ms} ms, p99 ${result.sequential.p99ms} ms; attestations ${attestations}\n` +
+      `carrying out one promotion (copy, tag${result.attach ? ', attestation' : ''}): p50 ${result.carryOut.p50ms} ms, p99 ${result.carryOut.p99ms} ms` +
+      (result.attach
+        ? `; attaching the attestation: p50 ${result.attach.p50ms} ms, p99 ${result.attach.p99ms} ms`
+        : '') +
+      '\n',
   );
   const dir = fileURLToPath(new URL('../results/', import.meta.url));
   mkdirSync(dir, { recursive: true });

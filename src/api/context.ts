@@ -32,6 +32,8 @@ import type { SingleSignOn } from '../service/sso.service.ts';
 import type { TrustRoots } from '../service/trust.service.ts';
 import type { GitTargets } from '../service/git-targets.service.ts';
 import type { GitopsWriter } from '../service/gitops-writer.ts';
+import type { SigningKeys } from '../service/signing-keys.ts';
+import type { AttestationGate } from '../service/attestation-gate.ts';
 import type { Permission } from './permissions.ts';
 import type { Identity } from '../service/identity.ts';
 
@@ -66,6 +68,8 @@ export interface Services {
   poller: Poller;
   auditCheckpoints: AuditCheckpoints;
   trust: TrustRoots;
+  signingKeys: SigningKeys;
+  attestationGate: AttestationGate;
   /** The event stream's fan-out (GET /api/v1/events/stream). */
   live: LiveEvents;
   /** Single sign-on with OpenID Connect. */

@@ -32,6 +32,7 @@ import { registryRoutes } from './routes/registries.routes.ts';
 import { ssoRoutes } from './routes/sso.routes.ts';
 import { systemRoutes } from './routes/system.routes.ts';
 import { trustRoutes } from './routes/trust.routes.ts';
+import { signingKeyRoutes } from './routes/signing-key.routes.ts';
 import { credentialsOf, CSRF_HEADER, SESSION_COOKIE } from './session.ts';
 import { wantsConsole, webRoutes } from './web.ts';
 import { VERSION } from '../version.ts';
@@ -217,6 +218,7 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
   policyRoutes(app, services);
   artifactRoutes(app, services);
   trustRoutes(app, services);
+  signingKeyRoutes(app, services);
   promotionRoutes(app, services);
   webhookRoutes(app, services);
   hookRoutes(app, services);

@@ -34,6 +34,9 @@ import type { Database } from '../store/database.ts';
 import { OutboundPolicy } from '../net/outbound-policy.ts';
 import type { Logger } from 'pino';
 import type { Services } from './context.ts';
+import { PromotionAttestor, type AttestorOptions } from '../service/promotion-attestor.ts';
+import { SigningKeys, type SigningKeyOptions } from '../service/signing-keys.ts';
+import { AttestationGate } from '../service/attestation-gate.ts';
 
 export interface ServiceOptions {
   promotionLeaseMs?: number;
@@ -58,6 +61,8 @@ export interface ServiceOptions {
   accounts?: { sleep?: (ms: number) => Promise<void>; passwordCost?: ScryptCost };
   /** GitOps write-back: retries, backoff and git timeouts. */
   gitops?: GitopsWriterOptions;
+  /** Signed promotion attestations: on unless `enabled: false` (HOIST_ATTESTATIONS=off); where the key lives. */
+  attestations?: SigningKeyOptions & AttestorOptions & { enabled?: boolean };
 }
 
 export function createServices(database: Database, box: SecretBox, opts: ServiceOptions = {}): Services {
@@ -81,6 +86,9 @@ export function createServices(database: Database, box: SecretBox, opts: Service
   const outbox = new Outbox(opts.mailer !== undefined, () => dispatcher.notify());
   // What the runner writes comes back as push events; the intake recognises them (src/service/own-pushes.ts).
   const ownPushes = new OwnPushes();
+  const signingKeys = new SigningKeys(db, box, opts.attestations);
+  const attestor =
+    opts.attestations?.enabled === false ? undefined : new PromotionAttestor(db, signingKeys, opts.attestations);
   const runner = new PromotionRunner(
     db,
     registries,
@@ -93,6 +101,7 @@ export function createServices(database: Database, box: SecretBox, opts: Service
       notifier: database.notifier,
       live,
       ownPushes,
+      ...(attestor ? { attestor } : {}),
     },
     outbox,
   );
@@ -159,5 +168,7 @@ export function createServices(database: Database, box: SecretBox, opts: Service
       notifier: database.notifier,
       ...opts.gitops,
     }),
+    signingKeys,
+    attestationGate: new AttestationGate(db, registries, signingKeys),
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The one place where errors become exit codes and messages: 0 done, 1 a registry, network or server failure (with the
  * registry's own error code) or anything else, 2 bad usage or bad input (naming the bad part), 3 refused: the answer
- * was given and it is no (`hoist check-deploy` for a digest that may not run there). The README lists them.
+ * was given and it is no (`hoist check-deploy` for a digest that may not run there, `hoist verify` for an image whose
+ * signed promotions do not reach the environment). The README lists them.
  */
 import { ApiError, DigestMismatch, HoistError, InvalidInput, NetworkError, RegistryError } from '../errors.ts';
 

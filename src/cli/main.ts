@@ -55,6 +55,23 @@ program
   .action(async (ref: string, flags) => (await import('./commands/inspect.ts')).inspectCommand(ref, flags));
 
 program
+  .command('verify')
+  .description(
+    "check hoist's signed promotion attestations on an image, straight from the registry: exits 0 when a chain of them reaches --env, 3 with the reason if not",
+  )
+  .argument('<REF>', 'HOST/REPO:TAG or HOST/REPO@sha256:...')
+  .requiredOption('--env <name>', 'the environment the image must have been promoted into')
+  .option(
+    '--key <pub.pem>',
+    "hoist's public signing key (repeatable; default: the keys of the server you are logged in to)",
+    collect,
+  )
+  .option('--creds <user:pass>', 'registry credentials (default: docker config.json)')
+  .addOption(insecureOption())
+  .option('--json', 'print JSON')
+  .action(async (ref: string, flags) => (await import('./commands/verify.ts')).verifyCommand(ref, flags));
+
+program
   .command('tags')
   .description('list the tags of a repository')
   .argument('<REPO>', 'HOST/REPO')
@@ -707,8 +724,22 @@ withOutput(
     .requiredOption('--project <name>')
     .requiredOption('--env <name>')
     .requiredOption('--digest <sha256:…>')
-    .option('--deployer <user>', 'who deploys (an approver may not, unless the policy allows it)'),
+    .option('--deployer <user>', 'who deploys (an approver may not, unless the policy allows it)')
+    .option(
+      '--require-attestation',
+      "also require hoist's signed promotion attestations on the image, read from the registry, to reach the environment",
+    ),
 ).action(async (f) => (await promote()).checkDeployCommand(f));
+
+const signingKeyCmd = program.command('signing-key').description('the keys hoist signs promotion attestations with');
+withOutput(signingKeyCmd.command('list').description('current and retired public keys (PEM)')).action(async (f) =>
+  (await import('./commands/signing-key.ts')).signingKey.list(f),
+);
+withOutput(
+  signingKeyCmd
+    .command('rotate')
+    .description('admin: sign from now on with a new key; the old public key stays listed for verification'),
+).action(async (f) => (await import('./commands/signing-key.ts')).signingKey.rotate(f));
 
 const policyCmd = program
   .command('policy')

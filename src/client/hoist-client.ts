@@ -288,6 +288,12 @@ export class HoistClient {
       ),
   };
 
+  signingKeys = {
+    /** hoist's public signing keys (no sign-in needed). */
+    list: () => this.items(this.api.GET('/api/v1/signing-key')),
+    rotate: () => this.call(this.api.POST('/api/v1/signing-key/rotate')),
+  };
+
   environments = {
     list: (project: string) =>
       this.items(this.api.GET('/api/v1/projects/{project}/environments', { params: { path: { project } } })),
@@ -452,6 +458,15 @@ export class HoistClient {
       this.call(
         this.api.GET('/api/v1/projects/{project}/environments/{env}/deployable', {
           params: { path: { project, env }, query: { digest, ...(deployer ? { deployer } : {}) } },
+        }),
+      ),
+  };
+
+  attestation = {
+    check: (project: string, env: string, digest: string) =>
+      this.call(
+        this.api.GET('/api/v1/projects/{project}/environments/{env}/attestation', {
+          params: { path: { project, env }, query: { digest } },
         }),
       ),
   };

@@ -728,6 +728,57 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/signing-key': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The public keys hoist signs promotion attestations with: the current one and retired ones (public; no sign-in) */
+    get: operations['listSigningKeys'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/signing-key/rotate': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Sign new attestations with a new key; the old public key stays listed so what it signed still verifies */
+    post: operations['rotateSigningKey'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/projects/{project}/environments/{env}/attestation': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Does this digest carry, where it was promoted into this environment, a verified chain of hoist's signed promotion attestations? For deploy gates */
+    get: operations['checkAttestation'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/projects/{project}/applications/{app}/promotions': {
     parameters: {
       query?: never;
@@ -1823,6 +1874,37 @@ export interface components {
       allowed: boolean;
       reason: string;
       promotion?: string;
+    };
+    SigningKey: {
+      /** @description sha256:<hex> of the DER SubjectPublicKeyInfo; the DSSE keyid */
+      keyId: string;
+      /** @description ecdsa-p256 */
+      algorithm: string;
+      /** @description PEM (SPKI): save it as pub.pem for hoist verify --key or openssl */
+      publicKey: string;
+      /** @description signs new attestations; retired keys stay listed for verification */
+      current: boolean;
+      source: 'file' | 'database';
+      createdAt: string;
+      retiredAt: string | null;
+    };
+    AttestationVerdict: {
+      /** @description a chain of signed promotion attestations reaches the environment */
+      verified: boolean;
+      reason: string;
+      /** @description where the attestations were read */
+      reference: string | null;
+      chain: {
+        from: string;
+        to: string;
+        requestId: string;
+        requestedBy: string;
+        approvedBy: string[];
+        policy: string | null;
+        at: string;
+        /** @description the referrer manifest digest */
+        attestation: string;
+      }[];
     };
     SsoConfig: {
       /** @description the provider's issuer URL (its discovery document is under it) */
@@ -6026,6 +6108,209 @@ export interface operations {
           [name: string]: unknown;
         };
         content?: never;
+      };
+      /** @description Every error answer has this shape */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  listSigningKeys: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            items: components['schemas']['SigningKey'][];
+          };
+        };
+      };
+      /** @description Every error answer has this shape */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  rotateSigningKey: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SigningKey'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  checkAttestation: {
+    parameters: {
+      query: {
+        /** @description sha256: followed by 64 lower-case hex digits */
+        digest: string;
+      };
+      header?: never;
+      path: {
+        project: string;
+        env: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AttestationVerdict'];
+        };
       };
       /** @description Every error answer has this shape */
       400: {

@@ -420,14 +420,18 @@ export class RepositoryClient implements ImageSource {
     }
   }
 
-  /** Adds descriptors to the `sha256-<hex>` fallback index of `subject` (read, merge by digest, write back). */
-  async addToReferrersIndex(subject: string, add: readonly Descriptor[], signal?: AbortSignal): Promise<void> {
+  /**
+   * Adds descriptors to the `sha256-<hex>` fallback index of `subject` (read, merge by digest, write back); answers
+   * whether it wrote (false: all were listed already).
+   */
+  async addToReferrersIndex(subject: string, add: readonly Descriptor[], signal?: AbortSignal): Promise<boolean> {
     const current = await this.fallbackReferrers(subject, signal);
     const known = new Set(current.map((d) => d.digest));
     const missing = add.filter((d) => !known.has(d.digest));
-    if (missing.length === 0) return;
+    if (missing.length === 0) return false;
     const index = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [...current, ...missing] };
     await this.putManifest(referrersTag(subject), Buffer.from(JSON.stringify(index)), OCI_INDEX, signal);
+    return true;
   }
 
   /**

@@ -39,6 +39,7 @@ import { newId } from './tokens.ts';
 import type { OwnPushes } from './own-pushes.ts';
 import { describeWindow, isOpen, nextOpening } from '../automation/window.ts';
 import { windowsOf } from './environments.service.ts';
+import type { PromotionAttestor } from './promotion-attestor.ts';
 
 export interface RunnerOptions {
   /** How long a claimed promotion stays with a worker that stopped renewing it (default 15 s, renewed every 5 s). */
@@ -61,6 +62,8 @@ export interface RunnerOptions {
   live?: Pick<LiveEvents, 'meter'>;
   /** Told what the runner is about to write, so that the push events reporting it back are recognised. */
   ownPushes?: Pick<OwnPushes, 'remember'>;
+  /** Attaches the signed promotion attestation before PROMOTED is recorded (none: promotions are not attested). */
+  attestor?: Pick<PromotionAttestor, 'attach'>;
 }
 
 export const DEFAULT_PROMOTION_LEASE_MS = 15_000;
@@ -88,6 +91,7 @@ export class PromotionRunner {
   private readonly leaseMs: number;
   private readonly live: RunnerOptions['live'];
   private readonly ownPushes: RunnerOptions['ownPushes'];
+  private readonly attestor: RunnerOptions['attestor'];
   /** Told when an artifact arrived in an environment, so the automation can move it on. */
   onPromoted: (artifactId: string) => void = () => {};
 
@@ -100,6 +104,7 @@ export class PromotionRunner {
     this.leaseMs = o.leaseMs ?? DEFAULT_PROMOTION_LEASE_MS;
     this.live = o.live;
     this.ownPushes = o.ownPushes;
+    this.attestor = o.attestor;
     this.queue = new LeasedQueue(
       db,
       PROMOTION_JOBS,
@@ -201,6 +206,15 @@ export class PromotionRunner {
       this.ownPushes?.remember({ ...written, tag }, t.dstId);
       await target.putManifest(tag, manifest.bytes, manifest.mediaType, job.signal);
     }
+    // PROMOTED only once the signed record is on the image (fenced, and the same bytes on every attempt).
+    const attestation = await this.attestor?.attach(job, t, {
+      repo: target,
+      registry: targetHost.transport.host,
+      sourceRegistry: sourceHost.transport.host,
+      sourceRepository: t.srcRepo.replaceAll('{app}', t.app),
+      tag,
+      signal: job.signal,
+    });
     const at = new Date();
     // The notices and the write-back job first: the state change and the audit entry take the lock that every
     // promotion's transaction waits for (the audit chain's, migration 0018), held until commit, so they come last.
@@ -227,6 +241,7 @@ export class PromotionRunner {
           blobsMounted: result.blobsMounted,
           seconds: (at.getTime() - started.getTime()) / 1000,
           startedAt: started.toISOString(),
+          ...(attestation ? { attestation: attestation.manifest, attestationMs: attestation.ms } : {}),
         },
       });
     });

@@ -598,4 +598,42 @@ export interface Schema {
   sso_cli_codes: SsoCliCodesTable;
   environment_git_targets: EnvironmentGitTargetsTable;
   gitops_writes: GitopsWritesTable;
+  signing_keys: SigningKeysTable;
+  promotion_attestations: PromotionAttestationsTable;
+}
+
+/** A key hoist signs promotion attestations with (migration 0023); retired keys stay listed for verification. */
+export interface SigningKeysTable {
+  /** `sha256:<hex>` of the public key's DER SubjectPublicKeyInfo. */
+  key_id: string;
+  algorithm: string;
+  public_key: string;
+  /** Sealed with the SecretBox when the key lives in the database; null for a key read from a file. */
+  private_key_sealed: string | null;
+  source: 'file' | 'database';
+  created_at: Timestamp;
+  retired_at: Timestamp | null;
+}
+
+/** The exact referrer hoist pushed (or is about to push) for one promotion target (migration 0023). */
+export interface PromotionAttestationsTable {
+  target_id: string;
+  key_id: string;
+  manifest_digest: string;
+  /** sha256:<hex> of the promotion Statement (the next hop's `previous`). */
+  statement_digest: string;
+  /** {manifest, mediaType, layers: [{mediaType, digest, size, annotations, bytes}]} with bytes in base64. */
+  content: Json<StoredAttestation>;
+  created_at: Timestamp;
+}
+
+export interface StoredAttestation {
+  manifest: string;
+  layers: Array<{
+    mediaType: string;
+    digest: string;
+    size: number;
+    annotations?: Record<string, string>;
+    bytes: string;
+  }>;
 }

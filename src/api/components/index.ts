@@ -7,6 +7,7 @@ export * from './error.ts';
 export * from './policies.ts';
 export * from './projects.ts';
 export * from './promotions.ts';
+export * from './signing.ts';
 export * from './sso.ts';
 export * from './trust.ts';
 export * from './webhooks.ts';

@@ -317,5 +317,25 @@ export const artifact = {
         'manifest',
       ]);
     }
+    // hoist's own signed promotion attestations, read from each environment's registry now and checked with the
+    // server's keys: what a deploy gate with --require-attestation would see.
+    if (out(f) === 'table') {
+      const reached = [...new Set(journey.filter((j) => j.state === 'PROMOTED').map((j) => j.to))];
+      const checks = await Promise.all(reached.map((env) => c.attestation.check(f.project, env, digest)));
+      if (checks.length > 0) {
+        process.stdout.write('\npromotion attestations (read from the registry now):\n');
+        await print(
+          checks.map((a, i) => ({
+            environment: reached[i],
+            verified: a.verified,
+            reason: a.reason,
+            approvedBy: a.chain.flatMap((h) => h.approvedBy),
+            attestation: a.chain.at(-1)?.attestation ?? null,
+          })),
+          'table',
+          ['environment', 'verified', 'reason', 'approvedBy', 'attestation'],
+        );
+      }
+    }
   },
 };

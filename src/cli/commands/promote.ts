@@ -130,13 +130,23 @@ export async function requestsCommand(
 
 /** Exit 0 when the digest may run in the environment (for a deploy pipeline's gate), 3 with the reason otherwise. */
 export async function checkDeployCommand(
-  f: Out & { project: string; env: string; digest: string; deployer?: string },
+  f: Out & { project: string; env: string; digest: string; deployer?: string; requireAttestation?: boolean },
 ): Promise<void> {
-  const r = await client().promotions.deployable(f.project, f.env, f.digest, f.deployer);
-  if (outputFormat(f.output) === 'table')
+  const c = client();
+  const [r, attestation] = await Promise.all([
+    c.promotions.deployable(f.project, f.env, f.digest, f.deployer),
+    // The signed record on the image itself, read from the registry: a database row alone does not pass this gate.
+    f.requireAttestation ? c.attestation.check(f.project, f.env, f.digest) : undefined,
+  ]);
+  const allowed = r.allowed && (attestation === undefined || attestation.verified);
+  if (outputFormat(f.output) === 'table') {
     process.stdout.write(`${r.allowed ? 'allowed' : 'NOT allowed'}: ${r.reason}\n`);
-  else await print(r, outputFormat(f.output));
-  if (!r.allowed) process.exitCode = EXIT_REFUSED;
+    if (attestation)
+      process.stdout.write(
+        `${attestation.verified ? 'attested' : 'NOT attested'}: ${attestation.reason}${attestation.reference ? ` (${attestation.reference})` : ''}\n`,
+      );
+  } else await print(attestation ? { ...r, allowed, attestation } : r, outputFormat(f.output));
+  if (!allowed) process.exitCode = EXIT_REFUSED;
 }
 
 export async function historyCommand(

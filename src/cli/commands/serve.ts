@@ -110,7 +110,18 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
       log: logger.child({ service: 'audit' }),
     },
     outbound,
+    attestations: {
+      enabled: process.env.HOIST_ATTESTATIONS !== 'off',
+      ...(process.env.HOIST_SIGNING_KEY
+        ? { keyFile: process.env.HOIST_SIGNING_KEY }
+        : flags.databaseUrl === undefined
+          ? { dataDirKeyFile: join(dataDir, 'signing.key') }
+          : {}),
+      ...(process.env.HOIST_VERIFIER_ID ? { verifierId: process.env.HOIST_VERIFIER_ID } : {}),
+    },
   });
+  // The promotion attestations' key: read (HOIST_SIGNING_KEY), made in the data dir, or kept sealed in PostgreSQL.
+  await services.signingKeys.ensure();
   const admin = await services.accounts.bootstrapAdmin(process.env.HOIST_ADMIN_PASSWORD);
   const app = await buildServer(services, {
     logger: { level: flags.logLevel },
