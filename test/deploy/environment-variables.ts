@@ -16,9 +16,13 @@ function sources(dir: string): string[] {
 
 export function variablesHoistReads(): string[] {
   const found = new Set<string>();
-  for (const file of sources(join(ROOT, 'src'))) {
-    const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/\bHOIST_[A-Z0-9_]*/g)) found.add(m[0]);
+  const texts = sources(join(ROOT, 'src')).map((file) => readFileSync(file, 'utf8'));
+  // A constant of that shape (`export const HOIST_PROMOTION_V1 = …`) is no variable, wherever it is used.
+  const constants = new Set(
+    texts.flatMap((t) => [...t.matchAll(/\b(?:const|let)\s+(HOIST_[A-Z0-9_]*)/g)].map((m) => m[1])),
+  );
+  for (const text of texts) {
+    for (const m of text.matchAll(/\bHOIST_[A-Z0-9_]*/g)) if (!constants.has(m[0])) found.add(m[0]);
     // Read, not set for a child process (`env.GIT_SSH_COMMAND = …`).
     for (const m of text.matchAll(/\b(?:process\.)?env\.([A-Z][A-Z0-9_]+)\b(?!\s*=[^=])/g)) found.add(m[1]!);
   }
