@@ -168,9 +168,9 @@ for (const backend of BACKENDS) {
       await pushImage(reg.url, 'dev/web', index, { tag: 'v3.0' });
       assert.equal(await waitFor('staging/web:v3.0-rc', () => inEnv('staging', 'v3.0-rc')), index.digest);
       // Every event about the platform manifests (dev's push, and the copy's into staging) is settled, as IGNORED.
-      const childEvents = await waitFor('the platform manifests\' events', async () => {
-        const items = (await as('root', 'GET', '/api/v1/events?limit=200')).body.items.filter(
-          (e: { digest: string }) => children.includes(e.digest),
+      const childEvents = await waitFor("the platform manifests' events", async () => {
+        const items = (await as('root', 'GET', '/api/v1/events?limit=200')).body.items.filter((e: { digest: string }) =>
+          children.includes(e.digest),
         );
         return items.length >= 2 && items.every((e: { state: string }) => e.state !== 'PENDING') ? items : undefined;
       });
@@ -181,10 +181,10 @@ for (const backend of BACKENDS) {
       for (const child of children)
         assert.equal((await as('root', 'GET', `${P}/applications/web/artifacts/${child}`)).status, 404);
       const artifact = await as('root', 'GET', `${P}/applications/web/artifacts/${index.digest}`);
-      assert.deepEqual(
-        artifact.body.environments.map((e: { environment: string }) => e.environment).sort(),
-        ['dev', 'staging'],
-      );
+      assert.deepEqual(artifact.body.environments.map((e: { environment: string }) => e.environment).sort(), [
+        'dev',
+        'staging',
+      ]);
     });
 
     test('a tag the rule does not match is recorded but not promoted', async () => {
