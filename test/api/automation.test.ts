@@ -172,7 +172,10 @@ for (const backend of BACKENDS) {
         const items = (await as('root', 'GET', '/api/v1/events?limit=200')).body.items.filter((e: { digest: string }) =>
           children.includes(e.digest),
         );
-        return items.length >= 2 && items.every((e: { state: string }) => e.state !== 'PENDING') ? items : undefined;
+        return items.length >= 2 &&
+          items.every((e: { state: string }) => e.state !== 'PENDING' && e.state !== 'WORKING')
+          ? items
+          : undefined;
       });
       for (const e of childEvents as Array<{ state: string; outcome: string }>) {
         assert.equal(e.state, 'IGNORED', JSON.stringify(e));
@@ -180,11 +183,13 @@ for (const backend of BACKENDS) {
       }
       for (const child of children)
         assert.equal((await as('root', 'GET', `${P}/applications/web/artifacts/${child}`)).status, 404);
-      const artifact = await as('root', 'GET', `${P}/applications/web/artifacts/${index.digest}`);
-      assert.deepEqual(artifact.body.environments.map((e: { environment: string }) => e.environment).sort(), [
-        'dev',
-        'staging',
-      ]);
+      // The tag is written before the promotion is recorded: wait for the record.
+      const environments = await waitFor('the index located in staging', async () => {
+        const artifact = await as('root', 'GET', `${P}/applications/web/artifacts/${index.digest}`);
+        const names = artifact.body.environments.map((e: { environment: string }) => e.environment).sort();
+        return names.includes('staging') ? names : undefined;
+      });
+      assert.deepEqual(environments, ['dev', 'staging']);
     });
 
     test('a tag the rule does not match is recorded but not promoted', async () => {
@@ -258,6 +263,10 @@ for (const backend of BACKENDS) {
         (await as('root', 'GET', '/api/v1/events')).body.items.some(
           (e: { id: string; state: string }) => e.id.endsWith(':dup-event-1') && e.state === 'DONE',
         ),
+      );
+      // The tag is written before the promotion is recorded (and its attestation attached): wait for the record.
+      await waitFor('the history entry', async () =>
+        (await as('root', 'GET', `${P}/history?digest=${image.digest}`)).body.items.length > 0 ? true : undefined,
       );
       assert.equal(
         (await as('root', 'GET', `${P}/history?digest=${image.digest}`)).body.items.length,

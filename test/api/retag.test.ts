@@ -47,9 +47,15 @@ for (const backend of BACKENDS) {
       return m.status === 200 ? m.digest : undefined;
     };
     /** Events worked (not pending) for a digest, by tag. */
+    // The push into dev, not the promotion's own write into staging coming back (an echo, IGNORED).
     const worked = async (digest: string, tag: string): Promise<EventRow | undefined> =>
       ((await root('GET', '/api/v1/events?limit=1000')).body.items as EventRow[]).find(
-        (e) => e.digest === digest && e.tag === tag && e.state !== 'PENDING' && e.state !== 'WORKING',
+        (e) =>
+          e.repository === 'dev/web' &&
+          e.digest === digest &&
+          e.tag === tag &&
+          e.state !== 'PENDING' &&
+          e.state !== 'WORKING',
       );
     const generic = (body: unknown) =>
       fetch(`${base}/api/v1/hooks/generic`, {
