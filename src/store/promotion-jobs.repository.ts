@@ -35,6 +35,7 @@ export async function loadPromotionJob(db: Kysely<Schema>, id: string) {
       'r.artifact_id as artifactId',
       'r.application_id as applicationId',
       'r.digest',
+      'r.release_id as releaseId',
       'a.name as app',
       'p.name as project',
       's.repository_template as srcRepo',

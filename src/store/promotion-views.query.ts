@@ -218,7 +218,19 @@ export async function latestPromotion(
     ])
     .where('p.name', '=', project)
     .where('e.name', '=', environment)
-    .where('r.digest', '=', digest)
+    // A release's request carries every application's digest in release_request_items (its own is the first's).
+    .where((eb) =>
+      eb.or([
+        eb('r.digest', '=', digest),
+        eb.exists(
+          eb
+            .selectFrom('release_request_items as ri')
+            .select('ri.digest')
+            .whereRef('ri.request_id', '=', 'r.id')
+            .where('ri.digest', '=', digest),
+        ),
+      ]),
+    )
     .where('t.state', '=', 'PROMOTED')
     .orderBy('t.updated_at', 'desc')
     .limit(1)
