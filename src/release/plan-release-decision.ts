@@ -47,8 +47,8 @@ export function planReleaseDecision<C extends DecisionContext>(
     ...first,
     changes: first.changes.map((c) => ({
       ...c,
-      blockedBy: c.blockedBy.map(
-        (b): Blocker => (b.kind === 'approvals' ? { ...b, eligible: eligibleBy(c.targetId) ?? b.eligible } : b),
+      blockedBy: c.blockedBy.map((b): Blocker =>
+        b.kind === 'approvals' ? { ...b, eligible: eligibleBy(c.targetId) ?? b.eligible } : b,
       ),
     })),
   };

@@ -95,7 +95,9 @@ function combineTarget(name: string, parts: ReadonlyArray<{ application: string;
     blockedBy,
     reasons: reasonsOf(blockedBy),
     verdict,
-    policies: parts.flatMap(({ application, target }) => (target.policy ? [{ application, policy: target.policy }] : [])),
+    policies: parts.flatMap(({ application, target }) =>
+      target.policy ? [{ application, policy: target.policy }] : [],
+    ),
     variables: Object.fromEntries(parts.map((p) => [p.application, p.target.variables])),
     name,
   };

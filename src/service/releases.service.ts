@@ -244,7 +244,10 @@ export class Releases {
     const release = await this.row(project, name);
     const from = input.from ?? release.from;
     if (from === null)
-      throw new InvalidInput(`name the environment release ${name}'s images come from (it was not made from one)`, 'from');
+      throw new InvalidInput(
+        `name the environment release ${name}'s images come from (it was not made from one)`,
+        'from',
+      );
     const now = this.clock();
     const requestId = newId();
     const plan = await this.db.transaction().execute(async (trx) => {
@@ -270,7 +273,10 @@ export class Releases {
   ): Promise<void> {
     const first = plan.parts[0]?.plan;
     const from = first?.from;
-    const items = plan.parts.map((p) => ({ part: p, item: release.items.find((i) => i.application === p.application) }));
+    const items = plan.parts.map((p) => ({
+      part: p,
+      item: release.items.find((i) => i.application === p.application),
+    }));
     if (!first || !from || !first.artifact) throw new Error('a release plan without refusal has its applications');
     const targets = plan.targets.map((t) => ({ ...t, id: newId() }));
     await insertRequest(trx, {
@@ -339,7 +345,11 @@ export class Releases {
       states: plan.states,
     });
     if (envsIn('AWAITING_APPROVAL').length > 0)
-      await this.outbox.add(trx, { ...base, event: 'promotion.approval_needed', environments: envsIn('AWAITING_APPROVAL') });
+      await this.outbox.add(trx, {
+        ...base,
+        event: 'promotion.approval_needed',
+        environments: envsIn('AWAITING_APPROVAL'),
+      });
     for (const t of targets.filter((x) => x.state === 'REJECTED'))
       await this.outbox.add(trx, {
         ...base,

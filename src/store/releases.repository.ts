@@ -280,12 +280,16 @@ export async function releaseJobItems(db: Db, targetId: string): Promise<Release
       'i.artifact_id as artifactId',
       'i.digest',
       'i.source_tag as sourceTag',
-      grantedTo(sql.ref('r.project_id'), sql.ref('s.registry_id'), sql`replace(s.repository_template, '{app}', a.name)`).as(
-        'srcGranted',
-      ),
-      grantedTo(sql.ref('r.project_id'), sql.ref('e.registry_id'), sql`replace(e.repository_template, '{app}', a.name)`).as(
-        'dstGranted',
-      ),
+      grantedTo(
+        sql.ref('r.project_id'),
+        sql.ref('s.registry_id'),
+        sql`replace(s.repository_template, '{app}', a.name)`,
+      ).as('srcGranted'),
+      grantedTo(
+        sql.ref('r.project_id'),
+        sql.ref('e.registry_id'),
+        sql`replace(e.repository_template, '{app}', a.name)`,
+      ).as('dstGranted'),
     ])
     .where('t.id', '=', targetId)
     .orderBy('a.name')

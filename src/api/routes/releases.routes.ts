@@ -23,11 +23,14 @@ const ReleaseBody = Type.Object(
     name: ReleaseName,
     comment: Type.Optional(Text()),
     applications: Type.Optional(
-      Type.Array(Type.Object({ application: ApplicationName(), digest: Sha256Digest }, { additionalProperties: false }), {
-        minItems: 1,
-        maxItems: 100,
-        description: 'the (application, digest) pairs; or `from`',
-      }),
+      Type.Array(
+        Type.Object({ application: ApplicationName(), digest: Sha256Digest }, { additionalProperties: false }),
+        {
+          minItems: 1,
+          maxItems: 100,
+          description: 'the (application, digest) pairs; or `from`',
+        },
+      ),
     ),
     from: Type.Optional(NameRef({ description: 'take what this environment holds now, one image per application' })),
   },
@@ -36,7 +39,9 @@ const ReleaseBody = Type.Object(
 
 const ReleasePromotionBody = Type.Object(
   {
-    from: Type.Optional(NameRef({ description: 'where the images are now; default: the environment it was made from' })),
+    from: Type.Optional(
+      NameRef({ description: 'where the images are now; default: the environment it was made from' }),
+    ),
     to: EnvironmentNames({ minItems: 1, maxItems: 20 }),
     comment: Type.Optional(Text()),
     overrideWindow: Type.Optional(
