@@ -112,7 +112,7 @@ export class PromotionRunner {
     this.attestor = o.attestor;
     const logger = (o.logger ?? pino({ level: 'silent' })).child({ queue: 'promotions' });
     this.release = new ReleaseRun(db, registries, outbox, {
-      leaseMs: this.leaseMs,
+      fence: (job) => this.fence(job),
       logger,
       hooks: o.releaseHooks ?? {},
       tagOf: (t, app, sourceTag) => targetTag(t.dstKind, t.dstTag, app, sourceTag),

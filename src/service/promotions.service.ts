@@ -34,7 +34,7 @@ import type { Page } from './page.ts';
 import { newId } from './tokens.ts';
 import { targetTag } from './promotion-runner.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { planOnRelease, withReleases } from './releases.service.ts';
+import { planOnRelease, refuseReleaseRetry, withReleases } from './releases.service.ts';
 
 export { AlreadyFired } from './promotion-executor.ts';
 export { artifactVariables, SIGNATURE_TYPES } from '../promotion/variables.ts';
@@ -273,6 +273,7 @@ export class Promotions {
     const now = this.clock();
     const plan = await this.db.transaction().execute(async (trx) => {
       if (!(await lockRequest(trx, project, requestId))) throw new NotFound('promotion', requestId);
+      await refuseReleaseRetry(trx, requestId);
       const loaded = await loadRetry(trx, requestId);
       if (!loaded) throw new NotFound('promotion', requestId);
       const context = await this.context(

@@ -12,13 +12,12 @@ import type { Logger } from 'pino';
 import { copyImage } from '../copy/copy-image.ts';
 import { openRepository } from '../oci/registry.ts';
 import { appendAudit } from '../store/audit.repository.ts';
-import { LeaseLost, renewLease } from '../store/jobs.repository.ts';
-import { PROMOTION_JOBS, quarantineOf, recordEnded, recordPromoted } from '../store/promotion-jobs.repository.ts';
+import { LeaseLost } from '../store/jobs.repository.ts';
+import { quarantineOf, recordEnded, recordLocation, recordPromoted } from '../store/promotion-jobs.repository.ts';
 import type { PromotionJobRow } from '../store/promotion-jobs.repository.ts';
 import {
   isCopied,
   newerPromotionOf,
-  recordArrived,
   recordCopied,
   releaseJobItems,
   releasesOfRequests,
@@ -64,7 +63,8 @@ export class ReleaseRun {
     private readonly registries: Registries,
     private readonly outbox: Outbox,
     private readonly o: {
-      leaseMs: number;
+      /** Throws unless the claim still holds, for a whole lease from now (the runner's own check before a tag). */
+      fence: (job: Job) => Promise<void>;
       logger: Logger;
       hooks: ReleaseHooks;
       /** The tag each application's image gets in the target (the runner's convention). */
@@ -137,7 +137,7 @@ export class ReleaseRun {
     // Phase 2: the tags, only while the claim holds, and never back to an older image.
     for (const p of planned) {
       if (p.tag === null) continue;
-      await this.fence(job);
+      await this.o.fence(job);
       const newer = await newerPromotionOf(this.db, {
         applicationId: p.item.applicationId,
         environmentId: t.dstId,
@@ -154,7 +154,7 @@ export class ReleaseRun {
       if (p.tag === null) continue;
       const repo = target(p);
       if ((await repo.headManifest(p.tag, job.signal))?.digest === p.item.digest) continue;
-      await this.fence(job);
+      await this.o.fence(job);
       const manifest = await repo.getManifest(p.item.digest, job.signal);
       await repo.putManifest(p.tag, manifest.bytes, manifest.mediaType, job.signal);
       written++;
@@ -190,13 +190,9 @@ export class ReleaseRun {
         },
         at,
       });
-      await recordArrived(
-        trx,
-        planned
-          .filter((p) => p.item.artifactId !== t.artifactId)
-          .map((p) => ({ artifactId: p.item.artifactId, environmentId: t.dstId, tag: p.tag })),
-        at,
-      );
+      // The first application's location recordPromoted wrote; the others arrived too.
+      for (const p of planned.filter((x) => x.item.artifactId !== t.artifactId))
+        await recordLocation(trx, { artifactId: p.item.artifactId, environmentId: t.dstId, tag: p.tag, at });
       await appendAudit(trx, {
         actor: 'hoist',
         action: 'promotion.promoted',
@@ -236,13 +232,6 @@ export class ReleaseRun {
       release: { name, applications: planned.map((p) => ({ application: p.item.application, digest: p.item.digest })) },
       ...(t.comment ? { comment: t.comment } : {}),
     };
-  }
-
-  /** The claim must still hold, for a whole lease from now, before a tag is written. */
-  private async fence(job: Job): Promise<void> {
-    job.signal.throwIfAborted();
-    if (!(await renewLease(this.db, PROMOTION_JOBS, job, new Date(Date.now() + this.o.leaseMs))))
-      throw new LeaseLost('promotion_targets', job.id);
   }
 
   /**

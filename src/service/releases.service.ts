@@ -111,6 +111,18 @@ export async function planOnRelease<C extends DecisionContext>(
   return parts ? planReleaseDecision(context, parts, plan) : plan(context);
 }
 
+/**
+ * A FAILED target of a release's request is not re-queued by `hoist retry` (which re-checks one application's
+ * policy): the release is promoted again, checked for every application.
+ */
+export async function refuseReleaseRetry(trx: Transaction<Schema>, requestId: string): Promise<void> {
+  const release = (await releasesOfRequests(trx, [requestId])).get(requestId);
+  if (release)
+    throw new Conflict(
+      `this request promotes release ${release.name}: promote the release again (hoist release promote ${release.name}), which checks every application's policy`,
+    );
+}
+
 export class Releases {
   constructor(
     private readonly db: Kysely<Schema>,

@@ -334,22 +334,3 @@ export async function newerPromotionOf(
     ORDER BY r.created_at DESC LIMIT 1`.execute(db);
   return rows[0];
 }
-
-/** The other applications of a release are in the environment now too (the first one's location the runner wrote). */
-export async function recordArrived(
-  trx: Transaction<Schema>,
-  arrivals: ReadonlyArray<{ artifactId: string; environmentId: string; tag: string | null }>,
-  at: Date,
-): Promise<void> {
-  for (const a of arrivals) {
-    await trx
-      .deleteFrom('artifact_locations')
-      .where('artifact_id', '=', a.artifactId)
-      .where('environment_id', '=', a.environmentId)
-      .execute();
-    await trx
-      .insertInto('artifact_locations')
-      .values({ artifact_id: a.artifactId, environment_id: a.environmentId, tag: a.tag, since: at })
-      .execute();
-  }
-}

@@ -207,6 +207,9 @@ for (const [b, backend] of BACKENDS.entries()) {
       const entry = history.body.items.find((e: { request: string }) => e.request === asked.body.id);
       assert.equal(entry.state, 'FAILED');
       assert.equal(entry.release.name, 'shop-2.0');
+      const retried = await as('devon', 'POST', `${P}/promotions/${asked.body.id}/retry`, {});
+      assert.equal(retried.status, 409, JSON.stringify(retried.body));
+      assert.match(retried.body.error.message, /promote the release again/);
     });
 
     test('two promoters approving at once: queued once; a policy refusal names the application', async () => {
