@@ -2072,6 +2072,8 @@ export interface components {
         /** @description who requested the promotion that brought it (or registered it here) */
         by: string;
         request: string | null;
+        /** @description the release that request promoted, if it did */
+        release?: string;
         quarantine: {
           reason: string;
           by: string;
@@ -2109,6 +2111,8 @@ export interface components {
           have: number;
           need: number;
         } | null;
+        /** @description the release the request promotes, if it does */
+        release?: string;
       }[];
       newerUpstream: {
         environment: string;

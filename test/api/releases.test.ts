@@ -126,6 +126,20 @@ for (const [b, backend] of BACKENDS.entries()) {
       assert.equal(waiting.approvalsNeeded, 1);
       assert.deepEqual(waiting.blockedBy[0].eligible, ['pat', 'pia'], 'not the requester');
 
+      const waitingBoard = await as('devon', 'GET', `${P}/board`);
+      for (const row of waitingBoard.body.applications) {
+        const prod = row.cells.find((c: { environment: string }) => c.environment === 'prod');
+        assert.deepEqual(
+          prod.pending.map((p: { request: string; release: string; digest: string }) => [
+            p.request,
+            p.release,
+            p.digest,
+          ]),
+          [[id, 'shop-1.0', images[row.name]?.digest]],
+          `${row.name} waits for the release`,
+        );
+      }
+
       const own = await as('devon', 'POST', `${P}/promotions/${id}/approve`, {});
       assert.equal(own.status, 403, JSON.stringify(own.body));
       assert.match(own.body.error.message, /^api: prod: you requested this promotion/);
@@ -155,8 +169,17 @@ for (const [b, backend] of BACKENDS.entries()) {
       // The deploy gate knows every digest of the release, not only the first's.
       const gate = await as('devon', 'GET', `${P}/environments/prod/deployable?digest=${images.worker?.digest ?? ''}`);
       assert.equal(gate.body.allowed, true, JSON.stringify(gate.body));
+      // The board: every application's prod cell says the release brought it.
       const board = await as('devon', 'GET', `${P}/board`);
-      assert.equal(board.status, 200);
+      assert.equal(board.status, 200, JSON.stringify(board.body));
+      for (const row of board.body.applications) {
+        const prod = row.cells.find((c: { environment: string }) => c.environment === 'prod');
+        assert.deepEqual(
+          [prod.current.digest, prod.current.request, prod.current.release, prod.current.by],
+          [images[row.name]?.digest, id, 'shop-1.0', 'devon'],
+          row.name,
+        );
+      }
       const shown = await as('devon', 'GET', `${P}/releases/shop-1.0`);
       assert.deepEqual(
         shown.body.promotions.map((p: { id: string; targets: Array<{ state: string }> }) => [
