@@ -116,6 +116,7 @@ export class PromotionRunner {
       logger,
       hooks: o.releaseHooks ?? {},
       tagOf: (t, app, sourceTag) => targetTag(t.dstKind, t.dstTag, app, sourceTag),
+      remember: (p, environmentId) => this.ownPushes?.remember(p, environmentId),
     });
     this.queue = new LeasedQueue(
       db,

@@ -26,6 +26,7 @@ import {
 import type { Schema } from '../store/schema.ts';
 import type { Job } from './leased-queue.ts';
 import type { Outbox, PromotionNotice } from './outbox.ts';
+import type { PushedImage } from './own-pushes.ts';
 import type { Registries } from './registries.service.ts';
 
 /** A release target that may not be carried out as it is: another attempt would do the same (not transient). */
@@ -67,6 +68,8 @@ export class ReleaseRun {
       fence: (job: Job) => Promise<void>;
       logger: Logger;
       hooks: ReleaseHooks;
+      /** Told what is about to be written (./own-pushes.ts), so the push events reporting it back are recognised. */
+      remember: (p: PushedImage, environmentId: string) => void;
       /** The tag each application's image gets in the target (the runner's convention). */
       tagOf: (t: PromotionJobRow, app: string, sourceTag: string | null) => string | null;
     },
@@ -100,6 +103,8 @@ export class ReleaseRun {
     let bytesStreamed = 0;
     let blobsMounted = 0;
     if (!(await isCopied(this.db, job.id))) {
+      for (const p of planned)
+        this.o.remember({ registryId: t.dstRegistryId, repository: p.repository, digest: p.item.digest }, t.dstId);
       const copies = await Promise.allSettled(
         planned.map((p) =>
           copyImage({
@@ -156,6 +161,10 @@ export class ReleaseRun {
       if ((await repo.headManifest(p.tag, job.signal))?.digest === p.item.digest) continue;
       await this.o.fence(job);
       const manifest = await repo.getManifest(p.item.digest, job.signal);
+      this.o.remember(
+        { registryId: t.dstRegistryId, repository: p.repository, digest: p.item.digest, tag: p.tag },
+        t.dstId,
+      );
       await repo.putManifest(p.tag, manifest.bytes, manifest.mediaType, job.signal);
       written++;
     }
@@ -177,6 +186,9 @@ export class ReleaseRun {
       planned.map((p) => [p.item.application, { digest: p.item.digest, tag: p.tag }]),
     );
     await this.db.transaction().execute(async (trx) => {
+      // The other applications arrived too (the first one's location recordPromoted writes, with the state, last).
+      for (const p of planned.filter((x) => x.item.artifactId !== t.artifactId))
+        await recordLocation(trx, { artifactId: p.item.artifactId, environmentId: t.dstId, tag: p.tag, at });
       await recordPromoted(trx, job, {
         artifactId: t.artifactId,
         environmentId: t.dstId,
@@ -190,9 +202,6 @@ export class ReleaseRun {
         },
         at,
       });
-      // The first application's location recordPromoted wrote; the others arrived too.
-      for (const p of planned.filter((x) => x.item.artifactId !== t.artifactId))
-        await recordLocation(trx, { artifactId: p.item.artifactId, environmentId: t.dstId, tag: p.tag, at });
       await appendAudit(trx, {
         actor: 'hoist',
         action: 'promotion.promoted',
