@@ -16,6 +16,7 @@ import type { Policies } from '../service/policies.service.ts';
 import type { Projects } from '../service/projects.service.ts';
 import type { Namespaces } from '../service/namespaces.service.ts';
 import type { Promotions } from '../service/promotions.service.ts';
+import type { Releases } from '../service/releases.service.ts';
 import type { PromotionRunner } from '../service/promotion-runner.ts';
 import type { Registries } from '../service/registries.service.ts';
 import type { NotificationDispatcher } from '../service/notification-dispatcher.ts';
@@ -55,6 +56,8 @@ export interface Services {
   policies: Policies;
   artifacts: Artifacts;
   promotions: Promotions;
+  /** Named sets of (application, digest) pairs, promoted together. */
+  releases: Releases;
   runner: PromotionRunner;
   webhooks: Webhooks;
   dispatcher: NotificationDispatcher;

@@ -24,6 +24,7 @@ import { policyRoutes } from './routes/policies.routes.ts';
 import { projectRoutes } from './routes/projects.routes.ts';
 import { namespaceRoutes } from './routes/namespaces.routes.ts';
 import { promotionRoutes } from './routes/promotions.routes.ts';
+import { releaseRoutes } from './routes/releases.routes.ts';
 import { webhookRoutes } from './routes/webhooks.routes.ts';
 import { hookRoutes } from './routes/hooks.routes.ts';
 import { automationRoutes } from './routes/automation.routes.ts';
@@ -220,6 +221,7 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
   trustRoutes(app, services);
   signingKeyRoutes(app, services);
   promotionRoutes(app, services);
+  releaseRoutes(app, services);
   webhookRoutes(app, services);
   hookRoutes(app, services);
   automationRoutes(app, services);

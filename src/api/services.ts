@@ -19,6 +19,8 @@ import { Poller } from '../service/poller.ts';
 import { Projects } from '../service/projects.service.ts';
 import { Promotions } from '../service/promotions.service.ts';
 import { PromotionRunner } from '../service/promotion-runner.ts';
+import { Releases } from '../service/releases.service.ts';
+import type { ReleaseHooks } from '../service/release-run.ts';
 import { Quarantine } from '../service/quarantine.service.ts';
 import { Registries } from '../service/registries.service.ts';
 import { Rules } from '../service/rules.service.ts';
@@ -63,6 +65,8 @@ export interface ServiceOptions {
   gitops?: GitopsWriterOptions;
   /** Signed promotion attestations: on unless `enabled: false` (HOIST_ATTESTATIONS=off); where the key lives. */
   attestations?: SigningKeyOptions & AttestorOptions & { enabled?: boolean };
+  /** Test hooks of the runner's release targets (src/service/release-run.ts). */
+  releaseHooks?: ReleaseHooks;
 }
 
 export function createServices(database: Database, box: SecretBox, opts: ServiceOptions = {}): Services {
@@ -102,6 +106,7 @@ export function createServices(database: Database, box: SecretBox, opts: Service
       live,
       ownPushes,
       ...(attestor ? { attestor } : {}),
+      ...(opts.releaseHooks ? { releaseHooks: opts.releaseHooks } : {}),
     },
     outbox,
   );
@@ -145,6 +150,13 @@ export function createServices(database: Database, box: SecretBox, opts: Service
     environments,
     policies,
     promotions,
+    releases: new Releases(
+      db,
+      (project, id) => promotions.get(project, id),
+      () => runner.notify(),
+      outbox,
+      opts.clock,
+    ),
     runner,
     webhooks: new Webhooks(db, box, outbound),
     dispatcher,

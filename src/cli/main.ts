@@ -741,6 +741,43 @@ withOutput(
     .description('admin: sign from now on with a new key; the old public key stays listed for verification'),
 ).action(async (f) => (await import('./commands/signing-key.ts')).signingKey.rotate(f));
 
+const release = () => import('./commands/release.ts');
+const releaseCmd = program
+  .command('release')
+  .description('releases: several applications at given digests, promoted together, all or none');
+withOutput(
+  releaseCmd
+    .command('create')
+    .description('name a set of (application, digest) pairs: given by --app, or what --from holds now')
+    .argument('<name>', 'e.g. shop-1.4')
+    .requiredOption('--project <name>')
+    .option('--app <app=sha256:…>', 'an application and its digest (repeatable)', collect)
+    .option('--from <env>', 'take what this environment holds now, one image per application')
+    .option('--comment <text>'),
+).action(async (n: string, f) => (await release()).createCommand(n, f));
+withOutput(releaseCmd.command('list').description("a project's releases").requiredOption('--project <name>')).action(
+  async (f) => (await release()).listCommand(f),
+);
+withOutput(
+  releaseCmd
+    .command('show')
+    .description('a release and its promotion requests')
+    .argument('<name>')
+    .requiredOption('--project <name>'),
+).action(async (n: string, f) => (await release()).showCommand(n, f));
+withOutput(
+  releaseCmd
+    .command('promote')
+    .description(
+      'ask to promote every application of a release together (one request: approve it with hoist approve ID); exits 3 when a target is refused',
+    )
+    .argument('<name>')
+    .requiredOption('--project <name>')
+    .option('--from <env>', 'where the images are now (default: the environment the release was made from)')
+    .requiredOption('--to <env[,env]>', 'one or more target environments')
+    .option('--comment <text>'),
+).action(async (n: string, f) => (await release()).promoteCommand(n, f));
+
 const policyCmd = program
   .command('policy')
   .description('promotion policies: CEL conditions, approvals, separation of duties');

@@ -471,6 +471,23 @@ export class HoistClient {
       ),
   };
 
+  /** Named sets of (application, digest) pairs, promoted together; their requests are promotions (approve, cancel). */
+  releases = {
+    create: (project: string, body: T.ReleaseInput) =>
+      this.call(this.api.POST('/api/v1/projects/{project}/releases', { params: { path: { project } }, body })),
+    list: (project: string) =>
+      this.items(this.api.GET('/api/v1/projects/{project}/releases', { params: { path: { project } } })),
+    get: (project: string, name: string) =>
+      this.call(this.api.GET('/api/v1/projects/{project}/releases/{name}', { params: { path: { project, name } } })),
+    promote: (project: string, name: string, body: T.ReleasePromotionInput) =>
+      this.call(
+        this.api.POST('/api/v1/projects/{project}/releases/{name}/promotions', {
+          params: { path: { project, name } },
+          body,
+        }),
+      ),
+  };
+
   audit = {
     list: (query: T.AuditQuery) => this.call(this.api.GET('/api/v1/audit', { params: { query } })),
     verify: (checkpoint?: T.AuditCheckpoint) =>

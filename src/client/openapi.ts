@@ -955,6 +955,61 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/projects/{project}/releases': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Releases of a project, newest first */
+    get: operations['listReleases'];
+    put?: never;
+    /** Name a set of (application, digest) pairs, given or taken from what an environment holds now */
+    post: operations['createRelease'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/projects/{project}/releases/{name}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One release, with its promotion requests */
+    get: operations['getRelease'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/projects/{project}/releases/{name}/promotions': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Ask to promote every application of a release together: one request, each target decided on the whole set (every application’s policy must allow it), approved once, carried out all or none
+     * @description The answer is a promotion request (with `release`); approve, reject or cancel it through the promotions routes.
+     */
+    post: operations['promoteRelease'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/projects/{project}/webhooks': {
     parameters: {
       query?: never;
@@ -1845,6 +1900,16 @@ export interface components {
       comment: string;
       createdAt: string;
       targets: components['schemas']['Target'][];
+      /** @description present when the request promotes a release; `application` and `digest` are its first one */
+      release?: {
+        name: string;
+        applications: {
+          application: string;
+          digest: string;
+          /** @description its tag in the source environment */
+          tag: string | null;
+        }[];
+      };
     };
     HistoryEntry: {
       at: string;
@@ -1869,6 +1934,16 @@ export interface components {
       } | null;
       bytesCopied: number;
       reason: string | null;
+      /** @description present when the request promotes a release; `application` and `digest` are its first one */
+      release?: {
+        name: string;
+        applications: {
+          application: string;
+          digest: string;
+          /** @description its tag in the source environment */
+          tag: string | null;
+        }[];
+      };
     };
     Deployable: {
       allowed: boolean;
@@ -1904,6 +1979,30 @@ export interface components {
         at: string;
         /** @description the referrer manifest digest */
         attestation: string;
+      }[];
+    };
+    Release: {
+      name: string;
+      project: string;
+      comment: string;
+      /** @description the environment it was made from, if any */
+      from: string | null;
+      createdBy: string;
+      createdAt: string;
+      applications: {
+        application: string;
+        digest: string;
+      }[];
+      /** @description its promotion requests, newest first (on GET of one release) */
+      promotions?: {
+        id: string;
+        from: string;
+        requestedBy: string;
+        createdAt: string;
+        targets: {
+          environment: string;
+          state: string;
+        }[];
       }[];
     };
     SsoConfig: {
@@ -1973,6 +2072,8 @@ export interface components {
         /** @description who requested the promotion that brought it (or registered it here) */
         by: string;
         request: string | null;
+        /** @description the release that request promoted, if it did */
+        release?: string;
         quarantine: {
           reason: string;
           by: string;
@@ -2010,6 +2111,8 @@ export interface components {
           have: number;
           need: number;
         } | null;
+        /** @description the release the request promotes, if it does */
+        release?: string;
       }[];
       newerUpstream: {
         environment: string;
@@ -7105,6 +7208,312 @@ export interface operations {
             items: components['schemas']['HistoryEntry'][];
             nextCursor: string | null;
           };
+        };
+      };
+      /** @description Every error answer has this shape */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  listReleases: {
+    parameters: {
+      query?: {
+        limit?: number;
+        /** @description the nextCursor of the previous page */
+        cursor?: string;
+      };
+      header?: never;
+      path: {
+        project: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            items: components['schemas']['Release'][];
+            nextCursor: string | null;
+          };
+        };
+      };
+      /** @description Every error answer has this shape */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  createRelease: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        project: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description up to 128 letters, digits, "_", "." and "-", not starting with "." or "-" */
+          name: string;
+          comment?: string;
+          /** @description the (application, digest) pairs; or `from` */
+          applications?: {
+            application: string;
+            /** @description sha256: followed by 64 lower-case hex digits */
+            digest: string;
+          }[];
+          /** @description take what this environment holds now, one image per application */
+          from?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Release'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  getRelease: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        project: string;
+        /** @description up to 128 letters, digits, "_", "." and "-", not starting with "." or "-" */
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Release'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Every error answer has this shape */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  promoteRelease: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        project: string;
+        /** @description up to 128 letters, digits, "_", "." and "-", not starting with "." or "-" */
+        name: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description where the images are now; default: the environment it was made from */
+          from?: string;
+          to: string[];
+          comment?: string;
+          /** @description admins only: promote outside the target environment's promotion windows */
+          overrideWindow?: boolean;
+        };
+      };
+    };
+    responses: {
+      /** @description Default Response */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Promotion'];
         };
       };
       /** @description Every error answer has this shape */

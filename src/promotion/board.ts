@@ -23,7 +23,7 @@ export interface HoldingFacts {
   registeredAt: Date;
   registeredBy: string;
   /** The request whose promotion brought it here (the latest PROMOTED target), null when it was registered here. */
-  request: { id: string; requestedBy: string } | null;
+  request: { id: string; requestedBy: string; release?: string } | null;
   quarantine: { reason: string; by: string; at: Date } | null;
 }
 
@@ -48,6 +48,8 @@ export interface PendingFacts {
   requestedAt: Date;
   approvalsHave: number;
   approvalsNeeded: number;
+  /** The release the request promotes (its every application has a pending entry), if any. */
+  release?: string | null;
 }
 
 export interface BoardFacts {
@@ -72,6 +74,8 @@ export interface BoardCell {
     by: string;
     /** That request; null when the build was registered in this environment. */
     request: string | null;
+    /** The release that request promoted, if it did. */
+    release?: string;
     quarantine: { reason: string; by: string; at: string } | null;
   } | null;
   binding: { mode: 'track-latest' | 'pin'; pinnedDigest: string | null; updatedBy: string; updatedAt: string } | null;
@@ -88,6 +92,7 @@ export interface BoardCell {
     requestedBy: string;
     requestedAt: string;
     approvals: { have: number; need: number } | null;
+    release?: string;
   }>;
   /** The newest build an upstream environment holds that is newer than (and not) the one held here, not quarantined. */
   newerUpstream: {
@@ -196,6 +201,7 @@ export function planBoard(facts: BoardFacts, now: Date, windows: typeof windowSt
             since: held.since.toISOString(),
             by: held.request?.requestedBy ?? held.registeredBy,
             request: held.request?.id ?? null,
+            ...(held.request?.release !== undefined ? { release: held.request.release } : {}),
             quarantine: held.quarantine
               ? { reason: held.quarantine.reason, by: held.quarantine.by, at: held.quarantine.at.toISOString() }
               : null,
@@ -220,6 +226,7 @@ export function planBoard(facts: BoardFacts, now: Date, windows: typeof windowSt
         requestedBy: p.requestedBy,
         requestedAt: p.requestedAt.toISOString(),
         approvals: p.state === 'AWAITING_APPROVAL' ? { have: p.approvalsHave, need: p.approvalsNeeded } : null,
+        ...(p.release ? { release: p.release } : {}),
       })),
       newerUpstream: newer
         ? {

@@ -37,6 +37,8 @@ export interface PromotionNotice {
   reason?: string;
   tag?: string | null;
   states?: Record<string, TargetState>;
+  /** A release's promotion: its name and every application's digest (`application`/`digest` are its first one's). */
+  release?: { name: string; applications: Array<{ application: string; digest: string }> };
 }
 
 export class Outbox {

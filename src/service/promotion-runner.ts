@@ -40,6 +40,7 @@ import type { OwnPushes } from './own-pushes.ts';
 import { describeWindow, isOpen, nextOpening } from '../automation/window.ts';
 import { windowsOf } from './environments.service.ts';
 import type { PromotionAttestor } from './promotion-attestor.ts';
+import { ReleaseRun, type ReleaseHooks } from './release-run.ts';
 
 export interface RunnerOptions {
   /** How long a claimed promotion stays with a worker that stopped renewing it (default 15 s, renewed every 5 s). */
@@ -64,6 +65,8 @@ export interface RunnerOptions {
   ownPushes?: Pick<OwnPushes, 'remember'>;
   /** Attaches the signed promotion attestation before PROMOTED is recorded (none: promotions are not attested). */
   attestor?: Pick<PromotionAttestor, 'attach'>;
+  /** Test hooks of release targets (./release-run.ts). */
+  releaseHooks?: ReleaseHooks;
 }
 
 export const DEFAULT_PROMOTION_LEASE_MS = 15_000;
@@ -92,6 +95,8 @@ export class PromotionRunner {
   private readonly live: RunnerOptions['live'];
   private readonly ownPushes: RunnerOptions['ownPushes'];
   private readonly attestor: RunnerOptions['attestor'];
+  /** A release's targets: every image copied, then every tag written (./release-run.ts). */
+  private readonly release: ReleaseRun;
   /** Told when an artifact arrived in an environment, so the automation can move it on. */
   onPromoted: (artifactId: string) => void = () => {};
 
@@ -105,6 +110,14 @@ export class PromotionRunner {
     this.live = o.live;
     this.ownPushes = o.ownPushes;
     this.attestor = o.attestor;
+    const logger = (o.logger ?? pino({ level: 'silent' })).child({ queue: 'promotions' });
+    this.release = new ReleaseRun(db, registries, outbox, {
+      fence: (job) => this.fence(job),
+      logger,
+      hooks: o.releaseHooks ?? {},
+      tagOf: (t, app, sourceTag) => targetTag(t.dstKind, t.dstTag, app, sourceTag),
+      remember: (p, environmentId) => this.ownPushes?.remember(p, environmentId),
+    });
     this.queue = new LeasedQueue(
       db,
       PROMOTION_JOBS,
@@ -117,7 +130,7 @@ export class PromotionRunner {
         retryForMs: o.retryForMs ?? DEFAULT_PROMOTION_RETRY_FOR_MS,
         concurrency: o.concurrency ?? 8,
         backoff: { baseDelayMs: o.backoffMs ?? 1000, maxDelayMs: o.maxBackoffMs ?? 60_000 },
-        logger: (o.logger ?? pino({ level: 'silent' })).child({ queue: 'promotions' }),
+        logger,
         transient: (e) => !(e instanceof Permanent) && !(e instanceof DigestMismatch) && isTransient(e),
         ...(o.notifier ? { notifier: o.notifier } : {}),
       },
@@ -153,6 +166,10 @@ export class PromotionRunner {
     const t = await loadPromotionJob(this.db, job.id);
     const started = new Date();
     if (await this.heldBack(job, t, started)) return;
+    if (t.releaseId !== null) {
+      for (const id of await this.release.carryOut(job, t, started)) this.onPromoted(id);
+      return;
+    }
     const [sourceHost, targetHost] = await Promise.all([
       this.registries.open(t.srcRegistry),
       this.registries.open(t.dstRegistry),

@@ -4,6 +4,7 @@ import type { Blocker } from '../promotion/blocked-by.ts';
 import type { PromotionPlan } from '../promotion/plan.ts';
 import type { DecisionRow, RequestRows, TargetRow } from '../store/promotion-views.query.ts';
 import type { GitopsWriteRow } from '../store/gitops.repository.ts';
+import type { RequestRelease } from '../store/releases.repository.ts';
 import type { TargetState } from '../store/schema.ts';
 
 export interface TargetView {
@@ -63,6 +64,8 @@ export interface PromotionView {
   comment: string;
   createdAt: string;
   targets: TargetView[];
+  /** Set when the request promotes a release: every application's digest (`application`/`digest`: the first's). */
+  release?: RequestRelease;
 }
 
 export interface HistoryEntry {
@@ -80,6 +83,8 @@ export interface HistoryEntry {
   policy: { name: string; version: number; allowed: boolean } | null;
   bytesCopied: number;
   reason: string | null;
+  /** Set when the entry is a release's promotion: every application's digest (`application`/`digest`: the first's). */
+  release?: RequestRelease;
 }
 
 export const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;

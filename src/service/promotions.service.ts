@@ -34,6 +34,7 @@ import type { Page } from './page.ts';
 import { newId } from './tokens.ts';
 import { targetTag } from './promotion-runner.ts';
 import { systemClock, type Clock } from './clock.ts';
+import { planOnRelease, refuseReleaseRetry, withReleases } from './releases.service.ts';
 
 export { AlreadyFired } from './promotion-executor.ts';
 export { artifactVariables, SIGNATURE_TYPES } from '../promotion/variables.ts';
@@ -205,7 +206,7 @@ export class Promotions {
   }
 
   async get(project: string, id: string): Promise<PromotionView> {
-    const view = requestViews(await findRequests(this.db, project, { id }))[0];
+    const [view] = await withReleases(this.db, requestViews(await findRequests(this.db, project, { id })), (v) => v.id);
     if (!view) throw new NotFound('promotion', id);
     return view;
   }
@@ -241,7 +242,7 @@ export class Promotions {
       if (!(await lockRequest(trx, project, requestId))) throw new NotFound('promotion', requestId);
       const context = await loadDecisionContext(trx, requestId);
       if (!context) throw new NotFound('promotion', requestId);
-      const decided = plan(context);
+      const decided = await planOnRelease(trx, context, plan);
       await this.executor.decision(trx, context, decided, { username: identity.username }, comment, now);
       return decided;
     });
@@ -272,6 +273,7 @@ export class Promotions {
     const now = this.clock();
     const plan = await this.db.transaction().execute(async (trx) => {
       if (!(await lockRequest(trx, project, requestId))) throw new NotFound('promotion', requestId);
+      await refuseReleaseRetry(trx, requestId);
       const loaded = await loadRetry(trx, requestId);
       if (!loaded) throw new NotFound('promotion', requestId);
       const context = await this.context(
@@ -324,7 +326,7 @@ export class Promotions {
     f: { state?: TargetState; environment?: string; limit?: number; cursor?: string; pendingFor?: string } = {},
   ): Promise<Page<PromotionView>> {
     const rows = await findRequests(this.db, project, f);
-    return { items: requestViews(rows), nextCursor: rows.nextCursor };
+    return { items: await withReleases(this.db, requestViews(rows), (v) => v.id), nextCursor: rows.nextCursor };
   }
 
   /** How many requests, in every project, have a target this person may approve now (the console's badge). */
@@ -368,7 +370,7 @@ export class Promotions {
         reason: r.reason,
       };
     });
-    return { items, nextCursor };
+    return { items: await withReleases(this.db, items, (e) => e.request), nextCursor };
   }
 
   /**

@@ -78,12 +78,17 @@ export async function loadBoardFacts(db: Kysely<Schema>, project: string): Promi
           'pinnedDigest', b.pinned_digest, 'updatedBy', b.updated_by, 'updatedAt', b.updated_at)), '[]')
         FROM bindings b JOIN applications a ON a.id = b.application_id WHERE a.project_id = p.id) AS bindings,
       (SELECT coalesce(json_agg(json_build_object(
-          'applicationId', r.application_id, 'environmentId', t.environment_id, 'request', r.id, 'state', t.state,
-          'digest', r.digest, 'tag', coalesce(t.tag, r.tag), 'requestedBy', r.requested_by,
-          'requestedAt', r.created_at, 'approvalsNeeded', t.approvals_needed,
+          'applicationId', coalesce(i.application_id, r.application_id), 'environmentId', t.environment_id,
+          'request', r.id, 'state', t.state, 'digest', coalesce(i.digest, r.digest),
+          'tag', coalesce(t.tag, CASE WHEN i.request_id IS NULL THEN r.tag ELSE i.source_tag END),
+          'requestedBy', r.requested_by, 'requestedAt', r.created_at, 'approvalsNeeded', t.approvals_needed,
+          'release', rel.name,
           'approvalsHave', (SELECT count(*) FROM promotion_decisions d
             WHERE d.target_id = t.id AND d.decision = 'approve'))), '[]')
         FROM promotion_targets t JOIN promotion_requests r ON r.id = t.request_id
+        -- A release's request is pending for each of its applications (migration 0021).
+        LEFT JOIN release_request_items i ON i.request_id = r.id
+        LEFT JOIN releases rel ON rel.id = r.release_id
         WHERE r.project_id = p.id AND t.state IN ('AWAITING_APPROVAL', 'QUEUED', 'PROMOTING')) AS pending
     FROM p`.execute(db);
   const r = rows[0];
@@ -117,8 +122,8 @@ export async function loadBoardFacts(db: Kysely<Schema>, project: string): Promi
   };
 }
 
-const requestOf = (r: { id: string; requestedBy: string } | undefined) =>
-  r ? { id: r.id, requestedBy: r.requestedBy } : null;
+const requestOf = (r: { id: string; requestedBy: string; release?: string } | undefined) =>
+  r ? { id: r.id, requestedBy: r.requestedBy, ...(r.release !== undefined ? { release: r.release } : {}) } : null;
 
 /** Values as one comma-separated parameter (ids and digests hold no commas). */
 const listOf = (values: readonly string[]): string => values.join(',');
@@ -133,28 +138,46 @@ const listOf = (values: readonly string[]): string => values.join(',');
 async function arrivals(
   db: Kysely<Schema>,
   held: ReadonlyArray<{ artifactId: string; environmentId: string; digest: string }>,
-): Promise<Map<string, { id: string; requestedBy: string }>> {
-  const brought = new Map<string, { id: string; requestedBy: string }>();
+): Promise<Map<string, { id: string; requestedBy: string; release?: string }>> {
+  const brought = new Map<string, { id: string; requestedBy: string; release?: string }>();
   if (held.length === 0) return brought;
   // OFFSET 0 keeps each lateral a probe of its own: flattened, the planner without statistics started from every
   // PROMOTED target of the environment instead.
-  const { rows } = await sql<{ artifact_id: string; environment_id: string; id: string; requested_by: string }>`
-    SELECT DISTINCT ON (h.artifact_id, h.environment_id) h.artifact_id, h.environment_id, r.id, r.requested_by
+  // A release's request brought every application it carries (release_request_items, migration 0021); its first
+  // application's is found twice, and the row that names the release comes first.
+  const { rows } = await sql<{
+    artifact_id: string;
+    environment_id: string;
+    id: string;
+    requested_by: string;
+    release: string | null;
+  }>`
+    SELECT DISTINCT ON (h.artifact_id, h.environment_id) h.artifact_id, h.environment_id, r.id, r.requested_by,
+      r.release
     FROM unnest(
       string_to_array(${listOf(held.map((h) => h.artifactId))}, ','),
       string_to_array(${listOf(held.map((h) => h.environmentId))}, ','),
       string_to_array(${listOf(held.map((h) => h.digest))}, ',')
     ) AS h(artifact_id, environment_id, digest)
     CROSS JOIN LATERAL (
-      SELECT id, requested_by FROM promotion_requests
-      WHERE digest = h.digest AND artifact_id = h.artifact_id OFFSET 0
+      SELECT id, requested_by, NULL::text AS release FROM promotion_requests
+      WHERE digest = h.digest AND artifact_id = h.artifact_id
+      UNION ALL
+      SELECT q.id, q.requested_by, rel.name FROM release_request_items i
+      JOIN promotion_requests q ON q.id = i.request_id JOIN releases rel ON rel.id = q.release_id
+      WHERE i.digest = h.digest AND i.artifact_id = h.artifact_id
+      OFFSET 0
     ) r
     CROSS JOIN LATERAL (
       SELECT id, updated_at FROM promotion_targets
       WHERE request_id = r.id AND environment_id = h.environment_id AND state = 'PROMOTED' OFFSET 0
     ) t
-    ORDER BY h.artifact_id, h.environment_id, t.updated_at DESC, t.id DESC`.execute(db);
+    ORDER BY h.artifact_id, h.environment_id, t.updated_at DESC, t.id DESC, r.release NULLS LAST`.execute(db);
   for (const row of rows)
-    brought.set(`${row.artifact_id} ${row.environment_id}`, { id: row.id, requestedBy: row.requested_by });
+    brought.set(`${row.artifact_id} ${row.environment_id}`, {
+      id: row.id,
+      requestedBy: row.requested_by,
+      ...(row.release !== null ? { release: row.release } : {}),
+    });
   return brought;
 }

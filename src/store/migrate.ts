@@ -29,6 +29,7 @@ import * as m0017 from './migrations/0017-history-indexes.ts';
 import * as m0018 from './migrations/0018-live-events.ts';
 import * as m0019 from './migrations/0019-promotion-retry.ts';
 import * as m0020 from './migrations/0020-environment-holdings.ts';
+import * as m0021 from './migrations/0021-releases.ts';
 import * as m0022 from './migrations/0022-gitops.ts';
 import * as m0023 from './migrations/0023-promotion-attestations.ts';
 import * as m0024 from './migrations/0024-sigstore-trust.ts';
@@ -52,6 +53,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0018-live-events': m0018,
   '0019-promotion-retry': m0019,
   '0020-environment-holdings': m0020,
+  '0021-releases': m0021,
   '0022-gitops': m0022,
   '0023-promotion-attestations': m0023,
   '0024-sigstore-trust': m0024,

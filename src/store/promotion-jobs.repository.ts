@@ -35,6 +35,7 @@ export async function loadPromotionJob(db: Kysely<Schema>, id: string) {
       'r.artifact_id as artifactId',
       'r.application_id as applicationId',
       'r.digest',
+      'r.release_id as releaseId',
       'a.name as app',
       'p.name as project',
       's.repository_template as srcRepo',
@@ -105,6 +106,25 @@ export async function recordPromoted(
   job: Claim,
   o: { artifactId: string; environmentId: string; tag: string | null; result: unknown; at: Date },
 ): Promise<void> {
+  await recordLocation(trx, o);
+  // Last: the state change takes the lock every promotion's transaction waits for (the live events', migration 0018)
+  // until commit. A claim that no longer holds rolls all of it back.
+  await settleJob(trx, PROMOTION_JOBS, job, {
+    state: 'PROMOTED',
+    reason: null,
+    updated_at: o.at,
+    result: JSON.stringify(o.result),
+  });
+}
+
+/**
+ * The artifact is in the environment now, under `tag`, since `at` (its earlier location there is replaced), and has
+ * been seen with that tag.
+ */
+export async function recordLocation(
+  trx: Transaction<Schema>,
+  o: { artifactId: string; environmentId: string; tag: string | null; at: Date },
+): Promise<void> {
   await trx
     .deleteFrom('artifact_locations')
     .where('artifact_id', '=', o.artifactId)
@@ -116,14 +136,6 @@ export async function recordPromoted(
     .execute();
   // The artifact has been seen with the tag hoist wrote: the push event that reports it back brings nothing new.
   if (o.tag !== null) await rememberTag(trx, o.artifactId, o.tag, o.at);
-  // Last: the state change takes the lock every promotion's transaction waits for (the live events', migration 0018)
-  // until commit. A claim that no longer holds rolls all of it back.
-  await settleJob(trx, PROMOTION_JOBS, job, {
-    state: 'PROMOTED',
-    reason: null,
-    updated_at: o.at,
-    result: JSON.stringify(o.result),
-  });
 }
 
 /** The target ends FAILED or REJECTED with the reason (fenced by the claim). */

@@ -191,36 +191,50 @@ export async function latestPromotion(
   digest: string,
   deployer: string | undefined,
 ) {
-  return db
-    .selectFrom('promotion_targets as t')
-    .innerJoin('promotion_requests as r', 'r.id', 't.request_id')
-    .innerJoin('projects as p', 'p.id', 'r.project_id')
-    .innerJoin('environments as e', 'e.id', 't.environment_id')
-    .leftJoin('policies as po', 'po.name', 't.policy_name')
-    .leftJoin('policy_versions as v', (j) =>
-      j.onRef('v.policy_id', '=', 'po.id').onRef('v.version', '=', 't.policy_version'),
-    )
-    .select((eb) => [
-      't.id',
-      'r.id as requestId',
-      't.updated_at',
-      'v.allow_approver_from_deploy as allowApproverFromDeploy',
-      eb
-        .exists(
-          eb
-            .selectFrom('promotion_decisions as d')
-            .select('d.username')
-            .whereRef('d.target_id', '=', 't.id')
-            .where('d.decision', '=', 'approve')
-            .where('d.username', '=', deployer ?? ''),
-        )
-        .as('approvedByDeployer'),
-    ])
-    .where('p.name', '=', project)
-    .where('e.name', '=', environment)
-    .where('r.digest', '=', digest)
-    .where('t.state', '=', 'PROMOTED')
-    .orderBy('t.updated_at', 'desc')
-    .limit(1)
-    .executeTakeFirst();
+  return (
+    db
+      .selectFrom('promotion_targets as t')
+      .innerJoin('promotion_requests as r', 'r.id', 't.request_id')
+      .innerJoin('projects as p', 'p.id', 'r.project_id')
+      .innerJoin('environments as e', 'e.id', 't.environment_id')
+      .leftJoin('policies as po', 'po.name', 't.policy_name')
+      .leftJoin('policy_versions as v', (j) =>
+        j.onRef('v.policy_id', '=', 'po.id').onRef('v.version', '=', 't.policy_version'),
+      )
+      .select((eb) => [
+        't.id',
+        'r.id as requestId',
+        't.updated_at',
+        'v.allow_approver_from_deploy as allowApproverFromDeploy',
+        eb
+          .exists(
+            eb
+              .selectFrom('promotion_decisions as d')
+              .select('d.username')
+              .whereRef('d.target_id', '=', 't.id')
+              .where('d.decision', '=', 'approve')
+              .where('d.username', '=', deployer ?? ''),
+          )
+          .as('approvedByDeployer'),
+      ])
+      .where('p.name', '=', project)
+      .where('e.name', '=', environment)
+      // A release's request carries every application's digest in release_request_items (its own is the first's).
+      .where((eb) =>
+        eb.or([
+          eb('r.digest', '=', digest),
+          eb.exists(
+            eb
+              .selectFrom('release_request_items as ri')
+              .select('ri.digest')
+              .whereRef('ri.request_id', '=', 'r.id')
+              .where('ri.digest', '=', digest),
+          ),
+        ]),
+      )
+      .where('t.state', '=', 'PROMOTED')
+      .orderBy('t.updated_at', 'desc')
+      .limit(1)
+      .executeTakeFirst()
+  );
 }

@@ -250,6 +250,8 @@ export interface PromotionRequestsTable {
   created_at: Timestamp;
   /** The tag the request named, or the tag the image had in the source environment (migration 0011). */
   tag: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Set when the request promotes a release (migration 0021): its application and digest are the first item's. */
+  release_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface PromotionTargetsTable {
@@ -556,6 +558,49 @@ export interface GitopsWritesTable {
   done_at: Timestamp | null;
 }
 
+/** A named set of (application, digest) pairs of one project, promoted together (migration 0021). */
+export interface ReleasesTable {
+  id: string;
+  project_id: string;
+  name: string;
+  comment: string;
+  source_env_id: string | null;
+  created_by: string;
+  created_at: Timestamp;
+}
+
+export interface ReleaseItemsTable {
+  release_id: string;
+  application_id: string;
+  artifact_id: string;
+  digest: string;
+}
+
+/** Every application of a release's promotion request, as the request saw it. */
+export interface ReleaseRequestItemsTable {
+  request_id: string;
+  application_id: string;
+  artifact_id: string;
+  digest: string;
+  source_tag: string | null;
+}
+
+/** The policy version each application's part of a release target was planned under. */
+export interface ReleaseTargetPoliciesTable {
+  target_id: string;
+  application_id: string;
+  policy_name: string;
+  policy_version: number;
+}
+
+/** How far the runner got with a release target (`COPIED`: every image is in the target, no tag written yet). */
+export interface ReleaseTargetPhasesTable {
+  target_id: string;
+  phase: 'COPIED';
+  lease_token: number;
+  at: Timestamp;
+}
+
 export interface Schema {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -598,6 +643,11 @@ export interface Schema {
   sso_cli_codes: SsoCliCodesTable;
   environment_git_targets: EnvironmentGitTargetsTable;
   gitops_writes: GitopsWritesTable;
+  releases: ReleasesTable;
+  release_items: ReleaseItemsTable;
+  release_request_items: ReleaseRequestItemsTable;
+  release_target_policies: ReleaseTargetPoliciesTable;
+  release_target_phases: ReleaseTargetPhasesTable;
   signing_keys: SigningKeysTable;
   promotion_attestations: PromotionAttestationsTable;
 }

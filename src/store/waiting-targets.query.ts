@@ -69,6 +69,8 @@ export async function lockWaitingTargets(trx: Transaction<Schema>, filter: Waiti
   const locked = await sql<{ id: string }>`
     SELECT t.id FROM promotion_targets t JOIN promotion_requests r ON r.id = t.request_id
     WHERE t.state IN ('AWAITING_APPROVAL', 'QUEUED') AND (${which})
+      -- A release's targets were decided on every application's policy, not re-planned on one (migration 0021).
+      AND r.release_id IS NULL
     ORDER BY r.id, t.id
     FOR UPDATE OF r, t`.execute(trx);
   if (locked.rows.length === 0) return [];

@@ -8,6 +8,7 @@ export * from './policies.ts';
 export * from './projects.ts';
 export * from './promotions.ts';
 export * from './signing.ts';
+export * from './releases.ts';
 export * from './sso.ts';
 export * from './trust.ts';
 export * from './webhooks.ts';

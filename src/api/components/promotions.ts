@@ -1,7 +1,7 @@
 /** Promotion requests, their targets (one per environment), approvals, history rows and the deploy gate's answer. */
 import { Type } from '@fastify/type-provider-typebox';
 import { component } from './component.ts';
-import { PromotionSchema, TargetStateSchema } from '../routes/promotion.schemas.ts';
+import { PromotionSchema, RequestReleaseSchema, TargetStateSchema } from '../routes/promotion.schemas.ts';
 
 export const PromotionState = component('PromotionState', TargetStateSchema);
 
@@ -30,6 +30,7 @@ export const HistoryEntry = component(
     ]),
     bytesCopied: Type.Integer(),
     reason: Type.Union([Type.String(), Type.Null()]),
+    release: Type.Optional(RequestReleaseSchema),
   }),
 );
 

@@ -128,6 +128,21 @@ export const TargetSchema = component(
   }),
 );
 
+/** On a request (and a history entry) that promotes a release: its name and every application's digest. */
+export const RequestReleaseSchema = Type.Object(
+  {
+    name: Type.String(),
+    applications: Type.Array(
+      Type.Object({
+        application: Type.String(),
+        digest: Type.String(),
+        tag: Type.Union([Type.String(), Type.Null()], { description: 'its tag in the source environment' }),
+      }),
+    ),
+  },
+  { description: 'present when the request promotes a release; `application` and `digest` are its first one' },
+);
+
 export const PromotionSchema = Type.Object({
   id: Type.String(),
   project: Type.String(),
@@ -138,6 +153,7 @@ export const PromotionSchema = Type.Object({
   comment: Type.String(),
   createdAt: Type.String(),
   targets: Type.Array(TargetSchema),
+  release: Type.Optional(RequestReleaseSchema),
 });
 
 export const PromotionPreviewSchema = Type.Object({

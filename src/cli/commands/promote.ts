@@ -21,7 +21,7 @@ function gitopsNotes(g: PromotionView['targets'][number]['gitops']): string[] {
 function summary(p: PromotionView): Array<Record<string, unknown>> {
   return p.targets.map((t) => ({
     id: p.id,
-    app: p.application,
+    app: p.release ? `release ${p.release.name} (${p.release.applications.length} apps)` : p.application,
     digest: p.digest.slice(0, 19),
     from: p.from,
     to: t.environment,
@@ -33,7 +33,7 @@ function summary(p: PromotionView): Array<Record<string, unknown>> {
   }));
 }
 
-async function show(value: PromotionView | PromotionView[], f: Out): Promise<void> {
+export async function show(value: PromotionView | PromotionView[], f: Out): Promise<void> {
   const format = outputFormat(f.output);
   if (format !== 'table') return print(value, format);
   return print((Array.isArray(value) ? value : [value]).flatMap(summary), format, [

@@ -18,6 +18,7 @@ import { loadAuditSigningKey } from '../../service/audit-signing-key.ts';
 import { loadSecretBox } from '../../service/secret-box.ts';
 import { openDatabase } from '../../store/database.ts';
 import { migrate } from '../../store/migrate.ts';
+import { releaseTestHooks } from '../../service/release-run.ts';
 import { lockDataDir, secureDataDir } from '../data-dir.ts';
 
 export interface ServeFlags {
@@ -119,6 +120,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
           : {}),
       ...(process.env.HOIST_VERIFIER_ID ? { verifierId: process.env.HOIST_VERIFIER_ID } : {}),
     },
+    releaseHooks: releaseTestHooks(process.env, logger),
   });
   // The promotion attestations' key: read (HOIST_SIGNING_KEY), made in the data dir, or kept sealed in PostgreSQL.
   await services.signingKeys.ensure();

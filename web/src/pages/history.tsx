@@ -23,7 +23,15 @@ interface HistoryEntry {
   policy: { name: string; version: number; allowed: boolean } | null;
   bytesCopied: number;
   reason: string | null;
+  /** A release's promotion: every application's digest (application and digest above are its first one's). */
+  release?: { name: string; applications: Array<{ application: string; digest: string; tag: string | null }> };
 }
+
+/** The application column: the application, or the release and its applications. */
+const appsOf = (r: HistoryEntry): string =>
+  r.release
+    ? `release ${r.release.name}: ${r.release.applications.map((a) => a.application).join(', ')}`
+    : r.application;
 
 const FILTERS = ['app', 'env', 'user', 'digest', 'state', 'since'] as const;
 
@@ -52,10 +60,10 @@ export function toCsv(rows: HistoryEntry[]): string {
   const lines = rows.map((r) =>
     [
       r.at,
-      r.application,
+      appsOf(r),
       r.from,
       r.to,
-      r.digest,
+      r.release ? r.release.applications.map((a) => `${a.application}@${a.digest}`).join(' ') : r.digest,
       r.tag ?? '',
       r.state,
       r.requestedBy,
@@ -156,13 +164,23 @@ export default function History({ project }: { project: string }) {
                 <td>
                   <Time at={r.at} />
                 </td>
-                <td>{r.application}</td>
+                <td>{appsOf(r)}</td>
                 <td>
                   {r.from} → {r.to}
                 </td>
                 <td>
-                  <Digest value={r.digest} />
-                  {r.tag ? ` :${r.tag}` : ''}
+                  {r.release ? (
+                    r.release.applications.map((a) => (
+                      <div key={a.application}>
+                        {a.application} <Digest value={a.digest} />
+                      </div>
+                    ))
+                  ) : (
+                    <>
+                      <Digest value={r.digest} />
+                      {r.tag ? ` :${r.tag}` : ''}
+                    </>
+                  )}
                 </td>
                 <td>
                   <State state={r.state} />
