@@ -118,3 +118,56 @@ function reevaluate(t: WaitingTarget, change: PolicyChange, now: Date): Reevalua
     return { ...base, state: d.state, approvalsNeeded: d.approvalsNeeded, reason: null, blockedBy: d.blockedBy };
   }
 }
+
+/** A release's target not started yet that a change concerns (one of its applications' policies or verdicts). */
+export interface WaitingReleaseTarget {
+  id: string;
+  requestId: string;
+  project: string;
+  release: string;
+  /** The release's applications the change concerns. */
+  applications: string[];
+  environment: string;
+  state: 'AWAITING_APPROVAL' | 'QUEUED';
+  policyName: string | null;
+  policyVersion: number | null;
+  approvalsNeeded: number;
+}
+
+/**
+ * A release was decided on every application's policy at once (src/release/plan-release.ts), so one application's
+ * change is not re-planned on its own: any change that concerns one of its applications makes the release's waiting
+ * target STALE, whichever way the change goes (fails closed: promote the release again under the rules in force).
+ */
+export function planReleaseReevaluation(
+  targets: readonly WaitingReleaseTarget[],
+  change: PolicyChange,
+): Reevaluation[] {
+  const what =
+    change.kind === 'trust'
+      ? change.policy
+      : change.kind === 'delete'
+        ? `policy ${change.policy} was deleted`
+        : change.kind === 'unapply'
+          ? `policy ${change.policy} no longer applies`
+          : `policy ${change.policy} changed`;
+  return targets.map((t) => {
+    const message = `${what} (for ${t.applications.join(', ')} of release ${t.release}); promote the release again under the rules in force now`;
+    return {
+      targetId: t.id,
+      requestId: t.requestId,
+      project: t.project,
+      application: t.applications[0] ?? t.release,
+      environment: t.environment,
+      before: t.state,
+      state: 'STALE',
+      policy:
+        t.policyName === null || t.policyVersion === null ? null : { name: t.policyName, version: t.policyVersion },
+      approvalsNeeded: t.approvalsNeeded,
+      reason: message,
+      blockedBy: [{ kind: 'stale', message }],
+      verdict: null,
+      variables: {},
+    };
+  });
+}

@@ -12,7 +12,12 @@ import type { Caller } from '../promotion/approvers.ts';
 import type { PromotionContext } from '../promotion/context.ts';
 import { planCancel, planDecision, type DecisionPlan } from '../promotion/plan-decision.ts';
 import { planPromotion, type Automated, type PromotionInput, type PromotionPlan } from '../promotion/plan.ts';
-import { planReevaluation, type PolicyChange, type Reevaluation } from '../promotion/plan-reevaluation.ts';
+import {
+  planReevaluation,
+  planReleaseReevaluation,
+  type PolicyChange,
+  type Reevaluation,
+} from '../promotion/plan-reevaluation.ts';
 import { planRetry } from '../promotion/plan-retry.ts';
 import { loadRetry, retryableEnvironments } from '../store/retry-targets.repository.ts';
 import { countWaitingFor } from '../store/pending-approvals.query.ts';
@@ -25,7 +30,7 @@ import {
   lockRequest,
 } from '../store/promotions.repository.ts';
 import type { Schema, TargetState } from '../store/schema.ts';
-import { lockWaitingTargets, type WaitingFilter } from '../store/waiting-targets.query.ts';
+import { lockWaitingReleaseTargets, lockWaitingTargets, type WaitingFilter } from '../store/waiting-targets.query.ts';
 import type { Actor } from './audited.ts';
 import { Outbox } from './outbox.ts';
 import { PromotionExecutor } from './promotion-executor.ts';
@@ -309,7 +314,11 @@ export class Promotions {
     opts: { dryRun?: boolean; now?: Date } = {},
   ): Promise<Reevaluation[]> {
     const now = opts.now ?? this.clock();
-    const planned = planReevaluation(await lockWaitingTargets(trx, filter), change, now);
+    // Requests lock in id order everywhere; the single-artifact ones and the releases' are disjoint sets.
+    const planned = [
+      ...planReevaluation(await lockWaitingTargets(trx, filter), change, now),
+      ...planReleaseReevaluation(await lockWaitingReleaseTargets(trx, filter), change),
+    ];
     if (!opts.dryRun && planned.length > 0) await this.executor.reevaluation(trx, planned, actor, change.policy, now);
     return planned;
   }

@@ -5,7 +5,7 @@
  * re-evaluation plan needs is read in one query: the artifact, both environments, approvals, the policy in force now.
  */
 import { sql, type Transaction } from 'kysely';
-import type { WaitingTarget } from '../promotion/plan-reevaluation.ts';
+import type { WaitingReleaseTarget, WaitingTarget } from '../promotion/plan-reevaluation.ts';
 import {
   ARTIFACT_JSON,
   DECIDERS_JSON,
@@ -118,6 +118,70 @@ export async function lockWaitingTargets(trx: Transaction<Schema>, filter: Waiti
       deciders: deciderFacts(r.deciders),
     };
   });
+}
+
+/**
+ * The release targets not started yet that a change concerns, locked like the others: a release whose target was
+ * decided under the policy, or one of whose applications (or images) the change is about. With the applications it
+ * concerns, for the message (src/promotion/plan-reevaluation.ts, `planReleaseReevaluation`).
+ */
+export async function lockWaitingReleaseTargets(
+  trx: Transaction<Schema>,
+  filter: WaitingFilter,
+): Promise<WaitingReleaseTarget[]> {
+  let item;
+  if ('policyName' in filter) {
+    item = sql`EXISTS (SELECT 1 FROM release_target_policies rp
+      WHERE rp.target_id = t.id AND rp.application_id = ri.application_id AND rp.policy_name = ${filter.policyName})`;
+  } else if ('artifactIds' in filter) {
+    if (filter.artifactIds.length === 0) return [];
+    item = sql`ri.artifact_id IN (${sql.join(filter.artifactIds)})`;
+  } else {
+    if (filter.combinations.length === 0) return [];
+    item = sql.join(
+      filter.combinations.map(
+        (c) => sql`(ri.application_id = ${c.applicationId} AND t.environment_id = ${c.environmentId})`,
+      ),
+      sql` OR `,
+    );
+  }
+  const { rows } = await sql<{
+    id: string;
+    request_id: string;
+    project: string;
+    release: string;
+    applications: string[] | string;
+    environment: string;
+    state: 'AWAITING_APPROVAL' | 'QUEUED';
+    policy_name: string | null;
+    policy_version: number | null;
+    approvals_needed: number;
+  }>`
+    SELECT t.id, t.request_id, p.name AS project, rel.name AS release, e.name AS environment, t.state,
+      t.policy_name, t.policy_version, t.approvals_needed,
+      (SELECT coalesce(json_agg(a.name ORDER BY a.name), '[]') FROM release_request_items ri
+        JOIN applications a ON a.id = ri.application_id WHERE ri.request_id = r.id AND (${item})) AS applications
+    FROM promotion_targets t
+    JOIN promotion_requests r ON r.id = t.request_id
+    JOIN releases rel ON rel.id = r.release_id
+    JOIN projects p ON p.id = r.project_id
+    JOIN environments e ON e.id = t.environment_id
+    WHERE t.state IN ('AWAITING_APPROVAL', 'QUEUED')
+      AND EXISTS (SELECT 1 FROM release_request_items ri WHERE ri.request_id = r.id AND (${item}))
+    ORDER BY r.id, t.id
+    FOR UPDATE OF r, t`.execute(trx);
+  return rows.map((r) => ({
+    id: r.id,
+    requestId: r.request_id,
+    project: r.project,
+    release: r.release,
+    applications: typeof r.applications === 'string' ? (JSON.parse(r.applications) as string[]) : r.applications,
+    environment: r.environment,
+    state: r.state,
+    policyName: r.policy_name,
+    policyVersion: r.policy_version,
+    approvalsNeeded: r.approvals_needed,
+  }));
 }
 
 /** Writes a re-evaluation: each target's new state, policy version, approvals needed, verdict and blockers. */

@@ -260,10 +260,30 @@ for (const [b, backend] of BACKENDS.entries()) {
         refused.reasons.some((r: string) => r.startsWith('web: ')),
         JSON.stringify(refused.reasons),
       );
+      // The queued release was decided before that policy applied to web → prod: it fails closed, STALE with the
+      // reason, and the runner never carries it out (the release is promoted again under the rules in force).
+      const stale = await state(asked.body.id);
+      assert.equal(stale.state, 'STALE');
+      assert.match((stale.reasons ?? []).join('; '), new RegExp(`policy web-no-3-${b}.*web of release shop-3\\.0`));
       await as('root', 'DELETE', `/api/v1/policies/web-no-3-${b}?force=true`);
-      // Leave nothing queued for the next test's runner.
       await api.services.runner.runOne();
-      assert.equal((await state(asked.body.id)).state, 'PROMOTED');
+      assert.equal((await state(asked.body.id)).state, 'STALE');
+    });
+
+    test('a policy change on one application makes the release waiting for approval STALE; it cannot be approved', async () => {
+      const images = await newImages('5');
+      await release('shop-5.0', images);
+      const asked = await as('devon', 'POST', `${P}/releases/shop-5.0/promotions`, { from: 'dev', to: ['prod'] });
+      assert.equal((await state(asked.body.id)).state, 'AWAITING_APPROVAL');
+      // A looser policy (no approval at all) must not let it through with the approvals it was asked under missing.
+      const updated = await as('root', 'PUT', `/api/v1/policies/api-prod-${b}`, { approverCount: 0 });
+      assert.ok(updated.status < 300, JSON.stringify(updated.body));
+      const stale = await state(asked.body.id);
+      assert.equal(stale.state, 'STALE', JSON.stringify(stale));
+      assert.match((stale.reasons ?? []).join('; '), /api of release shop-5\.0/);
+      const approve = await as('pat', 'POST', `${P}/promotions/${asked.body.id}/approve`, {});
+      assert.equal(approve.status, 409, JSON.stringify(approve.body));
+      await as('root', 'PUT', `/api/v1/policies/api-prod-${b}`, { approverCount: 1 });
     });
 
     test('a second worker takes over a copied target: each tag written once, the first worker writes none', async () => {
