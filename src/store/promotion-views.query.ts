@@ -3,7 +3,7 @@
  * queries however many rows a page has (requests, then all their targets, then all their decisions), history of
  * finished targets, and the deploy gate's look-up.
  */
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { waitingFor } from './pending-approvals.query.ts';
 import { targetsInContext } from './promotion-targets.query.ts';
 import { gitopsWritesOf, type GitopsWriteRow } from './gitops.repository.ts';
@@ -158,7 +158,13 @@ export async function findHistory(db: Kysely<Schema>, project: string, f: Histor
     .orderBy('t.id', 'desc')
     .limit(limit + 1);
   if (f.cursor !== undefined) q = q.where(olderThan('t.updated_at', 't.id', decodeCursor(f.cursor)));
-  if (f.app !== undefined) q = q.where('a.name', '=', f.app);
+  // A release's request names its first application and digest; its other ones are in release_request_items.
+  if (f.app !== undefined)
+    q = q.where(
+      sql<boolean>`(a.name = ${f.app} OR (r.release_id IS NOT NULL AND EXISTS (
+        SELECT 1 FROM release_request_items ri JOIN applications ra ON ra.id = ri.application_id
+        WHERE ri.request_id = r.id AND ra.name = ${f.app})))`,
+    );
   // The environment's id as a scalar subquery: the (environment_id, updated_at, id) index is then read in order.
   if (f.env !== undefined)
     q = q.where('t.environment_id', '=', (eb) =>
@@ -169,7 +175,12 @@ export async function findHistory(db: Kysely<Schema>, project: string, f: Histor
         .where('fp.name', '=', project)
         .where('fe.name', '=', f.env as string),
     );
-  if (f.digest !== undefined) q = q.where('r.digest', '=', f.digest);
+  // Both digest indexes: the requests' own and the release items'.
+  if (f.digest !== undefined)
+    q = q.where(
+      sql<boolean>`r.id IN (SELECT id FROM promotion_requests WHERE digest = ${f.digest}
+        UNION SELECT request_id FROM release_request_items WHERE digest = ${f.digest})`,
+    );
   if (f.user !== undefined) q = q.where('r.requested_by', '=', f.user);
   if (f.since !== undefined) q = q.where('t.updated_at', '>=', f.since);
   const { items: rows, nextCursor } = pageOf(await q.execute(), limit, (r) => ({ at: r.at, id: r.id }));

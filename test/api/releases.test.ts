@@ -162,6 +162,17 @@ for (const [b, backend] of BACKENDS.entries()) {
         APPS.map((app) => [app, images[app]?.digest]),
       );
       assert.equal(entries[0].approvals[0].username, 'pat');
+      // Found by any of its applications and digests, not only the first's.
+      const byApp = await as('devon', 'GET', `${P}/history?app=worker`);
+      assert.ok(
+        byApp.body.items.some((e: { request: string }) => e.request === id),
+        'history --app worker',
+      );
+      const byDigest = await as('devon', 'GET', `${P}/history?digest=${images.worker?.digest ?? ''}`);
+      assert.deepEqual(
+        byDigest.body.items.map((e: { request: string }) => e.request),
+        [id],
+      );
       const audit = await as('root', 'GET', `/api/v1/audit?objectType=promotion&objectId=${id}`);
       const promoted = audit.body.items.filter((e: { action: string }) => e.action === 'promotion.promoted');
       assert.equal(promoted.length, 1, 'one audit entry');
