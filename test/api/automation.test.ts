@@ -320,6 +320,11 @@ for (const backend of BACKENDS) {
       skewMs += 2100; // past the 2 s soak time
       await api.services.automation.tick();
       assert.equal(await waitFor('prod/web:v3.1-rc', () => inEnv('prod', 'v3.1-rc')), newer.digest);
+      // The tag is written before the promotion is recorded (and attested): wait for prod to hold the newer build.
+      await waitFor('prod to hold v3.1', async () => {
+        const items = (await as('root', 'GET', `${P}/history?digest=${newer.digest}&env=prod`)).body.items;
+        return items.some((h: { state: string }) => h.state === 'PROMOTED') ? true : undefined;
+      });
 
       const badPin = await as('pat', 'PUT', `${P}/applications/web/bindings/prod`, {
         mode: 'pin',
