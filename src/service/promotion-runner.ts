@@ -147,21 +147,6 @@ export class PromotionRunner {
     return this.queue.runOne();
   }
 
-  private notice(t: PromotionJobRow): Omit<PromotionNotice, 'event'> {
-    return {
-      projectId: t.projectId,
-      project: t.project,
-      application: t.app,
-      requestId: t.requestId,
-      digest: t.digest,
-      from: t.srcName,
-      environments: [t.dstName],
-      actor: 'hoist',
-      requestedBy: t.requestedBy,
-      ...(t.comment ? { comment: t.comment } : {}),
-    };
-  }
-
   private async carryOut(job: Job): Promise<void> {
     const t = await loadPromotionJob(this.db, job.id);
     const started = new Date();
@@ -236,7 +221,7 @@ export class PromotionRunner {
     // The notices and the write-back job first: the state change and the audit entry take the lock that every
     // promotion's transaction waits for (the audit chain's, migration 0018), held until commit, so they come last.
     await this.db.transaction().execute(async (trx) => {
-      await this.outbox.add(trx, { ...this.notice(t), event: 'promotion.promoted', tag });
+      await this.outbox.add(trx, { ...jobNotice(t), event: 'promotion.promoted', tag });
       await enqueueGitopsWrite(trx, { id: newId(), targetId: t.id, environmentId: t.dstId, at });
       await recordPromoted(trx, job, {
         artifactId: t.artifactId,
@@ -286,7 +271,7 @@ export class PromotionRunner {
         objectId: t.requestId,
         summary: { environment: t.dstName, digest: t.digest, error: message, attempts: job.attempts },
       });
-      await this.outbox.add(trx, { ...this.notice(t), event: 'promotion.failed', reason: message });
+      await this.outbox.add(trx, { ...jobNotice(t), event: 'promotion.failed', reason: message });
     });
     this.outbox.wake();
   }
@@ -334,4 +319,20 @@ export class PromotionRunner {
   stop(graceMs = 0): Promise<void> {
     return this.queue.stop(graceMs);
   }
+}
+
+/** What a notice about a claimed target says (the runner's and a release's, src/service/release-run.ts). */
+export function jobNotice(t: PromotionJobRow): Omit<PromotionNotice, 'event'> {
+  return {
+    projectId: t.projectId,
+    project: t.project,
+    application: t.app,
+    requestId: t.requestId,
+    digest: t.digest,
+    from: t.srcName,
+    environments: [t.dstName],
+    actor: 'hoist',
+    requestedBy: t.requestedBy,
+    ...(t.comment ? { comment: t.comment } : {}),
+  };
 }

@@ -28,6 +28,7 @@ import type { Job } from './leased-queue.ts';
 import type { Outbox, PromotionNotice } from './outbox.ts';
 import type { PushedImage } from './own-pushes.ts';
 import type { Registries } from './registries.service.ts';
+import { jobNotice } from './promotion-runner.ts';
 
 /** A release target that may not be carried out as it is: another attempt would do the same (not transient). */
 export class ReleaseRefused extends Error {}
@@ -229,17 +230,8 @@ export class ReleaseRun {
 
   private notice(t: PromotionJobRow, name: string, planned: readonly Planned[]): Omit<PromotionNotice, 'event'> {
     return {
-      projectId: t.projectId,
-      project: t.project,
-      application: t.app,
-      requestId: t.requestId,
-      digest: t.digest,
-      from: t.srcName,
-      environments: [t.dstName],
-      actor: 'hoist',
-      requestedBy: t.requestedBy,
+      ...jobNotice(t),
       release: { name, applications: planned.map((p) => ({ application: p.item.application, digest: p.item.digest })) },
-      ...(t.comment ? { comment: t.comment } : {}),
     };
   }
 
