@@ -178,8 +178,10 @@ for (const [b, backend] of BACKENDS.entries()) {
       const body = await repos.log(repo, 'main', '%B');
       assert.ok(body.includes(`Request: ${id}`) && body.includes(`Digest: ${digest}`), body.join('\n'));
       assert.equal(pushed.gitops.commit, (await repos.log(repo, 'main', '%H'))[0]);
-      // A crash after the push, before it was recorded: the job is claimed again and finds the digest there.
-      await sql`UPDATE gitops_writes SET state = 'PENDING', commit_sha = NULL, run_after = now()`.execute(
+      // A crash after the push, before it was recorded: the job is claimed again and finds the digest there. (Due a
+      // second ago: the database's now() has microseconds, the claim's clock milliseconds, so a claim in the same
+      // millisecond would find it not yet due.)
+      await sql`UPDATE gitops_writes SET state = 'PENDING', commit_sha = NULL, run_after = now() - interval '1 second'`.execute(
         api.database.db,
       );
       assert.equal(await api.services.gitops.runOne(), true);
