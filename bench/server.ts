@@ -53,6 +53,7 @@ export async function startBenchServer(backend: BenchBackend, o: BenchServerOpti
   const app = await buildServer(services);
   await app.listen({ port: 0, host: '127.0.0.1' });
   await services.runner.start();
+  await services.attestor?.start();
   if (o.intake) await services.intake.start();
   const admin = await services.accounts.login('admin', 'bench-password-1', '127.0.0.1');
   const token = (await services.accounts.createToken({ userId: admin.id, username: 'admin' }, 'bench')).token;
@@ -66,6 +67,7 @@ export async function startBenchServer(backend: BenchBackend, o: BenchServerOpti
     async close() {
       if (o.intake) await services.intake.stop();
       await services.runner.stop();
+      await services.attestor?.stop();
       await app.close();
       await database.close();
       await postgres?.stop();

@@ -65,6 +65,7 @@ const events = await startRegistry({
 });
 const quiet = await startRegistry();
 await services.runner.start();
+await services.attestor?.start();
 await services.intake.start();
 await services.poller.start();
 try {
@@ -176,6 +177,7 @@ try {
   await services.poller.stop();
   await services.intake.stop();
   await services.runner.stop();
+  await services.attestor?.stop();
   await app.close();
   await database.close();
   await Promise.all([events.stop(), quiet.stop()]);

@@ -11,6 +11,7 @@ import type { Database } from '../store/database.ts';
 import type { Accounts } from '../service/accounts.service.ts';
 import type { Artifacts } from '../service/artifacts.service.ts';
 import type { AuditCheckpoints } from '../service/audit-checkpoints.ts';
+import type { PromotionAttestor } from '../service/promotion-attestor.ts';
 import type { Environments } from '../service/environments.service.ts';
 import type { Policies } from '../service/policies.service.ts';
 import type { Projects } from '../service/projects.service.ts';
@@ -59,6 +60,8 @@ export interface Services {
   /** Named sets of (application, digest) pairs, promoted together. */
   releases: Releases;
   runner: PromotionRunner;
+  /** Attaches the signed promotion attestations (undefined: HOIST_ATTESTATIONS=off). */
+  attestor: PromotionAttestor | undefined;
   webhooks: Webhooks;
   dispatcher: NotificationDispatcher;
   quarantine: Quarantine;

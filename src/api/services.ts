@@ -92,7 +92,13 @@ export function createServices(database: Database, box: SecretBox, opts: Service
   const ownPushes = new OwnPushes();
   const signingKeys = new SigningKeys(db, box, opts.attestations);
   const attestor =
-    opts.attestations?.enabled === false ? undefined : new PromotionAttestor(db, signingKeys, opts.attestations);
+    opts.attestations?.enabled === false
+      ? undefined
+      : new PromotionAttestor(db, signingKeys, registries, {
+          ...(opts.logger ? { logger: opts.logger } : {}),
+          notifier: database.notifier,
+          ...opts.attestations,
+        });
   const runner = new PromotionRunner(
     db,
     registries,
@@ -158,6 +164,7 @@ export function createServices(database: Database, box: SecretBox, opts: Service
       opts.clock,
     ),
     runner,
+    attestor,
     webhooks: new Webhooks(db, box, outbound),
     dispatcher,
     quarantine: new Quarantine(db),

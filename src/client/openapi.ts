@@ -1416,6 +1416,53 @@ export interface components {
       /** @description a session caller only: the header value its mutating calls must send */
       csrfToken?: string;
     };
+    SigningKey: {
+      /** @description sha256:<hex> of the DER SubjectPublicKeyInfo; the DSSE keyid */
+      keyId: string;
+      /** @description ecdsa-p256 */
+      algorithm: string;
+      /** @description PEM (SPKI): save it as pub.pem for hoist verify --key or openssl */
+      publicKey: string;
+      /** @description signs new attestations; retired keys stay listed for verification */
+      current: boolean;
+      source: 'file' | 'database';
+      createdAt: string;
+      retiredAt: string | null;
+    };
+    AttestationVerdict: {
+      /** @description a chain of signed promotion attestations reaches the environment */
+      verified: boolean;
+      reason: string;
+      /** @description where the attestations were read */
+      reference: string | null;
+      chain: {
+        from: string;
+        to: string;
+        requestId: string;
+        requestedBy: string;
+        approvedBy: string[];
+        policy: string | null;
+        at: string;
+        /** @description the referrer manifest digest */
+        attestation: string;
+      }[];
+    };
+    PromotionAttestationState: {
+      /** @description where the image was promoted */
+      environment: string;
+      application: string;
+      digest: string;
+      /** @description the repository at the target the attestation is attached in */
+      repository: string;
+      /** @description attached right after PROMOTED by a retried job: pending until then, failed (for good) with why */
+      state: 'attached' | 'pending' | 'failed';
+      /** @description the last failure (pending: before a retry) */
+      reason: string | null;
+      attempts: number;
+      /** @description the referrer manifest digest, once signed */
+      manifest: string | null;
+      attachedAt: string | null;
+    };
     TrustRoot: {
       name: string;
       /** @description the key type, or sigstore for a Sigstore identity */
@@ -1553,6 +1600,8 @@ export interface components {
         tag: string | null;
         since: string;
       }[];
+      /** @description hoist's signed promotion attestations of this image, newest first (one artifact's answer only) */
+      attestations?: components['schemas']['PromotionAttestationState'][];
     };
     AuditEntry: {
       seq: string;
@@ -1949,37 +1998,6 @@ export interface components {
       allowed: boolean;
       reason: string;
       promotion?: string;
-    };
-    SigningKey: {
-      /** @description sha256:<hex> of the DER SubjectPublicKeyInfo; the DSSE keyid */
-      keyId: string;
-      /** @description ecdsa-p256 */
-      algorithm: string;
-      /** @description PEM (SPKI): save it as pub.pem for hoist verify --key or openssl */
-      publicKey: string;
-      /** @description signs new attestations; retired keys stay listed for verification */
-      current: boolean;
-      source: 'file' | 'database';
-      createdAt: string;
-      retiredAt: string | null;
-    };
-    AttestationVerdict: {
-      /** @description a chain of signed promotion attestations reaches the environment */
-      verified: boolean;
-      reason: string;
-      /** @description where the attestations were read */
-      reference: string | null;
-      chain: {
-        from: string;
-        to: string;
-        requestId: string;
-        requestedBy: string;
-        approvedBy: string[];
-        policy: string | null;
-        at: string;
-        /** @description the referrer manifest digest */
-        attestation: string;
-      }[];
     };
     Release: {
       name: string;

@@ -409,6 +409,11 @@ export class RepositoryClient implements ImageSource {
     return undefined;
   }
 
+  /** The `sha256-<hex>` fallback index of `digest` (empty when there is none), without asking the referrers API. */
+  readReferrersIndex(digest: string, signal?: AbortSignal): Promise<Descriptor[]> {
+    return this.fallbackReferrers(digest, signal);
+  }
+
   private async fallbackReferrers(digest: string, signal?: AbortSignal): Promise<Descriptor[]> {
     try {
       const m = await this.getManifest(referrersTag(digest), signal);
@@ -421,11 +426,17 @@ export class RepositoryClient implements ImageSource {
   }
 
   /**
-   * Adds descriptors to the `sha256-<hex>` fallback index of `subject` (read, merge by digest, write back); answers
-   * whether it wrote (false: all were listed already).
+   * Adds descriptors to the `sha256-<hex>` fallback index of `subject` (read, merge by digest, write back; `read`:
+   * the index as the caller just read it, so it is not read again); answers whether it wrote (false: all were listed
+   * already).
    */
-  async addToReferrersIndex(subject: string, add: readonly Descriptor[], signal?: AbortSignal): Promise<boolean> {
-    const current = await this.fallbackReferrers(subject, signal);
+  async addToReferrersIndex(
+    subject: string,
+    add: readonly Descriptor[],
+    signal?: AbortSignal,
+    read?: readonly Descriptor[],
+  ): Promise<boolean> {
+    const current = read ?? (await this.fallbackReferrers(subject, signal));
     const known = new Set(current.map((d) => d.digest));
     const missing = add.filter((d) => !known.has(d.digest));
     if (missing.length === 0) return false;

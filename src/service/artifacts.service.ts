@@ -47,6 +47,7 @@ import { audited, type Actor } from './audited.ts';
 import type { Registries } from './registries.service.ts';
 import type { Namespaces } from './namespaces.service.ts';
 import { newId } from './tokens.ts';
+import { attestationStatusOf, type AttestationStatus } from '../store/promotion-attestations.repository.ts';
 import { readEvidence } from '../trust/read-evidence.ts';
 import type { Evidence, TrustResult } from '../trust/verify.ts';
 import { judge, recordTrust } from './trust.service.ts';
@@ -85,6 +86,8 @@ export interface ArtifactView {
   registeredBy: string;
   registeredAt: string;
   environments: Array<{ environment: string; tag: string | null; since: string }>;
+  /** hoist's own promotion attestations of it (attached, pending or failed); one artifact's answer only. */
+  attestations?: Array<Omit<AttestationStatus, 'attachedAt'> & { attachedAt: string | null }>;
 }
 
 /** Whether a repository path is what an environment's template gives for this application. */
@@ -488,7 +491,8 @@ export class Artifacts {
     const application = await this.application(project, app);
     const r = await findArtifact(this.db, application.id, digest);
     if (!r) throw new NotFound('artifact', `${project}/${app}@${digest}`);
-    return this.view(r, app);
+    const [view, attestations] = await Promise.all([this.view(r, app), attestationStatusOf(this.db, r.id)]);
+    return { ...view, attestations: attestations.map((a) => ({ ...a, attachedAt: a.attachedAt?.toISOString() ?? null })) };
   }
 
   /** Newest first; only those in `environment` when given. */

@@ -1,7 +1,9 @@
 /**
  * The deploy gate's attestation check (`hoist check-deploy --require-attestation`): reads, from the registry, the
- * attestations on the digest where it was promoted into the environment and judges their chain with this
- * installation's public keys (current and retired), exactly as `hoist verify` does with key files.
+ * attestations on the digest where it was promoted into the environment (a single promotion's image or one of a
+ * release's) and judges their chain with this installation's public keys (current and retired), exactly as `hoist
+ * verify` does with key files. While the attestation is still pending (attached right after PROMOTED by its own job)
+ * or failed, the gate refuses and says so, without reading the registry.
  */
 import type { Kysely } from 'kysely';
 import { openRepository } from '../oci/registry.ts';
@@ -50,9 +52,27 @@ export class AttestationGate {
   async check(project: string, environment: string, digest: string): Promise<AttestationVerdict> {
     const at = await lastPromotedInto(this.db, { project, environment, digest });
     if (!at)
-      return { verified: false, reason: `${digest} was never promoted to ${environment}`, reference: null, chain: [] };
-    const repository = at.repository.replaceAll('{app}', at.app);
+      return {
+        verified: false,
+        reason: `${digest} was never promoted to ${environment} with an attestation (never promoted there, or promoted with HOIST_ATTESTATIONS=off)`,
+        reference: null,
+        chain: [],
+      };
+    const repository = at.repository;
     const host = await this.registries.open(at.registry);
+    // Attached by a follow-up job right after PROMOTED: until it is, the deploy must wait (or it failed: say why).
+    if (at.state !== 'ATTACHED') {
+      const why = at.last_error ? `: ${at.last_error}` : '';
+      return {
+        verified: false,
+        reason:
+          at.state === 'FAILED'
+            ? `the attestation of ${digest} in ${environment} could not be attached (after ${at.attempts} attempts)${why}; hoist does not retry it by itself`
+            : `the attestation of ${digest} in ${environment} is pending: promoted, but not attached yet (attempt ${at.attempts})${why}; try again shortly`,
+        reference: `${host.transport.host}/${repository}@${digest}`,
+        chain: [],
+      };
+    }
     const keys: NamedKey[] = [];
     for (const k of await this.keys.list()) {
       const parsed = parsePublicKey(k.publicKey);

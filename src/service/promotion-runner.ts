@@ -63,8 +63,8 @@ export interface RunnerOptions {
   live?: Pick<LiveEvents, 'meter'>;
   /** Told what the runner is about to write, so that the push events reporting it back are recognised. */
   ownPushes?: Pick<OwnPushes, 'remember'>;
-  /** Attaches the signed promotion attestation before PROMOTED is recorded (none: promotions are not attested). */
-  attestor?: Pick<PromotionAttestor, 'attach'>;
+  /** Queues the signed promotion attestations with PROMOTED (none: promotions are not attested). */
+  attestor?: Pick<PromotionAttestor, 'enqueue' | 'notify'>;
   /** Test hooks of release targets (./release-run.ts). */
   releaseHooks?: ReleaseHooks;
 }
@@ -117,6 +117,7 @@ export class PromotionRunner {
       hooks: o.releaseHooks ?? {},
       tagOf: (t, app, sourceTag) => targetTag(t.dstKind, t.dstTag, app, sourceTag),
       remember: (p, environmentId) => this.ownPushes?.remember(p, environmentId),
+      ...(o.attestor ? { attestor: o.attestor } : {}),
     });
     this.queue = new LeasedQueue(
       db,
@@ -208,21 +209,15 @@ export class PromotionRunner {
       this.ownPushes?.remember({ ...written, tag }, t.dstId);
       await target.putManifest(tag, manifest.bytes, manifest.mediaType, job.signal);
     }
-    // PROMOTED only once the signed record is on the image (fenced, and the same bytes on every attempt).
-    const attestation = await this.attestor?.attach(job, t, {
-      repo: target,
-      registry: targetHost.transport.host,
-      sourceRegistry: sourceHost.transport.host,
-      sourceRepository: t.srcRepo.replaceAll('{app}', t.app),
-      tag,
-      signal: job.signal,
-    });
     const at = new Date();
     // The notices and the write-back job first: the state change and the audit entry take the lock that every
     // promotion's transaction waits for (the audit chain's, migration 0018), held until commit, so they come last.
     await this.db.transaction().execute(async (trx) => {
       await this.outbox.add(trx, { ...jobNotice(t), event: 'promotion.promoted', tag });
       await enqueueGitopsWrite(trx, { id: newId(), targetId: t.id, environmentId: t.dstId, at });
+      // The signed record is attached right after, by its own job (./promotion-attestor.ts), off the critical path.
+      const image = { applicationId: t.applicationId, artifactId: t.artifactId, digest: t.digest, repository, tag };
+      await this.attestor?.enqueue(trx, t.id, [image], at);
       await recordPromoted(trx, job, {
         artifactId: t.artifactId,
         environmentId: t.dstId,
@@ -243,11 +238,11 @@ export class PromotionRunner {
           blobsMounted: result.blobsMounted,
           seconds: (at.getTime() - started.getTime()) / 1000,
           startedAt: started.toISOString(),
-          ...(attestation ? { attestation: attestation.manifest, attestationMs: attestation.ms } : {}),
         },
       });
     });
     this.outbox.wake();
+    this.attestor?.notify();
     this.onPromoted(t.artifactId);
   }
 

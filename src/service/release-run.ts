@@ -4,7 +4,7 @@
  * tag moves; a failed copy fails the target naming the application, and nothing users see has changed), and that is
  * recorded durably, fenced by the claim's token (`release_target_phases`); then every tag is written, each after
  * checking that the claim still holds, and the target is PROMOTED with one audit entry and one notice listing every
- * digest. A worker that takes the target over after a crash between the two phases finds it copied and only writes
+ * digest, and one signed attestation job per image (attached right after, ./promotion-attestor.ts). A worker that takes the target over after a crash between the two phases finds it copied and only writes
  * the tags; a tag that already names its digest is not written again, so each is written once.
  */
 import type { Kysely } from 'kysely';
@@ -28,6 +28,7 @@ import type { Job } from './leased-queue.ts';
 import type { Outbox, PromotionNotice } from './outbox.ts';
 import type { PushedImage } from './own-pushes.ts';
 import type { Registries } from './registries.service.ts';
+import type { PromotionAttestor } from './promotion-attestor.ts';
 import { jobNotice } from './promotion-runner.ts';
 
 /** A release target that may not be carried out as it is: another attempt would do the same (not transient). */
@@ -73,6 +74,8 @@ export class ReleaseRun {
       remember: (p: PushedImage, environmentId: string) => void;
       /** The tag each application's image gets in the target (the runner's convention). */
       tagOf: (t: PromotionJobRow, app: string, sourceTag: string | null) => string | null;
+      /** Queues every image's signed attestation with PROMOTED (./promotion-attestor.ts); none: not attested. */
+      attestor?: Pick<PromotionAttestor, 'enqueue' | 'notify'>;
     },
   ) {}
 
@@ -190,6 +193,15 @@ export class ReleaseRun {
       // The other applications arrived too (the first one's location recordPromoted writes, with the state, last).
       for (const p of planned.filter((x) => x.item.artifactId !== t.artifactId))
         await recordLocation(trx, { artifactId: p.item.artifactId, environmentId: t.dstId, tag: p.tag, at });
+      // Every image gets the same signed record (naming the release), attached right after by its own job.
+      const images = planned.map((p) => ({
+        applicationId: p.item.applicationId,
+        artifactId: p.item.artifactId,
+        digest: p.item.digest,
+        repository: p.repository,
+        tag: p.tag,
+      }));
+      await this.o.attestor?.enqueue(trx, t.id, images, at);
       await recordPromoted(trx, job, {
         artifactId: t.artifactId,
         environmentId: t.dstId,
@@ -226,6 +238,7 @@ export class ReleaseRun {
       });
     });
     this.outbox.wake();
+    this.o.attestor?.notify();
   }
 
   private notice(t: PromotionJobRow, name: string, planned: readonly Planned[]): Omit<PromotionNotice, 'event'> {

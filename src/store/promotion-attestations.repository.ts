@@ -1,23 +1,140 @@
 /**
- * What a promotion attestation records, read for one claimed target (the policy version it passed, the approvals,
- * the audit entry that decided it, the verified evidence of the artifact, the attestation of the hop that brought the
- * image into the source environment), and the attestation itself, stored once per target under the claim's fencing
- * token so every attempt pushes the same bytes.
+ * The promotion attestations' jobs (migration 0027): one per image a target promoted, queued in the transaction that
+ * records the target PROMOTED, worked by the leased queue. What an attestation records is read here for one job (the
+ * policy version the image passed, the approvals, the audit entry that decided it, the verified evidence of the
+ * artifact, the attestation of the hop that brought the image into the source environment), and the attestation
+ * itself is kept on the job under its fencing token so every attempt pushes the same bytes.
  */
-import { sql, type Kysely } from 'kysely';
-import type { Claim } from './jobs.repository.ts';
-import { targetsInContext } from './promotion-targets.query.ts';
-import type { Schema, StoredAttestation } from './schema.ts';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Claim, JobTableSpec } from './jobs.repository.ts';
+import { settleJob } from './jobs.repository.ts';
+import type { AttestationState, Schema, StoredAttestation } from './schema.ts';
 
-export async function attestationFacts(
-  db: Kysely<Schema>,
-  o: { targetId: string; requestId: string; artifactId: string; applicationId: string },
-) {
+type Db = Kysely<Schema> | Transaction<Schema>;
+
+export const ATTESTATION_JOBS: JobTableSpec<'attestation_jobs'> = {
+  table: 'attestation_jobs',
+  waiting: 'PENDING',
+  working: 'ATTACHING',
+  orderBy: 'run_after',
+  message: 'last_error',
+  failingSince: 'failing_since',
+};
+
+const CHANNEL = `hoist_queue_${ATTESTATION_JOBS.table}`;
+
+export interface AttestationImage {
+  applicationId: string;
+  artifactId: string;
+  digest: string;
+  /** At the target, {app} replaced. */
+  repository: string;
+  tag: string | null;
+}
+
+/**
+ * Queues the attestation of every image a target promoted, in the caller's transaction (the one recording PROMOTED:
+ * both or neither). Idempotent: a target's image is queued once however many workers recorded it.
+ */
+export async function enqueueAttestations(
+  trx: Transaction<Schema>,
+  targetId: string,
+  images: readonly AttestationImage[],
+  at: Date,
+): Promise<void> {
+  if (images.length === 0) return;
+  const r = await trx
+    .insertInto('attestation_jobs')
+    .values(
+      images.map((i) => ({
+        id: `att-${targetId}-${i.applicationId}`,
+        target_id: targetId,
+        application_id: i.applicationId,
+        artifact_id: i.artifactId,
+        digest: i.digest,
+        repository: i.repository,
+        tag: i.tag,
+        state: 'PENDING' as const,
+        run_after: at,
+        created_at: at,
+      })),
+    )
+    .onConflict((oc) => oc.columns(['target_id', 'application_id']).doNothing())
+    .executeTakeFirst();
+  if (Number(r.numInsertedOrUpdatedRows ?? 0n) > 0) await sql`SELECT pg_notify(${CHANNEL}, '')`.execute(trx);
+}
+
+/** Everything one attestation job needs: the image, the promotion it belongs to, where it came from and went. */
+export async function loadAttestationJob(db: Db, id: string) {
+  return db
+    .selectFrom('attestation_jobs as j')
+    .innerJoin('promotion_targets as t', 't.id', 'j.target_id')
+    .innerJoin('promotion_requests as r', 'r.id', 't.request_id')
+    .innerJoin('applications as a', 'a.id', 'j.application_id')
+    .innerJoin('projects as p', 'p.id', 'r.project_id')
+    .innerJoin('environments as s', 's.id', 'r.source_env_id')
+    .innerJoin('environments as e', 'e.id', 't.environment_id')
+    .innerJoin('registries as sreg', 'sreg.id', 's.registry_id')
+    .innerJoin('registries as dreg', 'dreg.id', 'e.registry_id')
+    .leftJoin('releases as rel', 'rel.id', 'r.release_id')
+    .select([
+      'j.id',
+      'j.target_id as targetId',
+      'j.application_id as applicationId',
+      'j.artifact_id as artifactId',
+      'j.digest',
+      'j.repository',
+      'j.tag',
+      'r.id as requestId',
+      'r.created_at as requestedAt',
+      'r.requested_by as requestedBy',
+      'r.comment',
+      'r.source_env_id as sourceEnvId',
+      'a.name as app',
+      'p.name as project',
+      's.name as srcName',
+      's.repository_template as srcRepo',
+      'sreg.name as srcRegistry',
+      'e.name as dstName',
+      'dreg.name as dstRegistry',
+      'rel.name as release',
+    ])
+    .where('j.id', '=', id)
+    .executeTakeFirstOrThrow();
+}
+
+export type AttestationJobRow = Awaited<ReturnType<typeof loadAttestationJob>>;
+
+/** A release's images in the target as the attestation names them: every application, its digest and tag. */
+export async function releaseImagesOf(db: Db, targetId: string) {
+  return db
+    .selectFrom('attestation_jobs as j')
+    .innerJoin('applications as a', 'a.id', 'j.application_id')
+    .select(['a.name as application', 'j.digest', 'j.tag'])
+    .where('j.target_id', '=', targetId)
+    .orderBy('a.name')
+    .execute();
+}
+
+/** The hop into the source environment was hoist's, but its attestation is not signed yet: try again shortly. */
+export class PreviousHopPending extends Error {
+  constructor(environment: string) {
+    super(`waiting for the attestation of the hop into ${environment} to be signed first (it names it as previous)`);
+    this.name = 'PreviousHopPending';
+  }
+}
+
+export async function attestationFacts(db: Db, j: AttestationJobRow) {
   const target = await db
     .selectFrom('promotion_targets as t')
-    .innerJoin('promotion_requests as r', 'r.id', 't.request_id')
-    .select(['t.policy_name', 't.policy_version', 'r.source_env_id', 'r.digest'])
-    .where('t.id', '=', o.targetId)
+    .leftJoin('release_target_policies as rp', (x) =>
+      x.onRef('rp.target_id', '=', 't.id').on('rp.application_id', '=', j.applicationId),
+    )
+    .select([
+      sql<string | null>`coalesce(rp.policy_name, t.policy_name)`.as('policy_name'),
+      sql<number | null>`coalesce(rp.policy_version, t.policy_version)`.as('policy_version'),
+    ])
+    .where('t.id', '=', j.targetId)
     .executeTakeFirstOrThrow();
   // Independent reads: at once (PostgreSQL runs them on several connections).
   const policyQuery =
@@ -39,20 +156,22 @@ export async function attestationFacts(
             'v.allow_skip_stages',
           ])
           .where('p.name', '=', target.policy_name)
-          .where('v.version', '=', target.policy_version)
+          .where('v.version', '=', Number(target.policy_version))
           .executeTakeFirst();
   const approvalsQuery = db
     .selectFrom('promotion_decisions')
     .select(['username', 'at', 'comment'])
-    .where('target_id', '=', o.targetId)
+    .where('target_id', '=', j.targetId)
     .where('decision', '=', 'approve')
     .orderBy('at')
     .execute();
+  // The request's last decision (not what the runner and its follow-ups recorded after it ran).
   const auditQuery = db
     .selectFrom('audit_log')
     .select(['seq', 'hash'])
     .where('object_type', '=', 'promotion')
-    .where('object_id', '=', o.requestId)
+    .where('object_id', '=', j.requestId)
+    .where('action', 'not in', ['promotion.promoted', 'promotion.failed', 'promotion.gitops'])
     .orderBy('seq', 'desc')
     .limit(1)
     .executeTakeFirst();
@@ -60,18 +179,19 @@ export async function attestationFacts(
     .selectFrom('artifacts as a')
     .innerJoin('registries as g', 'g.id', 'a.registry_id')
     .select(['a.trust', 'a.repository', 'g.url'])
-    .where('a.id', '=', o.artifactId)
+    .where('a.id', '=', j.artifactId)
     .executeTakeFirst();
-  // The hop that brought this digest of this application into the source environment, if hoist made it.
+  // The hop that brought this digest of this application into the source environment, if hoist made it (a single
+  // promotion's or a release's).
   const previousQuery = db
-    .selectFrom('promotion_attestations as pa')
-    .innerJoin('promotion_targets as t', 't.id', 'pa.target_id')
-    .innerJoin('promotion_requests as r', 'r.id', 't.request_id')
-    .select(['pa.statement_digest'])
-    .where('r.application_id', '=', o.applicationId)
-    .where('r.digest', '=', target.digest)
-    .where('t.environment_id', '=', target.source_env_id)
+    .selectFrom('attestation_jobs as pj')
+    .innerJoin('promotion_targets as t', 't.id', 'pj.target_id')
+    .select(['pj.statement_digest', 'pj.state'])
+    .where('pj.application_id', '=', j.applicationId)
+    .where('pj.digest', '=', j.digest)
+    .where('t.environment_id', '=', j.sourceEnvId)
     .where('t.state', '=', 'PROMOTED')
+    .where('pj.state', '!=', 'FAILED')
     .orderBy('t.updated_at', 'desc')
     .limit(1)
     .executeTakeFirst();
@@ -82,46 +202,126 @@ export async function attestationFacts(
     artifactQuery,
     previousQuery,
   ]);
+  if (previous && previous.statement_digest === null) throw new PreviousHopPending(j.srcName);
   return { policy, approvals, audit, artifact, previous: previous?.statement_digest ?? null };
 }
 
 export type AttestationFactsRow = Awaited<ReturnType<typeof attestationFacts>>;
 
-export async function storedAttestation(db: Kysely<Schema>, targetId: string) {
-  return db.selectFrom('promotion_attestations').selectAll().where('target_id', '=', targetId).executeTakeFirst();
+export async function storedAttestation(db: Db, jobId: string) {
+  const row = await db
+    .selectFrom('attestation_jobs')
+    .select(['key_id', 'manifest_digest', 'statement_digest', 'content'])
+    .where('id', '=', jobId)
+    .executeTakeFirst();
+  if (!row?.content || !row.key_id || !row.manifest_digest || !row.statement_digest) return undefined;
+  return {
+    key_id: row.key_id,
+    manifest_digest: row.manifest_digest,
+    statement_digest: row.statement_digest,
+    content: row.content as unknown as StoredAttestation,
+  };
 }
 
 /**
- * Keeps the attestation for the target unless one is kept already, and only while `job` still holds the target
- * (state PROMOTING, its fencing token): a worker that lost its claim stores nothing. Answers the kept one, or
- * undefined when the claim is gone.
+ * Keeps the attestation on the job unless one is kept already, and only while `job` still holds it (ATTACHING, its
+ * fencing token): a worker that lost its claim stores nothing. Answers the kept one, or undefined when the claim is
+ * gone.
  */
 export async function keepAttestation(
-  db: Kysely<Schema>,
+  db: Db,
   job: Claim,
   a: { keyId: string; manifestDigest: string; statementDigest: string; content: StoredAttestation; at: Date },
 ) {
   await sql`
-    INSERT INTO promotion_attestations (target_id, key_id, manifest_digest, statement_digest, content, created_at)
-    SELECT ${job.id}, ${a.keyId}, ${a.manifestDigest}, ${a.statementDigest}, ${JSON.stringify(a.content)}::jsonb, ${a.at}
-    WHERE EXISTS (
-      SELECT 1 FROM promotion_targets WHERE id = ${job.id} AND state = 'PROMOTING' AND lease_token = ${job.token}
-    )
-    ON CONFLICT (target_id) DO NOTHING`.execute(db);
+    UPDATE attestation_jobs SET key_id = ${a.keyId}, manifest_digest = ${a.manifestDigest},
+      statement_digest = ${a.statementDigest}, content = ${JSON.stringify(a.content)}::jsonb, signed_at = ${a.at}
+    WHERE id = ${job.id} AND state = 'ATTACHING' AND lease_token = ${job.token} AND content IS NULL`.execute(db);
+  const row = await db
+    .selectFrom('attestation_jobs')
+    .select(['state', 'lease_token'])
+    .where('id', '=', job.id)
+    .executeTakeFirst();
+  if (row?.state !== 'ATTACHING' || Number(row.lease_token) !== job.token) return undefined;
   return storedAttestation(db, job.id);
 }
 
-/** Where the digest was last promoted into the environment (for the deploy gate to read its attestations there). */
-export async function lastPromotedInto(
-  db: Kysely<Schema>,
-  o: { project: string; environment: string; digest: string },
-) {
-  return targetsInContext(db)
+/** ATTACHED (fenced by the claim). */
+export async function recordAttached(db: Db, job: Claim, at: Date): Promise<void> {
+  await settleJob(db, ATTESTATION_JOBS, job, { state: 'ATTACHED', attached_at: at, last_error: null });
+}
+
+/** FAILED for good, with why (fenced by the claim). */
+export async function recordAttachFailed(db: Db, job: Claim, reason: string): Promise<void> {
+  await settleJob(db, ATTESTATION_JOBS, job, { state: 'FAILED', last_error: reason });
+}
+
+export interface AttestationStatus {
+  environment: string;
+  application: string;
+  digest: string;
+  repository: string;
+  state: 'attached' | 'pending' | 'failed';
+  /** Why it is pending (the last failure before a retry) or failed; null when attached or not tried yet. */
+  reason: string | null;
+  attempts: number;
+  manifest: string | null;
+  attachedAt: Date | null;
+}
+
+const stateOf = (s: AttestationState): AttestationStatus['state'] =>
+  s === 'ATTACHED' ? 'attached' : s === 'FAILED' ? 'failed' : 'pending';
+
+/** The attestation jobs of an artifact's digest, newest target first (what `artifact show` lists per environment). */
+export async function attestationStatusOf(db: Db, artifactId: string): Promise<AttestationStatus[]> {
+  const rows = await db
+    .selectFrom('attestation_jobs as j')
+    .innerJoin('promotion_targets as t', 't.id', 'j.target_id')
+    .innerJoin('environments as e', 'e.id', 't.environment_id')
+    .innerJoin('applications as a', 'a.id', 'j.application_id')
+    .select([
+      'e.name as environment',
+      'a.name as application',
+      'j.digest',
+      'j.repository',
+      'j.state',
+      'j.last_error',
+      'j.attempts',
+      'j.manifest_digest',
+      'j.attached_at',
+    ])
+    .where('j.artifact_id', '=', artifactId)
+    .orderBy('j.created_at', 'desc')
+    .execute();
+  return rows.map((r) => ({
+    environment: r.environment,
+    application: r.application,
+    digest: r.digest,
+    repository: r.repository,
+    state: stateOf(r.state),
+    reason: r.last_error,
+    attempts: Number(r.attempts),
+    manifest: r.manifest_digest,
+    attachedAt: r.attached_at ? new Date(r.attached_at) : null,
+  }));
+}
+
+/**
+ * Where the digest was last promoted into the environment (a single promotion's image or a release's), with the
+ * state of its attestation there (for the deploy gate).
+ */
+export async function lastPromotedInto(db: Db, o: { project: string; environment: string; digest: string }) {
+  return db
+    .selectFrom('attestation_jobs as j')
+    .innerJoin('promotion_targets as t', 't.id', 'j.target_id')
+    .innerJoin('promotion_requests as r', 'r.id', 't.request_id')
+    .innerJoin('projects as p', 'p.id', 'r.project_id')
+    .innerJoin('environments as e', 'e.id', 't.environment_id')
     .innerJoin('registries as g', 'g.id', 'e.registry_id')
-    .select(['a.name as app', 'e.repository_template as repository', 'g.name as registry'])
+    .select(['j.repository', 'g.name as registry', 'j.state', 'j.last_error', 'j.attempts'])
     .where('p.name', '=', o.project)
     .where('e.name', '=', o.environment)
-    .where('r.digest', '=', o.digest)
+    .where('j.digest', '=', o.digest)
     .where('t.state', '=', 'PROMOTED')
     .orderBy('t.updated_at', 'desc')
     .limit(1)

@@ -649,7 +649,7 @@ export interface Schema {
   release_target_policies: ReleaseTargetPoliciesTable;
   release_target_phases: ReleaseTargetPhasesTable;
   signing_keys: SigningKeysTable;
-  promotion_attestations: PromotionAttestationsTable;
+  attestation_jobs: AttestationJobsTable;
 }
 
 /** A key hoist signs promotion attestations with (migration 0023); retired keys stay listed for verification. */
@@ -665,17 +665,38 @@ export interface SigningKeysTable {
   retired_at: Timestamp | null;
 }
 
-/** The exact referrer hoist pushed (or is about to push) for one promotion target (migration 0023). */
-export interface PromotionAttestationsTable {
+/**
+ * Attaching the signed attestation of one image a target promoted (migration 0027): a job on the leased queue, queued
+ * with PROMOTED; the exact referrer pushed (or about to be) is kept on it under the job's fencing token.
+ */
+export interface AttestationJobsTable {
+  id: string;
   target_id: string;
-  key_id: string;
-  manifest_digest: string;
-  /** sha256:<hex> of the promotion Statement (the next hop's `previous`). */
-  statement_digest: string;
-  /** {manifest, mediaType, layers: [{mediaType, digest, size, annotations, bytes}]} with bytes in base64. */
-  content: Json<StoredAttestation>;
+  application_id: string;
+  artifact_id: string;
+  digest: string;
+  /** The repository at the target ({app} replaced), and the tag the promotion wrote there. */
+  repository: string;
+  tag: string | null;
+  state: AttestationState;
+  attempts: Generated<number>;
+  run_after: Timestamp;
+  lease_until: Timestamp | null;
+  lease_token: Generated<number>;
+  failing_since: Timestamp | null;
+  last_error: string | null;
   created_at: Timestamp;
+  attached_at: Timestamp | null;
+  key_id: string | null;
+  manifest_digest: string | null;
+  /** sha256:<hex> of the promotion Statement (the next hop's `previous`). */
+  statement_digest: string | null;
+  /** {manifest, layers: [{mediaType, digest, size, annotations, bytes}]} with bytes in base64. */
+  content: Json<StoredAttestation> | null;
+  signed_at: Timestamp | null;
 }
+
+export type AttestationState = 'PENDING' | 'ATTACHING' | 'ATTACHED' | 'FAILED';
 
 export interface StoredAttestation {
   manifest: string;

@@ -88,6 +88,11 @@ export interface PromotionPredicate {
   /** sha256:<hex> of the promotion Statement of the hop into `from`; null when the image entered `from` otherwise. */
   previous: string | null;
   promotedBy: { verifier: string; keyId: string };
+  /**
+   * Present when the image was promoted as part of a release: its name and every application's image in the target
+   * (each image of the release carries its own attestation naming the whole set).
+   */
+  release?: { name: string; applications: Array<{ application: string; digest: string; tag: string | null }> };
 }
 
 const sha256Hex = (bytes: Buffer | string): string => createHash('sha256').update(bytes).digest('hex');

@@ -54,6 +54,14 @@ function promotionOf(p: unknown): PromotionPredicate | string {
   if (!Array.isArray(p.approvals)) return 'the promotion predicate has no approvals list';
   if (p.previous !== null && !(str(p.previous) && /^sha256:[0-9a-f]{64}$/.test(p.previous)))
     return 'the promotion predicate has a malformed previous';
+  if (p.release !== undefined) {
+    const r = p.release;
+    if (!isObj(r) || !str(r.name) || !Array.isArray(r.applications))
+      return 'the promotion predicate has a malformed release (name, applications)';
+    const own = r.applications.find((a) => isObj(a) && a.application === p.application);
+    if (!isObj(own) || !isObj(to) || !str(to.reference) || !to.reference.endsWith(`@${String(own.digest)}`))
+      return `the release ${r.name} does not list ${String(p.application)} with the digest promoted`;
+  }
   return p as unknown as PromotionPredicate;
 }
 

@@ -1,6 +1,7 @@
 /** An artifact: one digest of an application, what hoist read of it, and where it is now. */
 import { Type } from '@fastify/type-provider-typebox';
 import { component } from './component.ts';
+import { PromotionAttestationState } from './signing.ts';
 import { TrustVerdict } from './trust.ts';
 
 const StringMap = Type.Record(Type.String(), Type.String());
@@ -69,6 +70,11 @@ export const Artifact = component(
     registeredAt: Type.String(),
     environments: Type.Array(
       Type.Object({ environment: Type.String(), tag: Type.Union([Type.String(), Type.Null()]), since: Type.String() }),
+    ),
+    attestations: Type.Optional(
+      Type.Array(PromotionAttestationState, {
+        description: "hoist's signed promotion attestations of this image, newest first (one artifact's answer only)",
+      }),
     ),
   }),
 );

@@ -35,3 +35,20 @@ export const AttestationVerdict = component(
     ),
   }),
 );
+
+export const PromotionAttestationState = component(
+  'PromotionAttestationState',
+  Type.Object({
+    environment: Type.String({ description: 'where the image was promoted' }),
+    application: Type.String(),
+    digest: Type.String(),
+    repository: Type.String({ description: 'the repository at the target the attestation is attached in' }),
+    state: Type.Union([Type.Literal('attached'), Type.Literal('pending'), Type.Literal('failed')], {
+      description: 'attached right after PROMOTED by a retried job: pending until then, failed (for good) with why',
+    }),
+    reason: Type.Union([Type.String(), Type.Null()], { description: 'the last failure (pending: before a retry)' }),
+    attempts: Type.Integer(),
+    manifest: Type.Union([Type.String(), Type.Null()], { description: 'the referrer manifest digest, once signed' }),
+    attachedAt: Type.Union([Type.String(), Type.Null()]),
+  }),
+);

@@ -327,13 +327,15 @@ export const artifact = {
         await print(
           checks.map((a, i) => ({
             environment: reached[i],
+            // attached right after PROMOTED by its own job: attached, pending or failed (the reason says why)
+            state: artifact.attestations?.find((x) => x.environment === reached[i])?.state ?? 'none',
             verified: a.verified,
             reason: a.reason,
             approvedBy: a.chain.flatMap((h) => h.approvedBy),
             attestation: a.chain.at(-1)?.attestation ?? null,
           })),
           'table',
-          ['environment', 'verified', 'reason', 'approvedBy', 'attestation'],
+          ['environment', 'state', 'verified', 'reason', 'approvedBy', 'attestation'],
         );
       }
     }

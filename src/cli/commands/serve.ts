@@ -157,6 +157,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
         return Promise.all([
           services.runner.stop(graceMs),
           services.gitops.stop(graceMs),
+          services.attestor?.stop(graceMs),
           services.dispatcher.stop(),
           services.intake.stop(),
           services.poller.stop(),
@@ -181,6 +182,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     services.auditCheckpoints.start();
     await services.runner.start();
     await services.gitops.start();
+    await services.attestor?.start();
     await services.dispatcher.start();
     await services.intake.start();
     // Periodic work claimed in the database (named leases): with N replicas each poll and soak tick happens once.
