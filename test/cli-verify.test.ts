@@ -2,7 +2,8 @@
  * `hoist verify` and `hoist check-deploy --require-attestation` as a user runs them (the built CLI): verify reads the
  * registry itself with a key file (no server), exits 0 when the chain reaches the environment and 3 with the reason
  * when it does not (another environment, another key, an unsigned image); without --key it takes the keys of the
- * server it is logged in to. The deploy gate refuses a digest without a verified attestation. CLI behaviour only
+ * server it is logged in to. The deploy gate refuses a digest without a verified attestation, and one whose attestation
+ * is still pending (attached by its own job right after PROMOTED). CLI behaviour only
  * (the store runs on both backends in test/api/attestations.test.ts), so this file uses the embedded database.
  */
 import { after, before, test } from 'node:test';
@@ -54,6 +55,9 @@ before(async () => {
     const r = await root('POST', `${P}/applications/web/promotions`, { digest: image.digest, from, to: [to] });
     assert.equal(r.status, 201, JSON.stringify(r.body));
     while (await api.services.runner.runOne());
+    // PROMOTED once the tag is written; the attestation follows by its own job. prod's is left pending for the
+    // first test, which attaches it.
+    if (to === 'staging') while (await api.services.attestor?.runOne());
   }
   writeFileSync(pub, (await root('GET', '/api/v1/signing-key')).body.items[0].publicKey);
   writeFileSync(stranger, generateKey('ecdsa').publicPem);
@@ -70,6 +74,36 @@ before(async () => {
 after(async () => {
   await api?.close();
   await reg?.stop();
+});
+
+test('check-deploy --require-attestation refuses while the attestation is pending, then passes once it is attached', async () => {
+  const check = () =>
+    runCli(
+      [
+        'check-deploy',
+        '--project',
+        'shop',
+        '--env',
+        'prod',
+        '--digest',
+        image.digest,
+        '--require-attestation',
+        '-o',
+        'table',
+      ],
+      env,
+    );
+  const pending = await check();
+  assert.equal(pending.code, 3, pending.stdout + pending.stderr);
+  assert.match(pending.stdout, /NOT attested: the attestation of sha256:[0-9a-f]{64} in prod is pending/);
+  const shown = await runCli(
+    ['artifact', 'show', image.digest, '--project', 'shop', '--app', 'web', '-o', 'table'],
+    env,
+  );
+  assert.match(shown.stdout, /prod\s+pending\s+false/);
+  assert.equal(await api.services.attestor?.runOne(), true);
+  const attached = await check();
+  assert.equal(attached.code, 0, attached.stdout + attached.stderr);
 });
 
 test('hoist verify: exit 0 with the chain when it reaches the environment, with a key file and no server', async () => {
@@ -149,6 +183,6 @@ test('hoist artifact show lists each environment the image reached with its atte
   const r = await runCli(['artifact', 'show', image.digest, '--project', 'shop', '--app', 'web', '-o', 'table'], env);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /promotion attestations \(read from the registry now\)/);
-  assert.match(r.stdout, /staging\s+true\s+signed promotions dev → staging/);
-  assert.match(r.stdout, /prod\s+true\s+signed promotions dev → staging → prod/);
+  assert.match(r.stdout, /staging\s+attached\s+true\s+signed promotions dev → staging/);
+  assert.match(r.stdout, /prod\s+attached\s+true\s+signed promotions dev → staging → prod/);
 });
