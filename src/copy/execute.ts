@@ -69,10 +69,13 @@ export async function executePlan(plan: CopyPlan, o: ExecuteOptions): Promise<Ex
       ? plan.tags[0]
       : undefined;
   const referrerDigests = new Set(plan.referrerLinks.map((l) => l.descriptor.digest));
+  // Referrers the registry indexed itself (it answered their PUT with OCI-Subject): they need no fallback entry.
+  const indexed = new Set<string>();
   for (const wave of plan.manifestWaves) {
     await runPool(wave, o.concurrency, o.signal, async (m, signal) => {
       const byTag = m.digest === plan.rootDigest ? rootTag : undefined;
-      await o.target.putManifest(byTag ?? m.digest, m.bytes, m.mediaType, signal);
+      const put = await o.target.putManifest(byTag ?? m.digest, m.bytes, m.mediaType, signal);
+      if (put.subjectIndexed) indexed.add(m.digest);
       stats.manifestsPushed++;
       if (referrerDigests.has(m.digest)) stats.referrersCopied++;
       emit({ kind: 'manifest-pushed', digest: m.digest, mediaType: m.mediaType });
@@ -83,7 +86,9 @@ export async function executePlan(plan: CopyPlan, o: ExecuteOptions): Promise<Ex
   // A registry without the referrers API learns about referrers through the `sha256-<hex>` index tag, kept by clients.
   if (o.target.host.referrersApi !== true) {
     const bySubject = new Map<string, Descriptor[]>();
-    for (const l of plan.referrerLinks) bySubject.set(l.subject, [...(bySubject.get(l.subject) ?? []), l.descriptor]);
+    for (const l of plan.referrerLinks)
+      if (!indexed.has(l.descriptor.digest))
+        bySubject.set(l.subject, [...(bySubject.get(l.subject) ?? []), l.descriptor]);
     for (const [subject, descriptors] of bySubject) await o.target.addToReferrersIndex(subject, descriptors, o.signal);
   }
 

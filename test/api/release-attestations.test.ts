@@ -98,7 +98,7 @@ async function setUp(backend: string, registryHost: string, ns: string, o: { pol
       { from: 'staging', to: 'prod' },
     ],
   });
-  await as('root', 'POST', `${P}/members`, { username: 'devon', role: 'promoter' });
+  await as('root', 'POST', `${P}/members`, { username: 'devon', role: 'owner' });
   await as('root', 'POST', `${P}/members`, { username: 'pat', role: 'promoter' });
   if (o.policy) {
     await as('root', 'PUT', `${P}/trust-roots/release-key`, { publicKey: releaseKey.publicPem });
@@ -167,8 +167,13 @@ for (const [b, backend] of BACKENDS.entries()) {
       assert.equal(await api.services.runner.runOne(), true);
       resume();
       await running;
-      const target = (await as('devon', 'GET', `${P}/promotions/${id}`)).body.targets[0];
-      assert.equal(target.state, 'PROMOTED', JSON.stringify(target));
+      const shownTarget = (await as('devon', 'GET', `${P}/promotions/${id}`)).body.targets[0];
+      assert.equal(shownTarget.state, 'PROMOTED', JSON.stringify(shownTarget));
+      const target = await api.database.db
+        .selectFrom('promotion_targets')
+        .select('id')
+        .where('request_id', '=', id)
+        .executeTakeFirstOrThrow();
       const jobs = await api.database.db
         .selectFrom('attestation_jobs')
         .select(['id', 'state', 'digest'])
@@ -200,7 +205,9 @@ for (const [b, backend] of BACKENDS.entries()) {
       );
       assert.equal(await api.services.attestor?.runOne(), true, 'the second attestor takes the job over');
       await assert.rejects(recordAttached(api.database.db, claim, new Date()), LeaseLost, 'the first records nothing');
-      await sql`UPDATE attestation_jobs SET run_after = now() WHERE target_id = ${target.id}`.execute(api.database.db);
+      await sql`UPDATE attestation_jobs SET run_after = ${new Date(Date.now() - 1000)} WHERE target_id = ${target.id}`.execute(
+        api.database.db,
+      );
       while (await api.services.attestor?.runOne());
 
       const pem = (await as('devon', 'GET', '/api/v1/signing-key')).body.items[0].publicKey as string;
@@ -208,7 +215,16 @@ for (const [b, backend] of BACKENDS.entries()) {
       for (const app of APPS) {
         const digest = images[app]?.digest ?? '';
         const referrers = await fallbackReferrers(`${ns}/staging/${app}`, digest);
-        assert.equal(referrers.length, 1, `exactly one hoist referrer on ${app}`);
+        const why = await api.database.db
+          .selectFrom('attestation_jobs')
+          .selectAll()
+          .where('digest', '=', digest)
+          .execute();
+        assert.equal(
+          referrers.length,
+          1,
+          `exactly one hoist referrer on ${app}: ${JSON.stringify(why.map((j) => [j.state, j.last_error, j.run_after, j.attempts]))}`,
+        );
         if (app === 'web')
           assert.equal(referrers[0]?.digest, pushed.manifest, 'the same bytes the first attestor pushed');
         const r = await verifyPromotionChain(
@@ -266,6 +282,9 @@ for (const [b, backend] of BACKENDS.entries()) {
     after(() => api?.close());
 
     test('signatures for the policy and the attestations are read through the API; no fallback tag is written', async () => {
+      // The harness's own push of the signature kept a fallback index (it is written for 2.8): count from here on.
+      const FALLBACK = /\/manifests\/sha256-[0-9a-f]{64}$/;
+      const [fallbackPuts, fallbackGets] = [requestsTo(FALLBACK, 'PUT'), requestsTo(FALLBACK, 'GET')];
       const readsBefore = requestsTo(new RegExp(`^/v2/${ns}/dev/web/referrers/`));
       const r = await as('devon', 'POST', `${P}/applications/web/artifacts`, {
         reference: `${proxy.host}/${ns}/dev/web:1.0`,
@@ -291,8 +310,8 @@ for (const [b, backend] of BACKENDS.entries()) {
         while (await api.services.runner.runOne());
         while (await api.services.attestor?.runOne());
       }
-      assert.equal(requestsTo(/\/manifests\/sha256-[0-9a-f]{64}$/, 'PUT'), 0, 'no fallback tag written');
-      assert.equal(requestsTo(/\/manifests\/sha256-[0-9a-f]{64}$/, 'GET'), 0, 'nor read');
+      assert.equal(requestsTo(FALLBACK, 'PUT'), fallbackPuts, 'no fallback tag written by hoist');
+      assert.equal(requestsTo(FALLBACK, 'GET'), fallbackGets, 'nor read');
       const listed = (await (
         await fetch(
           `${proxy.url}/v2/${ns}/prod/web/referrers/${image.digest}?artifactType=${encodeURIComponent('application/vnd.dsse.envelope.v1+json')}`,
