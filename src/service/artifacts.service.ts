@@ -492,7 +492,10 @@ export class Artifacts {
     const r = await findArtifact(this.db, application.id, digest);
     if (!r) throw new NotFound('artifact', `${project}/${app}@${digest}`);
     const [view, attestations] = await Promise.all([this.view(r, app), attestationStatusOf(this.db, r.id)]);
-    return { ...view, attestations: attestations.map((a) => ({ ...a, attachedAt: a.attachedAt?.toISOString() ?? null })) };
+    return {
+      ...view,
+      attestations: attestations.map((a) => ({ ...a, attachedAt: a.attachedAt?.toISOString() ?? null })),
+    };
   }
 
   /** Newest first; only those in `environment` when given. */

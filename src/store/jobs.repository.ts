@@ -10,11 +10,7 @@ import { sql, type Kysely, type Transaction, type Updateable } from 'kysely';
 import type { Schema } from './schema.ts';
 
 export type JobTable =
-  | 'promotion_targets'
-  | 'notification_deliveries'
-  | 'push_events'
-  | 'gitops_writes'
-  | 'attestation_jobs';
+  'promotion_targets' | 'notification_deliveries' | 'push_events' | 'gitops_writes' | 'attestation_jobs';
 
 /** How one table keeps its jobs: the state names and the column that orders them and holds the last error. */
 export interface JobTableSpec<T extends JobTable = JobTable> {

@@ -213,10 +213,7 @@ for (const backend of BACKENDS) {
       assert.match(pending.body.reason, /is pending: promoted, but not attached yet/);
       const shown = await as('devon', 'GET', `${P}/applications/${app}/artifacts/${image.digest}`);
       assert.deepEqual(
-        (shown.body.attestations as Array<{ environment: string; state: string }>).map((a) => [
-          a.environment,
-          a.state,
-        ]),
+        (shown.body.attestations as Array<{ environment: string; state: string }>).map((a) => [a.environment, a.state]),
         [
           ['prod', 'pending'],
           ['staging', 'attached'],

@@ -264,7 +264,7 @@ for (const backend of BACKENDS) {
           (e: { id: string; state: string }) => e.id.endsWith(':dup-event-1') && e.state === 'DONE',
         ),
       );
-      // The tag is written before the promotion is recorded (and its attestation attached): wait for the record.
+      // The tag is written before the promotion is recorded (the attestation follows by its own job): wait for the record.
       await waitFor('the history entry', async () =>
         (await as('root', 'GET', `${P}/history?digest=${image.digest}`)).body.items.length > 0 ? true : undefined,
       );
@@ -320,7 +320,7 @@ for (const backend of BACKENDS) {
       skewMs += 2100; // past the 2 s soak time
       await api.services.automation.tick();
       assert.equal(await waitFor('prod/web:v3.1-rc', () => inEnv('prod', 'v3.1-rc')), newer.digest);
-      // The tag is written before the promotion is recorded (and attested): wait for prod to hold the newer build.
+      // The tag is written before the promotion is recorded: wait for prod to hold the newer build.
       await waitFor('prod to hold v3.1', async () => {
         const items = (await as('root', 'GET', `${P}/history?digest=${newer.digest}&env=prod`)).body.items;
         return items.some((h: { state: string }) => h.state === 'PROMOTED') ? true : undefined;
