@@ -308,7 +308,13 @@ for (const [b, backend] of BACKENDS.entries()) {
         assert.equal(asked.status, 201, JSON.stringify(asked.body));
         assert.equal(asked.body.targets[0].state, 'QUEUED', `policy signature.verified passes into ${to}`);
         while (await api.services.runner.runOne());
+        const seen = proxy.requests.length;
         while (await api.services.attestor?.runOne());
+        const attaching = proxy.requests.slice(seen).map((r) => `${r.method} ${r.path.replace(/\?.*/, '')}`);
+        // HEAD of the promoted manifest (its subject descriptor), the two envelopes (POST + PUT each), the manifest
+        // PUT, and (the first time in a repository) a HEAD of the empty config: no index, no read-back.
+        assert.equal(attaching.length, 7, `${attaching.length} requests: ${attaching.join(', ')}`);
+        assert.equal(attaching.filter((r) => r.startsWith('PUT') && r.includes('/manifests/')).length, 1);
       }
       assert.equal(requestsTo(FALLBACK, 'PUT'), fallbackPuts, 'no fallback tag written by hoist');
       assert.equal(requestsTo(FALLBACK, 'GET'), fallbackGets, 'nor read');
