@@ -51,6 +51,8 @@ export async function attestationFacts(
   const auditQuery = db
     .selectFrom('audit_log')
     .select(['seq', 'hash'])
+    // The newest sealed entry (rows are chained shortly after commit, src/store/audit.repository.ts).
+    .where('hash', 'is not', null)
     .where('object_type', '=', 'promotion')
     .where('object_id', '=', o.requestId)
     .orderBy('seq', 'desc')

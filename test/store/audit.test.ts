@@ -25,12 +25,20 @@ forEachBackend('audit log', (use) => {
         }),
       );
 
-  test('appends chain and verify', async () => {
+  test('appends chain (sealed after commit) and verify', async () => {
     const first = await append(1);
     const second = await append(2, 'bob');
-    assert.equal(second.prevHash, first.hash);
     const third = await append(3);
-    assert.deepEqual(await verifyAudit(use().db), { ok: true, rows: 3, head: third.hash, headSeq: third.seq });
+    assert.ok(BigInt(first) < BigInt(second) && BigInt(second) < BigInt(third));
+    // Unsealed until something seals: every read of the chain does.
+    const rows = await listAudit(use().db, {});
+    assert.deepEqual(
+      rows.map((r) => r.seq),
+      [first, second, third],
+    );
+    assert.equal(rows[1]?.prevHash, rows[0]?.hash);
+    assert.equal(rows[2]?.prevHash, rows[1]?.hash);
+    assert.deepEqual(await verifyAudit(use().db), { ok: true, rows: 3, head: rows[2]?.hash, headSeq: third });
   });
 
   test('list filters by actor, object and time, and pages by cursor', async () => {

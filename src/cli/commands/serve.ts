@@ -163,6 +163,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
           services.automation.ticker.stop(),
         ]);
       })
+      .then(() => services.auditSealer.stop())
       .then(() => services.auditCheckpoints.stop())
       .then(() => mailer?.close())
       .then(() => database.close())
@@ -178,6 +179,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
 
   const address = await app.listen({ port, host: flags.host });
   started = (async () => {
+    await services.auditSealer.start();
     services.auditCheckpoints.start();
     await services.runner.start();
     await services.gitops.start();
