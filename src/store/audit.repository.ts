@@ -107,12 +107,12 @@ interface UnsealedRow {
 export async function sealAudit(db: Kysely<Schema>): Promise<Sealed> {
   return db.transaction().execute(async (trx) => {
     await sql`SELECT pg_advisory_xact_lock(${AUDIT_LOCK})`.execute(trx);
-    // One statement, one snapshot, taken after the lock is held: it sees every row sealed before, and its horizon
-    // test uses the same snapshot as its reads. This transaction has no id yet, so it cannot hold itself back.
+    // One statement, one snapshot, taken after the lock is held: it sees every row sealed before, and its settledness
+    // test (migration 0026) uses the same snapshot as its reads.
     const { rows } = await sql<UnsealedRow>`
       WITH head AS (SELECT h.seq::text AS seq, h.hash FROM audit_log h WHERE h.hash IS NOT NULL ORDER BY h.seq DESC LIMIT 1),
       stop AS (SELECT min(seq) AS seq FROM audit_log
-        WHERE hash IS NULL AND horizon > pg_snapshot_xmin(pg_current_snapshot()))
+        WHERE hash IS NULL AND hoist_unsettled(xmin))
       SELECT l.seq::text AS seq, l.at, l.actor, l.action, l.object_type, l.object_id, l.summary, l.request_id,
         (SELECT seq FROM head) AS head_seq, (SELECT hash FROM head) AS head_hash,
         (SELECT seq IS NOT NULL FROM stop) AS held

@@ -18,7 +18,7 @@ type Db = Kysely<Schema> | Transaction<Schema>;
 
 /** The newest id below which every event is settled (see above). */
 const SETTLED_BELOW = (afterId: number) => sql<string | number | null>`(SELECT min(id) FROM live_events
-  WHERE id > ${String(afterId)} AND horizon > pg_snapshot_xmin(pg_current_snapshot()))`;
+  WHERE id > ${String(afterId)} AND hoist_unsettled(xmin))`;
 
 /**
  * The oldest id kept and the newest one a reader may start after (0 and 0 when there is none): the newest settled
@@ -55,7 +55,7 @@ export async function readLiveEvents(
   if (o.projectIds !== undefined && o.projectIds.length === 0) return { events: [], held: false };
   const projects =
     o.projectIds === undefined ? sql`` : sql`AND project_id IN (${sql.join(o.projectIds.map((p) => sql`${p}`))})`;
-  // One statement: the horizon test and the rows read see the same snapshot.
+  // One statement: the settledness test and the rows read see the same snapshot.
   const { rows } = await sql<EventRow>`
     WITH stop AS (SELECT ${SETTLED_BELOW(o.afterId)} AS id)
     SELECT e.id, e.project_id, e.type, e.data, e.at, (SELECT id FROM stop) AS stop

@@ -33,7 +33,7 @@ import * as m0021 from './migrations/0021-releases.ts';
 import * as m0022 from './migrations/0022-gitops.ts';
 import * as m0023 from './migrations/0023-promotion-attestations.ts';
 import * as m0024 from './migrations/0024-sigstore-trust.ts';
-import * as m0026 from './migrations/0026-commit-order-horizons.ts';
+import * as m0026 from './migrations/0026-unlocked-commit-order.ts';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -58,7 +58,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0022-gitops': m0022,
   '0023-promotion-attestations': m0023,
   '0024-sigstore-trust': m0024,
-  '0026-commit-order-horizons': m0026,
+  '0026-unlocked-commit-order': m0026,
 };
 
 export interface MigrationReport {
