@@ -1,8 +1,8 @@
 /**
  * Seals the audit chain shortly after rows are committed (src/store/audit.repository.ts says why rows arrive unsealed).
  * Each committed transaction that appended rows sends `NOTIFY hoist_audit_appended`; on every replica the sealer
- * wakes, waits a moment so that a burst of commits is sealed in one transaction, and seals. Two replicas sealing at
- * once take turns on the chain's lock; the second finds little or nothing left. Rows held back by a transaction
+ * wakes, waits a moment so that a burst of commits is sealed in one transaction, and seals. A replica that finds
+ * another sealing (the chain's lock taken) does not wait for it: it looks again shortly. Rows held back by a transaction
  * still in flight are tried again shortly. Nothing is lost when a wake-up is: every read of the chain seals first,
  * and the checkpoint cadence (src/service/audit-checkpoints.ts, at least every 5 s) reads the head.
  */
@@ -20,6 +20,7 @@ export class AuditSealer {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
+  private held = false;
   private stopped = true;
 
   constructor(
@@ -47,9 +48,11 @@ export class AuditSealer {
       this.timer = undefined;
       this.running = this.seal().finally(() => {
         this.running = undefined;
-        if (this.again) {
+        if (this.again || this.held) {
+          const delay = this.again ? undefined : 50;
           this.again = false;
-          this.wake();
+          this.held = false;
+          this.wake(delay);
         }
       });
     }, delayMs);
@@ -59,10 +62,14 @@ export class AuditSealer {
   private async seal(): Promise<void> {
     try {
       for (;;) {
-        const s = await sealAudit(this.db);
+        const s = await sealAudit(this.db, { ifFree: true });
         if (!s.held) return;
-        // Held back by a transaction in flight (which may append nothing, so no wake-up may come): look again soon.
-        if (s.sealed === 0) return void this.wake(20);
+        // Held back by a transaction in flight (which may append nothing, so no wake-up may come), or another
+        // replica is sealing: look again soon.
+        if (s.sealed === 0) {
+          this.held = true;
+          return;
+        }
       }
     } catch (err) {
       this.o.log?.warn({ err }, 'sealing the audit chain failed; the next read or checkpoint seals it');

@@ -103,10 +103,16 @@ interface UnsealedRow {
 /**
  * Chains the settled unsealed rows after the sealed head, in sequence order, in one short transaction under the
  * chain's lock (one sealer at a time, on any replica). Rows beyond the first unsettled one wait for the next call.
+ * `ifFree`: when another sealer holds the lock, seal nothing and answer `held` (try again shortly).
  */
-export async function sealAudit(db: Kysely<Schema>): Promise<Sealed> {
+export async function sealAudit(db: Kysely<Schema>, o: { ifFree?: boolean } = {}): Promise<Sealed> {
   return db.transaction().execute(async (trx) => {
-    await sql`SELECT pg_advisory_xact_lock(${AUDIT_LOCK})`.execute(trx);
+    if (o.ifFree) {
+      // The background sealer does not queue behind another replica's sealer: that one seals what is committed.
+      const { rows: got } = await sql<{ locked: boolean }>`
+        SELECT pg_try_advisory_xact_lock(${AUDIT_LOCK}) AS locked`.execute(trx);
+      if (got[0]?.locked !== true) return { sealed: 0, held: true };
+    } else await sql`SELECT pg_advisory_xact_lock(${AUDIT_LOCK})`.execute(trx);
     // One statement, one snapshot, taken after the lock is held: it sees every row sealed before, and its settledness
     // test (migration 0026) uses the same snapshot as its reads.
     const { rows } = await sql<UnsealedRow>`
