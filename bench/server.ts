@@ -52,6 +52,8 @@ export async function startBenchServer(backend: BenchBackend, o: BenchServerOpti
   await services.accounts.bootstrapAdmin('bench-password-1');
   const app = await buildServer(services);
   await app.listen({ port: 0, host: '127.0.0.1' });
+  // As `hoist serve`: the audit chain is sealed shortly after commit (its cost counted with the promotions').
+  await services.auditSealer.start();
   await services.runner.start();
   await services.attestor?.start();
   if (o.intake) await services.intake.start();
@@ -68,6 +70,7 @@ export async function startBenchServer(backend: BenchBackend, o: BenchServerOpti
       if (o.intake) await services.intake.stop();
       await services.runner.stop();
       await services.attestor?.stop();
+      await services.auditSealer.stop();
       await app.close();
       await database.close();
       await postgres?.stop();

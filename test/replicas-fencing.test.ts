@@ -3,7 +3,8 @@
  * copying when it is paused (SIGSTOP) — its read of the layer is held by a proxy in front of dev, so it is mid-copy —
  * for much longer than its lease. Replica B takes the promotion over and finishes it, then a newer image is promoted
  * to prod and finishes. Then A resumes (SIGCONT) and its held read is let through. A must act on nothing: prod's tag
- * still names the newer digest, `promotion.promoted` is recorded once per target, and A wrote no tag.
+ * still names the newer digest, `promotion.promoted` is recorded once per target, A wrote no tag, and the audit chain
+ * both replicas wrote verifies on each.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -173,4 +174,10 @@ test('a replica paused past its lease mid-copy resumes after another finished it
   assert.deepEqual(targets, ['PROMOTED', 'PROMOTED']);
   const where = (await onB.artifacts.get('shop', 'web', newer.digest)).environments.map((e) => e.environment);
   assert.ok(where.includes('prod'), 'the newer image is where prod is');
+  // Both replicas wrote audit rows without a shared lock (migration 0026); sealed after commit, they form one chain
+  // that verifies on either replica.
+  for (const client of [onA, onB]) {
+    const verdict = await client.audit.verify();
+    assert.equal(verdict.ok, true, JSON.stringify(verdict));
+  }
 });

@@ -11,6 +11,7 @@ import type { Database } from '../store/database.ts';
 import type { Accounts } from '../service/accounts.service.ts';
 import type { Artifacts } from '../service/artifacts.service.ts';
 import type { AuditCheckpoints } from '../service/audit-checkpoints.ts';
+import type { AuditSealer } from '../service/audit-sealer.ts';
 import type { PromotionAttestor } from '../service/promotion-attestor.ts';
 import type { Environments } from '../service/environments.service.ts';
 import type { Policies } from '../service/policies.service.ts';
@@ -73,6 +74,8 @@ export interface Services {
   intake: Intake;
   poller: Poller;
   auditCheckpoints: AuditCheckpoints;
+  /** Chains committed audit rows soon after commit (every read of the chain seals too). */
+  auditSealer: AuditSealer;
   trust: TrustRoots;
   signingKeys: SigningKeys;
   attestationGate: AttestationGate;

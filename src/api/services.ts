@@ -2,6 +2,7 @@
 import { Accounts } from '../service/accounts.service.ts';
 import { Artifacts } from '../service/artifacts.service.ts';
 import { AuditCheckpoints, type CheckpointOptions } from '../service/audit-checkpoints.ts';
+import { AuditSealer } from '../service/audit-sealer.ts';
 import { AuditSigningKey } from '../service/audit-signing-key.ts';
 import { Automation, type AutomationLog } from '../service/automation.ts';
 import { Bindings } from '../service/bindings.service.ts';
@@ -178,6 +179,7 @@ export function createServices(database: Database, box: SecretBox, opts: Service
       ...(opts.logger ? { logger: opts.logger.child({ service: 'poller' }) } : {}),
     }),
     auditCheckpoints: new AuditCheckpoints(db, opts.audit?.key ?? AuditSigningKey.generate(), opts.audit),
+    auditSealer: new AuditSealer(db, database.notifier, opts.logger ? { log: opts.logger } : {}),
     live,
     sso: new SingleSignOn(db, box, accounts, outbound),
     trust,

@@ -26,6 +26,7 @@ import {
   LIVE_PROGRESS_CHANNEL,
   liveEventBounds,
   liveEventsAfter,
+  readLiveEvents,
 } from '../store/live-events.repository.ts';
 import { projectIdsNamed } from '../store/namespaces.repository.ts';
 import type { Notifier } from '../store/notifier.ts';
@@ -76,6 +77,8 @@ interface Stream {
 }
 
 const PAGE = 500;
+/** How soon events held back by a transaction in flight are looked at again. */
+const HELD_RETRY_MS = 20;
 
 export class LiveEvents {
   private readonly streams = new Set<Stream>();
@@ -93,6 +96,7 @@ export class LiveEvents {
   private reading: Promise<void> | undefined;
   private readAgain = false;
   private pollTimer: NodeJS.Timeout | undefined;
+  private heldTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
@@ -217,6 +221,7 @@ export class LiveEvents {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.pollTimer);
+    clearTimeout(this.heldTimer);
     for (const s of [...this.streams]) {
       s.sink.comment('server shutting down');
       this.end(s);
@@ -254,13 +259,17 @@ export class LiveEvents {
       do {
         this.readAgain = false;
         let page: LiveEvent[];
+        let held = false;
         do {
-          page = await liveEventsAfter(this.db, { afterId: this.cursor, limit: PAGE });
+          ({ events: page, held } = await readLiveEvents(this.db, { afterId: this.cursor, limit: PAGE }));
           for (const event of page) {
             this.cursor = Math.max(this.cursor, event.id);
             for (const s of this.streams) this.deliver(s, event);
           }
         } while (page.length === PAGE);
+        // Committed events wait behind a transaction in flight (ids are not taken in commit order, migration 0026),
+        // which may write no event and so send no wake-up: look again shortly.
+        if (held) this.readSoon();
       } while (this.readAgain);
     })()
       .catch((err: unknown) => this.log.warn({ err }, 'reading live events failed'))
@@ -339,6 +348,16 @@ export class LiveEvents {
     } catch (err) {
       this.log.warn({ err }, 'event stream heartbeat failed');
     }
+  }
+
+  /** A read in a moment, while committed events wait behind a transaction in flight. */
+  private readSoon(): void {
+    if (this.heldTimer || this.closed) return;
+    this.heldTimer = setTimeout(() => {
+      this.heldTimer = undefined;
+      void this.read();
+    }, HELD_RETRY_MS);
+    this.heldTimer.unref();
   }
 
   /** While streams are open, a slow look at the table covers notifications lost during a reconnect. */

@@ -1,9 +1,16 @@
 /**
  * The append-only, hash-chained audit log. Each row stores the hash of the row before it and the SHA-256 of
  * (previous hash, its own canonical content, its sequence number), so editing a row, deleting one or reordering
- * them breaks the chain at a row the verifier can name. Appends take a transaction-scoped lock, so concurrent
- * writers (several replicas) still build one chain; they run inside the caller's transaction, so a change and its
- * audit row commit or roll back together.
+ * them breaks the chain at a row the verifier can name.
+ *
+ * A row is written in two steps, so that concurrent writers (several replicas, promotions of unrelated
+ * applications) never wait for each other: `appendAudit` inserts it, unsealed (no hashes), inside the caller's
+ * transaction (a change and its audit row commit or roll back together), in one statement and without a lock; then
+ * `sealAudit` chains the committed rows in sequence order in one short transaction, the only one that takes the
+ * chain's advisory lock. It seals only settled rows (migration 0026: no transaction that could still commit a smaller
+ * sequence number is running), in order, so a row committed late is never passed over. Everything that reads the
+ * chain (listing, head, verification, checkpoints) seals first; the sealer (src/service/audit-sealer.ts) also
+ * seals shortly after each commit (`NOTIFY hoist_audit_appended`).
  */
 import { createHash } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
@@ -11,8 +18,12 @@ import { canonicalJson } from './canonical-json.ts';
 import type { Schema } from './schema.ts';
 
 export const GENESIS_HASH = '0'.repeat(64);
-/** Arbitrary constant naming the audit chain's advisory lock. */
+/** Arbitrary constant naming the audit chain's advisory lock (held by the sealing transaction only). */
 const AUDIT_LOCK = 72_616_001;
+/** Committed audit rows wake the sealer of every replica (sent by `audit_append`, migration 0026). */
+export const AUDIT_APPENDED_CHANNEL = 'hoist_audit_appended';
+/** Rows chained per sealing transaction. */
+const SEAL_BATCH = 500;
 
 export interface AuditEntry {
   actor: string;
@@ -58,47 +69,98 @@ export function auditHash(
   return createHash('sha256').update(`${prevHash}\n${content}`).digest('hex');
 }
 
-/** Appends one entry; call it inside the transaction that makes the change. */
-export async function appendAudit(trx: Transaction<Schema>, entry: AuditEntry): Promise<AuditRecord> {
-  await sql`SELECT pg_advisory_xact_lock(${AUDIT_LOCK})`.execute(trx);
-  // One statement for the chain's last hash and the next number, sent after the lock is held: its snapshot (taken when
-  // the statement starts) sees every entry committed before this transaction got the lock.
-  const { rows } = await sql<{ hash: string | null; seq: string }>`
-    SELECT (SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1) AS hash,
-      nextval(pg_get_serial_sequence('audit_log', 'seq'))::text AS seq`.execute(trx);
-  const prevHash = rows[0]?.hash ?? GENESIS_HASH;
-  const seq = rows[0]?.seq ?? '0';
+/** Appends one entry, unsealed (answers its sequence number); call it inside the transaction that makes the change. */
+export async function appendAudit(trx: Transaction<Schema>, entry: AuditEntry): Promise<string> {
   // Timestamps keep millisecond precision so the hash recomputes from what the database returns.
   const at = new Date(Math.floor((entry.at ?? new Date()).getTime()));
-  const requestId = entry.requestId ?? null;
-  const hash = auditHash(prevHash, seq, { ...entry, at, requestId });
-  await trx
-    .insertInto('audit_log')
-    .values({
-      seq,
-      at,
-      actor: entry.actor,
-      action: entry.action,
-      object_type: entry.objectType,
-      object_id: entry.objectId,
-      summary: JSON.stringify(entry.summary),
-      request_id: requestId,
-      prev_hash: prevHash,
-      hash,
-    })
-    .execute();
-  return {
-    seq,
-    at,
-    actor: entry.actor,
-    action: entry.action,
-    objectType: entry.objectType,
-    objectId: entry.objectId,
-    summary: entry.summary,
-    requestId,
-    prevHash,
-    hash,
-  };
+  const { rows } = await sql<{ seq: string }>`
+    SELECT audit_append(${at}, ${entry.actor}, ${entry.action}, ${entry.objectType}, ${entry.objectId},
+      ${JSON.stringify(entry.summary)}::jsonb, ${entry.requestId ?? null})::text AS seq`.execute(trx);
+  return rows[0]?.seq ?? '0';
+}
+
+export interface Sealed {
+  /** Rows chained now. */
+  sealed: number;
+  /** Committed rows left unsealed because a transaction that may still commit before them is running. */
+  held: boolean;
+}
+
+interface UnsealedRow {
+  seq: string;
+  at: Date | string;
+  actor: string;
+  action: string;
+  object_type: string;
+  object_id: string;
+  summary: unknown;
+  request_id: string | null;
+  head_seq: string | null;
+  head_hash: string | null;
+  held: boolean;
+}
+
+/**
+ * Chains the settled unsealed rows after the sealed head, in sequence order, in one short transaction under the
+ * chain's lock (one sealer at a time, on any replica). Rows beyond the first unsettled one wait for the next call.
+ * `ifFree`: when another sealer holds the lock, seal nothing and answer `held` (try again shortly).
+ */
+export async function sealAudit(db: Kysely<Schema>, o: { ifFree?: boolean } = {}): Promise<Sealed> {
+  return db.transaction().execute(async (trx) => {
+    if (o.ifFree) {
+      // The background sealer does not queue behind another replica's sealer: that one seals what is committed.
+      const { rows: got } = await sql<{ locked: boolean }>`
+        SELECT pg_try_advisory_xact_lock(${AUDIT_LOCK}) AS locked`.execute(trx);
+      if (got[0]?.locked !== true) return { sealed: 0, held: true };
+    } else await sql`SELECT pg_advisory_xact_lock(${AUDIT_LOCK})`.execute(trx);
+    // One statement, one snapshot, taken after the lock is held: it sees every row sealed before, and its settledness
+    // test (migration 0026) uses the same snapshot as its reads.
+    const { rows } = await sql<UnsealedRow>`
+      WITH head AS (SELECT h.seq::text AS seq, h.hash FROM audit_log h WHERE h.hash IS NOT NULL ORDER BY h.seq DESC LIMIT 1),
+      stop AS (SELECT min(seq) AS seq FROM audit_log
+        WHERE hash IS NULL AND hoist_unsettled(xmin))
+      SELECT l.seq::text AS seq, l.at, l.actor, l.action, l.object_type, l.object_id, l.summary, l.request_id,
+        (SELECT seq FROM head) AS head_seq, (SELECT hash FROM head) AS head_hash,
+        (SELECT seq IS NOT NULL FROM stop) AS held
+      FROM (SELECT 1) one
+      LEFT JOIN audit_log l ON l.hash IS NULL AND l.seq > coalesce((SELECT seq FROM head), '0')::bigint
+        AND l.seq < coalesce((SELECT seq FROM stop), 9223372036854775807)
+      ORDER BY l.seq LIMIT ${SEAL_BATCH}`.execute(trx);
+    const first = rows[0];
+    const held = first?.held ?? false;
+    const unsealed = rows.filter((r) => r.seq !== null);
+    if (unsealed.length === 0) return { sealed: 0, held };
+    let prev = first?.head_hash ?? GENESIS_HASH;
+    const chained = unsealed.map((r) => {
+      const record = toRecord({ ...r, prev_hash: prev, hash: '' } as unknown as Row);
+      const hash = auditHash(prev, record.seq, record);
+      const row = { seq: record.seq, prevHash: prev, hash };
+      prev = hash;
+      return row;
+    });
+    await sql`UPDATE audit_log AS l SET prev_hash = v.prev_hash, hash = v.hash
+      FROM (VALUES ${sql.join(chained.map((c) => sql`(${c.seq}::bigint, ${c.prevHash}, ${c.hash})`))})
+        AS v(seq, prev_hash, hash)
+      WHERE l.seq = v.seq AND l.hash IS NULL`.execute(trx);
+    return { sealed: chained.length, held: held || unsealed.length === SEAL_BATCH };
+  });
+}
+
+/**
+ * Seals until nothing settled is left; while rows are held back by a transaction in flight, tries again for up to
+ * `waitMs` (the reads of the chain wait so; they then see every row committed before they began).
+ */
+export async function sealAll(db: Kysely<Schema>, waitMs = 2000): Promise<Sealed> {
+  const deadline = Date.now() + waitMs;
+  let total = 0;
+  for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
+    const s = await sealAudit(db);
+    total += s.sealed;
+    if (!s.held) return { sealed: total, held: false };
+    if (s.sealed > 0) continue;
+    if (Date.now() >= deadline) return { sealed: total, held: true };
+    await new Promise((resolve) => setTimeout(resolve, pause));
+  }
 }
 
 type Row = Schema['audit_log'] extends infer T ? { [K in keyof T]: unknown } : never;
@@ -137,10 +199,13 @@ export interface AuditFilter {
   limit?: number;
 }
 
+/** Sealed entries (what was committed before the call is sealed first), filtered and paged. */
 export async function listAudit(db: Kysely<Schema>, f: AuditFilter): Promise<AuditRecord[]> {
+  await sealAll(db);
   let q = db
     .selectFrom('audit_log')
     .selectAll()
+    .where('hash', 'is not', null)
     .orderBy('seq', f.order === 'newest' ? 'desc' : 'asc')
     .limit(Math.min(f.limit ?? 100, 1000));
   if (f.actor !== undefined) q = q.where('actor', '=', f.actor);
@@ -159,17 +224,19 @@ export interface AuditAnchor {
   head: string;
 }
 
-export type AuditProblem = 'edited' | 'deleted-or-reordered' | 'truncated' | 'rewritten';
+export type AuditProblem = 'edited' | 'deleted-or-reordered' | 'truncated' | 'rewritten' | 'unsealed';
 
 export type AuditVerdict =
   | { ok: true; rows: number; head: string; headSeq: string }
   | { ok: false; rows: number; seq: string; problem: AuditProblem; message: string };
 
-/** The newest row's sequence number and hash (`0` and the genesis hash when the log is empty). */
+/** The newest sealed row's sequence number and hash (`0` and the genesis hash when the log is empty); seals first. */
 export async function auditHead(db: Kysely<Schema>): Promise<AuditAnchor> {
+  await sealAll(db);
   const last = await db
     .selectFrom('audit_log')
     .select(['seq', 'hash'])
+    .where('hash', 'is not', null)
     .orderBy('seq', 'desc')
     .limit(1)
     .executeTakeFirst();
@@ -189,9 +256,12 @@ const isPast = (seq: string, anchor: AuditAnchor | undefined): boolean =>
 /**
  * Recomputes the chain from the first row (or from `from`); names the first row that does not fit. With an `anchor`,
  * also proves that the anchored row is still there with the hash it had, so deleting the newest rows, deleting every
- * row, or rewriting a row and recomputing every later hash is caught too.
+ * row, or rewriting a row and recomputing every later hash is caught too. Seals first; a row still unsealed then (its
+ * seal removed, or held back past the wait by a transaction that does not end) fails verification: it is never
+ * passed over.
  */
 export async function verifyAudit(db: Kysely<Schema>, o: VerifyOptions = {}): Promise<AuditVerdict> {
+  await sealAll(db);
   const anchor = o.anchor !== undefined && o.anchor.seq !== '0' ? o.anchor : undefined;
   let prev = GENESIS_HASH;
   let prevSeq = '0';
@@ -229,7 +299,18 @@ export async function verifyAudit(db: Kysely<Schema>, o: VerifyOptions = {}): Pr
   for (;;) {
     let q = db.selectFrom('audit_log').selectAll().orderBy('seq', 'asc').limit(1000);
     if (after !== undefined) q = q.where('seq', '>', after);
-    const page = (await q.execute()).map((r) => toRecord(r as Row));
+    const raw = await q.execute();
+    const unsealed = raw.find((r) => r.hash === null || r.prev_hash === null);
+    const page = (unsealed ? raw.slice(0, raw.indexOf(unsealed)) : raw).map((r) => toRecord(r as Row));
+    if (page.length === 0 && unsealed) {
+      return {
+        ok: false,
+        rows: count,
+        seq: String(unsealed.seq),
+        problem: 'unsealed',
+        message: `row ${String(unsealed.seq)} is not sealed into the chain (its hashes are missing, or a transaction still running holds its sealing back); nothing after it is verified`,
+      };
+    }
     if (page.length === 0) {
       if (!anchorSeen && anchor !== undefined) return missingAnchor(anchor);
       return { ok: true, rows: count, head: prev, headSeq: prevSeq };

@@ -1,8 +1,11 @@
 /**
  * Reading the live events table for the event stream. The database writes the rows itself, in the transaction of
- * each promotion change, in id order, and prunes them (triggers of migration 0018, which says why and how).
+ * each promotion change, and prunes them (triggers of migration 0018, which says why and how). Ids come from a plain
+ * sequence, without a lock (migration 0026), so they may commit out of order: a reader takes rows in id order only up
+ * to the first row that is not settled yet (a transaction that may still commit a smaller id is running), so that no
+ * committed event is ever passed over, and looks again when `held` says rows wait.
  */
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { LiveEvent, LiveEventType } from '../promotion/live-event.ts';
 import type { Schema } from './schema.ts';
 
@@ -13,36 +16,73 @@ export const LIVE_PROGRESS_CHANNEL = 'hoist_live_progress';
 
 type Db = Kysely<Schema> | Transaction<Schema>;
 
-/** The oldest and newest id kept (0 and 0 when there is none). */
+/** The newest id below which every event is settled (see above). */
+const SETTLED_BELOW = (afterId: number) => sql<string | number | null>`(SELECT min(id) FROM live_events
+  WHERE id > ${String(afterId)} AND hoist_unsettled(xmin))`;
+
+/**
+ * The oldest id kept and the newest one a reader may start after (0 and 0 when there is none): the newest settled
+ * event before the first that is not, so that a reader starting there misses nothing committed later.
+ */
 export async function liveEventBounds(db: Db): Promise<{ oldest: number; latest: number }> {
-  const row = await db
-    .selectFrom('live_events')
-    .select((s) => [s.fn.min('id').as('oldest'), s.fn.max('id').as('latest')])
-    .executeTakeFirst();
+  const { rows } = await sql<{ oldest: string | number | null; latest: string | number | null }>`
+    SELECT min(id) AS oldest, max(id) FILTER (WHERE id < coalesce(${SETTLED_BELOW(0)}, 9223372036854775807)) AS latest
+    FROM live_events`.execute(db);
+  const row = rows[0];
   return { oldest: Number(row?.oldest ?? 0), latest: Number(row?.latest ?? 0) };
 }
 
-/** Events after `afterId` in id order, of the given projects (undefined: all), at most `limit`. */
+export interface LiveEventsPage {
+  events: LiveEvent[];
+  /** Committed events wait behind a transaction still in flight: read again shortly. */
+  held: boolean;
+}
+
+interface EventRow {
+  id: string | number | null;
+  project_id: string;
+  type: string;
+  data: unknown;
+  at: Date | string;
+  stop: string | number | null;
+}
+
+/** Settled events after `afterId` in id order, of the given projects (undefined: all), at most `limit`. */
+export async function readLiveEvents(
+  db: Db,
+  o: { afterId: number; projectIds?: readonly string[]; limit: number },
+): Promise<LiveEventsPage> {
+  if (o.projectIds !== undefined && o.projectIds.length === 0) return { events: [], held: false };
+  const projects =
+    o.projectIds === undefined ? sql`` : sql`AND project_id IN (${sql.join(o.projectIds.map((p) => sql`${p}`))})`;
+  // One statement: the settledness test and the rows read see the same snapshot.
+  const { rows } = await sql<EventRow>`
+    WITH stop AS (SELECT ${SETTLED_BELOW(o.afterId)} AS id)
+    SELECT e.id, e.project_id, e.type, e.data, e.at, (SELECT id FROM stop) AS stop
+    FROM (SELECT 1) one LEFT JOIN LATERAL (
+      SELECT id, project_id, type, data, at FROM live_events
+      WHERE id > ${String(o.afterId)} AND id < coalesce((SELECT id FROM stop), 9223372036854775807) ${projects}
+      ORDER BY id LIMIT ${o.limit}) e ON true
+    ORDER BY e.id`.execute(db);
+  const held = rows[0]?.stop !== null && rows[0]?.stop !== undefined;
+  const events = rows
+    .filter((r) => r.id !== null)
+    .map((r) => ({
+      id: Number(r.id),
+      type: r.type as LiveEventType,
+      projectId: r.project_id,
+      data: {
+        ...((typeof r.data === 'string' ? JSON.parse(r.data) : r.data) as LiveEvent['data']),
+        at: new Date(r.at).toISOString(),
+      },
+    }));
+  return { events, held };
+}
+
+/** Settled events after `afterId` in id order, of the given projects (undefined: all), at most `limit`. */
 export async function liveEventsAfter(
   db: Db,
   o: { afterId: number; projectIds?: readonly string[]; limit: number },
 ): Promise<LiveEvent[]> {
-  if (o.projectIds !== undefined && o.projectIds.length === 0) return [];
-  let q = db
-    .selectFrom('live_events')
-    .select(['id', 'project_id', 'type', 'data', 'at'])
-    .where('id', '>', String(o.afterId))
-    .orderBy('id')
-    .limit(o.limit);
-  if (o.projectIds !== undefined) q = q.where('project_id', 'in', o.projectIds);
-  const rows = await q.execute();
-  return rows.map((r) => ({
-    id: Number(r.id),
-    type: r.type as LiveEventType,
-    projectId: r.project_id,
-    data: {
-      ...((typeof r.data === 'string' ? JSON.parse(r.data) : r.data) as LiveEvent['data']),
-      at: new Date(r.at).toISOString(),
-    },
-  }));
+  return (await readLiveEvents(db, o)).events;
 }

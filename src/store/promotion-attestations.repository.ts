@@ -169,6 +169,8 @@ export async function attestationFacts(db: Db, j: AttestationJobRow) {
   const auditQuery = db
     .selectFrom('audit_log')
     .select(['seq', 'hash'])
+    // The newest sealed entry (rows are chained shortly after commit, src/store/audit.repository.ts).
+    .where('hash', 'is not', null)
     .where('object_type', '=', 'promotion')
     .where('object_id', '=', j.requestId)
     .where('action', 'not in', ['promotion.promoted', 'promotion.failed', 'promotion.gitops'])

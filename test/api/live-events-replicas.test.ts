@@ -3,9 +3,11 @@
  * sees a promotion requested, approved and copied on the other, with the copy's progress, delivered by LISTEN/NOTIFY
  * (the poll that covers lost notifications is set to a minute here, so only a notification can deliver in time). A
  * stream resumed on the other replica with the first one's Last-Event-ID replays what it missed: ids are one
- * sequence for all replicas.
+ * sequence for all replicas. Ids are drawn without a lock (migration 0026), so two transactions may commit out of id
+ * order: a listener on either replica still sees both, in id order, the later one only once the earlier committed.
  */
 import { after, before, test } from 'node:test';
+import pg from 'pg';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { buildServer } from '../../src/api/server.ts';
@@ -35,11 +37,13 @@ let regB: TestRegistry;
 const replicas: Replica[] = [];
 const streams: SseStream[] = [];
 const tokens: Record<string, string> = {};
+let databaseUrl = '';
 
 before(async () => {
   [regA, regB] = await Promise.all([startRegistry(), startRegistry()]);
   await pushImage(regA.url, 'dev/web', image, { tag: '1.0' });
   const url = await freshPostgres(); // migrated
+  databaseUrl = url;
   const box = new SecretBox(randomBytes(32));
   for (let i = 0; i < 2; i++) {
     const database = await openDatabase({ url });
@@ -158,4 +162,70 @@ test('a stream on one replica sees what another replica did, and resumes on the 
       ['promotion.state', '{"staging":"PROMOTED"}'],
     ],
   );
+});
+
+test('two transactions committing out of id order: listeners on both replicas see both, in id order', async () => {
+  const [one, two] = replicas as [Replica, Replica];
+  const { rows } = await replicas[0]!.database.db
+    .selectFrom('projects')
+    .select('id')
+    .where('name', '=', 'shop')
+    .execute()
+    .then((r) => ({ rows: r }));
+  const projectId = rows[0]?.id;
+  assert.ok(projectId, 'the project of the first test');
+  const watchOne = await openSse(`${one.url}/api/v1/events/stream`, { authorization: `Bearer ${tokens.root}` });
+  const watchTwo = await openSse(`${two.url}/api/v1/events/stream`, { authorization: `Bearer ${tokens.root}` });
+  streams.push(watchOne, watchTwo);
+  // Two writers as the live-event triggers write (migration 0026): draw an id, insert in a subtransaction, notify.
+  const slow = new pg.Client({ connectionString: databaseUrl });
+  const fast = new pg.Client({ connectionString: databaseUrl });
+  await Promise.all([slow.connect(), fast.connect()]);
+  try {
+    const write = async (client: pg.Client, name: string): Promise<number> => {
+      const drawn = await client.query<{ id: string }>(
+        `SELECT (hoist_draw_ids('live_events_id_seq', 1))[1]::text AS id`,
+      );
+      const id = drawn.rows[0]?.id ?? '';
+      await client.query('SAVEPOINT s');
+      await client.query(
+        `INSERT INTO live_events (id, project_id, type, data, at) VALUES ($1, $2, 'promotion.state', $3, now())`,
+        [id, projectId, JSON.stringify({ requestId: name, project: 'shop', states: { staging: 'QUEUED' } })],
+      );
+      await client.query('RELEASE SAVEPOINT s');
+      await client.query(`SELECT pg_notify('hoist_live_events', $1)`, [id]);
+      return Number(id);
+    };
+    await slow.query('BEGIN');
+    const earlier = await write(slow, 'out-of-order-earlier');
+    await fast.query('BEGIN');
+    const later = await write(fast, 'out-of-order-later');
+    await fast.query('COMMIT');
+    assert.ok(earlier < later);
+    // The later event is committed and announced, but an earlier id is still in flight: nobody may pass over it.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    for (const w of [watchOne, watchTwo])
+      assert.ok(!w.events.some((e) => e.data?.requestId === 'out-of-order-later'), 'held behind the earlier id');
+    await slow.query('COMMIT');
+    for (const w of [watchOne, watchTwo]) {
+      await w.waitFor((e) => e.data?.requestId === 'out-of-order-later', 'the later event');
+      assert.deepEqual(
+        w.events.filter((e) => String(e.data?.requestId ?? '').startsWith('out-of-order-')).map((e) => Number(e.id)),
+        [earlier, later],
+      );
+    }
+    // A stream resumed from before both replays both, in order.
+    const resumed = await openSse(`${two.url}/api/v1/events/stream`, {
+      authorization: `Bearer ${tokens.root}`,
+      'last-event-id': String(earlier - 1),
+    });
+    streams.push(resumed);
+    await resumed.waitFor((e) => e.data?.requestId === 'out-of-order-later', 'the later event, replayed');
+    assert.deepEqual(
+      resumed.events.filter((e) => e.id !== undefined).map((e) => Number(e.id)),
+      [earlier, later],
+    );
+  } finally {
+    await Promise.all([slow.end(), fast.end()]);
+  }
 });

@@ -7,10 +7,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import { appendAudit, auditHash, auditHead, listAudit, verifyAudit } from '../../src/store/audit.repository.ts';
+import {
+  appendAudit,
+  auditHash,
+  auditHead,
+  listAudit,
+  sealAudit,
+  verifyAudit,
+} from '../../src/store/audit.repository.ts';
 import { forEachBackend } from '../helpers/backends.ts';
 
-forEachBackend('audit log', (use) => {
+forEachBackend('audit log', (use, backend) => {
   const append = (n: number, actor = 'alice') =>
     use()
       .db.transaction()
@@ -25,12 +32,20 @@ forEachBackend('audit log', (use) => {
         }),
       );
 
-  test('appends chain and verify', async () => {
+  test('appends chain (sealed after commit) and verify', async () => {
     const first = await append(1);
     const second = await append(2, 'bob');
-    assert.equal(second.prevHash, first.hash);
     const third = await append(3);
-    assert.deepEqual(await verifyAudit(use().db), { ok: true, rows: 3, head: third.hash, headSeq: third.seq });
+    assert.ok(BigInt(first) < BigInt(second) && BigInt(second) < BigInt(third));
+    // Unsealed until something seals: every read of the chain does.
+    const rows = await listAudit(use().db, {});
+    assert.deepEqual(
+      rows.map((r) => r.seq),
+      [first, second, third],
+    );
+    assert.equal(rows[1]?.prevHash, rows[0]?.hash);
+    assert.equal(rows[2]?.prevHash, rows[1]?.hash);
+    assert.deepEqual(await verifyAudit(use().db), { ok: true, rows: 3, head: rows[2]?.hash, headSeq: third });
   });
 
   test('list filters by actor, object and time, and pages by cursor', async () => {
@@ -176,5 +191,69 @@ forEachBackend('audit log', (use) => {
     const v = await verifyAudit(db, { from });
     assert.equal(v.ok, false);
     if (!v.ok) assert.equal(v.problem, 'rewritten');
+  });
+  test('concurrent appends (second actors) seal into one chain that verifies', async () => {
+    const db = use().db;
+    await sql`DELETE FROM audit_log`.execute(db);
+    const seqs = await Promise.all(Array.from({ length: 12 }, (_, i) => append(100 + i, i % 2 ? 'bob' : 'alice')));
+    const v = await verifyAudit(db);
+    assert.equal(v.ok, true, JSON.stringify(v));
+    const listed = new Set((await listAudit(db, { limit: 1000 })).map((r) => r.seq));
+    for (const seq of seqs) assert.ok(listed.has(seq), `row ${seq} sealed and listed`);
+  });
+
+  test('a row committed before a smaller sequence number is held unsealed until that transaction ends; never skipped', async (t) => {
+    // PGlite runs one transaction at a time: numbers always commit in order there.
+    if (backend !== 'postgres') return t.skip('PostgreSQL only: two transactions at once');
+    const db = use().db;
+    await sql`DELETE FROM audit_log`.execute(db);
+    let releaseFirst!: () => void;
+    const firstMayCommit = new Promise<void>((resolve) => (releaseFirst = resolve));
+    let firstAppended!: (seq: string) => void;
+    const firstSeq = new Promise<string>((resolve) => (firstAppended = resolve));
+    const first = db.transaction().execute(async (trx) => {
+      const seq = await appendAudit(trx, {
+        actor: 'slow',
+        action: 'x',
+        objectType: 'o',
+        objectId: 'slow',
+        summary: {},
+      });
+      firstAppended(seq);
+      await firstMayCommit;
+      return seq;
+    });
+    const smaller = await firstSeq;
+    const later = await append(200, 'fast');
+    assert.ok(BigInt(smaller) < BigInt(later));
+    // The later row is committed, the earlier is not: sealing must stop before both.
+    assert.deepEqual(await sealAudit(db), { sealed: 0, held: true });
+    assert.ok(!(await listAudit(db, { actor: 'fast' })).some((r) => r.seq === later), 'not sealed past a gap');
+    releaseFirst();
+    await first;
+    const rows = await listAudit(db, { order: 'newest', limit: 2 });
+    assert.deepEqual(rows.map((r) => r.seq).reverse(), [smaller, later]);
+    assert.equal(rows[0]?.prevHash, rows[1]?.hash, 'chained in sequence order');
+    assert.equal((await verifyAudit(db)).ok, true);
+  });
+
+  test('a row whose seal was removed fails verification (never passed over)', async () => {
+    const db = use().db;
+    await sql`DELETE FROM audit_log`.execute(db);
+    await append(300);
+    await append(301);
+    const [victim] = await listAudit(db, {}); // seals both
+    assert.ok(victim);
+    await sql`UPDATE audit_log SET hash = NULL, prev_hash = NULL WHERE seq = ${victim.seq}`.execute(db);
+    const v = await verifyAudit(db);
+    assert.equal(v.ok, false);
+    if (!v.ok) {
+      assert.equal(v.problem, 'unsealed');
+      assert.equal(v.seq, victim.seq);
+    }
+    await sql`UPDATE audit_log SET hash = ${victim.hash}, prev_hash = ${victim.prevHash} WHERE seq = ${victim.seq}`.execute(
+      db,
+    );
+    assert.equal((await verifyAudit(db)).ok, true);
   });
 });

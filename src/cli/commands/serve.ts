@@ -164,6 +164,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
           services.automation.ticker.stop(),
         ]);
       })
+      .then(() => services.auditSealer.stop())
       .then(() => services.auditCheckpoints.stop())
       .then(() => mailer?.close())
       .then(() => database.close())
@@ -179,6 +180,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
 
   const address = await app.listen({ port, host: flags.host });
   started = (async () => {
+    await services.auditSealer.start();
     services.auditCheckpoints.start();
     await services.runner.start();
     await services.gitops.start();
