@@ -63,7 +63,8 @@ export class OwnPushes {
 
   /**
    * Whether the event certainly reports this process's own write, without asking the database: the write is under
-   * way and no environment but its own holds the pushed repository (and tag). The intake never asks it about a referrers tag.
+   * way and no environment but its own holds the pushed repository (and tag). The intake never asks it about a
+   * referrers tag.
    */
   knownEcho(p: PushedImage): boolean {
     const w = this.writes.get(keyOf(p));
