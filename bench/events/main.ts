@@ -201,10 +201,15 @@ try {
   const burstStart = performance.now();
   for (let i = 0; i < BURST; i += 20)
     await Promise.all(
-      images.slice(i, i + 20).map((img, k) => pushImage(registry.url, 'dev/web', img, { tag: `burst${i + k}` })),
+      images
+        .slice(i, i + 20)
+        .map((img, k) =>
+          pushImage(registry.url, 'dev/web', img, { tag: `burst${i + k}` }).then(() =>
+            timeline?.mark(img.digest, 'pushed'),
+          ),
+        ),
     );
   const pushedIn = performance.now() - burstStart;
-  for (const img of images) timeline?.mark(img.digest, 'pushed', burstStart);
   let burstError: string | undefined;
   const done = await Promise.all(
     images.map((img) =>
@@ -218,7 +223,8 @@ try {
   // Let hoist's own pushes come back as events, so that every tag write is counted.
   await new Promise((r) => setTimeout(r, 3000));
   const burstSql = counter.diff(before);
-  if (timeline) process.stderr.write(`timeline, burst (from the burst's start):\n${timeline.report('pushed')}\n`);
+  if (timeline)
+    process.stderr.write(`timeline, burst (from each image's push complete):\n${timeline.report('pushed')}\n`);
   const digests = images.map((i) => i.digest);
   const targets = await sql<{ digest: string; n: string }>`
     SELECT r.digest, count(*) AS n FROM promotion_targets t JOIN promotion_requests r ON r.id = t.request_id

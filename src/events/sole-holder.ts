@@ -1,6 +1,6 @@
 /**
  * Whether an environment is the only one that holds a pushed repository (and tag) in a registry: then an event
- * reporting hoist's own write there can concern nothing but that write (./../service/own-pushes.ts), and the hook can
+ * reporting hoist's own write there can concern nothing but that write (src/service/own-pushes.ts), and the hook can
  * recognise it at once. The environments of a registry are read once per registry for a short while (a promotion
  * asks twice: for the digest and for the tag); an environment created within that while is seen by the next read.
  */

@@ -129,9 +129,9 @@ export class Intake {
         name: 'push-events',
         leaseMs: o.leaseMs ?? 30_000,
         maxAttempts: o.maxAttempts ?? 5,
-        // An event waits mostly on the registry (the confirmation, the image read) and the database: as many as the
-        // runner runs, so a burst of pushes is not held four at a time before it reaches the runner.
-        concurrency: o.concurrency ?? 8,
+        // Not more: on the embedded database 8 at once made a burst of 100 pushes slower (40 s against 20-32 s at
+        // load 17-20, npm run bench:events): the hook's inserts, which the registry waits for, queue behind them.
+        concurrency: o.concurrency ?? 4,
         backoff: { baseDelayMs: 1000, maxDelayMs: 60_000 },
         logger: (o.logger ?? pino({ level: 'silent' })).child({ queue: 'push-events' }),
         ...(o.notifier ? { notifier: o.notifier } : {}),
