@@ -181,17 +181,16 @@ export class Timeline {
     ] as const)
       wrap(q, 'launch', () => this.claims.push({ queue, at: performance.now() }));
     const send = Transport.prototype.send;
-    const http = this.http;
-    const timeline = this;
+    const record = (h: HttpMark) => {
+      if (this.recording) this.http.push(h);
+    };
     Transport.prototype.send = async function (this: Transport, o) {
       const t0 = performance.now();
       try {
         return await send.call(this, o);
       } finally {
-        const ms = performance.now() - t0;
-        if (timeline.recording) {
-          http.push({ method: o.method, what: o.operation.replace(DIGEST, '@d').replace(/:[\w.-]+$/, ':tag'), ms });
-        }
+        const what = o.operation.replace(DIGEST, '@d').replace(/:[\w.-]+$/, ':tag');
+        record({ method: o.method, what, ms: performance.now() - t0 });
       }
     };
   }
