@@ -25,6 +25,7 @@ import { buildImage } from '../../test/harness/images.ts';
 import { pushImage } from '../../test/harness/push.ts';
 import { benchBackend, startBenchServer } from '../server.ts';
 import { SqlCounter, totalStatements } from '../sql-counter.ts';
+import { Timeline } from './timeline.ts';
 
 const short = process.argv.includes('--short');
 const K = Number(process.env.BENCH_IDLE ?? (short ? 5 : 10));
@@ -33,6 +34,8 @@ const BURST = Number(process.env.BENCH_BURST ?? 100);
 const SECRET = randomBytes(24).toString('hex');
 /** `BENCH_PULLS=1`: the registry notifies pulls too (its default), as it did before the README advised otherwise. */
 const BENCH_PULLS = process.env.BENCH_PULLS === '1';
+/** `-- --timeline`: print where each phase's time goes, stage by stage (bench/events/timeline.ts). */
+const timeline = process.argv.includes('--timeline') ? new Timeline() : undefined;
 const percentile = (xs: number[], p: number): number =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? 0;
 const round = (x: number): number => Math.round(x * 10) / 10;
@@ -47,8 +50,13 @@ const registry = await startRegistry({
   // As the README advises: hoist ignores pulls, and a registry sends its notifications one at a time, so every pull
   // notified (hoist's own reads of the images it inspects and copies) delays the next push's event.
   ...(BENCH_PULLS ? {} : { notificationIgnoredActions: ['pull'] }),
+  // As the README advises too: blob pushes and mounts (media type application/octet-stream) are no images, and hoist
+  // ignores them; notified, each delays the next push's event. `BENCH_BLOBS=1` has them notified (the default).
+  ...(process.env.BENCH_BLOBS === '1' ? {} : { notificationIgnoredMediaTypes: ['application/octet-stream'] }),
 });
 const { services } = server;
+timeline?.install(services);
+timeline?.watchHooks(server.app.server);
 
 const db = server.uncounted;
 
@@ -70,6 +78,7 @@ services.runner.onPromoted = (artifactId) => {
     .then((row) => {
       if (!row || promotedAt.has(row.digest)) return;
       promotedAt.set(row.digest, at);
+      timeline?.mark(row.digest, 'promoted', at);
       waiters.get(row.digest)?.();
     });
 };
@@ -129,15 +138,18 @@ try {
       else await new Promise((r) => setTimeout(r, 20));
   await new Promise((r) => setTimeout(r, 1000));
   const idleMs: number[] = [];
+  timeline?.clear();
   let before = counter.snapshot();
   for (const digest of idleDigests) {
     const t0 = performance.now();
+    timeline?.mark(digest, 'request.start', t0);
     await c.promotions.request('bench', 'web', { digest, from: 'idle', to: ['idlestaging'] });
     idleMs.push((await promoted(digest, 30_000)) - t0);
     // Let the promotion's own push event and the automation settle: the next request finds an idle server.
     await new Promise((r) => setTimeout(r, 500));
   }
   const idleSql = counter.diff(before);
+  if (timeline) process.stderr.write(`timeline, idle request → PROMOTED:\n${timeline.report('request.start')}\n`);
   phases.idle = {
     promotions: K,
     p50ms: round(percentile(idleMs, 50)),
@@ -157,16 +169,19 @@ try {
 
   // 2. Pushes one at a time.
   process.stderr.write(`2. ${N} pushes one at a time, push complete → PROMOTED in staging\n`);
+  timeline?.clear();
   before = counter.snapshot();
   const latencies: number[] = [];
   for (let i = 0; i < N; i++) {
     const img = buildImage({ layers: [4096] });
     await pushImage(registry.url, 'dev/web', img, { tag: `b${i}` });
     const t0 = performance.now();
+    timeline?.mark(img.digest, 'pushed', t0);
     latencies.push((await promoted(img.digest, 30_000)) - t0);
     await new Promise((r) => setTimeout(r, 300));
   }
   const eventsSql = counter.diff(before);
+  if (timeline) process.stderr.write(`timeline, push → PROMOTED:\n${timeline.report('pushed')}\n`);
   phases.pushes = {
     pushes: N,
     p50ms: round(percentile(latencies, 50)),
@@ -180,12 +195,19 @@ try {
   // 3. A burst.
   process.stderr.write(`3. a burst of ${BURST} pushes at once\n`);
   await new Promise((r) => setTimeout(r, 1000));
+  timeline?.clear();
   before = counter.snapshot();
   const images = Array.from({ length: BURST }, () => buildImage({ layers: [2048] }));
   const burstStart = performance.now();
   for (let i = 0; i < BURST; i += 20)
     await Promise.all(
-      images.slice(i, i + 20).map((img, k) => pushImage(registry.url, 'dev/web', img, { tag: `burst${i + k}` })),
+      images
+        .slice(i, i + 20)
+        .map((img, k) =>
+          pushImage(registry.url, 'dev/web', img, { tag: `burst${i + k}` }).then(() =>
+            timeline?.mark(img.digest, 'pushed'),
+          ),
+        ),
     );
   const pushedIn = performance.now() - burstStart;
   let burstError: string | undefined;
@@ -201,6 +223,8 @@ try {
   // Let hoist's own pushes come back as events, so that every tag write is counted.
   await new Promise((r) => setTimeout(r, 3000));
   const burstSql = counter.diff(before);
+  if (timeline)
+    process.stderr.write(`timeline, burst (from each image's push complete):\n${timeline.report('pushed')}\n`);
   const digests = images.map((i) => i.digest);
   const targets = await sql<{ digest: string; n: string }>`
     SELECT r.digest, count(*) AS n FROM promotion_targets t JOIN promotion_requests r ON r.id = t.request_id

@@ -1,7 +1,7 @@
 /**
  * Authorization for one registry host. The scheme is learnt from the first 401 (`WWW-Authenticate`): Basic sends the
  * credentials; Bearer fetches a token from the realm for the scope set a request needs and caches it per scope set
- * until shortly before it expires. A 401 on a cached token drops it and fetches a fresh one once; two requests
+ * until shortly before it expires (at most MAX_TOKENS scope sets, the oldest dropped first). A 401 on a cached token drops it and fetches a fresh one once; two requests
  * needing the same token share one fetch.
  */
 import { RegistryError } from '../errors.ts';
@@ -24,6 +24,11 @@ type Scheme =
   { kind: 'unknown' } | { kind: 'none' } | { kind: 'basic' } | { kind: 'bearer'; realm: string; service?: string };
 
 const EXPIRY_MARGIN_MS = 10_000;
+/**
+ * Tokens kept per host: a long-running server promotes into many repositories, each its own scope set; past this,
+ * expired tokens are dropped, then the oldest.
+ */
+const MAX_TOKENS = 512;
 
 export class Authenticator {
   private scheme: Scheme = { kind: 'unknown' };
@@ -127,8 +132,21 @@ export class Authenticator {
       }
       throw e;
     }
-    this.tokens.set(scopeKey(scopes), { token: res.token, expiresAt: Date.now() + res.expiresInSeconds * 1000 });
+    this.keep(scopeKey(scopes), { token: res.token, expiresAt: Date.now() + res.expiresInSeconds * 1000 });
     return res.token;
+  }
+
+  private keep(key: string, token: { token: string; expiresAt: number }): void {
+    this.tokens.delete(key);
+    if (this.tokens.size >= MAX_TOKENS) {
+      const now = Date.now();
+      for (const [k, t] of this.tokens) if (t.expiresAt - EXPIRY_MARGIN_MS <= now) this.tokens.delete(k);
+      for (const k of this.tokens.keys()) {
+        if (this.tokens.size < MAX_TOKENS) break;
+        this.tokens.delete(k);
+      }
+    }
+    this.tokens.set(key, token);
   }
 }
 

@@ -30,9 +30,21 @@ export interface PushedImage {
 
 const keyOf = (p: PushedImage): string => `${p.registryId}\u0000${p.repository}\u0000${p.digest}\u0000${p.tag ?? ''}`;
 
+/** Whether an environment is the only one holding a pushed image (src/events/sole-holder.ts). */
+export type SoleHolder = (p: PushedImage, environmentId: string) => Promise<boolean>;
+
+interface OwnWrite {
+  environmentId: string;
+  until: number;
+  /** Known once asked (while the write is under way): no other environment holds what is written. */
+  sole?: boolean;
+}
+
 export class OwnPushes {
   /** Key → the environment being written and when the memory lapses. */
-  private readonly writes = new Map<string, { environmentId: string; until: number }>();
+  private readonly writes = new Map<string, OwnWrite>();
+  /** Asked, for every write remembered, whether its environment is the only holder (set by the intake). */
+  soleHolder: SoleHolder | undefined;
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -40,7 +52,23 @@ export class OwnPushes {
   remember(p: PushedImage, environmentId: string): void {
     const now = this.now();
     if (this.writes.size > 10_000) for (const [k, w] of this.writes) if (w.until <= now) this.writes.delete(k);
-    this.writes.set(keyOf(p), { environmentId, until: now + OWN_WRITE_TTL_MS });
+    const write: OwnWrite = { environmentId, until: now + OWN_WRITE_TTL_MS };
+    this.writes.set(keyOf(p), write);
+    // Asked now, while the bytes are on their way: the hook that reports them back can then answer at once.
+    this.soleHolder?.(p, environmentId).then(
+      (sole) => (write.sole = sole),
+      () => undefined,
+    );
+  }
+
+  /**
+   * Whether the event certainly reports this process's own write, without asking the database: the write is under
+   * way and no environment but its own holds the pushed repository (and tag). The intake never asks it about a
+   * referrers tag.
+   */
+  knownEcho(p: PushedImage): boolean {
+    const w = this.writes.get(keyOf(p));
+    return w !== undefined && w.until > this.now() && w.sole === true;
   }
 
   /** The environment this process is writing the pushed image into, if it is. */

@@ -12,6 +12,7 @@ import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 import { buildArtifact, buildImage, buildMultiPlatform, type TestManifest } from '../harness/images.ts';
 import { getManifestRaw, pushImage, pushReferrer } from '../harness/push.ts';
 import { TRIVY, trivyReport } from '../harness/reports.ts';
+import { ECHO_OUTCOME } from '../../src/events/echo-log.ts';
 
 const SECRET = 'distribution-hook-secret-0123456789';
 
@@ -534,6 +535,50 @@ for (const backend of BACKENDS) {
         (await hook('generic', { repository: 'edge/web', digest: image.digest })).status,
         401,
         "the distribution secret is not the generic hook's",
+      );
+    });
+
+    test("the promotion's own writes come back recognised at the hook; another environment holding the repository still has them worked", async () => {
+      type EventRow = { repository: string; digest: string; tag: string | null; state: string; outcome: string | null };
+      const settled = (digest: string, n: number) => async () => {
+        const items = ((await as('root', 'GET', '/api/v1/events?limit=1000')).body.items as EventRow[]).filter(
+          (e) => e.repository === 'staging/web' && e.digest === digest,
+        );
+        return items.length >= n && items.every((e) => e.state !== 'PENDING' && e.state !== 'WORKING')
+          ? items
+          : undefined;
+      };
+      const own = await push('v7.0');
+      assert.equal(await waitFor('staging/web:v7.0-rc', () => inEnv('staging', 'v7.0-rc')), own.digest);
+      // The copy's manifest (by digest) and its tag: nothing new, and at least the tag's known without a query.
+      const echoes = await waitFor("the copy's events", settled(own.digest, 2));
+      for (const e of echoes) assert.match(`${e.state} ${e.outcome ?? ''}`, /^IGNORED nothing new/, JSON.stringify(e));
+      assert.ok(
+        echoes.some((e) => e.outcome === ECHO_OUTCOME),
+        JSON.stringify(echoes),
+      );
+
+      // Second actor: an environment that holds staging/web too (a template without {app}) needs the events.
+      const mirror = await as('root', 'PUT', `${P}/environments/mirror`, {
+        kind: 'repository',
+        registry: 'local',
+        repository: 'staging/web',
+      });
+      assert.ok(mirror.status === 200 || mirror.status === 201, JSON.stringify(mirror.body));
+      // The registry's environments are read once a second at most (src/events/sole-holder.ts).
+      await new Promise((r) => setTimeout(r, 1100));
+      const seen = await push('v7.1');
+      assert.equal(await waitFor('staging/web:v7.1-rc', () => inEnv('staging', 'v7.1-rc')), seen.digest);
+      const located = await waitFor('v7.1 located in mirror by its event', async () => {
+        const artifact = (await as('root', 'GET', `${P}/applications/web/artifacts/${seen.digest}`)).body;
+        const names = (artifact.environments ?? []).map((e: { environment: string }) => e.environment);
+        return names.includes('mirror') ? names : undefined;
+      });
+      assert.ok(located.includes('staging'), JSON.stringify(located));
+      const worked = await waitFor("the copy's events", settled(seen.digest, 1));
+      assert.ok(
+        worked.every((e) => e.outcome !== ECHO_OUTCOME),
+        JSON.stringify(worked),
       );
     });
   });

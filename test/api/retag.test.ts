@@ -177,6 +177,11 @@ for (const backend of BACKENDS) {
       await waitFor('the scratch-11 event', () => worked(image.digest, 'scratch-11'));
       await pushImage(reg.url, 'dev/web', image, { tag: 'v11' });
       assert.equal(await waitFor('staging/web:v11', () => inEnv('staging', 'v11')), image.digest);
+      // The tag is written before the attestation and PROMOTED: ask for prod only once staging's promotion is recorded.
+      await waitFor('the promotion to staging recorded', async () => {
+        const artifact = (await root('GET', `${P}/applications/web/artifacts/${image.digest}`)).body;
+        return artifact.environments.some((e: { environment: string }) => e.environment === 'staging') || undefined;
+      });
       await root('PUT', '/api/v1/projects/shop/namespaces', { registry: 'local', prefix: 'prod/' });
       await root('PUT', `${P}/environments/prod`, { kind: 'repository', registry: 'local', repository: 'prod/{app}' });
       await root('PUT', `${P}/pipeline`, {

@@ -20,6 +20,8 @@ export interface RegistryConfigInput {
   notificationHeaders?: Record<string, string>;
   /** Actions not notified at all (`pull`). */
   notificationIgnoredActions?: string[];
+  /** Media types not notified at all (`application/octet-stream`: every blob push and mount). */
+  notificationIgnoredMediaTypes?: string[];
 }
 
 export const INSTANCE_HEADER = 'X-Hoist-Test-Instance';
@@ -54,7 +56,14 @@ export function registryConfig(input: RegistryConfigInput): string {
           ...(input.notificationHeaders
             ? { headers: Object.fromEntries(Object.entries(input.notificationHeaders).map(([k, v]) => [k, [v]])) }
             : {}),
-          ...(input.notificationIgnoredActions ? { ignore: { actions: input.notificationIgnoredActions } } : {}),
+          ...(input.notificationIgnoredActions || input.notificationIgnoredMediaTypes
+            ? {
+                ignore: {
+                  ...(input.notificationIgnoredActions ? { actions: input.notificationIgnoredActions } : {}),
+                  ...(input.notificationIgnoredMediaTypes ? { mediatypes: input.notificationIgnoredMediaTypes } : {}),
+                },
+              }
+            : {}),
         },
       ],
     };

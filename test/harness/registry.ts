@@ -34,6 +34,8 @@ export interface StartRegistryOptions {
   notificationHeaders?: Record<string, string>;
   /** Actions the registry sends no notification for (`['pull']`, as hoist's README advises). */
   notificationIgnoredActions?: string[];
+  /** Media types the registry sends no notification for (`['application/octet-stream']`: blobs, as the README advises). */
+  notificationIgnoredMediaTypes?: string[];
   /** A fixed port (for the demo registry); default: a free random one. */
   port?: number;
 }
@@ -86,6 +88,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
       opts.port,
       opts.notificationHeaders,
       opts.notificationIgnoredActions,
+      opts.notificationIgnoredMediaTypes,
     );
     let stopping: Promise<void> | undefined;
     const registry: TestRegistry = {
@@ -113,6 +116,7 @@ async function launchOnFreePort(
   fixedPort?: number,
   notificationHeaders?: Record<string, string>,
   notificationIgnoredActions?: string[],
+  notificationIgnoredMediaTypes?: string[],
 ): Promise<{ port: number; proc: RegistryProcess }> {
   const configPath = join(dir, 'config.yml');
   const logPath = join(dir, 'registry.log');
@@ -129,6 +133,7 @@ async function launchOnFreePort(
       notificationsUrl,
       ...(notificationHeaders ? { notificationHeaders } : {}),
       ...(notificationIgnoredActions ? { notificationIgnoredActions } : {}),
+      ...(notificationIgnoredMediaTypes ? { notificationIgnoredMediaTypes } : {}),
     });
     await writeFile(configPath, config);
     try {
