@@ -153,6 +153,7 @@ export async function copyImage(o: CopyImageOptions): Promise<CopyResult> {
         target: dst,
         referrers,
         onImage: (descriptors) => blobs.add(descriptors),
+        onProbe: (descriptors) => blobs.probe(descriptors),
         ...(source.manifest ? { prefetched: source.manifest } : {}),
         signal: blobs.signal,
       });
