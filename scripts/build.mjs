@@ -1,20 +1,19 @@
-// Bundles the CLI into dist/ with esbuild. Dynamic imports stay separate chunks, so a command loads only what it uses
-// (start-up time counts: a no-op `hoist copy` must answer in tens of milliseconds).
+// Bundles the CLI into dist/ with esbuild. dist/hoist.mjs only picks what to run (src/cli/entry.ts): `hoist copy`
+// runs dist/hoist-copy.mjs, one module with everything a copy needs; every other command runs the whole command line,
+// whose commands are separate chunks loaded only when used. Start-up time counts: a no-op `hoist copy` must answer
+// in tens of milliseconds.
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
-await build({
-  entryPoints: { hoist: 'src/cli/main.ts' },
-  outdir: 'dist',
+const common = {
   bundle: true,
-  splitting: true,
   format: 'esm',
   platform: 'node',
   target: 'node22',
   sourcemap: 'linked',
+  outdir: 'dist',
   outExtension: { '.js': '.mjs' },
-  chunkNames: 'chunks/[name]-[hash]',
   banner: {
     js: "import { createRequire as __hoistCreateRequire } from 'node:module'; const require = __hoistCreateRequire(import.meta.url);",
   },
@@ -33,4 +32,48 @@ await build({
     'nodemailer',
   ],
   logLevel: 'warning',
-});
+};
+/**
+ * Node's builtins by `require`, not by ES import. For a builtin imported by name Node builds an ES module facade, and
+ * that reads every export, including the lazy ones: `node:fs` then loads its streams and promises API, `node:stream`
+ * its promises and operators, `node:crypto` all of WebCrypto (together about 20 ms of CPU at every start-up, for
+ * nothing). Through `require` an export is read only where the code uses it. And commander's `node:child_process`
+ * (for external subcommands, which hoist has none of) loads only if commander ever uses it.
+ */
+const builtinsByRequire = {
+  name: 'builtins-by-require',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) => {
+      if (args.kind === 'import-statement' && !args.importer.includes('node_modules'))
+        return { path: args.path, namespace: 'builtin-require' };
+      if (args.kind === 'require-call' && args.path === 'node:child_process' && args.importer.includes('commander'))
+        return { path: args.path, namespace: 'builtin-lazy' };
+      return undefined;
+    });
+    b.onLoad({ filter: /.*/, namespace: 'builtin-require' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'builtin-lazy' }, (args) => ({
+      contents: `let m; module.exports = new Proxy({}, { get: (_, k) => (m ??= require(${JSON.stringify(args.path)}))[k] });`,
+      loader: 'js',
+    }));
+  },
+};
+/** The entry imports the copy-only bundle by its built name. */
+const copyEntryExternal = {
+  name: 'copy-entry',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/copy-main\.ts$/ }, () => ({ path: './hoist-copy.mjs', external: true }));
+  },
+};
+await Promise.all([
+  build({
+    ...common,
+    entryPoints: { hoist: 'src/cli/entry.ts' },
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    plugins: [copyEntryExternal, builtinsByRequire],
+  }),
+  build({ ...common, entryPoints: { 'hoist-copy': 'src/cli/copy-main.ts' }, plugins: [builtinsByRequire] }),
+]);

@@ -2,10 +2,10 @@
  * The `hoist` command line. Each command's code is imported only when that command runs, so start-up stays fast
  * (a copy that finds nothing to do is dominated by start-up). Errors become exit codes in exit-codes.ts.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { collect } from './registry-flags.ts';
-import { describeError, EXIT_USAGE, exitCodeFor } from './exit-codes.ts';
-import { VERSION } from '../version.ts';
+import { addCopyCommand } from './copy-command.ts';
+import { insecureOption, newProgram, runProgram } from './program.ts';
 import { InvalidInput } from '../errors.ts';
 import { BACKPRESSURE_DEFAULTS } from '../api/backpressure.ts';
 
@@ -13,37 +13,8 @@ import { BACKPRESSURE_DEFAULTS } from '../api/backpressure.ts';
 const listOptions = (c: Command): Command =>
   c.option('--limit <n>', 'show at most this many (default 100)').option('--all', 'show every one (follows pages)');
 
-const insecureOption = (): Option =>
-  new Option(
-    '--insecure-registry <host:port>',
-    'talk plain HTTP to this registry (repeatable; also HOIST_INSECURE_REGISTRIES=a,b)',
-  ).argParser(collect);
-
-const program = new Command('hoist')
-  .description('Promote container images between registries and environments, the same digest every step')
-  .version(VERSION)
-  .showHelpAfterError('(run with --help for usage)')
-  .exitOverride();
-
-program
-  .command('copy')
-  .description(
-    'copy an image (all platforms, with its signatures, SBOMs and attestations) to another repository or registry',
-  )
-  .argument('<SRC>', 'source image: HOST/REPO:TAG, HOST/REPO@sha256:..., or an OCI image layout: oci:DIR[:TAG]')
-  .argument(
-    '<DST>',
-    'destination: HOST/REPO:TAG, HOST/REPO@sha256:... (must equal the source digest), or HOST/REPO to keep the source tag',
-  )
-  .option('--src-creds <user:pass>', 'credentials for the source registry (default: docker config.json)')
-  .option('--dest-creds <user:pass>', 'credentials for the destination registry (default: docker config.json)')
-  .addOption(insecureOption())
-  .option('--concurrency <n>', 'blob transfers at once', '6')
-  .option('--tag <tag>', 'also write this tag at the destination (repeatable)', collect)
-  .option('--no-referrers', 'do not copy signatures, SBOMs and other referrers')
-  .option('--json', 'print the result as JSON on stdout')
-  .option('-q, --quiet', 'no progress output')
-  .action(async (src: string, dst: string, flags) => (await import('./commands/copy.ts')).copyCommand(src, dst, flags));
+const program = newProgram();
+addCopyCommand(program);
 
 program
   .command('inspect')
@@ -879,18 +850,4 @@ function devtctlSpellings(argv: string[]): string[] {
   });
 }
 
-async function main(): Promise<void> {
-  try {
-    await program.parseAsync(devtctlSpellings(process.argv.slice(2)), { from: 'user' });
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      // Help and version exit 0; every other commander error is bad usage, already printed by commander.
-      process.exitCode = e.exitCode === 0 ? 0 : EXIT_USAGE;
-    } else {
-      process.stderr.write(`${describeError(e)}\n`);
-      process.exitCode = exitCodeFor(e);
-    }
-  }
-}
-
-void main();
+void runProgram(program, () => devtctlSpellings(process.argv.slice(2)));

@@ -57,6 +57,11 @@ export class BlobPipeline {
   private readonly seen = new Set<string>();
   private readonly heads: Array<Promise<void>> = [];
   private readonly copies: Array<Promise<void>> = [];
+  /** Whether the target holds a blob (its HEAD, or none needed), asked once per blob, by digest. */
+  private readonly lookups = new Map<string, Promise<boolean>>();
+  private readonly probes: Array<Promise<void>> = [];
+  /** Each blob's copy (settled, never rejected), by digest. */
+  private readonly copyOf = new Map<string, Promise<void>>();
   private readonly transfers: Slots;
   private readonly headSlots: Slots;
   private readonly controller = new AbortController();
@@ -82,17 +87,18 @@ export class BlobPipeline {
       if (this.o.sameRegistry) {
         // A mount is one cheap request, like a HEAD: as many at once. (A mount the registry declines streams in the
         // same slot; within one registry that is rare.)
-        this.copies.push(this.guard(() => this.headSlots.run(() => this.o.copy(step, this.signal))));
+        this.track(
+          step.descriptor.digest,
+          this.guard(() => this.headSlots.run(() => this.o.copy(step, this.signal))),
+        );
         continue;
       }
-      const small = step.descriptor.size < SMALL_BLOB;
       const head = this.guard(async () => {
-        if (small && (await this.o.targetIsNew)) return;
-        const size = await this.headSlots.run(() => this.o.target.headBlob(step.descriptor.digest, this.signal));
-        if (size === step.descriptor.size) this.present.add(step.descriptor.digest);
+        if (await this.lookup(step.descriptor)) this.present.add(step.descriptor.digest);
       });
       this.heads.push(head);
-      this.copies.push(
+      this.track(
+        step.descriptor.digest,
         head.then(() =>
           this.guard(() =>
             this.present.has(step.descriptor.digest)
@@ -104,9 +110,40 @@ export class BlobPipeline {
     }
   }
 
+  /**
+   * Asks the target about blobs that may be needed: those of a manifest whose own presence at the target is still
+   * being asked. Only HEADs, nothing is copied; `add` then uses their answers, so when the manifest turns out absent
+   * its blobs' lookups are already done (one round trip less before the first bytes flow). Within one registry blobs
+   * are mounted without asking, so there is nothing to ask.
+   */
+  probe(blobs: readonly Descriptor[]): void {
+    if (this.o.sameRegistry || this.failure) return;
+    for (const b of blobs) {
+      if (this.lookups.has(b.digest)) continue;
+      // Settled here (a probe nobody uses must not fail the copy) and awaited by settle(), so none outlives it.
+      this.probes.push(
+        this.lookup(b).then(
+          () => {},
+          () => {},
+        ),
+      );
+    }
+  }
+
   /** Resolves when every HEAD so far has answered (`present` is then complete); throws the first failure. */
   async headsDone(): Promise<void> {
     await Promise.all(this.heads);
+    this.throwIfFailed();
+  }
+
+  /**
+   * Resolves when these blobs are at the target (a manifest naming them can then be pushed); throws the first failure
+   * of the pipeline. A digest never added waits for every blob.
+   */
+  async blobsDone(digests: readonly string[]): Promise<void> {
+    const copies = digests.map((d) => this.copyOf.get(d));
+    if (copies.includes(undefined)) await this.settle();
+    else await Promise.all(copies);
     this.throwIfFailed();
   }
 
@@ -124,15 +161,36 @@ export class BlobPipeline {
 
   /** Waits until nothing is in flight, failed or not. */
   async settle(): Promise<void> {
-    for (let n = -1; n !== this.copies.length;) {
-      n = this.copies.length;
-      await Promise.all(this.copies);
+    for (let n = -1; n !== this.copies.length + this.probes.length;) {
+      n = this.copies.length + this.probes.length;
+      await Promise.all([...this.copies, ...this.probes]);
     }
   }
 
   private throwIfFailed(): void {
     if (this.failure) throw this.failure.error;
     this.o.signal?.throwIfAborted();
+  }
+
+  /**
+   * Whether the target holds the blob at the right size. A small blob is not asked about when the target repository
+   * is new (see targetIsNew).
+   */
+  private lookup(d: Descriptor): Promise<boolean> {
+    let found = this.lookups.get(d.digest);
+    if (!found) {
+      found = (async () => {
+        if (d.size < SMALL_BLOB && (await this.o.targetIsNew)) return false;
+        return (await this.headSlots.run(() => this.o.target.headBlob(d.digest, this.signal))) === d.size;
+      })();
+      this.lookups.set(d.digest, found);
+    }
+    return found;
+  }
+
+  private track(digest: string, copy: Promise<void>): void {
+    this.copies.push(copy);
+    this.copyOf.set(digest, copy);
   }
 
   /** Runs a task unless the pipeline has failed; its failure becomes the pipeline's. Never rejects. */

@@ -85,7 +85,8 @@ async function resolveSource(
 }
 
 export async function copyImage(o: CopyImageOptions): Promise<CopyResult> {
-  const started = performance.now();
+  // process.hrtime, not performance.now: the `performance` global loads perf_hooks on first use (start-up counts).
+  const started = process.hrtime.bigint();
   const referrers = o.referrers ?? true;
   const concurrency = o.concurrency ?? 6;
   const src = o.sourceHost instanceof RegistryHost ? openRepository(o.sourceHost, o.source.repository) : o.sourceHost;
@@ -152,6 +153,7 @@ export async function copyImage(o: CopyImageOptions): Promise<CopyResult> {
         target: dst,
         referrers,
         onImage: (descriptors) => blobs.add(descriptors),
+        onProbe: (descriptors) => blobs.probe(descriptors),
         ...(source.manifest ? { prefetched: source.manifest } : {}),
         signal: blobs.signal,
       });
@@ -179,6 +181,6 @@ export async function copyImage(o: CopyImageOptions): Promise<CopyResult> {
     target: `${o.target.registry}/${o.target.repository}@${digest}`,
     tags: targetTags(o.source, o.target, o.extraTags),
     ...stats,
-    seconds: (performance.now() - started) / 1000,
+    seconds: Number(process.hrtime.bigint() - started) / 1e9,
   };
 }

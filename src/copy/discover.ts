@@ -3,8 +3,9 @@
  * is not walked (a registry only accepts a manifest whose blobs and children it has); referrers are still looked up
  * for it, so signatures added at the source after an earlier copy still arrive. Requests go out as early as they can:
  * a manifest's GET at the source goes with its HEAD at the target (a small GET wasted when it is present saves a round
- * trip when it is not), the referrers lookup runs beside both, and an image's blobs are announced (`onImage`) as soon
- * as its manifest is parsed, so their copy starts while the rest of the graph is still being read.
+ * trip when it is not), the referrers lookup runs beside both, an image's blobs may be looked up at the target while
+ * its HEAD is still out (`onProbe`), and they are announced (`onImage`) as soon as the manifest is known to be
+ * absent, so their copy starts while the rest of the graph is still being read.
  */
 import type { ImageSource } from '../oci/image-source.ts';
 import type { Descriptor } from '../oci/manifest.ts';
@@ -20,6 +21,11 @@ export interface DiscoverOptions {
   prefetched?: FetchedManifest;
   /** Called with the blobs of every image manifest not present at the target, as soon as it is parsed. */
   onImage?: (blobs: readonly Descriptor[]) => void;
+  /**
+   * Called with the blobs of an image manifest that arrived while its presence at the target is still being asked:
+   * they may be looked up at the target already (nothing is copied until onImage names them).
+   */
+  onProbe?: (blobs: readonly Descriptor[]) => void;
   signal?: AbortSignal;
 }
 
@@ -54,14 +60,22 @@ export async function discover(
     const fetched =
       knownPresent === true
         ? undefined
-        : o.prefetched?.digest === digest
-          ? Promise.resolve(o.prefetched)
-          : quiet(o.source.getManifest(digest, o.signal));
+        : quiet(
+            (o.prefetched?.digest === digest
+              ? Promise.resolve(o.prefetched)
+              : o.source.getManifest(digest, o.signal)
+            ).then((m) => ({ m, parsed: parseManifest(m.bytes, m.mediaType, `manifest ${o.source.name}@${digest}`) })),
+          );
+    // The manifest may arrive before the target has said whether it holds it: its blobs can be asked about meanwhile.
+    if (knownPresent === undefined && o.onProbe)
+      fetched?.then(
+        ({ parsed }) => parsed.kind === 'image' && o.onProbe?.(blobsOf(parsed)),
+        () => {},
+      );
     const present = knownPresent ?? (await o.target.headManifest(digest, o.signal)) !== undefined;
     if (present || fetched === undefined)
       return { digest, mediaType: '', size: 0, present, children: [], referrers: await referrers };
-    const m = await fetched;
-    const parsed = parseManifest(m.bytes, m.mediaType, `manifest ${o.source.name}@${digest}`);
+    const { m, parsed } = await fetched;
     if (parsed.kind === 'image') o.onImage?.(blobsOf(parsed));
     const children =
       parsed.kind === 'index' ? await Promise.all(parsed.manifests.map((d) => visit(d.digest, depth))) : [];

@@ -1,8 +1,10 @@
 /**
  * Applies a copy plan: blobs first (blob-copy.ts: skipped, mounted, or streamed and verified, several at a time; or
- * awaited, when a BlobPipeline started them during discovery), then manifests wave by wave, then the referrer indexes
- * a registry without the referrers API needs, and the tags last. Any failure stops the copy before the tags are
- * written, so a tag never names an incomplete image.
+ * already under way in the BlobPipeline that discovery started), then manifests wave by wave, then the referrer
+ * indexes a registry without the referrers API needs, and the tags last. With a pipeline, a manifest goes as soon as
+ * its own blobs are there, not after every blob: the platform manifests of an index are pushed while other platforms'
+ * layers still stream. Any failure stops the copy (nothing keeps running) before the tags are written, so a tag never
+ * names an incomplete image.
  */
 import type { ImageSource } from '../oci/image-source.ts';
 import type { Descriptor } from '../oci/manifest.ts';
@@ -42,11 +44,23 @@ export function emptyStats(): ExecuteStats {
 }
 
 export async function executePlan(plan: CopyPlan, o: ExecuteOptions): Promise<ExecuteStats> {
+  if (!o.started) return execute(plan, o);
+  const blobs = o.started.blobs;
+  try {
+    return await execute(plan, o, blobs);
+  } catch (e) {
+    // A manifest failed while blobs were still in flight: they stop, and are done before the copy fails.
+    blobs.abort(e);
+    await blobs.settle();
+    throw e;
+  }
+}
+
+async function execute(plan: CopyPlan, o: ExecuteOptions, pipeline?: BlobPipeline): Promise<ExecuteStats> {
   const emit = o.onEvent ?? ((): void => {});
   let stats: ExecuteStats;
   if (o.started) {
     stats = o.started.stats;
-    await o.started.blobs.finish();
   } else {
     stats = emptyStats();
     const copier = createBlobCopier(
@@ -73,6 +87,7 @@ export async function executePlan(plan: CopyPlan, o: ExecuteOptions): Promise<Ex
   const indexed = new Set<string>();
   for (const wave of plan.manifestWaves) {
     await runPool(wave, o.concurrency, o.signal, async (m, signal) => {
+      await pipeline?.blobsDone(m.blobs);
       const byTag = m.digest === plan.rootDigest ? rootTag : undefined;
       const put = await o.target.putManifest(byTag ?? m.digest, m.bytes, m.mediaType, signal);
       if (put.subjectIndexed) indexed.add(m.digest);
@@ -82,6 +97,9 @@ export async function executePlan(plan: CopyPlan, o: ExecuteOptions): Promise<Ex
       if (byTag !== undefined) emit({ kind: 'tagged', tag: byTag });
     });
   }
+
+  // Every blob is at the target (and nothing is in flight) before the referrer indexes and the tags.
+  await pipeline?.finish();
 
   // A registry without the referrers API learns about referrers through the `sha256-<hex>` index tag, kept by clients.
   if (o.target.host.referrersApi !== true) {

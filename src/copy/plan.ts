@@ -2,7 +2,8 @@
  * The copy plan, computed purely from the source graph and what the target has: which blobs to skip, mount or
  * stream (each blob once: small ones first, so a config blob never waits behind the layers for a transfer slot,
  * then the layers largest first), which manifests to push in which order (platform manifests before
- * their index, subjects before their referrers, all by digest), which referrer indexes to extend, and the tags to
+ * their index, subjects before their referrers, all by digest; each names the blobs it needs, so that it can go as
+ * soon as they are there), which referrer indexes to extend, and the tags to
  * write last, so that a tag never points at an incomplete image.
  */
 import type { Descriptor } from '../oci/manifest.ts';
@@ -19,6 +20,8 @@ export interface ManifestStep {
   digest: string;
   mediaType: string;
   bytes: Buffer;
+  /** The blobs it names (an image's config and layers; none for an index): it may be pushed once they are there. */
+  blobs: string[];
   /** The manifest this one refers to, when it is a referrer. */
   subject?: string;
 }
@@ -93,7 +96,12 @@ export function planCopy(input: PlanInput): CopyPlan {
     if (!node.present && node.bytes) {
       w = Math.max(w, wave.get(node.digest) ?? 0);
       wave.set(node.digest, w);
-      const step: ManifestStep = { digest: node.digest, mediaType: node.mediaType, bytes: node.bytes };
+      const step: ManifestStep = {
+        digest: node.digest,
+        mediaType: node.mediaType,
+        bytes: node.bytes,
+        blobs: node.parsed ? blobsOf(node.parsed).map((b) => b.digest) : [],
+      };
       if (subject !== undefined) step.subject = subject;
       steps.set(node.digest, step);
     }

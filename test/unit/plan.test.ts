@@ -74,6 +74,17 @@ test('blobs are planned once each, small ones first, then the largest first; pre
     plan.manifestWaves.map((w) => w.map((m) => m.bytes.toString())),
     [['m100', 'm101'], ['i200']],
   );
+  // Each manifest names the blobs it needs (it may be pushed once they are there); an index names none.
+  assert.deepEqual(
+    plan.manifestWaves.map((w) => w.map((m) => m.blobs)),
+    [
+      [
+        [d(2, 10).digest, shared.digest, d(3, 900 * MiB).digest],
+        [d(4, 10).digest, shared.digest, d(5, 50 * MiB).digest],
+      ],
+      [[]],
+    ],
+  );
   assert.deepEqual(plan.tags, ['v1']);
 });
 

@@ -6,6 +6,7 @@ import { setMaxListeners } from 'node:events';
 import { copyImage, type CopyResult } from '../../copy/copy-image.ts';
 import { BufferReclaimer } from '../../copy/reclaim.ts';
 import { InvalidInput } from '../../errors.ts';
+import { prepareDigests } from '../../oci/digest.ts';
 import { OciLayout, parseLayoutReference } from '../../oci/oci-layout.ts';
 import { checkTag, formatReference, parseReference, type Reference } from '../../oci/reference.ts';
 import { lineProgress, terminalProgress, type ProgressDisplay } from '../copy-progress.ts';
@@ -54,7 +55,7 @@ export async function copyCommand(srcArg: string, dstArg: string, flags: CopyFla
   process.once('SIGINT', onSignal);
   let result: CopyResult;
   try {
-    result = await copyImage({
+    const copying = copyImage({
       source,
       sourceHost,
       target,
@@ -67,6 +68,9 @@ export async function copyCommand(srcArg: string, dstArg: string, flags: CopyFla
       signal: controller.signal,
       ...(progress ? { onEvent: progress.listener } : {}),
     });
+    // The first requests are out by the time this runs: set up the hashing while they travel.
+    setImmediate(prepareDigests);
+    result = await copying;
   } finally {
     progress?.stop();
     process.off('SIGINT', onSignal);

@@ -1,0 +1,132 @@
+/**
+ * The copy's early starts stay verified and bounded: a platform manifest is pushed as soon as its own blobs are at the
+ * target (the index and the tag only after all of them), blobs are looked up while the target is still asked about
+ * their manifest (lookups that copy nothing, whose failure does not fail a copy that needs none of them), and a target
+ * that claims a blob it lacks is still caught before any tag is written.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useRegistryPair } from './helpers/registry-pair.ts';
+import { buildImage, buildMultiPlatform } from './harness/images.ts';
+import { getManifestRaw, pushImage } from './harness/push.ts';
+import { copyImage } from '../src/copy/copy-image.ts';
+import { RegistryError } from '../src/errors.ts';
+import { ref, testHost } from './helpers/hosts.ts';
+
+const reg = useRegistryPair();
+
+const manifestPuts = (path: string) => reg.pb.requests.filter((q) => q.method === 'PUT' && q.path === path);
+
+async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('a platform manifest is pushed once its own blobs are there; the index and its tag wait for every platform', async () => {
+  const idx = buildMultiPlatform(3, [200_000, 100_000]);
+  await pushImage(reg.a.url, 'early/src', idx, { tag: 'v1' });
+  const [first, second, third] = idx.children as [
+    (typeof idx.children)[0],
+    (typeof idx.children)[0],
+    (typeof idx.children)[0],
+  ];
+  // The third platform's largest layer is held at the source until the others are pushed.
+  const held = third.blobs[1]?.digest;
+  assert.ok(held);
+  reg.pa.clear();
+  reg.pb.clear();
+  reg.pa.addFault({ method: 'GET', pathMatch: new RegExp(`/blobs/${held}$`), action: { kind: 'stall' }, times: 1 });
+  const copying = copyImage({
+    source: ref(`${reg.pa.host}/early/src:v1`),
+    sourceHost: testHost(reg.pa.host),
+    target: ref(`${reg.pb.host}/early/dst`),
+    targetHost: testHost(reg.pb.host),
+  });
+  await until('the held blob is asked for', () => reg.pa.stalled() === 1);
+  for (const child of [first, second])
+    await until(
+      `platform ${child.digest} is pushed`,
+      () => manifestPuts(`/v2/early/dst/manifests/${child.digest}`).length === 1,
+    );
+  assert.equal(manifestPuts(`/v2/early/dst/manifests/${third.digest}`).length, 0, 'not before its blobs');
+  assert.equal(manifestPuts('/v2/early/dst/manifests/v1').length, 0, 'no tag while a platform is incomplete');
+  assert.equal((await getManifestRaw(reg.b.url, 'early/dst', 'v1')).status, 404);
+  reg.pa.releaseStalled();
+  const r = await copying;
+  assert.equal(r.digest, idx.digest);
+  assert.equal(r.manifestsPushed, 4);
+  assert.equal((await getManifestRaw(reg.b.url, 'early/dst', 'v1')).digest, idx.digest);
+  const puts = reg.pb.requests.filter((q) => q.method === 'PUT' && q.path.includes('/manifests/')).map((q) => q.path);
+  assert.equal(puts.at(-1), '/v2/early/dst/manifests/v1', 'the index goes last, by its tag');
+});
+
+test('blobs looked up while their manifest is asked about copy nothing when it is present, and their failure is not the copy’s', async () => {
+  const img = buildImage({ layers: [30_000, 40_000] });
+  await pushImage(reg.a.url, 'probe/src', img, { tag: 'v1' });
+  const copy = (tag: string) =>
+    copyImage({
+      source: ref(`${reg.pa.host}/probe/src:v1`),
+      sourceHost: testHost(reg.pa.host),
+      target: ref(`${reg.pb.host}/probe/dst:${tag}`),
+      targetHost: testHost(reg.pb.host),
+    });
+  await copy('one');
+  reg.pa.clear();
+  reg.pb.clear();
+  // The image is at the target under another tag: the new tag's HEAD does not tell, the digest's HEAD does. Meanwhile
+  // its blobs are looked up, and one lookup is refused.
+  reg.pb.addFault({
+    method: 'HEAD',
+    pathMatch: new RegExp(`/blobs/${img.blobs[1]?.digest}$`),
+    action: { kind: 'status', status: 403 },
+    times: Infinity,
+  });
+  const r = await copy('two');
+  assert.equal(r.digest, img.digest);
+  assert.equal(r.blobsStreamed + r.bytesStreamed + r.manifestsPushed, 0);
+  assert.ok(
+    reg.pb.requests.some((q) => q.method === 'HEAD' && q.path.includes('/blobs/') && q.status === 403),
+    'the blobs were looked up while the manifest was asked about',
+  );
+  assert.deepEqual(
+    reg.pa.requests.filter((q) => q.path.includes('/blobs/')),
+    [],
+    'no blob read from the source',
+  );
+  assert.deepEqual(
+    reg.pb.requests.filter((q) => q.path.includes('/blobs/uploads/')),
+    [],
+    'no upload to the target',
+  );
+  assert.equal((await getManifestRaw(reg.b.url, 'probe/dst', 'two')).digest, img.digest);
+  assert.ok(reg.pb.stalled() === 0);
+});
+
+test('a target that claims a blob it lacks is caught by the manifest push: the copy fails and no tag is written', async () => {
+  const img = buildImage({ layers: [1_500_000, 20_000] });
+  await pushImage(reg.a.url, 'lies/src', img, { tag: 'v1' });
+  const lied = img.blobs[1];
+  assert.ok(lied);
+  reg.pb.clear();
+  reg.pb.addFault({
+    method: 'HEAD',
+    pathMatch: new RegExp(`/blobs/${lied.digest}$`),
+    // A HEAD's answer has no body; the proxy sends the length of this one.
+    action: { kind: 'status', status: 200, body: 'x'.repeat(lied.size) },
+    times: Infinity,
+  });
+  await assert.rejects(
+    copyImage({
+      source: ref(`${reg.pa.host}/lies/src:v1`),
+      sourceHost: testHost(reg.pa.host),
+      target: ref(`${reg.pb.host}/lies/dst:v1`),
+      targetHost: testHost(reg.pb.host),
+    }),
+    (e: unknown) => e instanceof RegistryError && e.status >= 400 && e.status < 500,
+  );
+  assert.equal((await getManifestRaw(reg.b.url, 'lies/dst', 'v1')).status, 404);
+  assert.equal((await getManifestRaw(reg.b.url, 'lies/dst', img.digest)).status, 404);
+});
