@@ -270,17 +270,16 @@ export class EmbeddedThread {
   async transaction<T>(
     callback: (tx: { query: EmbeddedThread['query']; rollback(): Promise<void> }) => Promise<T>,
   ): Promise<T> {
-    const tx = this.#nextTx++;
-    await this.#call({ op: 'begin', tx });
+    const tx = await this.begin();
     let ended = false;
     const end = async (commit: boolean): Promise<void> => {
       if (ended) return;
       ended = true;
-      await this.#call({ op: 'end', tx, commit });
+      await this.end(tx, commit);
     };
     try {
       const result = await callback({
-        query: (sql, params) => this.#call({ op: 'query', tx, sql, ...(params ? { params } : {}) }),
+        query: (sql, params) => this.queryIn(tx, sql, params),
         rollback: () => end(false),
       });
       await end(true);
@@ -289,6 +288,26 @@ export class EmbeddedThread {
       await end(false).catch(() => undefined);
       throw e;
     }
+  }
+
+  /**
+   * Opens a transaction and answers its number, for a driver that sends its statements one by one (embedded-dialect.ts).
+   * The database is the transaction's until `end`: other calls wait in the worker meanwhile.
+   */
+  async begin(): Promise<number> {
+    const tx = this.#nextTx++;
+    await this.#call({ op: 'begin', tx });
+    return tx;
+  }
+
+  /** A statement of the open transaction `tx`. */
+  queryIn<T>(tx: number, sql: string, params?: unknown[]): Promise<QueryResult<T>> {
+    return this.#call({ op: 'query', tx, sql, ...(params ? { params } : {}) });
+  }
+
+  /** Commits or rolls back the open transaction `tx`. */
+  async end(tx: number, commit: boolean): Promise<void> {
+    await this.#call({ op: 'end', tx, commit });
   }
 
   async listen(channel: string, fn: (payload: string) => void): Promise<() => Promise<void>> {
