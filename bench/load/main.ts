@@ -98,11 +98,13 @@ try {
   const accepted = busy.promotionStatuses['201'] ?? 0;
   const deadline = performance.now() + 120_000;
   let promoted = 0;
+  let states: Record<string, number> = {};
   while (performance.now() < deadline) {
-    promoted = (await c.promotions.history('bench', { env: 'staging', limit: 1000 })).filter(
-      (h) => h.state === 'PROMOTED',
-    ).length;
-    if (promoted >= accepted) break;
+    states = {};
+    for (const h of await c.promotions.history('bench', { env: 'staging', limit: 1000 }))
+      states[h.state] = (states[h.state] ?? 0) + 1;
+    promoted = states.PROMOTED ?? 0;
+    if (promoted >= accepted || promoted + (states.FAILED ?? 0) >= accepted) break;
     await new Promise((r) => setTimeout(r, 200));
   }
 
@@ -130,6 +132,7 @@ try {
       refusedP99ms: round(percentile(refused, 99)),
       promotionStatuses: busy.promotionStatuses,
       promoted,
+      states,
       eventLoopDelay: {
         p50ms: round(loop.percentile(50) / 1e6),
         p99ms: round(loop.percentile(99) / 1e6),
@@ -139,7 +142,7 @@ try {
     goal: `simple GET p99 ≤ ${goal} ms under load`,
   };
   process.stdout.write(
-    `${backend}: GET /api/v1/projects idle p50 ${result.idle.p50ms} ms, p99 ${result.idle.p99ms} ms; with ${PROMOTIONS} promotions at once: p50 ${result.load.p50ms} ms, p99 ${result.load.p99ms} ms, max ${result.load.maxms} ms (statuses ${JSON.stringify(busy.statuses)}; promotions ${JSON.stringify(busy.promotionStatuses)}, ${promoted} PROMOTED); event loop delay p99 ${result.load.eventLoopDelay.p99ms} ms, max ${result.load.eventLoopDelay.maxms} ms; load average ${result.loadAverage.join(' ')}; goal p99 ≤ ${goal} ms: ${result.load.p99ms <= goal ? 'PASS' : 'MISS'}\n`,
+    `${backend}: GET /api/v1/projects idle p50 ${result.idle.p50ms} ms, p99 ${result.idle.p99ms} ms; with ${PROMOTIONS} promotions at once: p50 ${result.load.p50ms} ms, p99 ${result.load.p99ms} ms, max ${result.load.maxms} ms (statuses ${JSON.stringify(busy.statuses)}; promotions ${JSON.stringify(busy.promotionStatuses)}, ${promoted} PROMOTED, states ${JSON.stringify(states)}); event loop delay p99 ${result.load.eventLoopDelay.p99ms} ms, max ${result.load.eventLoopDelay.maxms} ms; load average ${result.loadAverage.join(' ')}; goal p99 ≤ ${goal} ms: ${result.load.p99ms <= goal ? 'PASS' : 'MISS'}\n`,
   );
   const dir = fileURLToPath(new URL('../results/', import.meta.url));
   mkdirSync(dir, { recursive: true });

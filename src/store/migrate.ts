@@ -33,6 +33,7 @@ import * as m0021 from './migrations/0021-releases.ts';
 import * as m0022 from './migrations/0022-gitops.ts';
 import * as m0023 from './migrations/0023-promotion-attestations.ts';
 import * as m0024 from './migrations/0024-sigstore-trust.ts';
+import * as m0029 from './migrations/0029-identity-changes.ts';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -57,6 +58,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0022-gitops': m0022,
   '0023-promotion-attestations': m0023,
   '0024-sigstore-trust': m0024,
+  '0029-identity-changes': m0029,
 };
 
 export interface MigrationReport {
