@@ -12,6 +12,7 @@ import { backpressure, type BackpressureOptions } from './backpressure.ts';
 import type { App, DeclaredRoute, Services } from './context.ts';
 import { answerClientError, httpError } from './http-errors.ts';
 import { refuseHostileStrings } from './hostile-strings.ts';
+import { IdentityCache } from './identity-cache.ts';
 import { createMetrics } from './metrics.ts';
 import { authorize, authorizeEnvironments } from './permissions.ts';
 import { accountRoutes } from './routes/accounts.routes.ts';
@@ -111,13 +112,26 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
   app.addHook('onRequest', pressure.onRequest);
   app.addHook('onClose', async () => pressure.close());
 
+  // Who a credential belongs to, kept a few seconds and forgotten on any identity change (identity-cache.ts).
+  const identities = new IdentityCache(
+    (credential) => services.accounts.identify(credential),
+    services.database.notifier,
+  );
+  await identities.start();
+  app.addHook('onClose', async () => identities.stop());
+  // A change made through this replica is seen by the caller's next request, before PostgreSQL's notification of it
+  // comes back: anything but a read forgets what was kept, before its answer is sent.
+  app.addHook('onSend', async (req) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') identities.forget();
+  });
+
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     // A registry's hook is authenticated by its hook secret, never as a user: its Authorization header is no API token,
     // and looking it up as one cost a query on every event (a registry sends one per pull, too).
     const credential = req.routeOptions.config.permission?.kind === 'hook' ? undefined : credentialsOf(req);
     if (credential !== undefined) {
-      const identity = await services.accounts.identify(credential);
+      const identity = await identities.identify(credential);
       if (identity) req.identity = identity;
     }
   });

@@ -260,11 +260,11 @@ export class Accounts {
     });
   }
 
-  /** The identity behind an API token or a session secret, or undefined. */
+  /** The identity behind an API token or a session secret (and when that credential expires), or undefined. */
   async identify(credential: {
     token?: string;
     session?: string;
-  }): Promise<(Identity & { csrfToken?: string }) | undefined> {
+  }): Promise<(Identity & { csrfToken?: string; expiresAt: Date | null }) | undefined> {
     const now = this.now();
     const owner =
       credential.token !== undefined
@@ -276,12 +276,13 @@ export class Accounts {
     // A token's last use is written at most once a minute: a write on every request was a third of a GET's work.
     if (owner.tokenId !== undefined && !(owner.lastUsedAt && now.getTime() - owner.lastUsedAt.getTime() < TOUCH_MS))
       await touchToken(this.db, owner.tokenId, now);
-    const identity: Identity & { csrfToken?: string } = {
+    const identity: Identity & { csrfToken?: string; expiresAt: Date | null } = {
       userId: owner.userId,
       username: owner.username,
       isAdmin: owner.isAdmin,
       memberships: owner.memberships,
       via: credential.token !== undefined ? 'token' : 'session',
+      expiresAt: owner.expiresAt,
     };
     if (owner.csrfToken !== undefined) identity.csrfToken = owner.csrfToken;
     return identity;

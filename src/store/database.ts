@@ -15,6 +15,7 @@ import {
 import { mkdirSync } from 'node:fs';
 import { DatabaseUnavailable } from '../errors.ts';
 import { EMBEDDED_POSTGRES_SETTINGS, tuneWebAssemblyForMemory } from './embedded-tuning.ts';
+import { EmbeddedDialect } from './embedded-dialect.ts';
 import { EmbeddedThread } from './embedded-thread.ts';
 import { inProcessNotifier, postgresNotifier, type Notifier } from './notifier.ts';
 import type { Schema } from './schema.ts';
@@ -119,7 +120,11 @@ export async function openDatabase(o: DatabaseOptions): Promise<Database> {
       { cause: e },
     );
   }
-  const db = new Kysely<Schema>({ dialect: new PGliteDialect({ pglite: pglite as never }) });
+  // On its own thread, statements are sent as they come (embedded-dialect.ts); in-thread, one at a time (Kysely's).
+  const db = new Kysely<Schema>({
+    dialect:
+      pglite instanceof EmbeddedThread ? new EmbeddedDialect(pglite) : new PGliteDialect({ pglite: pglite as never }),
+  });
   const notifier = inProcessNotifier((channel, fn) => pglite.listen(channel, fn));
   return {
     db,

@@ -17,6 +17,8 @@ import { readFile } from 'node:fs/promises';
 import { isMainThread, parentPort, Worker, workerData, type MessagePort } from 'node:worker_threads';
 
 const MARKER = 'hoist-embedded-database';
+/** How long a transaction lets waiting plain statements go first, at most. */
+const BEGIN_DEFER_MS = 50;
 
 /** A compiled WebAssembly module (the project's TypeScript has no DOM library to name `WasmModule`). */
 type WasmModule = object;
@@ -98,6 +100,22 @@ async function serveEmbedded(port: MessagePort, init: Init): Promise<void> {
     return;
   }
   const open = new Map<number, { tx: Tx; end: (commit: boolean) => void; done: Promise<unknown> }>();
+  // Reads first: a plain statement waiting (behind the open transaction) goes before a transaction not yet begun, so
+  // a simple GET waits for one promotion's transaction at most, not for every one queued before it. A transaction
+  // waits at most BEGIN_DEFER_MS for them, so a stream of reads cannot hold writes off.
+  let lastTransaction: Promise<void> = Promise.resolve();
+  let plainWaiting = 0;
+  let drained: Array<() => void> = [];
+  const readsDone = (): Promise<void> =>
+    plainWaiting === 0
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, BEGIN_DEFER_MS);
+          drained.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
   const listeners = new Map<string, () => Promise<void>>();
   class RolledBack extends Error {}
 
@@ -106,10 +124,30 @@ async function serveEmbedded(port: MessagePort, init: Init): Promise<void> {
       case 'query': {
         const on = call.tx === undefined ? pglite : open.get(call.tx)?.tx;
         if (on === undefined) throw new Error(`no open transaction ${call.tx}`);
-        const r = await on.query(call.sql, call.params, { rowMode: 'object' });
-        return { rows: r.rows, affectedRows: r.affectedRows, fields: r.fields };
+        if (call.tx !== undefined) {
+          const r = await on.query(call.sql, call.params, { rowMode: 'object' });
+          return { rows: r.rows, affectedRows: r.affectedRows, fields: r.fields };
+        }
+        plainWaiting++;
+        try {
+          const r = await on.query(call.sql, call.params, { rowMode: 'object' });
+          return { rows: r.rows, affectedRows: r.affectedRows, fields: r.fields };
+        } finally {
+          if (--plainWaiting === 0) {
+            const waiting = drained;
+            drained = [];
+            for (const resume of waiting) resume();
+          }
+        }
       }
       case 'begin': {
+        // Transactions begin one after the other here (not in PGlite's queue), each once the previous one has ended
+        // and the reads that waited for it have run.
+        const previous = lastTransaction;
+        let settle!: () => void;
+        lastTransaction = new Promise<void>((resolve) => (settle = resolve));
+        await previous;
+        await readsDone().catch(() => undefined);
         let begun!: () => void;
         const started = new Promise<void>((resolve) => (begun = resolve));
         const done = pglite.transaction(
@@ -123,6 +161,7 @@ async function serveEmbedded(port: MessagePort, init: Init): Promise<void> {
               begun();
             }),
         );
+        done.then(settle, settle);
         // A transaction that cannot begin rejects `done` before `started` resolves.
         await Promise.race([started, done]);
         return undefined;
@@ -270,17 +309,16 @@ export class EmbeddedThread {
   async transaction<T>(
     callback: (tx: { query: EmbeddedThread['query']; rollback(): Promise<void> }) => Promise<T>,
   ): Promise<T> {
-    const tx = this.#nextTx++;
-    await this.#call({ op: 'begin', tx });
+    const tx = await this.begin();
     let ended = false;
     const end = async (commit: boolean): Promise<void> => {
       if (ended) return;
       ended = true;
-      await this.#call({ op: 'end', tx, commit });
+      await this.end(tx, commit);
     };
     try {
       const result = await callback({
-        query: (sql, params) => this.#call({ op: 'query', tx, sql, ...(params ? { params } : {}) }),
+        query: (sql, params) => this.queryIn(tx, sql, params),
         rollback: () => end(false),
       });
       await end(true);
@@ -289,6 +327,26 @@ export class EmbeddedThread {
       await end(false).catch(() => undefined);
       throw e;
     }
+  }
+
+  /**
+   * Opens a transaction and answers its number, for a driver that sends its statements one by one (embedded-dialect.ts).
+   * The database is the transaction's until `end`: other calls wait in the worker meanwhile.
+   */
+  async begin(): Promise<number> {
+    const tx = this.#nextTx++;
+    await this.#call({ op: 'begin', tx });
+    return tx;
+  }
+
+  /** A statement of the open transaction `tx`. */
+  queryIn<T>(tx: number, sql: string, params?: unknown[]): Promise<QueryResult<T>> {
+    return this.#call({ op: 'query', tx, sql, ...(params ? { params } : {}) });
+  }
+
+  /** Commits or rolls back the open transaction `tx`. */
+  async end(tx: number, commit: boolean): Promise<void> {
+    await this.#call({ op: 'end', tx, commit });
   }
 
   async listen(channel: string, fn: (payload: string) => void): Promise<() => Promise<void>> {

@@ -16,6 +16,9 @@ export interface CredentialOwner {
   tokenId?: string;
   lastUsedAt?: Date | null;
   csrfToken?: string;
+  /** When the token or session expires (null: a token that never does), so a caller that keeps the answer stops
+   * using it then. */
+  expiresAt: Date | null;
 }
 
 interface Row {
@@ -26,6 +29,7 @@ interface Row {
   token_id?: string;
   last_used_at?: Date | null;
   csrf_token?: string;
+  expires_at: Date | null;
 }
 
 const parsed = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v);
@@ -41,6 +45,7 @@ function owner(r: Row): CredentialOwner {
     username: r.username,
     isAdmin: r.is_admin,
     memberships,
+    expiresAt: r.expires_at,
     ...(r.token_id !== undefined ? { tokenId: r.token_id, lastUsedAt: r.last_used_at ?? null } : {}),
     ...(r.csrf_token !== undefined ? { csrfToken: r.csrf_token } : {}),
   };
@@ -56,7 +61,7 @@ const MEMBERSHIPS = sql<unknown>`(
 export async function tokenOwner(db: Kysely<Schema>, hash: string, now: Date): Promise<CredentialOwner | undefined> {
   const r = await sql<Row>`
     SELECT u.id AS user_id, u.username, u.is_admin, ${MEMBERSHIPS} AS memberships,
-           t.id AS token_id, t.last_used_at
+           t.id AS token_id, t.last_used_at, t.expires_at
     FROM api_tokens t JOIN users u ON u.id = t.user_id
     WHERE t.token_hash = ${hash} AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ${now})
       AND NOT u.disabled`.execute(db);
@@ -66,7 +71,7 @@ export async function tokenOwner(db: Kysely<Schema>, hash: string, now: Date): P
 /** The owner of an active browser session (by the hash of its secret), if the session and its user are active. */
 export async function sessionOwner(db: Kysely<Schema>, hash: string, now: Date): Promise<CredentialOwner | undefined> {
   const r = await sql<Row>`
-    SELECT u.id AS user_id, u.username, u.is_admin, ${MEMBERSHIPS} AS memberships, s.csrf_token
+    SELECT u.id AS user_id, u.username, u.is_admin, ${MEMBERSHIPS} AS memberships, s.csrf_token, s.expires_at
     FROM sessions s JOIN users u ON u.id = s.user_id
     WHERE s.token_hash = ${hash} AND s.expires_at > ${now} AND NOT u.disabled`.execute(db);
   return r.rows[0] ? owner(r.rows[0]) : undefined;

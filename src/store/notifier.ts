@@ -13,6 +13,11 @@ export interface Notifier {
   publish(channel: string, payload: string): Promise<void>;
   /** Calls `fn` with each payload published on `channel` (by any replica); answers how to stop. */
   subscribe(channel: string, fn: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Whether a notification published now will be heard: false while the PostgreSQL listener is reconnecting. What
+   * keeps answers that a notification invalidates (src/api/identity-cache.ts) must not keep them meanwhile.
+   */
+  listening(): boolean;
   close(): Promise<void>;
 }
 
@@ -39,6 +44,7 @@ export function inProcessNotifier(listen?: DatabaseListen): Notifier {
         await unlisten?.().catch(() => undefined);
       };
     },
+    listening: () => true,
     close: async () => {
       emitter.removeAllListeners();
     },
@@ -133,6 +139,7 @@ export function postgresNotifier(o: PostgresNotifierOptions): Notifier {
         await client?.query(`UNLISTEN ${ident(channel)}`).catch(() => undefined);
       };
     },
+    listening: () => !closed && client !== undefined,
     close: async () => {
       closed = true;
       clearTimeout(retryTimer);

@@ -79,3 +79,35 @@ test("the database's work does not hold the event loop", async () => {
   assert.ok(ms > 100, `the query took ${ms} ms`);
   assert.ok(ticks >= ms / 10 / 4, `${ticks} ticks of 10 ms in ${Math.round(ms)} ms`);
 });
+
+test('many callers: statements are in flight at once, and a read waiting goes before a transaction not begun', async () => {
+  // Many plain statements at once all answer, each its own.
+  const answers = await Promise.all(
+    Array.from({ length: 50 }, (_, i) => sql<{ n: number }>`SELECT ${i}::int AS n`.execute(database.db)),
+  );
+  assert.deepEqual(
+    answers.map((a) => a.rows[0]?.n),
+    Array.from({ length: 50 }, (_, i) => i),
+  );
+  const order: string[] = [];
+  let firstOpen!: () => void;
+  const opened = new Promise<void>((resolve) => (firstOpen = resolve));
+  const first = database.db.transaction().execute(async (trx) => {
+    await sql`INSERT INTO thread_test (a) VALUES (10)`.execute(trx);
+    firstOpen();
+    await new Promise((r) => setTimeout(r, 100));
+    order.push('first transaction ends');
+  });
+  await opened;
+  // A second transaction asks to begin, then a read comes: the read waits for the open transaction only.
+  const second = database.db.transaction().execute(async (trx) => {
+    order.push('second transaction begins');
+    await sql`INSERT INTO thread_test (a) VALUES (11)`.execute(trx);
+  });
+  await new Promise((r) => setTimeout(r, 10));
+  const read = sql<{ n: number }>`SELECT count(*)::int AS n FROM thread_test WHERE a >= 10`
+    .execute(database.db)
+    .then(({ rows }) => order.push(`the read counts ${rows[0]?.n}`));
+  await Promise.all([first, second, read]);
+  assert.deepEqual(order, ['first transaction ends', 'the read counts 1', 'second transaction begins']);
+});
