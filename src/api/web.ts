@@ -7,6 +7,7 @@
  * made the console's small entry script wait hundreds of milliseconds behind the others). The deep-link fallback answers only GETs that want HTML outside the API and the operational
  * endpoints, so an unknown `/api/...` path still gets the API's own 404. Without a built console it says how to build one.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -125,8 +126,15 @@ export async function webRoutes(
 
   const index = readFileSync(join(root, 'index.html'));
   const assets = readAssets(root);
-  const sendIndex = (reply: FastifyReply) =>
-    security(reply).type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(index);
+  // no-cache: the browser asks every time, and a page it already has costs a 304 (the page names the release's assets).
+  const etag = `"${createHash('sha256').update(index).digest('base64url').slice(0, 22)}"`;
+  const sendIndex = (reply: FastifyReply) => {
+    security(reply).type('text/html; charset=utf-8').header('cache-control', 'no-cache').header('etag', etag);
+    const known = reply.request.headers['if-none-match'];
+    return known !== undefined && known.split(',').some((t) => t.trim() === etag)
+      ? reply.status(304).send()
+      : reply.send(index);
+  };
 
   app.get('/', { config: { permission: PUBLIC }, schema: { hide: true } }, async (_req, reply) => sendIndex(reply));
   app.get('/assets/*', { config: { permission: PUBLIC }, schema: { hide: true } }, async (req, reply) => {

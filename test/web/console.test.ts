@@ -104,6 +104,10 @@ describe('web console', () => {
     const csp = html.headers.get('content-security-policy') ?? '';
     assert.match(csp, /script-src 'self'(;|$)/);
     assert.equal(html.headers.get('cache-control'), 'no-cache');
+    const etag = html.headers.get('etag');
+    assert.ok(etag, 'index.html has an ETag');
+    const again = await fetch(`${server.url}/`, { headers: { accept: 'text/html', 'if-none-match': etag } });
+    assert.equal(again.status, 304, 'a page the browser has costs a 304');
     const body = await html.text();
     assert.doesNotMatch(body, /<script>(?!<\/script>)/, 'no inline script');
     const asset = /src="(\/assets\/[^"]+\.js)"/.exec(body)?.[1];
