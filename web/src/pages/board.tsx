@@ -8,7 +8,7 @@
  * Drawn cheaply (50 × 6 cells): rows memoised, the cells' links plain anchors followed by one handler on the table,
  * one shared tick for every relative time; the stylesheet fixes the columns' widths and skips cells off screen.
  */
-import { memo, useCallback, useState } from 'react';
+import { lazy, memo, Suspense, useCallback, useEffect, useState } from 'react';
 import { useQuery } from '@tanstack/react-query';
 import { Link } from 'wouter';
 import type { components } from '../../../src/client/openapi.ts';
@@ -18,7 +18,10 @@ import { roleIn, useSignedIn } from '../session.tsx';
 import { CellLinks } from '../ui/cell-links.tsx';
 import { useFollowLinks } from '../ui/follow-links.ts';
 import { Digest, ErrorNote, shortDigest, State, Time } from '../ui/format.tsx';
-import { PromoteDialog } from '../ui/promote-dialog.tsx';
+
+// The dialog's code is not needed to draw the board: it loads once the board is drawn (so the first click finds it).
+const loadPromoteDialog = () => import('../ui/promote-dialog.tsx');
+const PromoteDialog = lazy(() => loadPromoteDialog().then((m) => ({ default: m.PromoteDialog })));
 
 type Row = components['schemas']['Board']['applications'][number];
 type Edge = components['schemas']['Board']['edges'][number];
@@ -38,6 +41,10 @@ export default function Board({ project }: { project: string }) {
   const mayRequest = role === 'admin' || role === 'owner' || role === 'promoter' || role === 'developer';
   const openPromote = useCallback((app: string, from: string, held: Held) => setPromoting({ app, from, held }), []);
   const followLinks = useFollowLinks();
+  const drawn = board.data !== undefined;
+  useEffect(() => {
+    if (drawn) void loadPromoteDialog();
+  }, [drawn]);
 
   return (
     <section>
@@ -84,18 +91,20 @@ export default function Board({ project }: { project: string }) {
         </table>
       )}
       {promoting && (
-        <PromoteDialog
-          project={project}
-          app={promoting.app}
-          digest={promoting.held.digest}
-          tag={promoting.held.tag ?? null}
-          sources={sourcesOf(applications.find((a) => a.name === promoting.app)?.cells ?? [], promoting.held.digest)}
-          from={promoting.from}
-          environments={environments.map((e) => e.name)}
-          edges={edges}
-          isAdmin={me.isAdmin}
-          onClose={() => setPromoting(null)}
-        />
+        <Suspense fallback={null}>
+          <PromoteDialog
+            project={project}
+            app={promoting.app}
+            digest={promoting.held.digest}
+            tag={promoting.held.tag ?? null}
+            sources={sourcesOf(applications.find((a) => a.name === promoting.app)?.cells ?? [], promoting.held.digest)}
+            from={promoting.from}
+            environments={environments.map((e) => e.name)}
+            edges={edges}
+            isAdmin={me.isAdmin}
+            onClose={() => setPromoting(null)}
+          />
+        </Suspense>
       )}
     </section>
   );
