@@ -7,9 +7,11 @@
  * /projects/bench. A script added before the page's own (through the driver, so the Content-Security-Policy still
  * holds for the page) watches the DOM and records `performance.now()` — milliseconds since the navigation started —
  * at the first moment the board table has all its rows and one of its promote buttons is enabled and takes the
- * focus. That instant is the figure; the navigation and resource timings say where the time went. Reports p50/p90
- * of BENCH_LOADS loads (default 15) after 2 warm-up loads, and writes JSON under bench/results/. Target: < 1000 ms
- * p50.
+ * focus. That instant is the figure; the navigation and resource timings say where the time went: the bench prints
+ * a timeline (medians: each file and API answer asked for and arrived, the entry run, first content, the table, ready)
+ * and what /me and the board cost the server alone. BENCH_TRACE=1 adds one load's main thread from Chromium's trace,
+ * BENCH_PROFILE=1 one load's functions by CPU time. Reports p50/p90 of BENCH_LOADS loads (default 15) after 2 warm-up
+ * loads, and writes JSON under bench/results/. Target: < 1000 ms p50.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
