@@ -1,11 +1,13 @@
 // Builds the web console (web/ → web/dist) with Vite, then prints the initial JavaScript's gzipped size and fails
-// above the budget: what the browser must load before the first screen is interactive (the entry chunk and the
-// chunks it imports statically; screens loaded on demand are not counted). Skips the build when web/dist is newer
-// than every source file (`--force` builds anyway).
+// above the budget: what the browser loads before the first screen is interactive (the entry chunk, the chunks
+// index.html preloads — the app and the board — and every chunk those import statically; other screens, loaded on
+// demand, are not counted). Every asset is also written gzip- and brotli-compressed beside itself (NAME.gz, NAME.br)
+// for `hoist serve` to send to browsers that accept them. Skips the build when web/dist is newer than every source
+// file (`--force` builds anyway).
 import { build } from 'vite';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
 const BUDGET = 100 * 1024;
 const root = new URL('../web/', import.meta.url).pathname;
@@ -34,6 +36,28 @@ function initial(key) {
   for (const k of manifest[key]?.imports ?? []) initial(k);
 }
 for (const [key, chunk] of Object.entries(manifest)) if (chunk.isEntry) initial(key);
+const html = readFileSync(index, 'utf8');
+for (const [, href] of html.matchAll(/<link rel="modulepreload"[^>]* href="\/([^"]+)"/g)) {
+  const key = Object.keys(manifest).find((k) => manifest[k].file === href);
+  if (key === undefined) throw new Error(`web: index.html preloads ${href}, which the build did not write`);
+  initial(key);
+}
+
+// Precompressed copies: the server picks one by Accept-Encoding (no compression work per request).
+const assets = join(out, 'assets');
+for (const name of readdirSync(assets)) {
+  if (!/\.(js|css|svg|json)$/.test(name)) continue;
+  const raw = readFileSync(join(assets, name));
+  if (raw.length < 1024) continue; // Not worth a header and a second file.
+  writeFileSync(join(assets, `${name}.gz`), gzipSync(raw, { level: 9 }));
+  writeFileSync(
+    join(assets, `${name}.br`),
+    brotliCompressSync(raw, {
+      params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: raw.length },
+    }),
+  );
+}
+
 let total = 0;
 for (const key of seen) total += gzipSync(readFileSync(join(out, manifest[key].file))).length;
 const kib = (total / 1024).toFixed(1);

@@ -104,6 +104,10 @@ describe('web console', () => {
     const csp = html.headers.get('content-security-policy') ?? '';
     assert.match(csp, /script-src 'self'(;|$)/);
     assert.equal(html.headers.get('cache-control'), 'no-cache');
+    const etag = html.headers.get('etag');
+    assert.ok(etag, 'index.html has an ETag');
+    const again = await fetch(`${server.url}/`, { headers: { accept: 'text/html', 'if-none-match': etag } });
+    assert.equal(again.status, 304, 'a page the browser has costs a 304');
     const body = await html.text();
     assert.doesNotMatch(body, /<script>(?!<\/script>)/, 'no inline script');
     const asset = /src="(\/assets\/[^"]+\.js)"/.exec(body)?.[1];
@@ -111,6 +115,23 @@ describe('web console', () => {
     const js = await fetch(`${server.url}${asset}`);
     assert.equal(js.status, 200);
     assert.match(js.headers.get('cache-control') ?? '', /immutable/);
+    // The app's and the board's chunks are preloaded beside the entry; each sent compressed (at build time) to a
+    // browser that accepts it, as is to one that does not, and a cache keeps the two apart.
+    const preloads = [...body.matchAll(/rel="modulepreload"[^>]* href="(\/assets\/[^"]+\.js)"/g)].map((m) => m[1]);
+    assert.ok(preloads.length >= 2, 'index.html preloads the app and the board');
+    for (const [encoding, expected] of [
+      ['br', 'br'],
+      ['gzip', 'gzip'],
+      ['identity', null],
+    ] as const) {
+      const r = await fetch(`${server.url}${preloads[0]}`, { headers: { 'accept-encoding': encoding } });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('content-encoding'), expected, encoding);
+      assert.match(r.headers.get('content-type') ?? '', /javascript/);
+      assert.match(r.headers.get('vary') ?? '', /accept-encoding/i);
+      assert.match(r.headers.get('cache-control') ?? '', /immutable/);
+      assert.match(await r.text(), /import|export/, 'the script itself, decoded');
+    }
     const api404 = await fetch(`${server.url}/api/v1/nothing-here`, { headers: { accept: 'text/html' } });
     assert.equal(api404.status, 404);
     assert.equal(((await api404.json()) as { error: { code: string } }).error.code, 'NOT_FOUND');
@@ -120,5 +141,7 @@ describe('web console', () => {
     }
     const missingAsset = await fetch(`${server.url}/assets/nope.js`);
     assert.equal(missingAsset.status, 404);
+    const missingForBrowser = await fetch(`${server.url}/assets/nope.js`, { headers: { accept: 'text/html' } });
+    assert.equal(missingForBrowser.status, 404, 'a missing asset is never the deep-link page');
   });
 });

@@ -2,6 +2,7 @@
 import { createContext, useContext } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, ApiError, setCsrfToken } from './api.ts';
+import { earlyOr } from './early.ts';
 
 export interface Membership {
   project: string;
@@ -24,7 +25,8 @@ export function useMe() {
     queryKey: ['me'],
     queryFn: async () => {
       try {
-        const me = await api<Me>('GET', '/api/v1/me');
+        // Opening the console asked already (early.ts); take that answer the first time.
+        const me = await earlyOr('/api/v1/me', () => api<Me>('GET', '/api/v1/me'));
         if (me.csrfToken !== undefined) setCsrfToken(me.csrfToken);
         return me;
       } catch (e) {
