@@ -25,7 +25,7 @@ import {
   enqueueAttestations,
   keepAttestation,
   loadAttestationJob,
-  PreviousHopPending,
+  AttestationNotReady,
   recordAttached,
   recordAttachFailed,
   releaseImagesOf,
@@ -159,8 +159,9 @@ export class PromotionAttestor {
     try {
       await this.attach(job, j);
     } catch (e) {
-      if (!(e instanceof PreviousHopPending)) throw e;
-      // Not a failure: the earlier hop's job signs first (its Statement's digest is this one's `previous`).
+      if (!(e instanceof AttestationNotReady)) throw e;
+      // Not a failure: the earlier hop's job signs first (its Statement's digest is this one's `previous`), or the
+      // request's audit entry is chained first.
       await requeueJob(this.db, ATTESTATION_JOBS, job, {
         runAfter: new Date(Date.now() + 500),
         message: e.message,

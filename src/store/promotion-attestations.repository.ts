@@ -8,6 +8,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Claim, JobTableSpec } from './jobs.repository.ts';
 import { settleJob } from './jobs.repository.ts';
+import { sealAll } from './audit.repository.ts';
 import type { AttestationState, Schema, StoredAttestation } from './schema.ts';
 
 type Db = Kysely<Schema> | Transaction<Schema>;
@@ -116,11 +117,15 @@ export async function releaseImagesOf(db: Db, targetId: string) {
     .execute();
 }
 
-/** The hop into the source environment was hoist's, but its attestation is not signed yet: try again shortly. */
-export class PreviousHopPending extends Error {
+/** Something the attestation names is not final yet: not a failure, try again shortly. */
+export class AttestationNotReady extends Error {
+  override name = 'AttestationNotReady';
+}
+
+/** The hop into the source environment was hoist's, but its attestation is not signed yet. */
+export class PreviousHopPending extends AttestationNotReady {
   constructor(environment: string) {
     super(`waiting for the attestation of the hop into ${environment} to be signed first (it names it as previous)`);
-    this.name = 'PreviousHopPending';
   }
 }
 
@@ -169,8 +174,6 @@ export async function attestationFacts(db: Db, j: AttestationJobRow) {
   const auditQuery = db
     .selectFrom('audit_log')
     .select(['seq', 'hash'])
-    // The newest sealed entry (rows are chained shortly after commit, src/store/audit.repository.ts).
-    .where('hash', 'is not', null)
     .where('object_type', '=', 'promotion')
     .where('object_id', '=', j.requestId)
     .where('action', 'not in', ['promotion.promoted', 'promotion.failed', 'promotion.gitops'])
@@ -205,7 +208,29 @@ export async function attestationFacts(db: Db, j: AttestationJobRow) {
     previousQuery,
   ]);
   if (previous && previous.statement_digest === null) throw new PreviousHopPending(j.srcName);
-  return { policy, approvals, audit, artifact, previous: previous?.statement_digest ?? null };
+  return {
+    policy,
+    approvals,
+    audit: await sealedEntry(db, audit),
+    artifact,
+    previous: previous?.statement_digest ?? null,
+  };
+}
+
+/**
+ * The request's decision entry with its hash: entries are chained shortly after commit (src/store/audit.repository.ts),
+ * so one not chained yet is sealed here (the attestation names the hash, never an older entry's).
+ */
+async function sealedEntry(
+  db: Db,
+  entry: { seq: string | number; hash: string | null } | undefined,
+): Promise<{ seq: string | number; hash: string } | undefined> {
+  if (entry === undefined) return undefined;
+  if (entry.hash !== null) return { seq: entry.seq, hash: entry.hash };
+  await sealAll(db);
+  const now = await db.selectFrom('audit_log').select('hash').where('seq', '=', String(entry.seq)).executeTakeFirst();
+  if (!now?.hash) throw new AttestationNotReady(`the audit entry ${entry.seq} of the request is not chained yet`);
+  return { seq: entry.seq, hash: now.hash };
 }
 
 export type AttestationFactsRow = Awaited<ReturnType<typeof attestationFacts>>;

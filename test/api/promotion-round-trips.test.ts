@@ -127,10 +127,12 @@ for (const backend of BACKENDS) {
 
     test('a page of GET …/promotions: the same count for 1 or 20 requests (not one per row)', async (t) => {
       const page = (limit: number) => counter.during(() => as('admin', 'GET', `${P}/promotions?limit=${limit}`));
+      await as('admin', 'GET', `${P}/promotions?limit=1`); // who the token is, kept for a few seconds (identity cache)
       const one = await page(1);
       while ((await services.promotions.list('shop', { limit: 50 })).items.length < 20) await promote();
+      await as('admin', 'GET', `${P}/promotions?limit=1`);
       const twenty = await page(20);
-      t.diagnostic(`GET …/promotions: ${one} statements for 1 request, ${twenty} for 20 (authentication included)`);
+      t.diagnostic(`GET …/promotions: ${one} statements for 1 request, ${twenty} for 20 (the caller known)`);
       assert.equal(twenty, one);
     });
   });
