@@ -49,6 +49,36 @@ export class Outbox {
     readonly wake: () => void = () => {},
   ) {}
 
+  /**
+   * A new request's notices: requested (every target), approval needed (those awaiting it) and one rejection per
+   * refused target. The same for a single image and a release.
+   */
+  async addRequested(
+    trx: Transaction<Schema>,
+    base: Omit<PromotionNotice, 'event' | 'environments'>,
+    targets: ReadonlyArray<{ state: TargetState; environment: { name: string }; reasons: readonly string[] }>,
+    states: Record<string, TargetState>,
+    now = new Date(),
+    hooks?: ReadonlyArray<{ id: string; events: unknown }>,
+  ): Promise<void> {
+    await this.add(
+      trx,
+      { ...base, event: 'promotion.requested', environments: Object.keys(states), states },
+      now,
+      hooks,
+    );
+    const awaiting = targets.filter((t) => t.state === 'AWAITING_APPROVAL').map((t) => t.environment.name);
+    if (awaiting.length > 0)
+      await this.add(trx, { ...base, event: 'promotion.approval_needed', environments: awaiting }, now, hooks);
+    for (const t of targets.filter((x) => x.state === 'REJECTED'))
+      await this.add(
+        trx,
+        { ...base, event: 'promotion.rejected', environments: [t.environment.name], reason: t.reasons.join('; ') },
+        now,
+        hooks,
+      );
+  }
+
   /** `hooks`: the project's webhooks when the caller read them already (saves a query per notice). */
   async add(
     trx: Transaction<Schema>,

@@ -13,7 +13,7 @@ import type { Refusal } from '../promotion/refusal.ts';
 import { storableVariables } from '../promotion/variables.ts';
 import { appendAudit } from '../store/audit.repository.ts';
 import { applyTargetChanges, blockersJson, insertRequest, recordFiring } from '../store/promotions.repository.ts';
-import type { Schema, TargetState } from '../store/schema.ts';
+import type { Schema } from '../store/schema.ts';
 import { requeueFailed } from '../store/retry-targets.repository.ts';
 import { applyReevaluation } from '../store/waiting-targets.query.ts';
 import type { Actor } from './audited.ts';
@@ -101,27 +101,7 @@ export class PromotionExecutor {
       requestedBy: plan.requester,
       ...(plan.comment ? { comment: plan.comment } : {}),
     };
-    const envsIn = (state: TargetState) => targets.filter((t) => t.state === state).map((t) => t.environment.name);
-    await this.outbox.add(
-      trx,
-      { ...base, event: 'promotion.requested', environments: Object.keys(plan.states), states: plan.states },
-      now,
-      hooks,
-    );
-    if (envsIn('AWAITING_APPROVAL').length > 0)
-      await this.outbox.add(
-        trx,
-        { ...base, event: 'promotion.approval_needed', environments: envsIn('AWAITING_APPROVAL') },
-        now,
-        hooks,
-      );
-    for (const t of targets.filter((x) => x.state === 'REJECTED'))
-      await this.outbox.add(
-        trx,
-        { ...base, event: 'promotion.rejected', environments: [t.environment.name], reason: t.reasons.join('; ') },
-        now,
-        hooks,
-      );
+    await this.outbox.addRequested(trx, base, targets, plan.states, now, hooks);
     await appendAudit(trx, {
       actor: actor.username,
       action: 'promotion.request',

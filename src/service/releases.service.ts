@@ -30,7 +30,7 @@ import {
   type ReleaseRow,
   type RequestRelease,
 } from '../store/releases.repository.ts';
-import type { Schema, TargetState } from '../store/schema.ts';
+import type { Schema } from '../store/schema.ts';
 import type { Actor } from './audited.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { Outbox, type PromotionNotice } from './outbox.ts';
@@ -349,26 +349,7 @@ export class Releases {
       release: { name: release.name, applications },
       ...(first.comment ? { comment: first.comment } : {}),
     };
-    const envsIn = (state: TargetState) => targets.filter((t) => t.state === state).map((t) => t.environment.name);
-    await this.outbox.add(trx, {
-      ...base,
-      event: 'promotion.requested',
-      environments: Object.keys(plan.states),
-      states: plan.states,
-    });
-    if (envsIn('AWAITING_APPROVAL').length > 0)
-      await this.outbox.add(trx, {
-        ...base,
-        event: 'promotion.approval_needed',
-        environments: envsIn('AWAITING_APPROVAL'),
-      });
-    for (const t of targets.filter((x) => x.state === 'REJECTED'))
-      await this.outbox.add(trx, {
-        ...base,
-        event: 'promotion.rejected',
-        environments: [t.environment.name],
-        reason: t.reasons.join('; '),
-      });
+    await this.outbox.addRequested(trx, base, targets, plan.states);
     await appendAudit(trx, {
       actor: actor.username,
       action: 'promotion.request',
