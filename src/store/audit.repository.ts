@@ -118,7 +118,7 @@ export async function sealAudit(db: Kysely<Schema>, o: { ifFree?: boolean } = {}
     const { rows } = await sql<UnsealedRow>`
       WITH head AS (SELECT h.seq::text AS seq, h.hash FROM audit_log h WHERE h.hash IS NOT NULL ORDER BY h.seq DESC LIMIT 1),
       stop AS (SELECT min(seq) AS seq FROM audit_log
-        WHERE hash IS NULL AND hoist_unsettled(xmin))
+        WHERE hash IS NULL AND hoist_unsettled(xmin, (SELECT hoist_settled_horizon())))
       SELECT l.seq::text AS seq, l.at, l.actor, l.action, l.object_type, l.object_id, l.summary, l.request_id,
         (SELECT seq FROM head) AS head_seq, (SELECT hash FROM head) AS head_hash,
         (SELECT seq IS NOT NULL FROM stop) AS held

@@ -2,8 +2,9 @@
  * Reading the live events table for the event stream. The database writes the rows itself, in the transaction of
  * each promotion change, and prunes them (triggers of migration 0018, which says why and how). Ids come from a plain
  * sequence, without a lock (migration 0026), so they may commit out of order: a reader takes rows in id order only up
- * to the first row that is not settled yet (a transaction that may still commit a smaller id is running), so that no
- * committed event is ever passed over, and looks again when `held` says rows wait.
+ * to the first row that is not settled yet (a transaction of this database that may still commit a smaller id is
+ * running: migrations 0026 and 0030), so that no committed event is ever passed over, and looks again when `held`
+ * says rows wait.
  */
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { LiveEvent, LiveEventType } from '../promotion/live-event.ts';
@@ -18,7 +19,7 @@ type Db = Kysely<Schema> | Transaction<Schema>;
 
 /** The newest id below which every event is settled (see above). */
 const SETTLED_BELOW = (afterId: number) => sql<string | number | null>`(SELECT min(id) FROM live_events
-  WHERE id > ${String(afterId)} AND hoist_unsettled(xmin))`;
+  WHERE id > ${String(afterId)} AND hoist_unsettled(xmin, (SELECT hoist_settled_horizon())))`;
 
 /**
  * The oldest id kept and the newest one a reader may start after (0 and 0 when there is none): the newest settled

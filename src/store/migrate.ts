@@ -36,6 +36,7 @@ import * as m0024 from './migrations/0024-sigstore-trust.ts';
 import * as m0026 from './migrations/0026-unlocked-commit-order.ts';
 import * as m0027 from './migrations/0027-attestation-jobs.ts';
 import * as m0029 from './migrations/0029-identity-changes.ts';
+import * as m0030 from './migrations/0030-settled-horizon-per-database.ts';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -63,6 +64,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0026-unlocked-commit-order': m0026,
   '0027-attestation-jobs': m0027,
   '0029-identity-changes': m0029,
+  '0030-settled-horizon-per-database': m0030,
 };
 
 export interface MigrationReport {

@@ -15,7 +15,9 @@ import {
   sealAudit,
   verifyAudit,
 } from '../../src/store/audit.repository.ts';
-import { forEachBackend } from '../helpers/backends.ts';
+import pg from 'pg';
+import { liveEventBounds } from '../../src/store/live-events.repository.ts';
+import { forEachBackend, freshPostgres } from '../helpers/backends.ts';
 
 forEachBackend('audit log', (use, backend) => {
   const append = (n: number, actor = 'alice') =>
@@ -235,6 +237,32 @@ forEachBackend('audit log', (use, backend) => {
       assert.deepEqual(rows.map((r) => r.seq).reverse(), [smaller, later]);
       assert.equal(rows[0]?.prevHash, rows[1]?.hash, 'chained in sequence order');
       assert.equal((await verifyAudit(db)).ok, true);
+    });
+
+  // PostgreSQL only: a shared server. A writing transaction in another database cannot commit rows here, so it holds
+  // nothing back (migration 0030); before, the server-wide horizon left these rows unsealed and verification failed.
+  if (backend === 'postgres')
+    test('a writing transaction in another database on the same server holds back neither sealing nor live events', async () => {
+      const db = use().db;
+      await sql`DELETE FROM audit_log`.execute(db);
+      const elsewhere = new pg.Client({ connectionString: await freshPostgres() });
+      await elsewhere.connect();
+      try {
+        await elsewhere.query('BEGIN');
+        await elsewhere.query('SELECT pg_current_xact_id()'); // it has a transaction id, older than ours below
+        const seq = await append(400, 'here');
+        await sql`INSERT INTO projects (id, name, description, created_at, updated_at)
+          VALUES ('id-horizon', 'horizon', '', now(), now())`.execute(db);
+        await sql`INSERT INTO live_events (project_id, type, data, at)
+          VALUES ('id-horizon', 'promotion.state', '{}'::jsonb, now())`.execute(db);
+        const { rows } = await sql<{ max: string }>`SELECT max(id)::text AS max FROM live_events`.execute(db);
+        assert.deepEqual(await sealAudit(db), { sealed: 1, held: false });
+        assert.equal((await verifyAudit(db)).ok, true);
+        assert.ok((await listAudit(db, { actor: 'here' })).some((r) => r.seq === seq));
+        assert.equal((await liveEventBounds(db)).latest, Number(rows[0]?.max));
+      } finally {
+        await elsewhere.end();
+      }
     });
 
   test('a row whose seal was removed fails verification (never passed over)', async () => {
