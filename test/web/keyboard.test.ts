@@ -173,15 +173,7 @@ describe('the console by keyboard only', () => {
 
     // Again, and this time send it: the one edge (prod) is chosen, the preview says who may approve, Enter sends.
     await page.keyboard.press('Enter');
-    // It failed once in a clean-clone run and once in 11 runs here (not since): say what the page held then.
-    await dialog.waitFor().catch(async (e: unknown) => {
-      const state = await page.evaluate(`({
-        active: document.activeElement && document.activeElement.outerHTML.slice(0, 300),
-        dialogs: [...document.querySelectorAll('dialog')].map((d) => d.open + ':' + d.outerHTML.slice(0, 300)),
-      })`);
-      process.stdout.write(`# the promote dialog did not open again: ${JSON.stringify(state)}\n`);
-      throw e;
-    });
+    await dialog.waitFor();
     await dialog.getByText(/needs 1 more approval \(0\/1\) from rita/).waitFor();
     assert.equal(await dialog.getByRole('checkbox', { name: 'prod' }).isChecked(), true);
     assert.deepEqual(await accessibilityViolations(page), []);
@@ -221,6 +213,33 @@ describe('the console by keyboard only', () => {
       (promotions.body.items as Array<{ comment: string | null }>).some((p) => p.comment === 'sent with ctrl+enter'),
       JSON.stringify(promotions.body),
     );
+    await context.close();
+  });
+
+  // Esc closes a dialog at once, but the browser's \`close\` event follows as a task of its own: a "Promote…" pressed in
+  // between opened the dialog again, and that late event closed it (seen as a flake of the test above).
+  test('closed with Esc and opened again at once, the promote dialog stays open', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${server.url}/projects/shop`);
+    await signInByKeyboard(page, 'admin', ADMIN_PASSWORD);
+    const button = page.locator('[data-cell="web/dev"]').getByRole('button', { name: 'Promote web from dev…' });
+    await button.click();
+    const dialog = page.getByRole('dialog', { name: 'Promote web' });
+    await dialog.getByText(/needs 1 more approval/).waitFor();
+    // What Esc does (a \`cancel\` event, then the dialog closes and queues \`close\`), then the button pressed before
+    // that \`close\` is delivered.
+    await page.evaluate(`(() => {
+      const d = document.querySelector('dialog[open]');
+      if (d.dispatchEvent(new Event('cancel', { cancelable: true }))) d.close();
+      queueMicrotask(() => [...document.querySelectorAll('[data-cell="web/dev"] button')]
+        .find((x) => x.textContent.includes('Promote web from dev')).click());
+    })()`);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await dialog.isVisible(), true, 'the dialog opened again stays open');
+    await dialog.getByText(/needs 1 more approval/).waitFor();
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
     await context.close();
   });
 

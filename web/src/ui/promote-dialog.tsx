@@ -98,6 +98,23 @@ export function PromoteDialog(props: PromoteDialogProps) {
     },
   });
 
+  // Closing tells the page at once, in the event that closed it (Esc's `cancel`, a button's click): the native `close`
+  // event comes later, as a task of its own, and a click on "Promote…" in between would open a dialog that this late
+  // event then closed. Only the first of them counts.
+  const closed = useRef(false);
+  function finish() {
+    if (closed.current) return;
+    closed.current = true;
+    const back = opener.current;
+    props.onClose();
+    // After React has removed the dialog (and re-rendered the page that opened it).
+    if (back) setTimeout(() => back.isConnected && back.focus());
+  }
+  function closeNow() {
+    dialog.current?.close();
+    finish();
+  }
+
   function submit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
     promote.mutate(String(new FormData(e.currentTarget).get('comment') ?? ''));
@@ -117,11 +134,10 @@ export function PromoteDialog(props: PromoteDialogProps) {
       onKeyDown={(e) => {
         if (e.key === 'Tab' && dialog.current) trapTab(dialog.current, e);
       }}
-      onClose={() => {
-        const back = opener.current;
-        props.onClose();
-        // After React has removed the dialog (and re-rendered the page that opened it).
-        if (back) setTimeout(() => back.isConnected && back.focus());
+      onCancel={finish}
+      // A late \`close\` of a dialog opened again meanwhile (the same element, shown again by the ref above) is stale.
+      onClose={(e) => {
+        if (!e.currentTarget.open) finish();
       }}
     >
       <h2 id="promote-title">Promote {props.app}</h2>
@@ -147,7 +163,7 @@ export function PromoteDialog(props: PromoteDialogProps) {
               Open the request
             </Link>
           </p>
-          <button type="button" onClick={() => dialog.current?.close()}>
+          <button type="button" onClick={closeNow}>
             Close
           </button>
         </>
@@ -245,7 +261,7 @@ export function PromoteDialog(props: PromoteDialogProps) {
             <button type="submit" disabled={promote.isPending || to.length === 0}>
               Request promotion
             </button>
-            <button type="button" className="secondary" onClick={() => dialog.current?.close()}>
+            <button type="button" className="secondary" onClick={closeNow}>
               Cancel
             </button>
           </div>
