@@ -123,13 +123,24 @@ export interface PushedArtifact {
   environments: string[];
 }
 
-/** Whether a tag fits a kind-tag environment's convention (`prod`, `{tag}-prod`, `{app}-live`). */
+/**
+ * Whether a tag fits a kind-tag environment's convention (`prod`, `{tag}-prod`, `{app}-live`): whether the convention,
+ * rendered as a promotion renders it (every `{tag}` the same source tag, src/service/promotion-runner.ts), can give
+ * this tag. Linear in the tag's length: every `{tag}` stands for the same text, so its length follows from the tag's
+ * (a pattern with a `.+` per `{tag}` backtracked exponentially: `{tag}` five times and an `x` held a 128-character tag
+ * for 10 s, and a project owner writes the convention).
+ */
 export function tagMatches(template: string, app: string, tag: string): boolean {
-  const pattern = template
-    .split(/(\{tag\}|\{app\})/)
-    .map((part) => (part === '{tag}' ? '.+' : (part === '{app}' ? app : part).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-    .join('');
-  return new RegExp(`^${pattern}$`).test(tag);
+  const literals = [''];
+  for (const part of template.split(/(\{tag\}|\{app\})/))
+    if (part === '{tag}') literals.push('');
+    else literals[literals.length - 1] += part === '{app}' ? app : part;
+  const holes = literals.length - 1;
+  if (holes === 0) return literals[0] === tag;
+  const size = (tag.length - literals.reduce((n, l) => n + l.length, 0)) / holes;
+  if (!Number.isInteger(size) || size < 1) return false;
+  const start = literals[0]?.length ?? 0;
+  return literals.join(tag.slice(start, start + size)) === tag;
 }
 
 export class Artifacts {

@@ -10,7 +10,6 @@ import { caller, startApi, type Call, type TestApi } from '../helpers/api.ts';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 import { buildArtifact, buildImage, buildMultiPlatform, SBOM_ARTIFACT, SIGNATURE_ARTIFACT } from '../harness/images.ts';
 import { pushImage, pushReferrer } from '../harness/push.ts';
-import { tagMatches } from '../../src/service/artifacts.service.ts';
 
 let reg: TestRegistry;
 const image = buildMultiPlatform(3, [20_000]);
@@ -28,14 +27,6 @@ before(async () => {
   await pushImage(reg.url, 'dev/web', armOnly, { tag: 'arm' });
 });
 after(() => reg?.stop());
-
-test('tag conventions match the tags of their stage', () => {
-  assert.ok(tagMatches('prod', 'web', 'prod'));
-  assert.ok(tagMatches('{tag}-qa', 'web', '2.0-qa'));
-  assert.ok(!tagMatches('{tag}-qa', 'web', '2.0-prod'));
-  assert.ok(tagMatches('{app}.{tag}', 'web', 'web.1'));
-  assert.ok(!tagMatches('{app}.{tag}', 'web', 'webx1'), 'dots are literal');
-});
 
 for (const backend of BACKENDS) {
   void describe(`artifacts API [${backend}]`, () => {
