@@ -111,9 +111,9 @@ hoist is running:
 
 Promote the demo image to prod (see README):
   ./bin/hoist login --server ${url}                                         # admin
-  ./bin/hoist promote web --project shop --tag 1.0 --from dev --to staging
+  ./bin/hoist promote web --project shop --tag 1.0 --from dev --to staging --wait
   ./bin/hoist promote web --project shop --tag 1.0 --from staging --to prod
-  ./bin/hoist login --server ${url} --username rita && ./bin/hoist approve ID --project shop
+  ./bin/hoist login --server ${url} --username rita && ./bin/hoist approve ID --project shop --wait
   ./bin/hoist requests --project shop
 Ctrl-C stops both.
 `);

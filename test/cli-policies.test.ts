@@ -183,10 +183,39 @@ test('promote exits 3 when the request was made but a target was refused, 0 when
     ],
   );
   assert.match(made.targets[1]?.reasons.join() ?? '', /no edge dev → prod/);
-  const fine = await promote('staging');
-  assert.equal(fine.code, 0, fine.stderr);
   const bad = await promote('nowhere');
   assert.equal(bad.code, 2, 'no request made: bad input');
+  const soon = await runCli(
+    ['promote', 'web', '--project', 'shop', '--tag', '1.0', '--from', 'dev', '--to', 'staging', '--wait', 'soon'],
+    env,
+  );
+  assert.equal(soon.code, 2, 'a bad --wait is refused before anything is sent');
+  assert.match(soon.stderr, /--wait: "soon" is not a number of seconds/);
+  // With --wait it answers once hoist has carried the target out: the next hop can be asked for at once.
+  const fine = await runCli(
+    [
+      'promote',
+      'web',
+      '--project',
+      'shop',
+      '--tag',
+      '1.0',
+      '--from',
+      'dev',
+      '--to',
+      'staging',
+      '--wait',
+      '60',
+      '-o',
+      'json',
+    ],
+    env,
+  );
+  assert.equal(fine.code, 0, fine.stderr);
+  assert.deepEqual(
+    (JSON.parse(fine.stdout) as { targets: Array<{ state: string }> }).targets.map((t) => t.state),
+    ['PROMOTED'],
+  );
 });
 
 test('promote sends an Idempotency-Key, a new UUID per invocation', async () => {

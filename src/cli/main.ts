@@ -633,7 +633,11 @@ withOutput(
     .option('--tag <tag>', 'the image by its tag in the source environment')
     .requiredOption('--from <env>')
     .requiredOption('--to <env[,env]>', 'one or more target environments')
-    .option('--comment <text>'),
+    .option('--comment <text>')
+    .option(
+      '--wait [seconds]',
+      'wait until hoist has carried the targets out (promoted, failed, or waiting for people or time); default 600 s',
+    ),
 ).action(async (a: string, f) => (await promote()).promoteCommand(a, f));
 for (const decision of ['approve', 'reject'] as const) {
   withOutput(
@@ -643,7 +647,11 @@ for (const decision of ['approve', 'reject'] as const) {
       .argument('<id>')
       .requiredOption('--project <name>')
       .option('--for <env[,env]>', 'only these target environments')
-      .option('--comment <text>'),
+      .option('--comment <text>')
+      .option(
+        '--wait [seconds]',
+        'wait until hoist has carried the targets out (promoted, failed, or waiting for people or time); default 600 s',
+      ),
   ).action(async (id: string, f) => (await promote()).decideCommand(decision, id, f));
 }
 withOutput(
@@ -661,7 +669,11 @@ withOutput(
     )
     .argument('<id>')
     .requiredOption('--project <name>')
-    .option('--for <env[,env]>', 'only these target environments'),
+    .option('--for <env[,env]>', 'only these target environments')
+    .option(
+      '--wait [seconds]',
+      'wait until hoist has carried the targets out (promoted, failed, or waiting for people or time); default 600 s',
+    ),
 ).action(async (id: string, f) => (await promote()).retryCommand(id, f));
 withOutput(
   listOptions(

@@ -3,14 +3,75 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { HistoryEntry, Promotion as PromotionView, PromotionState } from '../../client/index.ts';
-import { InvalidInput } from '../../errors.ts';
+import { blockerText } from '../../client/blocker-text.ts';
+import { HoistError, InvalidInput } from '../../errors.ts';
 import { parseSha256Digest } from '../../oci/digest.ts';
 import { client } from '../client-config.ts';
-import { EXIT_REFUSED } from '../exit-codes.ts';
+import { EXIT_FAILURE, EXIT_REFUSED } from '../exit-codes.ts';
 import { outputFormat, print } from '../output.ts';
 import { follow, noteMore, rowsWanted, type ListFlags } from '../paging.ts';
 
 type Out = { output?: string };
+/** `--wait [seconds]`: commander gives true for the flag alone. */
+type Wait = { wait?: boolean | string };
+
+/** The states in which hoist itself is still carrying a target out: nobody's decision is awaited. */
+const CARRYING_OUT: ReadonlySet<PromotionState> = new Set(['QUEUED', 'PROMOTING']);
+const DEFAULT_WAIT_SECONDS = 600;
+
+function waitSeconds(wait: Wait['wait']): number | undefined {
+  if (wait === undefined || wait === false) return undefined;
+  if (wait === true) return DEFAULT_WAIT_SECONDS;
+  const seconds = Number(wait);
+  if (!Number.isFinite(seconds) || seconds <= 0)
+    throw new InvalidInput(`"${wait}" is not a number of seconds`, '--wait');
+  return seconds;
+}
+
+/** Waiting for a request ran out of time: the request goes on without us. */
+class Timeout extends HoistError {
+  readonly code = 'TIMEOUT';
+}
+
+/**
+ * With `--wait`: follows the request until no target is QUEUED or PROMOTING any more (promoted, failed, refused, or
+ * waiting for approvals, a window or soak time, which are people's and time's to give), saying on a terminal what it
+ * waits for. Gives up after the time asked for, with the states it saw.
+ */
+async function untilCarriedOut(project: string, p: PromotionView, seconds: number | undefined): Promise<PromotionView> {
+  if (seconds === undefined) return p;
+  const deadline = Date.now() + seconds * 1000;
+  const moving = (v: PromotionView) => v.targets.filter((t) => CARRYING_OUT.has(t.state));
+  const status = process.stderr.isTTY ? (line: string) => process.stderr.write(`\r\x1b[2K${line}`) : () => {};
+  let current = p;
+  for (let delay = 100; moving(current).length > 0; delay = Math.min(delay * 2, 1000)) {
+    const states = moving(current).map((t) => `${t.environment} ${t.state}`);
+    if (Date.now() >= deadline) {
+      status('');
+      throw new Timeout(
+        `request ${p.id} still has ${states.join(', ')} after ${seconds} s; follow it with hoist requests --project ${project}`,
+      );
+    }
+    status(`waiting for ${states.join(', ')}…`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    current = await client().promotions.get(project, p.id);
+  }
+  status('');
+  return current;
+}
+
+/**
+ * Sends a request (`--wait` is checked before), shows it (after `--wait`, as it ended) and sets the exit code: 3 for a
+ * refused target, 1 for a failed one.
+ */
+async function sendAndShow(project: string, send: () => Promise<PromotionView>, f: Out & Wait): Promise<void> {
+  const seconds = waitSeconds(f.wait);
+  const v = await untilCarriedOut(project, await send(), seconds);
+  await show(v, f);
+  // The request was made and answered: a refused target is a "no" (3), not a failure to ask (1).
+  if (v.targets.some((t) => t.state === 'REJECTED')) process.exitCode = EXIT_REFUSED;
+  else if (v.targets.some((t) => t.state === 'FAILED')) process.exitCode = EXIT_FAILURE;
+}
 
 function gitopsNotes(g: PromotionView['targets'][number]['gitops']): string[] {
   if (!g) return [];
@@ -29,7 +90,13 @@ function summary(p: PromotionView): Array<Record<string, unknown>> {
     state: t.gitops ? `${t.state} ${t.gitops.status}` : t.state,
     approvals: `${t.approvals.filter((a) => a.decision === 'approve').length}/${t.approvalsNeeded}`,
     requestedBy: p.requestedBy,
-    reasons: [...t.reasons, ...gitopsNotes(t.gitops)].join('; '),
+    // What still holds a waiting target back (approvals with who may give them, a window, soak time), as the web
+    // console says it; a refused or failed target's reasons say why already.
+    reasons: [
+      ...t.reasons,
+      ...(t.state === 'REJECTED' || t.state === 'FAILED' ? [] : t.blockedBy.map(blockerText)),
+      ...gitopsNotes(t.gitops),
+    ].join('; '),
   }));
 }
 
@@ -50,7 +117,7 @@ export async function show(value: PromotionView | PromotionView[], f: Out): Prom
 
 export async function promoteCommand(
   app: string,
-  f: Out & { project: string; digest?: string; tag?: string; from: string; to: string; comment?: string },
+  f: Out & Wait & { project: string; digest?: string; tag?: string; from: string; to: string; comment?: string },
 ): Promise<void> {
   if ((f.digest === undefined) === (f.tag === undefined))
     throw new InvalidInput('name the image by exactly one of --digest sha256:… or --tag', '--digest');
@@ -60,39 +127,37 @@ export async function promoteCommand(
     .map((s) => s.trim())
     .filter(Boolean);
   // One key per invocation: a request the client sends again (a retry after a timeout) is not made twice.
-  const p = await client().promotions.request(
-    f.project,
-    app,
-    {
-      from: f.from,
-      to,
-      ...(f.digest ? { digest: f.digest } : {}),
-      ...(f.tag ? { tag: f.tag } : {}),
-      ...(f.comment ? { comment: f.comment } : {}),
-    },
-    { idempotencyKey: randomUUID() },
-  );
-  await show(p, f);
-  // The request was made and answered: a refused target is a "no" (3), not a failure to ask (1).
-  if (p.targets.some((t) => t.state === 'REJECTED')) process.exitCode = EXIT_REFUSED;
+  const send = () =>
+    client().promotions.request(
+      f.project,
+      app,
+      {
+        from: f.from,
+        to,
+        ...(f.digest ? { digest: f.digest } : {}),
+        ...(f.tag ? { tag: f.tag } : {}),
+        ...(f.comment ? { comment: f.comment } : {}),
+      },
+      { idempotencyKey: randomUUID() },
+    );
+  await sendAndShow(f.project, send, f);
 }
 
 export async function decideCommand(
   decision: 'approve' | 'reject',
   id: string,
-  f: Out & { project: string; for?: string; comment?: string },
+  f: Out & Wait & { project: string; for?: string; comment?: string },
 ): Promise<void> {
   const environments = f.for
     ?.split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  await show(
-    await client().promotions.decide(f.project, id, decision, {
+  const send = () =>
+    client().promotions.decide(f.project, id, decision, {
       ...(f.comment ? { comment: f.comment } : {}),
       ...(environments ? { environments } : {}),
-    }),
-    f,
-  );
+    });
+  await sendAndShow(f.project, send, f);
 }
 
 export async function cancelCommand(id: string, f: Out & { project: string }): Promise<void> {
@@ -100,12 +165,12 @@ export async function cancelCommand(id: string, f: Out & { project: string }): P
 }
 
 /** `hoist retry ID`: queue the request's FAILED targets again (checked again as a new request would be). */
-export async function retryCommand(id: string, f: Out & { project: string; for?: string }): Promise<void> {
+export async function retryCommand(id: string, f: Out & Wait & { project: string; for?: string }): Promise<void> {
   const environments = f.for
     ?.split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  await show(await client().promotions.retry(f.project, id, environments ? { environments } : {}), f);
+  await sendAndShow(f.project, () => client().promotions.retry(f.project, id, environments ? { environments } : {}), f);
 }
 
 export async function requestsCommand(

@@ -12,7 +12,8 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'wouter';
 import { api } from '../api.ts';
 import type { Promotion } from '../promotion-types.ts';
-import type { Blocker, Edge, PromotionPreview } from '../schemas.ts';
+import { blockerText } from '../../../src/client/blocker-text.ts';
+import type { Edge, PromotionPreview } from '../schemas.ts';
 import { Digest, ErrorNote, State } from './format.tsx';
 
 export interface PromoteDialogProps {
@@ -29,24 +30,6 @@ export interface PromoteDialogProps {
   edges: Edge[];
   isAdmin: boolean;
   onClose: () => void;
-}
-
-export function blockerText(b: Blocker): string {
-  if (b.kind === 'approvals')
-    return `needs ${b.need - b.have} more approval${b.need - b.have === 1 ? '' : 's'} (${b.have}/${b.need})${
-      b.eligible.length > 0 ? ` from ${b.eligible.join(', ')}` : '; nobody may give it yet'
-    }`;
-  if (b.kind === 'policy')
-    return `${b.message}: ${b.conditions
-      .filter((c) => c.result !== (c.kind === 'pass'))
-      .map(
-        (c) =>
-          `${c.expression} (${Object.entries(c.values)
-            .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
-            .join(', ')})`,
-      )
-      .join('; ')}`;
-  return b.message;
 }
 
 /** Keeps Tab and Shift+Tab inside the dialog: from the last control to the first and back. */
