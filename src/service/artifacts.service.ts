@@ -14,6 +14,7 @@ import { openRepository } from '../oci/registry.ts';
 import type { SbomColumn, ScanColumn, Schema } from '../store/schema.ts';
 import { rememberTag, tagsOf } from '../store/artifact-tags.repository.ts';
 import { findApplicationByNames } from '../store/applications.repository.ts';
+import { promotionUnderway } from '../store/promotion-targets.query.ts';
 import {
   addLocationIfMissing,
   artifactIdByDigest,
@@ -409,10 +410,13 @@ export class Artifacts {
     if (!head) {
       if (known) return known;
       const where = `${registry.url}/${repository}${image.digest ? `@${image.digest}` : `:${image.tag}`}`;
+      const underway = await promotionUnderway(this.db, application.id, e.id, image);
       throw new NotFound(
         'artifact',
         `${project}/${app}${image.digest ? `@${image.digest}` : `:${image.tag}`} in ${env}`,
-        `${where} is not in the registry either: push it there, or register it where it is (hoist artifact register)`,
+        underway
+          ? `a promotion of it into ${env} is ${underway.state} (request ${underway.requestId}): ask again once it is PROMOTED (hoist promote --wait answers then)`
+          : `${where} is not in the registry either: push it there, or register it where it is (hoist artifact register)`,
       );
     }
     await this.recordPush(registry.id, repository, image.tag, head.digest, signal, { actor, via: 'first use' });
