@@ -324,7 +324,10 @@ void describe('promotion execution [pglite]', () => {
     // Asked for the next hop before this one is carried out: the answer says what to wait for, not "push it there".
     const early = await call('POST', `${P}/applications/web/promotions`, { tag: '1.0', from: 'staging', to: ['prod'] });
     assert.equal(early.status, 404);
-    assert.match(early.body.error.message, new RegExp(`a promotion of it into staging is QUEUED \\(request ${r.id}\\)`));
+    assert.match(
+      early.body.error.message,
+      new RegExp(`a promotion of it into staging is QUEUED \\(request ${r.id}\\)`),
+    );
     assert.equal(await api.services.runner.runOne(), true);
     assert.equal(await api.services.runner.runOne(), false, 'nothing left, and nothing taken twice');
     const done = (await call('GET', `${P}/promotions/${r.id}`)).body;
