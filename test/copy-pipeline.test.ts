@@ -1,8 +1,9 @@
 /**
  * The copy's early starts stay verified and bounded: a platform manifest is pushed as soon as its own blobs are at the
  * target (the index and the tag only after all of them), blobs are looked up while the target is still asked about
- * their manifest (lookups that copy nothing, whose failure does not fail a copy that needs none of them), and a target
- * that claims a blob it lacks is still caught before any tag is written.
+ * their manifest (lookups that copy nothing, whose failure does not fail a copy that needs none of them), an index's
+ * platform manifests are read while the target is asked about the index, small blobs travel in slots of their own
+ * beside the large ones, and a target that claims a blob it lacks is still caught before any tag is written.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -129,4 +130,88 @@ test('a target that claims a blob it lacks is caught by the manifest push: the c
   );
   assert.equal((await getManifestRaw(reg.b.url, 'lies/dst', 'v1')).status, 404);
   assert.equal((await getManifestRaw(reg.b.url, 'lies/dst', img.digest)).status, 404);
+});
+
+test('small blobs go several at once in slots of their own, beside a large transfer', async () => {
+  const img = buildImage({ layers: [1_200_000, 10_000, 11_000, 12_000, 13_000] });
+  await pushImage(reg.a.url, 'small/src', img, { tag: 'v1' });
+  const [, large, ...small] = img.blobs;
+  assert.ok(large && small.length === 4);
+  reg.pa.clear();
+  reg.pb.clear();
+  // Every small layer is held at the source: with one transfer slot, they are held all at once, and the large layer
+  // is copied meanwhile.
+  reg.pa.addFault({
+    method: 'GET',
+    pathMatch: new RegExp(`/blobs/(${small.map((b) => b.digest).join('|')})$`),
+    action: { kind: 'stall' },
+    times: small.length,
+  });
+  const copying = copyImage({
+    source: ref(`${reg.pa.host}/small/src:v1`),
+    sourceHost: testHost(reg.pa.host),
+    target: ref(`${reg.pb.host}/small/dst:v1`),
+    targetHost: testHost(reg.pb.host),
+    concurrency: 1,
+  });
+  await until('every small layer is asked for at once', () => reg.pa.stalled() === small.length);
+  await until('the large layer is at the target', () =>
+    reg.pb.requests.some(
+      (q) => q.method === 'PUT' && q.path.includes(`digest=${encodeURIComponent(large.digest)}`) && q.status === 201,
+    ),
+  );
+  assert.equal(manifestPuts('/v2/small/dst/manifests/v1').length, 0, 'no tag while blobs are missing');
+  reg.pa.releaseStalled();
+  const r = await copying;
+  assert.equal(r.blobsStreamed, img.blobs.length);
+  assert.equal((await getManifestRaw(reg.b.url, 'small/dst', 'v1')).digest, img.digest);
+});
+
+test('an index’s platform manifests are read while the target is asked about the index; a present index copies nothing', async () => {
+  const idx = buildMultiPlatform(2, [20_000]);
+  await pushImage(reg.a.url, 'ahead/src', idx, { tag: 'v1' });
+  reg.pa.clear();
+  reg.pb.clear();
+  reg.pb.addFault({
+    method: 'HEAD',
+    pathMatch: new RegExp(`/manifests/${idx.digest}$`),
+    action: { kind: 'stall' },
+    times: 1,
+  });
+  const copy = (tag: string) =>
+    copyImage({
+      source: ref(`${reg.pa.host}/ahead/src:v1`),
+      sourceHost: testHost(reg.pa.host),
+      target: ref(`${reg.pb.host}/ahead/dst:${tag}`),
+      targetHost: testHost(reg.pb.host),
+    });
+  const copying = copy('one');
+  await until('the index is asked about', () => reg.pb.stalled() === 1);
+  for (const child of idx.children) {
+    await until(`platform ${child.digest} is read and asked about`, () =>
+      [
+        reg.pa.requests.some((q) => q.method === 'GET' && q.path === `/v2/ahead/src/manifests/${child.digest}`),
+        reg.pb.requests.some((q) => q.method === 'HEAD' && q.path === `/v2/ahead/dst/manifests/${child.digest}`),
+      ].every(Boolean),
+    );
+  }
+  assert.deepEqual(
+    reg.pb.requests.filter((q) => q.path.includes('/blobs/uploads/')),
+    [],
+    'nothing is copied before the index is known to be absent',
+  );
+  reg.pb.releaseStalled();
+  assert.equal((await copying).manifestsPushed, 3);
+  assert.equal((await getManifestRaw(reg.b.url, 'ahead/dst', 'one')).digest, idx.digest);
+
+  // Present under another tag: the platforms are read ahead all the same, and nothing is copied.
+  reg.pa.clear();
+  reg.pb.clear();
+  const again = await copy('two');
+  assert.equal(again.blobsStreamed + again.bytesStreamed + again.manifestsPushed, 0);
+  assert.deepEqual(
+    reg.pb.requests.filter((q) => q.path.includes('/blobs/uploads/') || q.method === 'PUT').map((q) => q.path),
+    ['/v2/ahead/dst/manifests/two'],
+    'only the tag is written',
+  );
 });

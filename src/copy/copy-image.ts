@@ -21,6 +21,11 @@ import type { BufferReclaimer } from './reclaim.ts';
 
 /** HEAD requests are cheap for a registry: ask about many blobs at once. */
 const HEAD_CONCURRENCY = 32;
+/**
+ * Small blobs in flight per large-blob transfer slot (`concurrency` 6: 24 at once). Measured on 100 layers of 16 KiB
+ * under load ~20 (bench/copy): 6 at once 5.7 s, 16 at once 4.5 s, 32 at once 4.6 s.
+ */
+const SMALL_PER_SLOT = 4;
 
 export interface CopyImageOptions {
   source: Reference;
@@ -33,7 +38,7 @@ export interface CopyImageOptions {
   extraTags?: readonly string[];
   /** Copy the manifests that refer to the image (signatures, SBOMs, attestations). Default true. */
   referrers?: boolean;
-  /** Blob transfers in flight at once. Default 6. */
+  /** Transfers of large blobs in flight at once (small blobs go SMALL_PER_SLOT times as many). Default 6. */
   concurrency?: number;
   signal?: AbortSignal;
   onEvent?: CopyListener;
@@ -142,6 +147,7 @@ export async function copyImage(o: CopyImageOptions): Promise<CopyResult> {
       sameRegistry,
       copy: copier,
       concurrency,
+      smallConcurrency: Math.min(HEAD_CONCURRENCY, concurrency * SMALL_PER_SLOT),
       headConcurrency: HEAD_CONCURRENCY,
       targetIsNew,
       ...(o.signal ? { signal: o.signal } : {}),
