@@ -15,6 +15,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isMainThread, parentPort, Worker, workerData, type MessagePort } from 'node:worker_threads';
+import { PreparedStatements } from './embedded-statements.ts';
 
 const MARKER = 'hoist-embedded-database';
 /** How long a transaction lets waiting plain statements go first, at most. */
@@ -99,6 +100,10 @@ async function serveEmbedded(port: MessagePort, init: Init): Promise<void> {
     port.postMessage({ id: 0, ok: false, error: serializeError(e) } satisfies Reply);
     return;
   }
+  const statements =
+    process.env.HOIST_EMBEDDED_PREPARE === 'off'
+      ? undefined
+      : new PreparedStatements(pglite, await import('@electric-sql/pglite'));
   const open = new Map<number, { tx: Tx; end: (commit: boolean) => void; done: Promise<unknown> }>();
   // Reads first: a plain statement waiting (behind the open transaction) goes before a transaction not yet begun, so
   // a simple GET waits for one promotion's transaction at most, not for every one queued before it. A transaction
@@ -124,13 +129,14 @@ async function serveEmbedded(port: MessagePort, init: Init): Promise<void> {
       case 'query': {
         const on = call.tx === undefined ? pglite : open.get(call.tx)?.tx;
         if (on === undefined) throw new Error(`no open transaction ${call.tx}`);
+        const run = () => on.query(call.sql, call.params, { rowMode: 'object' });
         if (call.tx !== undefined) {
-          const r = await on.query(call.sql, call.params, { rowMode: 'object' });
+          const r = statements ? await statements.query(call.sql, call.params ?? [], true, run) : await run();
           return { rows: r.rows, affectedRows: r.affectedRows, fields: r.fields };
         }
         plainWaiting++;
         try {
-          const r = await on.query(call.sql, call.params, { rowMode: 'object' });
+          const r = statements ? await statements.query(call.sql, call.params ?? [], false, run) : await run();
           return { rows: r.rows, affectedRows: r.affectedRows, fields: r.fields };
         } finally {
           if (--plainWaiting === 0) {

@@ -6,9 +6,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { openDatabase, type Database } from '../../src/store/database.ts';
 import { migratedPGlite } from '../helpers/backends.ts';
+import type { Schema } from '../../src/store/schema.ts';
 
 let database: Database;
 before(async () => {
@@ -110,4 +111,53 @@ test('many callers: statements are in flight at once, and a read waiting goes be
     .then(({ rows }) => order.push(`the read counts ${rows[0]?.n}`));
   await Promise.all([first, second, read]);
   assert.deepEqual(order, ['first transaction ends', 'the read counts 1', 'second transaction begins']);
+});
+
+test('a statement sent again runs prepared: same answers, errors, NULLs and arrays; DDL is seen by the next one', async () => {
+  await sql`CREATE TABLE thread_prepared (id int PRIMARY KEY, name text, tags text[])`.execute(database.db);
+  // More than five times: PostgreSQL may switch to a generic plan after five executions.
+  for (let i = 1; i <= 8; i++)
+    await database.db
+      .insertInto('thread_prepared' as never)
+      .values({ id: i, name: i % 2 ? `n${i}` : null, tags: [`t${i}`, 'x'] } as never)
+      .execute();
+  for (let i = 1; i <= 8; i++) {
+    const row = await database.db
+      .selectFrom('thread_prepared' as never)
+      .selectAll()
+      .where('id' as never, '=', i as never)
+      .executeTakeFirst();
+    assert.deepEqual(row, { id: i, name: i % 2 ? `n${i}` : null, tags: [`t${i}`, 'x'] });
+  }
+  // In a transaction too, and a failing prepared statement rolls it back with its PostgreSQL fields.
+  await assert.rejects(
+    database.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('thread_prepared' as never)
+        .set({ name: 'changed' } as never)
+        .execute();
+      await trx
+        .insertInto('thread_prepared' as never)
+        .values({ id: 1 } as never)
+        .execute();
+    }),
+    (e: Error & { code?: string }) => e.code === '23505',
+  );
+  const names = await sql<{ n: number }>`SELECT count(*)::int AS n FROM thread_prepared WHERE name = 'changed'`.execute(
+    database.db,
+  );
+  assert.equal(names.rows[0]?.n, 0);
+  // A migration adds a column under a prepared `select *`: the next call sees it (not "cached plan must not change
+  // result type").
+  const all = (db: Kysely<Schema> = database.db) =>
+    db
+      .selectFrom('thread_prepared' as never)
+      .selectAll()
+      .where('id' as never, '=', 2 as never);
+  assert.deepEqual(Object.keys((await all().executeTakeFirst()) ?? {}), ['id', 'name', 'tags']);
+  await database.db.transaction().execute(async (trx) => {
+    await sql`ALTER TABLE thread_prepared ADD COLUMN size int NOT NULL DEFAULT 7`.execute(trx);
+    assert.equal(((await all(trx).executeTakeFirst()) as { size?: number } | undefined)?.size, 7);
+  });
+  assert.equal(((await all().executeTakeFirst()) as { size?: number } | undefined)?.size, 7);
 });
