@@ -22,6 +22,7 @@ import type { Notifier } from '../store/notifier.ts';
 import {
   ATTESTATION_JOBS,
   attestationFacts,
+  attestationRegistry,
   enqueueAttestations,
   keepAttestation,
   loadAttestationJob,
@@ -105,7 +106,7 @@ export class PromotionAttestor {
   constructor(
     private readonly db: Kysely<Schema>,
     private readonly keys: SigningKeys,
-    private readonly registries: Pick<Registries, 'open'>,
+    private readonly registries: Pick<Registries, 'openRow'>,
     o: AttestorOptions = {},
   ) {
     this.verifierId = o.verifierId ?? `urn:hoist:${hostname()}`;
@@ -175,7 +176,7 @@ export class PromotionAttestor {
   /** Attaches the job's attestation to its digest at the target (fenced; the same bytes on every attempt). */
   async attach(job: Job, j: AttestationJobRow): Promise<Attached> {
     const started = performance.now();
-    const targetHost = await this.registries.open(j.dstRegistry);
+    const targetHost = this.registries.openRow(attestationRegistry(j, 'dst'));
     const repo = openRepository(targetHost, j.repository, { push: true });
     const stored = (await storedAttestation(this.db, job.id)) ?? (await this.sign(job, j, repo));
     const content = stored.content;
@@ -206,7 +207,7 @@ export class PromotionAttestor {
       attestationFacts(this.db, j),
       repo.headManifest(j.digest, job.signal),
       this.keys.signer(),
-      this.registries.open(j.srcRegistry),
+      this.registries.openRow(attestationRegistry(j, 'src')),
       j.release === null ? undefined : releaseImagesOf(this.db, j.targetId),
     ]);
     if (!subject) throw new Permanent(`${repo.name}@${j.digest} is not at the target after the promotion`);

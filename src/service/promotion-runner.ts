@@ -22,10 +22,11 @@ import { LeaseLost, renewLease, requeueJob } from '../store/jobs.repository.ts';
 import type { LiveEvents } from './live-events.service.ts';
 import type { Notifier } from '../store/notifier.ts';
 import {
+  jobQuarantine,
+  jobRegistry,
   loadPromotionJob,
   newerPromotionOfTag,
   PROMOTION_JOBS,
-  quarantineOf,
   recordEnded,
   recordPromoted,
   type PromotionJobRow,
@@ -156,10 +157,8 @@ export class PromotionRunner {
       for (const id of await this.release.carryOut(job, t, started)) this.onPromoted(id);
       return;
     }
-    const [sourceHost, targetHost] = await Promise.all([
-      this.registries.open(t.srcRegistry),
-      this.registries.open(t.dstRegistry),
-    ]);
+    const sourceHost = this.registries.openRow(jobRegistry(t, 'src'));
+    const targetHost = this.registries.openRow(jobRegistry(t, 'dst'));
     const repository = t.dstRepo.replaceAll('{app}', t.app);
     const target = openRepository(targetHost, repository, { push: true });
     const tag = t.chosenTag ?? targetTag(t.dstKind, t.dstTag, t.app, t.sourceTag);
@@ -277,7 +276,7 @@ export class PromotionRunner {
    * rejected.
    */
   private async heldBack(job: Job, t: PromotionJobRow, now: Date): Promise<boolean> {
-    const q = await quarantineOf(this.db, t.digest);
+    const q = jobQuarantine(t);
     if (q) {
       await recordEnded(this.db, job, 'REJECTED', `quarantined by ${q.by_user}: ${q.reason}`, now);
       return true;

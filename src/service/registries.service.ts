@@ -17,6 +17,7 @@ import {
   insertRegistry,
   listRegistries,
   updateRegistry,
+  type RegistryAccess,
   type RegistryRow,
 } from '../store/registries.repository.ts';
 import type { Schema } from '../store/schema.ts';
@@ -196,7 +197,15 @@ export class Registries {
    * and referrers capability serve every promotion, not one. Any change of the row (on any replica) makes a new one.
    */
   async open(name: string): Promise<RegistryHost> {
-    const r = await this.row(name);
+    return this.openRow(await this.row(name));
+  }
+
+  /**
+   * As `open`, for a registry row the caller read already (the promotion runner and the attestor read it with their
+   * job, in the same statement): the row decides which client, so a changed registry still gets a new one.
+   */
+  openRow(r: RegistryAccess): RegistryHost {
+    const name = r.name;
     const key = `${r.id}|${r.url}|${r.insecure}|${r.username ?? ''}|${r.secret_enc ?? ''}|${r.updated_at.getTime()}`;
     const cached = this.hosts.get(name);
     if (cached?.key === key) return cached.host;

@@ -9,6 +9,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Claim, JobTableSpec } from './jobs.repository.ts';
 import { settleJob } from './jobs.repository.ts';
 import { sealAll } from './audit.repository.ts';
+import type { RegistryAccess } from './registries.repository.ts';
 import type { AttestationState, Schema, StoredAttestation } from './schema.ts';
 
 type Db = Kysely<Schema> | Transaction<Schema>;
@@ -99,12 +100,48 @@ export async function loadAttestationJob(db: Db, id: string) {
       'e.name as dstName',
       'dreg.name as dstRegistry',
       'rel.name as release',
+      // The registries' rows, for their clients (Registries.openRow): not read again per job.
+      'sreg.id as srcRegistryId',
+      'sreg.url as srcRegistryUrl',
+      'sreg.insecure as srcRegistryInsecure',
+      'sreg.username as srcRegistryUsername',
+      'sreg.secret_enc as srcRegistrySecret',
+      'sreg.updated_at as srcRegistryUpdatedAt',
+      'dreg.id as dstRegistryId',
+      'dreg.url as dstRegistryUrl',
+      'dreg.insecure as dstRegistryInsecure',
+      'dreg.username as dstRegistryUsername',
+      'dreg.secret_enc as dstRegistrySecret',
+      'dreg.updated_at as dstRegistryUpdatedAt',
     ])
     .where('j.id', '=', id)
     .executeTakeFirstOrThrow();
 }
 
 export type AttestationJobRow = Awaited<ReturnType<typeof loadAttestationJob>>;
+
+/** The source's or the target's registry row as the job read it (for Registries.openRow). */
+export function attestationRegistry(j: AttestationJobRow, side: 'src' | 'dst'): RegistryAccess {
+  return side === 'src'
+    ? {
+        id: j.srcRegistryId,
+        name: j.srcRegistry,
+        url: j.srcRegistryUrl,
+        insecure: j.srcRegistryInsecure,
+        username: j.srcRegistryUsername,
+        secret_enc: j.srcRegistrySecret,
+        updated_at: j.srcRegistryUpdatedAt,
+      }
+    : {
+        id: j.dstRegistryId,
+        name: j.dstRegistry,
+        url: j.dstRegistryUrl,
+        insecure: j.dstRegistryInsecure,
+        username: j.dstRegistryUsername,
+        secret_enc: j.dstRegistrySecret,
+        updated_at: j.dstRegistryUpdatedAt,
+      };
+}
 
 /** A release's images in the target as the attestation names them: every application, its digest and tag. */
 export async function releaseImagesOf(db: Db, targetId: string) {

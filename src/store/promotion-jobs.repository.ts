@@ -9,6 +9,7 @@ import { settleJob } from './jobs.repository.ts';
 import { targetsInContext } from './promotion-targets.query.ts';
 import { grantedTo } from './namespaces.repository.ts';
 import { rememberTag } from './artifact-tags.repository.ts';
+import type { RegistryAccess } from './registries.repository.ts';
 import type { Schema } from './schema.ts';
 
 export const PROMOTION_JOBS: JobTableSpec<'promotion_targets'> = {
@@ -49,6 +50,27 @@ export async function loadPromotionJob(db: Kysely<Schema>, id: string) {
       'sreg.name as srcRegistry',
       'dreg.name as dstRegistry',
       'e.registry_id as dstRegistryId',
+      // The registries' rows, for their clients (Registries.openRow): not read again per job.
+      's.registry_id as srcRegistryId',
+      'sreg.url as srcRegistryUrl',
+      'sreg.insecure as srcRegistryInsecure',
+      'sreg.username as srcRegistryUsername',
+      'sreg.secret_enc as srcRegistrySecret',
+      'sreg.updated_at as srcRegistryUpdatedAt',
+      'dreg.url as dstRegistryUrl',
+      'dreg.insecure as dstRegistryInsecure',
+      'dreg.username as dstRegistryUsername',
+      'dreg.secret_enc as dstRegistrySecret',
+      'dreg.updated_at as dstRegistryUpdatedAt',
+      // Whether the digest is quarantined (heldBack), in the same statement.
+      (eb) =>
+        eb
+          .selectFrom('quarantine as q')
+          .select('q.reason')
+          .whereRef('q.digest', '=', 'r.digest')
+          .as('quarantineReason'),
+      (eb) =>
+        eb.selectFrom('quarantine as q').select('q.by_user').whereRef('q.digest', '=', 'r.digest').as('quarantinedBy'),
       // The tag the request named (an event's tag, `--tag`), else the one the source holds it under now.
       sql<string | null>`coalesce(r.tag, loc.tag)`.as('sourceTag'),
       'p.id as projectId',
@@ -70,6 +92,36 @@ export async function loadPromotionJob(db: Kysely<Schema>, id: string) {
 }
 
 export type PromotionJobRow = Awaited<ReturnType<typeof loadPromotionJob>>;
+
+/** The source's or the target's registry row as the job read it (for Registries.openRow). */
+export function jobRegistry(t: PromotionJobRow, side: 'src' | 'dst'): RegistryAccess {
+  return side === 'src'
+    ? {
+        id: t.srcRegistryId,
+        name: t.srcRegistry,
+        url: t.srcRegistryUrl,
+        insecure: t.srcRegistryInsecure,
+        username: t.srcRegistryUsername,
+        secret_enc: t.srcRegistrySecret,
+        updated_at: t.srcRegistryUpdatedAt,
+      }
+    : {
+        id: t.dstRegistryId,
+        name: t.dstRegistry,
+        url: t.dstRegistryUrl,
+        insecure: t.dstRegistryInsecure,
+        username: t.dstRegistryUsername,
+        secret_enc: t.dstRegistrySecret,
+        updated_at: t.dstRegistryUpdatedAt,
+      };
+}
+
+/** The quarantine of the job's digest, as the job read it (null: not quarantined). */
+export function jobQuarantine(t: PromotionJobRow): { reason: string; by_user: string } | null {
+  return t.quarantineReason === null || t.quarantinedBy === null
+    ? null
+    : { reason: t.quarantineReason, by_user: t.quarantinedBy };
+}
 
 export async function quarantineOf(db: Kysely<Schema>, digest: string) {
   return db.selectFrom('quarantine').select(['reason', 'by_user']).where('digest', '=', digest).executeTakeFirst();

@@ -8,6 +8,12 @@ import type { Schema } from './schema.ts';
 
 export type RegistryRow = Selectable<Schema['registries']>;
 
+/** What opening a client for a registry needs of its row (src/service/registries.service.ts, `openRow`). */
+export type RegistryAccess = Pick<
+  RegistryRow,
+  'id' | 'name' | 'url' | 'insecure' | 'username' | 'secret_enc' | 'updated_at'
+>;
+
 /** One page of registries, ordered by name (one extra row tells whether a page follows). */
 export async function listRegistries(db: Kysely<Schema>, p: PageQuery): Promise<RegistryRow[]> {
   return paged(db.selectFrom('registries').selectAll(), 'name', p).execute();
