@@ -79,19 +79,24 @@ export class Outbox {
       );
   }
 
-  /** `hooks`: the project's webhooks when the caller read them already (saves a query per notice). */
+  /**
+   * `hooks`: the project's webhooks when the caller read them already (saves a query per notice). Answers how many
+   * deliveries were queued: with none, there is nothing to `wake` the dispatchers of every replica for.
+   */
   async add(
     trx: Transaction<Schema>,
     notice: PromotionNotice,
     now = new Date(),
     hooks?: ReadonlyArray<{ id: string; events: unknown }>,
-  ): Promise<void> {
+  ): Promise<number> {
+    let queued = 0;
     const { projectId, ...rest } = notice;
     const payload = JSON.stringify({ ...rest, at: now.toISOString() });
     hooks ??= await webhookSubscriptions(trx, projectId);
     for (const h of hooks) {
       const events = (typeof h.events === 'string' ? JSON.parse(h.events) : h.events) as string[] | null;
       if (events !== null && !events.includes(notice.event)) continue;
+      queued++;
       await insertDelivery(trx, {
         id: newId(),
         kind: 'webhook',
@@ -107,6 +112,7 @@ export class Outbox {
     if (this.emailEnabled && notice.event === 'promotion.approval_needed') {
       const recipients = await approversWithEmail(trx, projectId, notice.environments, notice.requestedBy);
       if (recipients.length > 0) {
+        queued++;
         await insertDelivery(trx, {
           id: newId(),
           kind: 'email',
@@ -120,6 +126,7 @@ export class Outbox {
         });
       }
     }
+    return queued;
   }
 }
 

@@ -211,8 +211,10 @@ export class PromotionRunner {
     const at = new Date();
     // The notices and the write-back job first: the state change and the audit entry take the lock that every
     // promotion's transaction waits for (the audit chain's, migration 0018), held until commit, so they come last.
+    // Deliveries queued: only then are the dispatchers of every replica woken (a NOTIFY each, and a claim per replica).
+    let queued = 0;
     await this.db.transaction().execute(async (trx) => {
-      await this.outbox.add(trx, { ...jobNotice(t), event: 'promotion.promoted', tag });
+      queued = await this.outbox.add(trx, { ...jobNotice(t), event: 'promotion.promoted', tag });
       await enqueueGitopsWrite(trx, { id: newId(), targetId: t.id, environmentId: t.dstId, at });
       // The signed record is attached right after, by its own job (./promotion-attestor.ts), off the critical path.
       const image = { applicationId: t.applicationId, artifactId: t.artifactId, digest: t.digest, repository, tag };
@@ -240,7 +242,7 @@ export class PromotionRunner {
         },
       });
     });
-    this.outbox.wake();
+    if (queued > 0) this.outbox.wake();
     this.attestor?.notify();
     this.onPromoted(t.artifactId);
   }
