@@ -393,6 +393,46 @@ void describe('promotion execution [pglite]', () => {
     );
   });
 
+  test('a digest quarantined while its target is on its way to the runner is rejected there, not copied', async () => {
+    const r = (
+      await call('POST', `${P}/applications/web/promotions`, { digest: other.digest, from: 'dev', to: ['staging'] })
+    ).body;
+    assert.equal(r.targets[0].state, 'QUEUED');
+    // Quarantining rejects the QUEUED targets itself; one claimed meanwhile (PROMOTING) is the runner's to refuse.
+    // The row is written directly, as that race would leave it; the runner reads it with its job, in one statement.
+    await api.database.db
+      .insertInto('quarantine')
+      .values({ digest: other.digest, reason: 'CVE-2026-9', by_user: 'root', at: new Date() })
+      .execute();
+    assert.equal(await api.services.runner.runOne(), true);
+    const done = (await call('GET', `${P}/promotions/${r.id}`)).body;
+    assert.equal(done.targets[0].state, 'REJECTED');
+    assert.match(done.targets[0].reasons.join('; '), /quarantined by root: CVE-2026-9/);
+    const audit = (await call('GET', `/api/v1/audit?objectType=promotion&objectId=${r.id}&order=oldest`)).body.items;
+    assert.deepEqual(
+      audit.map((e: { action: string }) => e.action),
+      ['promotion.request'],
+      'not promoted',
+    );
+    await api.database.db.deleteFrom('quarantine').where('digest', '=', other.digest).execute();
+  });
+
+  test('the runner opens its registries from the rows read with the job: a changed registry gets a new client', async () => {
+    const registries = api.services.registries;
+    const first = await registries.open('local');
+    assert.equal(await registries.open('local'), first, 'unchanged: the same client (its tokens, its connections)');
+    // Saved again (on any replica): the row's updated_at changes, and so does the client.
+    await call('PUT', '/api/v1/registries/local', { url: `http://${reg.host}` });
+    const second = await registries.open('local');
+    assert.notEqual(second, first);
+    const r = (
+      await call('POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['staging'] })
+    ).body;
+    assert.equal(await api.services.runner.runOne(), true);
+    assert.equal((await call('GET', `${P}/promotions/${r.id}`)).body.targets[0].state, 'PROMOTED');
+    assert.equal(await registries.open('local'), second, "the runner's openRow kept the current client");
+  });
+
   test('a target left PROMOTING by a dead server is claimed again once its lease runs out', async () => {
     const r = (
       await call('POST', `${P}/applications/web/promotions`, { digest: image.digest, from: 'dev', to: ['staging'] })
