@@ -64,11 +64,11 @@ try {
   let allDone: () => void = () => {};
   const finished = new Promise<void>((resolve) => (allDone = resolve));
   const onPromoted = server.services.runner.onPromoted;
-  server.services.runner.onPromoted = (artifactId) => {
+  server.services.runner.onPromoted = (artifactId, soaks) => {
     const digest = artifactIds.get(artifactId);
     if (digest !== undefined && !promotedAt.has(digest)) promotedAt.set(digest, performance.now());
     if (promotedAt.size >= N) allDone();
-    onPromoted(artifactId);
+    onPromoted(artifactId, soaks);
   };
 
   process.stderr.write(`promoting ${N} images dev → staging\n`);

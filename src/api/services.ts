@@ -133,8 +133,9 @@ export function createServices(database: Database, box: SecretBox, opts: Service
     opts.clock,
   );
   // The runner tells the automation when an artifact arrived somewhere; the automation opens requests the runner runs.
-  runner.onPromoted = (id) => {
-    automation.ticker.notify();
+  runner.onPromoted = (id, soaks) => {
+    // Arrived where there is no soak time: nothing for the soak tick (of every replica) to wait for; `consider` runs now.
+    if (soaks !== false) automation.ticker.notify();
     void automation.consider([id]).catch(() => undefined);
   };
   const intake = new Intake(db, registries, artifacts, automation, {

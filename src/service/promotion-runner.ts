@@ -98,8 +98,11 @@ export class PromotionRunner {
   private readonly attestor: RunnerOptions['attestor'];
   /** A release's targets: every image copied, then every tag written (./release-run.ts). */
   private readonly release: ReleaseRun;
-  /** Told when an artifact arrived in an environment, so the automation can move it on. */
-  onPromoted: (artifactId: string) => void = () => {};
+  /**
+   * Told when an artifact arrived in an environment, so the automation can move it on; `soaks`: whether that
+   * environment has a soak time (false: the soak tick need not look again; undefined: not known).
+   */
+  onPromoted: (artifactId: string, soaks?: boolean) => void = () => {};
 
   constructor(
     private readonly db: Kysely<Schema>,
@@ -244,7 +247,7 @@ export class PromotionRunner {
     });
     if (queued > 0) this.outbox.wake();
     this.attestor?.notify();
-    this.onPromoted(t.artifactId);
+    this.onPromoted(t.artifactId, t.dstSoakSeconds > 0);
   }
 
   /** The claim must still hold, for a whole lease from now, before anything users see is written. */

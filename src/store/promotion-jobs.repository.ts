@@ -80,6 +80,7 @@ export async function loadPromotionJob(db: Kysely<Schema>, id: string) {
       't.tag as chosenTag',
       't.window_override as windowOverride',
       'e.windows as windows',
+      'e.soak_seconds as dstSoakSeconds',
       grantedTo(sql.ref('p.id'), sql.ref('s.registry_id'), sql`replace(s.repository_template, '{app}', a.name)`).as(
         'srcGranted',
       ),
