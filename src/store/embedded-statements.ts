@@ -14,9 +14,12 @@
  * transaction control (DDL, a DO block) marks the cache stale: named statements are not used until the next call
  * outside a transaction has deallocated them all. The cache is bounded (least recently used statements are closed).
  */
-import type { PGlite, Results } from '@electric-sql/pglite';
+import type { parse, PGlite, protocol, Results } from '@electric-sql/pglite';
 
-type PGliteModule = typeof import('@electric-sql/pglite');
+interface PGliteModule {
+  protocol: typeof protocol;
+  parse: typeof parse;
+}
 
 /** The PGlite internals this uses: the same calls its own `query` makes (PGlite 0.5's base.ts `#runQuery`). */
 interface PGliteInternals {
@@ -46,7 +49,7 @@ export class PreparedStatements {
 
   constructor(
     pglite: PGlite,
-    private readonly pg: Pick<PGliteModule, 'protocol' | 'parse'>,
+    private readonly pg: PGliteModule,
     private readonly max = MAX_PREPARED_STATEMENTS,
   ) {
     this.#db = pglite as unknown as PGliteInternals;
