@@ -14,6 +14,7 @@ import { answerClientError, httpError } from './http-errors.ts';
 import { refuseHostileStrings } from './hostile-strings.ts';
 import { IdentityCache } from './identity-cache.ts';
 import { createMetrics } from './metrics.ts';
+import { buildSerializer, cacheValidators } from './schema-cache.ts';
 import { authorize, authorizeEnvironments } from './permissions.ts';
 import { accountRoutes } from './routes/accounts.routes.ts';
 import { artifactRoutes } from './routes/artifacts.routes.ts';
@@ -77,8 +78,14 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
     },
-    // coerceTypes true, not 'array': with 'array', ajv turns a null into [''] while trying the first branch of Array | Null.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
+    // Validators and serializers are compiled once per process for each schema (schema-cache.ts): tests build many.
+    ajv: {
+      // coerceTypes true, not 'array': with 'array', ajv turns a null into [''] while trying the first branch of
+      // Array | Null.
+      customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false },
+      onCreate: cacheValidators,
+    },
+    schemaController: { compilersFactory: { buildSerializer } },
     // Errors Fastify or Node answer before any route runs get the documented shape too.
     frameworkErrors: (error, _req, reply) => {
       const { status, body, headers } = httpError(error);
