@@ -149,7 +149,10 @@ for (const [b, backend] of BACKENDS.entries()) {
         api.database.db,
         api.services.registries,
         {
-          leaseMs: 1500,
+          // Stalled means it renews nothing either: with a lease this long its renewal timer (a third of the lease)
+          // does not run while the test lets the lease lapse by hand (with 1.5 s it ran in between under load, and
+          // the second runner found the target still held).
+          leaseMs: 600_000,
           releaseHooks: {
             afterCopy: async () => {
               copied();
