@@ -18,6 +18,9 @@ const BATCH_ROWS = 200;
 export const ECHO_OUTCOME =
   'nothing new: hoist is writing this image here (its own promotion, reported back), and no other environment holds it';
 
+export const REFERRER_ECHO_OUTCOME =
+  "nothing new: hoist is attaching its signed attestation here (its own referrer write), and no artifact's referrers are read in this repository";
+
 export class EchoLog {
   private rows: Array<Insertable<Schema['push_events']>> = [];
   private timer: NodeJS.Timeout | undefined;
@@ -29,8 +32,8 @@ export class EchoLog {
   ) {}
 
   /** Keeps rows (without state) to be written IGNORED with the others of the batch. */
-  add(rows: ReadonlyArray<Insertable<Schema['push_events']>>, at: Date): void {
-    for (const r of rows) this.rows.push({ ...r, state: 'IGNORED', outcome: ECHO_OUTCOME, done_at: at });
+  add(rows: ReadonlyArray<Insertable<Schema['push_events']>>, at: Date, outcome = ECHO_OUTCOME): void {
+    for (const r of rows) this.rows.push({ ...r, state: 'IGNORED', outcome, done_at: at });
     if (this.rows.length >= BATCH_ROWS) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), BATCH_MS);
   }
