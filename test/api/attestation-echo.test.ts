@@ -13,19 +13,12 @@ import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 import { buildArtifact, buildImage } from '../harness/images.ts';
 import { getManifestRaw, pushImage, pushReferrer } from '../harness/push.ts';
 import { REFERRER_ECHO_OUTCOME } from '../../src/events/echo-log.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const SECRET = 'distribution-hook-secret-attestations';
 const P = '/api/v1/projects/shop';
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** A promotion, its attestation and their events, on a machine that may be busy. */
+const WAIT_MS = 30_000;
 
 interface EventRow {
   repository: string;
@@ -92,14 +85,18 @@ for (const backend of BACKENDS) {
     test("the attestation's manifest and fallback index are recognised; another writer's referrer right after is worked", async () => {
       const image = buildImage({ layers: [600] });
       await pushImage(reg.url, 'dev/web', image, { tag: 'v1' });
-      await waitFor('staging/web:v1', async () => (await getManifestRaw(reg.url, 'staging/web', 'v1')).status === 200);
+      await waitFor(
+        'staging/web:v1',
+        async () => (await getManifestRaw(reg.url, 'staging/web', 'v1')).status === 200,
+        WAIT_MS,
+      );
       const fallbackTag = image.digest.replace(':', '-');
       // The attestation: its manifest by digest (no tag), then the fallback index under the subject's tag.
       const fallbackIndex = async () => {
         const m = await getManifestRaw(reg.url, 'staging/web', fallbackTag);
         return m.status === 200 ? m.digest : undefined;
       };
-      const ours = await waitFor('the attestation attached', fallbackIndex);
+      const ours = await waitFor('the attestation attached', fallbackIndex, WAIT_MS);
       const own = await waitFor(
         "the attestation's events",
         settled(
@@ -107,6 +104,7 @@ for (const backend of BACKENDS) {
             e.repository === 'staging/web' && (e.tag === fallbackTag || (e.tag === null && e.digest !== image.digest)),
           2,
         ),
+        WAIT_MS,
       );
       for (const e of own)
         assert.deepEqual([e.state, e.outcome], ['IGNORED', REFERRER_ECHO_OUTCOME], JSON.stringify(e));
@@ -124,6 +122,7 @@ for (const backend of BACKENDS) {
       const foreign = await waitFor(
         "the other writer's events",
         settled((e) => e.repository === 'staging/web' && (e.digest === theirs.digest || e.digest === index), 2),
+        WAIT_MS,
       );
       for (const e of foreign) {
         assert.notEqual(e.outcome, REFERRER_ECHO_OUTCOME, JSON.stringify(e));
