@@ -1,8 +1,9 @@
 /**
  * For the benchmarks: a Kysely plugin that counts the SQL statements a server sends (BEGIN and COMMIT are not seen by
  * plugins, so a transaction's two extra round trips are not counted) and the time each took, by kind and first table
- * named (`select artifacts`, `update promotion_targets`, `raw push_events`). `withCounter(database)` answers a copy of
- * the database whose queries are counted; `snapshot()` and `diff()` give the statements of one phase of a benchmark.
+ * named (`select artifacts`, `update promotion_targets`, `raw push_events`; with BENCH_SQL_WHERE=1 also by caller).
+ * `withCounter(database)` answers a copy of the database whose queries are counted; `snapshot()` and `diff()` give the
+ * statements of one phase of a benchmark.
  */
 import type { KyselyPlugin, OperationNode, PluginTransformQueryArgs, PluginTransformResultArgs } from 'kysely';
 import type { Database } from '../src/store/database.ts';
@@ -38,12 +39,32 @@ function label(node: OperationNode): string {
   return kind;
 }
 
+const WHERE = process.env.BENCH_SQL_WHERE === '1';
+
+function callers(stack: string): string {
+  return stack
+    .split('\n')
+    .filter((f) => f.includes('/src/') && !f.includes('/src/store/'))
+    .slice(0, 3)
+    .map((f) =>
+      f
+        .replace(/.*\/src\//, '')
+        .replace(/:\d+\)?$/, '')
+        .replace(/^\s*at /, ''),
+    )
+    .join(' < ');
+}
+
 export class SqlCounter implements KyselyPlugin {
   readonly counts: SqlCounts = {};
   private readonly started = new WeakMap<object, { label: string; at: number }>();
 
   transformQuery(args: PluginTransformQueryArgs): ReturnType<KyselyPlugin['transformQuery']> {
-    this.started.set(args.queryId, { label: label(args.node), at: performance.now() });
+    let l = label(args.node);
+    // BENCH_SQL_WHERE=1: each label also names the first three callers outside src/store (run Node with
+    // --stack-trace-limit=60 to see through the awaits), to tell which part of the server sent the statements.
+    if (WHERE) l += ` <- ${callers(new Error().stack ?? '')}`;
+    this.started.set(args.queryId, { label: l, at: performance.now() });
     return args.node;
   }
 

@@ -98,6 +98,7 @@ export function createServices(database: Database, box: SecretBox, opts: Service
       : new PromotionAttestor(db, signingKeys, registries, {
           ...(opts.logger ? { logger: opts.logger } : {}),
           notifier: database.notifier,
+          ownPushes,
           ...opts.attestations,
         });
   const runner = new PromotionRunner(

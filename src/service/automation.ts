@@ -9,7 +9,8 @@ import type { Kysely } from 'kysely';
 import { renderTagTemplate } from '../automation/tag-template.ts';
 import { NotFound } from '../errors.ts';
 import { findApplicationByNames } from '../store/applications.repository.ts';
-import { artifactIdByDigest, artifactWithApplication } from '../store/artifacts.repository.ts';
+import { artifactIdByDigest, artifactLocations, artifactWithApplication } from '../store/artifacts.repository.ts';
+import { firedKeys } from '../store/automation-firings.query.ts';
 import { bindingModesOf } from '../store/bindings.repository.ts';
 import { environmentIdByName } from '../store/environments.repository.ts';
 import { enabledRulesFor, type EnabledRule } from '../store/rules.repository.ts';
@@ -35,6 +36,9 @@ export interface Arrival {
   /** Where the pushed tag applies (the environments that hold the pushed repository); every one when absent. */
   environments?: readonly string[];
 }
+
+/** A rule's firing key for an artifact: one request per rule and artifact (written with the request). */
+const ruleKey = (ruleId: string, artifactId: string): string => `rule:${ruleId}:${artifactId}`;
 
 const soakedAt = (since: string, env: EnvironmentView | undefined): number =>
   Date.parse(since) + (env?.soakSeconds ?? 0) * 1000;
@@ -72,6 +76,28 @@ export class Automation {
     return new Map(rows.map((r) => [r.name, r.mode]));
   }
 
+  /** The rules that fired for the artifact already (ids): their firing key is taken, a new request would be refused. */
+  private async firedAlready(artifactId: string, rules: readonly EnabledRule[]): Promise<Set<string>> {
+    if (rules.length === 0) return new Set();
+    const keys = await firedKeys(
+      this.db,
+      rules.map((r) => ruleKey(r.id, artifactId)),
+    );
+    return new Set(rules.filter((r) => keys.has(ruleKey(r.id, artifactId))).map((r) => r.id));
+  }
+
+  /** Whether a rule not fired yet starts where the artifact is (a cheap look at its locations). */
+  private async mayFire(
+    artifactId: string,
+    unfired: readonly EnabledRule[],
+    bindings: ReadonlyMap<string, string>,
+  ): Promise<boolean> {
+    const open = unfired.filter((r) => !bindings.has(r.to));
+    if (open.length === 0) return false;
+    const at = new Set((await artifactLocations(this.db, artifactId)).map((l) => l.environment));
+    return open.some((r) => at.has(r.from));
+  }
+
   /** Opens a request for an automation (the application by id); a firing that happened already is not an error. */
   private async fire(actor: string, appId: string, input: PromotionInput, automated: Automated): Promise<boolean> {
     try {
@@ -104,14 +130,22 @@ export class Automation {
       const id = arrival.artifactId;
       const c = await this.context(id);
       if (!c) continue;
-      const rules = await this.rules(c.projectId, c.appId);
-      const bindings = await this.bindings(c.appId);
+      const [rules, bindings] = await Promise.all([this.rules(c.projectId, c.appId), this.bindings(c.appId)]);
+      const tracking = [...bindings.values()].includes('track-latest');
       // Most promotions happen where no automation is configured: answer that with two small queries.
-      if (rules.length === 0 && ![...bindings.values()].includes('track-latest')) continue;
-      const artifact = await this.artifacts.get(c.project, c.app, c.digest);
+      if (rules.length === 0 && !tracking) continue;
+      // Most arrivals after the first (the promotion's own, a referrer's) find every rule that could fire for the
+      // artifact fired already: answer that with two more, before the artifact, its environments and the pipeline.
+      const done = await this.firedAlready(id, rules);
+      const unfired = rules.filter((r) => !done.has(r.id));
+      if (!tracking && !(await this.mayFire(id, unfired, bindings))) continue;
+      const [artifact, environments, pipeline] = await Promise.all([
+        this.artifacts.get(c.project, c.app, c.digest),
+        this.environments.list(c.project),
+        tracking ? this.environments.pipeline(c.project) : [],
+      ]);
       if (artifact.quarantine) continue;
-      const envs = new Map((await this.environments.list(c.project)).map((e) => [e.name, e]));
-      const pipeline = await this.environments.pipeline(c.project);
+      const envs = new Map(environments.map((e) => [e.name, e]));
       for (const loc of artifact.environments) {
         if (soakedAt(loc.since, envs.get(loc.environment)) > now.getTime()) continue;
         const pushed =
@@ -120,7 +154,7 @@ export class Automation {
             : undefined;
         const tag = pushed ?? loc.tag ?? artifact.tag;
         const seen = { ...artifact, tag };
-        for (const rule of rules.filter((r) => r.from === loc.environment && !bindings.has(r.to))) {
+        for (const rule of unfired.filter((r) => r.from === loc.environment && !bindings.has(r.to))) {
           const m = ruleMatches(rule.expression, seen, rule.from, rule.to);
           if (!m.matches) continue;
           const sourceTag = tag ?? 'latest';
@@ -145,7 +179,7 @@ export class Automation {
               comment: `rule ${rule.name}`,
             },
             {
-              key: `rule:${rule.id}:${id}`,
+              key: ruleKey(rule.id, id),
               requireApproval: rule.mode === 'request',
               ...(targetTag !== undefined ? { tag: targetTag } : {}),
             },

@@ -35,7 +35,7 @@ import type { Registries } from './registries.service.ts';
 import { LeasedQueue, type Job } from './leased-queue.ts';
 import { OwnPushes, RECENT_MS } from './own-pushes.ts';
 import { holdingsOfDigest } from '../store/push-echo.query.ts';
-import { EchoLog } from '../events/echo-log.ts';
+import { EchoLog, REFERRER_ECHO_OUTCOME } from '../events/echo-log.ts';
 import { SoleHolders } from '../events/sole-holder.ts';
 import { environmentsPerApplicationInRegistry } from '../store/artifacts.repository.ts';
 
@@ -212,12 +212,23 @@ export class Intake {
       run_after: now,
       received_at: now,
     }));
+    const pushed = (r: (typeof rows)[number]) => ({
+      registryId,
+      repository: r.repository,
+      digest: r.digest,
+      tag: r.tag ?? undefined,
+    });
+    // The attestor's own referrer writes (src/events/referrer-writes.ts), known by their exact digest and tag.
+    const attestations = rows.filter((r) => this.ownPushes.knownReferrer(pushed(r)));
     const echoes = rows.filter(
       (r) =>
+        !attestations.includes(r) &&
         (r.tag === null || !REFERRERS_TAG.test(r.tag)) &&
-        this.ownPushes.knownEcho({ registryId, repository: r.repository, digest: r.digest, tag: r.tag ?? undefined }),
+        this.ownPushes.knownEcho(pushed(r)),
     );
     if (echoes.length > 0) this.echoLog.add(echoes, now);
+    if (attestations.length > 0) this.echoLog.add(attestations, now, REFERRER_ECHO_OUTCOME);
+    echoes.push(...attestations);
     const accepted = await insertPushEvents(
       this.db,
       echoes.length === 0 ? rows : rows.filter((r) => !echoes.includes(r)),
@@ -263,7 +274,12 @@ export class Intake {
 
   private async process(job: Job): Promise<void> {
     const e = await getPushEvent(this.db, job.id);
-    if (await this.echo(e.registry_id, e.repository, e.tag ?? undefined, e.digest)) {
+    // Both at once: an echo is rarely found here now (most are recognised at the hook), and the name is needed next.
+    const [echo, registryName] = await Promise.all([
+      this.echo(e.registry_id, e.repository, e.tag ?? undefined, e.digest),
+      registryNameById(this.db, e.registry_id),
+    ]);
+    if (echo) {
       await settleJob(this.db, PUSH_EVENT_JOBS, job, {
         state: 'IGNORED',
         outcome: 'nothing new: hoist recorded this image here already (its own promotion, reported back)',
@@ -271,7 +287,15 @@ export class Intake {
       });
       return;
     }
-    const { state, outcome } = await this.work(e.registry_id, e.repository, e.tag ?? undefined, e.digest, job.signal);
+    if (registryName === undefined) throw new NotFound('registry', e.registry_id);
+    const { state, outcome } = await this.work(
+      e.registry_id,
+      registryName,
+      e.repository,
+      e.tag ?? undefined,
+      e.digest,
+      job.signal,
+    );
     await settleJob(this.db, PUSH_EVENT_JOBS, job, { state, outcome, done_at: new Date() });
   }
 
@@ -285,13 +309,12 @@ export class Intake {
 
   private async work(
     registryId: string,
+    registryName: string,
     repository: string,
     tag: string | undefined,
     digest: string,
     signal?: AbortSignal,
   ): Promise<{ state: PushEventState; outcome: string }> {
-    const registryName = await registryNameById(this.db, registryId);
-    if (registryName === undefined) throw new NotFound('registry', registryId);
     // The referrers tag fallback (`sha256-<hex>`) names the image whose referrers changed; its index is no image.
     // So do older cosign's signature and attestation tags (`sha256-<hex>.sig`, `.att`).
     const fallback = REFERRERS_TAG.exec(tag ?? '');

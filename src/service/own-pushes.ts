@@ -43,6 +43,8 @@ interface OwnWrite {
 export class OwnPushes {
   /** Key → the environment being written and when the memory lapses. */
   private readonly writes = new Map<string, OwnWrite>();
+  /** Key → when the memory of a referrer write (the attestor's, src/events/referrer-writes.ts) lapses. */
+  private readonly referrerWrites = new Map<string, number>();
   /** Asked, for every write remembered, whether its environment is the only holder (set by the intake). */
   soleHolder: SoleHolder | undefined;
 
@@ -69,6 +71,22 @@ export class OwnPushes {
   knownEcho(p: PushedImage): boolean {
     const w = this.writes.get(keyOf(p));
     return w !== undefined && w.until > this.now() && w.sole === true;
+  }
+
+  /**
+   * The attestor is about to write this manifest (by digest, or the fallback index by its tag and digest), a referrer
+   * that nothing hoist records reads in that repository (src/events/referrer-writes.ts).
+   */
+  rememberReferrer(p: PushedImage): void {
+    const now = this.now();
+    if (this.referrerWrites.size > 10_000)
+      for (const [k, until] of this.referrerWrites) if (until <= now) this.referrerWrites.delete(k);
+    this.referrerWrites.set(keyOf(p), now + OWN_WRITE_TTL_MS);
+  }
+
+  /** Whether the event reports exactly a referrer write remembered (same registry, repository, digest and tag). */
+  knownReferrer(p: PushedImage): boolean {
+    return (this.referrerWrites.get(keyOf(p)) ?? 0) > this.now();
   }
 
   /** The environment this process is writing the pushed image into, if it is. */

@@ -40,6 +40,9 @@ import { buildAttestation, EMPTY_CONFIG, type PromotionFacts } from '../trust/pr
 import type { TrustResult } from '../trust/verify.ts';
 import { VERSION } from '../version.ts';
 import { LeasedQueue, type Job } from './leased-queue.ts';
+import type { OwnPushes } from './own-pushes.ts';
+import { ownReferrerWrites } from '../events/referrer-writes.ts';
+import { artifactInRepository } from '../store/push-echo.query.ts';
 import type { PolicyRules } from './policies.service.ts';
 import type { Registries } from './registries.service.ts';
 import type { SigningKeys } from './signing-keys.ts';
@@ -57,6 +60,8 @@ export interface AttestorOptions {
   concurrency?: number;
   logger?: Logger;
   notifier?: Notifier;
+  /** Told of the attestation's own writes, so that their push events are recognised at the hook (src/events). */
+  ownPushes?: Pick<OwnPushes, 'rememberReferrer'>;
 }
 
 export interface Attached {
@@ -107,7 +112,7 @@ export class PromotionAttestor {
     private readonly db: Kysely<Schema>,
     private readonly keys: SigningKeys,
     private readonly registries: Pick<Registries, 'openRow'>,
-    o: AttestorOptions = {},
+    private readonly o: AttestorOptions = {},
   ) {
     this.verifierId = o.verifierId ?? `urn:hoist:${hostname()}`;
     this.logger = (o.logger ?? pino({ level: 'silent' })).child({ queue: 'attestations' });
@@ -182,8 +187,14 @@ export class PromotionAttestor {
     const content = stored.content;
     const manifest = Buffer.from(content.manifest, 'base64');
     const annotations = (JSON.parse(manifest.toString('utf8')) as { annotations?: Record<string, string> }).annotations;
+    const own = this.o.ownPushes;
+    const target = { registryId: j.dstRegistryId, repository: j.repository, subject: j.digest };
     await pushReferrer(
-      repo,
+      own
+        ? await ownReferrerWrites(repo, target, own, (t) =>
+            artifactInRepository(this.db, t.registryId, t.repository, t.subject),
+          )
+        : repo,
       j.digest,
       {
         manifest: {

@@ -37,6 +37,7 @@ import * as m0026 from './migrations/0026-unlocked-commit-order.ts';
 import * as m0027 from './migrations/0027-attestation-jobs.ts';
 import * as m0029 from './migrations/0029-identity-changes.ts';
 import * as m0030 from './migrations/0030-settled-horizon-per-database.ts';
+import * as m0032 from './migrations/0032-artifacts-by-digest.ts';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
@@ -65,6 +66,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0027-attestation-jobs': m0027,
   '0029-identity-changes': m0029,
   '0030-settled-horizon-per-database': m0030,
+  '0032-artifacts-by-digest': m0032,
 };
 
 export interface MigrationReport {

@@ -63,3 +63,24 @@ export async function holdingsOfDigest(
     promotedRecently: Boolean(r.promotedRecently),
   }));
 }
+
+/**
+ * Whether an artifact with this digest lives in this repository of the registry: then a referrer written there
+ * changes what that artifact's referrers say, and its event must be worked (src/events/referrer-writes.ts).
+ */
+export async function artifactInRepository(
+  db: Kysely<Schema>,
+  registryId: string,
+  repository: string,
+  digest: string,
+): Promise<boolean> {
+  const row = await db
+    .selectFrom('artifacts')
+    .select('id')
+    .where('registry_id', '=', registryId)
+    .where('repository', '=', repository)
+    .where('digest', '=', digest)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}

@@ -13,18 +13,9 @@ import { buildArtifact, buildImage, buildMultiPlatform, type TestManifest } from
 import { getManifestRaw, pushImage, pushReferrer } from '../harness/push.ts';
 import { TRIVY, trivyReport } from '../harness/reports.ts';
 import { ECHO_OUTCOME } from '../../src/events/echo-log.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const SECRET = 'distribution-hook-secret-0123456789';
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 for (const backend of BACKENDS) {
   void describe(`automation [${backend}]`, () => {

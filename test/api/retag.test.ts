@@ -12,19 +12,10 @@ import { caller, startApi, type Call, type TestApi } from '../helpers/api.ts';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 import { buildImage, type TestManifest } from '../harness/images.ts';
 import { getManifestRaw, pushImage } from '../harness/push.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const SECRET = 'retag-hook-secret-0123456789abcdef';
 const GENERIC = 'retag-generic-secret-0123456789abcdef';
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 interface EventRow {
   id: string;
