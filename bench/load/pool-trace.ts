@@ -213,18 +213,18 @@ export function summary(): object {
       heldByOthers: held((k) => k !== 'transaction' && !k.includes('"projects"')),
     });
   }
+  /** p50 and p99 of `xs`, named `${name}P50ms` and `${name}P99ms`. */
+  const p50p99 = (name: string, xs: number[]): Record<string, number> => ({
+    [`${name}P50ms`]: pct(xs, 50),
+    [`${name}P99ms`]: pct(xs, 99),
+  });
   return {
     timeline,
     gets: {
-      serverP50ms: pct(total, 50),
-      serverP99ms: pct(total, 99),
-      acquireP50ms: pct(
+      ...p50p99('server', total),
+      ...p50p99(
+        'acquire',
         gets.map((t) => t.acquireMs),
-        50,
-      ),
-      acquireP99ms: pct(
-        gets.map((t) => t.acquireMs),
-        99,
       ),
       queryP99ms: pct(
         gets.map((t) => t.queryMs),
@@ -237,26 +237,18 @@ export function summary(): object {
       .map(([kind, cs]) => ({
         kind,
         count: cs.length,
-        acquireP50ms: pct(
+        ...p50p99(
+          'acquire',
           cs.map((c) => c.acquireMs),
-          50,
         ),
-        acquireP99ms: pct(
-          cs.map((c) => c.acquireMs),
-          99,
-        ),
-        holdP50ms: pct(
+        ...p50p99(
+          'hold',
           cs.map((c) => c.holdMs),
-          50,
-        ),
-        holdP99ms: pct(
-          cs.map((c) => c.holdMs),
-          99,
         ),
         heldSeconds: Math.round(sum(cs.map((c) => c.holdMs))) / 1000,
         statementsMean: Math.round((sum(cs.map((c) => c.statements)) / cs.length) * 10) / 10,
       }))
-      .sort((a, b) => b.heldSeconds - a.heldSeconds)
+      .sort((a, b) => (b.heldSeconds as number) - (a.heldSeconds as number))
       .slice(0, 15),
   };
 }
