@@ -22,6 +22,7 @@ import { buildImage } from '../../test/harness/images.ts';
 import { pushImage } from '../../test/harness/push.ts';
 import { benchBackend, startBenchServer } from '../server.ts';
 import type { LoadPlan, LoadResult } from './generator.ts';
+import { startRecording, summary, tracePool, traceRequests } from './pool-trace.ts';
 
 const GETS = Number(process.env.BENCH_GETS ?? 2000);
 const PROMOTIONS = Number(process.env.BENCH_PROMOTIONS ?? 50);
@@ -41,8 +42,12 @@ function load(plan: LoadPlan): Promise<LoadResult> {
 }
 
 const backend = benchBackend();
+/** BENCH_TRACE=1: where the GETs' time went (./pool-trace.ts), PostgreSQL only. */
+const TRACE = process.env.BENCH_TRACE === '1' && backend === 'postgres';
+if (TRACE) tracePool();
 const registry = await startRegistry();
 const server = await startBenchServer(backend);
+if (TRACE) traceRequests(server.app.server);
 try {
   const { url, token } = server;
   const c = new HoistClient(url, token);
@@ -85,6 +90,7 @@ try {
     await profiler.post('Profiler.start');
   }
   const busyCpu = process.cpuUsage();
+  if (TRACE) startRecording();
   const busy = await load({
     ...plan,
     gets: GETS,
@@ -94,6 +100,8 @@ try {
     })),
   });
   loop.disable();
+  const trace = TRACE ? summary() : undefined;
+  if (trace) process.stderr.write(`trace: ${JSON.stringify(trace, null, 2)}\n`);
   const busyCpuMs = cpuMs(process.cpuUsage(busyCpu));
   process.stderr.write(`load ends at ${process.hrtime.bigint() / 1000n} µs\n`);
   if (profiler) {
@@ -155,6 +163,7 @@ try {
         maxms: round(loop.max / 1e6),
       },
     },
+    ...(trace ? { trace } : {}),
     goal: `simple GET p99 ≤ ${goal} ms under load`,
   };
   process.stdout.write(

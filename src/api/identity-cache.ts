@@ -15,6 +15,9 @@
  *   the once-a-minute write of a token's last use going), and an answer read while a change was being made is not
  *   kept (the generation check below).
  * - Unknown credentials are not kept: a wrong or revoked token always asks the database.
+ * - Requests with the same credential asking at once share one question to the database (under load, 50 connections
+ *   of one client all missed together after each forgetting, and asked 50 times); only a question asked since the
+ *   last forgetting is shared, so a request never gets an answer older than a change it could know of.
  * Keys are SHA-256 hashes of the secrets, so the memory holds no credential.
  */
 import { createHash } from 'node:crypto';
@@ -49,6 +52,8 @@ export class IdentityCache {
   readonly #maxEntries: number;
   readonly #now: () => number;
   readonly #entries = new Map<string, Entry>();
+  /** Questions to the database under way, by key, asked since the last forgetting. */
+  readonly #asking = new Map<string, Promise<KnownIdentity | undefined>>();
   /** Counts the forgettings: an answer asked before one and received after it may be stale, and is not kept. */
   #generation = 0;
   #subscribed = false;
@@ -82,6 +87,7 @@ export class IdentityCache {
   forget(): void {
     this.#generation++;
     this.#entries.clear();
+    this.#asking.clear();
   }
 
   /** Who `credential` belongs to: a kept answer when it is still good, else the database's. */
@@ -97,8 +103,20 @@ export class IdentityCache {
     // A copy: a request's identity is its own.
     if (kept !== undefined && now < kept.until) return { ...kept.identity };
     if (kept !== undefined) this.#entries.delete(key);
+    const asked = this.#asking.get(key);
+    if (asked !== undefined) {
+      const shared = await asked;
+      return shared && { ...shared };
+    }
     const generation = this.#generation;
-    const identity = await this.#identify(credential);
+    const answer = this.#identify(credential);
+    this.#asking.set(key, answer);
+    let identity: KnownIdentity | undefined;
+    try {
+      identity = await answer;
+    } finally {
+      if (this.#asking.get(key) === answer) this.#asking.delete(key);
+    }
     if (identity === undefined || generation !== this.#generation || !this.#notifier.listening()) return identity;
     const until = Math.min(now + this.#ttlMs, identity.expiresAt?.getTime() ?? Infinity);
     if (this.#entries.size >= this.#maxEntries) this.#entries.clear();

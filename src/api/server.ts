@@ -40,6 +40,7 @@ import { credentialsOf, CSRF_HEADER, SESSION_COOKIE } from './session.ts';
 import { wantsConsole, webRoutes } from './web.ts';
 import { VERSION } from '../version.ts';
 import { hoistComponents } from './components/index.ts';
+import { asReader } from '../store/reserved-reads.ts';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -118,6 +119,10 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
   const pressure = backpressure(o.backpressure);
   app.addHook('onRequest', pressure.onRequest);
   app.addHook('onClose', async () => pressure.close());
+  // Reads may use the database connections kept for them (store/reserved-reads.ts), credential lookup included.
+  app.addHook('onRequest', (req, _reply, done) =>
+    req.method === 'GET' || req.method === 'HEAD' ? asReader(done) : done(),
+  );
 
   // Who a credential belongs to, kept a few seconds and forgotten on any identity change (identity-cache.ts).
   const identities = new IdentityCache(

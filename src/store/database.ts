@@ -8,7 +8,6 @@ import {
   Kysely,
   PGliteDialect,
   PostgresAdapter,
-  PostgresDialect,
   PostgresIntrospector,
   PostgresQueryCompiler,
 } from 'kysely';
@@ -18,6 +17,7 @@ import { EMBEDDED_POSTGRES_SETTINGS, tuneWebAssemblyForMemory } from './embedded
 import { EmbeddedDialect } from './embedded-dialect.ts';
 import { EmbeddedThread } from './embedded-thread.ts';
 import { inProcessNotifier, postgresNotifier, type Notifier } from './notifier.ts';
+import { ConnectionTurns, ReservedReadsDialect } from './reserved-reads.ts';
 import type { Schema } from './schema.ts';
 
 export type Backend = 'pglite' | 'postgres';
@@ -40,14 +40,19 @@ export interface DatabaseOptions {
   url?: string;
   /** Embedded database directory; omitted means in memory (tests). */
   dataDir?: string;
-  /** Pool size for PostgreSQL. */
+  /** PostgreSQL: connections statements other than reads may hold at once (default 10). */
   poolSize?: number;
+  /** PostgreSQL: connections kept for reads (GET and HEAD requests) beyond `poolSize` (reserved-reads.ts). */
+  readReserve?: number;
   /**
    * Embedded only: start from this dump of a data directory (`dumpDataDir()`) instead of an empty one. Tests open
    * every in-memory database from one migrated snapshot: creating and migrating each anew costs seconds.
    */
   loadDataDir?: Blob;
 }
+
+/** PostgreSQL connections kept for reads by default, beyond the pool size (reserved-reads.ts). */
+export const READ_RESERVE = 4;
 
 function redact(url: string): string {
   try {
@@ -62,10 +67,14 @@ function redact(url: string): string {
 export async function openDatabase(o: DatabaseOptions): Promise<Database> {
   if (o.url !== undefined) {
     const { default: pg } = await import('pg');
-    const pool = new pg.Pool({ connectionString: o.url, max: o.poolSize ?? 10, connectionTimeoutMillis: 5000 });
+    const others = o.poolSize ?? 10;
+    const max = others + (o.readReserve ?? READ_RESERVE);
+    const pool = new pg.Pool({ connectionString: o.url, max, connectionTimeoutMillis: 5000 });
     // A dropped idle connection must not crash the process; the next query gets a fresh one.
     pool.on('error', () => {});
-    const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+    // Statements other than reads hold at most `others` connections; the rest are kept for reads (reserved-reads.ts).
+    const turns = new ConnectionTurns(max, others, 5000);
+    const db = new Kysely<Schema>({ dialect: new ReservedReadsDialect({ pool }, turns) });
     const notifier = postgresNotifier({
       pool,
       connect: () => new pg.Client({ connectionString: o.url, connectionTimeoutMillis: 5000 }),
@@ -77,7 +86,7 @@ export async function openDatabase(o: DatabaseOptions): Promise<Database> {
       ping: async () => {
         await pool.query('SELECT 1');
       },
-      pool: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+      pool: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount + turns.waiting }),
       notifier,
       close: async () => {
         await notifier.close();
