@@ -51,6 +51,15 @@ function trapTab(dialog: HTMLDialogElement, e: KeyboardEvent<HTMLDialogElement>)
   }
 }
 
+/**
+ * Moves the focus to the first link inside the element, once, when it appears. Defined out here so its identity is
+ * stable: an inline ref callback runs again on every render, and a re-render (a query refetched after the request)
+ * would pull the focus back from wherever the keyboard had moved it.
+ */
+function focusFirstLink(el: HTMLElement | null): void {
+  el?.querySelector('a')?.focus();
+}
+
 export function PromoteDialog(props: PromoteDialogProps) {
   const qc = useQueryClient();
   const dialog = useRef<HTMLDialogElement | null>(null);
@@ -90,8 +99,14 @@ export function PromoteDialog(props: PromoteDialogProps) {
     closed.current = true;
     const back = opener.current;
     props.onClose();
-    // After React has removed the dialog (and re-rendered the page that opened it).
-    if (back) setTimeout(() => back.isConnected && back.focus());
+    // After React has removed the dialog (and re-rendered the page that opened it): while a modal dialog is open the
+    // page behind it is inert and refuses the focus, so wait (a few frames at most) until it is gone.
+    const d = dialog.current;
+    const restore = (frames: number) => {
+      if (d?.isConnected && d.open && frames > 0) requestAnimationFrame(() => restore(frames - 1));
+      else if (back?.isConnected) back.focus();
+    };
+    if (back) setTimeout(() => restore(30));
   }
   function closeNow() {
     dialog.current?.close();
@@ -139,7 +154,7 @@ export function PromoteDialog(props: PromoteDialogProps) {
             ))}
           </ul>
           {/* The form went away with the focus in it: the focus moves to the link to the request just made. */}
-          <p ref={(p) => p?.querySelector('a')?.focus()}>
+          <p ref={focusFirstLink}>
             <Link
               href={`/projects/${encodeURIComponent(props.project)}/promotions/${encodeURIComponent(promote.data.id)}`}
             >
