@@ -7,7 +7,7 @@
  * and the line and column where it stopped. `instrument` also puts RE2 (regex.ts) behind `matches`.
  */
 import { children, effective, where, type CelNode, type ComprehensionArgs, type EvaluateFn } from './cel-ast.ts';
-import { re2Matches } from './regex.ts';
+import { re2Matches, re2MatchWork } from './regex.ts';
 
 export const EVALUATION_BUDGET = { milliseconds: 50, steps: 1_000_000 } as const;
 const TIME_CHECK_EVERY = 64;
@@ -54,11 +54,24 @@ function ticking(node: CelNode): void {
   };
 }
 
-function re2Handle(args: unknown): boolean {
+/**
+ * `matches` behind RE2, charged to the evaluation: one step per unit of its work (instructions × characters, about
+ * as costly as a step), taken before it runs, and the clock read after it (a match is too costly to wait for the next
+ * TIME_CHECK_EVERY ticks: 64 matches in a comprehension would hold the loop for seconds between two readings).
+ */
+function re2Handle(args: unknown, _evaluator: unknown, at: unknown): boolean {
   const [text, pattern] = args as unknown[];
+  const node = at as CelNode;
   if (typeof text !== 'string' || typeof pattern !== 'string')
     throw new Error(`found no matching overload for matches(${typeof text}, ${typeof pattern})`);
-  return re2Matches(text, pattern);
+  if (current !== undefined) {
+    current.stepsLeft -= re2MatchWork(text, pattern);
+    if (current.stepsLeft < 0) stop(node, `over its budget of ${current.budget.steps.toLocaleString('en')} steps`);
+  }
+  const matched = re2Matches(text, pattern);
+  if (current !== undefined && performance.now() > current.deadline)
+    stop(node, `over its time budget of ${current.budget.milliseconds} ms`);
+  return matched;
 }
 
 /** Prepares a checked expression: ticks where work repeats, RE2 behind `matches`. */

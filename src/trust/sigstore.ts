@@ -86,11 +86,20 @@ export function identityProblem(id: SigstoreIdentity): { field: keyof SigstoreId
   return undefined;
 }
 
+/** A pattern that cannot be matched within its bounds (regex.ts) does not recognise the signer: fail closed. */
+function matchesOrNot(value: string, regex: string): boolean {
+  try {
+    return re2Matches(value, regex);
+  } catch {
+    return false;
+  }
+}
+
 /** Whether a verified signer is this identity (patterns match anywhere, as cosign's `--certificate-identity-regexp`
  * does: anchor them with ^…$). */
 export function identityMatches(id: SigstoreIdentity, signer: { issuer: string; subject: string }): boolean {
   const one = (exact: string | undefined, regex: string | undefined, value: string) =>
-    exact !== undefined && exact !== '' ? exact === value : regex !== undefined && re2Matches(value, regex);
+    exact !== undefined && exact !== '' ? exact === value : regex !== undefined && matchesOrNot(value, regex);
   return one(id.issuer, id.issuerRegex, signer.issuer) && one(id.subject, id.subjectRegex, signer.subject);
 }
 

@@ -113,3 +113,48 @@ test('size limits: a long or deeply nested expression is refused before it is ty
   assert.match(refused(`${'('.repeat(60)}true${')'.repeat(60)}`).message, /nested|maxDepth|depth/i);
   assert.match(refused(Array.from({ length: 1100 }, () => '1').join('+') + ' > 0').message, /maxAstNodes|longer/);
 });
+
+test('one match is bounded before it runs: a large pattern over a long label is refused at once, and a condition needing it denies', () => {
+  // An image config may carry megabytes of labels: \pL{1000} over 40,000 of them held the event loop for 2.5 s.
+  const long = ('é'.repeat(990) + '!').repeat(41);
+  const v = policyVariables({
+    image: { repository: 'shop/web', tag: 'v1', digest: `sha256:${'a'.repeat(64)}`, labels: { notes: long } },
+  });
+  const started = performance.now();
+  const verdict = evaluatePolicy({ pass: ['image.labels["notes"].matches("\\\\pL{1000}")'], fail: [] }, v);
+  const took = performance.now() - started;
+  assert.equal(verdict.allowed, false, 'fails closed');
+  assert.match(
+    verdict.reasons.join(' '),
+    /matches on 40,631 characters with a pattern of 1,002 instructions is over the limit of 250,000/,
+  );
+  assert.ok(took < 1000, `refused before matching, not after (${took.toFixed(0)} ms)`);
+  // Within the bound the same pattern runs (a tag of 128 characters is never refused), and small patterns take
+  // long strings.
+  assert.equal(run(`"${'é'.repeat(120)}".matches("\\\\pL{1000}")`), false);
+  const tagged = policyVariables({
+    image: {
+      repository: 'shop/web',
+      tag: 'v1',
+      digest: `sha256:${'a'.repeat(64)}`,
+      labels: { n: `${'x'.repeat(20_000)}-rc1` },
+    },
+  });
+  assert.equal(evaluatePolicy({ pass: ['image.labels["n"].matches("-rc[0-9]+$")'], fail: [] }, tagged).allowed, true);
+});
+
+test('matches is charged to the evaluation: many large matches in a comprehension stop at the step budget', () => {
+  const v = policyVariables({
+    image: { repository: 'shop/web', tag: 'v1', digest: `sha256:${'a'.repeat(64)}`, labels: { n: 'é'.repeat(240) } },
+  });
+  // Each match is within its own bound (1,002 × 241), 64 of them are not within one evaluation's steps.
+  const c = compileCondition(
+    `${SIXTEEN}.all(a, ${'[0, 1, 2, 3]'}.all(b, !image.labels["n"].matches("\\\\pL{1000}")))`,
+    {
+      milliseconds: 60_000,
+      steps: 1_000_000,
+    },
+  );
+  assert.ok(c.ok, c.ok ? '' : c.error);
+  assert.throws(() => c.value.run(v), /evaluation stopped at line 1, column \d+: over its budget of 1,000,000 steps/);
+});
