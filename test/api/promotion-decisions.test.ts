@@ -196,5 +196,49 @@ for (const backend of BACKENDS) {
       assert.deepEqual([refused.status, refused.body.refusal.code], [200, 'INVALID_INPUT']);
       assert.equal(await count(), n);
     });
+
+    test('approve, reject and cancel at the same moment (10 rounds): one decision holds, and only an approval is ever promoted', async () => {
+      // prod is protected with no policy: one approval queues it. pat approves, pia rejects, devon (the requester)
+      // cancels, all at once.
+      const outcomes: Record<string, number> = {};
+      const rounds: Array<{ id: string; state: string }> = [];
+      for (let round = 0; round < 10; round++) {
+        const r = await request(['prod']);
+        assert.equal(r.statusCode, 201, r.body);
+        const id = r.json().id as string;
+        const [approve, reject, cancel] = await Promise.all([
+          as('pat', 'POST', `${P}/promotions/${id}/approve`, {}),
+          as('pia', 'POST', `${P}/promotions/${id}/reject`, { comment: 'no' }),
+          as('devon', 'POST', `${P}/promotions/${id}/cancel`),
+        ]);
+        const where = `round ${round}: ${JSON.stringify([approve.body, reject.body, cancel.body]).slice(0, 600)}`;
+        for (const a of [approve, reject, cancel]) assert.ok(a.status === 200 || a.status === 409, where);
+        const target = (await as('devon', 'GET', `${P}/promotions/${id}`)).body.targets[0];
+        outcomes[target.state] = (outcomes[target.state] ?? 0) + 1;
+        // Whatever the order, the end state is one a decision that was answered 200 made.
+        if (target.state === 'QUEUED') {
+          assert.equal(approve.status, 200, where);
+          assert.equal(reject.status, 409, `a rejection after the approval is refused, not lost: ${where}`);
+          assert.equal(cancel.status, 409, `the request was not canceled under the approval: ${where}`);
+          assert.deepEqual(
+            target.approvals.map((a: { username: string }) => a.username),
+            ['pat'],
+          );
+        } else if (target.state === 'REJECTED') {
+          assert.equal(reject.status, 200, where);
+          assert.equal(approve.status, 409, where);
+        } else {
+          assert.equal(target.state, 'CANCELED', where);
+          assert.equal(cancel.status, 200, where);
+        }
+        rounds.push({ id, state: target.state });
+      }
+      // Last in this file: the runner also carries out what the tests above queued.
+      while (await api.services.runner.runOne());
+      for (const { id, state } of rounds) {
+        const after = (await as('devon', 'GET', `${P}/promotions/${id}`)).body.targets[0].state;
+        assert.equal(after, state === 'QUEUED' ? 'PROMOTED' : state, `${id} was ${state}: ${JSON.stringify(outcomes)}`);
+      }
+    });
   });
 }
