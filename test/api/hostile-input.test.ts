@@ -58,6 +58,48 @@ test('NUL and lone surrogates in a body field, a query parameter or a path param
   assert.equal(ok.statusCode, 201, ok.body);
 });
 
+test('a value nested deeper than the limit is a 400 naming where, on any route, even where the schema takes any JSON', async () => {
+  assert.equal((await call('POST', '/api/v1/registries', { name: 'nest', url: 'http://127.0.0.1:5000' })).status, 201);
+  assert.equal(
+    (await call('PUT', '/api/v1/projects/shop/namespaces', { registry: 'nest', prefix: 'shop/' })).status,
+    200,
+  );
+  for (const env of ['dev', 'prod'])
+    assert.equal(
+      (
+        await call('PUT', `/api/v1/projects/shop/environments/${env}`, {
+          kind: 'repository',
+          registry: 'nest',
+          repository: `shop/${env}/{app}`,
+        })
+      ).status,
+      200,
+    );
+  // A criterion's value is any JSON to the schema: 50,000 arrays deep it reached JSON.stringify and was a 500.
+  const deep = `${'['.repeat(50_000)}${']'.repeat(50_000)}`;
+  const rule = (name: string) =>
+    `{"name":"${name}","from":"dev","to":"prod","criteria":[{"field":"tag","op":"equals","value":${deep}}]}`;
+  for (const url of ['/api/v1/projects/shop/rules', '/api/v1/projects/shop/rules/dry-run']) {
+    const res = await raw('POST', url, rule('deep'));
+    assert.equal(res.statusCode, 400, `${url}: ${res.body.slice(0, 300)}`);
+    assert.equal(res.json().error.details?.field, `body.criteria[0].value${'[0]'.repeat(29)}`);
+    assert.match(res.json().error.message, /nested deeper than 32 levels/);
+  }
+  // Deep objects too, and in a body no schema reads (a registry's event, before its secret is checked it is a 401).
+  const objects = `{"name":"web","description":"x","labels":${'{"a":'.repeat(40)}"b"${'}'.repeat(40)}}`;
+  const labelled = await raw('POST', '/api/v1/projects', objects);
+  assert.equal(labelled.statusCode, 400, labelled.body.slice(0, 300));
+  assert.match(labelled.json().error.message, /nested deeper than 32 levels/);
+  // Thirty levels is within the limit: the criterion is refused for what it says, not for its depth.
+  const within = await raw(
+    'POST',
+    '/api/v1/projects/shop/rules',
+    rule('within').replace(deep, `${'['.repeat(28)}${']'.repeat(28)}`),
+  );
+  assert.equal(within.statusCode, 400, within.body.slice(0, 300));
+  assert.doesNotMatch(within.json().error.message, /nested deeper/);
+});
+
 test('a URL that does not decode has the documented error shape', async () => {
   const res = await raw('GET', '/api/v1/projects/%E0%A4%A');
   assert.equal(res.statusCode, 400);
