@@ -5,7 +5,8 @@
  * A write that concerns environments says which ones (`environments`): a parameter, a body field, the environments a
  * stored object names, or `all` for project-wide changes (members, pipeline, applications, webhooks). The caller then
  * needs one of the roles on the project *covering every one of them* (a role limited to `staging` covers only
- * `staging`; an unlimited role covers all). This is the one place that check is made.
+ * `staging`; an unlimited role covers all). This is the one place that check is made; the server makes it on the body
+ * as sent and again on the body as validated (coerced), which is what the route reads.
  */
 import { Forbidden, Unauthenticated } from '../errors.ts';
 import type { Identity, Membership, ProjectRole } from '../service/identity.ts';

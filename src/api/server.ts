@@ -172,6 +172,17 @@ export async function buildServer(services: Services, o: ServerOptions = {}): Pr
     });
   });
 
+  // Again once the body is validated, as the route will read it: validation coerces (`to: [2026]` becomes the
+  // environment "2026", `to: true` the environment "true"), and a check of the body as sent saw no name there.
+  app.addHook('preHandler', async (req) => {
+    const permission = req.routeOptions.config.permission;
+    if (permission === undefined) return;
+    await authorizeEnvironments(permission, req.identity, services, {
+      params: req.params as Record<string, string>,
+      body: req.body,
+    });
+  });
+
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ method: req.method, route, status: String(reply.statusCode) });

@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireDeclaredPermission } from '../../src/api/server.ts';
-import { caller, startApi, type TestApi } from '../helpers/api.ts';
+import { caller, startApi, type Call, type TestApi } from '../helpers/api.ts';
 import type { Permission } from '../../src/api/permissions.ts';
 import type { ProjectRole } from '../../src/service/identity.ts';
 
@@ -160,4 +160,50 @@ test('a route without a declared permission is refused at registration', async (
   app.addHook('onRoute', requireDeclaredPermission([]));
   assert.throws(() => app.get('/api/v1/oops', async () => ({})), /GET \/api\/v1\/oops declares no permission/);
   await app.close();
+});
+
+test('the environments a write concerns are checked as the route reads them: a number or boolean that validation turns into a name is that name', async () => {
+  const admin = caller(api.app, await api.tokenFor('boss', { admin: true }));
+  assert.equal((await admin('POST', '/api/v1/projects', { name: 'coerce' })).status, 201);
+  await admin('POST', '/api/v1/registries', { name: 'coerce-registry', url: 'http://127.0.0.1:5000' });
+  await admin('PUT', '/api/v1/projects/coerce/namespaces', { registry: 'coerce-registry', prefix: 'coerce/' });
+  // Environment names that a JSON number or boolean becomes when validation coerces it to a string.
+  for (const env of ['dev', 'staging', '2026', 'true']) {
+    const res = await admin('PUT', `/api/v1/projects/coerce/environments/${env}`, {
+      kind: 'repository',
+      registry: 'coerce-registry',
+      repository: `coerce/${env}/{app}`,
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+  }
+  assert.equal((await admin('POST', '/api/v1/projects/coerce/applications', { name: 'web' })).status, 201);
+  const owner = caller(api.app, await api.tokenFor('coerce-owner'));
+  const developer = caller(api.app, await api.tokenFor('coerce-developer'));
+  for (const role of ['owner', 'developer'] as const) {
+    const res = await admin('POST', '/api/v1/projects/coerce/members', {
+      username: `coerce-${role}`,
+      role,
+      environments: ['staging'],
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+  }
+  const digest = `sha256:${'c'.repeat(64)}`;
+  const attempts: Array<[Call, string, string, unknown]> = [
+    [developer, 'POST', '/api/v1/projects/coerce/applications/web/promotions', { digest, from: 'dev', to: [2026] }],
+    [developer, 'POST', '/api/v1/projects/coerce/applications/web/promotions', { digest, from: 'dev', to: [true] }],
+    [owner, 'POST', '/api/v1/projects/coerce/rules', { name: 'sneak', from: 'dev', to: 2026, mode: 'promote' }],
+    [owner, 'POST', '/api/v1/projects/coerce/rules', { name: 'sneak', from: 'dev', to: true, mode: 'promote' }],
+  ];
+  for (const [who, method, url, body] of attempts) {
+    const res = await who(method, url, body);
+    assert.equal(
+      res.status,
+      403,
+      `${method} ${url} ${JSON.stringify(body)}: ${res.status} ${JSON.stringify(res.body)}`,
+    );
+    assert.match(res.body.error.message, /environment "(2026|true)" of project "coerce"/);
+  }
+  // Nothing was made on the way.
+  assert.deepEqual((await admin('GET', '/api/v1/projects/coerce/rules')).body.items, []);
+  assert.deepEqual((await admin('GET', '/api/v1/projects/coerce/promotions')).body.items, []);
 });
