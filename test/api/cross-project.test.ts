@@ -181,6 +181,22 @@ for (const backend of BACKENDS) {
       assert.deepEqual(mine.body.items, []);
     });
 
+    test("alpha owner on routes outside projects that name beta's objects: beta's owner's token, beta's policy", async () => {
+      const ownB = caller(api.app, await api.tokenFor('own-b'));
+      ok(await root('POST', '/api/v1/projects/beta/members', { username: 'own-b', role: 'owner' }));
+      const tokens = await ownB('GET', '/api/v1/tokens');
+      ok(tokens);
+      const id = tokens.body.items[0].id as string;
+      const revoke = await ownA('DELETE', `/api/v1/tokens/${id}`);
+      assert.equal(revoke.status, 404, JSON.stringify(revoke.body));
+      ok(await ownB('GET', '/api/v1/projects/beta')); // beta's owner's token still works
+      // A policy is global, where it applies is not: beta's binding is not shown to alpha's owner.
+      const policy = await ownA('GET', '/api/v1/policies/beta-gate');
+      ok(policy);
+      assert.deepEqual(policy.body.appliesTo, []);
+      assert.equal((await root('GET', '/api/v1/policies/beta-gate')).body.appliesTo.length, 1);
+    });
+
     test("alpha owner cannot reach beta through alpha's own resources", async () => {
       const A = '/api/v1/projects/alpha';
       // An environment of alpha pointed at beta's repository.
