@@ -2,10 +2,19 @@
 export const SESSION_COOKIE = 'hoist_session';
 export const CSRF_HEADER = 'x-csrf-token';
 
+/**
+ * The value of cookie `name`, percent-decoded; a value that does not decode (`%`, `%E0%A4%A`) is no value: anyone can
+ * send one, and it was a 500 (URIError) on every route before the caller was even identified.
+ */
 function cookie(header: string | undefined, name: string): string | undefined {
   for (const part of (header ?? '').split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === name) return decodeURIComponent(v.join('='));
+    if (k !== name) continue;
+    try {
+      return decodeURIComponent(v.join('='));
+    } catch {
+      return undefined;
+    }
   }
   return undefined;
 }

@@ -100,6 +100,24 @@ test('a value nested deeper than the limit is a 400 naming where, on any route, 
   assert.doesNotMatch(within.json().error.message, /nested deeper/);
 });
 
+test('a session cookie that does not decode is no credential: a 401 in the documented shape, never a 500', async () => {
+  for (const value of ['%', '%E0%A4%A', 'abc%ZZ']) {
+    for (const url of ['/api/v1/me', '/api/v1/projects', '/healthz']) {
+      const res = await api.app.inject({ method: 'GET', url, headers: { cookie: `hoist_session=${value}` } });
+      const where = `${url} with hoist_session=${value}: ${res.statusCode} ${res.body.slice(0, 200)}`;
+      assert.equal(res.statusCode, url === '/healthz' ? 200 : 401, where);
+      if (url !== '/healthz') assert.equal(res.json().error.code, 'UNAUTHENTICATED', where);
+    }
+  }
+  // A token still counts beside a cookie that does not decode.
+  const both = await api.app.inject({
+    method: 'GET',
+    url: '/api/v1/me',
+    headers: { cookie: 'hoist_session=%', authorization: `Bearer ${token}` },
+  });
+  assert.equal(both.statusCode, 200, both.body);
+});
+
 test('a URL that does not decode has the documented error shape', async () => {
   const res = await raw('GET', '/api/v1/projects/%E0%A4%A');
   assert.equal(res.statusCode, 400);
