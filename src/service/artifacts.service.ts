@@ -19,6 +19,7 @@ import { promotionUnderway } from '../store/promotion-targets.query.ts';
 import {
   addLocationIfMissing,
   artifactIdByDigest,
+  artifactIdsByDigest,
   artifactLocations,
   artifactsWithDigest,
   artifactWithApplication,
@@ -302,9 +303,11 @@ export class Artifacts {
      */
     o: { registerNew: boolean; registry?: RegistryRow; manifest?: FetchedManifest } = { registerNew: true },
   ): Promise<PushedArtifact[]> {
-    const [registry, envs] = await Promise.all([
+    // At once: the registry, the environments that may hold the push, and which applications know the digest already.
+    const [registry, envs, known] = await Promise.all([
       o.registry?.id === registryId ? o.registry : getRegistryById(this.db, registryId),
       environmentsPerApplicationInRegistry(this.db, registryId),
+      artifactIdsByDigest(this.db, digest),
     ]);
     const matches = envs.filter((e) => holds(e, e.app, repository, tag));
     if (matches.length === 0) return [];
@@ -313,7 +316,7 @@ export class Artifacts {
     for (const appId of [...new Set(matches.map((m) => m.applicationId))]) {
       const mine = matches.filter((m) => m.applicationId === appId);
       const first = mine[0] as (typeof mine)[number];
-      const existingId = await artifactIdByDigest(this.db, appId, digest);
+      const existingId = known.get(appId);
       if (existingId !== undefined) {
         const added = await this.db.transaction().execute(async (trx) => {
           const have = new Set(await locationEnvironmentIds(trx, existingId));

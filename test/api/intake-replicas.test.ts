@@ -28,7 +28,7 @@ import { waitFor } from '../helpers/wait-for.ts';
 const SECRET = 'intake-replicas-secret-0123456789abcdef';
 const GENERIC = 'intake-replicas-generic-0123456789abcdef';
 const P = '/api/v1/projects/shop';
-const BURST = 16;
+const BURST = 12;
 
 interface Replica {
   database: Database;
