@@ -94,6 +94,20 @@ export interface IntakeOptions {
   ownPushes?: OwnPushes;
 }
 
+/** The event's own columns as its claim answered them (PUSH_EVENT_JOBS.returning), when it did. */
+function pushedBy(
+  row: Record<string, unknown> | undefined,
+): { registry_id: string; repository: string; tag: string | null; digest: string } | undefined {
+  if (
+    typeof row?.registry_id !== 'string' ||
+    typeof row.repository !== 'string' ||
+    typeof row.digest !== 'string' ||
+    (row.tag !== null && typeof row.tag !== 'string')
+  )
+    return undefined;
+  return { registry_id: row.registry_id, repository: row.repository, tag: row.tag, digest: row.digest };
+}
+
 export class Intake {
   /** Received events are jobs of the leased queue. */
   readonly queue: LeasedQueue;
@@ -274,7 +288,7 @@ export class Intake {
   }
 
   private async process(job: Job): Promise<void> {
-    const e = await getPushEvent(this.db, job.id);
+    const e = pushedBy(job.row) ?? (await getPushEvent(this.db, job.id));
     // Both at once: an echo is rarely found here now (most are recognised at the hook), and the registry is needed
     // next (read once for the event: its confirmation and the artifact's record use this row).
     const [echo, registry] = await Promise.all([
@@ -290,13 +304,7 @@ export class Intake {
       return;
     }
     if (registry === undefined) throw new NotFound('registry', e.registry_id);
-    const { state, outcome } = await this.work(
-      registry,
-      e.repository,
-      e.tag ?? undefined,
-      e.digest,
-      job.signal,
-    );
+    const { state, outcome } = await this.work(registry, e.repository, e.tag ?? undefined, e.digest, job.signal);
     await settleJob(this.db, PUSH_EVENT_JOBS, job, { state, outcome, done_at: new Date() });
   }
 

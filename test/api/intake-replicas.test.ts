@@ -78,11 +78,14 @@ before(async () => {
   assert.equal((await root('PUT', '/api/v1/registries/local/hooks/distribution', { secret: SECRET })).status, 200);
   assert.equal((await root('PUT', '/api/v1/registries/local/hooks/generic', { secret: GENERIC })).status, 200);
   await root('POST', '/api/v1/projects', { name: 'shop' });
-  for (const prefix of ['dev/', 'staging/'])
-    await root('PUT', `${P}/namespaces`, { registry: 'local', prefix });
+  for (const prefix of ['dev/', 'staging/']) await root('PUT', `${P}/namespaces`, { registry: 'local', prefix });
   await root('POST', `${P}/applications`, { name: 'web' });
   for (const env of ['dev', 'staging'])
-    await root('PUT', `${P}/environments/${env}`, { kind: 'repository', registry: 'local', repository: `${env}/{app}` });
+    await root('PUT', `${P}/environments/${env}`, {
+      kind: 'repository',
+      registry: 'local',
+      repository: `${env}/{app}`,
+    });
   await root('PUT', `${P}/pipeline`, { edges: [{ from: 'dev', to: 'staging' }] });
   const rule = await root('POST', `${P}/rules`, {
     name: 'flow',

@@ -185,6 +185,80 @@ forEachBackend('leased queue', (use, backend) => {
     }
   });
 
+  test('jobs arriving one by one look at the queue statistics about once a second, and a job another actor makes due later is still run on time', async () => {
+    const database = use();
+    let looks = 0;
+    const counted = database.db.withPlugin({
+      transformQuery(args) {
+        if (JSON.stringify(args.node).includes('next_due')) looks++;
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    await database.db.deleteFrom('notification_deliveries').execute();
+    const ran: string[] = [];
+    const q = new LeasedQueue(
+      counted,
+      SPEC,
+      {
+        run: async (job) => {
+          ran.push(job.id);
+          await new Promise((r) => setTimeout(r, 5));
+          await done(database)(job);
+        },
+        giveUp: failed(database),
+      },
+      {
+        name: 'test',
+        leaseMs: 10_000,
+        maxAttempts: 3,
+        concurrency: 4,
+        backoff: { baseDelayMs: 1, maxDelayMs: 2 },
+        logger: quiet,
+      },
+    );
+    await q.start();
+    const add = async (runAfter: Date): Promise<string> => {
+      const id = `job-${++serial}-${Math.random().toString(36).slice(2)}`;
+      await database.db
+        .insertInto('notification_deliveries')
+        .values({
+          id,
+          kind: 'email',
+          webhook_id: null,
+          recipients: JSON.stringify(['a@example.com']),
+          event: 'promotion.promoted',
+          payload: '{}',
+          state: 'PENDING',
+          run_after: runAfter,
+          created_at: new Date(),
+        })
+        .execute();
+      return id;
+    };
+    // A second actor (another replica's retry) makes a job due in 400 ms and tells no one.
+    const insertedAt = Date.now();
+    const later = await add(new Date(insertedAt + 400));
+    // Jobs arrive one by one, each announced: the workers wake at every arrival and every job's end.
+    const burst = Date.now();
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      ids.push(await add(new Date()));
+      q.notify();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await until('every job to be delivered', async () => ids.every((id) => ran.includes(id)));
+    const burstMs = Date.now() - burst;
+    await until('the later job to run', async () => ran.includes(later));
+    const laterMs = Date.now() - insertedAt;
+    await q.stop();
+    assert.equal(new Set(ran).size, 41, 'each job once');
+    // A look after every wake with a worker free would be about 80; about one a second, and one at the end, now.
+    assert.ok(looks <= Math.ceil(burstMs / 1000) + 6, `${looks} looks at the statistics in ${burstMs} ms`);
+    // Found at the next look, at most a second after the last: not at the idle check (30 s).
+    assert.ok(laterMs < Math.max(3000, burstMs + 2500), `the later job ran after ${laterMs} ms`);
+  });
+
   test('batch claims: two workers on two connections claim disjoint batches; a stalled batch is taken over after its lease, and the stalled worker writes nothing when it wakes', async () => {
     const database = use();
     const other = backend === 'postgres' ? await openDatabase({ url: database.location }) : database;
