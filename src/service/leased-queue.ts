@@ -208,19 +208,19 @@ export class LeasedQueue {
   }
 
   /**
-   * How long until the next job becomes due (a retry's backoff, a lease that lapses), at most `idleCheckMs`. The
-   * queue's statistics are asked once per STATS_FRESH_MS at most while jobs keep waking the workers (a burst wakes
-   * them at every job's end, and each look was a statement of its own): within that time the answer is reused while
-   * the job it names is not due yet, and the wait is cut at its freshness, so that a job due sooner (another replica's
-   * lapsed lease, a handler's own requeue) is found at most that much later. A retry requeued here asks again at once.
+   * How long until the next job becomes due (a retry's backoff, a lease that lapses), at most `idleCheckMs`. While
+   * jobs are running here (each one's end wakes the workers again) the queue's statistics are asked once per
+   * STATS_FRESH_MS at most: a burst woke the workers at every job's arrival and end, and each look was a statement of
+   * its own. The last look is reused while it is that fresh and the job it names is not due yet, and never once no job
+   * runs here (the workers are about to sleep long) or after a retry was requeued here; so a job due sooner (another
+   * replica's lapsed lease or retry) is found at most that much later than it was.
    */
   private async untilNextDue(): Promise<number> {
     const now = Date.now();
-    const fresh = !this.retried && now - this.looked.at < STATS_FRESH_MS;
-    if (fresh && (this.looked.nextDue === undefined || this.looked.nextDue > now)) {
-      const cut = this.looked.at + STATS_FRESH_MS - now;
-      return this.looked.nextDue === undefined ? cut : Math.min(cut, Math.max(100, this.looked.nextDue - now + 10));
-    }
+    const { at, nextDue } = this.looked;
+    const reuse =
+      this.running.size > 0 && !this.retried && now - at < STATS_FRESH_MS && (nextDue === undefined || nextDue > now);
+    if (reuse) return nextDue === undefined ? this.idleCheckMs : Math.max(100, nextDue - now + 10);
     this.retried = false;
     const next = (await this.stats()).nextDue;
     this.looked = { at: now, nextDue: next?.getTime() };

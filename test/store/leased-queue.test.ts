@@ -185,7 +185,7 @@ forEachBackend('leased queue', (use, backend) => {
     }
   });
 
-  test('jobs arriving one by one look at the queue statistics about once a second, and a job another actor makes due later is still run on time', async () => {
+  test('jobs arriving one by one look at the queue statistics about once a second while some run, and a job another actor makes due later is still run on time', async () => {
     const database = use();
     let looks = 0;
     const counted = database.db.withPlugin({
@@ -203,7 +203,7 @@ forEachBackend('leased queue', (use, backend) => {
       {
         run: async (job) => {
           ran.push(job.id);
-          await new Promise((r) => setTimeout(r, 5));
+          await new Promise((r) => setTimeout(r, 25));
           await done(database)(job);
         },
         giveUp: failed(database),
@@ -239,7 +239,8 @@ forEachBackend('leased queue', (use, backend) => {
     // A second actor (another replica's retry) makes a job due in 400 ms and tells no one.
     const insertedAt = Date.now();
     const later = await add(new Date(insertedAt + 400));
-    // Jobs arrive one by one, each announced: the workers wake at every arrival and every job's end.
+    // Jobs arrive one by one, each announced, faster than one worker ends them and slower than four: the workers
+    // wake at every arrival and every job's end, with a worker free each time.
     const burst = Date.now();
     const ids: string[] = [];
     for (let i = 0; i < 40; i++) {
@@ -253,7 +254,8 @@ forEachBackend('leased queue', (use, backend) => {
     const laterMs = Date.now() - insertedAt;
     await q.stop();
     assert.equal(new Set(ran).size, 41, 'each job once');
-    // A look after every wake with a worker free would be about 80; about one a second, and one at the end, now.
+    // A look after every wake with a worker free would be about 80: about one a second while jobs run, now (and one
+    // whenever none runs, the workers being about to sleep).
     assert.ok(looks <= Math.ceil(burstMs / 1000) + 6, `${looks} looks at the statistics in ${burstMs} ms`);
     // Found at the next look, at most a second after the last: not at the idle check (30 s).
     assert.ok(laterMs < Math.max(3000, burstMs + 2500), `the later job ran after ${laterMs} ms`);
