@@ -3,7 +3,7 @@
  * labels, and the manifests that refer to it. Used by `hoist inspect` and, later, when an artifact is registered.
  */
 import { parseManifest, type Descriptor, type Platform } from './manifest.ts';
-import type { RepositoryClient } from './registry-client.ts';
+import type { FetchedManifest, RepositoryClient } from './registry-client.ts';
 
 export interface ImagePlatform {
   platform?: Platform;
@@ -61,8 +61,14 @@ async function readConfig(
   }
 }
 
-export async function inspectImage(repo: RepositoryClient, ref: string, signal?: AbortSignal): Promise<ImageInfo> {
-  const m = await repo.getManifest(ref, signal);
+export async function inspectImage(
+  repo: RepositoryClient,
+  ref: string,
+  signal?: AbortSignal,
+  /** The manifest `ref` names, read from this repository a moment ago (the intake's confirmation): not read again. */
+  read?: FetchedManifest,
+): Promise<ImageInfo> {
+  const m = read ?? (await repo.getManifest(ref, signal));
   const parsed = parseManifest(m.bytes, m.mediaType, `manifest ${repo.name}@${m.digest}`);
   const referrers = repo.referrers(m.digest, signal);
   const annotations = parsed.annotations ?? {};

@@ -11,6 +11,7 @@ import type { Descriptor } from '../oci/manifest.ts';
 import { readReports, type ImageReports } from '../oci/read-reports.ts';
 import { parseReference } from '../oci/reference.ts';
 import { openRepository } from '../oci/registry.ts';
+import type { FetchedManifest } from '../oci/registry-client.ts';
 import type { SbomColumn, ScanColumn, Schema } from '../store/schema.ts';
 import { rememberTag, tagsOf } from '../store/artifact-tags.repository.ts';
 import { findApplicationByNames } from '../store/applications.repository.ts';
@@ -18,6 +19,7 @@ import { promotionUnderway } from '../store/promotion-targets.query.ts';
 import {
   addLocationIfMissing,
   artifactIdByDigest,
+  artifactIdsByDigest,
   artifactLocations,
   artifactsWithDigest,
   artifactWithApplication,
@@ -117,7 +119,9 @@ interface Inspected {
 export interface PushedArtifact {
   artifactId: string;
   project: string;
+  projectId: string;
   application: string;
+  applicationId: string;
   created: boolean;
   newLocations: number;
   /** The environments that hold it by this push (their repository, and tag convention). */
@@ -165,9 +169,11 @@ export class Artifacts {
     repository: string,
     ref: string,
     signal?: AbortSignal,
+    read?: FetchedManifest,
   ): Promise<Inspected> {
-    const repo = openRepository(await this.registries.open(registry.name), repository);
-    const info = await inspectImage(repo, ref, signal);
+    // The row the caller read a moment ago decides the client (as `open` would, without reading it again).
+    const repo = openRepository(this.registries.openRow(registry), repository);
+    const info = await inspectImage(repo, ref, signal, read);
     const [reports, evidence] = await Promise.all([
       readReports(repo, info.referrers, signal),
       readEvidence(repo, info.digest, info.referrers, signal),
@@ -290,11 +296,19 @@ export class Artifacts {
     digest: string,
     signal?: AbortSignal,
     by: { actor: Actor; via: string } = { actor: { username: 'hoist' }, via: 'push' },
-    /** registerNew false: only images already registered are recorded (new locations), none is created. */
-    o: { registerNew: boolean } = { registerNew: true },
+    /**
+     * registerNew false: only images already registered are recorded (new locations), none is created. `registry`:
+     * its row as the caller read it for this push; `manifest`: the pushed manifest (by `digest`) as the caller just
+     * read it from the registry (the intake's confirmation), so neither is read again.
+     */
+    o: { registerNew: boolean; registry?: RegistryRow; manifest?: FetchedManifest } = { registerNew: true },
   ): Promise<PushedArtifact[]> {
-    const registry = await getRegistryById(this.db, registryId);
-    const envs = await environmentsPerApplicationInRegistry(this.db, registryId);
+    // At once: the registry, the environments that may hold the push, and which applications know the digest already.
+    const [registry, envs, known] = await Promise.all([
+      o.registry?.id === registryId ? o.registry : getRegistryById(this.db, registryId),
+      environmentsPerApplicationInRegistry(this.db, registryId),
+      artifactIdsByDigest(this.db, digest),
+    ]);
     const matches = envs.filter((e) => holds(e, e.app, repository, tag));
     if (matches.length === 0) return [];
     let inspected: Inspected | undefined;
@@ -302,7 +316,7 @@ export class Artifacts {
     for (const appId of [...new Set(matches.map((m) => m.applicationId))]) {
       const mine = matches.filter((m) => m.applicationId === appId);
       const first = mine[0] as (typeof mine)[number];
-      const existingId = await artifactIdByDigest(this.db, appId, digest);
+      const existingId = known.get(appId);
       if (existingId !== undefined) {
         const added = await this.db.transaction().execute(async (trx) => {
           const have = new Set(await locationEnvironmentIds(trx, existingId));
@@ -329,7 +343,9 @@ export class Artifacts {
         out.push({
           artifactId: existingId,
           project: first.project,
+          projectId: first.project_id,
           application: first.app,
+          applicationId: appId,
           created: false,
           newLocations: added,
           environments: mine.map((m) => m.name),
@@ -337,7 +353,13 @@ export class Artifacts {
         continue;
       }
       if (!o.registerNew) continue;
-      inspected ??= await this.inspect(registry, repository, digest, signal);
+      inspected ??= await this.inspect(
+        registry,
+        repository,
+        digest,
+        signal,
+        o.manifest?.digest === digest ? o.manifest : undefined,
+      );
       if (inspected.info.digest !== digest)
         throw new InvalidInput(`the registry answered ${inspected.info.digest} for ${repository}@${digest}`, 'digest');
       const current = inspected;
@@ -370,7 +392,9 @@ export class Artifacts {
       out.push({
         artifactId: id,
         project: first.project,
+        projectId: first.project_id,
         application: first.app,
+        applicationId: appId,
         created: true,
         newLocations: mine.length,
         environments: mine.map((m) => m.name),

@@ -35,7 +35,11 @@ export interface Arrival {
   tag?: string;
   /** Where the pushed tag applies (the environments that hold the pushed repository); every one when absent. */
   environments?: readonly string[];
+  /** The artifact's digest and application, as the caller read them for this arrival (not read again). */
+  context?: ArtifactContext;
 }
+
+type ArtifactContext = NonNullable<Awaited<ReturnType<typeof artifactWithApplication>>>;
 
 /** A rule's firing key for an artifact: one request per rule and artifact (written with the request). */
 const ruleKey = (ruleId: string, artifactId: string): string => `rule:${ruleId}:${artifactId}`;
@@ -91,9 +95,12 @@ export class Automation {
     artifactId: string,
     unfired: readonly EnabledRule[],
     bindings: ReadonlyMap<string, string>,
+    arrivedIn: readonly string[] = [],
   ): Promise<boolean> {
     const open = unfired.filter((r) => !bindings.has(r.to));
     if (open.length === 0) return false;
+    // Where a push just recorded it: no need to look (the artifact itself is read next, and decides).
+    if (open.some((r) => arrivedIn.includes(r.from))) return true;
     const at = new Set((await artifactLocations(this.db, artifactId)).map((l) => l.environment));
     return open.some((r) => at.has(r.from));
   }
@@ -128,7 +135,7 @@ export class Automation {
     const distinct = new Map(arrivals.map((a) => [`${a.artifactId}\u0000${a.tag ?? ''}`, a]));
     for (const arrival of distinct.values()) {
       const id = arrival.artifactId;
-      const c = await this.context(id);
+      const c = arrival.context ?? (await this.context(id));
       if (!c) continue;
       const [rules, bindings] = await Promise.all([this.rules(c.projectId, c.appId), this.bindings(c.appId)]);
       const tracking = [...bindings.values()].includes('track-latest');
@@ -138,7 +145,7 @@ export class Automation {
       // artifact fired already: answer that with two more, before the artifact, its environments and the pipeline.
       const done = await this.firedAlready(id, rules);
       const unfired = rules.filter((r) => !done.has(r.id));
-      if (!tracking && !(await this.mayFire(id, unfired, bindings))) continue;
+      if (!tracking && !(await this.mayFire(id, unfired, bindings, arrival.environments))) continue;
       const [artifact, environments, pipeline] = await Promise.all([
         this.artifacts.get(c.project, c.app, c.digest),
         this.environments.list(c.project),

@@ -14,7 +14,7 @@ import {
   registryIdByHookSecret,
   replaceHookSecret,
 } from '../store/push-events.repository.ts';
-import { registryNameById } from '../store/registries.repository.ts';
+import { findRegistryById, type RegistryRow } from '../store/registries.repository.ts';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
@@ -24,6 +24,7 @@ import type { PushEvent } from '../automation/push-events.ts';
 import { InvalidInput, NotFound, RegistryError, Unauthenticated } from '../errors.ts';
 import { parseManifest } from '../oci/manifest.ts';
 import { openRepository } from '../oci/registry.ts';
+import type { FetchedManifest } from '../oci/registry-client.ts';
 import { PUSH_EVENT_JOBS, settleJob } from '../store/jobs.repository.ts';
 import type { Notifier } from '../store/notifier.ts';
 import type { PushEventState, Schema } from '../store/schema.ts';
@@ -91,6 +92,20 @@ export interface IntakeOptions {
   notifier?: Notifier;
   /** What this process's runner is writing: the events reporting it back are recognised without a round trip. */
   ownPushes?: OwnPushes;
+}
+
+/** The event's own columns as its claim answered them (PUSH_EVENT_JOBS.returning), when it did. */
+function pushedBy(
+  row: Record<string, unknown> | undefined,
+): { registry_id: string; repository: string; tag: string | null; digest: string } | undefined {
+  if (
+    typeof row?.registry_id !== 'string' ||
+    typeof row.repository !== 'string' ||
+    typeof row.digest !== 'string' ||
+    (row.tag !== null && typeof row.tag !== 'string')
+  )
+    return undefined;
+  return { registry_id: row.registry_id, repository: row.repository, tag: row.tag, digest: row.digest };
 }
 
 export class Intake {
@@ -273,11 +288,12 @@ export class Intake {
   }
 
   private async process(job: Job): Promise<void> {
-    const e = await getPushEvent(this.db, job.id);
-    // Both at once: an echo is rarely found here now (most are recognised at the hook), and the name is needed next.
-    const [echo, registryName] = await Promise.all([
+    const e = pushedBy(job.row) ?? (await getPushEvent(this.db, job.id));
+    // Both at once: an echo is rarely found here now (most are recognised at the hook), and the registry is needed
+    // next (read once for the event: its confirmation and the artifact's record use this row).
+    const [echo, registry] = await Promise.all([
       this.echo(e.registry_id, e.repository, e.tag ?? undefined, e.digest),
-      registryNameById(this.db, e.registry_id),
+      findRegistryById(this.db, e.registry_id),
     ]);
     if (echo) {
       await settleJob(this.db, PUSH_EVENT_JOBS, job, {
@@ -287,15 +303,8 @@ export class Intake {
       });
       return;
     }
-    if (registryName === undefined) throw new NotFound('registry', e.registry_id);
-    const { state, outcome } = await this.work(
-      e.registry_id,
-      registryName,
-      e.repository,
-      e.tag ?? undefined,
-      e.digest,
-      job.signal,
-    );
+    if (registry === undefined) throw new NotFound('registry', e.registry_id);
+    const { state, outcome } = await this.work(registry, e.repository, e.tag ?? undefined, e.digest, job.signal);
     await settleJob(this.db, PUSH_EVENT_JOBS, job, { state, outcome, done_at: new Date() });
   }
 
@@ -308,8 +317,7 @@ export class Intake {
   }
 
   private async work(
-    registryId: string,
-    registryName: string,
+    registry: RegistryRow,
     repository: string,
     tag: string | undefined,
     digest: string,
@@ -319,10 +327,12 @@ export class Intake {
     // So do older cosign's signature and attestation tags (`sha256-<hex>.sig`, `.att`).
     const fallback = REFERRERS_TAG.exec(tag ?? '');
     let subject: string | undefined;
+    let manifest: FetchedManifest | undefined;
     if (fallback) subject = `${fallback[1]}:${fallback[2]}`;
     else {
-      const confirmed = await this.confirm(registryName, repository, tag, digest, signal);
+      const confirmed = await this.confirm(registry, repository, tag, digest, signal);
       if ('unconfirmed' in confirmed) return { state: 'IGNORED', outcome: confirmed.unconfirmed };
+      manifest = confirmed;
       subject = parseManifest(confirmed.bytes, confirmed.mediaType, `${repository}@${digest}`).subject?.digest;
     }
     if (subject !== undefined) {
@@ -334,8 +344,11 @@ export class Intake {
     // A push by digest alone registers nothing new: a multi-platform image's platform manifests (and a copy's staged
     // manifests) arrive so before their index is tagged, and would otherwise become artifacts of their own that the
     // board shows as what an environment holds. It still records where a registered image now is.
-    const pushed = await this.artifacts.recordPush(registryId, repository, tag, digest, undefined, undefined, {
+    // The registry's row and the manifest just confirmed are not read again.
+    const pushed = await this.artifacts.recordPush(registry.id, repository, tag, digest, undefined, undefined, {
       registerNew: tag !== undefined,
+      registry,
+      ...(manifest ? { manifest } : {}),
     });
     if (pushed.length === 0)
       return {
@@ -346,7 +359,12 @@ export class Intake {
             : `no environment holds ${repository}:${tag}`,
       };
     const fired = await this.automation.arrived(
-      pushed.map((p) => ({ artifactId: p.artifactId, environments: p.environments, ...(tag ? { tag } : {}) })),
+      pushed.map((p) => ({
+        artifactId: p.artifactId,
+        environments: p.environments,
+        ...(tag ? { tag } : {}),
+        context: { digest, appId: p.applicationId, app: p.application, projectId: p.projectId, project: p.project },
+      })),
     );
     return {
       state: 'DONE',
@@ -363,13 +381,13 @@ export class Intake {
    * answers both whether the tag names the digest and what the manifest is (a referrer names its subject).
    */
   private async confirm(
-    registry: string,
+    registry: RegistryRow,
     repository: string,
     tag: string | undefined,
     digest: string,
     signal?: AbortSignal,
-  ): Promise<{ bytes: Buffer; mediaType: string } | { unconfirmed: string }> {
-    const repo = openRepository(await this.registries.open(registry), repository);
+  ): Promise<FetchedManifest | { unconfirmed: string }> {
+    const repo = openRepository(this.registries.openRow(registry), repository);
     const named = tag === undefined ? `${repository}@${digest}` : `${repository}:${tag}`;
     let reason = `not confirmed by the registry: ${named} does not exist in the registry`;
     for (const pause of CONFIRM_PAUSES_MS) {

@@ -67,6 +67,9 @@ export interface LeasedQueueOptions {
   transient?: (e: unknown) => boolean;
 }
 
+/** How long a look at the queue's statistics answers when the next job is due (see `untilNextDue`). */
+const STATS_FRESH_MS = 1000;
+
 class ShuttingDown extends Error {
   constructor() {
     super('the server is shutting down');
@@ -89,6 +92,10 @@ export class LeasedQueue {
   private wakeUp: (() => void) | undefined;
   private woken = false;
   private unsubscribe: (() => Promise<void>) | undefined;
+  /** The last look at the queue's statistics (./untilNextDue): when, and when the next job was due then. */
+  private looked: { at: number; nextDue: number | undefined } = { at: 0, nextDue: undefined };
+  /** A job was requeued for a retry here since that look. */
+  private retried = false;
   /** Attempts by how they ended, for metrics. */
   readonly outcomes: Record<Outcome, number> = { done: 0, retried: 0, failed: 0, 'lease-lost': 0, released: 0 };
 
@@ -190,10 +197,7 @@ export class LeasedQueue {
           for (const claim of claims) this.launch(claim);
           if (claims.length < free) break;
         }
-        if (this.running.size < this.o.concurrency) {
-          const next = (await this.stats()).nextDue;
-          if (next) wait = Math.min(wait, Math.max(100, next.getTime() - Date.now() + 10));
-        }
+        if (this.running.size < this.o.concurrency) wait = Math.min(wait, await this.untilNextDue());
         dbFailures = 0;
       } catch (err) {
         wait = Math.min(wait, backoffDelay(dbFailures++, { baseDelayMs: 500, maxDelayMs: 30_000 }));
@@ -201,6 +205,26 @@ export class LeasedQueue {
       }
       await this.sleep(wait);
     }
+  }
+
+  /**
+   * How long until the next job becomes due (a retry's backoff, a lease that lapses), at most `idleCheckMs`. While
+   * jobs are running here (each one's end wakes the workers again) the queue's statistics are asked once per
+   * STATS_FRESH_MS at most: a burst woke the workers at every job's arrival and end, and each look was a statement of
+   * its own. The last look is reused while it is that fresh and the job it names is not due yet, and never once no job
+   * runs here (the workers are about to sleep long) or after a retry was requeued here; so a job due sooner (another
+   * replica's lapsed lease or retry) is found at most that much later than it was.
+   */
+  private async untilNextDue(): Promise<number> {
+    const now = Date.now();
+    const { at, nextDue } = this.looked;
+    const reuse =
+      this.running.size > 0 && !this.retried && now - at < STATS_FRESH_MS && (nextDue === undefined || nextDue > now);
+    if (reuse) return nextDue === undefined ? this.idleCheckMs : Math.max(100, nextDue - now + 10);
+    this.retried = false;
+    const next = (await this.stats()).nextDue;
+    this.looked = { at: now, nextDue: next?.getTime() };
+    return next ? Math.max(100, next.getTime() - Date.now() + 10) : this.idleCheckMs;
   }
 
   private launch(claim: Claim): Running {
@@ -290,6 +314,7 @@ export class LeasedQueue {
           countAttempt: true,
           ...(this.handler.retryValues ? { values: this.handler.retryValues(error) as never } : {}),
         });
+        this.retried = true;
         this.outcomes.retried++;
         log.warn({ err: error, retryInMs: waitMs, ...this.limit() }, 'job failed; will retry');
         return;

@@ -28,6 +28,8 @@ export interface JobTableSpec<T extends JobTable = JobTable> {
    * than a number of attempts (`failing_since`); absent: not recorded.
    */
   failingSince?: 'failing_since';
+  /** The table's own columns that a claim answers with the job (`Claim.row`), read in the claim's statement. */
+  returning?: readonly string[];
 }
 
 /** A claimed job: which row, the fencing token of this claim, and the attempts made including this one. */
@@ -37,6 +39,8 @@ export interface Claim {
   attempts: number;
   /** When its current run of failures began (tables with `failingSince`); undefined when it has not failed. */
   failingSince?: Date;
+  /** The columns the table's spec names in `returning`, as the claim read them. */
+  row?: Record<string, unknown>;
 }
 
 /** A job's lease was taken over (it lapsed and another worker claimed the job) or the job left the working state. */
@@ -68,7 +72,14 @@ export async function claimJobs(
 ): Promise<Claim[]> {
   const table = sql.table(spec.table);
   const since = spec.failingSince ? sql`, j.${sql.ref(spec.failingSince)} AS failing_since` : sql``;
-  const r = await sql<{ id: string; lease_token: number; attempts: number; failing_since?: Date | string | null }>`
+  const own = spec.returning ?? [];
+  const columns = own.length > 0 ? sql`, ${sql.join(own.map((c) => sql`j.${sql.ref(c)}`))}` : sql``;
+  const r = await sql<
+    { id: string; lease_token: number; attempts: number; failing_since?: Date | string | null } & Record<
+      string,
+      unknown
+    >
+  >`
     WITH picked AS (
       SELECT id FROM ${table}
       WHERE (state = ${spec.waiting} AND (run_after IS NULL OR run_after <= ${now}))
@@ -77,10 +88,11 @@ export async function claimJobs(
     UPDATE ${table} AS j SET state = ${spec.working}, lease_until = ${new Date(now.getTime() + leaseMs)},
       lease_token = j.lease_token + 1, attempts = j.attempts + 1
     FROM picked WHERE j.id = picked.id
-    RETURNING j.id, j.lease_token, j.attempts${since}`.execute(db);
+    RETURNING j.id, j.lease_token, j.attempts${since}${columns}`.execute(db);
   return r.rows.map((row) => {
     const claim: Claim = { id: row.id, token: Number(row.lease_token), attempts: Number(row.attempts) };
     if (row.failing_since) claim.failingSince = new Date(row.failing_since);
+    if (own.length > 0) claim.row = Object.fromEntries(own.map((c) => [c, row[c]]));
     return claim;
   });
 }
@@ -157,6 +169,8 @@ export const PUSH_EVENT_JOBS: JobTableSpec<'push_events'> = {
   working: 'WORKING',
   orderBy: 'received_at',
   message: 'outcome',
+  // What the intake works from: the claim answers it, no second read of the event.
+  returning: ['registry_id', 'repository', 'tag', 'digest'],
 };
 
 export interface QueueStats {

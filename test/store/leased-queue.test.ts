@@ -63,8 +63,13 @@ const failed =
   async (job, error) =>
     settleJob(database.db, SPEC, job, { state: 'FAILED', last_error: error.message });
 
-function queue(database: Database, handler: JobHandler, o: Partial<ConstructorParameters<typeof LeasedQueue>[3]> = {}) {
-  return new LeasedQueue(database.db, SPEC, handler, {
+function queue(
+  database: Database,
+  handler: JobHandler,
+  o: Partial<ConstructorParameters<typeof LeasedQueue>[3]> = {},
+  db = database.db,
+) {
+  return new LeasedQueue(db, SPEC, handler, {
     name: 'test',
     leaseMs: 10_000,
     maxAttempts: 3,
@@ -183,6 +188,75 @@ forEachBackend('leased queue', (use, backend) => {
     } finally {
       if (other !== database) await other.close();
     }
+  });
+
+  test('jobs arriving one by one look at the queue statistics about once a second while some run, and a job another actor makes due later is still run on time', async () => {
+    const database = use();
+    let looks = 0;
+    const counted = database.db.withPlugin({
+      transformQuery(args) {
+        if (JSON.stringify(args.node).includes('next_due')) looks++;
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    await database.db.deleteFrom('notification_deliveries').execute();
+    const ran: string[] = [];
+    const q = queue(
+      database,
+      {
+        run: async (job) => {
+          ran.push(job.id);
+          await new Promise((r) => setTimeout(r, 25));
+          await done(database)(job);
+        },
+        giveUp: failed(database),
+      },
+      {},
+      counted,
+    );
+    await q.start();
+    const add = async (runAfter: Date): Promise<string> => {
+      const id = `job-${++serial}-${Math.random().toString(36).slice(2)}`;
+      await database.db
+        .insertInto('notification_deliveries')
+        .values({
+          id,
+          kind: 'email',
+          webhook_id: null,
+          recipients: JSON.stringify(['a@example.com']),
+          event: 'promotion.promoted',
+          payload: '{}',
+          state: 'PENDING',
+          run_after: runAfter,
+          created_at: new Date(),
+        })
+        .execute();
+      return id;
+    };
+    // A second actor (another replica's retry) makes a job due in 400 ms and tells no one.
+    const insertedAt = Date.now();
+    const later = await add(new Date(insertedAt + 400));
+    // Jobs arrive one by one, each announced, faster than one worker ends them and slower than four: the workers
+    // wake at every arrival and every job's end, with a worker free each time.
+    const burst = Date.now();
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      ids.push(await add(new Date()));
+      q.notify();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await until('every job to be delivered', async () => ids.every((id) => ran.includes(id)));
+    const burstMs = Date.now() - burst;
+    await until('the later job to run', async () => ran.includes(later));
+    const laterMs = Date.now() - insertedAt;
+    await q.stop();
+    assert.equal(new Set(ran).size, 41, 'each job once');
+    // A look after every wake with a worker free would be about 80: about one a second while jobs run, now (and one
+    // whenever none runs, the workers being about to sleep).
+    assert.ok(looks <= Math.ceil(burstMs / 1000) + 15, `${looks} looks at the statistics in ${burstMs} ms`);
+    // Found at the next look, at most a second after the last: not at the idle check (30 s).
+    assert.ok(laterMs < Math.max(3000, burstMs + 2500), `the later job ran after ${laterMs} ms`);
   });
 
   test('batch claims: two workers on two connections claim disjoint batches; a stalled batch is taken over after its lease, and the stalled worker writes nothing when it wakes', async () => {
