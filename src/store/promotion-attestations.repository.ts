@@ -45,25 +45,19 @@ export async function enqueueAttestations(
   at: Date,
 ): Promise<void> {
   if (images.length === 0) return;
-  const r = await trx
-    .insertInto('attestation_jobs')
-    .values(
-      images.map((i) => ({
-        id: `att-${targetId}-${i.applicationId}`,
-        target_id: targetId,
-        application_id: i.applicationId,
-        artifact_id: i.artifactId,
-        digest: i.digest,
-        repository: i.repository,
-        tag: i.tag,
-        state: 'PENDING' as const,
-        run_after: at,
-        created_at: at,
-      })),
-    )
-    .onConflict((oc) => oc.columns(['target_id', 'application_id']).doNothing())
-    .executeTakeFirst();
-  if (Number(r.numInsertedOrUpdatedRows ?? 0n) > 0) await sql`SELECT pg_notify(${CHANNEL}, '')`.execute(trx);
+  // The jobs and the wake-up of every replica's workers (delivered at commit) in one statement; none when every
+  // image was queued already.
+  const rows = images.map(
+    (i) =>
+      sql`(${`att-${targetId}-${i.applicationId}`}, ${targetId}, ${i.applicationId}, ${i.artifactId}, ${i.digest}, ${i.repository}, ${i.tag}, 'PENDING', ${at}, ${at})`,
+  );
+  await sql`WITH queued AS (
+      INSERT INTO attestation_jobs
+        (id, target_id, application_id, artifact_id, digest, repository, tag, state, run_after, created_at)
+      VALUES ${sql.join(rows)}
+      ON CONFLICT (target_id, application_id) DO NOTHING
+      RETURNING 1)
+    SELECT pg_notify(${CHANNEL}, '') FROM (SELECT 1 FROM queued LIMIT 1) AS any_queued`.execute(trx);
 }
 
 /** Everything one attestation job needs: the image, the promotion it belongs to, where it came from and went. */
