@@ -47,7 +47,9 @@ export async function enqueueAttestations(
 ): Promise<void> {
   if (images.length === 0) return;
   // The jobs and the wake-up of every replica's workers (delivered at commit) in one statement; none when every
-  // image was queued already.
+  // image was queued already. Any conflict, not only (target_id, application_id)'s: the id is made of the same two,
+  // and two transactions inserting it at once would otherwise fail on the primary key (PostgreSQL checks the arbiter
+  // index named in ON CONFLICT only).
   const rows = images.map(
     (i) =>
       sql`(${`att-${targetId}-${i.applicationId}`}, ${targetId}, ${i.applicationId}, ${i.artifactId}, ${i.digest}, ${i.repository}, ${i.tag}, 'PENDING', ${at}, ${at})`,
@@ -56,7 +58,7 @@ export async function enqueueAttestations(
       INSERT INTO attestation_jobs
         (id, target_id, application_id, artifact_id, digest, repository, tag, state, run_after, created_at)
       VALUES ${sql.join(rows)}
-      ON CONFLICT (target_id, application_id) DO NOTHING
+      ON CONFLICT DO NOTHING
       RETURNING 1)
     SELECT pg_notify(${CHANNEL}, '') FROM (SELECT 1 FROM queued LIMIT 1) AS any_queued`.execute(trx);
 }

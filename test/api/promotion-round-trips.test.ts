@@ -107,6 +107,37 @@ for (const backend of BACKENDS) {
       assert.ok(n <= 11, `${n} statements`);
     });
 
+    test('carrying out a promotion: a constant handful of statements, 5 in the PROMOTED transaction; automation looks with 1; its attestation with at most 9', async (t) => {
+      const identity = {
+        username: 'pat',
+        isAdmin: false,
+        memberships: [{ project: 'shop', role: 'promoter' as const, environments: null }],
+      };
+      // Two queued targets (the decision test queued one): the first writes the tag (fenced, with the newer-promotion
+      // check and the webhooks in one statement), the second finds it written already.
+      await services.promotions.decide(identity, (await promote()).id, 'shop', 'approve', '');
+      const arrived: string[] = [];
+      const onPromoted = services.runner.onPromoted;
+      services.runner.onPromoted = (id) => arrived.push(id);
+      try {
+        for (const write of ['writes the tag', 'tag written already']) {
+          const counted = arrived.length;
+          const n = await counter.during(() => services.runner.runOne());
+          assert.equal(arrived.length, counted + 1, 'a target was carried out to PROMOTED');
+          t.diagnostic(`carrying out (${write}): ${n} statements, claim and load included`);
+          assert.ok(n <= 9, `${n} statements (${write})`);
+        }
+        const look = await counter.during(() => services.automation.consider([arrived[0] as string]));
+        t.diagnostic(`automation's look at an arrival (no rule, no binding): ${look} statement(s)`);
+        assert.equal(look, 1);
+        const attach = await counter.during(async () => assert.ok(await services.attestor?.runOne()));
+        t.diagnostic(`attaching the attestation: ${attach} statements, claim included`);
+        assert.ok(attach <= 9, `${attach} statements`);
+      } finally {
+        services.runner.onPromoted = onPromoted;
+      }
+    });
+
     test('concurrent requests: the audit chain verifies with every request in it, and each has its live event', async () => {
       const before = (await liveEventBounds(database.db)).latest;
       const made = await Promise.all(Array.from({ length: 12 }, () => promote()));
