@@ -2,8 +2,11 @@
  * SQL round trips of the promotion floor, counted with a Kysely plugin on both backends: a one-target request is at
  * most 3 statements in one transaction (5 round trips with BEGIN and COMMIT; it was 32 before the plan/execute
  * rebuild, 6 before the audit row was appended unsealed in one statement, migration 0026), a decision a constant
- * handful, and a page of `GET …/promotions` the same count for 1 or 20 requests. Concurrent requests (second actors,
- * on PostgreSQL really at once) leave an audit chain that verifies and one live event each.
+ * handful, carrying one out from its claim to PROMOTED at most 9 (it was 12 to 14 before the location, the attestation
+ * job's wake-up, the fence, the newer-promotion check and the webhooks were merged), automation's look at the arrival
+ * 1 (was 3), an attestation a handful (the facts it records read in one statement, was six), and a page of
+ * `GET …/promotions` the same count for 1 or 20 requests. Concurrent requests (second actors, on PostgreSQL really at
+ * once) leave an audit chain that verifies and one live event each.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -107,7 +110,7 @@ for (const backend of BACKENDS) {
       assert.ok(n <= 11, `${n} statements`);
     });
 
-    test('carrying out a promotion: a constant handful of statements, 5 in the PROMOTED transaction; automation looks with 1; its attestation with at most 9', async (t) => {
+    test('carrying out a promotion: at most 9 statements, claim to PROMOTED; automation looks with 1; an attestation with a handful', async (t) => {
       const identity = {
         username: 'pat',
         isAdmin: false,
@@ -130,9 +133,15 @@ for (const backend of BACKENDS) {
         const look = await counter.during(() => services.automation.consider([arrived[0] as string]));
         t.diagnostic(`automation's look at an arrival (no rule, no binding): ${look} statement(s)`);
         assert.equal(look, 1);
-        const attach = await counter.during(async () => assert.ok(await services.attestor?.runOne()));
-        t.diagnostic(`attaching the attestation: ${attach} statements, claim included`);
-        assert.ok(attach <= 9, `${attach} statements`);
+        // The first attestation also makes the signing key and seals the audit chain (no sealer runs here).
+        for (const [which, most] of [
+          ['first', 19],
+          ['second', 10],
+        ] as const) {
+          const attach = await counter.during(async () => assert.ok(await services.attestor?.runOne()));
+          t.diagnostic(`attaching the ${which} attestation: ${attach} statements, claim included`);
+          assert.ok(attach <= most, `${attach} statements (${which})`);
+        }
       } finally {
         services.runner.onPromoted = onPromoted;
       }
