@@ -110,6 +110,11 @@ export async function loadAttestationJob(db: Db, id: string) {
       'dreg.username as dstRegistryUsername',
       'dreg.secret_enc as dstRegistrySecret',
       'dreg.updated_at as dstRegistryUpdatedAt',
+      // The attestation an earlier attempt kept, if any (storedOf): every attempt pushes the same bytes.
+      'j.key_id as storedKeyId',
+      'j.manifest_digest as storedManifestDigest',
+      'j.statement_digest as storedStatementDigest',
+      'j.content as storedContent',
     ])
     .where('j.id', '=', id)
     .executeTakeFirstOrThrow();
@@ -245,21 +250,6 @@ async function sealedEntry(
 
 export type AttestationFactsRow = Awaited<ReturnType<typeof attestationFacts>>;
 
-export async function storedAttestation(db: Db, jobId: string) {
-  const row = await db
-    .selectFrom('attestation_jobs')
-    .select(['key_id', 'manifest_digest', 'statement_digest', 'content'])
-    .where('id', '=', jobId)
-    .executeTakeFirst();
-  if (!row?.content || !row.key_id || !row.manifest_digest || !row.statement_digest) return undefined;
-  return {
-    key_id: row.key_id,
-    manifest_digest: row.manifest_digest,
-    statement_digest: row.statement_digest,
-    content: row.content as unknown as StoredAttestation,
-  };
-}
-
 /**
  * Keeps the attestation on the job unless one is kept already, and only while `job` still holds it (ATTACHING, its
  * fencing token): a worker that lost its claim stores nothing. Answers the kept one, or undefined when the claim is
@@ -270,17 +260,48 @@ export async function keepAttestation(
   job: Claim,
   a: { keyId: string; manifestDigest: string; statementDigest: string; content: StoredAttestation; at: Date },
 ) {
-  await sql`
-    UPDATE attestation_jobs SET key_id = ${a.keyId}, manifest_digest = ${a.manifestDigest},
-      statement_digest = ${a.statementDigest}, content = ${JSON.stringify(a.content)}::jsonb, signed_at = ${a.at}
-    WHERE id = ${job.id} AND state = 'ATTACHING' AND lease_token = ${job.token} AND content IS NULL`.execute(db);
-  const row = await db
-    .selectFrom('attestation_jobs')
-    .select(['state', 'lease_token'])
-    .where('id', '=', job.id)
-    .executeTakeFirst();
-  if (row?.state !== 'ATTACHING' || Number(row.lease_token) !== job.token) return undefined;
-  return storedAttestation(db, job.id);
+  // One statement: kept by this attempt (the claim holds and none was kept before), or the one an earlier attempt
+  // kept while the claim still holds; no row when the claim is lost.
+  const r = await sql<{
+    key_id: string | null;
+    manifest_digest: string | null;
+    statement_digest: string | null;
+    content: unknown;
+  }>`WITH kept AS (
+      UPDATE attestation_jobs SET key_id = ${a.keyId}, manifest_digest = ${a.manifestDigest},
+        statement_digest = ${a.statementDigest}, content = ${JSON.stringify(a.content)}::jsonb, signed_at = ${a.at}
+      WHERE id = ${job.id} AND state = 'ATTACHING' AND lease_token = ${job.token} AND content IS NULL
+      RETURNING key_id, manifest_digest, statement_digest, content)
+    SELECT key_id, manifest_digest, statement_digest, content FROM kept
+    UNION ALL
+    SELECT key_id, manifest_digest, statement_digest, content FROM attestation_jobs
+      WHERE id = ${job.id} AND state = 'ATTACHING' AND lease_token = ${job.token} AND content IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM kept)`.execute(db);
+  return stored(r.rows[0]);
+}
+
+function stored(
+  row:
+    | { key_id: string | null; manifest_digest: string | null; statement_digest: string | null; content: unknown }
+    | undefined,
+) {
+  if (!row?.content || !row.key_id || !row.manifest_digest || !row.statement_digest) return undefined;
+  return {
+    key_id: row.key_id,
+    manifest_digest: row.manifest_digest,
+    statement_digest: row.statement_digest,
+    content: row.content as StoredAttestation,
+  };
+}
+
+/** The attestation an earlier attempt kept, as the job was loaded (undefined: none yet). */
+export function storedOf(j: AttestationJobRow) {
+  return stored({
+    key_id: j.storedKeyId,
+    manifest_digest: j.storedManifestDigest,
+    statement_digest: j.storedStatementDigest,
+    content: j.storedContent,
+  });
 }
 
 /** ATTACHED (fenced by the claim). */

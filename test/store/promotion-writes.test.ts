@@ -46,10 +46,7 @@ forEachBackend('promotion writes', (use) => {
       ['api', 'p'],
       ['qweb', 'q'],
     ] as const)
-      await db()
-        .insertInto('applications')
-        .values({ id, project_id: project, name: id, created_at: now })
-        .execute();
+      await db().insertInto('applications').values({ id, project_id: project, name: id, created_at: now }).execute();
     for (const [position, env, project] of [
       [0, 'dev', 'p'],
       [1, 'prod', 'p'],
@@ -229,11 +226,7 @@ forEachBackend('promotion writes', (use) => {
   });
 
   test('the fence before the tag write: held with the newer promotion and the project webhooks; a claim taken over is refused', async () => {
-    await db()
-      .updateTable('promotion_targets')
-      .set({ lease_token: 1 })
-      .where('id', '=', 'r1-t')
-      .execute();
+    await db().updateTable('promotion_targets').set({ lease_token: 1 }).where('id', '=', 'r1-t').execute();
     for (const [id, project] of [
       ['hook-p', 'p'],
       ['hook-q', 'q'],
