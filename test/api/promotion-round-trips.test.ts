@@ -4,8 +4,8 @@
  * rebuild, 6 before the audit row was appended unsealed in one statement, migration 0026), a decision a constant
  * handful, carrying one out from its claim to PROMOTED at most 9 (it was 12 to 14 before the location, the attestation
  * job's wake-up, the fence, the newer-promotion check and the webhooks were merged), automation's look at the arrival
- * 1 (was 3), an attestation 7 once the signing key exists (was 15: its facts, and keeping it, in one statement each), and a page of
- * `GET …/promotions` the same count for 1 or 20 requests. Concurrent requests (second actors, on PostgreSQL really at
+ * 1 (was 3), an attestation 7 once the signing key exists (was 15: its facts, and keeping it, in one statement each),
+ * and a page of `GET …/promotions` the same count for 1 or 20 requests. Concurrent requests (second actors, on PostgreSQL really at
  * once) leave an audit chain that verifies and one live event each.
  */
 import { after, before, describe, test } from 'node:test';
