@@ -210,6 +210,10 @@ export class PromotionRunner {
       if (!fenced.held) throw new LeaseLost('promotion_targets', job.id);
       hooks = fenced.webhooks;
       const newer = fenced.newer;
+      if (newer)
+        throw new Permanent(
+          `superseded: ${t.dstName}'s tag ${tag} already names ${newer.digest}, written by a newer promotion (${newer.requestId}); the older image was copied but the tag was not moved back`,
+        );
       const manifest = await target.getManifest(t.digest, job.signal);
       this.ownPushes?.remember({ ...written, tag }, t.dstId);
       await target.putManifest(tag, manifest.bytes, manifest.mediaType, job.signal);
