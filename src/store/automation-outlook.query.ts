@@ -1,7 +1,7 @@
 /**
  * What automation reads first for an artifact that arrived in an environment, in one statement: the artifact with
  * its application and project, the project's enabled rules that apply to the application (its own and the
- * project-wide ones, by name, as enabledRulesFor answers them) and the application's bindings (as bindingModesOf).
+ * project-wide ones, by name, as enabledRulesFor answers them) and the application's bindings by environment name.
  * Most arrivals stop there (no rule, no track-latest binding): one round trip instead of three.
  */
 import { sql, type Kysely } from 'kysely';
