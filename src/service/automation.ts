@@ -9,9 +9,9 @@ import type { Kysely } from 'kysely';
 import { renderTagTemplate } from '../automation/tag-template.ts';
 import { NotFound } from '../errors.ts';
 import { findApplicationByNames } from '../store/applications.repository.ts';
-import { artifactIdByDigest, artifactLocations, artifactWithApplication } from '../store/artifacts.repository.ts';
+import { artifactIdByDigest, artifactLocations } from '../store/artifacts.repository.ts';
 import { firedKeys } from '../store/automation-firings.query.ts';
-import { bindingModesOf } from '../store/bindings.repository.ts';
+import { automationOutlook } from '../store/automation-outlook.query.ts';
 import { environmentIdByName } from '../store/environments.repository.ts';
 import { enabledRulesFor, type EnabledRule } from '../store/rules.repository.ts';
 import type { Schema } from '../store/schema.ts';
@@ -35,11 +35,7 @@ export interface Arrival {
   tag?: string;
   /** Where the pushed tag applies (the environments that hold the pushed repository); every one when absent. */
   environments?: readonly string[];
-  /** The artifact's digest and application, as the caller read them for this arrival (not read again). */
-  context?: ArtifactContext;
 }
-
-type ArtifactContext = NonNullable<Awaited<ReturnType<typeof artifactWithApplication>>>;
 
 /** A rule's firing key for an artifact: one request per rule and artifact (written with the request). */
 const ruleKey = (ruleId: string, artifactId: string): string => `rule:${ruleId}:${artifactId}`;
@@ -67,17 +63,8 @@ export class Automation {
     this.ticker = new SoakTicker(db, (ids, now) => this.consider(ids, now), ticker);
   }
 
-  private async context(artifactId: string) {
-    return artifactWithApplication(this.db, artifactId);
-  }
-
   private async rules(projectId: string, appId: string): Promise<EnabledRule[]> {
     return enabledRulesFor(this.db, projectId, appId);
-  }
-
-  private async bindings(appId: string): Promise<Map<string, 'track-latest' | 'pin'>> {
-    const rows = await bindingModesOf(this.db, appId);
-    return new Map(rows.map((r) => [r.name, r.mode]));
   }
 
   /** The rules that fired for the artifact already (ids): their firing key is taken, a new request would be refused. */
@@ -135,11 +122,13 @@ export class Automation {
     const distinct = new Map(arrivals.map((a) => [`${a.artifactId}\u0000${a.tag ?? ''}`, a]));
     for (const arrival of distinct.values()) {
       const id = arrival.artifactId;
-      const c = arrival.context ?? (await this.context(id));
+      // The artifact, the rules and the bindings in one statement.
+      const c = await automationOutlook(this.db, id);
       if (!c) continue;
-      const [rules, bindings] = await Promise.all([this.rules(c.projectId, c.appId), this.bindings(c.appId)]);
+      const rules = c.rules;
+      const bindings = new Map(c.bindings.map((b) => [b.name, b.mode]));
       const tracking = [...bindings.values()].includes('track-latest');
-      // Most promotions happen where no automation is configured: answer that with two small queries.
+      // Most promotions happen where no automation is configured: that one statement answers it.
       if (rules.length === 0 && !tracking) continue;
       // Most arrivals after the first (the promotion's own, a referrer's) find every rule that could fire for the
       // artifact fired already: answer that with two more, before the artifact, its environments and the pipeline.

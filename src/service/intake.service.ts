@@ -363,7 +363,6 @@ export class Intake {
         artifactId: p.artifactId,
         environments: p.environments,
         ...(tag ? { tag } : {}),
-        context: { digest, appId: p.applicationId, app: p.application, projectId: p.projectId, project: p.project },
       })),
     );
     return {

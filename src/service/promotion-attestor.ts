@@ -30,7 +30,7 @@ import {
   recordAttached,
   recordAttachFailed,
   releaseImagesOf,
-  storedAttestation,
+  storedOf,
   type AttestationImage,
   type AttestationJobRow,
 } from '../store/promotion-attestations.repository.ts';
@@ -183,7 +183,7 @@ export class PromotionAttestor {
     const started = performance.now();
     const targetHost = this.registries.openRow(attestationRegistry(j, 'dst'));
     const repo = openRepository(targetHost, j.repository, { push: true });
-    const stored = (await storedAttestation(this.db, job.id)) ?? (await this.sign(job, j, repo));
+    const stored = storedOf(j) ?? (await this.sign(job, j, repo));
     const content = stored.content;
     const manifest = Buffer.from(content.manifest, 'base64');
     const annotations = (JSON.parse(manifest.toString('utf8')) as { annotations?: Record<string, string> }).annotations;

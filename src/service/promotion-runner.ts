@@ -25,7 +25,7 @@ import {
   jobQuarantine,
   jobRegistry,
   loadPromotionJob,
-  newerPromotionOfTag,
+  fenceTagWrite,
   PROMOTION_JOBS,
   recordEnded,
   recordPromoted,
@@ -195,14 +195,21 @@ export class PromotionRunner {
       ...(progress ? { onEvent: progress.listener } : {}),
     });
     progress?.done();
+    // The project's webhooks, read with the fence when the tag is written (else by the outbox, in the transaction).
+    let hooks: ReadonlyArray<{ id: string; events: unknown }> | undefined;
     if (tag !== null && existing?.digest !== t.digest) {
-      await this.fence(job);
-      const newer = await newerPromotionOfTag(this.db, {
+      job.signal.throwIfAborted();
+      const fenced = await fenceTagWrite(this.db, job, {
+        leaseUntil: new Date(Date.now() + this.leaseMs),
+        projectId: t.projectId,
         applicationId: t.applicationId,
         environmentId: t.dstId,
         tag,
         requestedAt: t.requestedAt,
       });
+      if (!fenced.held) throw new LeaseLost('promotion_targets', job.id);
+      hooks = fenced.webhooks;
+      const newer = fenced.newer;
       if (newer)
         throw new Permanent(
           `superseded: ${t.dstName}'s tag ${tag} already names ${newer.digest}, written by a newer promotion (${newer.requestId}); the older image was copied but the tag was not moved back`,
@@ -217,7 +224,7 @@ export class PromotionRunner {
     // Deliveries queued: only then are the dispatchers of every replica woken (a NOTIFY each, and a claim per replica).
     let queued = 0;
     await this.db.transaction().execute(async (trx) => {
-      queued = await this.outbox.add(trx, { ...jobNotice(t), event: 'promotion.promoted', tag });
+      queued = await this.outbox.add(trx, { ...jobNotice(t), event: 'promotion.promoted', tag }, at, hooks);
       await enqueueGitopsWrite(trx, { id: newId(), targetId: t.id, environmentId: t.dstId, at });
       // The signed record is attached right after, by its own job (./promotion-attestor.ts), off the critical path.
       const image = { applicationId: t.applicationId, artifactId: t.artifactId, digest: t.digest, repository, tag };

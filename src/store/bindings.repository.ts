@@ -72,16 +72,3 @@ export async function deleteApplicationBinding(
     .where('environment_id', '=', environmentId)
     .execute();
 }
-
-/** The application's bindings by environment name and mode. */
-export async function bindingModesOf(
-  db: Kysely<Schema>,
-  applicationId: string,
-): Promise<Array<{ name: string; mode: 'track-latest' | 'pin' }>> {
-  return db
-    .selectFrom('bindings as b')
-    .innerJoin('environments as e', 'e.id', 'b.environment_id')
-    .select(['e.name', 'b.mode'])
-    .where('b.application_id', '=', applicationId)
-    .execute();
-}

@@ -11,6 +11,7 @@ import { settleJob } from './jobs.repository.ts';
 import { sealAll } from './audit.repository.ts';
 import type { RegistryAccess } from './registries.repository.ts';
 import type { AttestationState, Schema, StoredAttestation } from './schema.ts';
+import type { TrustResult } from '../trust/verify.ts';
 
 type Db = Kysely<Schema> | Transaction<Schema>;
 
@@ -45,25 +46,21 @@ export async function enqueueAttestations(
   at: Date,
 ): Promise<void> {
   if (images.length === 0) return;
-  const r = await trx
-    .insertInto('attestation_jobs')
-    .values(
-      images.map((i) => ({
-        id: `att-${targetId}-${i.applicationId}`,
-        target_id: targetId,
-        application_id: i.applicationId,
-        artifact_id: i.artifactId,
-        digest: i.digest,
-        repository: i.repository,
-        tag: i.tag,
-        state: 'PENDING' as const,
-        run_after: at,
-        created_at: at,
-      })),
-    )
-    .onConflict((oc) => oc.columns(['target_id', 'application_id']).doNothing())
-    .executeTakeFirst();
-  if (Number(r.numInsertedOrUpdatedRows ?? 0n) > 0) await sql`SELECT pg_notify(${CHANNEL}, '')`.execute(trx);
+  // The jobs and the wake-up of every replica's workers (delivered at commit) in one statement; none when every
+  // image was queued already. Any conflict, not only (target_id, application_id)'s: the id is made of the same two,
+  // and two transactions inserting it at once would otherwise fail on the primary key (PostgreSQL checks the arbiter
+  // index named in ON CONFLICT only).
+  const rows = images.map(
+    (i) =>
+      sql`(${`att-${targetId}-${i.applicationId}`}, ${targetId}, ${i.applicationId}, ${i.artifactId}, ${i.digest}, ${i.repository}, ${i.tag}, 'PENDING', ${at}, ${at})`,
+  );
+  await sql`WITH queued AS (
+      INSERT INTO attestation_jobs
+        (id, target_id, application_id, artifact_id, digest, repository, tag, state, run_after, created_at)
+      VALUES ${sql.join(rows)}
+      ON CONFLICT DO NOTHING
+      RETURNING 1)
+    SELECT pg_notify(${CHANNEL}, '') FROM (SELECT 1 FROM queued LIMIT 1) AS any_queued`.execute(trx);
 }
 
 /** Everything one attestation job needs: the image, the promotion it belongs to, where it came from and went. */
@@ -113,6 +110,11 @@ export async function loadAttestationJob(db: Db, id: string) {
       'dreg.username as dstRegistryUsername',
       'dreg.secret_enc as dstRegistrySecret',
       'dreg.updated_at as dstRegistryUpdatedAt',
+      // The attestation an earlier attempt kept, if any (storedOf): every attempt pushes the same bytes.
+      'j.key_id as storedKeyId',
+      'j.manifest_digest as storedManifestDigest',
+      'j.statement_digest as storedStatementDigest',
+      'j.content as storedContent',
     ])
     .where('j.id', '=', id)
     .executeTakeFirstOrThrow();
@@ -167,83 +169,59 @@ export class PreviousHopPending extends AttestationNotReady {
 }
 
 export async function attestationFacts(db: Db, j: AttestationJobRow) {
-  const target = await db
-    .selectFrom('promotion_targets as t')
-    .leftJoin('release_target_policies as rp', (x) =>
-      x.onRef('rp.target_id', '=', 't.id').on('rp.application_id', '=', j.applicationId),
-    )
-    .select([
-      sql<string | null>`coalesce(rp.policy_name, t.policy_name)`.as('policy_name'),
-      sql<number | null>`coalesce(rp.policy_version, t.policy_version)`.as('policy_version'),
-    ])
-    .where('t.id', '=', j.targetId)
-    .executeTakeFirstOrThrow();
-  // Independent reads: at once (PostgreSQL runs them on several connections).
-  const policyQuery =
-    target.policy_name === null || target.policy_version === null
-      ? undefined
-      : db
-          .selectFrom('policies as p')
-          .innerJoin('policy_versions as v', 'v.policy_id', 'p.id')
-          .select([
-            'p.name',
-            'v.version',
-            'v.description',
-            'v.pass_conditions',
-            'v.fail_conditions',
-            'v.approver_count',
-            'v.allow_requester_from_approve',
-            'v.allow_image_builder_from_approve',
-            'v.allow_approver_from_deploy',
-            'v.allow_skip_stages',
-          ])
-          .where('p.name', '=', target.policy_name)
-          .where('v.version', '=', Number(target.policy_version))
-          .executeTakeFirst();
-  const approvalsQuery = db
-    .selectFrom('promotion_decisions')
-    .select(['username', 'at', 'comment'])
-    .where('target_id', '=', j.targetId)
-    .where('decision', '=', 'approve')
-    .orderBy('at')
-    .execute();
-  // The request's last decision (not what the runner and its follow-ups recorded after it ran).
-  const auditQuery = db
-    .selectFrom('audit_log')
-    .select(['seq', 'hash'])
-    .where('object_type', '=', 'promotion')
-    .where('object_id', '=', j.requestId)
-    .where('action', 'not in', ['promotion.promoted', 'promotion.failed', 'promotion.gitops'])
-    .orderBy('seq', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-  const artifactQuery = db
-    .selectFrom('artifacts as a')
-    .innerJoin('registries as g', 'g.id', 'a.registry_id')
-    .select(['a.trust', 'a.repository', 'g.url'])
-    .where('a.id', '=', j.artifactId)
-    .executeTakeFirst();
-  // The hop that brought this digest of this application into the source environment, if hoist made it (a single
-  // promotion's or a release's).
-  const previousQuery = db
-    .selectFrom('attestation_jobs as pj')
-    .innerJoin('promotion_targets as t', 't.id', 'pj.target_id')
-    .select(['pj.statement_digest', 'pj.state'])
-    .where('pj.application_id', '=', j.applicationId)
-    .where('pj.digest', '=', j.digest)
-    .where('t.environment_id', '=', j.sourceEnvId)
-    .where('t.state', '=', 'PROMOTED')
-    .where('pj.state', '!=', 'FAILED')
-    .orderBy('t.updated_at', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-  const [policy, approvals, audit, artifact, previous] = await Promise.all([
-    policyQuery,
-    approvalsQuery,
-    auditQuery,
-    artifactQuery,
-    previousQuery,
-  ]);
+  // One statement (it was six, each a round trip through the embedded database's thread): the policy version in force
+  // on the target (a release's, per application, else the target's), the approvals, the request's last decision (not
+  // what the runner and its follow-ups recorded after it ran), the artifact's evidence, and the hop that brought this
+  // digest of this application into the source environment, if hoist made it (a single promotion's or a release's).
+  const r = await sql<{
+    policy: {
+      name: string;
+      version: number;
+      description: string;
+      pass_conditions: string[];
+      fail_conditions: string[];
+      approver_count: number;
+      allow_requester_from_approve: boolean;
+      allow_image_builder_from_approve: boolean;
+      allow_approver_from_deploy: boolean;
+      allow_skip_stages: boolean;
+    } | null;
+    approvals: Array<{ username: string; at: string; comment: string | null }>;
+    audit: { seq: string | number; hash: string | null } | null;
+    artifact: { trust: TrustResult | null; repository: string; url: string } | null;
+    previous: { statement_digest: string | null; state: AttestationState } | null;
+  }>`SELECT
+      (SELECT row_to_json(x) FROM (
+          SELECT p.name, v.version, v.description, v.pass_conditions, v.fail_conditions, v.approver_count,
+            v.allow_requester_from_approve, v.allow_image_builder_from_approve, v.allow_approver_from_deploy,
+            v.allow_skip_stages
+          FROM policies p JOIN policy_versions v ON v.policy_id = p.id
+          WHERE p.name = coalesce(rp.policy_name, t.policy_name)
+            AND v.version = coalesce(rp.policy_version, t.policy_version)) x) AS policy,
+      (SELECT coalesce(json_agg(json_build_object('username', d.username, 'at', d.at, 'comment', d.comment)
+          ORDER BY d.at), '[]'::json)
+        FROM promotion_decisions d WHERE d.target_id = t.id AND d.decision = 'approve') AS approvals,
+      (SELECT json_build_object('seq', l.seq::text, 'hash', l.hash) FROM audit_log l
+        WHERE l.object_type = 'promotion' AND l.object_id = ${j.requestId}
+          AND l.action NOT IN ('promotion.promoted', 'promotion.failed', 'promotion.gitops')
+        ORDER BY l.seq DESC LIMIT 1) AS audit,
+      (SELECT json_build_object('trust', a.trust, 'repository', a.repository, 'url', g.url)
+        FROM artifacts a JOIN registries g ON g.id = a.registry_id WHERE a.id = ${j.artifactId}) AS artifact,
+      (SELECT json_build_object('statement_digest', pj.statement_digest, 'state', pj.state)
+        FROM attestation_jobs pj JOIN promotion_targets pt ON pt.id = pj.target_id
+        WHERE pj.application_id = ${j.applicationId} AND pj.digest = ${j.digest}
+          AND pt.environment_id = ${j.sourceEnvId} AND pt.state = 'PROMOTED' AND pj.state != 'FAILED'
+        ORDER BY pt.updated_at DESC LIMIT 1) AS previous
+    FROM promotion_targets t
+    LEFT JOIN release_target_policies rp ON rp.target_id = t.id AND rp.application_id = ${j.applicationId}
+    WHERE t.id = ${j.targetId}`.execute(db);
+  const row = r.rows[0];
+  if (!row) throw new Error(`promotion target ${j.targetId} not found`);
+  const policy = row.policy ?? undefined;
+  const approvals = row.approvals.map((a) => ({ username: a.username, at: new Date(a.at), comment: a.comment }));
+  const audit = row.audit ?? undefined;
+  const artifact = row.artifact ?? undefined;
+  const previous = row.previous;
   if (previous && previous.statement_digest === null) throw new PreviousHopPending(j.srcName);
   return {
     policy,
@@ -272,21 +250,6 @@ async function sealedEntry(
 
 export type AttestationFactsRow = Awaited<ReturnType<typeof attestationFacts>>;
 
-export async function storedAttestation(db: Db, jobId: string) {
-  const row = await db
-    .selectFrom('attestation_jobs')
-    .select(['key_id', 'manifest_digest', 'statement_digest', 'content'])
-    .where('id', '=', jobId)
-    .executeTakeFirst();
-  if (!row?.content || !row.key_id || !row.manifest_digest || !row.statement_digest) return undefined;
-  return {
-    key_id: row.key_id,
-    manifest_digest: row.manifest_digest,
-    statement_digest: row.statement_digest,
-    content: row.content as unknown as StoredAttestation,
-  };
-}
-
 /**
  * Keeps the attestation on the job unless one is kept already, and only while `job` still holds it (ATTACHING, its
  * fencing token): a worker that lost its claim stores nothing. Answers the kept one, or undefined when the claim is
@@ -297,17 +260,48 @@ export async function keepAttestation(
   job: Claim,
   a: { keyId: string; manifestDigest: string; statementDigest: string; content: StoredAttestation; at: Date },
 ) {
-  await sql`
-    UPDATE attestation_jobs SET key_id = ${a.keyId}, manifest_digest = ${a.manifestDigest},
-      statement_digest = ${a.statementDigest}, content = ${JSON.stringify(a.content)}::jsonb, signed_at = ${a.at}
-    WHERE id = ${job.id} AND state = 'ATTACHING' AND lease_token = ${job.token} AND content IS NULL`.execute(db);
-  const row = await db
-    .selectFrom('attestation_jobs')
-    .select(['state', 'lease_token'])
-    .where('id', '=', job.id)
-    .executeTakeFirst();
-  if (row?.state !== 'ATTACHING' || Number(row.lease_token) !== job.token) return undefined;
-  return storedAttestation(db, job.id);
+  // One statement: kept by this attempt (the claim holds and none was kept before), or the one an earlier attempt
+  // kept while the claim still holds; no row when the claim is lost.
+  const r = await sql<{
+    key_id: string | null;
+    manifest_digest: string | null;
+    statement_digest: string | null;
+    content: unknown;
+  }>`WITH kept AS (
+      UPDATE attestation_jobs SET key_id = ${a.keyId}, manifest_digest = ${a.manifestDigest},
+        statement_digest = ${a.statementDigest}, content = ${JSON.stringify(a.content)}::jsonb, signed_at = ${a.at}
+      WHERE id = ${job.id} AND state = 'ATTACHING' AND lease_token = ${job.token} AND content IS NULL
+      RETURNING key_id, manifest_digest, statement_digest, content)
+    SELECT key_id, manifest_digest, statement_digest, content FROM kept
+    UNION ALL
+    SELECT key_id, manifest_digest, statement_digest, content FROM attestation_jobs
+      WHERE id = ${job.id} AND state = 'ATTACHING' AND lease_token = ${job.token} AND content IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM kept)`.execute(db);
+  return stored(r.rows[0]);
+}
+
+function stored(
+  row:
+    | { key_id: string | null; manifest_digest: string | null; statement_digest: string | null; content: unknown }
+    | undefined,
+) {
+  if (!row?.content || !row.key_id || !row.manifest_digest || !row.statement_digest) return undefined;
+  return {
+    key_id: row.key_id,
+    manifest_digest: row.manifest_digest,
+    statement_digest: row.statement_digest,
+    content: row.content as StoredAttestation,
+  };
+}
+
+/** The attestation an earlier attempt kept, as the job was loaded (undefined: none yet). */
+export function storedOf(j: AttestationJobRow) {
+  return stored({
+    key_id: j.storedKeyId,
+    manifest_digest: j.storedManifestDigest,
+    statement_digest: j.storedStatementDigest,
+    content: j.storedContent,
+  });
 }
 
 /** ATTACHED (fenced by the claim). */

@@ -8,7 +8,6 @@ import type { Claim, JobTableSpec } from './jobs.repository.ts';
 import { settleJob } from './jobs.repository.ts';
 import { targetsInContext } from './promotion-targets.query.ts';
 import { grantedTo } from './namespaces.repository.ts';
-import { rememberTag } from './artifact-tags.repository.ts';
 import type { RegistryAccess } from './registries.repository.ts';
 import type { Schema } from './schema.ts';
 
@@ -129,25 +128,46 @@ export async function quarantineOf(db: Kysely<Schema>, digest: string) {
 }
 
 /**
- * The newest PROMOTED target of the same application and environment that wrote `tag` for a request made after
- * `requestedAt`: when there is one, writing the tag now would move the environment back to an older image.
+ * Right before a promotion writes its tag, in one statement: the claim renewed until `leaseUntil` (`held`: false when
+ * it was taken over or settled), the newest PROMOTED target of the same application and environment that wrote `tag`
+ * for a request made after `requestedAt` (when there is one, writing the tag now would move the environment back to
+ * an older image), and the project's webhooks for the notice of the transaction that follows.
  */
-export async function newerPromotionOfTag(
+export async function fenceTagWrite(
   db: Kysely<Schema>,
-  o: { applicationId: string; environmentId: string; tag: string; requestedAt: Date },
-): Promise<{ requestId: string; digest: string } | undefined> {
-  return db
-    .selectFrom('promotion_targets as t')
-    .innerJoin('promotion_requests as r', 'r.id', 't.request_id')
-    .select(['r.id as requestId', 'r.digest'])
-    .where('t.environment_id', '=', o.environmentId)
-    .where('r.application_id', '=', o.applicationId)
-    .where('t.state', '=', 'PROMOTED')
-    .where('r.created_at', '>', o.requestedAt)
-    .where(sql<boolean>`t.result->>'tag' = ${o.tag}`)
-    .orderBy('r.created_at', 'desc')
-    .limit(1)
-    .executeTakeFirst();
+  job: Claim,
+  o: {
+    leaseUntil: Date;
+    projectId: string;
+    applicationId: string;
+    environmentId: string;
+    tag: string;
+    requestedAt: Date;
+  },
+): Promise<{
+  held: boolean;
+  newer: { requestId: string; digest: string } | null;
+  webhooks: Array<{ id: string; events: unknown }>;
+}> {
+  const r = await sql<{
+    held: boolean;
+    newer: { requestId: string; digest: string } | null;
+    webhooks: Array<{ id: string; events: unknown }>;
+  }>`WITH renewed AS (
+      UPDATE promotion_targets SET lease_until = ${o.leaseUntil}
+      WHERE id = ${job.id} AND state = ${PROMOTION_JOBS.working} AND lease_token = ${job.token}
+      RETURNING id)
+    SELECT EXISTS (SELECT 1 FROM renewed) AS held,
+      (SELECT json_build_object('requestId', r.id, 'digest', r.digest)
+        FROM promotion_targets t JOIN promotion_requests r ON r.id = t.request_id
+        WHERE t.environment_id = ${o.environmentId} AND r.application_id = ${o.applicationId}
+          AND t.state = 'PROMOTED' AND r.created_at > ${o.requestedAt}::timestamptz AND t.result->>'tag' = ${o.tag}
+        ORDER BY r.created_at DESC LIMIT 1) AS newer,
+      (SELECT coalesce(json_agg(json_build_object('id', w.id, 'events', w.events)), '[]'::json)
+        FROM webhooks w WHERE w.project_id = ${o.projectId}) AS webhooks`.execute(db);
+  const row = r.rows[0];
+  if (!row) throw new Error('the fence statement answered no row');
+  return row;
 }
 
 /**
@@ -172,23 +192,25 @@ export async function recordPromoted(
 
 /**
  * The artifact is in the environment now, under `tag`, since `at` (its earlier location there is replaced), and has
- * been seen with that tag.
+ * been seen with that tag: one statement (the location's upsert fires the holdings trigger as an update, which it
+ * treats as the old row leaving and the new one arriving, as a delete and an insert did).
  */
 export async function recordLocation(
   trx: Transaction<Schema>,
   o: { artifactId: string; environmentId: string; tag: string | null; at: Date },
 ): Promise<void> {
-  await trx
-    .deleteFrom('artifact_locations')
-    .where('artifact_id', '=', o.artifactId)
-    .where('environment_id', '=', o.environmentId)
-    .execute();
-  await trx
-    .insertInto('artifact_locations')
-    .values({ artifact_id: o.artifactId, environment_id: o.environmentId, tag: o.tag, since: o.at })
-    .execute();
+  const placed = sql`INSERT INTO artifact_locations (artifact_id, environment_id, tag, since)
+    VALUES (${o.artifactId}, ${o.environmentId}, ${o.tag}, ${o.at})
+    ON CONFLICT (artifact_id, environment_id) DO UPDATE SET tag = excluded.tag, since = excluded.since`;
+  if (o.tag === null) {
+    await placed.execute(trx);
+    return;
+  }
   // The artifact has been seen with the tag hoist wrote: the push event that reports it back brings nothing new.
-  if (o.tag !== null) await rememberTag(trx, o.artifactId, o.tag, o.at);
+  await sql`WITH placed AS (${placed} RETURNING artifact_id)
+    INSERT INTO artifact_tags (artifact_id, tag, first_seen, last_seen)
+    SELECT artifact_id, ${o.tag}, ${o.at}::timestamptz, ${o.at}::timestamptz FROM placed
+    ON CONFLICT (artifact_id, tag) DO UPDATE SET last_seen = excluded.last_seen`.execute(trx);
 }
 
 /** The target ends FAILED or REJECTED with the reason (fenced by the claim). */

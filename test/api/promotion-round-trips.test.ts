@@ -2,8 +2,11 @@
  * SQL round trips of the promotion floor, counted with a Kysely plugin on both backends: a one-target request is at
  * most 3 statements in one transaction (5 round trips with BEGIN and COMMIT; it was 32 before the plan/execute
  * rebuild, 6 before the audit row was appended unsealed in one statement, migration 0026), a decision a constant
- * handful, and a page of `GET …/promotions` the same count for 1 or 20 requests. Concurrent requests (second actors,
- * on PostgreSQL really at once) leave an audit chain that verifies and one live event each.
+ * handful, carrying one out from its claim to PROMOTED at most 9 (it was 12 to 14 before the location, the attestation
+ * job's wake-up, the fence, the newer-promotion check and the webhooks were merged), automation's look at the arrival
+ * 1 (was 3), an attestation 7 once the signing key exists (was 15: its facts, and keeping it, in one statement each),
+ * and a page of `GET …/promotions` the same count for 1 or 20 requests. Concurrent requests (second actors, on PostgreSQL really at
+ * once) leave an audit chain that verifies and one live event each.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -105,6 +108,43 @@ for (const backend of BACKENDS) {
       // One of them asks whether the request is a release's (decided on every application's policy).
       t.diagnostic(`approve: ${n} statements + BEGIN/COMMIT = ${n + 2} round trips (3 of them read the answer)`);
       assert.ok(n <= 11, `${n} statements`);
+    });
+
+    test('carrying out a promotion: at most 9 statements, claim to PROMOTED; automation looks with 1; an attestation with a handful', async (t) => {
+      const identity = {
+        username: 'pat',
+        isAdmin: false,
+        memberships: [{ project: 'shop', role: 'promoter' as const, environments: null }],
+      };
+      // Two queued targets (the decision test queued one): the first writes the tag (fenced, with the newer-promotion
+      // check and the webhooks in one statement), the second finds it written already.
+      await services.promotions.decide(identity, (await promote()).id, 'shop', 'approve', '');
+      const arrived: string[] = [];
+      const onPromoted = services.runner.onPromoted;
+      services.runner.onPromoted = (id) => arrived.push(id);
+      try {
+        for (const write of ['writes the tag', 'tag written already']) {
+          const counted = arrived.length;
+          const n = await counter.during(() => services.runner.runOne());
+          assert.equal(arrived.length, counted + 1, 'a target was carried out to PROMOTED');
+          t.diagnostic(`carrying out (${write}): ${n} statements, claim and load included`);
+          assert.ok(n <= 9, `${n} statements (${write})`);
+        }
+        const look = await counter.during(() => services.automation.consider([arrived[0] as string]));
+        t.diagnostic(`automation's look at an arrival (no rule, no binding): ${look} statement(s)`);
+        assert.equal(look, 1);
+        // The first attestation also makes the signing key and seals the audit chain (no sealer runs here).
+        for (const [which, most] of [
+          ['first', 16],
+          ['second', 7],
+        ] as const) {
+          const attach = await counter.during(async () => assert.ok(await services.attestor?.runOne()));
+          t.diagnostic(`attaching the ${which} attestation: ${attach} statements, claim included`);
+          assert.ok(attach <= most, `${attach} statements (${which})`);
+        }
+      } finally {
+        services.runner.onPromoted = onPromoted;
+      }
     });
 
     test('concurrent requests: the audit chain verifies with every request in it, and each has its live event', async () => {
