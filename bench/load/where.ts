@@ -115,11 +115,7 @@ try {
   // A warm-up, so that the phases compare steady states (JIT, pool, caches).
   await load({ ...plan, gets: 500, promotions: [] });
 
-  const phase = async (
-    name: string,
-    gets: number,
-    promos: string[],
-  ): Promise<Record<string, unknown>> => {
+  const phase = async (name: string, gets: number, promos: string[]): Promise<Record<string, unknown>> => {
     const pids = postgresPids(port);
     await sql`SELECT pg_stat_statements_reset()`.execute(server.uncounted);
     const profiler = process.env.BENCH_PROFILE_DIR ? new Session() : undefined;
@@ -145,7 +141,10 @@ try {
       .execute(server.uncounted)
       .then((x) => x.rows);
     const calls = all.reduce((n, t) => n + Number(t.calls), 0);
-    const ok = r.samples.filter((s) => s.status === 200).map((s) => s.ms).sort((a, b) => a - b);
+    const ok = r.samples
+      .filter((s) => s.status === 200)
+      .map((s) => s.ms)
+      .sort((a, b) => a - b);
     const p = (q: number): number => Math.round(ok[Math.min(ok.length - 1, Math.floor(q * ok.length))] ?? 0);
     const ops = gets + promos.length;
     return {

@@ -8,10 +8,15 @@
  * Which statements, and how many:
  * - a statement's text is named once it has been sent `minUses` times (default 2): a one-off (a list with a filter
  *   no one repeats) is sent unnamed as before;
- * - at most `maxNames` texts get a name in a process (default 256), so each connection's prepared statements on the
- *   server are bounded; past that, new texts go unnamed;
+ * - at most `maxNames` texts get a name in a process (default 400, as the embedded database keeps: hoist sends a few
+ *   hundred distinct texts), so each connection's prepared statements on the server are bounded; past that, new
+ *   texts go unnamed;
  * - only plain SELECT, INSERT, UPDATE, DELETE and WITH statements (not BEGIN, COMMIT, SET, LISTEN...).
  * A name stands for one text in this process (`hoist_<n>`), as pg requires.
+ *
+ * A statement this process sends that may change what a prepared one answers (DDL: a migration, anything not plain
+ * DML or transaction control) changes every name from then on, so that no statement prepared before it is used again
+ * (as embedded-statements.ts does for the embedded database).
  *
  * A statement prepared before another replica's migration changed the columns it answers (`SELECT *` after an `ADD
  * COLUMN`) fails on that connection with "cached plan must not change result type" until it is prepared again. Then
@@ -27,11 +32,14 @@ import type pg from 'pg';
 export interface PreparedStatementOptions {
   /** Sends of one text before it is named (default 2). */
   minUses?: number;
-  /** Texts named at most in this process (default 256). */
+  /** Texts named at most in this process (default 400). */
   maxNames?: number;
 }
 
 const PREPARABLE = /^\s*(select|insert|update|delete|with)\b/i;
+/** Statements that change nothing a prepared statement depends on. */
+const HARMLESS =
+  /^\s*(select|insert|update|delete|with|savepoint|release|rollback|commit|begin|start|set|show|notify|listen|unlisten)\b/i;
 /** Texts counted at most while not yet named; past it the counts start over (a text sent often is soon counted again). */
 const MAX_COUNTED = 10_000;
 
@@ -41,16 +49,19 @@ export class StatementNames {
   readonly #maxNames: number;
   readonly #names = new Map<string, string>();
   readonly #uses = new Map<string, number>();
+  /** Bumped by every statement that is not HARMLESS: names given before are not used again. */
+  #epoch = 0;
 
   constructor(o: PreparedStatementOptions = {}) {
     this.#minUses = o.minUses ?? 2;
-    this.#maxNames = o.maxNames ?? 256;
+    this.#maxNames = o.maxNames ?? 400;
   }
 
   /** The name `text` is prepared under, or undefined to send it unnamed (this time). */
   nameOf(text: string): string | undefined {
     const named = this.#names.get(text);
-    if (named !== undefined) return named;
+    if (named !== undefined) return this.#epoch === 0 ? named : `${named}e${this.#epoch}`;
+    if (!HARMLESS.test(text)) this.#epoch++;
     if (this.#names.size >= this.#maxNames || !PREPARABLE.test(text)) return undefined;
     const uses = (this.#uses.get(text) ?? 0) + 1;
     if (uses < this.#minUses) {
@@ -61,7 +72,7 @@ export class StatementNames {
     this.#uses.delete(text);
     const name = `hoist_${this.#names.size + 1}`;
     this.#names.set(text, name);
-    return name;
+    return this.#epoch === 0 ? name : `${name}e${this.#epoch}`;
   }
 
   /** How many texts have a name (tests, metrics). */
@@ -88,7 +99,8 @@ export function preparingClient(Base: typeof pg.Client, names: StatementNames): 
     // pg's query() has many overloads; only (text, values) is changed, the rest is passed on untouched.
     override query(...args: unknown[]): never {
       const [text, values, callback] = args;
-      const name = typeof text === 'string' && Array.isArray(values) && callback === undefined && names.nameOf(text);
+      const name = typeof text === 'string' && callback === undefined && names.nameOf(text);
+      if (name && !Array.isArray(values)) return (super.query as (...a: unknown[]) => never)(...args);
       if (!name) return (super.query as (...a: unknown[]) => never)(...args);
       const send = (): Promise<pg.QueryResult> =>
         (super.query as (c: pg.QueryConfig) => Promise<pg.QueryResult>)({

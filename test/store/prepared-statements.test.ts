@@ -34,6 +34,19 @@ describe('which statements are named', () => {
     assert.equal(names.nameOf(c), undefined, 'past maxNames, new texts go unnamed');
     assert.equal(names.size, 2);
   });
+
+  test('a statement that may change what prepared ones answer (DDL) changes every name after it', () => {
+    const names = new StatementNames();
+    const a = 'select * from "things"';
+    names.nameOf(a);
+    const before = names.nameOf(a);
+    assert.equal(names.nameOf('savepoint "x"'), undefined);
+    assert.equal(names.nameOf(a), before, 'transaction control changes nothing');
+    names.nameOf('ALTER TABLE things ADD COLUMN c int');
+    const after = names.nameOf(a);
+    assert.ok(after !== undefined && after !== before, `${before} then ${String(after)}`);
+    assert.equal(names.nameOf(a), after);
+  });
 });
 
 describe('prepared statements on PostgreSQL', () => {
@@ -100,6 +113,15 @@ describe('prepared statements on PostgreSQL', () => {
     await database.db.transaction().execute(async (trx) => {
       await sql`update things set name = 'uno' where id = 1`.execute(trx);
       assert.equal((await things().execute(trx)).rows[0]?.name, 'uno');
+    });
+  });
+
+  test("this server's own migration: a transaction reads the new column at once", async () => {
+    await things().execute(database.db);
+    await things().execute(database.db);
+    await sql`ALTER TABLE things ADD COLUMN weight int NOT NULL DEFAULT 7`.execute(database.db);
+    await database.db.transaction().execute(async (trx) => {
+      assert.equal((await things().execute(trx)).rows[0]?.weight, 7);
     });
   });
 
