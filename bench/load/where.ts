@@ -15,10 +15,9 @@ import { Worker } from 'node:worker_threads';
 import { sql } from 'kysely';
 import { HoistClient } from '../../src/client/index.ts';
 import { startRegistry } from '../../test/harness/registry.ts';
-import { buildImage } from '../../test/harness/images.ts';
-import { pushImage } from '../../test/harness/push.ts';
 import { startBenchServer } from '../server.ts';
 import type { LoadPlan, LoadResult } from './generator.ts';
+import { setUpLoadScene } from './scene.ts';
 
 const GETS = Number(process.env.BENCH_GETS ?? 2000);
 const PROMOTIONS = Number(process.env.BENCH_PROMOTIONS ?? 50);
@@ -80,22 +79,7 @@ try {
   const port = Number(new URL(server.database.location).port);
   await sql`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`.execute(server.uncounted);
   const c = new HoistClient(url, token);
-  await c.registries.put({ name: 'local', url: `http://${registry.host}` });
-  await c.projects.create('bench');
-  await c.projects.addApplication('bench', 'web');
-  for (const prefix of ['dev/', 'staging/']) await c.projects.grantNamespace('bench', 'local', prefix);
-  for (const name of ['dev', 'staging'])
-    await c.environments.put('bench', { name, kind: 'repository', registry: 'local', repository: `${name}/{app}` });
-  await c.environments.setPipeline('bench', [{ from: 'dev', to: 'staging' }]);
-  for (let i = 0; i < 20; i++) await c.projects.create(`p${String(i).padStart(2, '0')}`);
-  process.stderr.write(`seeding ${2 * PROMOTIONS} images\n`);
-  const digests: string[] = [];
-  for (let i = 0; i < 2 * PROMOTIONS; i++) {
-    const img = buildImage({ layers: [4096, 1024] });
-    await pushImage(registry.url, 'dev/web', img, { tag: `b${i}` });
-    await c.artifacts.register('bench', 'web', { reference: `${registry.host}/dev/web:b${i}` });
-    digests.push(img.digest);
-  }
+  const digests = await setUpLoadScene(c, registry, 2 * PROMOTIONS);
   const promotion = (digest: string) => ({
     path: '/api/v1/projects/bench/applications/web/promotions',
     body: JSON.stringify({ digest, from: 'dev', to: ['staging'] }),

@@ -2,8 +2,9 @@
  * PostgreSQL: statements sent often are prepared once per connection (named statements of the extended protocol),
  * so the server parses and, once its plan cache allows, plans them once instead of at every execution. Measured on
  * this repository's PostgreSQL (the statement of `GET /api/v1/projects`, 5,000 times on one connection): 140-165 µs
- * of the server's CPU per execution unnamed, 80-105 µs named; under `npm run bench:load -- postgres` the server's
- * CPU competes with hoist's and the load's on two cores, and a GET's p99 is mostly waiting for that CPU.
+ * of the server's CPU per execution unnamed, 80-105 µs named; per promotion request carried out, 30 → 23 ms
+ * (`npm run bench:load:where`). Under `npm run bench:load -- postgres` on a busy 2-core machine, where PostgreSQL,
+ * hoist and the load share the CPU, the GETs' p99 fell by a quarter to a half; on a quiet one it did not move.
  *
  * Which statements, and how many:
  * - a statement's text is named once it has been sent `minUses` times (default 2): a one-off (a list with a filter
