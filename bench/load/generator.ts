@@ -24,6 +24,8 @@ export interface LoadResult {
   statuses: Record<string, number>;
   promotionStatuses: Record<string, number>;
   seconds: number;
+  /** CPU milliseconds of the generator's own thread during the load. */
+  threadCpuMs: number;
 }
 
 function send(
@@ -66,6 +68,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
   const promotionStatuses: Record<string, number> = {};
   const samples: LoadResult['samples'] = [];
   const started = performance.now();
+  const cpu = process.threadCpuUsage();
   const promotions = Promise.all(
     plan.promotions.map(async (p) =>
       count(promotionStatuses, (await send(agent, plan, 'POST', p.path, p.body)).status),
@@ -83,7 +86,14 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
   await Promise.all(Array.from({ length: plan.connections }, connection));
   await promotions;
   agent.destroy();
-  return { samples, statuses, promotionStatuses, seconds: (performance.now() - started) / 1000 };
+  const used = process.threadCpuUsage(cpu);
+  return {
+    samples,
+    statuses,
+    promotionStatuses,
+    seconds: (performance.now() - started) / 1000,
+    threadCpuMs: (used.user + used.system) / 1000,
+  };
 }
 
 if (parentPort && workerData) parentPort.postMessage(await runLoad(workerData as LoadPlan));

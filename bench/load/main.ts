@@ -18,10 +18,9 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { HoistClient } from '../../src/client/index.ts';
 import { startRegistry } from '../../test/harness/registry.ts';
-import { buildImage } from '../../test/harness/images.ts';
-import { pushImage } from '../../test/harness/push.ts';
 import { benchBackend, startBenchServer } from '../server.ts';
 import type { LoadPlan, LoadResult } from './generator.ts';
+import { setUpLoadScene } from './scene.ts';
 import { startRecording, summary, tracePool, traceRequests } from './pool-trace.ts';
 
 const GETS = Number(process.env.BENCH_GETS ?? 2000);
@@ -51,24 +50,7 @@ if (TRACE) traceRequests(server.app.server);
 try {
   const { url, token } = server;
   const c = new HoistClient(url, token);
-  await c.registries.put({ name: 'local', url: `http://${registry.host}` });
-  await c.projects.create('bench');
-  await c.projects.addApplication('bench', 'web');
-  for (const prefix of ['dev/', 'staging/']) await c.projects.grantNamespace('bench', 'local', prefix);
-  for (const name of ['dev', 'staging'])
-    await c.environments.put('bench', { name, kind: 'repository', registry: 'local', repository: `${name}/{app}` });
-  await c.environments.setPipeline('bench', [{ from: 'dev', to: 'staging' }]);
-  // A few more projects, so that the simple GET answers a page, not an empty list.
-  for (let i = 0; i < 20; i++) await c.projects.create(`p${String(i).padStart(2, '0')}`);
-
-  process.stderr.write(`seeding ${PROMOTIONS} images\n`);
-  const digests: string[] = [];
-  for (let i = 0; i < PROMOTIONS; i++) {
-    const img = buildImage({ layers: [4096, 1024] });
-    await pushImage(registry.url, 'dev/web', img, { tag: `b${i}` });
-    await c.artifacts.register('bench', 'web', { reference: `${registry.host}/dev/web:b${i}` });
-    digests.push(img.digest);
-  }
+  const digests = await setUpLoadScene(c, registry, PROMOTIONS);
 
   const plan = { url, token, path: '/api/v1/projects', connections: CONNECTIONS };
   process.stderr.write(`idle: ${Math.min(GETS, 500)} GETs\n`);

@@ -17,6 +17,7 @@ import { EMBEDDED_POSTGRES_SETTINGS, tuneWebAssemblyForMemory } from './embedded
 import { EmbeddedDialect } from './embedded-dialect.ts';
 import { EmbeddedThread } from './embedded-thread.ts';
 import { inProcessNotifier, postgresNotifier, type Notifier } from './notifier.ts';
+import { preparingClient, StatementNames } from './prepared-statements.ts';
 import { ConnectionTurns, ReservedReadsDialect } from './reserved-reads.ts';
 import type { Schema } from './schema.ts';
 
@@ -44,6 +45,8 @@ export interface DatabaseOptions {
   poolSize?: number;
   /** PostgreSQL: connections kept for reads (GET and HEAD requests) beyond `poolSize` (reserved-reads.ts). */
   readReserve?: number;
+  /** PostgreSQL: statements sent often are prepared once per connection (prepared-statements.ts; default on). */
+  preparedStatements?: boolean;
   /**
    * Embedded only: start from this dump of a data directory (`dumpDataDir()`) instead of an empty one. Tests open
    * every in-memory database from one migrated snapshot: creating and migrating each anew costs seconds.
@@ -69,7 +72,13 @@ export async function openDatabase(o: DatabaseOptions): Promise<Database> {
     const { default: pg } = await import('pg');
     const others = o.poolSize ?? 10;
     const max = others + (o.readReserve ?? READ_RESERVE);
-    const pool = new pg.Pool({ connectionString: o.url, max, connectionTimeoutMillis: 5000 });
+    const prepared = o.preparedStatements ?? process.env.HOIST_PREPARED_STATEMENTS !== 'off';
+    const pool = new pg.Pool({
+      connectionString: o.url,
+      max,
+      connectionTimeoutMillis: 5000,
+      ...(prepared ? { Client: preparingClient(pg.Client, new StatementNames()) } : {}),
+    });
     // A dropped idle connection must not crash the process; the next query gets a fresh one.
     pool.on('error', () => {});
     // Statements other than reads hold at most `others` connections; the rest are kept for reads (reserved-reads.ts).
