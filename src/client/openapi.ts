@@ -2111,10 +2111,11 @@ export interface components {
         until: string;
         soaking: boolean;
       } | null;
-      /** @description whether promotions may enter now, and when the next window opens if not */
+      /** @description whether promotions may enter now, and when the next window opens (and in which zone) if not */
       window: {
         open: boolean;
         opensAt: string | null;
+        timeZone: string | null;
       };
       /** @description requests with an unfinished target here, oldest first */
       pending: {

@@ -7,14 +7,15 @@
  * opened it when it closes. The board and the artifact page both open this one dialog, so promote behaves the same
  * wherever it is offered.
  */
-import { useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { useRef, useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'wouter';
 import { api } from '../api.ts';
 import type { Promotion } from '../promotion-types.ts';
-import { blockerText } from '../../../src/client/blocker-text.ts';
 import type { Edge, PromotionPreview } from '../schemas.ts';
 import { Digest, ErrorNote, State } from './format.tsx';
+import { trapTab } from './trap-tab.ts';
+import { BlockerLine } from './blocker.tsx';
 
 export interface PromoteDialogProps {
   project: string;
@@ -29,26 +30,9 @@ export interface PromoteDialogProps {
   environments: string[];
   edges: Edge[];
   isAdmin: boolean;
+  /** Targets chosen when it opens (default: the one environment the source leads to, if only one). */
+  to?: string[];
   onClose: () => void;
-}
-
-/** Keeps Tab and Shift+Tab inside the dialog: from the last control to the first and back. */
-function trapTab(dialog: HTMLDialogElement, e: KeyboardEvent<HTMLDialogElement>): void {
-  const focusable = [
-    ...dialog.querySelectorAll<HTMLElement>(
-      'a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])',
-    ),
-  ].filter((el) => !(el as HTMLButtonElement).disabled && el.offsetParent !== null);
-  const first = focusable[0];
-  const last = focusable[focusable.length - 1];
-  if (!first || !last) return;
-  if (e.shiftKey && (document.activeElement === first || !dialog.contains(document.activeElement))) {
-    e.preventDefault();
-    last.focus();
-  } else if (!e.shiftKey && document.activeElement === last) {
-    e.preventDefault();
-    first.focus();
-  }
 }
 
 /**
@@ -66,7 +50,9 @@ export function PromoteDialog(props: PromoteDialogProps) {
   const opener = useRef<HTMLElement | null>(null);
   const [from, setFrom] = useState(props.from ?? props.sources[props.sources.length - 1] ?? '');
   const reachable = new Set(props.edges.filter((e) => e.from === from).map((e) => e.to));
-  const [to, setTo] = useState<string[]>(() => (reachable.size === 1 ? [...reachable] : []));
+  const [to, setTo] = useState<string[]>(() =>
+    props.to !== undefined ? props.to.filter((e) => reachable.has(e)) : reachable.size === 1 ? [...reachable] : [],
+  );
   const [override, setOverride] = useState(false);
   const appPath = `/api/v1/projects/${encodeURIComponent(props.project)}/applications/${encodeURIComponent(props.app)}`;
   const body = (comment?: string) => ({
@@ -222,7 +208,9 @@ export function PromoteDialog(props: PromoteDialogProps) {
                     {t.blockedBy.length > 0 && (
                       <ul className="reasons">
                         {t.blockedBy.map((b, i) => (
-                          <li key={i}>{blockerText(b)}</li>
+                          <li key={i}>
+                            <BlockerLine blocker={b} />
+                          </li>
                         ))}
                       </ul>
                     )}
