@@ -7204,7 +7204,11 @@ export interface operations {
         /** @description sha256:… or sha512:… (lower-case hex) */
         digest?: string;
         user?: string;
+        /** @description one finished state */
+        state?: 'PROMOTED' | 'REJECTED' | 'FAILED' | 'CANCELED' | 'STALE';
         since?: string;
+        /** @description before this instant */
+        until?: string;
         limit?: number;
         /** @description the nextCursor of the previous page */
         cursor?: string;
