@@ -282,7 +282,11 @@ function CellView(props: {
       )}
       {props.upstream && (
         <button type="button" className="secondary" onClick={props.onBinding}>
-          Pin / track…<span className="visually-hidden"> {app} in {cell.environment}</span>
+          Pin / track…
+          <span className="visually-hidden">
+            {' '}
+            {app} in {cell.environment}
+          </span>
         </button>
       )}
     </>

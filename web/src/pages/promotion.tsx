@@ -36,11 +36,30 @@ export function mayDecide(me: Me, project: string, env: string): boolean {
 /** Why the caller may not approve this target, or null when they may. */
 export function whyNot(me: Me, p: Promotion, t: Target): string | null {
   if (t.state !== 'AWAITING_APPROVAL') return `it is ${t.state.toLowerCase().replace('_', ' ')}`;
-  if (p.requestedBy === me.username) return 'you requested this';
   if (!mayDecide(me, p.project, t.environment))
-    return `you need the promoter role for ${t.environment} in ${p.project}`;
+    return p.requestedBy === me.username
+      ? 'you requested this'
+      : `you need the promoter role for ${t.environment} in ${p.project}`;
   if (t.approvals.some((a) => a.username === me.username)) return 'you already decided';
+  // The server names who may still approve, after separation of duties (the requester, the image's builder, unless
+  // the policy lets them): a member missing from it is barred by one of the two.
+  const eligible = (t.blockedBy ?? []).find((b) => b.kind === 'approvals') as { eligible?: string[] } | undefined;
+  if (!me.isAdmin && eligible?.eligible !== undefined && !eligible.eligible.includes(me.username))
+    return p.requestedBy === me.username ? 'you requested this' : 'you built this image';
+  if (eligible?.eligible === undefined && p.requestedBy === me.username) return 'you requested this';
   return null;
+}
+
+/** Why the caller may approve this target (their role there), for the inbox and the request page. */
+export function whyMay(me: Me, p: Promotion, t: Target): string {
+  if (me.isAdmin) return 'you are an admin';
+  const m = me.memberships.find(
+    (x) =>
+      x.project === p.project &&
+      (x.role === 'promoter' || x.role === 'owner') &&
+      (x.environments === null || x.environments.includes(t.environment)),
+  );
+  return m ? `you are ${m.role} for ${t.environment} in ${p.project}` : '';
 }
 
 /** Whether the caller's role lets them retry a target: the roles that may request a promotion to it. */
@@ -91,7 +110,13 @@ export function Blockers({ target }: { target: Target }) {
 }
 
 export function Conditions({ target }: { target: Target }) {
-  const conditions = target.verdict?.conditions ?? [];
+  // A refusal's blocker carries the values each condition saw; the verdict's own list may not (then take them there).
+  const seen = new Map<string, Record<string, unknown>>();
+  for (const b of (target.blockedBy ?? []) as BlockerShape[])
+    if (b.kind === 'policy') for (const c of b.conditions) seen.set(`${c.kind} ${c.expression}`, c.values);
+  const conditions = (target.verdict?.conditions ?? []).map((c) =>
+    c.values && Object.keys(c.values).length > 0 ? c : { ...c, values: seen.get(`${c.kind} ${c.expression}`) ?? {} },
+  );
   if (conditions.length === 0) return null;
   return (
     <table className="conditions">
@@ -233,6 +258,9 @@ export default function PromotionPage({ project, id }: { project: string; id: st
           )}
           {t.state === 'AWAITING_APPROVAL' && whyNot(me, p, t) !== null && (
             <p className="muted">You cannot approve this: {whyNot(me, p, t)}.</p>
+          )}
+          {t.state === 'AWAITING_APPROVAL' && whyNot(me, p, t) === null && (
+            <p className="muted">You may approve this: {whyMay(me, p, t)}.</p>
           )}
         </article>
       ))}

@@ -48,7 +48,8 @@ export function BindingDialog(props: {
               : { mode: 'track-latest' },
           ),
     onSuccess: () => {
-      for (const key of ['board', 'bindings', 'promotions']) void qc.invalidateQueries({ queryKey: [key, props.project] });
+      for (const key of ['board', 'bindings', 'promotions'])
+        void qc.invalidateQueries({ queryKey: [key, props.project] });
       closeNow();
     },
   });

@@ -11,7 +11,8 @@ import { useRef, useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'wouter';
 import { api } from '../api.ts';
-import type { Promotion } from '../promotion-types.ts';
+import { FINAL, type Promotion } from '../promotion-types.ts';
+import { usePollInterval } from '../live.ts';
 import type { Edge, PromotionPreview } from '../schemas.ts';
 import { Digest, ErrorNote, State } from './format.tsx';
 import { trapTab } from './trap-tab.ts';
@@ -76,6 +77,22 @@ export function PromoteDialog(props: PromoteDialogProps) {
     },
   });
 
+  // The request just sent, as it is now: the event stream (or polling while it is down) refreshes it, so a queued
+  // target turns PROMOTED here without anyone reloading.
+  const sentId = promote.data?.id;
+  const poll = usePollInterval(2000);
+  const sent = useQuery({
+    queryKey: ['promotion', props.project, sentId ?? ''],
+    queryFn: () =>
+      api<Promotion>(
+        'GET',
+        `/api/v1/projects/${encodeURIComponent(props.project)}/promotions/${encodeURIComponent(sentId ?? '')}`,
+      ),
+    enabled: sentId !== undefined,
+    refetchInterval: (q) => (q.state.data?.targets.every((t) => FINAL.includes(t.state)) ? false : poll),
+  });
+  const shown = sent.data ?? promote.data;
+
   // Closing tells the page at once, in the event that closed it (Esc's `cancel`, a button's click): the native `close`
   // event comes later, as a task of its own, and a click on "Promote…" in between would open a dialog that this late
   // event then closed. Only the first of them counts.
@@ -103,6 +120,7 @@ export function PromoteDialog(props: PromoteDialogProps) {
     e.preventDefault();
     promote.mutate(String(new FormData(e.currentTarget).get('comment') ?? ''));
   }
+  const explained = (preview.data?.targets ?? []).some((t) => t.blockedBy.some((b) => b.kind !== 'approvals'));
   const windowBlocked = preview.data?.targets.some((t) => t.blockedBy.some((b) => b.kind === 'window')) ?? false;
 
   return (
@@ -131,8 +149,8 @@ export function PromoteDialog(props: PromoteDialogProps) {
       </p>
       {promote.data ? (
         <>
-          <ul>
-            {promote.data.targets.map((t) => (
+          <ul aria-live="polite">
+            {(shown ?? promote.data).targets.map((t) => (
               <li key={t.environment}>
                 {t.environment}: <State state={t.state} />
                 {t.reasons.length > 0 && ` — ${t.reasons.join('; ')}`}
@@ -194,30 +212,33 @@ export function PromoteDialog(props: PromoteDialogProps) {
           <section aria-label="What would happen" aria-live="polite" className="preview">
             {to.length === 0 && <p className="muted">Choose a target to see what would happen.</p>}
             {preview.isError && <ErrorNote error={preview.error} doing="preview the promotion" />}
-            {preview.data?.refusal && (
+            {/* A refusal is said once: by each target's blockers (a window or soak as a countdown) when they explain it. */}
+            {preview.data?.refusal && !explained && (
               <p className="error">
                 <span aria-hidden="true">✖ </span>refused: {preview.data.refusal.message}
               </p>
             )}
-            {to.length > 0 && preview.data && !preview.data.refusal && (
-              <ul>
-                {preview.data.targets.map((t) => (
-                  <li key={t.environment}>
-                    {t.environment}: <State state={t.state} />
-                    {t.policy && <span className="muted"> (policy {`${t.policy.name}@${t.policy.version}`})</span>}
-                    {t.blockedBy.length > 0 && (
-                      <ul className="reasons">
-                        {t.blockedBy.map((b, i) => (
-                          <li key={i}>
-                            <BlockerLine blocker={b} />
-                          </li>
-                        ))}
-                      </ul>
-                    )}
-                  </li>
-                ))}
-              </ul>
-            )}
+            {to.length > 0 &&
+              preview.data &&
+              (preview.data.refusal === undefined || preview.data.refusal === null || explained) && (
+                <ul>
+                  {preview.data.targets.map((t) => (
+                    <li key={t.environment}>
+                      {t.environment}: <State state={t.state} />
+                      {t.policy && <span className="muted"> (policy {`${t.policy.name}@${t.policy.version}`})</span>}
+                      {t.blockedBy.length > 0 && (
+                        <ul className="reasons">
+                          {t.blockedBy.map((b, i) => (
+                            <li key={i}>
+                              <BlockerLine blocker={b} />
+                            </li>
+                          ))}
+                        </ul>
+                      )}
+                    </li>
+                  ))}
+                </ul>
+              )}
           </section>
           {props.isAdmin && windowBlocked && (
             <label className="inline">
