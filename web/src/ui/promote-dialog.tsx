@@ -240,7 +240,7 @@ export function PromoteDialog(props: PromoteDialogProps) {
                 </ul>
               )}
           </section>
-          {props.isAdmin && windowBlocked && (
+          {props.isAdmin && (windowBlocked || override) && (
             <label className="inline">
               <input type="checkbox" checked={override} onChange={(e) => setOverride(e.target.checked)} /> Override the
               promotion window (admin; audited)
