@@ -113,7 +113,6 @@ describe('the console when the answer is no', () => {
     await page.goto(`${server.url}/projects/shop/promotions/01NOSUCHREQUEST`);
     await page.getByRole('alert').waitFor();
     assert.deepEqual(await accessibilityViolations(page), []);
-    await screenshot(page, 'history-hostile-filter');
     assert.match(
       await page.getByRole('alert').innerText(),
       /Check the link, or start again from the projects page|Correct it/,
