@@ -195,4 +195,23 @@ describe('the console when the answer is no', () => {
     const deep = await fetch(`${server.url}/projects/shop/promotions/x`, { headers: { accept: 'text/html' } });
     assert.match(await deep.text(), /<div id="root">/, 'a deep link is the console');
   });
+
+  // Last: the sign-in limit counts attempts per address, and every page here signs in from 127.0.0.1.
+  test('too many wrong passwords: the sign-in page shows the rate-limit message', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${server.url}/sign-in`);
+    const alert = page.getByRole('alert');
+    for (let i = 0; i < 8 && !/too many/i.test((await alert.count()) > 0 ? await alert.innerText() : ''); i++) {
+      await page.getByLabel('Username').fill('mallory');
+      await page.getByLabel('Password').fill(`guess-${i}`);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await alert.waitFor();
+      await page.getByRole('button', { name: 'Sign in' }).and(page.locator(':enabled')).waitFor();
+    }
+    assert.match(await alert.innerText(), /too many failed logins; wait before trying again/);
+    assert.deepEqual(await accessibilityViolations(page), []);
+    await screenshot(page, 'sign-in-rate-limited');
+    await context.close();
+  });
 });
