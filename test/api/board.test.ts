@@ -267,7 +267,11 @@ for (const backend of BACKENDS) {
       assert.equal(cart.binding.pinnedDigest, null);
       assert.deepEqual(cart.pending, [], 'the build in staging still soaks: track-latest opened nothing');
       assert.deepEqual(cart.window, { open: false, opensAt: opens.toISOString(), timeZone: 'UTC' });
-      assert.deepEqual((await cell('web', 'prod')).window, { open: false, opensAt: opens.toISOString(), timeZone: 'UTC' });
+      assert.deepEqual((await cell('web', 'prod')).window, {
+        open: false,
+        opensAt: opens.toISOString(),
+        timeZone: 'UTC',
+      });
       assert.equal((await cell('mail', 'dev')).binding, null);
     });
 

@@ -316,9 +316,12 @@ export function promotionRoutes(app: App, s: Services): void {
             digest: Type.Optional(Digest),
             user: Type.Optional(Username()),
             state: Type.Optional(
-              Type.Union(['PROMOTED', 'REJECTED', 'FAILED', 'CANCELED', 'STALE'].map((v) => Type.Literal(v)), {
-                description: 'one finished state',
-              }),
+              Type.Union(
+                ['PROMOTED', 'REJECTED', 'FAILED', 'CANCELED', 'STALE'].map((v) => Type.Literal(v)),
+                {
+                  description: 'one finished state',
+                },
+              ),
             ),
             since: Type.Optional(DateTime()),
             until: Type.Optional(DateTime({ description: 'before this instant' })),

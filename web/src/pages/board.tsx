@@ -270,25 +270,27 @@ function CellView(props: {
           {...(props.next !== undefined ? { next: props.next } : {})}
         />
       )}
-      {held && props.next !== undefined && (
-        <button
-          type="button"
-          disabled={!props.mayRequest}
-          title={props.mayRequest ? undefined : 'needs the developer, promoter or owner role'}
-          onClick={() => props.onPromote(held)}
-        >
-          Promote {app} from {cell.environment}…
-        </button>
-      )}
-      {props.upstream && (
-        <button type="button" className="secondary" onClick={props.onBinding}>
-          Pin / track…
-          <span className="visually-hidden">
-            {' '}
-            {app} in {cell.environment}
-          </span>
-        </button>
-      )}
+      <div className="cell-actions">
+        {held && props.next !== undefined && (
+          <button
+            type="button"
+            disabled={!props.mayRequest}
+            title={props.mayRequest ? undefined : 'needs the developer, promoter or owner role'}
+            onClick={() => props.onPromote(held)}
+          >
+            Promote {app} from {cell.environment}…
+          </button>
+        )}
+        {props.upstream && (
+          <button type="button" className="secondary" onClick={props.onBinding}>
+            Pin / track…
+            <span className="visually-hidden">
+              {' '}
+              {app} in {cell.environment}
+            </span>
+          </button>
+        )}
+      </div>
     </>
   );
 }

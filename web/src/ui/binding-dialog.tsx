@@ -5,7 +5,7 @@
  * cell holds now. Saving is PUT/DELETE …/bindings/{env}; someone without the owner or promoter role for that
  * environment sees the choices and a disabled Save that says which role it needs (the server checks again).
  */
-import { useRef, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { api } from '../api.ts';
 import type { components } from '../../../src/client/openapi.ts';
@@ -13,7 +13,7 @@ import { useSignedIn } from '../session.tsx';
 import { Digest, ErrorNote } from './format.tsx';
 import { Gated } from './gated.tsx';
 import { needsRole } from './roles.ts';
-import { trapTab } from './trap-tab.ts';
+import { useModalDialog } from './modal-dialog.ts';
 
 type Binding = components['schemas']['BoardCell']['binding'];
 type Mode = 'manual' | 'track-latest' | 'pin';
@@ -29,9 +29,7 @@ export function BindingDialog(props: {
 }) {
   const me = useSignedIn();
   const qc = useQueryClient();
-  const dialog = useRef<HTMLDialogElement | null>(null);
-  const opener = useRef<HTMLElement | null>(null);
-  const closed = useRef(false);
+  const { dialogProps, closeNow } = useModalDialog(props.onClose);
   const [mode, setMode] = useState<Mode>(props.binding?.mode ?? 'manual');
   const path = `/api/v1/projects/${encodeURIComponent(props.project)}/applications/${encodeURIComponent(
     props.app,
@@ -56,45 +54,13 @@ export function BindingDialog(props: {
   const needs = needsRole(me, props.project, ['owner', 'promoter'], props.environment);
   const current = props.binding?.mode ?? 'manual';
 
-  function finish() {
-    if (closed.current) return;
-    closed.current = true;
-    const back = opener.current;
-    props.onClose();
-    const d = dialog.current;
-    const restore = (frames: number) => {
-      if (d?.isConnected && d.open && frames > 0) requestAnimationFrame(() => restore(frames - 1));
-      else if (back?.isConnected) back.focus();
-    };
-    if (back) setTimeout(() => restore(30));
-  }
-  function closeNow() {
-    dialog.current?.close();
-    finish();
-  }
   function submit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
     save.mutate(String(new FormData(e.currentTarget).get('comment') ?? ''));
   }
 
   return (
-    <dialog
-      ref={(d) => {
-        dialog.current = d;
-        if (d && !d.open) {
-          if (document.activeElement instanceof HTMLElement) opener.current = document.activeElement;
-          d.showModal();
-        }
-      }}
-      aria-labelledby="binding-title"
-      onKeyDown={(e) => {
-        if (e.key === 'Tab' && dialog.current) trapTab(dialog.current, e);
-      }}
-      onCancel={finish}
-      onClose={(e) => {
-        if (!e.currentTarget.open) finish();
-      }}
-    >
+    <dialog {...dialogProps} aria-labelledby="binding-title">
       <h2 id="binding-title">
         {props.app} in {props.environment}
       </h2>

@@ -7,7 +7,7 @@
  * opened it when it closes. The board and the artifact page both open this one dialog, so promote behaves the same
  * wherever it is offered.
  */
-import { useRef, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'wouter';
 import { api } from '../api.ts';
@@ -15,7 +15,7 @@ import { FINAL, type Promotion } from '../promotion-types.ts';
 import { usePollInterval } from '../live.ts';
 import type { Edge, PromotionPreview } from '../schemas.ts';
 import { Digest, ErrorNote, State } from './format.tsx';
-import { trapTab } from './trap-tab.ts';
+import { useModalDialog } from './modal-dialog.ts';
 import { BlockerLine } from './blocker.tsx';
 
 export interface PromoteDialogProps {
@@ -47,8 +47,7 @@ function focusFirstLink(el: HTMLElement | null): void {
 
 export function PromoteDialog(props: PromoteDialogProps) {
   const qc = useQueryClient();
-  const dialog = useRef<HTMLDialogElement | null>(null);
-  const opener = useRef<HTMLElement | null>(null);
+  const { dialogProps, closeNow } = useModalDialog(props.onClose);
   const [from, setFrom] = useState(props.from ?? props.sources[props.sources.length - 1] ?? '');
   const reachable = new Set(props.edges.filter((e) => e.from === from).map((e) => e.to));
   const [to, setTo] = useState<string[]>(() =>
@@ -93,29 +92,6 @@ export function PromoteDialog(props: PromoteDialogProps) {
   });
   const shown = sent.data ?? promote.data;
 
-  // Closing tells the page at once, in the event that closed it (Esc's `cancel`, a button's click): the native `close`
-  // event comes later, as a task of its own, and a click on "Promote…" in between would open a dialog that this late
-  // event then closed. Only the first of them counts.
-  const closed = useRef(false);
-  function finish() {
-    if (closed.current) return;
-    closed.current = true;
-    const back = opener.current;
-    props.onClose();
-    // After React has removed the dialog (and re-rendered the page that opened it): while a modal dialog is open the
-    // page behind it is inert and refuses the focus, so wait (a few frames at most) until it is gone.
-    const d = dialog.current;
-    const restore = (frames: number) => {
-      if (d?.isConnected && d.open && frames > 0) requestAnimationFrame(() => restore(frames - 1));
-      else if (back?.isConnected) back.focus();
-    };
-    if (back) setTimeout(() => restore(30));
-  }
-  function closeNow() {
-    dialog.current?.close();
-    finish();
-  }
-
   function submit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
     promote.mutate(String(new FormData(e.currentTarget).get('comment') ?? ''));
@@ -124,24 +100,7 @@ export function PromoteDialog(props: PromoteDialogProps) {
   const windowBlocked = preview.data?.targets.some((t) => t.blockedBy.some((b) => b.kind === 'window')) ?? false;
 
   return (
-    <dialog
-      ref={(d) => {
-        dialog.current = d;
-        if (d && !d.open) {
-          if (document.activeElement instanceof HTMLElement) opener.current = document.activeElement;
-          d.showModal();
-        }
-      }}
-      aria-labelledby="promote-title"
-      onKeyDown={(e) => {
-        if (e.key === 'Tab' && dialog.current) trapTab(dialog.current, e);
-      }}
-      onCancel={finish}
-      // A late \`close\` of a dialog opened again meanwhile (the same element, shown again by the ref above) is stale.
-      onClose={(e) => {
-        if (!e.currentTarget.open) finish();
-      }}
-    >
+    <dialog {...dialogProps} aria-labelledby="promote-title">
       <h2 id="promote-title">Promote {props.app}</h2>
       <p>
         <Digest value={props.digest} full />
