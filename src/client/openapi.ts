@@ -2111,10 +2111,11 @@ export interface components {
         until: string;
         soaking: boolean;
       } | null;
-      /** @description whether promotions may enter now, and when the next window opens if not */
+      /** @description whether promotions may enter now, and when the next window opens (and in which zone) if not */
       window: {
         open: boolean;
         opensAt: string | null;
+        timeZone: string | null;
       };
       /** @description requests with an unfinished target here, oldest first */
       pending: {
@@ -7203,7 +7204,11 @@ export interface operations {
         /** @description sha256:… or sha512:… (lower-case hex) */
         digest?: string;
         user?: string;
+        /** @description one finished state */
+        state?: 'PROMOTED' | 'REJECTED' | 'FAILED' | 'CANCELED' | 'STALE';
         since?: string;
+        /** @description before this instant */
+        until?: string;
         limit?: number;
         /** @description the nextCursor of the previous page */
         cursor?: string;

@@ -81,8 +81,11 @@ export interface BoardCell {
   binding: { mode: 'track-latest' | 'pin'; pinnedDigest: string | null; updatedBy: string; updatedAt: string } | null;
   /** The build held here may leave once it has soaked: until then `soaking`. Null: no soak time, or nothing held. */
   soak: { until: string; soaking: boolean } | null;
-  /** Whether promotions may enter now (no windows: always), and when the next window opens if not. */
-  window: { open: boolean; opensAt: string | null };
+  /**
+   * Whether promotions may enter now (no windows: always), and when the next window opens if not, with the time zone
+   * of the window that opens then (so a page can say "opens Mon 09:00 Europe/Berlin").
+   */
+  window: { open: boolean; opensAt: string | null; timeZone: string | null };
   /** Requests with a target here that is not finished, oldest first; approvals only while AWAITING_APPROVAL. */
   pending: Array<{
     request: string;
@@ -128,8 +131,10 @@ export type WindowState = BoardCell['window'];
 
 /** An environment's window state at `now` (nextOpening walks the minutes ahead: milliseconds when closed). */
 export function windowState(windows: readonly PromotionWindow[], now: Date): WindowState {
-  const open = isOpen(windows, now);
-  return { open, opensAt: open ? null : (nextOpening(windows, now)?.toISOString() ?? null) };
+  if (isOpen(windows, now)) return { open: true, opensAt: null, timeZone: null };
+  const next = nextOpening(windows, now);
+  const opening = next === undefined ? undefined : windows.find((w) => isOpen([w], next));
+  return { open: false, opensAt: next?.toISOString() ?? null, timeZone: opening?.timeZone ?? null };
 }
 
 const UNFINISHED: ReadonlySet<TargetState> = new Set(['AWAITING_APPROVAL', 'QUEUED', 'PROMOTING']);
@@ -217,7 +222,7 @@ export function planBoard(facts: BoardFacts, now: Date, windows: typeof windowSt
         : null,
       soak:
         held && e.soakSeconds > 0 ? { until: soakEnd(held, e).toISOString(), soaking: soakEnd(held, e) > now } : null,
-      window: windowOf.get(e.name) ?? { open: true, opensAt: null },
+      window: windowOf.get(e.name) ?? { open: true, opensAt: null, timeZone: null },
       pending: (pending.get(key(appId, e.id)) ?? []).map((p) => ({
         request: p.request,
         state: p.state,

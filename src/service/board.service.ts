@@ -35,7 +35,7 @@ export class Boards {
   }
 
   private windowState(windows: readonly PromotionWindow[], now: Date): WindowState {
-    if (windows.length === 0) return { open: true, opensAt: null };
+    if (windows.length === 0) return { open: true, opensAt: null, timeZone: null };
     const key = `${Math.floor(now.getTime() / MINUTE)} ${JSON.stringify(windows)}`;
     let state = this.windows.get(key);
     if (!state) {

@@ -121,7 +121,11 @@ export interface HistoryFilter {
   env?: string;
   digest?: string;
   user?: string;
+  /** One finished state (PROMOTED, REJECTED, FAILED, CANCELED, STALE). */
+  state?: TargetState;
   since?: Date;
+  /** Before this instant (since ≤ at < until). */
+  until?: Date;
   limit?: number;
   /** The nextCursor of the previous page. */
   cursor?: string;
@@ -182,7 +186,9 @@ export async function findHistory(db: Kysely<Schema>, project: string, f: Histor
         UNION SELECT request_id FROM release_request_items WHERE digest = ${f.digest})`,
     );
   if (f.user !== undefined) q = q.where('r.requested_by', '=', f.user);
+  if (f.state !== undefined) q = q.where('t.state', '=', f.state);
   if (f.since !== undefined) q = q.where('t.updated_at', '>=', f.since);
+  if (f.until !== undefined) q = q.where('t.updated_at', '<', f.until);
   const { items: rows, nextCursor } = pageOf(await q.execute(), limit, (r) => ({ at: r.at, id: r.id }));
   return {
     rows,

@@ -205,7 +205,7 @@ for (const backend of BACKENDS) {
 
       const prod = await cell('web', 'prod');
       assert.equal(prod.current, null);
-      assert.deepEqual(prod.window, { open: true, opensAt: null });
+      assert.deepEqual(prod.window, { open: true, opensAt: null, timeZone: null });
       assert.equal(prod.newerUpstream.digest, web1.digest, 'staging holds a build prod does not');
       assert.equal(prod.newerUpstream.soaking, true, 'on the board clock, web 1.0 soaks in staging again');
       assert.deepEqual(
@@ -266,8 +266,12 @@ for (const backend of BACKENDS) {
       assert.equal(cart.binding.mode, 'track-latest');
       assert.equal(cart.binding.pinnedDigest, null);
       assert.deepEqual(cart.pending, [], 'the build in staging still soaks: track-latest opened nothing');
-      assert.deepEqual(cart.window, { open: false, opensAt: opens.toISOString() });
-      assert.deepEqual((await cell('web', 'prod')).window, { open: false, opensAt: opens.toISOString() });
+      assert.deepEqual(cart.window, { open: false, opensAt: opens.toISOString(), timeZone: 'UTC' });
+      assert.deepEqual((await cell('web', 'prod')).window, {
+        open: false,
+        opensAt: opens.toISOString(),
+        timeZone: 'UTC',
+      });
       assert.equal((await cell('mail', 'dev')).binding, null);
     });
 

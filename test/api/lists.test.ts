@@ -111,5 +111,24 @@ for (const backend of BACKENDS) {
         ['staging', 'STALE', '2.4'],
       ]);
     });
+
+    test('history filters by finished state and by a time range on the server (the console asks with them)', async () => {
+      const rows = async (query: string) => {
+        const r = await as('devon', 'GET', `${P}/history?${query}`);
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        return (r.body.items as Array<{ to: string; state: string }>).map((h) => `${h.to}:${h.state}`).sort();
+      };
+      assert.deepEqual(await rows('state=STALE'), ['staging:STALE']);
+      assert.deepEqual(await rows('state=REJECTED&env=prod'), ['prod:REJECTED']);
+      assert.deepEqual(await rows('until=2000-01-01T00:00:00Z'), [], 'nothing before 2000');
+      const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
+      assert.deepEqual(await rows(`since=2000-01-01T00:00:00Z&until=${encodeURIComponent(tomorrow)}`), [
+        'prod:REJECTED',
+        'staging:STALE',
+      ]);
+      // Only finished states are history; anything else is refused, not silently empty.
+      assert.equal((await as('devon', 'GET', `${P}/history?state=QUEUED`)).status, 400);
+      assert.equal((await as('devon', 'GET', `${P}/history?until=yesterday`)).status, 400);
+    });
   });
 }

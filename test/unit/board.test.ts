@@ -102,7 +102,7 @@ describe('planBoard', () => {
       current: null,
       binding: null,
       soak: null,
-      window: { open: true, opensAt: null },
+      window: { open: true, opensAt: null, timeZone: null },
       pending: [],
       newerUpstream: null,
     });
@@ -203,9 +203,9 @@ describe('planBoard', () => {
         prod: { windows: [{ ...weekdays, days: [...weekdays.days], start: '14:00', end: '15:00' }] },
       },
     );
-    assert.deepEqual(cellOf(f, 'dev').window, { open: true, opensAt: null });
-    assert.deepEqual(cellOf(f, 'staging').window, { open: true, opensAt: null });
-    assert.deepEqual(cellOf(f, 'prod').window, { open: false, opensAt: '2026-12-02T14:00:00.000Z' });
+    assert.deepEqual(cellOf(f, 'dev').window, { open: true, opensAt: null, timeZone: null });
+    assert.deepEqual(cellOf(f, 'staging').window, { open: true, opensAt: null, timeZone: null });
+    assert.deepEqual(cellOf(f, 'prod').window, { open: false, opensAt: '2026-12-02T14:00:00.000Z', timeZone: 'UTC' });
     const board = planBoard(f, NOW);
     assert.deepEqual(board.environments.find((e) => e.name === 'prod')?.windows, ['mon-fri 14:00-15:00 UTC']);
   });

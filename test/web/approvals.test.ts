@@ -256,10 +256,9 @@ describe('approvals in the web console', () => {
       await vera.waitForRequest((req) => req.url().includes(`/promotions/${r.body.id}`), { timeout: 10_000 });
       assert.ok(reads.length >= 1, 'the page polls while it has no stream');
       assert.equal((await as('devon', 'POST', `${P}/promotions/${r.body.id}/cancel`, {})).status, 200);
-      await vera
-        .locator('article')
-        .getByText(/canceled/i)
-        .waitFor({ timeout: 15_000 });
+      await vera.getByRole('heading', { name: /prod\s+.*canceled/i }).waitFor({ timeout: 15_000 });
+      // And why, in the server's words (before, the page said only the blocker's kind: "decision").
+      await vera.locator('article').getByText('canceled by devon').waitFor();
       await vera.context().close();
     } finally {
       for (const s of held) s.close();

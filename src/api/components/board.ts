@@ -36,8 +36,12 @@ export const BoardCell = component(
       ),
     ),
     window: Type.Object(
-      { open: Type.Boolean(), opensAt: Nullable(Time) },
-      { description: 'whether promotions may enter now, and when the next window opens if not' },
+      {
+        open: Type.Boolean(),
+        opensAt: Nullable(Time),
+        timeZone: Nullable(Type.String({ description: 'the IANA time zone of the window that opens at opensAt' })),
+      },
+      { description: 'whether promotions may enter now, and when the next window opens (and in which zone) if not' },
     ),
     pending: Type.Array(
       Type.Object({

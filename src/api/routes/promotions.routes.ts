@@ -315,7 +315,16 @@ export function promotionRoutes(app: App, s: Services): void {
             env: Type.Optional(NameRef()),
             digest: Type.Optional(Digest),
             user: Type.Optional(Username()),
+            state: Type.Optional(
+              Type.Union(
+                ['PROMOTED', 'REJECTED', 'FAILED', 'CANCELED', 'STALE'].map((v) => Type.Literal(v)),
+                {
+                  description: 'one finished state',
+                },
+              ),
+            ),
             since: Type.Optional(DateTime()),
+            until: Type.Optional(DateTime({ description: 'before this instant' })),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
             cursor: Type.Optional(Cursor()),
           },
@@ -328,10 +337,11 @@ export function promotionRoutes(app: App, s: Services): void {
       },
     },
     async (req) => {
-      const { since, ...rest } = req.query;
+      const { since, until, ...rest } = req.query;
       return s.promotions.history(req.params.project, {
         ...rest,
         ...(since !== undefined ? { since: new Date(since) } : {}),
+        ...(until !== undefined ? { until: new Date(until) } : {}),
       });
     },
   );

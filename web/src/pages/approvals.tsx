@@ -10,7 +10,7 @@ import { usePollInterval } from '../live.ts';
 import type { Promotion } from '../promotion-types.ts';
 import { useSignedIn } from '../session.tsx';
 import { Digest, ErrorNote, Time } from '../ui/format.tsx';
-import { whyNot } from './promotion.tsx';
+import { whyMay, whyNot } from './promotion.tsx';
 
 export default function Approvals() {
   const me = useSignedIn();
@@ -149,6 +149,7 @@ export default function Approvals() {
                         <button type="button" className="secondary" onClick={() => setRejecting(key)}>
                           Reject…
                         </button>
+                        <div className="muted">You may approve: {whyMay(me, p, t)}.</div>
                       </>
                     )}
                   </td>

@@ -22,6 +22,7 @@ import { Digest, ErrorNote, shortDigest, State, Time } from '../ui/format.tsx';
 // The dialog's code is not needed to draw the board: it loads once the board is drawn (so the first click finds it).
 const loadPromoteDialog = () => import('../ui/promote-dialog.tsx');
 const PromoteDialog = lazy(() => loadPromoteDialog().then((m) => ({ default: m.PromoteDialog })));
+const BindingDialog = lazy(() => import('../ui/binding-dialog.tsx').then((m) => ({ default: m.BindingDialog })));
 
 type Row = components['schemas']['Board']['applications'][number];
 type Edge = components['schemas']['Board']['edges'][number];
@@ -40,6 +41,8 @@ export default function Board({ project }: { project: string }) {
   const role = roleIn(me, project);
   const mayRequest = role === 'admin' || role === 'owner' || role === 'promoter' || role === 'developer';
   const openPromote = useCallback((app: string, from: string, held: Held) => setPromoting({ app, from, held }), []);
+  const [binding, setBinding] = useState<{ app: string; cell: Cell } | null>(null);
+  const openBinding = useCallback((app: string, cell: Cell) => setBinding({ app, cell }), []);
   const followLinks = useFollowLinks();
   const drawn = board.data !== undefined;
   useEffect(() => {
@@ -54,6 +57,12 @@ export default function Board({ project }: { project: string }) {
         <Link href={`${base}/settings`}>Environments and applications</Link>
       </nav>
       {board.error && <ErrorNote error={board.error} doing="load the board" />}
+      {board.data && !mayRequest && (
+        <p className="muted">
+          You see {project} as {role === null ? 'a visitor' : `a ${role}`}: promoting needs the developer, promoter or
+          owner role, pinning the owner or promoter role.
+        </p>
+      )}
       {board.data && applications.length === 0 && (
         <p>No applications yet. Add one with hoist app add {project} NAME.</p>
       )}
@@ -85,6 +94,7 @@ export default function Board({ project }: { project: string }) {
                 edges={edges}
                 mayRequest={mayRequest}
                 onPromote={openPromote}
+                onBinding={openBinding}
               />
             ))}
           </tbody>
@@ -106,6 +116,18 @@ export default function Board({ project }: { project: string }) {
           />
         </Suspense>
       )}
+      {binding && (
+        <Suspense fallback={null}>
+          <BindingDialog
+            project={project}
+            app={binding.app}
+            environment={binding.cell.environment}
+            binding={binding.cell.binding}
+            held={binding.cell.current?.digest ?? null}
+            onClose={() => setBinding(null)}
+          />
+        </Suspense>
+      )}
     </section>
   );
 }
@@ -120,6 +142,7 @@ const BoardRow = memo(function BoardRow(props: {
   edges: Edge[];
   mayRequest: boolean;
   onPromote: (app: string, from: string, held: Held) => void;
+  onBinding: (app: string, cell: Cell) => void;
 }) {
   const { row } = props;
   return (
@@ -133,8 +156,10 @@ const BoardRow = memo(function BoardRow(props: {
               app={row.name}
               cell={cell}
               next={props.edges.find((x) => x.from === cell.environment)?.to}
+              upstream={props.edges.some((x) => x.to === cell.environment)}
               mayRequest={props.mayRequest}
               onPromote={(held) => props.onPromote(row.name, cell.environment, held)}
+              onBinding={() => props.onBinding(row.name, cell)}
             />
           </div>
         </td>
@@ -154,8 +179,11 @@ function CellView(props: {
   cell: Cell;
   /** The first environment the pipeline leads to from here, if any. */
   next: string | undefined;
+  /** Whether an edge leads here (a binding tracks what comes from upstream). */
+  upstream: boolean;
   mayRequest: boolean;
   onPromote: (held: Held) => void;
+  onBinding: () => void;
 }) {
   const { cell, app } = props;
   const held = cell.current;
@@ -183,12 +211,13 @@ function CellView(props: {
       )}
       {cell.binding &&
         (cell.binding.mode === 'pin' ? (
-          <div title={`pinned by ${cell.binding.updatedBy}`}>
-            <span aria-hidden="true">◉ </span>pinned to <code>{shortDigest(cell.binding.pinnedDigest ?? '')}</code>
+          <div>
+            <span aria-hidden="true">◉ </span>pinned to <code>{shortDigest(cell.binding.pinnedDigest ?? '')}</code> by{' '}
+            {cell.binding.updatedBy}
           </div>
         ) : (
-          <div title={`set by ${cell.binding.updatedBy}`}>
-            <span aria-hidden="true">↻ </span>tracks latest
+          <div>
+            <span aria-hidden="true">↻ </span>tracks latest (set by {cell.binding.updatedBy})
           </div>
         ))}
       {cell.soak?.soaking && (
@@ -201,7 +230,7 @@ function CellView(props: {
           <span aria-hidden="true">⊘ </span>window closed
           {cell.window.opensAt ? (
             <>
-              ; opens <Time at={cell.window.opensAt} />
+              ; opens {wallClock(cell.window.opensAt, cell.window.timeZone)}, <Time at={cell.window.opensAt} />
             </>
           ) : (
             '; none opens within a week'
@@ -241,16 +270,39 @@ function CellView(props: {
           {...(props.next !== undefined ? { next: props.next } : {})}
         />
       )}
-      {held && props.next !== undefined && (
-        <button
-          type="button"
-          disabled={!props.mayRequest}
-          title={props.mayRequest ? undefined : 'needs the developer, promoter or owner role'}
-          onClick={() => props.onPromote(held)}
-        >
-          Promote {app} from {cell.environment}…
-        </button>
-      )}
+      <div className="cell-actions">
+        {held && props.next !== undefined && (
+          <button
+            type="button"
+            disabled={!props.mayRequest}
+            title={props.mayRequest ? undefined : 'needs the developer, promoter or owner role'}
+            onClick={() => props.onPromote(held)}
+          >
+            Promote {app} from {cell.environment}…
+          </button>
+        )}
+        {props.upstream && (
+          <button type="button" className="secondary" onClick={props.onBinding}>
+            Pin / track…
+            <span className="visually-hidden">
+              {' '}
+              {app} in {cell.environment}
+            </span>
+          </button>
+        )}
+      </div>
     </>
   );
+}
+
+const wallClocks = new Map<string, Intl.DateTimeFormat>();
+/** "Mon 09:00 Europe/Berlin": when a window opens, on the clock of the window's own time zone. */
+function wallClock(at: string, timeZone: string | null): string {
+  const zone = timeZone ?? 'UTC';
+  let format = wallClocks.get(zone);
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat('en-GB', { weekday: 'short', hour: '2-digit', minute: '2-digit', timeZone: zone });
+    wallClocks.set(zone, format);
+  }
+  return `${format.format(new Date(at))} ${zone}`;
 }

@@ -2,7 +2,7 @@
  * History for auditors: what was promoted or refused, when, by whom, from where to where, with the reason and the
  * approvals. Filters live in the URL; the CSV export holds exactly the rows the filters show.
  */
-import type { FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { useQuery } from '@tanstack/react-query';
 import { api } from '../api.ts';
 import { Digest, ErrorNote, State, Time } from '../ui/format.tsx';
@@ -33,7 +33,17 @@ const appsOf = (r: HistoryEntry): string =>
     ? `release ${r.release.name}: ${r.release.applications.map((a) => a.application).join(', ')}`
     : r.application;
 
-const FILTERS = ['app', 'env', 'user', 'digest', 'state', 'since'] as const;
+const FILTERS = ['app', 'env', 'user', 'digest', 'state', 'since', 'until'] as const;
+const FINISHED = ['PROMOTED', 'REJECTED', 'FAILED', 'STALE', 'CANCELED'];
+
+/** The UTC midnight starting `day` (YYYY-MM-DD), plus `days`; undefined for anything else (a hand-edited URL). */
+function dayStart(day: string | null, days = 0): string | undefined {
+  if (day === null || !/^\d{4}-\d{2}-\d{2}$/.test(day)) return undefined;
+  const t = Date.parse(`${day}T00:00:00Z`);
+  return Number.isNaN(t) ? undefined : new Date(t + days * 86_400_000).toISOString();
+}
+
+type HistoryPage = { items: HistoryEntry[]; nextCursor: string | null };
 
 function csvCell(v: string): string {
   // Quote every cell; a leading =, +, - or @ is defused so a spreadsheet does not run it as a formula.
@@ -86,16 +96,23 @@ export default function History({ project }: { project: string }) {
     const v = params.get(k);
     if (v) query.set(k, v);
   }
+  const state = params.get('state');
+  if (state && FINISHED.includes(state)) query.set('state', state);
   const since = params.get('since');
-  if (since) query.set('since', new Date(`${since}T00:00:00Z`).toISOString());
-  query.set('limit', '1000');
+  const until = params.get('until');
+  const from = dayStart(since);
+  const to = dayStart(until, 1); // the whole last day
+  if (from) query.set('since', from);
+  if (to) query.set('until', to);
+  const path = `/api/v1/projects/${encodeURIComponent(project)}/history`;
   const history = useQuery({
     queryKey: ['history', project, query.toString()],
-    queryFn: () =>
-      api<{ items: HistoryEntry[] }>('GET', `/api/v1/projects/${encodeURIComponent(project)}/history?${query}`),
+    queryFn: () => api<HistoryPage>('GET', `${path}?${query}&limit=1000`),
   });
-  const state = params.get('state');
-  const rows = (history.data?.items ?? []).filter((r) => !state || r.state === state);
+  // The server filters (so a page of 1000 holds only matching rows); a state that is not finished matches nothing.
+  const rows = state && !FINISHED.includes(state) ? [] : (history.data?.items ?? []);
+  const more = history.data?.nextCursor != null;
+  const [exporting, setExporting] = useState<unknown>(null);
 
   function apply(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
@@ -103,8 +120,22 @@ export default function History({ project }: { project: string }) {
     setParams(Object.fromEntries(FILTERS.map((k) => [k, String(form.get(k) ?? '').trim()])));
   }
 
-  function exportCsv() {
-    const url = URL.createObjectURL(new Blob([toCsv(rows)], { type: 'text/csv' }));
+  async function exportCsv() {
+    // Every row the filters match, page after page: the table shows the newest 1000, the CSV holds them all.
+    const all = [...rows];
+    let cursor = history.data?.nextCursor ?? null;
+    try {
+      while (cursor !== null) {
+        const page: HistoryPage = await api('GET', `${path}?${query}&limit=1000&cursor=${encodeURIComponent(cursor)}`);
+        all.push(...page.items);
+        cursor = page.nextCursor;
+      }
+    } catch (e) {
+      setExporting(e);
+      return;
+    }
+    setExporting(null);
+    const url = URL.createObjectURL(new Blob([toCsv(all)], { type: 'text/csv' }));
     const a = document.createElement('a');
     a.href = url;
     a.download = `hoist-history-${project}.csv`;
@@ -126,24 +157,35 @@ export default function History({ project }: { project: string }) {
           state
           <select name="state" defaultValue={state ?? ''}>
             <option value="">any</option>
-            {['PROMOTED', 'REJECTED', 'FAILED', 'STALE', 'CANCELED', 'AWAITING_APPROVAL', 'QUEUED', 'PROMOTING'].map(
-              (s) => (
-                <option key={s}>{s}</option>
-              ),
-            )}
+            {FINISHED.map((s) => (
+              <option key={s}>{s}</option>
+            ))}
           </select>
         </label>
         <label>
           since (UTC day)
-          <input name="since" type="date" defaultValue={since ?? ''} />
+          <input name="since" type="date" defaultValue={from ? (since ?? '') : ''} />
+        </label>
+        <label>
+          until (UTC day, included)
+          <input name="until" type="date" defaultValue={to ? (until ?? '') : ''} />
         </label>
         <button type="submit">Filter</button>
-        <button type="button" className="secondary" disabled={rows.length === 0} onClick={exportCsv}>
-          Export CSV ({rows.length})
+        <button type="button" className="secondary" disabled={rows.length === 0} onClick={() => void exportCsv()}>
+          Export CSV ({more ? `${rows.length}+` : rows.length})
         </button>
       </form>
-      {history.isError && <ErrorNote error={history.error} doing="load the history" />}
-      {history.data && rows.length === 0 && <p>No promotion matches these filters.</p>}
+      {history.isError && <ErrorNote error={history.error} doing="load the history (check the filters)" />}
+      {exporting !== null && <ErrorNote error={exporting} doing="export the CSV" />}
+      {history.data && rows.length === 0 && (
+        <p>No finished promotion matches these filters. Widen them (clear a field) and filter again.</p>
+      )}
+      {more && (
+        <p className="muted">
+          Showing the newest {rows.length} rows; narrow the filters to see older ones here, or export the CSV, which
+          holds every matching row.
+        </p>
+      )}
       {rows.length > 0 && (
         <table>
           <thead>

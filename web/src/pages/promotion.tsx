@@ -4,13 +4,23 @@
  * actions the caller may take (approve or reject chosen targets, cancel, retry FAILED targets), plus the equivalent
  * CLI commands. It refreshes while any target is still moving.
  */
-import { useState, type FormEvent } from 'react';
+import { lazy, Suspense, useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api } from '../api.ts';
 import { useCopyProgress, usePollInterval, type CopyProgress } from '../live.ts';
-import { FINAL, type Blocker, type Promotion, type Target } from '../promotion-types.ts';
+import { FINAL, type Promotion, type Target } from '../promotion-types.ts';
+import type { components } from '../../../src/client/openapi.ts';
+import { BlockerLine } from '../ui/blocker.tsx';
+import { boardQuery } from '../board-query.ts';
+import { CopyButton } from '../ui/copy-text.tsx';
+import { Gated } from '../ui/gated.tsx';
+import { needsRole } from '../ui/roles.ts';
+
+const PromoteDialog = lazy(() => import('../ui/promote-dialog.tsx').then((m) => ({ default: m.PromoteDialog })));
 import { roleIn, useSignedIn, type Me } from '../session.tsx';
 import { Digest, ErrorNote, State, Time } from '../ui/format.tsx';
+
+type BlockerShape = components['schemas']['Blocker'];
 
 /** Whether the caller's role lets them decide on a target (the server checks again, with separation of duties). */
 export function mayDecide(me: Me, project: string, env: string): boolean {
@@ -26,11 +36,30 @@ export function mayDecide(me: Me, project: string, env: string): boolean {
 /** Why the caller may not approve this target, or null when they may. */
 export function whyNot(me: Me, p: Promotion, t: Target): string | null {
   if (t.state !== 'AWAITING_APPROVAL') return `it is ${t.state.toLowerCase().replace('_', ' ')}`;
-  if (p.requestedBy === me.username) return 'you requested this';
   if (!mayDecide(me, p.project, t.environment))
-    return `you need the promoter role for ${t.environment} in ${p.project}`;
+    return p.requestedBy === me.username
+      ? 'you requested this'
+      : `you need the promoter role for ${t.environment} in ${p.project}`;
   if (t.approvals.some((a) => a.username === me.username)) return 'you already decided';
+  // The server names who may still approve, after separation of duties (the requester, the image's builder, unless
+  // the policy lets them): a member missing from it is barred by one of the two.
+  const eligible = (t.blockedBy ?? []).find((b) => b.kind === 'approvals') as { eligible?: string[] } | undefined;
+  if (!me.isAdmin && eligible?.eligible !== undefined && !eligible.eligible.includes(me.username))
+    return p.requestedBy === me.username ? 'you requested this' : 'you built this image';
+  if (eligible?.eligible === undefined && p.requestedBy === me.username) return 'you requested this';
   return null;
+}
+
+/** Why the caller may approve this target (their role there), for the inbox and the request page. */
+export function whyMay(me: Me, p: Promotion, t: Target): string {
+  if (me.isAdmin) return 'you are an admin';
+  const m = me.memberships.find(
+    (x) =>
+      x.project === p.project &&
+      (x.role === 'promoter' || x.role === 'owner') &&
+      (x.environments === null || x.environments.includes(t.environment)),
+  );
+  return m ? `you are ${m.role} for ${t.environment} in ${p.project}` : '';
 }
 
 /** Whether the caller's role lets them retry a target: the roles that may request a promotion to it. */
@@ -66,41 +95,28 @@ function Retrying({ target }: { target: Target }) {
 }
 
 export function Blockers({ target }: { target: Target }) {
-  const blockers: Blocker[] = target.blockedBy ?? [];
+  const blockers = (target.blockedBy ?? []) as BlockerShape[];
   if (blockers.length === 0 && target.reasons.length === 0) return null;
   return (
     <ul className="reasons">
       {blockers.map((b, i) => (
-        <li key={i}>{describeBlocker(b)}</li>
+        <li key={i}>
+          <BlockerLine blocker={b} />
+        </li>
       ))}
       {blockers.length === 0 && target.reasons.map((r, i) => <li key={i}>{r}</li>)}
     </ul>
   );
 }
 
-export function describeBlocker(b: Blocker): string {
-  switch (b.kind) {
-    case 'approvals': {
-      const x = b as { have: number; need: number; eligible?: string[] };
-      return `needs ${x.need - x.have} more approval${x.need - x.have === 1 ? '' : 's'} (${x.have}/${x.need})${x.eligible?.length ? ` from ${x.eligible.join(', ')}` : ''}`;
-    }
-    case 'window':
-      return `outside its promotion window${(b as { opensAt?: string | null }).opensAt ? `; opens ${new Date(String((b as { opensAt: string }).opensAt)).toUTCString()}` : ''}`;
-    case 'soak':
-      return `soaking until ${new Date(String((b as { until: string }).until)).toUTCString()}`;
-    case 'policy':
-      return 'denied by policy (conditions below)';
-    case 'quarantine':
-      return `quarantined: ${String((b as { reason?: string }).reason ?? '')}`;
-    case 'edge':
-      return 'the pipeline has no edge to this environment';
-    default:
-      return b.kind;
-  }
-}
-
 export function Conditions({ target }: { target: Target }) {
-  const conditions = target.verdict?.conditions ?? [];
+  // A refusal's blocker carries the values each condition saw; the verdict's own list may not (then take them there).
+  const seen = new Map<string, Record<string, unknown>>();
+  for (const b of (target.blockedBy ?? []) as BlockerShape[])
+    if (b.kind === 'policy') for (const c of b.conditions) seen.set(`${c.kind} ${c.expression}`, c.values);
+  const conditions = (target.verdict?.conditions ?? []).map((c) =>
+    c.values && Object.keys(c.values).length > 0 ? c : { ...c, values: seen.get(`${c.kind} ${c.expression}`) ?? {} },
+  );
   if (conditions.length === 0) return null;
   return (
     <table className="conditions">
@@ -163,6 +179,8 @@ export default function PromotionPage({ project, id }: { project: string; id: st
     refetchInterval: (q) => (q.state.data?.targets.every((t) => FINAL.includes(t.state)) ? false : poll),
   });
   const copied = useCopyProgress(id);
+  const [again, setAgain] = useState(false);
+  const board = useQuery({ ...boardQuery(project), enabled: again });
   const [decision, setDecision] = useState<'approve' | 'reject' | null>(null);
   const decide = useMutation({
     mutationFn: (v: { decision: 'approve' | 'reject'; comment: string; environments: string[] }) =>
@@ -191,6 +209,9 @@ export default function PromotionPage({ project, id }: { project: string; id: st
   const noRetry = failed.map((t) => whyNoRetry(me, p, t)).find((why) => why !== null);
   const open = p.targets.some((t) => !FINAL.includes(t.state) && t.state !== 'PROMOTING');
   const role = roleIn(me, project);
+  // A target that ended without its copy (stale after a policy change, rejected, canceled) may be asked for again.
+  const ended = p.targets.filter((t) => t.state === 'STALE' || t.state === 'REJECTED' || t.state === 'CANCELED');
+  const cli = `hoist approve ${p.id} --project ${p.project}\nhoist reject ${p.id} --project ${p.project} --comment "why"\nhoist cancel ${p.id} --project ${p.project}\nhoist retry ${p.id} --project ${p.project}`;
 
   function submit(e: FormEvent<HTMLFormElement>, kind: 'approve' | 'reject') {
     e.preventDefault();
@@ -238,6 +259,9 @@ export default function PromotionPage({ project, id }: { project: string; id: st
           {t.state === 'AWAITING_APPROVAL' && whyNot(me, p, t) !== null && (
             <p className="muted">You cannot approve this: {whyNot(me, p, t)}.</p>
           )}
+          {t.state === 'AWAITING_APPROVAL' && whyNot(me, p, t) === null && (
+            <p className="muted">You may approve this: {whyMay(me, p, t)}.</p>
+          )}
         </article>
       ))}
 
@@ -276,6 +300,14 @@ export default function PromotionPage({ project, id }: { project: string; id: st
         {failed.length > 0 && retriable.length === 0 && noRetry && (
           <span className="muted">You cannot retry: {noRetry}.</span>
         )}
+        {ended.length > 0 && (
+          <Gated
+            needs={needsRole(me, project, ['developer', 'promoter', 'owner'], ended[0]?.environment)}
+            onClick={() => setAgain(true)}
+          >
+            Request again…
+          </Gated>
+        )}
         {role === null && <span className="muted">You only see this project as an admin or member.</span>}
       </div>
       {decision && (
@@ -303,9 +335,27 @@ export default function PromotionPage({ project, id }: { project: string; id: st
       <details>
         <summary>The same from the CLI</summary>
         <pre>
-          <code>{`hoist approve ${p.id} --project ${p.project}\nhoist reject ${p.id} --project ${p.project} --comment "why"\nhoist cancel ${p.id} --project ${p.project}\nhoist retry ${p.id} --project ${p.project}`}</code>
+          <code>{cli}</code>
         </pre>
+        <CopyButton value={cli} label="the CLI commands" />
       </details>
+      {again && board.data && (
+        <Suspense fallback={null}>
+          <PromoteDialog
+            project={project}
+            app={p.application}
+            digest={p.digest}
+            tag={p.tag ?? null}
+            sources={[p.from]}
+            from={p.from}
+            environments={board.data.environments.map((e) => e.name)}
+            edges={board.data.edges}
+            isAdmin={me.isAdmin}
+            to={ended.map((t) => t.environment)}
+            onClose={() => setAgain(false)}
+          />
+        </Suspense>
+      )}
     </section>
   );
 }

@@ -53,7 +53,9 @@ export function SignIn({ onSignedIn }: { onSignedIn: (next: string) => void }) {
       setError(
         err instanceof ApiError
           ? err.status === 429
-            ? `${err.message} Wait, then try again.`
+            ? /wait|try again/i.test(err.message)
+              ? err.message
+              : `${err.message} Wait, then try again.`
             : err.message
           : 'hoist is not answering; check that the server runs.',
       );

@@ -108,11 +108,9 @@ export function State({ state }: { state: string }) {
 export function ErrorNote({ error, doing }: { error: unknown; doing: string }) {
   const message =
     error instanceof ApiError
-      ? error.status === 403
-        ? `${error.message}`
-        : error.status >= 500
-          ? `hoist failed (${error.message}); try again, and check the server log if it persists.`
-          : error.message
+      ? error.status >= 500
+        ? `hoist failed (${error.message}); try again, and check the server log if it persists.`
+        : `${error.message.replace(/\.?$/, '.')} ${NEXT_STEP[error.status] ?? ''}`.trim()
       : 'hoist is not answering; check that the server runs, then reload.';
   return (
     <p role="alert" className="error">
@@ -120,3 +118,14 @@ export function ErrorNote({ error, doing }: { error: unknown; doing: string }) {
     </p>
   );
 }
+
+/** What to do after a refusal, by status: the server's message says what was wrong, this what to try next. */
+const NEXT_STEP: Record<number, string> = {
+  400: 'Correct it and try again.',
+  403: 'Ask an owner of the project (or an admin) for the role.',
+  404: 'Check the link, or start again from the projects page.',
+  409: 'The page shows the state as it is now; try again if it still applies.',
+  414: 'Shorten what you typed and try again.',
+  431: 'Shorten what you typed and try again.',
+  429: 'Wait a moment and try again.',
+};

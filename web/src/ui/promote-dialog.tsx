@@ -7,14 +7,16 @@
  * opened it when it closes. The board and the artifact page both open this one dialog, so promote behaves the same
  * wherever it is offered.
  */
-import { useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'wouter';
 import { api } from '../api.ts';
-import type { Promotion } from '../promotion-types.ts';
-import { blockerText } from '../../../src/client/blocker-text.ts';
+import { FINAL, type Promotion } from '../promotion-types.ts';
+import { usePollInterval } from '../live.ts';
 import type { Edge, PromotionPreview } from '../schemas.ts';
 import { Digest, ErrorNote, State } from './format.tsx';
+import { useModalDialog } from './modal-dialog.ts';
+import { BlockerLine } from './blocker.tsx';
 
 export interface PromoteDialogProps {
   project: string;
@@ -29,26 +31,9 @@ export interface PromoteDialogProps {
   environments: string[];
   edges: Edge[];
   isAdmin: boolean;
+  /** Targets chosen when it opens (default: the one environment the source leads to, if only one). */
+  to?: string[];
   onClose: () => void;
-}
-
-/** Keeps Tab and Shift+Tab inside the dialog: from the last control to the first and back. */
-function trapTab(dialog: HTMLDialogElement, e: KeyboardEvent<HTMLDialogElement>): void {
-  const focusable = [
-    ...dialog.querySelectorAll<HTMLElement>(
-      'a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])',
-    ),
-  ].filter((el) => !(el as HTMLButtonElement).disabled && el.offsetParent !== null);
-  const first = focusable[0];
-  const last = focusable[focusable.length - 1];
-  if (!first || !last) return;
-  if (e.shiftKey && (document.activeElement === first || !dialog.contains(document.activeElement))) {
-    e.preventDefault();
-    last.focus();
-  } else if (!e.shiftKey && document.activeElement === last) {
-    e.preventDefault();
-    first.focus();
-  }
 }
 
 /**
@@ -62,11 +47,12 @@ function focusFirstLink(el: HTMLElement | null): void {
 
 export function PromoteDialog(props: PromoteDialogProps) {
   const qc = useQueryClient();
-  const dialog = useRef<HTMLDialogElement | null>(null);
-  const opener = useRef<HTMLElement | null>(null);
+  const { dialogProps, closeNow } = useModalDialog(props.onClose);
   const [from, setFrom] = useState(props.from ?? props.sources[props.sources.length - 1] ?? '');
   const reachable = new Set(props.edges.filter((e) => e.from === from).map((e) => e.to));
-  const [to, setTo] = useState<string[]>(() => (reachable.size === 1 ? [...reachable] : []));
+  const [to, setTo] = useState<string[]>(() =>
+    props.to !== undefined ? props.to.filter((e) => reachable.has(e)) : reachable.size === 1 ? [...reachable] : [],
+  );
   const [override, setOverride] = useState(false);
   const appPath = `/api/v1/projects/${encodeURIComponent(props.project)}/applications/${encodeURIComponent(props.app)}`;
   const body = (comment?: string) => ({
@@ -90,54 +76,31 @@ export function PromoteDialog(props: PromoteDialogProps) {
     },
   });
 
-  // Closing tells the page at once, in the event that closed it (Esc's `cancel`, a button's click): the native `close`
-  // event comes later, as a task of its own, and a click on "Promote…" in between would open a dialog that this late
-  // event then closed. Only the first of them counts.
-  const closed = useRef(false);
-  function finish() {
-    if (closed.current) return;
-    closed.current = true;
-    const back = opener.current;
-    props.onClose();
-    // After React has removed the dialog (and re-rendered the page that opened it): while a modal dialog is open the
-    // page behind it is inert and refuses the focus, so wait (a few frames at most) until it is gone.
-    const d = dialog.current;
-    const restore = (frames: number) => {
-      if (d?.isConnected && d.open && frames > 0) requestAnimationFrame(() => restore(frames - 1));
-      else if (back?.isConnected) back.focus();
-    };
-    if (back) setTimeout(() => restore(30));
-  }
-  function closeNow() {
-    dialog.current?.close();
-    finish();
-  }
+  // The request just sent, as it is now: the event stream (or polling while it is down) refreshes it, so a queued
+  // target turns PROMOTED here without anyone reloading.
+  const sentId = promote.data?.id;
+  const poll = usePollInterval(2000);
+  const sent = useQuery({
+    queryKey: ['promotion', props.project, sentId ?? ''],
+    queryFn: () =>
+      api<Promotion>(
+        'GET',
+        `/api/v1/projects/${encodeURIComponent(props.project)}/promotions/${encodeURIComponent(sentId ?? '')}`,
+      ),
+    enabled: sentId !== undefined,
+    refetchInterval: (q) => (q.state.data?.targets.every((t) => FINAL.includes(t.state)) ? false : poll),
+  });
+  const shown = sent.data ?? promote.data;
 
   function submit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
     promote.mutate(String(new FormData(e.currentTarget).get('comment') ?? ''));
   }
+  const explained = (preview.data?.targets ?? []).some((t) => t.blockedBy.some((b) => b.kind !== 'approvals'));
   const windowBlocked = preview.data?.targets.some((t) => t.blockedBy.some((b) => b.kind === 'window')) ?? false;
 
   return (
-    <dialog
-      ref={(d) => {
-        dialog.current = d;
-        if (d && !d.open) {
-          if (document.activeElement instanceof HTMLElement) opener.current = document.activeElement;
-          d.showModal();
-        }
-      }}
-      aria-labelledby="promote-title"
-      onKeyDown={(e) => {
-        if (e.key === 'Tab' && dialog.current) trapTab(dialog.current, e);
-      }}
-      onCancel={finish}
-      // A late \`close\` of a dialog opened again meanwhile (the same element, shown again by the ref above) is stale.
-      onClose={(e) => {
-        if (!e.currentTarget.open) finish();
-      }}
-    >
+    <dialog {...dialogProps} aria-labelledby="promote-title">
       <h2 id="promote-title">Promote {props.app}</h2>
       <p>
         <Digest value={props.digest} full />
@@ -145,8 +108,8 @@ export function PromoteDialog(props: PromoteDialogProps) {
       </p>
       {promote.data ? (
         <>
-          <ul>
-            {promote.data.targets.map((t) => (
+          <ul aria-live="polite">
+            {(shown ?? promote.data).targets.map((t) => (
               <li key={t.environment}>
                 {t.environment}: <State state={t.state} />
                 {t.reasons.length > 0 && ` — ${t.reasons.join('; ')}`}
@@ -208,30 +171,35 @@ export function PromoteDialog(props: PromoteDialogProps) {
           <section aria-label="What would happen" aria-live="polite" className="preview">
             {to.length === 0 && <p className="muted">Choose a target to see what would happen.</p>}
             {preview.isError && <ErrorNote error={preview.error} doing="preview the promotion" />}
-            {preview.data?.refusal && (
+            {/* A refusal is said once: by each target's blockers (a window or soak as a countdown) when they explain it. */}
+            {preview.data?.refusal && !explained && (
               <p className="error">
                 <span aria-hidden="true">✖ </span>refused: {preview.data.refusal.message}
               </p>
             )}
-            {to.length > 0 && preview.data && !preview.data.refusal && (
-              <ul>
-                {preview.data.targets.map((t) => (
-                  <li key={t.environment}>
-                    {t.environment}: <State state={t.state} />
-                    {t.policy && <span className="muted"> (policy {`${t.policy.name}@${t.policy.version}`})</span>}
-                    {t.blockedBy.length > 0 && (
-                      <ul className="reasons">
-                        {t.blockedBy.map((b, i) => (
-                          <li key={i}>{blockerText(b)}</li>
-                        ))}
-                      </ul>
-                    )}
-                  </li>
-                ))}
-              </ul>
-            )}
+            {to.length > 0 &&
+              preview.data &&
+              (preview.data.refusal === undefined || preview.data.refusal === null || explained) && (
+                <ul>
+                  {preview.data.targets.map((t) => (
+                    <li key={t.environment}>
+                      {t.environment}: <State state={t.state} />
+                      {t.policy && <span className="muted"> (policy {`${t.policy.name}@${t.policy.version}`})</span>}
+                      {t.blockedBy.length > 0 && (
+                        <ul className="reasons">
+                          {t.blockedBy.map((b, i) => (
+                            <li key={i}>
+                              <BlockerLine blocker={b} />
+                            </li>
+                          ))}
+                        </ul>
+                      )}
+                    </li>
+                  ))}
+                </ul>
+              )}
           </section>
-          {props.isAdmin && windowBlocked && (
+          {props.isAdmin && (windowBlocked || override) && (
             <label className="inline">
               <input type="checkbox" checked={override} onChange={(e) => setOverride(e.target.checked)} /> Override the
               promotion window (admin; audited)
