@@ -1,7 +1,8 @@
 // npm test's global setup (`node --test-global-setup`): one PostgreSQL for all test files, with a migrated template
 // database, and one migrated PGlite data directory dumped to a file, instead of an initdb, a server start and two
 // migrations in every test process. Test files find them through HOIST_TEST_POSTGRES_URL, HOIST_TEST_POSTGRES_TEMPLATE
-// and HOIST_TEST_PGLITE_SNAPSHOT (test/helpers/backends.ts); a file run on its own makes its own as before. Where Node
+// and HOIST_TEST_PGLITE_SNAPSHOT (test/helpers/backends.ts); a file run on its own makes its own as before. A run with
+// web test files also gets one shared Chromium (HOIST_TEST_BROWSER_WS, test/helpers/browser.ts). Where Node
 // strips the types itself (scripts/test.mjs) the TypeScript modules are imported as they are; else Node loads this
 // file without tsx's hooks, and they come through tsImport.
 //
@@ -26,6 +27,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CACHE = join(ROOT, 'node_modules', '.cache', 'hoist-test');
 const TEMPLATE = 'hoist_migrated_template';
 let server;
+let browserServer;
 
 function files(path) {
   return readdirSync(path, { withFileTypes: true })
@@ -74,13 +76,26 @@ async function postgresWithTemplate() {
   return server.url;
 }
 
+/**
+ * One Chromium for every web test file, when the run has any (scripts/test.mjs sets HOIST_TEST_BROWSER=shared): each
+ * file connects to it (test/helpers/browser.ts) instead of launching its own, and gets contexts of its own.
+ */
+async function sharedBrowser() {
+  if (process.env.HOIST_TEST_BROWSER !== 'shared') return undefined;
+  const { chromium } = await import('playwright-core');
+  const { CHROMIUM, CHROMIUM_ARGS } = await load('../test/helpers/chromium.ts');
+  browserServer = await chromium.launchServer({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  return browserServer.wsEndpoint();
+}
+
 export async function globalSetup() {
-  const [url, snapshot] = await Promise.all([postgresWithTemplate(), pgliteSnapshot()]);
+  const [url, snapshot, browser] = await Promise.all([postgresWithTemplate(), pgliteSnapshot(), sharedBrowser()]);
   process.env.HOIST_TEST_POSTGRES_URL = url;
   process.env.HOIST_TEST_POSTGRES_TEMPLATE = TEMPLATE;
   process.env.HOIST_TEST_PGLITE_SNAPSHOT = snapshot;
+  if (browser !== undefined) process.env.HOIST_TEST_BROWSER_WS = browser;
 }
 
 export async function globalTeardown() {
-  await server?.stop();
+  await Promise.all([server?.stop(), browserServer?.close()]);
 }

@@ -19,21 +19,26 @@ function testFiles(dir) {
 process.stdout.write(`tests run on Node ${process.version}\n`);
 // Slowest first, by the last run's times (scripts/test-file-times.mjs keeps them; files without one first of all):
 // the run ends when its last file does, so a long file must not be among the last to start. Where no run has left
-// times (a fresh checkout, CI), the files that were slowest in December 2026 go first.
+// times (a fresh checkout, CI), the files that were slowest on 4 December 2026 (a clean clone's run) go first.
 const SLOWEST = [
-  'test/deploy/image.test.ts',
   'test/serve.test.ts',
-  'test/data-dir.test.ts',
-  'test/api/automation.test.ts',
   'test/web/approvals.test.ts',
+  'test/data-dir.test.ts',
+  'test/web/screens.test.ts',
+  'test/api/retry.test.ts',
+  'test/deploy/image.test.ts',
+  'test/api/automation.test.ts',
+  'test/api/gitops.test.ts',
+  'test/web/automation-admin.test.ts',
   'test/cli-policies.test.ts',
-  'test/cli-automation.test.ts',
-  'test/restart.test.ts',
-  'test/api/promotion-decisions.test.ts',
-  'test/api/promotions.test.ts',
-  'test/api/paging.test.ts',
-  'test/api/retag.test.ts',
+  'test/web/keyboard.test.ts',
+  'test/web/sso.test.ts',
   'test/web/console.test.ts',
+  'test/cli-automation.test.ts',
+  'test/api/retag.test.ts',
+  'test/api/releases.test.ts',
+  'test/api/attestations.test.ts',
+  'test/web/retry.test.ts',
 ];
 const recorded = knownFileTimes();
 const known =
@@ -70,6 +75,8 @@ const r = spawnSync(
     stdio: 'inherit',
     env: {
       NODE_COMPILE_CACHE: fileURLToPath(new URL('../node_modules/.cache/hoist-test-compile', import.meta.url)),
+      // The web test files share one Chromium, launched by the global setup when any of them runs.
+      ...(files.some((f) => /(^|\/)test\/web\//.test(f)) ? { HOIST_TEST_BROWSER: 'shared' } : {}),
       ...process.env,
     },
   },

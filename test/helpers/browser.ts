@@ -1,29 +1,29 @@
 /**
  * Real-browser fixtures for the web console: Debian's Chromium driven by playwright-core (no browser download), a
- * hoist API server listening on a random loopback port, one browser per test file and a fresh context (cookies)
- * per person. Screenshots go to test-output/screens/ (git-ignored) so a reviewer can look at every screen.
+ * hoist API server listening on a random loopback port, and a fresh context (cookies) per person. Under `npm test`
+ * one Chromium serves every web test file (scripts/test-global-setup.mjs launches it and sets
+ * HOIST_TEST_BROWSER_WS; each file connects, and its contexts are closed when it disconnects); a file run alone
+ * launches its own. Screenshots go to test-output/screens/ (git-ignored) so a reviewer can look at every screen.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { ADMIN_PASSWORD, startApi, type TestApi } from './api.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from './chromium.ts';
 
-export const CHROMIUM = '/usr/bin/chromium';
+export { CHROMIUM } from './chromium.ts';
 const SCREENS = join(process.cwd(), 'test-output', 'screens');
 
+/**
+ * The browser of this test file: npm test's shared Chromium when there is one (launching one per file cost each web
+ * file about 0.7 s of CPU and 2–7 s of its time), else one of its own. `close()` on a connected browser closes this
+ * file's contexts and disconnects; the shared browser goes on serving the other files.
+ */
 export async function launchBrowser(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-dev-shm-usage',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
+  const shared = process.env.HOIST_TEST_BROWSER_WS;
+  if (shared !== undefined) return chromium.connect(shared);
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 }
 
 export interface ConsoleServer {
