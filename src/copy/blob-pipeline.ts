@@ -2,7 +2,7 @@
  * Starts each blob's copy as soon as discovery names it, instead of after the whole graph is read: a platform's
  * layers stream while the next platform manifest and the referrers are still being fetched. Each blob, once: across
  * registries a HEAD at the target first (many at once, they are cheap; none for a small blob when the target
- * repository is new) and then, when absent, a transfer slot, a blob under 16 MiB one of its own (below); within
+ * repository is new) and then, when absent, a transfer slot, a small blob one of its own (below); within
  * one registry a mount, as many at once as HEADs. What the HEADs found is the `blobsPresent` the pure plan is then made
  * from, so the plan records exactly what was done. The first failure aborts the rest; `settle` waits until nothing
  * is in flight, so no request outlives the copy.
@@ -11,7 +11,7 @@ import { setMaxListeners } from 'node:events';
 import type { Descriptor } from '../oci/manifest.ts';
 import type { RepositoryClient } from '../oci/registry-client.ts';
 import type { BlobCopier } from './blob-copy.ts';
-import { blobAction, QUICK_BLOB, SMALL_BLOB, transferOrder } from './plan.ts';
+import { blobAction, SMALL_BLOB, transferOrder } from './plan.ts';
 
 /** At most `slots` tasks at once, the others queued in order of arrival. */
 class Slots {
@@ -41,10 +41,9 @@ export interface BlobPipelineOptions {
   /** Transfers of large blobs in flight at once. */
   concurrency: number;
   /**
-   * Transfers of blobs under QUICK_BLOB (configs, small and middling layers) in flight at once, beside the large
-   * ones. Such a transfer is round trips (upload session, GET, PUT) and the target's commit, not bandwidth: in the
-   * large blobs' slots, 100 layers of 16 KiB went 6 at a time, an index's configs held back its layers, and the 8
-   * layers of 4 MiB of a 4-platform index went in two waves. Default: `concurrency`.
+   * Transfers of small blobs (under SMALL_BLOB: configs, small layers) in flight at once, beside the large ones. A
+   * small transfer is round trips (upload session, GET, PUT), not bandwidth: in the large blobs' slots, 100 layers of
+   * 16 KiB went 6 at a time, and an index's configs held back its layers. Default: `concurrency`.
    */
   smallConcurrency?: number;
   /** HEAD requests in flight at once. */
@@ -112,7 +111,7 @@ export class BlobPipeline {
           this.guard(() =>
             this.present.has(step.descriptor.digest)
               ? this.o.copy({ ...step, action: 'skip' }, this.signal)
-              : (step.descriptor.size < QUICK_BLOB ? this.smallTransfers : this.transfers).run(() =>
+              : (step.descriptor.size < SMALL_BLOB ? this.smallTransfers : this.transfers).run(() =>
                   this.o.copy(step, this.signal),
                 ),
           ),

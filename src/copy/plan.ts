@@ -64,14 +64,6 @@ export function neededBlobs(root: ManifestNode): Descriptor[] {
 /** Blobs under this size (configs, small layers) take a transfer slot only for a moment: they go first. */
 export const SMALL_BLOB = 1 << 20;
 
-/**
- * Blobs under this size travel in the quick slots beside the large transfers (blob-pipeline.ts): between registries
- * their time is round trips and the target's commit (the registry writes the file out and links it), not bandwidth.
- * A 4-platform index of 8 layers × 4 MiB kept 2 of its layers waiting for one of 6 large slots, a second wave of
- * transfers and commits after the first.
- */
-export const QUICK_BLOB = 16 << 20;
-
 /** Small blobs first, then the largest first (the longest transfers start early). */
 export function transferOrder(a: BlobStep, b: BlobStep): number {
   const small = (s: BlobStep): number => (s.descriptor.size < SMALL_BLOB ? 0 : 1);
