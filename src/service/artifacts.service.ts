@@ -119,9 +119,7 @@ interface Inspected {
 export interface PushedArtifact {
   artifactId: string;
   project: string;
-  projectId: string;
   application: string;
-  applicationId: string;
   created: boolean;
   newLocations: number;
   /** The environments that hold it by this push (their repository, and tag convention). */
@@ -343,9 +341,7 @@ export class Artifacts {
         out.push({
           artifactId: existingId,
           project: first.project,
-          projectId: first.project_id,
           application: first.app,
-          applicationId: appId,
           created: false,
           newLocations: added,
           environments: mine.map((m) => m.name),
@@ -392,9 +388,7 @@ export class Artifacts {
       out.push({
         artifactId: id,
         project: first.project,
-        projectId: first.project_id,
         application: first.app,
-        applicationId: appId,
         created: true,
         newLocations: mine.length,
         environments: mine.map((m) => m.name),

@@ -9,13 +9,13 @@ import type { Schema } from './schema.ts';
 
 export type ArtifactRow = Selectable<Schema['artifacts']>;
 
-/** The id of the application's artifact with that digest, if registered. */
 /** The artifacts with that digest, by application id (one per application at most). */
 export async function artifactIdsByDigest(db: Kysely<Schema>, digest: string): Promise<Map<string, string>> {
   const rows = await db.selectFrom('artifacts').select(['id', 'application_id']).where('digest', '=', digest).execute();
   return new Map(rows.map((r) => [r.application_id, r.id]));
 }
 
+/** The id of the application's artifact with that digest, if registered. */
 export async function artifactIdByDigest(
   db: Kysely<Schema>,
   applicationId: string,

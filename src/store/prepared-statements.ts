@@ -101,8 +101,7 @@ export function preparingClient(Base: typeof pg.Client, names: StatementNames): 
     override query(...args: unknown[]): never {
       const [text, values, callback] = args;
       const name = typeof text === 'string' && callback === undefined && names.nameOf(text);
-      if (name && !Array.isArray(values)) return (super.query as (...a: unknown[]) => never)(...args);
-      if (!name) return (super.query as (...a: unknown[]) => never)(...args);
+      if (!name || !Array.isArray(values)) return (super.query as (...a: unknown[]) => never)(...args);
       const send = (): Promise<pg.QueryResult> =>
         (super.query as (c: pg.QueryConfig) => Promise<pg.QueryResult>)({
           name: this.#generation === 0 ? name : `${name}_${this.#generation}`,

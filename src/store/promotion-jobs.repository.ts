@@ -127,6 +127,13 @@ export async function quarantineOf(db: Kysely<Schema>, digest: string) {
   return db.selectFrom('quarantine').select(['reason', 'by_user']).where('digest', '=', digest).executeTakeFirst();
 }
 
+/** What `fenceTagWrite` answers. */
+export interface TagWriteFence {
+  held: boolean;
+  newer: { requestId: string; digest: string } | null;
+  webhooks: Array<{ id: string; events: unknown }>;
+}
+
 /**
  * Right before a promotion writes its tag, in one statement: the claim renewed until `leaseUntil` (`held`: false when
  * it was taken over or settled), the newest PROMOTED target of the same application and environment that wrote `tag`
@@ -144,16 +151,8 @@ export async function fenceTagWrite(
     tag: string;
     requestedAt: Date;
   },
-): Promise<{
-  held: boolean;
-  newer: { requestId: string; digest: string } | null;
-  webhooks: Array<{ id: string; events: unknown }>;
-}> {
-  const r = await sql<{
-    held: boolean;
-    newer: { requestId: string; digest: string } | null;
-    webhooks: Array<{ id: string; events: unknown }>;
-  }>`WITH renewed AS (
+): Promise<TagWriteFence> {
+  const r = await sql<TagWriteFence>`WITH renewed AS (
       UPDATE promotion_targets SET lease_until = ${o.leaseUntil}
       WHERE id = ${job.id} AND state = ${PROMOTION_JOBS.working} AND lease_token = ${job.token}
       RETURNING id)

@@ -83,12 +83,12 @@ export async function findRegistryByHost(db: Kysely<Schema>, host: string): Prom
   return db.selectFrom('registries').selectAll().where('url', '=', host).executeTakeFirst();
 }
 
-/** The registry with that id; throws when there is none. */
 /** The registry with that id, if there is one. */
 export async function findRegistryById(db: Kysely<Schema>, id: string): Promise<RegistryRow | undefined> {
   return db.selectFrom('registries').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** The registry with that id; throws when there is none. */
 export async function getRegistryById(db: Kysely<Schema>, id: string): Promise<RegistryRow> {
   return db.selectFrom('registries').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 }

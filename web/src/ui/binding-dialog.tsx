@@ -17,6 +17,12 @@ import { useModalDialog } from './modal-dialog.ts';
 
 type Binding = components['schemas']['BoardCell']['binding'];
 type Mode = 'manual' | 'track-latest' | 'pin';
+/** The choices, in the order offered. */
+const MODES: ReadonlyArray<readonly [Mode, string]> = [
+  ['manual', 'Promotions only'],
+  ['track-latest', 'Track the latest good build'],
+  ['pin', 'Pin to the digest held now'],
+];
 
 export function BindingDialog(props: {
   project: string;
@@ -75,37 +81,19 @@ export function BindingDialog(props: {
       <form onSubmit={submit} aria-label="Binding">
         <fieldset>
           <legend>Binding</legend>
-          <label className="inline">
-            <input
-              type="radio"
-              name="mode"
-              value="manual"
-              checked={mode === 'manual'}
-              onChange={() => setMode('manual')}
-            />{' '}
-            Promotions only
-          </label>
-          <label className="inline">
-            <input
-              type="radio"
-              name="mode"
-              value="track-latest"
-              checked={mode === 'track-latest'}
-              onChange={() => setMode('track-latest')}
-            />{' '}
-            Track the latest good build
-          </label>
-          <label className="inline">
-            <input
-              type="radio"
-              name="mode"
-              value="pin"
-              checked={mode === 'pin'}
-              disabled={props.held === null}
-              onChange={() => setMode('pin')}
-            />{' '}
-            Pin to the digest held now
-          </label>
+          {MODES.map(([value, label]) => (
+            <label className="inline" key={value}>
+              <input
+                type="radio"
+                name="mode"
+                value={value}
+                checked={mode === value}
+                disabled={value === 'pin' && props.held === null}
+                onChange={() => setMode(value)}
+              />{' '}
+              {label}
+            </label>
+          ))}
           {props.held !== null ? (
             <p className="muted">
               Pin keeps <Digest value={props.held} /> here until someone changes it.
