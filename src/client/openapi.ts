@@ -1891,6 +1891,34 @@ export interface components {
           kind: 'stale';
           message: string;
         };
+    /** @description one step of a target’s timeline, from the request’s audit entries and decisions */
+    TimelineStep: {
+      /** Format: date-time */
+      at: string;
+      step:
+        | 'requested'
+        | 'approved'
+        | 'rejected'
+        | 'reevaluated'
+        | 'canceled'
+        | 'promoting'
+        | 'promoted'
+        | 'failed'
+        | 'refused'
+        | 'retried'
+        | 'gitops'
+        | 'gitops-failed';
+      /** @description a user, or hoist for the server’s own work */
+      by: string;
+      /** @description the target’s state from this step on */
+      state:
+        | ('AWAITING_APPROVAL' | 'QUEUED' | 'PROMOTING' | 'PROMOTED' | 'REJECTED' | 'CANCELED' | 'STALE' | 'FAILED')
+        | null;
+      /** @description a comment, the registry’s error, a reason, a policy change; may be empty */
+      detail: string;
+      /** @description bytes the copy streamed (on promoted) */
+      bytesCopied?: number;
+    };
     Target: {
       environment: string;
       state: 'AWAITING_APPROVAL' | 'QUEUED' | 'PROMOTING' | 'PROMOTED' | 'REJECTED' | 'CANCELED' | 'STALE' | 'FAILED';
@@ -1936,6 +1964,10 @@ export interface components {
         error: string | null;
         nextAttemptAt: string | null;
       };
+      /** @description bytes the copy streamed once PROMOTED (mounted or present blobs cost none); null before */
+      bytesCopied: number | null;
+      /** @description what happened to the target, oldest first (on one request’s answer, not in lists) */
+      timeline?: components['schemas']['TimelineStep'][];
     };
     PromotionState:
       'AWAITING_APPROVAL' | 'QUEUED' | 'PROMOTING' | 'PROMOTED' | 'REJECTED' | 'CANCELED' | 'STALE' | 'FAILED';
@@ -1944,6 +1976,8 @@ export interface components {
       project: string;
       application: string;
       digest: string;
+      /** @description the tag the request named, or the image’s tag in the source environment (what policies judged) */
+      tag: string | null;
       from: string;
       requestedBy: string;
       comment: string;

@@ -290,7 +290,7 @@ export class PromotionRunner {
   private async heldBack(job: Job, t: PromotionJobRow, now: Date): Promise<boolean> {
     const q = jobQuarantine(t);
     if (q) {
-      await recordEnded(this.db, job, 'REJECTED', `quarantined by ${q.by_user}: ${q.reason}`, now);
+      await refuseJob(this.db, this.outbox, job, t, `quarantined by ${q.by_user}: ${q.reason}`, now);
       return true;
     }
     // Projects are hard boundaries, checked again where the bytes move: never read or write outside the project's
@@ -301,7 +301,7 @@ export class PromotionRunner {
     ];
     if (outside.length > 0) {
       const reason = `outside project ${t.project}'s namespaces: ${outside.join(', ')}; an admin grants the namespace (hoist project grant-namespace) or fixes the environment, then the promotion is requested again`;
-      await recordEnded(this.db, job, 'REJECTED', reason, now);
+      await refuseJob(this.db, this.outbox, job, t, reason, now);
       return true;
     }
     const windows = t.windowOverride ? [] : windowsOf(t.windows);
@@ -325,6 +325,34 @@ export class PromotionRunner {
   stop(graceMs = 0): Promise<void> {
     return this.queue.stop(graceMs);
   }
+}
+
+/**
+ * A claimed target refused at run time (its digest quarantined since it was queued, a repository outside the
+ * project's namespaces): REJECTED with the reason (fenced by the claim), audited as `promotion.refused` and announced
+ * as `promotion.rejected`, in one transaction. The runner's and a release's (src/service/release-run.ts).
+ */
+export async function refuseJob(
+  db: Kysely<Schema>,
+  outbox: Outbox,
+  job: Job,
+  t: PromotionJobRow,
+  reason: string,
+  now: Date,
+): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await recordEnded(trx, job, 'REJECTED', reason, now);
+    await appendAudit(trx, {
+      actor: 'hoist',
+      action: 'promotion.refused',
+      objectType: 'promotion',
+      objectId: t.requestId,
+      at: now,
+      summary: { environment: t.dstName, digest: t.digest, reason },
+    });
+    await outbox.add(trx, { ...jobNotice(t), event: 'promotion.rejected', reason }, now);
+  });
+  outbox.wake();
 }
 
 /** What a notice about a claimed target says (the runner's and a release's, src/service/release-run.ts). */

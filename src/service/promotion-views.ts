@@ -2,7 +2,8 @@
 import type { Verdict } from '../policy/evaluate.ts';
 import type { Blocker } from '../promotion/blocked-by.ts';
 import type { PromotionPlan } from '../promotion/plan.ts';
-import type { DecisionRow, RequestRows, TargetRow } from '../store/promotion-views.query.ts';
+import { targetTimeline, type TimelineStep } from '../promotion/timeline.ts';
+import type { DecisionRow, RequestAuditRow, RequestRows, TargetRow } from '../store/promotion-views.query.ts';
 import type { GitopsWriteRow } from '../store/gitops.repository.ts';
 import type { RequestRelease } from '../store/releases.repository.ts';
 import type { TargetState } from '../store/schema.ts';
@@ -21,6 +22,10 @@ export interface TargetView {
   retry?: RetryView;
   /** The GitOps write-back of this promotion, when the environment has a git target. */
   gitops?: GitopsView;
+  /** Bytes the copy streamed, once PROMOTED (null before, and for targets that never copied). */
+  bytesCopied: number | null;
+  /** What happened to it, when and by whom (one request's view only, not lists): ../promotion/timeline.ts. */
+  timeline?: TimelineStep[];
 }
 
 export interface GitopsView {
@@ -59,6 +64,8 @@ export interface PromotionView {
   project: string;
   application: string;
   digest: string;
+  /** The tag the request named, or the image's tag in the source environment (what policies judged). */
+  tag: string | null;
   from: string;
   requestedBy: string;
   comment: string;
@@ -88,6 +95,12 @@ export interface HistoryEntry {
 }
 
 export const json = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
+
+/** What a finished copy's stored result says it streamed; null when the target has no result. */
+export function bytesCopiedOf(result: unknown): number | null {
+  const r = json<{ bytesStreamed?: number } | null>(result);
+  return r === null ? null : (r.bytesStreamed ?? 0);
+}
 
 /** Stored blockers; for targets planned before they were stored, what the row says. */
 function blockersOf(t: TargetRow, approvals: number): Blocker[] {
@@ -139,6 +152,22 @@ export function targetView(
         }
       : {}),
     ...(write ? { gitops: gitopsView(write) } : {}),
+    bytesCopied: bytesCopiedOf(t.result),
+  };
+}
+
+/** One request's view with each target's timeline, made from the request's audit entries and its decisions. */
+export function withTimelines(view: PromotionView, audit: readonly RequestAuditRow[]): PromotionView {
+  return {
+    ...view,
+    targets: view.targets.map((t) => ({
+      ...t,
+      timeline: targetTimeline(
+        t.environment,
+        audit,
+        t.approvals.map((a) => ({ ...a, at: new Date(a.at) })),
+      ),
+    })),
   };
 }
 
@@ -149,6 +178,7 @@ export function requestViews(rows: RequestRows): PromotionView[] {
     project: r.project,
     application: r.application,
     digest: r.digest,
+    tag: r.tag,
     from: r.from,
     requestedBy: r.requested_by,
     comment: r.comment,
@@ -164,6 +194,7 @@ export function plannedView(plan: PromotionPlan, id: string, at: Date): Promotio
     project: plan.project.name,
     application: plan.application.name,
     digest: plan.artifact?.digest ?? '',
+    tag: plan.tag,
     from: plan.from?.name ?? '',
     requestedBy: plan.requester,
     comment: plan.comment,
@@ -179,6 +210,7 @@ export function plannedView(plan: PromotionPlan, id: string, at: Date): Promotio
         reasons: t.reasons,
         verdict: t.verdict,
         blockedBy: t.blockedBy,
+        bytesCopied: null,
       })),
   };
 }

@@ -22,7 +22,13 @@ import { planRetry } from '../promotion/plan-retry.ts';
 import { loadRetry, retryableEnvironments } from '../store/retry-targets.repository.ts';
 import { countWaitingFor } from '../store/pending-approvals.query.ts';
 import { loadPromotionContext, type ApplicationKey } from '../store/promotion-context.query.ts';
-import { findHistory, findRequests, latestPromotion, type HistoryFilter } from '../store/promotion-views.query.ts';
+import {
+  auditOfRequest,
+  findHistory,
+  findRequests,
+  latestPromotion,
+  type HistoryFilter,
+} from '../store/promotion-views.query.ts';
 import {
   claimIdempotencyKey,
   findIdempotencyKey,
@@ -34,7 +40,15 @@ import { lockWaitingReleaseTargets, lockWaitingTargets, type WaitingFilter } fro
 import type { Actor } from './audited.ts';
 import { Outbox } from './outbox.ts';
 import { PromotionExecutor } from './promotion-executor.ts';
-import { json, plannedView, requestViews, type HistoryEntry, type PromotionView } from './promotion-views.ts';
+import {
+  bytesCopiedOf,
+  json,
+  plannedView,
+  requestViews,
+  withTimelines,
+  type HistoryEntry,
+  type PromotionView,
+} from './promotion-views.ts';
 import type { Page } from './page.ts';
 import { newId } from './tokens.ts';
 import { targetTag } from './promotion-runner.ts';
@@ -213,7 +227,7 @@ export class Promotions {
   async get(project: string, id: string): Promise<PromotionView> {
     const [view] = await withReleases(this.db, requestViews(await findRequests(this.db, project, { id })), (v) => v.id);
     if (!view) throw new NotFound('promotion', id);
-    return view;
+    return withTimelines(view, await auditOfRequest(this.db, id));
   }
 
   /** Approves or rejects the request's targets awaiting approval (only `environments` when given). */
@@ -351,7 +365,7 @@ export class Promotions {
   async history(project: string, f: HistoryFilter = {}): Promise<Page<HistoryEntry>> {
     const { rows, decisions, nextCursor } = await findHistory(this.db, project, f);
     const items = rows.map((r): HistoryEntry => {
-      const result = json<{ tag?: string | null; bytesStreamed?: number } | null>(r.result);
+      const result = json<{ tag?: string | null } | null>(r.result);
       const verdict = json<{ allowed?: boolean } | null>(r.verdict);
       return {
         at: r.at.toISOString(),
@@ -375,7 +389,7 @@ export class Promotions {
           r.policy_name !== null
             ? { name: r.policy_name, version: r.policy_version ?? 0, allowed: verdict?.allowed ?? true }
             : null,
-        bytesCopied: result?.bytesStreamed ?? 0,
+        bytesCopied: bytesCopiedOf(r.result) ?? 0,
         reason: r.reason,
       };
     });

@@ -13,7 +13,7 @@ import { copyImage } from '../copy/copy-image.ts';
 import { openRepository } from '../oci/registry.ts';
 import { appendAudit } from '../store/audit.repository.ts';
 import { LeaseLost } from '../store/jobs.repository.ts';
-import { quarantineOf, recordEnded, recordLocation, recordPromoted } from '../store/promotion-jobs.repository.ts';
+import { quarantineOf, recordLocation, recordPromoted } from '../store/promotion-jobs.repository.ts';
 import type { PromotionJobRow } from '../store/promotion-jobs.repository.ts';
 import {
   isCopied,
@@ -29,7 +29,7 @@ import type { Outbox, PromotionNotice } from './outbox.ts';
 import type { PushedImage } from './own-pushes.ts';
 import type { Registries } from './registries.service.ts';
 import type { PromotionAttestor } from './promotion-attestor.ts';
-import { jobNotice } from './promotion-runner.ts';
+import { jobNotice, refuseJob } from './promotion-runner.ts';
 
 /** A release target that may not be carried out as it is: another attempt would do the same (not transient). */
 export class ReleaseRefused extends Error {}
@@ -260,7 +260,7 @@ export class ReleaseRun {
       const reason = q
         ? `${item.application}: ${item.digest} is quarantined by ${q.by_user}: ${q.reason}`
         : `${item.application}: outside project ${t.project}'s namespaces (${t.srcName} or ${t.dstName}); an admin grants the namespace (hoist project grant-namespace), then the release is promoted again`;
-      await recordEnded(this.db, job, 'REJECTED', reason, now);
+      await refuseJob(this.db, this.outbox, job, t, reason, now);
       return true;
     }
     return false;

@@ -15,6 +15,7 @@ export interface RequestRow {
   project: string;
   application: string;
   digest: string;
+  tag: string | null;
   from: string;
   requested_by: string;
   comment: string;
@@ -61,6 +62,7 @@ export async function findRequests(db: Kysely<Schema>, project: string, f: Reque
       'p.name as project',
       'a.name as application',
       'r.digest',
+      'r.tag',
       's.name as from',
       'r.requested_by',
       'r.comment',
@@ -254,4 +256,26 @@ export async function latestPromotion(
       .limit(1)
       .executeTakeFirst()
   );
+}
+
+/** An audit entry of one promotion request, as its timeline reads it (src/promotion/timeline.ts). */
+export interface RequestAuditRow {
+  at: Date;
+  actor: string;
+  action: string;
+  summary: unknown;
+}
+
+/**
+ * The audit entries of one request, oldest first (the `(object_type, object_id)` index): what happened to it, when
+ * and by whom. Entries not sealed into the chain yet are read too; their content is what the chain will hold.
+ */
+export async function auditOfRequest(db: Kysely<Schema>, requestId: string): Promise<RequestAuditRow[]> {
+  return db
+    .selectFrom('audit_log')
+    .select(['at', 'actor', 'action', 'summary'])
+    .where('object_type', '=', 'promotion')
+    .where('object_id', '=', requestId)
+    .orderBy('seq')
+    .execute();
 }

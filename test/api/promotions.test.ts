@@ -126,6 +126,37 @@ for (const backend of BACKENDS) {
       assert.deepEqual((await gate('devon', 'staging', 'devon')).body.allowed, false, 'not promoted yet');
       assert.equal(await api.services.runner.runOne(), true);
       const ok2 = (await gate('devon', 'staging', 'devon')).body;
+
+      // The request page's timeline, per target, from the audit record and the decisions: only that target's steps
+      // (the approvals refused above left none), the approval's comment, the copy with the bytes it streamed.
+      const seen = (await as('devon', 'GET', `${P}/promotions/${id}`)).body;
+      assert.equal(seen.tag, '1.0', 'the tag the request named');
+      const [staging, prod] = seen.targets as Array<{
+        bytesCopied: number | null;
+        timeline: Array<{ step: string; by: string; state: string | null; detail: string; bytesCopied?: number }>;
+      }>;
+      assert.deepEqual(
+        staging!.timeline.map((s) => [s.step, s.by, s.state]),
+        [
+          ['requested', 'devon', 'AWAITING_APPROVAL'],
+          ['approved', 'pat', null],
+          ['promoting', 'hoist', 'PROMOTING'],
+          ['promoted', 'hoist', 'PROMOTED'],
+        ],
+      );
+      assert.equal(staging!.timeline[1]!.detail, 'looks good');
+      assert.equal(typeof staging!.bytesCopied, 'number');
+      assert.equal(staging!.timeline[3]!.bytesCopied, staging!.bytesCopied);
+      assert.match(staging!.timeline[3]!.detail, /tag 1\.0 written/);
+      assert.deepEqual(
+        prod!.timeline.map((s) => [s.step, s.state]),
+        [['requested', 'REJECTED']],
+      );
+      assert.equal(prod!.bytesCopied, null, 'never copied');
+      const listed = (await as('devon', 'GET', `${P}/promotions?limit=5`)).body.items.find(
+        (p: { id: string }) => p.id === id,
+      );
+      assert.equal(listed.targets[0].timeline, undefined, 'lists stay one query per kind, without timelines');
       assert.deepEqual([ok2.allowed, ok2.promotion], [true, id]);
       const approver = (await gate('devon', 'staging', 'pat')).body;
       assert.equal(approver.allowed, false);
@@ -410,9 +441,19 @@ void describe('promotion execution [pglite]', () => {
     assert.match(done.targets[0].reasons.join('; '), /quarantined by root: CVE-2026-9/);
     const audit = (await call('GET', `/api/v1/audit?objectType=promotion&objectId=${r.id}&order=oldest`)).body.items;
     assert.deepEqual(
-      audit.map((e: { action: string }) => e.action),
-      ['promotion.request'],
-      'not promoted',
+      audit.map((e: { action: string; actor: string }) => [e.action, e.actor]),
+      [
+        ['promotion.request', 'root'],
+        ['promotion.refused', 'hoist'],
+      ],
+      'not promoted; the refusal at run time is in the record',
+    );
+    assert.deepEqual(
+      done.targets[0].timeline.map((s: { step: string; detail: string }) => [s.step, s.detail]),
+      [
+        ['requested', ''],
+        ['refused', 'quarantined by root: CVE-2026-9'],
+      ],
     );
     await api.database.db.deleteFrom('quarantine').where('digest', '=', other.digest).execute();
   });

@@ -121,7 +121,9 @@ describe('approvals in the web console', () => {
 
     // devon's page, untouched since it loaded, shows the approval and the new state by itself: the stream said so.
     await devon.getByText(/approved by rita/).waitFor({ timeout: 15_000 });
-    assert.doesNotMatch(await devon.locator('article').innerText(), /awaiting approval/i);
+    // Its state now (the heading); the timeline below keeps "requested …: awaiting approval" as history.
+    assert.doesNotMatch(await devon.locator('article h2').innerText(), /awaiting approval/i);
+    assert.match(await devon.getByRole('list', { name: 'timeline of prod' }).innerText(), /approved by rita/);
     await rita.context().close();
     await devon.context().close();
   });
@@ -259,7 +261,11 @@ describe('approvals in the web console', () => {
       assert.equal((await as('devon', 'POST', `${P}/promotions/${r.body.id}/cancel`, {})).status, 200);
       await vera.getByRole('heading', { name: /prod\s+.*canceled/i }).waitFor({ timeout: 15_000 });
       // And why, in the server's words (before, the page said only the blocker's kind: "decision").
-      await vera.locator('article').getByText('canceled by devon').waitFor();
+      await vera.locator('article .reasons').getByText('canceled by devon').waitFor();
+      await vera
+        .getByRole('list', { name: 'timeline of prod' })
+        .getByText(/canceled by devon · /)
+        .waitFor();
       await vera.context().close();
     } finally {
       for (const s of held) s.close();

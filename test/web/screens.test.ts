@@ -30,6 +30,7 @@ describe('web console screens', () => {
   let first: TestManifest;
   let second: TestManifest;
   let prodRequest: string;
+  let stagingRequest: string;
   const P = '/api/v1/projects/shop';
   const ok = async (r: ReturnType<Call>) => {
     const x = await r;
@@ -127,6 +128,7 @@ describe('web console screens', () => {
     await ok(as('rita', 'POST', `${P}/promotions/${toStaging.id}/approve`, { comment: 'looks good' }));
     assert.equal(await server.api.services.runner.runOne(), true);
     assert.equal((await as('devon', 'GET', `${P}/promotions/${toStaging.id}`)).body.targets[0].state, 'PROMOTED');
+    stagingRequest = toStaging.id;
     prodRequest = (
       await ok(
         as('devon', 'POST', `${P}/applications/web/promotions`, {
@@ -186,9 +188,40 @@ describe('web console screens', () => {
     await page.context().close();
   });
 
+  test("the request page tells each target's story: requested, approved with the comment, copied (bytes, time), promoted", async () => {
+    const page = await signedIn(browser, server, 'devon', `/projects/shop/promotions/${stagingRequest}`);
+    const timeline = page.getByRole('list', { name: 'timeline of staging' });
+    await timeline.getByText(/promoted in/).waitFor();
+    const steps = await timeline.getByRole('listitem').allInnerTexts();
+    assert.equal(steps.length, 4, steps.join('\n'));
+    assert.match(steps[0]!, /requested by devon: awaiting approval · .*ago/);
+    assert.match(steps[1]!, /approved by rita — “looks good” · /);
+    assert.match(steps[2]!, /copy started · /);
+    assert.match(steps[3]!, /promoted in \d+\.\d s: \d+(\.\d)? (B|KiB|MiB) copied, tag 1\.0 written/);
+    // Every step's time: relative on the page, the absolute UTC time on hover.
+    for (const title of await timeline.locator('time').evaluateAll((ts) => ts.map((t) => t.getAttribute('title'))))
+      assert.match(title ?? '', /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+    assert.match(
+      await page.getByRole('article').locator('.muted').first().innerText(),
+      /approvals 1\/1 · \d+(\.\d)? (B|KiB|MiB) copied/,
+    );
+    assert.deepEqual(await accessibilityViolations(page), []);
+    await screenshot(page, 'request-timeline');
+    await page.context().close();
+  });
+
   test('a viewer sees the actions disabled with the role needed', async () => {
-    // From the board: the cell's link opens the journey of the digest that environment holds.
+    // From the board: the cell's Promote says why it is disabled, in text its button is described by.
     const page = await signedIn(browser, server, 'vera', '/projects/shop');
+    const promote = page.getByRole('button', { name: 'Promote web from dev…' });
+    assert.equal(await promote.isDisabled(), true);
+    const described = await promote.getAttribute('aria-describedby');
+    assert.ok(described, 'the disabled Promote names the text that says why');
+    assert.match(
+      await page.locator(`#${described}`).innerText(),
+      /You see shop as a viewer: promoting needs the developer, promoter or owner role/,
+    );
+    // The cell's link opens the journey of the digest that environment holds.
     await page.getByRole('link', { name: 'Journey of web in staging' }).click();
     await page.waitForURL(new RegExp(`/apps/web/artifacts/${encodeURIComponent(first.digest)}$`));
     await page

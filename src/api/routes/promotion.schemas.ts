@@ -80,6 +80,34 @@ export const BlockerSchema = component(
 /** The verdict a target's policy gave, or null where no policy was evaluated. */
 export const VerdictSchema = Type.Union([Verdict, Type.Null()]);
 
+const TimelineStepSchema = component(
+  'TimelineStep',
+  Type.Object(
+    {
+      at: Type.String({ format: 'date-time' }),
+      step: Type.Union([
+        Type.Literal('requested'),
+        Type.Literal('approved'),
+        Type.Literal('rejected'),
+        Type.Literal('reevaluated'),
+        Type.Literal('canceled'),
+        Type.Literal('promoting'),
+        Type.Literal('promoted'),
+        Type.Literal('failed'),
+        Type.Literal('refused'),
+        Type.Literal('retried'),
+        Type.Literal('gitops'),
+        Type.Literal('gitops-failed'),
+      ]),
+      by: Type.String({ description: 'a user, or hoist for the server’s own work' }),
+      state: Type.Union([TargetStateSchema, Type.Null()], { description: 'the target’s state from this step on' }),
+      detail: Type.String({ description: 'a comment, the registry’s error, a reason, a policy change; may be empty' }),
+      bytesCopied: Type.Optional(Type.Integer({ description: 'bytes the copy streamed (on promoted)' })),
+    },
+    { description: 'one step of a target’s timeline, from the request’s audit entries and decisions' },
+  ),
+);
+
 export const TargetSchema = component(
   'Target',
   Type.Object({
@@ -125,6 +153,14 @@ export const TargetSchema = component(
         { description: 'present when the environment has a git target: the write-back of this promotion' },
       ),
     ),
+    bytesCopied: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'bytes the copy streamed once PROMOTED (mounted or present blobs cost none); null before',
+    }),
+    timeline: Type.Optional(
+      Type.Array(TimelineStepSchema, {
+        description: 'what happened to the target, oldest first (on one request’s answer, not in lists)',
+      }),
+    ),
   }),
 );
 
@@ -148,6 +184,9 @@ export const PromotionSchema = Type.Object({
   project: Type.String(),
   application: Type.String(),
   digest: Type.String(),
+  tag: Type.Union([Type.String(), Type.Null()], {
+    description: 'the tag the request named, or the image’s tag in the source environment (what policies judged)',
+  }),
   from: Type.String(),
   requestedBy: Type.String(),
   comment: Type.String(),

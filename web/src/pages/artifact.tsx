@@ -14,14 +14,11 @@ import type { Artifact, Edge, Environment, HistoryEntry, Registry } from '../sch
 import { roleIn, useSignedIn } from '../session.tsx';
 import { duration, journey, signatures, stays, type JourneyStep } from '../ui/artifact-facts.ts';
 import { CopyText } from '../ui/copy-text.tsx';
-import { Digest, ErrorNote, State, Time, useNow } from '../ui/format.tsx';
+import { byteSize, Digest, ErrorNote, State, Time, useNow } from '../ui/format.tsx';
 import { Gated } from '../ui/gated.tsx';
 import { PromoteDialog } from '../ui/promote-dialog.tsx';
 
 const REQUESTERS = ['admin', 'owner', 'promoter', 'developer'];
-
-const bytes = (n: number): string =>
-  n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
 
 export function useProjectShape(project: string) {
   const base = `/api/v1/projects/${encodeURIComponent(project)}`;
@@ -225,7 +222,7 @@ export default function ArtifactPage({ project, app, digest }: { project: string
             <dt>platforms</dt>
             <dd>{a.platforms.length > 0 ? a.platforms.join(', ') : 'not stated'}</dd>
             <dt>size</dt>
-            <dd>{bytes(a.size)}</dd>
+            <dd>{byteSize(a.size)}</dd>
           </dl>
         </section>
         <section aria-labelledby="build">

@@ -22,6 +22,8 @@ import { Digest, ErrorNote, shortDigest, State, Time } from '../ui/format.tsx';
 // The dialog's code is not needed to draw the board: it loads once the board is drawn (so the first click finds it).
 const loadPromoteDialog = () => import('../ui/promote-dialog.tsx');
 const PromoteDialog = lazy(() => loadPromoteDialog().then((m) => ({ default: m.PromoteDialog })));
+/** The note that says what the caller's role allows here: a disabled Promote in any cell is described by it. */
+const ROLE_NOTE = 'board-role-note';
 const BindingDialog = lazy(() => import('../ui/binding-dialog.tsx').then((m) => ({ default: m.BindingDialog })));
 
 type Row = components['schemas']['Board']['applications'][number];
@@ -58,7 +60,7 @@ export default function Board({ project }: { project: string }) {
       </nav>
       {board.error && <ErrorNote error={board.error} doing="load the board" />}
       {board.data && !mayRequest && (
-        <p className="muted">
+        <p className="muted" id={ROLE_NOTE}>
           You see {project} as {role === null ? 'a visitor' : `a ${role}`}: promoting needs the developer, promoter or
           owner role, pinning the owner or promoter role.
         </p>
@@ -276,6 +278,7 @@ function CellView(props: {
             type="button"
             disabled={!props.mayRequest}
             title={props.mayRequest ? undefined : 'needs the developer, promoter or owner role'}
+            aria-describedby={props.mayRequest ? undefined : ROLE_NOTE}
             onClick={() => props.onPromote(held)}
           >
             Promote {app} from {cell.environment}…

@@ -8,7 +8,7 @@ import { lazy, Suspense, useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api } from '../api.ts';
 import { useCopyProgress, usePollInterval, type CopyProgress } from '../live.ts';
-import { FINAL, type Promotion, type Target } from '../promotion-types.ts';
+import { FINAL, type Promotion, type Target, type TimelineStep } from '../promotion-types.ts';
 import type { components } from '../../../src/client/openapi.ts';
 import { BlockerLine } from '../ui/blocker.tsx';
 import { boardQuery } from '../board-query.ts';
@@ -18,7 +18,7 @@ import { needsRole } from '../ui/roles.ts';
 
 const PromoteDialog = lazy(() => import('../ui/promote-dialog.tsx').then((m) => ({ default: m.PromoteDialog })));
 import { roleIn, useSignedIn, type Me } from '../session.tsx';
-import { Digest, ErrorNote, State, Time } from '../ui/format.tsx';
+import { byteSize, Digest, ErrorNote, State, Time } from '../ui/format.tsx';
 
 type BlockerShape = components['schemas']['Blocker'];
 
@@ -110,13 +110,14 @@ export function Blockers({ target }: { target: Target }) {
 }
 
 export function Conditions({ target }: { target: Target }) {
-  // A refusal's blocker carries the values each condition saw; the verdict's own list may not (then take them there).
+  // The verdict lists every condition with its result; a refusal's blocker adds the values each one saw.
   const seen = new Map<string, Record<string, unknown>>();
-  for (const b of (target.blockedBy ?? []) as BlockerShape[])
+  for (const b of target.blockedBy as BlockerShape[])
     if (b.kind === 'policy') for (const c of b.conditions) seen.set(`${c.kind} ${c.expression}`, c.values);
-  const conditions = (target.verdict?.conditions ?? []).map((c) =>
-    c.values && Object.keys(c.values).length > 0 ? c : { ...c, values: seen.get(`${c.kind} ${c.expression}`) ?? {} },
-  );
+  const conditions = (target.verdict?.conditions ?? []).map((c) => ({
+    ...c,
+    values: seen.get(`${c.kind} ${c.expression}`) ?? {},
+  }));
   if (conditions.length === 0) return null;
   return (
     <table className="conditions">
@@ -138,7 +139,7 @@ export function Conditions({ target }: { target: Target }) {
             </td>
             <td>{c.result === 'error' ? `error: ${c.error ?? ''}` : String(c.result)}</td>
             <td>
-              {c.values && Object.keys(c.values).length > 0 ? (
+              {Object.keys(c.values).length > 0 ? (
                 <code>
                   {Object.entries(c.values)
                     .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
@@ -156,6 +157,101 @@ export function Conditions({ target }: { target: Target }) {
 }
 
 const MIB = 1024 * 1024;
+
+const STEP_ICON: Record<TimelineStep['step'], string> = {
+  requested: '●',
+  approved: '✔',
+  rejected: '✖',
+  reevaluated: '↻',
+  canceled: '⊘',
+  promoting: '⇢',
+  promoted: '✔',
+  failed: '✖',
+  refused: '✖',
+  retried: '↻',
+  gitops: '⎇',
+  'gitops-failed': '✖',
+};
+
+/** One step in words: what happened and who did it (the time is shown beside it). */
+function stepText(s: TimelineStep, steps: readonly TimelineStep[]): string {
+  const said = s.detail ? ` — “${s.detail}”` : '';
+  const state = s.state ? s.state.toLowerCase().replace('_', ' ') : '';
+  switch (s.step) {
+    case 'requested':
+      return `requested by ${s.by}: ${state}${s.detail ? ` (${s.detail})` : ''}`;
+    case 'approved':
+      return `approved by ${s.by}${said}`;
+    case 'rejected':
+      return `rejected by ${s.by}${said}`;
+    case 'reevaluated':
+      return `re-evaluated after ${s.by} changed a policy: ${s.detail}`;
+    case 'canceled':
+      return `canceled by ${s.by}`;
+    case 'promoting':
+      return 'copy started';
+    case 'promoted': {
+      const started = [...steps].reverse().find((x) => x.step === 'promoting' && x.at <= s.at);
+      const took = started ? ` in ${((Date.parse(s.at) - Date.parse(started.at)) / 1000).toFixed(1)} s` : '';
+      return `promoted${took}: ${byteSize(s.bytesCopied ?? 0)} copied, ${s.detail}`;
+    }
+    case 'failed':
+      return `failed: ${s.detail}`;
+    case 'refused':
+      return `refused when its turn came: ${s.detail}`;
+    case 'retried':
+      return `retried by ${s.by}${s.detail ? ` (${s.detail})` : ''}`;
+    case 'gitops':
+      return `GitOps write-back: ${s.detail}`;
+    case 'gitops-failed':
+      return `GitOps write-back failed: ${s.detail}`;
+  }
+}
+
+/** Where a target that has not finished stands now, after its last step. */
+function nowText(t: Target): string | null {
+  const have = t.approvals.filter((a) => a.decision === 'approve').length;
+  switch (t.state) {
+    case 'AWAITING_APPROVAL': {
+      const left = Math.max(t.approvalsNeeded - have, 0);
+      return `now: waiting for ${left} more approval${left === 1 ? '' : 's'}`;
+    }
+    case 'QUEUED':
+      return t.retry ? 'now: waiting to be tried again' : 'now: queued for the copy';
+    case 'PROMOTING':
+      return 'now: copying';
+    case 'PROMOTED':
+    case 'REJECTED':
+    case 'CANCELED':
+    case 'STALE':
+    case 'FAILED':
+      return null;
+  }
+}
+
+/** The target's timeline: requested → approvals → copy → promoted, or where and why it stopped; times on hover. */
+function Timeline({ target, progress }: { target: Target; progress: CopyProgress | undefined }) {
+  const steps = target.timeline ?? [];
+  const now = nowText(target);
+  if (steps.length === 0 && now === null) return null;
+  return (
+    <ol className="timeline" aria-label={`timeline of ${target.environment}`}>
+      {steps.map((s, i) => (
+        <li key={i} className={`step-${s.step}`}>
+          <span aria-hidden="true">{STEP_ICON[s.step]} </span>
+          {stepText(s, steps)} · <Time at={s.at} />
+        </li>
+      ))}
+      {now !== null && (
+        <li className="step-now">
+          <span aria-hidden="true">◷ </span>
+          {now}
+          {target.state === 'PROMOTING' && <Copying progress={progress} />}
+        </li>
+      )}
+    </ol>
+  );
+}
 
 /** The copy in progress, as the event stream reports it (bytes hoist streams; mounted and present blobs cost none). */
 function Copying({ progress }: { progress: CopyProgress | undefined }) {
@@ -229,7 +325,8 @@ export default function PromotionPage({ project, id }: { project: string; id: st
         Promotion of {p.application} from {p.from}
       </h1>
       <p>
-        <Digest value={p.digest} full /> requested by <strong>{p.requestedBy}</strong> <Time at={p.createdAt} />
+        <Digest value={p.digest} full />
+        {p.tag ? <> :{p.tag}</> : null} requested by <strong>{p.requestedBy}</strong> <Time at={p.createdAt} />
         {p.comment && <> — “{p.comment}”</>}
       </p>
       {p.targets.map((t) => (
@@ -240,22 +337,12 @@ export default function PromotionPage({ project, id }: { project: string; id: st
           <p className="muted">
             {t.policy ? `policy ${t.policy.name}@${t.policy.version}` : 'no policy'} · approvals{' '}
             {t.approvals.filter((a) => a.decision === 'approve').length}/{t.approvalsNeeded}
+            {t.bytesCopied !== null && <> · {byteSize(t.bytesCopied)} copied</>}
           </p>
-          {t.state === 'PROMOTING' && <Copying progress={copied[t.environment]} />}
+          <Timeline target={t} progress={copied[t.environment]} />
           <Retrying target={t} />
           <Blockers target={t} />
           <Conditions target={t} />
-          {t.approvals.length > 0 && (
-            <ul className="approvals">
-              {t.approvals.map((a) => (
-                <li key={a.username + a.at}>
-                  {a.decision === 'approve' ? '✔ approved' : '✖ rejected'} by <strong>{a.username}</strong>{' '}
-                  <Time at={a.at} />
-                  {a.comment && <> — “{a.comment}”</>}
-                </li>
-              ))}
-            </ul>
-          )}
           {t.state === 'AWAITING_APPROVAL' && whyNot(me, p, t) !== null && (
             <p className="muted">You cannot approve this: {whyNot(me, p, t)}.</p>
           )}

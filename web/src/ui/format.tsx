@@ -4,6 +4,10 @@ import { useEffect, useState, useSyncExternalStore } from 'react';
 import { ApiError } from '../api.ts';
 import { CopyButton } from './copy-text.tsx';
 
+/** A size in bytes as people read it: 512 B, 3.4 KiB, 12.0 MiB. */
+export const byteSize = (n: number): string =>
+  n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
+
 export function shortDigest(digest: string): string {
   return digest.startsWith('sha256:') ? `sha256:${digest.slice(7, 19)}` : digest.slice(0, 19);
 }
