@@ -3,9 +3,11 @@
  * database, or PostgreSQL with `-- postgres`) is seeded with 1,000 promotions, measured, then grown to 100,000
  * (BENCH_SCALE_N) and measured again. The seed is realistic in spread: 3 projects (one holds 80 % of the history),
  * 10 applications each, 4 environments, 20 users; targets mostly PROMOTED with some REJECTED, FAILED, STALE and a
- * few still waiting for approval; approvals on a third of them; one audit entry per target. It is written with
- * set-based SQL (generate_series) straight into the tables: the benchmark is about reading at scale, and the
- * product's write path is measured by bench:promote.
+ * few still waiting for approval (20, the same at every size: an approval queue is worked off as history grows, so
+ * its depth is not history's; the queries over it are linear in that depth — with 2,000 waiting, the badge's count
+ * took 33 ms in PostgreSQL, `BENCH_EXPLAIN=1` prints the plans); approvals on a third of them; one audit entry per
+ * target. It is written with set-based SQL (generate_series) straight into the tables: the benchmark is about
+ * reading at scale, and the product's write path is measured by bench:promote.
  *
  * Measured per step (sequential requests over HTTP, median and p99 of BENCH_SCALE_REQUESTS, default 60): the first
  * page of a project's requests, of its history, history filtered by application and environment, "waiting for me",
@@ -15,7 +17,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { sql } from 'kysely';
+import { sql, type Compilable } from 'kysely';
+import { waitingFor } from '../../src/store/pending-approvals.query.ts';
+import { historyQuery } from '../../src/store/promotion-views.query.ts';
 import { benchBackend, startBenchServer } from '../server.ts';
 
 const BIG = Number(process.env.BENCH_SCALE_N ?? 100_000);
@@ -136,7 +140,7 @@ async function seedTo(total: number, from: number): Promise<void> {
         approvals_needed, verdict, variables, reason, updated_at)
       SELECT 't' || n, r.id, dst.id,
         CASE WHEN n % 100 < 85 THEN 'PROMOTED' WHEN n % 100 < 90 THEN 'REJECTED' WHEN n % 100 < 95 THEN 'FAILED'
-          WHEN n % 100 < 98 THEN 'STALE' ELSE 'AWAITING_APPROVAL' END,
+          WHEN n % 100 < 98 OR n >= ${SMALL} THEN 'STALE' ELSE 'AWAITING_APPROVAL' END,
         NULL, NULL, n % 3 % 2, '{"allowed":true,"reasons":[],"conditions":[]}', '{}', NULL,
         r.created_at + interval '1 minute'
       FROM generate_series(${lo}::int, ${hi}::int) n
@@ -211,11 +215,48 @@ async function measure(): Promise<Record<string, { p50: number; p99: number }>> 
   return out;
 }
 
+/** BENCH_EXPLAIN=1: the plans (EXPLAIN ANALYZE) of the queries behind the probes that grow, at each size. */
+async function explain(size: number): Promise<void> {
+  if (process.env.BENCH_EXPLAIN !== '1') return;
+  const shopId = sql<string>`(SELECT id FROM projects WHERE name = 'shop')`;
+  const queries: Array<[string, Compilable]> = [
+    [
+      'badge: requests waiting for user3',
+      db
+        .selectFrom('promotion_requests as r')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where(waitingFor('user3')),
+    ],
+    [
+      'waiting for me, first page',
+      db
+        .selectFrom('promotion_requests as r')
+        .select(['r.id', 'r.created_at'])
+        .where('r.project_id', '=', shopId)
+        .where(waitingFor('user3'))
+        .orderBy('r.created_at', 'desc')
+        .orderBy('r.id', 'desc')
+        .limit(51),
+    ],
+    ['history, app + env filter', historyQuery(db, 'shop', { app: 'app3', env: 'prod', limit: 50 })],
+  ];
+  for (const [name, q] of queries) {
+    const c = q.compile();
+    const plan = await db.executeQuery<{ 'QUERY PLAN': string }>({
+      ...c,
+      sql: `EXPLAIN (ANALYZE, BUFFERS) ${c.sql}`,
+    });
+    process.stderr.write(`\n-- ${name} at ${size}\n${plan.rows.map((r) => r['QUERY PLAN']).join('\n')}\n`);
+  }
+}
+
 try {
   await seedTo(SMALL, 0);
   const small = await measure();
+  await explain(SMALL);
   await seedTo(BIG, SMALL);
   const big = await measure();
+  await explain(BIG);
   const rows = probes.map((p) => {
     const s = small[p.name] as { p50: number; p99: number };
     const b = big[p.name] as { p50: number; p99: number };

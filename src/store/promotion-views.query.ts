@@ -136,6 +136,23 @@ export interface HistoryFilter {
 /** Finished targets of a project (promoted, rejected, failed, canceled, stale), newest first, a page at a time. */
 export async function findHistory(db: Kysely<Schema>, project: string, f: HistoryFilter = {}) {
   const limit = pageSize(f.limit);
+  const { items: rows, nextCursor } = pageOf(await historyQuery(db, project, f).execute(), limit, (r) => ({
+    at: r.at,
+    id: r.id,
+  }));
+  return {
+    rows,
+    nextCursor,
+    decisions: await decisionsOf(
+      db,
+      rows.map((r) => r.id),
+    ),
+  };
+}
+
+/** The query of one history page (a row more than the page, to know whether another follows); bench:scale explains it. */
+export function historyQuery(db: Kysely<Schema>, project: string, f: HistoryFilter = {}) {
+  const limit = pageSize(f.limit);
   let q = targetsInContext(db)
     .select([
       't.id',
@@ -191,15 +208,7 @@ export async function findHistory(db: Kysely<Schema>, project: string, f: Histor
   if (f.state !== undefined) q = q.where('t.state', '=', f.state);
   if (f.since !== undefined) q = q.where('t.updated_at', '>=', f.since);
   if (f.until !== undefined) q = q.where('t.updated_at', '<', f.until);
-  const { items: rows, nextCursor } = pageOf(await q.execute(), limit, (r) => ({ at: r.at, id: r.id }));
-  return {
-    rows,
-    nextCursor,
-    decisions: await decisionsOf(
-      db,
-      rows.map((r) => r.id),
-    ),
-  };
+  return q;
 }
 
 /** The latest PROMOTED target of a digest in an environment, whether `deployer` approved it, and its policy flag. */
