@@ -13,7 +13,7 @@ import {
 } from 'kysely';
 import { mkdirSync } from 'node:fs';
 import { DatabaseUnavailable } from '../errors.ts';
-import { EMBEDDED_POSTGRES_SETTINGS, tuneWebAssemblyForMemory } from './embedded-tuning.ts';
+import { embeddedPostgresSettings, tuneWebAssemblyForMemory } from './embedded-tuning.ts';
 import { EmbeddedDialect } from './embedded-dialect.ts';
 import { EmbeddedThread } from './embedded-thread.ts';
 import { inProcessNotifier, postgresNotifier, type Notifier } from './notifier.ts';
@@ -119,15 +119,16 @@ export async function openDatabase(o: DatabaseOptions): Promise<Database> {
   const inThread = process.env.HOIST_EMBEDDED_THREAD === 'off';
   let pglite: Pick<EmbeddedThread, 'query' | 'listen' | 'close' | 'closed'>;
   try {
+    const settings = embeddedPostgresSettings();
     if (inThread) {
       const { PGlite } = await import('@electric-sql/pglite');
       pglite = await PGlite.create(o.dataDir, {
-        startParams: [...PGlite.defaultStartParams, ...EMBEDDED_POSTGRES_SETTINGS],
+        startParams: [...PGlite.defaultStartParams, ...settings],
         ...(o.loadDataDir ? { loadDataDir: o.loadDataDir } : {}),
       });
     } else {
       pglite = await EmbeddedThread.open({
-        settings: EMBEDDED_POSTGRES_SETTINGS,
+        settings,
         ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
         ...(o.loadDataDir ? { loadDataDir: o.loadDataDir } : {}),
       });
