@@ -159,14 +159,14 @@ test('matches is charged to the evaluation: many large matches in a comprehensio
   assert.throws(() => c.value.run(v), /evaluation stopped at line 1, column \d+: over its budget of 1,000,000 steps/);
 });
 
-/** The median of `n` timings of `f`, in milliseconds. */
-function medianMs(n: number, f: () => void): number {
+/** The median and the worst of `n` timings of `f`, in milliseconds. */
+function timings(n: number, f: () => void): { median: number; worst: number } {
   const times = Array.from({ length: n }, () => {
     const started = performance.now();
     f();
     return performance.now() - started;
   }).sort((a, b) => a - b);
-  return times[Math.floor(n / 2)]!;
+  return { median: times[Math.floor(n / 2)]!, worst: times[n - 1]! };
 }
 
 test('the default time budget (50 ms) stops a long evaluation within 200 ms, even where all/exists or || would absorb the error', (t) => {
@@ -205,9 +205,12 @@ test('the hostile inputs of issue 10 under the default budget: each evaluation i
     ['3 nested comprehensions over [0..15]', threeDeep],
     ['6 nested comprehensions over [0..15] (refused at compile time)', sixDeep],
   ] as const) {
-    evaluatePolicy({ pass: [expression], fail: [] }, vars); // compiled and cached once, as a saved rule is
-    const ms = medianMs(5, () => evaluatePolicy({ pass: [expression], fail: [] }, vars));
-    t.diagnostic(`${what}: median of 5 evaluations ${ms.toFixed(2)} ms`);
-    assert.ok(ms < 200, `${what}: ${ms.toFixed(1)} ms`);
+    // The first evaluation compiles (and caches) the condition, as a saved rule's first run does.
+    const first = timings(1, () => evaluatePolicy({ pass: [expression], fail: [] }, vars)).worst;
+    const { median, worst } = timings(5, () => evaluatePolicy({ pass: [expression], fail: [] }, vars));
+    t.diagnostic(
+      `${what}: first (with compile) ${first.toFixed(2)} ms; 5 evaluations: median ${median.toFixed(2)} ms, worst ${worst.toFixed(2)} ms`,
+    );
+    assert.ok(Math.max(first, worst) < 200, `${what}: ${first.toFixed(1)} / ${worst.toFixed(1)} ms`);
   }
 });
