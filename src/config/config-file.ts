@@ -4,8 +4,9 @@
  * rules and bindings. Parsing checks every field and reports each problem with the file, line
  * and column it is at. Secrets never live in the file: a registry names the environment variable holding them.
  */
-import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node, type Document } from 'yaml';
+import { isMap, isSeq, isScalar, type LineCounter, type Node, type Document } from 'yaml';
 import type { Result } from '../result.ts';
+import { parseYamlDocument } from './yaml-input.ts';
 import { parseCriterionFlag } from '../automation/criteria.ts';
 import { parseDuration } from '../automation/duration.ts';
 import { validateTagTemplate } from '../automation/tag-template.ts';
@@ -280,210 +281,197 @@ function parseGitTarget(c: Checker, n: Node | undefined, path: string): GitTarge
   return out;
 }
 
-/** A declarative file is hand-written: 4 MiB is thousands of projects. A larger one is refused before parsing. */
-export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
-/** Aliases (`*anchor`) a file may use: each may expand to a whole subtree, so many of them nested is a YAML bomb. */
-export const MAX_YAML_ALIASES = 100;
-
 export function parseConfig(text: string, file: string): Result<ConfigSpec> & { problems?: ConfigProblem[] } {
-  if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) {
-    const message = `the file is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB`;
-    return { ok: false, error: `${file}: ${message}`, problems: [{ file, line: 1, col: 1, path: '', message }] };
+  // Within the size and alias limits (yaml-input.ts); the checker walks the nodes and never expands an alias.
+  const parsed = parseYamlDocument(text);
+  if (!parsed.ok) {
+    const { line, col, message } = parsed.problem;
+    const problem = { file, line, col, path: '', message };
+    return { ok: false, error: `${file}:${problem.line}:${problem.col}: ${problem.message}`, problems: [problem] };
   }
-  const lc = new LineCounter();
-  // The checker walks the document's nodes; aliases are never expanded into copies here.
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
-  const c = checker(file, doc, lc);
-  for (const e of doc.errors) {
-    const pos = lc.linePos(e.pos[0]);
-    c.problems.push({ file, line: pos.line, col: pos.col, path: '', message: e.message.split('\n')[0] ?? e.message });
-  }
+  const doc = parsed.value;
+  const c = checker(file, doc, parsed.lineCounter);
   const spec: ConfigSpec = { registries: [], projects: [], watches: [] };
-  if (doc.errors.length === 0) {
-    const top = fields(c, doc.contents as Node, '', KNOWN.top);
-    const version = top.get('apiVersion');
-    if (version !== undefined && (!isScalar(version) || version.value !== 'hoist/v1'))
-      c.at(version, 'apiVersion', 'apiVersion must be hoist/v1');
-    list(c, top.get('registries'), 'registries').forEach((n, i) => {
-      const p = `registries[${i}]`;
-      const f = fields(c, n, p, KNOWN.registry);
-      const r: RegistrySpec = { name: str(c, f, 'name', p, n, true) ?? '', url: str(c, f, 'url', p, n, true) ?? '' };
-      const insecure = bool(c, f, 'insecure', p);
-      if (insecure !== undefined) r.insecure = insecure;
-      const username = str(c, f, 'username', p, n, false);
-      if (username !== undefined) r.username = username;
-      const passwordEnv = str(c, f, 'passwordEnv', p, n, false);
-      if (passwordEnv !== undefined) r.passwordEnv = passwordEnv;
-      spec.registries.push(r);
+  const top = fields(c, doc.contents as Node, '', KNOWN.top);
+  const version = top.get('apiVersion');
+  if (version !== undefined && (!isScalar(version) || version.value !== 'hoist/v1'))
+    c.at(version, 'apiVersion', 'apiVersion must be hoist/v1');
+  list(c, top.get('registries'), 'registries').forEach((n, i) => {
+    const p = `registries[${i}]`;
+    const f = fields(c, n, p, KNOWN.registry);
+    const r: RegistrySpec = { name: str(c, f, 'name', p, n, true) ?? '', url: str(c, f, 'url', p, n, true) ?? '' };
+    const insecure = bool(c, f, 'insecure', p);
+    if (insecure !== undefined) r.insecure = insecure;
+    const username = str(c, f, 'username', p, n, false);
+    if (username !== undefined) r.username = username;
+    const passwordEnv = str(c, f, 'passwordEnv', p, n, false);
+    if (passwordEnv !== undefined) r.passwordEnv = passwordEnv;
+    spec.registries.push(r);
+  });
+  list(c, top.get('projects'), 'projects').forEach((n, i) => {
+    const p = `projects[${i}]`;
+    const f = fields(c, n, p, KNOWN.project);
+    const project: ProjectSpec = {
+      name: str(c, f, 'name', p, n, true) ?? '',
+      applications: [],
+      environments: [],
+      pipeline: [],
+      rules: [],
+      bindings: [],
+    };
+    const description = str(c, f, 'description', p, n, false);
+    if (description !== undefined) project.description = description;
+    list(c, f.get('namespaces'), `${p}.namespaces`).forEach((ns, j) => {
+      const np = `${p}.namespaces[${j}]`;
+      const nf = fields(c, ns, np, KNOWN.namespace);
+      const registry = str(c, nf, 'registry', np, ns, true);
+      const prefix = str(c, nf, 'prefix', np, ns, true);
+      if (registry !== undefined && prefix !== undefined) (project.namespaces ??= []).push({ registry, prefix });
     });
-    list(c, top.get('projects'), 'projects').forEach((n, i) => {
-      const p = `projects[${i}]`;
-      const f = fields(c, n, p, KNOWN.project);
-      const project: ProjectSpec = {
-        name: str(c, f, 'name', p, n, true) ?? '',
-        applications: [],
-        environments: [],
-        pipeline: [],
-        rules: [],
-        bindings: [],
+    list(c, f.get('applications'), `${p}.applications`).forEach((a, j) => {
+      if (isScalar(a) && typeof a.value === 'string') project.applications.push(a.value);
+      else c.at(a, `${p}.applications[${j}]`, 'an application is a name');
+    });
+    list(c, f.get('environments'), `${p}.environments`).forEach((e, j) => {
+      const ep = `${p}.environments[${j}]`;
+      const ef = fields(c, e, ep, KNOWN.environment);
+      const kind = str(c, ef, 'kind', ep, e, true);
+      if (kind !== undefined && !isEnvironmentKind(kind))
+        c.at(ef.get('kind'), `${ep}.kind`, 'kind must be repository or tag');
+      const env: EnvironmentSpec = {
+        name: str(c, ef, 'name', ep, e, true) ?? '',
+        kind: kind === 'tag' ? 'tag' : 'repository',
+        registry: str(c, ef, 'registry', ep, e, true) ?? '',
+        repository: str(c, ef, 'repository', ep, e, true) ?? '',
       };
-      const description = str(c, f, 'description', p, n, false);
-      if (description !== undefined) project.description = description;
-      list(c, f.get('namespaces'), `${p}.namespaces`).forEach((ns, j) => {
-        const np = `${p}.namespaces[${j}]`;
-        const nf = fields(c, ns, np, KNOWN.namespace);
-        const registry = str(c, nf, 'registry', np, ns, true);
-        const prefix = str(c, nf, 'prefix', np, ns, true);
-        if (registry !== undefined && prefix !== undefined) (project.namespaces ??= []).push({ registry, prefix });
-      });
-      list(c, f.get('applications'), `${p}.applications`).forEach((a, j) => {
-        if (isScalar(a) && typeof a.value === 'string') project.applications.push(a.value);
-        else c.at(a, `${p}.applications[${j}]`, 'an application is a name');
-      });
-      list(c, f.get('environments'), `${p}.environments`).forEach((e, j) => {
-        const ep = `${p}.environments[${j}]`;
-        const ef = fields(c, e, ep, KNOWN.environment);
-        const kind = str(c, ef, 'kind', ep, e, true);
-        if (kind !== undefined && !isEnvironmentKind(kind))
-          c.at(ef.get('kind'), `${ep}.kind`, 'kind must be repository or tag');
-        const env: EnvironmentSpec = {
-          name: str(c, ef, 'name', ep, e, true) ?? '',
-          kind: kind === 'tag' ? 'tag' : 'repository',
-          registry: str(c, ef, 'registry', ep, e, true) ?? '',
-          repository: str(c, ef, 'repository', ep, e, true) ?? '',
-        };
-        const tag = str(c, ef, 'tag', ep, e, false);
-        if (tag !== undefined) env.tag = tag;
-        for (const k of ['protected', 'immutableTags', 'allowTagMove'] as const) {
-          const v = bool(c, ef, k, ep);
-          if (v !== undefined) env[k] = v;
-        }
-        const soakNode = ef.get('soak');
-        if (soakNode !== undefined) {
-          const text = isScalar(soakNode) ? String(soakNode.value) : '';
-          const seconds = checked(c, soakNode, `${ep}.soak`, () => parseDuration(text, 'soak'));
-          if (seconds !== undefined) env.soakSeconds = seconds;
-        }
-        if (ef.has('windows')) {
-          env.windows = strings(c, ef.get('windows'), `${ep}.windows`)
-            .filter(
-              (w, k) =>
-                checked(c, w.node, `${ep}.windows[${k}]`, () => parseWindowSpec(w.value, 'window')) !== undefined,
-            )
-            .map((w) => w.value);
-        }
-        if (ef.has('gitTarget')) {
-          const gitTarget = parseGitTarget(c, ef.get('gitTarget'), `${ep}.gitTarget`);
-          if (gitTarget) env.gitTarget = gitTarget;
-        }
-        // The same checks the server makes (windows were checked above, one by one).
-        if (kind !== undefined && isEnvironmentKind(kind) && env.name !== '' && env.repository !== '')
-          checked(c, e, ep, () => checkEnvironment({ ...env, windows: undefined }));
-        project.environments.push(env);
-      });
-      const names = new Set(project.environments.map((e) => e.name));
-      list(c, f.get('pipeline'), `${p}.pipeline`).forEach((edge, j) => {
-        const m =
-          isScalar(edge) && typeof edge.value === 'string'
-            ? /^\s*([a-z0-9-]+)\s*->\s*([a-z0-9-]+)\s*$/.exec(edge.value)
-            : null;
-        if (!m) return c.at(edge, `${p}.pipeline[${j}]`, 'an edge is written "from -> to"');
-        for (const end of [m[1], m[2]])
-          if (!names.has(end as string))
-            c.at(edge, `${p}.pipeline[${j}]`, `no environment "${end}" in project "${project.name}"`);
-        project.pipeline.push({ from: m[1] as string, to: m[2] as string });
-      });
-      list(c, f.get('rules'), `${p}.rules`).forEach((r, j) => {
-        const rp = `${p}.rules[${j}]`;
-        const rf = fields(c, r, rp, KNOWN.rule);
-        const rule: RuleSpec = {
-          name: str(c, rf, 'name', rp, r, true) ?? '',
-          from: str(c, rf, 'from', rp, r, true) ?? '',
-          to: str(c, rf, 'to', rp, r, true) ?? '',
-          criteria: [],
-        };
-        for (const end of ['from', 'to'] as const)
-          if (rule[end] !== '' && !names.has(rule[end]))
-            c.at(rf.get(end), `${rp}.${end}`, `no environment "${rule[end]}" in project "${project.name}"`);
-        const application = str(c, rf, 'application', rp, r, false);
-        if (application !== undefined) rule.application = application;
-        strings(c, rf.get('criteria'), `${rp}.criteria`).forEach((cr, k) => {
-          if (
-            checked(c, cr.node, `${rp}.criteria[${k}]`, () => parseCriterionFlag(cr.value, 'criterion')) !== undefined
+      const tag = str(c, ef, 'tag', ep, e, false);
+      if (tag !== undefined) env.tag = tag;
+      for (const k of ['protected', 'immutableTags', 'allowTagMove'] as const) {
+        const v = bool(c, ef, k, ep);
+        if (v !== undefined) env[k] = v;
+      }
+      const soakNode = ef.get('soak');
+      if (soakNode !== undefined) {
+        const text = isScalar(soakNode) ? String(soakNode.value) : '';
+        const seconds = checked(c, soakNode, `${ep}.soak`, () => parseDuration(text, 'soak'));
+        if (seconds !== undefined) env.soakSeconds = seconds;
+      }
+      if (ef.has('windows')) {
+        env.windows = strings(c, ef.get('windows'), `${ep}.windows`)
+          .filter(
+            (w, k) => checked(c, w.node, `${ep}.windows[${k}]`, () => parseWindowSpec(w.value, 'window')) !== undefined,
           )
-            rule.criteria.push(cr.value);
-        });
-        const cel = str(c, rf, 'cel', rp, r, false);
-        if (cel !== undefined) rule.cel = cel;
-        const tagTemplate = str(c, rf, 'tagTemplate', rp, r, false);
-        if (tagTemplate !== undefined) {
-          checked(c, rf.get('tagTemplate'), `${rp}.tagTemplate`, () =>
-            validateTagTemplate(tagTemplate, 'tagTemplate', { env: rule.to }),
-          );
-          rule.tagTemplate = tagTemplate;
-        }
-        const mode = str(c, rf, 'mode', rp, r, false);
-        if (mode !== undefined && mode !== 'promote' && mode !== 'request')
-          c.at(rf.get('mode'), `${rp}.mode`, 'mode must be promote or request');
-        else if (mode !== undefined) rule.mode = mode;
-        project.rules.push(rule);
-      });
-      list(c, f.get('bindings'), `${p}.bindings`).forEach((b, j) => {
-        const bp = `${p}.bindings[${j}]`;
-        const bf = fields(c, b, bp, KNOWN.binding);
-        const binding: BindingSpec = {
-          application: str(c, bf, 'application', bp, b, true) ?? '',
-          environment: str(c, bf, 'environment', bp, b, true) ?? '',
-          mode: 'track-latest',
-        };
-        const track = bool(c, bf, 'trackLatest', bp);
-        const pin = str(c, bf, 'pin', bp, b, false);
-        if ((track === true) === (pin !== undefined))
-          c.at(b, bp, 'a binding has either trackLatest: true or pin: sha256:…');
-        if (pin !== undefined) {
-          if (!isSha256Digest(pin))
-            c.at(bf.get('pin'), `${bp}.pin`, `"${pin}" is not a digest; use ${SHA256_DIGEST_HINT}`);
-          binding.mode = 'pin';
-          binding.pin = pin;
-        }
-        project.bindings.push(binding);
-      });
-      if (f.has('trustRoots')) project.trustRoots = [];
-      list(c, f.get('trustRoots'), `${p}.trustRoots`).forEach((t, j) => {
-        const tp = `${p}.trustRoots[${j}]`;
-        const tf = fields(c, t, tp, KNOWN.trustRoot);
-        const name = str(c, tf, 'name', tp, t, true);
-        if (name !== undefined && !NAME.test(name)) c.at(tf.get('name'), `${tp}.name`, `"${name}": ${NAME_HINT}`);
-        if (tf.has('publicKey') === tf.has('sigstore')) {
-          c.at(t, tp, 'a trust root has either publicKey or sigstore (issuer, subject, trustedRoot)');
-          return;
-        }
-        if (tf.has('sigstore')) {
-          const sp = `${tp}.sigstore`;
-          const sf = fields(c, tf.get('sigstore'), sp, KNOWN.sigstore);
-          const identity = identityOf({
-            issuer: str(c, sf, 'issuer', sp, t, false),
-            issuerRegex: str(c, sf, 'issuerRegex', sp, t, false),
-            subject: str(c, sf, 'subject', sp, t, false),
-            subjectRegex: str(c, sf, 'subjectRegex', sp, t, false),
-          });
-          const trustedRoot = str(c, sf, 'trustedRoot', sp, tf.get('sigstore'), true);
-          const problem = identityProblem(identity);
-          if (problem) c.at(sf.get(problem.field) ?? tf.get('sigstore'), `${sp}.${problem.field}`, problem.error);
-          const root = trustedRoot === undefined ? undefined : parseTrustedRoot(trustedRoot);
-          if (root && !root.ok) c.at(sf.get('trustedRoot'), `${sp}.trustedRoot`, root.error);
-          if (name !== undefined && trustedRoot !== undefined)
-            project.trustRoots?.push({ name, sigstore: { ...identity, trustedRoot } });
-          return;
-        }
-        const publicKey = str(c, tf, 'publicKey', tp, t, true);
-        const key = publicKey === undefined ? undefined : parsePublicKey(publicKey);
-        if (key && !key.ok) c.at(tf.get('publicKey'), `${tp}.publicKey`, key.error);
-        if (name !== undefined && publicKey !== undefined) project.trustRoots?.push({ name, publicKey });
-      });
-      spec.projects.push(project);
+          .map((w) => w.value);
+      }
+      if (ef.has('gitTarget')) {
+        const gitTarget = parseGitTarget(c, ef.get('gitTarget'), `${ep}.gitTarget`);
+        if (gitTarget) env.gitTarget = gitTarget;
+      }
+      // The same checks the server makes (windows were checked above, one by one).
+      if (kind !== undefined && isEnvironmentKind(kind) && env.name !== '' && env.repository !== '')
+        checked(c, e, ep, () => checkEnvironment({ ...env, windows: undefined }));
+      project.environments.push(env);
     });
-  }
+    const names = new Set(project.environments.map((e) => e.name));
+    list(c, f.get('pipeline'), `${p}.pipeline`).forEach((edge, j) => {
+      const m =
+        isScalar(edge) && typeof edge.value === 'string'
+          ? /^\s*([a-z0-9-]+)\s*->\s*([a-z0-9-]+)\s*$/.exec(edge.value)
+          : null;
+      if (!m) return c.at(edge, `${p}.pipeline[${j}]`, 'an edge is written "from -> to"');
+      for (const end of [m[1], m[2]])
+        if (!names.has(end as string))
+          c.at(edge, `${p}.pipeline[${j}]`, `no environment "${end}" in project "${project.name}"`);
+      project.pipeline.push({ from: m[1] as string, to: m[2] as string });
+    });
+    list(c, f.get('rules'), `${p}.rules`).forEach((r, j) => {
+      const rp = `${p}.rules[${j}]`;
+      const rf = fields(c, r, rp, KNOWN.rule);
+      const rule: RuleSpec = {
+        name: str(c, rf, 'name', rp, r, true) ?? '',
+        from: str(c, rf, 'from', rp, r, true) ?? '',
+        to: str(c, rf, 'to', rp, r, true) ?? '',
+        criteria: [],
+      };
+      for (const end of ['from', 'to'] as const)
+        if (rule[end] !== '' && !names.has(rule[end]))
+          c.at(rf.get(end), `${rp}.${end}`, `no environment "${rule[end]}" in project "${project.name}"`);
+      const application = str(c, rf, 'application', rp, r, false);
+      if (application !== undefined) rule.application = application;
+      strings(c, rf.get('criteria'), `${rp}.criteria`).forEach((cr, k) => {
+        if (checked(c, cr.node, `${rp}.criteria[${k}]`, () => parseCriterionFlag(cr.value, 'criterion')) !== undefined)
+          rule.criteria.push(cr.value);
+      });
+      const cel = str(c, rf, 'cel', rp, r, false);
+      if (cel !== undefined) rule.cel = cel;
+      const tagTemplate = str(c, rf, 'tagTemplate', rp, r, false);
+      if (tagTemplate !== undefined) {
+        checked(c, rf.get('tagTemplate'), `${rp}.tagTemplate`, () =>
+          validateTagTemplate(tagTemplate, 'tagTemplate', { env: rule.to }),
+        );
+        rule.tagTemplate = tagTemplate;
+      }
+      const mode = str(c, rf, 'mode', rp, r, false);
+      if (mode !== undefined && mode !== 'promote' && mode !== 'request')
+        c.at(rf.get('mode'), `${rp}.mode`, 'mode must be promote or request');
+      else if (mode !== undefined) rule.mode = mode;
+      project.rules.push(rule);
+    });
+    list(c, f.get('bindings'), `${p}.bindings`).forEach((b, j) => {
+      const bp = `${p}.bindings[${j}]`;
+      const bf = fields(c, b, bp, KNOWN.binding);
+      const binding: BindingSpec = {
+        application: str(c, bf, 'application', bp, b, true) ?? '',
+        environment: str(c, bf, 'environment', bp, b, true) ?? '',
+        mode: 'track-latest',
+      };
+      const track = bool(c, bf, 'trackLatest', bp);
+      const pin = str(c, bf, 'pin', bp, b, false);
+      if ((track === true) === (pin !== undefined))
+        c.at(b, bp, 'a binding has either trackLatest: true or pin: sha256:…');
+      if (pin !== undefined) {
+        if (!isSha256Digest(pin))
+          c.at(bf.get('pin'), `${bp}.pin`, `"${pin}" is not a digest; use ${SHA256_DIGEST_HINT}`);
+        binding.mode = 'pin';
+        binding.pin = pin;
+      }
+      project.bindings.push(binding);
+    });
+    if (f.has('trustRoots')) project.trustRoots = [];
+    list(c, f.get('trustRoots'), `${p}.trustRoots`).forEach((t, j) => {
+      const tp = `${p}.trustRoots[${j}]`;
+      const tf = fields(c, t, tp, KNOWN.trustRoot);
+      const name = str(c, tf, 'name', tp, t, true);
+      if (name !== undefined && !NAME.test(name)) c.at(tf.get('name'), `${tp}.name`, `"${name}": ${NAME_HINT}`);
+      if (tf.has('publicKey') === tf.has('sigstore')) {
+        c.at(t, tp, 'a trust root has either publicKey or sigstore (issuer, subject, trustedRoot)');
+        return;
+      }
+      if (tf.has('sigstore')) {
+        const sp = `${tp}.sigstore`;
+        const sf = fields(c, tf.get('sigstore'), sp, KNOWN.sigstore);
+        const identity = identityOf({
+          issuer: str(c, sf, 'issuer', sp, t, false),
+          issuerRegex: str(c, sf, 'issuerRegex', sp, t, false),
+          subject: str(c, sf, 'subject', sp, t, false),
+          subjectRegex: str(c, sf, 'subjectRegex', sp, t, false),
+        });
+        const trustedRoot = str(c, sf, 'trustedRoot', sp, tf.get('sigstore'), true);
+        const problem = identityProblem(identity);
+        if (problem) c.at(sf.get(problem.field) ?? tf.get('sigstore'), `${sp}.${problem.field}`, problem.error);
+        const root = trustedRoot === undefined ? undefined : parseTrustedRoot(trustedRoot);
+        if (root && !root.ok) c.at(sf.get('trustedRoot'), `${sp}.trustedRoot`, root.error);
+        if (name !== undefined && trustedRoot !== undefined)
+          project.trustRoots?.push({ name, sigstore: { ...identity, trustedRoot } });
+        return;
+      }
+      const publicKey = str(c, tf, 'publicKey', tp, t, true);
+      const key = publicKey === undefined ? undefined : parsePublicKey(publicKey);
+      if (key && !key.ok) c.at(tf.get('publicKey'), `${tp}.publicKey`, key.error);
+      if (name !== undefined && publicKey !== undefined) project.trustRoots?.push({ name, publicKey });
+    });
+    spec.projects.push(project);
+  });
   if (doc.errors.length === 0) {
     const top = (doc.contents && isMap(doc.contents) ? doc.contents : undefined) as Node | undefined;
     const watches = top && isMap(top) ? (top.get('watches', true) as Node | undefined) : undefined;

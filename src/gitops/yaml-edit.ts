@@ -10,16 +10,15 @@ import {
   isMap,
   isScalar,
   isSeq,
-  LineCounter,
-  parseAllDocuments,
-  parseDocument,
   visit,
+  type LineCounter,
   type Document,
   type Node,
   type Pair,
   type Scalar,
   type YAMLMap,
 } from 'yaml';
+import { parseYamlDocument, parseYamlDocuments, type YamlProblem } from '../config/yaml-input.ts';
 
 /** What to update in the file(s) at the target's path. */
 export type EditSpec =
@@ -116,12 +115,19 @@ function pairOf(map: YAMLMap, key: string): Pair | undefined {
   return map.items.find((p) => isScalar(p.key) && p.key.value === key);
 }
 
+/** A problem of the bounded parse (yaml-input.ts: size, syntax, aliases), with where it is. */
+function unreadable(p: YamlProblem): EditResult {
+  return {
+    ok: false,
+    error: `${p.limit ? '' : 'not valid YAML: '}${p.message} (line ${p.line}, column ${p.col})`,
+    line: p.line,
+    column: p.col,
+  };
+}
+
 function parsed(text: string): { doc: Document.Parsed; lines: LineCounter } | EditResult {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, keepSourceTokens: true, uniqueKeys: false });
-  const error = doc.errors[0];
-  if (error) return refused(`not valid YAML: ${error.message.split('\n')[0] ?? ''}`, lines, error.pos[0]);
-  return { doc, lines };
+  const r = parseYamlDocument(text, { keepSourceTokens: true, uniqueKeys: false });
+  return r.ok ? { doc: r.value, lines: r.lineCounter } : unreadable(r.problem);
 }
 
 const isResult = (x: unknown): x is EditResult => typeof x === 'object' && x !== null && 'ok' in x;
@@ -264,14 +270,12 @@ export function imageName(reference: string): string {
 
 /** Plain manifests (one or more documents): every `image:` field whose name is `image` becomes image@digest. */
 function editManifests(text: string, spec: Extract<EditSpec, { kind: 'manifests' }>): EditResult {
-  const lines = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lines, keepSourceTokens: true, uniqueKeys: false });
-  if (!Array.isArray(docs)) return { ok: true, text, changes: [] };
+  const r = parseYamlDocuments(text, { keepSourceTokens: true, uniqueKeys: false });
+  if (!r.ok) return unreadable(r.problem);
+  const { value: docs, lineCounter: lines } = r;
   const splices: Splice[] = [];
   const to = `${spec.image}@${spec.digest}`;
   for (const doc of docs) {
-    const error = doc.errors[0];
-    if (error) return refused(`not valid YAML: ${error.message.split('\n')[0] ?? ''}`, lines, error.pos[0]);
     visit(doc, {
       Pair(_, pair) {
         if (!isScalar(pair.key) || pair.key.value !== 'image' || !isScalar(pair.value)) return;

@@ -35,7 +35,16 @@ for (const backend of BACKENDS) {
     let ownA: Call;
     let ownAToken: string;
     // What beta has, by the route parameter that names it.
-    const beta = { promotion: '', webhook: '', webhookUrl: 'http://127.0.0.1:9/beta-secret-hook', rule: 'beta-rule' };
+    const beta = {
+      promotion: '',
+      webhook: '',
+      webhookUrl: 'http://127.0.0.1:9/beta-secret-hook',
+      rule: 'beta-rule',
+      event: 'beta-push-event-7f3a',
+      pushTag: 'beta-pushed-tag',
+      watch: '',
+    };
+    const HOOK_SECRET = 'cross-project-hook-secret-0123456789';
 
     before(async () => {
       api = await startApi(backend);
@@ -93,6 +102,24 @@ for (const backend of BACKENDS) {
         }),
       );
       ok(await root('POST', '/api/v1/quarantine', { digest: betaBad.digest, reason: 'beta-only secret reason' }));
+      // A push event of each project, in through the registry's generic notification hook (as a registry sends it),
+      // and a watch of beta's repository: what the lists spanning projects must keep apart.
+      ok(await root('PUT', '/api/v1/registries/local/hooks/generic', { secret: HOOK_SECRET }));
+      for (const [repository, tag, digest, id] of [
+        ['beta/dev/web', beta.pushTag, betaImage.digest, beta.event],
+        ['alpha/dev/web', 'alpha-pushed-tag', alphaImage.digest, 'alpha-push-event'],
+      ]) {
+        const pushed = await api.app.inject({
+          method: 'POST',
+          url: '/api/v1/hooks/generic',
+          headers: { authorization: `Bearer ${HOOK_SECRET}`, 'content-type': 'application/json' },
+          payload: { repository, tag, digest, id },
+        });
+        ok({ status: pushed.statusCode, body: pushed.body });
+      }
+      const watch = await root('POST', '/api/v1/watches', { repository: `local/beta/dev/web` });
+      ok(watch);
+      beta.watch = watch.body.id;
     });
     after(() => api?.close());
 
@@ -103,6 +130,9 @@ for (const backend of BACKENDS) {
       beta.promotion,
       beta.webhookUrl,
       'beta-only secret reason',
+      beta.event,
+      beta.pushTag,
+      beta.watch,
     ];
     const leaks = (body: string) => secrets().filter((s) => s !== '' && body.includes(s));
 
@@ -179,6 +209,55 @@ for (const backend of BACKENDS) {
       );
       const mine = await ownA('GET', '/api/v1/quarantine');
       assert.deepEqual(mine.body.items, []);
+    });
+
+    test("push events and watches: alpha's member sees alpha's and none of beta's; beta's member sees beta's", async () => {
+      assert.ok(beta.watch, 'the watch was made');
+      const ownB = caller(api.app, await api.tokenFor('view-b'));
+      ok(await root('POST', '/api/v1/projects/beta/members', { username: 'view-b', role: 'viewer' }));
+      const events = async (who: Call) => {
+        const r = await who('GET', '/api/v1/events?limit=1000');
+        ok(r);
+        return r.body.items as { repository: string; tag?: string; digest: string }[];
+      };
+      const watches = async (who: Call) => {
+        const r = await who('GET', '/api/v1/watches');
+        ok(r);
+        return r.body.items as { id: string; repository: string }[];
+      };
+      // The seed is there: the admin sees both events and beta's watch.
+      const all = await events(root);
+      assert.ok(
+        all.some((e) => e.tag === beta.pushTag && e.digest === betaImage.digest),
+        JSON.stringify(all),
+      );
+      assert.ok(
+        all.some((e) => e.tag === 'alpha-pushed-tag'),
+        JSON.stringify(all),
+      );
+      assert.deepEqual(
+        (await watches(root)).map((w) => w.id),
+        [beta.watch],
+      );
+      // Beta's member sees beta's event and watch (the positive control), and nothing of alpha's.
+      const theirs = await events(ownB);
+      assert.deepEqual(
+        theirs.map((e) => [e.repository, e.tag]),
+        [['beta/dev/web', beta.pushTag]],
+      );
+      assert.deepEqual(
+        (await watches(ownB)).map((w) => w.id),
+        [beta.watch],
+      );
+      // Alpha's owner sees alpha's event only, and no watch.
+      const mine = await events(ownA);
+      assert.deepEqual(
+        mine.map((e) => [e.repository, e.tag]),
+        [['alpha/dev/web', 'alpha-pushed-tag']],
+      );
+      assert.deepEqual(await watches(ownA), []);
+      for (const body of [JSON.stringify(mine), JSON.stringify(await watches(ownA))])
+        assert.deepEqual(leaks(body), [], body);
     });
 
     test("alpha owner on routes outside projects that name beta's objects: beta's owner's token, beta's policy", async () => {

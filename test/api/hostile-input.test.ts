@@ -15,7 +15,8 @@ import { createServices } from '../../src/api/services.ts';
 import { SecretBox } from '../../src/service/secret-box.ts';
 import { openDatabase } from '../../src/store/database.ts';
 import { migrate } from '../../src/store/migrate.ts';
-import { MAX_CONFIG_BYTES, parseConfig } from '../../src/config/config-file.ts';
+import { parseConfig } from '../../src/config/config-file.ts';
+import { MAX_YAML_BYTES } from '../../src/config/yaml-input.ts';
 
 let api: TestApi;
 let call: Call;
@@ -175,9 +176,12 @@ test('a database outage is a 503 with Retry-After, and the server answers again 
 });
 
 test('a declarative file over the size limit is refused before it is parsed', () => {
-  const big = `projects:\n${'  - name: p\n'.repeat(Math.ceil(MAX_CONFIG_BYTES / 12) + 10)}`;
+  const big = `projects:\n${'  - name: p\n'.repeat(Math.ceil(MAX_YAML_BYTES / 12) + 10)}`;
   const parsed = parseConfig(big, 'big.yaml');
   assert.equal(parsed.ok, false);
-  assert.match(parsed.ok ? '' : parsed.error, /^big\.yaml: the file is larger than 4 MiB$/);
+  assert.match(
+    parsed.ok ? '' : parsed.error,
+    /^big\.yaml:1:1: the file is larger than the limit of 4 MiB for a YAML file$/,
+  );
   assert.equal(parseConfig('registries: []\n', 'small.yaml').ok, true);
 });

@@ -1,6 +1,11 @@
 /** Runs the built `hoist` CLI as a user would, capturing exit code and output. */
+import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seedDataDir, startServe } from './serve.ts';
 
 const ENTRY = fileURLToPath(new URL('../../dist/hoist.mjs', import.meta.url));
 
@@ -35,4 +40,36 @@ export function runCliWithStdin(args: string[], input: string, env: Record<strin
     p.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
     p.stdin.end(input);
   });
+}
+
+/** A `hoist serve` on a fresh data directory, and the CLI signed in to it as the admin with a config of its own. */
+export interface SignedInCli {
+  dir: string;
+  env: Record<string, string>;
+  /** Runs the CLI, asserting exit 0; answers stdout. */
+  hoist(args: string[]): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function signedInCli(name: string, extraEnv: Record<string, string> = {}): Promise<SignedInCli> {
+  const password = `${name}-password`;
+  const dir = await mkdtemp(join(tmpdir(), `hoist-${name}-`));
+  const env = { XDG_CONFIG_HOME: join(dir, 'config'), HOIST_ADMIN_PASSWORD: password, ...extraEnv };
+  await seedDataDir(join(dir, 'data'));
+  const server = await startServe({ dataDir: join(dir, 'data'), env });
+  const login = await runCliWithStdin(['login', '--server', server.url, '--password-stdin'], `${password}\n`, env);
+  assert.equal(login.code, 0, login.stderr);
+  return {
+    dir,
+    env,
+    async hoist(args) {
+      const r = await runCli(args, env);
+      assert.equal(r.code, 0, `hoist ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout;
+    },
+    async stop() {
+      server.proc.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

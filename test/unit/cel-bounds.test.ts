@@ -158,3 +158,59 @@ test('matches is charged to the evaluation: many large matches in a comprehensio
   assert.ok(c.ok, c.ok ? '' : c.error);
   assert.throws(() => c.value.run(v), /evaluation stopped at line 1, column \d+: over its budget of 1,000,000 steps/);
 });
+
+/** The median and the worst of `n` timings of `f`, in milliseconds. */
+function timings(n: number, f: () => void): { median: number; worst: number } {
+  const times = Array.from({ length: n }, () => {
+    const started = performance.now();
+    f();
+    return performance.now() - started;
+  }).sort((a, b) => a - b);
+  return { median: times[Math.floor(n / 2)]!, worst: times[n - 1]! };
+}
+
+test('the default time budget (50 ms) stops a long evaluation within 200 ms, even where all/exists or || would absorb the error', (t) => {
+  // Each step is cheap to estimate and slow to run: a 200,000-character label copied and counted, 4,096 times.
+  const v = policyVariables({
+    image: {
+      repository: 'shop/web',
+      tag: 'v1',
+      digest: `sha256:${'a'.repeat(64)}`,
+      labels: { notes: 'x'.repeat(200_000) },
+    },
+  });
+  const slow = `${SIXTEEN}.all(a, ${SIXTEEN}.all(b, ${SIXTEEN}.all(c, (image.labels["notes"] + string(a)).size() > 0)))`;
+  for (const expression of [slow, `${slow} || true`, `!${slow.replace('.all(a', '.exists(a')}`]) {
+    assert.ok(compileCondition(expression).ok, 'within the compile-time cost limit');
+    const started = performance.now();
+    const verdict = evaluatePolicy({ pass: [expression], fail: [] }, v);
+    const took = performance.now() - started;
+    t.diagnostic(`${expression.slice(-40)}: stopped after ${took.toFixed(0)} ms`);
+    assert.equal(verdict.allowed, false, 'fails closed');
+    assert.match(
+      verdict.reasons.join(' '),
+      /could not be evaluated: evaluation stopped at line 1, column \d+: over its time budget of 50 ms/,
+    );
+    assert.ok(took < 200, `stopped after ${took.toFixed(0)} ms, not within 200 ms of a 50 ms budget`);
+  }
+});
+
+test('the hostile inputs of issue 10 under the default budget: each evaluation is short (figures for the record)', (t) => {
+  const catastrophic = '"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!".matches("^(a+)+$")';
+  const threeDeep = `${SIXTEEN}.all(a, ${SIXTEEN}.all(b, ${SIXTEEN}.all(c, a + b + c >= 0)))`;
+  let sixDeep = 'a0 >= 0';
+  for (let i = 5; i >= 0; i--) sixDeep = `${SIXTEEN}.all(a${i}, ${sixDeep})`;
+  for (const [what, expression] of [
+    ['catastrophic regex', catastrophic],
+    ['3 nested comprehensions over [0..15]', threeDeep],
+    ['6 nested comprehensions over [0..15] (refused at compile time)', sixDeep],
+  ] as const) {
+    // The first evaluation compiles (and caches) the condition, as a saved rule's first run does.
+    const first = timings(1, () => evaluatePolicy({ pass: [expression], fail: [] }, vars)).worst;
+    const { median, worst } = timings(5, () => evaluatePolicy({ pass: [expression], fail: [] }, vars));
+    t.diagnostic(
+      `${what}: first (with compile) ${first.toFixed(2)} ms; 5 evaluations: median ${median.toFixed(2)} ms, worst ${worst.toFixed(2)} ms`,
+    );
+    assert.ok(Math.max(first, worst) < 200, `${what}: ${first.toFixed(1)} / ${worst.toFixed(1)} ms`);
+  }
+});

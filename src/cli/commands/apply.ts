@@ -3,9 +3,10 @@
  * reads the server's state, plans purely (src/config/config-plan.ts), prints the plan, and unless --dry-run carries
  * it out through the API. Running it twice changes nothing the second time.
  */
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { HoistClient, RuleInput } from '../../client/index.ts';
-import { MAX_CONFIG_BYTES, parseConfig, type ConfigSpec } from '../../config/config-file.ts';
+import { parseConfig, type ConfigSpec } from '../../config/config-file.ts';
+import { readYamlFile } from '../../config/yaml-input.ts';
 import { environmentInput, exportState, planApply, type CurrentState, type Step } from '../../config/config-plan.ts';
 import { ApiError, InvalidInput } from '../../errors.ts';
 import { client } from '../client-config.ts';
@@ -151,19 +152,7 @@ async function execute(c: HoistClient, s: Step, env: NodeJS.ProcessEnv): Promise
 }
 
 export async function applyCommand(flags: { file: string; dryRun?: boolean; prune?: boolean }): Promise<void> {
-  let text: string;
-  try {
-    // Refused before reading: a 60 MB file took 2.2 GB to parse.
-    if (statSync(flags.file).size > MAX_CONFIG_BYTES)
-      throw new InvalidInput(`the file is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB`, '-f');
-    text = readFileSync(flags.file, 'utf8');
-  } catch (e) {
-    if (e instanceof InvalidInput) throw e;
-    throw new InvalidInput(
-      `cannot read ${flags.file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      '-f',
-    );
-  }
+  const text = readYamlFile(flags.file, '-f');
   const parsed = parseConfig(text, flags.file);
   if (!parsed.ok) throw new InvalidInput(`the file has problems:\n${parsed.error}`);
   const c = client();

@@ -2,12 +2,10 @@
  * `hoist rule|binding|window|quarantine|unquarantine|watch|events` and `hoist registry hook-secret`: the automation
  * around promotions, thin over the API client.
  */
-import { readFileSync, statSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { parseCriterionFlag } from '../../automation/criteria.ts';
 import { parseWindowSpec } from '../../automation/window.ts';
 import { InvalidInput } from '../../errors.ts';
-import { MAX_CONFIG_BYTES, MAX_YAML_ALIASES } from '../../config/config-file.ts';
+import { loadYamlFile } from '../../config/yaml-input.ts';
 import type { HookKind, RuleInput, RuleMode } from '../../client/index.ts';
 import { client } from '../client-config.ts';
 import { outputFormat, print } from '../output.ts';
@@ -32,12 +30,7 @@ export interface RuleFlags extends Flags {
 
 /** A rule from flags, or from a YAML file (`name, application, from, to, criteria, cel, tagTemplate, mode`) that flags override. */
 function ruleInput(name: string | undefined, f: RuleFlags): RuleInput {
-  if (f.file !== undefined && statSync(f.file).size > MAX_CONFIG_BYTES)
-    throw new InvalidInput(`the file is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB`, f.file);
-  const file =
-    f.file !== undefined
-      ? (parseYaml(readFileSync(f.file, 'utf8'), { maxAliasCount: MAX_YAML_ALIASES }) as Partial<RuleInput> | null)
-      : {};
+  const file = f.file !== undefined ? (loadYamlFile(f.file, '--file') as Partial<RuleInput> | null) : {};
   if (file === null || typeof file !== 'object' || Array.isArray(file))
     throw new InvalidInput('the file must hold one rule (a mapping: name, from, to, criteria, …)', f.file);
   const chosen = name ?? file.name;

@@ -3,8 +3,8 @@
  * `--approverCount`, `--allowRequestFromApprove`, …; main.ts maps those spellings), and `policy apply -f` reads
  * Devtron's `kind: artifactPromotionPolicy` file.
  */
-import { readFileSync } from 'node:fs';
 import type { HoistClient } from '../../client/index.ts';
+import { loadYamlFile } from '../../config/yaml-input.ts';
 import { ApiError, InvalidInput } from '../../errors.ts';
 import type { ApplicationEnvironment as Binding, PolicyInput } from '../../client/index.ts';
 import { client } from '../client-config.ts';
@@ -105,21 +105,10 @@ async function readApplyFile(
   file: string,
   project?: string,
 ): Promise<{ policies: string[]; bindings: Binding[] }> {
-  const { parseDocument } = await import('yaml');
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new InvalidInput(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, '-f');
-  }
-  const doc = parseDocument(text);
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    throw new InvalidInput(
-      `${file}:${e.linePos?.[0]?.line ?? 0}:${e.linePos?.[0]?.col ?? 0}: ${e.message.split('\n')[0]}`,
-    );
-  }
-  const root = doc.toJS() as { kind?: string; spec?: { payload?: Record<string, unknown> } & Record<string, unknown> };
+  const root = loadYamlFile(file, '-f') as {
+    kind?: string;
+    spec?: { payload?: Record<string, unknown> } & Record<string, unknown>;
+  };
   if (root?.kind !== 'artifactPromotionPolicy') throw new InvalidInput(`${file}: kind must be artifactPromotionPolicy`);
   const payload = (root.spec?.payload ?? root.spec ?? {}) as {
     applicationEnvironments?: Array<{ appName?: string; envName?: string; projectName?: string }>;
