@@ -225,6 +225,18 @@ test('serve, login, manage the model from the CLI, verify the audit chain, stop 
       await ok(['requests', '--project', 'shop', '-o', 'table']),
       /^ID +APP +FROM +TO +STATE +APPROVALS +REQUESTEDBY +REASONS\n\S+ +web +ci +qa +PROMOTED +0\/0 +admin/,
     );
+    // One request's story, step by step, as the request page shows it.
+    const story = (await ok(['request', requested.id, '--project', 'shop', '-o', 'table'])).trim().split('\n');
+    assert.match(story[0] ?? '', /^AT +TARGET +STEP +BY +STATE +DETAIL$/);
+    assert.deepEqual(
+      story.slice(1).map((l) => l.split(/ +/).slice(1, 5)),
+      [
+        ['qa', 'requested', 'admin', 'QUEUED'],
+        ['qa', 'promoting', 'hoist', 'PROMOTING'],
+        ['qa', 'promoted', 'hoist', 'PROMOTED'],
+      ],
+    );
+    assert.match(story[3] ?? '', /tag 7 written(, \d+ blobs mounted)?; \d+ bytes streamed$/);
     const shown = JSON.parse(
       await ok(['artifact', 'show', img.digest, '--project', 'shop', '--app', 'web', '-o', 'json']),
     );

@@ -676,6 +676,13 @@ withOutput(
     ),
 ).action(async (id: string, f) => (await promote()).retryCommand(id, f));
 withOutput(
+  program
+    .command('request')
+    .description("one promotion request: each target's steps (requested, approvals, copy, outcome), who and when")
+    .argument('<id>')
+    .requiredOption('--project <name>'),
+).action(async (id: string, f) => (await promote()).requestCommand(id, f));
+withOutput(
   listOptions(
     program
       .command('requests')

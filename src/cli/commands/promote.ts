@@ -17,6 +17,7 @@ type Wait = { wait?: boolean | string };
 
 /** The states in which hoist itself is still carrying a target out: nobody's decision is awaited. */
 const CARRYING_OUT: ReadonlySet<PromotionState> = new Set(['QUEUED', 'PROMOTING']);
+const FINISHED: ReadonlySet<PromotionState> = new Set(['PROMOTED', 'REJECTED', 'CANCELED', 'STALE', 'FAILED']);
 const DEFAULT_WAIT_SECONDS = 600;
 
 function waitSeconds(wait: Wait['wait']): number | undefined {
@@ -191,6 +192,41 @@ export async function requestsCommand(
   );
   await show(items, f);
   noteMore(items.length, more);
+}
+
+/**
+ * One request, target by target, with what happened to each and when (the request page's timeline, from the audit
+ * record): a row per step, oldest first, and where an open target stands now.
+ */
+export async function requestCommand(id: string, f: Out & { project: string }): Promise<void> {
+  const p = await client().promotions.get(f.project, id);
+  const format = outputFormat(f.output);
+  if (format !== 'table') return print(p, format);
+  const rows = p.targets.flatMap((t) => [
+    ...(t.timeline ?? []).map((s) => ({
+      at: s.at,
+      target: t.environment,
+      step: s.step,
+      by: s.by,
+      state: s.state ?? '',
+      detail: [s.detail, s.bytesCopied !== undefined ? `${s.bytesCopied} bytes streamed` : '']
+        .filter(Boolean)
+        .join('; '),
+    })),
+    ...(FINISHED.has(t.state)
+      ? []
+      : [
+          {
+            at: 'now',
+            target: t.environment,
+            step: 'now',
+            by: '',
+            state: t.state,
+            detail: t.blockedBy.map(blockerText).join('; '),
+          },
+        ]),
+  ]);
+  return print(rows, format, ['at', 'target', 'step', 'by', 'state', 'detail']);
 }
 
 /** Exit 0 when the digest may run in the environment (for a deploy pipeline's gate), 3 with the reason otherwise. */

@@ -307,7 +307,7 @@ export default function PromotionPage({ project, id }: { project: string; id: st
   const role = roleIn(me, project);
   // A target that ended without its copy (stale after a policy change, rejected, canceled) may be asked for again.
   const ended = p.targets.filter((t) => t.state === 'STALE' || t.state === 'REJECTED' || t.state === 'CANCELED');
-  const cli = `hoist approve ${p.id} --project ${p.project}\nhoist reject ${p.id} --project ${p.project} --comment "why"\nhoist cancel ${p.id} --project ${p.project}\nhoist retry ${p.id} --project ${p.project}`;
+  const cli = `hoist request ${p.id} --project ${p.project}\nhoist approve ${p.id} --project ${p.project}\nhoist reject ${p.id} --project ${p.project} --comment "why"\nhoist cancel ${p.id} --project ${p.project}\nhoist retry ${p.id} --project ${p.project}`;
 
   function submit(e: FormEvent<HTMLFormElement>, kind: 'approve' | 'reject') {
     e.preventDefault();
