@@ -42,11 +42,12 @@ export interface RequestAuditEntry {
   summary: unknown;
 }
 
+/** A decision on the target, as its view carries it (`at`: ISO 8601). */
 export interface TimelineDecision {
   username: string;
   decision: 'approve' | 'reject';
   comment: string;
-  at: Date;
+  at: string;
 }
 
 type Summary = Record<string, unknown>;
@@ -142,7 +143,7 @@ export function targetTimeline(
   const steps = entries.flatMap((e) => stepsOf(e, environment));
   for (const d of decisions)
     steps.push({
-      at: d.at.toISOString(),
+      at: d.at,
       step: d.decision === 'approve' ? 'approved' : 'rejected',
       by: d.username,
       state: d.decision === 'reject' ? 'REJECTED' : null,

@@ -160,14 +160,7 @@ export function targetView(
 export function withTimelines(view: PromotionView, audit: readonly RequestAuditRow[]): PromotionView {
   return {
     ...view,
-    targets: view.targets.map((t) => ({
-      ...t,
-      timeline: targetTimeline(
-        t.environment,
-        audit,
-        t.approvals.map((a) => ({ ...a, at: new Date(a.at) })),
-      ),
-    })),
+    targets: view.targets.map((t) => ({ ...t, timeline: targetTimeline(t.environment, audit, t.approvals) })),
   };
 }
 

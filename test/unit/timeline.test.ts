@@ -40,7 +40,7 @@ test('a request with approvals, a re-evaluation, a failure, a retry, the copy an
     entry(36, 'someone', 'promotion.something-new', { environment: 'staging' }),
   ];
   const steps = targetTimeline('staging', entries, [
-    { username: 'pat', decision: 'approve', comment: 'ok', at: at(10) },
+    { username: 'pat', decision: 'approve', comment: 'ok', at: at(10).toISOString() },
   ]);
   assert.deepEqual(
     steps.map((s) => [s.step, s.by, s.state, s.detail]),
@@ -83,7 +83,7 @@ test('automation, an admin window override, a rejection, a cancel and a refusal 
   const rejected = targetTimeline(
     'prod',
     [entry(0, 'devon', 'promotion.request', { states: { prod: 'AWAITING_APPROVAL' } })],
-    [{ username: 'rita', decision: 'reject', comment: 'not on a Friday', at: at(9) }],
+    [{ username: 'rita', decision: 'reject', comment: 'not on a Friday', at: at(9).toISOString() }],
   );
   assert.deepEqual(rejected.at(-1), {
     at: at(9).toISOString(),
