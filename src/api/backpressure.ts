@@ -3,7 +3,7 @@
  * instead of joining a queue that makes every request slow. Two measures, each off when its limit is 0:
  *
  * - requests in flight (received, not yet answered): the queue in front of the database and the event loop;
- * - the event loop's delay: how late a timer that should fire every SAMPLE_MS fired, last time it did.
+ * - the event loop's delay: how late a timer that should fire every SAMPLE_MS fired, the worst of its last second.
  *
  * The check is the first thing a request meets, before its credential is looked up (that costs a query). Health
  * (`/healthz`, `/readyz`) and metrics are always answered, and never counted. An event stream is refused when over
@@ -31,6 +31,8 @@ export interface BackpressureOptions {
 export const BACKPRESSURE_DEFAULTS = { maxInFlight: 512, maxEventLoopDelayMs: 0, retryAfterSeconds: 2 } as const;
 
 const SAMPLE_MS = 100;
+/** Samples kept: the delay looked at covers the last second. */
+const WINDOW = 10;
 const ALWAYS_ANSWERED = new Set(['/healthz', '/readyz', '/metrics']);
 const STREAM = '/api/v1/events/stream';
 
@@ -46,13 +48,18 @@ export function backpressure(o: BackpressureOptions = {}): Backpressure {
   const maxDelay = o.maxEventLoopDelayMs ?? BACKPRESSURE_DEFAULTS.maxEventLoopDelayMs;
   const retryAfter = o.retryAfterSeconds ?? BACKPRESSURE_DEFAULTS.retryAfterSeconds;
   let inFlight = 0;
+  // The delay is the worst of the last WINDOW samples: one long stall is still seen by the requests that queued behind
+  // it (on a busy machine they may be parsed a few ticks later), and forgotten once the loop has kept time for a while.
+  const samples: number[] = [];
   let delay = 0;
   let expected = performance.now() + SAMPLE_MS;
   const timer =
     maxDelay > 0
       ? setInterval(() => {
           const now = performance.now();
-          delay = Math.max(0, now - expected);
+          samples.push(Math.max(0, now - expected));
+          if (samples.length > WINDOW) samples.shift();
+          delay = Math.max(...samples);
           expected = now + SAMPLE_MS;
         }, SAMPLE_MS).unref()
       : undefined;

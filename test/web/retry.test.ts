@@ -89,7 +89,13 @@ describe('retry in the web console', () => {
     await vera.context().close();
 
     const devon = await signedIn(browser, server, 'devon', `/projects/shop/promotions/${failed}`);
-    await devon.getByText(/DENIED: no push/).waitFor();
+    // The registry's own words: in the reasons, and as the timeline's failed step.
+    await devon
+      .locator('.reasons')
+      .getByText(/DENIED: no push/)
+      .waitFor();
+    const timeline = devon.getByRole('list', { name: 'timeline of prod' });
+    assert.match(await timeline.innerText(), /failed: .*DENIED: no push/);
     assert.deepEqual(await accessibilityViolations(devon), []);
     await screenshot(devon, 'promotion-failed');
     await devon.getByRole('button', { name: 'Retry prod' }).click();
@@ -97,6 +103,11 @@ describe('retry in the web console', () => {
     assert.equal(await devon.getByRole('button', { name: /Retry/ }).count(), 0, 'nothing FAILED any more');
     assert.equal(await server.api.services.runner.runOne(), true);
     await devon.getByRole('heading', { name: /prod\s+.*promoted/i }).waitFor({ timeout: 15_000 });
+    // The story so far: it failed, devon retried it, and the copy then went through.
+    await timeline.getByText(/promoted in/).waitFor({ timeout: 15_000 });
+    const steps = await timeline.getByRole('listitem').evaluateAll((items) => items.map((li) => li.className));
+    assert.deepEqual(steps, ['step-requested', 'step-failed', 'step-retried', 'step-promoting', 'step-promoted']);
+    assert.match(await timeline.getByRole('listitem').nth(2).innerText(), /retried by devon \(it had failed: .*DENIED/);
     await devon.context().close();
   });
 });
