@@ -287,7 +287,20 @@ try {
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     `${dir}scale-${backend}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
-    JSON.stringify({ backend, small: SMALL, big: BIG, requests: REQUESTS, rows }, null, 2),
+    JSON.stringify(
+      {
+        backend,
+        ...(backend === 'embedded'
+          ? { embeddedSharedBuffers: process.env.HOIST_EMBEDDED_SHARED_BUFFERS ?? '8MB' }
+          : {}),
+        small: SMALL,
+        big: BIG,
+        requests: REQUESTS,
+        rows,
+      },
+      null,
+      2,
+    ),
   );
 } finally {
   await server.close();
