@@ -101,6 +101,7 @@ try {
 
 process.stdout.write(`
 hoist is running:
+  web console         ${url}/  (sign in as admin / hoist-demo)
   API and reference   ${url}/api/v1/docs
   demo registries     ${registry.host} (dev, staging) with dev/web:1.0 (${image.digest}), signed;
                       ${prodRegistry.host} (prod)

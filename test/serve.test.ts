@@ -236,7 +236,7 @@ test('serve, login, manage the model from the CLI, verify the audit chain, stop 
         ['qa', 'promoted', 'hoist', 'PROMOTED'],
       ],
     );
-    assert.match(story[3] ?? '', /tag 7 written(, \d+ blobs mounted)?; \d+ bytes streamed$/);
+    assert.match(story[3] ?? '', /tag 7 written(, \d+ blobs mounted)?; \d+(\.\d)? (B|KiB|MiB) streamed$/);
     const shown = JSON.parse(
       await ok(['artifact', 'show', img.digest, '--project', 'shop', '--app', 'web', '-o', 'json']),
     );

@@ -7,6 +7,7 @@ import { blockerText } from '../../client/blocker-text.ts';
 import { HoistError, InvalidInput } from '../../errors.ts';
 import { parseSha256Digest } from '../../oci/digest.ts';
 import { client } from '../client-config.ts';
+import { formatBytes } from '../format.ts';
 import { EXIT_FAILURE, EXIT_REFUSED } from '../exit-codes.ts';
 import { outputFormat, print } from '../output.ts';
 import { follow, noteMore, rowsWanted, type ListFlags } from '../paging.ts';
@@ -209,7 +210,7 @@ export async function requestCommand(id: string, f: Out & { project: string }): 
       step: s.step,
       by: s.by,
       state: s.state ?? '',
-      detail: [s.detail, s.bytesCopied !== undefined ? `${s.bytesCopied} bytes streamed` : '']
+      detail: [s.detail, s.bytesCopied !== undefined ? `${formatBytes(s.bytesCopied)} streamed` : '']
         .filter(Boolean)
         .join('; '),
     })),
