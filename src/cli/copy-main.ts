@@ -3,10 +3,24 @@
  * loads one module with commander, the copy command and the copy engine, and not the definitions of every other
  * command (a copy that finds the image present is dominated by start-up). `hoist copy --help` and its usage errors
  * read as they do from the whole command line: both define the command with copy-command.ts.
+ *
+ * When the run is over (the copy settled: nothing of it is in flight) the process exits as soon as its output is
+ * written, rather than when Node has torn down the heap: after a copy that streamed 120 MiB that teardown took
+ * 20-50 ms of the whole process (18-92 ms under load ~15, against 9-46 ms with the exit; bench:copy (g)).
  */
 import { addCopyCommand } from './copy-command.ts';
 import { newProgram, runProgram } from './program.ts';
 
+/** Exits with process.exitCode once what was written to stdout and stderr has been handed to the system. */
+function exitWhenWritten(): void {
+  let pending = 2;
+  const written = (): void => {
+    if (--pending === 0) process.exit();
+  };
+  process.stdout.write('', written);
+  process.stderr.write('', written);
+}
+
 const program = newProgram();
 addCopyCommand(program);
-void runProgram(program, () => process.argv.slice(2));
+void runProgram(program, () => process.argv.slice(2)).then(exitWhenWritten);
