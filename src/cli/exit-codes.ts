@@ -19,6 +19,12 @@ export function exitCodeFor(e: unknown): number {
   return EXIT_FAILURE;
 }
 
+/** A failed run, told: its message on stderr and its exit code as the process's. */
+export function reportFailure(e: unknown): void {
+  process.stderr.write(`${describeError(e)}\n`);
+  process.exitCode = exitCodeFor(e);
+}
+
 /** Whether a role would lift a 403 (the server says so; refusals like separation of duties say no). */
 function roleHelps(e: ApiError): boolean {
   const d = e.details as { roleHelps?: unknown } | undefined;

@@ -4,8 +4,8 @@
  * exit code (exit-codes.ts).
  */
 import { Command, CommanderError, Option } from 'commander';
-import { describeError, EXIT_USAGE, exitCodeFor } from './exit-codes.ts';
-import { collect } from './registry-flags.ts';
+import { EXIT_USAGE, reportFailure } from './exit-codes.ts';
+import { collect, INSECURE_REGISTRY_DESCRIPTION, INSECURE_REGISTRY_FLAGS } from './registry-flags.ts';
 import { VERSION } from '../version.ts';
 
 export function newProgram(): Command {
@@ -18,10 +18,7 @@ export function newProgram(): Command {
 
 /** `--insecure-registry`, which every command that talks to registries takes. */
 export const insecureOption = (): Option =>
-  new Option(
-    '--insecure-registry <host:port>',
-    'talk plain HTTP to this registry (repeatable; also HOIST_INSECURE_REGISTRIES=a,b)',
-  ).argParser(collect);
+  new Option(INSECURE_REGISTRY_FLAGS, INSECURE_REGISTRY_DESCRIPTION).argParser(collect);
 
 /** Runs the program on the arguments `argv()` answers (it may throw bad usage too), setting the exit code. */
 export async function runProgram(program: Command, argv: () => string[]): Promise<void> {
@@ -32,8 +29,7 @@ export async function runProgram(program: Command, argv: () => string[]): Promis
       // Help and version exit 0; every other commander error is bad usage, already printed by commander.
       process.exitCode = e.exitCode === 0 ? 0 : EXIT_USAGE;
     } else {
-      process.stderr.write(`${describeError(e)}\n`);
-      process.exitCode = exitCodeFor(e);
+      reportFailure(e);
     }
   }
 }

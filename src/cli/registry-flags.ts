@@ -38,7 +38,12 @@ export class HostCache {
   }
 }
 
-/** Repeatable option collector for commander. */
+/** `--insecure-registry`, which every command that talks to registries takes (program.ts, copy-args.ts). */
+export const INSECURE_REGISTRY_FLAGS = '--insecure-registry <host:port>';
+export const INSECURE_REGISTRY_DESCRIPTION =
+  'talk plain HTTP to this registry (repeatable; also HOIST_INSECURE_REGISTRIES=a,b)';
+
+/** Repeatable option collector for commander (and for copy-args.ts, which reads as commander does). */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
