@@ -179,10 +179,12 @@ export class Timeline {
         return r;
       };
     }
+    // The runner says the tag's write at the start of the copy and again right before the tag's PUT: the last time.
     if (own)
       wrap(own, 'remember', (args) => {
         const p = args[0] as { digest: string; tag?: string };
-        if (p.tag !== undefined) this.mark(p.digest, 'copied');
+        const m = this.marks.get(p.digest);
+        if (p.tag !== undefined && this.recording && m) m.copied = performance.now();
       });
     const attestor = runner.attestor as Anything | undefined;
     if (attestor)
