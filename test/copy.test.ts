@@ -189,6 +189,46 @@ test('a target tag can be moved onto the copied digest, and extra tags are writt
   assert.equal((await getManifestRaw(reg.a.url, 'prod/move', '2.0')).digest, two.digest);
 });
 
+test('beforeTags runs once, right before the first tag; when it throws, no tag is written and the manifest goes by its tag only', async () => {
+  const img = buildImage({ layers: [1500] });
+  await pushImage(reg.a.url, 'dev/fence', img, { tag: 'src' });
+  const host = testHost(reg.pa.host);
+  const manifestPuts = () =>
+    reg.pa.requests.filter((q) => q.method === 'PUT' && q.path.includes('/prod/fence/manifests/')).map((q) => q.path);
+  reg.pa.clear();
+  await assert.rejects(
+    copyImage({
+      source: ref(`${reg.pa.host}/dev/fence:src`),
+      sourceHost: host,
+      target: { ...ref(`${reg.pa.host}/prod/fence:live`), digest: img.digest },
+      targetHost: host,
+      tagHead: null,
+      beforeTags: async () => {
+        throw new Error('claim lost');
+      },
+    }),
+    /claim lost/,
+  );
+  assert.deepEqual(manifestPuts(), [], 'neither the tag nor the manifest by digest');
+  assert.ok(!reg.pa.requests.some((q) => q.method === 'HEAD' && q.path.endsWith('/manifests/live')), 'tag not asked');
+  reg.pa.clear();
+  let fenced = 0;
+  await copyImage({
+    source: ref(`${reg.pa.host}/dev/fence:src`),
+    sourceHost: host,
+    target: { ...ref(`${reg.pa.host}/prod/fence:live`), digest: img.digest },
+    targetHost: host,
+    extraTags: ['2.0'],
+    beforeTags: async () => {
+      fenced++;
+      assert.deepEqual(manifestPuts(), [], 'before any manifest of the image is written');
+    },
+  });
+  assert.equal(fenced, 1);
+  assert.deepEqual(manifestPuts(), ['/v2/prod/fence/manifests/live', '/v2/prod/fence/manifests/2.0']);
+  assert.equal((await getManifestRaw(reg.a.url, 'prod/fence', 'live')).digest, img.digest);
+});
+
 test('a destination digest must be the source digest', async () => {
   const img = buildImage({ layers: [10] });
   await pushImage(reg.a.url, 'dev/dig', img, { tag: 'x' });

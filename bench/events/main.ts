@@ -223,6 +223,8 @@ try {
   // Let hoist's own pushes come back as events, so that every tag write is counted.
   await new Promise((r) => setTimeout(r, 3000));
   const burstSql = counter.diff(before);
+  if (timeline && process.env.BENCH_DUMP)
+    writeFileSync(process.env.BENCH_DUMP, JSON.stringify({ arrivals: timeline.arrivals, hooks: timeline.hooks }));
   if (timeline)
     process.stderr.write(`timeline, burst (from each image's push complete):\n${timeline.report('pushed')}\n`);
   const digests = images.map((i) => i.digest);

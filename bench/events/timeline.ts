@@ -7,6 +7,7 @@
  * time from the previous stage over the digests seen, and what the registry requests cost.
  */
 import { createHash } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { RepositoryClient } from '../../src/oci/registry-client.ts';
 import { Transport } from '../../src/oci/transport.ts';
@@ -64,6 +65,11 @@ export class Timeline {
   readonly claims: Array<{ queue: string; at: number }> = [];
   private readonly eventDigest = new Map<string, string>();
   private recording = true;
+  /** When the phase began (clear()), and every hook's events as they arrived: when, which repository, tagged or not. */
+  private since = performance.now();
+  /** The server thread's event-loop delay over the phase. */
+  private loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  readonly arrivals: Array<{ at: number; what: string }> = [];
 
   mark(digest: string | undefined, stage: Stage, at = performance.now()): void {
     if (!this.recording || digest === undefined) return;
@@ -74,6 +80,11 @@ export class Timeline {
 
   clear(): void {
     this.marks.clear();
+    this.since = performance.now();
+    this.loopDelay.disable();
+    this.loopDelay = monitorEventLoopDelay({ resolution: 5 });
+    this.loopDelay.enable();
+    this.arrivals.length = 0;
     this.http.length = 0;
     this.claims.length = 0;
     this.hooks.length = 0;
@@ -82,7 +93,7 @@ export class Timeline {
   }
 
   /** Hook requests: how long each took to answer, and how many events it carried that were recorded. */
-  readonly hooks: Array<{ ms: number; events: number }> = [];
+  readonly hooks: Array<{ ms: number; events: number; at?: number }> = [];
   readonly echoes = new Map<string, number>();
   /** Hook bodies with no manifest push in them (blobs, mounts) and with some. */
   readonly received = { empty: 0, manifests: 0 };
@@ -93,7 +104,8 @@ export class Timeline {
       if (!req.url?.startsWith('/api/v1/hooks/')) return;
       const t0 = performance.now();
       res.on('finish', () => {
-        if (this.recording) this.hooks.push({ ms: performance.now() - t0, events: res.statusCode });
+        if (this.recording)
+          this.hooks.push({ ms: performance.now() - t0, events: res.statusCode, at: t0 - this.since });
       });
     });
   }
@@ -119,7 +131,12 @@ export class Timeline {
     wrap(intake, 'receive', (args) => {
       const [registryId, source, events] = args as [string, string, Array<{ id: string; digest: string }>];
       if (this.recording) this.received[events.length === 0 ? 'empty' : 'manifests']++;
-      for (const e of events) {
+      for (const e of events as Array<{ id: string; digest: string; repository: string; tag?: string }>) {
+        if (this.recording)
+          this.arrivals.push({
+            at: performance.now() - this.since,
+            what: `${e.repository}${e.tag === undefined ? '@' : e.tag.startsWith('sha256-') ? ':sha256-' : ':'}`,
+          });
         this.mark(e.digest, 'hook');
         this.eventDigest.set(`${source}:${registryId}:${e.id}`, e.digest);
       }
@@ -162,10 +179,12 @@ export class Timeline {
         return r;
       };
     }
+    // The runner says the tag's write at the start of the copy and again right before the tag's PUT: the last time.
     if (own)
       wrap(own, 'remember', (args) => {
         const p = args[0] as { digest: string; tag?: string };
-        if (p.tag !== undefined) this.mark(p.digest, 'copied');
+        const m = this.marks.get(p.digest);
+        if (p.tag !== undefined && this.recording && m) m.copied = performance.now();
       });
     const attestor = runner.attestor as Anything | undefined;
     if (attestor)
@@ -241,6 +260,20 @@ export class Timeline {
     );
     lines.push(`  recognised at the hook: ${JSON.stringify(Object.fromEntries(this.echoes))}`);
     lines.push(`  intake: ${batches('intake')}; runner: ${batches('runner')}`);
+    const arrived = new Map<string, number[]>();
+    for (const a of this.arrivals) arrived.set(a.what, [...(arrived.get(a.what) ?? []), a.at]);
+    const s = (ms: number) => (ms / 1000).toFixed(2);
+    lines.push(
+      `  events arrived (s since the phase began): ${[...arrived]
+        .map(([what, at]) => `${what} ${at.length} from ${s(Math.min(...at))} to ${s(Math.max(...at))}`)
+        .join('; ')}`,
+    );
+    const promoted = [...this.marks.values()].map((m) => m.promoted).filter((x) => x !== undefined);
+    if (promoted.length > 0) lines.push(`  last PROMOTED at ${s(Math.max(...promoted) - this.since)} s`);
+    const d = this.loopDelay;
+    lines.push(
+      `  server thread's event-loop delay: p50 ${(d.percentile(50) / 1e6).toFixed(1)} ms, p90 ${(d.percentile(90) / 1e6).toFixed(1)} ms, p99 ${(d.percentile(99) / 1e6).toFixed(1)} ms, max ${(d.max / 1e6).toFixed(1)} ms`,
+    );
     return lines.join('\n');
   }
 }

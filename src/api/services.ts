@@ -99,6 +99,9 @@ export function createServices(database: Database, box: SecretBox, opts: Service
           ...(opts.logger ? { logger: opts.logger } : {}),
           notifier: database.notifier,
           ownPushes,
+          // Promotions and push events first: attestations are off their path, and in a burst each attestation's
+          // statements and pushes (and the registry's notifications of them) held up the next images'.
+          yieldTo: (): boolean => runner.queue.busy || intake.queue.busy,
           ...opts.attestations,
         });
   const runner = new PromotionRunner(

@@ -44,6 +44,13 @@ export interface CopyImageOptions {
   onEvent?: CopyListener;
   /** Collect dead stream buffers in step with the bytes streamed (reclaim.ts; for a process that only copies). */
   reclaim?: BufferReclaimer;
+  /** What the target's first tag names, as the caller just asked (null: nothing): it is not asked again. */
+  tagHead?: { digest: string } | null;
+  /**
+   * Called once, right before the first tag is written (the root manifest put by its tag, or the first tag after it);
+   * a throw ends the copy with no tag written. A promotion checks there that its claim still holds.
+   */
+  beforeTags?: () => Promise<void>;
 }
 
 export interface CopyResult extends ExecuteStats {
@@ -106,7 +113,11 @@ export async function copyImage(o: CopyImageOptions): Promise<CopyResult> {
   const firstTag = tags[0];
   const [source, tagHead] = await Promise.all([
     resolveSource(src, o.source, o.signal),
-    firstTag !== undefined ? dst.headManifest(firstTag, o.signal) : undefined,
+    firstTag === undefined
+      ? undefined
+      : o.tagHead !== undefined
+        ? (o.tagHead ?? undefined)
+        : dst.headManifest(firstTag, o.signal),
   ]);
   const digest = source.digest;
   if (o.target.digest !== undefined && o.target.digest !== digest) {
@@ -177,6 +188,7 @@ export async function copyImage(o: CopyImageOptions): Promise<CopyResult> {
       target: dst,
       concurrency,
       started: { blobs, stats },
+      ...(o.beforeTags ? { beforeTags: o.beforeTags } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
       ...(o.onEvent ? { onEvent: o.onEvent } : {}),
     });

@@ -25,6 +25,8 @@ export interface ExecuteOptions {
   onEvent?: CopyListener;
   /** The blobs are already under way in this pipeline (copying with `copier`, counting into `stats`). */
   started?: { blobs: BlobPipeline; stats: ExecuteStats };
+  /** Called once, right before the first tag is written; a throw ends the copy with no tag written. */
+  beforeTags?: () => Promise<void>;
 }
 
 export interface ExecuteStats extends BlobStats {
@@ -82,6 +84,8 @@ async function execute(plan: CopyPlan, o: ExecuteOptions, pipeline?: BlobPipelin
     plan.referrerLinks.length === 0 && lastWave?.length === 1 && lastWave[0]?.digest === plan.rootDigest
       ? plan.tags[0]
       : undefined;
+  let fenced: Promise<void> | undefined;
+  const beforeTags = (): Promise<void> => (fenced ??= o.beforeTags?.() ?? Promise.resolve());
   const referrerDigests = new Set(plan.referrerLinks.map((l) => l.descriptor.digest));
   // Referrers the registry indexed itself (it answered their PUT with OCI-Subject): they need no fallback entry.
   const indexed = new Set<string>();
@@ -89,6 +93,7 @@ async function execute(plan: CopyPlan, o: ExecuteOptions, pipeline?: BlobPipelin
     await runPool(wave, o.concurrency, o.signal, async (m, signal) => {
       await pipeline?.blobsDone(m.blobs);
       const byTag = m.digest === plan.rootDigest ? rootTag : undefined;
+      if (byTag !== undefined) await beforeTags();
       const put = await o.target.putManifest(byTag ?? m.digest, m.bytes, m.mediaType, signal);
       if (put.subjectIndexed) indexed.add(m.digest);
       stats.manifestsPushed++;
@@ -112,6 +117,7 @@ async function execute(plan: CopyPlan, o: ExecuteOptions, pipeline?: BlobPipelin
 
   const tags = rootTag === undefined ? plan.tags : plan.tags.slice(1);
   if (tags.length > 0) {
+    await beforeTags();
     // The root's bytes: pushed just now, or already at the target.
     const root =
       plan.manifestWaves.flat().find((m) => m.digest === plan.rootDigest) ??

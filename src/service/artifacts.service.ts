@@ -26,6 +26,7 @@ import {
   currentDigest,
   environmentsPerApplicationInRegistry,
   findArtifact,
+  findArtifactById,
   insertArtifact,
   insertLocation,
   listArtifacts,
@@ -491,10 +492,14 @@ export class Artifacts {
   }
 
   private async view(r: ArtifactRow, app: string): Promise<ArtifactView> {
-    const registry = await getRegistryName(this.db, r.registry_id);
-    const locations = await artifactLocations(this.db, r.id);
-    const q = await findQuarantine(this.db, r.digest);
-    const tags = (await tagsOf(this.db, [r.id])).get(r.id) ?? (r.tag === null ? [] : [r.tag]);
+    // At once: four statements in flight, one wait.
+    const [registry, locations, q, tagsById] = await Promise.all([
+      getRegistryName(this.db, r.registry_id),
+      artifactLocations(this.db, r.id),
+      findQuarantine(this.db, r.digest),
+      tagsOf(this.db, [r.id]),
+    ]);
+    const tags = tagsById.get(r.id) ?? (r.tag === null ? [] : [r.tag]);
     return {
       application: app,
       digest: r.digest,
@@ -524,6 +529,20 @@ export class Artifacts {
     const application = await this.application(project, app);
     const r = await findArtifact(this.db, application.id, digest);
     if (!r) throw new NotFound('artifact', `${project}/${app}@${digest}`);
+    return this.withAttestations(r, app);
+  }
+
+  /**
+   * An artifact by its id, of the application named `app` (as `get` answers it), when the caller knows both: the
+   * automation, which has them from its first look (src/store/automation-outlook.query.ts).
+   */
+  async byId(artifactId: string, app: string): Promise<ArtifactView> {
+    const r = await findArtifactById(this.db, artifactId);
+    if (!r) throw new NotFound('artifact', artifactId);
+    return this.withAttestations(r, app);
+  }
+
+  private async withAttestations(r: ArtifactRow, app: string): Promise<ArtifactView> {
     const [view, attestations] = await Promise.all([this.view(r, app), attestationStatusOf(this.db, r.id)]);
     return {
       ...view,

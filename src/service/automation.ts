@@ -10,7 +10,6 @@ import { renderTagTemplate } from '../automation/tag-template.ts';
 import { NotFound } from '../errors.ts';
 import { findApplicationByNames } from '../store/applications.repository.ts';
 import { artifactIdByDigest, artifactLocations } from '../store/artifacts.repository.ts';
-import { firedKeys } from '../store/automation-firings.query.ts';
 import { automationOutlook } from '../store/automation-outlook.query.ts';
 import { environmentIdByName } from '../store/environments.repository.ts';
 import { enabledRulesFor, type EnabledRule } from '../store/rules.repository.ts';
@@ -67,16 +66,6 @@ export class Automation {
     return enabledRulesFor(this.db, projectId, appId);
   }
 
-  /** The rules that fired for the artifact already (ids): their firing key is taken, a new request would be refused. */
-  private async firedAlready(artifactId: string, rules: readonly EnabledRule[]): Promise<Set<string>> {
-    if (rules.length === 0) return new Set();
-    const keys = await firedKeys(
-      this.db,
-      rules.map((r) => ruleKey(r.id, artifactId)),
-    );
-    return new Set(rules.filter((r) => keys.has(ruleKey(r.id, artifactId))).map((r) => r.id));
-  }
-
   /** Whether a rule not fired yet starts where the artifact is (a cheap look at its locations). */
   private async mayFire(
     artifactId: string,
@@ -131,12 +120,12 @@ export class Automation {
       // Most promotions happen where no automation is configured: that one statement answers it.
       if (rules.length === 0 && !tracking) continue;
       // Most arrivals after the first (the promotion's own, a referrer's) find every rule that could fire for the
-      // artifact fired already: answer that with two more, before the artifact, its environments and the pipeline.
-      const done = await this.firedAlready(id, rules);
-      const unfired = rules.filter((r) => !done.has(r.id));
+      // artifact fired already: the same statement answered that (its firing key is taken), before the artifact, its
+      // environments and the pipeline are read. Only a shortcut: the key written with the request decides.
+      const unfired = rules.filter((r) => !r.fired);
       if (!tracking && !(await this.mayFire(id, unfired, bindings, arrival.environments))) continue;
       const [artifact, environments, pipeline] = await Promise.all([
-        this.artifacts.get(c.project, c.app, c.digest),
+        this.artifacts.byId(id, c.app),
         this.environments.list(c.project),
         tracking ? this.environments.pipeline(c.project) : [],
       ]);

@@ -65,7 +65,18 @@ export interface LeasedQueueOptions {
   notifier?: Notifier;
   /** Which errors are worth another attempt; default: the transport's classification. */
   transient?: (e: unknown) => boolean;
+  /**
+   * Work that goes first: while it answers true, this queue claims nothing new (it looks again every YIELD_CHECK_MS),
+   * for at most `yieldMaxMs` in a row (default 5 s), so that it is never starved. Jobs already running go on.
+   */
+  yieldTo?: () => boolean;
+  yieldMaxMs?: number;
 }
+
+/** How often a queue that yields (`yieldTo`) looks whether it may claim again. */
+const YIELD_CHECK_MS = 50;
+/** The longest a queue that yields holds off claiming in a row, by default. */
+const YIELD_MAX_MS = 5000;
 
 /** How long a look at the queue's statistics answers when the next job is due (see `untilNextDue`). */
 const STATS_FRESH_MS = 1000;
@@ -96,6 +107,8 @@ export class LeasedQueue {
   private looked: { at: number; nextDue: number | undefined } = { at: 0, nextDue: undefined };
   /** A job was requeued for a retry here since that look. */
   private retried = false;
+  /** Since when this queue has been yielding to other work (`yieldTo`), if it is. */
+  private yieldingSince: number | undefined;
   /** Attempts by how they ended, for metrics. */
   readonly outcomes: Record<Outcome, number> = { done: 0, retried: 0, failed: 0, 'lease-lost': 0, released: 0 };
 
@@ -111,6 +124,11 @@ export class LeasedQueue {
 
   private get channel(): string {
     return `hoist_queue_${this.spec.table}`;
+  }
+
+  /** Whether jobs of this queue are running in this process. */
+  get busy(): boolean {
+    return this.running.size > 0;
   }
 
   /** Claims the next due job (for tests and the runner's own claim), or undefined when there is none. */
@@ -190,6 +208,10 @@ export class LeasedQueue {
       this.woken = false;
       let wait = this.idleCheckMs;
       try {
+        if (this.yielding()) {
+          await this.sleep(YIELD_CHECK_MS);
+          continue;
+        }
         // As many claims as there are free workers, in one statement; fewer than asked for means none is left due.
         while (!this.stopping && this.running.size < this.o.concurrency) {
           const free = this.o.concurrency - this.running.size;
@@ -205,6 +227,19 @@ export class LeasedQueue {
       }
       await this.sleep(wait);
     }
+  }
+
+  /** Whether to claim nothing now: the work this queue yields to is under way, and it has not yielded too long. */
+  private yielding(): boolean {
+    if (this.stopping || !this.o.yieldTo?.()) {
+      this.yieldingSince = undefined;
+      return false;
+    }
+    const now = Date.now();
+    this.yieldingSince ??= now;
+    if (now - this.yieldingSince < (this.o.yieldMaxMs ?? YIELD_MAX_MS)) return true;
+    this.yieldingSince = undefined;
+    return false;
   }
 
   /**

@@ -50,9 +50,17 @@ export class OwnPushes {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** The runner is about to write this digest (and tag) into an environment's repository. */
+  /**
+   * The runner is about to write this digest (and tag) into an environment's repository. Said again of a write
+   * remembered already, the memory is kept longer (what was learnt of it is kept).
+   */
   remember(p: PushedImage, environmentId: string): void {
     const now = this.now();
+    const known = this.writes.get(keyOf(p));
+    if (known && known.until > now && known.environmentId === environmentId) {
+      known.until = now + OWN_WRITE_TTL_MS;
+      return;
+    }
     if (this.writes.size > 10_000) for (const [k, w] of this.writes) if (w.until <= now) this.writes.delete(k);
     const write: OwnWrite = { environmentId, until: now + OWN_WRITE_TTL_MS };
     this.writes.set(keyOf(p), write);

@@ -62,6 +62,11 @@ export interface AttestorOptions {
   notifier?: Notifier;
   /** Told of the attestation's own writes, so that their push events are recognised at the hook (src/events). */
   ownPushes?: Pick<OwnPushes, 'rememberReferrer'>;
+  /**
+   * Work that goes first (the promotions and push events of this process): while it is under way, no attestation is
+   * begun, for a few seconds at most (LeasedQueueOptions.yieldTo).
+   */
+  yieldTo?: () => boolean;
 }
 
 export interface Attached {
@@ -130,6 +135,7 @@ export class PromotionAttestor {
         logger: this.logger,
         transient: (e) => !(e instanceof Permanent) && isTransient(e),
         ...(o.notifier ? { notifier: o.notifier } : {}),
+        ...(o.yieldTo ? { yieldTo: o.yieldTo } : {}),
       },
     );
   }

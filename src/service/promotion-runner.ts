@@ -167,13 +167,18 @@ export class PromotionRunner {
     const tag = t.chosenTag ?? targetTag(t.dstKind, t.dstTag, t.app, t.sourceTag);
     const written = { registryId: t.dstRegistryId, repository, digest: t.digest };
     this.ownPushes?.remember(written, t.dstId);
+    // The tag too, now: whether the environment is the sole holder is learnt while the bytes are copied, and the tag's
+    // event, which follows its PUT at once, is then recognised at the hook. Said again when the tag is written.
+    if (tag !== null) this.ownPushes?.remember({ ...written, tag }, t.dstId);
     const existing = tag === null ? undefined : await target.headManifest(tag, job.signal);
     if (tag !== null && existing && existing.digest !== t.digest && (t.immutable || !t.allowMove)) {
       throw new Permanent(
         `tag ${tag} in ${t.dstName} already names ${existing.digest}, and ${t.dstName} ${t.immutable ? 'has immutable tags' : 'does not allow moving a tag to another digest'}`,
       );
     }
-    // The bytes first, by digest: harmless whoever finishes. The tag, which users see, only after the checks below.
+    // The bytes first, by digest: harmless whoever finishes. The tag, which users see, only after the checks below,
+    // made right before it is written: the image's manifest goes by its tag then (one PUT, and one push event for the
+    // registry to send, instead of a PUT by digest, a GET of it and a PUT by tag).
     const progress = this.live?.meter({
       projectId: t.projectId,
       project: t.project,
@@ -182,22 +187,9 @@ export class PromotionRunner {
       targetId: t.id,
       environment: t.dstName,
     });
-    const result = await copyImage({
-      source: {
-        registry: sourceHost.transport.host,
-        repository: t.srcRepo.replaceAll('{app}', t.app),
-        digest: t.digest,
-      },
-      sourceHost,
-      target: { registry: targetHost.transport.host, repository, digest: t.digest },
-      targetHost,
-      signal: job.signal,
-      ...(progress ? { onEvent: progress.listener } : {}),
-    });
-    progress?.done();
     // The project's webhooks, read with the fence when the tag is written (else by the outbox, in the transaction).
     let hooks: ReadonlyArray<{ id: string; events: unknown }> | undefined;
-    if (tag !== null && existing?.digest !== t.digest) {
+    const fenceTag = async (tag: string): Promise<void> => {
       job.signal.throwIfAborted();
       const fenced = await fenceTagWrite(this.db, job, {
         leaseUntil: new Date(Date.now() + this.leaseMs),
@@ -212,12 +204,24 @@ export class PromotionRunner {
       const newer = fenced.newer;
       if (newer)
         throw new Permanent(
-          `superseded: ${t.dstName}'s tag ${tag} already names ${newer.digest}, written by a newer promotion (${newer.requestId}); the older image was copied but the tag was not moved back`,
+          `superseded: ${t.dstName}'s tag ${tag} already names ${newer.digest}, written by a newer promotion (${newer.requestId}); the older image's blobs were copied but the tag was not moved back`,
         );
-      const manifest = await target.getManifest(t.digest, job.signal);
       this.ownPushes?.remember({ ...written, tag }, t.dstId);
-      await target.putManifest(tag, manifest.bytes, manifest.mediaType, job.signal);
-    }
+    };
+    const result = await copyImage({
+      source: {
+        registry: sourceHost.transport.host,
+        repository: t.srcRepo.replaceAll('{app}', t.app),
+        digest: t.digest,
+      },
+      sourceHost,
+      target: { registry: targetHost.transport.host, repository, digest: t.digest, ...(tag !== null ? { tag } : {}) },
+      targetHost,
+      signal: job.signal,
+      ...(tag !== null ? { tagHead: existing ?? null, beforeTags: () => fenceTag(tag) } : {}),
+      ...(progress ? { onEvent: progress.listener } : {}),
+    });
+    progress?.done();
     const at = new Date();
     // The notices and the write-back job first: the state change and the audit entry take the lock that every
     // promotion's transaction waits for (the audit chain's, migration 0018), held until commit, so they come last.

@@ -44,6 +44,11 @@ export async function findArtifact(
     .executeTakeFirst();
 }
 
+/** An artifact by its id. */
+export async function findArtifactById(db: Kysely<Schema>, id: string): Promise<ArtifactRow | undefined> {
+  return db.selectFrom('artifacts').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
 /** The application's latest `limit` artifacts, newest first; only those in the environment (by name) when given. */
 export async function listArtifacts(
   db: Kysely<Schema>,

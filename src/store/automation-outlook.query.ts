@@ -1,12 +1,17 @@
 /**
  * What automation reads first for an artifact that arrived in an environment, in one statement: the artifact with
  * its application and project, the project's enabled rules that apply to the application (its own and the
- * project-wide ones, by name, as enabledRulesFor answers them) and the application's bindings by environment name.
- * Most arrivals stop there (no rule, no track-latest binding): one round trip instead of three.
+ * project-wide ones, by name, as enabledRulesFor answers them), whether each fired for the artifact already (its
+ * firing key `rule:<rule>:<artifact>` is taken), and the application's bindings by environment name. Most arrivals stop
+ * there (no rule, no track-latest binding; or every rule that could start where the artifact is fired already, as for
+ * a promotion's own arrival): one round trip instead of four.
  */
 import { sql, type Kysely } from 'kysely';
 import type { EnabledRule } from './rules.repository.ts';
 import type { Schema } from './schema.ts';
+
+/** A rule as the outlook answers it: whether it fired for the artifact already (a new request would be refused). */
+export type OutlookRule = EnabledRule & { fired: boolean };
 
 export interface AutomationOutlook {
   digest: string;
@@ -14,7 +19,7 @@ export interface AutomationOutlook {
   app: string;
   projectId: string;
   project: string;
-  rules: EnabledRule[];
+  rules: OutlookRule[];
   bindings: Array<{ name: string; mode: 'track-latest' | 'pin' }>;
 }
 
@@ -25,7 +30,8 @@ export async function automationOutlook(
   const r = await sql<AutomationOutlook>`SELECT x.digest, a.id AS "appId", a.name AS app, p.id AS "projectId",
       p.name AS project,
       (SELECT coalesce(json_agg(json_build_object('id', r.id, 'name', r.name, 'application_id', r.application_id,
-          'from', s.name, 'to', t.name, 'expression', r.expression, 'tag_template', r.tag_template, 'mode', r.mode)
+          'from', s.name, 'to', t.name, 'expression', r.expression, 'tag_template', r.tag_template, 'mode', r.mode,
+          'fired', EXISTS (SELECT 1 FROM automation_firings f WHERE f.key = 'rule:' || r.id || ':' || x.id))
           ORDER BY r.name), '[]'::json)
         FROM rules r JOIN environments s ON s.id = r.source_env_id JOIN environments t ON t.id = r.target_env_id
         WHERE r.project_id = p.id AND r.enabled AND (r.application_id IS NULL OR r.application_id = a.id)) AS rules,

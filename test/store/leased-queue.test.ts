@@ -190,6 +190,40 @@ forEachBackend('leased queue', (use, backend) => {
     }
   });
 
+  test('a queue that yields to other work claims nothing while that work is under way, and never longer than its limit', async () => {
+    const database = use();
+    const ids = await addJobs(database, 3);
+    const ran: number[] = [];
+    let busy = true;
+    const handler: JobHandler = {
+      run: async (job) => {
+        ran.push(Date.now());
+        await done(database)(job);
+      },
+      giveUp: failed(database),
+    };
+    const q = queue(database, handler, { yieldTo: () => busy });
+    await q.start();
+    q.notify();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(ran.length, 0, 'nothing claimed while the other work is under way');
+    busy = false;
+    await until('the jobs to run once the other work is done', async () => ran.length === 3);
+    await q.stop();
+    for (const id of ids) assert.equal((await stateOf(database, id)).state, 'DELIVERED');
+
+    // Work that never ends holds the queue off for its limit at most.
+    await addJobs(database, 1);
+    ran.length = 0;
+    const started = Date.now();
+    const starved = queue(database, handler, { yieldTo: () => true, yieldMaxMs: 200 });
+    await starved.start();
+    starved.notify();
+    await until('the job to run after the limit', async () => ran.length === 1);
+    await starved.stop();
+    assert.ok((ran[0] as number) - started >= 190, `ran after ${(ran[0] as number) - started} ms`);
+  });
+
   test('jobs arriving one by one look at the queue statistics about once a second while some run, and a job another actor makes due later is still run on time', async () => {
     const database = use();
     let looks = 0;

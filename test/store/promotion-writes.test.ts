@@ -321,6 +321,14 @@ forEachBackend('promotion writes', (use) => {
           updated_at: at(0),
         })
         .execute();
+    // The project-wide rule fired for the artifact already; the application's own did not (nor for another artifact).
+    await db()
+      .insertInto('automation_firings')
+      .values([
+        { key: 'rule:z-project-wide:a', artifact_id: 'a', request_id: null, at: at(0) },
+        { key: 'rule:a-web:y', artifact_id: 'y', request_id: null, at: at(0) },
+      ])
+      .execute();
     const seen = await automationOutlook(db(), 'a');
     assert.ok(seen);
     assert.deepEqual(
@@ -328,10 +336,10 @@ forEachBackend('promotion writes', (use) => {
       { digest: `sha256:${'a'.repeat(64)}`, appId: 'web', app: 'web', projectId: 'p', project: 'shop' },
     );
     assert.deepEqual(
-      seen.rules.map((r) => [r.name, r.application_id, r.from, r.to, r.mode, r.expression, r.tag_template]),
+      seen.rules.map((r) => [r.name, r.application_id, r.from, r.to, r.mode, r.expression, r.tag_template, r.fired]),
       [
-        ['a-web', 'web', 'dev', 'prod', 'promote', 'true', null],
-        ['z-project-wide', null, 'dev', 'prod', 'promote', 'true', null],
+        ['a-web', 'web', 'dev', 'prod', 'promote', 'true', null, false],
+        ['z-project-wide', null, 'dev', 'prod', 'promote', 'true', null, true],
       ],
     );
     assert.deepEqual(seen.bindings, [{ name: 'prod', mode: 'track-latest' }]);

@@ -58,3 +58,25 @@ test('echo: what this process wrote is remembered for a minute, by registry, rep
   now += 61_000;
   assert.equal(own.echo(push, notYet), false, 'forgotten after a minute');
 });
+
+test('knownEcho: a write remembered again is kept longer, with what was learnt of it (sole holder)', async () => {
+  let now = 1_000_000;
+  let asked = 0;
+  const own = new OwnPushes(() => now);
+  own.soleHolder = async () => (asked++, true);
+  own.remember(push, 'staging');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(own.knownEcho(push), true, 'sole holder, learnt while the bytes were copied');
+  now += 50_000;
+  // The runner says it again right before the tag's PUT: nothing to learn again, recognised at once.
+  own.remember(push, 'staging');
+  assert.equal(own.knownEcho(push), true);
+  assert.equal(asked, 1, 'the sole holder was asked once');
+  now += 50_000;
+  assert.equal(own.knownEcho(push), true, 'a minute from the second time');
+  now += 11_000;
+  assert.equal(own.knownEcho(push), false, 'forgotten then');
+  // Another environment written under the same key is a write of its own.
+  own.remember(push, 'prod');
+  assert.equal(own.knownEcho(push), false, 'not known yet whether prod is the sole holder');
+});
