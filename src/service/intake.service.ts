@@ -9,6 +9,7 @@ import { projectIdsNamed } from '../store/namespaces.repository.ts';
 import { listPushEvents } from '../store/push-events.query.ts';
 import {
   deletePushEvents,
+  digestInFlight,
   getPushEvent,
   insertPushEvents,
   registryIdByHookSecret,
@@ -25,7 +26,7 @@ import { InvalidInput, NotFound, RegistryError, Unauthenticated } from '../error
 import { parseManifest } from '../oci/manifest.ts';
 import { openRepository } from '../oci/registry.ts';
 import type { FetchedManifest } from '../oci/registry-client.ts';
-import { PUSH_EVENT_JOBS, settleJob } from '../store/jobs.repository.ts';
+import { PUSH_EVENT_JOBS, requeueJob, settleJob } from '../store/jobs.repository.ts';
 import type { Notifier } from '../store/notifier.ts';
 import type { PushEventState, Schema } from '../store/schema.ts';
 import type { Artifacts } from './artifacts.service.ts';
@@ -42,6 +43,15 @@ import { environmentsPerApplicationInRegistry } from '../store/artifacts.reposit
 
 export type HookKind = 'distribution' | 'harbor' | 'generic';
 export const HOOK_KINDS: readonly HookKind[] = ['distribution', 'harbor', 'generic'];
+/** A referrer whose subject's event is still open looks again this often, for at most this long after it arrived. */
+const SUBJECT_WAIT_MS = 300;
+const SUBJECT_WAIT_FOR_MS = 30_000;
+
+/** How long ago the claimed event was received (the claim answers `received_at`); unknown: as if long ago. */
+function ageOf(job: Job): number {
+  const at = job.row?.received_at;
+  return at instanceof Date || typeof at === 'string' ? Date.now() - new Date(at).getTime() : Infinity;
+}
 
 export interface PushEventView {
   id: string;
@@ -304,8 +314,23 @@ export class Intake {
       return;
     }
     if (registry === undefined) throw new NotFound('registry', e.registry_id);
-    const { state, outcome } = await this.work(registry, e.repository, e.tag ?? undefined, e.digest, job.signal);
-    await settleJob(this.db, PUSH_EVENT_JOBS, job, { state, outcome, done_at: new Date() });
+    const result = await this.work(registry, e.repository, e.tag ?? undefined, e.digest, job.signal);
+    if (result.subject !== undefined && ageOf(job) < SUBJECT_WAIT_FOR_MS)
+      // A referrer pushed right after its image: the image's own event may still be recording it (its referrers read
+      // before this one existed). Worked again once that event is done, not dropped: the report or signature counts.
+      if (await digestInFlight(this.db, { registryId: e.registry_id, digest: result.subject, except: job.id })) {
+        await requeueJob(this.db, PUSH_EVENT_JOBS, job, {
+          runAfter: new Date(Date.now() + SUBJECT_WAIT_MS),
+          message: `waiting for the event of its subject ${result.subject} to be worked first`,
+          countAttempt: false,
+        });
+        return;
+      }
+    await settleJob(this.db, PUSH_EVENT_JOBS, job, {
+      state: result.state,
+      outcome: result.outcome,
+      done_at: new Date(),
+    });
   }
 
   /** Whether the event reports what hoist recorded already (./own-pushes.ts): one query, no registry round trip. */
@@ -322,14 +347,23 @@ export class Intake {
     tag: string | undefined,
     digest: string,
     signal?: AbortSignal,
-  ): Promise<{ state: PushEventState; outcome: string }> {
+  ): Promise<{ state: PushEventState; outcome: string; subject?: string }> {
     // The referrers tag fallback (`sha256-<hex>`) names the image whose referrers changed; its index is no image.
     // So do older cosign's signature and attestation tags (`sha256-<hex>.sig`, `.att`).
     const fallback = REFERRERS_TAG.exec(tag ?? '');
     let subject: string | undefined;
     let manifest: FetchedManifest | undefined;
-    if (fallback) subject = `${fallback[1]}:${fallback[2]}`;
-    else {
+    if (fallback) {
+      subject = `${fallback[1]}:${fallback[2]}`;
+      // The registry's event for the tag is sent before the tag is linked (as for any tag): refreshing before the
+      // registry says the tag names this index would read the referrers as they were, and a report or signature just
+      // pushed would be lost. hoist's own requests to read a digest's referrers again (trust roots changed) name the
+      // digest itself, which no index can be: nothing to confirm there.
+      if (digest !== subject) {
+        const confirmed = await this.confirm(registry, repository, tag, digest, signal);
+        if ('unconfirmed' in confirmed) return { state: 'IGNORED', outcome: confirmed.unconfirmed };
+      }
+    } else {
       const confirmed = await this.confirm(registry, repository, tag, digest, signal);
       if ('unconfirmed' in confirmed) return { state: 'IGNORED', outcome: confirmed.unconfirmed };
       manifest = confirmed;
@@ -337,7 +371,8 @@ export class Intake {
     }
     if (subject !== undefined) {
       const touched = await this.artifacts.refreshReferrers(subject);
-      if (touched.length === 0) return { state: 'IGNORED', outcome: `a referrer of ${subject}, which is no artifact` };
+      if (touched.length === 0)
+        return { state: 'IGNORED', outcome: `a referrer of ${subject}, which is no artifact`, subject };
       await this.automation.consider(touched);
       return { state: 'DONE', outcome: `a referrer of ${subject}: ${touched.length} artifact(s) refreshed` };
     }

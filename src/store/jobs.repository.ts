@@ -170,7 +170,7 @@ export const PUSH_EVENT_JOBS: JobTableSpec<'push_events'> = {
   orderBy: 'received_at',
   message: 'outcome',
   // What the intake works from: the claim answers it, no second read of the event.
-  returning: ['registry_id', 'repository', 'tag', 'digest'],
+  returning: ['registry_id', 'repository', 'tag', 'digest', 'received_at'],
 };
 
 export interface QueueStats {

@@ -67,3 +67,24 @@ export async function registryIdByHookSecret(
     .executeTakeFirst();
   return row?.registry_id;
 }
+
+/**
+ * Whether another event of this registry for `digest` is still waiting or being worked: a referrer whose subject is
+ * no artifact yet may be racing the subject's own event (pushed a moment before it). Open events are few, and found
+ * by the state index.
+ */
+export async function digestInFlight(
+  db: Kysely<Schema>,
+  o: { registryId: string; digest: string; except: string },
+): Promise<boolean> {
+  const row = await db
+    .selectFrom('push_events')
+    .select('id')
+    .where('state', 'in', ['PENDING', 'WORKING'])
+    .where('registry_id', '=', o.registryId)
+    .where('digest', '=', o.digest)
+    .where('id', '<>', o.except)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}

@@ -11,7 +11,7 @@ import { BACKENDS } from '../helpers/backends.ts';
 import { caller, startApi, type Call, type TestApi } from '../helpers/api.ts';
 import { startRegistry, type TestRegistry } from '../harness/registry.ts';
 import { buildImage, type TestManifest } from '../harness/images.ts';
-import { pushImage, pushReferrer } from '../harness/push.ts';
+import { getManifestRaw, pushImage, pushReferrer } from '../harness/push.ts';
 import {
   attestation,
   cosignSignature,
@@ -238,9 +238,10 @@ for (const backend of BACKENDS) {
         const tag = form === 'referrer' ? late.digest.replace(':', '-') : signatureTag(late);
         if (form === 'referrer') await pushReferrer(reg.url, 'dev/web', sig);
         else await pushImage(reg.url, 'dev/web', sig, { tag });
-        // The registry's notification: the referrers index tag (or the .sig tag) was pushed.
+        // The registry's notification: the referrers index tag (or the .sig tag) was pushed, with what it names now.
+        const named = (await getManifestRaw(reg.url, 'dev/web', tag)).digest ?? '';
         await api.services.intake.receive(registry.id, 'generic', [
-          { id: `late-${form}`, repository: 'dev/web', tag, digest: sig.digest },
+          { id: `late-${form}`, repository: 'dev/web', tag, digest: named },
         ]);
         while (await api.services.intake.processOne());
         const after = await as('devon', 'GET', `${P}/applications/web/artifacts/${late.digest}`);
