@@ -48,18 +48,20 @@ const tooLarge = (bytes: number): string | undefined =>
 
 /** The text of a YAML file, refused before it is read when it is over MAX_YAML_BYTES. `flag` names the option. */
 export function readYamlFile(file: string, flag: string): string {
+  const unreadable = (e: unknown) =>
+    new InvalidInput(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, flag);
   let size: number;
   try {
     size = statSync(file).size;
   } catch (e) {
-    throw new InvalidInput(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, flag);
+    throw unreadable(e);
   }
   const big = tooLarge(size);
   if (big !== undefined) throw new InvalidInput(`${file} ${big} (${size.toLocaleString('en')} bytes)`, flag);
   try {
     return readFileSync(file, 'utf8');
   } catch (e) {
-    throw new InvalidInput(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, flag);
+    throw unreadable(e);
   }
 }
 

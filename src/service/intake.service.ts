@@ -315,17 +315,21 @@ export class Intake {
     }
     if (registry === undefined) throw new NotFound('registry', e.registry_id);
     const result = await this.work(registry, e.repository, e.tag ?? undefined, e.digest, job.signal);
-    if (result.subject !== undefined && ageOf(job) < SUBJECT_WAIT_FOR_MS)
-      // A referrer pushed right after its image: the image's own event may still be recording it (its referrers read
-      // before this one existed). Worked again once that event is done, not dropped: the report or signature counts.
-      if (await digestInFlight(this.db, { registryId: e.registry_id, digest: result.subject, except: job.id })) {
-        await requeueJob(this.db, PUSH_EVENT_JOBS, job, {
-          runAfter: new Date(Date.now() + SUBJECT_WAIT_MS),
-          message: `waiting for the event of its subject ${result.subject} to be worked first`,
-          countAttempt: false,
-        });
-        return;
-      }
+    // A referrer pushed right after its image: the image's own event may still be recording it (its referrers read
+    // before this one existed). Worked again once that event is done, not dropped: the report or signature counts.
+    const { subject } = result;
+    if (
+      subject !== undefined &&
+      ageOf(job) < SUBJECT_WAIT_FOR_MS &&
+      (await digestInFlight(this.db, { registryId: e.registry_id, digest: subject, except: job.id }))
+    ) {
+      await requeueJob(this.db, PUSH_EVENT_JOBS, job, {
+        runAfter: new Date(Date.now() + SUBJECT_WAIT_MS),
+        message: `waiting for the event of its subject ${subject} to be worked first`,
+        countAttempt: false,
+      });
+      return;
+    }
     await settleJob(this.db, PUSH_EVENT_JOBS, job, {
       state: result.state,
       outcome: result.outcome,

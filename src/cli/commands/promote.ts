@@ -18,7 +18,8 @@ type Wait = { wait?: boolean | string };
 
 /** The states in which hoist itself is still carrying a target out: nobody's decision is awaited. */
 const CARRYING_OUT: ReadonlySet<PromotionState> = new Set(['QUEUED', 'PROMOTING']);
-const FINISHED: ReadonlySet<PromotionState> = new Set(['PROMOTED', 'REJECTED', 'CANCELED', 'STALE', 'FAILED']);
+/** Targets that have not finished: carried out now, or waiting for approvals. */
+const OPEN: ReadonlySet<PromotionState> = new Set([...CARRYING_OUT, 'AWAITING_APPROVAL']);
 const DEFAULT_WAIT_SECONDS = 600;
 
 function waitSeconds(wait: Wait['wait']): number | undefined {
@@ -214,9 +215,8 @@ export async function requestCommand(id: string, f: Out & { project: string }): 
         .filter(Boolean)
         .join('; '),
     })),
-    ...(FINISHED.has(t.state)
-      ? []
-      : [
+    ...(OPEN.has(t.state)
+      ? [
           {
             at: 'now',
             target: t.environment,
@@ -225,7 +225,8 @@ export async function requestCommand(id: string, f: Out & { project: string }): 
             state: t.state,
             detail: t.blockedBy.map(blockerText).join('; '),
           },
-        ]),
+        ]
+      : []),
   ]);
   return print(rows, format, ['at', 'target', 'step', 'by', 'state', 'detail']);
 }
