@@ -62,6 +62,8 @@ const typescript = process.allowedNodeEnvironmentFlags.has('--experimental-trans
   : ['--import', 'tsx'];
 const env = {
   NODE_COMPILE_CACHE: fileURLToPath(new URL('../node_modules/.cache/hoist-test-compile', import.meta.url)),
+  // Compiled request and response schemas, kept as code between processes (src/api/schema-cache.ts).
+  HOIST_SCHEMA_CACHE: fileURLToPath(new URL('../node_modules/.cache/hoist-schemas', import.meta.url)),
   ...process.env,
 };
 let sum = 0;

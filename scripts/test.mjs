@@ -75,6 +75,8 @@ const r = spawnSync(
     stdio: 'inherit',
     env: {
       NODE_COMPILE_CACHE: fileURLToPath(new URL('../node_modules/.cache/hoist-test-compile', import.meta.url)),
+      // Compiled request and response schemas, kept as code between processes (src/api/schema-cache.ts).
+      HOIST_SCHEMA_CACHE: fileURLToPath(new URL('../node_modules/.cache/hoist-schemas', import.meta.url)),
       // The web test files share one Chromium, launched by the global setup when any of them runs.
       ...(files.some((f) => /(^|\/)test\/web\//.test(f)) ? { HOIST_TEST_BROWSER: 'shared' } : {}),
       ...process.env,
