@@ -136,6 +136,16 @@ try {
   for (const r of proxy.requests)
     if (r.method === 'PUT' && /^\/v2\/staging\/web\/manifests\/b\d+$/.test(r.path))
       tagWrites.set(r.path, (tagWrites.get(r.path) ?? 0) + 1);
+  // What the promotions asked of the registry, by kind (digests, tags and upload sessions made alike).
+  const requestKinds = new Map<string, number>();
+  for (const r of proxy.requests) {
+    const kind = `${r.method} ${r.path
+      .replace(/\?.*$/, '')
+      .replace(/sha256[:-][0-9a-f]{64}/g, '<digest>')
+      .replace(/\/uploads\/[^/]+$/, '/uploads/<session>')
+      .replace(/\/manifests\/b\d+$/, '/manifests/<tag>')}`;
+    requestKinds.set(kind, (requestKinds.get(kind) ?? 0) + 1);
+  }
   const top = statsOn
     ? (
         await sql.query<{ calls: string; query: string; ms: number }>(
@@ -173,6 +183,8 @@ try {
     auditPromotedTwice: audits.rows.filter((r) => Number(r.n) > 1).length,
     tagWrites: { images: tagWrites.size, twice: [...tagWrites.values()].filter((n) => n > 1).length },
     statementsPerPromotion: statsOn ? round(calls / N) : null,
+    registryRequestsPerPromotion: round(proxy.requests.length / N),
+    registryRequests: Object.fromEntries([...requestKinds].sort((a, b) => b[1] - a[1])),
     topStatements: top,
     loadAverage: loadavg().map(round),
   };
@@ -190,6 +202,10 @@ try {
       statsOn
         ? `${result.statementsPerPromotion} SQL statements per promotion (pg_stat_statements, both replicas)`
         : '',
+      `${result.registryRequestsPerPromotion} registry requests per promotion: ${[...requestKinds]
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, n]) => `${round(n / N)} ${k}`)
+        .join(', ')}`,
       `load average ${loadavg().map(round).join(' ')}`,
       '',
     ].join('\n'),

@@ -31,6 +31,8 @@ export function registryConfig(input: RegistryConfigInput): string {
     version: '0.1',
     log: { level: 'warn', formatter: 'text', accesslog: { disabled: true } },
     storage: {
+      // As the registry's packaged configuration has it (Debian's /etc/docker/registry/config.yml).
+      cache: { blobdescriptor: 'inmemory' },
       filesystem: { rootdirectory: input.dataDir },
       delete: { enabled: true },
       maintenance: { uploadpurging: { enabled: false } },
