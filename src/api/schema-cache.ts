@@ -44,7 +44,11 @@ const compileSerializers = SerializerSelector();
  */
 class CodeFiles {
   constructor(readonly dir: string) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch {
+      // write() keeps nothing then, read() finds nothing
+    }
   }
   file(...key: string[]): string {
     const hash = createHash('sha256');
@@ -68,10 +72,15 @@ class CodeFiles {
     }
     return module.exports;
   }
+  /** Keeps the code for the next process; a directory that cannot take it only means compiling again next time. */
   write(file: string, code: string): void {
     const partial = `${file}.${process.pid}`;
-    writeFileSync(partial, code, { mode: 0o600 });
-    renameSync(partial, file);
+    try {
+      writeFileSync(partial, code, { mode: 0o600 });
+      renameSync(partial, file);
+    } catch {
+      // nothing kept
+    }
   }
 }
 const files = process.env.HOIST_SCHEMA_CACHE ? new CodeFiles(process.env.HOIST_SCHEMA_CACHE) : undefined;

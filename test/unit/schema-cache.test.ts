@@ -2,7 +2,8 @@
  * src/api/schema-cache.ts: two servers with the same route share its compiled validator and serializer, and each still
  * validates (coercion, defaults, formats, refusals), lower-cases header schemas as Fastify does, and serializes by its
  * schema. With HOIST_SCHEMA_CACHE, a second process builds them from the code the first one left (this file, run as a
- * child process, is that process), and a file that is not valid code is compiled anew.
+ * child process, is that process), a file that is not valid code is compiled anew, and a directory that cannot be
+ * written changes nothing but the time.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -95,12 +96,12 @@ const child = process.env.SCHEMA_CACHE_CHILD !== undefined;
 
 test('a second process builds its validators and serializers from the code the first left', { skip: child }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'hoist-schema-cache-'));
-  const run = () =>
+  const run = (cache = dir) =>
     spawnSync(
       process.execPath,
       [...process.execArgv.filter((a) => !a.startsWith('--test')), fileURLToPath(import.meta.url)],
       {
-        env: { ...process.env, HOIST_SCHEMA_CACHE: dir, SCHEMA_CACHE_CHILD: '1' },
+        env: { ...process.env, HOIST_SCHEMA_CACHE: cache, SCHEMA_CACHE_CHILD: '1' },
         encoding: 'utf8',
       },
     );
@@ -117,6 +118,9 @@ test('a second process builds its validators and serializers from the code the f
     for (const f of written.keys()) writeFileSync(join(dir, f), 'this is not javascript {');
     const third = run();
     assert.equal(third.status, 0, third.stdout + third.stderr);
+    // A directory that cannot be made or written: nothing kept, the server built as without one.
+    const unusable = run(join(dir, Array.from(written.keys())[0] as string, 'below-a-file'));
+    assert.equal(unusable.status, 0, unusable.stdout + unusable.stderr);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
