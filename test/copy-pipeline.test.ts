@@ -215,3 +215,45 @@ test('an index’s platform manifests are read while the target is asked about t
     'only the tag is written',
   );
 });
+
+test('within one registry the blobs are mounted while the target is asked about their manifest; present, the copy writes only the tag', async () => {
+  const img = buildImage({ layers: [30_000, 40_000] });
+  await pushImage(reg.a.url, 'within/src', img, { tag: 'v1' });
+  const copy = (tag: string) =>
+    copyImage({
+      source: ref(`${reg.pa.host}/within/src:v1`),
+      sourceHost: testHost(reg.pa.host),
+      target: ref(`${reg.pa.host}/within/dst:${tag}`),
+      targetHost: testHost(reg.pa.host),
+      referrers: false,
+    });
+  const mounts = () => reg.pa.requests.filter((q) => q.method === 'POST' && q.path.includes('mount='));
+  reg.pa.clear();
+  // The target's answer about the manifest is held until every blob has been mounted.
+  reg.pa.addFault({
+    method: 'HEAD',
+    pathMatch: new RegExp(`^/v2/within/dst/manifests/${img.digest}$`),
+    action: { kind: 'stall' },
+    times: 1,
+  });
+  const copying = copy('one');
+  await until('the manifest is asked about', () => reg.pa.stalled() === 1);
+  await until('every blob is mounted while the question is out', () => mounts().length === img.blobs.length);
+  reg.pa.releaseStalled();
+  const r = await copying;
+  assert.equal(r.blobsMounted, img.blobs.length);
+  assert.equal(r.bytesStreamed, 0);
+  assert.equal((await getManifestRaw(reg.a.url, 'within/dst', 'one')).digest, img.digest);
+
+  // Present by digest under another tag: the mounts change nothing there, nothing streams, the new tag is written.
+  reg.pa.clear();
+  const again = await copy('two');
+  assert.equal(again.bytesStreamed + again.blobsStreamed, 0);
+  assert.ok(mounts().length <= img.blobs.length, 'each blob mounted at most once');
+  assert.deepEqual(
+    reg.pa.requests.filter((q) => q.method === 'PUT').map((q) => q.path),
+    ['/v2/within/dst/manifests/two'],
+    'only the tag is written',
+  );
+  assert.equal((await getManifestRaw(reg.a.url, 'within/dst', 'two')).digest, img.digest);
+});

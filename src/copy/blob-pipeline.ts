@@ -122,12 +122,18 @@ export class BlobPipeline {
 
   /**
    * Asks the target about blobs that may be needed: those of a manifest whose own presence at the target is still
-   * being asked. Only HEADs, nothing is copied; `add` then uses their answers, so when the manifest turns out absent
-   * its blobs' lookups are already done (one round trip less before the first bytes flow). Within one registry blobs
-   * are mounted without asking, so there is nothing to ask.
+   * being asked. Across registries only HEADs, nothing is copied; `add` then uses their answers, so when the manifest
+   * turns out absent its blobs' lookups are already done (one round trip less before the first bytes flow). Within
+   * one registry the blobs are mounted at once, as `add` would: a mount is one request like a HEAD, and a manifest
+   * present at the target has its blobs linked there already, so mounting them again changes nothing (a promotion
+   * within one registry then waits one round trip less: HEAD of the manifest, then mounts, became both at once).
    */
   probe(blobs: readonly Descriptor[]): void {
-    if (this.o.sameRegistry || this.failure) return;
+    if (this.failure) return;
+    if (this.o.sameRegistry) {
+      this.add(blobs);
+      return;
+    }
     for (const b of blobs) {
       if (this.lookups.has(b.digest)) continue;
       // Settled here (a probe nobody uses must not fail the copy) and awaited by settle(), so none outlives it.

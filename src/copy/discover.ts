@@ -26,7 +26,8 @@ export interface DiscoverOptions {
   onImage?: (blobs: readonly Descriptor[]) => void;
   /**
    * Called with the blobs of an image manifest that arrived while its presence at the target is still being asked:
-   * they may be looked up at the target already (nothing is copied until onImage names them).
+   * they may be looked up at the target already (nothing is transferred until onImage names them; within one registry
+   * they may be mounted).
    */
   onProbe?: (blobs: readonly Descriptor[]) => void;
   signal?: AbortSignal;
