@@ -146,6 +146,7 @@ try {
       .replace(/\/manifests\/b\d+$/, '/manifests/<tag>')}`;
     requestKinds.set(kind, (requestKinds.get(kind) ?? 0) + 1);
   }
+  const byKind = [...requestKinds].sort((a, b) => b[1] - a[1]);
   const top = statsOn
     ? (
         await sql.query<{ calls: string; query: string; ms: number }>(
@@ -184,7 +185,7 @@ try {
     tagWrites: { images: tagWrites.size, twice: [...tagWrites.values()].filter((n) => n > 1).length },
     statementsPerPromotion: statsOn ? round(calls / N) : null,
     registryRequestsPerPromotion: round(proxy.requests.length / N),
-    registryRequests: Object.fromEntries([...requestKinds].sort((a, b) => b[1] - a[1])),
+    registryRequests: Object.fromEntries(byKind),
     topStatements: top,
     loadAverage: loadavg().map(round),
   };
@@ -202,10 +203,7 @@ try {
       statsOn
         ? `${result.statementsPerPromotion} SQL statements per promotion (pg_stat_statements, both replicas)`
         : '',
-      `${result.registryRequestsPerPromotion} registry requests per promotion: ${[...requestKinds]
-        .sort((a, b) => b[1] - a[1])
-        .map(([k, n]) => `${round(n / N)} ${k}`)
-        .join(', ')}`,
+      `${result.registryRequestsPerPromotion} registry requests per promotion: ${byKind.map(([k, n]) => `${round(n / N)} ${k}`).join(', ')}`,
       `load average ${loadavg().map(round).join(' ')}`,
       '',
     ].join('\n'),
