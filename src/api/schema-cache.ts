@@ -103,20 +103,32 @@ export const buildSerializer: SerializerBuilder = (externalSchemas, serializerOp
     ]);
     let serialize = serializers.get(key);
     if (serialize === undefined) {
-      const file = files?.file('fast-json-stringify', fjsVersion, key);
-      serialize = file === undefined ? undefined : files?.read<Serialize>(file, fromSerializers);
-      if (serialize === undefined && file !== undefined && (route.schema as { $id?: unknown }).$id === undefined) {
-        // As Fastify's compiler does (responseSchemaCompiler), in fast-json-stringify's standalone mode.
-        const code = fjs(route.schema, { ...serializerOpts, schema: externalSchemas, mode: 'standalone' });
-        files?.write(file, code);
-        serialize = files?.read<Serialize>(file, fromSerializers);
-      }
-      serialize ??= fastifys(route);
+      serialize =
+        (files && keptSerializer(files, key, route.schema, externalSchemas, serializerOpts)) ?? fastifys(route);
       serializers.set(key, serialize);
     }
     return serialize;
   };
 };
+
+/** The serializer kept as code for `key`, written first when there is none; undefined for a schema with an `$id`. */
+function keptSerializer(
+  files: CodeFiles,
+  key: string,
+  schema: unknown,
+  externalSchemas: unknown,
+  serializerOpts: unknown,
+): Serialize | undefined {
+  const file = files.file('fast-json-stringify', fjsVersion, key);
+  const kept = files.read<Serialize>(file, fromSerializers);
+  if (kept !== undefined || (schema as { $id?: unknown }).$id !== undefined) return kept;
+  // As Fastify's compiler does (responseSchemaCompiler), in fast-json-stringify's standalone mode.
+  files.write(
+    file,
+    fjs(schema, { ...(serializerOpts as object | undefined), schema: externalSchemas, mode: 'standalone' }),
+  );
+  return files.read<Serialize>(file, fromSerializers);
+}
 
 const validators = new Map<string, Validate>();
 const CodeText = (fromValidators('ajv/dist/compile/codegen/code') as { _Code: new (code: string) => unknown })._Code;

@@ -37,6 +37,7 @@ export interface Arrival {
 }
 
 /** A rule's firing key for an artifact: one request per rule and artifact (written with the request). */
+/** A rule's firing key for an artifact (the automation outlook's SQL spells it too, for its `fired` shortcut). */
 const ruleKey = (ruleId: string, artifactId: string): string => `rule:${ruleId}:${artifactId}`;
 
 const soakedAt = (since: string, env: EnvironmentView | undefined): number =>

@@ -2,9 +2,10 @@
  * What automation reads first for an artifact that arrived in an environment, in one statement: the artifact with
  * its application and project, the project's enabled rules that apply to the application (its own and the
  * project-wide ones, by name, as enabledRulesFor answers them), whether each fired for the artifact already (its
- * firing key `rule:<rule>:<artifact>` is taken), and the application's bindings by environment name. Most arrivals stop
- * there (no rule, no track-latest binding; or every rule that could start where the artifact is fired already, as for
- * a promotion's own arrival): one round trip instead of four.
+ * firing key `rule:<rule>:<artifact>`, as ruleKey in src/service/automation.ts spells it, is taken), and the
+ * application's bindings by environment name. Most arrivals stop there (no rule, no track-latest binding; or every
+ * rule that could start where the artifact is fired already, as for a promotion's own arrival): one round trip
+ * instead of four.
  */
 import { sql, type Kysely } from 'kysely';
 import type { EnabledRule } from './rules.repository.ts';
