@@ -4,7 +4,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { knownFileTimes } from './test-file-times.mjs';
+import { GROUPS, knownFileTimes } from './test-file-times.mjs';
+import { planProcesses, readText, writeEntries } from './test-groups.mjs';
 
 execFileSync('bash', ['scripts/setup.sh'], { stdio: 'inherit' });
 execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
@@ -17,45 +18,61 @@ function testFiles(dir) {
 }
 // npm test runs this under Node 22 or newer (scripts/node.sh); say which, once, so a log shows it.
 process.stdout.write(`tests run on Node ${process.version}\n`);
-// Slowest first, by the last run's times (scripts/test-file-times.mjs keeps them; files without one first of all):
-// the run ends when its last file does, so a long file must not be among the last to start. Where no run has left
-// times (a fresh checkout, CI), the files that were slowest in a clean clone's run (4 December 2026, evening) go first;
-// a file missing here would start among the last, so the list names every file that took over ~12 s.
-const SLOWEST = [
-  'test/web/board-live.test.ts',
-  'test/web/approvals.test.ts',
-  'test/serve.test.ts',
-  'test/web/screens.test.ts',
-  'test/api/retry.test.ts',
-  'test/web/guards.test.ts',
-  'test/web/automation-admin.test.ts',
-  'test/deploy/image.test.ts',
-  'test/web/keyboard.test.ts',
-  'test/api/gitops.test.ts',
-  'test/api/automation.test.ts',
-  'test/data-dir.test.ts',
-  'test/api/retag.test.ts',
-  'test/web/sso.test.ts',
-  'test/web/console.test.ts',
-  'test/cli-policies.test.ts',
-  'test/api/attestation-echo.test.ts',
-  'test/api/artifacts.test.ts',
-  'test/api/accounts.test.ts',
-  'test/replicas-fencing.test.ts',
-  'test/api/release-attestations.test.ts',
-  'test/copy-failures.test.ts',
-  'test/api/releases.test.ts',
-  'test/web/retry.test.ts',
-  'test/api/attestations.test.ts',
-  'test/cli-automation.test.ts',
-];
+// The test processes, slowest first, by the last run's times (scripts/test-file-times.mjs keeps them): the run ends
+// when its last process does, so a long one must not be among the last to start. Short files share processes
+// (scripts/test-groups.mjs). Where no run has left times (a fresh checkout, CI), these from a clean clone's run (4
+// December 2026, evening; seconds) stand in: every file over 5 s is here, so that none of the long ones is put in a
+// group or started among the last.
+const FRESH_CLONE_TIMES = {
+  'test/web/board-live.test.ts': 40.5,
+  'test/web/approvals.test.ts': 34.0,
+  'test/serve.test.ts': 26.8,
+  'test/api/retry.test.ts': 24.9,
+  'test/web/screens.test.ts': 24.4,
+  'test/web/automation-admin.test.ts': 23.2,
+  'test/web/guards.test.ts': 21.1,
+  'test/deploy/image.test.ts': 20.6,
+  'test/api/gitops.test.ts': 19.5,
+  'test/api/automation.test.ts': 18.9,
+  'test/data-dir.test.ts': 18.5,
+  'test/web/keyboard.test.ts': 15.9,
+  'test/cli-policies.test.ts': 15.1,
+  'test/api/retag.test.ts': 15.0,
+  'test/web/console.test.ts': 13.9,
+  'test/web/sso.test.ts': 12.7,
+  'test/api/attestation-echo.test.ts': 10.4,
+  'test/copy-failures.test.ts': 9.8,
+  'test/api/artifacts.test.ts': 9.7,
+  'test/cli-automation.test.ts': 9.3,
+  'test/api/releases.test.ts': 9.3,
+  'test/replicas-fencing.test.ts': 9.1,
+  'test/api/release-attestations.test.ts': 8.7,
+  'test/api/attestations.test.ts': 8.4,
+  'test/api/accounts.test.ts': 8.2,
+  'test/api/promotion-decisions.test.ts': 8.2,
+  'test/api/promotions.test.ts': 7.6,
+  'test/api/live-events.test.ts': 7.4,
+  'test/harness.test.ts': 7.4,
+  'test/cli-verify.test.ts': 7.4,
+  'test/api/board.test.ts': 7.3,
+  'test/api/backpressure.test.ts': 7.0,
+  'test/release-restart.test.ts': 6.9,
+  'test/cli-yaml-bounds.test.ts': 6.7,
+  'test/web/retry.test.ts': 6.6,
+  'test/api/paging.test.ts': 6.1,
+  'test/api/pending.test.ts': 6.0,
+  'test/restart.test.ts': 5.9,
+  'test/api/promotion-round-trips.test.ts': 5.9,
+  'test/api/identity-cache.test.ts': 5.7,
+  'test/cli-trust.test.ts': 5.6,
+  'test/api/referrer-race.test.ts': 5.5,
+  'test/api/trust.test.ts': 5.5,
+  'test/api/cross-project.test.ts': 5.3,
+};
 const recorded = knownFileTimes();
-const known =
-  Object.keys(recorded).length > 0 ? recorded : Object.fromEntries(SLOWEST.map((f, i) => [f, SLOWEST.length - i]));
-const unknown = Object.keys(recorded).length > 0 ? Infinity : 0;
-const files = (process.argv.slice(2).length > 0 ? process.argv.slice(2) : testFiles('test').sort()).sort(
-  (a, b) => (known[b] ?? unknown) - (known[a] ?? unknown),
-);
+const times = Object.keys(recorded).length > 0 ? recorded : FRESH_CLONE_TIMES;
+const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : testFiles('test').sort();
+const entries = writeEntries(planProcesses(files, times, readText), GROUPS);
 // Test files run in parallel processes. Most of a file's time is spent waiting (registries, PostgreSQL, child
 // processes), so more files than cores pays off; HOIST_TEST_CONCURRENCY overrides.
 const concurrency = Number(process.env.HOIST_TEST_CONCURRENCY ?? 3);
@@ -78,7 +95,7 @@ const r = spawnSync(
     '--test-reporter=./scripts/test-file-times.mjs',
     '--test-reporter-destination=stdout',
     `--test-concurrency=${concurrency}`,
-    ...files,
+    ...entries,
   ],
   {
     stdio: 'inherit',

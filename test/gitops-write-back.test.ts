@@ -1,3 +1,4 @@
+// npm test: own process — it sets HOIST_GIT_BINARY in the environment before it imports the write-back modules.
 /**
  * The write-back against real remotes: bare repositories served by `git http-backend` (behind a CGI bridge that
  * checks a token) and file:// URLs. Second actors: a push to the same branch between hoist's fetch and its push
