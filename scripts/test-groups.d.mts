@@ -2,6 +2,8 @@
 export interface TestProcess {
   files: string[];
   seconds: number;
+  /** Imported as it is, not in a suite (it awaits at its top level). */
+  plain?: true;
 }
 export const LONG: number;
 export const GROUP_SECONDS: number;

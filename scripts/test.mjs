@@ -19,8 +19,10 @@ function testFiles(dir) {
 // npm test runs this under Node 22 or newer (scripts/node.sh); say which, once, so a log shows it.
 process.stdout.write(`tests run on Node ${process.version}\n`);
 // The test processes, slowest first, by the last run's times (scripts/test-file-times.mjs keeps them): the run ends
-// when its last process does, so a long one must not be among the last to start. Short files share processes
-// (scripts/test-groups.mjs). Where no run has left times (a fresh checkout, CI), these from a clean clone's run (4
+// when its last process does, so a long one must not be among the last to start. Short files share processes, and
+// every process gets an entry module named in that order, since node --test sorts the files it is given by name
+// (scripts/test-groups.mjs; until 4 December 2026 the order given here was lost that way, and the web files, the
+// longest, started last). Where no run has left times (a fresh checkout, CI), these from a clean clone's run (4
 // December 2026, evening; seconds) stand in: every file over 5 s is here, so that none of the long ones is put in a
 // group or started among the last.
 const FRESH_CLONE_TIMES = {

@@ -9,7 +9,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GROUP_SECONDS, LONG, ownProcessReason, planProcesses, writeEntries } from '../../scripts/test-groups.mjs';
+import {
+  GROUP_SECONDS,
+  LONG,
+  ownProcessReason,
+  planProcesses,
+  writeEntries,
+  type TestProcess,
+} from '../../scripts/test-groups.mjs';
 
 test('a file keeps its own process when it says so, awaits at its top level, drives the browser or is long', () => {
   const plain = `import { test } from 'node:test';\ntest('x', async () => {\n  await 1;\n});\n`;
@@ -45,6 +52,27 @@ test('short files are packed into groups of about GROUP_SECONDS, every file exac
     order,
     [...order].sort((a, b) => b - a),
   );
+});
+
+test('entry modules are named in start order (node --test sorts what it is given); a top-level await is imported plainly', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hoist-groups-'));
+  try {
+    const processes: TestProcess[] = Array.from({ length: 12 }, (_, i) => ({
+      files: [`test/z${11 - i}.test.ts`],
+      seconds: 12 - i,
+    }));
+    processes[3] = { files: ['test/tla.test.ts'], seconds: 9, plain: true };
+    const entries = writeEntries(processes, dir);
+    assert.deepEqual([...entries].sort(), entries);
+    assert.match(entries[0]!, /01-z11\.mjs$/);
+    assert.doesNotMatch(readFileSync(entries[3]!, 'utf8'), /describe/);
+    assert.match(readFileSync(entries[3]!, 'utf8'), /^import "file:.*tla\.test\.ts";$/m);
+    assert.match(readFileSync(entries[4]!, 'utf8'), /describe\("test\/z7\.test\.ts"/);
+    const plan = planProcesses(['test/tla.test.ts'], {}, () => 'const x = await 1;\n');
+    assert.deepEqual(plan, [{ files: ['test/tla.test.ts'], seconds: Infinity, plain: true }]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("a group runs each file in its own suite: one file's hooks do not reach another's tests", () => {
