@@ -27,8 +27,13 @@ export const GROUP_SECONDS = 20;
 /** What a file not timed yet is assumed to take (seconds). */
 export const UNTIMED = 3;
 
-/** A line that starts at column 0 with code (not a comment) and awaits: a top-level await. */
-const topLevelAwait = (text) => /^(?![\s/*]).*\bawait\b/m.test(text);
+/**
+ * A statement at column 0 that awaits (`await …`, `for await`, `const x = await …`, `const x = (await …)`): a
+ * top-level await. One this misses shows in a group as "test could not be started because its parent finished";
+ * give such a file the own-process line.
+ */
+const topLevelAwait = (text) =>
+  /^(?:await\b|for\s+await\b|(?:export\s+)?(?:const|let|var)\s[^=\n]*=\s*\(?\s*await\b)/m.test(text);
 
 /** Why a file needs a process of its own, or undefined when it can share one. */
 export function ownProcessReason(file, text, seconds) {
@@ -56,7 +61,8 @@ export function planProcesses(files, seconds, text) {
   // Longest first into the group with the least so far (LPT), as many groups as GROUP_SECONDS asks for.
   shared.sort((a, b) => b.seconds - a.seconds || a.file.localeCompare(b.file));
   const total = shared.reduce((sum, f) => sum + f.seconds, 0);
-  const groups = Array.from({ length: Math.ceil(total / GROUP_SECONDS) }, () => ({ files: [], seconds: 0 }));
+  const count = shared.length === 0 ? 0 : Math.max(1, Math.ceil(total / GROUP_SECONDS));
+  const groups = Array.from({ length: count }, () => ({ files: [], seconds: 0 }));
   for (const f of shared) {
     const g = groups.reduce((least, g) => (g.seconds < least.seconds ? g : least));
     g.files.push(f.file);

@@ -27,7 +27,13 @@ test('a file keeps its own process when it says so, awaits at its top level, dri
     ownProcessReason('test/a.test.ts', `const root = await start();\n${plain}`, 1),
     'it awaits at its top level',
   );
+  assert.equal(ownProcessReason('test/a.test.ts', `await ready();\n${plain}`, 1), 'it awaits at its top level');
+  assert.equal(
+    ownProcessReason('test/a.test.ts', `const r = (await start()).root();\n`, 1),
+    'it awaits at its top level',
+  );
   assert.equal(ownProcessReason('test/a.test.ts', `// we await nothing here\n/* await */\n${plain}`, 1), undefined);
+  assert.equal(ownProcessReason('test/a.test.ts', `test('a title that says await', () => {});\n`, 1), undefined);
   assert.equal(ownProcessReason('test/web/a.test.ts', plain, 1), 'it drives the browser');
   assert.equal(ownProcessReason('test/a.test.ts', plain, LONG + 1), `it took ${LONG + 1} s`);
 });
@@ -52,6 +58,15 @@ test('short files are packed into groups of about GROUP_SECONDS, every file exac
     order,
     [...order].sort((a, b) => b - a),
   );
+});
+
+test('files timed at 0 s still get a group', () => {
+  const plan = planProcesses(
+    ['test/a.test.ts', 'test/b.test.ts'],
+    { 'test/a.test.ts': 0, 'test/b.test.ts': 0 },
+    () => '',
+  );
+  assert.deepEqual(plan, [{ files: ['test/a.test.ts', 'test/b.test.ts'], seconds: 0 }]);
 });
 
 test('entry modules are named in start order (node --test sorts what it is given); a top-level await is imported plainly', () => {
