@@ -10,11 +10,21 @@ import assert from 'node:assert/strict';
 import { useRegistryPair } from './helpers/registry-pair.ts';
 import { buildImage, buildMultiPlatform } from './harness/images.ts';
 import { getManifestRaw, pushImage } from './harness/push.ts';
-import { copyImage } from '../src/copy/copy-image.ts';
+import { copyImage, type CopyImageOptions } from '../src/copy/copy-image.ts';
 import { RegistryError } from '../src/errors.ts';
 import { ref, testHost } from './helpers/hosts.ts';
 
 const reg = useRegistryPair();
+
+/** copyImage from `src` at `from` to `dst` at `to` (proxies' hosts; repository[:tag]), each through its host. */
+const copyBetween = (from: string, src: string, to: string, dst: string, o: Partial<CopyImageOptions> = {}) =>
+  copyImage({
+    source: ref(`${from}/${src}`),
+    sourceHost: testHost(from),
+    target: ref(`${to}/${dst}`),
+    targetHost: testHost(to),
+    ...o,
+  });
 
 const manifestPuts = (path: string) => reg.pb.requests.filter((q) => q.method === 'PUT' && q.path === path);
 
@@ -40,12 +50,7 @@ test('a platform manifest is pushed once its own blobs are there; the index and 
   reg.pa.clear();
   reg.pb.clear();
   reg.pa.addFault({ method: 'GET', pathMatch: new RegExp(`/blobs/${held}$`), action: { kind: 'stall' }, times: 1 });
-  const copying = copyImage({
-    source: ref(`${reg.pa.host}/early/src:v1`),
-    sourceHost: testHost(reg.pa.host),
-    target: ref(`${reg.pb.host}/early/dst`),
-    targetHost: testHost(reg.pb.host),
-  });
+  const copying = copyBetween(reg.pa.host, 'early/src:v1', reg.pb.host, 'early/dst');
   await until('the held blob is asked for', () => reg.pa.stalled() === 1);
   for (const child of [first, second])
     await until(
@@ -67,13 +72,7 @@ test('a platform manifest is pushed once its own blobs are there; the index and 
 test('blobs looked up while their manifest is asked about copy nothing when it is present, and their failure is not the copy’s', async () => {
   const img = buildImage({ layers: [30_000, 40_000] });
   await pushImage(reg.a.url, 'probe/src', img, { tag: 'v1' });
-  const copy = (tag: string) =>
-    copyImage({
-      source: ref(`${reg.pa.host}/probe/src:v1`),
-      sourceHost: testHost(reg.pa.host),
-      target: ref(`${reg.pb.host}/probe/dst:${tag}`),
-      targetHost: testHost(reg.pb.host),
-    });
+  const copy = (tag: string) => copyBetween(reg.pa.host, 'probe/src:v1', reg.pb.host, `probe/dst:${tag}`);
   await copy('one');
   reg.pa.clear();
   reg.pb.clear();
@@ -120,12 +119,7 @@ test('a target that claims a blob it lacks is caught by the manifest push: the c
     times: Infinity,
   });
   await assert.rejects(
-    copyImage({
-      source: ref(`${reg.pa.host}/lies/src:v1`),
-      sourceHost: testHost(reg.pa.host),
-      target: ref(`${reg.pb.host}/lies/dst:v1`),
-      targetHost: testHost(reg.pb.host),
-    }),
+    copyBetween(reg.pa.host, 'lies/src:v1', reg.pb.host, 'lies/dst:v1'),
     (e: unknown) => e instanceof RegistryError && e.status >= 400 && e.status < 500,
   );
   assert.equal((await getManifestRaw(reg.b.url, 'lies/dst', 'v1')).status, 404);
@@ -147,13 +141,7 @@ test('small blobs go several at once in slots of their own, beside a large trans
     action: { kind: 'stall' },
     times: small.length,
   });
-  const copying = copyImage({
-    source: ref(`${reg.pa.host}/small/src:v1`),
-    sourceHost: testHost(reg.pa.host),
-    target: ref(`${reg.pb.host}/small/dst:v1`),
-    targetHost: testHost(reg.pb.host),
-    concurrency: 1,
-  });
+  const copying = copyBetween(reg.pa.host, 'small/src:v1', reg.pb.host, 'small/dst:v1', { concurrency: 1 });
   await until('every small layer is asked for at once', () => reg.pa.stalled() === small.length);
   await until('the large layer is at the target', () =>
     reg.pb.requests.some(
@@ -178,13 +166,7 @@ test('an index’s platform manifests are read while the target is asked about t
     action: { kind: 'stall' },
     times: 1,
   });
-  const copy = (tag: string) =>
-    copyImage({
-      source: ref(`${reg.pa.host}/ahead/src:v1`),
-      sourceHost: testHost(reg.pa.host),
-      target: ref(`${reg.pb.host}/ahead/dst:${tag}`),
-      targetHost: testHost(reg.pb.host),
-    });
+  const copy = (tag: string) => copyBetween(reg.pa.host, 'ahead/src:v1', reg.pb.host, `ahead/dst:${tag}`);
   const copying = copy('one');
   await until('the index is asked about', () => reg.pb.stalled() === 1);
   for (const child of idx.children) {
@@ -220,13 +202,7 @@ test('within one registry the blobs are mounted while the target is asked about 
   const img = buildImage({ layers: [30_000, 40_000] });
   await pushImage(reg.a.url, 'within/src', img, { tag: 'v1' });
   const copy = (tag: string) =>
-    copyImage({
-      source: ref(`${reg.pa.host}/within/src:v1`),
-      sourceHost: testHost(reg.pa.host),
-      target: ref(`${reg.pa.host}/within/dst:${tag}`),
-      targetHost: testHost(reg.pa.host),
-      referrers: false,
-    });
+    copyBetween(reg.pa.host, 'within/src:v1', reg.pa.host, `within/dst:${tag}`, { referrers: false });
   const mounts = () => reg.pa.requests.filter((q) => q.method === 'POST' && q.path.includes('mount='));
   reg.pa.clear();
   // The target's answer about the manifest is held until every blob has been mounted.
